@@ -1,0 +1,57 @@
+// Package esdbtest starts an embedded event store for tests and returns a
+// real EventStore-Client-Go/v4 client connected to it over loopback.
+package esdbtest
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/EventStore/EventStore-Client-Go/v4/esdb"
+
+	"github.com/omsonline/oms/events/esdbserver"
+)
+
+// Start runs a server in a fresh temp dir and closes it with the test.
+func Start(t testing.TB) *esdbserver.Server {
+	t.Helper()
+	return StartIn(t, t.TempDir())
+}
+
+// StartIn runs a server on dir and closes it with the test.
+func StartIn(t testing.TB, dir string) *esdbserver.Server {
+	t.Helper()
+	srv, err := esdbserver.Start(esdbserver.Options{Addr: "127.0.0.1:0", Dir: dir})
+	if err != nil {
+		t.Fatalf("start embedded event store: %v", err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	return srv
+}
+
+// URL is the insecure connection string for a server.
+func URL(srv *esdbserver.Server) string {
+	return fmt.Sprintf("esdb://%s?tls=false", srv.Addr())
+}
+
+// Client connects a v4 client to srv and closes it with the test.
+func Client(t testing.TB, srv *esdbserver.Server) *esdb.Client {
+	t.Helper()
+	return ClientFor(t, URL(srv))
+}
+
+// ClientFor connects a v4 client with a connection string.
+func ClientFor(t testing.TB, url string) *esdb.Client {
+	t.Helper()
+	cfg, err := esdb.ParseConnectionString(url)
+	if err != nil {
+		t.Fatalf("parse %s: %v", url, err)
+	}
+	// The client logs every discovery step; tests read failures, not chatter.
+	cfg.Logger = esdb.NoopLogging()
+	c, err := esdb.NewClient(cfg)
+	if err != nil {
+		t.Fatalf("new client: %v", err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}

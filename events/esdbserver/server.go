@@ -1,0 +1,188 @@
+// Package esdbserver is an embedded, in-process server for the EventStoreDB
+// gRPC client protocol (the event_store.client.* v1 services). The service
+// talks to it through the real EventStore-Client-Go/v4 client over loopback
+// TCP, exactly as it would talk to a KurrentDB node, so switching to an
+// external node (OMS_ESDB_URL) changes a connection string and nothing else.
+//
+// Stream semantics live in streamdb and durability in eventlog; this package
+// maps them onto the protocol: message shapes the v4 client accepts (it
+// panics on unknown read replies and exits the process on events without a
+// "created" stamp), error trailers, Basic authentication and TLS.
+package esdbserver
+
+import (
+	"context"
+	"crypto/subtle"
+	"crypto/tls"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/keepalive"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+
+	"github.com/omsonline/oms/events/esdbserver/streamdb"
+)
+
+// Version is what ServerFeatures reports. The v4 client parses it as
+// numbers only, and enables the CaughtUp message from 23 on.
+const Version = "24.10.0"
+
+// Options configure a Server.
+type Options struct {
+	// Addr to listen on; "127.0.0.1:0" picks a free port.
+	Addr string
+	// Dir holds the event log.
+	Dir string
+	// TLSCertFile and TLSKeyFile, both set, switch the listener to TLS.
+	TLSCertFile, TLSKeyFile string
+	// Users maps user name to password for Basic authentication. Nil means
+	// EventStoreDB's defaults, admin and ops with password "changeit".
+	Users map[string]string
+	// NoSync skips fdatasync; benchmarks of the protocol only.
+	NoSync bool
+	Logger *slog.Logger
+}
+
+// Server is a running embedded event store.
+type Server struct {
+	db     *streamdb.DB
+	grpc   *grpc.Server
+	lis    net.Listener
+	tls    bool
+	users  map[string]string
+	logger *slog.Logger
+	done   chan struct{}
+	once   sync.Once
+}
+
+// Start opens the store and starts serving.
+func Start(opts Options) (*Server, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Addr == "" {
+		opts.Addr = "127.0.0.1:2113"
+	}
+	if opts.Users == nil {
+		opts.Users = map[string]string{"admin": "changeit", "ops": "changeit"}
+	}
+	var creds credentials.TransportCredentials
+	if opts.TLSCertFile != "" || opts.TLSKeyFile != "" {
+		cert, err := tls.LoadX509KeyPair(opts.TLSCertFile, opts.TLSKeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("esdbserver: load TLS key pair: %w", err)
+		}
+		creds = credentials.NewTLS(&tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
+	}
+	db, err := streamdb.Open(streamdb.Options{Dir: opts.Dir, NoSync: opts.NoSync, Logger: opts.Logger})
+	if err != nil {
+		return nil, fmt.Errorf("esdbserver: open store: %w", err)
+	}
+	lis, err := net.Listen("tcp", opts.Addr)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("esdbserver: listen on %s: %w", opts.Addr, err)
+	}
+	s := &Server{db: db, lis: lis, tls: creds != nil, users: opts.Users, logger: opts.Logger, done: make(chan struct{})}
+	gopts := []grpc.ServerOption{
+		grpc.ChainUnaryInterceptor(s.unaryAuth),
+		grpc.ChainStreamInterceptor(s.streamAuth),
+		grpc.MaxRecvMsgSize(32 << 20),
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 5 * time.Second, PermitWithoutStream: true}),
+	}
+	if creds != nil {
+		gopts = append(gopts, grpc.Creds(creds))
+	}
+	s.grpc = grpc.NewServer(gopts...)
+	registerStreams(s.grpc, &streamsService{db: db, logger: opts.Logger, done: s.done})
+	registerFeatures(s.grpc)
+	go func() {
+		if err := s.grpc.Serve(lis); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
+			opts.Logger.Error("esdbserver: serve", "err", err)
+		}
+	}()
+	return s, nil
+}
+
+// Addr is the address the server listens on.
+func (s *Server) Addr() string { return s.lis.Addr().String() }
+
+// TLS reports whether the listener serves TLS.
+func (s *Server) TLS() bool { return s.tls }
+
+// DB exposes the store, for benchmarks and diagnostics (fsync counts).
+func (s *Server) DB() *streamdb.DB { return s.db }
+
+// Close stops serving: live subscriptions end, in-flight appends finish,
+// then the log is closed.
+func (s *Server) Close() error {
+	var err error
+	s.once.Do(func() {
+		close(s.done)
+		stopped := make(chan struct{})
+		go func() { s.grpc.GracefulStop(); close(stopped) }()
+		select {
+		case <-stopped:
+		case <-time.After(5 * time.Second):
+			s.grpc.Stop()
+		}
+		err = s.db.Close()
+	})
+	return err
+}
+
+// authenticate checks Basic credentials. EventStoreDB in insecure mode runs
+// without authentication; wrong credentials are refused in both modes.
+func (s *Server) authenticate(ctx context.Context, method string) error {
+	md, _ := metadata.FromIncomingContext(ctx)
+	vals := md.Get("authorization")
+	if len(vals) == 0 {
+		if !s.tls || strings.HasPrefix(method, "/event_store.client.server_features.") {
+			return nil
+		}
+		return status.Error(codes.PermissionDenied, "Access denied")
+	}
+	user, pass, ok := parseBasic(vals[0])
+	if ok {
+		if want, known := s.users[user]; known && subtle.ConstantTimeCompare([]byte(want), []byte(pass)) == 1 {
+			return nil
+		}
+	}
+	return status.Error(codes.Unauthenticated, "Bad authentication")
+}
+
+func parseBasic(h string) (string, string, bool) {
+	const prefix = "basic "
+	if len(h) < len(prefix) || !strings.EqualFold(h[:len(prefix)], prefix) {
+		return "", "", false
+	}
+	raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(h[len(prefix):]))
+	if err != nil {
+		return "", "", false
+	}
+	return strings.Cut(string(raw), ":")
+}
+
+func (s *Server) unaryAuth(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	if err := s.authenticate(ctx, info.FullMethod); err != nil {
+		return nil, err
+	}
+	return handler(ctx, req)
+}
+
+func (s *Server) streamAuth(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+	if err := s.authenticate(ss.Context(), info.FullMethod); err != nil {
+		return err
+	}
+	return handler(srv, ss)
+}

@@ -1,0 +1,694 @@
+// Package streamdb gives the embedded event store EventStoreDB's stream
+// semantics on top of the durable log: revisions, expected-revision checks,
+// idempotent re-appends, stream metadata ($$ metastreams with $maxCount,
+// $maxAge and $tb), soft delete and tombstones, and reads of streams and $all.
+//
+// The per-stream index lives in memory and is rebuilt from the log at start:
+// 24 bytes per event (position and event id, the id for idempotency checks).
+// Readers only ever see records below the log's durable end, so nothing that
+// was not acknowledged is observable, even while later appends wait for their
+// fsync.
+package streamdb
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/omsonline/oms/events/esdbserver/eventlog"
+)
+
+// Errors a caller maps onto the protocol.
+var (
+	ErrStreamNotFound = errors.New("streamdb: stream not found")
+	ErrStreamDeleted  = errors.New("streamdb: stream deleted")
+	ErrInvalid        = errors.New("streamdb: invalid request")
+)
+
+// ExpectedKind is the kind of expected-revision check of a write.
+type ExpectedKind int
+
+const (
+	ExpectAny ExpectedKind = iota
+	ExpectNoStream
+	ExpectStreamExists
+	ExpectRevision
+)
+
+// Expected is the optimistic-concurrency condition of a write.
+type Expected struct {
+	Kind     ExpectedKind
+	Revision uint64
+}
+
+// WrongExpectedVersion reports a failed expected-revision check.
+type WrongExpectedVersion struct {
+	Expected Expected
+	// Current is the stream's last revision; NoStream is set when the stream
+	// has no events (or was soft-deleted).
+	Current  uint64
+	NoStream bool
+}
+
+func (e *WrongExpectedVersion) Error() string {
+	cur := "no stream"
+	if !e.NoStream {
+		cur = fmt.Sprint(e.Current)
+	}
+	return fmt.Sprintf("streamdb: wrong expected version (current: %s)", cur)
+}
+
+// Proposed is an event to write.
+type Proposed struct {
+	ID          [16]byte
+	Type        string
+	ContentType string
+	Metadata    []byte
+	Data        []byte
+}
+
+// WriteResult is what a successful write reports.
+type WriteResult struct {
+	// Revision is the stream's last revision after the write.
+	Revision uint64
+	// Position is the position of the last record written.
+	Position uint64
+}
+
+type entry struct {
+	pos uint64
+	id  [16]byte
+}
+
+type stream struct {
+	entries    []entry // index is the revision
+	tombstoned bool
+	meta       streamMeta
+}
+
+// streamMeta is the part of a stream's metadata that the server enforces.
+type streamMeta struct {
+	raw      map[string]any
+	maxCount uint64 // 0: unlimited
+	maxAge   time.Duration
+	tb       uint64 // truncate before; math.MaxInt64 marks a soft delete
+}
+
+const softDeleted = uint64(math.MaxInt64)
+
+func (s *stream) exists() bool { return s != nil && len(s.entries) > 0 && s.meta.tb != softDeleted }
+
+// Options configure a DB.
+type Options struct {
+	Dir    string
+	NoSync bool
+	Logger *slog.Logger
+	// Now is the clock, for $maxAge and created stamps; defaults to time.Now.
+	Now func() time.Time
+}
+
+// DB is the stream database.
+type DB struct {
+	log    *eventlog.Log
+	logger *slog.Logger
+	now    func() time.Time
+
+	mu      sync.RWMutex
+	streams map[string]*stream
+	all     []uint64 // every record's position in log order, pending included
+}
+
+// Open opens the log and rebuilds the index.
+func Open(opts Options) (*DB, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	l, rec, err := eventlog.Open(eventlog.Options{Dir: opts.Dir, NoSync: opts.NoSync, Logger: opts.Logger})
+	if err != nil {
+		return nil, err
+	}
+	db := &DB{log: l, logger: opts.Logger, now: opts.Now, streams: make(map[string]*stream)}
+	start := time.Now()
+	sc := l.Scan(eventlog.FirstPosition(), rec.End)
+	var e Event
+	for {
+		pos, body, ok := sc.Next()
+		if !ok {
+			break
+		}
+		if err := decode(body, pos, &e, false); err != nil {
+			l.Close()
+			return nil, err
+		}
+		if err := db.index(&e); err != nil {
+			l.Close()
+			return nil, err
+		}
+	}
+	if err := sc.Err(); err != nil {
+		l.Close()
+		return nil, fmt.Errorf("streamdb: rebuild index: %w", err)
+	}
+	opts.Logger.Info("event store index rebuilt", "events", len(db.all), "streams", len(db.streams), "took", time.Since(start).Round(time.Millisecond))
+	return db, nil
+}
+
+// Close closes the log after queued writes finish.
+func (db *DB) Close() error { return db.log.Close() }
+
+// Syncs is the number of fdatasyncs so far.
+func (db *DB) Syncs() uint64 { return db.log.Syncs() }
+
+// index applies one record to the in-memory index. Called under mu (or
+// before the DB is shared).
+func (db *DB) index(e *Event) error {
+	db.all = append(db.all, e.Position)
+	s := db.streams[e.Stream]
+	if s == nil {
+		s = &stream{}
+		db.streams[e.Stream] = s
+	}
+	if e.Revision == TombstoneRevision && e.Type == "$streamDeleted" {
+		s.tombstoned = true
+		return nil
+	}
+	if e.Revision != uint64(len(s.entries)) {
+		return fmt.Errorf("streamdb: record at %d: stream %q revision %d, expected %d", e.Position, e.Stream, e.Revision, len(s.entries))
+	}
+	s.entries = append(s.entries, entry{pos: e.Position, id: e.ID})
+	if target, ok := strings.CutPrefix(e.Stream, "$$"); ok && e.Type == "$metadata" {
+		t := db.streams[target]
+		if t == nil {
+			t = &stream{}
+			db.streams[target] = t
+		}
+		t.meta = parseMeta(e.Data)
+	}
+	return nil
+}
+
+func parseMeta(data []byte) streamMeta {
+	var m streamMeta
+	if err := json.Unmarshal(data, &m.raw); err != nil {
+		return m
+	}
+	num := func(k string) uint64 {
+		f, ok := m.raw[k].(float64)
+		if !ok || f < 0 {
+			return 0
+		}
+		if f >= math.MaxInt64 {
+			return math.MaxInt64
+		}
+		return uint64(f)
+	}
+	m.maxCount = num("$maxCount")
+	m.maxAge = time.Duration(num("$maxAge")) * time.Second
+	m.tb = num("$tb")
+	return m
+}
+
+// lastRevision returns the stream's last revision for expected-version checks.
+func (s *stream) lastRevision() (uint64, bool) {
+	if s == nil || len(s.entries) == 0 {
+		return 0, false
+	}
+	return uint64(len(s.entries) - 1), true
+}
+
+// check applies an expected-revision condition. It returns done=true with a
+// result when the write is an idempotent repeat of one already stored.
+func (db *DB) check(name string, s *stream, exp Expected, events []Proposed) (res WriteResult, done bool, err error) {
+	if s != nil && s.tombstoned {
+		return res, false, ErrStreamDeleted
+	}
+	last, has := s.lastRevision()
+	deleted := has && s.meta.tb == softDeleted
+	wrong := func() error {
+		return &WrongExpectedVersion{Expected: exp, Current: last, NoStream: !has || deleted}
+	}
+	// Idempotency: a repeat of a write whose event ids already follow the
+	// point it expected is answered with the original result.
+	if has && len(events) > 0 {
+		from := int64(-2) // -2: no candidate
+		switch exp.Kind {
+		case ExpectNoStream:
+			from = -1
+		case ExpectRevision:
+			from = int64(exp.Revision)
+		case ExpectAny, ExpectStreamExists:
+			// Bounded like EventStoreDB's cache of recent event ids.
+			for i := len(s.entries) - 1; i >= 0 && i >= len(s.entries)-1000; i-- {
+				if s.entries[i].id == events[0].ID {
+					from = int64(i) - 1
+					break
+				}
+			}
+		}
+		if from >= -1 {
+			if r, ok, partial := matchIDs(s, from, events); ok {
+				return r, true, nil
+			} else if partial {
+				return res, false, wrong()
+			}
+		}
+	}
+	switch exp.Kind {
+	case ExpectAny:
+		return res, false, nil
+	case ExpectNoStream:
+		if has && !deleted {
+			return res, false, wrong()
+		}
+	case ExpectStreamExists:
+		if !has || deleted {
+			return res, false, wrong()
+		}
+	case ExpectRevision:
+		if !has || exp.Revision != last {
+			return res, false, wrong()
+		}
+	}
+	return res, false, nil
+}
+
+// matchIDs reports whether events already sit right after revision from.
+func matchIDs(s *stream, from int64, events []Proposed) (WriteResult, bool, bool) {
+	start := from + 1
+	if start < 0 || start >= int64(len(s.entries)) || s.entries[start].id != events[0].ID {
+		return WriteResult{}, false, false
+	}
+	for i := range events {
+		r := start + int64(i)
+		if r >= int64(len(s.entries)) || s.entries[r].id != events[i].ID {
+			return WriteResult{}, false, true
+		}
+	}
+	lastRev := start + int64(len(events)) - 1
+	return WriteResult{Revision: uint64(lastRev), Position: s.entries[lastRev].pos}, true, false
+}
+
+// Append writes events to a stream under an expected-revision condition and
+// returns after they are durable.
+func (db *DB) Append(ctx context.Context, name string, exp Expected, events []Proposed) (WriteResult, error) {
+	if name == "" {
+		return WriteResult{}, fmt.Errorf("%w: empty stream name", ErrInvalid)
+	}
+	for i := range events {
+		if events[i].Type == "" {
+			return WriteResult{}, fmt.Errorf("%w: event %d has no type", ErrInvalid, i)
+		}
+	}
+	db.mu.Lock()
+	s := db.streams[name]
+	res, done, err := db.check(name, s, exp, events)
+	if err != nil || done {
+		var pos uint64
+		if done {
+			pos = res.Position
+		}
+		db.mu.Unlock()
+		if done {
+			return res, db.waitDurable(ctx, pos)
+		}
+		return res, err
+	}
+	if len(events) == 0 {
+		// EventStoreDB accepts an empty append as a no-op check.
+		last, has := s.lastRevision()
+		db.mu.Unlock()
+		if !has {
+			return WriteResult{Revision: 0, Position: 0}, nil
+		}
+		return WriteResult{Revision: last}, nil
+	}
+	created := db.now().UnixNano() / 100
+	next := uint64(0)
+	if s != nil {
+		next = uint64(len(s.entries))
+	}
+	recs := make([]*Event, 0, len(events)+1)
+	for i := range events {
+		p := &events[i]
+		recs = append(recs, &Event{Stream: name, Revision: next + uint64(i), ID: p.ID, Type: p.Type, ContentType: p.ContentType, Created: created, Metadata: p.Metadata, Data: p.Data})
+	}
+	if s != nil && s.meta.tb == softDeleted && len(s.entries) > 0 {
+		// Writing to a soft-deleted stream recreates it: the old events stay
+		// hidden behind a $tb at the first new revision.
+		recs = append(recs, db.metaRecord(name, s.meta.raw, func(m map[string]any) { m["$tb"] = next }, created))
+	}
+	res, pending, err := db.enqueue(recs)
+	db.mu.Unlock()
+	if err != nil {
+		return WriteResult{}, err
+	}
+	if err := pending.Wait(); err != nil {
+		return WriteResult{}, fmt.Errorf("streamdb: append not durable: %w", err)
+	}
+	// Report the last event of the stream itself, not a trailing metadata record.
+	res.Revision = next + uint64(len(events)) - 1
+	res.Position = recs[len(events)-1].Position
+	return res, nil
+}
+
+func (db *DB) metaRecord(target string, raw map[string]any, edit func(map[string]any), created int64) *Event {
+	m := make(map[string]any, len(raw)+1)
+	for k, v := range raw {
+		m[k] = v
+	}
+	edit(m)
+	data, _ := json.Marshal(m) // a map of JSON-decoded values always marshals
+	ms := db.streams["$$"+target]
+	rev := uint64(0)
+	if ms != nil {
+		rev = uint64(len(ms.entries))
+	}
+	id := newID()
+	return &Event{Stream: "$$" + target, Revision: rev, ID: id, Type: "$metadata", ContentType: "application/json", Created: created, Data: data}
+}
+
+// enqueue encodes, assigns positions and indexes recs. Called under mu.
+func (db *DB) enqueue(recs []*Event) (WriteResult, eventlog.Pending, error) {
+	bodies := make([][]byte, len(recs))
+	for i, r := range recs {
+		bodies[i] = encode(r)
+	}
+	positions, pending, err := db.log.Enqueue(bodies)
+	if err != nil {
+		return WriteResult{}, pending, fmt.Errorf("streamdb: enqueue: %w", err)
+	}
+	for i, r := range recs {
+		r.Position = positions[i]
+		if err := db.index(r); err != nil {
+			// Cannot happen: revisions were assigned under the same lock.
+			return WriteResult{}, pending, err
+		}
+	}
+	last := recs[len(recs)-1]
+	return WriteResult{Revision: last.Revision, Position: last.Position}, pending, nil
+}
+
+// waitDurable waits until pos is below the durable end, for idempotent
+// repeats of writes that may still be in flight.
+func (db *DB) waitDurable(ctx context.Context, pos uint64) error {
+	for db.log.Durable() <= pos {
+		ch := db.log.Changed()
+		if db.log.Durable() > pos {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+// Delete soft-deletes a stream: it reads as not found, and a later write
+// recreates it with revisions continuing where they stopped.
+func (db *DB) Delete(ctx context.Context, name string, exp Expected) (uint64, error) {
+	return db.writeMarker(ctx, name, exp, false)
+}
+
+// Tombstone deletes a stream for good: reads and writes fail with
+// ErrStreamDeleted from then on.
+func (db *DB) Tombstone(ctx context.Context, name string, exp Expected) (uint64, error) {
+	return db.writeMarker(ctx, name, exp, true)
+}
+
+func (db *DB) writeMarker(ctx context.Context, name string, exp Expected, tombstone bool) (uint64, error) {
+	if name == "" {
+		return 0, fmt.Errorf("%w: empty stream name", ErrInvalid)
+	}
+	db.mu.Lock()
+	s := db.streams[name]
+	if _, _, err := db.check(name, s, exp, nil); err != nil {
+		db.mu.Unlock()
+		return 0, err
+	}
+	created := db.now().UnixNano() / 100
+	var rec *Event
+	if tombstone {
+		rec = &Event{Stream: name, Revision: TombstoneRevision, ID: newID(), Type: "$streamDeleted", ContentType: "application/octet-stream", Created: created, Data: []byte{}}
+	} else {
+		var raw map[string]any
+		if s != nil {
+			raw = s.meta.raw
+		}
+		rec = db.metaRecord(name, raw, func(m map[string]any) { m["$tb"] = softDeleted }, created)
+	}
+	res, pending, err := db.enqueue([]*Event{rec})
+	db.mu.Unlock()
+	if err != nil {
+		return 0, err
+	}
+	if err := pending.Wait(); err != nil {
+		return 0, fmt.Errorf("streamdb: delete not durable: %w", err)
+	}
+	return res.Position, nil
+}
+
+// From is where a read starts: Start, End, or a revision/position.
+type From struct {
+	Start, End bool
+	Value      uint64 // revision for streams, position for $all
+}
+
+// ReadStream calls fn with up to count events of a stream, forwards from
+// (inclusive) or backwards from (inclusive). It reports ErrStreamNotFound or
+// ErrStreamDeleted before calling fn.
+func (db *DB) ReadStream(name string, from From, backwards bool, count uint64, fn func(*Event) error) error {
+	revs, err := db.visible(name)
+	if err != nil {
+		return err
+	}
+	return db.emitRevisions(revs, from, backwards, count, fn)
+}
+
+// span is the visible part of a stream: revisions [lo, hi) and their positions.
+type span struct {
+	lo, hi  uint64
+	entries []entry // entries[i] is revision i
+}
+
+// visible computes what a reader may see of a stream right now. The
+// returned entries are a snapshot: the index only ever appends, so the slice
+// stays valid after the lock is released.
+func (db *DB) visible(name string) (span, error) {
+	durable := db.log.Durable()
+	db.mu.RLock()
+	s := db.streams[name]
+	if s != nil && s.tombstoned {
+		db.mu.RUnlock()
+		return span{}, ErrStreamDeleted
+	}
+	if s == nil || len(s.entries) == 0 {
+		db.mu.RUnlock()
+		return span{}, ErrStreamNotFound
+	}
+	entries := s.entries
+	meta := s.meta
+	db.mu.RUnlock()
+
+	// Only durable records are visible.
+	hi := uint64(sort.Search(len(entries), func(i int) bool { return entries[i].pos >= durable }))
+	if hi == 0 || meta.tb == softDeleted {
+		return span{}, ErrStreamNotFound
+	}
+	if strings.HasPrefix(name, "$$") && meta.maxCount == 0 {
+		// A metastream keeps only its latest event.
+		meta.maxCount = 1
+	}
+	lo := meta.tb
+	if meta.maxCount > 0 && hi > meta.maxCount && hi-meta.maxCount > lo {
+		lo = hi - meta.maxCount
+	}
+	if lo > hi {
+		lo = hi
+	}
+	sp := span{lo: lo, hi: hi, entries: entries[:hi]}
+	if meta.maxAge > 0 {
+		cutoff := db.now().Add(-meta.maxAge).UnixNano() / 100
+		sp.lo = db.firstYoungerThan(sp, cutoff)
+	}
+	return sp, nil
+}
+
+func (db *DB) firstYoungerThan(sp span, cutoff int64) uint64 {
+	var e Event
+	var buf []byte
+	i := sort.Search(int(sp.hi-sp.lo), func(i int) bool {
+		body, _, err := db.log.ReadAt(sp.entries[sp.lo+uint64(i)].pos, buf)
+		if err != nil || decode(body, 0, &e, false) != nil {
+			return false
+		}
+		buf = body
+		return e.Created >= cutoff
+	})
+	return sp.lo + uint64(i)
+}
+
+func (db *DB) emitRevisions(sp span, from From, backwards bool, count uint64, fn func(*Event) error) error {
+	if sp.lo >= sp.hi || count == 0 {
+		return nil
+	}
+	var buf []byte
+	emit := func(rev uint64) error {
+		body, _, err := db.log.ReadAt(sp.entries[rev].pos, buf)
+		if err != nil {
+			return err
+		}
+		buf = body
+		var e Event
+		if err := decode(body, sp.entries[rev].pos, &e, false); err != nil {
+			return err
+		}
+		return fn(&e)
+	}
+	if !backwards {
+		start := sp.lo
+		if from.End {
+			return nil
+		}
+		if !from.Start && from.Value > start {
+			start = from.Value
+		}
+		for r := start; r < sp.hi && count > 0; r, count = r+1, count-1 {
+			if err := emit(r); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	start := sp.hi - 1
+	if from.Start {
+		// Backwards from the start: the first visible event only.
+		start = sp.lo
+	} else if !from.End && from.Value < start {
+		start = from.Value
+	}
+	if start < sp.lo {
+		return nil
+	}
+	for r := int64(start); r >= int64(sp.lo) && count > 0; r, count = r-1, count-1 {
+		if err := emit(uint64(r)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// LastRevision returns the last visible revision of a stream, for stream
+// subscriptions deciding whether there is more to send.
+func (db *DB) LastRevision(name string) (uint64, bool, error) {
+	sp, err := db.visible(name)
+	if err != nil {
+		return 0, false, err
+	}
+	if sp.hi == 0 {
+		return 0, false, nil
+	}
+	return sp.hi - 1, true, nil
+}
+
+// ReadAll calls fn with up to count records of $all. Forwards starts at the
+// first record at or after from (inclusive); backwards at the last record
+// strictly before from, as EventStoreDB does.
+func (db *DB) ReadAll(from From, backwards bool, count uint64, fn func(*Event) error) error {
+	durable := db.log.Durable()
+	if !backwards {
+		if from.End || count == 0 {
+			return nil
+		}
+		pos := eventlog.FirstPosition()
+		if !from.Start {
+			pos = db.seek(from.Value)
+		}
+		return db.ScanAll(pos, durable, count, fn)
+	}
+	db.mu.RLock()
+	n := sort.Search(len(db.all), func(i int) bool { return db.all[i] >= durable })
+	if !from.End && !from.Start {
+		n = sort.Search(n, func(i int) bool { return db.all[i] >= from.Value })
+	}
+	if from.Start {
+		n = 0
+	}
+	positions := db.all[:n]
+	db.mu.RUnlock()
+	var buf []byte
+	for i := len(positions) - 1; i >= 0 && count > 0; i, count = i-1, count-1 {
+		body, _, err := db.log.ReadAt(positions[i], buf)
+		if err != nil {
+			return err
+		}
+		buf = body
+		var e Event
+		if err := decode(body, positions[i], &e, false); err != nil {
+			return err
+		}
+		if err := fn(&e); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// seek returns the position of the first record at or after pos.
+func (db *DB) seek(pos uint64) uint64 {
+	db.mu.RLock()
+	defer db.mu.RUnlock()
+	i := sort.Search(len(db.all), func(i int) bool { return db.all[i] >= pos })
+	if i == len(db.all) {
+		return db.log.Durable()
+	}
+	return db.all[i]
+}
+
+// After returns the position of the first record strictly after pos, which
+// is where a subscription "from pos" starts.
+func (db *DB) After(pos uint64) uint64 {
+	return db.seek(pos + 1)
+}
+
+// ScanAll reads $all forwards from a record position up to limit, calling fn
+// for at most count records. The Event passed to fn is only valid during the
+// call.
+func (db *DB) ScanAll(from, limit, count uint64, fn func(*Event) error) error {
+	sc := db.log.Scan(from, limit)
+	var e Event
+	for ; count > 0; count-- {
+		pos, body, ok := sc.Next()
+		if !ok {
+			break
+		}
+		if err := decode(body, pos, &e, false); err != nil {
+			return err
+		}
+		e.Next = sc.Pos()
+		if err := fn(&e); err != nil {
+			return err
+		}
+	}
+	return sc.Err()
+}
+
+// Durable is the current end of acknowledged records.
+func (db *DB) Durable() uint64 { return db.log.Durable() }
+
+// Changed is closed the next time Durable advances.
+func (db *DB) Changed() <-chan struct{} { return db.log.Changed() }
+
+// End is the position a subscription "from the end" starts at.
+func (db *DB) End() uint64 { return db.log.Durable() }
