@@ -36,7 +36,9 @@ type featuresService struct {
 	serverfeatures.UnimplementedServerFeaturesServer
 }
 
-func registerFeatures(g *grpc.Server) { serverfeatures.RegisterServerFeaturesServer(g, featuresService{}) }
+func registerFeatures(g *grpc.Server) {
+	serverfeatures.RegisterServerFeaturesServer(g, featuresService{})
+}
 
 func (featuresService) GetSupportedMethods(context.Context, *shared.Empty) (*serverfeatures.SupportedMethods, error) {
 	const streams = "event_store.client.streams.streams"
