@@ -176,7 +176,7 @@ func (s *streamsService) subscribeAll(srv api.Streams_ReadServer, from streamdb.
 	var pos uint64
 	switch {
 	case from.Start:
-		pos = 0
+		pos = s.db.Start()
 	case from.End:
 		pos = s.db.End()
 	default:
@@ -194,6 +194,7 @@ func (s *streamsService) subscribeAll(srv api.Streams_ReadServer, from streamdb.
 		ch := s.db.Changed()
 		limit := s.db.Durable()
 		if pos < limit {
+			before := pos
 			err := s.db.ScanAll(pos, limit, subscriptionPage, func(e *streamdb.Event) error {
 				pos = e.Next
 				lastPos = e.Position
@@ -212,6 +213,9 @@ func (s *streamsService) subscribeAll(srv api.Streams_ReadServer, from streamdb.
 			})
 			if err != nil {
 				return mapErr(ctx, "$all", err)
+			}
+			if pos == before {
+				return status.Errorf(codes.Internal, "$all scan made no progress at %d", pos)
 			}
 			continue
 		}

@@ -63,6 +63,9 @@ type Server struct {
 	logger *slog.Logger
 	done   chan struct{}
 	once   sync.Once
+	// inflight counts running RPCs so Close can let them finish without
+	// waiting for idle client connections, which GracefulStop would.
+	inflight sync.WaitGroup
 }
 
 // Start opens the store and starts serving.
@@ -128,14 +131,15 @@ func (s *Server) DB() *streamdb.DB { return s.db }
 func (s *Server) Close() error {
 	var err error
 	s.once.Do(func() {
-		close(s.done)
-		stopped := make(chan struct{})
-		go func() { s.grpc.GracefulStop(); close(stopped) }()
+		close(s.done) // live subscriptions return
+		finished := make(chan struct{})
+		go func() { s.inflight.Wait(); close(finished) }()
 		select {
-		case <-stopped:
+		case <-finished:
 		case <-time.After(5 * time.Second):
-			s.grpc.Stop()
+			s.logger.Warn("esdbserver: RPCs still running after 5s; stopping anyway")
 		}
+		s.grpc.Stop()
 		err = s.db.Close()
 	})
 	return err
@@ -177,6 +181,8 @@ func (s *Server) unaryAuth(ctx context.Context, req any, info *grpc.UnaryServerI
 	if err := s.authenticate(ctx, info.FullMethod); err != nil {
 		return nil, err
 	}
+	s.inflight.Add(1)
+	defer s.inflight.Done()
 	return handler(ctx, req)
 }
 
@@ -184,5 +190,7 @@ func (s *Server) streamAuth(srv any, ss grpc.ServerStream, info *grpc.StreamServ
 	if err := s.authenticate(ss.Context(), info.FullMethod); err != nil {
 		return err
 	}
+	s.inflight.Add(1)
+	defer s.inflight.Done()
 	return handler(srv, ss)
 }

@@ -330,3 +330,24 @@ func TestServerVersion(t *testing.T) {
 		t.Fatalf("version %+v", v)
 	}
 }
+
+// A subscription on an empty store must idle, not spin, and still see the
+// first event.
+func TestSubscribeOnEmptyStore(t *testing.T) {
+	srv := esdbtest.Start(t)
+	c := esdbtest.Client(t, srv)
+	sub, err := c.SubscribeToAll(ctx(t), esdb.SubscribeToAllOptions{From: esdb.Start{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	if e := next(t, sub); e.CaughtUp == nil {
+		t.Fatalf("want caught_up on an empty store, got %+v", e)
+	}
+	if _, err := c.AppendToStream(ctx(t), "first", esdb.AppendToStreamOptions{}, ev("T", `{}`)); err != nil {
+		t.Fatal(err)
+	}
+	if e := next(t, sub); e.EventAppeared == nil || e.EventAppeared.OriginalEvent().StreamID != "first" {
+		t.Fatalf("first event: %+v", e)
+	}
+}

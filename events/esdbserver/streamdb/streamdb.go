@@ -690,5 +690,8 @@ func (db *DB) Durable() uint64 { return db.log.Durable() }
 // Changed is closed the next time Durable advances.
 func (db *DB) Changed() <-chan struct{} { return db.log.Changed() }
 
+// Start is the position of the first record.
+func (db *DB) Start() uint64 { return eventlog.FirstPosition() }
+
 // End is the position a subscription "from the end" starts at.
 func (db *DB) End() uint64 { return db.log.Durable() }

@@ -1,0 +1,231 @@
+// Package app assembles omsd from its parts: the event store (embedded or
+// external), the read-model store (embedded SQLite or MongoDB), the
+// projection runner and the HTTP API. omsd's main, the end-to-end tests and
+// omsctl's benchmarks all start the service through Start, so what is tested
+// is what runs.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/omsonline/oms/cmd/internal/authn"
+	"github.com/omsonline/oms/cmd/internal/config"
+	"github.com/omsonline/oms/events/esdbserver"
+	"github.com/omsonline/oms/events/eventstore"
+	"github.com/omsonline/oms/projections/cabinet"
+	"github.com/omsonline/oms/projections/readstore"
+	"github.com/omsonline/oms/projections/readstore/sqlitestore"
+	"github.com/omsonline/oms/projections/runner"
+	queryapi "github.com/omsonline/oms/query/httpapi"
+)
+
+// App is a running omsd.
+type App struct {
+	cfg     config.Config
+	log     *slog.Logger
+	esdb    *esdbserver.Server // nil with an external store
+	events  *eventstore.Store
+	store   readstore.Store
+	sub     *eventstore.Subscriber
+	runner  *runner.Runner
+	http    *fiber.App
+	httpLis net.Listener
+	cancel  context.CancelFunc
+	done    chan error
+}
+
+// Start brings every part up and returns once HTTP is serving.
+func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (a *App, err error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	a = &App{cfg: cfg, log: log, done: make(chan error, 1)}
+	defer func() {
+		if err != nil {
+			a.Close()
+		}
+	}()
+
+	url := cfg.ESDBURL
+	if url == "" {
+		a.esdb, err = esdbserver.Start(esdbserver.Options{
+			Addr: cfg.ESDBListen, Dir: cfg.DataDir + "/eventstore",
+			TLSCertFile: cfg.ESDBTLSCert, TLSKeyFile: cfg.ESDBTLSKey, Logger: log,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("app: embedded event store: %w", err)
+		}
+		url = fmt.Sprintf("esdb://%s?tls=false", a.esdb.Addr())
+		if a.esdb.TLS() {
+			url = fmt.Sprintf("esdb://admin:changeit@%s?tls=true&tlsCAFile=%s", a.esdb.Addr(), cfg.ESDBTLSCert)
+		}
+	}
+	a.events, err = eventstore.Open(eventstore.Options{URL: url, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+
+	a.store, err = openReadStore(ctx, cfg, log)
+	if err != nil {
+		return nil, err
+	}
+
+	a.sub = eventstore.NewSubscriber(a.events, eventstore.SubscriberOptions{
+		StartFrom: runner.StartFrom(a.store), Logger: log,
+	})
+	a.runner, err = runner.New(ctx, runner.Options{Store: a.store, Subscriber: a.sub, Logger: log}, cabinet.Projection{})
+	if err != nil {
+		return nil, err
+	}
+
+	key, err := authn.DevKey(cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	verifier := authn.NewDevVerifier(key)
+
+	a.http = fiber.New(fiber.Config{
+		AppName:               "omsd",
+		DisableStartupMessage: true,
+		BodyLimit:             12 << 20,
+		ReadTimeout:           30 * time.Second,
+		WriteTimeout:          30 * time.Second,
+		IdleTimeout:           120 * time.Second,
+		ErrorHandler:          errorHandler(log),
+	})
+	a.http.Get("/healthz", func(c *fiber.Ctx) error { return c.SendString("ok") })
+	a.http.Get("/readyz", a.ready)
+	// Everything under /api needs a caller; routes below are registered with
+	// their full paths and pass through this first.
+	a.http.Use("/api", verifier.Middleware())
+	registerCommands(a.http, a)
+	queryapi.Register(a.http, queryapi.Deps{Store: a.store, Waiter: a.runner})
+
+	runCtx, cancel := context.WithCancel(context.Background())
+	a.cancel = cancel
+	go func() {
+		if err := a.runner.Run(runCtx); err != nil {
+			log.Error("projection runner stopped", "err", err)
+		}
+	}()
+	select {
+	case <-a.runner.Running():
+	case <-time.After(30 * time.Second):
+		return nil, errors.New("app: projection runner did not start within 30s")
+	}
+
+	a.httpLis, err = net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		return nil, fmt.Errorf("app: listen on %s: %w", cfg.HTTPAddr, err)
+	}
+	go func() { a.done <- a.http.Listener(a.httpLis) }()
+
+	esdbWhere := cfg.ESDBURL
+	if a.esdb != nil {
+		esdbWhere = "embedded, gRPC on " + a.esdb.Addr()
+	}
+	readWhere := "embedded SQLite in " + cfg.DataDir
+	if cfg.MongoURI != "" {
+		readWhere = "MongoDB"
+	}
+	log.Info("omsd is up", "http", "http://"+a.httpLis.Addr().String(), "eventstore", esdbWhere, "readmodels", readWhere, "data", cfg.DataDir, "auth", "dev-mode JWT (omsctl token)")
+	return a, nil
+}
+
+func openReadStore(ctx context.Context, cfg config.Config, log *slog.Logger) (readstore.Store, error) {
+	if cfg.MongoURI != "" {
+		return openMongo(ctx, cfg, log)
+	}
+	return sqlitestore.Open(ctx, sqlitestore.Options{Dir: cfg.DataDir + "/readmodels", Logger: log})
+}
+
+// HTTPAddr is where the API listens.
+func (a *App) HTTPAddr() string { return a.httpLis.Addr().String() }
+
+// ESDBAddr is the embedded event store's gRPC address ("" when external).
+func (a *App) ESDBAddr() string {
+	if a.esdb == nil {
+		return ""
+	}
+	return a.esdb.Addr()
+}
+
+// Events is the event store adapter.
+func (a *App) Events() *eventstore.Store { return a.events }
+
+// Store is the read-model store.
+func (a *App) Store() readstore.Store { return a.store }
+
+// Runner is the projection runner.
+func (a *App) Runner() *runner.Runner { return a.runner }
+
+// Done reports the HTTP server's exit.
+func (a *App) Done() <-chan error { return a.done }
+
+func (a *App) ready(c *fiber.Ctx) error {
+	select {
+	case <-a.runner.Running():
+		return c.SendString("ready")
+	default:
+		return c.Status(fiber.StatusServiceUnavailable).SendString("starting")
+	}
+}
+
+// Close shuts down in dependency order: stop taking requests, stop the
+// projections (flushing their batches), then the stores.
+func (a *App) Close() error {
+	var errs []error
+	if a.http != nil {
+		errs = append(errs, a.http.ShutdownWithTimeout(10*time.Second))
+	}
+	if a.runner != nil {
+		errs = append(errs, a.runner.Close())
+	}
+	if a.cancel != nil {
+		a.cancel()
+	}
+	if a.sub != nil {
+		errs = append(errs, a.sub.Close())
+	}
+	if a.store != nil {
+		errs = append(errs, a.store.Close())
+	}
+	if a.events != nil {
+		errs = append(errs, a.events.Close())
+	}
+	if a.esdb != nil {
+		errs = append(errs, a.esdb.Close())
+	}
+	return errors.Join(errs...)
+}
+
+func errorHandler(log *slog.Logger) fiber.ErrorHandler {
+	return func(c *fiber.Ctx, err error) error {
+		code := fiber.StatusInternalServerError
+		var fe *fiber.Error
+		if errors.As(err, &fe) {
+			code = fe.Code
+		}
+		if code >= 500 {
+			log.Error("request failed", "method", c.Method(), "path", c.Path(), "err", err)
+		}
+		ru, en := "Внутренняя ошибка. Повторите позже.", "Internal error. Please retry later."
+		if code < 500 {
+			ru, en = "Некорректный запрос.", "Bad request."
+			if code == fiber.StatusNotFound {
+				ru, en = "Не найдено.", "Not found."
+			}
+		}
+		return c.Status(code).JSON(fiber.Map{
+			"type": "about:blank", "status": code, "title": fiber.ErrInternalServerError.Message,
+			"detail": fiber.Map{"ru": ru, "en": en},
+		}, "application/problem+json")
+	}
+}

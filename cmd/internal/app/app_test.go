@@ -1,0 +1,109 @@
+package app_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/omsonline/oms/cmd/internal/app"
+	"github.com/omsonline/oms/cmd/internal/authn"
+	"github.com/omsonline/oms/cmd/internal/config"
+)
+
+// startApp runs a whole omsd on embedded stores in a temp dir.
+func startApp(t *testing.T) (*app.App, config.Config) {
+	t.Helper()
+	cfg := config.Defaults()
+	cfg.DataDir = t.TempDir()
+	cfg.HTTPAddr = "127.0.0.1:0"
+	cfg.ESDBListen = "127.0.0.1:0"
+	a, err := app.Start(context.Background(), cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		start := time.Now(); defer func(){ t.Logf("close took %v", time.Since(start)) }()
+		if err := a.Close(); err != nil {
+			t.Errorf("close: %v", err)
+		}
+	})
+	return a, cfg
+}
+
+func token(t *testing.T, cfg config.Config, role, subject string) string {
+	t.Helper()
+	key, err := authn.DevKey(cfg.DataDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := authn.IssueDev(key, subject, role, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+func call(t *testing.T, a *app.App, method, path, tok, body string) (int, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(method, "http://"+a.HTTPAddr()+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tok != "" {
+		req.Header.Set("Authorization", "Bearer "+tok)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, b
+}
+
+func TestReadyAndAuth(t *testing.T) {
+	a, cfg := startApp(t)
+	if code, body := call(t, a, "GET", "/readyz", "", ""); code != 200 {
+		t.Fatalf("readyz: %d %s", code, body)
+	}
+	code, body := call(t, a, "GET", "/api/v1/cabinet", "", "")
+	if code != 401 || !strings.Contains(string(body), "Sign-in required") || !strings.Contains(string(body), "Требуется вход") {
+		t.Fatalf("no token: %d %s", code, body)
+	}
+	if code, _ := call(t, a, "GET", "/api/v1/cabinet", "not-a-jwt", ""); code != 401 {
+		t.Fatalf("bad token: %d", code)
+	}
+	code, body = call(t, a, "GET", "/api/v1/cabinet", token(t, cfg, "applicant", "nobody"), "")
+	if code != 200 || !strings.Contains(string(body), `"applications":[]`) {
+		t.Fatalf("empty cabinet: %d %s", code, body)
+	}
+	if code, _ := call(t, a, "GET", "/api/v1/cabinet?after=abc", token(t, cfg, "applicant", "nobody"), ""); code != 400 {
+		t.Fatalf("bad after: %d", code)
+	}
+	if code, _ := call(t, a, "GET", "/api/v1/cabinet", token(t, cfg, "reviewer", "r1"), ""); code != 403 {
+		t.Fatalf("reviewer cabinet: %d", code)
+	}
+}
+
+// cabinetAfter reads the cabinet once the projection has passed pos.
+func cabinetAfter(t *testing.T, a *app.App, tok string, pos uint64, query string) map[string]any {
+	t.Helper()
+	code, body := call(t, a, "GET", fmt.Sprintf("/api/v1/cabinet?after=%d%s", pos, query), tok, "")
+	if code != 200 {
+		t.Fatalf("cabinet: %d %s", code, body)
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(body, &doc); err != nil {
+		t.Fatal(err)
+	}
+	return doc
+}

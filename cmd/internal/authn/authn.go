@@ -1,0 +1,172 @@
+// Package authn authenticates HTTP callers of omsd. In dev mode (no OIDC
+// issuer configured) it signs and verifies short-lived JWTs with an Ed25519
+// key kept in the data directory, so `omsctl token` and omsd agree without
+// any setup. The middleware turns a verified token into the events.Metadata
+// that command and query handlers read from the request context.
+package authn
+
+import (
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/golang-jwt/jwt/v5"
+	"github.com/google/uuid"
+
+	"github.com/omsonline/oms/events"
+)
+
+const (
+	devKeyFile = "dev-jwt-ed25519.pem"
+	// DevIssuer and Audience are the claims dev tokens carry.
+	DevIssuer = "oms-dev"
+	Audience  = "oms"
+)
+
+// Roles a token may carry.
+var Roles = []string{events.RoleApplicant, events.RoleReviewer, events.RoleAuditor, events.RoleOperator, events.RoleAdmin}
+
+// DevKey loads the dev signing key from dataDir, creating it on first use.
+func DevKey(dataDir string) (ed25519.PrivateKey, error) {
+	path := filepath.Join(dataDir, devKeyFile)
+	raw, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		_, priv, err := ed25519.GenerateKey(rand.Reader)
+		if err != nil {
+			return nil, fmt.Errorf("authn: generate dev key: %w", err)
+		}
+		der, err := x509.MarshalPKCS8PrivateKey(priv)
+		if err != nil {
+			return nil, fmt.Errorf("authn: encode dev key: %w", err)
+		}
+		if err := os.MkdirAll(dataDir, 0o750); err != nil {
+			return nil, fmt.Errorf("authn: create data dir: %w", err)
+		}
+		pemBytes := pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
+		// O_EXCL: two processes starting at once must end up with one key.
+		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if errors.Is(err, os.ErrExist) {
+			return DevKey(dataDir)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("authn: write dev key: %w", err)
+		}
+		if _, err := f.Write(pemBytes); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("authn: write dev key: %w", err)
+		}
+		if err := f.Close(); err != nil {
+			return nil, fmt.Errorf("authn: write dev key: %w", err)
+		}
+		return priv, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("authn: read dev key: %w", err)
+	}
+	block, _ := pem.Decode(raw)
+	if block == nil {
+		return nil, fmt.Errorf("authn: %s is not PEM", path)
+	}
+	k, err := x509.ParsePKCS8PrivateKey(block.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("authn: parse dev key: %w", err)
+	}
+	priv, ok := k.(ed25519.PrivateKey)
+	if !ok {
+		return nil, fmt.Errorf("authn: %s is not an Ed25519 key", path)
+	}
+	return priv, nil
+}
+
+// Claims are the token claims omsd reads.
+type Claims struct {
+	Role string `json:"role"`
+	jwt.RegisteredClaims
+}
+
+// IssueDev signs a dev token.
+func IssueDev(key ed25519.PrivateKey, subject, role string, ttl time.Duration) (string, error) {
+	if !slices.Contains(Roles, role) {
+		return "", fmt.Errorf("authn: unknown role %q (want one of %s)", role, strings.Join(Roles, ", "))
+	}
+	if subject == "" {
+		return "", errors.New("authn: subject is empty")
+	}
+	now := time.Now()
+	c := Claims{Role: role, RegisteredClaims: jwt.RegisteredClaims{
+		Issuer: DevIssuer, Subject: subject, Audience: jwt.ClaimStrings{Audience},
+		IssuedAt: jwt.NewNumericDate(now), ExpiresAt: jwt.NewNumericDate(now.Add(ttl)), ID: uuid.NewString(),
+	}}
+	return jwt.NewWithClaims(jwt.SigningMethodEdDSA, c).SignedString(key)
+}
+
+// Verifier checks bearer tokens.
+type Verifier struct {
+	pub ed25519.PublicKey
+}
+
+// NewDevVerifier verifies tokens signed by IssueDev with key.
+func NewDevVerifier(key ed25519.PrivateKey) *Verifier {
+	return &Verifier{pub: key.Public().(ed25519.PublicKey)}
+}
+
+// Verify parses and checks a token: signature, issuer, audience, expiry.
+func (v *Verifier) Verify(token string) (events.Actor, error) {
+	var c Claims
+	_, err := jwt.ParseWithClaims(token, &c, func(*jwt.Token) (any, error) { return v.pub, nil },
+		jwt.WithValidMethods([]string{jwt.SigningMethodEdDSA.Alg()}),
+		jwt.WithIssuer(DevIssuer), jwt.WithAudience(Audience), jwt.WithExpirationRequired())
+	if err != nil {
+		return events.Actor{}, fmt.Errorf("authn: %w", err)
+	}
+	if !slices.Contains(Roles, c.Role) || c.Subject == "" {
+		return events.Actor{}, errors.New("authn: token lacks a known role or a subject")
+	}
+	return events.Actor{ID: c.Subject, Role: c.Role}, nil
+}
+
+// Middleware authenticates /api requests. A missing or bad token is 401
+// with a bilingual problem body; a good one becomes events.Metadata in the
+// request's user context.
+func (v *Verifier) Middleware() fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		h := c.Get(fiber.HeaderAuthorization)
+		token, ok := strings.CutPrefix(h, "Bearer ")
+		if !ok || token == "" {
+			return unauthorized(c, "Требуется вход в систему.", "Sign-in required.")
+		}
+		actor, err := v.Verify(strings.TrimSpace(token))
+		if err != nil {
+			return unauthorized(c, "Токен недействителен или истёк.", "The token is invalid or expired.")
+		}
+		corr := c.Get("X-Correlation-ID")
+		if _, err := uuid.Parse(corr); err != nil {
+			corr = uuid.NewString()
+		}
+		c.Set("X-Correlation-ID", corr)
+		md := events.Metadata{Actor: actor, CorrelationID: corr, CausationID: corr}
+		if actor.Role == events.RoleOperator {
+			md.OnBehalfOf = c.Get("X-On-Behalf-Of")
+		}
+		c.SetUserContext(events.WithMetadata(c.UserContext(), md))
+		return c.Next()
+	}
+}
+
+func unauthorized(c *fiber.Ctx, ru, en string) error {
+	c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="oms"`)
+	c.Set(fiber.HeaderContentType, "application/problem+json")
+	return c.Status(fiber.StatusUnauthorized).JSON(fiber.Map{
+		"type": "about:blank", "status": 401, "title": "Unauthorized",
+		"detail": fiber.Map{"ru": ru, "en": en},
+	}, "application/problem+json")
+}

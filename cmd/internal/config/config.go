@@ -1,0 +1,133 @@
+// Package config is the one place omsd and omsctl read their settings from:
+// every setting is an OMS_* environment variable and a flag of the same
+// meaning, the flag winning.
+package config
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+)
+
+// Config is the runtime configuration.
+type Config struct {
+	HTTPAddr   string
+	DataDir    string
+	ESDBURL    string // external event store; empty runs the embedded one
+	ESDBListen string
+	ESDBTLSCert,
+	ESDBTLSKey string
+	MongoURI      string // empty uses the embedded SQLite read store
+	MongoDatabase string
+	AutoIssue     bool
+	SLADays       int
+	PolicyTerm    time.Duration
+	LogLevel      string
+}
+
+type setting struct {
+	env, flag, usage string
+	str              *string
+	b                *bool
+	i                *int
+	dur              *time.Duration
+}
+
+func (c *Config) settings() []setting {
+	return []setting{
+		{env: "OMS_HTTP_ADDR", flag: "http-addr", usage: "HTTP listen address", str: &c.HTTPAddr},
+		{env: "OMS_DATA_DIR", flag: "data-dir", usage: "data directory (event log, read models, scans, dev keys)", str: &c.DataDir},
+		{env: "OMS_ESDB_URL", flag: "esdb-url", usage: "esdb:// connection string of an external EventStoreDB/KurrentDB; empty runs the embedded store", str: &c.ESDBURL},
+		{env: "OMS_ESDB_LISTEN", flag: "esdb-listen", usage: "listen address of the embedded event store (gRPC)", str: &c.ESDBListen},
+		{env: "OMS_ESDB_TLS_CERT", flag: "esdb-tls-cert", usage: "PEM certificate for the embedded event store's TLS", str: &c.ESDBTLSCert},
+		{env: "OMS_ESDB_TLS_KEY", flag: "esdb-tls-key", usage: "PEM key for the embedded event store's TLS", str: &c.ESDBTLSKey},
+		{env: "OMS_MONGO_URI", flag: "mongo-uri", usage: "MongoDB URI for read models and scans; empty uses embedded SQLite", str: &c.MongoURI},
+		{env: "OMS_MONGO_DB", flag: "mongo-db", usage: "MongoDB database name", str: &c.MongoDatabase},
+		{env: "OMS_AUTO_ISSUE", flag: "auto-issue", usage: "issue the policy automatically right after approval", b: &c.AutoIssue},
+		{env: "OMS_SLA_DAYS", flag: "sla-days", usage: "review deadline in working days", i: &c.SLADays},
+		{env: "OMS_POLICY_TERM", flag: "policy-term", usage: "policy validity (Go duration, e.g. 8760h)", dur: &c.PolicyTerm},
+		{env: "OMS_LOG_LEVEL", flag: "log-level", usage: "debug, info, warn or error", str: &c.LogLevel},
+	}
+}
+
+// Defaults are the embedded, single-machine defaults.
+func Defaults() Config {
+	return Config{
+		HTTPAddr:      "127.0.0.1:8080",
+		DataDir:       "./data",
+		ESDBListen:    "127.0.0.1:2113",
+		MongoDatabase: "oms",
+		SLADays:       10,
+		PolicyTerm:    365 * 24 * time.Hour,
+		LogLevel:      "info",
+	}
+}
+
+// Register binds c's settings to fs, with defaults taken from the
+// environment over c's current values.
+func (c *Config) Register(fs *flag.FlagSet) error {
+	for _, s := range c.settings() {
+		v, set := os.LookupEnv(s.env)
+		usage := fmt.Sprintf("%s (env %s)", s.usage, s.env)
+		switch {
+		case s.str != nil:
+			if set {
+				*s.str = v
+			}
+			fs.StringVar(s.str, s.flag, *s.str, usage)
+		case s.b != nil:
+			if set {
+				b, err := strconv.ParseBool(v)
+				if err != nil {
+					return fmt.Errorf("config: %s=%q: %w", s.env, v, err)
+				}
+				*s.b = b
+			}
+			fs.BoolVar(s.b, s.flag, *s.b, usage)
+		case s.i != nil:
+			if set {
+				n, err := strconv.Atoi(v)
+				if err != nil {
+					return fmt.Errorf("config: %s=%q: %w", s.env, v, err)
+				}
+				*s.i = n
+			}
+			fs.IntVar(s.i, s.flag, *s.i, usage)
+		case s.dur != nil:
+			if set {
+				d, err := time.ParseDuration(v)
+				if err != nil {
+					return fmt.Errorf("config: %s=%q: %w", s.env, v, err)
+				}
+				*s.dur = d
+			}
+			fs.DurationVar(s.dur, s.flag, *s.dur, usage)
+		}
+	}
+	return nil
+}
+
+// Validate checks the settings after parsing and makes paths absolute.
+func (c *Config) Validate() error {
+	if c.DataDir == "" {
+		return fmt.Errorf("config: the data directory is empty")
+	}
+	abs, err := filepath.Abs(c.DataDir)
+	if err != nil {
+		return fmt.Errorf("config: data dir: %w", err)
+	}
+	c.DataDir = abs
+	if (c.ESDBTLSCert == "") != (c.ESDBTLSKey == "") {
+		return fmt.Errorf("config: OMS_ESDB_TLS_CERT and OMS_ESDB_TLS_KEY go together")
+	}
+	if c.SLADays <= 0 {
+		return fmt.Errorf("config: OMS_SLA_DAYS must be positive")
+	}
+	if c.PolicyTerm <= 0 {
+		return fmt.Errorf("config: OMS_POLICY_TERM must be positive")
+	}
+	return nil
+}

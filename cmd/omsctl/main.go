@@ -1,0 +1,71 @@
+// Command omsctl is the operator's tool for omsd: dev tokens now; the
+// projection, history, demo, load and bench commands join it as the service
+// grows. It reads the same OMS_* environment and flags as omsd.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/omsonline/oms/cmd/internal/authn"
+	"github.com/omsonline/oms/cmd/internal/config"
+)
+
+func main() {
+	if err := root().Execute(); err != nil {
+		os.Exit(1)
+	}
+}
+
+func root() *cobra.Command {
+	cfg := config.Defaults()
+	cmd := &cobra.Command{
+		Use:           "omsctl",
+		Short:         "Operate «ОМС онлайн» (omsd)",
+		SilenceUsage:  true,
+		SilenceErrors: false,
+	}
+	fs := flag.NewFlagSet("omsctl", flag.ContinueOnError)
+	if err := cfg.Register(fs); err != nil {
+		fmt.Fprintln(os.Stderr, "omsctl:", err)
+		os.Exit(2)
+	}
+	cmd.PersistentFlags().AddGoFlagSet(fs)
+	cmd.AddCommand(tokenCmd(&cfg))
+	return cmd
+}
+
+func tokenCmd(cfg *config.Config) *cobra.Command {
+	var role, subject string
+	var ttl time.Duration
+	c := &cobra.Command{
+		Use:   "token",
+		Short: "Print a dev-mode bearer token that omsd (same data dir) accepts",
+		Example: `  omsctl token --role applicant --subject alice
+  curl -H "Authorization: Bearer $(omsctl token --role reviewer --subject rev-1)" localhost:8080/api/v1/reviewer/queue`,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := cfg.Validate(); err != nil {
+				return err
+			}
+			key, err := authn.DevKey(cfg.DataDir)
+			if err != nil {
+				return err
+			}
+			tok, err := authn.IssueDev(key, subject, role, ttl)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), tok)
+			return nil
+		},
+	}
+	c.Flags().StringVar(&role, "role", "applicant", "applicant, reviewer, auditor, operator or admin")
+	c.Flags().StringVar(&subject, "subject", "", "the caller's id (required)")
+	c.Flags().DurationVar(&ttl, "ttl", 12*time.Hour, "how long the token is valid")
+	_ = c.MarkFlagRequired("subject")
+	return c
+}

@@ -1,0 +1,61 @@
+// Command omsd runs «ОМС онлайн»: the command and query HTTP API, the
+// projections and, unless OMS_ESDB_URL points elsewhere, an embedded
+// EventStoreDB-protocol server and an embedded read-model store, all in one
+// process.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/omsonline/oms/cmd/internal/app"
+	"github.com/omsonline/oms/cmd/internal/config"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "omsd:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	cfg := config.Defaults()
+	fs := flag.NewFlagSet("omsd", flag.ContinueOnError)
+	if err := cfg.Register(fs); err != nil {
+		return err
+	}
+	if err := fs.Parse(os.Args[1:]); err != nil {
+		return err
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(cfg.LogLevel)); err != nil {
+		return fmt.Errorf("log level %q: %w", cfg.LogLevel, err)
+	}
+	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	a, err := app.Start(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down")
+	case err := <-a.Done():
+		if err != nil {
+			log.Error("http server stopped", "err", err)
+		}
+	}
+	if err := a.Close(); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	log.Info("stopped cleanly")
+	return nil
+}

@@ -1,0 +1,275 @@
+// Package eventstore is the one API the rest of the service uses to write
+// and read events. It speaks to EventStoreDB (or the embedded server, which
+// is the same thing on the wire) only through EventStore-Client-Go/v4, and
+// exposes the $all subscription as a watermill message.Subscriber so that
+// projections run on a watermill Router.
+package eventstore
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/EventStore/EventStore-Client-Go/v4/esdb"
+	"github.com/google/uuid"
+
+	"github.com/omsonline/oms/events"
+)
+
+// ContentTypeJSON is the content type of every event this service writes.
+const ContentTypeJSON = "application/json"
+
+// Store appends and loads event streams.
+type Store struct {
+	client *esdb.Client
+	logger *slog.Logger
+	now    func() time.Time
+}
+
+// Options configure a Store.
+type Options struct {
+	// URL is an esdb:// connection string.
+	URL    string
+	Logger *slog.Logger
+	// Now is the clock for occurred-at stamps; defaults to time.Now.
+	Now func() time.Time
+}
+
+// Open connects to the event store.
+func Open(opts Options) (*Store, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	cfg, err := esdb.ParseConnectionString(opts.URL)
+	if err != nil {
+		return nil, fmt.Errorf("eventstore: parse connection string: %w", err)
+	}
+	logger := opts.Logger
+	cfg.Logger = func(level esdb.LogLevel, format string, args ...any) {
+		if level == esdb.LogError || level == esdb.LogWarn {
+			logger.Warn("eventstore client: " + fmt.Sprintf(format, args...))
+		}
+	}
+	c, err := esdb.NewClient(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("eventstore: new client: %w", err)
+	}
+	return &Store{client: c, logger: opts.Logger, now: opts.Now}, nil
+}
+
+// Client exposes the underlying v4 client (for the lease and diagnostics).
+func (s *Store) Client() *esdb.Client { return s.client }
+
+// Close closes the client.
+func (s *Store) Close() error { return s.client.Close() }
+
+// NewEvent is an event to append.
+type NewEvent struct {
+	// ID is optional; a repeat of an append with the same ids is idempotent.
+	ID            uuid.UUID
+	Type          string
+	SchemaVersion int
+	// Data is marshalled to JSON unless it already is a json.RawMessage.
+	Data any
+}
+
+// Recorded is an event read back.
+type Recorded struct {
+	Envelope events.Envelope
+	Data     json.RawMessage
+	Stream   string
+	Revision uint64
+	Position uint64
+	Created  time.Time
+}
+
+// Expected is an optimistic-concurrency condition.
+type Expected struct {
+	kind int
+	rev  uint64
+}
+
+var (
+	// Any appends whatever the stream's state.
+	Any = Expected{kind: 0}
+	// NoStream appends only to a stream that does not exist yet.
+	NoStream = Expected{kind: 1}
+)
+
+// AtRevision appends only if the stream's last revision is rev.
+func AtRevision(rev uint64) Expected { return Expected{kind: 2, rev: rev} }
+
+func (e Expected) toESDB() esdb.ExpectedRevision {
+	switch e.kind {
+	case 1:
+		return esdb.NoStream{}
+	case 2:
+		return esdb.Revision(e.rev)
+	default:
+		return esdb.Any{}
+	}
+}
+
+// ErrConflict is wrapped by a ConflictError.
+var ErrConflict = errors.New("eventstore: wrong expected revision")
+
+// ConflictError reports a failed expected-revision check and the stream's
+// current state, so callers can answer 409 with the current revision.
+type ConflictError struct {
+	Stream string
+	// Current is the stream's last revision; Exists is false for no stream.
+	Current uint64
+	Exists  bool
+}
+
+func (e *ConflictError) Error() string {
+	if !e.Exists {
+		return fmt.Sprintf("eventstore: stream %s: wrong expected revision (stream does not exist)", e.Stream)
+	}
+	return fmt.Sprintf("eventstore: stream %s: wrong expected revision (current %d)", e.Stream, e.Current)
+}
+
+func (e *ConflictError) Unwrap() error { return ErrConflict }
+
+// ErrDeleted reports a tombstoned stream.
+var ErrDeleted = errors.New("eventstore: stream is deleted")
+
+// AppendResult is the stream's last revision and the position of the last
+// event written.
+type AppendResult struct {
+	Revision uint64
+	Position uint64
+}
+
+// Append writes events with envelopes built from meta.
+func (s *Store) Append(ctx context.Context, stream string, exp Expected, meta events.Metadata, evs ...NewEvent) (AppendResult, error) {
+	data := make([]esdb.EventData, len(evs))
+	now := s.now().UTC()
+	for i, e := range evs {
+		id := e.ID
+		if id == uuid.Nil {
+			id = uuid.New()
+		}
+		payload, ok := e.Data.(json.RawMessage)
+		if !ok {
+			b, err := json.Marshal(e.Data)
+			if err != nil {
+				return AppendResult{}, fmt.Errorf("eventstore: marshal %s: %w", e.Type, err)
+			}
+			payload = b
+		}
+		version := e.SchemaVersion
+		if version == 0 {
+			version = 1
+		}
+		env, err := json.Marshal(events.Envelope{
+			EventID: id.String(), Type: e.Type, SchemaVersion: version,
+			CorrelationID: meta.CorrelationID, CausationID: meta.CausationID, CommandID: meta.CommandID,
+			Actor: meta.Actor, OnBehalfOf: meta.OnBehalfOf, OccurredAt: now,
+		})
+		if err != nil {
+			return AppendResult{}, fmt.Errorf("eventstore: marshal envelope: %w", err)
+		}
+		data[i] = esdb.EventData{EventID: id, EventType: e.Type, ContentType: esdb.ContentTypeJson, Data: payload, Metadata: env}
+	}
+	res, err := s.client.AppendToStream(ctx, stream, esdb.AppendToStreamOptions{ExpectedRevision: exp.toESDB()}, data...)
+	if err != nil {
+		var e *esdb.Error
+		if errors.As(err, &e) {
+			switch e.Code() {
+			case esdb.ErrorCodeWrongExpectedVersion:
+				return AppendResult{}, s.conflict(ctx, stream)
+			case esdb.ErrorCodeStreamDeleted:
+				return AppendResult{}, fmt.Errorf("%w: %s", ErrDeleted, stream)
+			}
+		}
+		return AppendResult{}, fmt.Errorf("eventstore: append to %s: %w", stream, err)
+	}
+	return AppendResult{Revision: res.NextExpectedVersion, Position: res.CommitPosition}, nil
+}
+
+// conflict reads the stream's current revision for a ConflictError; the v4
+// client only reports it inside an error string.
+func (s *Store) conflict(ctx context.Context, stream string) error {
+	ce := &ConflictError{Stream: stream}
+	rs, err := s.client.ReadStream(ctx, stream, esdb.ReadStreamOptions{Direction: esdb.Backwards, From: esdb.End{}}, 1)
+	if err != nil {
+		return ce
+	}
+	defer rs.Close()
+	if e, err := rs.Recv(); err == nil {
+		ce.Current, ce.Exists = e.OriginalEvent().EventNumber, true
+	}
+	return ce
+}
+
+// Load reads a whole stream. A stream that does not exist is empty, not an
+// error: for an aggregate that means "new".
+func (s *Store) Load(ctx context.Context, stream string) ([]Recorded, error) {
+	return s.LoadFrom(ctx, stream, 0, ^uint64(0))
+}
+
+// LoadFrom reads up to count events of a stream starting at revision from.
+func (s *Store) LoadFrom(ctx context.Context, stream string, from, count uint64) ([]Recorded, error) {
+	rs, err := s.client.ReadStream(ctx, stream, esdb.ReadStreamOptions{From: esdb.Revision(from)}, count)
+	if err != nil {
+		return nil, fmt.Errorf("eventstore: read %s: %w", stream, err)
+	}
+	defer rs.Close()
+	var out []Recorded
+	for {
+		e, err := rs.Recv()
+		if errors.Is(err, io.EOF) {
+			return out, nil
+		}
+		if err != nil {
+			var ee *esdb.Error
+			if errors.As(err, &ee) {
+				switch ee.Code() {
+				case esdb.ErrorCodeResourceNotFound:
+					return nil, nil
+				case esdb.ErrorCodeStreamDeleted:
+					return nil, fmt.Errorf("%w: %s", ErrDeleted, stream)
+				}
+			}
+			return nil, fmt.Errorf("eventstore: read %s: %w", stream, err)
+		}
+		r, err := Decode(e.OriginalEvent())
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+}
+
+// Decode turns a recorded event into a Recorded. Events written by other
+// tools without an envelope still decode, with the envelope's type and id
+// filled from the event itself.
+func Decode(e *esdb.RecordedEvent) (Recorded, error) {
+	r := Recorded{Data: e.Data, Stream: e.StreamID, Revision: e.EventNumber, Position: e.Position.Commit, Created: e.CreatedDate}
+	if len(e.UserMetadata) > 0 {
+		if err := json.Unmarshal(e.UserMetadata, &r.Envelope); err != nil {
+			return Recorded{}, fmt.Errorf("eventstore: %s@%d: bad envelope: %w", e.StreamID, e.EventNumber, err)
+		}
+	}
+	if r.Envelope.Type == "" {
+		r.Envelope.Type = e.EventType
+	}
+	if r.Envelope.EventID == "" {
+		r.Envelope.EventID = e.EventID.String()
+	}
+	if r.Envelope.SchemaVersion == 0 {
+		r.Envelope.SchemaVersion = 1
+	}
+	if r.Envelope.OccurredAt.IsZero() {
+		r.Envelope.OccurredAt = e.CreatedDate
+	}
+	return r, nil
+}

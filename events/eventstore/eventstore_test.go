@@ -1,0 +1,132 @@
+package eventstore_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/omsonline/oms/events"
+	"github.com/omsonline/oms/events/esdbserver/esdbtest"
+	"github.com/omsonline/oms/events/eventstore"
+)
+
+func open(t *testing.T) *eventstore.Store {
+	t.Helper()
+	srv := esdbtest.Start(t)
+	s, err := eventstore.Open(eventstore.Options{URL: esdbtest.URL(srv)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func TestAppendLoadAndConflict(t *testing.T) {
+	s := open(t)
+	ctx := context.Background()
+	meta := events.Metadata{CorrelationID: "c-1", CausationID: "c-0", CommandID: "cmd-1", Actor: events.Actor{ID: "u1", Role: events.RoleOperator}, OnBehalfOf: "a1"}
+	stream := "application-" + uuid.NewString()
+	res, err := s.Append(ctx, stream, eventstore.NoStream, meta,
+		eventstore.NewEvent{Type: "ApplicationSubmitted", SchemaVersion: 2, Data: map[string]string{"applicantId": "a1"}},
+		eventstore.NewEvent{Type: "ApplicationClaimed", Data: map[string]string{"by": "r1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Revision != 1 || res.Position == 0 {
+		t.Fatalf("append result %+v", res)
+	}
+	got, err := s.Load(ctx, stream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 {
+		t.Fatalf("loaded %d events", len(got))
+	}
+	e := got[0].Envelope
+	if e.Type != "ApplicationSubmitted" || e.SchemaVersion != 2 || e.CorrelationID != "c-1" || e.CausationID != "c-0" ||
+		e.CommandID != "cmd-1" || e.Actor != meta.Actor || e.OnBehalfOf != "a1" || e.EventID == "" || time.Since(e.OccurredAt) > time.Minute {
+		t.Fatalf("envelope %+v", e)
+	}
+	if got[1].Envelope.SchemaVersion != 1 || got[1].Revision != 1 || got[1].Position != res.Position {
+		t.Fatalf("second event %+v", got[1])
+	}
+	_, err = s.Append(ctx, stream, eventstore.AtRevision(0), meta, eventstore.NewEvent{Type: "X", Data: map[string]int{}})
+	var ce *eventstore.ConflictError
+	if !errors.As(err, &ce) || !errors.Is(err, eventstore.ErrConflict) || !ce.Exists || ce.Current != 1 {
+		t.Fatalf("stale append: %v (%+v)", err, ce)
+	}
+	_, err = s.Append(ctx, "application-"+uuid.NewString(), eventstore.AtRevision(3), meta, eventstore.NewEvent{Type: "X", Data: 1})
+	if !errors.As(err, &ce) || ce.Exists {
+		t.Fatalf("append to missing stream at a revision: %v", err)
+	}
+	none, err := s.Load(ctx, "application-missing")
+	if err != nil || none != nil {
+		t.Fatalf("missing stream loads empty: %v %v", none, err)
+	}
+}
+
+func TestSubscriberDeliversInOrderAndRedeliversNacks(t *testing.T) {
+	s := open(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	var last eventstore.AppendResult
+	for i := 0; i < 3; i++ {
+		r, err := s.Append(ctx, "application-"+uuid.NewString(), eventstore.NoStream, events.Metadata{Actor: events.Actor{ID: "a", Role: "applicant"}},
+			eventstore.NewEvent{Type: "ApplicationSubmitted", Data: map[string]int{"i": i}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		last = r
+	}
+	sub := eventstore.NewSubscriber(s, eventstore.SubscriberOptions{NackDelay: time.Millisecond})
+	defer sub.Close()
+	ch, err := sub.Subscribe(ctx, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var positions []uint64
+	nacked := false
+	for len(positions) < 3 {
+		select {
+		case msg := <-ch:
+			r, err := eventstore.FromMessage(msg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(positions) == 1 && !nacked {
+				nacked = true
+				msg.Nack()
+				continue
+			}
+			if r.Envelope.Type != "ApplicationSubmitted" || r.Envelope.Actor.ID != "a" {
+				t.Fatalf("decoded %+v", r)
+			}
+			positions = append(positions, r.Position)
+			msg.Ack()
+		case <-ctx.Done():
+			t.Fatalf("only %d messages", len(positions))
+		}
+	}
+	if !(positions[0] < positions[1] && positions[1] < positions[2] && positions[2] == last.Position) {
+		t.Fatalf("order %v, last %d", positions, last.Position)
+	}
+
+	// A second subscriber resumes after a stored position (exclusive).
+	sub2 := eventstore.NewSubscriber(s, eventstore.SubscriberOptions{StartFrom: func(context.Context, string) (uint64, bool, error) {
+		return positions[1], true, nil
+	}})
+	defer sub2.Close()
+	ch2, err := sub2.Subscribe(ctx, "resume")
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg := <-ch2
+	r, _ := eventstore.FromMessage(msg)
+	msg.Ack()
+	if r.Position != positions[2] {
+		t.Fatalf("resumed at %d, want %d", r.Position, positions[2])
+	}
+}

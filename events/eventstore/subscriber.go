@@ -1,0 +1,243 @@
+package eventstore
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/EventStore/EventStore-Client-Go/v4/esdb"
+	"github.com/ThreeDotsLabs/watermill/message"
+)
+
+// Message metadata keys set on every message the Subscriber produces.
+const (
+	MetaStream   = "esdb_stream"
+	MetaRevision = "esdb_revision"
+	MetaPosition = "esdb_position"
+	MetaType     = "esdb_type"
+	MetaEnvelope = "esdb_envelope"
+	MetaCreated  = "esdb_created"
+)
+
+// SubscriberOptions configure a Subscriber.
+type SubscriberOptions struct {
+	// StartFrom returns the $all position a topic resumes after (exclusive);
+	// ok=false starts from the beginning. Projections answer with their
+	// stored checkpoint.
+	StartFrom func(ctx context.Context, topic string) (pos uint64, ok bool, err error)
+	// StreamPrefixes filters $all by stream name; empty means every
+	// non-system event.
+	StreamPrefixes []string
+	// OnCaughtUp and OnCheckpoint, if set, observe the subscription's
+	// progress: a filtered subscription still moves past events it skips.
+	OnCaughtUp   func(topic string)
+	OnCheckpoint func(topic string, pos uint64)
+	// NackDelay is the pause before a nacked message is redelivered.
+	NackDelay time.Duration
+	// Reconnect is the pause before a dropped subscription is resumed.
+	Reconnect time.Duration
+	Logger    *slog.Logger
+}
+
+// Subscriber is a watermill message.Subscriber over the $all stream. Each
+// topic is an independent catch-up subscription; messages are delivered one
+// at a time and in $all order, the next only after the previous is acked,
+// which is what a projection needs.
+type Subscriber struct {
+	store *Store
+	opts  SubscriberOptions
+
+	mu     sync.Mutex
+	closed bool
+	cancel []context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// NewSubscriber returns a Subscriber reading from store.
+func NewSubscriber(store *Store, opts SubscriberOptions) *Subscriber {
+	if opts.Logger == nil {
+		opts.Logger = store.logger
+	}
+	if opts.NackDelay == 0 {
+		opts.NackDelay = 100 * time.Millisecond
+	}
+	if opts.Reconnect == 0 {
+		opts.Reconnect = 500 * time.Millisecond
+	}
+	return &Subscriber{store: store, opts: opts}
+}
+
+var _ message.Subscriber = (*Subscriber)(nil)
+
+// Subscribe starts a subscription for topic.
+func (s *Subscriber) Subscribe(ctx context.Context, topic string) (<-chan *message.Message, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil, errors.New("eventstore: subscriber is closed")
+	}
+	var start uint64
+	var hasStart bool
+	if s.opts.StartFrom != nil {
+		var err error
+		start, hasStart, err = s.opts.StartFrom(ctx, topic)
+		if err != nil {
+			return nil, fmt.Errorf("eventstore: start position of %s: %w", topic, err)
+		}
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	s.cancel = append(s.cancel, cancel)
+	out := make(chan *message.Message)
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		defer close(out)
+		s.run(ctx, topic, start, hasStart, out)
+	}()
+	return out, nil
+}
+
+func (s *Subscriber) run(ctx context.Context, topic string, pos uint64, hasPos bool, out chan<- *message.Message) {
+	log := s.opts.Logger.With("topic", topic)
+	for ctx.Err() == nil {
+		err := s.consume(ctx, topic, &pos, &hasPos, out)
+		if ctx.Err() != nil {
+			return
+		}
+		log.Warn("eventstore: subscription dropped; resuming", "err", err, "after", pos)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(s.opts.Reconnect):
+		}
+	}
+}
+
+func (s *Subscriber) consume(ctx context.Context, topic string, pos *uint64, hasPos *bool, out chan<- *message.Message) error {
+	o := esdb.SubscribeToAllOptions{From: esdb.Start{}}
+	if *hasPos {
+		o.From = esdb.Position{Commit: *pos, Prepare: *pos}
+	}
+	if len(s.opts.StreamPrefixes) > 0 {
+		o.Filter = &esdb.SubscriptionFilter{Type: esdb.StreamFilterType, Prefixes: s.opts.StreamPrefixes}
+	} else {
+		o.Filter = esdb.ExcludeSystemEventsFilter()
+	}
+	sub, err := s.store.client.SubscribeToAll(ctx, o)
+	if err != nil {
+		return err
+	}
+	defer sub.Close()
+	for {
+		ev := sub.Recv()
+		switch {
+		case ev.SubscriptionDropped != nil:
+			return ev.SubscriptionDropped.Error
+		case ev.CaughtUp != nil:
+			if s.opts.OnCaughtUp != nil {
+				s.opts.OnCaughtUp(topic)
+			}
+		case ev.CheckPointReached != nil:
+			if s.opts.OnCheckpoint != nil {
+				s.opts.OnCheckpoint(topic, ev.CheckPointReached.Commit)
+			}
+		case ev.EventAppeared != nil:
+			rec := ev.EventAppeared.OriginalEvent()
+			if err := s.deliver(ctx, rec, out); err != nil {
+				return err
+			}
+			*pos, *hasPos = rec.Position.Commit, true
+		}
+	}
+}
+
+// deliver hands one event to the router and waits for its ack, redelivering
+// after a nack.
+func (s *Subscriber) deliver(ctx context.Context, rec *esdb.RecordedEvent, out chan<- *message.Message) error {
+	for {
+		msg := message.NewMessage(rec.EventID.String(), rec.Data)
+		msg.Metadata.Set(MetaStream, rec.StreamID)
+		msg.Metadata.Set(MetaRevision, strconv.FormatUint(rec.EventNumber, 10))
+		msg.Metadata.Set(MetaPosition, strconv.FormatUint(rec.Position.Commit, 10))
+		msg.Metadata.Set(MetaType, rec.EventType)
+		msg.Metadata.Set(MetaCreated, rec.CreatedDate.UTC().Format(time.RFC3339Nano))
+		if len(rec.UserMetadata) > 0 {
+			msg.Metadata.Set(MetaEnvelope, string(rec.UserMetadata))
+		}
+		msgCtx, cancel := context.WithCancel(ctx)
+		msg.SetContext(msgCtx)
+		select {
+		case out <- msg:
+		case <-ctx.Done():
+			cancel()
+			return ctx.Err()
+		}
+		select {
+		case <-msg.Acked():
+			cancel()
+			return nil
+		case <-msg.Nacked():
+			cancel()
+			select {
+			case <-time.After(s.opts.NackDelay):
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		case <-ctx.Done():
+			cancel()
+			return ctx.Err()
+		}
+	}
+}
+
+// Close ends every subscription and waits for their goroutines.
+func (s *Subscriber) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	for _, c := range s.cancel {
+		c()
+	}
+	s.mu.Unlock()
+	s.wg.Wait()
+	return nil
+}
+
+// FromMessage decodes a message produced by the Subscriber.
+func FromMessage(msg *message.Message) (Recorded, error) {
+	r := Recorded{Data: json.RawMessage(msg.Payload), Stream: msg.Metadata.Get(MetaStream)}
+	var err error
+	if r.Revision, err = strconv.ParseUint(msg.Metadata.Get(MetaRevision), 10, 64); err != nil {
+		return Recorded{}, fmt.Errorf("eventstore: message %s: revision: %w", msg.UUID, err)
+	}
+	if r.Position, err = strconv.ParseUint(msg.Metadata.Get(MetaPosition), 10, 64); err != nil {
+		return Recorded{}, fmt.Errorf("eventstore: message %s: position: %w", msg.UUID, err)
+	}
+	r.Created, _ = time.Parse(time.RFC3339Nano, msg.Metadata.Get(MetaCreated))
+	if env := msg.Metadata.Get(MetaEnvelope); env != "" {
+		if err := json.Unmarshal([]byte(env), &r.Envelope); err != nil {
+			return Recorded{}, fmt.Errorf("eventstore: message %s: envelope: %w", msg.UUID, err)
+		}
+	}
+	if r.Envelope.Type == "" {
+		r.Envelope.Type = msg.Metadata.Get(MetaType)
+	}
+	if r.Envelope.EventID == "" {
+		r.Envelope.EventID = msg.UUID
+	}
+	if r.Envelope.SchemaVersion == 0 {
+		r.Envelope.SchemaVersion = 1
+	}
+	if r.Envelope.OccurredAt.IsZero() {
+		r.Envelope.OccurredAt = r.Created
+	}
+	return r, nil
+}

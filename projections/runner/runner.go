@@ -1,0 +1,283 @@
+// Package runner runs projections: it feeds each one the $all events from a
+// watermill Router, lets it change documents in an in-memory batch, and
+// flushes the batch to the read-model store as one bulk write followed by
+// the projection's checkpoint.
+//
+// Exactly-once effects come from two rules rather than from transactions:
+// every document remembers the $all position of the last event applied to
+// it (a replayed event is skipped), and the checkpoint is written only after
+// the documents. A crash between the two replays events the documents have
+// already seen, which the first rule turns into no-ops.
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill"
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
+
+	"github.com/omsonline/oms/events/eventstore"
+	"github.com/omsonline/oms/projections/readstore"
+)
+
+// Collection declares a logical collection a projection writes.
+type Collection struct {
+	Name string
+	Kind readstore.Kind
+}
+
+// Projection builds read models from events.
+type Projection interface {
+	// Name identifies the projection, its checkpoint and its topic.
+	Name() string
+	// Collections lists the logical collections it owns.
+	Collections() []Collection
+	// Apply changes documents through tx. It must be deterministic: a
+	// rebuild from position 0 has to produce the same documents.
+	Apply(ctx context.Context, tx *Tx, ev eventstore.Recorded) error
+}
+
+// Options configure a Runner.
+type Options struct {
+	Store      readstore.Store
+	Subscriber message.Subscriber
+	// BatchSize flushes after this many events; FlushInterval flushes a
+	// non-empty batch at least this often.
+	BatchSize     int
+	FlushInterval time.Duration
+	Logger        *slog.Logger
+	// Middlewares are added to the router after the defaults.
+	Middlewares []message.HandlerMiddleware
+}
+
+// Runner owns the watermill Router that drives the projections.
+type Runner struct {
+	opts   Options
+	router *message.Router
+	states map[string]*state
+}
+
+// New prepares the projections' collections and the router.
+func New(ctx context.Context, opts Options, projections ...Projection) (*Runner, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.BatchSize <= 0 {
+		opts.BatchSize = 1000
+	}
+	if opts.FlushInterval <= 0 {
+		opts.FlushInterval = 20 * time.Millisecond
+	}
+	router, err := message.NewRouter(message.RouterConfig{CloseTimeout: 10 * time.Second}, watermill.NewSlogLogger(opts.Logger))
+	if err != nil {
+		return nil, fmt.Errorf("runner: new router: %w", err)
+	}
+	router.AddMiddleware(
+		middleware.Recoverer,
+		middleware.Retry{MaxRetries: 5, InitialInterval: 50 * time.Millisecond, MaxInterval: 2 * time.Second, Multiplier: 2, Logger: watermill.NewSlogLogger(opts.Logger)}.Middleware,
+	)
+	router.AddMiddleware(opts.Middlewares...)
+	r := &Runner{opts: opts, router: router, states: map[string]*state{}}
+	for _, p := range projections {
+		st, err := r.prepare(ctx, p)
+		if err != nil {
+			return nil, err
+		}
+		r.states[p.Name()] = st
+		router.AddConsumerHandler(p.Name(), p.Name(), opts.Subscriber, st.handle)
+	}
+	return r, nil
+}
+
+// StartFrom answers the subscriber's question of where a topic resumes.
+func StartFrom(store readstore.Store) func(ctx context.Context, topic string) (uint64, bool, error) {
+	return func(ctx context.Context, topic string) (uint64, bool, error) {
+		cp, err := store.LoadCheckpoint(ctx, topic)
+		if errors.Is(err, readstore.ErrNotFound) {
+			return 0, false, nil
+		}
+		if err != nil {
+			return 0, false, err
+		}
+		return cp.Position, cp.Position > 0, nil
+	}
+}
+
+func physical(logical string, gen int) string { return fmt.Sprintf("%s_g%d", logical, gen) }
+
+func (r *Runner) prepare(ctx context.Context, p Projection) (*state, error) {
+	cp, err := r.opts.Store.LoadCheckpoint(ctx, p.Name())
+	if errors.Is(err, readstore.ErrNotFound) {
+		cp = readstore.Checkpoint{Projection: p.Name(), Generation: 1}
+	} else if err != nil {
+		return nil, fmt.Errorf("runner: load checkpoint of %s: %w", p.Name(), err)
+	}
+	if cp.Generation == 0 {
+		cp.Generation = 1
+	}
+	st := &state{r: r, p: p, cp: cp, phys: map[string]string{}, changed: make(chan struct{})}
+	aliases := map[string]string{}
+	for _, c := range p.Collections() {
+		name := physical(c.Name, cp.Generation)
+		if err := r.opts.Store.EnsureCollection(ctx, name, c.Kind); err != nil {
+			return nil, fmt.Errorf("runner: ensure %s: %w", name, err)
+		}
+		st.phys[c.Name] = name
+		if cur, err := r.opts.Store.Alias(ctx, c.Name); err != nil || cur != name {
+			aliases[c.Name] = name
+		}
+	}
+	if len(aliases) > 0 {
+		if err := r.opts.Store.SetAliases(ctx, aliases); err != nil {
+			return nil, fmt.Errorf("runner: set aliases of %s: %w", p.Name(), err)
+		}
+	}
+	return st, nil
+}
+
+// Run runs the router until ctx ends.
+func (r *Runner) Run(ctx context.Context) error {
+	for _, st := range r.states {
+		go st.flushLoop(ctx)
+	}
+	return r.router.Run(ctx)
+}
+
+// Running is closed once the router runs.
+func (r *Runner) Running() chan struct{} { return r.router.Running() }
+
+// Close stops the router and flushes what is batched.
+func (r *Runner) Close() error {
+	err := r.router.Close()
+	for _, st := range r.states {
+		if ferr := st.flush(context.Background()); ferr != nil && err == nil {
+			err = ferr
+		}
+	}
+	return err
+}
+
+// Position is the $all position a projection has flushed.
+func (r *Runner) Position(name string) (uint64, bool) {
+	st, ok := r.states[name]
+	if !ok {
+		return 0, false
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return st.cp.Position, true
+}
+
+// WaitFor blocks until projection name has flushed position pos or beyond,
+// for read-your-writes queries.
+func (r *Runner) WaitFor(ctx context.Context, name string, pos uint64) error {
+	st, ok := r.states[name]
+	if !ok {
+		return fmt.Errorf("runner: unknown projection %q", name)
+	}
+	for {
+		st.mu.Lock()
+		done := st.cp.Position >= pos
+		ch := st.changed
+		st.mu.Unlock()
+		if done {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// state is one projection's batch and checkpoint.
+type state struct {
+	r    *Runner
+	p    Projection
+	phys map[string]string // logical → physical collection
+
+	mu      sync.Mutex
+	cp      readstore.Checkpoint // flushed
+	pending uint64               // position of the last event applied to the batch
+	batch   map[key]*readstore.Write
+	order   []key
+	events  int
+	changed chan struct{} // closed when cp advances
+}
+
+type key struct{ coll, id string }
+
+func (st *state) handle(msg *message.Message) error {
+	ev, err := eventstore.FromMessage(msg)
+	if err != nil {
+		return err
+	}
+	ctx := msg.Context()
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if ev.Position <= st.cp.Position || ev.Position <= st.pending {
+		return nil // already applied
+	}
+	tx := &Tx{st: st, ctx: ctx, pos: ev.Position}
+	if err := st.p.Apply(ctx, tx, ev); err != nil {
+		// Nothing of a failed apply may stay in the batch.
+		tx.rollback()
+		return fmt.Errorf("projection %s: %s at %d: %w", st.p.Name(), ev.Envelope.Type, ev.Position, err)
+	}
+	tx.commit()
+	st.pending = ev.Position
+	st.events++
+	if st.events >= st.r.opts.BatchSize {
+		return st.flushLocked(ctx)
+	}
+	return nil
+}
+
+func (st *state) flushLoop(ctx context.Context) {
+	t := time.NewTicker(st.r.opts.FlushInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := st.flush(ctx); err != nil {
+				st.r.opts.Logger.Error("projection flush failed; will retry", "projection", st.p.Name(), "err", err)
+			}
+		}
+	}
+}
+
+func (st *state) flush(ctx context.Context) error {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return st.flushLocked(ctx)
+}
+
+func (st *state) flushLocked(ctx context.Context) error {
+	if st.pending <= st.cp.Position {
+		return nil
+	}
+	writes := make([]readstore.Write, 0, len(st.order))
+	for _, k := range st.order {
+		writes = append(writes, *st.batch[k])
+	}
+	cp := st.cp
+	cp.Position = st.pending
+	cp.UpdatedAt = time.Now().UTC()
+	if err := st.r.opts.Store.Flush(ctx, writes, cp); err != nil {
+		return fmt.Errorf("runner: flush %s: %w", st.p.Name(), err)
+	}
+	st.cp = cp
+	st.batch, st.order, st.events = nil, nil, 0
+	close(st.changed)
+	st.changed = make(chan struct{})
+	return nil
+}

@@ -1,0 +1,107 @@
+// Package httpapi serves the query side over HTTP: read models only, never
+// the event store, with read-your-writes through ?after=<position>.
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strconv"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/omsonline/oms/events"
+	"github.com/omsonline/oms/projections/cabinet"
+	"github.com/omsonline/oms/projections/readstore"
+)
+
+// Waiter waits until a projection has caught up with a position.
+type Waiter interface {
+	WaitFor(ctx context.Context, projection string, pos uint64) error
+}
+
+// Deps are what the query handlers need.
+type Deps struct {
+	Store  readstore.Store
+	Waiter Waiter
+	// MaxWait bounds a read-your-writes wait; the issue fixes it at 5 s.
+	MaxWait time.Duration
+}
+
+// Register mounts the query routes on r.
+func Register(r fiber.Router, d Deps) {
+	if d.MaxWait == 0 {
+		d.MaxWait = 5 * time.Second
+	}
+	h := &handlers{d}
+	r.Get("/api/v1/cabinet", h.cabinet)
+}
+
+type handlers struct{ d Deps }
+
+func problem(c *fiber.Ctx, status int, title, ru, en string) error {
+	return c.Status(status).JSON(fiber.Map{
+		"type": "about:blank", "status": status, "title": title,
+		"detail": fiber.Map{"ru": ru, "en": en},
+	}, "application/problem+json")
+}
+
+// waitAfter honours ?after=<position>. When the projection does not get
+// there in time the answer is 503 with Retry-After, not stale data
+// presented as fresh.
+func (h *handlers) waitAfter(c *fiber.Ctx, projection string) error {
+	raw := c.Query("after")
+	if raw == "" {
+		return nil
+	}
+	pos, err := strconv.ParseUint(raw, 10, 64)
+	if err != nil {
+		return problem(c, fiber.StatusBadRequest, "Bad Request",
+			"Параметр after должен быть неотрицательным целым числом (позиция, которую вернула команда).",
+			"The after parameter must be a non-negative integer (the position a command returned).")
+	}
+	ctx, cancel := context.WithTimeout(c.UserContext(), h.d.MaxWait)
+	defer cancel()
+	if err := h.d.Waiter.WaitFor(ctx, projection, pos); err != nil {
+		c.Set(fiber.HeaderRetryAfter, "1")
+		return problem(c, fiber.StatusServiceUnavailable, "Service Unavailable",
+			"Данные ещё обновляются. Повторите запрос через секунду.",
+			"The data is still being updated. Retry in a second.")
+	}
+	return nil
+}
+
+func (h *handlers) cabinet(c *fiber.Ctx) error {
+	md, ok := events.MetadataFrom(c.UserContext())
+	if !ok {
+		return problem(c, fiber.StatusUnauthorized, "Unauthorized", "Требуется вход в систему.", "Sign-in required.")
+	}
+	applicant := md.Actor.ID
+	switch md.Actor.Role {
+	case events.RoleApplicant:
+		if q := c.Query("applicant"); q != "" && q != applicant {
+			return problem(c, fiber.StatusForbidden, "Forbidden", "Можно смотреть только свой кабинет.", "You can only view your own cabinet.")
+		}
+	case events.RoleOperator:
+		applicant = c.Query("applicant")
+		if applicant == "" {
+			return problem(c, fiber.StatusBadRequest, "Bad Request",
+				"Оператор МФЦ указывает заявителя: ?applicant=<id>.", "An МФЦ operator names the applicant: ?applicant=<id>.")
+		}
+	default:
+		return problem(c, fiber.StatusForbidden, "Forbidden", "Кабинет доступен заявителю и оператору МФЦ.", "The cabinet is for applicants and МФЦ operators.")
+	}
+	if err := h.waitAfter(c, "cabinet"); err != nil || c.Response().StatusCode() >= 400 {
+		return err
+	}
+	doc, err := h.d.Store.Get(c.UserContext(), cabinet.Collection, applicant)
+	if errors.Is(err, readstore.ErrNotFound) {
+		return c.JSON(cabinet.Doc{ApplicantID: applicant, Applications: []cabinet.Application{}})
+	}
+	if err != nil {
+		return err
+	}
+	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
+	return c.Send(json.RawMessage(doc.Body))
+}
