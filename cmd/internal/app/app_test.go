@@ -28,7 +28,6 @@ func startApp(t *testing.T) (*app.App, config.Config) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		start := time.Now(); defer func(){ t.Logf("close took %v", time.Since(start)) }()
 		if err := a.Close(); err != nil {
 			t.Errorf("close: %v", err)
 		}
