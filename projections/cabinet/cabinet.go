@@ -1,55 +1,82 @@
 // Package cabinet is the applicant's cabinet read model: one document per
-// applicant with their applications and each one's status, read by the
-// applicant and by an МФЦ operator acting for them.
+// applicant with their applications (status, the actions they can take now,
+// open questions), the current policy and past ones, and an inbox of
+// notifications in Russian and English. The applicant and an МФЦ operator
+// acting for them read it.
 package cabinet
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
 	"time"
 
 	"github.com/omsonline/oms/events/eventstore"
+	"github.com/omsonline/oms/projections/appview"
 	"github.com/omsonline/oms/projections/readstore"
 	"github.com/omsonline/oms/projections/runner"
 )
 
-// Collection names.
+// Collection is the cabinet's logical collection; views is the
+// projection's own per-application state.
 const (
 	Collection = "cabinet"
-	owners     = "cabinet_owners"
+	views      = "cabinet_views"
 )
 
 // Doc is the cabinet document served by the query API.
 type Doc struct {
-	ApplicantID  string        `json:"applicantId"`
-	Applications []Application `json:"applications"`
+	ApplicantID  string           `json:"applicantId"`
+	Applications []Application    `json:"applications"`
+	Policy       *appview.Policy  `json:"policy,omitempty"`
+	PastPolicies []appview.Policy `json:"pastPolicies"`
+	Inbox        []Notification   `json:"inbox"`
 }
 
 // Application is one application as its applicant sees it.
 type Application struct {
-	ApplicationID string    `json:"applicationId"`
-	Status        string    `json:"status"`
-	SubmittedAt   time.Time `json:"submittedAt"`
-	UpdatedAt     time.Time `json:"updatedAt"`
-	Revision      uint64    `json:"revision"`
+	ApplicationID string             `json:"applicationId"`
+	Status        string             `json:"status"`
+	SubmittedAt   time.Time          `json:"submittedAt"`
+	UpdatedAt     time.Time          `json:"updatedAt"`
+	Revision      uint64             `json:"revision"`
+	Actions       []string           `json:"actions"`
+	OpenQuestions []appview.Question `json:"openQuestions"`
+	Decision      *appview.Decision  `json:"decision,omitempty"`
+	Policy        *appview.Policy    `json:"policy,omitempty"`
+	PastPolicies  []appview.Policy   `json:"pastPolicies,omitempty"`
+	Region        string             `json:"region"`
 }
 
-// statusAfter maps an event type to the status it leaves an application in.
-var statusAfter = map[string]string{
-	"ApplicationSubmitted": "submitted",
-	"ApplicationClaimed":   "in_review",
-	"InfoRequested":        "info_requested",
-	"InfoProvided":         "in_review",
-	"ApplicationApproved":  "approved",
-	"ApplicationRejected":  "rejected",
-	"ApplicationWithdrawn": "withdrawn",
-	"PolicyIssued":         "policy_active",
-	"AddressChanged":       "policy_active",
-	"PolicyRenewed":        "policy_active",
-	"PolicyExpired":        "policy_expired",
+// Text is a message in both languages the service speaks.
+type Text struct {
+	RU string `json:"ru"`
+	EN string `json:"en"`
+}
+
+// Notification is one inbox message. Its ID is stable (derived from the
+// event), so a consumer such as the e-mail sender can deliver it once.
+type Notification struct {
+	ID            string    `json:"id"`
+	Kind          string    `json:"kind"`
+	ApplicationID string    `json:"applicationId"`
+	At            time.Time `json:"at"`
+	Title         Text      `json:"title"`
+	Body          Text      `json:"body"`
+}
+
+// Actions the applicant can take in each status; the command API decides,
+// this only tells the cabinet which buttons to show.
+var actions = map[string][]string{
+	appview.StatusSubmitted:     {"withdraw"},
+	appview.StatusInReview:      {"withdraw"},
+	appview.StatusInfoRequested: {"provide-info", "withdraw"},
+	appview.StatusApproved:      {},
+	appview.StatusRejected:      {},
+	appview.StatusWithdrawn:     {},
+	appview.StatusPolicyActive:  {"change-address", "renew"},
+	appview.StatusPolicyExpired: {"renew"},
 }
 
 // Projection builds cabinets.
@@ -60,11 +87,7 @@ func (Projection) Name() string { return "cabinet" }
 
 // Collections implements runner.Projection.
 func (Projection) Collections() []runner.Collection {
-	return []runner.Collection{{Name: Collection, Kind: readstore.KindDocs}, {Name: owners, Kind: readstore.KindDocs}}
-}
-
-type owner struct {
-	ApplicantID string `json:"applicantId"`
+	return []runner.Collection{{Name: Collection, Kind: readstore.KindDocs}, {Name: views, Kind: readstore.KindDocs}}
 }
 
 // Apply implements runner.Projection.
@@ -73,54 +96,129 @@ func (Projection) Apply(_ context.Context, tx *runner.Tx, ev eventstore.Recorded
 	if !ok {
 		return nil
 	}
-	status, known := statusAfter[ev.Envelope.Type]
-	if !known {
-		return nil
-	}
-	var applicantID string
-	if ev.Envelope.Type == "ApplicationSubmitted" {
-		var p struct {
-			ApplicantID string `json:"applicantId"`
-		}
-		if err := json.Unmarshal(ev.Data, &p); err != nil {
-			return fmt.Errorf("cabinet: decode ApplicationSubmitted: %w", err)
-		}
-		if p.ApplicantID == "" {
-			return fmt.Errorf("cabinet: ApplicationSubmitted %s has no applicantId", appID)
-		}
-		applicantID = p.ApplicantID
-		if err := tx.Put(owners, appID, owner{ApplicantID: applicantID}, nil); err != nil {
-			return err
-		}
-	} else {
-		var o owner
-		exists, _, err := tx.GetJSON(owners, appID, &o)
-		if err != nil {
-			return err
-		}
-		if !exists {
-			return fmt.Errorf("cabinet: %s for unknown application %s", ev.Envelope.Type, appID)
-		}
-		applicantID = o.ApplicantID
-	}
-	var doc Doc
-	_, fresh, err := tx.GetJSON(Collection, applicantID, &doc)
+	var v appview.View
+	_, fresh, err := tx.GetJSON(views, appID, &v)
 	if err != nil {
 		return err
 	}
 	if !fresh {
-		return nil // a replay of an event this cabinet already has
+		return nil
 	}
-	doc.ApplicantID = applicantID
-	i := sort.Search(len(doc.Applications), func(i int) bool { return doc.Applications[i].ApplicationID >= appID })
-	if i == len(doc.Applications) || doc.Applications[i].ApplicationID != appID {
+	if err := appview.Apply(&v, ev); err != nil {
+		return err
+	}
+	if v.ApplicantID == "" {
+		return fmt.Errorf("cabinet: %s %s before the application was submitted", ev.Envelope.Type, appID)
+	}
+	if err := tx.Put(views, appID, v, nil); err != nil {
+		return err
+	}
+	var doc Doc
+	if _, _, err := tx.GetJSON(Collection, v.ApplicantID, &doc); err != nil {
+		return err
+	}
+	doc.ApplicantID = v.ApplicantID
+	upsert(&doc, v)
+	if n, ok := notify(v, ev); ok {
+		doc.Inbox = append(doc.Inbox, n)
+	}
+	currentPolicy(&doc)
+	if doc.Inbox == nil {
+		doc.Inbox = []Notification{}
+	}
+	return tx.Put(Collection, v.ApplicantID, doc, nil)
+}
+
+func upsert(doc *Doc, v appview.View) {
+	a := Application{
+		ApplicationID: v.ApplicationID, Status: v.Status, SubmittedAt: v.SubmittedAt, UpdatedAt: v.UpdatedAt,
+		Revision: v.Revision, Actions: actions[v.Status], Decision: v.Decision, Policy: v.Policy,
+		Region: v.Form.Address.Region, OpenQuestions: []appview.Question{}, PastPolicies: v.PastPolicies,
+	}
+	if a.Actions == nil {
+		a.Actions = []string{}
+	}
+	for _, q := range v.Questions {
+		if !q.Answered {
+			a.OpenQuestions = append(a.OpenQuestions, q)
+		}
+	}
+	i := sort.Search(len(doc.Applications), func(i int) bool { return doc.Applications[i].ApplicationID >= v.ApplicationID })
+	if i == len(doc.Applications) || doc.Applications[i].ApplicationID != v.ApplicationID {
 		doc.Applications = append(doc.Applications, Application{})
 		copy(doc.Applications[i+1:], doc.Applications[i:])
-		doc.Applications[i] = Application{ApplicationID: appID, SubmittedAt: ev.Envelope.OccurredAt}
 	}
-	a := &doc.Applications[i]
-	a.Status = status
-	a.UpdatedAt = ev.Envelope.OccurredAt
-	a.Revision = ev.Revision
-	return tx.Put(Collection, applicantID, doc, nil)
+	doc.Applications[i] = a
+}
+
+// currentPolicy picks the policy to show — the newest active one, else the
+// newest of any status — and lists every other term as past.
+func currentPolicy(doc *Doc) {
+	doc.Policy = nil
+	doc.PastPolicies = []appview.Policy{}
+	for i := range doc.Applications {
+		p := doc.Applications[i].Policy
+		if p == nil {
+			continue
+		}
+		if doc.Policy == nil || (p.Status == "active" && doc.Policy.Status != "active") || (p.Status == doc.Policy.Status && p.ValidTo > doc.Policy.ValidTo) {
+			doc.Policy = p
+		}
+	}
+	for i := range doc.Applications {
+		a := &doc.Applications[i]
+		doc.PastPolicies = append(doc.PastPolicies, a.PastPolicies...)
+		if a.Policy != nil && a.Policy != doc.Policy {
+			doc.PastPolicies = append(doc.PastPolicies, *a.Policy)
+		}
+	}
+}
+
+func notify(v appview.View, ev eventstore.Recorded) (Notification, bool) {
+	n := Notification{ID: ev.Envelope.EventID, Kind: ev.Envelope.Type, ApplicationID: v.ApplicationID, At: ev.Envelope.OccurredAt.UTC()}
+	switch ev.Envelope.Type {
+	case "ApplicationSubmitted":
+		n.Title = Text{"Заявление принято в работу", "Application accepted for processing"}
+		n.Body = Text{"Мы получили ваше заявление на полис ОМС. Срок рассмотрения — до 10 рабочих дней.",
+			"We have received your application for an ОМС policy. It will be reviewed within 10 working days."}
+	case "InfoRequested":
+		n.Title = Text{"Нужны дополнительные сведения", "More information is needed"}
+		n.Body = Text{"Специалист задал вопросы по заявлению. Ответьте в личном кабинете.",
+			"The reviewer has asked questions about your application. Please answer them in your cabinet."}
+	case "ApplicationApproved":
+		n.Title = Text{"Заявление одобрено", "Application approved"}
+		n.Body = Text{"Ваше заявление одобрено. Полис будет оформлен в ближайшее время.",
+			"Your application has been approved. The policy will be issued shortly."}
+	case "ApplicationRejected":
+		n.Title = Text{"В оформлении полиса отказано", "Application rejected"}
+		reason := ""
+		if v.Decision != nil {
+			reason = v.Decision.Reason
+		}
+		n.Body = Text{"Причина: " + reason, "Reason: " + reason}
+	case "PolicyIssued":
+		n.Title = Text{"Полис ОМС оформлен", "Your ОМС policy is issued"}
+		n.Body = Text{fmt.Sprintf("ЕНП %s, действует до %s. Выписку можно скачать в кабинете.", v.Policy.ENP, v.Policy.ValidTo),
+			fmt.Sprintf("Policy number (ЕНП) %s, valid until %s. You can download the extract in your cabinet.", v.Policy.ENP, v.Policy.ValidTo)}
+	case "AddressChanged":
+		n.Title = Text{"Адрес изменён, полис переоформлен", "Address changed, policy reissued"}
+		n.Body = Text{fmt.Sprintf("Новая версия документа полиса: %d. Номер полиса (ЕНП) не изменился.", v.Policy.Document.Version),
+			fmt.Sprintf("New policy document version: %d. Your policy number (ЕНП) stays the same.", v.Policy.Document.Version)}
+	case "PolicyRenewed":
+		n.Title = Text{"Полис продлён", "Policy renewed"}
+		n.Body = Text{"Полис действует до " + v.Policy.ValidTo + ".", "The policy is valid until " + v.Policy.ValidTo + "."}
+	case "PolicyExpired":
+		n.Title = Text{"Срок действия полиса истёк", "Your policy has expired"}
+		n.Body = Text{"Продлите полис в личном кабинете.", "Renew the policy in your cabinet."}
+	case "RenewalDue":
+		n.Title = Text{"Пора продлить полис", "Time to renew your policy"}
+		n.Body = Text{"Срок действия полиса заканчивается через 30 дней. Продлите его в личном кабинете.",
+			"Your policy expires in 30 days. Renew it in your cabinet."}
+	case "ApplicationWithdrawn":
+		n.Title = Text{"Заявление отозвано", "Application withdrawn"}
+		n.Body = Text{"Вы отозвали заявление.", "You have withdrawn the application."}
+	default:
+		return Notification{}, false
+	}
+	return n, true
 }

@@ -12,6 +12,8 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/omsonline/oms/events"
+	"github.com/omsonline/oms/events/eventstore"
+	"github.com/omsonline/oms/projections/calendar"
 	"github.com/omsonline/oms/projections/cabinet"
 	"github.com/omsonline/oms/projections/readstore"
 )
@@ -25,6 +27,11 @@ type Waiter interface {
 type Deps struct {
 	Store  readstore.Store
 	Waiter Waiter
+	// Events is read only by the auditor's time travel.
+	Events *eventstore.Store
+	// Calendar counts working days for the queue; Now is the clock.
+	Calendar *calendar.Calendar
+	Now      func() time.Time
 	// MaxWait bounds a read-your-writes wait; the issue fixes it at 5 s.
 	MaxWait time.Duration
 }
@@ -34,8 +41,18 @@ func Register(r fiber.Router, d Deps) {
 	if d.MaxWait == 0 {
 		d.MaxWait = 5 * time.Second
 	}
+	if d.Calendar == nil {
+		d.Calendar = calendar.Default()
+	}
+	if d.Now == nil {
+		d.Now = time.Now
+	}
 	h := &handlers{d}
 	r.Get("/api/v1/cabinet", h.cabinet)
+	r.Get("/api/v1/reviewer/queue", h.queue)
+	r.Get("/api/v1/applications/:id", h.application)
+	r.Get("/api/v1/applications/:id/history", h.history)
+	r.Get("/api/v1/applications/:id/state", h.state)
 }
 
 type handlers struct{ d Deps }

@@ -20,6 +20,9 @@ import (
 	"github.com/omsonline/oms/events/esdbserver"
 	"github.com/omsonline/oms/events/eventstore"
 	"github.com/omsonline/oms/projections/cabinet"
+	"github.com/omsonline/oms/projections/calendar"
+	"github.com/omsonline/oms/projections/history"
+	"github.com/omsonline/oms/projections/queue"
 	"github.com/omsonline/oms/projections/readstore"
 	"github.com/omsonline/oms/projections/readstore/sqlitestore"
 	"github.com/omsonline/oms/projections/runner"
@@ -80,7 +83,8 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (a *App, er
 	a.sub = eventstore.NewSubscriber(a.events, eventstore.SubscriberOptions{
 		StartFrom: runner.StartFrom(a.store), Logger: log,
 	})
-	a.runner, err = runner.New(ctx, runner.Options{Store: a.store, Subscriber: a.sub, Logger: log}, cabinet.Projection{})
+	a.runner, err = runner.New(ctx, runner.Options{Store: a.store, Subscriber: a.sub, Logger: log},
+		cabinet.Projection{}, history.Projection{}, queue.Projection{Calendar: calendar.Default(), SLADays: cfg.SLADays})
 	if err != nil {
 		return nil, err
 	}
@@ -106,7 +110,7 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (a *App, er
 	// their full paths and pass through this first.
 	a.http.Use("/api", verifier.Middleware())
 	registerCommands(a.http, a)
-	queryapi.Register(a.http, queryapi.Deps{Store: a.store, Waiter: a.runner})
+	queryapi.Register(a.http, queryapi.Deps{Store: a.store, Waiter: a.runner, Events: a.events, Calendar: calendar.Default()})
 
 	runCtx, cancel := context.WithCancel(context.Background())
 	a.cancel = cancel

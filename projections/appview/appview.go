@@ -1,0 +1,193 @@
+// Package appview is the read-side picture of one application: a fold of
+// its events into a View, and a field-level diff between two Views. The
+// applications read model, the audit history and the auditor's time travel
+// all use this one fold, so "the state at revision N" means the same thing
+// everywhere.
+package appview
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/omsonline/oms/events"
+	"github.com/omsonline/oms/events/eventstore"
+	"github.com/omsonline/oms/events/schema"
+)
+
+// View is what the read side knows about one application.
+type View struct {
+	ApplicationID string       `json:"applicationId"`
+	ApplicantID   string       `json:"applicantId"`
+	Status        string       `json:"status"`
+	SubmittedAt   time.Time    `json:"submittedAt"`
+	SubmittedBy   events.Actor `json:"submittedBy"`
+	OnBehalfOf    string       `json:"onBehalfOf,omitempty"`
+	Form          schema.Form  `json:"form"`
+	Assignee      string       `json:"assignee,omitempty"`
+	Questions     []Question   `json:"questions,omitempty"`
+	Decision      *Decision    `json:"decision,omitempty"`
+	Policy        *Policy      `json:"policy,omitempty"`
+	PastPolicies  []Policy     `json:"pastPolicies,omitempty"`
+	Withdrawn     *Withdrawal  `json:"withdrawn,omitempty"`
+	Revision      uint64       `json:"revision"`
+	UpdatedAt     time.Time    `json:"updatedAt"`
+}
+
+// Question is a reviewer's question and, once given, its answer.
+type Question struct {
+	schema.Question
+	AskedAt    time.Time `json:"askedAt"`
+	AskedBy    string    `json:"askedBy"`
+	Answered   bool      `json:"answered"`
+	Answer     string    `json:"answer,omitempty"`
+	AnsweredAt time.Time `json:"answeredAt,omitempty"`
+}
+
+// Decision is the reviewer's decision.
+type Decision struct {
+	Outcome    string    `json:"outcome"` // approved or rejected
+	By         string    `json:"by"`
+	At         time.Time `json:"at"`
+	ReasonCode string    `json:"reasonCode,omitempty"`
+	Reason     string    `json:"reason,omitempty"`
+}
+
+// Policy is one term of the applicant's policy.
+type Policy struct {
+	ENP       string                `json:"enp"`
+	ValidFrom string                `json:"validFrom"`
+	ValidTo   string                `json:"validTo"`
+	Document  schema.PolicyDocument `json:"document"`
+	Region    string                `json:"region"`
+	Status    string                `json:"status"` // active or expired
+	IssuedAt  time.Time             `json:"issuedAt"`
+}
+
+// Withdrawal records the applicant withdrawing.
+type Withdrawal struct {
+	At     time.Time `json:"at"`
+	Reason string    `json:"reason,omitempty"`
+}
+
+// Statuses of an application.
+const (
+	StatusSubmitted     = "submitted"
+	StatusInReview      = "in_review"
+	StatusInfoRequested = "info_requested"
+	StatusApproved      = "approved"
+	StatusRejected      = "rejected"
+	StatusWithdrawn     = "withdrawn"
+	StatusPolicyActive  = "policy_active"
+	StatusPolicyExpired = "policy_expired"
+)
+
+// Open reports whether an application still waits for the insurer.
+func Open(status string) bool {
+	switch status {
+	case StatusSubmitted, StatusInReview, StatusInfoRequested, StatusApproved:
+		return true
+	}
+	return false
+}
+
+// Apply folds one event of the application's stream into v. Events of other
+// types leave v unchanged; a payload that does not decode is an error, so a
+// projection parks it rather than silently building a wrong view.
+func Apply(v *View, ev eventstore.Recorded) error {
+	p, err := schema.Decode(ev.Envelope.Type, ev.Envelope.SchemaVersion, ev.Data)
+	if err != nil {
+		return fmt.Errorf("appview: %s@%d: %w", ev.Stream, ev.Revision, err)
+	}
+	at := ev.Envelope.OccurredAt.UTC()
+	switch e := p.(type) {
+	case schema.ApplicationSubmitted:
+		*v = View{
+			ApplicationID: e.ApplicationID, ApplicantID: e.ApplicantID, Status: StatusSubmitted,
+			SubmittedAt: e.SubmittedAt.UTC(), SubmittedBy: ev.Envelope.Actor, OnBehalfOf: ev.Envelope.OnBehalfOf,
+			Form: e.Form,
+		}
+	case schema.ApplicationClaimed:
+		v.Status, v.Assignee = StatusInReview, e.ReviewerID
+	case schema.InfoRequested:
+		v.Status = StatusInfoRequested
+		for _, q := range e.Questions {
+			v.Questions = append(v.Questions, Question{Question: q, AskedAt: e.RequestedAt.UTC(), AskedBy: e.ReviewerID})
+		}
+	case schema.InfoProvided:
+		v.Status = StatusInReview
+		answers := map[string]string{}
+		for _, a := range e.Answers {
+			answers[a.QuestionID] = a.Text
+		}
+		for i := range v.Questions {
+			if !v.Questions[i].Answered {
+				v.Questions[i].Answered = true
+				v.Questions[i].Answer = answers[v.Questions[i].ID]
+				v.Questions[i].AnsweredAt = e.ProvidedAt.UTC()
+			}
+		}
+		c := e.Corrections
+		if c.Applicant != nil {
+			v.Form.Applicant = *c.Applicant
+		}
+		if c.IdentityDocument != nil {
+			v.Form.IdentityDocument = *c.IdentityDocument
+		}
+		if c.ResidenceDocument != nil {
+			v.Form.ResidenceDocument = *c.ResidenceDocument
+		}
+		if c.Address != nil {
+			v.Form.Address = *c.Address
+		}
+		if c.Contacts != nil {
+			v.Form.Contacts = *c.Contacts
+		}
+		if e.Documents != nil {
+			v.Form.Documents = e.Documents
+		}
+	case schema.ApplicationApproved:
+		v.Status = StatusApproved
+		v.Decision = &Decision{Outcome: "approved", By: e.ReviewerID, At: e.ApprovedAt.UTC()}
+	case schema.ApplicationRejected:
+		v.Status = StatusRejected
+		v.Decision = &Decision{Outcome: "rejected", By: e.ReviewerID, At: e.RejectedAt.UTC(), ReasonCode: e.ReasonCode, Reason: e.Reason}
+	case schema.ApplicationWithdrawn:
+		v.Status = StatusWithdrawn
+		v.Withdrawn = &Withdrawal{At: e.WithdrawnAt.UTC(), Reason: e.Reason}
+	case schema.PolicyIssued:
+		v.Status = StatusPolicyActive
+		v.Policy = &Policy{ENP: e.ENP, ValidFrom: e.ValidFrom, ValidTo: e.ValidTo, Document: e.Document, Region: e.Region, Status: "active", IssuedAt: e.IssuedAt.UTC()}
+	case schema.AddressChanged:
+		v.Form.Address = e.Address
+		if v.Policy != nil {
+			v.Policy.Document = e.Document
+			v.Policy.Region = e.Address.Region
+		}
+	case schema.PolicyRenewed:
+		if v.Policy != nil {
+			old := *v.Policy
+			old.Status = "expired"
+			if old.ValidTo >= e.ValidFrom {
+				old.Status = "superseded"
+			}
+			v.PastPolicies = append(v.PastPolicies, old)
+		}
+		region := v.Form.Address.Region
+		v.Status = StatusPolicyActive
+		v.Policy = &Policy{ENP: e.ENP, ValidFrom: e.ValidFrom, ValidTo: e.ValidTo, Document: e.Document, Region: region, Status: "active", IssuedAt: e.RenewedAt.UTC()}
+		v.Form.ResidenceDocument = e.ResidenceDocument
+		if e.Documents != nil {
+			v.Form.Documents = e.Documents
+		}
+	case schema.PolicyExpired:
+		v.Status = StatusPolicyExpired
+		if v.Policy != nil {
+			v.Policy.Status = "expired"
+		}
+	default:
+		return nil
+	}
+	v.Revision = ev.Revision
+	v.UpdatedAt = at
+	return nil
+}

@@ -1,0 +1,160 @@
+// Package queue builds the reviewer queue: one document per open
+// application with the applicant summary, status, assignee and the SLA
+// deadline in working days. The deadline is counted by the Russian
+// production calendar as the Civil Code counts terms, and the clock stops
+// while the application waits on the applicant.
+package queue
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"github.com/omsonline/oms/events/eventstore"
+	"github.com/omsonline/oms/projections/appview"
+	"github.com/omsonline/oms/projections/calendar"
+	"github.com/omsonline/oms/projections/readstore"
+	"github.com/omsonline/oms/projections/runner"
+)
+
+// Collection is the queue's logical collection.
+const Collection = "queue"
+
+// msk is the offset deadlines are reckoned in; dates in Russia's
+// territorial funds follow Moscow time.
+var msk = time.FixedZone("MSK", 3*60*60)
+
+// Item is one queue document.
+type Item struct {
+	ApplicationID string           `json:"applicationId"`
+	ApplicantID   string           `json:"applicantId"`
+	Applicant     ApplicantSummary `json:"applicant"`
+	Status        string           `json:"status"`
+	SubmittedAt   time.Time        `json:"submittedAt"`
+	Assignee      string           `json:"assignee,omitempty"`
+	Waiting       bool             `json:"waitingOnApplicant"`
+	Region        string           `json:"region"`
+	ResidenceType string           `json:"residenceType"`
+	Deadline      time.Time        `json:"deadline"` // end of the deadline day, MSK
+	DeadlineDate  string           `json:"deadlineDate"`
+	Provisional   bool             `json:"deadlineProvisional,omitempty"`
+	SLADays       int              `json:"slaDays"`
+	RemainingDays int              `json:"remainingAtPause,omitempty"` // working days left when the clock stopped
+	Revision      uint64           `json:"revision"`
+}
+
+// ApplicantSummary is what a reviewer sees in a queue row.
+type ApplicantSummary struct {
+	LastName    string `json:"lastName"`
+	FirstName   string `json:"firstName"`
+	MiddleName  string `json:"middleName,omitempty"`
+	BirthDate   string `json:"birthDate"`
+	Citizenship string `json:"citizenship"`
+}
+
+// Projection builds the queue.
+type Projection struct {
+	Calendar *calendar.Calendar
+	// SLADays is the review deadline in working days (the seed says 5-10).
+	SLADays int
+}
+
+// Name implements runner.Projection.
+func (Projection) Name() string { return "queue" }
+
+// Collections implements runner.Projection.
+func (Projection) Collections() []runner.Collection {
+	return []runner.Collection{{Name: Collection, Kind: readstore.KindQueue}, {Name: "queue_views", Kind: readstore.KindDocs}}
+}
+
+// endOfDay is 23:59:59.999 MSK of t's Moscow date: a term expires at the
+// end of its last day.
+func endOfDay(t time.Time) time.Time {
+	d := t.In(msk)
+	return time.Date(d.Year(), d.Month(), d.Day(), 23, 59, 59, int(999*time.Millisecond), msk)
+}
+
+// Apply implements runner.Projection.
+func (p Projection) Apply(_ context.Context, tx *runner.Tx, ev eventstore.Recorded) error {
+	appID, ok := strings.CutPrefix(ev.Stream, "application-")
+	if !ok {
+		return nil
+	}
+	var v appview.View
+	_, fresh, err := tx.GetJSON("queue_views", appID, &v)
+	if err != nil {
+		return err
+	}
+	if !fresh {
+		return nil
+	}
+	prev := v.Status
+	if err := appview.Apply(&v, ev); err != nil {
+		return err
+	}
+	if !appview.Open(v.Status) {
+		// Closed applications leave the queue; the view is kept only while
+		// later events may still concern the queue, which they do not.
+		if err := tx.Delete("queue_views", appID); err != nil {
+			return err
+		}
+		return tx.Delete(Collection, appID)
+	}
+	if err := tx.Put("queue_views", appID, v, nil); err != nil {
+		return err
+	}
+	var item Item
+	_, _, err = tx.GetJSON(Collection, appID, &item)
+	if err != nil {
+		return err
+	}
+	at := ev.Envelope.OccurredAt
+	cal := p.Calendar
+	if cal == nil {
+		cal = calendar.Default()
+	}
+	sla := p.SLADays
+	if sla <= 0 {
+		sla = 10
+	}
+	switch {
+	case prev == "" && v.Status == appview.StatusSubmitted:
+		d, prov := cal.AddWorkingDays(v.SubmittedAt.In(msk), sla)
+		item.Deadline, item.Provisional, item.SLADays = endOfDay(d), prov, sla
+	case v.Status == appview.StatusInfoRequested && prev != appview.StatusInfoRequested:
+		// Stop the clock: remember what was left.
+		item.RemainingDays = cal.WorkingDaysBetween(at.In(msk), item.Deadline)
+		if item.RemainingDays < 0 {
+			item.RemainingDays = 0
+		}
+	case prev == appview.StatusInfoRequested && v.Status != appview.StatusInfoRequested:
+		// Restart it with what was left, counted from the answer.
+		d, prov := cal.AddWorkingDays(at.In(msk), item.RemainingDays)
+		item.Deadline, item.Provisional = endOfDay(d), item.Provisional || prov
+		item.RemainingDays = 0
+	}
+	item.ApplicationID, item.ApplicantID, item.Status = appID, v.ApplicantID, v.Status
+	a := v.Form.Applicant
+	item.Applicant = ApplicantSummary{LastName: a.LastName, FirstName: a.FirstName, MiddleName: a.MiddleName, BirthDate: a.BirthDate, Citizenship: a.Citizenship}
+	item.SubmittedAt, item.Assignee = v.SubmittedAt, v.Assignee
+	item.Waiting = v.Status == appview.StatusInfoRequested
+	item.Region, item.ResidenceType = v.Form.Address.Region, v.Form.ResidenceDocument.Type
+	item.DeadlineDate = item.Deadline.In(msk).Format(time.DateOnly)
+	item.Revision = v.Revision
+	return tx.Put(Collection, appID, item, &readstore.QueueFields{
+		Status: item.Status, Assignee: item.Assignee, Region: item.Region, Deadline: item.Deadline, Waiting: item.Waiting,
+	})
+}
+
+// Remaining is the working days left until the deadline at now (negative
+// when overdue); while waiting on the applicant it is the frozen count.
+func Remaining(cal *calendar.Calendar, it Item, now time.Time) int {
+	if it.Waiting {
+		return it.RemainingDays
+	}
+	return cal.WorkingDaysBetween(now.In(msk), it.Deadline)
+}
+
+// Overdue reports whether the deadline has passed at now with the clock
+// running.
+func Overdue(it Item, now time.Time) bool { return !it.Waiting && now.After(it.Deadline) }

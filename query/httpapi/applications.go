@@ -1,0 +1,304 @@
+package httpapi
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/omsonline/oms/events"
+	"github.com/omsonline/oms/events/eventstore"
+	"github.com/omsonline/oms/projections/appview"
+	"github.com/omsonline/oms/projections/history"
+	"github.com/omsonline/oms/projections/queue"
+	"github.com/omsonline/oms/projections/readstore"
+)
+
+func caller(c *fiber.Ctx) (events.Metadata, error) {
+	md, ok := events.MetadataFrom(c.UserContext())
+	if !ok {
+		return md, problem(c, fiber.StatusUnauthorized, "Unauthorized", "Требуется вход в систему.", "Sign-in required.")
+	}
+	return md, nil
+}
+
+func isStaff(role string) bool {
+	return role == events.RoleReviewer || role == events.RoleAuditor || role == events.RoleAdmin
+}
+
+// ownerView hides what is internal to the insurer from the applicant.
+func ownerView(v appview.View) appview.View {
+	v.Assignee = ""
+	if v.Decision != nil {
+		d := *v.Decision
+		d.By = ""
+		v.Decision = &d
+	}
+	qs := make([]appview.Question, len(v.Questions))
+	for i, q := range v.Questions {
+		q.AskedBy = ""
+		qs[i] = q
+	}
+	v.Questions = qs
+	return v
+}
+
+func (h *handlers) loadView(c *fiber.Ctx, id string) (appview.View, bool, error) {
+	doc, err := h.d.Store.Get(c.UserContext(), history.Applications, id)
+	if errors.Is(err, readstore.ErrNotFound) {
+		return appview.View{}, false, nil
+	}
+	if err != nil {
+		return appview.View{}, false, err
+	}
+	var v appview.View
+	if err := json.Unmarshal(doc.Body, &v); err != nil {
+		return appview.View{}, false, err
+	}
+	return v, true, nil
+}
+
+func notFound(c *fiber.Ctx) error {
+	return problem(c, fiber.StatusNotFound, "Not Found", "Заявление не найдено.", "Application not found.")
+}
+
+// application serves GET /api/v1/applications/:id. Applicants and operators
+// get the owner's view of their own applications; staff get everything.
+// Someone else's application answers 404, not 403, so ids cannot be probed.
+func (h *handlers) application(c *fiber.Ctx) error {
+	md, err := caller(c)
+	if err != nil {
+		return err
+	}
+	if err := h.waitAfter(c, "history"); err != nil || c.Response().StatusCode() >= 400 {
+		return err
+	}
+	v, ok, err := h.loadView(c, c.Params("id"))
+	if err != nil {
+		return err
+	}
+	switch {
+	case !ok:
+		return notFound(c)
+	case isStaff(md.Actor.Role):
+		return c.JSON(v)
+	case md.Actor.Role == events.RoleApplicant && v.ApplicantID == md.Actor.ID,
+		md.Actor.Role == events.RoleOperator && md.OnBehalfOf != "" && v.ApplicantID == md.OnBehalfOf:
+		return c.JSON(ownerView(v))
+	default:
+		return notFound(c)
+	}
+}
+
+// queueCursor is the opaque page cursor of the reviewer queue.
+type queueCursor struct {
+	Deadline time.Time `json:"d"`
+	ID       string    `json:"i"`
+}
+
+// QueueRow is one row of the reviewer queue as served.
+type QueueRow struct {
+	queue.Item
+	WorkingDaysRemaining int  `json:"workingDaysRemaining"`
+	Overdue              bool `json:"overdue"`
+}
+
+// QueuePage is a page of the reviewer queue.
+type QueuePage struct {
+	Items      []QueueRow `json:"items"`
+	NextCursor string     `json:"nextCursor,omitempty"`
+}
+
+func (h *handlers) queue(c *fiber.Ctx) error {
+	md, err := caller(c)
+	if err != nil {
+		return err
+	}
+	if !isStaff(md.Actor.Role) {
+		return problem(c, fiber.StatusForbidden, "Forbidden", "Очередь доступна сотрудникам страховой организации.", "The queue is for the insurer's staff.")
+	}
+	if err := h.waitAfter(c, "queue"); err != nil || c.Response().StatusCode() >= 400 {
+		return err
+	}
+	now := h.d.Now()
+	q := readstore.QueueQuery{Collection: queue.Collection, Region: c.Query("region"), Now: now, Limit: 50}
+	if s := c.Query("status"); s != "" {
+		q.Status = strings.Split(s, ",")
+	}
+	if a, ok := c.Queries()["assignee"]; ok {
+		switch a {
+		case "me":
+			a = md.Actor.ID
+		case "none":
+			a = ""
+		}
+		q.Assignee = &a
+	}
+	if o := c.Query("overdue"); o != "" {
+		b, err := strconv.ParseBool(o)
+		if err != nil {
+			return problem(c, fiber.StatusBadRequest, "Bad Request", "overdue: true или false.", "overdue: true or false.")
+		}
+		q.Overdue = &b
+	}
+	if l := c.Query("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n < 1 || n > 200 {
+			return problem(c, fiber.StatusBadRequest, "Bad Request", "limit: число от 1 до 200.", "limit: a number from 1 to 200.")
+		}
+		q.Limit = n
+	}
+	if cur := c.Query("cursor"); cur != "" {
+		raw, err := base64.RawURLEncoding.DecodeString(cur)
+		var qc queueCursor
+		if err == nil {
+			err = json.Unmarshal(raw, &qc)
+		}
+		if err != nil {
+			return problem(c, fiber.StatusBadRequest, "Bad Request", "Неверный курсор страницы.", "Invalid page cursor.")
+		}
+		q.After = &readstore.QueueCursor{Deadline: qc.Deadline, ID: qc.ID}
+	}
+	page, err := h.d.Store.Queue(c.UserContext(), q)
+	if err != nil {
+		return err
+	}
+	out := QueuePage{Items: []QueueRow{}}
+	for _, d := range page.Docs {
+		var it queue.Item
+		if err := json.Unmarshal(d.Body, &it); err != nil {
+			return err
+		}
+		out.Items = append(out.Items, QueueRow{Item: it, WorkingDaysRemaining: queue.Remaining(h.d.Calendar, it, now), Overdue: queue.Overdue(it, now)})
+	}
+	if page.Next != nil {
+		raw, _ := json.Marshal(queueCursor{Deadline: page.Next.Deadline, ID: page.Next.ID})
+		out.NextCursor = base64.RawURLEncoding.EncodeToString(raw)
+	}
+	return c.JSON(out)
+}
+
+func (h *handlers) history(c *fiber.Ctx) error {
+	md, err := caller(c)
+	if err != nil {
+		return err
+	}
+	if !isStaff(md.Actor.Role) {
+		return problem(c, fiber.StatusForbidden, "Forbidden", "История доступна аудиторам и специалистам.", "The history is for auditors and reviewers.")
+	}
+	if err := h.waitAfter(c, "history"); err != nil || c.Response().StatusCode() >= 400 {
+		return err
+	}
+	id := c.Params("id")
+	docs, err := h.d.Store.List(c.UserContext(), readstore.ListQuery{Collection: history.Entries, Prefix: id + "/", Limit: 10000})
+	if err != nil {
+		return err
+	}
+	if len(docs) == 0 {
+		return notFound(c)
+	}
+	entries := make([]json.RawMessage, len(docs))
+	for i, d := range docs {
+		entries[i] = d.Body
+	}
+	return c.JSON(fiber.Map{"applicationId": id, "entries": entries})
+}
+
+// Step is one event of a time-travel replay.
+type Step struct {
+	Revision   uint64           `json:"revision"`
+	Position   uint64           `json:"position"`
+	Type       string           `json:"type"`
+	OccurredAt time.Time        `json:"occurredAt"`
+	Actor      events.Actor     `json:"actor"`
+	OnBehalfOf string           `json:"onBehalfOf,omitempty"`
+	Diff       []appview.Change `json:"diff"`
+}
+
+// State is the answer of the time-travel endpoint.
+type State struct {
+	ApplicationID string       `json:"applicationId"`
+	Revision      uint64       `json:"revision"`
+	LastRevision  uint64       `json:"lastRevision"`
+	State         appview.View `json:"state"`
+	Steps         []Step       `json:"steps"`
+}
+
+// state folds the application's stream from the event store itself up to
+// ?revision=N or ?at=<RFC3339>: the one read that bypasses the read models,
+// so an auditor sees exactly what was recorded.
+func (h *handlers) state(c *fiber.Ctx) error {
+	md, err := caller(c)
+	if err != nil {
+		return err
+	}
+	if md.Actor.Role != events.RoleAuditor && md.Actor.Role != events.RoleAdmin {
+		return problem(c, fiber.StatusForbidden, "Forbidden", "Просмотр состояния на момент времени доступен аудиторам.", "Time travel is for auditors.")
+	}
+	upTo := ^uint64(0)
+	var at time.Time
+	if r := c.Query("revision"); r != "" {
+		n, err := strconv.ParseUint(r, 10, 64)
+		if err != nil {
+			return problem(c, fiber.StatusBadRequest, "Bad Request", "revision: неотрицательное целое.", "revision: a non-negative integer.")
+		}
+		upTo = n
+	}
+	if a := c.Query("at"); a != "" {
+		t, err := time.Parse(time.RFC3339Nano, a)
+		if err != nil {
+			return problem(c, fiber.StatusBadRequest, "Bad Request", "at: время в формате RFC 3339, например 2026-01-31T12:00:00Z.", "at: an RFC 3339 time, e.g. 2026-01-31T12:00:00Z.")
+		}
+		at = t
+	}
+	id := c.Params("id")
+	evs, err := h.d.Events.Load(c.UserContext(), "application-"+id)
+	if err != nil {
+		return err
+	}
+	if len(evs) == 0 {
+		return notFound(c)
+	}
+	out, err := Replay(id, evs, upTo, at)
+	if err != nil {
+		return err
+	}
+	return c.JSON(out)
+}
+
+// Replay folds recorded events up to a revision and/or a time.
+func Replay(id string, evs []eventstore.Recorded, upTo uint64, at time.Time) (State, error) {
+	out := State{ApplicationID: id, LastRevision: evs[len(evs)-1].Revision, Steps: []Step{}}
+	var v appview.View
+	for _, ev := range evs {
+		if ev.Revision > upTo || (!at.IsZero() && ev.Envelope.OccurredAt.After(at)) {
+			break
+		}
+		before := v
+		before.Questions = append([]appview.Question(nil), v.Questions...)
+		before.PastPolicies = append([]appview.Policy(nil), v.PastPolicies...)
+		if v.Policy != nil {
+			p := *v.Policy
+			before.Policy = &p
+		}
+		if err := appview.Apply(&v, ev); err != nil {
+			return State{}, err
+		}
+		diff, err := appview.Diff(before, v)
+		if err != nil {
+			return State{}, err
+		}
+		if diff == nil {
+			diff = []appview.Change{}
+		}
+		out.Steps = append(out.Steps, Step{Revision: ev.Revision, Position: ev.Position, Type: ev.Envelope.Type,
+			OccurredAt: ev.Envelope.OccurredAt, Actor: ev.Envelope.Actor, OnBehalfOf: ev.Envelope.OnBehalfOf, Diff: diff})
+		out.Revision = ev.Revision
+	}
+	out.State = v
+	return out, nil
+}
