@@ -13,8 +13,8 @@ import (
 
 	"github.com/omsonline/oms/events"
 	"github.com/omsonline/oms/events/eventstore"
-	"github.com/omsonline/oms/projections/calendar"
 	"github.com/omsonline/oms/projections/cabinet"
+	"github.com/omsonline/oms/projections/calendar"
 	"github.com/omsonline/oms/projections/readstore"
 )
 

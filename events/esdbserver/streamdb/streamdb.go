@@ -248,7 +248,7 @@ func (db *DB) check(name string, s *stream, exp Expected, events []Proposed) (re
 			from = int64(exp.Revision)
 		case ExpectAny, ExpectStreamExists:
 			// Bounded like EventStoreDB's cache of recent event ids.
-			for i := len(s.entries) - 1; i >= 0 && i >= len(s.entries)-1000; i-- {
+			for i := len(s.entries) - 1; i >= 0 && i >= len(s.entries)-64; i-- {
 				if s.entries[i].id == events[0].ID {
 					from = int64(i) - 1
 					break
