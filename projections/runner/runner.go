@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sort"
 	"sync"
 	"time"
 
@@ -22,6 +23,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
 
+	"github.com/omsonline/oms/events"
 	"github.com/omsonline/oms/events/eventstore"
 	"github.com/omsonline/oms/projections/readstore"
 )
@@ -52,6 +54,11 @@ type Options struct {
 	BatchSize     int
 	FlushInterval time.Duration
 	Logger        *slog.Logger
+	// Events, when set, parks poison messages in its ParkedStream (after
+	// the retries run out) and is where ReplayParked reads them back.
+	Events *eventstore.Store
+	// Retries before a message is parked.
+	Retries int
 	// Middlewares are added to the router after the defaults.
 	Middlewares []message.HandlerMiddleware
 }
@@ -78,9 +85,22 @@ func New(ctx context.Context, opts Options, projections ...Projection) (*Runner,
 	if err != nil {
 		return nil, fmt.Errorf("runner: new router: %w", err)
 	}
+	if opts.Retries <= 0 {
+		opts.Retries = 5
+	}
+	// Order matters: the poison queue must wrap the retries, so a message
+	// is parked only after its last retry failed; the recoverer sits inside
+	// so a panicking projection is retried and parked like a failing one.
+	if opts.Events != nil {
+		pq, err := middleware.PoisonQueue(eventstore.NewPublisher(opts.Events), eventstore.ParkedStream)
+		if err != nil {
+			return nil, fmt.Errorf("runner: poison queue: %w", err)
+		}
+		router.AddMiddleware(pq)
+	}
 	router.AddMiddleware(
+		middleware.Retry{MaxRetries: opts.Retries, InitialInterval: 50 * time.Millisecond, MaxInterval: 2 * time.Second, Multiplier: 2, Logger: watermill.NewSlogLogger(opts.Logger)}.Middleware,
 		middleware.Recoverer,
-		middleware.Retry{MaxRetries: 5, InitialInterval: 50 * time.Millisecond, MaxInterval: 2 * time.Second, Multiplier: 2, Logger: watermill.NewSlogLogger(opts.Logger)}.Middleware,
 	)
 	router.AddMiddleware(opts.Middlewares...)
 	r := &Runner{opts: opts, router: router, states: map[string]*state{}}
@@ -214,7 +234,12 @@ type state struct {
 
 type key struct{ coll, id string }
 
-func (st *state) handle(msg *message.Message) error {
+func (st *state) handle(msg *message.Message) error { return st.apply(msg, false) }
+
+// apply applies one message. A replay of a parked message (force) bypasses
+// the checkpoint, which has moved past it, but not the per-document
+// positions, so documents that moved on are left alone.
+func (st *state) apply(msg *message.Message, force bool) error {
 	ev, err := eventstore.FromMessage(msg)
 	if err != nil {
 		return err
@@ -222,7 +247,7 @@ func (st *state) handle(msg *message.Message) error {
 	ctx := msg.Context()
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	if ev.Position <= st.cp.Position || ev.Position <= st.pending {
+	if !force && (ev.Position <= st.cp.Position || ev.Position <= st.pending) {
 		return nil // already applied
 	}
 	tx := &Tx{st: st, ctx: ctx, pos: ev.Position}
@@ -232,7 +257,9 @@ func (st *state) handle(msg *message.Message) error {
 		return fmt.Errorf("projection %s: %s at %d: %w", st.p.Name(), ev.Envelope.Type, ev.Position, err)
 	}
 	tx.commit()
-	st.pending = ev.Position
+	if ev.Position > st.pending {
+		st.pending = ev.Position
+	}
 	st.events++
 	if st.events >= st.r.opts.BatchSize {
 		return st.flushLocked(ctx)
@@ -262,7 +289,7 @@ func (st *state) flush(ctx context.Context) error {
 }
 
 func (st *state) flushLocked(ctx context.Context) error {
-	if st.pending <= st.cp.Position {
+	if st.pending <= st.cp.Position && len(st.order) == 0 {
 		return nil
 	}
 	writes := make([]readstore.Write, 0, len(st.order))
@@ -270,7 +297,7 @@ func (st *state) flushLocked(ctx context.Context) error {
 		writes = append(writes, *st.batch[k])
 	}
 	cp := st.cp
-	cp.Position = st.pending
+	cp.Position = max(st.pending, st.cp.Position)
 	cp.UpdatedAt = time.Now().UTC()
 	if err := st.r.opts.Store.Flush(ctx, writes, cp); err != nil {
 		return fmt.Errorf("runner: flush %s: %w", st.p.Name(), err)
@@ -280,4 +307,50 @@ func (st *state) flushLocked(ctx context.Context) error {
 	close(st.changed)
 	st.changed = make(chan struct{})
 	return nil
+}
+
+// ReplayParked re-applies the parked messages of projection name, in the
+// order they were parked, after a fix. Each one that applies is marked
+// replayed; the first that fails again stops the replay and is reported.
+func (r *Runner) ReplayParked(ctx context.Context, name string) (int, error) {
+	st, ok := r.states[name]
+	if !ok {
+		return 0, fmt.Errorf("runner: unknown projection %q", name)
+	}
+	if r.opts.Events == nil {
+		return 0, errors.New("runner: no event store to read parked messages from")
+	}
+	parked, err := r.opts.Events.ListParked(ctx, eventstore.ParkedStream)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, p := range parked {
+		if p.Handler() != name {
+			continue
+		}
+		msg := p.ToMessage()
+		msg.SetContext(ctx)
+		if err := st.apply(msg, true); err != nil {
+			return n, fmt.Errorf("runner: replay of parked %s failed again: %w", p.EventID, err)
+		}
+		if err := st.flush(ctx); err != nil {
+			return n, err
+		}
+		if err := r.opts.Events.MarkReplayed(ctx, eventstore.ParkedStream, p.EventID, events.Metadata{Actor: events.Actor{ID: "omsctl", Role: events.RoleAdmin}}); err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
+}
+
+// Names lists the projections, sorted.
+func (r *Runner) Names() []string {
+	out := make([]string, 0, len(r.states))
+	for n := range r.states {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/omsonline/oms/cmd/internal/authn"
 	"github.com/omsonline/oms/cmd/internal/config"
+	commandapi "github.com/omsonline/oms/command/httpapi"
 	"github.com/omsonline/oms/events/esdbserver"
 	"github.com/omsonline/oms/events/eventstore"
 	"github.com/omsonline/oms/projections/cabinet"
@@ -83,7 +84,7 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (a *App, er
 	a.sub = eventstore.NewSubscriber(a.events, eventstore.SubscriberOptions{
 		StartFrom: runner.StartFrom(a.store), Logger: log,
 	})
-	a.runner, err = runner.New(ctx, runner.Options{Store: a.store, Subscriber: a.sub, Logger: log},
+	a.runner, err = runner.New(ctx, runner.Options{Store: a.store, Subscriber: a.sub, Events: a.events, Logger: log},
 		cabinet.Projection{}, history.Projection{}, queue.Projection{Calendar: calendar.Default(), SLADays: cfg.SLADays})
 	if err != nil {
 		return nil, err
@@ -98,18 +99,20 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (a *App, er
 	a.http = fiber.New(fiber.Config{
 		AppName:               "omsd",
 		DisableStartupMessage: true,
-		BodyLimit:             12 << 20,
+		BodyLimit:             commandapi.MinAppBodyLimit,
 		ReadTimeout:           30 * time.Second,
 		WriteTimeout:          30 * time.Second,
 		IdleTimeout:           120 * time.Second,
-		ErrorHandler:          errorHandler(log),
+		ErrorHandler:          commandapi.ErrorHandler,
 	})
 	a.http.Get("/healthz", func(c *fiber.Ctx) error { return c.SendString("ok") })
 	a.http.Get("/readyz", a.ready)
 	// Everything under /api needs a caller; routes below are registered with
 	// their full paths and pass through this first.
 	a.http.Use("/api", verifier.Middleware())
-	registerCommands(a.http, a)
+	if err := registerCommands(a.http, a); err != nil {
+		return nil, err
+	}
 	queryapi.Register(a.http, queryapi.Deps{Store: a.store, Waiter: a.runner, Events: a.events, Calendar: calendar.Default()})
 
 	runCtx, cancel := context.WithCancel(context.Background())
@@ -208,28 +211,4 @@ func (a *App) Close() error {
 		errs = append(errs, a.esdb.Close())
 	}
 	return errors.Join(errs...)
-}
-
-func errorHandler(log *slog.Logger) fiber.ErrorHandler {
-	return func(c *fiber.Ctx, err error) error {
-		code := fiber.StatusInternalServerError
-		var fe *fiber.Error
-		if errors.As(err, &fe) {
-			code = fe.Code
-		}
-		if code >= 500 {
-			log.Error("request failed", "method", c.Method(), "path", c.Path(), "err", err)
-		}
-		ru, en := "Внутренняя ошибка. Повторите позже.", "Internal error. Please retry later."
-		if code < 500 {
-			ru, en = "Некорректный запрос.", "Bad request."
-			if code == fiber.StatusNotFound {
-				ru, en = "Не найдено.", "Not found."
-			}
-		}
-		return c.Status(code).JSON(fiber.Map{
-			"type": "about:blank", "status": code, "title": fiber.ErrInternalServerError.Message,
-			"detail": fiber.Map{"ru": ru, "en": en},
-		}, "application/problem+json")
-	}
 }

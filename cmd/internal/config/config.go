@@ -20,12 +20,12 @@ type Config struct {
 	ESDBListen string
 	ESDBTLSCert,
 	ESDBTLSKey string
-	MongoURI      string // empty uses the embedded SQLite read store
-	MongoDatabase string
-	AutoIssue     bool
-	SLADays       int
-	PolicyTerm    time.Duration
-	LogLevel      string
+	MongoURI         string // empty uses the embedded SQLite read store
+	MongoDatabase    string
+	AutoIssue        bool
+	SLADays          int
+	PolicyTermMonths int
+	LogLevel         string
 }
 
 type setting struct {
@@ -48,7 +48,7 @@ func (c *Config) settings() []setting {
 		{env: "OMS_MONGO_DB", flag: "mongo-db", usage: "MongoDB database name", str: &c.MongoDatabase},
 		{env: "OMS_AUTO_ISSUE", flag: "auto-issue", usage: "issue the policy automatically right after approval", b: &c.AutoIssue},
 		{env: "OMS_SLA_DAYS", flag: "sla-days", usage: "review deadline in working days", i: &c.SLADays},
-		{env: "OMS_POLICY_TERM", flag: "policy-term", usage: "policy validity (Go duration, e.g. 8760h)", dur: &c.PolicyTerm},
+		{env: "OMS_POLICY_TERM_MONTHS", flag: "policy-term-months", usage: "policy validity in months (the seed says a year)", i: &c.PolicyTermMonths},
 		{env: "OMS_LOG_LEVEL", flag: "log-level", usage: "debug, info, warn or error", str: &c.LogLevel},
 	}
 }
@@ -56,13 +56,13 @@ func (c *Config) settings() []setting {
 // Defaults are the embedded, single-machine defaults.
 func Defaults() Config {
 	return Config{
-		HTTPAddr:      "127.0.0.1:8080",
-		DataDir:       "./data",
-		ESDBListen:    "127.0.0.1:2113",
-		MongoDatabase: "oms",
-		SLADays:       10,
-		PolicyTerm:    365 * 24 * time.Hour,
-		LogLevel:      "info",
+		HTTPAddr:         "127.0.0.1:8080",
+		DataDir:          "./data",
+		ESDBListen:       "127.0.0.1:2113",
+		MongoDatabase:    "oms",
+		SLADays:          10,
+		PolicyTermMonths: 12,
+		LogLevel:         "info",
 	}
 }
 
@@ -126,8 +126,8 @@ func (c *Config) Validate() error {
 	if c.SLADays <= 0 {
 		return fmt.Errorf("config: OMS_SLA_DAYS must be positive")
 	}
-	if c.PolicyTerm <= 0 {
-		return fmt.Errorf("config: OMS_POLICY_TERM must be positive")
+	if c.PolicyTermMonths <= 0 {
+		return fmt.Errorf("config: OMS_POLICY_TERM_MONTHS must be positive")
 	}
 	return nil
 }

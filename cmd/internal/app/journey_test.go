@@ -1,0 +1,258 @@
+package app_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"mime/multipart"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/omsonline/oms/cmd/internal/app"
+)
+
+type result struct {
+	ApplicationID string `json:"applicationId"`
+	Revision      uint64 `json:"revision"`
+	Position      uint64 `json:"position"`
+}
+
+func upload(t *testing.T, a *app.App, tok, kind string, content []byte) string {
+	t.Helper()
+	var buf bytes.Buffer
+	mw := multipart.NewWriter(&buf)
+	_ = mw.WriteField("kind", kind)
+	fw, _ := mw.CreateFormFile("file", "scan")
+	fw.Write(content)
+	mw.Close()
+	req, _ := http.NewRequest("POST", "http://"+a.HTTPAddr()+"/api/v1/documents", &buf)
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	req.Header.Set("Authorization", "Bearer "+tok)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out struct{ ID string }
+	if resp.StatusCode != 201 || json.NewDecoder(resp.Body).Decode(&out) != nil || out.ID == "" {
+		t.Fatalf("upload %s: %d", kind, resp.StatusCode)
+	}
+	return out.ID
+}
+
+func formJSON(passport string, docs map[string]string) string {
+	return fmt.Sprintf(`{
+ "applicant": {"lastName":"Каримов","firstName":"Бахтиёр","latinName":"KARIMOV BAKHTIYOR","birthDate":"1990-04-12","birthPlace":"Ташкент","citizenship":"UZB","sex":"male"},
+ "identityDocument": {"type":"foreign_passport","series":"FA","number":"%s","issuedAt":"2019-05-20","issuedBy":"MIA of Uzbekistan","expiresAt":"2031-05-19"},
+ "residenceDocument": {"type":"vnzh","series":"82","number":"1234567","issuedAt":"2024-03-01","expiresAt":"2031-03-01"},
+ "address": {"region":"77","city":"Москва","street":"ул. Тверская","house":"7","apartment":"12","postalCode":"125009"},
+ "contacts": {"phone":"+79161234567","email":"karimov@example.org"},
+ "documents": [{"kind":"passport","id":"%s"},{"kind":"residence_document","id":"%s"},{"kind":"consent","id":"%s"}],
+ "consent": true}`, passport, docs["passport"], docs["residence_document"], docs["consent"])
+}
+
+func submit(t *testing.T, a *app.App, tok, passport string) result {
+	t.Helper()
+	docs := map[string]string{}
+	for i, kind := range []string{"passport", "residence_document", "consent"} {
+		docs[kind] = upload(t, a, tok, kind, []byte(fmt.Sprintf("%%PDF-1.7\n%s %d\n", passport, i)))
+	}
+	code, body := call(t, a, "POST", "/api/v1/applications", tok, formJSON(passport, docs))
+	if code != 201 {
+		t.Fatalf("submit: %d %s", code, body)
+	}
+	var r result
+	if err := json.Unmarshal(body, &r); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// TestSlice is the walking skeleton of issue 2: submit over HTTP, the
+// watermill-run projection writes the cabinet, the cabinet shows it.
+func TestSlice(t *testing.T) {
+	a, cfg := startApp(t)
+	alice := token(t, cfg, "applicant", "alice")
+	r := submit(t, a, alice, "1234567")
+	if r.ApplicationID == "" || r.Position == 0 || r.Revision != 0 {
+		t.Fatalf("submit result %+v", r)
+	}
+	doc := cabinetAfter(t, a, alice, r.Position, "")
+	apps := doc["applications"].([]any)
+	if len(apps) != 1 {
+		t.Fatalf("cabinet: %v", doc)
+	}
+	app0 := apps[0].(map[string]any)
+	if app0["applicationId"] != r.ApplicationID || app0["status"] != "submitted" {
+		t.Fatalf("cabinet application: %v", app0)
+	}
+	// Another applicant sees nothing of it.
+	bob := token(t, cfg, "applicant", "bob")
+	if other := cabinetAfter(t, a, bob, r.Position, ""); len(other["applications"].([]any)) != 0 {
+		t.Fatalf("bob sees alice's application: %v", other)
+	}
+}
+
+func get(t *testing.T, a *app.App, tok, path string, v any) int {
+	t.Helper()
+	code, body := call(t, a, "GET", path, tok, "")
+	if code == 200 && v != nil {
+		if err := json.Unmarshal(body, v); err != nil {
+			t.Fatalf("%s: %v in %s", path, err, body)
+		}
+	}
+	return code
+}
+
+// TestJourneyReadModels walks the seed's journey over HTTP and checks what
+// every reader sees at each step: the cabinet, the reviewer queue, the
+// application view, the audit history and the auditor's time travel.
+func TestJourneyReadModels(t *testing.T) {
+	a, cfg := startApp(t)
+	alice := token(t, cfg, "applicant", "alice")
+	rev := token(t, cfg, "reviewer", "rev-1")
+	aud := token(t, cfg, "auditor", "aud-1")
+	r := submit(t, a, alice, "7654321")
+	id := r.ApplicationID
+
+	act := func(tok, action, body string) result {
+		t.Helper()
+		code, b := call(t, a, "POST", "/api/v1/applications/"+id+"/"+action, tok, body)
+		if code != 200 {
+			t.Fatalf("%s: %d %s", action, code, b)
+		}
+		var res result
+		json.Unmarshal(b, &res)
+		return res
+	}
+
+	var q struct {
+		Items []struct {
+			ApplicationID        string `json:"applicationId"`
+			Status               string `json:"status"`
+			Assignee             string `json:"assignee"`
+			Waiting              bool   `json:"waitingOnApplicant"`
+			DeadlineDate         string `json:"deadlineDate"`
+			WorkingDaysRemaining int    `json:"workingDaysRemaining"`
+			Overdue              bool   `json:"overdue"`
+			Applicant            struct{ LastName string }
+		} `json:"items"`
+	}
+	if code := get(t, a, rev, fmt.Sprintf("/api/v1/reviewer/queue?after=%d", r.Position), &q); code != 200 {
+		t.Fatalf("queue: %d", code)
+	}
+	if len(q.Items) != 1 || q.Items[0].ApplicationID != id || q.Items[0].Status != "submitted" || q.Items[0].Applicant.LastName != "Каримов" ||
+		q.Items[0].WorkingDaysRemaining < 9 || q.Items[0].WorkingDaysRemaining > 10 || q.Items[0].Overdue || q.Items[0].DeadlineDate == "" {
+		t.Fatalf("queue after submit: %+v", q.Items)
+	}
+	if code := get(t, a, alice, "/api/v1/reviewer/queue", nil); code != 403 {
+		t.Fatalf("applicant reads the queue: %d", code)
+	}
+
+	act(rev, "claim", "")
+	r2 := act(rev, "request-info", `{"questions":[{"text":"Уточните дату выдачи ВНЖ","field":"/residenceDocument/issuedAt"}]}`)
+	get(t, a, rev, fmt.Sprintf("/api/v1/reviewer/queue?assignee=me&after=%d", r2.Position), &q)
+	if len(q.Items) != 1 || q.Items[0].Assignee != "rev-1" || !q.Items[0].Waiting || q.Items[0].Status != "info_requested" {
+		t.Fatalf("queue while waiting: %+v", q.Items)
+	}
+	get(t, a, rev, "/api/v1/reviewer/queue?assignee=none", &q)
+	if len(q.Items) != 0 {
+		t.Fatalf("unassigned filter: %+v", q.Items)
+	}
+	doc := cabinetAfter(t, a, alice, r2.Position, "")
+	app0 := doc["applications"].([]any)[0].(map[string]any)
+	if app0["status"] != "info_requested" || len(app0["openQuestions"].([]any)) != 1 || !strings.Contains(fmt.Sprint(app0["actions"]), "provide-info") {
+		t.Fatalf("cabinet while info requested: %v", app0)
+	}
+
+	act(alice, "provide-info", `{"answers":[{"questionId":"1.1","text":"1 марта 2024"}]}`)
+	act(rev, "approve", "")
+	r6 := act(rev, "issue-policy", "")
+
+	doc = cabinetAfter(t, a, alice, r6.Position, "")
+	pol, _ := doc["policy"].(map[string]any)
+	if pol == nil || len(pol["enp"].(string)) != 16 || pol["status"] != "active" {
+		t.Fatalf("cabinet policy: %v", doc["policy"])
+	}
+	kinds := []string{}
+	for _, n := range doc["inbox"].([]any) {
+		m := n.(map[string]any)
+		kinds = append(kinds, m["kind"].(string))
+		if m["title"].(map[string]any)["ru"] == "" || m["title"].(map[string]any)["en"] == "" {
+			t.Fatalf("notification without both languages: %v", m)
+		}
+	}
+	if got := strings.Join(kinds, ","); got != "ApplicationSubmitted,InfoRequested,ApplicationApproved,PolicyIssued" {
+		t.Fatalf("inbox: %s", got)
+	}
+	get(t, a, rev, fmt.Sprintf("/api/v1/reviewer/queue?after=%d", r6.Position), &q)
+	if len(q.Items) != 0 {
+		t.Fatalf("an insured application stays in the queue: %+v", q.Items)
+	}
+
+	// The application view: the owner's hides the reviewer, staff see it.
+	var own, staff map[string]any
+	if code := get(t, a, alice, "/api/v1/applications/"+id, &own); code != 200 || own["assignee"] != nil {
+		t.Fatalf("owner view: %d %v", code, own["assignee"])
+	}
+	if code := get(t, a, rev, "/api/v1/applications/"+id, &staff); code != 200 || staff["assignee"] != "rev-1" {
+		t.Fatalf("staff view: %d %v", code, staff["assignee"])
+	}
+	if code := get(t, a, token(t, cfg, "applicant", "mallory"), "/api/v1/applications/"+id, nil); code != 404 {
+		t.Fatalf("another applicant reads it: %d", code)
+	}
+
+	// The audit history: every event, in order, with actor and diff.
+	var h struct {
+		Entries []struct {
+			Revision uint64
+			Type     string
+			Actor    struct{ ID, Role string }
+			Diff     []struct{ Path, Op string }
+		}
+	}
+	if code := get(t, a, aud, "/api/v1/applications/"+id+"/history", &h); code != 200 {
+		t.Fatalf("history: %d", code)
+	}
+	var types []string
+	for i, e := range h.Entries {
+		if e.Revision != uint64(i) || len(e.Diff) == 0 || e.Actor.ID == "" {
+			t.Fatalf("history entry %d: %+v", i, e)
+		}
+		types = append(types, e.Type)
+	}
+	if got := strings.Join(types, ","); got != "ApplicationSubmitted,ApplicationClaimed,InfoRequested,InfoProvided,ApplicationApproved,PolicyIssued" {
+		t.Fatalf("history types: %s", got)
+	}
+	if h.Entries[1].Actor.ID != "rev-1" || h.Entries[1].Actor.Role != "reviewer" {
+		t.Fatalf("claim actor: %+v", h.Entries[1].Actor)
+	}
+	if code := get(t, a, alice, "/api/v1/applications/"+id+"/history", nil); code != 403 {
+		t.Fatalf("applicant reads the history: %d", code)
+	}
+
+	// Time travel: the state at revision 2 is "info requested" with an
+	// unanswered question, whatever happened since.
+	var st struct {
+		Revision     uint64
+		LastRevision uint64
+		State        struct {
+			Status    string
+			Questions []struct{ Answered bool }
+		}
+		Steps []struct{ Type string }
+	}
+	if code := get(t, a, aud, "/api/v1/applications/"+id+"/state?revision=2", &st); code != 200 {
+		t.Fatalf("time travel: %d", code)
+	}
+	if st.Revision != 2 || st.LastRevision != 5 || st.State.Status != "info_requested" || len(st.State.Questions) != 1 || st.State.Questions[0].Answered || len(st.Steps) != 3 {
+		t.Fatalf("state at revision 2: %+v", st)
+	}
+	if code := get(t, a, rev, "/api/v1/applications/"+id+"/state?revision=2", nil); code != 403 {
+		t.Fatalf("reviewer time travel: %d", code)
+	}
+	if code := get(t, a, aud, "/api/v1/applications/"+id+"/state?at=yesterday", nil); code != 400 {
+		t.Fatalf("bad at: %d", code)
+	}
+}

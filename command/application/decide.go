@@ -1,0 +1,477 @@
+package application
+
+import (
+	"fmt"
+	"reflect"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/omsonline/oms/command/cmderr"
+	"github.com/omsonline/oms/events"
+	"github.com/omsonline/oms/events/schema"
+)
+
+func (c SubmitApplication) decide(s State, env Env) ([]schema.Event, error) {
+	if err := requireRole(c, env.Caller, events.RoleApplicant, events.RoleOperator); err != nil {
+		return nil, err
+	}
+	if err := requireSubject(env.Caller); err != nil {
+		return nil, err
+	}
+	if s.Exists() {
+		return nil, conflict("already_exists", "Заявление с таким идентификатором уже подано.", "An application with this id already exists.")
+	}
+	if c.ApplicationID == "" {
+		return nil, fmt.Errorf("application: SubmitApplication without an application id")
+	}
+	subject := env.Caller.Subject()
+	form, errs := ValidateForm(Normalize(c.Form), env, subject)
+	if len(errs) > 0 {
+		return nil, cmderr.Invalid(errs)
+	}
+	return []schema.Event{schema.ApplicationSubmitted{
+		ApplicationID: c.ApplicationID, ApplicantID: subject, SubmittedAt: env.Now, Form: form,
+	}}, nil
+}
+
+func (c ClaimForReview) decide(s State, env Env) ([]schema.Event, error) {
+	if !s.Exists() {
+		return nil, notFound()
+	}
+	if err := requireRole(c, env.Caller, events.RoleReviewer); err != nil {
+		return nil, err
+	}
+	if s.Status == StatusInReview {
+		if s.ReviewerID == env.Caller.ID {
+			return nil, conflict("already_claimed", "Вы уже рассматриваете это заявление.", "You are already reviewing this application.")
+		}
+		return nil, conflict("already_claimed", "Заявление уже рассматривает другой специалист.", "Another reviewer is already reviewing this application.")
+	}
+	if err := requireState(c, s.Status, StatusSubmitted); err != nil {
+		return nil, err
+	}
+	return []schema.Event{schema.ApplicationClaimed{ApplicationID: s.ID, ReviewerID: env.Caller.ID, ClaimedAt: env.Now}}, nil
+}
+
+// reviewerGate is the common gate of the assigned reviewer's decisions.
+func reviewerGate(c Command, s State, env Env, allowed ...Status) error {
+	if !s.Exists() {
+		return notFound()
+	}
+	if err := requireRole(c, env.Caller, events.RoleReviewer); err != nil {
+		return err
+	}
+	if err := requireAssignee(s, env.Caller); err != nil {
+		return err
+	}
+	return requireState(c, s.Status, allowed...)
+}
+
+// ownerGate is the common gate of the owner's commands.
+func ownerGate(c Command, s State, env Env, roles []string, allowed ...Status) error {
+	if !s.Exists() {
+		return notFound()
+	}
+	if err := requireRole(c, env.Caller, roles...); err != nil {
+		return err
+	}
+	if err := requireOwner(s, env.Caller); err != nil {
+		return err
+	}
+	return requireState(c, s.Status, allowed...)
+}
+
+var ownerRoles = []string{events.RoleApplicant, events.RoleOperator}
+
+// formPointers are the JSON pointers of the form's sections and fields, which
+// a question may point at. They come from the contract's json tags, so they
+// cannot drift from it.
+var formPointers = func() map[string]bool {
+	m := map[string]bool{}
+	var walk func(reflect.Type, string)
+	walk = func(t reflect.Type, prefix string) {
+		for i := range t.NumField() {
+			f := t.Field(i)
+			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+			p := prefix + "/" + name
+			m[p] = true
+			if f.Type.Kind() == reflect.Struct {
+				walk(f.Type, p)
+			}
+		}
+	}
+	walk(reflect.TypeOf(schema.Form{}), "")
+	return m
+}()
+
+func (c RequestInfo) decide(s State, env Env) ([]schema.Event, error) {
+	if err := reviewerGate(c, s, env, StatusInReview); err != nil {
+		return nil, err
+	}
+	var fields cmderr.Fields
+	ch := &checker{f: &fields, today: env.today()}
+	switch {
+	case len(c.Questions) == 0:
+		ch.add("/questions", "required", cmderr.T("Задайте хотя бы один вопрос.", "Ask at least one question."))
+	case len(c.Questions) > maxQuestions:
+		ch.add("/questions", "too_many", cmderr.T(fmt.Sprintf("Не больше %d вопросов.", maxQuestions), fmt.Sprintf("At most %d questions.", maxQuestions)))
+	}
+	round := s.InfoRounds + 1
+	qs := make([]schema.Question, 0, len(c.Questions))
+	for i, q := range c.Questions {
+		if i >= maxQuestions {
+			break
+		}
+		p := fmt.Sprintf("/questions/%d", i)
+		q.Text, q.Field, q.DocumentKind = strings.TrimSpace(q.Text), strings.TrimSpace(q.Field), strings.TrimSpace(q.DocumentKind)
+		ch.text(p+"/text", q.Text, true, maxQuestionText)
+		if q.Field != "" && !formPointers[q.Field] {
+			ch.add(p+"/field", "unknown_field", cmderr.T("Такого поля в форме нет; укажите JSON-указатель, например /residenceDocument/issuedAt.", "The form has no such field; give a JSON pointer such as /residenceDocument/issuedAt."))
+		}
+		if q.DocumentKind != "" {
+			ch.oneOf(p+"/documentKind", q.DocumentKind, schema.DocumentKinds)
+		}
+		qs = append(qs, schema.Question{ID: fmt.Sprintf("%d.%d", round, i+1), Text: q.Text, Field: q.Field, DocumentKind: q.DocumentKind})
+	}
+	if err := fields.Err(); err != nil {
+		return nil, err
+	}
+	return []schema.Event{schema.InfoRequested{ApplicationID: s.ID, ReviewerID: env.Caller.ID, RequestedAt: env.Now, Questions: qs}}, nil
+}
+
+// normCorrections normalises the corrected sections as Normalize does.
+func normCorrections(c schema.Corrections) schema.Corrections {
+	f := Normalize(applyCorrections(schema.Form{}, c))
+	if c.Applicant != nil {
+		c.Applicant = &f.Applicant
+	}
+	if c.IdentityDocument != nil {
+		c.IdentityDocument = &f.IdentityDocument
+	}
+	if c.ResidenceDocument != nil {
+		c.ResidenceDocument = &f.ResidenceDocument
+	}
+	if c.Address != nil {
+		c.Address = &f.Address
+	}
+	if c.Contacts != nil {
+		c.Contacts = &f.Contacts
+	}
+	return c
+}
+
+// section returns the pointer prefix of a form section: under /corrections
+// when the request corrected it, at the form's root otherwise (an old value
+// that stopped being valid, such as a document that expired meanwhile).
+func section(name string, corrected bool) string {
+	if corrected {
+		return "/corrections/" + name
+	}
+	return "/" + name
+}
+
+// mergeDocuments replaces the scans of the kinds in news.
+func mergeDocuments(old, news []schema.DocumentRef) []schema.DocumentRef {
+	out := make([]schema.DocumentRef, 0, len(old)+len(news))
+	for _, d := range old {
+		if !slices.ContainsFunc(news, func(n schema.DocumentRef) bool { return n.Kind == d.Kind }) {
+			out = append(out, d)
+		}
+	}
+	out = append(out, news...)
+	slices.SortStableFunc(out, func(a, b schema.DocumentRef) int {
+		return slices.Index(schema.DocumentKinds, a.Kind) - slices.Index(schema.DocumentKinds, b.Kind)
+	})
+	return out
+}
+
+func (c ProvideInfo) decide(s State, env Env) ([]schema.Event, error) {
+	if err := ownerGate(c, s, env, ownerRoles, StatusInfoRequested); err != nil {
+		return nil, err
+	}
+	var fields cmderr.Fields
+	ch := &checker{f: &fields, today: env.today()}
+	corr := normCorrections(c.Corrections)
+	form := applyCorrections(s.Form, corr)
+
+	birth := ch.validateApplicant(section("applicant", corr.Applicant != nil), form.Applicant)
+	ch.validateIdentity(section("identityDocument", corr.IdentityDocument != nil), form.IdentityDocument, birth)
+	ch.validateResidence(section("residenceDocument", corr.ResidenceDocument != nil), form.ResidenceDocument, birth, form.Applicant.Citizenship)
+	ch.validateAddress(section("address", corr.Address != nil), form.Address)
+	ch.validateContacts(section("contacts", corr.Contacts != nil), form.Contacts)
+	news := ch.validateDocuments("/documents", Normalize(schema.Form{Documents: c.Documents}).Documents, env, s.ApplicantID, nil)
+
+	answered := map[string]bool{}
+	answers := make([]schema.Answer, 0, len(c.Answers))
+	for i, a := range c.Answers {
+		p := fmt.Sprintf("/answers/%d", i)
+		a.QuestionID, a.Text = strings.TrimSpace(a.QuestionID), strings.TrimSpace(a.Text)
+		if !slices.ContainsFunc(s.Questions, func(q schema.Question) bool { return q.ID == a.QuestionID }) {
+			ch.add(p+"/questionId", "unknown_question", cmderr.T("Такого вопроса нет в запросе.", "The request has no such question."))
+			continue
+		}
+		if ch.text(p+"/text", a.Text, true, maxAnswerText) {
+			answered[a.QuestionID] = true
+			answers = append(answers, a)
+		}
+	}
+	for _, q := range s.Questions {
+		if answered[q.ID] || addressedBy(q, corr, news) {
+			continue
+		}
+		ch.add("/answers", "unanswered", cmderr.T(
+			fmt.Sprintf("Ответьте на вопрос %s: «%s» — текстом, исправлением поля или новым сканом.", q.ID, q.Text),
+			fmt.Sprintf("Answer question %s (%q) with a text, a corrected field or a new scan.", q.ID, q.Text)))
+	}
+	if err := fields.Err(); err != nil {
+		return nil, err
+	}
+	return []schema.Event{schema.InfoProvided{
+		ApplicationID: s.ID, ProvidedAt: env.Now, Answers: answers, Corrections: corr,
+		NewDocuments: news, Documents: mergeDocuments(s.Form.Documents, news),
+	}}, nil
+}
+
+// addressedBy reports whether a question is answered without text: by
+// correcting the section of its field or by a new scan of its kind.
+func addressedBy(q schema.Question, c schema.Corrections, news []schema.DocumentRef) bool {
+	hasKind := func(k string) bool {
+		return slices.ContainsFunc(news, func(d schema.DocumentRef) bool { return d.Kind == k })
+	}
+	if q.DocumentKind != "" && hasKind(q.DocumentKind) {
+		return true
+	}
+	sec, _, _ := strings.Cut(strings.TrimPrefix(q.Field, "/"), "/")
+	switch sec {
+	case "applicant":
+		return c.Applicant != nil
+	case "identityDocument":
+		return c.IdentityDocument != nil
+	case "residenceDocument":
+		return c.ResidenceDocument != nil
+	case "address":
+		return c.Address != nil
+	case "contacts":
+		return c.Contacts != nil
+	case "documents":
+		return len(news) > 0
+	}
+	return false
+}
+
+// residenceValid reports whether the residence document is valid on day.
+func residenceValidOn(d schema.ResidenceDocument, day time.Time) bool {
+	if d.ExpiresAt == "" {
+		return d.Type == schema.ResidenceVNZh
+	}
+	exp, ok := parseDate(d.ExpiresAt)
+	return ok && !exp.Before(day)
+}
+
+func errResidenceExpired() error {
+	return conflict("residence_expired",
+		"Срок действия документа о праве проживания истёк: полис на него выдать нельзя. Запросите у заявителя действующий документ.",
+		"The residence document has expired, so no policy can rest on it. Ask the applicant for a valid document.")
+}
+
+// term computes a policy term starting on start: the configured length,
+// capped at the residence document's expiry. ok is false when the document
+// ends before the term would start.
+func term(start time.Time, d schema.ResidenceDocument, cfg Config) (validTo time.Time, ok bool) {
+	validTo = start.AddDate(0, cfg.PolicyTermMonths, -1)
+	if d.ExpiresAt != "" {
+		if exp, ok := parseDate(d.ExpiresAt); ok && exp.Before(validTo) {
+			validTo = exp
+		}
+	}
+	return validTo, !validTo.Before(start)
+}
+
+func policyDocument(enp string, version int, day time.Time) schema.PolicyDocument {
+	return schema.PolicyDocument{Number: fmt.Sprintf("%s-%02d", enp, version), Version: version, IssuedAt: formatDate(day)}
+}
+
+// issue builds PolicyIssued for an approved application.
+func issue(s State, env Env, enp string, automatic bool) (schema.Event, error) {
+	if !ValidENP(enp) {
+		return nil, fmt.Errorf("application: issuing a policy with an invalid ЕНП %q", enp)
+	}
+	today := env.today()
+	validTo, ok := term(today, s.Form.ResidenceDocument, env.Config)
+	if !ok {
+		return nil, errResidenceExpired()
+	}
+	return schema.PolicyIssued{
+		ApplicationID: s.ID, ApplicantID: s.ApplicantID, ENP: enp,
+		ValidFrom: formatDate(today), ValidTo: formatDate(validTo),
+		Document: policyDocument(enp, 1, today), Region: s.Form.Address.Region,
+		IssuedAt: env.Now, Automatic: automatic,
+	}, nil
+}
+
+func (c Approve) decide(s State, env Env) ([]schema.Event, error) {
+	if err := reviewerGate(c, s, env, StatusInReview); err != nil {
+		return nil, err
+	}
+	if !residenceValidOn(s.Form.ResidenceDocument, env.today()) {
+		return nil, errResidenceExpired()
+	}
+	out := []schema.Event{schema.ApplicationApproved{ApplicationID: s.ID, ReviewerID: env.Caller.ID, ApprovedAt: env.Now}}
+	if env.Config.AutoIssue {
+		s.Status = StatusApproved
+		p, err := issue(s, env, c.ENP, true)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+func (c Reject) decide(s State, env Env) ([]schema.Event, error) {
+	if err := reviewerGate(c, s, env, StatusInReview, StatusInfoRequested); err != nil {
+		return nil, err
+	}
+	var fields cmderr.Fields
+	ch := &checker{f: &fields, today: env.today()}
+	code, reason := strings.TrimSpace(c.ReasonCode), strings.TrimSpace(c.Reason)
+	ch.oneOf("/reasonCode", code, schema.RejectReasons)
+	ch.text("/reason", reason, true, maxReasonText)
+	if err := fields.Err(); err != nil {
+		return nil, err
+	}
+	return []schema.Event{schema.ApplicationRejected{ApplicationID: s.ID, ReviewerID: env.Caller.ID, RejectedAt: env.Now, ReasonCode: code, Reason: reason}}, nil
+}
+
+func (c IssuePolicy) decide(s State, env Env) ([]schema.Event, error) {
+	if !s.Exists() {
+		return nil, notFound()
+	}
+	if err := requireRole(c, env.Caller, events.RoleReviewer); err != nil {
+		return nil, err
+	}
+	if err := requireState(c, s.Status, StatusApproved); err != nil {
+		return nil, err
+	}
+	p, err := issue(s, env, c.ENP, false)
+	if err != nil {
+		return nil, err
+	}
+	return []schema.Event{p}, nil
+}
+
+func errPolicyOver(validTo string) error {
+	return conflict("policy_expired",
+		fmt.Sprintf("Срок действия полиса закончился %s. Сначала продлите полис.", validTo),
+		fmt.Sprintf("The policy's validity ended on %s. Renew the policy first.", validTo))
+}
+
+func (c ChangeAddress) decide(s State, env Env) ([]schema.Event, error) {
+	if err := ownerGate(c, s, env, ownerRoles, StatusPolicyActive); err != nil {
+		return nil, err
+	}
+	today := env.today()
+	if validTo, ok := parseDate(s.ValidTo); !ok || validTo.Before(today) {
+		return nil, errPolicyOver(s.ValidTo)
+	}
+	var fields cmderr.Fields
+	ch := &checker{f: &fields, today: today}
+	addr := normAddress(c.Address)
+	ch.validateAddress("/address", addr)
+	if len(fields.List()) == 0 && addr == s.Form.Address {
+		ch.add("/address", "unchanged", cmderr.T("Это тот же адрес, что указан в полисе.", "This is the address the policy already has."))
+	}
+	if err := fields.Err(); err != nil {
+		return nil, err
+	}
+	return []schema.Event{schema.AddressChanged{
+		ApplicationID: s.ID, Address: addr, ChangedAt: env.Now, ENP: s.ENP,
+		ValidFrom: s.ValidFrom, ValidTo: s.ValidTo,
+		Document: policyDocument(s.ENP, s.Document.Version+1, today),
+	}}, nil
+}
+
+func (c Renew) decide(s State, env Env) ([]schema.Event, error) {
+	if err := ownerGate(c, s, env, ownerRoles, StatusPolicyActive, StatusPolicyExpired); err != nil {
+		return nil, err
+	}
+	today := env.today()
+	validTo, _ := parseDate(s.ValidTo)
+	if s.Status == StatusPolicyActive {
+		opens := validTo.AddDate(0, 0, -env.Config.RenewalWindowDays)
+		if today.Before(opens) {
+			return nil, conflict("renewal_too_early",
+				fmt.Sprintf("Полис действует до %s; продлить его можно с %s.", s.ValidTo, formatDate(opens)),
+				fmt.Sprintf("The policy is valid until %s; it can be renewed from %s.", s.ValidTo, formatDate(opens)))
+		}
+	}
+	var fields cmderr.Fields
+	ch := &checker{f: &fields, today: today}
+	residence := s.Form.ResidenceDocument
+	var required []string
+	if c.ResidenceDocument != nil {
+		residence = normResidence(*c.ResidenceDocument)
+		birth, _ := parseDate(s.Form.Applicant.BirthDate)
+		ch.validateResidence("/residenceDocument", residence, birth, s.Form.Applicant.Citizenship)
+		required = []string{schema.DocumentResidence}
+	}
+	news := ch.validateDocuments("/documents", Normalize(schema.Form{Documents: c.Documents}).Documents, env, s.ApplicantID, required)
+	if err := fields.Err(); err != nil {
+		return nil, err
+	}
+	start := today
+	if s.Status == StatusPolicyActive && !validTo.Before(today) {
+		start = validTo.AddDate(0, 0, 1)
+	}
+	end, ok := term(start, residence, env.Config)
+	if !ok || !residenceValidOn(residence, today.AddDate(0, 0, 1)) {
+		if c.ResidenceDocument != nil {
+			ch.add("/residenceDocument/expiresAt", "expires_too_soon", cmderr.T(
+				fmt.Sprintf("Документ должен действовать и после %s, когда начнётся новый срок полиса.", formatDate(start)),
+				fmt.Sprintf("The document must be valid beyond %s, when the new policy term starts.", formatDate(start))))
+		} else {
+			ch.add("/residenceDocument", "required", cmderr.T(
+				fmt.Sprintf("Документ о праве проживания в заявлении действует до %s. Для продления приложите действующий документ и его скан.", residence.ExpiresAt),
+				fmt.Sprintf("The residence document on file is valid until %s. To renew, give a valid document and its scan.", residence.ExpiresAt)))
+		}
+		return nil, fields.Err()
+	}
+	return []schema.Event{schema.PolicyRenewed{
+		ApplicationID: s.ID, ENP: s.ENP, ValidFrom: formatDate(start), ValidTo: formatDate(end),
+		Document: policyDocument(s.ENP, s.Document.Version+1, today), ResidenceDocument: residence,
+		NewDocuments: news, Documents: mergeDocuments(s.Form.Documents, news), RenewedAt: env.Now,
+	}}, nil
+}
+
+func (c Withdraw) decide(s State, env Env) ([]schema.Event, error) {
+	if err := ownerGate(c, s, env, []string{events.RoleApplicant}, StatusSubmitted, StatusInReview, StatusInfoRequested); err != nil {
+		return nil, err
+	}
+	var fields cmderr.Fields
+	ch := &checker{f: &fields, today: env.today()}
+	reason := strings.TrimSpace(c.Reason)
+	ch.text("/reason", reason, false, maxReasonText)
+	if err := fields.Err(); err != nil {
+		return nil, err
+	}
+	return []schema.Event{schema.ApplicationWithdrawn{ApplicationID: s.ID, WithdrawnAt: env.Now, Reason: reason}}, nil
+}
+
+func (c ExpirePolicy) decide(s State, env Env) ([]schema.Event, error) {
+	if !s.Exists() {
+		return nil, notFound()
+	}
+	if err := requireRole(c, env.Caller, events.RoleSystem); err != nil {
+		return nil, err
+	}
+	if err := requireState(c, s.Status, StatusPolicyActive); err != nil {
+		return nil, err
+	}
+	if validTo, ok := parseDate(s.ValidTo); ok && !validTo.Before(env.today()) {
+		return nil, conflict("not_yet_expired",
+			fmt.Sprintf("Полис действует до %s включительно.", s.ValidTo),
+			fmt.Sprintf("The policy is valid through %s.", s.ValidTo))
+	}
+	return []schema.Event{schema.PolicyExpired{ApplicationID: s.ID, ENP: s.ENP, ValidTo: s.ValidTo, ExpiredAt: env.Now}}, nil
+}

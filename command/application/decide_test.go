@@ -1,0 +1,483 @@
+package application_test
+
+import (
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/omsonline/oms/command/application"
+	"github.com/omsonline/oms/command/cmderr"
+	"github.com/omsonline/oms/events/schema"
+)
+
+// when is one command as its usual issuer sends it.
+type when struct {
+	cmd    application.Command
+	caller application.Caller
+	at     time.Time
+}
+
+var newAddress = schema.Address{Region: "78", City: "Санкт-Петербург", Street: "Невский пр.", House: "10", PostalCode: "191025"}
+
+// commands holds a valid instance of every command.
+func commands() []when {
+	return []when{
+		{application.SubmitApplication{ApplicationID: appID, Form: validForm()}, asOwner, now},
+		{application.ClaimForReview{}, asReviewer, now},
+		{application.RequestInfo{Questions: []application.QuestionInput{{Text: "Пришлите скан РВП целиком", DocumentKind: schema.DocumentResidence}}}, asReviewer, now},
+		{application.ProvideInfo{Answers: []schema.Answer{{QuestionID: "1.1", Text: "Москва, верно"}}}, asOwner, now},
+		{application.Approve{}, asReviewer, now},
+		{application.Reject{ReasonCode: schema.RejectInvalidDocuments, Reason: "Скан нечитаем"}, asReviewer, now},
+		{application.IssuePolicy{ENP: testENP}, asReviewer, now},
+		{application.ChangeAddress{Address: newAddress}, asOwner, now},
+		{application.Renew{}, asOwner, now},
+		{application.Withdraw{Reason: "Уезжаю"}, asOwner, now},
+		{application.ExpirePolicy{}, asSystem, now.AddDate(0, 0, 15)},
+	}
+}
+
+// outcome is what a command does in a state: the events it emits and the
+// status it leads to, or the kind of its refusal.
+type outcome struct {
+	events []string
+	next   application.Status
+	refuse cmderr.Kind
+}
+
+func ok(next application.Status, evs ...string) outcome { return outcome{events: evs, next: next} }
+
+var (
+	conflict = outcome{refuse: cmderr.Conflict}
+	notFound = outcome{refuse: cmderr.NotFound}
+)
+
+// transitions is the whole state machine; a pair missing here fails the test,
+// so adding a state or a command forces a decision for every pair.
+var transitions = map[application.Status]map[string]outcome{
+	application.StatusNone: {
+		"SubmitApplication": ok(application.StatusSubmitted, schema.TypeApplicationSubmitted),
+		"ClaimForReview":    notFound, "RequestInfo": notFound, "ProvideInfo": notFound, "Approve": notFound,
+		"Reject": notFound, "IssuePolicy": notFound, "ChangeAddress": notFound, "Renew": notFound,
+		"Withdraw": notFound, "ExpirePolicy": notFound,
+	},
+	application.StatusSubmitted: {
+		"SubmitApplication": conflict,
+		"ClaimForReview":    ok(application.StatusInReview, schema.TypeApplicationClaimed),
+		"RequestInfo":       conflict, "ProvideInfo": conflict, "Approve": conflict, "Reject": conflict,
+		"IssuePolicy": conflict, "ChangeAddress": conflict, "Renew": conflict,
+		"Withdraw":     ok(application.StatusWithdrawn, schema.TypeApplicationWithdrawn),
+		"ExpirePolicy": conflict,
+	},
+	application.StatusInReview: {
+		"SubmitApplication": conflict, "ClaimForReview": conflict,
+		"RequestInfo": ok(application.StatusInfoRequested, schema.TypeInfoRequested),
+		"ProvideInfo": conflict,
+		"Approve":     ok(application.StatusApproved, schema.TypeApplicationApproved),
+		"Reject":      ok(application.StatusRejected, schema.TypeApplicationRejected),
+		"IssuePolicy": conflict, "ChangeAddress": conflict, "Renew": conflict,
+		"Withdraw":     ok(application.StatusWithdrawn, schema.TypeApplicationWithdrawn),
+		"ExpirePolicy": conflict,
+	},
+	application.StatusInfoRequested: {
+		"SubmitApplication": conflict, "ClaimForReview": conflict, "RequestInfo": conflict,
+		"ProvideInfo": ok(application.StatusInReview, schema.TypeInfoProvided),
+		"Approve":     conflict,
+		"Reject":      ok(application.StatusRejected, schema.TypeApplicationRejected),
+		"IssuePolicy": conflict, "ChangeAddress": conflict, "Renew": conflict,
+		"Withdraw":     ok(application.StatusWithdrawn, schema.TypeApplicationWithdrawn),
+		"ExpirePolicy": conflict,
+	},
+	application.StatusApproved: {
+		"SubmitApplication": conflict, "ClaimForReview": conflict, "RequestInfo": conflict,
+		"ProvideInfo": conflict, "Approve": conflict, "Reject": conflict,
+		"IssuePolicy":   ok(application.StatusPolicyActive, schema.TypePolicyIssued),
+		"ChangeAddress": conflict, "Renew": conflict, "Withdraw": conflict, "ExpirePolicy": conflict,
+	},
+	application.StatusRejected: {
+		"SubmitApplication": conflict, "ClaimForReview": conflict, "RequestInfo": conflict,
+		"ProvideInfo": conflict, "Approve": conflict, "Reject": conflict, "IssuePolicy": conflict,
+		"ChangeAddress": conflict, "Renew": conflict, "Withdraw": conflict, "ExpirePolicy": conflict,
+	},
+	application.StatusWithdrawn: {
+		"SubmitApplication": conflict, "ClaimForReview": conflict, "RequestInfo": conflict,
+		"ProvideInfo": conflict, "Approve": conflict, "Reject": conflict, "IssuePolicy": conflict,
+		"ChangeAddress": conflict, "Renew": conflict, "Withdraw": conflict, "ExpirePolicy": conflict,
+	},
+	application.StatusPolicyActive: {
+		"SubmitApplication": conflict, "ClaimForReview": conflict, "RequestInfo": conflict,
+		"ProvideInfo": conflict, "Approve": conflict, "Reject": conflict, "IssuePolicy": conflict,
+		"ChangeAddress": ok(application.StatusPolicyActive, schema.TypeAddressChanged),
+		"Renew":         ok(application.StatusPolicyActive, schema.TypePolicyRenewed),
+		"Withdraw":      conflict,
+		"ExpirePolicy":  ok(application.StatusPolicyExpired, schema.TypePolicyExpired),
+	},
+	application.StatusPolicyExpired: {
+		"SubmitApplication": conflict, "ClaimForReview": conflict, "RequestInfo": conflict,
+		"ProvideInfo": conflict, "Approve": conflict, "Reject": conflict, "IssuePolicy": conflict,
+		"ChangeAddress": conflict,
+		"Renew":         ok(application.StatusPolicyActive, schema.TypePolicyRenewed),
+		"Withdraw":      conflict, "ExpirePolicy": conflict,
+	},
+}
+
+// TestEveryStateAndCommand is the given-when-then table over every
+// (state × command) pair: given the history of a state, when the command's
+// usual issuer sends a valid command, then it emits the listed events and
+// folds into the next state, or is refused with the listed kind.
+func TestEveryStateAndCommand(t *testing.T) {
+	states := append([]application.Status{application.StatusNone}, application.Statuses...)
+	pairs := 0
+	for _, st := range states {
+		for _, w := range commands() {
+			name := w.cmd.Name()
+			t.Run(string(orNone(st))+"/"+name, func(t *testing.T) {
+				want, listed := transitions[st][name]
+				if !listed {
+					t.Fatalf("no expected outcome for %s in %q", name, st)
+				}
+				given := history(st)
+				s := application.Fold(given...)
+				if s.Status != st {
+					t.Fatalf("given history folds to %q, want %q", s.Status, st)
+				}
+				got, err := application.Decide(s, w.cmd, env(w.caller, w.at))
+				if want.refuse != 0 {
+					e, isCmd := cmderr.As(err)
+					if !isCmd || e.Kind != want.refuse {
+						t.Fatalf("want refusal %v, got events %v, err %v", want.refuse, types(got), err)
+					}
+					if e.Message.RU == "" || e.Message.EN == "" {
+						t.Errorf("refusal without a bilingual reason: %+v", e)
+					}
+					return
+				}
+				if err != nil {
+					t.Fatalf("want %v, got %v", want.events, err)
+				}
+				if !slices.Equal(types(got), want.events) {
+					t.Fatalf("events %v, want %v", types(got), want.events)
+				}
+				if next := application.Fold(append(given, got...)...); next.Status != want.next {
+					t.Errorf("next state %q, want %q", next.Status, want.next)
+				}
+			})
+			pairs++
+		}
+	}
+	if want := 9 * 11; pairs != want {
+		t.Errorf("%d pairs, want %d", pairs, want)
+	}
+}
+
+func orNone(s application.Status) application.Status {
+	if s == "" {
+		return "none"
+	}
+	return s
+}
+
+// allowedState is a state in which each command is allowed.
+var allowedState = map[string]application.Status{
+	"SubmitApplication": application.StatusNone,
+	"ClaimForReview":    application.StatusSubmitted,
+	"RequestInfo":       application.StatusInReview,
+	"ProvideInfo":       application.StatusInfoRequested,
+	"Approve":           application.StatusInReview,
+	"Reject":            application.StatusInReview,
+	"IssuePolicy":       application.StatusApproved,
+	"ChangeAddress":     application.StatusPolicyActive,
+	"Renew":             application.StatusPolicyActive,
+	"Withdraw":          application.StatusSubmitted,
+	"ExpirePolicy":      application.StatusPolicyActive,
+}
+
+// TestWhoMayIssue checks every command against every kind of caller in a
+// state that allows the command: the wrong role, another applicant and
+// another reviewer get Forbidden, and nobody else does.
+func TestWhoMayIssue(t *testing.T) {
+	callers := map[string]application.Caller{
+		"owner": asOwner, "other-applicant": asOther, "operator-for-owner": asOperator,
+		"operator-alone": asLoneOp, "operator-for-other": asOtherOp, "reviewer": asReviewer,
+		"other-reviewer": asReviewer2, "auditor": asAuditor, "admin": asAdmin, "system": asSystem,
+	}
+	allowed := map[string][]string{
+		"SubmitApplication": {"owner", "other-applicant", "operator-for-owner", "operator-for-other"},
+		"ClaimForReview":    {"reviewer", "other-reviewer"},
+		"RequestInfo":       {"reviewer"},
+		"ProvideInfo":       {"owner", "operator-for-owner"},
+		"Approve":           {"reviewer"},
+		"Reject":            {"reviewer"},
+		"IssuePolicy":       {"reviewer", "other-reviewer"},
+		"ChangeAddress":     {"owner", "operator-for-owner"},
+		"Renew":             {"owner", "operator-for-owner"},
+		"Withdraw":          {"owner"},
+		"ExpirePolicy":      {"system"},
+	}
+	for _, w := range commands() {
+		name := w.cmd.Name()
+		for who, c := range callers {
+			t.Run(name+"/"+who, func(t *testing.T) {
+				s := application.Fold(history(allowedState[name])...)
+				_, err := application.Decide(s, w.cmd, env(c, w.at))
+				forbidden := cmderr.Is(err, cmderr.Forbidden)
+				if may := slices.Contains(allowed[name], who); may == forbidden {
+					t.Fatalf("allowed=%v, got %v", may, err)
+				}
+				if !forbidden && err != nil && !cmderr.Is(err, cmderr.Validation) {
+					// A permitted caller may still send fields that do not fit
+					// (another applicant's scans), but nothing else.
+					t.Fatalf("unexpected refusal: %v", err)
+				}
+			})
+		}
+	}
+}
+
+func TestAutoIssueApprovesAndIssuesInOneDecision(t *testing.T) {
+	s := application.Fold(history(application.StatusInReview)...)
+	e := env(asReviewer, now)
+	e.Config.AutoIssue = true
+	if _, err := application.Decide(s, application.Approve{}, e); err == nil || cmderr.Is(err, cmderr.Conflict) {
+		t.Fatalf("auto-issue without an ЕНП must be a programming error, got %v", err)
+	}
+	evs, err := application.Decide(s, application.Approve{ENP: testENP}, e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(types(evs), []string{schema.TypeApplicationApproved, schema.TypePolicyIssued}) {
+		t.Fatalf("events %v", types(evs))
+	}
+	p := evs[1].(schema.PolicyIssued)
+	if !p.Automatic || p.ENP != testENP || p.ValidFrom != "2026-03-10" || p.ValidTo != "2027-03-09" || p.Region != "77" {
+		t.Errorf("policy %+v", p)
+	}
+	if p.Document != (schema.PolicyDocument{Number: testENP + "-01", Version: 1, IssuedAt: "2026-03-10"}) {
+		t.Errorf("document %+v", p.Document)
+	}
+	if st := application.Fold(append(history(application.StatusInReview), evs...)...); st.Status != application.StatusPolicyActive {
+		t.Errorf("status %q", st.Status)
+	}
+	if !application.NeedsENP(application.Approve{}, e.Config) || application.NeedsENP(application.Approve{}, application.Config{}) {
+		t.Error("NeedsENP disagrees with AutoIssue")
+	}
+}
+
+func TestValidityIsCappedByTheResidenceDocument(t *testing.T) {
+	given := history(application.StatusApproved)
+	sub := given[0].(schema.ApplicationSubmitted)
+	sub.ResidenceDocument.ExpiresAt = "2026-09-30"
+	given[0] = sub
+	evs, err := application.Decide(application.Fold(given...), application.IssuePolicy{ENP: testENP}, env(asReviewer, now))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := evs[0].(schema.PolicyIssued); p.ValidTo != "2026-09-30" {
+		t.Errorf("validTo %s, want the РВП's expiry", p.ValidTo)
+	}
+
+	// A longer configured term still ends with the permit.
+	e := env(asReviewer, now)
+	e.Config.PolicyTermMonths = 6
+	evs, _ = application.Decide(application.Fold(history(application.StatusApproved)...), application.IssuePolicy{ENP: testENP}, e)
+	if p := evs[0].(schema.PolicyIssued); p.ValidTo != "2026-09-09" {
+		t.Errorf("6-month term ends %s", p.ValidTo)
+	}
+
+	// An expired residence document blocks issuing with a conflict.
+	sub.ResidenceDocument.ExpiresAt = "2026-03-01"
+	given[0] = sub
+	if _, err := application.Decide(application.Fold(given...), application.IssuePolicy{ENP: testENP}, env(asReviewer, now)); !cmderr.Is(err, cmderr.Conflict) {
+		t.Errorf("expired residence: %v", err)
+	}
+	if _, err := application.Decide(application.Fold(given...), application.IssuePolicy{ENP: "1234567890123456"}, env(asReviewer, now)); err == nil {
+		t.Error("an invalid ЕНП was accepted")
+	}
+}
+
+func TestChangeAddressReissuesTheDocument(t *testing.T) {
+	given := history(application.StatusPolicyActive)
+	evs, err := application.Decide(application.Fold(given...), application.ChangeAddress{Address: newAddress}, env(asOperator, now))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := evs[0].(schema.AddressChanged)
+	if a.ENP != testENP || a.ValidFrom != "2025-03-20" || a.ValidTo != "2026-03-19" {
+		t.Errorf("ЕНП or validity changed: %+v", a)
+	}
+	if a.Document != (schema.PolicyDocument{Number: testENP + "-02", Version: 2, IssuedAt: "2026-03-10"}) {
+		t.Errorf("document %+v", a.Document)
+	}
+	s := application.Fold(append(given, a)...)
+	if s.Form.Address != newAddress || s.Document.Version != 2 || s.ENP != testENP {
+		t.Errorf("state %+v", s)
+	}
+	// The same address again, and an invalid one.
+	_, err = application.Decide(s, application.ChangeAddress{Address: newAddress}, env(asOwner, now))
+	assertFields(t, err, "/address:unchanged")
+	_, err = application.Decide(s, application.ChangeAddress{Address: schema.Address{Region: "7", City: "X", Street: "Y", House: "1", PostalCode: "12345"}}, env(asOwner, now))
+	assertFields(t, err, "/address/region:format", "/address/postalCode:format")
+	// After validTo (but before the scheduler expired it) the policy is over.
+	_, err = application.Decide(s, application.ChangeAddress{Address: schema.Address{Region: "50", City: "Химки", Street: "Ленина", House: "1", PostalCode: "141400"}}, env(asOwner, now.AddDate(0, 0, 10)))
+	if e, _ := cmderr.As(err); e == nil || e.Code != "policy_expired" {
+		t.Errorf("after validTo: %v", err)
+	}
+}
+
+func TestRenew(t *testing.T) {
+	active := application.Fold(history(application.StatusPolicyActive)...)
+
+	t.Run("too early", func(t *testing.T) {
+		_, err := application.Decide(active, application.Renew{}, env(asOwner, time.Date(2026, 2, 1, 9, 0, 0, 0, time.UTC)))
+		e, _ := cmderr.As(err)
+		if e == nil || e.Kind != cmderr.Conflict || e.Code != "renewal_too_early" || !strings.Contains(e.Message.EN, "2026-02-17") {
+			t.Fatalf("got %v", err)
+		}
+	})
+	t.Run("window opens 30 days before", func(t *testing.T) {
+		evs, err := application.Decide(active, application.Renew{}, env(asOwner, time.Date(2026, 2, 17, 9, 0, 0, 0, time.UTC)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := evs[0].(schema.PolicyRenewed)
+		// No gap and no overlap with the running term.
+		if r.ValidFrom != "2026-03-20" || r.ValidTo != "2027-03-19" || r.ENP != testENP || r.Document.Version != 2 {
+			t.Errorf("%+v", r)
+		}
+	})
+	t.Run("after expiry starts today", func(t *testing.T) {
+		expired := application.Fold(history(application.StatusPolicyExpired)...)
+		evs, err := application.Decide(expired, application.Renew{}, env(asOwner, time.Date(2026, 5, 1, 9, 0, 0, 0, time.UTC)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r := evs[0].(schema.PolicyRenewed); r.ValidFrom != "2026-05-01" || r.ValidTo != "2027-04-30" {
+			t.Errorf("%+v", r)
+		}
+	})
+	t.Run("needs a residence document valid past today", func(t *testing.T) {
+		given := history(application.StatusPolicyExpired)
+		sub := given[0].(schema.ApplicationSubmitted)
+		sub.ResidenceDocument.ExpiresAt = "2026-05-01"
+		given[0] = sub
+		s := application.Fold(given...)
+		at := time.Date(2026, 5, 1, 9, 0, 0, 0, time.UTC)
+		_, err := application.Decide(s, application.Renew{}, env(asOwner, at))
+		assertFields(t, err, "/residenceDocument:required")
+
+		vnzh := schema.ResidenceDocument{Type: schema.ResidenceVNZh, Series: "82", Number: "1234567", IssuedAt: "2026-04-20"}
+		_, err = application.Decide(s, application.Renew{ResidenceDocument: &vnzh}, env(asOwner, at))
+		assertFields(t, err, "/documents:missing_scan")
+
+		evs, err := application.Decide(s, application.Renew{ResidenceDocument: &vnzh, Documents: []schema.DocumentRef{{Kind: schema.DocumentResidence, ID: "doc-residence2"}}}, env(asOwner, at))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := evs[0].(schema.PolicyRenewed)
+		if r.ResidenceDocument.Type != schema.ResidenceVNZh || r.ValidTo != "2027-04-30" || len(r.Documents) != 3 || r.Documents[1].ID != "doc-residence2" {
+			t.Errorf("%+v", r)
+		}
+		if st := application.Fold(append(given, r)...); st.Form.ResidenceDocument != vnzh || st.Status != application.StatusPolicyActive {
+			t.Errorf("state %+v", st)
+		}
+	})
+}
+
+func TestExpireOnlyAfterValidity(t *testing.T) {
+	s := application.Fold(history(application.StatusPolicyActive)...)
+	_, err := application.Decide(s, application.ExpirePolicy{}, env(asSystem, time.Date(2026, 3, 19, 20, 0, 0, 0, time.UTC)))
+	if e, _ := cmderr.As(err); e == nil || e.Code != "not_yet_expired" {
+		t.Fatalf("on the last day: %v", err)
+	}
+	// 21:00 UTC on the 19th is already the 20th in Moscow.
+	evs, err := application.Decide(s, application.ExpirePolicy{}, env(asSystem, time.Date(2026, 3, 19, 21, 0, 0, 0, time.UTC)))
+	if err != nil || evs[0].(schema.PolicyExpired).ValidTo != "2026-03-19" {
+		t.Fatalf("%v %v", evs, err)
+	}
+}
+
+func TestRequestAndProvideInfo(t *testing.T) {
+	s := application.Fold(history(application.StatusInReview)...)
+	_, err := application.Decide(s, application.RequestInfo{}, env(asReviewer, now))
+	assertFields(t, err, "/questions:required")
+	_, err = application.Decide(s, application.RequestInfo{Questions: []application.QuestionInput{{Text: "", Field: "/nope", DocumentKind: "selfie"}}}, env(asReviewer, now))
+	assertFields(t, err, "/questions/0/text:required", "/questions/0/field:unknown_field", "/questions/0/documentKind:not_allowed")
+
+	evs, err := application.Decide(s, application.RequestInfo{Questions: []application.QuestionInput{
+		{Text: "Уточните дату выдачи РВП", Field: "/residenceDocument/issuedAt"},
+		{Text: "Пришлите согласие с подписью", DocumentKind: schema.DocumentConsent},
+		{Text: "Где вы работаете?"},
+	}}, env(asReviewer, now))
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := evs[0].(schema.InfoRequested).Questions
+	if len(q) != 3 || q[0].ID != "1.1" || q[2].ID != "1.3" {
+		t.Fatalf("questions %+v", q)
+	}
+	asked := application.Fold(append(history(application.StatusInReview), evs...)...)
+
+	// Nothing answered: every question is named.
+	_, err = application.Decide(asked, application.ProvideInfo{}, env(asOwner, now))
+	assertFields(t, err, "/answers:unanswered", "/answers:unanswered", "/answers:unanswered")
+
+	// A corrected field, a new scan and a text answer each settle a question;
+	// a corrected section that is now invalid points into /corrections.
+	res := validForm().ResidenceDocument
+	res.IssuedAt = "2025-01-11"
+	bad := res
+	bad.Number = "12"
+	_, err = application.Decide(asked, application.ProvideInfo{
+		Corrections: schema.Corrections{ResidenceDocument: &bad},
+		Documents:   []schema.DocumentRef{{Kind: schema.DocumentConsent, ID: "doc-foreign"}},
+		Answers:     []schema.Answer{{QuestionID: "9.9", Text: "?"}, {QuestionID: "1.3", Text: "ООО «Ромашка»"}},
+	}, env(asOwner, now))
+	assertFields(t, err, "/corrections/residenceDocument/number:format", "/documents/0/id:unknown_document", "/answers/0/questionId:unknown_question", "/answers:unanswered")
+
+	evs, err = application.Decide(asked, application.ProvideInfo{
+		Corrections: schema.Corrections{ResidenceDocument: &res},
+		Documents:   []schema.DocumentRef{{Kind: schema.DocumentConsent, ID: "doc-consent"}},
+		Answers:     []schema.Answer{{QuestionID: "1.3", Text: "ООО «Ромашка»"}},
+	}, env(asOperator, now))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := evs[0].(schema.InfoProvided)
+	if len(p.Documents) != 3 || len(p.NewDocuments) != 1 || p.NewDocuments[0].SHA256 != "sha-doc-consent" {
+		t.Errorf("documents %+v", p)
+	}
+	after := application.Fold(append(history(application.StatusInReview), evs[0])...)
+	if after.Form.ResidenceDocument.IssuedAt != "2025-01-11" || after.Questions != nil || after.Status != application.StatusInReview {
+		t.Errorf("state %+v", after)
+	}
+}
+
+func TestRejectNeedsReason(t *testing.T) {
+	s := application.Fold(history(application.StatusInReview)...)
+	_, err := application.Decide(s, application.Reject{ReasonCode: "because"}, env(asReviewer, now))
+	assertFields(t, err, "/reasonCode:not_allowed", "/reason:required")
+}
+
+func TestClaimTwice(t *testing.T) {
+	s := application.Fold(history(application.StatusInReview)...)
+	for _, c := range []application.Caller{asReviewer, asReviewer2} {
+		_, err := application.Decide(s, application.ClaimForReview{}, env(c, now))
+		if e, _ := cmderr.As(err); e == nil || e.Code != "already_claimed" {
+			t.Errorf("%s: %v", c.ID, err)
+		}
+	}
+}
+
+func TestDecideIsDeterministic(t *testing.T) {
+	decide := func() schema.ApplicationSubmitted {
+		evs, err := application.Decide(application.State{}, application.SubmitApplication{ApplicationID: appID, Form: validForm()}, env(asOwner, now))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return evs[0].(schema.ApplicationSubmitted)
+	}
+	a, b := decide(), decide()
+	if a.ApplicationID != b.ApplicationID || !slices.Equal(a.Documents, b.Documents) || !a.SubmittedAt.Equal(b.SubmittedAt) || a.Applicant != b.Applicant {
+		t.Fatal("two identical decisions differ")
+	}
+}

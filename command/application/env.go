@@ -1,0 +1,100 @@
+package application
+
+import (
+	"time"
+
+	"github.com/omsonline/oms/events"
+	"github.com/omsonline/oms/events/schema"
+)
+
+// Config holds the product's tunable rules.
+type Config struct {
+	// PolicyTermMonths is the length of one policy term; 0 means 12.
+	PolicyTermMonths int
+	// RenewalWindowDays is how many days before ValidTo renewal opens; 0
+	// means 30.
+	RenewalWindowDays int
+	// AutoIssue issues the policy in the same write as the approval.
+	AutoIssue bool
+	// Location decides which calendar day "today" is; nil means UTC+3.
+	Location *time.Location
+}
+
+// msk is Moscow time without tzdata: Moscow has kept UTC+3 since 2014 and
+// servers may lack tzdata.
+var msk = time.FixedZone("MSK", 3*60*60)
+
+// WithDefaults fills zero values with the defaults.
+func (c Config) WithDefaults() Config {
+	if c.PolicyTermMonths <= 0 {
+		c.PolicyTermMonths = 12
+	}
+	if c.RenewalWindowDays <= 0 {
+		c.RenewalWindowDays = 30
+	}
+	if c.Location == nil {
+		c.Location = msk
+	}
+	return c
+}
+
+// Caller is who issues a command.
+type Caller struct {
+	ID   string
+	Role string
+	// OnBehalfOf is the applicant an МФЦ operator acts for.
+	OnBehalfOf string
+}
+
+// CallerFrom takes the caller from request metadata.
+func CallerFrom(m events.Metadata) Caller {
+	return Caller{ID: m.Actor.ID, Role: m.Actor.Role, OnBehalfOf: m.OnBehalfOf}
+}
+
+// Subject is the applicant the caller is, or acts for: the applicant's own id
+// for an applicant, OnBehalfOf for an operator, and "" for everyone else.
+func (c Caller) Subject() string {
+	switch c.Role {
+	case events.RoleApplicant:
+		return c.ID
+	case events.RoleOperator:
+		return c.OnBehalfOf
+	}
+	return ""
+}
+
+// Env is everything a decision depends on besides the state and the
+// command. It makes decisions pure: the same Env gives the same events.
+type Env struct {
+	Now    time.Time
+	Caller Caller
+	Config Config
+	// Documents are the uploads the command references, by document id, as
+	// the service found them; a reference missing here is unknown.
+	Documents map[string]schema.DocumentUploaded
+}
+
+// today is the calendar date of Now in the configured location, as
+// midnight UTC so that dates compare and add without zone surprises.
+func (e Env) today() time.Time {
+	loc := e.Config.WithDefaults().Location
+	y, m, d := e.Now.In(loc).Date()
+	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
+}
+
+// dateLayout is the wire format of calendar dates.
+const dateLayout = "2006-01-02"
+
+func formatDate(t time.Time) string { return t.Format(dateLayout) }
+
+// parseDate parses "YYYY-MM-DD" strictly (no time, no zone).
+func parseDate(s string) (time.Time, bool) {
+	if len(s) != len(dateLayout) {
+		return time.Time{}, false
+	}
+	t, err := time.Parse(dateLayout, s)
+	if err != nil {
+		return time.Time{}, false
+	}
+	return t, true
+}

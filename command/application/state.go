@@ -1,0 +1,149 @@
+package application
+
+import (
+	"github.com/omsonline/oms/events/schema"
+)
+
+// Status is where an application is in its life.
+type Status string
+
+// Statuses. StatusNone is an application that does not exist yet.
+const (
+	StatusNone          Status = ""
+	StatusSubmitted     Status = "submitted"
+	StatusInReview      Status = "in_review"
+	StatusInfoRequested Status = "info_requested"
+	StatusApproved      Status = "approved"
+	StatusRejected      Status = "rejected"
+	StatusWithdrawn     Status = "withdrawn"
+	StatusPolicyActive  Status = "policy_active"
+	StatusPolicyExpired Status = "policy_expired"
+)
+
+// Statuses lists every status of an existing application.
+var Statuses = []Status{
+	StatusSubmitted, StatusInReview, StatusInfoRequested, StatusApproved,
+	StatusRejected, StatusWithdrawn, StatusPolicyActive, StatusPolicyExpired,
+}
+
+var statusNames = map[Status][2]string{
+	StatusNone:          {"не подано", "not submitted"},
+	StatusSubmitted:     {"подано", "submitted"},
+	StatusInReview:      {"на рассмотрении", "in review"},
+	StatusInfoRequested: {"запрошены сведения", "information requested"},
+	StatusApproved:      {"одобрено", "approved"},
+	StatusRejected:      {"отклонено", "rejected"},
+	StatusWithdrawn:     {"отозвано", "withdrawn"},
+	StatusPolicyActive:  {"полис действует", "policy active"},
+	StatusPolicyExpired: {"срок полиса истёк", "policy expired"},
+}
+
+// Open reports whether the application holds its person's "one open
+// application" slot. Rejected and withdrawn applications are closed; an
+// expired policy is not, because it is renewed on the same application.
+func (s Status) Open() bool {
+	return s != StatusNone && s != StatusRejected && s != StatusWithdrawn
+}
+
+// State is an application folded from its events.
+type State struct {
+	ID          string
+	Status      Status
+	ApplicantID string
+	// Form is the form with every correction applied.
+	Form schema.Form
+	// ReviewerID is the reviewer the application is assigned to.
+	ReviewerID string
+	// Questions are the questions of the open information request.
+	Questions []schema.Question
+	// InfoRounds counts information requests; question ids use it.
+	InfoRounds int
+	ENP        string
+	// ValidFrom and ValidTo are the current term, "YYYY-MM-DD", inclusive.
+	ValidFrom, ValidTo string
+	Document           schema.PolicyDocument
+}
+
+// Exists reports whether the application was submitted.
+func (s State) Exists() bool { return s.Status != StatusNone }
+
+// Fold evolves the empty state through events.
+func Fold(evs ...schema.Event) State {
+	var s State
+	for _, e := range evs {
+		s = Evolve(s, e)
+	}
+	return s
+}
+
+// Evolve applies one event. Unknown events leave the state as it is, so a
+// stream written by a newer service still folds.
+func Evolve(s State, e schema.Event) State {
+	switch e := e.(type) {
+	case schema.ApplicationSubmitted:
+		s.ID, s.ApplicantID, s.Form = e.ApplicationID, e.ApplicantID, cloneForm(e.Form)
+		s.Status = StatusSubmitted
+	case schema.ApplicationClaimed:
+		s.ReviewerID = e.ReviewerID
+		s.Status = StatusInReview
+	case schema.InfoRequested:
+		s.Questions = append([]schema.Question(nil), e.Questions...)
+		s.InfoRounds++
+		s.Status = StatusInfoRequested
+	case schema.InfoProvided:
+		s.Form = applyCorrections(s.Form, e.Corrections)
+		if e.Documents != nil {
+			s.Form.Documents = append([]schema.DocumentRef(nil), e.Documents...)
+		}
+		s.Questions = nil
+		s.Status = StatusInReview
+	case schema.ApplicationApproved:
+		s.Status = StatusApproved
+	case schema.ApplicationRejected:
+		s.Questions = nil
+		s.Status = StatusRejected
+	case schema.ApplicationWithdrawn:
+		s.Questions = nil
+		s.Status = StatusWithdrawn
+	case schema.PolicyIssued:
+		s.ENP, s.ValidFrom, s.ValidTo, s.Document = e.ENP, e.ValidFrom, e.ValidTo, e.Document
+		s.Status = StatusPolicyActive
+	case schema.AddressChanged:
+		s.Form.Address = e.Address
+		s.Document = e.Document
+	case schema.PolicyRenewed:
+		s.ValidFrom, s.ValidTo, s.Document = e.ValidFrom, e.ValidTo, e.Document
+		s.Form.ResidenceDocument = e.ResidenceDocument
+		if e.Documents != nil {
+			s.Form.Documents = append([]schema.DocumentRef(nil), e.Documents...)
+		}
+		s.Status = StatusPolicyActive
+	case schema.PolicyExpired:
+		s.Status = StatusPolicyExpired
+	}
+	return s
+}
+
+func cloneForm(f schema.Form) schema.Form {
+	f.Documents = append([]schema.DocumentRef(nil), f.Documents...)
+	return f
+}
+
+func applyCorrections(f schema.Form, c schema.Corrections) schema.Form {
+	if c.Applicant != nil {
+		f.Applicant = *c.Applicant
+	}
+	if c.IdentityDocument != nil {
+		f.IdentityDocument = *c.IdentityDocument
+	}
+	if c.ResidenceDocument != nil {
+		f.ResidenceDocument = *c.ResidenceDocument
+	}
+	if c.Address != nil {
+		f.Address = *c.Address
+	}
+	if c.Contacts != nil {
+		f.Contacts = *c.Contacts
+	}
+	return f
+}

@@ -1,0 +1,516 @@
+package application
+
+import (
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/go-playground/validator/v10"
+
+	"github.com/omsonline/oms/command/cmderr"
+	"github.com/omsonline/oms/events/schema"
+)
+
+// Limits on free-text fields: generous for real data, small enough that one
+// request cannot bloat every read model.
+const (
+	maxNameLen      = 100
+	maxPlaceLen     = 200
+	maxAddressPart  = 200
+	maxShortPart    = 20
+	maxEmailLen     = 254
+	maxDocuments    = 10
+	maxAgeYears     = 130
+	maxQuestions    = 20
+	maxQuestionText = 2000
+	maxAnswerText   = 4000
+	maxReasonText   = 2000
+)
+
+// fieldCheck is go-playground/validator, used for the rules it implements
+// well (e-mail, E.164); the rest are ours.
+var fieldCheck = validator.New()
+
+// Messages shared by many fields.
+var (
+	msgRequired   = cmderr.T("Заполните поле.", "This field is required.")
+	msgDateFormat = cmderr.T("Укажите дату в формате ГГГГ-ММ-ДД.", "Use the date format YYYY-MM-DD.")
+	msgControl    = cmderr.T("Поле содержит недопустимые символы.", "The field contains characters that are not allowed.")
+)
+
+func msgTooLong(n int) cmderr.Text {
+	return cmderr.T(fmt.Sprintf("Не больше %d символов.", n), fmt.Sprintf("At most %d characters.", n))
+}
+
+func msgOneOf(values []string) cmderr.Text {
+	list := strings.Join(values, ", ")
+	return cmderr.T("Допустимые значения: "+list+".", "Allowed values: "+list+".")
+}
+
+// checker collects field errors against one "today".
+type checker struct {
+	f     *cmderr.Fields
+	today time.Time
+}
+
+func (c *checker) add(ptr, code string, msg cmderr.Text) { c.f.Add(ptr, code, msg) }
+
+// text checks a free-text field: presence, length and no control
+// characters. It reports whether the value is present and acceptable.
+func (c *checker) text(ptr, v string, required bool, max int) bool {
+	if v == "" {
+		if required {
+			c.add(ptr, "required", msgRequired)
+		}
+		return false
+	}
+	if !utf8.ValidString(v) || strings.IndexFunc(v, unicode.IsControl) >= 0 {
+		c.add(ptr, "invalid_characters", msgControl)
+		return false
+	}
+	if utf8.RuneCountInString(v) > max {
+		c.add(ptr, "too_long", msgTooLong(max))
+		return false
+	}
+	return true
+}
+
+// date parses a "YYYY-MM-DD" field.
+func (c *checker) date(ptr, v string, required bool) (time.Time, bool) {
+	if v == "" {
+		if required {
+			c.add(ptr, "required", msgRequired)
+		}
+		return time.Time{}, false
+	}
+	t, ok := parseDate(v)
+	if !ok {
+		c.add(ptr, "date_format", msgDateFormat)
+	}
+	return t, ok
+}
+
+func (c *checker) oneOf(ptr, v string, values []string) bool {
+	if v == "" {
+		c.add(ptr, "required", msgRequired)
+		return false
+	}
+	if !slices.Contains(values, v) {
+		c.add(ptr, "not_allowed", msgOneOf(values))
+		return false
+	}
+	return true
+}
+
+func (c *checker) pattern(ptr, v string, re *regexp.Regexp, msg cmderr.Text) bool {
+	if v == "" {
+		c.add(ptr, "required", msgRequired)
+		return false
+	}
+	if !re.MatchString(v) {
+		c.add(ptr, "format", msgDocFormat(msg))
+		return false
+	}
+	return true
+}
+
+func msgDocFormat(want cmderr.Text) cmderr.Text {
+	return cmderr.T("Неверный формат: "+want.RU+".", "Wrong format: "+want.EN+".")
+}
+
+// Script of a name.
+type script int
+
+const (
+	scriptNone script = iota
+	scriptLatin
+	scriptCyrillic
+)
+
+// nameScript checks a personal name: letters of one script (Cyrillic or
+// Latin, diacritics allowed), single spaces, hyphens or apostrophes between
+// letters. It returns the script, or a refusal code.
+func nameScript(s string) (script, string) {
+	sc := scriptNone
+	prevSep := true // a name may not start with a separator
+	for _, r := range s {
+		switch {
+		case r == ' ' || r == '-' || r == '\'' || r == '’':
+			if prevSep {
+				return sc, "format"
+			}
+			prevSep = true
+			continue
+		case unicode.IsLetter(r) && unicode.Is(unicode.Latin, r):
+			if sc == scriptCyrillic {
+				return sc, "mixed_script"
+			}
+			sc = scriptLatin
+		case unicode.IsLetter(r) && unicode.Is(unicode.Cyrillic, r):
+			if sc == scriptLatin {
+				return sc, "mixed_script"
+			}
+			sc = scriptCyrillic
+		default:
+			return sc, "format"
+		}
+		prevSep = false
+	}
+	if prevSep {
+		return sc, "format"
+	}
+	return sc, ""
+}
+
+var (
+	msgNameFormat = cmderr.T("Только буквы кириллицы или латиницы, пробел, дефис или апостроф между буквами — как в документе.",
+		"Only Cyrillic or Latin letters, with a space, hyphen or apostrophe between letters, as in the document.")
+	msgMixedScript = cmderr.T("Не смешивайте кириллицу и латиницу: пишите ФИО одним алфавитом, как в документе.",
+		"Do not mix Cyrillic and Latin letters: write the whole name in one alphabet, as in the document.")
+	msgLatinOnly = cmderr.T("Только латинские буквы, как в машиночитаемой зоне паспорта.",
+		"Latin letters only, as in the passport's machine-readable zone.")
+)
+
+// name checks one name field and returns its script.
+func (c *checker) name(ptr, v string, required bool) script {
+	if !c.text(ptr, v, required, maxNameLen) {
+		return scriptNone
+	}
+	sc, code := nameScript(v)
+	switch code {
+	case "":
+		return sc
+	case "mixed_script":
+		c.add(ptr, code, msgMixedScript)
+	default:
+		c.add(ptr, code, msgNameFormat)
+	}
+	return scriptNone
+}
+
+// validateApplicant checks the applicant section and returns the birth date
+// (zero when it is not valid) for the cross-field checks of the documents.
+func (c *checker) validateApplicant(p string, a schema.Applicant) time.Time {
+	var first script
+	for _, n := range []struct {
+		ptr, v   string
+		required bool
+	}{{"/lastName", a.LastName, true}, {"/firstName", a.FirstName, true}, {"/middleName", a.MiddleName, false}} {
+		sc := c.name(p+n.ptr, n.v, n.required)
+		if sc == scriptNone {
+			continue
+		}
+		if first == scriptNone {
+			first = sc
+		} else if sc != first {
+			c.add(p+n.ptr, "mixed_script", msgMixedScript)
+		}
+	}
+	if sc := c.name(p+"/latinName", a.LatinName, false); sc == scriptCyrillic {
+		c.add(p+"/latinName", "latin_only", msgLatinOnly)
+	}
+	var birth time.Time
+	if t, ok := c.date(p+"/birthDate", a.BirthDate, true); ok {
+		switch {
+		case !t.Before(c.today):
+			c.add(p+"/birthDate", "not_past", cmderr.T("Дата рождения должна быть в прошлом.", "The birth date must be in the past."))
+		case !t.After(c.today.AddDate(-maxAgeYears, 0, 0)):
+			c.add(p+"/birthDate", "too_old", cmderr.T(fmt.Sprintf("Возраст должен быть меньше %d лет.", maxAgeYears), fmt.Sprintf("The age must be below %d years.", maxAgeYears)))
+		default:
+			birth = t
+		}
+	}
+	c.text(p+"/birthPlace", a.BirthPlace, true, maxPlaceLen)
+	switch cz := a.Citizenship; {
+	case cz == "":
+		c.add(p+"/citizenship", "required", msgRequired)
+	case cz == RussiaCode:
+		c.add(p+"/citizenship", "russian_citizen", cmderr.T(
+			"Эта услуга — для иностранных граждан и лиц без гражданства. Гражданину России полис ОМС оформляет страховая медицинская организация по паспорту РФ.",
+			"This service is for foreign citizens and stateless persons. A citizen of Russia gets an ОМС policy from an insurer with a Russian passport."))
+	case !KnownCitizenship(cz):
+		c.add(p+"/citizenship", "unknown_country", cmderr.T(
+			"Укажите гражданство трёхбуквенным кодом ISO 3166-1 (например, UZB, TJK, CHN) или XXA для лица без гражданства.",
+			"Give the citizenship as an ISO 3166-1 alpha-3 code (e.g. UZB, TJK, CHN), or XXA for a stateless person."))
+	}
+	c.oneOf(p+"/sex", a.Sex, []string{"male", "female"})
+	return birth
+}
+
+// Document number formats; see the package comment.
+var (
+	rePassportSeries = regexp.MustCompile(`^[A-Z0-9]{1,10}$`)
+	rePassportNumber = regexp.MustCompile(`^[A-Z0-9]{5,20}$`)
+	reTwoDigits      = regexp.MustCompile(`^[0-9]{2}$`)
+	reSevenDigits    = regexp.MustCompile(`^[0-9]{7}$`)
+	reRefugeeSeries  = regexp.MustCompile(`^[А-ЯЁ]{2}$`)
+	reRefugeeNumber  = regexp.MustCompile(`^[0-9]{6,7}$`)
+	reContractNumber = regexp.MustCompile(`^[0-9A-ZА-ЯЁ/-]{1,30}$`)
+	reFourDigits     = regexp.MustCompile(`^[0-9]{4}$`)
+	rePostalCode     = regexp.MustCompile(`^[0-9]{6}$`)
+	reRegion         = regexp.MustCompile(`^(0[1-9]|[1-9][0-9])$`)
+)
+
+type docFormat struct {
+	series, number *regexp.Regexp // series nil: must be empty; optional: may be empty
+	seriesOptional bool
+	seriesMsg      cmderr.Text
+	numberMsg      cmderr.Text
+}
+
+var (
+	twoDigits   = cmderr.T("2 цифры", "2 digits")
+	sevenDigits = cmderr.T("7 цифр", "7 digits")
+	formats     = map[string]docFormat{
+		schema.IdentityForeignPassport: {rePassportSeries, rePassportNumber, true,
+			cmderr.T("до 10 латинских букв и цифр", "up to 10 Latin letters and digits"),
+			cmderr.T("от 5 до 20 латинских букв и цифр", "5 to 20 Latin letters and digits")},
+		schema.ResidenceRVP:  {reTwoDigits, reSevenDigits, false, twoDigits, sevenDigits},
+		schema.ResidenceVNZh: {reTwoDigits, reSevenDigits, false, twoDigits, sevenDigits},
+		schema.ResidenceRefugee: {reRefugeeSeries, reRefugeeNumber, false,
+			cmderr.T("2 заглавные буквы кириллицы", "2 capital Cyrillic letters"),
+			cmderr.T("6 или 7 цифр", "6 or 7 digits")},
+		schema.ResidenceEAEUWorker: {nil, reContractNumber, false, cmderr.Text{},
+			cmderr.T("номер трудового договора: до 30 букв, цифр, «/» или «-»", "the employment contract's number: up to 30 letters, digits, \"/\" or \"-\"")},
+		schema.ResidenceMigrationCard: {reFourDigits, reSevenDigits, false, cmderr.T("4 цифры", "4 digits"), sevenDigits},
+	}
+)
+
+func (c *checker) docNumber(p, typ, series, number string) {
+	f, ok := formats[typ]
+	if !ok {
+		return
+	}
+	switch {
+	case f.series == nil:
+		if series != "" {
+			c.add(p+"/series", "not_allowed", cmderr.T("У этого документа нет серии; оставьте поле пустым.", "This document has no series; leave the field empty."))
+		}
+	case series == "" && f.seriesOptional:
+	default:
+		c.pattern(p+"/series", series, f.series, f.seriesMsg)
+	}
+	c.pattern(p+"/number", number, f.number, f.numberMsg)
+}
+
+// validity checks issuedAt/expiresAt of a document.
+func (c *checker) validity(p, issuedAt, expiresAt string, expiryRequired bool, birth time.Time) {
+	issued, iok := c.date(p+"/issuedAt", issuedAt, true)
+	if iok {
+		switch {
+		case issued.After(c.today):
+			c.add(p+"/issuedAt", "future", cmderr.T("Дата выдачи не может быть в будущем.", "The issue date cannot be in the future."))
+			iok = false
+		case !birth.IsZero() && issued.Before(birth):
+			c.add(p+"/issuedAt", "before_birth", cmderr.T("Документ не мог быть выдан до рождения.", "The document cannot have been issued before the birth date."))
+		}
+	}
+	expires, eok := c.date(p+"/expiresAt", expiresAt, expiryRequired)
+	if !eok {
+		return
+	}
+	switch {
+	case iok && !expires.After(issued):
+		c.add(p+"/expiresAt", "before_issue", cmderr.T("Срок действия должен заканчиваться после даты выдачи.", "The expiry date must be after the issue date."))
+	case expires.Before(c.today):
+		c.add(p+"/expiresAt", "expired", cmderr.T("Срок действия документа истёк.", "The document has expired."))
+	}
+}
+
+func (c *checker) validateIdentity(p string, d schema.IdentityDocument, birth time.Time) {
+	if c.oneOf(p+"/type", d.Type, []string{schema.IdentityForeignPassport}) {
+		c.docNumber(p, d.Type, d.Series, d.Number)
+	}
+	c.text(p+"/issuedBy", d.IssuedBy, true, maxPlaceLen)
+	c.validity(p, d.IssuedAt, d.ExpiresAt, true, birth)
+}
+
+var residenceTypes = []string{schema.ResidenceRVP, schema.ResidenceVNZh, schema.ResidenceRefugee, schema.ResidenceEAEUWorker, schema.ResidenceMigrationCard}
+
+// msgMigrationCard is the eligibility refusal the seed gets wrong: a
+// migration card records an entry, it gives no right to ОМС.
+var msgMigrationCard = cmderr.T(
+	"Миграционная карта не даёт права на полис ОМС (326-ФЗ, ст. 10). Нужен один из документов: разрешение на временное проживание (РВП), вид на жительство (ВНЖ), удостоверение беженца, или — для граждан Армении, Беларуси, Казахстана и Киргизии — трудовой договор.",
+	"A migration card does not give the right to an ОМС policy (Federal Law 326-FZ, art. 10). One of these is needed: a temporary residence permit (RVP), a residence permit (VNZh), a refugee certificate, or, for citizens of Armenia, Belarus, Kazakhstan and Kyrgyzstan, an employment contract.")
+
+// validateResidence checks the residence document and eligibility.
+func (c *checker) validateResidence(p string, d schema.ResidenceDocument, birth time.Time, citizenship string) {
+	if !c.oneOf(p+"/type", d.Type, residenceTypes) {
+		return
+	}
+	switch d.Type {
+	case schema.ResidenceMigrationCard:
+		c.add(p+"/type", "not_eligible", msgMigrationCard)
+		return
+	case schema.ResidenceEAEUWorker:
+		if citizenship != "" && !eaeuMembers[citizenship] {
+			c.add(p+"/type", "not_eligible", cmderr.T(
+				"Трудовой договор даёт право на ОМС только гражданам государств ЕАЭС (Армения, Беларусь, Казахстан, Киргизия). Нужны РВП, ВНЖ или удостоверение беженца.",
+				"An employment contract gives the right to ОМС only to citizens of EAEU states (Armenia, Belarus, Kazakhstan, Kyrgyzstan). A temporary residence permit, a residence permit or a refugee certificate is needed."))
+		}
+	}
+	c.docNumber(p, d.Type, d.Series, d.Number)
+	c.validity(p, d.IssuedAt, d.ExpiresAt, d.Type != schema.ResidenceVNZh, birth)
+}
+
+func (c *checker) validateAddress(p string, a schema.Address) {
+	if a.Region == "" {
+		c.add(p+"/region", "required", msgRequired)
+	} else if !reRegion.MatchString(a.Region) {
+		c.add(p+"/region", "format", cmderr.T("Укажите двузначный код субъекта РФ, например 77 для Москвы.", "Give the two-digit code of the region of Russia, e.g. 77 for Moscow."))
+	}
+	c.text(p+"/city", a.City, true, maxNameLen)
+	c.text(p+"/street", a.Street, true, maxAddressPart)
+	c.text(p+"/house", a.House, true, maxShortPart)
+	c.text(p+"/building", a.Building, false, maxShortPart)
+	c.text(p+"/apartment", a.Apartment, false, maxShortPart)
+	if a.PostalCode == "" {
+		c.add(p+"/postalCode", "required", msgRequired)
+	} else if !rePostalCode.MatchString(a.PostalCode) {
+		c.add(p+"/postalCode", "format", cmderr.T("Почтовый индекс — 6 цифр.", "The postal code has 6 digits."))
+	}
+}
+
+func (c *checker) validateContacts(p string, ct schema.Contacts) {
+	if ct.Phone == "" {
+		c.add(p+"/phone", "required", msgRequired)
+	} else if !strings.HasPrefix(ct.Phone, "+") || fieldCheck.Var(ct.Phone, "e164") != nil {
+		// The validator's e164 makes the "+" optional; E.164 in a form is
+		// only unambiguous with it (8 916… is a domestic Russian number).
+		c.add(p+"/phone", "format", cmderr.T("Телефон в международном формате E.164, например +79161234567.", "The phone number in the international E.164 format, e.g. +79161234567."))
+	}
+	if ct.Email == "" {
+		c.add(p+"/email", "required", msgRequired)
+	} else if len(ct.Email) > maxEmailLen || fieldCheck.Var(ct.Email, "email") != nil {
+		c.add(p+"/email", "format", cmderr.T("Укажите действующий адрес электронной почты.", "Give a valid e-mail address."))
+	}
+}
+
+var kindNames = map[string]cmderr.Text{
+	schema.DocumentPassport:  cmderr.T("скан паспорта (страница с личными данными)", "a scan of the passport (the personal data page)"),
+	schema.DocumentResidence: cmderr.T("скан документа о праве проживания (РВП, ВНЖ, удостоверения беженца или трудового договора)", "a scan of the residence document (RVP, VNZh, refugee certificate or employment contract)"),
+	schema.DocumentConsent:   cmderr.T("подписанное согласие на обработку персональных данных", "the signed consent to the processing of personal data"),
+}
+
+// validateDocuments checks document references against the uploads in env
+// and returns them completed with the uploads' hashes, sizes and types.
+// Every kind in required must be present.
+func (c *checker) validateDocuments(p string, docs []schema.DocumentRef, env Env, owner string, required []string) []schema.DocumentRef {
+	if len(docs) > maxDocuments {
+		c.add(p, "too_many", cmderr.T(fmt.Sprintf("Не больше %d документов.", maxDocuments), fmt.Sprintf("At most %d documents.", maxDocuments)))
+		return nil
+	}
+	out := make([]schema.DocumentRef, 0, len(docs))
+	seen := map[string]bool{}
+	for i, d := range docs {
+		dp := fmt.Sprintf("%s/%d", p, i)
+		kindOK := c.oneOf(dp+"/kind", d.Kind, schema.DocumentKinds)
+		if kindOK && seen[d.Kind] {
+			c.add(dp+"/kind", "duplicate", cmderr.T("Документ этого вида уже указан.", "A document of this kind is already listed."))
+			kindOK = false
+		}
+		if d.ID == "" {
+			c.add(dp+"/id", "required", msgRequired)
+			continue
+		}
+		up, ok := env.Documents[d.ID]
+		if !ok || up.OwnerID == "" || up.OwnerID != owner {
+			c.add(dp+"/id", "unknown_document", cmderr.T("Документ не найден среди загруженных вами. Загрузите скан ещё раз.", "No such document among your uploads. Upload the scan again."))
+			continue
+		}
+		if kindOK && up.Kind != d.Kind {
+			c.add(dp+"/kind", "kind_mismatch", cmderr.T("Документ был загружен как другой вид документа.", "The document was uploaded as another kind of document."))
+			continue
+		}
+		if kindOK {
+			seen[d.Kind] = true
+			out = append(out, up.Ref())
+		}
+	}
+	for _, k := range required {
+		if !seen[k] && !slices.ContainsFunc(docs, func(d schema.DocumentRef) bool { return d.Kind == k }) {
+			c.add(p, "missing_scan", cmderr.T("Приложите "+kindNames[k].RU+".", "Attach "+kindNames[k].EN+"."))
+		}
+	}
+	return out
+}
+
+// Normalize trims every field and brings codes and numbers to the form they
+// are validated and stored in: upper-case citizenship and document numbers
+// without spaces, a phone number without spaces, dashes or brackets.
+func Normalize(f schema.Form) schema.Form {
+	a := &f.Applicant
+	for _, s := range []*string{&a.LastName, &a.FirstName, &a.MiddleName, &a.LatinName, &a.BirthDate, &a.BirthPlace, &a.Sex} {
+		*s = strings.TrimSpace(*s)
+	}
+	a.Citizenship = strings.ToUpper(strings.TrimSpace(a.Citizenship))
+	f.IdentityDocument = normIdentity(f.IdentityDocument)
+	f.ResidenceDocument = normResidence(f.ResidenceDocument)
+	f.Address = normAddress(f.Address)
+	f.Contacts = normContacts(f.Contacts)
+	docs := make([]schema.DocumentRef, len(f.Documents))
+	for i, d := range f.Documents {
+		docs[i] = schema.DocumentRef{Kind: strings.TrimSpace(d.Kind), ID: strings.ToLower(strings.TrimSpace(d.ID))}
+	}
+	if f.Documents == nil {
+		docs = nil
+	}
+	f.Documents = docs
+	return f
+}
+
+func normIdentity(d schema.IdentityDocument) schema.IdentityDocument {
+	d.Type, d.IssuedAt, d.IssuedBy, d.ExpiresAt = strings.TrimSpace(d.Type), strings.TrimSpace(d.IssuedAt), strings.TrimSpace(d.IssuedBy), strings.TrimSpace(d.ExpiresAt)
+	d.Series, d.Number = normDocPart(d.Series), normDocPart(d.Number)
+	return d
+}
+
+func normResidence(d schema.ResidenceDocument) schema.ResidenceDocument {
+	d.Type, d.IssuedAt, d.ExpiresAt = strings.TrimSpace(d.Type), strings.TrimSpace(d.IssuedAt), strings.TrimSpace(d.ExpiresAt)
+	d.Series, d.Number = normDocPart(d.Series), normDocPart(d.Number)
+	return d
+}
+
+func normAddress(a schema.Address) schema.Address {
+	for _, s := range []*string{&a.Region, &a.City, &a.Street, &a.House, &a.Building, &a.Apartment, &a.PostalCode} {
+		*s = strings.TrimSpace(*s)
+	}
+	return a
+}
+
+func normContacts(c schema.Contacts) schema.Contacts {
+	c.Email = strings.TrimSpace(c.Email)
+	c.Phone = strings.Map(func(r rune) rune {
+		switch r {
+		case ' ', '-', '(', ')', '\u00a0':
+			return -1
+		}
+		return r
+	}, strings.TrimSpace(c.Phone))
+	return c
+}
+
+// ValidateForm checks a whole (normalised) form and completes its document
+// references; field pointers are relative to the form. It is what
+// SubmitApplication runs, exported for the fuzz target and for clients of
+// the package that want to pre-check a draft.
+func ValidateForm(f schema.Form, env Env, owner string) (schema.Form, []cmderr.FieldError) {
+	var fields cmderr.Fields
+	c := &checker{f: &fields, today: env.today()}
+	birth := c.validateApplicant("/applicant", f.Applicant)
+	c.validateIdentity("/identityDocument", f.IdentityDocument, birth)
+	c.validateResidence("/residenceDocument", f.ResidenceDocument, birth, f.Applicant.Citizenship)
+	c.validateAddress("/address", f.Address)
+	c.validateContacts("/contacts", f.Contacts)
+	f.Documents = c.validateDocuments("/documents", f.Documents, env, owner, schema.DocumentKinds)
+	if !f.Consent {
+		c.add("/consent", "consent_required", cmderr.T(
+			"Без согласия на обработку персональных данных заявление не может быть рассмотрено.",
+			"The application cannot be processed without consent to the processing of personal data."))
+	}
+	return f, fields.List()
+}

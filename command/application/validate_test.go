@@ -1,0 +1,269 @@
+package application_test
+
+import (
+	"encoding/json"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/omsonline/oms/command/application"
+	"github.com/omsonline/oms/command/cmderr"
+	"github.com/omsonline/oms/events/schema"
+)
+
+// assertFields checks that err is a validation error with exactly these
+// "pointer:code" field errors, in any order.
+func assertFields(t *testing.T, err error, want ...string) {
+	t.Helper()
+	e, ok := cmderr.As(err)
+	if !ok || e.Kind != cmderr.Validation {
+		t.Fatalf("want field errors %v, got %v", want, err)
+	}
+	var got []string
+	for _, f := range e.Fields {
+		got = append(got, f.Field+":"+f.Code)
+		if f.Message.RU == "" || f.Message.EN == "" {
+			t.Errorf("%s:%s has no bilingual message", f.Field, f.Code)
+		}
+	}
+	slices.Sort(got)
+	want = slices.Clone(want)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Fatalf("field errors\n got %v\nwant %v", got, want)
+	}
+}
+
+func submit(f schema.Form) error {
+	_, err := application.Decide(application.State{}, application.SubmitApplication{ApplicationID: appID, Form: f}, env(asOwner, now))
+	return err
+}
+
+func TestValidFormPasses(t *testing.T) {
+	if err := submit(validForm()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestFieldRules(t *testing.T) {
+	cases := []struct {
+		name   string
+		change func(*schema.Form)
+		want   []string
+	}{
+		{"latin names", func(f *schema.Form) {
+			f.Applicant.LastName, f.Applicant.FirstName, f.Applicant.MiddleName = "O'Neil-Smith", "Zoë", ""
+		}, nil},
+		{"mixed script inside a name", func(f *schema.Form) { f.Applicant.LastName = "Ивanov" }, []string{"/applicant/lastName:mixed_script"}},
+		{"mixed script across names", func(f *schema.Form) { f.Applicant.FirstName = "Alisher" }, []string{"/applicant/firstName:mixed_script"}},
+		{"digits in a name", func(f *schema.Form) { f.Applicant.FirstName = "Алишер2" }, []string{"/applicant/firstName:format"}},
+		{"double hyphen", func(f *schema.Form) { f.Applicant.LastName = "Рахимов--Ли" }, []string{"/applicant/lastName:format"}},
+		{"cyrillic latin name", func(f *schema.Form) { f.Applicant.LatinName = "РАХИМОВ" }, []string{"/applicant/latinName:latin_only"}},
+		{"long name", func(f *schema.Form) { f.Applicant.LastName = strings.Repeat("а", 101) }, []string{"/applicant/lastName:too_long"}},
+		{"control character", func(f *schema.Form) { f.Applicant.BirthPlace = "Таш\x00кент" }, []string{"/applicant/birthPlace:invalid_characters"}},
+		{"birth today", func(f *schema.Form) { f.Applicant.BirthDate = "2026-03-10" }, []string{"/applicant/birthDate:not_past"}},
+		{"age 130", func(f *schema.Form) { f.Applicant.BirthDate = "1896-03-10" }, []string{"/applicant/birthDate:too_old"}},
+		{"age just below 130", func(f *schema.Form) { f.Applicant.BirthDate = "1896-03-11" }, nil},
+		{"bad date", func(f *schema.Form) { f.Applicant.BirthDate = "1990-02-30" }, []string{"/applicant/birthDate:date_format"}},
+		{"date with time", func(f *schema.Form) { f.Applicant.BirthDate = "1990-02-03T00:00:00Z" }, []string{"/applicant/birthDate:date_format"}},
+		{"russian citizen", func(f *schema.Form) { f.Applicant.Citizenship = "RUS" }, []string{"/applicant/citizenship:russian_citizen"}},
+		{"unknown country", func(f *schema.Form) { f.Applicant.Citizenship = "XYZ" }, []string{"/applicant/citizenship:unknown_country"}},
+		{"alpha-2 country", func(f *schema.Form) { f.Applicant.Citizenship = "UZ" }, []string{"/applicant/citizenship:unknown_country"}},
+		{"lower-case country is normalised", func(f *schema.Form) { f.Applicant.Citizenship = " tjk " }, nil},
+		{"stateless", func(f *schema.Form) { f.Applicant.Citizenship = "XXA" }, nil},
+		{"sex", func(f *schema.Form) { f.Applicant.Sex = "m" }, []string{"/applicant/sex:not_allowed"}},
+		{"passport number", func(f *schema.Form) { f.IdentityDocument.Number = "12№4" }, []string{"/identityDocument/number:format"}},
+		{"passport number with spaces is normalised", func(f *schema.Form) { f.IdentityDocument.Number = "12 345 67" }, nil},
+		{"passport without series", func(f *schema.Form) { f.IdentityDocument.Series = "" }, nil},
+		{"identity type", func(f *schema.Form) { f.IdentityDocument.Type = "internal_passport" }, []string{"/identityDocument/type:not_allowed"}},
+		{"passport issued before birth", func(f *schema.Form) { f.IdentityDocument.IssuedAt = "1989-01-01" }, []string{"/identityDocument/issuedAt:before_birth"}},
+		{"passport issued in future", func(f *schema.Form) { f.IdentityDocument.IssuedAt = "2026-03-11" }, []string{"/identityDocument/issuedAt:future"}},
+		{"passport expired", func(f *schema.Form) { f.IdentityDocument.ExpiresAt = "2026-03-09" }, []string{"/identityDocument/expiresAt:expired"}},
+		{"passport valid through today", func(f *schema.Form) { f.IdentityDocument.ExpiresAt = "2026-03-10" }, nil},
+		{"expiry before issue", func(f *schema.Form) { f.ResidenceDocument.ExpiresAt = "2025-01-10" }, []string{"/residenceDocument/expiresAt:before_issue"}},
+		{"rvp number", func(f *schema.Form) { f.ResidenceDocument.Series, f.ResidenceDocument.Number = "1", "123" }, []string{"/residenceDocument/series:format", "/residenceDocument/number:format"}},
+		{"rvp needs expiry", func(f *schema.Form) { f.ResidenceDocument.ExpiresAt = "" }, []string{"/residenceDocument/expiresAt:required"}},
+		{"permanent vnzh", func(f *schema.Form) {
+			f.ResidenceDocument = schema.ResidenceDocument{Type: "vnzh", Series: "82", Number: "0012345", IssuedAt: "2024-06-01"}
+		}, nil},
+		{"refugee", func(f *schema.Form) {
+			f.ResidenceDocument = schema.ResidenceDocument{Type: "refugee", Series: "БЖ", Number: "123456", IssuedAt: "2024-06-01", ExpiresAt: "2027-06-01"}
+		}, nil},
+		{"eaeu worker from Kazakhstan", func(f *schema.Form) {
+			f.Applicant.Citizenship = "KAZ"
+			f.ResidenceDocument = schema.ResidenceDocument{Type: "eaeu_worker", Number: "ТД-15/2025", IssuedAt: "2025-06-01", ExpiresAt: "2026-12-31"}
+		}, nil},
+		{"eaeu worker from Uzbekistan", func(f *schema.Form) {
+			f.ResidenceDocument = schema.ResidenceDocument{Type: "eaeu_worker", Number: "15", IssuedAt: "2025-06-01", ExpiresAt: "2026-12-31"}
+		}, []string{"/residenceDocument/type:not_eligible"}},
+		{"eaeu contract has no series", func(f *schema.Form) {
+			f.Applicant.Citizenship = "ARM"
+			f.ResidenceDocument = schema.ResidenceDocument{Type: "eaeu_worker", Series: "12", Number: "15", IssuedAt: "2025-06-01", ExpiresAt: "2026-12-31"}
+		}, []string{"/residenceDocument/series:not_allowed"}},
+		{"migration card alone", func(f *schema.Form) {
+			f.ResidenceDocument = schema.ResidenceDocument{Type: "migration_card", Series: "4617", Number: "1234567", IssuedAt: "2026-01-10", ExpiresAt: "2026-04-10"}
+		}, []string{"/residenceDocument/type:not_eligible"}},
+		{"residence type", func(f *schema.Form) { f.ResidenceDocument.Type = "visa" }, []string{"/residenceDocument/type:not_allowed"}},
+		{"region", func(f *schema.Form) { f.Address.Region = "00" }, []string{"/address/region:format"}},
+		{"postal code", func(f *schema.Form) { f.Address.PostalCode = "12345a" }, []string{"/address/postalCode:format"}},
+		{"phone", func(f *schema.Form) { f.Contacts.Phone = "89161234567" }, []string{"/contacts/phone:format"}},
+		{"phone with separators is normalised", func(f *schema.Form) { f.Contacts.Phone = "+7 (916) 123-45-67" }, nil},
+		{"email", func(f *schema.Form) { f.Contacts.Email = "alisher@" }, []string{"/contacts/email:format"}},
+		{"missing scan", func(f *schema.Form) { f.Documents = f.Documents[:2] }, []string{"/documents:missing_scan"}},
+		{"unknown kind", func(f *schema.Form) { f.Documents[2].Kind = "selfie" }, []string{"/documents/2/kind:not_allowed", "/documents:missing_scan"}},
+		{"another applicant's scan", func(f *schema.Form) { f.Documents[0].ID = "doc-foreign" }, []string{"/documents/0/id:unknown_document"}},
+		{"scan of another kind", func(f *schema.Form) { f.Documents[0].ID = "doc-consent" }, []string{"/documents/0/kind:kind_mismatch"}},
+		{"duplicate kind", func(f *schema.Form) {
+			f.Documents = append(f.Documents, schema.DocumentRef{Kind: schema.DocumentResidence, ID: "doc-residence2"})
+		}, []string{"/documents/3/kind:duplicate"}},
+		{"no consent", func(f *schema.Form) { f.Consent = false }, []string{"/consent:consent_required"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			f := validForm()
+			c.change(&f)
+			err := submit(f)
+			if len(c.want) == 0 {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			assertFields(t, err, c.want...)
+		})
+	}
+}
+
+func TestMigrationCardNamesTheNeededDocument(t *testing.T) {
+	f := validForm()
+	f.ResidenceDocument = schema.ResidenceDocument{Type: "migration_card", Series: "4617", Number: "1234567", IssuedAt: "2026-01-10", ExpiresAt: "2026-04-10"}
+	e, _ := cmderr.As(submit(f))
+	if e == nil || len(e.Fields) != 1 {
+		t.Fatalf("got %v", e)
+	}
+	m := e.Fields[0].Message
+	for _, want := range []string{"РВП", "ВНЖ", "беженца", "326-ФЗ"} {
+		if !strings.Contains(m.RU, want) {
+			t.Errorf("ru message lacks %q: %s", want, m.RU)
+		}
+	}
+	if !strings.Contains(m.EN, "residence permit") {
+		t.Errorf("en message: %s", m.EN)
+	}
+}
+
+// TestEveryErrorAtOnce submits an empty form and expects one error per
+// required field, not just the first.
+func TestEveryErrorAtOnce(t *testing.T) {
+	assertFields(t, submit(schema.Form{}),
+		"/applicant/lastName:required", "/applicant/firstName:required", "/applicant/birthDate:required",
+		"/applicant/birthPlace:required", "/applicant/citizenship:required", "/applicant/sex:required",
+		"/identityDocument/type:required", "/identityDocument/issuedBy:required", "/identityDocument/issuedAt:required",
+		"/identityDocument/expiresAt:required",
+		"/residenceDocument/type:required",
+		"/address/region:required", "/address/city:required", "/address/street:required", "/address/house:required", "/address/postalCode:required",
+		"/contacts/phone:required", "/contacts/email:required",
+		"/documents:missing_scan", "/documents:missing_scan", "/documents:missing_scan",
+		"/consent:consent_required",
+	)
+}
+
+func TestSubmitStoresTheNormalisedFormAndResolvedScans(t *testing.T) {
+	f := validForm()
+	f.Applicant.Citizenship = "uzb"
+	f.IdentityDocument.Number = " 12-345 67 "
+	evs, err := application.Decide(application.State{}, application.SubmitApplication{ApplicationID: appID, Form: f}, env(asOperator, now))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := evs[0].(schema.ApplicationSubmitted)
+	if s.ApplicantID != owner || s.ApplicationID != appID || !s.SubmittedAt.Equal(now) {
+		t.Errorf("ids: %+v", s)
+	}
+	if s.Applicant.Citizenship != "UZB" || s.IdentityDocument.Number != "1234567" {
+		t.Errorf("not normalised: %+v", s)
+	}
+	if d := s.Documents[1]; d.SHA256 != "sha-doc-residence" || d.Size != 1000 || d.ContentType != "application/pdf" {
+		t.Errorf("scan not resolved: %+v", d)
+	}
+	if application.PersonKey(s.IdentityDocument) != application.PersonKey(schema.IdentityDocument{Type: "foreign_passport", Series: "fa", Number: "1234 567"}) {
+		t.Error("person key depends on spelling")
+	}
+}
+
+func TestCountryList(t *testing.T) {
+	n := 0
+	for _, c := range strings.Fields("ABW AFG ZWE RUS UZB TJK KGZ KAZ ARM BLR CHN VNM XXA") {
+		if application.KnownCitizenship(c) {
+			n++
+		}
+	}
+	if n != 13 {
+		t.Errorf("known %d of 13", n)
+	}
+	if application.KnownCitizenship("SUN") || application.KnownCitizenship("uzb") {
+		t.Error("unknown codes accepted")
+	}
+}
+
+func TestENP(t *testing.T) {
+	if !application.ValidENP(testENP) {
+		t.Fatalf("%s should be valid", testENP)
+	}
+	for _, bad := range []string{"", "1234567890123453", "0234567890123452", "123456789012345", "12345678901234522", "12345678901234a2"} {
+		if application.ValidENP(bad) {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+	// Luhn catches every single-digit error.
+	for i := range 15 {
+		b := []byte(testENP)
+		b[i] = '0' + (b[i]-'0'+1)%10
+		if b[0] != '0' && application.ValidENP(string(b)) {
+			t.Errorf("typo at %d accepted: %s", i, b)
+		}
+	}
+	seen := map[string]bool{}
+	for i := range 1000 {
+		c := application.ENPCandidate(appID, i)
+		if !application.ValidENP(c) || seen[c] {
+			t.Fatalf("candidate %d: %s", i, c)
+		}
+		seen[c] = true
+	}
+	if application.ENPCandidate(appID, 0) != application.ENPCandidate(appID, 0) {
+		t.Error("candidates are not deterministic")
+	}
+}
+
+// FuzzValidate feeds arbitrary JSON through normalisation, validation and the
+// submit decision. Nothing may panic, and an accepted form must be stable
+// under a second normalisation.
+func FuzzValidate(f *testing.F) {
+	valid, _ := json.Marshal(validForm())
+	f.Add(valid)
+	f.Add([]byte(`{}`))
+	f.Add([]byte(`null`))
+	f.Add([]byte(`{"applicant":{"lastName":"\u0000","birthDate":"9999-99-99","citizenship":"ру"},"documents":[{},{"kind":"passport","id":"doc-passport"}]}`))
+	f.Add([]byte(`{"residenceDocument":{"type":"eaeu_worker","expiresAt":"0000-01-01"},"contacts":{"phone":"+","email":"@"}}`))
+	f.Add([]byte(`{"applicant":{"lastName":"-","firstName":"' '","birthDate":"0001-01-01"},"identityDocument":{"issuedAt":"2026-03-10","expiresAt":"2026-03-10"}}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var form schema.Form
+		if json.Unmarshal(data, &form) != nil {
+			return
+		}
+		e := env(asOwner, now)
+		checked, errs := application.ValidateForm(application.Normalize(form), e, owner)
+		for _, fe := range errs {
+			if !strings.HasPrefix(fe.Field, "/") || fe.Code == "" || fe.Message.RU == "" || fe.Message.EN == "" {
+				t.Fatalf("malformed field error %+v", fe)
+			}
+		}
+		if len(errs) == 0 {
+			if _, again := application.ValidateForm(application.Normalize(checked), e, owner); len(again) != 0 {
+				t.Fatalf("an accepted form fails once normalised again: %v", again)
+			}
+		}
+		_, _ = application.Decide(application.State{}, application.SubmitApplication{ApplicationID: appID, Form: form}, e)
+	})
+}

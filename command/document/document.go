@@ -1,0 +1,265 @@
+// Package document handles the scans an applicant uploads before submitting:
+// it checks what the bytes are (by magic bytes, never by the client's
+// header), stores them through the read-model store's blob port, and records
+// who owns them in a "document-<id>" stream, which is what later decides who
+// may read a scan and what an application's references resolve to.
+package document
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/omsonline/oms/command/cmderr"
+	"github.com/omsonline/oms/events"
+	"github.com/omsonline/oms/events/eventstore"
+	"github.com/omsonline/oms/events/schema"
+	"github.com/omsonline/oms/projections/readstore"
+)
+
+// MaxSize is the largest scan accepted, in bytes.
+const MaxSize = 10 << 20
+
+// Content types accepted.
+const (
+	TypePDF  = "application/pdf"
+	TypeJPEG = "image/jpeg"
+	TypePNG  = "image/png"
+)
+
+// BlobStore is the part of readstore.Store that uploads need; any readstore
+// adapter satisfies it.
+type BlobStore interface {
+	PutBlob(ctx context.Context, r io.Reader, contentType string) (readstore.BlobInfo, error)
+	OpenBlob(ctx context.Context, sha256 string) (io.ReadCloser, readstore.BlobInfo, error)
+}
+
+// Options configure a Service.
+type Options struct {
+	Store *eventstore.Store
+	Blobs BlobStore
+	// Now stamps uploads; nil means time.Now.
+	Now    func() time.Time
+	Logger *slog.Logger
+}
+
+// Service uploads and serves scans.
+type Service struct {
+	store *eventstore.Store
+	blobs BlobStore
+	now   func() time.Time
+	log   *slog.Logger
+}
+
+// New builds a Service.
+func New(opts Options) (*Service, error) {
+	if opts.Store == nil || opts.Blobs == nil {
+		return nil, errors.New("document: Store and Blobs are required")
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Service{store: opts.Store, blobs: opts.Blobs, now: opts.Now, log: opts.Logger}, nil
+}
+
+// magic numbers of the accepted types.
+var magic = []struct {
+	prefix      []byte
+	contentType string
+}{
+	{[]byte("%PDF-"), TypePDF},
+	{[]byte{0xFF, 0xD8, 0xFF}, TypeJPEG},
+	{[]byte{0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'}, TypePNG},
+}
+
+// SniffLen is how many leading bytes Sniff needs.
+const SniffLen = 8
+
+// Sniff returns the content type of a file from its first bytes.
+func Sniff(head []byte) (string, bool) {
+	for _, m := range magic {
+		if bytes.HasPrefix(head, m.prefix) {
+			return m.contentType, true
+		}
+	}
+	return "", false
+}
+
+// TooLargeError is the cmderr refusal of an oversized upload.
+func TooLargeError() error {
+	return cmderr.New(cmderr.TooLarge, "file_too_large", cmderr.T(
+		fmt.Sprintf("Файл больше %d МБ. Уменьшите разрешение скана или сохраните его в PDF.", MaxSize>>20),
+		fmt.Sprintf("The file is larger than %d MB. Lower the scan's resolution or save it as a PDF.", MaxSize>>20)))
+}
+
+func errUnsupported() error {
+	return cmderr.New(cmderr.Unsupported, "unsupported_file_type", cmderr.T(
+		"Принимаются только файлы PDF, JPEG и PNG.", "Only PDF, JPEG and PNG files are accepted."))
+}
+
+func errNotFound() error {
+	return cmderr.New(cmderr.NotFound, "document_not_found", cmderr.T("Документ не найден.", "No such document."))
+}
+
+// errOverLimit stops PutBlob mid-stream; the blob store then discards the
+// partial file.
+var errOverLimit = errors.New("document: over the size limit")
+
+type limitReader struct {
+	r io.Reader
+	n int64 // bytes still allowed
+}
+
+func (l *limitReader) Read(p []byte) (int, error) {
+	if l.n < 0 {
+		return 0, errOverLimit
+	}
+	if int64(len(p)) > l.n+1 {
+		p = p[:l.n+1]
+	}
+	n, err := l.r.Read(p)
+	l.n -= int64(n)
+	if l.n < 0 {
+		return n, errOverLimit
+	}
+	return n, err
+}
+
+// Upload stores a scan for the caller: an applicant, or an operator acting
+// for one (the scan then belongs to that applicant).
+func (s *Service) Upload(ctx context.Context, meta events.Metadata, kind string, r io.Reader) (schema.DocumentUploaded, error) {
+	owner, err := uploader(meta)
+	if err != nil {
+		return schema.DocumentUploaded{}, err
+	}
+	kind = strings.TrimSpace(kind)
+	if !slices.Contains(schema.DocumentKinds, kind) {
+		var f cmderr.Fields
+		list := strings.Join(schema.DocumentKinds, ", ")
+		f.Add("/kind", "not_allowed", cmderr.T("Укажите вид документа: "+list+".", "Give the document kind: "+list+"."))
+		return schema.DocumentUploaded{}, f.Err()
+	}
+	br := bufio.NewReaderSize(r, 4096)
+	head, _ := br.Peek(SniffLen)
+	contentType, ok := Sniff(head)
+	if !ok {
+		return schema.DocumentUploaded{}, errUnsupported()
+	}
+	info, err := s.blobs.PutBlob(ctx, &limitReader{r: br, n: MaxSize}, contentType)
+	if errors.Is(err, errOverLimit) {
+		return schema.DocumentUploaded{}, TooLargeError()
+	}
+	if err != nil {
+		return schema.DocumentUploaded{}, fmt.Errorf("document: store blob: %w", err)
+	}
+	doc := schema.DocumentUploaded{
+		DocumentID: uuid.NewString(), OwnerID: owner, Kind: kind,
+		SHA256: info.SHA256, Size: info.Size, ContentType: contentType, UploadedAt: s.now().UTC(),
+	}
+	typ, v, data, err := schema.Encode(doc)
+	if err != nil {
+		return schema.DocumentUploaded{}, err
+	}
+	if _, err := s.store.Append(ctx, schema.DocumentStream(doc.DocumentID), eventstore.NoStream, meta,
+		eventstore.NewEvent{Type: typ, SchemaVersion: v, Data: data}); err != nil {
+		// The blob stays: it is content-addressed and may be shared, and
+		// an unreferenced blob costs only disk.
+		return schema.DocumentUploaded{}, fmt.Errorf("document: record upload: %w", err)
+	}
+	s.log.InfoContext(ctx, "document uploaded", "document", doc.DocumentID, "kind", kind, "size", info.Size, "contentType", contentType)
+	return doc, nil
+}
+
+func uploader(meta events.Metadata) (string, error) {
+	switch {
+	case meta.Actor.ID == "":
+		return "", cmderr.New(cmderr.Unauthenticated, "unauthenticated", cmderr.T("Войдите в систему.", "Sign in first."))
+	case meta.Actor.Role == events.RoleApplicant:
+		return meta.Actor.ID, nil
+	case meta.Actor.Role == events.RoleOperator && meta.OnBehalfOf != "":
+		return meta.OnBehalfOf, nil
+	case meta.Actor.Role == events.RoleOperator:
+		return "", cmderr.New(cmderr.Forbidden, "on_behalf_required", cmderr.T(
+			"Оператор МФЦ загружает документы только от имени заявителя: укажите заявителя.",
+			"An МФЦ operator uploads documents only on behalf of an applicant: name the applicant."))
+	}
+	return "", cmderr.New(cmderr.Forbidden, "wrong_role", cmderr.T(
+		"Загружать документы может только заявитель или оператор МФЦ от его имени.",
+		"Only the applicant, or an МФЦ operator on their behalf, may upload documents."))
+}
+
+// Lookup returns the record of an upload; ok is false for an unknown id.
+func (s *Service) Lookup(ctx context.Context, id string) (schema.DocumentUploaded, bool, error) {
+	u, err := uuid.Parse(id)
+	if err != nil {
+		return schema.DocumentUploaded{}, false, nil
+	}
+	recs, err := s.store.LoadFrom(ctx, schema.DocumentStream(u.String()), 0, 1)
+	if err != nil {
+		return schema.DocumentUploaded{}, false, fmt.Errorf("document: load %s: %w", id, err)
+	}
+	if len(recs) == 0 {
+		return schema.DocumentUploaded{}, false, nil
+	}
+	e, err := schema.Decode(recs[0].Envelope.Type, recs[0].Envelope.SchemaVersion, recs[0].Data)
+	if err != nil {
+		return schema.DocumentUploaded{}, false, fmt.Errorf("document: %s: %w", id, err)
+	}
+	doc, ok := e.(schema.DocumentUploaded)
+	return doc, ok, nil
+}
+
+// MayRead reports whether the caller may read an upload: its owner (or an
+// operator acting for the owner), a reviewer or an auditor.
+func MayRead(meta events.Metadata, doc schema.DocumentUploaded) bool {
+	switch meta.Actor.Role {
+	case events.RoleReviewer, events.RoleAuditor:
+		return true
+	case events.RoleApplicant:
+		return meta.Actor.ID == doc.OwnerID
+	case events.RoleOperator:
+		return meta.OnBehalfOf != "" && meta.OnBehalfOf == doc.OwnerID
+	}
+	return false
+}
+
+// Open returns a scan's bytes for a caller allowed to read them; the caller
+// closes the reader.
+func (s *Service) Open(ctx context.Context, meta events.Metadata, id string) (io.ReadCloser, schema.DocumentUploaded, error) {
+	if meta.Actor.ID == "" {
+		return nil, schema.DocumentUploaded{}, cmderr.New(cmderr.Unauthenticated, "unauthenticated", cmderr.T("Войдите в систему.", "Sign in first."))
+	}
+	doc, ok, err := s.Lookup(ctx, id)
+	if err != nil {
+		return nil, doc, err
+	}
+	if !ok {
+		return nil, doc, errNotFound()
+	}
+	if !MayRead(meta, doc) {
+		return nil, doc, cmderr.New(cmderr.Forbidden, "not_owner", cmderr.T(
+			"Этот документ может читать только его владелец, специалист фонда или аудитор.",
+			"Only the document's owner, a reviewer or an auditor may read it."))
+	}
+	rc, _, err := s.blobs.OpenBlob(ctx, doc.SHA256)
+	if errors.Is(err, readstore.ErrNotFound) {
+		s.log.ErrorContext(ctx, "document blob missing", "document", doc.DocumentID, "sha256", doc.SHA256)
+		return nil, doc, errNotFound()
+	}
+	if err != nil {
+		return nil, doc, fmt.Errorf("document: open blob %s: %w", doc.SHA256, err)
+	}
+	return rc, doc, nil
+}

@@ -1,0 +1,117 @@
+package document_test
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"strings"
+	"testing"
+
+	"github.com/omsonline/oms/command/cmderr"
+	"github.com/omsonline/oms/command/document"
+	"github.com/omsonline/oms/events"
+	"github.com/omsonline/oms/events/esdbserver/esdbtest"
+	"github.com/omsonline/oms/events/eventstore"
+	"github.com/omsonline/oms/events/schema"
+	"github.com/omsonline/oms/projections/readstore/sqlitestore"
+)
+
+func TestSniff(t *testing.T) {
+	for _, c := range []struct {
+		head string
+		want string
+	}{
+		{"%PDF-1.4", document.TypePDF},
+		{"\xff\xd8\xff\xe1", document.TypeJPEG},
+		{"\x89PNG\r\n\x1a\n", document.TypePNG},
+		{"\x89PNG\r\n", ""}, // truncated signature
+		{"GIF89a", ""},
+		{"PK\x03\x04", ""},
+		{"<svg", ""},
+		{"", ""},
+	} {
+		got, ok := document.Sniff([]byte(c.head))
+		if got != c.want || ok != (c.want != "") {
+			t.Errorf("Sniff(%q) = %q %v", c.head, got, ok)
+		}
+	}
+}
+
+func newService(t *testing.T) *document.Service {
+	t.Helper()
+	st, err := eventstore.Open(eventstore.Options{URL: esdbtest.URL(esdbtest.Start(t))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	blobs, err := sqlitestore.Open(context.Background(), sqlitestore.Options{Dir: t.TempDir(), Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { blobs.Close() })
+	s, err := document.New(document.Options{Store: st, Blobs: blobs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+var owner = events.Metadata{Actor: events.Actor{ID: "user-1", Role: events.RoleApplicant}}
+
+// TestSizeLimitWhileStreaming: the limit holds even when the size is not
+// known in advance (a chunked body), by stopping the blob write.
+func TestSizeLimitWhileStreaming(t *testing.T) {
+	s := newService(t)
+	ctx := context.Background()
+	over := io.MultiReader(strings.NewReader("%PDF-"), io.LimitReader(zeros{}, document.MaxSize))
+	if _, err := s.Upload(ctx, owner, schema.DocumentPassport, over); !cmderr.Is(err, cmderr.TooLarge) {
+		t.Fatalf("over the limit: %v", err)
+	}
+	exact := io.MultiReader(strings.NewReader("%PDF-"), io.LimitReader(zeros{}, document.MaxSize-5))
+	doc, err := s.Upload(ctx, owner, schema.DocumentPassport, exact)
+	if err != nil || doc.Size != document.MaxSize {
+		t.Fatalf("at the limit: %+v %v", doc, err)
+	}
+	got, ok, err := s.Lookup(ctx, doc.DocumentID)
+	if err != nil || !ok || got != doc {
+		t.Fatalf("lookup %+v %v %v", got, ok, err)
+	}
+	rc, _, err := s.Open(ctx, owner, doc.DocumentID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	head := make([]byte, 5)
+	if _, err := io.ReadFull(rc, head); err != nil || !bytes.Equal(head, []byte("%PDF-")) {
+		t.Fatalf("read back %q %v", head, err)
+	}
+}
+
+type zeros struct{}
+
+func (zeros) Read(p []byte) (int, error) {
+	clear(p)
+	return len(p), nil
+}
+
+func TestMayRead(t *testing.T) {
+	doc := schema.DocumentUploaded{OwnerID: "user-1"}
+	for _, c := range []struct {
+		m    events.Metadata
+		want bool
+	}{
+		{owner, true},
+		{events.Metadata{Actor: events.Actor{ID: "user-2", Role: events.RoleApplicant}}, false},
+		{events.Metadata{Actor: events.Actor{ID: "op", Role: events.RoleOperator}, OnBehalfOf: "user-1"}, true},
+		{events.Metadata{Actor: events.Actor{ID: "op", Role: events.RoleOperator}}, false},
+		{events.Metadata{Actor: events.Actor{ID: "r", Role: events.RoleReviewer}}, true},
+		{events.Metadata{Actor: events.Actor{ID: "a", Role: events.RoleAuditor}}, true},
+		{events.Metadata{Actor: events.Actor{ID: "x", Role: events.RoleAdmin}}, false},
+		{events.Metadata{Actor: events.Actor{ID: "user-1", Role: events.RoleSystem}}, false},
+	} {
+		if got := document.MayRead(c.m, doc); got != c.want {
+			t.Errorf("%+v: %v", c.m, got)
+		}
+	}
+}

@@ -1,0 +1,81 @@
+package httpapi_test
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/omsonline/oms/command/application"
+)
+
+func TestRequestErrors(t *testing.T) {
+	s := newStack(t, application.Config{})
+	id := s.submitted(applicant, "1234567")
+
+	cases := []struct {
+		name   string
+		do     func() response
+		status int
+		code   string
+	}{
+		{"no caller", func() response { return s.post("/api/v1/applications", anonymous, "{}") }, 401, "unauthenticated"},
+		{"no caller on an action", func() response { return s.post(appPath(id, "claim"), anonymous, nil) }, 401, "unauthenticated"},
+		{"malformed JSON", func() response { return s.post("/api/v1/applications", applicant, `{"applicant":`) }, 400, "malformed_json"},
+		{"syntax error", func() response { return s.post("/api/v1/applications", applicant, `{"consent": tru}`) }, 400, "malformed_json"},
+		{"trailing data", func() response { return s.post("/api/v1/applications", applicant, `{} {}`) }, 400, "malformed_json"},
+		{"not an object", func() response { return s.post("/api/v1/applications", applicant, `[1,2]`) }, 400, "malformed_json"},
+		{"wrong type", func() response {
+			return s.post("/api/v1/applications", applicant, `{"applicant":{"birthDate":19900405}}`)
+		}, 422, "invalid_fields"},
+		{"not JSON", func() response {
+			req := httptest.NewRequest(http.MethodPost, "/api/v1/applications", strings.NewReader("consent=true"))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			return s.send(req, applicant)
+		}, 415, "unsupported_media_type"},
+		{"body too large", func() response {
+			return s.post("/api/v1/applications", applicant, `{"x":"`+strings.Repeat("a", 300<<10)+`"}`)
+		}, 413, "body_too_large"},
+		{"bad idempotency key", func() response {
+			return s.post(appPath(id, "claim"), reviewer, nil, "Idempotency-Key", "два слова")
+		}, 400, "bad_idempotency_key"},
+		{"wrong role", func() response { return s.post(appPath(id, "approve"), applicant, nil) }, 403, "wrong_role"},
+		{"not the owner", func() response { return s.post(appPath(id, "withdraw"), applicant2, nil) }, 403, "not_owner"},
+		{"operator alone", func() response {
+			return s.post("/api/v1/applications", who{"op-2", "operator", ""}, form("1111111", nil))
+		}, 403, "on_behalf_required"},
+		{"wrong state", func() response { return s.post(appPath(id, "approve"), reviewer, nil) }, 409, "wrong_state"},
+		{"unknown application", func() response {
+			return s.post(appPath("0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b", "claim"), reviewer, nil)
+		}, 404, "application_not_found"},
+		{"not a uuid", func() response { return s.post(appPath("../etc", "claim"), reviewer, nil) }, 404, ""},
+		{"unknown route", func() response { return s.post("/api/v1/applications/"+id+"/teleport", reviewer, nil) }, 404, "no_route"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := c.do()
+			wantStatus(t, r, c.status)
+			p := r.problem(t)
+			if c.code != "" && p.Code != c.code {
+				t.Fatalf("code %q, want %q: %s", p.Code, c.code, r.body)
+			}
+			if !strings.Contains(p.Title, " / ") {
+				t.Errorf("title is not bilingual: %q", p.Title)
+			}
+		})
+	}
+
+	t.Run("wrong type points at the field", func(t *testing.T) {
+		r := s.post("/api/v1/applications", applicant, `{"applicant":{"birthDate":19900405},"unknownField":{"x":1}}`)
+		p := r.problem(t)
+		if len(p.Errors) != 1 || p.Errors[0].Field != "/applicant/birthDate" || p.Errors[0].Code != "type" {
+			t.Fatalf("%s", r.body)
+		}
+	})
+	t.Run("unknown fields are tolerated", func(t *testing.T) {
+		r := s.post(appPath(id, "claim"), reviewer, `{"comment":"беру", "priority": 3}`)
+		wantStatus(t, r, fiber.StatusOK)
+	})
+}

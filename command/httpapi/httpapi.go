@@ -1,0 +1,273 @@
+// Package httpapi is the command side of the HTTP API on Fiber v2: it turns
+// requests into application commands and uploads, runs them through
+// command/service and command/document, and answers with
+// {applicationId, revision, position} or an RFC 9457 problem document in
+// Russian and English.
+//
+// Authentication is not done here: a middleware in front puts the caller's
+// events.Metadata into c.UserContext() with events.WithMetadata, and a
+// request without it is answered 401.
+package httpapi
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"mime"
+	"strconv"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/omsonline/oms/command/cmderr"
+	"github.com/omsonline/oms/command/document"
+	"github.com/omsonline/oms/command/service"
+	"github.com/omsonline/oms/events"
+)
+
+// DefaultJSONBodyLimit bounds command bodies when Deps.JSONBodyLimit is 0:
+// a full form with long answers is a few kilobytes.
+const DefaultJSONBodyLimit = 256 << 10
+
+// MinAppBodyLimit is the smallest fiber.Config.BodyLimit that lets a
+// maximal upload (document.MaxSize plus multipart overhead) reach the
+// handler, which then answers oversize with a clear 413 itself.
+const MinAppBodyLimit = document.MaxSize + 1<<20
+
+// Deps are what the handlers need.
+type Deps struct {
+	Commands  *service.Service
+	Documents *document.Service
+	// Logger receives server errors; nil means slog.Default().
+	Logger *slog.Logger
+	// JSONBodyLimit bounds JSON command bodies; 0 means DefaultJSONBodyLimit.
+	JSONBodyLimit int
+}
+
+type handlers struct {
+	Deps
+}
+
+// Register mounts the command routes on router:
+//
+//	POST /api/v1/applications
+//	POST /api/v1/applications/:id/{claim|request-info|provide-info|approve|reject|issue-policy|change-address|renew|withdraw}
+//	POST /api/v1/documents
+//	GET  /api/v1/documents/:id
+//
+// The app should use ErrorHandler and a BodyLimit of at least
+// MinAppBodyLimit.
+func Register(router fiber.Router, deps Deps) error {
+	if deps.Commands == nil || deps.Documents == nil {
+		return errors.New("httpapi: Commands and Documents are required")
+	}
+	if deps.Logger == nil {
+		deps.Logger = slog.Default()
+	}
+	if deps.JSONBodyLimit <= 0 {
+		deps.JSONBodyLimit = DefaultJSONBodyLimit
+	}
+	h := &handlers{deps}
+	router.Post("/api/v1/applications", h.submit)
+	for _, action := range Actions {
+		router.Post("/api/v1/applications/:id/"+action, h.action(action))
+	}
+	router.Post("/api/v1/documents", h.upload)
+	router.Get("/api/v1/documents/:id", h.download)
+	return nil
+}
+
+func errUnauthenticated() error {
+	return cmderr.New(cmderr.Unauthenticated, "unauthenticated", cmderr.T("Войдите в систему.", "Sign in first."))
+}
+
+func badRequest(code string, ru, en string) error {
+	return cmderr.New(cmderr.BadRequest, code, cmderr.T(ru, en))
+}
+
+// caller reads the metadata the auth middleware attached.
+func caller(c *fiber.Ctx) (events.Metadata, error) {
+	m, ok := events.MetadataFrom(c.UserContext())
+	if !ok || m.Actor.ID == "" || m.Actor.Role == "" {
+		return events.Metadata{}, errUnauthenticated()
+	}
+	return m, nil
+}
+
+// request builds the service request from the headers.
+func (h *handlers) request(c *fiber.Ctx) (service.Request, error) {
+	m, err := caller(c)
+	if err != nil {
+		return service.Request{}, err
+	}
+	req := service.Request{Meta: m}
+	if v := strings.TrimSpace(c.Get("If-Match")); v != "" && v != "*" {
+		rev, err := parseRevision(v)
+		if err != nil {
+			return req, err
+		}
+		req.IfMatch = &rev
+	}
+	if key := c.Get("Idempotency-Key"); key != "" {
+		if len(key) > service.MaxIdempotencyKeyLen || strings.IndexFunc(key, func(r rune) bool { return r < 0x21 || r > 0x7e }) >= 0 {
+			return req, badRequest("bad_idempotency_key",
+				fmt.Sprintf("Idempotency-Key — от 1 до %d видимых ASCII-символов.", service.MaxIdempotencyKeyLen),
+				fmt.Sprintf("The Idempotency-Key must be 1 to %d visible ASCII characters.", service.MaxIdempotencyKeyLen))
+		}
+		req.IdempotencyKey = strings.Clone(key) // Fiber reuses header memory
+	}
+	return req, nil
+}
+
+// parseRevision reads an If-Match value: a revision as a bare number or as
+// an entity tag ("5", W/"5"), which is what ETag answers carry.
+func parseRevision(v string) (uint64, error) {
+	s := strings.TrimPrefix(v, "W/")
+	s = strings.TrimSuffix(strings.TrimPrefix(s, `"`), `"`)
+	rev, err := strconv.ParseUint(s, 10, 64)
+	if err != nil {
+		return 0, badRequest("bad_if_match",
+			"If-Match должен содержать ревизию заявления, например \"5\".",
+			"If-Match must carry the application's revision, e.g. \"5\".")
+	}
+	return rev, nil
+}
+
+// jsonBody returns the body of a JSON request after the size and media type
+// checks.
+func (h *handlers) jsonBody(c *fiber.Ctx) ([]byte, error) {
+	body := c.Body()
+	if len(body) > h.JSONBodyLimit {
+		return nil, cmderr.New(cmderr.TooLarge, "body_too_large", cmderr.T(
+			fmt.Sprintf("Тело запроса больше %d КБ.", h.JSONBodyLimit>>10),
+			fmt.Sprintf("The request body is larger than %d KB.", h.JSONBodyLimit>>10)))
+	}
+	if len(body) > 0 {
+		if ct := c.Get(fiber.HeaderContentType); ct != "" {
+			mt, _, err := mime.ParseMediaType(ct)
+			if err != nil || (mt != fiber.MIMEApplicationJSON && !strings.HasSuffix(mt, "+json")) {
+				return nil, cmderr.New(cmderr.Unsupported, "unsupported_media_type", cmderr.T(
+					"Тело запроса должно быть application/json.", "The request body must be application/json."))
+			}
+		}
+	}
+	return body, nil
+}
+
+func (h *handlers) fail(c *fiber.Ctx, err error) error {
+	return writeProblem(c, h.Logger, err)
+}
+
+func respond(c *fiber.Ctx, status int, res service.Result) error {
+	c.Set(fiber.HeaderETag, `"`+strconv.FormatUint(res.Revision, 10)+`"`)
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	return c.Status(status).JSON(res)
+}
+
+func (h *handlers) submit(c *fiber.Ctx) error {
+	req, err := h.request(c)
+	if err != nil {
+		return h.fail(c, err)
+	}
+	body, err := h.jsonBody(c)
+	if err != nil {
+		return h.fail(c, err)
+	}
+	form, err := DecodeSubmit(body)
+	if err != nil {
+		return h.fail(c, err)
+	}
+	res, err := h.Commands.Submit(c.UserContext(), req, form)
+	if err != nil {
+		return h.fail(c, err)
+	}
+	c.Location("/api/v1/applications/" + res.ApplicationID)
+	return respond(c, fiber.StatusCreated, res)
+}
+
+func (h *handlers) action(action string) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		req, err := h.request(c)
+		if err != nil {
+			return h.fail(c, err)
+		}
+		body, err := h.jsonBody(c)
+		if err != nil {
+			return h.fail(c, err)
+		}
+		cmd, err := commandFor(action, body)
+		if err != nil {
+			return h.fail(c, err)
+		}
+		res, err := h.Commands.Handle(c.UserContext(), req, strings.Clone(c.Params("id")), cmd)
+		if err != nil {
+			return h.fail(c, err)
+		}
+		return respond(c, fiber.StatusOK, res)
+	}
+}
+
+// uploadResponse is the answer to an upload.
+type uploadResponse struct {
+	ID          string `json:"id"`
+	Kind        string `json:"kind"`
+	SHA256      string `json:"sha256"`
+	Size        int64  `json:"size"`
+	ContentType string `json:"contentType"`
+}
+
+func (h *handlers) upload(c *fiber.Ctx) error {
+	m, err := caller(c)
+	if err != nil {
+		return h.fail(c, err)
+	}
+	mt, _, _ := mime.ParseMediaType(c.Get(fiber.HeaderContentType))
+	if mt != fiber.MIMEMultipartForm {
+		return h.fail(c, cmderr.New(cmderr.Unsupported, "multipart_required", cmderr.T(
+			"Загрузите файл как multipart/form-data с полями file и kind.",
+			"Upload the file as multipart/form-data with the fields file and kind.")))
+	}
+	fh, err := c.FormFile("file")
+	if err != nil {
+		var f cmderr.Fields
+		f.Add("/file", "required", cmderr.T("Приложите файл в поле file.", "Attach the file in the field file."))
+		return h.fail(c, f.Err())
+	}
+	if fh.Size > document.MaxSize {
+		return h.fail(c, document.TooLargeError())
+	}
+	f, err := fh.Open()
+	if err != nil {
+		return h.fail(c, fmt.Errorf("httpapi: open upload: %w", err))
+	}
+	defer f.Close()
+	doc, err := h.Documents.Upload(c.UserContext(), m, strings.Clone(c.FormValue("kind")), f)
+	if err != nil {
+		return h.fail(c, err)
+	}
+	c.Location("/api/v1/documents/" + doc.DocumentID)
+	return c.Status(fiber.StatusCreated).JSON(uploadResponse{
+		ID: doc.DocumentID, Kind: doc.Kind, SHA256: doc.SHA256, Size: doc.Size, ContentType: doc.ContentType,
+	})
+}
+
+var extensions = map[string]string{document.TypePDF: "pdf", document.TypeJPEG: "jpg", document.TypePNG: "png"}
+
+func (h *handlers) download(c *fiber.Ctx) error {
+	m, err := caller(c)
+	if err != nil {
+		return h.fail(c, err)
+	}
+	rc, doc, err := h.Documents.Open(c.UserContext(), m, strings.Clone(c.Params("id")))
+	if err != nil {
+		return h.fail(c, err)
+	}
+	name := doc.Kind + "-" + doc.DocumentID + "." + extensions[doc.ContentType]
+	c.Set(fiber.HeaderContentType, doc.ContentType)
+	c.Set(fiber.HeaderContentDisposition, `attachment; filename="`+name+`"`)
+	c.Set(fiber.HeaderXContentTypeOptions, "nosniff")
+	c.Set(fiber.HeaderCacheControl, "private, no-store")
+	c.Set(fiber.HeaderETag, `"`+doc.SHA256+`"`)
+	// fasthttp closes the stream once it is sent.
+	return c.SendStream(rc, int(doc.Size))
+}

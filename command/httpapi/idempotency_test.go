@@ -1,0 +1,100 @@
+package httpapi_test
+
+import (
+	"bytes"
+	"sync"
+	"testing"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/omsonline/oms/command/application"
+	"github.com/omsonline/oms/command/service"
+)
+
+func TestIdempotentReplay(t *testing.T) {
+	s := newStack(t, application.Config{})
+	scans := s.scans(applicant)
+	body := form("1234567", scans)
+
+	first := s.post("/api/v1/applications", applicant, body, "Idempotency-Key", "submit-1")
+	wantStatus(t, first, fiber.StatusCreated)
+	id := first.result(t).ApplicationID
+
+	again := s.post("/api/v1/applications", applicant, body, "Idempotency-Key", "submit-1")
+	wantStatus(t, again, fiber.StatusCreated)
+	if !bytes.Equal(first.body, again.body) {
+		t.Fatalf("replay answered %s, first %s", again.body, first.body)
+	}
+	if recs, _ := s.events(id); len(recs) != 1 {
+		t.Fatalf("%d events after a replay", len(recs))
+	}
+
+	// The record is in the event store: a new process (new client, new
+	// service, new app) answers the same.
+	st := s.openStore()
+	svc, err := service.New(service.Options{Store: st, Documents: s.docs, Now: s.clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.app = newApp(t, svc, s.docs)
+	restarted := s.post("/api/v1/applications", applicant, body, "Idempotency-Key", "submit-1")
+	if restarted.status != fiber.StatusCreated || !bytes.Equal(first.body, restarted.body) {
+		t.Fatalf("after restart: %d %s", restarted.status, restarted.body)
+	}
+
+	// Same key, another request: refused.
+	other := body
+	other.Contacts.Email = "other@example.com"
+	r := s.post("/api/v1/applications", applicant, other, "Idempotency-Key", "submit-1")
+	wantStatus(t, r, fiber.StatusUnprocessableEntity)
+	if p := r.problem(t); p.Code != "idempotency_key_reused" {
+		t.Fatalf("reuse: %s", r.body)
+	}
+	// The same key from another caller is another key.
+	wantStatus(t, s.post(appPath(id, "withdraw"), applicant2, nil, "Idempotency-Key", "submit-1"), fiber.StatusForbidden)
+
+	// Commands on an application replay too.
+	c1 := s.post(appPath(id, "claim"), reviewer, nil, "Idempotency-Key", "claim-1")
+	c2 := s.post(appPath(id, "claim"), reviewer, nil, "Idempotency-Key", "claim-1")
+	wantStatus(t, c2, fiber.StatusOK)
+	if !bytes.Equal(c1.body, c2.body) {
+		t.Fatalf("claim replay %s vs %s", c2.body, c1.body)
+	}
+	if recs, _ := s.events(id); len(recs) != 2 {
+		t.Fatalf("%d events after a claim replay", len(recs))
+	}
+}
+
+// TestIdempotencyRefusalFreesTheKey: a refused request wrote nothing, so the
+// corrected request may reuse its key.
+func TestIdempotencyRefusalFreesTheKey(t *testing.T) {
+	s := newStack(t, application.Config{})
+	body := form("1234567", s.scans(applicant))
+	bad := body
+	bad.Consent = false
+	wantStatus(t, s.post("/api/v1/applications", applicant, bad, "Idempotency-Key", "k"), fiber.StatusUnprocessableEntity)
+	wantStatus(t, s.post("/api/v1/applications", applicant, bad, "Idempotency-Key", "k"), fiber.StatusUnprocessableEntity)
+	wantStatus(t, s.post("/api/v1/applications", applicant, body, "Idempotency-Key", "k"), fiber.StatusCreated)
+}
+
+// TestIdempotentRace sends the same keyed request ten times at once: one
+// executes, the others wait for its answer and return it.
+func TestIdempotentRace(t *testing.T) {
+	s := newStack(t, application.Config{})
+	body := form("1234567", s.scans(applicant))
+	const n = 10
+	answers := make([]response, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() { answers[i] = s.post("/api/v1/applications", applicant, body, "Idempotency-Key", "race") })
+	}
+	wg.Wait()
+	for i, a := range answers {
+		if a.status != fiber.StatusCreated || !bytes.Equal(a.body, answers[0].body) {
+			t.Fatalf("answer %d: %d %s, first %s", i, a.status, a.body, answers[0].body)
+		}
+	}
+	if recs, _ := s.events(answers[0].result(t).ApplicationID); len(recs) != 1 {
+		t.Fatalf("%d events", len(recs))
+	}
+}

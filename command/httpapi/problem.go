@@ -1,0 +1,113 @@
+package httpapi
+
+import (
+	"errors"
+	"log/slog"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/omsonline/oms/command/cmderr"
+)
+
+// ContentTypeProblem is RFC 9457's media type.
+const ContentTypeProblem = "application/problem+json"
+
+// Problem is an RFC 9457 problem document. Detail is an object with both
+// languages rather than a string, and Title carries both languages too, so a
+// client can show either without a second request.
+type Problem struct {
+	// Type is "urn:oms:problem:<code>".
+	Type   string      `json:"type"`
+	Title  string      `json:"title"`
+	Status int         `json:"status"`
+	Detail cmderr.Text `json:"detail"`
+	// Code is the machine-readable reason, e.g. "wrong_state".
+	Code string `json:"code"`
+	// Errors lists every field error of a 422.
+	Errors []cmderr.FieldError `json:"errors,omitempty"`
+	// CurrentRevision is the application's revision on a 409 about state.
+	CurrentRevision *uint64 `json:"currentRevision,omitempty"`
+	// ExistingApplicationID is the open application of the same person.
+	ExistingApplicationID string `json:"existingApplicationId,omitempty"`
+}
+
+var statusOf = map[cmderr.Kind]int{
+	cmderr.Validation:      fiber.StatusUnprocessableEntity,
+	cmderr.Conflict:        fiber.StatusConflict,
+	cmderr.Forbidden:       fiber.StatusForbidden,
+	cmderr.NotFound:        fiber.StatusNotFound,
+	cmderr.Unauthenticated: fiber.StatusUnauthorized,
+	cmderr.TooLarge:        fiber.StatusRequestEntityTooLarge,
+	cmderr.Unsupported:     fiber.StatusUnsupportedMediaType,
+	cmderr.BadRequest:      fiber.StatusBadRequest,
+}
+
+var titles = map[int]string{
+	fiber.StatusBadRequest:            "Некорректный запрос / Bad request",
+	fiber.StatusUnauthorized:          "Требуется вход / Authentication required",
+	fiber.StatusForbidden:             "Доступ запрещён / Forbidden",
+	fiber.StatusNotFound:              "Не найдено / Not found",
+	fiber.StatusMethodNotAllowed:      "Метод не поддерживается / Method not allowed",
+	fiber.StatusConflict:              "Конфликт состояния / Conflict",
+	fiber.StatusRequestEntityTooLarge: "Слишком большой запрос / Payload too large",
+	fiber.StatusUnsupportedMediaType:  "Неподдерживаемый тип / Unsupported media type",
+	fiber.StatusUnprocessableEntity:   "Ошибки в данных / Invalid fields",
+	fiber.StatusInternalServerError:   "Внутренняя ошибка / Internal error",
+	fiber.StatusServiceUnavailable:    "Сервис недоступен / Service unavailable",
+}
+
+func title(status int) string {
+	if t, ok := titles[status]; ok {
+		return t
+	}
+	return "Ошибка / Error"
+}
+
+// writeProblem answers with a problem document built from err; errors that
+// are not refusals are logged and hidden behind a 500.
+func writeProblem(c *fiber.Ctx, log *slog.Logger, err error) error {
+	p := problemOf(err)
+	if p.Status >= 500 {
+		log.ErrorContext(c.UserContext(), "command API error", "method", c.Method(), "path", c.Path(), "err", err)
+	}
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	return c.Status(p.Status).JSON(p, ContentTypeProblem)
+}
+
+func problemOf(err error) Problem {
+	if e, ok := cmderr.As(err); ok {
+		status := statusOf[e.Kind]
+		if status == 0 {
+			status = fiber.StatusInternalServerError
+		}
+		return Problem{
+			Type: "urn:oms:problem:" + e.Code, Title: title(status), Status: status, Detail: e.Message, Code: e.Code,
+			Errors: e.Fields, CurrentRevision: e.CurrentRevision, ExistingApplicationID: e.ExistingApplicationID,
+		}
+	}
+	var fe *fiber.Error
+	if errors.As(err, &fe) {
+		p := Problem{Type: "about:blank", Title: title(fe.Code), Status: fe.Code, Code: "http_error", Detail: cmderr.T(fe.Message, fe.Message)}
+		switch fe.Code {
+		case fiber.StatusRequestEntityTooLarge:
+			p.Code, p.Type = "body_too_large", "urn:oms:problem:body_too_large"
+			p.Detail = cmderr.T("Запрос слишком большой.", "The request body is too large.")
+		case fiber.StatusNotFound:
+			p.Code, p.Type = "no_route", "urn:oms:problem:no_route"
+			p.Detail = cmderr.T("Такого адреса нет.", "No such route.")
+		}
+		return p
+	}
+	return Problem{
+		Type: "urn:oms:problem:internal", Title: title(fiber.StatusInternalServerError), Status: fiber.StatusInternalServerError, Code: "internal",
+		Detail: cmderr.T("Что-то пошло не так. Повторите запрос позже.", "Something went wrong. Try again later."),
+	}
+}
+
+// ErrorHandler is a fiber.Config.ErrorHandler that answers every error,
+// including Fiber's own (an oversized body, an unknown route), with a problem
+// document. Mount it on the app so that the limits Fiber enforces before a
+// handler runs read like the rest of the API.
+func ErrorHandler(c *fiber.Ctx, err error) error {
+	return writeProblem(c, slog.Default(), err)
+}

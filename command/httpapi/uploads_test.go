@@ -1,0 +1,109 @@
+package httpapi_test
+
+import (
+	"bytes"
+	"testing"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/omsonline/oms/command/application"
+	"github.com/omsonline/oms/command/document"
+	"github.com/omsonline/oms/events/schema"
+)
+
+func TestUploads(t *testing.T) {
+	s := newStack(t, application.Config{})
+
+	for _, c := range []struct {
+		name, contentType string
+		file              []byte
+	}{{"pdf", "application/pdf", pdfFile}, {"jpeg", "image/jpeg", jpegFile}, {"png", "image/png", pngFile}} {
+		t.Run(c.name, func(t *testing.T) {
+			r := s.upload(applicant, schema.DocumentPassport, c.file)
+			wantStatus(t, r, fiber.StatusCreated)
+			var doc struct {
+				ID, Kind, SHA256, ContentType string
+				Size                          int64
+			}
+			r.json(t, &doc)
+			if doc.ContentType != c.contentType || doc.Size != int64(len(c.file)) || len(doc.SHA256) != 64 || doc.ID == "" || doc.Kind != schema.DocumentPassport {
+				t.Fatalf("%s", r.body)
+			}
+		})
+	}
+
+	t.Run("type by magic bytes, not by name or header", func(t *testing.T) {
+		r := s.upload(applicant, schema.DocumentPassport, []byte("<html><script>alert(1)</script></html>"))
+		wantStatus(t, r, fiber.StatusUnsupportedMediaType)
+		if p := r.problem(t); p.Code != "unsupported_file_type" {
+			t.Fatal(p.Code)
+		}
+		wantStatus(t, s.upload(applicant, schema.DocumentPassport, nil), fiber.StatusUnsupportedMediaType)
+	})
+	t.Run("10 MB is the limit", func(t *testing.T) {
+		big := make([]byte, document.MaxSize+1)
+		copy(big, pdfFile)
+		r := s.upload(applicant, schema.DocumentPassport, big)
+		wantStatus(t, r, fiber.StatusRequestEntityTooLarge)
+		if p := r.problem(t); p.Code != "file_too_large" || p.Detail.EN == "" {
+			t.Fatal(p)
+		}
+		wantStatus(t, s.upload(applicant, schema.DocumentPassport, big[:document.MaxSize]), fiber.StatusCreated)
+	})
+	t.Run("kind is required", func(t *testing.T) {
+		r := s.upload(applicant, "selfie", pngFile)
+		wantStatus(t, r, fiber.StatusUnprocessableEntity)
+		if p := r.problem(t); len(p.Errors) != 1 || p.Errors[0].Field != "/kind" {
+			t.Fatalf("%s", r.body)
+		}
+	})
+	t.Run("who may upload", func(t *testing.T) {
+		wantStatus(t, s.upload(reviewer, schema.DocumentPassport, pngFile), fiber.StatusForbidden)
+		wantStatus(t, s.upload(anonymous, schema.DocumentPassport, pngFile), fiber.StatusUnauthorized)
+		wantStatus(t, s.upload(operator, schema.DocumentPassport, pngFile), fiber.StatusCreated)
+	})
+	t.Run("not multipart", func(t *testing.T) {
+		wantStatus(t, s.post("/api/v1/documents", applicant, `{"file":"x"}`), fiber.StatusUnsupportedMediaType)
+	})
+}
+
+func TestDocumentReadAccess(t *testing.T) {
+	s := newStack(t, application.Config{})
+	content := append(append([]byte{}, pdfFile...), []byte("private scan")...)
+	r := s.upload(applicant, schema.DocumentResidence, content)
+	wantStatus(t, r, fiber.StatusCreated)
+	var doc struct{ ID string }
+	r.json(t, &doc)
+	path := "/api/v1/documents/" + doc.ID
+
+	for _, w := range []who{applicant, operator, reviewer, auditor} {
+		r := s.get(path, w)
+		wantStatus(t, r, fiber.StatusOK)
+		if !bytes.Equal(r.body, content) {
+			t.Fatalf("%s read %q", w.id, r.body)
+		}
+		if r.header.Get("Content-Type") != "application/pdf" || r.header.Get("X-Content-Type-Options") != "nosniff" ||
+			r.header.Get("Content-Disposition") != `attachment; filename="residence_document-`+doc.ID+`.pdf"` {
+			t.Fatalf("headers %v", r.header)
+		}
+	}
+	for _, w := range []who{applicant2, {"op-1", "operator", "user-2"}, {"adm", "admin", ""}} {
+		r := s.get(path, w)
+		wantStatus(t, r, fiber.StatusForbidden)
+		if bytes.Contains(r.body, []byte("private scan")) {
+			t.Fatal("leaked")
+		}
+	}
+	wantStatus(t, s.get(path, anonymous), fiber.StatusUnauthorized)
+	wantStatus(t, s.get("/api/v1/documents/0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b", reviewer), fiber.StatusNotFound)
+	wantStatus(t, s.get("/api/v1/documents/nope", reviewer), fiber.StatusNotFound)
+
+	// Another applicant cannot put the scan in their application either.
+	f := form("7654321", s.scans(applicant2))
+	f.Documents[1].ID = doc.ID
+	r = s.post("/api/v1/applications", applicant2, f)
+	wantStatus(t, r, fiber.StatusUnprocessableEntity)
+	if p := r.problem(t); len(p.Errors) != 1 || p.Errors[0].Field != "/documents/1/id" || p.Errors[0].Code != "unknown_document" {
+		t.Fatalf("%s", r.body)
+	}
+}

@@ -1,0 +1,160 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/google/uuid"
+
+	"github.com/omsonline/oms/command/application"
+	"github.com/omsonline/oms/command/cmderr"
+	"github.com/omsonline/oms/events"
+	"github.com/omsonline/oms/events/eventstore"
+	"github.com/omsonline/oms/events/schema"
+)
+
+// reservationNS namespaces the deterministic ids of reservation events.
+var reservationNS = uuid.MustParse("5b0f3c1e-8f0a-4a9e-9d53-0c8f6f2d7a41")
+
+// maxENPAttempts bounds the search for a free ЕНП. With 9·10^14 numbers a
+// second attempt is already astronomically rare; the bound only stops a
+// broken store from looping.
+const maxENPAttempts = 16
+
+// reserveENP takes a unique ЕНП for an application by creating its
+// "enp-<number>" stream with no_stream. Candidates derive from the
+// application id and the reservation event's id too, so concurrent issuers
+// of one application converge on one number: the store accepts the repeat
+// of an identical append as a success.
+func (s *Service) reserveENP(ctx context.Context, meta events.Metadata, applicationID string) (string, error) {
+	for attempt := range maxENPAttempts {
+		enp := application.ENPCandidate(applicationID, attempt)
+		stream := schema.ENPStream(enp)
+		ev := schema.ENPReserved{ENP: enp, ApplicationID: applicationID, ReservedAt: s.now().UTC()}
+		_, err := s.store.Append(ctx, stream, eventstore.NoStream, meta, eventstore.NewEvent{
+			ID: uuid.NewSHA1(reservationNS, []byte("enp|"+applicationID+"|"+enp)), Type: ev.EventType(), Data: ev,
+		})
+		if err == nil {
+			return enp, nil
+		}
+		if !errors.Is(err, eventstore.ErrConflict) && !errors.Is(err, eventstore.ErrDeleted) {
+			return "", fmt.Errorf("service: reserve ЕНП: %w", err)
+		}
+		owner, err := s.enpOwner(ctx, stream)
+		if err != nil {
+			return "", err
+		}
+		if owner == applicationID {
+			return enp, nil
+		}
+		s.log.WarnContext(ctx, "ЕНП candidate taken, trying the next", "application", applicationID, "attempt", attempt)
+	}
+	return "", fmt.Errorf("service: no free ЕНП after %d attempts", maxENPAttempts)
+}
+
+func (s *Service) enpOwner(ctx context.Context, stream string) (string, error) {
+	recs, err := s.store.LoadFrom(ctx, stream, 0, 1)
+	if err != nil {
+		return "", fmt.Errorf("service: load %s: %w", stream, err)
+	}
+	if len(recs) == 0 {
+		return "", nil
+	}
+	var r schema.ENPReserved
+	e, err := schema.Decode(recs[0].Envelope.Type, recs[0].Envelope.SchemaVersion, recs[0].Data)
+	if err == nil {
+		r, _ = e.(schema.ENPReserved)
+	}
+	return r.ApplicationID, nil
+}
+
+// reservePersonFor reserves the person of a submission, or the new person of
+// a corrected identity document, for the application.
+func (s *Service) reservePersonFor(ctx context.Context, meta events.Metadata, applicationID string, st application.State, evs []schema.Event) error {
+	for _, e := range evs {
+		switch e := e.(type) {
+		case schema.ApplicationSubmitted:
+			return s.reservePerson(ctx, meta, application.PersonKey(e.IdentityDocument), applicationID)
+		case schema.InfoProvided:
+			if d := e.Corrections.IdentityDocument; d != nil {
+				if key := application.PersonKey(*d); key != application.PersonKey(st.Form.IdentityDocument) {
+					return s.reservePerson(ctx, meta, key, applicationID)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+func errDuplicatePerson(existing string) error {
+	e := cmderr.New(cmderr.Conflict, "duplicate_application", cmderr.T(
+		"По этому документу, удостоверяющему личность, уже есть открытое заявление. Продолжите его или отзовите, чтобы подать новое.",
+		"There is already an open application for this identity document. Continue it, or withdraw it to submit a new one."))
+	e.ExistingApplicationID = existing
+	return e
+}
+
+// reservePerson points the person's reservation stream at the application.
+//
+// The stream is a lock whose truth lives in the application it points at:
+// it holds only while that application is open and still names this person.
+// So rejecting or withdrawing an application frees the person with no second
+// write (which could be lost between two appends), and the next submission
+// takes the lock by appending at the stream's current revision.
+func (s *Service) reservePerson(ctx context.Context, meta events.Metadata, key, applicationID string) error {
+	stream := schema.PersonStream(key)
+	for range s.opts.MaxAttempts {
+		recs, err := s.store.Load(ctx, stream)
+		if err != nil {
+			return fmt.Errorf("service: load %s: %w", stream, err)
+		}
+		exp := eventstore.NoStream
+		if n := len(recs); n > 0 {
+			last := recs[n-1]
+			var held schema.PersonReserved
+			if e, err := schema.Decode(last.Envelope.Type, last.Envelope.SchemaVersion, last.Data); err == nil {
+				held, _ = e.(schema.PersonReserved)
+			}
+			if held.ApplicationID == applicationID {
+				return nil
+			}
+			holds, err := s.holds(ctx, held, key)
+			if err != nil {
+				return err
+			}
+			if holds {
+				return errDuplicatePerson(held.ApplicationID)
+			}
+			exp = eventstore.AtRevision(last.Revision)
+		}
+		ev := schema.PersonReserved{ApplicationID: applicationID, PersonKey: key, ReservedAt: s.now().UTC()}
+		_, err = s.store.Append(ctx, stream, exp, meta, eventstore.NewEvent{
+			ID: uuid.NewSHA1(reservationNS, []byte("person|"+key+"|"+applicationID)), Type: ev.EventType(), Data: ev,
+		})
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, eventstore.ErrConflict) {
+			return fmt.Errorf("service: reserve person: %w", err)
+		}
+	}
+	return errContention()
+}
+
+// holds reports whether a reservation still locks the person.
+func (s *Service) holds(ctx context.Context, r schema.PersonReserved, key string) (bool, error) {
+	if r.ApplicationID == "" {
+		return false, nil
+	}
+	l, err := s.load(ctx, r.ApplicationID)
+	if err != nil {
+		return false, err
+	}
+	if !l.exists {
+		// The submission that reserved is between its two appends, or died
+		// there; only the latter may be overtaken.
+		return s.now().Sub(r.ReservedAt) < s.opts.ReservationGrace, nil
+	}
+	return l.state.Status.Open() && application.PersonKey(l.state.Form.IdentityDocument) == key, nil
+}

@@ -1,0 +1,346 @@
+// Package service runs the application commands against the event store:
+// load the application's stream, fold it, decide, append with the expected
+// revision. Around that one loop it keeps the rules that need the store's
+// optimistic concurrency rather than the domain's: retries after a
+// conflicting write, If-Match, exactly-once Idempotency-Key, one open
+// application per person, and unique ЕНП numbers. All of them live in event
+// streams, so they hold across omsd processes and restarts.
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/omsonline/oms/command/application"
+	"github.com/omsonline/oms/command/cmderr"
+	"github.com/omsonline/oms/events"
+	"github.com/omsonline/oms/events/eventstore"
+	"github.com/omsonline/oms/events/schema"
+)
+
+// Documents finds uploads by id; *document.Service implements it.
+type Documents interface {
+	Lookup(ctx context.Context, id string) (schema.DocumentUploaded, bool, error)
+}
+
+// Defaults of Options.
+const (
+	DefaultMaxAttempts      = 5
+	DefaultIdempotencyWait  = 10 * time.Second
+	DefaultIdempotencyLease = 30 * time.Second
+	DefaultReservationGrace = time.Minute
+)
+
+// Options configure a Service.
+type Options struct {
+	Store     *eventstore.Store
+	Documents Documents
+	Config    application.Config
+	// Now is the business clock (decisions, payload timestamps); nil means
+	// time.Now. Timeouts always use the wall clock.
+	Now    func() time.Time
+	Logger *slog.Logger
+	// MaxAttempts bounds load-decide-append rounds after conflicting writes.
+	MaxAttempts int
+	// IdempotencyWait is how long a repeat waits for the first request with
+	// the same key to finish before answering 409.
+	IdempotencyWait time.Duration
+	// IdempotencyLease is how old an unfinished claim of a key must be
+	// before another request takes it over (the first one's process died).
+	IdempotencyLease time.Duration
+	// ReservationGrace is how long a person reservation pointing at an
+	// application that has no events yet still counts: the submission that
+	// made it is between its two writes.
+	ReservationGrace time.Duration
+}
+
+// Service executes commands.
+type Service struct {
+	store *eventstore.Store
+	docs  Documents
+	cfg   application.Config
+	now   func() time.Time
+	log   *slog.Logger
+	opts  Options
+}
+
+// New builds a Service.
+func New(opts Options) (*Service, error) {
+	if opts.Store == nil || opts.Documents == nil {
+		return nil, errors.New("service: Store and Documents are required")
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.MaxAttempts <= 0 {
+		opts.MaxAttempts = DefaultMaxAttempts
+	}
+	if opts.IdempotencyWait <= 0 {
+		opts.IdempotencyWait = DefaultIdempotencyWait
+	}
+	if opts.IdempotencyLease <= 0 {
+		opts.IdempotencyLease = DefaultIdempotencyLease
+	}
+	if opts.ReservationGrace <= 0 {
+		opts.ReservationGrace = DefaultReservationGrace
+	}
+	return &Service{store: opts.Store, docs: opts.Documents, cfg: opts.Config.WithDefaults(), now: opts.Now, log: opts.Logger, opts: opts}, nil
+}
+
+// Config is the domain configuration in effect.
+func (s *Service) Config() application.Config { return s.cfg }
+
+// Request is what a command carries besides its own fields.
+type Request struct {
+	// Meta is the caller and the request's correlation; it becomes the
+	// envelope of the events.
+	Meta events.Metadata
+	// IfMatch, if set, is the revision the client last saw; a command
+	// against any other revision is refused with the current one.
+	IfMatch *uint64
+	// IdempotencyKey, if set, makes the command exactly-once for this
+	// caller: a repeat returns the first result and writes nothing.
+	IdempotencyKey string
+}
+
+// Result is what every command returns.
+type Result = schema.CommandResult
+
+// Submit opens a new application; its id is chosen here.
+func (s *Service) Submit(ctx context.Context, req Request, form schema.Form) (Result, error) {
+	return s.Handle(ctx, req, "", application.SubmitApplication{Form: form})
+}
+
+// Handle executes a command on an application (for SubmitApplication the
+// id is ignored and a new one is chosen). Refusals are *cmderr.Error.
+func (s *Service) Handle(ctx context.Context, req Request, applicationID string, cmd application.Command) (Result, error) {
+	if req.Meta.Actor.ID == "" || req.Meta.Actor.Role == "" {
+		return Result{}, cmderr.New(cmderr.Unauthenticated, "unauthenticated", cmderr.T("Войдите в систему.", "Sign in first."))
+	}
+	if _, isSubmit := cmd.(application.SubmitApplication); isSubmit {
+		id, err := uuid.NewV7()
+		if err != nil {
+			return Result{}, fmt.Errorf("service: new application id: %w", err)
+		}
+		applicationID = id.String()
+		req.IfMatch = nil // a new application has no revision to match
+	} else {
+		id, err := uuid.Parse(applicationID)
+		if err != nil {
+			return Result{}, cmderr.New(cmderr.NotFound, "application_not_found", cmderr.T("Заявление не найдено.", "No such application."))
+		}
+		applicationID = id.String()
+	}
+	if req.IdempotencyKey != "" {
+		return s.idempotent(ctx, req, applicationID, cmd)
+	}
+	if req.Meta.CommandID == "" {
+		req.Meta.CommandID = uuid.NewString()
+	}
+	return s.run(ctx, req, applicationID, cmd, false)
+}
+
+// loaded is an application stream folded.
+type loaded struct {
+	state    application.State
+	recs     []eventstore.Recorded
+	revision uint64
+	exists   bool
+}
+
+func (s *Service) load(ctx context.Context, applicationID string) (loaded, error) {
+	recs, err := s.store.Load(ctx, schema.ApplicationStream(applicationID))
+	if err != nil {
+		return loaded{}, fmt.Errorf("service: load application %s: %w", applicationID, err)
+	}
+	l := loaded{recs: recs}
+	for _, r := range recs {
+		e, err := schema.Decode(r.Envelope.Type, r.Envelope.SchemaVersion, r.Data)
+		if errors.Is(err, schema.ErrUnknownType) {
+			continue // written by a newer service; the fold ignores it
+		}
+		if err != nil {
+			return loaded{}, fmt.Errorf("service: application %s@%d: %w", applicationID, r.Revision, err)
+		}
+		l.state = application.Evolve(l.state, e)
+	}
+	if n := len(recs); n > 0 {
+		l.revision, l.exists = recs[n-1].Revision, true
+	}
+	return l, nil
+}
+
+// applied finds the events a command with this id already wrote: a takeover
+// of an idempotency key, or a retry after an append whose outcome was lost.
+func (l loaded) applied(applicationID, commandID string) (Result, bool) {
+	for i := len(l.recs) - 1; i >= 0; i-- {
+		if r := l.recs[i]; r.Envelope.CommandID == commandID {
+			return Result{ApplicationID: applicationID, Revision: r.Revision, Position: r.Position}, true
+		}
+	}
+	return Result{}, false
+}
+
+func staleRevision(current uint64, exists bool) error {
+	e := cmderr.New(cmderr.Conflict, "stale_revision", cmderr.T(
+		"Заявление изменилось с тех пор, как вы его открыли. Обновите данные и повторите.",
+		"The application has changed since you loaded it. Reload it and try again."))
+	if exists {
+		e.CurrentRevision = &current
+	}
+	return e
+}
+
+func errContention() error {
+	return cmderr.New(cmderr.Conflict, "contention", cmderr.T(
+		"Заявление сейчас изменяют слишком часто. Повторите попытку.",
+		"The application is being changed too often right now. Try again."))
+}
+
+// run is the load-decide-append loop. With recover set (an idempotent
+// command), events already written under the command id count as done.
+func (s *Service) run(ctx context.Context, req Request, applicationID string, cmd application.Command, recover bool) (Result, error) {
+	caller := application.CallerFrom(req.Meta)
+	docs, err := s.lookupDocuments(ctx, cmd)
+	if err != nil {
+		return Result{}, err
+	}
+	stream := schema.ApplicationStream(applicationID)
+	if sub, ok := cmd.(application.SubmitApplication); ok {
+		sub.ApplicationID = applicationID
+		cmd = sub
+	}
+	enp := ""
+	for attempt := 1; attempt <= s.opts.MaxAttempts; attempt++ {
+		l, err := s.load(ctx, applicationID)
+		if err != nil {
+			return Result{}, err
+		}
+		if recover {
+			if res, done := l.applied(applicationID, req.Meta.CommandID); done {
+				return res, nil
+			}
+		}
+		if req.IfMatch != nil && l.exists && l.revision != *req.IfMatch {
+			return Result{}, staleRevision(l.revision, true)
+		}
+		env := application.Env{Now: s.now(), Caller: caller, Config: s.cfg, Documents: docs}
+		c := cmd
+		if application.NeedsENP(c, s.cfg) {
+			if enp == "" {
+				// Decide with a candidate first, so that a refused command
+				// reserves nothing.
+				if _, err := application.Decide(l.state, application.WithENP(c, application.ENPCandidate(applicationID, 0)), env); err != nil {
+					return Result{}, withRevision(err, l)
+				}
+				if enp, err = s.reserveENP(ctx, req.Meta, applicationID); err != nil {
+					return Result{}, err
+				}
+			}
+			c = application.WithENP(c, enp)
+		}
+		evs, err := application.Decide(l.state, c, env)
+		if err != nil {
+			return Result{}, withRevision(err, l)
+		}
+		if err := s.reservePersonFor(ctx, req.Meta, applicationID, l.state, evs); err != nil {
+			return Result{}, err
+		}
+		news, err := newEvents(evs, req.Meta.CommandID, recover)
+		if err != nil {
+			return Result{}, err
+		}
+		exp := eventstore.NoStream
+		if l.exists {
+			exp = eventstore.AtRevision(l.revision)
+		}
+		res, err := s.store.Append(ctx, stream, exp, req.Meta, news...)
+		var ce *eventstore.ConflictError
+		if errors.As(err, &ce) {
+			if req.IfMatch != nil {
+				return Result{}, staleRevision(ce.Current, ce.Exists)
+			}
+			s.log.InfoContext(ctx, "command retried after a concurrent write", "command", cmd.Name(), "application", applicationID, "attempt", attempt)
+			continue
+		}
+		if err != nil {
+			return Result{}, fmt.Errorf("service: %s on %s: %w", cmd.Name(), applicationID, err)
+		}
+		s.log.InfoContext(ctx, "command executed", "command", cmd.Name(), "application", applicationID,
+			"revision", res.Revision, "actor", req.Meta.Actor.ID, "role", req.Meta.Actor.Role)
+		return Result{ApplicationID: applicationID, Revision: res.Revision, Position: res.Position}, nil
+	}
+	return Result{}, errContention()
+}
+
+// withRevision adds the current revision to a domain conflict, so that a
+// client can reload exactly what it missed.
+func withRevision(err error, l loaded) error {
+	if e, ok := cmderr.As(err); ok && e.Kind == cmderr.Conflict && l.exists && e.CurrentRevision == nil {
+		c := *e
+		rev := l.revision
+		c.CurrentRevision = &rev
+		return &c
+	}
+	return err
+}
+
+// newEvents encodes domain events. Under an idempotency key the event ids
+// derive from the command id, so a duplicate append of the same decision
+// (two takeovers racing) is absorbed by the store's own idempotency.
+func newEvents(evs []schema.Event, commandID string, deterministic bool) ([]eventstore.NewEvent, error) {
+	out := make([]eventstore.NewEvent, len(evs))
+	base, _ := uuid.Parse(commandID)
+	for i, e := range evs {
+		typ, v, data, err := schema.Encode(e)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = eventstore.NewEvent{Type: typ, SchemaVersion: v, Data: data}
+		if deterministic && base != uuid.Nil {
+			out[i].ID = uuid.NewSHA1(base, []byte(strconv.Itoa(i)))
+		}
+	}
+	return out, nil
+}
+
+// lookupDocuments finds the uploads a command references.
+func (s *Service) lookupDocuments(ctx context.Context, cmd application.Command) (map[string]schema.DocumentUploaded, error) {
+	var refs []schema.DocumentRef
+	switch c := cmd.(type) {
+	case application.SubmitApplication:
+		refs = c.Form.Documents
+	case application.ProvideInfo:
+		refs = c.Documents
+	case application.Renew:
+		refs = c.Documents
+	}
+	const maxLookups = 11 // the domain refuses more than 10 anyway
+	out := map[string]schema.DocumentUploaded{}
+	for i, r := range refs {
+		if i == maxLookups {
+			break
+		}
+		id, err := uuid.Parse(r.ID)
+		if err != nil {
+			continue // the domain reports it as unknown
+		}
+		doc, ok, err := s.docs.Lookup(ctx, id.String())
+		if err != nil {
+			return nil, fmt.Errorf("service: look up document: %w", err)
+		}
+		if ok {
+			out[id.String()] = doc
+		}
+	}
+	return out, nil
+}

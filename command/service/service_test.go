@@ -1,0 +1,257 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/omsonline/oms/command/application"
+	"github.com/omsonline/oms/command/cmderr"
+	"github.com/omsonline/oms/events"
+	"github.com/omsonline/oms/events/esdbserver/esdbtest"
+	"github.com/omsonline/oms/events/eventstore"
+	"github.com/omsonline/oms/events/schema"
+)
+
+// uploads is a Documents that knows every id it is asked about as a scan of
+// the kind its id starts with, owned by user-1.
+type uploads struct{}
+
+func (uploads) Lookup(_ context.Context, id string) (schema.DocumentUploaded, bool, error) {
+	kinds := map[string]string{"1": schema.DocumentPassport, "2": schema.DocumentResidence, "3": schema.DocumentConsent}
+	k, ok := kinds[id[:1]]
+	return schema.DocumentUploaded{DocumentID: id, OwnerID: "user-1", Kind: k, SHA256: "ab", Size: 1, ContentType: "application/pdf"}, ok, nil
+}
+
+var (
+	now       = time.Date(2026, 3, 10, 9, 0, 0, 0, time.UTC)
+	applicant = events.Metadata{Actor: events.Actor{ID: "user-1", Role: events.RoleApplicant}}
+	reviewer  = events.Metadata{Actor: events.Actor{ID: "rev-1", Role: events.RoleReviewer}}
+)
+
+func newService(t *testing.T, tune func(*Options)) (*Service, *eventstore.Store) {
+	t.Helper()
+	srv := esdbtest.Start(t)
+	st, err := eventstore.Open(eventstore.Options{URL: esdbtest.URL(srv)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	opts := Options{Store: st, Documents: uploads{}, Now: func() time.Time { return now }, Logger: slog.New(slog.DiscardHandler)}
+	if tune != nil {
+		tune(&opts)
+	}
+	s, err := New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, st
+}
+
+func validForm(number string) schema.Form {
+	return schema.Form{
+		Applicant: schema.Applicant{LastName: "Ким", FirstName: "Анна", BirthDate: "1995-06-01", BirthPlace: "Алматы", Citizenship: "KAZ", Sex: "female"},
+		IdentityDocument: schema.IdentityDocument{Type: schema.IdentityForeignPassport, Number: number,
+			IssuedAt: "2021-01-15", IssuedBy: "MIA RK", ExpiresAt: "2031-01-14"},
+		ResidenceDocument: schema.ResidenceDocument{Type: schema.ResidenceEAEUWorker, Number: "15/2025", IssuedAt: "2025-06-01", ExpiresAt: "2026-12-31"},
+		Address:           schema.Address{Region: "50", City: "Химки", Street: "Ленина", House: "1", PostalCode: "141400"},
+		Contacts:          schema.Contacts{Phone: "+77011234567", Email: "anna@example.kz"},
+		Documents: []schema.DocumentRef{
+			{Kind: schema.DocumentPassport, ID: "10000000-0000-4000-8000-000000000001"},
+			{Kind: schema.DocumentResidence, ID: "20000000-0000-4000-8000-000000000002"},
+			{Kind: schema.DocumentConsent, ID: "30000000-0000-4000-8000-000000000003"},
+		},
+		Consent: true,
+	}
+}
+
+func approved(t *testing.T, s *Service) string {
+	t.Helper()
+	ctx := context.Background()
+	res, err := s.Submit(ctx, Request{Meta: applicant}, validForm("N1234567"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []application.Command{application.ClaimForReview{}, application.Approve{}} {
+		if _, err := s.Handle(ctx, Request{Meta: reviewer}, res.ApplicationID, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return res.ApplicationID
+}
+
+// TestENPCollision takes the first candidate ЕНП for another application;
+// issuing moves on to the next candidate.
+func TestENPCollision(t *testing.T) {
+	s, st := newService(t, nil)
+	ctx := context.Background()
+	id := approved(t, s)
+	taken := application.ENPCandidate(id, 0)
+	if _, err := st.Append(ctx, schema.ENPStream(taken), eventstore.NoStream, reviewer, eventstore.NewEvent{
+		Type: schema.TypeENPReserved, Data: schema.ENPReserved{ENP: taken, ApplicationID: "someone-else"},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Handle(ctx, Request{Meta: reviewer}, id, application.IssuePolicy{}); err != nil {
+		t.Fatal(err)
+	}
+	l, _ := s.load(ctx, id)
+	if l.state.ENP != application.ENPCandidate(id, 1) {
+		t.Fatalf("ЕНП %s, want the second candidate", l.state.ENP)
+	}
+	// Reserving again for the same application is the same number, not a
+	// new one: the reservation is idempotent.
+	again, err := s.reserveENP(ctx, reviewer, id)
+	if err != nil || again != l.state.ENP {
+		t.Fatalf("again %s %v", again, err)
+	}
+}
+
+// TestRefusedIssueReservesNothing: a command the domain refuses does not
+// burn an ЕНП.
+func TestRefusedIssueReservesNothing(t *testing.T) {
+	s, st := newService(t, nil)
+	ctx := context.Background()
+	res, err := s.Submit(ctx, Request{Meta: applicant}, validForm("N1234567"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Handle(ctx, Request{Meta: reviewer}, res.ApplicationID, application.IssuePolicy{}); !cmderr.Is(err, cmderr.Conflict) {
+		t.Fatalf("issue before approval: %v", err)
+	}
+	if recs, _ := st.Load(ctx, schema.ENPStream(application.ENPCandidate(res.ApplicationID, 0))); len(recs) != 0 {
+		t.Fatal("a refused command reserved an ЕНП")
+	}
+}
+
+// TestIdempotencyTakeover: a process claimed a key, wrote the command's
+// events and died before recording its answer. While the claim is fresh a
+// repeat waits and then answers 409; after the lease a repeat takes over,
+// finds the events by command id, and writes nothing new.
+func TestIdempotencyTakeover(t *testing.T) {
+	s, st := newService(t, func(o *Options) {
+		o.IdempotencyLease = 300 * time.Millisecond
+		o.IdempotencyWait = 50 * time.Millisecond
+	})
+	ctx := context.Background()
+	res, err := s.Submit(ctx, Request{Meta: applicant}, validForm("N1234567"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := res.ApplicationID
+	req := Request{Meta: reviewer, IdempotencyKey: "claim-it"}
+	fp, _ := fingerprint(id, application.ClaimForReview{})
+	claim := schema.IdempotencyClaimed{Fingerprint: fp, Command: "ClaimForReview", ApplicationID: id, CommandID: uuid.NewString()}
+	if _, err := st.Append(ctx, idempotencyStream(req), eventstore.NoStream, reviewer, eventstore.NewEvent{Type: claim.EventType(), Data: claim}); err != nil {
+		t.Fatal(err)
+	}
+	dead := req
+	dead.Meta.CommandID = claim.CommandID
+	written, err := s.run(ctx, dead, id, application.ClaimForReview{}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	if _, err := s.Handle(ctx, req, id, application.ClaimForReview{}); !cmderr.Is(err, cmderr.Conflict) {
+		t.Fatalf("while the claim is live: %v", err)
+	}
+	time.Sleep(350 * time.Millisecond)
+	got, err := s.Handle(ctx, req, id, application.ClaimForReview{})
+	if err != nil || got != written {
+		t.Fatalf("takeover answered %+v %v, want %+v", got, err, written)
+	}
+	if l, _ := s.load(ctx, id); len(l.recs) != 2 {
+		t.Fatalf("%d events after the takeover", len(l.recs))
+	}
+	recs, _ := st.Load(ctx, idempotencyStream(req))
+	if last := recs[len(recs)-1]; last.Envelope.Type != schema.TypeIdempotencyCompleted {
+		t.Fatalf("key record ends with %s", last.Envelope.Type)
+	}
+	// From now on, a plain replay.
+	if again, err := s.Handle(ctx, req, id, application.ClaimForReview{}); err != nil || again != written {
+		t.Fatalf("replay %+v %v", again, err)
+	}
+}
+
+// TestPersonReservationGrace: a reservation whose application has no events
+// yet holds for the grace period (its submission is in flight), and is
+// overtaken after it (the submission died between its two writes).
+func TestPersonReservationGrace(t *testing.T) {
+	clock := now
+	s, _ := newService(t, func(o *Options) { o.Now = func() time.Time { return clock } })
+	ctx := context.Background()
+	key := application.PersonKey(validForm("N1234567").IdentityDocument)
+	ghost := uuid.NewString()
+	if err := s.reservePerson(ctx, applicant, key, ghost); err != nil {
+		t.Fatal(err)
+	}
+	_, err := s.Submit(ctx, Request{Meta: applicant}, validForm("N1234567"))
+	if e, ok := cmderr.As(err); !ok || e.ExistingApplicationID != ghost {
+		t.Fatalf("within grace: %v", err)
+	}
+	clock = clock.Add(2 * DefaultReservationGrace)
+	if _, err := s.Submit(ctx, Request{Meta: applicant}, validForm("N1234567")); err != nil {
+		t.Fatalf("after grace: %v", err)
+	}
+}
+
+// TestCorrectedPassportMovesTheReservation: correcting the identity
+// document in ProvideInfo reserves the new person and frees the old one.
+func TestCorrectedPassportMovesTheReservation(t *testing.T) {
+	s, _ := newService(t, nil)
+	ctx := context.Background()
+	res, err := s.Submit(ctx, Request{Meta: applicant}, validForm("N1234567"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := res.ApplicationID
+	if _, err := s.Handle(ctx, Request{Meta: reviewer}, id, application.ClaimForReview{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Handle(ctx, Request{Meta: reviewer}, id, application.RequestInfo{Questions: []application.QuestionInput{{Text: "Номер паспорта?", Field: "/identityDocument/number"}}}); err != nil {
+		t.Fatal(err)
+	}
+	// Someone else holds the corrected number: refused with their id.
+	other, err := s.Submit(ctx, Request{Meta: applicant}, validForm("N7654321"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fixed := validForm("N7654321").IdentityDocument
+	_, err = s.Handle(ctx, Request{Meta: applicant}, id, application.ProvideInfo{Corrections: schema.Corrections{IdentityDocument: &fixed}})
+	if e, ok := cmderr.As(err); !ok || e.ExistingApplicationID != other.ApplicationID {
+		t.Fatalf("corrected into a held passport: %v", err)
+	}
+	fixed.Number = "N1111111"
+	if _, err := s.Handle(ctx, Request{Meta: applicant}, id, application.ProvideInfo{Corrections: schema.Corrections{IdentityDocument: &fixed}}); err != nil {
+		t.Fatal(err)
+	}
+	// The old passport is free, the new one is taken.
+	if _, err := s.Submit(ctx, Request{Meta: applicant}, validForm("N1234567")); err != nil {
+		t.Fatalf("old passport still held: %v", err)
+	}
+	if _, err := s.Submit(ctx, Request{Meta: applicant}, validForm("N1111111")); !cmderr.Is(err, cmderr.Conflict) {
+		t.Fatalf("new passport not held: %v", err)
+	}
+}
+
+func TestUnauthenticatedAndBadIDs(t *testing.T) {
+	s, _ := newService(t, nil)
+	ctx := context.Background()
+	if _, err := s.Submit(ctx, Request{}, validForm("N1")); !cmderr.Is(err, cmderr.Unauthenticated) {
+		t.Errorf("no caller: %v", err)
+	}
+	if _, err := s.Handle(ctx, Request{Meta: reviewer}, "application-1", application.ClaimForReview{}); !cmderr.Is(err, cmderr.NotFound) {
+		t.Errorf("bad id: %v", err)
+	}
+	if _, err := New(Options{}); err == nil {
+		t.Error("New without a store")
+	}
+	var ce *cmderr.Error
+	if _, err := s.Handle(ctx, Request{Meta: reviewer, IdempotencyKey: string(make([]byte, 300))}, uuid.NewString(), application.ClaimForReview{}); !errors.As(err, &ce) || ce.Kind != cmderr.BadRequest {
+		t.Errorf("long key: %v", err)
+	}
+}

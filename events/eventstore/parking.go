@@ -1,0 +1,139 @@
+package eventstore
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/google/uuid"
+
+	"github.com/omsonline/oms/events"
+)
+
+// Parked-message event types.
+const (
+	TypeMessageParked   = "MessageParked"
+	TypeParkedReplayed  = "ParkedMessageReplayed"
+	ParkedStream        = "parked-projections"
+	parkedSchemaVersion = 1
+)
+
+// ParkedMessage is a message a projection could not apply, kept with the
+// reason so it can be inspected and re-applied after a fix.
+type ParkedMessage struct {
+	UUID     string            `json:"uuid"`
+	Payload  json.RawMessage   `json:"payload"`
+	Metadata map[string]string `json:"metadata"`
+	ParkedAt time.Time         `json:"parkedAt"`
+}
+
+// ParkedReplayed marks a parked message as re-applied.
+type ParkedReplayed struct {
+	ParkedEventID string    `json:"parkedEventId"`
+	ReplayedAt    time.Time `json:"replayedAt"`
+}
+
+// Publisher is a watermill Publisher that appends messages to an event
+// store stream named by the topic. Projections' PoisonQueue middleware uses
+// it, so parked messages live in the event store: durable, and shared by
+// every omsd node.
+type Publisher struct{ store *Store }
+
+// NewPublisher returns a Publisher writing to store.
+func NewPublisher(store *Store) *Publisher { return &Publisher{store: store} }
+
+var _ message.Publisher = (*Publisher)(nil)
+
+// Publish appends every message to the stream topic.
+func (p *Publisher) Publish(topic string, msgs ...*message.Message) error {
+	evs := make([]NewEvent, 0, len(msgs))
+	for _, m := range msgs {
+		payload := json.RawMessage(m.Payload)
+		if !json.Valid(payload) {
+			b, _ := json.Marshal(string(m.Payload)) // a string always marshals
+			payload = b
+		}
+		md := map[string]string{}
+		for k, v := range m.Metadata {
+			md[k] = v
+		}
+		evs = append(evs, NewEvent{Type: TypeMessageParked, SchemaVersion: parkedSchemaVersion, Data: ParkedMessage{
+			UUID: m.UUID, Payload: payload, Metadata: md, ParkedAt: p.store.now().UTC(),
+		}})
+	}
+	ctx := context.Background()
+	if len(msgs) > 0 && msgs[0].Context() != nil {
+		ctx = context.WithoutCancel(msgs[0].Context())
+	}
+	_, err := p.store.Append(ctx, topic, Any, events.Metadata{Actor: events.Actor{ID: "projections", Role: events.RoleSystem}}, evs...)
+	if err != nil {
+		return fmt.Errorf("eventstore: park %d messages in %s: %w", len(msgs), topic, err)
+	}
+	return nil
+}
+
+// Close implements message.Publisher.
+func (p *Publisher) Close() error { return nil }
+
+// Parked is a parked message still waiting to be replayed.
+type Parked struct {
+	EventID  string
+	Revision uint64
+	Message  ParkedMessage
+}
+
+// Handler is the projection that parked it.
+func (p Parked) Handler() string { return p.Message.Metadata["handler_poisoned"] }
+
+// Reason is the error that parked it.
+func (p Parked) Reason() string { return p.Message.Metadata["reason_poisoned"] }
+
+// ToMessage rebuilds the original watermill message.
+func (p Parked) ToMessage() *message.Message {
+	m := message.NewMessage(p.Message.UUID, []byte(p.Message.Payload))
+	for k, v := range p.Message.Metadata {
+		m.Metadata.Set(k, v)
+	}
+	return m
+}
+
+// ListParked returns the parked messages of a stream not yet replayed, in
+// the order they were parked.
+func (s *Store) ListParked(ctx context.Context, stream string) ([]Parked, error) {
+	evs, err := s.Load(ctx, stream)
+	if err != nil {
+		return nil, err
+	}
+	replayed := map[string]bool{}
+	for _, e := range evs {
+		if e.Envelope.Type == TypeParkedReplayed {
+			var r ParkedReplayed
+			if err := json.Unmarshal(e.Data, &r); err != nil {
+				return nil, fmt.Errorf("eventstore: %s@%d: %w", stream, e.Revision, err)
+			}
+			replayed[r.ParkedEventID] = true
+		}
+	}
+	var out []Parked
+	for _, e := range evs {
+		if e.Envelope.Type != TypeMessageParked || replayed[e.Envelope.EventID] {
+			continue
+		}
+		var m ParkedMessage
+		if err := json.Unmarshal(e.Data, &m); err != nil {
+			return nil, fmt.Errorf("eventstore: %s@%d: %w", stream, e.Revision, err)
+		}
+		out = append(out, Parked{EventID: e.Envelope.EventID, Revision: e.Revision, Message: m})
+	}
+	return out, nil
+}
+
+// MarkReplayed records that a parked message was re-applied. The marker's
+// id is derived from the parked event's, so marking twice records once.
+func (s *Store) MarkReplayed(ctx context.Context, stream, parkedEventID string, md events.Metadata) error {
+	id := uuid.NewSHA1(uuid.NameSpaceOID, []byte("replayed:"+parkedEventID))
+	_, err := s.Append(ctx, stream, Any, md, NewEvent{ID: id, Type: TypeParkedReplayed, Data: ParkedReplayed{ParkedEventID: parkedEventID, ReplayedAt: s.now().UTC()}})
+	return err
+}
