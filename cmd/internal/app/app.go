@@ -85,7 +85,8 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (a *App, er
 		StartFrom: runner.StartFrom(a.store), Logger: log,
 	})
 	a.runner, err = runner.New(ctx, runner.Options{Store: a.store, Subscriber: a.sub, Events: a.events, Logger: log},
-		cabinet.Projection{}, history.Projection{}, queue.Projection{Calendar: calendar.Default(), SLADays: cfg.SLADays})
+		append([]runner.Projection{cabinet.Projection{}, history.Projection{}, queue.Projection{Calendar: calendar.Default(), SLADays: cfg.SLADays}},
+			webProjections(cfg)...)...)
 	if err != nil {
 		return nil, err
 	}
@@ -114,6 +115,9 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (a *App, er
 		return nil, err
 	}
 	queryapi.Register(a.http, queryapi.Deps{Store: a.store, Waiter: a.runner, Events: a.events, Calendar: calendar.Default()})
+	if err := registerWeb(a, verifier); err != nil {
+		return nil, err
+	}
 
 	runCtx, cancel := context.WithCancel(context.Background())
 	a.cancel = cancel
