@@ -2,14 +2,19 @@ package app_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"mime/multipart"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 
 	"github.com/omsonline/oms/cmd/internal/app"
+	"github.com/omsonline/oms/cmd/internal/config"
+	"github.com/omsonline/oms/projections/readstore/mongostore/mongotest"
 )
 
 type result struct {
@@ -256,3 +261,44 @@ func TestJourneyReadModels(t *testing.T) {
 		t.Fatalf("bad at: %d", code)
 	}
 }
+
+// TestSliceOnMongo runs the slice with read models and scans in MongoDB
+// (an in-process FerretDB here; a real MongoDB with OMS_TEST_MONGO_URI).
+func TestSliceOnMongo(t *testing.T) {
+	uri := os.Getenv(mongotest.EnvURI)
+	if uri == "" {
+		uri = mongotest.URI(t)
+	}
+	cfg := config.Defaults()
+	cfg.DataDir = t.TempDir()
+	cfg.HTTPAddr, cfg.ESDBListen = "127.0.0.1:0", "127.0.0.1:0"
+	cfg.MongoURI, cfg.MongoDatabase = uri, mongotest.Database(t)
+	t.Cleanup(func() { mongotest.DropDatabase(t, uri, cfg.MongoDatabase) })
+	a, err := app.Start(context.Background(), cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	alice := token(t, cfg, "applicant", "alice")
+	r := submit(t, a, alice, "1112223")
+	doc := cabinetAfter(t, a, alice, r.Position, "")
+	apps := doc["applications"].([]any)
+	if len(apps) != 1 || apps[0].(map[string]any)["status"] != "submitted" {
+		t.Fatalf("cabinet on MongoDB: %v", doc)
+	}
+	// The scan is in GridFS and reads back through the API.
+	var view struct {
+		Form struct {
+			Documents []struct{ ID, SHA256 string }
+		}
+	}
+	if code := get(t, a, alice, "/api/v1/applications/"+r.ApplicationID, &view); code != 200 || len(view.Form.Documents) != 3 {
+		t.Fatalf("view: %d %+v", code, view)
+	}
+	code, body := call(t, a, "GET", "/api/v1/documents/"+view.Form.Documents[0].ID, alice, "")
+	if code != 200 || !strings.HasPrefix(string(body), "%PDF-") {
+		t.Fatalf("scan from GridFS: %d %q", code, body)
+	}
+}
+
+func TestMain(m *testing.M) { mongotest.Main(m) }

@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 
 	"github.com/gofiber/fiber/v2"
@@ -13,6 +12,7 @@ import (
 	commandapi "github.com/omsonline/oms/command/httpapi"
 	"github.com/omsonline/oms/command/service"
 	"github.com/omsonline/oms/projections/readstore"
+	"github.com/omsonline/oms/projections/readstore/mongostore"
 )
 
 // registerCommands mounts the command API.
@@ -32,5 +32,5 @@ func registerCommands(r fiber.Router, a *App) error {
 }
 
 func openMongo(ctx context.Context, cfg config.Config, log *slog.Logger) (readstore.Store, error) {
-	return nil, errors.New("mongo: not wired yet")
+	return mongostore.Open(ctx, mongostore.Options{URI: cfg.MongoURI, Database: cfg.MongoDatabase, Logger: log})
 }

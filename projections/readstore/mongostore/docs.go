@@ -1,0 +1,287 @@
+package mongostore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	"go.mongodb.org/mongo-driver/bson"
+	"go.mongodb.org/mongo-driver/mongo"
+	"go.mongodb.org/mongo-driver/mongo/options"
+
+	"github.com/omsonline/oms/projections/readstore"
+	"github.com/omsonline/oms/projections/readstore/internal/storeutil"
+)
+
+// storedDoc is the stored shape of a document. Deadlines are int64 Unix
+// nanoseconds, as in the SQLite adapter: BSON dates keep only milliseconds,
+// and a keyset cursor must compare exactly with what is stored.
+//
+// The body is a BSON document when every server can store it as one, and
+// the JSON text in body_json otherwise (see jsonToBSON).
+type storedDoc struct {
+	ID       string   `bson:"_id"`
+	Position int64    `bson:"position"`
+	Body     bson.Raw `bson:"body,omitempty"`
+	BodyJSON string   `bson:"body_json,omitempty"`
+	Status   string   `bson:"status,omitempty"`
+	Assignee string   `bson:"assignee,omitempty"`
+	Region   string   `bson:"region,omitempty"`
+	Deadline int64    `bson:"deadline,omitempty"`
+	Waiting  bool     `bson:"waiting,omitempty"`
+}
+
+func (d *storedDoc) doc(kind readstore.Kind) (readstore.Doc, error) {
+	body := []byte(d.BodyJSON)
+	if d.BodyJSON == "" {
+		var err error
+		if body, err = bsonToJSON(d.Body); err != nil {
+			return readstore.Doc{}, fmt.Errorf("body of %q: %w", d.ID, err)
+		}
+	}
+	out := readstore.Doc{ID: d.ID, Position: storeutil.PositionFromInt(d.Position), Body: body}
+	if kind == readstore.KindQueue {
+		out.Queue = &readstore.QueueFields{
+			Status:   d.Status,
+			Assignee: d.Assignee,
+			Region:   d.Region,
+			Deadline: storeutil.DeadlineTime(d.Deadline),
+			Waiting:  d.Waiting,
+		}
+	}
+	return out, nil
+}
+
+// replacement builds the stored document. Queue fields are always written
+// for queue documents, even when empty: a missing field would not match an
+// equality filter on "" (unassigned) the way a stored "" does.
+func replacement(d readstore.Doc) (bson.D, error) {
+	body, portable, err := jsonToBSON(d.Body)
+	if err != nil {
+		return nil, err
+	}
+	doc := bson.D{
+		{Key: "_id", Value: d.ID},
+		{Key: "position", Value: storeutil.PositionToInt(d.Position)},
+	}
+	if portable {
+		doc = append(doc, bson.E{Key: "body", Value: body})
+	} else {
+		doc = append(doc, bson.E{Key: "body_json", Value: string(d.Body)})
+	}
+	if q := d.Queue; q != nil {
+		doc = append(doc,
+			bson.E{Key: "status", Value: q.Status},
+			bson.E{Key: "assignee", Value: q.Assignee},
+			bson.E{Key: "region", Value: q.Region},
+			bson.E{Key: "deadline", Value: storeutil.DeadlineNanos(q.Deadline)},
+			bson.E{Key: "waiting", Value: q.Waiting},
+		)
+	}
+	return doc, nil
+}
+
+// Get reads a document through its alias.
+func (s *Store) Get(ctx context.Context, logical, id string) (readstore.Doc, error) {
+	physical, kind, err := s.resolve(ctx, logical)
+	if err != nil {
+		return readstore.Doc{}, err
+	}
+	return s.getDoc(ctx, physical, kind, id)
+}
+
+// GetPhysical reads a document from a physical collection.
+func (s *Store) GetPhysical(ctx context.Context, physical, id string) (readstore.Doc, error) {
+	kind, err := s.kindOf(ctx, physical)
+	if err != nil {
+		return readstore.Doc{}, err
+	}
+	return s.getDoc(ctx, physical, kind, id)
+}
+
+func (s *Store) getDoc(ctx context.Context, physical string, kind readstore.Kind, id string) (readstore.Doc, error) {
+	if err := storeutil.CheckID(id); err != nil {
+		return readstore.Doc{}, fmt.Errorf("mongostore: %s/%q: %w (%v)", physical, id, readstore.ErrNotFound, err)
+	}
+	var sd storedDoc
+	err := s.db.Collection(physical).FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&sd)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return readstore.Doc{}, fmt.Errorf("mongostore: %s/%s: %w", physical, id, readstore.ErrNotFound)
+	}
+	if err != nil {
+		return readstore.Doc{}, fmt.Errorf("mongostore: get %s/%s: %w", physical, id, err)
+	}
+	d, err := sd.doc(kind)
+	if err != nil {
+		return readstore.Doc{}, fmt.Errorf("mongostore: get %s/%s: %w", physical, id, err)
+	}
+	return d, nil
+}
+
+// List is an _id range scan. MongoDB compares strings bytewise (without a
+// collation), the order the port promises.
+func (s *Store) List(ctx context.Context, q readstore.ListQuery) ([]readstore.Doc, error) {
+	physical, kind, err := s.resolve(ctx, q.Collection)
+	if err != nil {
+		return nil, err
+	}
+	limit := storeutil.Limit(q.Limit)
+	start, exclusive := storeutil.ListStart(q)
+	op := "$gte"
+	if exclusive {
+		op = "$gt"
+	}
+	rng := bson.D{{Key: op, Value: start}}
+	if end := storeutil.PrefixEnd(q.Prefix); end != "" {
+		rng = append(rng, bson.E{Key: "$lt", Value: end})
+	}
+	docs, err := s.find(ctx, physical, kind, bson.D{{Key: "_id", Value: rng}},
+		options.Find().SetSort(bson.D{{Key: "_id", Value: 1}}).SetLimit(int64(limit)))
+	if err != nil {
+		return nil, fmt.Errorf("mongostore: list %s: %w", physical, err)
+	}
+	for i, d := range docs {
+		if !strings.HasPrefix(d.ID, q.Prefix) {
+			return docs[:i], nil
+		}
+	}
+	return docs, nil
+}
+
+// Queue reads one page of a queue, sorted by (deadline, _id). MongoDB merges
+// the per-status ranges of a $in itself (SORT_MERGE), so unlike the SQLite
+// adapter this is one query.
+func (s *Store) Queue(ctx context.Context, q readstore.QueueQuery) (readstore.QueuePage, error) {
+	physical, kind, err := s.resolve(ctx, q.Collection)
+	if err != nil {
+		return readstore.QueuePage{}, err
+	}
+	if kind != readstore.KindQueue {
+		return readstore.QueuePage{}, fmt.Errorf("mongostore: %q (%s) is not a queue collection", q.Collection, physical)
+	}
+	limit := storeutil.Limit(q.Limit)
+	docs, err := s.find(ctx, physical, kind, queueFilter(q),
+		options.Find().SetSort(bson.D{{Key: "deadline", Value: 1}, {Key: "_id", Value: 1}}).SetLimit(int64(limit+1)))
+	if err != nil {
+		return readstore.QueuePage{}, fmt.Errorf("mongostore: queue %s: %w", physical, err)
+	}
+	return storeutil.QueuePage(docs, limit), nil
+}
+
+func queueFilter(q readstore.QueueQuery) bson.D {
+	f := bson.D{}
+	var and bson.A
+	statuses := slices.Compact(slices.Sorted(slices.Values(q.Status)))
+	switch len(statuses) {
+	case 0:
+	case 1:
+		f = append(f, bson.E{Key: "status", Value: statuses[0]})
+	default:
+		f = append(f, bson.E{Key: "status", Value: bson.D{{Key: "$in", Value: statuses}}})
+	}
+	if q.Assignee != nil {
+		f = append(f, bson.E{Key: "assignee", Value: *q.Assignee})
+	}
+	if q.Region != "" {
+		f = append(f, bson.E{Key: "region", Value: q.Region})
+	}
+	if q.Overdue != nil {
+		now := storeutil.DeadlineNanos(q.Now)
+		if *q.Overdue {
+			and = append(and, bson.D{{Key: "waiting", Value: false}}, bson.D{{Key: "deadline", Value: bson.D{{Key: "$lt", Value: now}}}})
+		} else {
+			and = append(and, bson.D{{Key: "$or", Value: bson.A{
+				bson.D{{Key: "waiting", Value: true}},
+				bson.D{{Key: "deadline", Value: bson.D{{Key: "$gte", Value: now}}}},
+			}}})
+		}
+	}
+	if q.After != nil {
+		d := storeutil.DeadlineNanos(q.After.Deadline)
+		and = append(and, bson.D{{Key: "$or", Value: bson.A{
+			bson.D{{Key: "deadline", Value: bson.D{{Key: "$gt", Value: d}}}},
+			bson.D{{Key: "deadline", Value: d}, {Key: "_id", Value: bson.D{{Key: "$gt", Value: q.After.ID}}}},
+		}}})
+	}
+	if len(and) > 0 {
+		f = append(f, bson.E{Key: "$and", Value: and})
+	}
+	return f
+}
+
+func (s *Store) find(ctx context.Context, physical string, kind readstore.Kind, filter bson.D, opts *options.FindOptions) ([]readstore.Doc, error) {
+	cur, err := s.db.Collection(physical).Find(ctx, filter, opts)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = cur.Close(ctx) }()
+	docs := []readstore.Doc{}
+	for cur.Next(ctx) {
+		var sd storedDoc
+		if err := cur.Decode(&sd); err != nil {
+			return nil, err
+		}
+		d, err := sd.doc(kind)
+		if err != nil {
+			return nil, err
+		}
+		docs = append(docs, d)
+	}
+	if err := cur.Err(); err != nil {
+		return nil, err
+	}
+	return docs, nil
+}
+
+// Flush validates the whole batch first, so that a bad write fails the
+// flush before anything is written. Then it sends one unordered bulk write
+// per collection and, only after all of them succeeded, the checkpoint. A
+// crash in between leaves documents ahead of the checkpoint; the replay that
+// follows skips them by Doc.Position. An unordered bulk write may apply its
+// operations in any order, hence the reduction to the last write of each
+// document.
+func (s *Store) Flush(ctx context.Context, writes []readstore.Write, cp readstore.Checkpoint) error {
+	// BSON dates keep milliseconds; truncating here keeps what is stored
+	// and what a caller may compare against the same.
+	cp, err := storeutil.CheckCheckpoint(cp, time.Now().Truncate(time.Millisecond))
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	writes = storeutil.LastWrites(writes)
+	models := map[string][]mongo.WriteModel{}
+	for i, w := range writes {
+		kind, err := s.kindOf(ctx, w.Collection)
+		if err != nil {
+			return fmt.Errorf("mongostore: write %d: %w", i, err)
+		}
+		if err := storeutil.CheckWrite(w, kind); err != nil {
+			return fmt.Errorf("mongostore: write %d: %w", i, err)
+		}
+		filter := bson.D{{Key: "_id", Value: w.Doc.ID}}
+		if w.Delete {
+			models[w.Collection] = append(models[w.Collection], mongo.NewDeleteOneModel().SetFilter(filter))
+			continue
+		}
+		doc, err := replacement(w.Doc)
+		if err != nil {
+			return fmt.Errorf("mongostore: write %d (%s/%s): %w", i, w.Collection, w.Doc.ID, err)
+		}
+		models[w.Collection] = append(models[w.Collection],
+			mongo.NewReplaceOneModel().SetFilter(filter).SetReplacement(doc).SetUpsert(true))
+	}
+	for _, coll := range slices.Sorted(maps.Keys(models)) {
+		if _, err := s.db.Collection(coll).BulkWrite(ctx, models[coll], options.BulkWrite().SetOrdered(false)); err != nil {
+			return fmt.Errorf("mongostore: flush %d writes to %s: %w", len(models[coll]), coll, err)
+		}
+	}
+	if err := s.storeCheckpoint(ctx, cp); err != nil {
+		return err
+	}
+	s.log.Debug("flushed", "projection", cp.Projection, "position", cp.Position, "writes", len(writes), "took", time.Since(start))
+	return nil
+}
