@@ -35,7 +35,7 @@ func root() *cobra.Command {
 		os.Exit(2)
 	}
 	cmd.PersistentFlags().AddGoFlagSet(fs)
-	cmd.AddCommand(tokenCmd(&cfg))
+	cmd.AddCommand(tokenCmd(&cfg), projectionsCmd(&cfg))
 	return cmd
 }
 

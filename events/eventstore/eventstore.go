@@ -273,3 +273,82 @@ func Decode(e *esdb.RecordedEvent) (Recorded, error) {
 	}
 	return r, nil
 }
+
+// CatchUp reads $all (non-system events) after position after (exclusive;
+// nil for the beginning) until it reaches the end as of now, calling fn for
+// each event in order. Rebuilds use it: one streaming read, no per-event
+// acknowledgement.
+func (s *Store) CatchUp(ctx context.Context, after *uint64, fn func(Recorded) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	o := esdb.SubscribeToAllOptions{From: esdb.Start{}, Filter: esdb.ExcludeSystemEventsFilter()}
+	if after != nil {
+		o.From = esdb.Position{Commit: *after, Prepare: *after}
+	}
+	sub, err := s.client.SubscribeToAll(ctx, o)
+	if err != nil {
+		return fmt.Errorf("eventstore: catch up: %w", err)
+	}
+	defer sub.Close()
+	for {
+		ev := sub.Recv()
+		switch {
+		case ev.SubscriptionDropped != nil:
+			return fmt.Errorf("eventstore: catch up: %w", ev.SubscriptionDropped.Error)
+		case ev.CaughtUp != nil:
+			return nil
+		case ev.EventAppeared != nil:
+			r, err := Decode(ev.EventAppeared.OriginalEvent())
+			if err != nil {
+				return err
+			}
+			if err := fn(r); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// Head is the position of the last event in $all (0 for an empty store).
+func (s *Store) Head(ctx context.Context) (uint64, error) {
+	rs, err := s.client.ReadAll(ctx, esdb.ReadAllOptions{From: esdb.End{}, Direction: esdb.Backwards}, 1)
+	if err != nil {
+		return 0, fmt.Errorf("eventstore: head: %w", err)
+	}
+	defer rs.Close()
+	e, err := rs.Recv()
+	if errors.Is(err, io.EOF) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("eventstore: head: %w", err)
+	}
+	return e.OriginalEvent().Position.Commit, nil
+}
+
+// CountAfter counts non-system events after position from up to and
+// including head, stopping at limit; for lag reporting.
+func (s *Store) CountAfter(ctx context.Context, from, head uint64, limit uint64) (uint64, error) {
+	rs, err := s.client.ReadAll(ctx, esdb.ReadAllOptions{From: esdb.Position{Commit: from + 1, Prepare: from + 1}}, limit)
+	if err != nil {
+		return 0, fmt.Errorf("eventstore: count: %w", err)
+	}
+	defer rs.Close()
+	var n uint64
+	for {
+		e, err := rs.Recv()
+		if errors.Is(err, io.EOF) {
+			return n, nil
+		}
+		if err != nil {
+			return n, fmt.Errorf("eventstore: count: %w", err)
+		}
+		o := e.OriginalEvent()
+		if o.Position.Commit > head {
+			return n, nil
+		}
+		if len(o.EventType) > 0 && o.EventType[0] != '$' {
+			n++
+		}
+	}
+}

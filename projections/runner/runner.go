@@ -141,7 +141,7 @@ func (r *Runner) prepare(ctx context.Context, p Projection) (*state, error) {
 	if cp.Generation == 0 {
 		cp.Generation = 1
 	}
-	st := &state{r: r, p: p, cp: cp, phys: map[string]string{}, changed: make(chan struct{})}
+	st := &state{r: r, p: p, cp: cp, phys: map[string]string{}, changed: make(chan struct{}), batchSize: r.opts.BatchSize}
 	aliases := map[string]string{}
 	for _, c := range p.Collections() {
 		name := physical(c.Name, cp.Generation)
@@ -223,6 +223,8 @@ type state struct {
 	p    Projection
 	phys map[string]string // logical → physical collection
 
+	batchSize int
+
 	mu      sync.Mutex
 	cp      readstore.Checkpoint // flushed
 	pending uint64               // position of the last event applied to the batch
@@ -244,9 +246,12 @@ func (st *state) apply(msg *message.Message, force bool) error {
 	if err != nil {
 		return err
 	}
-	ctx := msg.Context()
 	st.mu.Lock()
 	defer st.mu.Unlock()
+	return st.applyLocked(msg.Context(), ev, force)
+}
+
+func (st *state) applyLocked(ctx context.Context, ev eventstore.Recorded, force bool) error {
 	if !force && (ev.Position <= st.cp.Position || ev.Position <= st.pending) {
 		return nil // already applied
 	}
@@ -261,7 +266,7 @@ func (st *state) apply(msg *message.Message, force bool) error {
 		st.pending = ev.Position
 	}
 	st.events++
-	if st.events >= st.r.opts.BatchSize {
+	if st.events >= st.batchSize {
 		return st.flushLocked(ctx)
 	}
 	return nil
@@ -353,4 +358,27 @@ func (r *Runner) Names() []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// Behind estimates how many events projection name has yet to apply to
+// reach head. The subscriber reports no counts, so this reads the gap from
+// the event store's $all index through the projection's last position; it
+// is exact for the embedded store and for EventStoreDB alike because both
+// number records by log position, which only grows.
+func (r *Runner) Behind(name string, head uint64) uint64 {
+	st, ok := r.states[name]
+	if !ok {
+		return 0
+	}
+	st.mu.Lock()
+	pos := st.cp.Position
+	st.mu.Unlock()
+	if head <= pos || r.opts.Events == nil {
+		return 0
+	}
+	n, err := r.opts.Events.CountAfter(context.Background(), pos, head, 100000)
+	if err != nil {
+		return 0
+	}
+	return n
 }

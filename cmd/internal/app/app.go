@@ -15,6 +15,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/omsonline/oms/cmd/internal/admin"
 	"github.com/omsonline/oms/cmd/internal/authn"
 	"github.com/omsonline/oms/cmd/internal/config"
 	commandapi "github.com/omsonline/oms/command/httpapi"
@@ -115,6 +116,7 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (a *App, er
 		return nil, err
 	}
 	queryapi.Register(a.http, queryapi.Deps{Store: a.store, Waiter: a.runner, Events: a.events, Calendar: calendar.Default()})
+	admin.Register(a.http, admin.Deps{Runner: a.runner, Events: a.events, Store: a.store, Logger: log})
 	if err := registerWeb(a, verifier); err != nil {
 		return nil, err
 	}

@@ -301,4 +301,10 @@ func TestSliceOnMongo(t *testing.T) {
 	}
 }
 
-func TestMain(m *testing.M) { mongotest.Main(m) }
+func TestMain(m *testing.M) {
+	if dir := os.Getenv(childDirEnv); dir != "" {
+		runChild(dir)
+		return
+	}
+	mongotest.Main(m)
+}
