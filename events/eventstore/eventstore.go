@@ -25,9 +25,10 @@ const ContentTypeJSON = "application/json"
 
 // Store appends and loads event streams.
 type Store struct {
-	client *esdb.Client
-	logger *slog.Logger
-	now    func() time.Time
+	client   *esdb.Client
+	logger   *slog.Logger
+	now      func() time.Time
+	onAppend func(time.Duration, error)
 }
 
 // Options configure a Store.
@@ -37,6 +38,9 @@ type Options struct {
 	Logger *slog.Logger
 	// Now is the clock for occurred-at stamps; defaults to time.Now.
 	Now func() time.Time
+	// OnAppend, if set, observes every append's latency and outcome
+	// (metrics).
+	OnAppend func(d time.Duration, err error)
 }
 
 // Open connects to the event store.
@@ -61,7 +65,7 @@ func Open(opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("eventstore: new client: %w", err)
 	}
-	return &Store{client: c, logger: opts.Logger, now: opts.Now}, nil
+	return &Store{client: c, logger: opts.Logger, now: opts.Now, onAppend: opts.OnAppend}, nil
 }
 
 // Client exposes the underlying v4 client (for the lease and diagnostics).
@@ -179,7 +183,11 @@ func (s *Store) Append(ctx context.Context, stream string, exp Expected, meta ev
 		}
 		data[i] = esdb.EventData{EventID: id, EventType: e.Type, ContentType: esdb.ContentTypeJson, Data: payload, Metadata: env}
 	}
+	start := time.Now()
 	res, err := s.client.AppendToStream(ctx, stream, esdb.AppendToStreamOptions{ExpectedRevision: exp.toESDB()}, data...)
+	if s.onAppend != nil {
+		s.onAppend(time.Since(start), err)
+	}
 	if err != nil {
 		var e *esdb.Error
 		if errors.As(err, &e) {
@@ -309,21 +317,11 @@ func (s *Store) CatchUp(ctx context.Context, after *uint64, fn func(Recorded) er
 	}
 }
 
-// Head is the position of the last event in $all (0 for an empty store).
+// Head is the position of the last non-system event in $all (0 for an
+// empty store): the position projections reach when they are caught up.
 func (s *Store) Head(ctx context.Context) (uint64, error) {
-	rs, err := s.client.ReadAll(ctx, esdb.ReadAllOptions{From: esdb.End{}, Direction: esdb.Backwards}, 1)
-	if err != nil {
-		return 0, fmt.Errorf("eventstore: head: %w", err)
-	}
-	defer rs.Close()
-	e, err := rs.Recv()
-	if errors.Is(err, io.EOF) {
-		return 0, nil
-	}
-	if err != nil {
-		return 0, fmt.Errorf("eventstore: head: %w", err)
-	}
-	return e.OriginalEvent().Position.Commit, nil
+	pos, _, _, err := s.HeadTime(ctx)
+	return pos, err
 }
 
 // CountAfter counts non-system events after position from up to and
@@ -349,6 +347,29 @@ func (s *Store) CountAfter(ctx context.Context, from, head uint64, limit uint64)
 		}
 		if len(o.EventType) > 0 && o.EventType[0] != '$' {
 			n++
+		}
+	}
+}
+
+// HeadTime is the position and write time of the last non-system event in
+// $all; ok is false for an empty store.
+func (s *Store) HeadTime(ctx context.Context) (pos uint64, created time.Time, ok bool, err error) {
+	rs, err := s.client.ReadAll(ctx, esdb.ReadAllOptions{From: esdb.End{}, Direction: esdb.Backwards}, 64)
+	if err != nil {
+		return 0, time.Time{}, false, fmt.Errorf("eventstore: head: %w", err)
+	}
+	defer rs.Close()
+	for {
+		e, err := rs.Recv()
+		if errors.Is(err, io.EOF) {
+			return 0, time.Time{}, false, nil
+		}
+		if err != nil {
+			return 0, time.Time{}, false, fmt.Errorf("eventstore: head: %w", err)
+		}
+		o := e.OriginalEvent()
+		if len(o.EventType) > 0 && o.EventType[0] != '$' {
+			return o.Position.Commit, o.CreatedDate, true, nil
 		}
 	}
 }

@@ -225,7 +225,8 @@ type state struct {
 
 	batchSize int
 
-	mu      sync.Mutex
+	mu          sync.Mutex
+	lastCreated time.Time // when the last applied event was written
 	cp      readstore.Checkpoint // flushed
 	pending uint64               // position of the last event applied to the batch
 	batch   map[key]*readstore.Write
@@ -264,6 +265,7 @@ func (st *state) applyLocked(ctx context.Context, ev eventstore.Recorded, force 
 	tx.commit()
 	if ev.Position > st.pending {
 		st.pending = ev.Position
+		st.lastCreated = ev.Created
 	}
 	st.events++
 	if st.events >= st.batchSize {
@@ -381,4 +383,24 @@ func (r *Runner) Behind(name string, head uint64) uint64 {
 		return 0
 	}
 	return n
+}
+
+// Lag describes how far a projection trails the event store.
+type Lag struct {
+	Position uint64
+	// LastCreated is when the last event the projection applied was
+	// written; the gap to the head event's time is the lag in seconds.
+	LastCreated time.Time
+}
+
+// Lag returns a projection's flushed position and the write time of the
+// last event it applied.
+func (r *Runner) Lag(name string) (Lag, bool) {
+	st, ok := r.states[name]
+	if !ok {
+		return Lag{}, false
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return Lag{Position: st.cp.Position, LastCreated: st.lastCreated}, true
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/omsonline/oms/cmd/internal/admin"
 	"github.com/omsonline/oms/cmd/internal/authn"
 	"github.com/omsonline/oms/cmd/internal/config"
+	"github.com/omsonline/oms/cmd/internal/metrics"
 	commandapi "github.com/omsonline/oms/command/httpapi"
 	"github.com/omsonline/oms/events/esdbserver"
 	"github.com/omsonline/oms/events/eventstore"
@@ -36,6 +37,7 @@ type App struct {
 	cfg     config.Config
 	log     *slog.Logger
 	esdb    *esdbserver.Server // nil with an external store
+	metrics *metrics.Metrics
 	events  *eventstore.Store
 	store   readstore.Store
 	sub     *eventstore.Subscriber
@@ -72,7 +74,8 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (a *App, er
 			url = fmt.Sprintf("esdb://admin:changeit@%s?tls=true&tlsCAFile=%s", a.esdb.Addr(), cfg.ESDBTLSCert)
 		}
 	}
-	a.events, err = eventstore.Open(eventstore.Options{URL: url, Logger: log})
+	a.metrics = metrics.New()
+	a.events, err = eventstore.Open(eventstore.Options{URL: url, Logger: log, OnAppend: a.metrics.ObserveAppend})
 	if err != nil {
 		return nil, err
 	}
@@ -107,6 +110,9 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (a *App, er
 		IdleTimeout:           120 * time.Second,
 		ErrorHandler:          commandapi.ErrorHandler,
 	})
+	a.http.Use(a.metrics.Middleware())
+	a.metrics.WatchProjections(a.runner, a.events)
+	a.http.Get("/metrics", a.metrics.Handler())
 	a.http.Get("/healthz", func(c *fiber.Ctx) error { return c.SendString("ok") })
 	a.http.Get("/readyz", a.ready)
 	// Everything under /api needs a caller; routes below are registered with

@@ -308,3 +308,29 @@ func TestMain(m *testing.M) {
 	}
 	mongotest.Main(m)
 }
+
+func TestMetrics(t *testing.T) {
+	a, cfg := startApp(t)
+	alice := token(t, cfg, "applicant", "alice")
+	r := submit(t, a, alice, "5550001")
+	cabinetAfter(t, a, alice, r.Position, "")
+	call(t, a, "POST", "/api/v1/applications/"+r.ApplicationID+"/approve", alice, "")
+	code, body := call(t, a, "GET", "/metrics", "", "")
+	if code != 200 {
+		t.Fatalf("metrics: %d", code)
+	}
+	text := string(body)
+	for _, want := range []string{
+		`oms_commands_total{command="submit",outcome="ok"} 1`,
+		`oms_commands_total{command="approve",outcome="forbidden"} 1`,
+		`oms_http_request_duration_seconds_count{method="GET",route="/api/v1/cabinet",status="200"} 1`,
+		`oms_eventstore_append_duration_seconds_count{outcome="ok"}`,
+		fmt.Sprintf(`oms_projection_position{projection="cabinet"} %d`, r.Position),
+		`oms_projection_events_behind{projection="cabinet"} 0`,
+		`go_goroutines`,
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
+}
