@@ -226,13 +226,13 @@ type state struct {
 	batchSize int
 
 	mu          sync.Mutex
-	lastCreated time.Time // when the last applied event was written
-	cp      readstore.Checkpoint // flushed
-	pending uint64               // position of the last event applied to the batch
-	batch   map[key]*readstore.Write
-	order   []key
-	events  int
-	changed chan struct{} // closed when cp advances
+	lastCreated time.Time            // when the last applied event was written
+	cp          readstore.Checkpoint // flushed
+	pending     uint64               // position of the last event applied to the batch
+	batch       map[key]*readstore.Write
+	order       []key
+	events      int
+	changed     chan struct{} // closed when cp advances
 }
 
 type key struct{ coll, id string }
