@@ -373,3 +373,28 @@ func (s *Store) HeadTime(ctx context.Context) (pos uint64, created time.Time, ok
 		}
 	}
 }
+
+// LoadLast reads a stream's last event; nil when the stream does not exist.
+func (s *Store) LoadLast(ctx context.Context, stream string) (*Recorded, error) {
+	rs, err := s.client.ReadStream(ctx, stream, esdb.ReadStreamOptions{Direction: esdb.Backwards, From: esdb.End{}}, 1)
+	if err != nil {
+		return nil, fmt.Errorf("eventstore: read %s: %w", stream, err)
+	}
+	defer rs.Close()
+	e, err := rs.Recv()
+	if errors.Is(err, io.EOF) {
+		return nil, nil
+	}
+	if err != nil {
+		var ee *esdb.Error
+		if errors.As(err, &ee) && ee.Code() == esdb.ErrorCodeResourceNotFound {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("eventstore: read %s: %w", stream, err)
+	}
+	r, err := Decode(e.OriginalEvent())
+	if err != nil {
+		return nil, err
+	}
+	return &r, nil
+}

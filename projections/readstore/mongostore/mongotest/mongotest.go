@@ -78,6 +78,8 @@ func start() {
 		return
 	}
 	server.dir = dir
+	// There is no telemetry option in Config: the embedded FerretDB
+	// turns telemetry off (and locks it) itself.
 	f, err := ferretdb.New(&ferretdb.Config{
 		Listener: ferretdb.ListenerConfig{TCP: "127.0.0.1:0"},
 		Handler:  "sqlite",

@@ -1,0 +1,117 @@
+package lease_test
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/omsonline/oms/events/esdbserver/esdbtest"
+	"github.com/omsonline/oms/events/eventstore"
+	"github.com/omsonline/oms/projections/lease"
+)
+
+func store(t *testing.T, url string) *eventstore.Store {
+	t.Helper()
+	s, err := eventstore.Open(eventstore.Options{URL: url})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// leader records who leads and checks that two never lead at once.
+type leader struct {
+	mu      sync.Mutex
+	current string
+	tokens  []uint64
+	overlap atomic.Bool
+	changed chan string
+}
+
+func (l *leader) lead(name string) func(context.Context, lease.Term) {
+	return func(ctx context.Context, term lease.Term) {
+		l.mu.Lock()
+		if l.current != "" {
+			l.overlap.Store(true)
+		}
+		l.current = name
+		l.tokens = append(l.tokens, term.Token)
+		l.mu.Unlock()
+		l.changed <- name
+		<-ctx.Done()
+		l.mu.Lock()
+		l.current = ""
+		l.mu.Unlock()
+	}
+}
+
+func wait(t *testing.T, ch chan string, want string, within time.Duration) {
+	t.Helper()
+	select {
+	case got := <-ch:
+		if got != want {
+			t.Fatalf("%s leads, want %s", got, want)
+		}
+	case <-time.After(within):
+		t.Fatalf("%s did not take the lease within %v", want, within)
+	}
+}
+
+func TestOneHolderReleaseAndExpiry(t *testing.T) {
+	srv := esdbtest.Start(t)
+	url := esdbtest.URL(srv)
+	const ttl = 800 * time.Millisecond
+	l := &leader{changed: make(chan string, 4)}
+
+	ctxA, stopA := context.WithCancel(context.Background())
+	a := lease.New(lease.Options{Store: store(t, url), Stream: "lease-test", Holder: "a", TTL: ttl})
+	go a.Run(ctxA, l.lead("a"))
+	wait(t, l.changed, "a", 5*time.Second)
+
+	ctxB, stopB := context.WithCancel(context.Background())
+	defer stopB()
+	b := lease.New(lease.Options{Store: store(t, url), Stream: "lease-test", Holder: "b", TTL: ttl})
+	go b.Run(ctxB, l.lead("b"))
+	select {
+	case who := <-l.changed:
+		t.Fatalf("%s took a held lease", who)
+	case <-time.After(3 * ttl):
+	}
+
+	// A graceful stop releases: B takes over well before the TTL.
+	start := time.Now()
+	stopA()
+	wait(t, l.changed, "b", 5*time.Second)
+	if d := time.Since(start); d > ttl {
+		t.Errorf("hand-over after release took %v, more than the TTL %v", d, ttl)
+	}
+
+	// C loses its connection while holding: it must stop on its own and
+	// B... here C campaigns after B dies the same way.
+	cStore := store(t, url)
+	ctxC, stopC := context.WithCancel(context.Background())
+	defer stopC()
+	c := lease.New(lease.Options{Store: cStore, Stream: "lease-test", Holder: "c", TTL: ttl})
+	go c.Run(ctxC, l.lead("c"))
+	time.Sleep(2 * ttl)
+	stopB() // B releases; C takes
+	wait(t, l.changed, "c", 5*time.Second)
+	cStore.Close() // C can no longer renew: a dead or partitioned holder
+	ctxD, stopD := context.WithCancel(context.Background())
+	defer stopD()
+	d := lease.New(lease.Options{Store: store(t, url), Stream: "lease-test", Holder: "d", TTL: ttl})
+	go d.Run(ctxD, l.lead("d"))
+	wait(t, l.changed, "d", 5*time.Second)
+
+	if l.overlap.Load() {
+		t.Fatal("two holders led at once")
+	}
+	for i := 1; i < len(l.tokens); i++ {
+		if l.tokens[i] <= l.tokens[i-1] {
+			t.Fatalf("fencing tokens must grow: %v", l.tokens)
+		}
+	}
+}
