@@ -118,6 +118,11 @@ func Open(opts Options) (*Log, Recovered, error) {
 	if err != nil {
 		return nil, Recovered{}, fmt.Errorf("eventlog: open: %w", err)
 	}
+	// Two writers on one log would interleave frames and corrupt it.
+	if err := lockFile(f); err != nil {
+		f.Close()
+		return nil, Recovered{}, fmt.Errorf("eventlog: %s is in use by another process: %w", path, err)
+	}
 	rec, err := recoverFile(f)
 	if err != nil {
 		f.Close()

@@ -156,3 +156,20 @@ func frameOf(b []byte) []byte {
 	putFrameHead(h[:], b)
 	return append(h[:], b...)
 }
+
+func TestSecondOpenIsRefused(t *testing.T) {
+	dir := t.TempDir()
+	l, _, err := Open(Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := Open(Options{Dir: dir}); err == nil {
+		t.Fatal("a second open of the same log must fail")
+	}
+	l.Close()
+	l2, _, err := Open(Options{Dir: dir})
+	if err != nil {
+		t.Fatalf("open after close: %v", err)
+	}
+	l2.Close()
+}
