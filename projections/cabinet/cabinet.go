@@ -87,6 +87,7 @@ func (Projection) Name() string { return "cabinet" }
 
 // Collections implements runner.Projection.
 func (Projection) Collections() []runner.Collection {
+	// The view is the state the cabinet is derived from: it goes last.
 	return []runner.Collection{{Name: Collection, Kind: readstore.KindDocs}, {Name: views, Kind: readstore.KindDocs}}
 }
 
@@ -96,26 +97,31 @@ func (Projection) Apply(_ context.Context, tx *runner.Tx, ev eventstore.Recorded
 	if !ok {
 		return nil
 	}
+	// Each document is checked on its own: after a crash between two
+	// collections' writes one may have this event and the other not.
 	var v appview.View
-	_, fresh, err := tx.GetJSON(views, appID, &v)
+	_, viewFresh, err := tx.GetJSON(views, appID, &v)
 	if err != nil {
 		return err
 	}
-	if !fresh {
-		return nil
-	}
-	if err := appview.Apply(&v, ev); err != nil {
-		return err
-	}
-	if v.ApplicantID == "" {
-		return fmt.Errorf("cabinet: %s %s before the application was submitted", ev.Envelope.Type, appID)
-	}
-	if err := tx.Put(views, appID, v, nil); err != nil {
-		return err
+	if viewFresh {
+		if err := appview.Apply(&v, ev); err != nil {
+			return err
+		}
+		if v.ApplicantID == "" {
+			return fmt.Errorf("cabinet: %s %s before the application was submitted", ev.Envelope.Type, appID)
+		}
+		if err := tx.Put(views, appID, v, nil); err != nil {
+			return err
+		}
 	}
 	var doc Doc
-	if _, _, err := tx.GetJSON(Collection, v.ApplicantID, &doc); err != nil {
+	_, docFresh, err := tx.GetJSON(Collection, v.ApplicantID, &doc)
+	if err != nil {
 		return err
+	}
+	if !docFresh {
+		return nil
 	}
 	doc.ApplicantID = v.ApplicantID
 	upsert(&doc, v)

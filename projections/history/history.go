@@ -52,6 +52,7 @@ func (Projection) Name() string { return "history" }
 
 // Collections implements runner.Projection.
 func (Projection) Collections() []runner.Collection {
+	// Entries are derived from the application views: entries first.
 	return []runner.Collection{{Name: Entries, Kind: readstore.KindDocs}, {Name: Applications, Kind: readstore.KindDocs}}
 }
 
@@ -69,6 +70,13 @@ func (Projection) Apply(_ context.Context, tx *runner.Tx, ev eventstore.Recorded
 	if !fresh {
 		return nil
 	}
+	// The entry is written before the view (see Collections), so after a
+	// crash between the two the entry may already be there.
+	existing, entryExists, err := tx.Get(Entries, EntryID(appID, ev.Revision))
+	if err != nil {
+		return err
+	}
+	entryFresh := !entryExists || existing.Position < tx.Position()
 	after := before
 	// Copy the slices the fold appends to, so before stays as it was.
 	after.Questions = append([]appview.Question(nil), before.Questions...)
@@ -93,8 +101,10 @@ func (Projection) Apply(_ context.Context, tx *runner.Tx, ev eventstore.Recorded
 		SchemaVersion: e.SchemaVersion, OccurredAt: e.OccurredAt.UTC(), Actor: e.Actor, OnBehalfOf: e.OnBehalfOf,
 		CorrelationID: e.CorrelationID, CausationID: e.CausationID, CommandID: e.CommandID, Diff: diff,
 	}
-	if err := tx.Put(Entries, EntryID(appID, ev.Revision), entry, nil); err != nil {
-		return err
+	if entryFresh {
+		if err := tx.Put(Entries, EntryID(appID, ev.Revision), entry, nil); err != nil {
+			return err
+		}
 	}
 	return tx.Put(Applications, appID, after, nil)
 }

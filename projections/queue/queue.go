@@ -104,9 +104,12 @@ func (p Projection) Apply(_ context.Context, tx *runner.Tx, ev eventstore.Record
 		return err
 	}
 	var item Item
-	_, _, err = tx.GetJSON(Collection, appID, &item)
+	_, itemFresh, err := tx.GetJSON(Collection, appID, &item)
 	if err != nil {
 		return err
+	}
+	if !itemFresh {
+		return nil // the item has this event already; only the view lagged
 	}
 	at := ev.Envelope.OccurredAt
 	cal := p.Calendar

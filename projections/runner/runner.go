@@ -59,6 +59,9 @@ type Options struct {
 	Events *eventstore.Store
 	// Retries before a message is parked.
 	Retries int
+	// Fence, if set, is asked before every flush; an error (the lease was
+	// lost) refuses the flush, so a stale leaseholder writes nothing.
+	Fence func() error
 	// Middlewares are added to the router after the defaults.
 	Middlewares []message.HandlerMiddleware
 }
@@ -183,6 +186,18 @@ func (r *Runner) Close() error {
 	return err
 }
 
+// Abort stops the router without flushing: for a node that lost its lease,
+// whose batches must not reach the store.
+func (r *Runner) Abort() {
+	for _, st := range r.states {
+		st.mu.Lock()
+		st.batch, st.order, st.events, st.pending = nil, nil, 0, st.cp.Position
+		st.aborted = true
+		st.mu.Unlock()
+	}
+	_ = r.router.Close()
+}
+
 // Position is the $all position a projection has flushed.
 func (r *Runner) Position(name string) (uint64, bool) {
 	st, ok := r.states[name]
@@ -226,6 +241,7 @@ type state struct {
 	batchSize int
 
 	mu          sync.Mutex
+	aborted     bool
 	lastCreated time.Time            // when the last applied event was written
 	cp          readstore.Checkpoint // flushed
 	pending     uint64               // position of the last event applied to the batch
@@ -236,6 +252,8 @@ type state struct {
 }
 
 type key struct{ coll, id string }
+
+var errAborted = errors.New("runner: aborted")
 
 func (st *state) handle(msg *message.Message) error { return st.apply(msg, false) }
 
@@ -253,6 +271,9 @@ func (st *state) apply(msg *message.Message, force bool) error {
 }
 
 func (st *state) applyLocked(ctx context.Context, ev eventstore.Recorded, force bool) error {
+	if st.aborted {
+		return errAborted
+	}
 	if !force && (ev.Position <= st.cp.Position || ev.Position <= st.pending) {
 		return nil // already applied
 	}
@@ -302,6 +323,19 @@ func (st *state) flushLocked(ctx context.Context) error {
 	writes := make([]readstore.Write, 0, len(st.order))
 	for _, k := range st.order {
 		writes = append(writes, *st.batch[k])
+	}
+	// Collections go to the store in the order the projection declares
+	// them: derived documents before the state they derive from (see
+	// readstore.Store.Flush).
+	rank := map[string]int{}
+	for i, c := range st.p.Collections() {
+		rank[st.phys[c.Name]] = i
+	}
+	sort.SliceStable(writes, func(i, j int) bool { return rank[writes[i].Collection] < rank[writes[j].Collection] })
+	if f := st.r.opts.Fence; f != nil {
+		if err := f(); err != nil {
+			return err
+		}
 	}
 	cp := st.cp
 	cp.Position = max(st.pending, st.cp.Position)

@@ -18,9 +18,19 @@ import (
 	"github.com/omsonline/oms/projections/runner"
 )
 
+// Projections is what the endpoints need of the projections; the leader
+// package provides it on every node.
+type Projections interface {
+	Names() []string
+	Position(ctx context.Context, name string) (uint64, error)
+	Behind(name string, head uint64) uint64
+	Rebuild(ctx context.Context, name string, o runner.RebuildOptions) (runner.Progress, error)
+	ReplayParked(ctx context.Context, name string) (int, error)
+}
+
 // Deps are what the endpoints operate on.
 type Deps struct {
-	Runner *runner.Runner
+	Runner Projections
 	Events *eventstore.Store
 	Store  readstore.Store
 	Logger *slog.Logger
@@ -96,7 +106,10 @@ func (s *server) status(c *fiber.Ctx) error {
 	}
 	out := []ProjectionStatus{}
 	for _, name := range s.d.Runner.Names() {
-		pos, _ := s.d.Runner.Position(name)
+		pos, err := s.d.Runner.Position(ctx, name)
+		if err != nil {
+			return err
+		}
 		cp := byName[name]
 		st := ProjectionStatus{Name: name, Position: pos, Head: head, Generation: cp.Generation, UpdatedAt: cp.UpdatedAt}
 		if head > pos {

@@ -25,6 +25,8 @@ import (
 	"github.com/omsonline/oms/projections/cabinet"
 	"github.com/omsonline/oms/projections/calendar"
 	"github.com/omsonline/oms/projections/history"
+	"github.com/omsonline/oms/projections/leader"
+	"github.com/omsonline/oms/projections/lease"
 	"github.com/omsonline/oms/projections/queue"
 	"github.com/omsonline/oms/projections/readstore"
 	"github.com/omsonline/oms/projections/readstore/sqlitestore"
@@ -34,18 +36,18 @@ import (
 
 // App is a running omsd.
 type App struct {
-	cfg     config.Config
-	log     *slog.Logger
-	esdb    *esdbserver.Server // nil with an external store
-	metrics *metrics.Metrics
-	events  *eventstore.Store
-	store   readstore.Store
-	sub     *eventstore.Subscriber
-	runner  *runner.Runner
-	http    *fiber.App
-	httpLis net.Listener
-	cancel  context.CancelFunc
-	done    chan error
+	cfg        config.Config
+	log        *slog.Logger
+	esdb       *esdbserver.Server // nil with an external store
+	metrics    *metrics.Metrics
+	events     *eventstore.Store
+	store      readstore.Store
+	leader     *leader.Leader
+	leaderDone chan struct{}
+	http       *fiber.App
+	httpLis    net.Listener
+	cancel     context.CancelFunc
+	done       chan error
 }
 
 // Start brings every part up and returns once HTTP is serving.
@@ -85,15 +87,24 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (a *App, er
 		return nil, err
 	}
 
-	a.sub = eventstore.NewSubscriber(a.events, eventstore.SubscriberOptions{
-		StartFrom: runner.StartFrom(a.store), Logger: log,
-	})
-	a.runner, err = runner.New(ctx, runner.Options{Store: a.store, Subscriber: a.sub, Events: a.events, Logger: log},
-		append([]runner.Projection{cabinet.Projection{}, history.Projection{}, queue.Projection{Calendar: calendar.Default(), SLADays: cfg.SLADays}},
-			webProjections(cfg)...)...)
+	projs := append([]runner.Projection{cabinet.Projection{}, history.Projection{}, queue.Projection{Calendar: calendar.Default(), SLADays: cfg.SLADays}},
+		webProjections(cfg)...)
+	names := make([]string, len(projs))
+	for i, p := range projs {
+		names[i] = p.Name()
+	}
+	holder, err := nodeID(cfg.DataDir)
 	if err != nil {
 		return nil, err
 	}
+	a.leader = leader.New(leader.Options{
+		Lease: lease.New(lease.Options{Store: a.events, Stream: "lease-projections", Holder: holder, TTL: cfg.LeaseTTL, Logger: log}),
+		Build: func(ctx context.Context, fence func() error) (*runner.Runner, error) {
+			sub := eventstore.NewSubscriber(a.events, eventstore.SubscriberOptions{StartFrom: runner.StartFrom(a.store), Logger: log})
+			return runner.New(ctx, runner.Options{Store: a.store, Subscriber: sub, Events: a.events, Logger: log, Fence: fence}, projs...)
+		},
+		Names: names, Store: a.store, Events: a.events, Logger: log,
+	})
 
 	key, err := authn.DevKey(cfg.DataDir)
 	if err != nil {
@@ -111,7 +122,7 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (a *App, er
 		ErrorHandler:          commandapi.ErrorHandler,
 	})
 	a.http.Use(a.metrics.Middleware())
-	a.metrics.WatchProjections(a.runner, a.events)
+	a.metrics.WatchProjections(a.leader, a.events)
 	a.http.Get("/metrics", a.metrics.Handler())
 	a.http.Get("/healthz", func(c *fiber.Ctx) error { return c.SendString("ok") })
 	a.http.Get("/readyz", a.ready)
@@ -121,23 +132,28 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (a *App, er
 	if err := registerCommands(a.http, a); err != nil {
 		return nil, err
 	}
-	queryapi.Register(a.http, queryapi.Deps{Store: a.store, Waiter: a.runner, Events: a.events, Calendar: calendar.Default()})
-	admin.Register(a.http, admin.Deps{Runner: a.runner, Events: a.events, Store: a.store, Logger: log})
+	queryapi.Register(a.http, queryapi.Deps{Store: a.store, Waiter: a.leader, Events: a.events, Calendar: calendar.Default()})
+	admin.Register(a.http, admin.Deps{Runner: a.leader, Events: a.events, Store: a.store, Logger: log})
 	if err := registerWeb(a, verifier); err != nil {
 		return nil, err
 	}
 
 	runCtx, cancel := context.WithCancel(context.Background())
 	a.cancel = cancel
+	a.leaderDone = make(chan struct{})
 	go func() {
-		if err := a.runner.Run(runCtx); err != nil {
-			log.Error("projection runner stopped", "err", err)
+		defer close(a.leaderDone)
+		if err := a.leader.Run(runCtx); err != nil {
+			log.Error("projection lease campaign stopped", "err", err)
 		}
 	}()
+	// A single node takes the lease at once (its own stale lease included,
+	// as the holder id is kept in the data dir); wait for that briefly, but
+	// a node among several serves queries without it.
 	select {
-	case <-a.runner.Running():
-	case <-time.After(30 * time.Second):
-		return nil, errors.New("app: projection runner did not start within 30s")
+	case <-a.leader.Started():
+	case <-time.After(2 * time.Second):
+		log.Info("projections run on another node for now; this node serves the API")
 	}
 
 	a.httpLis, err = net.Listen("tcp", cfg.HTTPAddr)
@@ -182,19 +198,28 @@ func (a *App) Events() *eventstore.Store { return a.events }
 // Store is the read-model store.
 func (a *App) Store() readstore.Store { return a.store }
 
-// Runner is the projection runner.
-func (a *App) Runner() *runner.Runner { return a.runner }
+// Projections answers for the projections on any node; Runner is non-nil
+// only while this node holds the lease.
+func (a *App) Projections() *leader.Leader { return a.leader }
+
+// Runner returns the running projections of the leaseholder (nil
+// elsewhere).
+func (a *App) Runner() *runner.Runner {
+	r, _ := a.leader.Runner()
+	return r
+}
 
 // Done reports the HTTP server's exit.
 func (a *App) Done() <-chan error { return a.done }
 
 func (a *App) ready(c *fiber.Ctx) error {
-	select {
-	case <-a.runner.Running():
-		return c.SendString("ready")
-	default:
+	if a.httpLis == nil {
 		return c.Status(fiber.StatusServiceUnavailable).SendString("starting")
 	}
+	if _, ok := a.leader.Runner(); ok {
+		return c.SendString("ready (projections run here)")
+	}
+	return c.SendString("ready (projections run on another node)")
 }
 
 // Close shuts down in dependency order: stop taking requests, stop the
@@ -204,14 +229,11 @@ func (a *App) Close() error {
 	if a.http != nil {
 		errs = append(errs, a.http.ShutdownWithTimeout(10*time.Second))
 	}
-	if a.runner != nil {
-		errs = append(errs, a.runner.Close())
-	}
 	if a.cancel != nil {
+		// Ends the campaign: the projections flush and the lease is
+		// released for another node.
 		a.cancel()
-	}
-	if a.sub != nil {
-		errs = append(errs, a.sub.Close())
+		<-a.leaderDone
 	}
 	if a.store != nil {
 		errs = append(errs, a.store.Close())

@@ -2,9 +2,14 @@ package app
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/google/uuid"
 
 	"github.com/omsonline/oms/cmd/internal/config"
 	"github.com/omsonline/oms/command/application"
@@ -33,4 +38,24 @@ func registerCommands(r fiber.Router, a *App) error {
 
 func openMongo(ctx context.Context, cfg config.Config, log *slog.Logger) (readstore.Store, error) {
 	return mongostore.Open(ctx, mongostore.Options{URI: cfg.MongoURI, Database: cfg.MongoDatabase, Logger: log})
+}
+
+// nodeID is this node's stable identity, kept in the data dir: a node that
+// restarts after a crash is the same lease holder and takes its projections
+// back at once instead of waiting for its own lease to expire. The event
+// log's file lock keeps two processes off one data dir.
+func nodeID(dataDir string) (string, error) {
+	path := filepath.Join(dataDir, "node-id")
+	if b, err := os.ReadFile(path); err == nil && len(strings.TrimSpace(string(b))) > 0 {
+		return strings.TrimSpace(string(b)), nil
+	}
+	host, _ := os.Hostname()
+	id := fmt.Sprintf("%s-%s", host, uuid.NewString()[:8])
+	if err := os.MkdirAll(dataDir, 0o750); err != nil {
+		return "", fmt.Errorf("app: data dir: %w", err)
+	}
+	if err := os.WriteFile(path, []byte(id+"\n"), 0o640); err != nil {
+		return "", fmt.Errorf("app: write node id: %w", err)
+	}
+	return id, nil
 }

@@ -6,9 +6,11 @@ package config
 import (
 	"flag"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -26,6 +28,16 @@ type Config struct {
 	SLADays          int
 	PolicyTermMonths int
 	LogLevel         string
+	LeaseTTL         time.Duration
+	// ReadModelsDir holds the embedded read models; default <data dir>/readmodels.
+	ReadModelsDir string
+	// SMTPURL turns on e-mail notifications (smtp:// or smtps://).
+	SMTPURL  string
+	SMTPFrom string
+	// PublicURL is the service's external base URL, for links in letters
+	// and the policy extract's QR code; empty derives it from requests.
+	PublicURL    string
+	PolicyIssuer string
 }
 
 type setting struct {
@@ -50,6 +62,12 @@ func (c *Config) settings() []setting {
 		{env: "OMS_SLA_DAYS", flag: "sla-days", usage: "review deadline in working days", i: &c.SLADays},
 		{env: "OMS_POLICY_TERM_MONTHS", flag: "policy-term-months", usage: "policy validity in months (the seed says a year)", i: &c.PolicyTermMonths},
 		{env: "OMS_LOG_LEVEL", flag: "log-level", usage: "debug, info, warn or error", str: &c.LogLevel},
+		{env: "OMS_LEASE_TTL", flag: "lease-ttl", usage: "how long the projection lease outlives a silent holder", dur: &c.LeaseTTL},
+		{env: "OMS_READMODELS_DIR", flag: "readmodels-dir", usage: "directory of the embedded read models (several omsd on one machine may share it)", str: &c.ReadModelsDir},
+		{env: "OMS_SMTP_URL", flag: "smtp-url", usage: "SMTP server for e-mail notifications, smtp://[user:pass@]host[:port][?starttls=off] or smtps://…; empty sends no e-mail", str: &c.SMTPURL},
+		{env: "OMS_SMTP_FROM", flag: "smtp-from", usage: "sender of e-mail notifications", str: &c.SMTPFrom},
+		{env: "OMS_PUBLIC_URL", flag: "public-url", usage: "external base URL of the service (links in e-mails, the policy QR code); empty uses the request's host", str: &c.PublicURL},
+		{env: "OMS_POLICY_ISSUER", flag: "policy-issuer", usage: "insurer named on the policy extract", str: &c.PolicyIssuer},
 	}
 }
 
@@ -63,6 +81,8 @@ func Defaults() Config {
 		SLADays:          10,
 		PolicyTermMonths: 12,
 		LogLevel:         "info",
+		LeaseTTL:         10 * time.Second,
+		SMTPFrom:         "ОМС онлайн <noreply@oms.local>",
 	}
 }
 
@@ -120,11 +140,23 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("config: data dir: %w", err)
 	}
 	c.DataDir = abs
+	if c.ReadModelsDir == "" {
+		c.ReadModelsDir = filepath.Join(c.DataDir, "readmodels")
+	}
+	if c.LeaseTTL < time.Second {
+		return fmt.Errorf("config: OMS_LEASE_TTL must be at least 1s")
+	}
 	if (c.ESDBTLSCert == "") != (c.ESDBTLSKey == "") {
 		return fmt.Errorf("config: OMS_ESDB_TLS_CERT and OMS_ESDB_TLS_KEY go together")
 	}
 	if c.SLADays <= 0 {
 		return fmt.Errorf("config: OMS_SLA_DAYS must be positive")
+	}
+	c.PublicURL = strings.TrimSuffix(c.PublicURL, "/")
+	if c.PublicURL != "" {
+		if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("config: OMS_PUBLIC_URL must be an http(s) URL such as https://oms.example.org")
+		}
 	}
 	if c.PolicyTermMonths <= 0 {
 		return fmt.Errorf("config: OMS_POLICY_TERM_MONTHS must be positive")

@@ -119,7 +119,7 @@ func (m *Metrics) Handler() fiber.Handler {
 
 // WatchProjections registers the projection lag gauges, computed at scrape
 // time from the runner and the event store head.
-func (m *Metrics) WatchProjections(r *runner.Runner, events *eventstore.Store) {
+func (m *Metrics) WatchProjections(r Projections, events *eventstore.Store) {
 	m.reg.MustRegister(&lagCollector{r: r, events: events,
 		pos:     prometheus.NewDesc("oms_projection_position", "The $all position a projection has flushed.", []string{"projection"}, nil),
 		behind:  prometheus.NewDesc("oms_projection_events_behind", "Events a projection has yet to apply (capped at 100000).", []string{"projection"}, nil),
@@ -128,8 +128,15 @@ func (m *Metrics) WatchProjections(r *runner.Runner, events *eventstore.Store) {
 	})
 }
 
+// Projections is what the lag gauges read.
+type Projections interface {
+	Names() []string
+	Lag(name string) (runner.Lag, bool)
+	Behind(name string, head uint64) uint64
+}
+
 type lagCollector struct {
-	r                          *runner.Runner
+	r                          Projections
 	events                     *eventstore.Store
 	pos, behind, seconds, head *prometheus.Desc
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -254,7 +253,12 @@ func (s *Store) Flush(ctx context.Context, writes []readstore.Write, cp readstor
 	start := time.Now()
 	writes = storeutil.LastWrites(writes)
 	models := map[string][]mongo.WriteModel{}
+	var order []string // collections in the order of their first write
 	for i, w := range writes {
+		if _, seen := models[w.Collection]; !seen {
+			order = append(order, w.Collection)
+			models[w.Collection] = nil
+		}
 		kind, err := s.kindOf(ctx, w.Collection)
 		if err != nil {
 			return fmt.Errorf("mongostore: write %d: %w", i, err)
@@ -274,7 +278,10 @@ func (s *Store) Flush(ctx context.Context, writes []readstore.Write, cp readstor
 		models[w.Collection] = append(models[w.Collection],
 			mongo.NewReplaceOneModel().SetFilter(filter).SetReplacement(doc).SetUpsert(true))
 	}
-	for _, coll := range slices.Sorted(maps.Keys(models)) {
+	for _, coll := range order {
+		if len(models[coll]) == 0 {
+			continue
+		}
 		if _, err := s.db.Collection(coll).BulkWrite(ctx, models[coll], options.BulkWrite().SetOrdered(false)); err != nil {
 			return fmt.Errorf("mongostore: flush %d writes to %s: %w", len(models[coll]), coll, err)
 		}
