@@ -82,6 +82,10 @@ type Withdraw struct {
 // ExpirePolicy ends a policy whose validity is over; the system issues it.
 type ExpirePolicy struct{}
 
+// RemindRenewal tells the applicant that the term ends within the renewal
+// window; the system issues it once per term.
+type RemindRenewal struct{}
+
 // Command names.
 func (SubmitApplication) Name() string { return "SubmitApplication" }
 func (ClaimForReview) Name() string    { return "ClaimForReview" }
@@ -94,6 +98,7 @@ func (ChangeAddress) Name() string     { return "ChangeAddress" }
 func (Renew) Name() string             { return "Renew" }
 func (Withdraw) Name() string          { return "Withdraw" }
 func (ExpirePolicy) Name() string      { return "ExpirePolicy" }
+func (RemindRenewal) Name() string     { return "RemindRenewal" }
 
 // Decide runs a command against a state. It returns the events to append,
 // or a *cmderr.Error saying why the command is refused; any other error is a

@@ -475,3 +475,30 @@ func (c ExpirePolicy) decide(s State, env Env) ([]schema.Event, error) {
 	}
 	return []schema.Event{schema.PolicyExpired{ApplicationID: s.ID, ENP: s.ENP, ValidTo: s.ValidTo, ExpiredAt: env.Now}}, nil
 }
+
+func (c RemindRenewal) decide(s State, env Env) ([]schema.Event, error) {
+	if !s.Exists() {
+		return nil, notFound()
+	}
+	if err := requireRole(c, env.Caller, events.RoleSystem); err != nil {
+		return nil, err
+	}
+	if err := requireState(c, s.Status, StatusPolicyActive); err != nil {
+		return nil, err
+	}
+	if s.RemindedFor == s.ValidTo {
+		return nil, conflict("already_reminded",
+			"Напоминание о продлении этого срока уже отправлено.",
+			"The renewal reminder for this term was already sent.")
+	}
+	validTo, ok := parseDate(s.ValidTo)
+	if !ok {
+		return nil, conflict("no_term", "У полиса нет срока действия.", "The policy has no term.")
+	}
+	if opens := validTo.AddDate(0, 0, -env.Config.RenewalWindowDays); env.today().Before(opens) {
+		return nil, conflict("renewal_not_due",
+			fmt.Sprintf("Напоминать о продлении рано: окно продления открывается %s.", formatDate(opens)),
+			fmt.Sprintf("Too early for a renewal reminder: the renewal window opens on %s.", formatDate(opens)))
+	}
+	return []schema.Event{schema.RenewalDue{ApplicationID: s.ID, ENP: s.ENP, ValidTo: s.ValidTo, RemindedAt: env.Now}}, nil
+}

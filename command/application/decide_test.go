@@ -34,6 +34,7 @@ func commands() []when {
 		{application.Renew{}, asOwner, now},
 		{application.Withdraw{Reason: "Уезжаю"}, asOwner, now},
 		{application.ExpirePolicy{}, asSystem, now.AddDate(0, 0, 15)},
+		{application.RemindRenewal{}, asSystem, now},
 	}
 }
 
@@ -59,7 +60,7 @@ var transitions = map[application.Status]map[string]outcome{
 		"SubmitApplication": ok(application.StatusSubmitted, schema.TypeApplicationSubmitted),
 		"ClaimForReview":    notFound, "RequestInfo": notFound, "ProvideInfo": notFound, "Approve": notFound,
 		"Reject": notFound, "IssuePolicy": notFound, "ChangeAddress": notFound, "Renew": notFound,
-		"Withdraw": notFound, "ExpirePolicy": notFound,
+		"Withdraw": notFound, "ExpirePolicy": notFound, "RemindRenewal": notFound,
 	},
 	application.StatusSubmitted: {
 		"SubmitApplication": conflict,
@@ -67,7 +68,7 @@ var transitions = map[application.Status]map[string]outcome{
 		"RequestInfo":       conflict, "ProvideInfo": conflict, "Approve": conflict, "Reject": conflict,
 		"IssuePolicy": conflict, "ChangeAddress": conflict, "Renew": conflict,
 		"Withdraw":     ok(application.StatusWithdrawn, schema.TypeApplicationWithdrawn),
-		"ExpirePolicy": conflict,
+		"ExpirePolicy": conflict, "RemindRenewal": conflict,
 	},
 	application.StatusInReview: {
 		"SubmitApplication": conflict, "ClaimForReview": conflict,
@@ -77,7 +78,7 @@ var transitions = map[application.Status]map[string]outcome{
 		"Reject":      ok(application.StatusRejected, schema.TypeApplicationRejected),
 		"IssuePolicy": conflict, "ChangeAddress": conflict, "Renew": conflict,
 		"Withdraw":     ok(application.StatusWithdrawn, schema.TypeApplicationWithdrawn),
-		"ExpirePolicy": conflict,
+		"ExpirePolicy": conflict, "RemindRenewal": conflict,
 	},
 	application.StatusInfoRequested: {
 		"SubmitApplication": conflict, "ClaimForReview": conflict, "RequestInfo": conflict,
@@ -86,23 +87,26 @@ var transitions = map[application.Status]map[string]outcome{
 		"Reject":      ok(application.StatusRejected, schema.TypeApplicationRejected),
 		"IssuePolicy": conflict, "ChangeAddress": conflict, "Renew": conflict,
 		"Withdraw":     ok(application.StatusWithdrawn, schema.TypeApplicationWithdrawn),
-		"ExpirePolicy": conflict,
+		"ExpirePolicy": conflict, "RemindRenewal": conflict,
 	},
 	application.StatusApproved: {
 		"SubmitApplication": conflict, "ClaimForReview": conflict, "RequestInfo": conflict,
 		"ProvideInfo": conflict, "Approve": conflict, "Reject": conflict,
 		"IssuePolicy":   ok(application.StatusPolicyActive, schema.TypePolicyIssued),
 		"ChangeAddress": conflict, "Renew": conflict, "Withdraw": conflict, "ExpirePolicy": conflict,
+		"RemindRenewal": conflict,
 	},
 	application.StatusRejected: {
 		"SubmitApplication": conflict, "ClaimForReview": conflict, "RequestInfo": conflict,
 		"ProvideInfo": conflict, "Approve": conflict, "Reject": conflict, "IssuePolicy": conflict,
 		"ChangeAddress": conflict, "Renew": conflict, "Withdraw": conflict, "ExpirePolicy": conflict,
+		"RemindRenewal": conflict,
 	},
 	application.StatusWithdrawn: {
 		"SubmitApplication": conflict, "ClaimForReview": conflict, "RequestInfo": conflict,
 		"ProvideInfo": conflict, "Approve": conflict, "Reject": conflict, "IssuePolicy": conflict,
 		"ChangeAddress": conflict, "Renew": conflict, "Withdraw": conflict, "ExpirePolicy": conflict,
+		"RemindRenewal": conflict,
 	},
 	application.StatusPolicyActive: {
 		"SubmitApplication": conflict, "ClaimForReview": conflict, "RequestInfo": conflict,
@@ -111,13 +115,14 @@ var transitions = map[application.Status]map[string]outcome{
 		"Renew":         ok(application.StatusPolicyActive, schema.TypePolicyRenewed),
 		"Withdraw":      conflict,
 		"ExpirePolicy":  ok(application.StatusPolicyExpired, schema.TypePolicyExpired),
+		"RemindRenewal": ok(application.StatusPolicyActive, schema.TypeRenewalDue),
 	},
 	application.StatusPolicyExpired: {
 		"SubmitApplication": conflict, "ClaimForReview": conflict, "RequestInfo": conflict,
 		"ProvideInfo": conflict, "Approve": conflict, "Reject": conflict, "IssuePolicy": conflict,
 		"ChangeAddress": conflict,
 		"Renew":         ok(application.StatusPolicyActive, schema.TypePolicyRenewed),
-		"Withdraw":      conflict, "ExpirePolicy": conflict,
+		"Withdraw":      conflict, "ExpirePolicy": conflict, "RemindRenewal": conflict,
 	},
 }
 
@@ -165,7 +170,7 @@ func TestEveryStateAndCommand(t *testing.T) {
 			pairs++
 		}
 	}
-	if want := 9 * 11; pairs != want {
+	if want := 9 * 12; pairs != want {
 		t.Errorf("%d pairs, want %d", pairs, want)
 	}
 }
@@ -190,6 +195,7 @@ var allowedState = map[string]application.Status{
 	"Renew":             application.StatusPolicyActive,
 	"Withdraw":          application.StatusSubmitted,
 	"ExpirePolicy":      application.StatusPolicyActive,
+	"RemindRenewal":     application.StatusPolicyActive,
 }
 
 // TestWhoMayIssue checks every command against every kind of caller in a
@@ -213,6 +219,7 @@ func TestWhoMayIssue(t *testing.T) {
 		"Renew":             {"owner", "operator-for-owner"},
 		"Withdraw":          {"owner"},
 		"ExpirePolicy":      {"system"},
+		"RemindRenewal":     {"system"},
 	}
 	for _, w := range commands() {
 		name := w.cmd.Name()
@@ -479,5 +486,31 @@ func TestDecideIsDeterministic(t *testing.T) {
 	a, b := decide(), decide()
 	if a.ApplicationID != b.ApplicationID || !slices.Equal(a.Documents, b.Documents) || !a.SubmittedAt.Equal(b.SubmittedAt) || a.Applicant != b.Applicant {
 		t.Fatal("two identical decisions differ")
+	}
+}
+
+func TestRemindRenewalOncePerTerm(t *testing.T) {
+	s := application.Fold(history(application.StatusPolicyActive)...)
+	evs, err := application.Decide(s, application.RemindRenewal{}, env(asSystem, now))
+	if err != nil || len(evs) != 1 {
+		t.Fatalf("first reminder: %v %v", evs, err)
+	}
+	s2 := application.Evolve(s, evs[0])
+	if _, err := application.Decide(s2, application.RemindRenewal{}, env(asSystem, now)); !cmderr.Is(err, cmderr.Conflict) {
+		t.Fatalf("second reminder of the same term: %v", err)
+	}
+	// After a renewal the new term gets its own reminder, but not before
+	// its window opens.
+	renewed, err := application.Decide(s2, application.Renew{}, env(asOwner, now))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s3 := application.Evolve(s2, renewed[0])
+	if _, err := application.Decide(s3, application.RemindRenewal{}, env(asSystem, now)); !cmderr.Is(err, cmderr.Conflict) {
+		t.Fatalf("reminder right after renewal: %v", err)
+	}
+	late, _ := time.Parse(time.DateOnly, s3.ValidTo)
+	if _, err := application.Decide(s3, application.RemindRenewal{}, env(asSystem, late.AddDate(0, 0, -10))); err != nil {
+		t.Fatalf("reminder in the new term's window: %v", err)
 	}
 }

@@ -19,6 +19,7 @@
 //	Renew            the owner                            policy_active (window), policy_expired  policy_active
 //	Withdraw         the owning applicant                 submitted, in_review, info_requested  withdrawn
 //	ExpirePolicy     system                               policy_active (after validTo)         policy_expired
+//	RemindRenewal    system                               policy_active (window, once a term)   policy_active
 //
 // Checks run in a fixed order, so the most useful refusal wins: the
 // application must exist (404), the caller must have the role and own the

@@ -21,6 +21,7 @@ var commandNames = map[string][2]string{
 	"Renew":             {"продлить полис", "renew the policy"},
 	"Withdraw":          {"отозвать заявление", "withdraw the application"},
 	"ExpirePolicy":      {"завершить срок действия полиса", "expire the policy"},
+	"RemindRenewal":     {"напомнить о продлении", "send the renewal reminder"},
 }
 
 var roleNames = map[string][2]string{

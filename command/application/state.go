@@ -62,6 +62,9 @@ type State struct {
 	// ValidFrom and ValidTo are the current term, "YYYY-MM-DD", inclusive.
 	ValidFrom, ValidTo string
 	Document           schema.PolicyDocument
+	// RemindedFor is the ValidTo of the term the last renewal reminder was
+	// about, so a term is reminded of once.
+	RemindedFor string
 }
 
 // Exists reports whether the application was submitted.
@@ -120,6 +123,8 @@ func Evolve(s State, e schema.Event) State {
 		s.Status = StatusPolicyActive
 	case schema.PolicyExpired:
 		s.Status = StatusPolicyExpired
+	case schema.RenewalDue:
+		s.RemindedFor = e.ValidTo
 	}
 	return s
 }

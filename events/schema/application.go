@@ -16,6 +16,7 @@ const (
 	TypePolicyRenewed        = "PolicyRenewed"
 	TypeApplicationWithdrawn = "ApplicationWithdrawn"
 	TypePolicyExpired        = "PolicyExpired"
+	TypeRenewalDue           = "RenewalDue"
 )
 
 // ApplicationStream is the stream of one application.
@@ -213,6 +214,16 @@ type PolicyExpired struct {
 	ExpiredAt time.Time `json:"expiredAt"`
 }
 
+// RenewalDue records that the applicant was reminded to renew: the term
+// ends within the renewal window. The system sends it once per term.
+type RenewalDue struct {
+	ApplicationID string `json:"applicationId"`
+	ENP           string `json:"enp"`
+	// ValidTo is the last day of the term the reminder is about.
+	ValidTo    string    `json:"validTo"`
+	RemindedAt time.Time `json:"remindedAt"`
+}
+
 // EventType implementations.
 func (ApplicationSubmitted) EventType() string { return TypeApplicationSubmitted }
 func (ApplicationClaimed) EventType() string   { return TypeApplicationClaimed }
@@ -225,3 +236,4 @@ func (AddressChanged) EventType() string       { return TypeAddressChanged }
 func (PolicyRenewed) EventType() string        { return TypePolicyRenewed }
 func (ApplicationWithdrawn) EventType() string { return TypeApplicationWithdrawn }
 func (PolicyExpired) EventType() string        { return TypePolicyExpired }
+func (RenewalDue) EventType() string           { return TypeRenewalDue }

@@ -68,6 +68,7 @@ func init() {
 	register[PolicyRenewed](1, nil)
 	register[ApplicationWithdrawn](1, nil)
 	register[PolicyExpired](1, nil)
+	register[RenewalDue](1, nil)
 
 	register[DocumentUploaded](1, nil)
 	register[PersonReserved](1, nil)

@@ -35,6 +35,7 @@ func samples() []schema.Event {
 		schema.PolicyRenewed{ApplicationID: "a", ENP: "1234567890123452", ValidFrom: "2027-03-01", ValidTo: "2028-02-29", Document: doc, RenewedAt: at},
 		schema.ApplicationWithdrawn{ApplicationID: "a", WithdrawnAt: at, Reason: "moved"},
 		schema.PolicyExpired{ApplicationID: "a", ENP: "1234567890123452", ValidTo: "2027-02-28", ExpiredAt: at},
+		schema.RenewalDue{ApplicationID: "a", ENP: "1234567890123452", ValidTo: "2027-02-28", RemindedAt: at},
 		schema.DocumentUploaded{DocumentID: "d", OwnerID: "u", Kind: schema.DocumentConsent, SHA256: "ab", Size: 3, ContentType: "application/pdf", UploadedAt: at},
 		schema.PersonReserved{ApplicationID: "a", PersonKey: "k", ReservedAt: at},
 		schema.ENPReserved{ENP: "1234567890123452", ApplicationID: "a", ReservedAt: at},

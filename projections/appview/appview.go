@@ -61,6 +61,9 @@ type Policy struct {
 	Region    string                `json:"region"`
 	Status    string                `json:"status"` // active or expired
 	IssuedAt  time.Time             `json:"issuedAt"`
+	// RenewalReminded is set once the applicant was reminded to renew
+	// this term.
+	RenewalReminded bool `json:"renewalReminded,omitempty"`
 }
 
 // Withdrawal records the applicant withdrawing.
@@ -178,6 +181,10 @@ func Apply(v *View, ev eventstore.Recorded) error {
 		v.Form.ResidenceDocument = e.ResidenceDocument
 		if e.Documents != nil {
 			v.Form.Documents = e.Documents
+		}
+	case schema.RenewalDue:
+		if v.Policy != nil {
+			v.Policy.RenewalReminded = true
 		}
 	case schema.PolicyExpired:
 		v.Status = StatusPolicyExpired

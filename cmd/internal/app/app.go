@@ -20,6 +20,8 @@ import (
 	"github.com/omsonline/oms/cmd/internal/config"
 	"github.com/omsonline/oms/cmd/internal/metrics"
 	commandapi "github.com/omsonline/oms/command/httpapi"
+	"github.com/omsonline/oms/command/scheduler"
+	"github.com/omsonline/oms/command/service"
 	"github.com/omsonline/oms/events/esdbserver"
 	"github.com/omsonline/oms/events/eventstore"
 	"github.com/omsonline/oms/projections/cabinet"
@@ -30,6 +32,7 @@ import (
 	"github.com/omsonline/oms/projections/queue"
 	"github.com/omsonline/oms/projections/readstore"
 	"github.com/omsonline/oms/projections/readstore/sqlitestore"
+	"github.com/omsonline/oms/projections/renewals"
 	"github.com/omsonline/oms/projections/runner"
 	queryapi "github.com/omsonline/oms/query/httpapi"
 )
@@ -43,6 +46,7 @@ type App struct {
 	events     *eventstore.Store
 	store      readstore.Store
 	leader     *leader.Leader
+	commands   *service.Service
 	leaderDone chan struct{}
 	http       *fiber.App
 	httpLis    net.Listener
@@ -87,7 +91,7 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (a *App, er
 		return nil, err
 	}
 
-	projs := append([]runner.Projection{cabinet.Projection{}, history.Projection{}, queue.Projection{Calendar: calendar.Default(), SLADays: cfg.SLADays}},
+	projs := append([]runner.Projection{cabinet.Projection{}, history.Projection{}, queue.Projection{Calendar: calendar.Default(), SLADays: cfg.SLADays}, renewals.Projection{}},
 		webProjections(cfg)...)
 	names := make([]string, len(projs))
 	for i, p := range projs {
@@ -147,6 +151,9 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (a *App, er
 			log.Error("projection lease campaign stopped", "err", err)
 		}
 	}()
+	// Every node ticks; idempotency keys make each reminder and expiry
+	// happen once however many nodes see it due.
+	go scheduler.New(scheduler.Options{Commands: a.commands, Store: a.store, Interval: cfg.SchedulerInterval, Logger: log}).Run(runCtx)
 	// A single node takes the lease at once (its own stale lease included,
 	// as the holder id is kept in the data dir); wait for that briefly, but
 	// a node among several serves queries without it.

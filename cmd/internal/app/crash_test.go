@@ -64,7 +64,7 @@ func startChild(t *testing.T, dir string, env ...string) (*exec.Cmd, string) {
 	return cmd, addr
 }
 
-var logicalCollections = []string{"cabinet", "cabinet_views", "queue", "queue_views", "history", "applications"}
+var logicalCollections = []string{"cabinet", "cabinet_views", "queue", "queue_views", "history", "applications", "renewals", "renewals_views"}
 
 func snapshot(t *testing.T, s readstore.Store) map[string]map[string]string {
 	t.Helper()

@@ -20,7 +20,8 @@ import (
 	"github.com/omsonline/oms/projections/readstore/mongostore"
 )
 
-// registerCommands mounts the command API.
+// registerCommands mounts the command API and keeps the command service
+// for the scheduler.
 func registerCommands(r fiber.Router, a *App) error {
 	docs, err := document.New(document.Options{Store: a.events, Blobs: a.store, Logger: a.log})
 	if err != nil {
@@ -33,6 +34,7 @@ func registerCommands(r fiber.Router, a *App) error {
 	if err != nil {
 		return err
 	}
+	a.commands = cmds
 	return commandapi.Register(r, commandapi.Deps{Commands: cmds, Documents: docs, Logger: a.log})
 }
 

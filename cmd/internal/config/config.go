@@ -29,6 +29,8 @@ type Config struct {
 	PolicyTermMonths int
 	LogLevel         string
 	LeaseTTL         time.Duration
+	// SchedulerInterval is how often reminders and expiries are checked.
+	SchedulerInterval time.Duration
 	// ReadModelsDir holds the embedded read models; default <data dir>/readmodels.
 	ReadModelsDir string
 	// SMTPURL turns on e-mail notifications (smtp:// or smtps://).
@@ -62,6 +64,7 @@ func (c *Config) settings() []setting {
 		{env: "OMS_SLA_DAYS", flag: "sla-days", usage: "review deadline in working days", i: &c.SLADays},
 		{env: "OMS_POLICY_TERM_MONTHS", flag: "policy-term-months", usage: "policy validity in months (the seed says a year)", i: &c.PolicyTermMonths},
 		{env: "OMS_LOG_LEVEL", flag: "log-level", usage: "debug, info, warn or error", str: &c.LogLevel},
+		{env: "OMS_SCHEDULER_INTERVAL", flag: "scheduler-interval", usage: "how often renewal reminders and expiries are checked", dur: &c.SchedulerInterval},
 		{env: "OMS_LEASE_TTL", flag: "lease-ttl", usage: "how long the projection lease outlives a silent holder", dur: &c.LeaseTTL},
 		{env: "OMS_READMODELS_DIR", flag: "readmodels-dir", usage: "directory of the embedded read models (several omsd on one machine may share it)", str: &c.ReadModelsDir},
 		{env: "OMS_SMTP_URL", flag: "smtp-url", usage: "SMTP server for e-mail notifications, smtp://[user:pass@]host[:port][?starttls=off] or smtps://…; empty sends no e-mail", str: &c.SMTPURL},
@@ -74,15 +77,16 @@ func (c *Config) settings() []setting {
 // Defaults are the embedded, single-machine defaults.
 func Defaults() Config {
 	return Config{
-		HTTPAddr:         "127.0.0.1:8080",
-		DataDir:          "./data",
-		ESDBListen:       "127.0.0.1:2113",
-		MongoDatabase:    "oms",
-		SLADays:          10,
-		PolicyTermMonths: 12,
-		LogLevel:         "info",
-		LeaseTTL:         10 * time.Second,
-		SMTPFrom:         "ОМС онлайн <noreply@oms.local>",
+		HTTPAddr:          "127.0.0.1:8080",
+		DataDir:           "./data",
+		ESDBListen:        "127.0.0.1:2113",
+		MongoDatabase:     "oms",
+		SLADays:           10,
+		PolicyTermMonths:  12,
+		LogLevel:          "info",
+		LeaseTTL:          10 * time.Second,
+		SchedulerInterval: time.Minute,
+		SMTPFrom:          "ОМС онлайн <noreply@oms.local>",
 	}
 }
 
