@@ -7,6 +7,7 @@ package appview
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/omsonline/oms/events"
@@ -102,6 +103,15 @@ func Apply(v *View, ev eventstore.Recorded) error {
 		return fmt.Errorf("appview: %s@%d: %w", ev.Stream, ev.Revision, err)
 	}
 	at := ev.Envelope.OccurredAt.UTC()
+	// Copy on write: v may share its slices and pointers with a value a
+	// projection runner holds (see runner.Tx), so nothing is changed in
+	// place.
+	v.Questions = slices.Clone(v.Questions)
+	v.PastPolicies = slices.Clone(v.PastPolicies)
+	if v.Policy != nil {
+		p := *v.Policy
+		v.Policy = &p
+	}
 	switch e := p.(type) {
 	case schema.ApplicationSubmitted:
 		*v = View{

@@ -1,11 +1,11 @@
 package appview
 
 import (
-	"encoding/json"
 	"fmt"
 	"reflect"
 	"sort"
 	"strings"
+	"time"
 )
 
 // Change is one field that differs between two views, addressed by a JSON
@@ -17,94 +17,155 @@ type Change struct {
 	Op   string `json:"op"` // add, remove or replace
 }
 
-// Diff compares two values through their JSON form, so it sees exactly
-// what a reader of the API sees. Arrays are compared element by element.
+// Diff compares two values the way their JSON forms differ — field names
+// from json tags, omitempty fields absent when zero, embedded structs
+// inlined — but walks the Go values directly: the audit history computes a
+// diff for every event, and going through JSON cost more than the rest of
+// the projection together.
 func Diff(before, after any) ([]Change, error) {
-	a, err := toTree(before)
-	if err != nil {
-		return nil, err
-	}
-	b, err := toTree(after)
-	if err != nil {
-		return nil, err
-	}
 	var out []Change
-	diffTree("", a, b, &out)
+	if err := diffValue("", reflect.ValueOf(before), reflect.ValueOf(after), &out); err != nil {
+		return nil, err
+	}
 	return out, nil
 }
 
-func toTree(v any) (any, error) {
-	raw, err := json.Marshal(v)
-	if err != nil {
-		return nil, fmt.Errorf("appview: diff: %w", err)
-	}
-	var t any
-	if err := json.Unmarshal(raw, &t); err != nil {
-		return nil, fmt.Errorf("appview: diff: %w", err)
-	}
-	return t, nil
-}
+var timeType = reflect.TypeOf(time.Time{})
 
 func escape(k string) string {
 	return strings.ReplaceAll(strings.ReplaceAll(k, "~", "~0"), "/", "~1")
 }
 
-func diffTree(path string, a, b any, out *[]Change) {
-	switch av := a.(type) {
-	case map[string]any:
-		bv, ok := b.(map[string]any)
-		if !ok {
+func iface(v reflect.Value) any {
+	if !v.IsValid() {
+		return nil
+	}
+	return v.Interface()
+}
+
+func diffValue(path string, a, b reflect.Value, out *[]Change) error {
+	for a.IsValid() && (a.Kind() == reflect.Pointer || a.Kind() == reflect.Interface) {
+		if a.IsNil() {
+			a = reflect.Value{}
 			break
 		}
-		keys := map[string]bool{}
-		for k := range av {
-			keys[k] = true
+		a = a.Elem()
+	}
+	for b.IsValid() && (b.Kind() == reflect.Pointer || b.Kind() == reflect.Interface) {
+		if b.IsNil() {
+			b = reflect.Value{}
+			break
 		}
-		for k := range bv {
-			keys[k] = true
-		}
-		sorted := make([]string, 0, len(keys))
-		for k := range keys {
-			sorted = append(sorted, k)
-		}
-		sort.Strings(sorted)
-		for _, k := range sorted {
-			x, inA := av[k]
-			y, inB := bv[k]
-			p := path + "/" + escape(k)
-			switch {
-			case inA && !inB:
-				*out = append(*out, Change{Path: p, From: x, Op: "remove"})
-			case !inA && inB:
-				*out = append(*out, Change{Path: p, To: y, Op: "add"})
-			default:
-				diffTree(p, x, y, out)
+		b = b.Elem()
+	}
+	p := path
+	if p == "" {
+		p = "/"
+	}
+	switch {
+	case !a.IsValid() && !b.IsValid():
+		return nil
+	case !a.IsValid():
+		*out = append(*out, Change{Path: p, To: iface(b), Op: "add"})
+		return nil
+	case !b.IsValid():
+		*out = append(*out, Change{Path: p, From: iface(a), Op: "remove"})
+		return nil
+	case a.Type() != b.Type():
+		*out = append(*out, Change{Path: p, From: iface(a), To: iface(b), Op: "replace"})
+		return nil
+	}
+	switch a.Kind() {
+	case reflect.Struct:
+		if a.Type() == timeType {
+			if !a.Interface().(time.Time).Equal(b.Interface().(time.Time)) {
+				*out = append(*out, Change{Path: p, From: iface(a), To: iface(b), Op: "replace"})
 			}
+			return nil
 		}
-		return
-	case []any:
-		bv, ok := b.([]any)
-		if !ok {
-			break
-		}
-		n := max(len(av), len(bv))
+		return diffStruct(path, a, b, out)
+	case reflect.Slice, reflect.Array:
+		n := max(a.Len(), b.Len())
 		for i := 0; i < n; i++ {
-			p := fmt.Sprintf("%s/%d", path, i)
+			ep := fmt.Sprintf("%s/%d", path, i)
 			switch {
-			case i >= len(bv):
-				*out = append(*out, Change{Path: p, From: av[i], Op: "remove"})
-			case i >= len(av):
-				*out = append(*out, Change{Path: p, To: bv[i], Op: "add"})
+			case i >= b.Len():
+				*out = append(*out, Change{Path: ep, From: iface(a.Index(i)), Op: "remove"})
+			case i >= a.Len():
+				*out = append(*out, Change{Path: ep, To: iface(b.Index(i)), Op: "add"})
 			default:
-				diffTree(p, av[i], bv[i], out)
+				if err := diffValue(ep, a.Index(i), b.Index(i), out); err != nil {
+					return err
+				}
 			}
 		}
-		return
-	}
-	if !reflect.DeepEqual(a, b) {
-		if path == "" {
-			path = "/"
+		return nil
+	case reflect.Map:
+		keys := map[string]reflect.Value{}
+		for _, k := range a.MapKeys() {
+			keys[fmt.Sprint(k.Interface())] = k
 		}
-		*out = append(*out, Change{Path: path, From: a, To: b, Op: "replace"})
+		for _, k := range b.MapKeys() {
+			keys[fmt.Sprint(k.Interface())] = k
+		}
+		names := make([]string, 0, len(keys))
+		for n := range keys {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		for _, n := range names {
+			k := keys[n]
+			if err := diffValue(path+"/"+escape(n), a.MapIndex(k), b.MapIndex(k), out); err != nil {
+				return err
+			}
+		}
+		return nil
+	default:
+		if !reflect.DeepEqual(a.Interface(), b.Interface()) {
+			*out = append(*out, Change{Path: p, From: iface(a), To: iface(b), Op: "replace"})
+		}
+		return nil
 	}
+}
+
+func diffStruct(path string, a, b reflect.Value, out *[]Change) error {
+	t := a.Type()
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		if !f.IsExported() {
+			continue
+		}
+		name, opts, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if name == "-" {
+			continue
+		}
+		fa, fb := a.Field(i), b.Field(i)
+		if f.Anonymous && name == "" && f.Type.Kind() == reflect.Struct {
+			if err := diffStruct(path, fa, fb, out); err != nil { // inlined, as encoding/json does
+				return err
+			}
+			continue
+		}
+		if name == "" {
+			name = f.Name
+		}
+		omit := strings.Contains(opts, "omitempty")
+		absentA, absentB := omit && fa.IsZero(), omit && fb.IsZero()
+		if (fa.Kind() == reflect.Slice || fa.Kind() == reflect.Map) && omit {
+			absentA, absentB = fa.Len() == 0, fb.Len() == 0
+		}
+		fp := path + "/" + escape(name)
+		switch {
+		case absentA && absentB:
+		case absentA:
+			*out = append(*out, Change{Path: fp, To: iface(fb), Op: "add"})
+		case absentB:
+			*out = append(*out, Change{Path: fp, From: iface(fa), Op: "remove"})
+		default:
+			if err := diffValue(fp, fa, fb, out); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }

@@ -8,6 +8,7 @@ package cabinet
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -126,7 +127,7 @@ func (Projection) Apply(_ context.Context, tx *runner.Tx, ev eventstore.Recorded
 	doc.ApplicantID = v.ApplicantID
 	upsert(&doc, v)
 	if n, ok := notify(v, ev); ok {
-		doc.Inbox = append(doc.Inbox, n)
+		doc.Inbox = append(slices.Clip(doc.Inbox), n)
 	}
 	currentPolicy(&doc)
 	if doc.Inbox == nil {
@@ -149,12 +150,15 @@ func upsert(doc *Doc, v appview.View) {
 			a.OpenQuestions = append(a.OpenQuestions, q)
 		}
 	}
-	i := sort.Search(len(doc.Applications), func(i int) bool { return doc.Applications[i].ApplicationID >= v.ApplicationID })
-	if i == len(doc.Applications) || doc.Applications[i].ApplicationID != v.ApplicationID {
-		doc.Applications = append(doc.Applications, Application{})
-		copy(doc.Applications[i+1:], doc.Applications[i:])
+	// A new slice: doc may share its array with the runner's cached value.
+	apps := slices.Clone(doc.Applications)
+	i := sort.Search(len(apps), func(i int) bool { return apps[i].ApplicationID >= v.ApplicationID })
+	if i == len(apps) || apps[i].ApplicationID != v.ApplicationID {
+		apps = slices.Insert(apps, i, a)
+	} else {
+		apps[i] = a
 	}
-	doc.Applications[i] = a
+	doc.Applications = apps
 }
 
 // currentPolicy picks the policy to show — the newest active one, else the

@@ -77,14 +77,7 @@ func (Projection) Apply(_ context.Context, tx *runner.Tx, ev eventstore.Recorded
 		return err
 	}
 	entryFresh := !entryExists || existing.Position < tx.Position()
-	after := before
-	// Copy the slices the fold appends to, so before stays as it was.
-	after.Questions = append([]appview.Question(nil), before.Questions...)
-	after.PastPolicies = append([]appview.Policy(nil), before.PastPolicies...)
-	if before.Policy != nil {
-		p := *before.Policy
-		after.Policy = &p
-	}
+	after := before // Apply copies on write, so before stays as it was
 	if err := appview.Apply(&after, ev); err != nil {
 		return err
 	}

@@ -58,7 +58,7 @@ func (r *Runner) Rebuild(ctx context.Context, name string, o RebuildOptions) (Pr
 	live.mu.Unlock()
 
 	fresh := &state{r: r, p: live.p, phys: map[string]string{}, changed: make(chan struct{}), batchSize: o.BatchSize,
-		cp: readstore.Checkpoint{Projection: name, Generation: gen}}
+		cp: readstore.Checkpoint{Projection: name, Generation: gen}, complete: true}
 	for _, c := range live.p.Collections() {
 		phys := physical(c.Name, gen)
 		// Leftovers of a rebuild that died half-way are not to be trusted.
@@ -143,6 +143,9 @@ func (r *Runner) Rebuild(ctx context.Context, name string, o RebuildOptions) (Pr
 	live.phys = fresh.phys
 	live.cp = fresh.cp
 	live.batch, live.order, live.events = nil, nil, 0
+	// The live cache describes the old generation; the fresh one's is
+	// exactly the new generation's content.
+	live.cache, live.complete = fresh.cache, false
 	report()
 	go func() {
 		time.Sleep(o.DropDelay)

@@ -192,6 +192,7 @@ func (r *Runner) Abort() {
 	for _, st := range r.states {
 		st.mu.Lock()
 		st.batch, st.order, st.events, st.pending = nil, nil, 0, st.cp.Position
+		st.cache, st.complete = nil, false
 		st.aborted = true
 		st.mu.Unlock()
 	}
@@ -245,10 +246,15 @@ type state struct {
 	lastCreated time.Time            // when the last applied event was written
 	cp          readstore.Checkpoint // flushed
 	pending     uint64               // position of the last event applied to the batch
-	batch       map[key]*readstore.Write
+	batch       map[key]*entry       // dirty documents of the current batch
 	order       []key
-	events      int
-	changed     chan struct{} // closed when cp advances
+	cache       map[key]*entry // clean documents as last flushed (nil val: absent)
+	// complete is true while the cache holds every document of the
+	// collections (a rebuild into empty ones, not yet evicted): a miss is
+	// then known absent without asking the store.
+	complete bool
+	events   int
+	changed  chan struct{} // closed when cp advances
 }
 
 type key struct{ coll, id string }
@@ -322,7 +328,16 @@ func (st *state) flushLocked(ctx context.Context) error {
 	}
 	writes := make([]readstore.Write, 0, len(st.order))
 	for _, k := range st.order {
-		writes = append(writes, *st.batch[k])
+		e := st.batch[k]
+		w := readstore.Write{Collection: e.coll, Doc: readstore.Doc{ID: e.id, Position: e.pos, Queue: e.queue}, Delete: e.val == nil}
+		if !w.Delete {
+			body, err := encode(e.val)
+			if err != nil {
+				return fmt.Errorf("runner: %s: %s/%s: %w", st.p.Name(), k.coll, k.id, err)
+			}
+			w.Doc.Body = body
+		}
+		writes = append(writes, w)
 	}
 	// Collections go to the store in the order the projection declares
 	// them: derived documents before the state they derive from (see
@@ -344,6 +359,9 @@ func (st *state) flushLocked(ctx context.Context) error {
 		return fmt.Errorf("runner: flush %s: %w", st.p.Name(), err)
 	}
 	st.cp = cp
+	for _, k := range st.order {
+		st.remember(k, st.batch[k])
+	}
 	st.batch, st.order, st.events = nil, nil, 0
 	close(st.changed)
 	st.changed = make(chan struct{})

@@ -5,12 +5,34 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 
 	"github.com/omsonline/oms/projections/readstore"
 )
 
+// entry is one document as the runner holds it in memory: the projection's
+// own Go value, encoded to JSON only when flushed. Keeping values decoded
+// is what makes a projection cheap per event: a document touched by many
+// events of a batch is decoded at most once and encoded once.
+type entry struct {
+	val   any // nil: the document does not exist (deleted or never written)
+	pos   uint64
+	queue *readstore.QueueFields
+	coll  string // physical collection
+	id    string
+}
+
+// maxCached bounds the clean-document cache; past it the cache is dropped
+// and refilled from the store, so memory stays flat on any history size.
+const maxCached = 200_000
+
 // Tx is a projection's view of its documents while it applies one event:
-// reads see the unflushed batch first, writes go into the batch.
+// reads see the unflushed batch, then the cache of flushed values, then the
+// store; writes go into the batch.
+//
+// Values handed out by GetJSON may share memory (slices, pointers) with what
+// the runner holds, so projections must treat them as immutable: build new
+// slices and structs rather than change elements in place.
 type Tx struct {
 	st    *state
 	ctx   context.Context
@@ -21,83 +43,112 @@ type Tx struct {
 
 type undo struct {
 	k    key
-	prev *readstore.Write // nil: the key was not in the batch
+	prev *entry // nil: the key was not in the batch
 }
 
 // Position is the $all position of the event being applied.
 func (tx *Tx) Position() uint64 { return tx.pos }
 
-// Get reads a document of a logical collection. ok is false if it does not
-// exist (or was deleted in this batch).
-func (tx *Tx) Get(coll, id string) (readstore.Doc, bool, error) {
+// lookup finds a document's current entry; nil means it does not exist.
+func (tx *Tx) lookup(coll, id string) (*entry, error) {
 	k := key{coll, id}
-	if w, ok := tx.st.batch[k]; ok {
-		if w.Delete {
-			return readstore.Doc{}, false, nil
-		}
-		return w.Doc, true, nil
+	if e, ok := tx.st.batch[k]; ok {
+		return e, nil
+	}
+	if e, ok := tx.st.cache[k]; ok {
+		return e, nil
 	}
 	phys, ok := tx.st.phys[coll]
 	if !ok {
-		return readstore.Doc{}, false, fmt.Errorf("runner: %s does not own collection %q", tx.st.p.Name(), coll)
+		return nil, fmt.Errorf("runner: %s does not own collection %q", tx.st.p.Name(), coll)
+	}
+	if tx.st.complete {
+		return nil, nil // a fresh rebuild holds every document it wrote
 	}
 	d, err := tx.st.r.opts.Store.GetPhysical(tx.ctx, phys, id)
 	if errors.Is(err, readstore.ErrNotFound) {
-		return readstore.Doc{}, false, nil
+		tx.st.remember(k, &entry{coll: phys, id: id})
+		return nil, nil
 	}
+	if err != nil {
+		return nil, err
+	}
+	e := &entry{val: json.RawMessage(d.Body), pos: d.Position, queue: d.Queue, coll: phys, id: id}
+	tx.st.remember(k, e)
+	return e, nil
+}
+
+// Get reads a document of a logical collection. ok is false if it does not
+// exist (or was deleted in this batch).
+func (tx *Tx) Get(coll, id string) (readstore.Doc, bool, error) {
+	e, err := tx.lookup(coll, id)
+	if err != nil || e == nil || e.val == nil {
+		return readstore.Doc{}, false, err
+	}
+	body, err := encode(e.val)
 	if err != nil {
 		return readstore.Doc{}, false, err
 	}
-	return d, true, nil
+	return readstore.Doc{ID: id, Position: e.pos, Body: body, Queue: e.queue}, true, nil
 }
 
-// GetJSON reads a document into v. It reports whether the document exists
-// and whether this event is new to it (false on a replay).
+// GetJSON reads a document into v (a pointer). It reports whether the
+// document exists and whether this event is new to it (false on a replay).
 func (tx *Tx) GetJSON(coll, id string, v any) (exists, fresh bool, err error) {
-	d, ok, err := tx.Get(coll, id)
-	if err != nil || !ok {
+	e, err := tx.lookup(coll, id)
+	if err != nil || e == nil || e.val == nil {
 		return false, true, err
 	}
-	if err := json.Unmarshal(d.Body, v); err != nil {
-		return true, false, fmt.Errorf("runner: decode %s/%s: %w", coll, id, err)
+	dst := reflect.ValueOf(v)
+	if dst.Kind() != reflect.Pointer || dst.IsNil() {
+		return false, false, fmt.Errorf("runner: GetJSON needs a non-nil pointer, got %T", v)
 	}
-	return true, d.Position < tx.pos, nil
+	if src := reflect.ValueOf(e.val); src.Type() == dst.Elem().Type() {
+		dst.Elem().Set(src)
+	} else {
+		raw, err := encode(e.val)
+		if err != nil {
+			return false, false, err
+		}
+		if err := json.Unmarshal(raw, v); err != nil {
+			return true, false, fmt.Errorf("runner: decode %s/%s: %w", coll, id, err)
+		}
+		// Keep the decoded value: the next read of this document is free.
+		e.val = dst.Elem().Interface()
+	}
+	return true, e.pos < tx.pos, nil
 }
 
-// Put stores a document, stamped with the event's position.
+// Put stores a document (body is kept as is and encoded to JSON at flush),
+// stamped with the event's position.
 func (tx *Tx) Put(coll, id string, body any, queue *readstore.QueueFields) error {
-	raw, err := json.Marshal(body)
-	if err != nil {
-		return fmt.Errorf("runner: encode %s/%s: %w", coll, id, err)
+	if body == nil {
+		return fmt.Errorf("runner: put %s/%s: nil body", coll, id)
 	}
-	return tx.write(coll, readstore.Write{Doc: readstore.Doc{ID: id, Position: tx.pos, Body: raw, Queue: queue}})
+	return tx.write(coll, id, &entry{val: body, pos: tx.pos, queue: queue})
 }
 
 // Delete removes a document.
 func (tx *Tx) Delete(coll, id string) error {
-	return tx.write(coll, readstore.Write{Doc: readstore.Doc{ID: id, Position: tx.pos}, Delete: true})
+	return tx.write(coll, id, &entry{pos: tx.pos})
 }
 
-func (tx *Tx) write(coll string, w readstore.Write) error {
+func (tx *Tx) write(coll, id string, e *entry) error {
 	phys, ok := tx.st.phys[coll]
 	if !ok {
 		return fmt.Errorf("runner: %s does not own collection %q", tx.st.p.Name(), coll)
 	}
-	w.Collection = phys
-	k := key{coll, w.Doc.ID}
+	e.coll, e.id = phys, id
+	k := key{coll, id}
 	if tx.st.batch == nil {
-		tx.st.batch = map[key]*readstore.Write{}
+		tx.st.batch = map[key]*entry{}
 	}
 	prev, existed := tx.st.batch[k]
-	if existed {
-		cp := *prev
-		tx.undo = append(tx.undo, undo{k: k, prev: &cp})
-		*prev = w
-		return nil
+	tx.undo = append(tx.undo, undo{k: k, prev: prev})
+	if !existed {
+		tx.added = append(tx.added, k)
 	}
-	tx.undo = append(tx.undo, undo{k: k})
-	tx.added = append(tx.added, k)
-	tx.st.batch[k] = &w
+	tx.st.batch[k] = e
 	return nil
 }
 
@@ -111,7 +162,29 @@ func (tx *Tx) rollback() {
 		if u.prev == nil {
 			delete(tx.st.batch, u.k)
 		} else {
-			*tx.st.batch[u.k] = *u.prev
+			tx.st.batch[u.k] = u.prev
 		}
 	}
+}
+
+func encode(v any) (json.RawMessage, error) {
+	if raw, ok := v.(json.RawMessage); ok {
+		return raw, nil
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("runner: encode: %w", err)
+	}
+	return b, nil
+}
+
+// remember caches a clean document, dropping the cache when it is full.
+func (st *state) remember(k key, e *entry) {
+	if st.cache == nil || len(st.cache) >= maxCached {
+		if st.cache != nil {
+			st.complete = false // evicted: misses must ask the store again
+		}
+		st.cache = make(map[key]*entry, 1024)
+	}
+	st.cache[k] = e
 }

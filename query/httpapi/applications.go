@@ -278,13 +278,7 @@ func Replay(id string, evs []eventstore.Recorded, upTo uint64, at time.Time) (St
 		if ev.Revision > upTo || (!at.IsZero() && ev.Envelope.OccurredAt.After(at)) {
 			break
 		}
-		before := v
-		before.Questions = append([]appview.Question(nil), v.Questions...)
-		before.PastPolicies = append([]appview.Policy(nil), v.PastPolicies...)
-		if v.Policy != nil {
-			p := *v.Policy
-			before.Policy = &p
-		}
+		before := v // Apply copies on write
 		if err := appview.Apply(&v, ev); err != nil {
 			return State{}, err
 		}

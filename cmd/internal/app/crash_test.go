@@ -70,9 +70,18 @@ func snapshot(t *testing.T, s readstore.Store) map[string]map[string]string {
 	t.Helper()
 	out := map[string]map[string]string{}
 	for _, coll := range logicalCollections {
-		docs, err := s.List(context.Background(), readstore.ListQuery{Collection: coll, Limit: 1 << 30})
-		if err != nil {
-			t.Fatalf("list %s: %v", coll, err)
+		var docs []readstore.Doc
+		after := ""
+		for {
+			page, err := s.List(context.Background(), readstore.ListQuery{Collection: coll, AfterID: after, Limit: readstore.MaxLimit})
+			if err != nil {
+				t.Fatalf("list %s: %v", coll, err)
+			}
+			docs = append(docs, page...)
+			if len(page) < readstore.MaxLimit {
+				break
+			}
+			after = page[len(page)-1].ID
 		}
 		m := map[string]string{}
 		for _, d := range docs {

@@ -1,0 +1,144 @@
+package benchload_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/omsonline/oms/cmd/internal/benchload"
+	"github.com/omsonline/oms/events/esdbserver/esdbtest"
+	"github.com/omsonline/oms/events/eventstore"
+	"github.com/omsonline/oms/projections/cabinet"
+	"github.com/omsonline/oms/projections/calendar"
+	"github.com/omsonline/oms/projections/history"
+	"github.com/omsonline/oms/projections/queue"
+	"github.com/omsonline/oms/projections/readstore"
+	"github.com/omsonline/oms/projections/readstore/sqlitestore"
+	"github.com/omsonline/oms/projections/renewals"
+	"github.com/omsonline/oms/projections/runner"
+)
+
+func benchEvents() int {
+	if v, err := strconv.Atoi(os.Getenv("OMS_BENCH_EVENTS")); err == nil && v > 0 {
+		return v
+	}
+	return 120_000
+}
+
+// BenchmarkRebuild fills the embedded event store with application
+// histories (OMS_BENCH_EVENTS, default 120k; the README's figure uses 1M),
+// rebuilds every projection from position 0 into fresh collections, and
+// compares the time with a raw bulk insert of the documents the rebuild
+// produced, into the same store in the same run.
+func BenchmarkRebuild(b *testing.B) {
+	n := benchEvents()
+	ctx := context.Background()
+	srv := esdbtest.Start(b)
+	events, err := eventstore.Open(eventstore.Options{URL: esdbtest.URL(srv)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer events.Close()
+	start := time.Now()
+	if err := benchload.Fill(ctx, events, n, 32, nil); err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("loaded %d events in %s", n, time.Since(start).Round(time.Millisecond))
+	store, err := sqlitestore.Open(ctx, sqlitestore.Options{Dir: b.TempDir()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer store.Close()
+	projs := []runner.Projection{cabinet.Projection{}, history.Projection{}, queue.Projection{Calendar: calendar.Default(), SLADays: 10}, renewals.Projection{}}
+	r, err := runner.New(ctx, runner.Options{Store: store, Events: events, Subscriber: eventstore.NewSubscriber(events, eventstore.SubscriberOptions{})}, projs...)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for it := 0; it < b.N; it++ {
+		var total time.Duration
+		var docs []readstore.Write
+		for _, p := range projs {
+			t0 := time.Now()
+			prog, err := r.Rebuild(ctx, p.Name(), runner.RebuildOptions{DropDelay: time.Millisecond})
+			if err != nil {
+				b.Fatal(err)
+			}
+			el := time.Since(t0)
+			total += el
+			b.ReportMetric(float64(prog.Events)/el.Seconds(), p.Name()+"-events/s")
+			b.StopTimer()
+			for _, c := range p.Collections() {
+				phys, err := store.Alias(ctx, c.Name)
+				if err != nil {
+					b.Fatal(err)
+				}
+				list, err := listAll(ctx, store, c.Name)
+				if err != nil {
+					b.Fatal(err)
+				}
+				for _, d := range list {
+					docs = append(docs, readstore.Write{Collection: phys, Doc: d})
+				}
+			}
+			b.StartTimer()
+		}
+		b.ReportMetric(float64(n)*float64(len(projs))/total.Seconds(), "events/s(all-projections)")
+		b.ReportMetric(float64(n)/total.Seconds(), "events/s(full-rebuild)")
+
+		// The raw insert: the same documents, same batch size, into fresh
+		// collections of the same store.
+		b.StopTimer()
+		kinds := map[string]readstore.Kind{}
+		for _, p := range projs {
+			for _, c := range p.Collections() {
+				phys, _ := store.Alias(ctx, c.Name)
+				kinds[phys] = c.Kind
+			}
+		}
+		for phys, k := range kinds {
+			if err := store.EnsureCollection(ctx, "raw_"+phys, k); err != nil {
+				b.Fatal(err)
+			}
+		}
+		for i := range docs {
+			docs[i].Collection = "raw_" + docs[i].Collection
+		}
+		t0 := time.Now()
+		for i := 0; i < len(docs); i += 30000 {
+			end := min(i+30000, len(docs))
+			if err := store.Flush(ctx, docs[i:end], readstore.Checkpoint{Projection: "raw", Position: uint64(end), Generation: 1}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		raw := time.Since(t0)
+		b.ReportMetric(float64(len(docs))/raw.Seconds(), "raw-docs/s")
+		b.ReportMetric(raw.Seconds()/total.Seconds(), "ratio(raw-time/rebuild-time)")
+		b.Logf("%d events, %d documents: rebuild %s, raw insert %s", n, len(docs), total.Round(time.Millisecond), raw.Round(time.Millisecond))
+		for phys := range kinds {
+			_ = store.DropCollection(ctx, "raw_"+phys)
+		}
+		b.StartTimer()
+	}
+	_ = fmt.Sprint
+}
+
+// listAll pages through a whole collection.
+func listAll(ctx context.Context, s readstore.Store, coll string) ([]readstore.Doc, error) {
+	var out []readstore.Doc
+	after := ""
+	for {
+		page, err := s.List(ctx, readstore.ListQuery{Collection: coll, AfterID: after, Limit: readstore.MaxLimit})
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, page...)
+		if len(page) < readstore.MaxLimit {
+			return out, nil
+		}
+		after = page[len(page)-1].ID
+	}
+}
