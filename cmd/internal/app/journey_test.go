@@ -292,7 +292,7 @@ func TestSliceOnMongo(t *testing.T) {
 			Documents []struct{ ID, SHA256 string }
 		}
 	}
-	if code := get(t, a, alice, "/api/v1/applications/"+r.ApplicationID, &view); code != 200 || len(view.Form.Documents) != 3 {
+	if code := get(t, a, alice, fmt.Sprintf("/api/v1/applications/%s?after=%d", r.ApplicationID, r.Position), &view); code != 200 || len(view.Form.Documents) != 3 {
 		t.Fatalf("view: %d %+v", code, view)
 	}
 	code, body := call(t, a, "GET", "/api/v1/documents/"+view.Form.Documents[0].ID, alice, "")

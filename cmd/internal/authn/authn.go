@@ -90,11 +90,18 @@ func DevKey(dataDir string) (ed25519.PrivateKey, error) {
 // Claims are the token claims omsd reads.
 type Claims struct {
 	Role string `json:"role"`
+	// CSRF is set only in browser-session tokens: the anti-forgery token a
+	// page must echo on state-changing requests (see session.go).
+	CSRF string `json:"csrf,omitempty"`
 	jwt.RegisteredClaims
 }
 
 // IssueDev signs a dev token.
 func IssueDev(key ed25519.PrivateKey, subject, role string, ttl time.Duration) (string, error) {
+	return issue(key, subject, role, "", ttl)
+}
+
+func issue(key ed25519.PrivateKey, subject, role, csrf string, ttl time.Duration) (string, error) {
 	if !slices.Contains(Roles, role) {
 		return "", fmt.Errorf("authn: unknown role %q (want one of %s)", role, strings.Join(Roles, ", "))
 	}
@@ -102,7 +109,7 @@ func IssueDev(key ed25519.PrivateKey, subject, role string, ttl time.Duration) (
 		return "", errors.New("authn: subject is empty")
 	}
 	now := time.Now()
-	c := Claims{Role: role, RegisteredClaims: jwt.RegisteredClaims{
+	c := Claims{Role: role, CSRF: csrf, RegisteredClaims: jwt.RegisteredClaims{
 		Issuer: DevIssuer, Subject: subject, Audience: jwt.ClaimStrings{Audience},
 		IssuedAt: jwt.NewNumericDate(now), ExpiresAt: jwt.NewNumericDate(now.Add(ttl)), ID: uuid.NewString(),
 	}}
@@ -121,32 +128,53 @@ func NewDevVerifier(key ed25519.PrivateKey) *Verifier {
 
 // Verify parses and checks a token: signature, issuer, audience, expiry.
 func (v *Verifier) Verify(token string) (events.Actor, error) {
+	c, err := v.claims(token)
+	if err != nil {
+		return events.Actor{}, err
+	}
+	return events.Actor{ID: c.Subject, Role: c.Role}, nil
+}
+
+func (v *Verifier) claims(token string) (Claims, error) {
 	var c Claims
 	_, err := jwt.ParseWithClaims(token, &c, func(*jwt.Token) (any, error) { return v.pub, nil },
 		jwt.WithValidMethods([]string{jwt.SigningMethodEdDSA.Alg()}),
 		jwt.WithIssuer(DevIssuer), jwt.WithAudience(Audience), jwt.WithExpirationRequired())
 	if err != nil {
-		return events.Actor{}, fmt.Errorf("authn: %w", err)
+		return Claims{}, fmt.Errorf("authn: %w", err)
 	}
 	if !slices.Contains(Roles, c.Role) || c.Subject == "" {
-		return events.Actor{}, errors.New("authn: token lacks a known role or a subject")
+		return Claims{}, errors.New("authn: token lacks a known role or a subject")
 	}
-	return events.Actor{ID: c.Subject, Role: c.Role}, nil
+	return c, nil
 }
 
-// Middleware authenticates /api requests. A missing or bad token is 401
-// with a bilingual problem body; a good one becomes events.Metadata in the
-// request's user context.
+// Middleware authenticates /api requests, by a bearer token or else by the
+// browser's session cookie. A missing or bad credential is 401 with a
+// bilingual problem body; a cookie-authenticated request that changes state
+// without the session's CSRF token is 403; a good one becomes
+// events.Metadata in the request's user context.
 func (v *Verifier) Middleware() fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		h := c.Get(fiber.HeaderAuthorization)
-		token, ok := strings.CutPrefix(h, "Bearer ")
-		if !ok || token == "" {
+		var actor events.Actor
+		if token, ok := strings.CutPrefix(h, "Bearer "); ok && token != "" {
+			var err error
+			actor, err = v.Verify(strings.TrimSpace(token))
+			if err != nil {
+				return unauthorized(c, "Токен недействителен или истёк.", "The token is invalid or expired.")
+			}
+		} else if cookie := c.Cookies(SessionCookie); cookie != "" {
+			claims, err := v.claims(cookie)
+			if err != nil {
+				return unauthorized(c, "Сессия истекла. Войдите снова.", "The session has expired. Sign in again.")
+			}
+			if !SafeMethod(c.Method()) && !csrfMatches(claims.CSRF, c.Get(CSRFHeader)) {
+				return csrfRefused(c)
+			}
+			actor = events.Actor{ID: claims.Subject, Role: claims.Role}
+		} else {
 			return unauthorized(c, "Требуется вход в систему.", "Sign-in required.")
-		}
-		actor, err := v.Verify(strings.TrimSpace(token))
-		if err != nil {
-			return unauthorized(c, "Токен недействителен или истёк.", "The token is invalid or expired.")
 		}
 		corr := c.Get("X-Correlation-ID")
 		if _, err := uuid.Parse(corr); err != nil {

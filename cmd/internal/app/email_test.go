@@ -1,0 +1,118 @@
+package app_test
+
+import (
+	"io"
+	"log/slog"
+	"mime"
+	"mime/quotedprintable"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/omsonline/oms/cmd/internal/app"
+	"github.com/omsonline/oms/projections/email/smtptest"
+)
+
+func waitMessages(t *testing.T, srv *smtptest.Server, n int) []smtptest.Message {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for time.Now().Before(deadline) {
+		if m := srv.Messages(); len(m) >= n {
+			return m
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("got %d e-mails, want %d", len(srv.Messages()), n)
+	return nil
+}
+
+// TestEmailNotificationsExactlyOnceAcrossRestart walks the journey with
+// e-mail on, checks each inbox notification arrives once as a letter, then
+// restarts omsd on the same data and checks nothing is sent again while a
+// new notification still is.
+func TestEmailNotificationsExactlyOnceAcrossRestart(t *testing.T) {
+	srv := smtptest.Start(t)
+	cfgDir := t.TempDir()
+	start := func() *app.App {
+		a, _ := startWithLog(t, slog.DiscardHandler, func(c *configT) {
+			c.DataDir = cfgDir
+			c.SMTPURL = "smtp://" + srv.Addr + "?starttls=off"
+			c.SMTPFrom = "ОМС онлайн <noreply@oms.example>"
+			c.PublicURL = "https://oms.example"
+		})
+		return a
+	}
+	a := start()
+	cfg := cfgOf(cfgDir)
+	alice := token(t, cfg, "applicant", "alice")
+	rev := token(t, cfg, "reviewer", "rev-1")
+	r := submit(t, a, alice, "7770001")
+	for _, s := range []struct{ tok, action, body string }{
+		{rev, "claim", ""},
+		{rev, "request-info", `{"questions":[{"text":"Уточните дату","field":"/residenceDocument/issuedAt"}]}`},
+		{alice, "provide-info", `{"answers":[{"questionId":"1.1","text":"1 марта 2024"}]}`},
+		{rev, "approve", ""},
+		{rev, "issue-policy", ""},
+	} {
+		if code, b := call(t, a, "POST", "/api/v1/applications/"+r.ApplicationID+"/"+s.action, s.tok, s.body); code != 200 {
+			t.Fatalf("%s: %d %s", s.action, code, b)
+		}
+	}
+	msgs := waitMessages(t, srv, 4)
+	time.Sleep(300 * time.Millisecond) // would a fifth come?
+	msgs = srv.Messages()
+	if len(msgs) != 4 {
+		t.Fatalf("%d e-mails, want 4 (submitted, info requested, approved, issued)", len(msgs))
+	}
+	dec := new(mime.WordDecoder)
+	ids := map[string]bool{}
+	var subjects []string
+	for _, m := range msgs {
+		if len(m.To) != 1 || m.To[0] != "karimov@example.org" || m.From != "noreply@oms.example" {
+			t.Errorf("envelope %s → %v", m.From, m.To)
+		}
+		subj, err := dec.DecodeHeader(m.Header.Get("Subject"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		subjects = append(subjects, subj)
+		ids[m.Header.Get("Message-ID")] = true
+		body, _ := io.ReadAll(quotedprintable.NewReader(strings.NewReader(string(m.Body))))
+		if !strings.Contains(string(body), "https://oms.example/cabinet") || !strings.Contains(string(body), "Your cabinet") {
+			t.Errorf("letter body:\n%s", body)
+		}
+	}
+	if len(ids) != 4 {
+		t.Errorf("Message-IDs are not distinct: %v", ids)
+	}
+	want := []string{"Заявление принято в работу / Application accepted for processing", "Нужны дополнительные сведения / More information is needed",
+		"Заявление одобрено / Application approved", "Полис ОМС оформлен / Your ОМС policy is issued"}
+	for i, w := range want {
+		if subjects[i] != w {
+			t.Errorf("letter %d: %q, want %q", i, subjects[i], w)
+		}
+	}
+
+	// A restart replays nothing.
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	a = start()
+	time.Sleep(1500 * time.Millisecond)
+	if n := len(srv.Messages()); n != 4 {
+		t.Fatalf("after the restart %d e-mails, want still 4", n)
+	}
+	// And the next notification still goes out, once.
+	body := `{"address":{"region":"78","city":"Санкт-Петербург","street":"Невский пр.","house":"1","postalCode":"191186"}}`
+	if code, b := call(t, a, "POST", "/api/v1/applications/"+r.ApplicationID+"/change-address", alice, body); code != 200 {
+		t.Fatalf("change-address: %d %s", code, b)
+	}
+	msgs = waitMessages(t, srv, 5)
+	time.Sleep(300 * time.Millisecond)
+	if n := len(srv.Messages()); n != 5 {
+		t.Fatalf("%d e-mails after the address change, want 5", n)
+	}
+	if s, _ := dec.DecodeHeader(msgs[4].Header.Get("Subject")); !strings.Contains(s, "Адрес изменён") {
+		t.Fatalf("fifth letter: %q", s)
+	}
+}

@@ -1,0 +1,285 @@
+package app_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/omsonline/oms/cmd/internal/app"
+	"github.com/omsonline/oms/cmd/internal/config"
+	"github.com/omsonline/oms/query/policypdf/pdfcheck"
+)
+
+// otpLog keeps the last one-time code omsd logged.
+type otpLog struct {
+	mu   sync.Mutex
+	code string
+}
+
+func (o *otpLog) Enabled(context.Context, slog.Level) bool { return true }
+func (o *otpLog) Handle(_ context.Context, r slog.Record) error {
+	r.Attrs(func(a slog.Attr) bool {
+		if a.Key == "code" && strings.HasPrefix(r.Message, "dev sign-in") {
+			o.mu.Lock()
+			o.code = a.Value.String()
+			o.mu.Unlock()
+		}
+		return true
+	})
+	return nil
+}
+func (o *otpLog) WithAttrs([]slog.Attr) slog.Handler { return o }
+func (o *otpLog) WithGroup(string) slog.Handler      { return o }
+
+func startWithLog(t *testing.T, h slog.Handler, edit func(*config.Config)) (*app.App, config.Config) {
+	t.Helper()
+	cfg := config.Defaults()
+	cfg.DataDir = t.TempDir()
+	cfg.HTTPAddr = "127.0.0.1:0"
+	cfg.ESDBListen = "127.0.0.1:0"
+	if edit != nil {
+		edit(&cfg)
+	}
+	a, err := app.Start(context.Background(), cfg, slog.New(h))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Close() })
+	return a, cfg
+}
+
+func cookieOf(jar http.CookieJar, base, name string) *http.Cookie {
+	u, _ := url.Parse(base)
+	for _, c := range jar.Cookies(u) {
+		if c.Name == name {
+			return c
+		}
+	}
+	return nil
+}
+
+// TestBrowserSessionAndCSRF signs in as a browser does (phone, code from the
+// log, cookies) and checks what the session cookie may and may not do.
+func TestBrowserSessionAndCSRF(t *testing.T) {
+	otp := &otpLog{}
+	a, cfg := startWithLog(t, otp, nil)
+	base := "http://" + a.HTTPAddr()
+	jar, _ := cookiejar.New(nil)
+	var setCookies []string
+	client := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+
+	resp, err := client.Get(base + "/signin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.Header.Get("Content-Security-Policy") == "" || resp.Header.Get("X-Frame-Options") != "DENY" {
+		t.Errorf("sign-in page lacks security headers: %v", resp.Header)
+	}
+	pre := cookieOf(jar, base, "oms_csrf")
+	if pre == nil {
+		t.Fatal("no pre-session CSRF cookie")
+	}
+	// Without the form token the code is not sent (login CSRF).
+	resp, _ = client.PostForm(base+"/signin/code", url.Values{"phone": {"+79161234567"}, "role": {"applicant"}})
+	resp.Body.Close()
+	if resp.StatusCode != 403 || otp.code != "" {
+		t.Fatalf("code requested without the form token: %d %q", resp.StatusCode, otp.code)
+	}
+	resp, _ = client.PostForm(base+"/signin/code", url.Values{"phone": {"+7 916 123-45-67"}, "role": {"applicant"}, "_csrf": {pre.Value}})
+	resp.Body.Close()
+	if resp.StatusCode != 200 || len(otp.code) != 6 {
+		t.Fatalf("request a code: %d %q", resp.StatusCode, otp.code)
+	}
+	wrong := "000000"
+	if otp.code == wrong {
+		wrong = "111111"
+	}
+	resp, _ = client.PostForm(base+"/signin/verify", url.Values{"phone": {"+79161234567"}, "role": {"applicant"}, "code": {wrong}, "_csrf": {pre.Value}})
+	resp.Body.Close()
+	if resp.StatusCode != 422 || cookieOf(jar, base, "oms_session") != nil {
+		t.Fatalf("a wrong code signs in: %d", resp.StatusCode)
+	}
+	resp, _ = client.PostForm(base+"/signin/verify", url.Values{"phone": {"+79161234567"}, "role": {"applicant"}, "code": {otp.code}, "_csrf": {pre.Value}})
+	resp.Body.Close()
+	setCookies = resp.Header.Values("Set-Cookie")
+	if resp.StatusCode != 303 || resp.Header.Get("Location") != "/cabinet" {
+		t.Fatalf("verify: %d %s", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	joined := strings.Join(setCookies, "\n")
+	if !strings.Contains(joined, "oms_session=") || !regexpHas(joined, `oms_session=[^\n]*HttpOnly`) || !regexpHas(joined, `oms_session=[^\n]*SameSite=Lax`) {
+		t.Fatalf("session cookie flags: %s", joined)
+	}
+	if regexpHas(joined, `oms_csrf=[^\n]*HttpOnly`) {
+		t.Fatalf("the CSRF cookie must be readable by the page: %s", joined)
+	}
+	csrf := cookieOf(jar, base, "oms_csrf").Value
+	if csrf == pre.Value {
+		t.Fatal("signing in must replace the pre-session token")
+	}
+	// A code works once.
+	resp, _ = client.PostForm(base+"/signin/verify", url.Values{"phone": {"+79161234567"}, "role": {"applicant"}, "code": {otp.code}, "_csrf": {csrf}})
+	resp.Body.Close()
+	if resp.StatusCode != 422 {
+		t.Fatalf("a code worked twice: %d", resp.StatusCode)
+	}
+
+	do := func(method, path, body string, hdr map[string]string) (int, string) {
+		req, _ := http.NewRequest(method, base+path, strings.NewReader(body))
+		if body != "" {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		for k, v := range hdr {
+			req.Header.Set(k, v)
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, body := do("GET", "/api/v1/cabinet", "", nil); code != 200 || !strings.Contains(body, `"applications":[]`) {
+		t.Fatalf("cabinet by cookie: %d %s", code, body)
+	}
+	if code, body := do("GET", "/cabinet", "", nil); code != 200 || !strings.Contains(body, "Личный кабинет") {
+		t.Fatalf("cabinet page: %d", code)
+	}
+	// State-changing requests by cookie need the token…
+	if code, body := do("POST", "/api/v1/applications", "{}", nil); code != 403 || !strings.Contains(body, "csrf") {
+		t.Fatalf("POST without the CSRF token: %d %s", code, body)
+	}
+	if code, _ := do("POST", "/api/v1/applications", "{}", map[string]string{"X-CSRF-Token": flipLast(csrf)}); code != 403 {
+		t.Fatalf("POST with a wrong CSRF token: %d", code)
+	}
+	// …and with it they reach the command API (422: the form is empty).
+	if code, body := do("POST", "/api/v1/applications", "{}", map[string]string{"X-CSRF-Token": csrf}); code != 422 {
+		t.Fatalf("POST with the CSRF token: %d %s", code, body)
+	}
+	// Bearer clients are unaffected: no cookie, no token needed.
+	if code, body := call(t, a, "POST", "/api/v1/applications", token(t, cfg, "applicant", "bob"), "{}"); code != 422 {
+		t.Fatalf("bearer POST: %d %s", code, body)
+	}
+	// Pages of another role are refused; signing out ends the session.
+	if code, _ := do("GET", "/reviewer", "", nil); code != 403 {
+		t.Fatalf("applicant opens the reviewer queue: %d", code)
+	}
+	resp, _ = client.PostForm(base+"/signout", url.Values{"_csrf": {csrf}})
+	resp.Body.Close()
+	if code, _ := do("GET", "/api/v1/cabinet", "", nil); code != 401 {
+		t.Fatalf("after sign-out: %d", code)
+	}
+	if code, _ := do("GET", "/cabinet", "", nil); code != 303 {
+		t.Fatalf("page after sign-out: %d", code)
+	}
+}
+
+// TestPolicyPDFAccess issues a policy and asks for its extract as every
+// kind of caller.
+func TestPolicyPDFAccess(t *testing.T) {
+	a, cfg := startApp(t)
+	alice := token(t, cfg, "applicant", "alice")
+	rev := token(t, cfg, "reviewer", "rev-1")
+	r := submit(t, a, alice, "5550001")
+	var last result
+	for _, step := range []string{"claim", "approve", "issue-policy"} {
+		code, body := call(t, a, "POST", "/api/v1/applications/"+r.ApplicationID+"/"+step, rev, "")
+		if code != 200 {
+			t.Fatalf("%s: %d %s", step, code, body)
+		}
+		last = decodeResult(t, body)
+	}
+	doc := cabinetAfter(t, a, alice, last.Position, "")
+	enp := doc["policy"].(map[string]any)["enp"].(string)
+	path := fmt.Sprintf("/api/v1/policies/%s/pdf?after=%d", enp, last.Position)
+
+	get := func(tok, obo string) (int, []byte) {
+		req, _ := http.NewRequest("GET", "http://"+a.HTTPAddr()+path, nil)
+		if tok != "" {
+			req.Header.Set("Authorization", "Bearer "+tok)
+		}
+		if obo != "" {
+			req.Header.Set("X-On-Behalf-Of", obo)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode == 200 && (resp.Header.Get("Content-Type") != "application/pdf" || !strings.Contains(resp.Header.Get("Content-Disposition"), "attachment")) {
+			t.Errorf("PDF headers: %v", resp.Header)
+		}
+		return resp.StatusCode, b
+	}
+	for _, c := range []struct {
+		name, tok, obo string
+		want           int
+	}{
+		{"owner", alice, "", 200},
+		{"reviewer", rev, "", 200},
+		{"auditor", token(t, cfg, "auditor", "aud"), "", 200},
+		{"operator for the owner", token(t, cfg, "operator", "mfc-1"), "alice", 200},
+		{"operator for someone else", token(t, cfg, "operator", "mfc-1"), "bob", 404},
+		{"another applicant", token(t, cfg, "applicant", "mallory"), "", 404},
+		{"nobody", "", "", 401},
+	} {
+		code, body := get(c.tok, c.obo)
+		if code != c.want {
+			t.Errorf("%s: %d, want %d", c.name, code, c.want)
+		}
+		if code != 200 && strings.Contains(string(body), "Каримов") {
+			t.Errorf("%s: a refusal leaks the holder: %s", c.name, body)
+		}
+	}
+	_, pdf := get(alice, "")
+	in, err := pdfcheck.Inspect(pdf)
+	if err != nil || in.Pages != 1 || !pdfcheck.IsA4(in.MediaBoxes[0]) || in.EmbeddedFontFiles == 0 {
+		t.Fatalf("extract: %+v %v", in, err)
+	}
+	txt, err := pdfcheck.Text(pdf)
+	if err != nil {
+		if pdfcheck.MustHaveTools() {
+			t.Fatal(err)
+		}
+		t.Skip(err)
+	}
+	for _, want := range []string{"Каримов Бахтиёр", enp, "12.04.1990", "UZB", "/verify/" + enp} {
+		if !strings.Contains(txt, want) {
+			t.Errorf("extract lacks %q:\n%s", want, txt)
+		}
+	}
+	// The QR code's link answers without signing in, and only with the
+	// document number.
+	resp, err := http.Get("http://" + a.HTTPAddr() + "/verify/" + enp + "?doc=" + enp + "-01")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(b), "Полис действует до") || strings.Contains(string(b), "Каримов") {
+		t.Fatalf("public check: %d", resp.StatusCode)
+	}
+	resp, _ = http.Get("http://" + a.HTTPAddr() + "/verify/" + enp)
+	resp.Body.Close()
+	if resp.StatusCode != 404 {
+		t.Fatalf("public check without the document number: %d", resp.StatusCode)
+	}
+}
+
+func decodeResult(t *testing.T, body []byte) result {
+	t.Helper()
+	var r result
+	if err := jsonUnmarshal(body, &r); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}

@@ -1,0 +1,436 @@
+package browsertest
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"image"
+	"image/color"
+	"image/png"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/browser"
+	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
+
+	"github.com/omsonline/oms/cmd/internal/app"
+	"github.com/omsonline/oms/cmd/internal/config"
+	"github.com/omsonline/oms/query/policypdf/pdfcheck"
+)
+
+// codes catches the one-time codes omsd logs in dev mode: in this test the
+// log is the applicant's SMS.
+type codes struct {
+	mu   sync.Mutex
+	last string
+	next slog.Handler
+}
+
+func (c *codes) Enabled(context.Context, slog.Level) bool { return true }
+func (c *codes) Handle(ctx context.Context, r slog.Record) error {
+	if strings.HasPrefix(r.Message, "dev sign-in") {
+		r.Attrs(func(a slog.Attr) bool {
+			if a.Key == "code" {
+				c.mu.Lock()
+				c.last = a.Value.String()
+				c.mu.Unlock()
+			}
+			return true
+		})
+	}
+	if r.Level >= slog.LevelError {
+		return c.next.Handle(ctx, r)
+	}
+	return nil
+}
+func (c *codes) WithAttrs([]slog.Attr) slog.Handler { return c }
+func (c *codes) WithGroup(string) slog.Handler      { return c }
+
+func (c *codes) take() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	code := c.last
+	c.last = ""
+	return code
+}
+
+func chromium(t *testing.T) string {
+	for _, p := range []string{"chromium", "/usr/bin/chromium", "chromium-browser"} {
+		if path, err := exec.LookPath(p); err == nil {
+			return path
+		}
+	}
+	if os.Getenv("CI") != "" {
+		t.Fatal("Chromium is not installed: the browser tests need /usr/bin/chromium (.ci/run installs it with apt-get install -y chromium)")
+	}
+	t.Skip("Chromium is not installed (apt-get install -y chromium); skipping the browser tests locally")
+	return ""
+}
+
+// scan makes a small PNG that stands in for a scanned document.
+func scan(t *testing.T, dir, name string, tint color.RGBA) string {
+	img := image.NewRGBA(image.Rect(0, 0, 320, 200))
+	for y := 0; y < 200; y++ {
+		for x := 0; x < 320; x++ {
+			c := color.RGBA{245, 245, 240, 255}
+			if y > 20 && y < 60 || (x > 20 && x < 120 && y > 80 && y < 180) {
+				c = tint
+			}
+			img.Set(x, y, c)
+		}
+	}
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, img); err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(dir, name+".png")
+	if err := os.WriteFile(p, buf.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+type session struct {
+	t     *testing.T
+	ctx   context.Context
+	base  string
+	shots string
+	n     int
+	codes *codes
+}
+
+func (s *session) do(step string, actions ...chromedp.Action[chromedp.Void]) {
+	s.t.Helper()
+	ctx, cancel := context.WithTimeout(s.ctx, 20*time.Second)
+	defer cancel()
+	if err := chromedp.Do(ctx, actions...); err != nil {
+		s.shot("failed-" + step)
+		s.t.Fatalf("%s: %v", step, err)
+	}
+}
+
+func (s *session) text(sel string) string {
+	s.t.Helper()
+	ctx, cancel := context.WithTimeout(s.ctx, 10*time.Second)
+	defer cancel()
+	txt, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
+	if err != nil {
+		s.shot("failed-text")
+		s.t.Fatalf("text of %s: %v", sel, err)
+	}
+	return txt
+}
+
+// see waits until the element shows the text, as a person would wait for
+// the page to settle, and fails with what it showed instead.
+func (s *session) see(sel, want string) {
+	s.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	var got string
+	for time.Now().Before(deadline) {
+		ctx, cancel := context.WithTimeout(s.ctx, 2*time.Second)
+		got, _ = chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
+		cancel()
+		if strings.Contains(got, want) {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	s.shot("failed-see")
+	s.t.Fatalf("%s should show %q, shows:\n%s", sel, want, got)
+}
+
+func (s *session) shot(name string) {
+	s.t.Helper()
+	ctx, cancel := context.WithTimeout(s.ctx, 10*time.Second)
+	defer cancel()
+	b, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		s.t.Logf("screenshot %s: %v", name, err)
+		return
+	}
+	s.n++
+	p := filepath.Join(s.shots, fmt.Sprintf("%02d-%s.png", s.n, name))
+	if err := os.WriteFile(p, b, 0o644); err != nil {
+		s.t.Fatal(err)
+	}
+	s.t.Logf("screenshot: %s", p)
+}
+
+func (s *session) signIn(phone, role, lands string) {
+	s.t.Helper()
+	s.do("sign-in page "+role,
+		chromedp.Navigate(s.base+"/signin"),
+		chromedp.SendKeys(chromedp.ID("phone"), phone),
+		chromedp.SetValue(chromedp.ID("role"), role),
+		chromedp.Click(chromedp.CSS(`form[action="/signin/code"] button[type=submit]`)),
+		chromedp.WaitVisible(chromedp.ID("code")),
+	)
+	code := s.codes.take()
+	if len(code) != 6 {
+		s.t.Fatalf("no one-time code in the log for %s (got %q)", role, code)
+	}
+	s.do("enter code "+role,
+		chromedp.SendKeys(chromedp.ID("code"), code),
+		chromedp.Click(chromedp.CSS(`form[action="/signin/verify"] button[type=submit]`)),
+		chromedp.WaitVisible(chromedp.CSS("h1")),
+	)
+	s.see("h1", lands)
+}
+
+func (s *session) typeInto(fields map[string]string) []chromedp.Action[chromedp.Void] {
+	var out []chromedp.Action[chromedp.Void]
+	for id, v := range fields {
+		out = append(out, chromedp.SendKeys(chromedp.ID(id), v))
+	}
+	return out
+}
+
+// TestSeedJourneyInBrowser is the seed's story in a browser: an applicant
+// fills in the form with one mistake, fixes it and submits; a reviewer asks
+// a question (and meets a stale page on the way); the applicant answers;
+// the reviewer approves and issues the policy; the applicant downloads the
+// extract; an auditor scrubs through the timeline.
+func TestSeedJourneyInBrowser(t *testing.T) {
+	exe := chromium(t)
+	started := time.Now()
+	cc := &codes{next: slog.NewTextHandler(os.Stderr, nil)}
+	cfg := config.Defaults()
+	cfg.DataDir = t.TempDir()
+	cfg.HTTPAddr = "127.0.0.1:0"
+	cfg.ESDBListen = "127.0.0.1:0"
+	a, err := app.Start(context.Background(), cfg, slog.New(cc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+
+	shots, err := os.MkdirTemp("", "oms-browser-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshots go to %s", shots)
+	files := t.TempDir()
+	downloads := t.TempDir()
+
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
+		chromedp.ExecPath(exe),
+		chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck,
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1280, 900),
+	)
+	defer cancelAlloc()
+	ctx, cancel := chromedp.NewContext(allocCtx)
+	defer cancel()
+	// The browser starts with the first action on its own context; actions
+	// later run on contexts with timeouts, whose end must not close it.
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatalf("start Chromium: %v", err)
+	}
+	ctx, cancelAll := context.WithTimeout(ctx, 150*time.Second)
+	defer cancelAll()
+	s := &session{t: t, ctx: ctx, base: "http://" + a.HTTPAddr(), shots: shots, codes: cc}
+
+	// 1. The applicant signs in with a phone number and a code.
+	s.signIn("+7 916 123-45-67", "applicant", "Личный кабинет")
+	s.see("main", "У вас пока нет заявлений")
+	s.shot("cabinet-empty")
+	s.do("open the form", chromedp.Click(chromedp.CSS(`a[href="/cabinet/new"].button`)), chromedp.WaitVisible(chromedp.ID("step-personal")))
+	s.see("#step-personal h2", "Шаг 1 из 5")
+
+	step1 := s.typeInto(map[string]string{
+		"f-applicant-lastName": "Каримов", "f-applicant-firstName": "Бахтиёр", "f-applicant-latinName": "KARIMOV BAKHTIYOR",
+		"f-applicant-birthPlace": "Ташкент", "f-applicant-citizenship": "UZB",
+	})
+	step1 = append(step1, chromedp.SetValue(chromedp.ID("f-applicant-birthDate"), "1990-04-12"), chromedp.SetValue(chromedp.ID("f-applicant-sex"), "male"))
+	s.do("personal data", step1...)
+	s.shot("form-step1")
+	s.do("to documents", chromedp.Click(chromedp.CSS(`#step-personal [data-next]`)), chromedp.WaitVisible(chromedp.ID("step-documents")))
+	step2 := s.typeInto(map[string]string{
+		"f-identityDocument-series": "FA", "f-identityDocument-number": "1234567", "f-identityDocument-issuedBy": "MIA of Uzbekistan",
+		"f-residenceDocument-series": "82", "f-residenceDocument-number": "1234567",
+	})
+	step2 = append(step2,
+		chromedp.SetValue(chromedp.ID("f-identityDocument-issuedAt"), "2019-05-20"), chromedp.SetValue(chromedp.ID("f-identityDocument-expiresAt"), "2031-05-19"),
+		chromedp.SetValue(chromedp.ID("f-residenceDocument-type"), "vnzh"),
+		chromedp.SetValue(chromedp.ID("f-residenceDocument-issuedAt"), "2024-03-01"), chromedp.SetValue(chromedp.ID("f-residenceDocument-expiresAt"), "2031-03-01"))
+	s.do("documents", step2...)
+	s.do("to address", chromedp.Click(chromedp.CSS(`#step-documents [data-next]`)), chromedp.WaitVisible(chromedp.ID("step-address")))
+	// The one mistake: a domestic phone number instead of +7….
+	s.do("address", s.typeInto(map[string]string{
+		"f-address-region": "77", "f-address-city": "Москва", "f-address-street": "ул. Тверская", "f-address-house": "7",
+		"f-address-apartment": "12", "f-address-postalCode": "125009", "f-contacts-phone": "8 916 123", "f-contacts-email": "karimov@example.org",
+	})...)
+	s.do("to scans", chromedp.Click(chromedp.CSS(`#step-address [data-next]`)), chromedp.WaitVisible(chromedp.ID("step-scans")))
+	for i, kind := range []string{"passport", "residence_document", "consent"} {
+		p := scan(t, files, kind, color.RGBA{uint8(40 + 60*i), 90, 160, 255})
+		s.do("upload "+kind, chromedp.SetUploadFiles(chromedp.ID("up-"+kind+"-"+fmt.Sprint(i)), []string{p}))
+		s.see(fmt.Sprintf(`[data-field="/documents/%d"] .upload-status`, i), "Загружено: "+kind+".png")
+	}
+	s.shot("form-scans-uploaded")
+	s.do("to consent", chromedp.Click(chromedp.CSS(`#step-scans [data-next]`)), chromedp.WaitVisible(chromedp.ID("step-consent")))
+	s.do("consent and submit", chromedp.Click(chromedp.ID("f-consent")), chromedp.Click(chromedp.CSS(`#step-consent button[type=submit]`)))
+
+	// The answer names the one field, beside the field, and the form
+	// returns to the step it is on.
+	s.see("[data-alert]", "Исправьте, пожалуйста, ошибки")
+	s.see("[data-alert]", "Телефон")
+	s.see("#f-contacts-phone-err", "+79161234567")
+	s.do("the phone's step is shown", chromedp.WaitVisible(chromedp.ID("f-contacts-phone")))
+	if inv, _ := chromedp.Run(ctx, chromedp.AttributeValue(chromedp.ID("f-contacts-phone"), "aria-invalid")); inv.Value != "true" {
+		t.Errorf("the phone input is not marked invalid: %+v", inv)
+	}
+	s.shot("form-error-inline")
+	s.do("fix the phone", clear("f-contacts-phone"), chromedp.SendKeys(chromedp.ID("f-contacts-phone"), "+79161234567"),
+		chromedp.Click(chromedp.CSS(`[data-goto="consent"]`)), chromedp.WaitVisible(chromedp.ID("step-consent")),
+		chromedp.Click(chromedp.CSS(`#step-consent button[type=submit]`)))
+	s.see("h1", "Личный кабинет")
+	s.see(".apps", "Подано")
+	s.see(".inbox", "Заявление принято в работу")
+	appID, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector("[data-app]").dataset.app`))
+	if err != nil || len(appID) != 36 {
+		t.Fatalf("application id on the cabinet: %q %v", appID, err)
+	}
+	s.shot("cabinet-submitted")
+
+	// 2. A reviewer takes it from the queue, after a colleague's tab has
+	// moved it on: the stale page says so instead of overwriting.
+	s.signIn("+7 999 000-00-01", "reviewer", "Очередь заявлений")
+	s.see("table.queue", "Каримов Бахтиёр")
+	s.see("table.queue", "осталось раб. дн.")
+	s.shot("queue")
+	s.do("open the application", chromedp.Click(chromedp.CSS(`table.queue a[href="/reviewer/applications/`+appID+`"]`)), chromedp.WaitVisible(chromedp.CSS(`[data-command$="/claim"]`)))
+	s.see("main", "Скан паспорта")
+	if n, _ := chromedp.Run(ctx, chromedp.Evaluate[int](`[...document.querySelectorAll(".scans img")].filter(i => i.complete && i.naturalWidth > 0).length`)); n != 3 {
+		t.Errorf("the reviewer sees %d of 3 scans inline", n)
+	}
+	other, cancelOther := chromedp.NewContext(ctx)
+	defer cancelOther()
+	if err := chromedp.Do(other, chromedp.Navigate(s.base+"/reviewer/applications/"+appID), chromedp.Click(chromedp.CSS(`[data-command$="/claim"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`form[data-api$="/request-info"]`))); err != nil {
+		t.Fatalf("claim in the other tab: %v", err)
+	}
+	s.do("claim on the stale page", chromedp.Click(chromedp.CSS(`[data-command$="/claim"]`)))
+	s.see("[data-alert]", "Кто-то другой уже изменил это заявление")
+	s.shot("review-stale-409")
+	s.do("reload", chromedp.Click(chromedp.CSS(`[data-alert] [data-reload]`)), chromedp.WaitVisible(chromedp.CSS(`form[data-api$="/request-info"]`)))
+	s.see("h1", "На рассмотрении")
+	s.do("ask a question",
+		chromedp.SendKeys(chromedp.ID("f-questions-0-text"), "Уточните дату выдачи ВНЖ: на скане она плохо видна."),
+		chromedp.SetValue(chromedp.ID("f-questions-0-field"), "/residenceDocument/issuedAt"),
+		chromedp.Click(chromedp.CSS(`form[data-api$="/request-info"] button[type=submit]`)))
+	s.see("h1", "Нужны сведения")
+	s.see("main", "Уточните дату выдачи ВНЖ")
+	s.shot("review-info-requested")
+
+	// 3. The applicant answers.
+	s.signIn("+79161234567", "applicant", "Личный кабинет")
+	s.see(".apps", "Нужны сведения")
+	s.see(".inbox", "Нужны дополнительные сведения")
+	s.do("open the questions", chromedp.Click(chromedp.CSS(`.apps a.button.primary`)), chromedp.WaitVisible(chromedp.ID("questions")))
+	s.see("#questions", "Уточните дату выдачи ВНЖ")
+	s.see("#questions", "Дата выдачи документа о праве проживания")
+	s.shot("applicant-question")
+	s.do("answer", chromedp.SendKeys(chromedp.ID("f-answers-0-text"), "ВНЖ выдан 1 марта 2024 года, скан приложил заново."),
+		chromedp.Click(chromedp.CSS(`#questions button[type=submit]`)))
+	s.see("h1", "На рассмотрении")
+	s.shot("applicant-answered")
+
+	// 4. The reviewer approves and issues.
+	s.signIn("+79990000001", "reviewer", "Очередь заявлений")
+	s.do("open it again", chromedp.Navigate(s.base+"/reviewer/applications/"+appID), chromedp.WaitVisible(chromedp.CSS(`[data-command$="/approve"]`)))
+	s.see("main", "ВНЖ выдан 1 марта 2024 года")
+	s.do("approve", chromedp.Click(chromedp.CSS(`[data-command$="/approve"]`)), chromedp.WaitVisible(chromedp.CSS(`[data-command$="/issue-policy"]`)))
+	s.see("h1", "Одобрено")
+	s.do("issue", chromedp.Click(chromedp.CSS(`[data-command$="/issue-policy"]`)))
+	s.see("h1", "Полис действует")
+	s.shot("review-issued")
+
+	// 5. The applicant downloads the extract.
+	s.signIn("+79161234567", "applicant", "Личный кабинет")
+	s.see(".policy", "Полис ОМС")
+	s.see(".inbox", "Полис ОМС оформлен")
+	enp := strings.TrimSpace(s.text("[data-enp]"))
+	if !regexp.MustCompile(`^\d{16}$`).MatchString(enp) {
+		t.Fatalf("ЕНП on the policy card: %q", enp)
+	}
+	s.shot("cabinet-policy")
+	progress := chromedp.Events(ctx, browser.DownloadProgress)
+	s.do("download the PDF", chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
+		_, err := chromedp.Call(ctx, browser.SetDownloadBehavior, browser.SetDownloadBehaviorParams{
+			Behavior: browser.SetDownloadBehaviorBehaviorAllowAndName, DownloadPath: downloads, EventsEnabled: ptr(true),
+		})
+		return err
+	}), chromedp.Click(chromedp.CSS(`a[data-pdf]`)))
+	var pdfPath string
+	for ev, err := range progress {
+		if err != nil {
+			t.Fatalf("download: %v", err)
+		}
+		if ev.State == browser.DownloadProgressStateCanceled {
+			t.Fatal("the download was cancelled")
+		}
+		if ev.State == browser.DownloadProgressStateCompleted {
+			pdfPath = filepath.Join(downloads, ev.GUID)
+			break
+		}
+	}
+	pdf, err := os.ReadFile(pdfPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := pdfcheck.Inspect(pdf)
+	if err != nil || in.Pages != 1 || !pdfcheck.IsA4(in.MediaBoxes[0]) || in.EmbeddedFontFiles == 0 {
+		t.Fatalf("downloaded extract: %+v %v", in, err)
+	}
+	if txt, err := pdfcheck.Text(pdf); err == nil {
+		if !strings.Contains(txt, "Каримов Бахтиёр") || !strings.Contains(txt, enp) {
+			t.Errorf("the extract lacks the name or the ЕНП:\n%s", txt)
+		}
+	} else if pdfcheck.MustHaveTools() {
+		t.Fatal(err)
+	}
+
+	// 6. The auditor scrubs the timeline with the keyboard.
+	s.signIn("+79990000002", "auditor", "Аудит заявлений")
+	s.do("open the history", chromedp.SendKeys(chromedp.ID("app-id"), appID), chromedp.Click(chromedp.CSS(`main form button[type=submit]`)),
+		chromedp.WaitVisible(chromedp.ID("revision")))
+	s.see("h1", "История заявления")
+	s.see(".timeline", "Заявление подано")
+	s.see(".timeline", "Полис оформлен")
+	s.see(".timeline", "Специалист")
+	s.see("#state-panel", "Состояние на ревизии 5 из 5")
+	s.shot("timeline-latest")
+	s.do("scrub to the start", chromedp.Focus(chromedp.ID("revision")), chromedp.KeyEvent(kb.Home))
+	s.see("#state-panel", "Состояние на ревизии 0 из 5")
+	s.see("#state-panel", "Подано")
+	s.do("two steps on", chromedp.KeyEvent(kb.ArrowRight), chromedp.KeyEvent(kb.ArrowRight))
+	s.see("#state-panel", "Состояние на ревизии 2 из 5")
+	s.see("#state-panel", "Нужны сведения")
+	s.see("#state-panel", "ждёт ответа")
+	s.shot("timeline-revision-2")
+	t.Logf("browser journey took %s", time.Since(started).Round(time.Millisecond))
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// clear empties an input, as selecting its text and deleting it would.
+func clear(id string) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		_, err := chromedp.Evaluate[bool](fmt.Sprintf(`(e => { e.value = ""; return true })(document.getElementById(%q))`, id))(ctx, t)
+		return err
+	})
+}

@@ -1,0 +1,384 @@
+// Package email sends the applicant's inbox notifications by e-mail. A
+// watermill handler follows the application events on $all; for each event
+// that put a notification in the cabinet's inbox it sends that same
+// notification (same id, same texts) to the e-mail address in the
+// application, with retries.
+//
+// # Exactly once
+//
+// Every notification has a ledger stream "email-<notificationId>" in the
+// event store. The handler
+//
+//  1. claims the notification by appending EmailSending to the ledger with
+//     an expected revision (NoStream for the first attempt), so of two omsd
+//     nodes only one sends;
+//  2. sends the message, whose Message-ID is derived from the notification
+//     id;
+//  3. appends EmailSent (or EmailFailed) at the claim's revision;
+//  4. only then acknowledges the message and advances its checkpoint.
+//
+// A redelivered event (a restart, a retry, a second node) reads the ledger
+// first and does nothing once EmailSent is there. The crash windows:
+//
+//   - before the claim: nothing was sent or recorded; the event is
+//     redelivered and sent once;
+//   - after the claim, before the server accepted the message: the claim
+//     goes stale after Lease and the next attempt sends it, once;
+//   - after the server accepted it, before EmailSent is durable: the next
+//     attempt sends it again, with the same Message-ID. This window is a
+//     single event-store append long, and mail systems that deduplicate by
+//     Message-ID drop the copy;
+//   - after EmailSent: nothing is sent again.
+//
+// The alternative, recording "sent" before sending, has no duplicate but
+// loses the letter in the second window, silently. A lost "more
+// information is needed" costs an applicant their deadline; a recognisable
+// duplicate costs nothing, so this package chooses at-least-once in that one
+// window and exactly once everywhere else. A clean restart (Close waits for
+// the handler) never sends twice.
+package email
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill"
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
+	"github.com/google/uuid"
+
+	"github.com/omsonline/oms/events"
+	"github.com/omsonline/oms/events/eventstore"
+	"github.com/omsonline/oms/projections/appview"
+	"github.com/omsonline/oms/projections/cabinet"
+	"github.com/omsonline/oms/projections/history"
+	"github.com/omsonline/oms/projections/readstore"
+)
+
+// Ledger event types.
+const (
+	TypeEmailSending = "EmailSending"
+	TypeEmailSent    = "EmailSent"
+	TypeEmailFailed  = "EmailFailed"
+)
+
+// LedgerStream is the stream that records a notification's e-mail.
+func LedgerStream(notificationID string) string { return "email-" + notificationID }
+
+// checkpointName is the mailer's checkpoint in the read-model store.
+const checkpointName = "mailer"
+
+// EmailSending claims a notification for sending.
+type EmailSending struct {
+	NotificationID string    `json:"notificationId"`
+	ApplicationID  string    `json:"applicationId"`
+	MessageID      string    `json:"messageId"`
+	Attempt        int       `json:"attempt"`
+	Instance       string    `json:"instance"`
+	At             time.Time `json:"at"`
+}
+
+// EmailSent records that the SMTP server accepted the message.
+type EmailSent struct {
+	NotificationID string    `json:"notificationId"`
+	MessageID      string    `json:"messageId"`
+	Attempt        int       `json:"attempt"`
+	At             time.Time `json:"at"`
+}
+
+// EmailFailed records a failed attempt; a permanent one ends the tries.
+type EmailFailed struct {
+	NotificationID string    `json:"notificationId"`
+	Attempt        int       `json:"attempt"`
+	Permanent      bool      `json:"permanent"`
+	Error          string    `json:"error"`
+	At             time.Time `json:"at"`
+}
+
+// Waiter waits until a projection has caught up with a position.
+type Waiter interface {
+	WaitFor(ctx context.Context, projection string, pos uint64) error
+}
+
+// Options configure a Mailer.
+type Options struct {
+	Events *eventstore.Store
+	Store  readstore.Store
+	Waiter Waiter
+	Sender Sender
+	// From is the sender address, e.g. "ОМС онлайн <noreply@oms.example>".
+	From string
+	// CabinetURL is linked from every letter.
+	CabinetURL string
+	Logger     *slog.Logger
+	// Retries are the immediate retries of one delivery (backing off);
+	// after them the event is redelivered and tried again.
+	Retries int
+	// MaxAttempts ends the tries of one notification for good.
+	MaxAttempts int
+	// Lease is how long a claim by another attempt is respected before it
+	// is taken over as the claim of a crashed sender.
+	Lease time.Duration
+	// MaxAge skips notifications older than this, so turning e-mail on
+	// for an existing service does not mail its whole history.
+	MaxAge time.Duration
+	Now    func() time.Time
+}
+
+// Mailer is the running e-mail handler.
+type Mailer struct {
+	o        Options
+	router   *message.Router
+	sub      *eventstore.Subscriber
+	instance string
+	log      *slog.Logger
+}
+
+// New prepares a Mailer; Run starts it.
+func New(o Options) (*Mailer, error) {
+	if o.Events == nil || o.Store == nil || o.Waiter == nil || o.Sender == nil {
+		return nil, errors.New("email: Events, Store, Waiter and Sender are required")
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Retries <= 0 {
+		o.Retries = 4
+	}
+	if o.MaxAttempts <= 0 {
+		o.MaxAttempts = 20
+	}
+	if o.Lease <= 0 {
+		o.Lease = 2 * time.Minute
+	}
+	if o.MaxAge <= 0 {
+		o.MaxAge = 24 * time.Hour
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.From == "" {
+		o.From = "ОМС онлайн <noreply@oms.local>"
+	}
+	m := &Mailer{o: o, instance: uuid.NewString(), log: o.Logger.With("component", "email")}
+	m.sub = eventstore.NewSubscriber(o.Events, eventstore.SubscriberOptions{
+		StartFrom: func(ctx context.Context, _ string) (uint64, bool, error) {
+			cp, err := o.Store.LoadCheckpoint(ctx, checkpointName)
+			if errors.Is(err, readstore.ErrNotFound) {
+				return 0, false, nil
+			}
+			if err != nil {
+				return 0, false, err
+			}
+			return cp.Position, cp.Position > 0, nil
+		},
+		StreamPrefixes: []string{"application-"},
+		NackDelay:      time.Second,
+		Logger:         o.Logger,
+	})
+	router, err := message.NewRouter(message.RouterConfig{CloseTimeout: 15 * time.Second}, watermill.NewSlogLogger(o.Logger))
+	if err != nil {
+		return nil, fmt.Errorf("email: router: %w", err)
+	}
+	router.AddMiddleware(middleware.Retry{
+		MaxRetries: o.Retries, InitialInterval: 200 * time.Millisecond, MaxInterval: 10 * time.Second, Multiplier: 2,
+		Logger: watermill.NewSlogLogger(o.Logger),
+	}.Middleware, middleware.Recoverer)
+	router.AddConsumerHandler("email", checkpointName, m.sub, m.handle)
+	m.router = router
+	return m, nil
+}
+
+// Run runs until ctx ends or Close.
+func (m *Mailer) Run(ctx context.Context) error { return m.router.Run(ctx) }
+
+// Running is closed once the handler runs.
+func (m *Mailer) Running() chan struct{} { return m.router.Running() }
+
+// Close stops the handler, waiting for a delivery in flight to finish.
+func (m *Mailer) Close() error {
+	err := m.router.Close()
+	return errors.Join(err, m.sub.Close())
+}
+
+func (m *Mailer) handle(msg *message.Message) error {
+	ev, err := eventstore.FromMessage(msg)
+	if err != nil {
+		return err
+	}
+	ctx := msg.Context()
+	if err := m.process(ctx, ev); err != nil {
+		return err
+	}
+	// The checkpoint only saves re-reading: the ledger is what prevents a
+	// second send, so it may lag or be lost.
+	if err := m.o.Store.Flush(ctx, nil, readstore.Checkpoint{Projection: checkpointName, Position: ev.Position, Generation: 1}); err != nil {
+		m.log.Warn("email: checkpoint not saved", "err", err)
+	}
+	return nil
+}
+
+func (m *Mailer) process(ctx context.Context, ev eventstore.Recorded) error {
+	appID, ok := strings.CutPrefix(ev.Stream, "application-")
+	if !ok {
+		return nil
+	}
+	if m.o.Now().Sub(ev.Envelope.OccurredAt) > m.o.MaxAge {
+		return nil
+	}
+	// The inbox and the application view must include this event before
+	// they can say what the notification is and where it goes.
+	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	for _, p := range []string{"cabinet", "history"} {
+		if err := m.o.Waiter.WaitFor(wctx, p, ev.Position); err != nil {
+			return fmt.Errorf("email: waiting for %s: %w", p, err)
+		}
+	}
+	var v appview.View
+	if err := m.getJSON(ctx, history.Applications, appID, &v); err != nil {
+		return err
+	}
+	var doc cabinet.Doc
+	if err := m.getJSON(ctx, cabinet.Collection, v.ApplicantID, &doc); err != nil {
+		return err
+	}
+	var note *cabinet.Notification
+	for i := range doc.Inbox {
+		if doc.Inbox[i].ID == ev.Envelope.EventID {
+			note = &doc.Inbox[i]
+		}
+	}
+	if note == nil {
+		return nil // this event notifies nobody
+	}
+	to := v.Form.Contacts.Email
+	if to == "" {
+		m.log.Info("email: no address for a notification", "notification", note.ID)
+		return nil
+	}
+	return m.deliver(ctx, *note, to)
+}
+
+func (m *Mailer) getJSON(ctx context.Context, coll, id string, v any) error {
+	d, err := m.o.Store.Get(ctx, coll, id)
+	if err != nil {
+		return fmt.Errorf("email: read %s/%s: %w", coll, id, err)
+	}
+	if err := json.Unmarshal(d.Body, v); err != nil {
+		return fmt.Errorf("email: decode %s/%s: %w", coll, id, err)
+	}
+	return nil
+}
+
+// ledgerState is what the ledger says about a notification.
+type ledgerState struct {
+	exists   bool
+	last     eventstore.Recorded
+	attempts int
+	done     bool
+}
+
+func (m *Mailer) readLedger(ctx context.Context, id string) (ledgerState, error) {
+	recs, err := m.o.Events.Load(ctx, LedgerStream(id))
+	if err != nil {
+		return ledgerState{}, err
+	}
+	var st ledgerState
+	for _, r := range recs {
+		st.exists, st.last = true, r
+		switch r.Envelope.Type {
+		case TypeEmailSending:
+			st.attempts++
+		case TypeEmailSent:
+			st.done = true
+		case TypeEmailFailed:
+			var f EmailFailed
+			if json.Unmarshal(r.Data, &f) == nil && f.Permanent {
+				st.done = true
+			}
+		}
+	}
+	return st, nil
+}
+
+var errLeased = errors.New("email: another attempt holds the claim; trying later")
+
+var system = events.Metadata{Actor: events.Actor{ID: "mailer", Role: events.RoleSystem}}
+
+func (m *Mailer) append(ctx context.Context, id string, exp eventstore.Expected, typ string, data any) (uint64, error) {
+	res, err := m.o.Events.Append(ctx, LedgerStream(id), exp, system, eventstore.NewEvent{Type: typ, Data: data})
+	return res.Revision, err
+}
+
+func (m *Mailer) deliver(ctx context.Context, n cabinet.Notification, to string) error {
+	st, err := m.readLedger(ctx, n.ID)
+	if err != nil {
+		return err
+	}
+	if st.done {
+		return nil
+	}
+	now := m.o.Now().UTC()
+	exp := eventstore.NoStream
+	if st.exists {
+		exp = eventstore.AtRevision(st.last.Revision)
+		if st.last.Envelope.Type == TypeEmailSending && now.Sub(st.last.Envelope.OccurredAt) < m.o.Lease {
+			return errLeased
+		}
+	}
+	attempt := st.attempts + 1
+	msgID := MessageID(n.ID, m.o.From)
+	if attempt > m.o.MaxAttempts {
+		_, err := m.append(ctx, n.ID, exp, TypeEmailFailed, EmailFailed{NotificationID: n.ID, Attempt: attempt, Permanent: true, Error: "too many attempts", At: now})
+		m.log.Error("email: giving up on a notification", "notification", n.ID, "attempts", st.attempts)
+		return err
+	}
+	claimRev, err := m.append(ctx, n.ID, exp, TypeEmailSending, EmailSending{NotificationID: n.ID, ApplicationID: n.ApplicationID, MessageID: msgID, Attempt: attempt, Instance: m.instance, At: now})
+	if errors.Is(err, eventstore.ErrConflict) {
+		return errLeased // someone else moved first; look again on the retry
+	}
+	if err != nil {
+		return fmt.Errorf("email: claim %s: %w", n.ID, err)
+	}
+	raw, err := Compose(Letter{NotificationID: n.ID, From: m.o.From, To: to, TitleRU: n.Title.RU, TitleEN: n.Title.EN,
+		BodyRU: n.Body.RU, BodyEN: n.Body.EN, Link: m.o.CabinetURL, Date: now})
+	if err == nil {
+		err = m.o.Sender.Send(ctx, addressOf(m.o.From), to, raw)
+	}
+	if err != nil {
+		var perm *PermanentError
+		permanent := errors.As(err, &perm) || strings.HasPrefix(err.Error(), "email: recipient address")
+		if _, aerr := m.append(ctx, n.ID, eventstore.AtRevision(claimRev), TypeEmailFailed, EmailFailed{NotificationID: n.ID, Attempt: attempt, Permanent: permanent, Error: err.Error(), At: m.o.Now().UTC()}); aerr != nil {
+			m.log.Warn("email: failure not recorded", "notification", n.ID, "err", aerr)
+		}
+		if permanent {
+			m.log.Error("email: notification cannot be delivered", "notification", n.ID, "err", err)
+			return nil
+		}
+		return fmt.Errorf("email: send %s: %w", n.ID, err)
+	}
+	if _, err := m.append(ctx, n.ID, eventstore.AtRevision(claimRev), TypeEmailSent, EmailSent{NotificationID: n.ID, MessageID: msgID, Attempt: attempt, At: m.o.Now().UTC()}); err != nil {
+		if errors.Is(err, eventstore.ErrConflict) {
+			// Our claim was taken over (we were slower than the lease):
+			// the other attempt sends the same Message-ID.
+			m.log.Warn("email: claim was taken over while sending", "notification", n.ID)
+			return nil
+		}
+		return fmt.Errorf("email: record sent %s: %w", n.ID, err)
+	}
+	m.log.Info("email: notification sent", "notification", n.ID, "kind", n.Kind, "attempt", attempt)
+	return nil
+}
+
+func addressOf(from string) string {
+	if i := strings.LastIndex(from, "<"); i >= 0 {
+		return strings.TrimSuffix(from[i+1:], ">")
+	}
+	return from
+}

@@ -1,0 +1,168 @@
+package policypdf
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/omsonline/oms/events"
+	"github.com/omsonline/oms/projections/policies"
+	"github.com/omsonline/oms/projections/readstore"
+)
+
+// Waiter waits until a projection has caught up with a position.
+type Waiter interface {
+	WaitFor(ctx context.Context, projection string, pos uint64) error
+}
+
+// Deps are what the PDF route needs.
+type Deps struct {
+	Store  readstore.Store
+	Waiter Waiter
+	// Issuer is the insurer named on the extract.
+	Issuer string
+	// PublicURL is the service's external base URL for the verification
+	// link; empty takes the scheme and host of the request.
+	PublicURL string
+	Now       func() time.Time
+}
+
+// Register mounts GET /api/v1/policies/:enp/pdf. Authentication is the
+// /api middleware's job; this decides who may read which policy.
+func Register(r fiber.Router, d Deps) {
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	if d.Issuer == "" {
+		d.Issuer = DefaultIssuer
+	}
+	h := &handler{d}
+	r.Get("/api/v1/policies/:enp/pdf", h.pdf)
+}
+
+// DefaultIssuer names the insurer when none is configured.
+const DefaultIssuer = "Страховая медицинская организация «ОМС онлайн»"
+
+type handler struct{ d Deps }
+
+func problem(c *fiber.Ctx, status int, title, ru, en string) error {
+	return c.Status(status).JSON(fiber.Map{
+		"type": "about:blank", "status": status, "title": title,
+		"detail": fiber.Map{"ru": ru, "en": en},
+	}, "application/problem+json")
+}
+
+func notFound(c *fiber.Ctx) error {
+	return problem(c, fiber.StatusNotFound, "Not Found", "Полис не найден.", "Policy not found.")
+}
+
+// Access is who may read a policy: its holder, an МФЦ operator acting for
+// the holder, and the insurer's staff. A holder asking for someone else's
+// number gets 404, like an unknown number, so numbers cannot be probed.
+func Access(md events.Metadata, applicantID string) int {
+	switch md.Actor.Role {
+	case events.RoleReviewer, events.RoleAuditor, events.RoleAdmin:
+		return fiber.StatusOK
+	case events.RoleApplicant:
+		if md.Actor.ID == applicantID {
+			return fiber.StatusOK
+		}
+		return fiber.StatusNotFound
+	case events.RoleOperator:
+		if md.OnBehalfOf != "" && md.OnBehalfOf == applicantID {
+			return fiber.StatusOK
+		}
+		return fiber.StatusNotFound
+	}
+	return fiber.StatusForbidden
+}
+
+func validNumber(enp string) bool {
+	if len(enp) != 16 {
+		return false
+	}
+	for _, r := range enp {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+func (h *handler) pdf(c *fiber.Ctx) error {
+	md, ok := events.MetadataFrom(c.UserContext())
+	if !ok {
+		return problem(c, fiber.StatusUnauthorized, "Unauthorized", "Требуется вход в систему.", "Sign-in required.")
+	}
+	if Access(md, "\x00") == fiber.StatusForbidden {
+		return problem(c, fiber.StatusForbidden, "Forbidden", "Выписку о полисе может получить владелец полиса, оператор МФЦ от его имени или сотрудник страховщика.",
+			"The policy extract is for its holder, an МФЦ operator acting for them, or the insurer's staff.")
+	}
+	enp := c.Params("enp")
+	if !validNumber(enp) {
+		return notFound(c)
+	}
+	if raw := c.Query("after"); raw != "" && h.d.Waiter != nil {
+		pos, err := strconv.ParseUint(raw, 10, 64)
+		if err != nil {
+			return problem(c, fiber.StatusBadRequest, "Bad Request", "Параметр after — неотрицательное целое.", "after: a non-negative integer.")
+		}
+		ctx, cancel := context.WithTimeout(c.UserContext(), 5*time.Second)
+		err = h.d.Waiter.WaitFor(ctx, "policies", pos)
+		cancel()
+		if err != nil {
+			c.Set(fiber.HeaderRetryAfter, "1")
+			return problem(c, fiber.StatusServiceUnavailable, "Service Unavailable", "Данные ещё обновляются. Повторите через секунду.", "The data is still being updated. Retry in a second.")
+		}
+	}
+	raw, err := h.d.Store.Get(c.UserContext(), policies.Collection, enp)
+	if errors.Is(err, readstore.ErrNotFound) || errors.Is(err, readstore.ErrNoCollection) {
+		return notFound(c)
+	}
+	if err != nil {
+		return err
+	}
+	var doc policies.Doc
+	if err := json.Unmarshal(raw.Body, &doc); err != nil {
+		return err
+	}
+	switch Access(md, doc.ApplicantID) {
+	case fiber.StatusOK:
+	default:
+		return notFound(c)
+	}
+	base := h.d.PublicURL
+	if base == "" {
+		base = c.BaseURL()
+	}
+	var buf bytes.Buffer
+	err = Render(&buf, Extract{
+		FullName: doc.Holder.FullName(), LatinName: doc.Holder.LatinName, BirthDate: doc.Holder.BirthDate,
+		Citizenship: doc.Holder.Citizenship, ENP: doc.ENP, ValidFrom: doc.ValidFrom, ValidTo: doc.ValidTo,
+		Active: doc.Status == "active", Issuer: h.d.Issuer, Region: doc.Region,
+		DocNumber: doc.Document.Number, DocVersion: doc.Document.Version, DocIssuedAt: doc.Document.IssuedAt,
+		VerifyURL:   VerifyURL(base, doc.ENP, doc.Document.Number),
+		GeneratedAt: h.d.Now(),
+	})
+	if err != nil {
+		return err
+	}
+	c.Set(fiber.HeaderContentType, "application/pdf")
+	c.Set(fiber.HeaderContentDisposition, `attachment; filename="oms-policy-`+doc.ENP+`.pdf"`)
+	c.Set(fiber.HeaderXContentTypeOptions, "nosniff")
+	c.Set(fiber.HeaderCacheControl, "private, no-store")
+	return c.Send(buf.Bytes())
+}
+
+// VerifyURL is the public check of one policy document: the ЕНП in the path
+// and the document number as a second factor, so that knowing a number
+// alone does not reveal whether someone is insured.
+func VerifyURL(base, enp, docNumber string) string {
+	return base + "/verify/" + url.PathEscape(enp) + "?doc=" + url.QueryEscape(docNumber)
+}

@@ -1,0 +1,128 @@
+package web
+
+import (
+	"encoding/json"
+	"fmt"
+	"io/fs"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Lang is one message catalog. Keys are dotted ("cabinet.title"); values may
+// hold {0}, {1}… placeholders for arguments.
+type Lang struct {
+	Code     string
+	Name     string // the language's name in itself, for the switch
+	messages map[string]string
+}
+
+// Languages are the catalogs shipped, Russian first (the default).
+var Languages = []string{"ru", "en"}
+
+func loadCatalogs() (map[string]*Lang, error) {
+	out := map[string]*Lang{}
+	for _, code := range Languages {
+		raw, err := fs.ReadFile(catalogFS, "i18n/"+code+".json")
+		if err != nil {
+			return nil, fmt.Errorf("web: catalog %s: %w", code, err)
+		}
+		var m map[string]string
+		if err := json.Unmarshal(raw, &m); err != nil {
+			return nil, fmt.Errorf("web: catalog %s: %w", code, err)
+		}
+		out[code] = &Lang{Code: code, Name: m["lang.name"], messages: m}
+	}
+	return out, nil
+}
+
+// Keys lists the catalog's keys, sorted.
+func (l *Lang) Keys() []string {
+	keys := make([]string, 0, len(l.messages))
+	for k := range l.messages {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// T returns the message for key with its placeholders filled. A missing key
+// shows as the key itself, which the catalog tests keep from happening.
+func (l *Lang) T(key string, args ...any) string {
+	m, ok := l.messages[key]
+	if !ok {
+		return key
+	}
+	for i, a := range args {
+		m = strings.ReplaceAll(m, fmt.Sprintf("{%d}", i), fmt.Sprint(a))
+	}
+	return m
+}
+
+// Has reports whether the catalog has key.
+func (l *Lang) Has(key string) bool {
+	_, ok := l.messages[key]
+	return ok
+}
+
+// Pick chooses the text of a bilingual {ru, en} value from the API.
+func (l *Lang) Pick(ru, en string) string {
+	if l.Code == "en" && en != "" {
+		return en
+	}
+	return ru
+}
+
+var monthsEN = [...]string{"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"}
+
+// msk is the zone dates and times are shown in: the insurer's deadlines and
+// the applicants' letters all speak Moscow time.
+var msk = time.FixedZone("MSK", 3*60*60)
+
+// Date formats a "YYYY-MM-DD" date or a time the way the language writes
+// dates; an unparsable value is shown as it is.
+func (l *Lang) Date(v any) string {
+	var t time.Time
+	switch x := v.(type) {
+	case string:
+		if x == "" {
+			return ""
+		}
+		p, err := time.Parse(time.DateOnly, x)
+		if err != nil {
+			return x
+		}
+		t = p
+	case time.Time:
+		if x.IsZero() {
+			return ""
+		}
+		t = x.In(msk)
+	default:
+		return fmt.Sprint(v)
+	}
+	if l.Code == "en" {
+		return fmt.Sprintf("%d %s %d", t.Day(), monthsEN[t.Month()-1], t.Year())
+	}
+	return t.Format("02.01.2006")
+}
+
+// DateTime formats a time with hours and minutes, Moscow time.
+func (l *Lang) DateTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return l.Date(t) + " " + t.In(msk).Format("15:04") + " " + l.T("time.msk")
+}
+
+// Prefixed returns the messages whose keys start with prefix, for the
+// page's script (which shows the few texts it builds itself from them).
+func (l *Lang) Prefixed(prefix string) map[string]string {
+	out := map[string]string{}
+	for k, v := range l.messages {
+		if strings.HasPrefix(k, prefix) {
+			out[k] = v
+		}
+	}
+	return out
+}

@@ -1,0 +1,132 @@
+package web
+
+import (
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/omsonline/oms/events/schema"
+	"github.com/omsonline/oms/projections/appview"
+)
+
+// TestCatalogsHaveTheSameKeys keeps Russian and English in step: a text
+// added in one language only would show its key in the other.
+func TestCatalogsHaveTheSameKeys(t *testing.T) {
+	cats, err := loadCatalogs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ru, en := cats["ru"].Keys(), cats["en"].Keys()
+	for _, k := range ru {
+		if !slices.Contains(en, k) {
+			t.Errorf("en.json lacks %q", k)
+		}
+		if strings.TrimSpace(cats["ru"].T(k)) == "" || strings.TrimSpace(cats["en"].T(k)) == "" {
+			t.Errorf("%q is empty in a catalog", k)
+		}
+	}
+	for _, k := range en {
+		if !slices.Contains(ru, k) {
+			t.Errorf("ru.json lacks %q", k)
+		}
+	}
+}
+
+// TestEveryUsedKeyExists finds the keys the templates, the Go code and the
+// script use and checks the catalog has them.
+func TestEveryUsedKeyExists(t *testing.T) {
+	cats, err := loadCatalogs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := cats["ru"]
+	used := map[string]string{}
+	tmplKey := regexp.MustCompile(`\.T "([a-zA-Z0-9_.]+)"`)
+	err = fs.WalkDir(templateFS, "templates", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := fs.ReadFile(templateFS, p)
+		for _, m := range tmplKey.FindAllStringSubmatch(string(b), -1) {
+			used[m[1]] = p
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	js, err := fs.ReadFile(staticFS, "static/app.js")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range regexp.MustCompile(`t\('(js\.[a-zA-Z.]+)'`).FindAllStringSubmatch(string(js), -1) {
+		used[m[1]] = "app.js"
+	}
+	goKey := regexp.MustCompile(`"((?:field|section|step|form|nav|signin|operator|error|review|scan|queue|policy|cabinet|auditor|timeline|address|question|renew|withdraw|action|verify|app|a11y|time|lang|next|status)\.[a-zA-Z0-9_.]*[a-zA-Z0-9_])"`)
+	srcs, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, src := range srcs {
+		if strings.HasSuffix(src, "_test.go") {
+			continue
+		}
+		b, err := os.ReadFile(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range goKey.FindAllStringSubmatch(string(b), -1) {
+			if !strings.HasSuffix(m[1], ".") {
+				used[m[1]] = src
+			}
+		}
+	}
+	// Keys built from values at run time.
+	dynamic := []string{}
+	for _, s := range []string{appview.StatusSubmitted, appview.StatusInReview, appview.StatusInfoRequested, appview.StatusApproved,
+		appview.StatusRejected, appview.StatusWithdrawn, appview.StatusPolicyActive, appview.StatusPolicyExpired} {
+		dynamic = append(dynamic, "status."+s, "next."+s)
+	}
+	for _, e := range []string{schema.TypeApplicationSubmitted, schema.TypeApplicationClaimed, schema.TypeInfoRequested, schema.TypeInfoProvided,
+		schema.TypeApplicationApproved, schema.TypeApplicationRejected, schema.TypePolicyIssued, schema.TypeAddressChanged,
+		schema.TypePolicyRenewed, schema.TypeApplicationWithdrawn, schema.TypePolicyExpired} {
+		dynamic = append(dynamic, "event."+e)
+	}
+	for _, r := range []string{roleApplicant, roleOperator, roleReviewer, roleAuditor, roleAdmin, "system"} {
+		dynamic = append(dynamic, "role."+r)
+	}
+	for _, k := range schema.DocumentKinds {
+		dynamic = append(dynamic, "scan."+k)
+	}
+	for _, r := range schema.RejectReasons {
+		dynamic = append(dynamic, "reject."+r)
+	}
+	for _, r := range residenceTypes {
+		dynamic = append(dynamic, "residence."+r)
+	}
+	for _, c := range citizenships {
+		dynamic = append(dynamic, "country."+c)
+	}
+	for _, p := range questionFields {
+		dynamic = append(dynamic, "ptr"+p)
+	}
+	for _, s := range []string{"active", "expired", "superseded"} {
+		dynamic = append(dynamic, "policy.status."+s)
+	}
+	dynamic = append(dynamic, "decision.approved", "decision.rejected", "sex.male", "sex.female", "identity.foreign_passport")
+	for _, k := range dynamic {
+		used[k] = "Go code"
+	}
+	if len(used) < 100 {
+		t.Fatalf("found only %d keys in use: the scan is broken", len(used))
+	}
+	for k, where := range used {
+		if !l.Has(k) {
+			t.Errorf("%s uses %q, which the catalogs lack", where, k)
+		}
+	}
+}

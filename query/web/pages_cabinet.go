@@ -1,0 +1,255 @@
+package web
+
+import (
+	"net/url"
+	"slices"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/omsonline/oms/events/schema"
+	"github.com/omsonline/oms/projections/appview"
+	"github.com/omsonline/oms/projections/cabinet"
+)
+
+// CabinetData is the applicant's cabinet.
+type CabinetData struct {
+	Doc          cabinet.Doc
+	Inbox        []cabinet.Notification // newest first
+	Policy       *PolicyCard
+	ApplicantQ   string // "?applicant=…" for an operator's links, else ""
+	CanApplyNew  bool
+	Applications []AppRow
+}
+
+// AppRow is one application in the cabinet list.
+type AppRow struct {
+	cabinet.Application
+	Next string // catalog key of the next action
+}
+
+// PolicyCard is the policy as the cabinet shows it.
+type PolicyCard struct {
+	appview.Policy
+	ApplicationID string
+	// RenewOffered is true from RenewalWindowDays before expiry on, and
+	// for an expired policy.
+	RenewOffered bool
+	DaysLeft     int
+	PDF          string
+}
+
+func (h *handlers) applicantQuery(c *fiber.Ctx) string {
+	if s := session(c); s.Role == roleOperator {
+		return "?applicant=" + url.QueryEscape(c.Query("applicant"))
+	}
+	return ""
+}
+
+// operatorWithoutApplicant sends an operator who has not picked an
+// applicant back to pick one.
+func (h *handlers) operatorWithoutApplicant(c *fiber.Ctx) bool {
+	return session(c).Role == roleOperator && !validSubject(c.Query("applicant"))
+}
+
+func (h *handlers) cabinet(c *fiber.Ctx) error {
+	if h.operatorWithoutApplicant(c) {
+		return c.Redirect("/operator", fiber.StatusSeeOther)
+	}
+	var doc cabinet.Doc
+	if err := h.get(c, withAfter(c, "/api/v1/cabinet", url.Values{"applicant": {onBehalfOf(c, session(c))}}), &doc); err != nil {
+		return h.apiFailure(c, err)
+	}
+	d := CabinetData{Doc: doc, ApplicantQ: h.applicantQuery(c), CanApplyNew: true}
+	for i := len(doc.Inbox) - 1; i >= 0; i-- {
+		d.Inbox = append(d.Inbox, doc.Inbox[i])
+	}
+	for _, a := range doc.Applications {
+		if appview.Open(a.Status) || a.Status == appview.StatusPolicyActive {
+			d.CanApplyNew = false
+		}
+		d.Applications = append(d.Applications, AppRow{Application: a, Next: "next." + a.Status})
+	}
+	// Newest first: people look for what they did last.
+	slices.SortStableFunc(d.Applications, func(a, b AppRow) int { return b.SubmittedAt.Compare(a.SubmittedAt) })
+	if doc.Policy != nil {
+		d.Policy = h.policyCard(*doc.Policy, doc.Applications)
+	}
+	return h.render(c, fiber.StatusOK, "cabinet", h.obo(c, h.page(c, "cabinet.title", d)))
+}
+
+func (h *handlers) obo(c *fiber.Ctx, p *Page) *Page {
+	p.OnBehalfOf = onBehalfOf(c, session(c))
+	return p
+}
+
+func (h *handlers) policyCard(p appview.Policy, apps []cabinet.Application) *PolicyCard {
+	card := &PolicyCard{Policy: p, PDF: "/api/v1/policies/" + url.PathEscape(p.ENP) + "/pdf"}
+	for _, a := range apps {
+		if a.Policy != nil && a.Policy.ENP == p.ENP && a.Policy.ValidTo == p.ValidTo {
+			card.ApplicationID = a.ApplicationID
+		}
+	}
+	card.DaysLeft, card.RenewOffered = renewal(p, h.d.Now(), h.d.RenewalWindowDays)
+	return card
+}
+
+// renewal says how many days a policy has left and whether renewal is
+// offered: within the window before expiry, or once expired.
+func renewal(p appview.Policy, now time.Time, window int) (daysLeft int, offered bool) {
+	validTo, err := time.ParseInLocation(time.DateOnly, p.ValidTo, msk)
+	if err != nil {
+		return 0, false
+	}
+	y, m, d := now.In(msk).Date()
+	today := time.Date(y, m, d, 0, 0, 0, 0, msk)
+	daysLeft = int(validTo.Sub(today).Hours() / 24)
+	return daysLeft, p.Status == "expired" || daysLeft <= window
+}
+
+// FormData is the multi-step application form.
+type FormData struct {
+	Steps      []FormStep
+	Uploads    []Upload
+	Countries  []Option
+	ApplicantQ string
+}
+
+// FormStep is one step of the form.
+type FormStep struct {
+	ID       string
+	Title    string
+	Sections []Section
+}
+
+func (h *handlers) countries(l *Lang) []Option {
+	out := make([]Option, len(citizenships))
+	for i, c := range citizenships {
+		out[i] = Option{Value: c, Label: l.T("country." + c)}
+	}
+	return out
+}
+
+func (h *handlers) newApplication(c *fiber.Ctx) error {
+	if h.operatorWithoutApplicant(c) {
+		return c.Redirect("/operator", fiber.StatusSeeOther)
+	}
+	l := h.lang(c)
+	d := FormData{
+		Steps: []FormStep{
+			{ID: "personal", Title: l.T("step.personal"), Sections: []Section{applicantSection(l, "", schema.Applicant{})}},
+			{ID: "documents", Title: l.T("step.documents"), Sections: []Section{identitySection(l, "", schema.IdentityDocument{}), residenceSection(l, "", schema.ResidenceDocument{})}},
+			{ID: "address", Title: l.T("step.address"), Sections: []Section{addressSection(l, "", schema.Address{}), contactsSection(l, "", schema.Contacts{})}},
+			{ID: "scans", Title: l.T("step.scans")},
+			{ID: "consent", Title: l.T("step.consent")},
+		},
+		Uploads:    uploads(l, schema.DocumentKinds, false),
+		Countries:  h.countries(l),
+		ApplicantQ: h.applicantQuery(c),
+	}
+	return h.render(c, fiber.StatusOK, "form", h.obo(c, h.page(c, "form.title", d)))
+}
+
+// ApplicationData is an application as its applicant sees it.
+type ApplicationData struct {
+	View          appview.View
+	Summary       Summary
+	Open          []QuestionForm
+	ApplicantQ    string
+	CanWithdraw   bool
+	CanAnswer     bool
+	ChangeAddress *Section
+	Renew         *RenewForm
+	Policy        *PolicyCard
+}
+
+// QuestionForm is an open question with what its answer may carry.
+type QuestionForm struct {
+	Index      int
+	Question   appview.Question
+	FieldLabel string
+	Correction *Section
+	Upload     *Upload
+}
+
+// RenewForm is the renewal offer.
+type RenewForm struct {
+	Residence Section
+	Upload    Upload
+}
+
+func (h *handlers) applicantApplication(c *fiber.Ctx) error {
+	if h.operatorWithoutApplicant(c) {
+		return c.Redirect("/operator", fiber.StatusSeeOther)
+	}
+	var v appview.View
+	if err := h.get(c, withAfter(c, "/api/v1/applications/"+url.PathEscape(c.Params("id")), nil), &v); err != nil {
+		return h.apiFailure(c, err)
+	}
+	l := h.lang(c)
+	d := ApplicationData{View: v, Summary: summarize(l, v, false), ApplicantQ: h.applicantQuery(c)}
+	d.CanWithdraw = session(c).Role == roleApplicant && slices.Contains([]string{appview.StatusSubmitted, appview.StatusInReview, appview.StatusInfoRequested}, v.Status)
+	if v.Status == appview.StatusInfoRequested {
+		d.CanAnswer = true
+		sections := map[string]bool{}
+		n := 0
+		for _, q := range v.Questions {
+			if q.Answered {
+				continue
+			}
+			qf := QuestionForm{Index: n, Question: q}
+			if q.Field != "" {
+				qf.FieldLabel = fieldLabel(l, q.Field)
+			}
+			if sec := sectionFor(q.Field); sec != "" && !sections[sec] {
+				sections[sec] = true
+				s := correctionSection(l, sec, v.Form)
+				qf.Correction = &s
+			}
+			kind := q.DocumentKind
+			if kind == "" && len(q.Field) > len("/documents") && q.Field[:len("/documents")] == "/documents" {
+				kind = schema.DocumentPassport
+			}
+			if kind != "" {
+				u := Upload{Index: n, Kind: kind, Label: l.T("scan." + kind), Hint: l.T("scan.hint"), Optional: true}
+				qf.Upload = &u
+			}
+			d.Open = append(d.Open, qf)
+			n++
+		}
+	}
+	if v.Policy != nil {
+		d.Policy = h.policyCard(*v.Policy, nil)
+		d.Policy.ApplicationID = v.ApplicationID
+		if v.Status == appview.StatusPolicyActive && d.Policy.DaysLeft >= 0 {
+			s := addressSection(l, "", v.Form.Address)
+			d.ChangeAddress = &s
+		}
+		if d.Policy.RenewOffered && (v.Status == appview.StatusPolicyActive || v.Status == appview.StatusPolicyExpired) {
+			rs := residenceSection(l, "", schema.ResidenceDocument{})
+			rs.Optional = true
+			d.Renew = &RenewForm{Residence: rs, Upload: Upload{Index: 0, Kind: schema.DocumentResidence, Label: l.T("scan." + schema.DocumentResidence), Hint: l.T("scan.hint"), Optional: true}}
+		}
+	}
+	return h.render(c, fiber.StatusOK, "application", h.obo(c, h.page(c, "application.title", d)))
+}
+
+// correctionSection is a form section prefilled with what is on file, sent
+// as a correction only if the person changes it.
+func correctionSection(l *Lang, sec string, f schema.Form) Section {
+	var s Section
+	switch sec {
+	case "applicant":
+		s = applicantSection(l, "/corrections", f.Applicant)
+	case "identityDocument":
+		s = identitySection(l, "/corrections", f.IdentityDocument)
+	case "residenceDocument":
+		s = residenceSection(l, "/corrections", f.ResidenceDocument)
+	case "address":
+		s = addressSection(l, "/corrections", f.Address)
+	case "contacts":
+		s = contactsSection(l, "/corrections", f.Contacts)
+	}
+	s.Optional = true
+	return s
+}

@@ -1,0 +1,163 @@
+package web
+
+import (
+	"errors"
+	"net/url"
+	"slices"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+)
+
+// SigninData is the sign-in page's content.
+type SigninData struct {
+	Dev       bool
+	IssuerURL string
+	Step      string // "phone" or "code"
+	Phone     string
+	Role      string
+	Roles     []Option
+	Next      string
+	Error     string
+}
+
+// signinRoles are offered in dev mode, so one browser can play every part.
+var signinRoles = []string{roleApplicant, roleOperator, roleReviewer, roleAuditor}
+
+func (h *handlers) home(c *fiber.Ctx) error {
+	s, ok := h.d.Auth.Session(c)
+	if !ok {
+		return c.Redirect("/signin", fiber.StatusSeeOther)
+	}
+	return c.Redirect(homeOf(s.Role), fiber.StatusSeeOther)
+}
+
+func homeOf(role string) string {
+	switch role {
+	case roleApplicant:
+		return "/cabinet"
+	case roleOperator:
+		return "/operator"
+	case roleReviewer, roleAdmin:
+		return "/reviewer"
+	case roleAuditor:
+		return "/auditor"
+	}
+	return "/signin"
+}
+
+func (h *handlers) signinData(c *fiber.Ctx, step string) SigninData {
+	l := h.lang(c)
+	d := SigninData{Dev: h.d.SignIn != nil, IssuerURL: h.d.IssuerURL, Step: step, Role: roleApplicant, Next: safeLocal(c.Query("next", c.FormValue("next", "/")))}
+	for _, r := range signinRoles {
+		d.Roles = append(d.Roles, Option{Value: r, Label: l.T("role." + r)})
+	}
+	return d
+}
+
+func (h *handlers) signinPage(c *fiber.Ctx) error {
+	return h.render(c, fiber.StatusOK, "signin", h.page(c, "signin.title", h.signinData(c, "phone")))
+}
+
+func (h *handlers) signinFail(c *fiber.Ctx, d SigninData, status int, key string) error {
+	d.Error = h.lang(c).T(key)
+	return h.render(c, status, "signin", h.page(c, "signin.title", d))
+}
+
+func (h *handlers) signinCode(c *fiber.Ctx) error {
+	d := h.signinData(c, "phone")
+	if h.d.SignIn == nil {
+		return h.signinFail(c, d, fiber.StatusNotFound, "signin.err.notDev")
+	}
+	if !h.d.Auth.CheckForm(c) {
+		return h.signinFail(c, d, fiber.StatusForbidden, "error.csrf")
+	}
+	d.Phone, d.Role = strings.TrimSpace(c.FormValue("phone")), c.FormValue("role")
+	if !slices.Contains(signinRoles, d.Role) {
+		d.Role = roleApplicant
+	}
+	if err := h.d.SignIn.Start(d.Phone, d.Role); err != nil {
+		return h.signinFail(c, d, fiber.StatusUnprocessableEntity, signinKey(err))
+	}
+	d.Step = "code"
+	return h.render(c, fiber.StatusOK, "signin", h.page(c, "signin.title", d))
+}
+
+func signinKey(err error) string {
+	var se SignInError
+	if errors.As(err, &se) {
+		return string(se)
+	}
+	return "error.generic"
+}
+
+func (h *handlers) signinVerify(c *fiber.Ctx) error {
+	d := h.signinData(c, "code")
+	if h.d.SignIn == nil {
+		return h.signinFail(c, d, fiber.StatusNotFound, "signin.err.notDev")
+	}
+	if !h.d.Auth.CheckForm(c) {
+		return h.signinFail(c, d, fiber.StatusForbidden, "error.csrf")
+	}
+	d.Phone, d.Role = strings.TrimSpace(c.FormValue("phone")), c.FormValue("role")
+	token, csrf, err := h.d.SignIn.Verify(d.Phone, d.Role, c.FormValue("code"))
+	if err != nil {
+		if signinKey(err) == "signin.err.noCode" {
+			d.Step = "phone"
+		}
+		return h.signinFail(c, d, fiber.StatusUnprocessableEntity, signinKey(err))
+	}
+	h.d.Auth.SetSession(c, token, csrf)
+	next := d.Next
+	if next == "/" || strings.HasPrefix(next, "/signin") {
+		next = homeOf(d.Role)
+	}
+	return c.Redirect(next, fiber.StatusSeeOther)
+}
+
+func (h *handlers) signout(c *fiber.Ctx) error {
+	if !h.d.Auth.CheckForm(c) {
+		return h.errorPage(c, fiber.StatusForbidden, "error.csrf")
+	}
+	h.d.Auth.ClearSession(c)
+	return c.Redirect("/signin", fiber.StatusSeeOther)
+}
+
+// OperatorData is the operator's start page.
+type OperatorData struct {
+	Who   string
+	Error string
+	Dev   bool
+}
+
+// operatorHome lets an МФЦ operator pick the applicant to act for, by the
+// applicant's id or (in dev mode) phone number.
+func (h *handlers) operatorHome(c *fiber.Ctx) error {
+	d := OperatorData{Who: strings.TrimSpace(c.Query("who")), Dev: h.d.SignIn != nil}
+	if d.Who != "" {
+		id := d.Who
+		if h.d.SignIn != nil {
+			if s, ok := h.d.SignIn.Subject(d.Who); ok {
+				id = s
+			}
+		}
+		if validSubject(id) {
+			return c.Redirect("/cabinet?applicant="+url.QueryEscape(id), fiber.StatusSeeOther)
+		}
+		d.Error = h.lang(c).T("operator.err.who")
+	}
+	return h.render(c, fiber.StatusOK, "operator", h.page(c, "operator.title", d))
+}
+
+// validSubject accepts the ids subjects have: visible ASCII, bounded.
+func validSubject(s string) bool {
+	if s == "" || len(s) > 128 {
+		return false
+	}
+	for _, r := range s {
+		if r <= ' ' || r > '~' {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,247 @@
+package web
+
+import (
+	"encoding/json"
+	"errors"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/omsonline/oms/events/schema"
+	"github.com/omsonline/oms/projections/appview"
+	"github.com/omsonline/oms/projections/history"
+	"github.com/omsonline/oms/projections/policies"
+	"github.com/omsonline/oms/projections/readstore"
+	queryapi "github.com/omsonline/oms/query/httpapi"
+)
+
+// QueueData is the reviewer's queue page.
+type QueueData struct {
+	Page     queryapi.QueuePage
+	Filter   QueueFilter
+	Statuses []Option
+	Next     string // URL of the next page
+}
+
+// QueueFilter is the queue's filter form.
+type QueueFilter struct {
+	Status, Assignee, Region string
+	Overdue                  bool
+}
+
+var queueStatuses = []string{appview.StatusSubmitted, appview.StatusInReview, appview.StatusInfoRequested, appview.StatusApproved}
+
+func (h *handlers) queue(c *fiber.Ctx) error {
+	l := h.lang(c)
+	f := QueueFilter{Status: c.Query("status"), Assignee: c.Query("assignee"), Region: strings.TrimSpace(c.Query("region")), Overdue: c.Query("overdue") == "true"}
+	q := url.Values{"status": {f.Status}, "region": {f.Region}, "cursor": {c.Query("cursor")}}
+	if f.Assignee == "me" || f.Assignee == "none" {
+		q.Set("assignee", f.Assignee)
+	}
+	if f.Overdue {
+		q.Set("overdue", "true")
+	}
+	var d QueueData
+	d.Filter = f
+	for _, s := range queueStatuses {
+		d.Statuses = append(d.Statuses, Option{Value: s, Label: l.T("status." + s)})
+	}
+	if err := h.get(c, withAfter(c, "/api/v1/reviewer/queue", q), &d.Page); err != nil {
+		return h.apiFailure(c, err)
+	}
+	if d.Page.NextCursor != "" {
+		next := url.Values{"status": {f.Status}, "assignee": {f.Assignee}, "region": {f.Region}, "cursor": {d.Page.NextCursor}}
+		if f.Overdue {
+			next.Set("overdue", "true")
+		}
+		d.Next = "/reviewer?" + next.Encode()
+	}
+	return h.render(c, fiber.StatusOK, "queue", h.page(c, "queue.title", d))
+}
+
+// ReviewData is the reviewer's application view.
+type ReviewData struct {
+	View     appview.View
+	Summary  Summary
+	Mine     bool
+	Can      map[string]bool
+	Fields   []Option
+	Kinds    []Option
+	Reasons  []Option
+	Slots    []int // empty question rows offered
+	Asked    map[string][]appview.Question
+	Labelled []LabelledQuestion
+}
+
+// LabelledQuestion is a question with its field named for people.
+type LabelledQuestion struct {
+	appview.Question
+	FieldLabel string
+	KindLabel  string
+}
+
+func (h *handlers) reviewerApplication(c *fiber.Ctx) error {
+	var v appview.View
+	if err := h.get(c, withAfter(c, "/api/v1/applications/"+url.PathEscape(c.Params("id")), nil), &v); err != nil {
+		return h.apiFailure(c, err)
+	}
+	l := h.lang(c)
+	s := session(c)
+	d := ReviewData{View: v, Summary: summarize(l, v, true), Mine: v.Assignee == s.ActorID, Slots: []int{0, 1, 2}}
+	d.Can = map[string]bool{
+		"claim":        v.Status == appview.StatusSubmitted,
+		"request-info": d.Mine && v.Status == appview.StatusInReview,
+		"approve":      d.Mine && v.Status == appview.StatusInReview,
+		"reject":       d.Mine && (v.Status == appview.StatusInReview || v.Status == appview.StatusInfoRequested),
+		"issue-policy": v.Status == appview.StatusApproved,
+	}
+	d.Fields = []Option{{Value: "", Label: l.T("review.noField")}}
+	for _, p := range questionFields {
+		d.Fields = append(d.Fields, Option{Value: p, Label: fieldLabel(l, p)})
+	}
+	d.Kinds = []Option{{Value: "", Label: l.T("review.noScan")}}
+	for _, k := range schema.DocumentKinds {
+		d.Kinds = append(d.Kinds, Option{Value: k, Label: l.T("scan." + k)})
+	}
+	d.Reasons = []Option{{Value: "", Label: l.T("form.choose")}}
+	for _, r := range schema.RejectReasons {
+		d.Reasons = append(d.Reasons, Option{Value: r, Label: l.T("reject." + r)})
+	}
+	for _, q := range v.Questions {
+		lq := LabelledQuestion{Question: q}
+		if q.Field != "" {
+			lq.FieldLabel = fieldLabel(l, q.Field)
+		}
+		if q.DocumentKind != "" {
+			lq.KindLabel = l.T("scan." + q.DocumentKind)
+		}
+		d.Labelled = append(d.Labelled, lq)
+	}
+	return h.render(c, fiber.StatusOK, "review", h.page(c, "review.title", d))
+}
+
+// AuditorData is the auditor's start page.
+type AuditorData struct {
+	ID    string
+	Error string
+	Queue queryapi.QueuePage
+}
+
+func (h *handlers) auditorHome(c *fiber.Ctx) error {
+	d := AuditorData{ID: strings.TrimSpace(c.Query("id"))}
+	if d.ID != "" {
+		if validSubject(d.ID) {
+			return c.Redirect("/auditor/applications/"+url.PathEscape(d.ID), fiber.StatusSeeOther)
+		}
+		d.Error = h.lang(c).T("auditor.err.id")
+	}
+	if err := h.get(c, "/api/v1/reviewer/queue?limit=50", &d.Queue); err != nil {
+		return h.apiFailure(c, err)
+	}
+	return h.render(c, fiber.StatusOK, "auditor", h.page(c, "auditor.title", d))
+}
+
+// TimelineData is the auditor's timeline of one application.
+type TimelineData struct {
+	ID      string
+	Entries []history.Entry
+	State   StateData
+	Last    uint64
+}
+
+// StateData is the application at one revision (the time-travel panel).
+type StateData struct {
+	L       *Lang
+	ID      string
+	State   queryapi.State
+	Summary Summary
+}
+
+func (h *handlers) loadState(c *fiber.Ctx, id string, rev string) (StateData, error) {
+	d := StateData{L: h.lang(c), ID: id}
+	q := url.Values{}
+	if rev != "" {
+		if _, err := strconv.ParseUint(rev, 10, 64); err == nil {
+			q.Set("revision", rev)
+		}
+	}
+	path := "/api/v1/applications/" + url.PathEscape(id) + "/state"
+	if enc := q.Encode(); enc != "" {
+		path += "?" + enc
+	}
+	if err := h.get(c, path, &d.State); err != nil {
+		return d, err
+	}
+	d.Summary = summarize(d.L, d.State.State, true)
+	return d, nil
+}
+
+func (h *handlers) timeline(c *fiber.Ctx) error {
+	id := c.Params("id")
+	var hist struct {
+		Entries []history.Entry `json:"entries"`
+	}
+	if err := h.get(c, withAfter(c, "/api/v1/applications/"+url.PathEscape(id)+"/history", nil), &hist); err != nil {
+		return h.apiFailure(c, err)
+	}
+	st, err := h.loadState(c, id, c.Query("revision"))
+	if err != nil {
+		return h.apiFailure(c, err)
+	}
+	d := TimelineData{ID: id, Entries: hist.Entries, State: st, Last: st.State.LastRevision}
+	return h.render(c, fiber.StatusOK, "timeline", h.page(c, "timeline.title", d))
+}
+
+// stateFragment is the time-travel panel alone, which the timeline's
+// revision slider swaps in without reloading the page.
+func (h *handlers) stateFragment(c *fiber.Ctx) error {
+	st, err := h.loadState(c, c.Params("id"), c.Query("revision"))
+	if err != nil {
+		var ae *apiError
+		if errors.As(err, &ae) {
+			return c.Status(ae.Status).SendString(h.lang(c).Pick(ae.Problem.Detail.RU, ae.Problem.Detail.EN))
+		}
+		return err
+	}
+	return h.renderFragment(c, "state", st)
+}
+
+// VerifyData is the public check of a policy.
+type VerifyData struct {
+	Found    bool
+	ENP      string
+	Current  bool // the document number is the current version
+	Active   bool
+	ValidTo  string
+	Version  int
+	DocValid bool
+}
+
+// verifyPolicy is where the extract's QR code leads: anyone holding the
+// extract can check that the policy exists and is in force. It shows no
+// personal data, and answers only to the ЕНП together with a document
+// number, so a guessed ЕНП tells nothing.
+func (h *handlers) verifyPolicy(c *fiber.Ctx) error {
+	enp, docNo := c.Params("enp"), c.Query("doc")
+	d := VerifyData{ENP: enp}
+	raw, err := h.d.Store.Get(c.UserContext(), policies.Collection, enp)
+	if err != nil && !errors.Is(err, readstore.ErrNotFound) && !errors.Is(err, readstore.ErrNoCollection) {
+		h.d.Logger.ErrorContext(c.UserContext(), "policy check failed", "err", err)
+		return h.errorPage(c, fiber.StatusInternalServerError, "error.generic")
+	}
+	if err == nil {
+		var p policies.Doc
+		if json.Unmarshal(raw.Body, &p) == nil && docNo != "" && strings.HasPrefix(docNo, p.ENP+"-") {
+			if v, err := strconv.Atoi(strings.TrimPrefix(docNo, p.ENP+"-")); err == nil && v >= 1 && v <= p.Document.Version {
+				d.Found, d.Current, d.Active, d.ValidTo, d.Version = true, v == p.Document.Version, p.Status == "active", p.ValidTo, p.Document.Version
+			}
+		}
+	}
+	status := fiber.StatusOK
+	if !d.Found {
+		status = fiber.StatusNotFound
+	}
+	return h.render(c, status, "verify", h.page(c, "verify.title", d))
+}

@@ -1,0 +1,215 @@
+package web
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"net/url"
+	"sort"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+)
+
+// pageNames are the templates that render whole pages; each is parsed with
+// the layout and the partials.
+var pageNames = []string{"signin", "cabinet", "form", "application", "operator", "queue", "review", "auditor", "timeline", "verify", "error"}
+
+type renderer struct {
+	pages    map[string]*template.Template
+	fragment *template.Template
+	langs    map[string]*Lang
+	version  string
+}
+
+var funcs = template.FuncMap{
+	// json renders a value for a data attribute or a <script
+	// type="application/json"> block; html/template escapes it for the
+	// context it lands in.
+	"json": func(v any) (string, error) {
+		b, err := json.Marshal(v)
+		return string(b), err
+	},
+	"fieldID": fieldID,
+	"add":     func(a, b int) int { return a + b },
+	"dict": func(kv ...any) (map[string]any, error) {
+		if len(kv)%2 != 0 {
+			return nil, fmt.Errorf("dict: odd number of arguments")
+		}
+		m := map[string]any{}
+		for i := 0; i < len(kv); i += 2 {
+			k, ok := kv[i].(string)
+			if !ok {
+				return nil, fmt.Errorf("dict: key %v is not a string", kv[i])
+			}
+			m[k] = kv[i+1]
+		}
+		return m, nil
+	},
+	"short": func(id string) string {
+		if len(id) > 8 {
+			return id[:8]
+		}
+		return id
+	},
+	"value": func(v any) string {
+		switch x := v.(type) {
+		case nil:
+			return "—"
+		case string:
+			return x
+		default:
+			b, _ := json.Marshal(x)
+			return string(b)
+		}
+	},
+}
+
+// fieldID turns a JSON pointer into an element id: "/applicant/lastName"
+// becomes "f-applicant-lastName".
+func fieldID(ptr string) string {
+	return "f" + strings.ReplaceAll(ptr, "/", "-")
+}
+
+func newRenderer() (*renderer, error) {
+	langs, err := loadCatalogs()
+	if err != nil {
+		return nil, err
+	}
+	r := &renderer{pages: map[string]*template.Template{}, langs: langs}
+	for _, p := range pageNames {
+		t, err := template.New(p).Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/partials.html", "templates/"+p+".html")
+		if err != nil {
+			return nil, fmt.Errorf("web: parse %s: %w", p, err)
+		}
+		r.pages[p] = t
+	}
+	r.fragment, err = template.New("fragment").Funcs(funcs).ParseFS(templateFS, "templates/partials.html")
+	if err != nil {
+		return nil, fmt.Errorf("web: parse partials: %w", err)
+	}
+	// The asset version busts caches when the binary's assets change.
+	hash := sha256.New()
+	err = fs.WalkDir(staticFS, "static", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := fs.ReadFile(staticFS, p)
+		hash.Write(b)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	r.version = hex.EncodeToString(hash.Sum(nil))[:12]
+	return r, nil
+}
+
+// Page is what every page template gets.
+type Page struct {
+	L        *Lang
+	Other    *Lang // the language the switch offers
+	SwitchTo string
+	Title    string // catalog key
+	Session  *Session
+	CSRF     string
+	Version  string
+	Path     string
+	// OnBehalfOf is the applicant an operator acts for on this page; the
+	// page's script sends it as X-On-Behalf-Of.
+	OnBehalfOf string
+	Nav        []NavItem
+	Data       any
+}
+
+// NavItem is one entry of the header navigation.
+type NavItem struct {
+	Href, Label string
+	Current     bool
+}
+
+func (h *handlers) page(c *fiber.Ctx, title string, data any) *Page {
+	l := h.lang(c)
+	other := h.r.langs["en"]
+	if l.Code == "en" {
+		other = h.r.langs["ru"]
+	}
+	q, _ := url.ParseQuery(string(c.Request().URI().QueryString()))
+	q.Set("lang", other.Code)
+	p := &Page{L: l, Other: other, SwitchTo: c.Path() + "?" + q.Encode(), Title: title, Version: h.r.version, Path: c.Path(), Data: data}
+	if s, ok := h.d.Auth.Session(c); ok {
+		p.Session = &s
+		p.CSRF = s.CSRF
+		p.Nav = navFor(s.Role, c.Path(), l)
+	} else {
+		p.CSRF = h.d.Auth.FormToken(c)
+	}
+	return p
+}
+
+func navFor(role, path string, l *Lang) []NavItem {
+	var items []NavItem
+	switch role {
+	case roleApplicant:
+		items = []NavItem{{Href: "/cabinet", Label: l.T("nav.cabinet")}, {Href: "/cabinet/new", Label: l.T("nav.new")}}
+	case roleOperator:
+		items = []NavItem{{Href: "/operator", Label: l.T("nav.operator")}}
+	case roleReviewer:
+		items = []NavItem{{Href: "/reviewer", Label: l.T("nav.queue")}}
+	case roleAuditor:
+		items = []NavItem{{Href: "/auditor", Label: l.T("nav.auditor")}}
+	case roleAdmin:
+		items = []NavItem{{Href: "/reviewer", Label: l.T("nav.queue")}, {Href: "/auditor", Label: l.T("nav.auditor")}}
+	}
+	for i := range items {
+		items[i].Current = items[i].Href == path
+	}
+	return items
+}
+
+func (h *handlers) render(c *fiber.Ctx, status int, name string, p *Page) error {
+	t, ok := h.r.pages[name]
+	if !ok {
+		return fmt.Errorf("web: no page %q", name)
+	}
+	var buf bytes.Buffer
+	if err := t.ExecuteTemplate(&buf, "layout", p); err != nil {
+		return fmt.Errorf("web: render %s: %w", name, err)
+	}
+	c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
+	return c.Status(status).Send(buf.Bytes())
+}
+
+func (h *handlers) renderFragment(c *fiber.Ctx, name string, data any) error {
+	var buf bytes.Buffer
+	if err := h.r.fragment.ExecuteTemplate(&buf, name, data); err != nil {
+		return fmt.Errorf("web: render fragment %s: %w", name, err)
+	}
+	c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
+	return c.Send(buf.Bytes())
+}
+
+// ErrorData is the error page's content.
+type ErrorData struct {
+	Status  int
+	Message string
+}
+
+func (h *handlers) errorPage(c *fiber.Ctx, status int, key string) error {
+	p := h.page(c, "error.title", ErrorData{Status: status, Message: h.lang(c).T(key)})
+	return h.render(c, status, "error", p)
+}
+
+// sortedKeys is for templates that range over maps in a stable order.
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}

@@ -1,0 +1,286 @@
+// «ОМС онлайн» page script. Pages work as server-rendered HTML; this adds
+// what needs the JSON API: sending commands with the CSRF token (and, for an
+// МФЦ operator, X-On-Behalf-Of), showing 422 field errors beside the fields,
+// a 409 stale revision as "reload", scan uploads with progress, the form's
+// steps and the auditor's revision slider. It builds DOM with textContent
+// only, so nothing the server or a person typed is ever parsed as HTML here.
+(function () {
+  'use strict';
+  var texts = {};
+  try { texts = JSON.parse(document.getElementById('i18n').textContent || '{}'); } catch (e) { texts = {}; }
+  function t(key) {
+    var args = Array.prototype.slice.call(arguments, 1);
+    return (texts[key] || key).replace(/\{(\d)\}/g, function (_, i) { return args[i] === undefined ? '' : String(args[i]); });
+  }
+  var body = document.body;
+  var lang = document.documentElement.lang;
+  function pick(x) { return x ? (lang === 'en' ? (x.en || x.ru) : (x.ru || x.en)) || '' : ''; }
+  function headers(extra) {
+    var h = { 'X-CSRF-Token': body.dataset.csrf || '' };
+    if (body.dataset.obo) h['X-On-Behalf-Of'] = body.dataset.obo;
+    for (var k in extra || {}) h[k] = extra[k];
+    return h;
+  }
+  function esc(s) { return window.CSS && CSS.escape ? CSS.escape(s) : s.replace(/["\\]/g, '\\$&'); }
+
+  // --- JSON bodies from inputs named by JSON pointers -------------------
+  function unescapePtr(s) { return s.replace(/~1/g, '/').replace(/~0/g, '~'); }
+  function setPtr(obj, ptr, val) {
+    var parts = ptr.split('/').slice(1).map(unescapePtr);
+    var cur = obj;
+    for (var i = 0; i < parts.length - 1; i++) {
+      var k = parts[i];
+      if (cur[k] === undefined) cur[k] = /^\d+$/.test(parts[i + 1]) ? [] : {};
+      cur = cur[k];
+    }
+    cur[parts[parts.length - 1]] = val;
+  }
+  function compact(v) {
+    if (Array.isArray(v)) return v.filter(function (x) { return x !== undefined; }).map(compact);
+    if (v && typeof v === 'object') { for (var k in v) v[k] = compact(v[k]); }
+    return v;
+  }
+  function changed(box) {
+    return Array.prototype.some.call(box.querySelectorAll('[name]'), function (el) {
+      if (el.type === 'checkbox') return el.checked !== el.defaultChecked;
+      return el.value !== (el.dataset.initial || '');
+    });
+  }
+  function collect(form) {
+    var out = {};
+    form.querySelectorAll('[name^="/"]').forEach(function (el) {
+      var opt = el.closest('[data-optional]');
+      if (opt && form.contains(opt) && !changed(opt)) return;
+      setPtr(out, el.name, el.type === 'checkbox' ? el.checked : el.value);
+    });
+    return compact(out);
+  }
+
+  // --- errors ------------------------------------------------------------
+  function alertOf(scope) { return scope.querySelector('[data-alert]'); }
+  function clearErrors(scope) {
+    scope.querySelectorAll('.field-error').forEach(function (e) { e.textContent = ''; e.hidden = true; });
+    scope.querySelectorAll('[aria-invalid]').forEach(function (e) { e.removeAttribute('aria-invalid'); });
+    scope.querySelectorAll('.has-error').forEach(function (e) { e.classList.remove('has-error'); });
+    var a = alertOf(scope);
+    if (a) a.hidden = true;
+  }
+  // place puts a message beside the field its pointer names, or beside the
+  // nearest enclosing section when the pointer is about a whole section.
+  function place(scope, ptr, msg) {
+    var p = ptr, box = null;
+    while (p) {
+      box = scope.querySelector('[data-field="' + esc(p) + '"]');
+      if (box) break;
+      p = p.replace(/\/[^/]*$/, '');
+    }
+    if (!box) return null;
+    var err = box.querySelector('.field-error');
+    if (err) { err.textContent = err.textContent ? err.textContent + ' ' + msg : msg; err.hidden = false; }
+    var input = box.querySelector('[name="' + esc(ptr) + '"]') || box.querySelector('input:not([type=hidden]),select,textarea');
+    if (input) input.setAttribute('aria-invalid', 'true');
+    box.classList.add('has-error');
+    return input || box;
+  }
+  function showProblem(scope, status, p) {
+    var a = alertOf(scope);
+    if (!a) { window.alert(pick(p.detail) || t('js.network')); return; }
+    var title = a.querySelector('[data-alert-title]'), list = a.querySelector('[data-alert-list]'),
+      text = a.querySelector('[data-alert-text]'), reload = a.querySelector('[data-alert-reload]');
+    list.textContent = ''; text.textContent = ''; reload.hidden = true;
+    var first = null;
+    if (status === 422 && p.errors && p.errors.length) {
+      title.textContent = t('js.errorsTitle');
+      p.errors.forEach(function (e) {
+        var msg = pick(e.message);
+        var target = place(scope, e.field, msg);
+        var li = document.createElement('li');
+        if (target) {
+          var link = document.createElement('a');
+          if (!target.id) target.id = 'err-target-' + Math.random().toString(36).slice(2);
+          link.href = '#' + target.id;
+          var label = labelOf(target);
+          link.textContent = label ? label + ': ' + msg : msg;
+          link.addEventListener('click', function (ev) { ev.preventDefault(); reveal(target); target.focus(); });
+          li.appendChild(link);
+          if (!first) first = target;
+        } else {
+          li.textContent = msg;
+        }
+        list.appendChild(li);
+      });
+    } else if (status === 409 && p.code === 'stale_revision') {
+      title.textContent = t('js.failedTitle');
+      text.textContent = t('js.stale');
+      reload.hidden = false;
+    } else {
+      title.textContent = t('js.failedTitle');
+      text.textContent = pick(p.detail) || t('js.network');
+    }
+    a.hidden = false;
+    if (first) reveal(first);
+    title.focus();
+  }
+  function labelOf(el) {
+    if (el.id) {
+      var l = document.querySelector('label[for="' + esc(el.id) + '"]');
+      if (l) return l.textContent.replace(/\s*\(.*\)\s*$/, '').trim();
+    }
+    var lg = el.closest('fieldset');
+    return lg && lg.querySelector('legend') ? lg.querySelector('legend').textContent : '';
+  }
+  function reveal(el) {
+    var wiz = el.closest('form.wizard');
+    if (wiz && wiz.showStepOf) wiz.showStepOf(el);
+  }
+
+  // --- commands ------------------------------------------------------------
+  function done(target, res) {
+    var u = new URL(!target || target === 'reload' ? location.href : target, location.href);
+    if (res && res.position) u.searchParams.set('after', res.position);
+    u.hash = '';
+    location.assign(u.toString());
+  }
+  function send(url, ifMatch, payload, scope, target, button) {
+    var h = headers({ 'Content-Type': 'application/json', 'Accept': 'application/json' });
+    if (ifMatch) h['If-Match'] = ifMatch;
+    if (button) { button.disabled = true; button.dataset.label = button.textContent; button.textContent = t('js.sending'); }
+    return fetch(url, { method: 'POST', headers: h, body: JSON.stringify(payload), credentials: 'same-origin' })
+      .then(function (r) {
+        return r.json().catch(function () { return {}; }).then(function (p) {
+          if (r.ok) { done(target, p); return; }
+          showProblem(scope, r.status, p);
+        });
+      })
+      .catch(function () { showProblem(scope, 0, {}); })
+      .then(function () { if (button) { button.disabled = false; button.textContent = button.dataset.label; } });
+  }
+  document.querySelectorAll('form[data-api]').forEach(function (form) {
+    form.addEventListener('submit', function (ev) {
+      ev.preventDefault();
+      if (form.classList.contains('wizard') && !form.onLastStep()) { form.nextStep(); return; }
+      if (form.dataset.confirm && !window.confirm(form.dataset.confirm)) return;
+      clearErrors(form);
+      send(form.dataset.api, form.dataset.ifMatch, collect(form), form, form.dataset.done, form.querySelector('[type=submit]'));
+    });
+  });
+  document.querySelectorAll('[data-command]').forEach(function (b) {
+    b.addEventListener('click', function () {
+      var scope = b.closest('[data-actions]') || document;
+      clearErrors(scope);
+      send(b.dataset.command, b.dataset.ifMatch, {}, scope, 'reload', b);
+    });
+  });
+  document.addEventListener('click', function (ev) {
+    if (ev.target.closest('[data-reload]')) { var u = new URL(location.href); u.searchParams.delete('after'); location.assign(u.toString()); }
+  });
+
+  // --- uploads with progress -------------------------------------------------
+  document.querySelectorAll('input[type=file][data-upload]').forEach(function (input) {
+    input.addEventListener('change', function () {
+      var box = input.closest('[data-upload-box]'), file = input.files[0];
+      if (!file) return;
+      var prog = box.querySelector('progress'), status = box.querySelector('.upload-status'),
+        idEl = box.querySelector('[data-upload-id]'), err = box.querySelector('.field-error');
+      err.hidden = true; err.textContent = ''; box.classList.remove('has-error', 'done');
+      idEl.value = '';
+      var fd = new FormData();
+      fd.append('kind', input.dataset.upload);
+      fd.append('file', file);
+      var x = new XMLHttpRequest();
+      x.open('POST', '/api/v1/documents');
+      var h = headers({ 'Accept': 'application/json' });
+      for (var k in h) x.setRequestHeader(k, h[k]);
+      prog.hidden = false; prog.value = 0;
+      status.textContent = t('js.uploading', 0);
+      x.upload.onprogress = function (e) {
+        if (!e.lengthComputable) return;
+        var pc = Math.round(e.loaded * 100 / e.total);
+        prog.value = pc;
+        status.textContent = t('js.uploading', pc);
+      };
+      x.onload = function () {
+        var p = {};
+        try { p = JSON.parse(x.responseText); } catch (e) { p = {}; }
+        if (x.status === 201 && p.id) {
+          idEl.value = p.id; prog.value = 100;
+          status.textContent = t('js.uploaded', file.name);
+          box.classList.add('done');
+          box.dataset.uploaded = p.id;
+        } else {
+          prog.hidden = true; status.textContent = '';
+          err.textContent = pick(p.detail) || t('js.uploadFailed'); err.hidden = false;
+          box.classList.add('has-error');
+        }
+      };
+      x.onerror = function () { prog.hidden = true; status.textContent = ''; err.textContent = t('js.network'); err.hidden = false; };
+      x.send(fd);
+    });
+  });
+
+  // --- the form's steps ------------------------------------------------------
+  document.querySelectorAll('form.wizard').forEach(function (wiz) {
+    var steps = Array.prototype.slice.call(wiz.querySelectorAll('[data-step]'));
+    var links = Array.prototype.slice.call(wiz.querySelectorAll('[data-goto]'));
+    var cur = 0;
+    function show(i, focus) {
+      cur = Math.max(0, Math.min(i, steps.length - 1));
+      steps.forEach(function (s, j) { s.hidden = j !== cur; });
+      links.forEach(function (b, j) { if (j === cur) b.setAttribute('aria-current', 'step'); else b.removeAttribute('aria-current'); });
+      if (focus) steps[cur].querySelector('h2').focus();
+    }
+    wiz.onLastStep = function () { return cur === steps.length - 1; };
+    wiz.nextStep = function () { show(cur + 1, true); };
+    wiz.showStepOf = function (el) { var s = el.closest('[data-step]'); if (s) show(steps.indexOf(s), false); };
+    wiz.addEventListener('click', function (ev) {
+      var b = ev.target.closest('button');
+      if (!b || b.type === 'submit') return;
+      if (b.hasAttribute('data-next')) show(cur + 1, true);
+      else if (b.hasAttribute('data-prev')) show(cur - 1, true);
+      else if (b.dataset.goto) show(steps.findIndex(function (s) { return s.dataset.step === b.dataset.goto; }), true);
+    });
+    show(0, false);
+  });
+
+  // --- the auditor's revision slider ----------------------------------------
+  var scrub = document.querySelector('form[data-scrub]');
+  if (scrub) {
+    var range = scrub.querySelector('input[type=range]'), out = scrub.querySelector('output'), timer = null;
+    var mark = function (rev) {
+      document.querySelectorAll('.event').forEach(function (li) { li.classList.toggle('current', li.dataset.revision === String(rev)); });
+    };
+    var load = function (rev) {
+      var panel = document.getElementById('state-panel');
+      panel.setAttribute('aria-busy', 'true');
+      fetch(scrub.dataset.scrub + '?revision=' + encodeURIComponent(rev), { credentials: 'same-origin' })
+        .then(function (r) { return r.text().then(function (html) { return { ok: r.ok, html: html }; }); })
+        .then(function (res) {
+          var cur = document.getElementById('state-panel');
+          if (!res.ok) { cur.removeAttribute('aria-busy'); cur.textContent = res.html; return; }
+          var doc = new DOMParser().parseFromString(res.html, 'text/html');
+          var fresh = doc.getElementById('state-panel');
+          if (fresh) cur.replaceWith(document.importNode(fresh, true));
+          var u = new URL(location.href); u.searchParams.set('revision', rev); u.searchParams.delete('after');
+          history.replaceState(null, '', u.toString());
+          mark(rev);
+        })
+        .catch(function () { var cur = document.getElementById('state-panel'); cur.removeAttribute('aria-busy'); cur.textContent = t('js.network'); });
+    };
+    range.addEventListener('input', function () {
+      out.textContent = range.value + ' / ' + range.max;
+      clearTimeout(timer);
+      timer = setTimeout(function () { load(range.value); }, 150);
+    });
+    scrub.addEventListener('submit', function (ev) { ev.preventDefault(); load(range.value); });
+    document.querySelectorAll('[data-jump]').forEach(function (a) {
+      a.addEventListener('click', function (ev) {
+        ev.preventDefault();
+        range.value = a.dataset.jump;
+        out.textContent = range.value + ' / ' + range.max;
+        load(range.value);
+        range.focus();
+      });
+    });
+    mark(range.value);
+  }
+})();

@@ -1,0 +1,269 @@
+// Package web is the people's side of «ОМС онлайн»: server-rendered pages
+// for applicants (the cabinet and the application form), МФЦ operators
+// acting for them, reviewers (the queue and the application view) and
+// auditors (the timeline with time travel), plus the sign-in pages.
+//
+// Pages read only through the query API and act only through the command
+// API: the server renders a page from the same JSON an API client gets (the
+// handlers call the API in-process with the caller's own session, so
+// authorization is decided in one place), and the page's script sends
+// commands to the command API with the session cookie and its CSRF token.
+// Templates are html/template, so every value is escaped for its context;
+// all texts come from the message catalogs in i18n/.
+package web
+
+import (
+	"context"
+	"embed"
+	"io/fs"
+	"log/slog"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/omsonline/oms/projections/readstore"
+)
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+//go:embed static
+var staticFS embed.FS
+
+//go:embed i18n/*.json
+var catalogFS embed.FS
+
+// Session is a signed-in browser.
+type Session struct {
+	ActorID string
+	Role    string
+	// Token is forwarded to the API as a bearer token for in-process reads.
+	Token string
+	CSRF  string
+}
+
+// Auth is the session mechanism the pages rely on (cmd/internal/authn).
+type Auth interface {
+	Session(c *fiber.Ctx) (Session, bool)
+	// FormToken is the CSRF token for plain HTML forms; CheckForm checks a
+	// posted one.
+	FormToken(c *fiber.Ctx) string
+	CheckForm(c *fiber.Ctx) bool
+	SetSession(c *fiber.Ctx, token, csrf string)
+	ClearSession(c *fiber.Ctx)
+}
+
+// SignIn is the dev-mode phone + one-time-code sign-in. Production leaves it
+// nil and signs in at the configured issuer instead.
+type SignIn interface {
+	// Start sends (in dev mode: logs) a one-time code.
+	Start(phone, role string) error
+	// Verify checks the code and returns a session token and its CSRF token.
+	Verify(phone, role, code string) (token, csrf string, err error)
+	// Subject maps an applicant's phone number to their subject id, so an
+	// МФЦ operator can open the cabinet of the person in front of them.
+	Subject(phone string) (string, bool)
+}
+
+// SignInError is a refusal to show on the sign-in page; its value is the
+// catalog key of the message.
+type SignInError string
+
+func (e SignInError) Error() string { return string(e) }
+
+// APIRequest is one call of the HTTP API.
+type APIRequest struct {
+	Method, Path string
+	// Token authenticates as the page's own caller.
+	Token      string
+	OnBehalfOf string
+	Body       []byte
+}
+
+// APIResponse is the API's answer.
+type APIResponse struct {
+	Status int
+	Body   []byte
+}
+
+// API is the HTTP API as the pages call it.
+type API interface {
+	Do(ctx context.Context, r APIRequest) (APIResponse, error)
+}
+
+// Deps are what the pages need.
+type Deps struct {
+	API  API
+	Auth Auth
+	// SignIn is nil outside dev mode.
+	SignIn SignIn
+	// IssuerURL is where production sign-in happens (shown when SignIn is
+	// nil).
+	IssuerURL string
+	// Store is read only by the public policy check, which has no caller
+	// to call the API as.
+	Store  readstore.Store
+	Logger *slog.Logger
+	Now    func() time.Time
+	// RenewalWindowDays is how long before expiry renewal is offered.
+	RenewalWindowDays int
+}
+
+// Register mounts the pages and their static assets.
+func Register(app *fiber.App, d Deps) error {
+	if d.Logger == nil {
+		d.Logger = slog.Default()
+	}
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	if d.RenewalWindowDays <= 0 {
+		d.RenewalWindowDays = 30
+	}
+	r, err := newRenderer()
+	if err != nil {
+		return err
+	}
+	h := &handlers{d: d, r: r}
+	static, err := fs.Sub(staticFS, "static")
+	if err != nil {
+		return err
+	}
+	app.Get("/static/*", h.static(static))
+
+	pages := app.Group("", h.headers, h.language)
+	pages.Get("/", h.home)
+	pages.Get("/signin", h.signinPage)
+	pages.Post("/signin/code", h.signinCode)
+	pages.Post("/signin/verify", h.signinVerify)
+	pages.Post("/signout", h.signout)
+	pages.Get("/verify/:enp", h.verifyPolicy)
+
+	pages.Get("/cabinet", h.need(roleApplicant, roleOperator), h.cabinet)
+	pages.Get("/cabinet/new", h.need(roleApplicant, roleOperator), h.newApplication)
+	pages.Get("/cabinet/applications/:id", h.need(roleApplicant, roleOperator), h.applicantApplication)
+	pages.Get("/operator", h.need(roleOperator), h.operatorHome)
+	pages.Get("/reviewer", h.need(roleReviewer, roleAdmin), h.queue)
+	pages.Get("/reviewer/applications/:id", h.need(roleReviewer, roleAdmin), h.reviewerApplication)
+	pages.Get("/auditor", h.need(roleAuditor, roleAdmin), h.auditorHome)
+	pages.Get("/auditor/applications/:id", h.need(roleAuditor, roleAdmin), h.timeline)
+	pages.Get("/auditor/applications/:id/state", h.need(roleAuditor, roleAdmin), h.stateFragment)
+	return nil
+}
+
+const (
+	roleApplicant = "applicant"
+	roleReviewer  = "reviewer"
+	roleAuditor   = "auditor"
+	roleOperator  = "operator"
+	roleAdmin     = "admin"
+)
+
+type handlers struct {
+	d Deps
+	r *renderer
+}
+
+// csp allows only the service's own scripts, styles and images: no inline
+// script runs, so text a user typed can never become code on a page.
+const csp = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; " +
+	"object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+
+// headers are the security headers of every page. Pages show personal
+// data, so no cache keeps them.
+func (h *handlers) headers(c *fiber.Ctx) error {
+	c.Set("Content-Security-Policy", csp)
+	c.Set(fiber.HeaderXContentTypeOptions, "nosniff")
+	c.Set(fiber.HeaderXFrameOptions, "DENY")
+	c.Set(fiber.HeaderReferrerPolicy, "same-origin")
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	return c.Next()
+}
+
+const langCookie = "oms_lang"
+
+// language switches on ?lang= (remembering the choice in a cookie) and
+// otherwise reads the cookie; Russian is the default.
+func (h *handlers) language(c *fiber.Ctx) error {
+	if l := c.Query("lang"); l != "" && c.Method() == fiber.MethodGet {
+		if l != "en" {
+			l = "ru"
+		}
+		c.Cookie(&fiber.Cookie{Name: langCookie, Value: l, Path: "/", MaxAge: 365 * 24 * 3600, SameSite: fiber.CookieSameSiteLaxMode, Secure: c.Secure()})
+		q, _ := url.ParseQuery(string(c.Request().URI().QueryString()))
+		q.Del("lang")
+		target := c.Path()
+		if enc := q.Encode(); enc != "" {
+			target += "?" + enc
+		}
+		return c.Redirect(safeLocal(target), fiber.StatusSeeOther)
+	}
+	return c.Next()
+}
+
+func (h *handlers) lang(c *fiber.Ctx) *Lang {
+	if c.Cookies(langCookie) == "en" {
+		return h.r.langs["en"]
+	}
+	return h.r.langs["ru"]
+}
+
+// safeLocal keeps redirects on this site: a path, never "//host" or a URL.
+func safeLocal(p string) string {
+	if !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//") || strings.HasPrefix(p, "/\\") {
+		return "/"
+	}
+	return p
+}
+
+type ctxSession struct{}
+
+// need lets through a signed-in caller with one of roles; others are sent
+// to sign in, or told the page is not theirs.
+func (h *handlers) need(roles ...string) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		s, ok := h.d.Auth.Session(c)
+		if !ok {
+			return c.Redirect("/signin?next="+url.QueryEscape(c.OriginalURL()), fiber.StatusSeeOther)
+		}
+		for _, r := range roles {
+			if s.Role == r {
+				c.Locals(ctxSession{}, s)
+				return c.Next()
+			}
+		}
+		return h.errorPage(c, fiber.StatusForbidden, "error.forbidden")
+	}
+}
+
+func session(c *fiber.Ctx) Session {
+	s, _ := c.Locals(ctxSession{}).(Session)
+	return s
+}
+
+func (h *handlers) static(root fs.FS) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		name := strings.TrimPrefix(c.Params("*"), "/")
+		b, err := fs.ReadFile(root, name)
+		if err != nil || name == "" || strings.Contains(name, "..") {
+			return c.Status(fiber.StatusNotFound).SendString("not found")
+		}
+		switch {
+		case strings.HasSuffix(name, ".css"):
+			c.Set(fiber.HeaderContentType, "text/css; charset=utf-8")
+		case strings.HasSuffix(name, ".js"):
+			c.Set(fiber.HeaderContentType, "text/javascript; charset=utf-8")
+		case strings.HasSuffix(name, ".svg"):
+			c.Set(fiber.HeaderContentType, "image/svg+xml")
+		default:
+			c.Set(fiber.HeaderContentType, "application/octet-stream")
+		}
+		c.Set(fiber.HeaderXContentTypeOptions, "nosniff")
+		// Assets change only with the binary; an hour keeps pages fast
+		// without leaving an old script behind for long after an upgrade.
+		c.Set(fiber.HeaderCacheControl, "public, max-age=3600")
+		return c.Send(b)
+	}
+}
