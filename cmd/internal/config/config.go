@@ -167,3 +167,14 @@ func (c *Config) Validate() error {
 	}
 	return nil
 }
+
+// EnvNames lists every environment variable omsd reads, for the checks that
+// keep deployment files consistent with the code.
+func EnvNames() []string {
+	var c Config
+	var out []string
+	for _, s := range c.settings() {
+		out = append(out, s.env)
+	}
+	return out
+}
