@@ -104,10 +104,10 @@ func Apply(v *View, ev eventstore.Recorded) error {
 	}
 	at := ev.Envelope.OccurredAt.UTC()
 	// Copy on write: v may share its slices and pointers with a value a
-	// projection runner holds (see runner.Tx), so nothing is changed in
-	// place.
-	v.Questions = slices.Clone(v.Questions)
-	v.PastPolicies = slices.Clone(v.PastPolicies)
+	// projection runner holds (see runner.Tx), so existing elements are
+	// never changed in place. Appending may reuse spare capacity, which no
+	// other holder can see; keeping the array shared lets Diff skip the
+	// unchanged prefix instead of comparing every question at every step.
 	if v.Policy != nil {
 		p := *v.Policy
 		v.Policy = &p
@@ -132,6 +132,7 @@ func Apply(v *View, ev eventstore.Recorded) error {
 		for _, a := range e.Answers {
 			answers[a.QuestionID] = a.Text
 		}
+		v.Questions = slices.Clone(v.Questions) // elements change below
 		for i := range v.Questions {
 			if !v.Questions[i].Answered {
 				v.Questions[i].Answered = true

@@ -1,10 +1,11 @@
 package appview
 
 import (
-	"fmt"
 	"reflect"
 	"sort"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -19,94 +20,130 @@ type Change struct {
 
 // Diff compares two values the way their JSON forms differ — field names
 // from json tags, omitempty fields absent when zero, embedded structs
-// inlined — but walks the Go values directly: the audit history computes a
-// diff for every event, and going through JSON cost more than the rest of
-// the projection together.
+// inlined — but walks the Go values directly and builds a path only where
+// something changed: the audit history diffs every event and time travel
+// every step, so this runs far more often than anything else on the view.
 func Diff(before, after any) ([]Change, error) {
-	var out []Change
-	if err := diffValue("", reflect.ValueOf(before), reflect.ValueOf(after), &out); err != nil {
-		return nil, err
+	d := differ{}
+	d.value(reflect.ValueOf(before), reflect.ValueOf(after))
+	return d.out, nil
+}
+
+type differ struct {
+	path []string
+	out  []Change
+}
+
+func (d *differ) add(op string, from, to reflect.Value) {
+	var b strings.Builder
+	for _, p := range d.path {
+		b.WriteByte('/')
+		b.WriteString(p)
 	}
-	return out, nil
+	p := b.String()
+	if p == "" {
+		p = "/"
+	}
+	c := Change{Path: p, Op: op}
+	if from.IsValid() {
+		c.From = from.Interface()
+	}
+	if to.IsValid() {
+		c.To = to.Interface()
+	}
+	d.out = append(d.out, c)
 }
 
 var timeType = reflect.TypeOf(time.Time{})
 
-func escape(k string) string {
-	return strings.ReplaceAll(strings.ReplaceAll(k, "~", "~0"), "/", "~1")
+func indirect(v reflect.Value) reflect.Value {
+	for v.IsValid() && (v.Kind() == reflect.Pointer || v.Kind() == reflect.Interface) {
+		if v.IsNil() {
+			return reflect.Value{}
+		}
+		v = v.Elem()
+	}
+	return v
 }
 
-func iface(v reflect.Value) any {
-	if !v.IsValid() {
-		return nil
-	}
-	return v.Interface()
-}
-
-func diffValue(path string, a, b reflect.Value, out *[]Change) error {
-	for a.IsValid() && (a.Kind() == reflect.Pointer || a.Kind() == reflect.Interface) {
-		if a.IsNil() {
-			a = reflect.Value{}
-			break
-		}
-		a = a.Elem()
-	}
-	for b.IsValid() && (b.Kind() == reflect.Pointer || b.Kind() == reflect.Interface) {
-		if b.IsNil() {
-			b = reflect.Value{}
-			break
-		}
-		b = b.Elem()
-	}
-	p := path
-	if p == "" {
-		p = "/"
-	}
+func (d *differ) value(a, b reflect.Value) {
+	a, b = indirect(a), indirect(b)
 	switch {
 	case !a.IsValid() && !b.IsValid():
-		return nil
+		return
 	case !a.IsValid():
-		*out = append(*out, Change{Path: p, To: iface(b), Op: "add"})
-		return nil
+		d.add("add", reflect.Value{}, b)
+		return
 	case !b.IsValid():
-		*out = append(*out, Change{Path: p, From: iface(a), Op: "remove"})
-		return nil
+		d.add("remove", a, reflect.Value{})
+		return
 	case a.Type() != b.Type():
-		*out = append(*out, Change{Path: p, From: iface(a), To: iface(b), Op: "replace"})
-		return nil
+		d.add("replace", a, b)
+		return
 	}
 	switch a.Kind() {
+	case reflect.String:
+		if a.String() != b.String() {
+			d.add("replace", a, b)
+		}
+	case reflect.Bool:
+		if a.Bool() != b.Bool() {
+			d.add("replace", a, b)
+		}
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		if a.Int() != b.Int() {
+			d.add("replace", a, b)
+		}
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		if a.Uint() != b.Uint() {
+			d.add("replace", a, b)
+		}
+	case reflect.Float32, reflect.Float64:
+		if a.Float() != b.Float() {
+			d.add("replace", a, b)
+		}
 	case reflect.Struct:
 		if a.Type() == timeType {
 			if !a.Interface().(time.Time).Equal(b.Interface().(time.Time)) {
-				*out = append(*out, Change{Path: p, From: iface(a), To: iface(b), Op: "replace"})
+				d.add("replace", a, b)
 			}
-			return nil
+			return
 		}
-		return diffStruct(path, a, b, out)
+		// Most of a long view is unchanged from one step to the next;
+		// a flat comparison settles that without building anything.
+		if a.Type().Comparable() && a.Equal(b) {
+			return
+		}
+		d.structFields(a, b)
 	case reflect.Slice, reflect.Array:
+		if a.Kind() == reflect.Slice && a.IsNil() != b.IsNil() {
+			d.add("replace", a, b) // null on one side, as JSON shows it
+			return
+		}
+		start := 0
+		if a.Kind() == reflect.Slice && a.Len() > 0 && b.Len() > 0 && a.Pointer() == b.Pointer() {
+			start = min(a.Len(), b.Len()) // the shared prefix is the same memory
+		}
 		n := max(a.Len(), b.Len())
-		for i := 0; i < n; i++ {
-			ep := fmt.Sprintf("%s/%d", path, i)
+		for i := start; i < n; i++ {
+			d.path = append(d.path, strconv.Itoa(i))
 			switch {
 			case i >= b.Len():
-				*out = append(*out, Change{Path: ep, From: iface(a.Index(i)), Op: "remove"})
+				d.add("remove", a.Index(i), reflect.Value{})
 			case i >= a.Len():
-				*out = append(*out, Change{Path: ep, To: iface(b.Index(i)), Op: "add"})
+				d.add("add", reflect.Value{}, b.Index(i))
 			default:
-				if err := diffValue(ep, a.Index(i), b.Index(i), out); err != nil {
-					return err
-				}
+				d.value(a.Index(i), b.Index(i))
 			}
+			d.path = d.path[:len(d.path)-1]
 		}
-		return nil
 	case reflect.Map:
 		keys := map[string]reflect.Value{}
 		for _, k := range a.MapKeys() {
-			keys[fmt.Sprint(k.Interface())] = k
+			keys[k.String()] = k
 		}
 		for _, k := range b.MapKeys() {
-			keys[fmt.Sprint(k.Interface())] = k
+			keys[k.String()] = k
 		}
 		names := make([]string, 0, len(keys))
 		for n := range keys {
@@ -114,22 +151,33 @@ func diffValue(path string, a, b reflect.Value, out *[]Change) error {
 		}
 		sort.Strings(names)
 		for _, n := range names {
-			k := keys[n]
-			if err := diffValue(path+"/"+escape(n), a.MapIndex(k), b.MapIndex(k), out); err != nil {
-				return err
-			}
+			d.path = append(d.path, escape(n))
+			d.value(a.MapIndex(keys[n]), b.MapIndex(keys[n]))
+			d.path = d.path[:len(d.path)-1]
 		}
-		return nil
 	default:
 		if !reflect.DeepEqual(a.Interface(), b.Interface()) {
-			*out = append(*out, Change{Path: p, From: iface(a), To: iface(b), Op: "replace"})
+			d.add("replace", a, b)
 		}
-		return nil
 	}
 }
 
-func diffStruct(path string, a, b reflect.Value, out *[]Change) error {
-	t := a.Type()
+// field is what encoding/json would do with one struct field.
+type field struct {
+	index    int
+	name     string // escaped for a JSON pointer
+	omit     bool
+	inline   bool
+	sizeable bool // slice or map: omitempty means length zero
+}
+
+var fieldCache sync.Map // reflect.Type → []field
+
+func fieldsOf(t reflect.Type) []field {
+	if fs, ok := fieldCache.Load(t); ok {
+		return fs.([]field)
+	}
+	var fs []field
 	for i := 0; i < t.NumField(); i++ {
 		f := t.Field(i)
 		if !f.IsExported() {
@@ -139,33 +187,54 @@ func diffStruct(path string, a, b reflect.Value, out *[]Change) error {
 		if name == "-" {
 			continue
 		}
-		fa, fb := a.Field(i), b.Field(i)
-		if f.Anonymous && name == "" && f.Type.Kind() == reflect.Struct {
-			if err := diffStruct(path, fa, fb, out); err != nil { // inlined, as encoding/json does
-				return err
-			}
-			continue
-		}
+		fd := field{index: i, omit: strings.Contains(opts, "omitempty")}
+		fd.inline = f.Anonymous && name == "" && f.Type.Kind() == reflect.Struct
 		if name == "" {
 			name = f.Name
 		}
-		omit := strings.Contains(opts, "omitempty")
-		absentA, absentB := omit && fa.IsZero(), omit && fb.IsZero()
-		if (fa.Kind() == reflect.Slice || fa.Kind() == reflect.Map) && omit {
-			absentA, absentB = fa.Len() == 0, fb.Len() == 0
+		fd.name = escape(name)
+		k := f.Type.Kind()
+		fd.sizeable = k == reflect.Slice || k == reflect.Map
+		fs = append(fs, fd)
+	}
+	fieldCache.Store(t, fs)
+	return fs
+}
+
+func (d *differ) structFields(a, b reflect.Value) {
+	for _, f := range fieldsOf(a.Type()) {
+		fa, fb := a.Field(f.index), b.Field(f.index)
+		if f.inline {
+			d.structFields(fa, fb) // inlined, as encoding/json does
+			continue
 		}
-		fp := path + "/" + escape(name)
-		switch {
-		case absentA && absentB:
-		case absentA:
-			*out = append(*out, Change{Path: fp, To: iface(fb), Op: "add"})
-		case absentB:
-			*out = append(*out, Change{Path: fp, From: iface(fa), Op: "remove"})
-		default:
-			if err := diffValue(fp, fa, fb, out); err != nil {
-				return err
+		absentA, absentB := false, false
+		if f.omit {
+			if f.sizeable {
+				absentA, absentB = fa.Len() == 0, fb.Len() == 0
+			} else {
+				absentA, absentB = fa.IsZero(), fb.IsZero()
 			}
 		}
+		if absentA && absentB {
+			continue
+		}
+		d.path = append(d.path, f.name)
+		switch {
+		case absentA:
+			d.add("add", reflect.Value{}, fb)
+		case absentB:
+			d.add("remove", fa, reflect.Value{})
+		default:
+			d.value(fa, fb)
+		}
+		d.path = d.path[:len(d.path)-1]
 	}
-	return nil
+}
+
+func escape(k string) string {
+	if !strings.ContainsAny(k, "~/") {
+		return k
+	}
+	return strings.ReplaceAll(strings.ReplaceAll(k, "~", "~0"), "/", "~1")
 }

@@ -17,7 +17,9 @@ import (
 )
 
 // startApp runs a whole omsd on embedded stores in a temp dir.
-func startApp(t *testing.T) (*app.App, config.Config) {
+func startApp(t *testing.T) (*app.App, config.Config) { return startAppB(t) }
+
+func startAppB(t testing.TB) (*app.App, config.Config) {
 	t.Helper()
 	cfg := config.Defaults()
 	cfg.DataDir = t.TempDir()

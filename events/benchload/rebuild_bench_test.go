@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/omsonline/oms/cmd/internal/benchload"
+	"github.com/omsonline/oms/events/benchload"
 	"github.com/omsonline/oms/events/esdbserver/esdbtest"
 	"github.com/omsonline/oms/events/eventstore"
 	"github.com/omsonline/oms/projections/cabinet"

@@ -1,0 +1,305 @@
+// Package loadgen drives a running omsd over HTTP at a fixed command rate
+// with the seed's journey — upload scans, submit, claim, approve, issue —
+// and measures each command's latency and its read-your-writes latency: the
+// time from sending the command until a query with ?after=<position> shows
+// its effect. omsctl load and the benchmarks use it.
+package loadgen
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"mime/multipart"
+	"net/http"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Options configure a run.
+type Options struct {
+	BaseURL  string
+	Rate     float64       // commands per second
+	Duration time.Duration // how long to send
+	Workers  int           // concurrent requests at most
+	// Token returns a bearer token for a role and subject.
+	Token func(role, subject string) (string, error)
+	// OnCommand is called after every command (progress bars).
+	OnCommand func()
+	Client    *http.Client
+}
+
+// Stats is the outcome of a run.
+type Stats struct {
+	Commands      int
+	Errors        int
+	Elapsed       time.Duration
+	Throughput    float64 // commands per second achieved
+	ByCommand     map[string]Latency
+	All           Latency
+	ReadYourWrite Latency
+	FirstErrors   []string
+}
+
+// Latency summarises durations.
+type Latency struct {
+	N             int
+	P50, P95, P99 time.Duration
+	Max           time.Duration
+}
+
+func summarise(ds []time.Duration) Latency {
+	if len(ds) == 0 {
+		return Latency{}
+	}
+	sort.Slice(ds, func(i, j int) bool { return ds[i] < ds[j] })
+	at := func(q float64) time.Duration { return ds[min(len(ds)-1, int(q*float64(len(ds))))] }
+	return Latency{N: len(ds), P50: at(0.50), P95: at(0.95), P99: at(0.99), Max: ds[len(ds)-1]}
+}
+
+type app struct {
+	id, owner, ownerTok string
+	next                int // index into steps
+}
+
+var steps = []string{"claim", "approve", "issue-policy"}
+
+type run struct {
+	o        Options
+	reviewer string
+	mu       sync.Mutex
+	ready    []*app
+	lat      map[string][]time.Duration
+	ryw      []time.Duration
+	errs     atomic.Int64
+	cmds     atomic.Int64
+	first    []string
+	seq      atomic.Int64
+}
+
+// Run sends load until the duration is over, then waits for the commands
+// in flight.
+func Run(ctx context.Context, o Options) (Stats, error) {
+	if o.Workers <= 0 {
+		o.Workers = 64
+	}
+	if o.Client == nil {
+		o.Client = &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: o.Workers}}
+	}
+	rev, err := o.Token("reviewer", "load-reviewer")
+	if err != nil {
+		return Stats{}, err
+	}
+	r := &run{o: o, reviewer: rev, lat: map[string][]time.Duration{}}
+	slots := make(chan struct{}, o.Workers)
+	var wg sync.WaitGroup
+	start := time.Now()
+	interval := time.Duration(float64(time.Second) / o.Rate)
+	next := start
+	for time.Since(start) < o.Duration && ctx.Err() == nil {
+		if d := time.Until(next); d > 0 {
+			time.Sleep(d)
+		}
+		next = next.Add(interval)
+		select {
+		case slots <- struct{}{}:
+		case <-ctx.Done():
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-slots }()
+			r.one(ctx)
+		}()
+	}
+	wg.Wait()
+	el := time.Since(start)
+	o.Client.CloseIdleConnections()
+	st := Stats{Commands: int(r.cmds.Load()), Errors: int(r.errs.Load()), Elapsed: el, ByCommand: map[string]Latency{}, FirstErrors: r.first}
+	st.Throughput = float64(st.Commands) / el.Seconds()
+	var all []time.Duration
+	for k, v := range r.lat {
+		st.ByCommand[k] = summarise(append([]time.Duration(nil), v...))
+		all = append(all, v...)
+	}
+	st.All = summarise(all)
+	st.ReadYourWrite = summarise(r.ryw)
+	return st, nil
+}
+
+func (r *run) fail(err error) {
+	r.errs.Add(1)
+	r.mu.Lock()
+	if len(r.first) < 5 {
+		r.first = append(r.first, err.Error())
+	}
+	r.mu.Unlock()
+}
+
+// one performs the next step of some application, or starts a new one.
+func (r *run) one(ctx context.Context) {
+	r.mu.Lock()
+	var a *app
+	if n := len(r.ready); n > 0 && r.seq.Load()%4 != 0 {
+		a = r.ready[n-1]
+		r.ready = r.ready[:n-1]
+	}
+	r.mu.Unlock()
+	r.seq.Add(1)
+	if a == nil {
+		r.submit(ctx)
+		return
+	}
+	action := steps[a.next]
+	start := time.Now()
+	res, err := r.post(ctx, r.reviewer, "/api/v1/applications/"+a.id+"/"+action, nil)
+	if err != nil {
+		r.fail(fmt.Errorf("%s: %w", action, err))
+		return
+	}
+	r.record(action, start, res.Position, r.reviewer, "/api/v1/applications/"+a.id)
+	a.next++
+	if a.next < len(steps) {
+		r.mu.Lock()
+		r.ready = append(r.ready, a)
+		r.mu.Unlock()
+	}
+}
+
+type result struct {
+	ApplicationID string `json:"applicationId"`
+	Position      uint64 `json:"position"`
+}
+
+func (r *run) submit(ctx context.Context) {
+	n := r.seq.Add(1)
+	owner := fmt.Sprintf("load-applicant-%d-%d", time.Now().UnixNano()%1e6, n)
+	tok, err := r.o.Token("applicant", owner)
+	if err != nil {
+		r.fail(err)
+		return
+	}
+	docs := map[string]string{}
+	for _, kind := range []string{"passport", "residence_document", "consent"} {
+		id, err := r.upload(ctx, tok, kind, []byte(fmt.Sprintf("%%PDF-1.7\n%s %s\n", owner, kind)))
+		if err != nil {
+			r.fail(fmt.Errorf("upload: %w", err))
+			return
+		}
+		docs[kind] = id
+	}
+	body := form(fmt.Sprintf("%07d", n%10_000_000), docs)
+	start := time.Now()
+	res, err := r.post(ctx, tok, "/api/v1/applications", body)
+	if err != nil {
+		r.fail(fmt.Errorf("submit: %w", err))
+		return
+	}
+	r.record("submit", start, res.Position, tok, "/api/v1/cabinet")
+	r.mu.Lock()
+	r.ready = append(r.ready, &app{id: res.ApplicationID, owner: owner, ownerTok: tok})
+	r.mu.Unlock()
+}
+
+// record notes a command's latency, then measures read-your-writes.
+func (r *run) record(cmd string, start time.Time, pos uint64, tok, readPath string) {
+	d := time.Since(start)
+	r.cmds.Add(1)
+	if r.o.OnCommand != nil {
+		r.o.OnCommand()
+	}
+	if err := r.get(tok, fmt.Sprintf("%s?after=%d", readPath, pos)); err != nil {
+		r.fail(fmt.Errorf("read after %s: %w", cmd, err))
+		return
+	}
+	ryw := time.Since(start)
+	r.mu.Lock()
+	r.lat[cmd] = append(r.lat[cmd], d)
+	r.ryw = append(r.ryw, ryw)
+	r.mu.Unlock()
+}
+
+func (r *run) do(req *http.Request, tok string) (*http.Response, error) {
+	req.Header.Set("Authorization", "Bearer "+tok)
+	resp, err := r.o.Client.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode >= 300 {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+		resp.Body.Close()
+		return nil, fmt.Errorf("%s %s: %d %s", req.Method, req.URL.Path, resp.StatusCode, bytes.TrimSpace(b))
+	}
+	return resp, nil
+}
+
+func (r *run) post(ctx context.Context, tok, path string, body []byte) (result, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, r.o.BaseURL+path, bytes.NewReader(body))
+	if err != nil {
+		return result{}, err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := r.do(req, tok)
+	if err != nil {
+		return result{}, err
+	}
+	defer resp.Body.Close()
+	var res result
+	return res, json.NewDecoder(resp.Body).Decode(&res)
+}
+
+func (r *run) get(tok, path string) error {
+	req, err := http.NewRequest(http.MethodGet, r.o.BaseURL+path, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := r.do(req, tok)
+	if err != nil {
+		return err
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	return resp.Body.Close()
+}
+
+func (r *run) upload(ctx context.Context, tok, kind string, content []byte) (string, error) {
+	var buf bytes.Buffer
+	mw := multipart.NewWriter(&buf)
+	_ = mw.WriteField("kind", kind)
+	fw, err := mw.CreateFormFile("file", "scan.pdf")
+	if err != nil {
+		return "", err
+	}
+	_, _ = fw.Write(content)
+	_ = mw.Close()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, r.o.BaseURL+"/api/v1/documents", &buf)
+	if err != nil {
+		return "", err
+	}
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	resp, err := r.do(req, tok)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	var out struct{ ID string }
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+		return "", err
+	}
+	return out.ID, nil
+}
+
+func form(passport string, docs map[string]string) []byte {
+	return []byte(fmt.Sprintf(`{
+ "applicant": {"lastName":"Каримов","firstName":"Бахтиёр","latinName":"KARIMOV BAKHTIYOR","birthDate":"1990-04-12","birthPlace":"Ташкент","citizenship":"UZB","sex":"male"},
+ "identityDocument": {"type":"foreign_passport","series":"FA","number":"%s","issuedAt":"2019-05-20","issuedBy":"MIA of Uzbekistan","expiresAt":"2031-05-19"},
+ "residenceDocument": {"type":"vnzh","series":"82","number":"1234567","issuedAt":"2024-03-01","expiresAt":"2031-03-01"},
+ "address": {"region":"77","city":"Москва","street":"ул. Тверская","house":"7","apartment":"12","postalCode":"125009"},
+ "contacts": {"phone":"+79161234567","email":"karimov@example.org"},
+ "documents": [{"kind":"passport","id":"%s"},{"kind":"residence_document","id":"%s"},{"kind":"consent","id":"%s"}],
+ "consent": true}`, passport, docs["passport"], docs["residence_document"], docs["consent"]))
+}
