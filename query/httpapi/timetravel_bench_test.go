@@ -9,8 +9,8 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/omsonline/oms/events/benchload"
 	"github.com/omsonline/oms/events"
+	"github.com/omsonline/oms/events/benchload"
 	"github.com/omsonline/oms/events/esdbserver/esdbtest"
 	"github.com/omsonline/oms/events/eventstore"
 	"github.com/omsonline/oms/events/schema"
