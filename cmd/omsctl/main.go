@@ -51,7 +51,7 @@ func tokenCmd(cfg *config.Config) *cobra.Command {
 			if err := cfg.Validate(); err != nil {
 				return err
 			}
-			key, err := authn.DevKey(cfg.DataDir)
+			key, err := authn.DevKey(cfg.DevKeyDir)
 			if err != nil {
 				return err
 			}

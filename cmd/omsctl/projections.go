@@ -30,7 +30,7 @@ func newAPIClient(cfg *config.Config, role string) (*apiClient, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	key, err := authn.DevKey(cfg.DataDir)
+	key, err := authn.DevKey(cfg.DevKeyDir)
 	if err != nil {
 		return nil, err
 	}

@@ -110,7 +110,7 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (a *App, er
 		Names: names, Store: a.store, Events: a.events, Logger: log,
 	})
 
-	key, err := authn.DevKey(cfg.DataDir)
+	key, err := authn.DevKey(cfg.DevKeyDir)
 	if err != nil {
 		return nil, err
 	}
@@ -185,7 +185,7 @@ func openReadStore(ctx context.Context, cfg config.Config, log *slog.Logger) (re
 	if cfg.MongoURI != "" {
 		return openMongo(ctx, cfg, log)
 	}
-	return sqlitestore.Open(ctx, sqlitestore.Options{Dir: cfg.DataDir + "/readmodels", Logger: log})
+	return sqlitestore.Open(ctx, sqlitestore.Options{Dir: cfg.ReadModelsDir, Logger: log})
 }
 
 // HTTPAddr is where the API listens.

@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"bufio"
+	"flag"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -28,8 +29,12 @@ const childDirEnv = "OMS_APP_CRASH_CHILD_DIR"
 // until it is killed.
 func runChild(dir string) {
 	cfg := config.Defaults()
+	// The parent passes settings as OMS_* variables, as an operator would.
+	if err := cfg.Register(flag.NewFlagSet("child", flag.ContinueOnError)); err != nil {
+		fmt.Fprintln(os.Stderr, "child:", err)
+		os.Exit(3)
+	}
 	cfg.DataDir, cfg.HTTPAddr, cfg.ESDBListen = dir, "127.0.0.1:0", "127.0.0.1:0"
-	cfg.MongoURI, cfg.MongoDatabase = os.Getenv("OMS_MONGO_URI"), os.Getenv("OMS_MONGO_DB")
 	a, err := app.Start(context.Background(), cfg, slog.New(slog.DiscardHandler))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "child:", err)

@@ -33,7 +33,7 @@ func registerWeb(a *App, v *authn.Verifier) error {
 	})
 	// Dev mode is the only mode until an OIDC issuer can be configured;
 	// with one, SignIn stays nil and the sign-in page sends people to it.
-	key, err := authn.DevKey(a.cfg.DataDir)
+	key, err := authn.DevKey(a.cfg.DevKeyDir)
 	if err != nil {
 		return err
 	}

@@ -33,6 +33,9 @@ type Config struct {
 	SchedulerInterval time.Duration
 	// ReadModelsDir holds the embedded read models; default <data dir>/readmodels.
 	ReadModelsDir string
+	// DevKeyDir holds the dev-mode signing key; default the data dir. Nodes
+	// of one dev deployment share it so each accepts the others' tokens.
+	DevKeyDir string
 	// SMTPURL turns on e-mail notifications (smtp:// or smtps://).
 	SMTPURL  string
 	SMTPFrom string
@@ -66,6 +69,7 @@ func (c *Config) settings() []setting {
 		{env: "OMS_LOG_LEVEL", flag: "log-level", usage: "debug, info, warn or error", str: &c.LogLevel},
 		{env: "OMS_SCHEDULER_INTERVAL", flag: "scheduler-interval", usage: "how often renewal reminders and expiries are checked", dur: &c.SchedulerInterval},
 		{env: "OMS_LEASE_TTL", flag: "lease-ttl", usage: "how long the projection lease outlives a silent holder", dur: &c.LeaseTTL},
+		{env: "OMS_DEV_KEY_DIR", flag: "dev-key-dir", usage: "directory of the dev-mode token signing key (default: the data dir)", str: &c.DevKeyDir},
 		{env: "OMS_READMODELS_DIR", flag: "readmodels-dir", usage: "directory of the embedded read models (several omsd on one machine may share it)", str: &c.ReadModelsDir},
 		{env: "OMS_SMTP_URL", flag: "smtp-url", usage: "SMTP server for e-mail notifications, smtp://[user:pass@]host[:port][?starttls=off] or smtps://…; empty sends no e-mail", str: &c.SMTPURL},
 		{env: "OMS_SMTP_FROM", flag: "smtp-from", usage: "sender of e-mail notifications", str: &c.SMTPFrom},
@@ -144,6 +148,9 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("config: data dir: %w", err)
 	}
 	c.DataDir = abs
+	if c.DevKeyDir == "" {
+		c.DevKeyDir = c.DataDir
+	}
 	if c.ReadModelsDir == "" {
 		c.ReadModelsDir = filepath.Join(c.DataDir, "readmodels")
 	}

@@ -1,0 +1,137 @@
+package app_test
+
+import (
+	"fmt"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/omsonline/oms/cmd/internal/config"
+	"github.com/omsonline/oms/events/esdbserver"
+)
+
+// TestFailoverAcrossProcesses runs two omsd processes on one event store
+// (a third process) and one shared read-model directory, the scale-out
+// picture on one machine. Exactly one runs the projections; when it is
+// killed with SIGKILL the other takes over within the lease time and the
+// read models end up with every acknowledged command.
+func TestFailoverAcrossProcesses(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts omsd processes")
+	}
+	esdbDir := t.TempDir()
+	srv, err := esdbserver.Start(esdbserver.Options{Addr: "127.0.0.1:0", Dir: esdbDir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	shared := t.TempDir() // read models and the dev signing key
+	env := func(dir string) []string {
+		return []string{
+			"OMS_ESDB_URL=" + fmt.Sprintf("esdb://%s?tls=false", srv.Addr()),
+			"OMS_READMODELS_DIR=" + shared + "/readmodels",
+			"OMS_LEASE_TTL=2s",
+			"OMS_DEV_KEY_DIR=" + shared,
+		}
+	}
+	dirA, dirB := t.TempDir(), t.TempDir()
+	cmdA, addrA := startChild(t, dirA, env(dirA)...)
+	defer func() { cmdA.Process.Kill(); cmdA.Wait() }()
+	cmdB, addrB := startChild(t, dirB, env(dirB)...)
+	defer func() { cmdB.Process.Kill(); cmdB.Wait() }()
+
+	cfg := config.Defaults()
+	cfg.DataDir = shared
+	alice := token(t, cfg, "applicant", "alice")
+	a, b := remoteClient{addrA}, remoteClient{addrB}
+
+	leader := func() string {
+		for _, c := range []remoteClient{a, b} {
+			if code, body, err := c.request("", "GET", "/readyz", ""); err == nil && code == 200 && strings.Contains(string(body), "run here") {
+				return c.addr
+			}
+		}
+		return ""
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for leader() == "" && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	first := leader()
+	if first == "" {
+		t.Fatal("no node took the projection lease")
+	}
+	holder, survivor, holderCmd := a, b, cmdA
+	if first == addrB {
+		holder, survivor, holderCmd = b, a, cmdB
+	}
+
+	// Commands through the node that does not project; reads through both.
+	var ids []string
+	var last uint64
+	for i := 0; i < 3; i++ {
+		id, pos := submitVia(t, survivor, alice, fmt.Sprintf("71%05d", i))
+		ids = append(ids, id)
+		last = pos
+	}
+	for _, c := range []remoteClient{holder, survivor} {
+		if n := cabinetCount(t, c, alice, last); n != 3 {
+			t.Fatalf("%s shows %d applications, want 3", c.addr, n)
+		}
+	}
+
+	if err := holderCmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	killed := time.Now()
+	for i := 3; i < 6; i++ {
+		_, pos := submitVia(t, survivor, alice, fmt.Sprintf("71%05d", i))
+		last = pos
+	}
+	if n := cabinetCount(t, survivor, alice, last); n != 6 {
+		t.Fatalf("after failover the survivor shows %d applications, want 6", n)
+	}
+	took := time.Since(killed)
+	if leader() != survivor.addr {
+		t.Fatal("the survivor does not report running the projections")
+	}
+	if took > 2*time.Second+5*time.Second {
+		t.Fatalf("take-over took %v with a 2s lease", took)
+	}
+	t.Logf("leaseholder killed; the survivor projected the next commands %v later", took.Round(time.Millisecond))
+}
+
+func submitVia(t *testing.T, c remoteClient, tok, passport string) (string, uint64) {
+	t.Helper()
+	docs := map[string]string{}
+	for i, kind := range []string{"passport", "residence_document", "consent"} {
+		id, ok := c.upload(tok, kind, []byte(fmt.Sprintf("%%PDF-1.7\n%s %d\n", passport, i)))
+		if !ok {
+			t.Fatalf("upload via %s failed", c.addr)
+		}
+		docs[kind] = id
+	}
+	code, body, err := c.request(tok, "POST", "/api/v1/applications", formJSON(passport, docs))
+	if err != nil || code != 201 {
+		t.Fatalf("submit via %s: %d %s %v", c.addr, code, body, err)
+	}
+	var r result
+	if err := jsonUnmarshal(body, &r); err != nil {
+		t.Fatal(err)
+	}
+	return r.ApplicationID, r.Position
+}
+
+func cabinetCount(t *testing.T, c remoteClient, tok string, after uint64) int {
+	t.Helper()
+	code, body, err := c.request(tok, "GET", fmt.Sprintf("/api/v1/cabinet?after=%d", after), "")
+	if err != nil || code != 200 {
+		t.Fatalf("cabinet via %s: %d %s %v", c.addr, code, body, err)
+	}
+	var doc struct{ Applications []any }
+	if err := jsonUnmarshal(body, &doc); err != nil {
+		t.Fatal(err)
+	}
+	return len(doc.Applications)
+}
