@@ -7,6 +7,7 @@ package scheduler
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -71,6 +72,9 @@ func (s *Scheduler) Tick(ctx context.Context) (int, error) {
 	sent := 0
 	for {
 		page, err := s.o.Store.Queue(ctx, q)
+		if errors.Is(err, readstore.ErrNoCollection) {
+			return sent, nil // the projections have not created it yet
+		}
 		if err != nil {
 			return sent, fmt.Errorf("scheduler: read timetable: %w", err)
 		}
