@@ -1,0 +1,110 @@
+package queue_test
+
+import (
+	"context"
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/omsonline/oms/events"
+	"github.com/omsonline/oms/events/benchload"
+	"github.com/omsonline/oms/events/esdbserver/esdbtest"
+	"github.com/omsonline/oms/events/eventstore"
+	"github.com/omsonline/oms/events/schema"
+	"github.com/omsonline/oms/projections/calendar"
+	"github.com/omsonline/oms/projections/queue"
+	"github.com/omsonline/oms/projections/readstore"
+	"github.com/omsonline/oms/projections/readstore/sqlitestore"
+	"github.com/omsonline/oms/projections/runner"
+)
+
+var msk = time.FixedZone("MSK", 3*3600)
+
+// The SLA clock counts working days by the production calendar, stops
+// while the application waits on the applicant and restarts with what was
+// left. Dates checked by hand against the 2026 decree (9 March is a day
+// off in place of Sunday 8 March).
+func TestDeadlinePausesWhileWaiting(t *testing.T) {
+	srv := esdbtest.Start(t)
+	var now time.Time
+	es, err := eventstore.Open(eventstore.Options{URL: esdbtest.URL(srv), Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer es.Close()
+	ctx := context.Background()
+	st, err := sqlitestore.Open(ctx, sqlitestore.Options{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	r, err := runner.New(ctx, runner.Options{Store: st, Events: es, Subscriber: eventstore.NewSubscriber(es, eventstore.SubscriberOptions{})},
+		queue.Projection{Calendar: calendar.Default(), SLADays: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	appID := uuid.NewString()
+	j := benchload.Journey(appID, "alice", 1, time.Date(2026, 3, 2, 10, 0, 0, 0, msk))
+	step := func(at time.Time, e schema.Event) queue.Item {
+		t.Helper()
+		now = at
+		typ, v, data, err := schema.Encode(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := es.Append(ctx, schema.ApplicationStream(appID), eventstore.Any, events.Metadata{Actor: events.Actor{ID: "x", Role: "system"}},
+			eventstore.NewEvent{Type: typ, SchemaVersion: v, Data: data}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := r.Rebuild(ctx, "queue", runner.RebuildOptions{DropDelay: time.Millisecond}); err != nil {
+			t.Fatal(err)
+		}
+		d, err := st.Get(ctx, queue.Collection, appID)
+		if err != nil {
+			return queue.Item{}
+		}
+		var it queue.Item
+		if err := json.Unmarshal(d.Body, &it); err != nil {
+			t.Fatal(err)
+		}
+		if d.Queue == nil || !d.Queue.Deadline.Equal(it.Deadline) || d.Queue.Waiting != it.Waiting || d.Queue.Status != it.Status {
+			t.Fatalf("indexed fields %+v disagree with the document %+v", d.Queue, it)
+		}
+		return it
+	}
+	it := step(time.Date(2026, 3, 2, 10, 0, 0, 0, msk), j[0]) // Monday
+	if it.DeadlineDate != "2026-03-17" || it.Waiting {
+		t.Fatalf("submitted Mon 2 March: deadline %s, want 2026-03-17", it.DeadlineDate)
+	}
+	now2 := time.Date(2026, 3, 16, 12, 0, 0, 0, msk)
+	if got := queue.Remaining(calendar.Default(), it, now2); got != 1 {
+		t.Fatalf("on 16 March %d working days remain, want 1", got)
+	}
+	step(time.Date(2026, 3, 3, 9, 0, 0, 0, msk), j[1])
+	it = step(time.Date(2026, 3, 5, 15, 0, 0, 0, msk), j[2]) // info requested Thursday 5 March
+	if !it.Waiting || it.RemainingDays != 7 {
+		t.Fatalf("paused on 5 March: waiting=%v remaining=%d, want 7 (6,10,11,12,13,16,17)", it.Waiting, it.RemainingDays)
+	}
+	if queue.Overdue(it, time.Date(2026, 4, 30, 0, 0, 0, 0, msk)) {
+		t.Fatal("a waiting application is never overdue")
+	}
+	it = step(time.Date(2026, 3, 12, 11, 0, 0, 0, msk), j[3]) // answered Thursday 12 March
+	if it.Waiting || it.DeadlineDate != "2026-03-23" {
+		t.Fatalf("resumed on 12 March with 7 left: deadline %s, want 2026-03-23", it.DeadlineDate)
+	}
+	if !queue.Overdue(it, time.Date(2026, 3, 24, 0, 0, 1, 0, msk)) || queue.Overdue(it, time.Date(2026, 3, 23, 23, 0, 0, 0, msk)) {
+		t.Fatal("overdue from the end of the deadline day")
+	}
+	page, err := st.Queue(ctx, readstore.QueueQuery{Collection: queue.Collection, Overdue: ptr(true), Now: time.Date(2026, 3, 24, 9, 0, 0, 0, msk), Limit: 10})
+	if err != nil || len(page.Docs) != 1 {
+		t.Fatalf("overdue filter: %v %d", err, len(page.Docs))
+	}
+	step(time.Date(2026, 3, 13, 11, 0, 0, 0, msk), j[4])
+	if it := step(time.Date(2026, 3, 13, 12, 0, 0, 0, msk), j[5]); it.ApplicationID != "" {
+		t.Fatalf("an insured application stays in the queue: %+v", it)
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
