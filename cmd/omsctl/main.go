@@ -1,6 +1,7 @@
-// Command omsctl is the operator's tool for omsd: dev tokens now; the
-// projection, history, demo, load and bench commands join it as the service
-// grows. It reads the same OMS_* environment and flags as omsd.
+// Command omsctl is the operator's tool for omsd: dev tokens, projection
+// operations, an application's audit timeline, demo data, a load generator
+// and the performance table. It reads the same OMS_* environment and flags
+// as omsd.
 package main
 
 import (
@@ -35,7 +36,7 @@ func root() *cobra.Command {
 		os.Exit(2)
 	}
 	cmd.PersistentFlags().AddGoFlagSet(fs)
-	cmd.AddCommand(tokenCmd(&cfg), projectionsCmd(&cfg))
+	cmd.AddCommand(tokenCmd(&cfg), projectionsCmd(&cfg), historyCmd(&cfg), demoCmd(&cfg), loadCmd(&cfg), benchCmd())
 	return cmd
 }
 

@@ -42,6 +42,9 @@ func (c ClaimForReview) decide(s State, env Env) ([]schema.Event, error) {
 	if err := requireRole(c, env.Caller, events.RoleReviewer); err != nil {
 		return nil, err
 	}
+	if err := requireNotOwnCase(s, env.Caller); err != nil {
+		return nil, err
+	}
 	if s.Status == StatusInReview {
 		if s.ReviewerID == env.Caller.ID {
 			return nil, conflict("already_claimed", "Вы уже рассматриваете это заявление.", "You are already reviewing this application.")
@@ -60,6 +63,9 @@ func reviewerGate(c Command, s State, env Env, allowed ...Status) error {
 		return notFound()
 	}
 	if err := requireRole(c, env.Caller, events.RoleReviewer); err != nil {
+		return err
+	}
+	if err := requireNotOwnCase(s, env.Caller); err != nil {
 		return err
 	}
 	if err := requireAssignee(s, env.Caller); err != nil {
@@ -349,6 +355,9 @@ func (c IssuePolicy) decide(s State, env Env) ([]schema.Event, error) {
 		return nil, notFound()
 	}
 	if err := requireRole(c, env.Caller, events.RoleReviewer); err != nil {
+		return nil, err
+	}
+	if err := requireNotOwnCase(s, env.Caller); err != nil {
 		return nil, err
 	}
 	if err := requireState(c, s.Status, StatusApproved); err != nil {

@@ -514,3 +514,40 @@ func TestRemindRenewalOncePerTerm(t *testing.T) {
 		t.Fatalf("reminder in the new term's window: %v", err)
 	}
 }
+
+// TestReviewerCannotDecideOwnCase: a reviewer whose subject is the
+// application's applicant, or who submitted it for someone, is refused every
+// reviewer action on it, in every state where the action would otherwise be
+// allowed, while another reviewer is not.
+func TestReviewerCannotDecideOwnCase(t *testing.T) {
+	actions := []struct {
+		cmd  application.Command
+		from application.Status
+	}{
+		{application.ClaimForReview{}, application.StatusSubmitted},
+		{application.RequestInfo{Questions: []application.QuestionInput{{Text: "Уточните город"}}}, application.StatusInReview},
+		{application.Approve{}, application.StatusInReview},
+		{application.Reject{ReasonCode: schema.RejectOther, Reason: "x"}, application.StatusInReview},
+		{application.Reject{ReasonCode: schema.RejectOther, Reason: "x"}, application.StatusInfoRequested},
+		{application.IssuePolicy{ENP: testENP}, application.StatusApproved},
+	}
+	for _, a := range actions {
+		base := application.Fold(history(a.from)...)
+		// The reviewer is the applicant (the same subject signed in with
+		// both roles), or the МФЦ-side account that submitted it.
+		asApplicant := base
+		asApplicant.ApplicantID = reviewer
+		asSubmitter := base
+		asSubmitter.SubmittedBy = reviewer
+		for name, s := range map[string]application.State{"applicant": asApplicant, "submitter": asSubmitter} {
+			_, err := application.Decide(s, a.cmd, env(asReviewer, now))
+			e, ok := cmderr.As(err)
+			if !ok || e.Kind != cmderr.Forbidden || e.Code != "own_application" || e.Message.RU == "" || e.Message.EN == "" {
+				t.Errorf("%s in %s by the reviewer as %s: %v, want 403 own_application", a.cmd.Name(), a.from, name, err)
+			}
+		}
+		if _, err := application.Decide(base, a.cmd, env(asReviewer, now)); err != nil {
+			t.Errorf("%s in %s by an unrelated reviewer: %v", a.cmd.Name(), a.from, err)
+		}
+	}
+}

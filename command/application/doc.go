@@ -21,6 +21,10 @@
 //	ExpirePolicy     system                               policy_active (after validTo)         policy_expired
 //	RemindRenewal    system                               policy_active (window, once a term)   policy_active
 //
+// No reviewer claims, questions, decides or issues a policy on an
+// application in which they are the applicant or which they submitted
+// (403 own_application).
+//
 // Checks run in a fixed order, so the most useful refusal wins: the
 // application must exist (404), the caller must have the role and own the
 // application (403), the state must allow the command (409), and only then

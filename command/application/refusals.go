@@ -114,3 +114,16 @@ func requireAssignee(s State, caller Caller) error {
 	}
 	return nil
 }
+
+// requireNotOwnCase refuses a reviewer acting on an application in which
+// they are the applicant, or which they submitted for someone: nobody
+// decides their own case. Subject ids are shared across roles (one person
+// signed in through one identity provider), so the ids compare directly.
+func requireNotOwnCase(s State, caller Caller) error {
+	if caller.ID != "" && (caller.ID == s.ApplicantID || caller.ID == s.SubmittedBy) {
+		return cmderr.New(cmderr.Forbidden, "own_application", cmderr.T(
+			"Нельзя рассматривать заявление, в котором вы заявитель или которое вы подали.",
+			"You cannot review an application in which you are the applicant or which you submitted."))
+	}
+	return nil
+}

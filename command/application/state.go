@@ -50,6 +50,12 @@ type State struct {
 	ID          string
 	Status      Status
 	ApplicantID string
+	// SubmittedBy is the actor who submitted the application: the
+	// applicant, or the МФЦ operator acting for them. It is recorded in the
+	// event's envelope rather than its payload, so whoever folds recorded
+	// events sets it (the command service does); a reviewer who submitted
+	// an application may not decide it.
+	SubmittedBy string
 	// Form is the form with every correction applied.
 	Form schema.Form
 	// ReviewerID is the reviewer the application is assigned to.

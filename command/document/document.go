@@ -151,15 +151,33 @@ func (s *Service) Upload(ctx context.Context, meta events.Metadata, kind string,
 		f.Add("/kind", "not_allowed", cmderr.T("Укажите вид документа: "+list+".", "Give the document kind: "+list+"."))
 		return schema.DocumentUploaded{}, f.Err()
 	}
-	br := bufio.NewReaderSize(r, 4096)
+	br := bufio.NewReaderSize(r, imageHeaderWindow)
 	head, _ := br.Peek(SniffLen)
 	contentType, ok := Sniff(head)
 	if !ok {
 		return schema.DocumentUploaded{}, errUnsupported()
 	}
-	info, err := s.blobs.PutBlob(ctx, &limitReader{r: br, n: MaxSize}, contentType)
+	var body io.Reader = &limitReader{r: br, n: MaxSize}
+	switch contentType {
+	case TypePNG, TypeJPEG:
+		// Peek returns what there is when the file is shorter than the
+		// window; CheckImage then judges the whole file.
+		head, _ := br.Peek(imageHeaderWindow)
+		if err := CheckImage(head); err != nil {
+			return schema.DocumentUploaded{}, err
+		}
+	case TypePDF:
+		// The guard sees the bytes on their way to the blob store and
+		// stops the write as soon as the file turns out to be a bomb.
+		body = io.TeeReader(body, &PDFGuard{})
+	}
+	info, err := s.blobs.PutBlob(ctx, body, contentType)
 	if errors.Is(err, errOverLimit) {
 		return schema.DocumentUploaded{}, TooLargeError()
+	}
+	var bomb *bombError
+	if errors.As(err, &bomb) {
+		return schema.DocumentUploaded{}, bomb.refusal
 	}
 	if err != nil {
 		return schema.DocumentUploaded{}, fmt.Errorf("document: store blob: %w", err)

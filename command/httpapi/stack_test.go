@@ -5,6 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"image"
+	"image/jpeg"
+	"image/png"
 	"io"
 	"log/slog"
 	"mime/multipart"
@@ -230,12 +233,21 @@ func (s *stack) upload(w who, kind string, content []byte) response {
 	return s.send(req, w)
 }
 
-// Minimal files of each accepted type.
+// Minimal files of each accepted type. The images are real: uploads read
+// their dimensions.
 var (
-	pngFile  = append([]byte{0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'}, []byte("png body")...)
-	jpegFile = append([]byte{0xFF, 0xD8, 0xFF, 0xE0}, []byte("jpeg body")...)
+	pngFile  = encodeImage(png.Encode)
+	jpegFile = encodeImage(func(w io.Writer, m image.Image) error { return jpeg.Encode(w, m, nil) })
 	pdfFile  = []byte("%PDF-1.7\n%scan\n")
 )
+
+func encodeImage(enc func(io.Writer, image.Image) error) []byte {
+	var buf bytes.Buffer
+	if err := enc(&buf, image.NewGray(image.Rect(0, 0, 4, 4))); err != nil {
+		panic(err)
+	}
+	return buf.Bytes()
+}
 
 // scans uploads the three scans for w and returns their document refs.
 func (s *stack) scans(w who) []schema.DocumentRef {

@@ -172,6 +172,9 @@ func (s *Service) load(ctx context.Context, applicationID string) (loaded, error
 			return loaded{}, fmt.Errorf("service: application %s@%d: %w", applicationID, r.Revision, err)
 		}
 		l.state = application.Evolve(l.state, e)
+		if _, ok := e.(schema.ApplicationSubmitted); ok {
+			l.state.SubmittedBy = r.Envelope.Actor.ID
+		}
 	}
 	if n := len(recs); n > 0 {
 		l.revision, l.exists = recs[n-1].Revision, true

@@ -4,11 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"path/filepath"
-	"sort"
 	"sync"
-	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -17,29 +13,17 @@ import (
 
 	"github.com/omsonline/oms/events/esdbserver"
 	"github.com/omsonline/oms/events/esdbserver/esdbtest"
+	"github.com/omsonline/oms/internal/perf"
 )
-
-var payload300 = []byte(`{"applicationId":"6f1c1f0e-8a39-4b8e-9d7e-2f0a7c3b9a11","applicant":{"lastName":"Иванов","firstName":"Иван","birthDate":"1990-01-01","citizenship":"UZB"},"residenceDocument":{"type":"vnzh","series":"82","number":"1234567"},"address":{"region":"77","city":"Москва","postalCode":"101000"}}`)
 
 // BenchmarkDiskFsync measures this disk's write+fdatasync rate, the bound
 // that group commit has to beat.
 func BenchmarkDiskFsync(b *testing.B) {
-	f, err := os.Create(filepath.Join(b.TempDir(), "fsync"))
+	rate, err := perf.DiskFsyncs(b.TempDir(), b.N)
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer f.Close()
-	b.ResetTimer()
-	start := time.Now()
-	for i := 0; i < b.N; i++ {
-		if _, err := f.Write(payload300); err != nil {
-			b.Fatal(err)
-		}
-		if err := syscall.Fdatasync(int(f.Fd())); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "fsyncs/s")
+	b.ReportMetric(rate, "fsyncs/s")
 }
 
 // BenchmarkAppend measures durable single-event appends through the v4
@@ -49,44 +33,17 @@ func BenchmarkAppend(b *testing.B) {
 		b.Run(fmt.Sprintf("writers=%d", writers), func(b *testing.B) {
 			srv := esdbtest.Start(b)
 			c := esdbtest.Client(b, srv)
-			lat := make([]time.Duration, b.N)
-			var next atomic.Int64
-			syncs0 := srv.DB().Syncs()
 			b.ResetTimer()
-			start := time.Now()
-			var wg sync.WaitGroup
-			for w := 0; w < writers; w++ {
-				wg.Add(1)
-				go func(w int) {
-					defer wg.Done()
-					stream := fmt.Sprintf("bench-%d", w)
-					for {
-						i := next.Add(1) - 1
-						if i >= int64(b.N) {
-							return
-						}
-						t0 := time.Now()
-						_, err := c.AppendToStream(context.Background(), stream, esdb.AppendToStreamOptions{}, esdb.EventData{
-							EventID: uuid.New(), EventType: "ApplicationSubmitted", ContentType: esdb.ContentTypeJson, Data: payload300,
-						})
-						lat[i] = time.Since(t0)
-						if err != nil {
-							b.Error(err)
-							return
-						}
-					}
-				}(w)
+			r, err := perf.Appends(context.Background(), c, writers, b.N, srv.DB().Syncs)
+			if err != nil {
+				b.Fatal(err)
 			}
-			wg.Wait()
-			el := time.Since(start)
 			b.StopTimer()
-			sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
-			syncs := srv.DB().Syncs() - syncs0
-			b.ReportMetric(float64(b.N)/el.Seconds(), "appends/s")
-			b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
-			b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
-			if syncs > 0 {
-				b.ReportMetric(float64(b.N)/float64(syncs), "events/fsync")
+			b.ReportMetric(r.PerSecond, "appends/s")
+			b.ReportMetric(float64(r.Latency.P50.Microseconds())/1000, "p50-ms")
+			b.ReportMetric(float64(r.Latency.P99.Microseconds())/1000, "p99-ms")
+			if r.EventsPerFsync > 0 {
+				b.ReportMetric(r.EventsPerFsync, "events/fsync")
 			}
 		})
 	}
@@ -112,7 +69,7 @@ func BenchmarkCatchUp(b *testing.B) {
 	for i := 0; i < n; i += perAppend {
 		batch := make([]esdb.EventData, 0, perAppend)
 		for j := 0; j < perAppend && i+j < n; j++ {
-			batch = append(batch, esdb.EventData{EventID: uuid.New(), EventType: "ApplicationSubmitted", ContentType: esdb.ContentTypeJson, Data: payload300})
+			batch = append(batch, esdb.EventData{EventID: uuid.New(), EventType: "ApplicationSubmitted", ContentType: esdb.ContentTypeJson, Data: perf.Payload300})
 		}
 		wg.Add(1)
 		sem <- struct{}{}

@@ -51,7 +51,27 @@ type Options struct {
 	// NoSync skips fdatasync; benchmarks of the protocol only.
 	NoSync bool
 	Logger *slog.Logger
+	// HandshakeTimeout bounds how long a new connection may take to
+	// finish TLS and the HTTP/2 preface; 0 means DefaultHandshakeTimeout.
+	HandshakeTimeout time.Duration
+	// UnaryTimeout bounds a request-response call (deleting or
+	// tombstoning a stream, server features) whose client set no deadline;
+	// 0 means DefaultUnaryTimeout. Appends, reads and subscriptions are
+	// streams, bounded by their client's deadline and the keepalive.
+	UnaryTimeout time.Duration
 }
+
+// Timeouts of the server. gRPC has no read or write timeout per message;
+// these are its equivalents: a handshake deadline against connections that
+// never speak, keepalive pings that close connections whose peer vanished
+// (a live subscription otherwise keeps a dead socket forever), and a
+// deadline on unary calls.
+const (
+	DefaultHandshakeTimeout = 10 * time.Second
+	DefaultUnaryTimeout     = 30 * time.Second
+	keepaliveTime           = 30 * time.Second
+	keepaliveTimeout        = 10 * time.Second
+)
 
 // Server is a running embedded event store.
 type Server struct {
@@ -65,7 +85,8 @@ type Server struct {
 	once   sync.Once
 	// inflight counts running RPCs so Close can let them finish without
 	// waiting for idle client connections, which GracefulStop would.
-	inflight sync.WaitGroup
+	inflight     sync.WaitGroup
+	unaryTimeout time.Duration
 }
 
 // Start opens the store and starts serving.
@@ -75,6 +96,12 @@ func Start(opts Options) (*Server, error) {
 	}
 	if opts.Addr == "" {
 		opts.Addr = "127.0.0.1:2113"
+	}
+	if opts.HandshakeTimeout <= 0 {
+		opts.HandshakeTimeout = DefaultHandshakeTimeout
+	}
+	if opts.UnaryTimeout <= 0 {
+		opts.UnaryTimeout = DefaultUnaryTimeout
 	}
 	if opts.Users == nil {
 		opts.Users = map[string]string{"admin": "changeit", "ops": "changeit"}
@@ -96,12 +123,14 @@ func Start(opts Options) (*Server, error) {
 		db.Close()
 		return nil, fmt.Errorf("esdbserver: listen on %s: %w", opts.Addr, err)
 	}
-	s := &Server{db: db, lis: lis, tls: creds != nil, users: opts.Users, logger: opts.Logger, done: make(chan struct{})}
+	s := &Server{db: db, lis: lis, tls: creds != nil, users: opts.Users, logger: opts.Logger, done: make(chan struct{}), unaryTimeout: opts.UnaryTimeout}
 	gopts := []grpc.ServerOption{
 		grpc.ChainUnaryInterceptor(s.unaryAuth),
 		grpc.ChainStreamInterceptor(s.streamAuth),
 		grpc.MaxRecvMsgSize(32 << 20),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 5 * time.Second, PermitWithoutStream: true}),
+		grpc.KeepaliveParams(keepalive.ServerParameters{Time: keepaliveTime, Timeout: keepaliveTimeout}),
+		grpc.ConnectionTimeout(opts.HandshakeTimeout),
 	}
 	if creds != nil {
 		gopts = append(gopts, grpc.Creds(creds))
@@ -183,6 +212,11 @@ func (s *Server) unaryAuth(ctx context.Context, req any, info *grpc.UnaryServerI
 	}
 	s.inflight.Add(1)
 	defer s.inflight.Done()
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, s.unaryTimeout)
+		defer cancel()
+	}
 	return handler(ctx, req)
 }
 

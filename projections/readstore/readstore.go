@@ -81,6 +81,11 @@ type Write struct {
 	Collection string // physical collection name
 	Doc        Doc
 	Delete     bool
+	// Encoded marks a Doc.Body that encoding/json just produced from a Go
+	// value, which is valid JSON by construction: adapters then check only
+	// that it is an object and skip the full validation scan every other
+	// body gets, which was a twentieth of a projection's CPU.
+	Encoded bool
 }
 
 // Checkpoint is a projection's progress through $all.

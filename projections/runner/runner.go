@@ -12,10 +12,12 @@ package runner
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -287,9 +289,11 @@ func (st *state) applyLocked(ctx context.Context, ev eventstore.Recorded, force 
 	if err := st.p.Apply(ctx, tx, ev); err != nil {
 		// Nothing of a failed apply may stay in the batch.
 		tx.rollback()
+		st.logEvent(ctx, slog.LevelWarn, "projection failed to apply an event; it will be retried", ev, slog.String("err", err.Error()))
 		return fmt.Errorf("projection %s: %s at %d: %w", st.p.Name(), ev.Envelope.Type, ev.Position, err)
 	}
 	tx.commit()
+	st.logEvent(ctx, slog.LevelDebug, "projection applied event", ev)
 	if ev.Position > st.pending {
 		st.pending = ev.Position
 		st.lastCreated = ev.Created
@@ -299,6 +303,34 @@ func (st *state) applyLocked(ctx context.Context, ev eventstore.Recorded, force 
 		return st.flushLocked(ctx)
 	}
 	return nil
+}
+
+// logEvent logs about one event with the ids its envelope carries: the
+// correlation id of the command that caused it, and the causation id (for
+// a command sent over HTTP, the request id), so that the request's log
+// lines and the projections' lines for its events are found together.
+// Stream names are logged by category only: some (enp-<number>) are
+// personal identifiers.
+func (st *state) logEvent(ctx context.Context, level slog.Level, msg string, ev eventstore.Recorded, extra ...slog.Attr) {
+	lg := st.r.opts.Logger
+	if !lg.Enabled(ctx, level) {
+		return
+	}
+	category, id, _ := strings.Cut(ev.Stream, "-")
+	attrs := append([]slog.Attr{
+		slog.String("projection", st.p.Name()),
+		slog.String("event_type", ev.Envelope.Type),
+		slog.String("event_id", ev.Envelope.EventID),
+		slog.String("stream_category", category),
+		slog.Uint64("position", ev.Position),
+	}, extra...)
+	if e := ev.Envelope; e.CorrelationID != "" {
+		attrs = append(attrs, slog.String("correlation_id", e.CorrelationID), slog.String("causation_id", e.CausationID))
+	}
+	if category == "application" {
+		attrs = append(attrs, slog.String("application", id))
+	}
+	lg.LogAttrs(ctx, level, msg, attrs...)
 }
 
 func (st *state) flushLoop(ctx context.Context) {
@@ -336,6 +368,10 @@ func (st *state) flushLocked(ctx context.Context) error {
 				return fmt.Errorf("runner: %s: %s/%s: %w", st.p.Name(), k.coll, k.id, err)
 			}
 			w.Doc.Body = body
+			// A raw body passes through as the projection gave it; one
+			// encoded here needs no second validation in the store.
+			_, raw := e.val.(json.RawMessage)
+			w.Encoded = !raw
 		}
 		writes = append(writes, w)
 	}

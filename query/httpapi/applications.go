@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -100,6 +101,25 @@ type queueCursor struct {
 	ID       string    `json:"i"`
 }
 
+func encodeCursor(c readstore.QueueCursor) string {
+	raw, _ := json.Marshal(queueCursor{Deadline: c.Deadline, ID: c.ID})
+	return base64.RawURLEncoding.EncodeToString(raw)
+}
+
+// decodeCursor reads a cursor a client sent back. It is opaque to clients
+// but not trusted: anything may arrive.
+func decodeCursor(s string) (readstore.QueueCursor, error) {
+	raw, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		return readstore.QueueCursor{}, fmt.Errorf("httpapi: cursor: %w", err)
+	}
+	var qc queueCursor
+	if err := json.Unmarshal(raw, &qc); err != nil {
+		return readstore.QueueCursor{}, fmt.Errorf("httpapi: cursor: %w", err)
+	}
+	return readstore.QueueCursor{Deadline: qc.Deadline, ID: qc.ID}, nil
+}
+
 // QueueRow is one row of the reviewer queue as served.
 type QueueRow struct {
 	queue.Item
@@ -153,15 +173,11 @@ func (h *handlers) queue(c *fiber.Ctx) error {
 		q.Limit = n
 	}
 	if cur := c.Query("cursor"); cur != "" {
-		raw, err := base64.RawURLEncoding.DecodeString(cur)
-		var qc queueCursor
-		if err == nil {
-			err = json.Unmarshal(raw, &qc)
-		}
+		after, err := decodeCursor(cur)
 		if err != nil {
 			return problem(c, fiber.StatusBadRequest, "Bad Request", "Неверный курсор страницы.", "Invalid page cursor.")
 		}
-		q.After = &readstore.QueueCursor{Deadline: qc.Deadline, ID: qc.ID}
+		q.After = &after
 	}
 	page, err := h.d.Store.Queue(c.UserContext(), q)
 	if err != nil {
@@ -176,8 +192,7 @@ func (h *handlers) queue(c *fiber.Ctx) error {
 		out.Items = append(out.Items, QueueRow{Item: it, WorkingDaysRemaining: queue.Remaining(h.d.Calendar, it, now), Overdue: queue.Overdue(it, now)})
 	}
 	if page.Next != nil {
-		raw, _ := json.Marshal(queueCursor{Deadline: page.Next.Deadline, ID: page.Next.ID})
-		out.NextCursor = base64.RawURLEncoding.EncodeToString(raw)
+		out.NextCursor = encodeCursor(*page.Next)
 	}
 	return c.JSON(out)
 }

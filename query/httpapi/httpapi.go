@@ -101,7 +101,12 @@ func (h *handlers) cabinet(c *fiber.Ctx) error {
 			return problem(c, fiber.StatusForbidden, "Forbidden", "Можно смотреть только свой кабинет.", "You can only view your own cabinet.")
 		}
 	case events.RoleOperator:
-		applicant = c.Query("applicant")
+		// Named in X-On-Behalf-Of or ?applicant= (the authorization
+		// middleware checks that both, if given, agree).
+		applicant = md.OnBehalfOf
+		if applicant == "" {
+			applicant = c.Query("applicant")
+		}
 		if applicant == "" {
 			return problem(c, fiber.StatusBadRequest, "Bad Request",
 				"Оператор МФЦ указывает заявителя: ?applicant=<id>.", "An МФЦ operator names the applicant: ?applicant=<id>.")

@@ -174,12 +174,42 @@ const csp = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 's
 // headers are the security headers of every page. Pages show personal
 // data, so no cache keeps them.
 func (h *handlers) headers(c *fiber.Ctx) error {
+	setPageHeaders(c)
+	return c.Next()
+}
+
+func setPageHeaders(c *fiber.Ctx) {
 	c.Set("Content-Security-Policy", csp)
 	c.Set(fiber.HeaderXContentTypeOptions, "nosniff")
 	c.Set(fiber.HeaderXFrameOptions, "DENY")
 	c.Set(fiber.HeaderReferrerPolicy, "same-origin")
 	c.Set(fiber.HeaderCacheControl, "no-store")
-	return c.Next()
+}
+
+// Refusals renders refusals decided in front of the pages (omsd's
+// authorization middleware runs before any page handler) as the pages' own
+// error page: in the reader's language, with the pages' headers, so a
+// refused person sees the same page as for any other refusal.
+func Refusals(d Deps) (func(c *fiber.Ctx, status int) error, error) {
+	if d.Logger == nil {
+		d.Logger = slog.Default()
+	}
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	r, err := newRenderer()
+	if err != nil {
+		return nil, err
+	}
+	h := &handlers{d: d, r: r}
+	return func(c *fiber.Ctx, status int) error {
+		setPageHeaders(c)
+		key := "error.forbidden"
+		if status != fiber.StatusForbidden {
+			key = "error.generic"
+		}
+		return h.errorPage(c, status, key)
+	}, nil
 }
 
 const langCookie = "oms_lang"
@@ -211,8 +241,12 @@ func (h *handlers) lang(c *fiber.Ctx) *Lang {
 }
 
 // safeLocal keeps redirects on this site: a path, never "//host" or a URL.
+// Browsers drop tabs and newlines from a URL and read a backslash as a
+// slash, so a slash, a tab and "/host" would leave the site too: any
+// control character or backslash is refused.
 func safeLocal(p string) string {
-	if !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//") || strings.HasPrefix(p, "/\\") {
+	if !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//") || strings.ContainsRune(p, '\\') ||
+		strings.ContainsFunc(p, func(r rune) bool { return r < ' ' || r == 0x7f }) {
 		return "/"
 	}
 	return p

@@ -18,21 +18,19 @@ import (
 	"github.com/omsonline/oms/cmd/internal/admin"
 	"github.com/omsonline/oms/cmd/internal/authn"
 	"github.com/omsonline/oms/cmd/internal/config"
+	"github.com/omsonline/oms/cmd/internal/logging"
 	"github.com/omsonline/oms/cmd/internal/metrics"
+	"github.com/omsonline/oms/cmd/internal/openapi"
 	commandapi "github.com/omsonline/oms/command/httpapi"
 	"github.com/omsonline/oms/command/scheduler"
 	"github.com/omsonline/oms/command/service"
 	"github.com/omsonline/oms/events/esdbserver"
 	"github.com/omsonline/oms/events/eventstore"
-	"github.com/omsonline/oms/projections/cabinet"
 	"github.com/omsonline/oms/projections/calendar"
-	"github.com/omsonline/oms/projections/history"
 	"github.com/omsonline/oms/projections/leader"
 	"github.com/omsonline/oms/projections/lease"
-	"github.com/omsonline/oms/projections/queue"
 	"github.com/omsonline/oms/projections/readstore"
 	"github.com/omsonline/oms/projections/readstore/sqlitestore"
-	"github.com/omsonline/oms/projections/renewals"
 	"github.com/omsonline/oms/projections/runner"
 	queryapi "github.com/omsonline/oms/query/httpapi"
 )
@@ -52,6 +50,7 @@ type App struct {
 	httpLis    net.Listener
 	cancel     context.CancelFunc
 	done       chan error
+	debugAddr  string
 }
 
 // Start brings every part up and returns once HTTP is serving.
@@ -59,6 +58,7 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (a *App, er
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	log = logging.Wrap(log) // request and correlation ids on every line
 	a = &App{cfg: cfg, log: log, done: make(chan error, 1)}
 	defer func() {
 		if err != nil {
@@ -91,8 +91,7 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (a *App, er
 		return nil, err
 	}
 
-	projs := append([]runner.Projection{cabinet.Projection{}, history.Projection{}, queue.Projection{Calendar: calendar.Default(), SLADays: cfg.SLADays}, renewals.Projection{}},
-		webProjections(cfg)...)
+	projs := ProjectionsFor(cfg)
 	names := make([]string, len(projs))
 	for i, p := range projs {
 		names[i] = p.Name()
@@ -126,19 +125,32 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (a *App, er
 		ErrorHandler:          commandapi.ErrorHandler,
 	})
 	a.http.Use(a.metrics.Middleware())
+	a.http.Use(logging.Middleware(log))
 	a.metrics.WatchProjections(a.leader, a.events)
+	// Ahead of every route, probes included: a flood is cut off before
+	// any work, and every answer carries the security headers.
+	useEdgeGuards(a)
 	a.http.Get("/metrics", a.metrics.Handler())
 	a.http.Get("/healthz", func(c *fiber.Ctx) error { return c.SendString("ok") })
 	a.http.Get("/readyz", a.ready)
+	a.http.Get(openapi.Path, openapi.Handler()) // public: before the /api auth
 	// Everything under /api needs a caller; routes below are registered with
 	// their full paths and pass through this first.
 	a.http.Use("/api", verifier.Middleware())
+	// The authorization matrix (cmd/internal/authz) guards every route
+	// registered below; a route it does not list is refused.
+	if err := useAuthz(a, verifier); err != nil {
+		return nil, err
+	}
 	if err := registerCommands(a.http, a); err != nil {
 		return nil, err
 	}
 	queryapi.Register(a.http, queryapi.Deps{Store: a.store, Waiter: a.leader, Events: a.events, Calendar: calendar.Default()})
 	admin.Register(a.http, admin.Deps{Runner: a.leader, Events: a.events, Store: a.store, Logger: log})
 	if err := registerWeb(a, verifier); err != nil {
+		return nil, err
+	}
+	if err := startDebug(a); err != nil {
 		return nil, err
 	}
 

@@ -172,6 +172,7 @@ func (p *inProcessAPI) Do(ctx context.Context, r web.APIRequest) (web.APIRespons
 	}
 	var rc fasthttp.RequestCtx
 	rc.Init(&req, loopback, nil)
+	rc.SetUserValue(inProcessKey{}, true)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)

@@ -22,6 +22,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/google/uuid"
 
+	"github.com/omsonline/oms/cmd/internal/logging"
 	"github.com/omsonline/oms/events"
 )
 
@@ -181,7 +182,14 @@ func (v *Verifier) Middleware() fiber.Handler {
 			corr = uuid.NewString()
 		}
 		c.Set("X-Correlation-ID", corr)
-		md := events.Metadata{Actor: actor, CorrelationID: corr, CausationID: corr}
+		// The request is what causes the events it appends, so its id is
+		// their causation id: projections log it, and a log search for one
+		// request finds the read-model updates it made.
+		cause := logging.RequestID(c.UserContext())
+		if cause == "" {
+			cause = corr
+		}
+		md := events.Metadata{Actor: actor, CorrelationID: corr, CausationID: cause}
 		if actor.Role == events.RoleOperator {
 			md.OnBehalfOf = c.Get("X-On-Behalf-Of")
 		}

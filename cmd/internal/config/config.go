@@ -6,6 +6,7 @@ package config
 import (
 	"flag"
 	"fmt"
+	"net"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -43,6 +44,17 @@ type Config struct {
 	// and the policy extract's QR code; empty derives it from requests.
 	PublicURL    string
 	PolicyIssuer string
+	// RateLimitIP and RateLimitSubject bound the requests one client IP,
+	// and one signed-in subject, may make per RateLimitWindow; 0 turns a
+	// limit off. RateLimitSignIn bounds sign-in form posts per IP per
+	// minute, since each one may send an SMS.
+	RateLimitIP      int
+	RateLimitSubject int
+	RateLimitWindow  time.Duration
+	RateLimitSignIn  int
+	// DebugAddr turns on the pprof listener; a bare port binds loopback
+	// only, since profiles expose memory contents.
+	DebugAddr string
 }
 
 type setting struct {
@@ -75,6 +87,11 @@ func (c *Config) settings() []setting {
 		{env: "OMS_SMTP_FROM", flag: "smtp-from", usage: "sender of e-mail notifications", str: &c.SMTPFrom},
 		{env: "OMS_PUBLIC_URL", flag: "public-url", usage: "external base URL of the service (links in e-mails, the policy QR code); empty uses the request's host", str: &c.PublicURL},
 		{env: "OMS_POLICY_ISSUER", flag: "policy-issuer", usage: "insurer named on the policy extract", str: &c.PolicyIssuer},
+		{env: "OMS_RATE_LIMIT_IP", flag: "rate-limit-ip", usage: "requests per window from one client IP; 0 turns the limit off", i: &c.RateLimitIP},
+		{env: "OMS_RATE_LIMIT_SUBJECT", flag: "rate-limit-subject", usage: "requests per window by one signed-in subject; 0 turns the limit off", i: &c.RateLimitSubject},
+		{env: "OMS_RATE_LIMIT_WINDOW", flag: "rate-limit-window", usage: "window of the per-IP and per-subject rate limits", dur: &c.RateLimitWindow},
+		{env: "OMS_RATE_LIMIT_SIGNIN", flag: "rate-limit-signin", usage: "sign-in form posts per minute from one client IP; 0 turns the limit off", i: &c.RateLimitSignIn},
+		{env: "OMS_DEBUG_ADDR", flag: "debug-addr", usage: "listen address of the pprof debug listener, e.g. :6060 (a bare port listens on 127.0.0.1 only); empty turns it off", str: &c.DebugAddr},
 	}
 }
 
@@ -91,6 +108,14 @@ func Defaults() Config {
 		LeaseTTL:          10 * time.Second,
 		SchedulerInterval: time.Minute,
 		SMTPFrom:          "ОМС онлайн <noreply@oms.local>",
+		// Generous: one load generator at 500 commands/s sends 1,400 to
+		// 2,500 requests/s from one IP, 750 of them as one reviewer. The
+		// limits are there to cut off floods, not to shape ordinary
+		// traffic.
+		RateLimitIP:      50000,
+		RateLimitSubject: 15000,
+		RateLimitWindow:  10 * time.Second,
+		RateLimitSignIn:  20,
 	}
 }
 
@@ -169,8 +194,28 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("config: OMS_PUBLIC_URL must be an http(s) URL such as https://oms.example.org")
 		}
 	}
+	if c.DebugAddr != "" {
+		host, port, err := net.SplitHostPort(c.DebugAddr)
+		if err != nil {
+			// A bare port number is accepted too.
+			host, port = "", c.DebugAddr
+		}
+		if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+			return fmt.Errorf("config: OMS_DEBUG_ADDR %q: want host:port or a port", c.DebugAddr)
+		}
+		if host == "" {
+			host = "127.0.0.1"
+		}
+		c.DebugAddr = net.JoinHostPort(host, port)
+	}
 	if c.PolicyTermMonths <= 0 {
 		return fmt.Errorf("config: OMS_POLICY_TERM_MONTHS must be positive")
+	}
+	if c.RateLimitIP < 0 || c.RateLimitSubject < 0 || c.RateLimitSignIn < 0 {
+		return fmt.Errorf("config: OMS_RATE_LIMIT_IP, OMS_RATE_LIMIT_SUBJECT and OMS_RATE_LIMIT_SIGNIN must be 0 (off) or positive")
+	}
+	if (c.RateLimitIP > 0 || c.RateLimitSubject > 0) && c.RateLimitWindow < time.Second {
+		return fmt.Errorf("config: OMS_RATE_LIMIT_WINDOW must be at least 1s")
 	}
 	return nil
 }

@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"mime/multipart"
 	"net/http"
 	"sort"
@@ -27,6 +28,10 @@ type Options struct {
 	Workers  int           // concurrent requests at most
 	// Token returns a bearer token for a role and subject.
 	Token func(role, subject string) (string, error)
+	// SubmitShare is the share of commands that submit a new application
+	// while others wait for their next step (claim, approve, issue); 0
+	// means 0.25.
+	SubmitShare float64
 	// OnCommand is called after every command (progress bars).
 	OnCommand func()
 	Client    *http.Client
@@ -86,6 +91,9 @@ func Run(ctx context.Context, o Options) (Stats, error) {
 	if o.Workers <= 0 {
 		o.Workers = 64
 	}
+	if o.SubmitShare <= 0 || o.SubmitShare > 1 {
+		o.SubmitShare = 0.25
+	}
 	if o.Client == nil {
 		o.Client = &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: o.Workers}}
 	}
@@ -143,7 +151,7 @@ func (r *run) fail(err error) {
 func (r *run) one(ctx context.Context) {
 	r.mu.Lock()
 	var a *app
-	if n := len(r.ready); n > 0 && r.seq.Load()%4 != 0 {
+	if n := len(r.ready); n > 0 && rand.Float64() >= r.o.SubmitShare {
 		a = r.ready[n-1]
 		r.ready = r.ready[:n-1]
 	}

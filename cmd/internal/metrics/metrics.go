@@ -59,6 +59,11 @@ func (m *Metrics) ObserveAppend(d time.Duration, err error) {
 	m.appends.WithLabelValues(outcome).Observe(d.Seconds())
 }
 
+// RouteKey is the c.Locals key under which a middleware that answers
+// before routing (the authorization matrix refusing a request) leaves the
+// route template it matched, so that the refusal is counted on its route.
+type RouteKey struct{}
+
 // Middleware records latency by route template (never by raw path, so
 // ids do not explode the label space) and the outcome of commands.
 func (m *Metrics) Middleware() fiber.Handler {
@@ -74,7 +79,9 @@ func (m *Metrics) Middleware() fiber.Handler {
 			}
 		}
 		route := c.Route().Path
-		if route == "" || route == "/" && c.Path() != "/" {
+		if r, ok := c.Locals(RouteKey{}).(string); ok {
+			route = r
+		} else if route == "" || route == "/" && c.Path() != "/" {
 			route = "unmatched"
 		}
 		m.http.WithLabelValues(c.Method(), route, strconv.Itoa(status)).Observe(time.Since(start).Seconds())

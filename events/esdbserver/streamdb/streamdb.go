@@ -213,7 +213,9 @@ func parseMeta(data []byte) streamMeta {
 		return uint64(f)
 	}
 	m.maxCount = num("$maxCount")
-	m.maxAge = time.Duration(num("$maxAge")) * time.Second
+	// A huge $maxAge (any client may write one) means "for ever", not a
+	// duration that overflowed to a negative one.
+	m.maxAge = time.Duration(min(num("$maxAge"), uint64(math.MaxInt64/int64(time.Second)))) * time.Second
 	m.tb = num("$tb")
 	return m
 }

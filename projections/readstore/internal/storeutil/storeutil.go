@@ -51,12 +51,19 @@ func CheckID(id string) error {
 
 // CheckBody validates that a body is one JSON object.
 func CheckBody(body json.RawMessage) error {
-	b := bytes.TrimLeft(body, " \t\r\n")
-	if len(b) == 0 || b[0] != '{' {
-		return errors.New("readstore: body is not a JSON object")
+	if err := checkObject(body); err != nil {
+		return err
 	}
-	if !json.Valid(b) {
+	if !json.Valid(body) {
 		return errors.New("readstore: body is not valid JSON")
+	}
+	return nil
+}
+
+// checkObject is CheckBody for a body known to be valid JSON.
+func checkObject(body json.RawMessage) error {
+	if b := bytes.TrimLeft(body, " \t\r\n"); len(b) == 0 || b[0] != '{' {
+		return errors.New("readstore: body is not a JSON object")
 	}
 	return nil
 }
@@ -69,7 +76,11 @@ func CheckWrite(w readstore.Write, kind readstore.Kind) error {
 	if w.Delete {
 		return nil
 	}
-	if err := CheckBody(w.Doc.Body); err != nil {
+	check := CheckBody
+	if w.Encoded {
+		check = checkObject
+	}
+	if err := check(w.Doc.Body); err != nil {
 		return fmt.Errorf("%s/%s: %w", w.Collection, w.Doc.ID, err)
 	}
 	switch {

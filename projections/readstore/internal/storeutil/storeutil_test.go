@@ -83,3 +83,24 @@ func TestCheckName(t *testing.T) {
 		}
 	}
 }
+
+func TestCheckWriteBodies(t *testing.T) {
+	w := func(body string, encoded bool) readstore.Write {
+		return readstore.Write{Collection: "c_g1", Doc: readstore.Doc{ID: "a", Body: []byte(body)}, Encoded: encoded}
+	}
+	for _, c := range []struct {
+		w  readstore.Write
+		ok bool
+	}{
+		{w(`{"a":1}`, false), true},
+		{w(`{"a":1}`, true), true},
+		{w(`{"a":`, false), false},
+		{w(`[1]`, false), false},
+		{w(`[1]`, true), false}, // encoded or not, a body is an object
+		{w(` "s"`, true), false},
+	} {
+		if err := CheckWrite(c.w, readstore.KindDocs); (err == nil) != c.ok {
+			t.Errorf("%s (encoded %v): %v", c.w.Doc.Body, c.w.Encoded, err)
+		}
+	}
+}

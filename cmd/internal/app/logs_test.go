@@ -1,0 +1,137 @@
+package app_test
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// syncBuffer collects log output written from many goroutines.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) lines(t *testing.T) []map[string]any {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var out []map[string]any
+	sc := bufio.NewScanner(bytes.NewReader(b.buf.Bytes()))
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		var m map[string]any
+		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
+			t.Fatalf("a log line is not JSON: %q", sc.Text())
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// TestLogsCarryIDsAndNoPersonalData follows one command through the JSON
+// logs: the HTTP access line and the projections' lines for its event carry
+// the same correlation id, the projections name the request as the
+// event's cause, and nothing of the applicant's form reaches any line, at
+// debug level.
+func TestLogsCarryIDsAndNoPersonalData(t *testing.T) {
+	var logs syncBuffer
+	a, cfg := startWithLog(t, slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}), nil)
+	alice := token(t, cfg, "applicant", "alice")
+	docs := map[string]string{}
+	for i, kind := range []string{"passport", "residence_document", "consent"} {
+		docs[kind] = upload(t, a, alice, kind, []byte(fmt.Sprintf("%%PDF-1.7\nscan %d\n", i)))
+	}
+	const corr = "0b5c1f6e-2a4d-4c8e-9f3a-7d6e5c4b3a21"
+	req, _ := http.NewRequest("POST", "http://"+a.HTTPAddr()+"/api/v1/applications", strings.NewReader(formJSON("7654321", docs)))
+	req.Header.Set("Authorization", "Bearer "+alice)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-Correlation-ID", corr)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 201 || resp.Header.Get("X-Correlation-ID") != corr {
+		t.Fatalf("submit: %d %s (correlation %q)", resp.StatusCode, body, resp.Header.Get("X-Correlation-ID"))
+	}
+	reqID := resp.Header.Get("X-Request-ID")
+	if reqID == "" {
+		t.Fatal("no X-Request-ID in the answer")
+	}
+	var r result
+	if err := json.Unmarshal(body, &r); err != nil {
+		t.Fatal(err)
+	}
+	cabinetAfter(t, a, alice, r.Position, "")
+	reviewer := token(t, cfg, "reviewer", "rev-1")
+	if code, body := call(t, a, "POST", "/api/v1/applications/"+r.ApplicationID+"/claim", reviewer, ""); code != 200 {
+		t.Fatalf("claim: %d %s", code, body)
+	}
+
+	var httpLine, cmdLine map[string]any
+	projections := map[string]bool{}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		for _, l := range logs.lines(t) {
+			switch {
+			case l["msg"] == "http request" && l["route"] == "/api/v1/applications" && l["method"] == "POST":
+				httpLine = l
+			case l["msg"] == "command executed" && l["command"] == "SubmitApplication":
+				cmdLine = l
+			case l["msg"] == "projection applied event" && l["event_type"] == "ApplicationSubmitted":
+				if l["correlation_id"] != corr || l["causation_id"] != reqID || l["application"] != r.ApplicationID {
+					t.Fatalf("projection line without the command's ids: %v", l)
+				}
+				projections[l["projection"].(string)] = true
+			}
+		}
+		if httpLine != nil && cmdLine != nil && projections["cabinet"] && projections["history"] && projections["queue"] {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("missing lines: http %v, command %v, projections %v", httpLine, cmdLine, projections)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	for _, l := range []map[string]any{httpLine, cmdLine} {
+		if l["correlation_id"] != corr || l["request_id"] != reqID {
+			t.Errorf("line lacks the request's ids (correlation %s, request %s): %v", corr, reqID, l)
+		}
+	}
+	if httpLine["status"] != float64(201) {
+		t.Errorf("access line status: %v", httpLine)
+	}
+
+	all := logs.String()
+	for _, personal := range []string{"Каримов", "Бахтиёр", "KARIMOV", "BAKHTIYOR", "7654321", "1990-04-12", "Ташкент",
+		"Тверская", "125009", "+79161234567", "karimov@example.org", "MIA of Uzbekistan"} {
+		if strings.Contains(all, personal) {
+			i := strings.Index(all, personal)
+			t.Errorf("personal data %q in the logs: …%s…", personal, all[max(0, i-200):min(len(all), i+100)])
+		}
+	}
+	if t.Failed() {
+		t.Log(all)
+	}
+}

@@ -1,0 +1,169 @@
+package app
+
+import (
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/limiter"
+
+	"github.com/omsonline/oms/cmd/internal/authn"
+	"github.com/omsonline/oms/cmd/internal/authz"
+	"github.com/omsonline/oms/cmd/internal/metrics"
+	"github.com/omsonline/oms/events"
+	"github.com/omsonline/oms/query/web"
+)
+
+// apiCSP is the policy of everything that is not a page (JSON, the policy
+// PDF, scans, metrics): such a response never loads anything, so if a
+// browser is tricked into rendering one as a document, nothing in it runs.
+// Pages replace it with their own (query/web).
+const apiCSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+
+// useEdgeGuards goes in front of every route: security headers on every
+// response and the per-IP rate limit.
+func useEdgeGuards(a *App) {
+	a.http.Use(securityHeaders)
+	if a.cfg.RateLimitIP > 0 {
+		a.http.Use(limiter.New(limiter.Config{
+			Max: a.cfg.RateLimitIP, Expiration: a.cfg.RateLimitWindow,
+			Next:         inProcess,
+			KeyGenerator: func(c *fiber.Ctx) string { return "ip:" + c.IP() },
+			LimitReached: tooManyRequests,
+		}))
+	}
+	if a.cfg.RateLimitSignIn > 0 {
+		// Each post may send an SMS (or, in dev mode, a log line); a
+		// one-time code has its own attempt limit, this one bounds the
+		// codes.
+		a.http.Use("/signin", limiter.New(limiter.Config{
+			Max: a.cfg.RateLimitSignIn, Expiration: time.Minute,
+			Next:         func(c *fiber.Ctx) bool { return c.Method() != fiber.MethodPost },
+			KeyGenerator: func(c *fiber.Ctx) string { return "signin:" + c.IP() },
+			LimitReached: tooManyRequests,
+		}))
+	}
+}
+
+// securityHeaders are set before the handler runs so that refusals and
+// errors carry them too; handlers that know better (pages, static assets,
+// downloads) overwrite them.
+func securityHeaders(c *fiber.Ctx) error {
+	c.Set("Content-Security-Policy", apiCSP)
+	c.Set(fiber.HeaderXContentTypeOptions, "nosniff")
+	c.Set(fiber.HeaderXFrameOptions, "DENY")
+	c.Set(fiber.HeaderReferrerPolicy, "no-referrer")
+	c.Set("Cross-Origin-Resource-Policy", "same-origin")
+	if c.Secure() {
+		c.Set(fiber.HeaderStrictTransportSecurity, "max-age=31536000")
+	}
+	if strings.HasPrefix(c.Path(), "/api/") {
+		// Answers of the API are about people; no cache keeps them.
+		c.Set(fiber.HeaderCacheControl, "no-store")
+	}
+	return c.Next()
+}
+
+// inProcessKey marks the requests the pages make to the API in-process
+// (inProcessAPI): the page request that caused them was already counted,
+// and they all come from loopback. A user value cannot be set from outside.
+type inProcessKey struct{}
+
+func inProcess(c *fiber.Ctx) bool {
+	v, _ := c.Context().UserValue(inProcessKey{}).(bool)
+	return v
+}
+
+func tooManyRequests(c *fiber.Ctx) error {
+	// The limiter has set Retry-After.
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	return c.Status(fiber.StatusTooManyRequests).JSON(fiber.Map{
+		"type": "urn:oms:problem:rate_limited", "title": "Слишком много запросов / Too many requests",
+		"status": fiber.StatusTooManyRequests, "code": "rate_limited",
+		"detail": fiber.Map{
+			"ru": "Слишком много запросов. Повторите через " + c.GetRespHeader(fiber.HeaderRetryAfter, "1") + " с.",
+			"en": "Too many requests. Retry in " + c.GetRespHeader(fiber.HeaderRetryAfter, "1") + " s.",
+		},
+	}, "application/problem+json")
+}
+
+type callerKey struct{}
+
+type caller struct{ role, subject string }
+
+// callerOf is who makes a request: the API's authenticated caller, or the
+// browser session of a page, or nobody. It is worked out once per request.
+func callerOf(v *authn.Verifier) func(c *fiber.Ctx) (string, string) {
+	return func(c *fiber.Ctx) (string, string) {
+		if k, ok := c.Locals(callerKey{}).(caller); ok {
+			return k.role, k.subject
+		}
+		k := caller{role: authz.Anonymous}
+		if md, ok := events.MetadataFrom(c.UserContext()); ok && md.Actor.ID != "" {
+			k = caller{role: md.Actor.Role, subject: md.Actor.ID}
+		} else if s, ok := v.Session(c); ok {
+			k = caller{role: s.Actor.Role, subject: s.Actor.ID}
+		}
+		c.Locals(callerKey{}, k)
+		return k.role, k.subject
+	}
+}
+
+// useAuthz goes after authentication and before every route: the
+// per-subject rate limit, then the authorization matrix.
+func useAuthz(a *App, v *authn.Verifier) error {
+	who := callerOf(v)
+	if a.cfg.RateLimitSubject > 0 {
+		a.http.Use(limiter.New(limiter.Config{
+			Max: a.cfg.RateLimitSubject, Expiration: a.cfg.RateLimitWindow,
+			Next: func(c *fiber.Ctx) bool {
+				if inProcess(c) {
+					return true
+				}
+				_, subject := who(c)
+				return subject == ""
+			},
+			KeyGenerator: func(c *fiber.Ctx) string {
+				role, subject := who(c)
+				return "subject:" + role + ":" + subject
+			},
+			LimitReached: tooManyRequests,
+		}))
+	}
+	page, err := pageRefusals(a, v)
+	if err != nil {
+		return err
+	}
+	a.http.Use(authz.Middleware(authz.Options{
+		Role: who,
+		Refuse: func(c *fiber.Ctx, r authz.Refusal) error {
+			c.Locals(metrics.RouteKey{}, r.Route.Path)
+			if strings.HasPrefix(strings.ToLower(c.Path()), "/api/") {
+				return authz.Problem(c, r)
+			}
+			return page(c, r)
+		},
+	}))
+	return nil
+}
+
+// pageRefusals answers refusals of pages as the pages themselves would: a
+// person who is not signed in is sent to sign in and back, an МФЦ operator
+// who has not picked an applicant is sent to pick one, anyone else sees
+// the error page.
+func pageRefusals(a *App, v *authn.Verifier) (func(*fiber.Ctx, authz.Refusal) error, error) {
+	render, err := web.Refusals(web.Deps{Auth: sessions{v}, Store: a.store, Logger: a.log})
+	if err != nil {
+		return nil, err
+	}
+	return func(c *fiber.Ctx, r authz.Refusal) error {
+		switch {
+		case r.Status == fiber.StatusUnauthorized && c.Method() == fiber.MethodGet:
+			return c.Redirect("/signin?next="+url.QueryEscape(c.OriginalURL()), fiber.StatusSeeOther)
+		case r.Code == "on_behalf_required" && c.Method() == fiber.MethodGet:
+			return c.Redirect("/operator", fiber.StatusSeeOther)
+		}
+		return render(c, r.Status)
+	}, nil
+}

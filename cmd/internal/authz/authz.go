@@ -1,0 +1,322 @@
+// Package authz is omsd's authorization matrix: one table (table.go) that
+// says, for every HTTP route, which of the six kinds of caller may use it
+// and under which ownership rule, and the middleware that enforces it in
+// front of every handler. A route missing from the table is refused, so a
+// new endpoint stays closed until someone decides who may call it, and a
+// test walks every registered route against every role.
+//
+// The middleware decides what can be decided from the request alone (the
+// role, whether an МФЦ operator names the applicant they act for, the body
+// size); the handlers still check what needs data: that the application,
+// scan or policy belongs to the applicant, and the domain refuses a reviewer
+// their own case.
+package authz
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/omsonline/oms/events"
+)
+
+// Access is what one role may do on one route.
+type Access uint8
+
+// Access levels. Every level but Deny lets the request through the
+// middleware; the ownership levels say who checks the rest.
+const (
+	// Deny refuses: 401 to an anonymous caller, 403 to a signed-in one.
+	Deny Access = iota
+	// Allow lets every caller of the role through, whatever the data.
+	Allow
+	// Own lets an applicant act only on their own applications, scans,
+	// policies and cabinet. The middleware refuses naming another
+	// applicant (?applicant=); the handler answers 404 (or 403) for
+	// someone else's data.
+	Own
+	// OnBehalf lets an МФЦ operator act only for the applicant they name in
+	// X-On-Behalf-Of or ?applicant= (the same one if both are given). The
+	// middleware refuses a request that names nobody; the handler checks
+	// the data belongs to the named applicant, and the events record the
+	// operator as acting on behalf of them.
+	OnBehalf
+	// NotOwnCase lets a reviewer act on any application except one in
+	// which they are the applicant or which they submitted; the domain
+	// refuses that with 403 own_application.
+	NotOwnCase
+)
+
+func (a Access) String() string {
+	switch a {
+	case Deny:
+		return "deny"
+	case Allow:
+		return "allow"
+	case Own:
+		return "own"
+	case OnBehalf:
+		return "on-behalf"
+	case NotOwnCase:
+		return "not-own-case"
+	}
+	return fmt.Sprintf("Access(%d)", a)
+}
+
+// Allowed reports whether the middleware lets the role through.
+func (a Access) Allowed() bool { return a != Deny }
+
+// Anonymous is the role of a caller without a valid credential.
+const Anonymous = "anonymous"
+
+// Roles are the callers the table has a column for, in column order.
+var Roles = []string{Anonymous, events.RoleApplicant, events.RoleOperator, events.RoleReviewer, events.RoleAuditor, events.RoleAdmin}
+
+// Route is one row of the matrix.
+type Route struct {
+	Method string
+	// Path is in Fiber's syntax, as registered: ":name" is one segment, "*"
+	// the rest of the path.
+	Path string
+	// MaxBody bounds the request body in bytes; 0 takes none.
+	MaxBody int
+	// One column per role, in the order of Roles.
+	Anonymous, Applicant, Operator, Reviewer, Auditor, Admin Access
+}
+
+// Access is what role may do on the route; an unknown role is denied.
+func (r Route) Access(role string) Access {
+	switch role {
+	case Anonymous:
+		return r.Anonymous
+	case events.RoleApplicant:
+		return r.Applicant
+	case events.RoleOperator:
+		return r.Operator
+	case events.RoleReviewer:
+		return r.Reviewer
+	case events.RoleAuditor:
+		return r.Auditor
+	case events.RoleAdmin:
+		return r.Admin
+	}
+	return Deny
+}
+
+// Key is "METHOD path", how routes are compared with what Fiber registered.
+func (r Route) Key() string { return r.Method + " " + r.Path }
+
+// Lookup finds the row of a request by its method and c.Path(). HEAD is
+// answered by GET routes, as Fiber does. Matching mirrors Fiber's default
+// routing on the raw path: case-insensitive, trailing slashes ignored; a
+// fuzz test holds the two together.
+func Lookup(table []Route, method, path string) (Route, bool) {
+	if method == fiber.MethodHead {
+		method = fiber.MethodGet
+	}
+	path = strings.ToLower(path)
+	if len(path) > 1 {
+		path = strings.TrimRight(path, "/")
+	}
+	if !strings.HasPrefix(path, "/") {
+		return Route{}, false // Fiber routes no such path either
+	}
+	for _, r := range table {
+		if r.Method == method && match(strings.ToLower(r.Path), path) {
+			return r, true
+		}
+	}
+	return Route{}, false
+}
+
+// match reports whether path matches a Fiber pattern made of literal
+// segments, ":param" segments (one non-empty segment) and a final "*".
+func match(pattern, path string) bool {
+	if pattern == "/" {
+		return path == "/"
+	}
+	for {
+		if pattern == "" {
+			return path == ""
+		}
+		if pattern == "/*" {
+			return true
+		}
+		var pseg, sseg string
+		pseg, pattern = cut(pattern)
+		sseg, path = cut(path)
+		switch {
+		case strings.HasPrefix(pseg, ":"):
+			if sseg == "" {
+				return false
+			}
+		case pseg != sseg:
+			return false
+		}
+	}
+}
+
+// cut splits "/a/b/c" into "a" and "/b/c".
+func cut(p string) (seg, rest string) {
+	p = strings.TrimPrefix(p, "/")
+	if i := strings.IndexByte(p, '/'); i >= 0 {
+		return p[:i], p[i:]
+	}
+	return p, ""
+}
+
+// Refusal is why the middleware refused a request.
+type Refusal struct {
+	// Status is 401, 403 or 413.
+	Status int
+	// Code is machine-readable: unauthenticated, forbidden,
+	// on_behalf_required, not_owner or body_too_large.
+	Code   string
+	RU, EN string
+	Route  Route
+	Role   string
+}
+
+// Options configure the middleware.
+type Options struct {
+	// Table is the matrix; nil means the service's own, Table().
+	Table []Route
+	// Role names the caller of a request: a role of events, or Anonymous.
+	Role func(c *fiber.Ctx) (role, subject string)
+	// Refuse answers a refusal; nil writes a bilingual problem document.
+	Refuse func(c *fiber.Ctx, r Refusal) error
+}
+
+// ValidSubject accepts what subject ids are made of: visible ASCII,
+// bounded. Anything else named as an applicant is refused before it
+// reaches a handler, a log line or a query.
+func ValidSubject(s string) bool {
+	if s == "" || len(s) > 128 {
+		return false
+	}
+	for _, r := range s {
+		if r <= ' ' || r > '~' {
+			return false
+		}
+	}
+	return true
+}
+
+// HeaderOnBehalfOf names the applicant an МФЦ operator acts for.
+const HeaderOnBehalfOf = "X-On-Behalf-Of"
+
+// Middleware enforces the matrix. Put it after authentication (it reads
+// the caller) and before every route it guards.
+func Middleware(o Options) fiber.Handler {
+	table := o.Table
+	if table == nil {
+		table = Table()
+	}
+	refuse := o.Refuse
+	if refuse == nil {
+		refuse = Problem
+	}
+	if o.Role == nil {
+		o.Role = RoleFromMetadata
+	}
+	return func(c *fiber.Ctx) error {
+		rt, ok := Lookup(table, c.Method(), c.Path())
+		if !ok {
+			// Not in the matrix: refused exactly like a route that does
+			// not exist, so the table cannot be probed.
+			return fiber.ErrNotFound
+		}
+		role, subject := o.Role(c)
+		ref := Refusal{Route: rt, Role: role}
+		switch rt.Access(role) {
+		case Deny:
+			if role == Anonymous {
+				ref.Status, ref.Code = fiber.StatusUnauthorized, "unauthenticated"
+				ref.RU, ref.EN = "Требуется вход в систему.", "Sign-in required."
+			} else {
+				ref.Status, ref.Code = fiber.StatusForbidden, "forbidden"
+				ref.RU, ref.EN = "Эта операция недоступна для вашей роли.", "This operation is not available to your role."
+			}
+			return refuse(c, ref)
+		case Own:
+			if q := c.Query("applicant"); q != "" && q != subject {
+				ref.Status, ref.Code = fiber.StatusForbidden, "not_owner"
+				ref.RU, ref.EN = "Можно работать только со своими данными.", "You can act only on your own data."
+				return refuse(c, ref)
+			}
+		case OnBehalf:
+			named, err := onBehalfOf(c)
+			if err != nil {
+				ref.Status, ref.Code = fiber.StatusForbidden, "on_behalf_required"
+				ref.RU = "Оператор МФЦ действует только от имени заявителя: укажите одного заявителя в X-On-Behalf-Of или ?applicant=."
+				ref.EN = "An МФЦ operator acts only on behalf of an applicant: name one applicant in X-On-Behalf-Of or ?applicant=."
+				return refuse(c, ref)
+			}
+			// Handlers read the applicant from the metadata; make it the
+			// one checked here whichever way it was named.
+			if md, ok := events.MetadataFrom(c.UserContext()); ok && md.OnBehalfOf != named {
+				md.OnBehalfOf = named
+				c.SetUserContext(events.WithMetadata(c.UserContext(), md))
+			}
+		}
+		if n := len(c.Request().Body()); n > rt.MaxBody {
+			ref.Status, ref.Code = fiber.StatusRequestEntityTooLarge, "body_too_large"
+			if rt.MaxBody == 0 {
+				ref.RU, ref.EN = "Этот запрос передаётся без тела.", "This request takes no body."
+			} else {
+				ref.RU = fmt.Sprintf("Тело запроса больше %d КБ.", max(1, rt.MaxBody>>10))
+				ref.EN = fmt.Sprintf("The request body is larger than %d KB.", max(1, rt.MaxBody>>10))
+			}
+			return refuse(c, ref)
+		}
+		return c.Next()
+	}
+}
+
+var errNoApplicant = errors.New("authz: no applicant named, or two different ones")
+
+// onBehalfOf is the applicant an operator names: the header, the query
+// parameter, or both when they agree.
+func onBehalfOf(c *fiber.Ctx) (string, error) {
+	h, q := c.Get(HeaderOnBehalfOf), c.Query("applicant")
+	switch {
+	case h != "" && q != "" && h != q:
+		return "", errNoApplicant
+	case h == "":
+		h = q
+	}
+	if !ValidSubject(h) {
+		return "", errNoApplicant
+	}
+	return strings.Clone(h), nil
+}
+
+// RoleFromMetadata reads the caller the authentication middleware put in
+// the request context.
+func RoleFromMetadata(c *fiber.Ctx) (string, string) {
+	md, ok := events.MetadataFrom(c.UserContext())
+	if !ok || md.Actor.Role == "" || md.Actor.ID == "" {
+		return Anonymous, ""
+	}
+	return md.Actor.Role, md.Actor.ID
+}
+
+// Problem answers a refusal with an RFC 9457 problem document in both
+// languages, the shape of every other API error.
+func Problem(c *fiber.Ctx, r Refusal) error {
+	if r.Status == fiber.StatusUnauthorized {
+		c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="oms"`)
+	}
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	title := map[int]string{
+		fiber.StatusUnauthorized:          "Требуется вход / Authentication required",
+		fiber.StatusForbidden:             "Доступ запрещён / Forbidden",
+		fiber.StatusRequestEntityTooLarge: "Слишком большой запрос / Payload too large",
+	}[r.Status]
+	return c.Status(r.Status).JSON(fiber.Map{
+		"type": "urn:oms:problem:" + r.Code, "title": title, "status": r.Status, "code": r.Code,
+		"detail": fiber.Map{"ru": r.RU, "en": r.EN},
+	}, "application/problem+json")
+}

@@ -1,0 +1,128 @@
+package authz_test
+
+import (
+	"io"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/omsonline/oms/cmd/internal/authz"
+	"github.com/omsonline/oms/events"
+)
+
+func TestLookupMirrorsFiberRouting(t *testing.T) {
+	table := authz.Table()
+	for _, c := range []struct {
+		method, path, want string
+	}{
+		{"GET", "/api/v1/applications/abc", "/api/v1/applications/:id"},
+		{"GET", "/api/v1/applications/abc/", "/api/v1/applications/:id"},
+		{"GET", "/API/V1/Applications/abc/History", "/api/v1/applications/:id/history"},
+		{"HEAD", "/api/v1/cabinet", "/api/v1/cabinet"},
+		{"POST", "/api/v1/applications/abc/claim", "/api/v1/applications/:id/claim"},
+		{"GET", "/static/app.css", "/static/*"},
+		{"GET", "/static/", "/static/*"},
+		{"GET", "/", "/"},
+		{"GET", "/api/v1/applications", ""},          // only POST is registered
+		{"POST", "/api/v1/applications/abc", ""},     // only GET
+		{"GET", "/api/v1/applications//history", ""}, // an empty id
+		{"GET", "/api/v1/applications/a/b/history", ""},
+		{"DELETE", "/api/v1/cabinet", ""},
+		{"GET", "/nowhere", ""},
+	} {
+		r, ok := authz.Lookup(table, c.method, c.path)
+		if got := map[bool]string{true: r.Path}[ok]; got != c.want {
+			t.Errorf("%s %s matched %q, want %q", c.method, c.path, got, c.want)
+		}
+	}
+}
+
+func TestTableHasOneRowPerRoute(t *testing.T) {
+	seen := map[string]bool{}
+	for _, r := range authz.Table() {
+		if seen[r.Key()] {
+			t.Errorf("%s is in the table twice", r.Key())
+		}
+		seen[r.Key()] = true
+		// Auditors only read.
+		if r.Method != fiber.MethodGet && r.Auditor.Allowed() && r.Anonymous == authz.Deny {
+			t.Errorf("%s lets auditors change state", r.Key())
+		}
+		if r.Method == fiber.MethodGet && r.MaxBody != 0 {
+			t.Errorf("%s takes a body", r.Key())
+		}
+	}
+}
+
+// app mounts two routes, one of them missing from the table.
+func app(t *testing.T) *fiber.App {
+	table := []authz.Route{
+		{Method: "GET", Path: "/api/items/:id", Applicant: authz.Own, Operator: authz.OnBehalf, Reviewer: authz.Allow},
+		{Method: "POST", Path: "/api/items", MaxBody: 10, Applicant: authz.Own},
+	}
+	a := fiber.New()
+	a.Use(func(c *fiber.Ctx) error {
+		if role := c.Get("X-Test-Role"); role != "" {
+			md := events.Metadata{Actor: events.Actor{ID: c.Get("X-Test-Subject", "u1"), Role: role}}
+			c.SetUserContext(events.WithMetadata(c.UserContext(), md))
+		}
+		return c.Next()
+	})
+	a.Use(authz.Middleware(authz.Options{Table: table}))
+	a.Get("/api/items/:id", func(c *fiber.Ctx) error {
+		md, _ := events.MetadataFrom(c.UserContext())
+		return c.SendString("item for " + md.OnBehalfOf)
+	})
+	a.Post("/api/items", func(c *fiber.Ctx) error { return c.SendString("created") })
+	a.Get("/api/secret", func(c *fiber.Ctx) error { return c.SendString("secret") })
+	return a
+}
+
+func TestMiddleware(t *testing.T) {
+	a := app(t)
+	for _, c := range []struct {
+		name, method, path, role, obo, body string
+		want                                int
+		wantBody                            string
+	}{
+		{"anonymous", "GET", "/api/items/1", "", "", "", 401, "unauthenticated"},
+		{"denied role", "GET", "/api/items/1", "auditor", "", "", 403, "forbidden"},
+		{"allowed role", "GET", "/api/items/1", "reviewer", "", "", 200, "item for"},
+		{"own", "GET", "/api/items/1", "applicant", "", "", 200, "item for"},
+		{"own naming another", "GET", "/api/items/1?applicant=u2", "applicant", "", "", 403, "not_owner"},
+		{"own naming self", "GET", "/api/items/1?applicant=u1", "applicant", "", "", 200, "item for"},
+		{"operator naming nobody", "GET", "/api/items/1", "operator", "", "", 403, "on_behalf_required"},
+		{"operator by header", "GET", "/api/items/1", "operator", "alice", "", 200, "item for alice"},
+		{"operator by query", "GET", "/api/items/1?applicant=alice", "operator", "", "", 200, "item for alice"},
+		{"operator naming two", "GET", "/api/items/1?applicant=bob", "operator", "alice", "", 403, "on_behalf_required"},
+		{"operator naming junk", "GET", "/api/items/1", "operator", "a b", "", 403, "on_behalf_required"},
+		{"unknown role", "GET", "/api/items/1", "system", "", "", 403, "forbidden"},
+		{"body within the limit", "POST", "/api/items", "applicant", "", "0123456789", 200, "created"},
+		{"body over the limit", "POST", "/api/items", "applicant", "", "0123456789x", 413, "body_too_large"},
+		{"body on a GET", "GET", "/api/items/1", "reviewer", "", "x", 413, "body_too_large"},
+		{"a route missing from the table", "GET", "/api/secret", "reviewer", "", "", 404, ""},
+	} {
+		req := httptest.NewRequest(c.method, c.path, strings.NewReader(c.body))
+		if c.role != "" {
+			req.Header.Set("X-Test-Role", c.role)
+		}
+		if c.obo != "" {
+			req.Header.Set(authz.HeaderOnBehalfOf, c.obo)
+		}
+		resp, err := a.Test(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != c.want || !strings.Contains(string(b), c.wantBody) {
+			t.Errorf("%s: %d %s, want %d %q", c.name, resp.StatusCode, b, c.want, c.wantBody)
+		}
+		if resp.StatusCode == 401 || resp.StatusCode == 403 {
+			if !strings.Contains(string(b), `"ru":`) || !strings.Contains(string(b), `"en":`) {
+				t.Errorf("%s: refusal not in both languages: %s", c.name, b)
+			}
+		}
+	}
+}

@@ -1,0 +1,293 @@
+// Package bench produces issue 6's performance table in one run against a
+// fresh data directory: the embedded store's appends at 64 writers and the
+// disk's fsync rate measured alongside, SubmitApplication over HTTP end to
+// end, read-your-writes at a fixed command rate, projection rebuilds, time
+// travel over a long stream, and the resident memory of a store holding a
+// million events. `omsctl bench` runs it and prints the Markdown.
+//
+// Everything runs on the machine it is started on, load generators
+// included, so on a small machine they share the cores with what they
+// measure; the table says which machine it was.
+package bench
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/omsonline/oms/cmd/internal/app"
+	"github.com/omsonline/oms/cmd/internal/authn"
+	"github.com/omsonline/oms/cmd/internal/config"
+	"github.com/omsonline/oms/cmd/internal/loadgen"
+	"github.com/omsonline/oms/events/benchload"
+	"github.com/omsonline/oms/events/esdbserver"
+	"github.com/omsonline/oms/events/eventstore"
+	"github.com/omsonline/oms/internal/perf"
+	"github.com/omsonline/oms/projections/readstore/sqlitestore"
+	"github.com/omsonline/oms/projections/runner"
+)
+
+// Options size the run. The defaults keep it to a few minutes on two
+// cores; every figure has a flag in omsctl to go bigger.
+type Options struct {
+	// Dir is the fresh data directory; each stage works in a
+	// subdirectory of its own.
+	Dir string
+	// FsyncSamples is how many write+fdatasync pairs time the disk.
+	FsyncSamples int
+	// AppendEvents are sent by AppendWriters concurrent writers.
+	AppendEvents  int
+	AppendWriters int
+	// Submit runs SubmitWorkers closed-loop clients for SubmitDuration,
+	// each submission referencing scans uploaded beforehand by one of
+	// SubmitApplicants applicants.
+	SubmitDuration   time.Duration
+	SubmitWorkers    int
+	SubmitApplicants int
+	// RYWRate commands per second are offered for RYWDuration.
+	RYWRate     float64
+	RYWDuration time.Duration
+	// RebuildEvents are loaded, then every projection is rebuilt.
+	RebuildEvents int
+	// TimeTravelRuns replays of a 200-event stream are timed.
+	TimeTravelRuns int
+	// RSSEvents are loaded into a store in a process of its own.
+	RSSEvents int
+	// RSS runs the memory stage in a child process and returns what the
+	// child measured with MeasureRSS; nil measures in this process, which
+	// then also holds what the other stages left behind.
+	RSS func(ctx context.Context, dir string, events int) (RSSResult, error)
+	// Stage is told when a stage starts, and Progress how far it is.
+	Stage    func(name string, total int64)
+	Progress func(done int64)
+	// Log receives omsd's logs during the HTTP stages (nil: discarded).
+	Log *slog.Logger
+}
+
+// Defaults are a few minutes on two cores.
+func Defaults() Options {
+	return Options{
+		FsyncSamples: 3000, AppendEvents: 200_000, AppendWriters: 64,
+		SubmitDuration: 10 * time.Second, SubmitWorkers: 16, SubmitApplicants: 2000,
+		RYWRate: 500, RYWDuration: 10 * time.Second,
+		RebuildEvents: 200_000, TimeTravelRuns: 300, RSSEvents: 1_000_000,
+	}
+}
+
+// Report is what a run measured.
+type Report struct {
+	Machine  string
+	Started  time.Time
+	Elapsed  time.Duration
+	Options  Options
+	Fsyncs   float64
+	Appends  perf.AppendResult
+	Submit   SubmitResult
+	RYW      loadgen.Stats
+	Rebuild  perf.RebuildResult
+	Travel   perf.Latency
+	RSS      RSSResult
+	Warnings []string
+}
+
+func (o *Options) stage(name string, total int64) {
+	if o.Stage != nil {
+		o.Stage(name, total)
+	}
+}
+
+func (o *Options) progress(done int64) {
+	if o.Progress != nil {
+		o.Progress(done)
+	}
+}
+
+// Run measures every figure, one stage after another.
+func Run(ctx context.Context, o Options) (Report, error) {
+	d := Defaults()
+	if o.FsyncSamples <= 0 {
+		o.FsyncSamples = d.FsyncSamples
+	}
+	if o.AppendWriters <= 0 {
+		o.AppendWriters = d.AppendWriters
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	if o.Dir == "" {
+		return Report{}, fmt.Errorf("bench: no data directory")
+	}
+	if err := os.MkdirAll(o.Dir, 0o750); err != nil {
+		return Report{}, fmt.Errorf("bench: %w", err)
+	}
+	r := Report{Machine: Machine(), Started: time.Now(), Options: o}
+	steps := []struct {
+		name string
+		run  func() error
+	}{
+		{"store appends", func() (err error) { r.Fsyncs, r.Appends, err = appends(ctx, &o); return }},
+		{"SubmitApplication over HTTP", func() (err error) { r.Submit, err = submit(ctx, &o); return }},
+		{"read-your-writes", func() (err error) { r.RYW, err = readYourWrites(ctx, &o); return }},
+		{"rebuild and time travel", func() (err error) { r.Rebuild, r.Travel, err = rebuild(ctx, &o); return }},
+		{"memory", func() (err error) {
+			if o.RSS != nil {
+				r.RSS, err = o.RSS(ctx, filepath.Join(o.Dir, "rss"), o.RSSEvents)
+			} else {
+				r.RSS, err = MeasureRSS(ctx, filepath.Join(o.Dir, "rss"), o.RSSEvents, o.Progress)
+				r.Warnings = append(r.Warnings, "memory was measured in the bench's own process")
+			}
+			return
+		}},
+	}
+	for _, s := range steps {
+		if err := s.run(); err != nil {
+			return r, fmt.Errorf("bench: %s: %w", s.name, err)
+		}
+		runtime.GC() // what one stage left must not slow the next
+	}
+	r.Elapsed = time.Since(r.Started)
+	return r, nil
+}
+
+// appends measures the disk, then durable appends through the v4 client
+// to an embedded store on the same disk.
+func appends(ctx context.Context, o *Options) (float64, perf.AppendResult, error) {
+	dir := filepath.Join(o.Dir, "appends")
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return 0, perf.AppendResult{}, err
+	}
+	o.stage("disk fsyncs", 0)
+	fsyncs, err := perf.DiskFsyncs(dir, o.FsyncSamples)
+	if err != nil {
+		return 0, perf.AppendResult{}, err
+	}
+	srv, err := esdbserver.Start(esdbserver.Options{Addr: "127.0.0.1:0", Dir: filepath.Join(dir, "eventstore"), Logger: o.Log})
+	if err != nil {
+		return 0, perf.AppendResult{}, err
+	}
+	defer srv.Close()
+	c, err := perf.Client(fmt.Sprintf("esdb://%s?tls=false", srv.Addr()))
+	if err != nil {
+		return 0, perf.AppendResult{}, err
+	}
+	defer c.Close()
+	// A short warm-up opens the connections and grows the buffers.
+	if _, err := perf.Appends(ctx, c, o.AppendWriters, 2000, nil); err != nil {
+		return 0, perf.AppendResult{}, err
+	}
+	o.stage(fmt.Sprintf("appends, %d writers", o.AppendWriters), 0)
+	res, err := perf.Appends(ctx, c, o.AppendWriters, o.AppendEvents, srv.DB().Syncs)
+	return fsyncs, res, err
+}
+
+// startApp runs a whole omsd on embedded stores in dir. The rate limits
+// stay on (their cost is part of a request's) but high enough that one
+// load generator on one address is not refused.
+func startApp(ctx context.Context, o *Options, dir string) (*app.App, func(role, subject string) (string, error), error) {
+	cfg := config.Defaults()
+	cfg.DataDir = dir
+	cfg.HTTPAddr = "127.0.0.1:0"
+	cfg.ESDBListen = "127.0.0.1:0"
+	cfg.RateLimitIP, cfg.RateLimitSubject = 1<<30, 1<<30
+	a, err := app.Start(ctx, cfg, o.Log)
+	if err != nil {
+		return nil, nil, err
+	}
+	key, err := authn.DevKey(dir)
+	if err != nil {
+		a.Close()
+		return nil, nil, err
+	}
+	return a, func(role, subject string) (string, error) { return authn.IssueDev(key, subject, role, 2*time.Hour) }, nil
+}
+
+func readYourWrites(ctx context.Context, o *Options) (loadgen.Stats, error) {
+	a, tok, err := startApp(ctx, o, filepath.Join(o.Dir, "ryw"))
+	if err != nil {
+		return loadgen.Stats{}, err
+	}
+	defer a.Close()
+	o.stage(fmt.Sprintf("read-your-writes at %.0f cmd/s", o.RYWRate), int64(o.RYWRate*o.RYWDuration.Seconds()))
+	var n atomic.Int64
+	return loadgen.Run(ctx, loadgen.Options{
+		BaseURL: "http://" + a.HTTPAddr(), Rate: o.RYWRate, Duration: o.RYWDuration, Token: tok,
+		OnCommand: func() { o.progress(n.Add(1)) },
+	})
+}
+
+// rebuild loads histories into an embedded store, rebuilds every
+// projection omsd runs from position 0, then times time travel on the
+// same store.
+func rebuild(ctx context.Context, o *Options) (perf.RebuildResult, perf.Latency, error) {
+	dir := filepath.Join(o.Dir, "rebuild")
+	srv, err := esdbserver.Start(esdbserver.Options{Addr: "127.0.0.1:0", Dir: filepath.Join(dir, "eventstore"), Logger: o.Log})
+	if err != nil {
+		return perf.RebuildResult{}, perf.Latency{}, err
+	}
+	defer srv.Close()
+	events, err := eventstore.Open(eventstore.Options{URL: fmt.Sprintf("esdb://%s?tls=false", srv.Addr()), Logger: o.Log})
+	if err != nil {
+		return perf.RebuildResult{}, perf.Latency{}, err
+	}
+	defer events.Close()
+	o.stage(fmt.Sprintf("loading %d events", o.RebuildEvents), int64(o.RebuildEvents))
+	var loaded atomic.Int64
+	if err := benchload.Fill(ctx, events, o.RebuildEvents, 32, func(n int) { o.progress(loaded.Add(int64(n))) }); err != nil {
+		return perf.RebuildResult{}, perf.Latency{}, err
+	}
+	store, err := sqlitestore.Open(ctx, sqlitestore.Options{Dir: filepath.Join(dir, "readmodels"), Logger: o.Log})
+	if err != nil {
+		return perf.RebuildResult{}, perf.Latency{}, err
+	}
+	defer store.Close()
+	projs := app.ProjectionsFor(config.Defaults())
+	run, err := runner.New(ctx, runner.Options{Store: store, Events: events, Logger: o.Log, Subscriber: eventstore.NewSubscriber(events, eventstore.SubscriberOptions{})}, projs...)
+	if err != nil {
+		return perf.RebuildResult{}, perf.Latency{}, err
+	}
+	names := make([]string, len(projs))
+	for i, p := range projs {
+		names[i] = p.Name()
+	}
+	cur := ""
+	res, err := perf.Rebuild(ctx, run, names, func(name string, p runner.Progress) {
+		if name != cur {
+			cur = name
+			o.stage("rebuilding "+name, int64(o.RebuildEvents))
+		}
+		o.progress(int64(p.Events))
+	})
+	if err != nil {
+		return res, perf.Latency{}, err
+	}
+	o.stage("time travel", int64(o.TimeTravelRuns))
+	tt, err := perf.TimeTravel(ctx, events, o.TimeTravelRuns)
+	return res, tt, err
+}
+
+// Machine describes the machine: CPU model, cores Go may use, memory.
+func Machine() string {
+	model := "unknown CPU"
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+				model = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	mem := ""
+	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
+		var kb uint64
+		if _, err := fmt.Sscanf(string(b), "MemTotal: %d kB", &kb); err == nil {
+			mem = fmt.Sprintf(", %.0f GB RAM", float64(kb)/(1<<20))
+		}
+	}
+	return fmt.Sprintf("%d vCPU (%s)%s, %s/%s, %s", runtime.GOMAXPROCS(0), model, mem, runtime.GOOS, runtime.GOARCH, runtime.Version())
+}

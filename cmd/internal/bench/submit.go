@@ -1,0 +1,223 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"mime/multipart"
+	"net/http"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/omsonline/oms/events/schema"
+	"github.com/omsonline/oms/internal/perf"
+)
+
+// SubmitResult is the SubmitApplication stage's outcome.
+type SubmitResult struct {
+	Workers    int
+	Submitted  int
+	Errors     int
+	FirstError string
+	Elapsed    time.Duration
+	PerSecond  float64
+	Latency    perf.Latency
+}
+
+type applicant struct {
+	tok  string
+	docs map[string]string
+}
+
+// submit measures SubmitApplication alone: the scans are uploaded first
+// (each applicant's three serve all of that applicant's submissions, which
+// the domain allows), then closed-loop clients submit for the duration,
+// each with a passport number of its own so that the
+// one-open-application-per-person rule never refuses.
+func submit(ctx context.Context, o *Options) (SubmitResult, error) {
+	a, tok, err := startApp(ctx, o, filepath.Join(o.Dir, "submit"))
+	if err != nil {
+		return SubmitResult{}, err
+	}
+	defer a.Close()
+	base := "http://" + a.HTTPAddr()
+	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: o.SubmitWorkers + 16}}
+	defer client.CloseIdleConnections()
+
+	o.stage("uploading scans", int64(o.SubmitApplicants*len(schema.DocumentKinds)))
+	apps := make([]applicant, o.SubmitApplicants)
+	var uploaded atomic.Int64
+	if err := parallel(16, len(apps), func(i int) error {
+		t, err := tok("applicant", fmt.Sprintf("bench-applicant-%d", i))
+		if err != nil {
+			return err
+		}
+		apps[i] = applicant{tok: t, docs: map[string]string{}}
+		for _, kind := range schema.DocumentKinds {
+			id, err := upload(ctx, client, base, t, kind, []byte(fmt.Sprintf("%%PDF-1.7\n%% bench scan %d %s\n", i, kind)))
+			if err != nil {
+				return err
+			}
+			apps[i].docs[kind] = id
+			o.progress(uploaded.Add(1))
+		}
+		return nil
+	}); err != nil {
+		return SubmitResult{}, err
+	}
+
+	var seq atomic.Int64
+	one := func(i int) (time.Duration, error) {
+		ap := apps[i%len(apps)]
+		body := submitBody(fmt.Sprintf("B%09d", seq.Add(1)), ap.docs)
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/api/v1/applications", bytes.NewReader(body))
+		if err != nil {
+			return 0, err
+		}
+		req.Header.Set("Authorization", "Bearer "+ap.tok)
+		req.Header.Set("Content-Type", "application/json")
+		t0 := time.Now()
+		resp, err := client.Do(req)
+		if err != nil {
+			return 0, err
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		d := time.Since(t0)
+		if resp.StatusCode != http.StatusCreated {
+			return d, fmt.Errorf("submit: %d %s", resp.StatusCode, bytes.TrimSpace(b))
+		}
+		return d, nil
+	}
+	// Warm-up: connections open and caches fill before the clock starts.
+	if err := parallel(o.SubmitWorkers, 4*o.SubmitWorkers, func(i int) error { _, err := one(i); return err }); err != nil {
+		return SubmitResult{}, err
+	}
+
+	o.stage(fmt.Sprintf("submitting, %d clients", o.SubmitWorkers), int64(o.SubmitDuration/time.Second))
+	res := SubmitResult{Workers: o.SubmitWorkers}
+	var mu sync.Mutex
+	var all []time.Duration
+	var errs atomic.Int64
+	start := time.Now()
+	deadline := start.Add(o.SubmitDuration)
+	stopTicker := make(chan struct{})
+	go func() {
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		for s := int64(1); ; s++ {
+			select {
+			case <-t.C:
+				o.progress(s)
+			case <-stopTicker:
+				return
+			}
+		}
+	}()
+	var wg sync.WaitGroup
+	for w := 0; w < o.SubmitWorkers; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			var mine []time.Duration
+			for i := w; time.Now().Before(deadline) && ctx.Err() == nil; i += o.SubmitWorkers {
+				d, err := one(i)
+				if err != nil {
+					if errs.Add(1) == 1 {
+						mu.Lock()
+						res.FirstError = err.Error()
+						mu.Unlock()
+					}
+					continue
+				}
+				mine = append(mine, d)
+			}
+			mu.Lock()
+			all = append(all, mine...)
+			mu.Unlock()
+		}(w)
+	}
+	wg.Wait()
+	close(stopTicker)
+	res.Elapsed = time.Since(start)
+	res.Errors = int(errs.Load())
+	res.Submitted = len(all)
+	res.PerSecond = float64(len(all)) / res.Elapsed.Seconds()
+	res.Latency = perf.Summarise(all)
+	return res, nil
+}
+
+// submitBody is a valid form with the given passport number.
+func submitBody(passport string, docs map[string]string) []byte {
+	return fmt.Appendf(nil, `{"applicant":{"lastName":"Каримов","firstName":"Бахтиёр","latinName":"KARIMOV BAKHTIYOR","birthDate":"1990-04-12","birthPlace":"Ташкент","citizenship":"UZB","sex":"male"},`+
+		`"identityDocument":{"type":"foreign_passport","series":"FA","number":%q,"issuedAt":"2019-05-20","issuedBy":"MIA of Uzbekistan","expiresAt":"2031-05-19"},`+
+		`"residenceDocument":{"type":"vnzh","series":"82","number":"1234567","issuedAt":"2024-03-01","expiresAt":"2031-03-01"},`+
+		`"address":{"region":"77","city":"Москва","street":"ул. Тверская","house":"7","apartment":"12","postalCode":"125009"},`+
+		`"contacts":{"phone":"+79161234567","email":"karimov@example.org"},`+
+		`"documents":[{"kind":"passport","id":%q},{"kind":"residence_document","id":%q},{"kind":"consent","id":%q}],"consent":true}`,
+		passport, docs[schema.DocumentPassport], docs[schema.DocumentResidence], docs[schema.DocumentConsent])
+}
+
+func upload(ctx context.Context, c *http.Client, base, tok, kind string, content []byte) (string, error) {
+	var buf bytes.Buffer
+	mw := multipart.NewWriter(&buf)
+	_ = mw.WriteField("kind", kind)
+	fw, err := mw.CreateFormFile("file", "scan.pdf")
+	if err != nil {
+		return "", err
+	}
+	_, _ = fw.Write(content)
+	_ = mw.Close()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/api/v1/documents", &buf)
+	if err != nil {
+		return "", err
+	}
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	req.Header.Set("Authorization", "Bearer "+tok)
+	resp, err := c.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	var out struct {
+		ID string `json:"id"`
+	}
+	if resp.StatusCode != http.StatusCreated {
+		b, _ := io.ReadAll(resp.Body)
+		return "", fmt.Errorf("upload: %d %s", resp.StatusCode, bytes.TrimSpace(b))
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+		return "", err
+	}
+	return out.ID, nil
+}
+
+// parallel runs f(0..n-1) on workers goroutines and returns the first error.
+func parallel(workers, n int, f func(i int) error) error {
+	var next atomic.Int64
+	var first error
+	var once sync.Once
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n {
+					return
+				}
+				if err := f(i); err != nil {
+					once.Do(func() { first = err })
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return first
+}

@@ -1,0 +1,339 @@
+// Package openapi describes omsd's HTTP API as an OpenAPI 3 document,
+// served at /api/openapi.json. The operations are a table here; their
+// request and response schemas are derived from the very Go types the
+// handlers decode and encode, so a field added to a command or a read
+// model shows up in the document without anyone remembering to. A test in
+// cmd/internal/app checks the table against the routes Fiber registered.
+package openapi
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/omsonline/oms/cmd/internal/admin"
+	"github.com/omsonline/oms/command/application"
+	commandapi "github.com/omsonline/oms/command/httpapi"
+	"github.com/omsonline/oms/events/schema"
+	"github.com/omsonline/oms/projections/appview"
+	"github.com/omsonline/oms/projections/cabinet"
+	"github.com/omsonline/oms/projections/history"
+	queryapi "github.com/omsonline/oms/query/httpapi"
+)
+
+// Path is where the document is served.
+const Path = "/api/openapi.json"
+
+// param is a query or header parameter.
+type param struct {
+	in, name, desc string
+	typ            string // string, integer or boolean
+}
+
+// Operation is one method and path of the API.
+type Operation struct {
+	Method string
+	// Path is in Fiber's syntax (/applications/:id), as registered.
+	Path string
+	tag  string
+	sum  string
+	desc string
+	// body is a value of the JSON request body's type; upload marks the
+	// multipart upload instead.
+	body   any
+	upload bool
+	params []param
+	status int // success status
+	// resp is a value of the JSON answer's type; media overrides the
+	// answer's media types for non-JSON answers.
+	resp  any
+	media []string
+	// public operations need no caller.
+	public bool
+	// command operations take If-Match and Idempotency-Key.
+	command bool
+}
+
+var afterParam = param{"query", "after", "Read-your-writes: wait (up to 5 s, else 503 with Retry-After) until the read model has passed this $all position, as returned by a command.", "integer"}
+
+// Operations lists every operation the document describes.
+func Operations() []Operation {
+	ops := []Operation{
+		{Method: "GET", Path: Path, tag: "meta", sum: "This OpenAPI document", status: 200, resp: map[string]any{}, public: true},
+		{Method: "GET", Path: "/healthz", tag: "meta", sum: "Liveness: the process is up", status: 200, media: []string{"text/plain"}, public: true},
+		{Method: "GET", Path: "/readyz", tag: "meta", sum: "Readiness: stores open; says whether the projections run on this node", status: 200, media: []string{"text/plain"}, public: true},
+		{Method: "GET", Path: "/metrics", tag: "meta", sum: "Prometheus metrics", status: 200, media: []string{"text/plain; version=0.0.4"}, public: true},
+
+		{Method: "POST", Path: "/api/v1/documents", tag: "documents", sum: "Upload a scan (PDF, JPEG or PNG, up to 10 MB)",
+			desc: "Multipart form with the fields kind and file. The answer's id goes into an application's documents.", upload: true, status: 201, resp: uploadResponse{}},
+		{Method: "GET", Path: "/api/v1/documents/:id", tag: "documents", sum: "Download a scan (its owner, reviewers, auditors)", status: 200,
+			media: []string{"application/pdf", "image/jpeg", "image/png"}},
+
+		{Method: "POST", Path: "/api/v1/applications", tag: "commands", sum: "SubmitApplication: open an application (applicant, or МФЦ operator with X-On-Behalf-Of)",
+			body: schema.Form{}, status: 201, resp: schema.CommandResult{}, command: true},
+	}
+	actions := map[string]struct {
+		body any
+		sum  string
+	}{
+		"claim":          {application.ClaimForReview{}, "ClaimForReview: the calling reviewer takes the application"},
+		"request-info":   {application.RequestInfo{}, "RequestInfo: the assigned reviewer asks the applicant questions"},
+		"provide-info":   {application.ProvideInfo{}, "ProvideInfo: the applicant answers, corrects the form, adds scans"},
+		"approve":        {application.Approve{}, "Approve: the assigned reviewer's positive decision"},
+		"reject":         {application.Reject{}, "Reject: the assigned reviewer's negative decision with a reason"},
+		"issue-policy":   {application.IssuePolicy{}, "IssuePolicy: issue the policy of an approved application (a ЕНП is reserved)"},
+		"change-address": {application.ChangeAddress{}, "ChangeAddress: a new address; the policy document is reissued"},
+		"renew":          {application.Renew{}, "Renew: a new policy term within the renewal window, optionally with a new residence document"},
+		"withdraw":       {application.Withdraw{}, "Withdraw: the applicant takes the application back before a decision"},
+	}
+	for _, a := range commandapi.Actions {
+		act, ok := actions[a]
+		if !ok {
+			act.sum = a
+		}
+		ops = append(ops, Operation{Method: "POST", Path: "/api/v1/applications/:id/" + a, tag: "commands", sum: act.sum,
+			body: act.body, status: 200, resp: schema.CommandResult{}, command: true})
+	}
+	ops = append(ops,
+		Operation{Method: "GET", Path: "/api/v1/cabinet", tag: "queries", sum: "The applicant's cabinet: applications, policy, inbox",
+			params: []param{afterParam, {"query", "applicant", "The applicant an МФЦ operator looks at (operators only).", "string"}}, status: 200, resp: cabinet.Doc{}},
+		Operation{Method: "GET", Path: "/api/v1/reviewer/queue", tag: "queries", sum: "The reviewers' queue, by deadline (staff)",
+			params: []param{afterParam,
+				{"query", "status", "Comma-separated statuses.", "string"},
+				{"query", "region", "Two-digit region code.", "string"},
+				{"query", "assignee", "me, none, or a reviewer id.", "string"},
+				{"query", "overdue", "Only overdue (true) or only on time (false).", "boolean"},
+				{"query", "limit", "Page size, 1 to 200 (default 50).", "integer"},
+				{"query", "cursor", "nextCursor of the previous page.", "string"}},
+			status: 200, resp: queryapi.QueuePage{}},
+		Operation{Method: "GET", Path: "/api/v1/applications/:id", tag: "queries", sum: "One application (its owner's view for applicants and operators)",
+			params: []param{afterParam}, status: 200, resp: appview.View{}},
+		Operation{Method: "GET", Path: "/api/v1/applications/:id/history", tag: "audit", sum: "The audit timeline: every event with actor, on-behalf-of, correlation and diff (staff)",
+			params: []param{afterParam}, status: 200, resp: historyPage{}},
+		Operation{Method: "GET", Path: "/api/v1/applications/:id/state", tag: "audit", sum: "Time travel: the application folded from its events up to a revision or a time (auditors)",
+			params: []param{{"query", "revision", "Fold up to this stream revision.", "integer"}, {"query", "at", "Fold the events that occurred at or before this RFC 3339 time.", "string"}},
+			status: 200, resp: queryapi.State{}},
+		Operation{Method: "GET", Path: "/api/v1/policies/:enp/pdf", tag: "queries", sum: "The policy extract as PDF with a verification QR code",
+			params: []param{afterParam}, status: 200, media: []string{"application/pdf"}},
+
+		Operation{Method: "GET", Path: "/api/v1/admin/projections", tag: "admin", sum: "Position, lag, generation and rebuild progress of every projection", status: 200, resp: []admin.ProjectionStatus{}},
+		Operation{Method: "POST", Path: "/api/v1/admin/projections/:name/rebuild", tag: "admin", sum: "Rebuild a projection blue/green in the background", status: 202, resp: admin.Rebuild{}},
+		Operation{Method: "GET", Path: "/api/v1/admin/parked", tag: "admin", sum: "Messages the projections parked after their retries", status: 200, resp: []admin.ParkedRow{}},
+		Operation{Method: "POST", Path: "/api/v1/admin/projections/:name/replay-parked", tag: "admin", sum: "Re-apply a projection's parked messages after a fix", status: 200, resp: replayResult{}},
+	)
+	return ops
+}
+
+// Mirrors of answers the handlers build inline.
+type (
+	uploadResponse struct {
+		ID          string `json:"id"`
+		Kind        string `json:"kind"`
+		SHA256      string `json:"sha256"`
+		Size        int64  `json:"size"`
+		ContentType string `json:"contentType"`
+	}
+	historyPage struct {
+		ApplicationID string          `json:"applicationId"`
+		Entries       []history.Entry `json:"entries"`
+	}
+	replayResult struct {
+		Replayed int    `json:"replayed"`
+		Error    string `json:"error,omitempty"`
+	}
+)
+
+var fiberParam = regexp.MustCompile(`:([A-Za-z0-9_]+)`)
+
+// PathOf turns a Fiber path into an OpenAPI one: /a/:id → /a/{id}.
+func PathOf(fiberPath string) string { return fiberParam.ReplaceAllString(fiberPath, "{$1}") }
+
+func text(ru, en string) string { return en + " / " + ru }
+
+// Document builds the OpenAPI document.
+func Document() map[string]any {
+	s := newSchemas()
+	s.comps["Problem"] = s.object(reflectOf(commandapi.Problem{}))
+	problem := func(desc string) map[string]any {
+		return map[string]any{"description": desc, "content": map[string]any{
+			"application/problem+json": map[string]any{"schema": map[string]any{"$ref": "#/components/schemas/Problem"}}}}
+	}
+	paths := map[string]any{}
+	for _, op := range Operations() {
+		p := PathOf(op.Path)
+		item, _ := paths[p].(map[string]any)
+		if item == nil {
+			item = map[string]any{}
+			paths[p] = item
+		}
+		o := map[string]any{
+			"summary":     op.sum,
+			"tags":        []string{op.tag},
+			"operationId": operationID(op),
+		}
+		if op.desc != "" {
+			o["description"] = op.desc
+		}
+		var params []any
+		for _, m := range fiberParam.FindAllStringSubmatch(op.Path, -1) {
+			params = append(params, map[string]any{"name": m[1], "in": "path", "required": true, "schema": map[string]any{"type": "string"}})
+		}
+		for _, q := range op.params {
+			params = append(params, map[string]any{"name": q.name, "in": q.in, "description": q.desc, "schema": map[string]any{"type": q.typ}})
+		}
+		if op.command {
+			params = append(params,
+				map[string]any{"name": "If-Match", "in": "header", "description": "Optimistic concurrency: the revision the caller last saw (\"5\" or an ETag); 409 if it moved on.", "schema": map[string]any{"type": "string"}},
+				map[string]any{"name": "Idempotency-Key", "in": "header", "description": "Repeat-safe retries: the same key answers the first result.", "schema": map[string]any{"type": "string", "maxLength": 200}},
+			)
+		}
+		if !op.public {
+			params = append(params,
+				map[string]any{"name": "X-On-Behalf-Of", "in": "header", "description": "The applicant an МФЦ operator acts for (operators only).", "schema": map[string]any{"type": "string"}},
+				map[string]any{"name": "X-Correlation-ID", "in": "header", "description": "A UUID tying this request to others of one flow; it goes into the events' envelopes. Generated when absent.", "schema": map[string]any{"type": "string", "format": "uuid"}},
+			)
+		}
+		params = append(params, map[string]any{"name": "X-Request-ID", "in": "header", "description": "Echoed and logged; generated when absent.", "schema": map[string]any{"type": "string"}})
+		o["parameters"] = params
+		switch {
+		case op.upload:
+			o["requestBody"] = map[string]any{"required": true, "content": map[string]any{"multipart/form-data": map[string]any{"schema": map[string]any{
+				"type": "object", "required": []string{"kind", "file"},
+				"properties": map[string]any{
+					"kind": map[string]any{"type": "string", "enum": schema.DocumentKinds},
+					"file": map[string]any{"type": "string", "format": "binary"},
+				}}}}}
+		case op.body != nil:
+			o["requestBody"] = map[string]any{"required": op.Method == "POST" && op.Path == "/api/v1/applications",
+				"content": map[string]any{"application/json": map[string]any{"schema": s.of(op.body)}}}
+		}
+		ok := map[string]any{"description": http.StatusText(op.status)}
+		switch {
+		case op.resp != nil:
+			ok["content"] = map[string]any{"application/json": map[string]any{"schema": s.of(op.resp)}}
+		case len(op.media) > 0:
+			content := map[string]any{}
+			for _, m := range op.media {
+				sch := map[string]any{"type": "string"}
+				if !strings.HasPrefix(m, "text/") {
+					sch["format"] = "binary"
+				}
+				content[m] = map[string]any{"schema": sch}
+			}
+			ok["content"] = content
+		}
+		resps := map[string]any{fmt.Sprint(op.status): ok}
+		if !op.public {
+			resps["401"] = problem(text("Требуется вход в систему.", "No or bad credentials."))
+			resps["403"] = problem(text("Роль не позволяет.", "The caller's role may not do this."))
+		}
+		if op.body != nil || op.upload || len(op.params) > 0 {
+			resps["400"] = problem(text("Неверный запрос.", "Malformed request."))
+		}
+		if op.command || op.upload {
+			resps["422"] = problem(text("Поля не прошли проверку; errors называет каждое.", "Fields failed validation; errors names each one."))
+		}
+		if op.command {
+			resps["404"] = problem(text("Заявление не найдено.", "No such application."))
+			resps["409"] = problem(text("Команда не подходит к состоянию заявления, или If-Match устарел (currentRevision).", "The command does not fit the application's state, or If-Match is stale (currentRevision)."))
+		}
+		if strings.Contains(op.Path, ":") && !op.command {
+			resps["404"] = problem(text("Не найдено.", "Not found."))
+		}
+		for _, q := range op.params {
+			if q.name == "after" {
+				resps["503"] = problem(text("Данные ещё обновляются; повторите (Retry-After).", "The read model has not caught up yet; retry (Retry-After)."))
+			}
+		}
+		o["responses"] = resps
+		if op.public {
+			o["security"] = []any{}
+		}
+		item[strings.ToLower(op.Method)] = o
+	}
+	return map[string]any{
+		"openapi": "3.0.3",
+		"info": map[string]any{
+			"title":   "ОМС онлайн API",
+			"version": "1",
+			"description": "Commands answer {applicationId, revision, position}; pass position as ?after= to a query to read your own write. " +
+				"Refusals are RFC 9457 problem documents with Russian and English details. " +
+				"The HTML pages (/, /signin, /cabinet, /reviewer, /auditor, …) are not part of this API.",
+		},
+		"servers": []any{map[string]any{"url": "/"}},
+		"tags": []any{
+			map[string]any{"name": "commands", "description": "Change an application; optimistic concurrency with If-Match."},
+			map[string]any{"name": "documents", "description": "Scans of documents."},
+			map[string]any{"name": "queries", "description": "Read models, with read-your-writes through ?after=."},
+			map[string]any{"name": "audit", "description": "The audit timeline and time travel."},
+			map[string]any{"name": "admin", "description": "Projection operations (admin role)."},
+			map[string]any{"name": "meta", "description": "Health, metrics and this document."},
+		},
+		"paths": paths,
+		"components": map[string]any{
+			"schemas": s.comps,
+			"securitySchemes": map[string]any{
+				"bearer": map[string]any{"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
+					"description": "In dev mode, `omsctl token --role ROLE --subject ID` prints one."},
+				"session": map[string]any{"type": "apiKey", "in": "cookie", "name": "oms_session",
+					"description": "The browser session; state-changing requests also need the X-CSRF-Token header."},
+			},
+		},
+		"security": []any{map[string]any{"bearer": []string{}}, map[string]any{"session": []string{}}},
+	}
+}
+
+func operationID(op Operation) string {
+	parts := strings.FieldsFunc(op.Path, func(r rune) bool { return r == '/' || r == '-' || r == '.' || r == ':' })
+	var b strings.Builder
+	b.WriteString(strings.ToLower(op.Method))
+	for _, p := range parts {
+		if p == "api" || p == "v1" {
+			continue
+		}
+		b.WriteString(strings.ToUpper(p[:1]) + p[1:])
+	}
+	return b.String()
+}
+
+var (
+	once    sync.Once
+	encoded []byte
+	encErr  error
+)
+
+// JSON is the document, encoded once.
+func JSON() ([]byte, error) {
+	once.Do(func() { encoded, encErr = json.MarshalIndent(Document(), "", " ") })
+	return encoded, encErr
+}
+
+// Handler serves the document; it needs no caller, so mount it before the
+// /api authentication middleware.
+func Handler() fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		b, err := JSON()
+		if err != nil {
+			return fmt.Errorf("openapi: %w", err)
+		}
+		c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSONCharsetUTF8)
+		c.Set(fiber.HeaderCacheControl, "public, max-age=300")
+		return c.Send(b)
+	}
+}
+
+// Routes lists "METHOD path" of every operation, sorted, in Fiber syntax.
+func Routes() []string {
+	var out []string
+	for _, op := range Operations() {
+		out = append(out, op.Method+" "+op.Path)
+	}
+	sort.Strings(out)
+	return out
+}

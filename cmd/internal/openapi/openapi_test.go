@@ -1,0 +1,95 @@
+package openapi_test
+
+import (
+	"encoding/json"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/omsonline/oms/cmd/internal/openapi"
+)
+
+// TestDocumentIsConsistent checks what a validator would: every $ref
+// resolves, every {param} of a path is declared as a path parameter, every
+// operation answers something and has a unique operationId.
+func TestDocumentIsConsistent(t *testing.T) {
+	raw, err := openapi.JSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		t.Fatal(err)
+	}
+	schemas := doc["components"].(map[string]any)["schemas"].(map[string]any)
+	refs := regexp.MustCompile(`"\$ref":"#/components/schemas/([^"]+)"`).FindAllStringSubmatch(string(compact(t, raw)), -1)
+	if len(refs) == 0 {
+		t.Fatal("no $ref at all: the schemas are not shared")
+	}
+	for _, r := range refs {
+		if _, ok := schemas[r[1]]; !ok {
+			t.Errorf("$ref to missing schema %s", r[1])
+		}
+	}
+	ids := map[string]bool{}
+	for path, item := range doc["paths"].(map[string]any) {
+		want := map[string]bool{}
+		for _, m := range regexp.MustCompile(`\{([^}]+)\}`).FindAllStringSubmatch(path, -1) {
+			want[m[1]] = true
+		}
+		for method, o := range item.(map[string]any) {
+			op := o.(map[string]any)
+			id, _ := op["operationId"].(string)
+			if id == "" || ids[id] {
+				t.Errorf("%s %s: operationId %q missing or repeated", method, path, id)
+			}
+			ids[id] = true
+			if len(op["responses"].(map[string]any)) == 0 {
+				t.Errorf("%s %s: no responses", method, path)
+			}
+			got := map[string]bool{}
+			for _, p := range op["parameters"].([]any) {
+				p := p.(map[string]any)
+				if p["in"] == "path" {
+					got[p["name"].(string)] = true
+				}
+			}
+			for name := range want {
+				if !got[name] {
+					t.Errorf("%s %s: path parameter %s not declared", method, path, name)
+				}
+			}
+			if len(got) != len(want) {
+				t.Errorf("%s %s: declares path parameters %v", method, path, got)
+			}
+		}
+	}
+	// The submission body is the form, field for field.
+	form := schemas["Form"].(map[string]any)["properties"].(map[string]any)
+	for _, f := range []string{"applicant", "identityDocument", "residenceDocument", "address", "contacts", "documents", "consent"} {
+		if _, ok := form[f]; !ok {
+			t.Errorf("Form schema lacks %s", f)
+		}
+	}
+	if strings.Contains(string(raw), `"ENP"`) {
+		t.Error("a json:\"-\" field leaked into a schema")
+	}
+}
+
+func compact(t *testing.T, raw []byte) []byte {
+	var v any
+	if err := json.Unmarshal(raw, &v); err != nil {
+		t.Fatal(err)
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestPathOf(t *testing.T) {
+	if got := openapi.PathOf("/api/v1/applications/:id/history"); got != "/api/v1/applications/{id}/history" {
+		t.Fatal(got)
+	}
+}

@@ -1,0 +1,90 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"text/tabwriter"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+	"github.com/spf13/cobra"
+
+	"github.com/omsonline/oms/cmd/internal/authn"
+	"github.com/omsonline/oms/cmd/internal/config"
+	"github.com/omsonline/oms/cmd/internal/demo"
+)
+
+// devTokens signs dev tokens with the key of the shared data directory, as
+// omsd verifies them.
+func devTokens(cfg *config.Config) (func(role, subject string) (string, error), error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	key, err := authn.DevKey(cfg.DevKeyDir)
+	if err != nil {
+		return nil, err
+	}
+	return func(role, subject string) (string, error) { return authn.IssueDev(key, subject, role, 2*time.Hour) }, nil
+}
+
+func newBar(max int64, desc, unit string) *progressbar.ProgressBar {
+	return progressbar.NewOptions64(max, progressbar.OptionSetWriter(os.Stderr), progressbar.OptionSetDescription(desc),
+		progressbar.OptionShowCount(), progressbar.OptionShowIts(), progressbar.OptionSetItsString(unit),
+		progressbar.OptionSetPredictTime(true), progressbar.OptionThrottle(200*time.Millisecond), progressbar.OptionClearOnFinish())
+}
+
+func demoCmd(cfg *config.Config) *cobra.Command {
+	var n, workers int
+	var seed uint64
+	c := &cobra.Command{
+		Use:   "demo",
+		Short: "Fill a running omsd with realistic applications in every state",
+		Long: `demo creates made-up applicants from the countries most applicants come from,
+with valid passports, residence documents, addresses across Russia and scans,
+and takes their applications through the API to every state: submitted, in
+review, information requested, answered, approved, rejected, withdrawn, with
+an active policy, some with a changed address or a renewed term, and some
+brought in by an МФЦ operator. It calls omsd over HTTP as the people's
+clients do, with dev tokens from the shared data directory.`,
+		Example: `  omsctl demo
+  omsctl demo -n 500 --workers 8`,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			tok, err := devTokens(cfg)
+			if err != nil {
+				return err
+			}
+			bar := newBar(int64(n), "applications", "applications")
+			res, err := demo.Run(cmd.Context(), demo.Options{
+				BaseURL: "http://" + cfg.HTTPAddr, Applications: n, Workers: workers, Seed: seed, Token: tok,
+				OnApplication: func() { _ = bar.Add(1) },
+			})
+			_ = bar.Finish()
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			fmt.Fprintf(out, "%d applications in %s\n\n", len(res.Applications), res.Elapsed.Round(time.Millisecond))
+			tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "STATUS\tAPPLICATIONS\tFOR EXAMPLE")
+			for _, s := range res.Statuses() {
+				example := ""
+				for _, a := range res.Applications {
+					if a.Status == s {
+						example = a.ApplicationID + " (" + a.Story + ")"
+						break
+					}
+				}
+				fmt.Fprintf(tw, "%s\t%d\t%s\n", s, res.ByStatus[s], example)
+			}
+			if err := tw.Flush(); err != nil {
+				return err
+			}
+			fmt.Fprintln(out, "\nTry: omsctl history <id>")
+			return nil
+		},
+	}
+	c.Flags().IntVarP(&n, "applications", "n", 3*demo.Stories(), "how many applications to create")
+	c.Flags().IntVar(&workers, "workers", 4, "applications created concurrently")
+	c.Flags().Uint64Var(&seed, "seed", 0, "seed of the made-up data (0: a new one each run)")
+	return c
+}

@@ -1,0 +1,182 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/omsonline/oms/cmd/internal/config"
+	"github.com/omsonline/oms/events"
+	"github.com/omsonline/oms/projections/appview"
+)
+
+// raw calls omsd and returns the answer's body as it came.
+func (c *apiClient) raw(method, path string) ([]byte, error) {
+	req, err := http.NewRequest(method, c.base+path, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("is omsd running at %s? %w", c.base, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode >= 300 {
+		return nil, fmt.Errorf("%s %s: %s: %s", method, path, resp.Status, bytes.TrimSpace(body))
+	}
+	return body, nil
+}
+
+// timelineRow is what the table shows of a history entry or a time-travel
+// step; both carry these fields under the same names.
+type timelineRow struct {
+	Revision   uint64           `json:"revision"`
+	Type       string           `json:"type"`
+	OccurredAt time.Time        `json:"occurredAt"`
+	Actor      events.Actor     `json:"actor"`
+	OnBehalfOf string           `json:"onBehalfOf"`
+	Diff       []appview.Change `json:"diff"`
+}
+
+func historyCmd(cfg *config.Config) *cobra.Command {
+	var at string
+	var revision int64
+	var asJSON bool
+	var paths int
+	c := &cobra.Command{
+		Use:   "history APP_ID",
+		Short: "Print an application's audit timeline; --at or --revision replays it up to a moment",
+		Long: `history prints who did what to an application and when: one row per event with its
+revision, time, type, actor, the applicant an МФЦ operator acted for, and the
+paths of the fields it changed. It reads the audit history of a running omsd
+as an auditor. With --at or --revision it asks omsd to fold the event stream
+itself up to that moment (time travel) and prints the state reached.`,
+		Example: `  omsctl history 0193c8a4-…
+  omsctl history 0193c8a4-… --at 2026-03-01T12:00:00+03:00
+  omsctl history 0193c8a4-… --revision 2 --json`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id := args[0]
+			if strings.ContainsAny(id, "/?#") {
+				return fmt.Errorf("%q is not an application id", id)
+			}
+			api, err := newAPIClient(cfg, events.RoleAuditor)
+			if err != nil {
+				return err
+			}
+			travel := cmd.Flags().Changed("at") || cmd.Flags().Changed("revision")
+			path := "/api/v1/applications/" + url.PathEscape(id) + "/history"
+			if travel {
+				q := url.Values{}
+				if cmd.Flags().Changed("at") {
+					t, err := time.Parse(time.RFC3339Nano, at)
+					if err != nil {
+						return fmt.Errorf("--at wants an RFC 3339 time such as 2026-03-01T12:00:00Z: %w", err)
+					}
+					q.Set("at", t.Format(time.RFC3339Nano))
+				}
+				if cmd.Flags().Changed("revision") {
+					if revision < 0 {
+						return fmt.Errorf("--revision must not be negative")
+					}
+					q.Set("revision", strconv.FormatInt(revision, 10))
+				}
+				path = "/api/v1/applications/" + url.PathEscape(id) + "/state?" + q.Encode()
+			}
+			body, err := api.raw("GET", path)
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			if asJSON {
+				var buf bytes.Buffer
+				if err := json.Indent(&buf, body, "", "  "); err != nil {
+					return fmt.Errorf("omsd answered something that is not JSON: %w", err)
+				}
+				buf.WriteByte('\n')
+				_, err := buf.WriteTo(out)
+				return err
+			}
+			var rows []timelineRow
+			var state struct {
+				Revision     uint64 `json:"revision"`
+				LastRevision uint64 `json:"lastRevision"`
+				State        struct {
+					Status string `json:"status"`
+				} `json:"state"`
+				Steps   []timelineRow `json:"steps"`
+				Entries []timelineRow `json:"entries"`
+			}
+			if err := json.Unmarshal(body, &state); err != nil {
+				return fmt.Errorf("decode omsd's answer: %w", err)
+			}
+			rows = state.Entries
+			if travel {
+				rows = state.Steps
+			}
+			if err := printTimeline(out, rows, paths); err != nil {
+				return err
+			}
+			if travel {
+				if len(rows) == 0 {
+					fmt.Fprintf(out, "\nnothing had happened to %s by then (its last revision is %d)\n", id, state.LastRevision)
+				} else {
+					fmt.Fprintf(out, "\nstate at revision %d of %d: %s\n", state.Revision, state.LastRevision, state.State.Status)
+				}
+			}
+			return nil
+		},
+	}
+	c.Flags().StringVar(&at, "at", "", "replay up to this RFC 3339 time")
+	c.Flags().Int64Var(&revision, "revision", 0, "replay up to this revision (0 is the submission)")
+	c.Flags().BoolVar(&asJSON, "json", false, "print omsd's JSON answer as it is")
+	c.Flags().IntVar(&paths, "paths", 6, "changed paths shown per row (0: all)")
+	c.MarkFlagsMutuallyExclusive("at", "revision")
+	return c
+}
+
+func printTimeline(w io.Writer, rows []timelineRow, maxPaths int) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "REV\tTIME (UTC)\tTYPE\tACTOR\tON BEHALF OF\tCHANGED")
+	for _, r := range rows {
+		behalf := r.OnBehalfOf
+		if behalf == "" {
+			behalf = "-"
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s (%s)\t%s\t%s\n", r.Revision, r.OccurredAt.UTC().Format("2006-01-02 15:04:05"),
+			r.Type, r.Actor.ID, r.Actor.Role, behalf, changedPaths(r.Diff, maxPaths))
+	}
+	return tw.Flush()
+}
+
+// changedPaths lists the paths of the changed fields in the diff's order,
+// cut to maxPaths so that a submission (which sets the whole form) keeps
+// the table readable.
+func changedPaths(diff []appview.Change, maxPaths int) string {
+	if len(diff) == 0 {
+		return "-"
+	}
+	ps := make([]string, 0, len(diff))
+	for _, d := range diff {
+		ps = append(ps, d.Path)
+	}
+	if maxPaths > 0 && len(ps) > maxPaths {
+		more := len(ps) - maxPaths
+		ps = append(ps[:maxPaths], fmt.Sprintf("… +%d", more))
+	}
+	return strings.Join(ps, " ")
+}
