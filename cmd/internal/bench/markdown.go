@@ -14,6 +14,17 @@ func k(v float64) string {
 	return fmt.Sprintf("%.0f", v)
 }
 
+// count writes an event count the way the issue does: 1M, 200k.
+func count(n int) string {
+	switch {
+	case n >= 1_000_000:
+		return strings.TrimSuffix(fmt.Sprintf("%.1f", float64(n)/1e6), ".0") + "M"
+	case n >= 10_000:
+		return fmt.Sprintf("%.0fk", float64(n)/1000)
+	}
+	return fmt.Sprint(n)
+}
+
 func ms(d time.Duration) string {
 	switch {
 	case d >= 100*time.Millisecond:
@@ -45,7 +56,7 @@ func (r Report) Markdown() string {
 
 	a := r.Appends
 	row(fmt.Sprintf("embedded store appends/s at %d writers", a.Writers),
-		fmt.Sprintf("%s/s (%d appends; p50 %s, p99 %s; %.1f events per fsync)", k(a.PerSecond), a.Events, ms(a.Latency.P50), ms(a.Latency.P99), a.EventsPerFsync),
+		fmt.Sprintf("%s/s (%s appends; p50 %s, p99 %s; %.1f events per fsync)", k(a.PerSecond), count(a.Events), ms(a.Latency.P50), ms(a.Latency.P99), a.EventsPerFsync),
 		"≥ 20k", a.PerSecond >= 20000)
 	ratio := 0.0
 	if r.Fsyncs > 0 {
@@ -83,14 +94,14 @@ func (r Report) Markdown() string {
 		events = rb.Projections[0].Events
 	}
 	row("projection rebuild, events/s per projection",
-		fmt.Sprintf("%s (%d events; all %d one after another: %s)", strings.Join(parts, ", "), events, len(ps), rb.Total.Round(100*time.Millisecond)),
+		fmt.Sprintf("%s (%s events; all %d one after another: %s)", strings.Join(parts, ", "), count(events), len(ps), rb.Total.Round(100*time.Millisecond)),
 		"≥ 50k", len(ps) > 0 && slow.PerSecond >= 50000)
 
 	t := r.Travel
 	row("time travel over 200 events (load + fold + diffs)", fmt.Sprintf("p50 %s, p99 %s (%d runs)", ms(t.P50), ms(t.P99), t.N), "≤ 5 ms", t.P50 <= 5*time.Millisecond)
 
 	m := r.RSS
-	row(fmt.Sprintf("RSS after %s events (embedded store process)", k(float64(m.Events))),
+	row(fmt.Sprintf("RSS after %s events (embedded store process)", count(m.Events)),
 		fmt.Sprintf("%s right after the fill, %s after a GC (peak %s; fill took %s)", mb(m.RSS), mb(m.Settled), mb(m.Peak), m.Fill.Round(time.Second)),
 		"≤ 300 MB", m.RSS <= 300<<20)
 	for _, w := range r.Warnings {
