@@ -13,7 +13,7 @@ import (
 
 	"github.com/omsonline/oms/events/esdbserver"
 	"github.com/omsonline/oms/events/esdbserver/esdbtest"
-	"github.com/omsonline/oms/internal/perf"
+	"github.com/omsonline/oms/cmd/perf"
 )
 
 // BenchmarkDiskFsync measures this disk's write+fdatasync rate, the bound

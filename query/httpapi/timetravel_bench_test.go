@@ -6,7 +6,7 @@ import (
 
 	"github.com/omsonline/oms/events/esdbserver/esdbtest"
 	"github.com/omsonline/oms/events/eventstore"
-	"github.com/omsonline/oms/internal/perf"
+	"github.com/omsonline/oms/cmd/perf"
 )
 
 // BenchmarkTimeTravel loads a 200-event application stream from the

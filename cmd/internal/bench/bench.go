@@ -28,7 +28,7 @@ import (
 	"github.com/omsonline/oms/events/benchload"
 	"github.com/omsonline/oms/events/esdbserver"
 	"github.com/omsonline/oms/events/eventstore"
-	"github.com/omsonline/oms/internal/perf"
+	"github.com/omsonline/oms/cmd/perf"
 	"github.com/omsonline/oms/projections/readstore/sqlitestore"
 	"github.com/omsonline/oms/projections/runner"
 )

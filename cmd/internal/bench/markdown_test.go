@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/omsonline/oms/cmd/internal/loadgen"
-	"github.com/omsonline/oms/internal/perf"
+	"github.com/omsonline/oms/cmd/perf"
 )
 
 func TestMarkdown(t *testing.T) {

@@ -14,7 +14,7 @@ import (
 	"github.com/omsonline/oms/events/benchload"
 	"github.com/omsonline/oms/events/esdbserver"
 	"github.com/omsonline/oms/events/eventstore"
-	"github.com/omsonline/oms/internal/perf"
+	"github.com/omsonline/oms/cmd/perf"
 )
 
 var quiet = slog.New(slog.DiscardHandler)

@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/omsonline/oms/events/schema"
-	"github.com/omsonline/oms/internal/perf"
+	"github.com/omsonline/oms/cmd/perf"
 )
 
 // SubmitResult is the SubmitApplication stage's outcome.
