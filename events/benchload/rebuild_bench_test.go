@@ -7,10 +7,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/omsonline/oms/cmd/perf"
 	"github.com/omsonline/oms/events/benchload"
 	"github.com/omsonline/oms/events/esdbserver/esdbtest"
 	"github.com/omsonline/oms/events/eventstore"
-	"github.com/omsonline/oms/cmd/perf"
 	"github.com/omsonline/oms/projections/cabinet"
 	"github.com/omsonline/oms/projections/calendar"
 	"github.com/omsonline/oms/projections/history"

@@ -11,9 +11,9 @@ import (
 	"github.com/EventStore/EventStore-Client-Go/v4/esdb"
 	"github.com/google/uuid"
 
+	"github.com/omsonline/oms/cmd/perf"
 	"github.com/omsonline/oms/events/esdbserver"
 	"github.com/omsonline/oms/events/esdbserver/esdbtest"
-	"github.com/omsonline/oms/cmd/perf"
 )
 
 // BenchmarkDiskFsync measures this disk's write+fdatasync rate, the bound

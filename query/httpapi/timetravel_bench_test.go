@@ -4,9 +4,9 @@ import (
 	"context"
 	"testing"
 
+	"github.com/omsonline/oms/cmd/perf"
 	"github.com/omsonline/oms/events/esdbserver/esdbtest"
 	"github.com/omsonline/oms/events/eventstore"
-	"github.com/omsonline/oms/cmd/perf"
 )
 
 // BenchmarkTimeTravel loads a 200-event application stream from the

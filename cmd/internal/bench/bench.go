@@ -25,10 +25,10 @@ import (
 	"github.com/omsonline/oms/cmd/internal/authn"
 	"github.com/omsonline/oms/cmd/internal/config"
 	"github.com/omsonline/oms/cmd/internal/loadgen"
+	"github.com/omsonline/oms/cmd/perf"
 	"github.com/omsonline/oms/events/benchload"
 	"github.com/omsonline/oms/events/esdbserver"
 	"github.com/omsonline/oms/events/eventstore"
-	"github.com/omsonline/oms/cmd/perf"
 	"github.com/omsonline/oms/projections/readstore/sqlitestore"
 	"github.com/omsonline/oms/projections/runner"
 )

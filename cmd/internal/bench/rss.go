@@ -11,10 +11,10 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/omsonline/oms/cmd/perf"
 	"github.com/omsonline/oms/events/benchload"
 	"github.com/omsonline/oms/events/esdbserver"
 	"github.com/omsonline/oms/events/eventstore"
-	"github.com/omsonline/oms/cmd/perf"
 )
 
 var quiet = slog.New(slog.DiscardHandler)

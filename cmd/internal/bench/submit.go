@@ -13,8 +13,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/omsonline/oms/events/schema"
 	"github.com/omsonline/oms/cmd/perf"
+	"github.com/omsonline/oms/events/schema"
 )
 
 // SubmitResult is the SubmitApplication stage's outcome.
