@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"slices"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/omsonline/oms/events/eventstore"
@@ -94,21 +93,14 @@ func (Projection) Collections() []runner.Collection {
 
 // Apply implements runner.Projection.
 func (Projection) Apply(_ context.Context, tx *runner.Tx, ev eventstore.Recorded) error {
-	appID, ok := strings.CutPrefix(ev.Stream, "application-")
-	if !ok {
-		return nil
-	}
 	// Each document is checked on its own: after a crash between two
 	// collections' writes one may have this event and the other not.
-	var v appview.View
-	_, viewFresh, err := tx.GetJSON(views, appID, &v)
-	if err != nil {
+	st, ok, err := appview.Next(tx, views, ev)
+	if !ok || err != nil {
 		return err
 	}
-	if viewFresh {
-		if err := appview.Apply(&v, ev); err != nil {
-			return err
-		}
+	appID, v := st.ApplicationID, st.After
+	if st.Fresh {
 		if v.ApplicantID == "" {
 			return fmt.Errorf("cabinet: %s %s before the application was submitted", ev.Envelope.Type, appID)
 		}

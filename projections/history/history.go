@@ -8,7 +8,6 @@ package history
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/omsonline/oms/events"
@@ -58,18 +57,11 @@ func (Projection) Collections() []runner.Collection {
 
 // Apply implements runner.Projection.
 func (Projection) Apply(_ context.Context, tx *runner.Tx, ev eventstore.Recorded) error {
-	appID, ok := strings.CutPrefix(ev.Stream, "application-")
-	if !ok {
-		return nil
-	}
-	var before appview.View
-	_, fresh, err := tx.GetJSON(Applications, appID, &before)
-	if err != nil {
+	st, ok, err := appview.Next(tx, Applications, ev)
+	if !ok || err != nil || !st.Fresh {
 		return err
 	}
-	if !fresh {
-		return nil
-	}
+	appID, before, after := st.ApplicationID, st.Before, st.After
 	// The entry is written before the view (see Collections), so after a
 	// crash between the two the entry may already be there.
 	existing, entryExists, err := tx.Get(Entries, EntryID(appID, ev.Revision))
@@ -77,10 +69,6 @@ func (Projection) Apply(_ context.Context, tx *runner.Tx, ev eventstore.Recorded
 		return err
 	}
 	entryFresh := !entryExists || existing.Position < tx.Position()
-	after := before // Apply copies on write, so before stays as it was
-	if err := appview.Apply(&after, ev); err != nil {
-		return err
-	}
 	diff, err := appview.Diff(before, after)
 	if err != nil {
 		return err

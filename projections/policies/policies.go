@@ -68,18 +68,11 @@ func (Projection) Collections() []runner.Collection {
 
 // Apply implements runner.Projection.
 func (Projection) Apply(_ context.Context, tx *runner.Tx, ev eventstore.Recorded) error {
-	appID, ok := strings.CutPrefix(ev.Stream, "application-")
-	if !ok {
-		return nil
-	}
-	var v appview.View
-	_, fresh, err := tx.GetJSON(views, appID, &v)
-	if err != nil || !fresh {
+	st, ok, err := appview.Next(tx, views, ev)
+	if !ok || err != nil || !st.Fresh {
 		return err
 	}
-	if err := appview.Apply(&v, ev); err != nil {
-		return err
-	}
+	appID, v := st.ApplicationID, st.After
 	if !appview.Open(v.Status) && v.Policy == nil {
 		// Rejected or withdrawn: no policy will ever come of it.
 		return tx.Delete(views, appID)

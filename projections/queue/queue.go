@@ -7,7 +7,6 @@ package queue
 
 import (
 	"context"
-	"strings"
 	"time"
 
 	"github.com/omsonline/oms/events/eventstore"
@@ -76,22 +75,11 @@ func endOfDay(t time.Time) time.Time {
 
 // Apply implements runner.Projection.
 func (p Projection) Apply(_ context.Context, tx *runner.Tx, ev eventstore.Recorded) error {
-	appID, ok := strings.CutPrefix(ev.Stream, "application-")
-	if !ok {
-		return nil
-	}
-	var v appview.View
-	_, fresh, err := tx.GetJSON("queue_views", appID, &v)
-	if err != nil {
+	st, ok, err := appview.Next(tx, "queue_views", ev)
+	if !ok || err != nil || !st.Fresh {
 		return err
 	}
-	if !fresh {
-		return nil
-	}
-	prev := v.Status
-	if err := appview.Apply(&v, ev); err != nil {
-		return err
-	}
+	appID, prev, v := st.ApplicationID, st.Before.Status, st.After
 	if !appview.Open(v.Status) {
 		// Closed applications leave the queue; the view is kept only while
 		// later events may still concern the queue, which they do not.

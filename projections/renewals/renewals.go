@@ -7,7 +7,6 @@ package renewals
 
 import (
 	"context"
-	"strings"
 	"time"
 
 	"github.com/omsonline/oms/events/eventstore"
@@ -52,18 +51,11 @@ func (Projection) Collections() []runner.Collection {
 
 // Apply implements runner.Projection.
 func (Projection) Apply(_ context.Context, tx *runner.Tx, ev eventstore.Recorded) error {
-	appID, ok := strings.CutPrefix(ev.Stream, "application-")
-	if !ok {
-		return nil
-	}
-	var v appview.View
-	_, fresh, err := tx.GetJSON("renewals_views", appID, &v)
-	if err != nil || !fresh {
+	st, ok, err := appview.Next(tx, "renewals_views", ev)
+	if !ok || err != nil || !st.Fresh {
 		return err
 	}
-	if err := appview.Apply(&v, ev); err != nil {
-		return err
-	}
+	appID, v := st.ApplicationID, st.After
 	if v.Status != appview.StatusPolicyActive || v.Policy == nil {
 		if v.Status == appview.StatusPolicyExpired || appview.Open(v.Status) {
 			// Kept: a renewal or an issue may follow.
