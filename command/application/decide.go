@@ -36,13 +36,7 @@ func (c SubmitApplication) decide(s State, env Env) ([]schema.Event, error) {
 }
 
 func (c ClaimForReview) decide(s State, env Env) ([]schema.Event, error) {
-	if !s.Exists() {
-		return nil, notFound()
-	}
-	if err := requireRole(c, env.Caller, events.RoleReviewer); err != nil {
-		return nil, err
-	}
-	if err := requireNotOwnCase(s, env.Caller); err != nil {
+	if err := reviewerCase(c, s, env); err != nil {
 		return nil, err
 	}
 	if s.Status == StatusInReview {
@@ -57,15 +51,21 @@ func (c ClaimForReview) decide(s State, env Env) ([]schema.Event, error) {
 	return []schema.Event{schema.ApplicationClaimed{ApplicationID: s.ID, ReviewerID: env.Caller.ID, ClaimedAt: env.Now}}, nil
 }
 
-// reviewerGate is the common gate of the assigned reviewer's decisions.
-func reviewerGate(c Command, s State, env Env, allowed ...Status) error {
+// reviewerCase checks that the application exists and that the caller is
+// a reviewer who is not a party to it: the start of every reviewer command.
+func reviewerCase(c Command, s State, env Env) error {
 	if !s.Exists() {
 		return notFound()
 	}
 	if err := requireRole(c, env.Caller, events.RoleReviewer); err != nil {
 		return err
 	}
-	if err := requireNotOwnCase(s, env.Caller); err != nil {
+	return requireNotOwnCase(s, env.Caller)
+}
+
+// reviewerGate is the common gate of the assigned reviewer's decisions.
+func reviewerGate(c Command, s State, env Env, allowed ...Status) error {
+	if err := reviewerCase(c, s, env); err != nil {
 		return err
 	}
 	if err := requireAssignee(s, env.Caller); err != nil {
@@ -351,13 +351,7 @@ func (c Reject) decide(s State, env Env) ([]schema.Event, error) {
 }
 
 func (c IssuePolicy) decide(s State, env Env) ([]schema.Event, error) {
-	if !s.Exists() {
-		return nil, notFound()
-	}
-	if err := requireRole(c, env.Caller, events.RoleReviewer); err != nil {
-		return nil, err
-	}
-	if err := requireNotOwnCase(s, env.Caller); err != nil {
+	if err := reviewerCase(c, s, env); err != nil {
 		return nil, err
 	}
 	if err := requireState(c, s.Status, StatusApproved); err != nil {

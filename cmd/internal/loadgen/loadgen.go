@@ -14,10 +14,11 @@ import (
 	"math/rand/v2"
 	"mime/multipart"
 	"net/http"
-	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/omsonline/oms/cmd/perf"
 )
 
 // Options configure a run.
@@ -49,21 +50,10 @@ type Stats struct {
 	FirstErrors   []string
 }
 
-// Latency summarises durations.
-type Latency struct {
-	N             int
-	P50, P95, P99 time.Duration
-	Max           time.Duration
-}
+// Latency summarises durations, the same way as every other measurement.
+type Latency = perf.Latency
 
-func summarise(ds []time.Duration) Latency {
-	if len(ds) == 0 {
-		return Latency{}
-	}
-	sort.Slice(ds, func(i, j int) bool { return ds[i] < ds[j] })
-	at := func(q float64) time.Duration { return ds[min(len(ds)-1, int(q*float64(len(ds))))] }
-	return Latency{N: len(ds), P50: at(0.50), P95: at(0.95), P99: at(0.99), Max: ds[len(ds)-1]}
-}
+func summarise(ds []time.Duration) Latency { return perf.Summarise(ds) }
 
 type app struct {
 	id, owner, ownerTok string
