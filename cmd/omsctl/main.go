@@ -45,12 +45,17 @@ func tokenCmd(cfg *config.Config) *cobra.Command {
 	var ttl time.Duration
 	c := &cobra.Command{
 		Use:   "token",
-		Short: "Print a dev-mode bearer token that omsd (same data dir) accepts",
+		Short: "Print a dev-mode bearer token that omsd (same data dir, no OMS_OIDC_ISSUER) accepts",
 		Example: `  omsctl token --role applicant --subject alice
   curl -H "Authorization: Bearer $(omsctl token --role reviewer --subject rev-1)" localhost:8080/api/v1/reviewer/queue`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := cfg.Validate(); err != nil {
 				return err
+			}
+			if cfg.OIDCIssuer != "" {
+				// omsd refuses dev tokens when an issuer is configured;
+				// printing one would only send the operator chasing a 401.
+				return fmt.Errorf("omsctl token makes dev-mode tokens, and this deployment authenticates through the OIDC issuer %s (OMS_OIDC_ISSUER): get a token from the issuer instead", cfg.OIDCIssuer)
 			}
 			key, err := authn.DevKey(cfg.DevKeyDir)
 			if err != nil {

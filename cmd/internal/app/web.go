@@ -31,20 +31,29 @@ func registerWeb(a *App, v *authn.Verifier) error {
 	policypdf.Register(a.http, policypdf.Deps{
 		Store: a.store, Waiter: a.leader, Issuer: a.cfg.PolicyIssuer, PublicURL: a.cfg.PublicURL,
 	})
-	// Dev mode is the only mode until an OIDC issuer can be configured;
-	// with one, SignIn stays nil and the sign-in page sends people to it.
-	key, err := authn.DevKey(a.cfg.DevKeyDir)
-	if err != nil {
-		return err
+	// With an OIDC issuer, SignIn stays nil: the phone + code posts answer
+	// 404 and the sign-in page sends people to the issuer. A front end
+	// holding their token starts a session by POSTing it as a bearer token
+	// to /signin/verify, ahead of the page's own handler there.
+	var signIn web.SignIn
+	if v.OIDC() {
+		a.http.Post("/signin/verify", v.SessionFromBearer())
+	} else {
+		key, err := authn.DevKey(a.cfg.DevKeyDir)
+		if err != nil {
+			return err
+		}
+		a.log.Warn("dev-mode sign-in is on: one-time codes are printed in this log instead of being sent by SMS")
+		signIn = devSignIn{authn.NewDevSignIn(key, a.log)}
 	}
-	a.log.Warn("dev-mode sign-in is on: one-time codes are printed in this log instead of being sent by SMS")
 	api := &inProcessAPI{}
-	err = web.Register(a.http, web.Deps{
-		API:    api,
-		Auth:   sessions{v},
-		SignIn: devSignIn{authn.NewDevSignIn(key, a.log)},
-		Store:  a.store,
-		Logger: a.log,
+	err := web.Register(a.http, web.Deps{
+		API:       api,
+		Auth:      sessions{v},
+		SignIn:    signIn,
+		IssuerURL: a.cfg.OIDCIssuer,
+		Store:     a.store,
+		Logger:    a.log,
 	})
 	if err != nil {
 		return err

@@ -1,8 +1,11 @@
-// Package authn authenticates HTTP callers of omsd. In dev mode (no OIDC
-// issuer configured) it signs and verifies short-lived JWTs with an Ed25519
-// key kept in the data directory, so `omsctl token` and omsd agree without
-// any setup. The middleware turns a verified token into the events.Metadata
-// that command and query handlers read from the request context.
+// Package authn authenticates HTTP callers of omsd. In production an OIDC
+// issuer is configured and bearer tokens are its JWTs (oidc.go). In dev mode
+// (no issuer) it signs and verifies short-lived JWTs with an Ed25519 key
+// kept in the data directory, so `omsctl token` and omsd agree without any
+// setup. In both modes browser sessions are omsd's own JWTs signed with that
+// key (session.go). The middleware turns a verified token into the
+// events.Metadata that command and query handlers read from the request
+// context.
 package authn
 
 import (
@@ -117,25 +120,37 @@ func issue(key ed25519.PrivateKey, subject, role, csrf string, ttl time.Duration
 	return jwt.NewWithClaims(jwt.SigningMethodEdDSA, c).SignedString(key)
 }
 
-// Verifier checks bearer tokens.
+// Verifier checks bearer tokens and browser sessions, in dev mode or, made
+// by NewOIDCVerifier, against an OIDC issuer.
 type Verifier struct {
-	pub ed25519.PublicKey
+	// pub checks omsd's own tokens: sessions, and in dev mode bearer
+	// tokens too; key signs sessions started from OIDC tokens.
+	pub  ed25519.PublicKey
+	key  ed25519.PrivateKey
+	oidc *oidcVerifier // nil in dev mode
 }
 
 // NewDevVerifier verifies tokens signed by IssueDev with key.
 func NewDevVerifier(key ed25519.PrivateKey) *Verifier {
-	return &Verifier{pub: key.Public().(ed25519.PublicKey)}
+	return &Verifier{pub: key.Public().(ed25519.PublicKey), key: key}
 }
 
-// Verify parses and checks a token: signature, issuer, audience, expiry.
+// Verify parses and checks a bearer token: signature, issuer, audience,
+// expiry, role. With an OIDC issuer it accepts the issuer's tokens and
+// omsd's own session tokens (the pages forward the session as a bearer
+// token when they call the API in-process), never dev tokens.
 func (v *Verifier) Verify(token string) (events.Actor, error) {
 	c, err := v.claims(token)
-	if err != nil {
+	if err == nil {
+		return events.Actor{ID: c.Subject, Role: c.Role}, nil
+	}
+	if v.oidc == nil || errors.Is(err, ErrDevToken) {
 		return events.Actor{}, err
 	}
-	return events.Actor{ID: c.Subject, Role: c.Role}, nil
+	return v.oidc.verify(token)
 }
 
+// claims checks a token omsd signed itself.
 func (v *Verifier) claims(token string) (Claims, error) {
 	var c Claims
 	_, err := jwt.ParseWithClaims(token, &c, func(*jwt.Token) (any, error) { return v.pub, nil },
@@ -146,6 +161,12 @@ func (v *Verifier) claims(token string) (Claims, error) {
 	}
 	if !slices.Contains(Roles, c.Role) || c.Subject == "" {
 		return Claims{}, errors.New("authn: token lacks a known role or a subject")
+	}
+	// Only sessions carry a CSRF claim; with an issuer configured, a token
+	// of omsd's key without one was made by `omsctl token` or by someone
+	// holding the key file, and production has no such callers.
+	if v.oidc != nil && c.CSRF == "" {
+		return Claims{}, ErrDevToken
 	}
 	return c, nil
 }
@@ -163,7 +184,7 @@ func (v *Verifier) Middleware() fiber.Handler {
 			var err error
 			actor, err = v.Verify(strings.TrimSpace(token))
 			if err != nil {
-				return unauthorized(c, "Токен недействителен или истёк.", "The token is invalid or expired.")
+				return refuseToken(c, err)
 			}
 		} else if cookie := c.Cookies(SessionCookie); cookie != "" {
 			claims, err := v.claims(cookie)
@@ -196,6 +217,38 @@ func (v *Verifier) Middleware() fiber.Handler {
 		c.SetUserContext(events.WithMetadata(c.UserContext(), md))
 		return c.Next()
 	}
+}
+
+// refuseToken answers a bearer token that did not verify: 403 when the
+// token is good but names no single role of the service (the caller should
+// ask for a role, not sign in again), 401 otherwise.
+func refuseToken(c *fiber.Ctx, err error) error {
+	var amb *AmbiguousRoleError
+	switch {
+	case errors.As(err, &amb):
+		roles := strings.Join(amb.Roles, ", ")
+		return forbidden(c, "ambiguous_role",
+			"У вашей учётной записи несколько ролей в «ОМС онлайн» ("+roles+"), а допускается одна. Попросите администратора оставить одну роль или завести отдельную учётную запись для каждой.",
+			"Your account has several roles in «ОМС онлайн» ("+roles+"); exactly one is allowed. Ask your administrator to keep one, or to give you an account per role.")
+	case errors.Is(err, ErrNoRole):
+		return forbidden(c, "no_role",
+			"У вашей учётной записи нет роли в «ОМС онлайн» (заявитель, оператор, проверяющий, аудитор или администратор). Обратитесь к администратору.",
+			"Your account has no role in «ОМС онлайн» (applicant, operator, reviewer, auditor or admin). Ask your administrator for one.")
+	case errors.Is(err, ErrDevToken):
+		return unauthorized(c, "Тестовые токены (omsctl token) здесь не принимаются: войдите через поставщика учётных записей.",
+			"Dev tokens (omsctl token) are not accepted here: sign in with the identity provider.")
+	case errors.Is(err, jwt.ErrTokenExpired):
+		return unauthorized(c, "Срок действия токена истёк. Получите новый.", "The token has expired. Get a new one.")
+	}
+	return unauthorized(c, "Токен недействителен или истёк.", "The token is invalid or expired.")
+}
+
+func forbidden(c *fiber.Ctx, code, ru, en string) error {
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	return c.Status(fiber.StatusForbidden).JSON(fiber.Map{
+		"type": "urn:oms:problem:" + code, "status": 403, "title": "Forbidden", "code": code,
+		"detail": fiber.Map{"ru": ru, "en": en},
+	}, "application/problem+json")
 }
 
 func unauthorized(c *fiber.Ctx, ru, en string) error {

@@ -5,6 +5,8 @@ import (
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/base64"
+	"fmt"
+	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -139,4 +141,40 @@ func (v *Verifier) CheckForm(c *fiber.Ctx) bool {
 		return csrfMatches(s.CSRF, got)
 	}
 	return csrfMatches(c.Cookies(CSRFCookie), got)
+}
+
+// SessionFromBearer starts a browser session from an OIDC token, for a
+// deployment with an issuer: the page (or a front end that did the OIDC
+// sign-in) POSTs with "Authorization: Bearer <ID or access token>", and
+// omsd answers 204 with its own session cookies, signed by its own key and
+// lasting SessionTTL whatever the token's lifetime. The session carries the
+// role the token mapped to; a token that fails is refused like one at the
+// API (401, or 403 without a single role).
+//
+// The token must come in the Authorization header: a cross-site form
+// cannot set that header, so no other site can sign a browser into an
+// account of its choosing, and the request needs no CSRF token. Only the
+// issuer's tokens start a session, never a session token itself, so a
+// session cannot be stretched past SessionTTL without the issuer.
+//
+// A request without a bearer token, and any request in dev mode, goes on to
+// the next handler (the sign-in page's own).
+func (v *Verifier) SessionFromBearer() fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		token, ok := strings.CutPrefix(c.Get(fiber.HeaderAuthorization), "Bearer ")
+		if !ok || v.oidc == nil {
+			return c.Next()
+		}
+		actor, err := v.oidc.verify(strings.TrimSpace(token))
+		if err != nil {
+			return refuseToken(c, err)
+		}
+		session, csrf, err := IssueSession(v.key, actor.ID, actor.Role, SessionTTL)
+		if err != nil {
+			return fmt.Errorf("authn: start session: %w", err)
+		}
+		SetSession(c, session, csrf, SessionTTL)
+		c.Set(fiber.HeaderCacheControl, "no-store")
+		return c.SendStatus(fiber.StatusNoContent)
+	}
 }
