@@ -13,6 +13,7 @@ import (
 
 	"github.com/omsonline/oms/events"
 	"github.com/omsonline/oms/events/eventstore"
+	"github.com/omsonline/oms/events/schema"
 	"github.com/omsonline/oms/projections/appview"
 	"github.com/omsonline/oms/projections/history"
 	"github.com/omsonline/oms/projections/queue"
@@ -86,9 +87,17 @@ func (h *handlers) application(c *fiber.Ctx) error {
 	case !ok:
 		return notFound(c)
 	case isStaff(md.Actor.Role):
+		if ok, err := h.audit(c, md, schema.AccessApplication, v.ApplicantID, v.ApplicationID); !ok {
+			return err
+		}
 		return c.JSON(v)
 	case md.Actor.Role == events.RoleApplicant && v.ApplicantID == md.Actor.ID,
 		md.Actor.Role == events.RoleOperator && md.OnBehalfOf != "" && v.ApplicantID == md.OnBehalfOf:
+		// The applicant's own read passes unrecorded; an operator's is
+		// recorded like any staff read.
+		if ok, err := h.audit(c, md, schema.AccessApplication, v.ApplicantID, v.ApplicationID); !ok {
+			return err
+		}
 		return c.JSON(ownerView(v))
 	default:
 		return notFound(c)
@@ -194,6 +203,17 @@ func (h *handlers) queue(c *fiber.Ctx) error {
 	if page.Next != nil {
 		out.NextCursor = encodeCursor(*page.Next)
 	}
+	// Queue rows carry names and birth dates: the page is one read of every
+	// application on it, recorded as one event.
+	if len(out.Items) > 0 {
+		ids := make([]string, len(out.Items))
+		for i, it := range out.Items {
+			ids[i] = it.ApplicationID
+		}
+		if ok, err := h.audit(c, md, schema.AccessQueue, "", ids...); !ok {
+			return err
+		}
+	}
 	return c.JSON(out)
 }
 
@@ -219,6 +239,9 @@ func (h *handlers) history(c *fiber.Ctx) error {
 	entries := make([]json.RawMessage, len(docs))
 	for i, d := range docs {
 		entries[i] = d.Body
+	}
+	if ok, err := h.audit(c, md, schema.AccessHistory, "", id); !ok {
+		return err
 	}
 	return c.JSON(fiber.Map{"applicationId": id, "entries": entries})
 }
@@ -280,6 +303,9 @@ func (h *handlers) state(c *fiber.Ctx) error {
 	}
 	out, err := Replay(id, evs, upTo, at)
 	if err != nil {
+		return err
+	}
+	if ok, err := h.audit(c, md, schema.AccessState, out.State.ApplicantID, id); !ok {
 		return err
 	}
 	return c.JSON(out)

@@ -1,11 +1,15 @@
-// Package httpapi serves the query side over HTTP: read models only, never
-// the event store, with read-your-writes through ?after=<position>.
+// Package httpapi serves the query side over HTTP: read models only, with
+// read-your-writes through ?after=<position>. The event store is read only
+// by the auditor's time travel, and written only by the staff access log:
+// every read of personal data by staff is appended there before the answer
+// is sent (see AccessLog).
 package httpapi
 
 import (
 	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"strconv"
 	"time"
 
@@ -13,6 +17,7 @@ import (
 
 	"github.com/omsonline/oms/events"
 	"github.com/omsonline/oms/events/eventstore"
+	"github.com/omsonline/oms/events/schema"
 	"github.com/omsonline/oms/projections/cabinet"
 	"github.com/omsonline/oms/projections/calendar"
 	"github.com/omsonline/oms/projections/readstore"
@@ -27,13 +32,16 @@ type Waiter interface {
 type Deps struct {
 	Store  readstore.Store
 	Waiter Waiter
-	// Events is read only by the auditor's time travel.
+	// Events is read by the auditor's time travel and written by the
+	// access log; without it every staff read is refused.
 	Events *eventstore.Store
 	// Calendar counts working days for the queue; Now is the clock.
 	Calendar *calendar.Calendar
 	Now      func() time.Time
 	// MaxWait bounds a read-your-writes wait; the issue fixes it at 5 s.
 	MaxWait time.Duration
+	// Logger receives the access log's failures; nil means slog.Default().
+	Logger *slog.Logger
 }
 
 // Register mounts the query routes on r.
@@ -47,15 +55,19 @@ func Register(r fiber.Router, d Deps) {
 	if d.Now == nil {
 		d.Now = time.Now
 	}
-	h := &handlers{d}
+	h := &handlers{d: d, accessLog: NewAccessLog(d.Events, d.Logger, d.Now)}
 	r.Get("/api/v1/cabinet", h.cabinet)
 	r.Get("/api/v1/reviewer/queue", h.queue)
 	r.Get("/api/v1/applications/:id", h.application)
 	r.Get("/api/v1/applications/:id/history", h.history)
 	r.Get("/api/v1/applications/:id/state", h.state)
+	r.Get("/api/v1/applications/:id/access", h.access)
 }
 
-type handlers struct{ d Deps }
+type handlers struct {
+	d         Deps
+	accessLog *AccessLog
+}
 
 func problem(c *fiber.Ctx, status int, title, ru, en string) error {
 	return c.Status(status).JSON(fiber.Map{
@@ -119,10 +131,28 @@ func (h *handlers) cabinet(c *fiber.Ctx) error {
 	}
 	doc, err := h.d.Store.Get(c.UserContext(), cabinet.Collection, applicant)
 	if errors.Is(err, readstore.ErrNotFound) {
+		// Nobody's data: nothing to record.
 		return c.JSON(cabinet.Doc{ApplicantID: applicant, Applications: []cabinet.Application{}})
 	}
 	if err != nil {
 		return err
+	}
+	if Logged(md) {
+		var apps struct {
+			Applications []struct {
+				ApplicationID string `json:"applicationId"`
+			} `json:"applications"`
+		}
+		if err := json.Unmarshal(doc.Body, &apps); err != nil {
+			return err
+		}
+		ids := make([]string, len(apps.Applications))
+		for i, a := range apps.Applications {
+			ids[i] = a.ApplicationID
+		}
+		if ok, err := h.audit(c, md, schema.AccessCabinet, applicant, ids...); !ok {
+			return err
+		}
 	}
 	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
 	return c.Send(json.RawMessage(doc.Body))

@@ -149,6 +149,36 @@ type TimelineData struct {
 	Entries []history.Entry
 	State   StateData
 	Last    uint64
+	// Access is a page of the staff access log, oldest first; AccessNext
+	// is the URL of the next page.
+	Access     []AccessRow
+	AccessNext string
+}
+
+// AccessRow is one read of the application's personal data by staff.
+type AccessRow struct {
+	history.AccessEntry
+	// WhatLabel names what was read for people.
+	WhatLabel string
+}
+
+// accessPageSize is how many reads the timeline shows at a time.
+const accessPageSize = 200
+
+// accessLabel names a schema.Access* code; a code this build does not
+// know shows as it is rather than as a catalog key.
+func accessLabel(l *Lang, what string) string {
+	if kind, ok := strings.CutPrefix(what, schema.AccessDocument); ok {
+		scan := kind
+		if l.Has("scan." + kind) {
+			scan = l.T("scan." + kind)
+		}
+		return l.T("timeline.accessDocument", scan)
+	}
+	if key := "timeline.what." + what; l.Has(key) {
+		return l.T(key)
+	}
+	return what
 }
 
 // StateData is the application at one revision (the time-travel panel).
@@ -191,6 +221,23 @@ func (h *handlers) timeline(c *fiber.Ctx) error {
 		return h.apiFailure(c, err)
 	}
 	d := TimelineData{ID: id, Entries: hist.Entries, State: st, Last: st.State.LastRevision}
+	q := url.Values{"limit": {strconv.Itoa(accessPageSize)}}
+	if cur := c.Query("access"); cur != "" {
+		if _, err := strconv.ParseUint(cur, 10, 64); err == nil {
+			q.Set("cursor", cur)
+		}
+	}
+	var acc queryapi.AccessPage
+	if err := h.get(c, "/api/v1/applications/"+url.PathEscape(id)+"/access?"+q.Encode(), &acc); err != nil {
+		return h.apiFailure(c, err)
+	}
+	l := h.lang(c)
+	for _, e := range acc.Entries {
+		d.Access = append(d.Access, AccessRow{AccessEntry: e, WhatLabel: accessLabel(l, e.What)})
+	}
+	if acc.NextCursor != "" {
+		d.AccessNext = "/auditor/applications/" + url.PathEscape(id) + "?" + url.Values{"access": {acc.NextCursor}}.Encode() + "#acc-h"
+	}
 	return h.render(c, fiber.StatusOK, "timeline", h.page(c, "timeline.title", d))
 }
 
