@@ -106,6 +106,11 @@ func (RemindRenewal) Name() string     { return "RemindRenewal" }
 func Decide(s State, c Command, env Env) ([]schema.Event, error) {
 	env.Config = env.Config.WithDefaults()
 	env.Now = env.Now.UTC()
+	if _, erase := c.(EraseData); s.Erased && !erase {
+		return nil, conflict("erased",
+			"Персональные данные по этому заявлению удалены; действия с ним невозможны. Подайте новое заявление.",
+			"The personal data of this application were erased; it takes no more actions. Submit a new application.")
+	}
 	return c.decide(s, env)
 }
 

@@ -32,6 +32,7 @@ func (c SubmitApplication) decide(s State, env Env) ([]schema.Event, error) {
 	}
 	return []schema.Event{schema.ApplicationSubmitted{
 		ApplicationID: c.ApplicationID, ApplicantID: subject, SubmittedAt: env.Now, Form: form,
+		ConsentDocument: consentDocument(form, env.Now),
 	}}, nil
 }
 

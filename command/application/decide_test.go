@@ -35,6 +35,8 @@ func commands() []when {
 		{application.Withdraw{Reason: "Уезжаю"}, asOwner, now},
 		{application.ExpirePolicy{}, asSystem, now.AddDate(0, 0, 15)},
 		{application.RemindRenewal{}, asSystem, now},
+		{application.WithdrawConsent{Reason: "Передумал"}, asOwner, now},
+		{application.EraseData{Basis: schema.EraseOnRequest}, asAdmin, now},
 	}
 }
 
@@ -58,11 +60,13 @@ var (
 var transitions = map[application.Status]map[string]outcome{
 	application.StatusNone: {
 		"SubmitApplication": ok(application.StatusSubmitted, schema.TypeApplicationSubmitted),
-		"ClaimForReview":    notFound, "RequestInfo": notFound, "ProvideInfo": notFound, "Approve": notFound,
+		"WithdrawConsent":   notFound, "EraseApplicantData": notFound,
+		"ClaimForReview": notFound, "RequestInfo": notFound, "ProvideInfo": notFound, "Approve": notFound,
 		"Reject": notFound, "IssuePolicy": notFound, "ChangeAddress": notFound, "Renew": notFound,
 		"Withdraw": notFound, "ExpirePolicy": notFound, "RemindRenewal": notFound,
 	},
 	application.StatusSubmitted: {
+		"WithdrawConsent": ok(application.StatusWithdrawn, schema.TypeConsentWithdrawn), "EraseApplicantData": conflict,
 		"SubmitApplication": conflict,
 		"ClaimForReview":    ok(application.StatusInReview, schema.TypeApplicationClaimed),
 		"RequestInfo":       conflict, "ProvideInfo": conflict, "Approve": conflict, "Reject": conflict,
@@ -71,6 +75,7 @@ var transitions = map[application.Status]map[string]outcome{
 		"ExpirePolicy": conflict, "RemindRenewal": conflict,
 	},
 	application.StatusInReview: {
+		"WithdrawConsent": ok(application.StatusWithdrawn, schema.TypeConsentWithdrawn), "EraseApplicantData": conflict,
 		"SubmitApplication": conflict, "ClaimForReview": conflict,
 		"RequestInfo": ok(application.StatusInfoRequested, schema.TypeInfoRequested),
 		"ProvideInfo": conflict,
@@ -81,6 +86,7 @@ var transitions = map[application.Status]map[string]outcome{
 		"ExpirePolicy": conflict, "RemindRenewal": conflict,
 	},
 	application.StatusInfoRequested: {
+		"WithdrawConsent": ok(application.StatusWithdrawn, schema.TypeConsentWithdrawn), "EraseApplicantData": conflict,
 		"SubmitApplication": conflict, "ClaimForReview": conflict, "RequestInfo": conflict,
 		"ProvideInfo": ok(application.StatusInReview, schema.TypeInfoProvided),
 		"Approve":     conflict,
@@ -90,6 +96,7 @@ var transitions = map[application.Status]map[string]outcome{
 		"ExpirePolicy": conflict, "RemindRenewal": conflict,
 	},
 	application.StatusApproved: {
+		"WithdrawConsent": ok(application.StatusWithdrawn, schema.TypeConsentWithdrawn), "EraseApplicantData": conflict,
 		"SubmitApplication": conflict, "ClaimForReview": conflict, "RequestInfo": conflict,
 		"ProvideInfo": conflict, "Approve": conflict, "Reject": conflict,
 		"IssuePolicy":   ok(application.StatusPolicyActive, schema.TypePolicyIssued),
@@ -97,18 +104,21 @@ var transitions = map[application.Status]map[string]outcome{
 		"RemindRenewal": conflict,
 	},
 	application.StatusRejected: {
+		"WithdrawConsent": ok(application.StatusRejected, schema.TypeConsentWithdrawn), "EraseApplicantData": ok(application.StatusRejected, schema.TypeApplicantDataErased),
 		"SubmitApplication": conflict, "ClaimForReview": conflict, "RequestInfo": conflict,
 		"ProvideInfo": conflict, "Approve": conflict, "Reject": conflict, "IssuePolicy": conflict,
 		"ChangeAddress": conflict, "Renew": conflict, "Withdraw": conflict, "ExpirePolicy": conflict,
 		"RemindRenewal": conflict,
 	},
 	application.StatusWithdrawn: {
+		"WithdrawConsent": ok(application.StatusWithdrawn, schema.TypeConsentWithdrawn), "EraseApplicantData": ok(application.StatusWithdrawn, schema.TypeApplicantDataErased),
 		"SubmitApplication": conflict, "ClaimForReview": conflict, "RequestInfo": conflict,
 		"ProvideInfo": conflict, "Approve": conflict, "Reject": conflict, "IssuePolicy": conflict,
 		"ChangeAddress": conflict, "Renew": conflict, "Withdraw": conflict, "ExpirePolicy": conflict,
 		"RemindRenewal": conflict,
 	},
 	application.StatusPolicyActive: {
+		"WithdrawConsent": ok(application.StatusPolicyActive, schema.TypeConsentWithdrawn), "EraseApplicantData": conflict,
 		"SubmitApplication": conflict, "ClaimForReview": conflict, "RequestInfo": conflict,
 		"ProvideInfo": conflict, "Approve": conflict, "Reject": conflict, "IssuePolicy": conflict,
 		"ChangeAddress": ok(application.StatusPolicyActive, schema.TypeAddressChanged),
@@ -118,6 +128,7 @@ var transitions = map[application.Status]map[string]outcome{
 		"RemindRenewal": ok(application.StatusPolicyActive, schema.TypeRenewalDue),
 	},
 	application.StatusPolicyExpired: {
+		"WithdrawConsent": ok(application.StatusPolicyExpired, schema.TypeConsentWithdrawn), "EraseApplicantData": conflict,
 		"SubmitApplication": conflict, "ClaimForReview": conflict, "RequestInfo": conflict,
 		"ProvideInfo": conflict, "Approve": conflict, "Reject": conflict, "IssuePolicy": conflict,
 		"ChangeAddress": conflict,
@@ -170,7 +181,7 @@ func TestEveryStateAndCommand(t *testing.T) {
 			pairs++
 		}
 	}
-	if want := 9 * 12; pairs != want {
+	if want := 9 * 14; pairs != want {
 		t.Errorf("%d pairs, want %d", pairs, want)
 	}
 }
@@ -184,18 +195,20 @@ func orNone(s application.Status) application.Status {
 
 // allowedState is a state in which each command is allowed.
 var allowedState = map[string]application.Status{
-	"SubmitApplication": application.StatusNone,
-	"ClaimForReview":    application.StatusSubmitted,
-	"RequestInfo":       application.StatusInReview,
-	"ProvideInfo":       application.StatusInfoRequested,
-	"Approve":           application.StatusInReview,
-	"Reject":            application.StatusInReview,
-	"IssuePolicy":       application.StatusApproved,
-	"ChangeAddress":     application.StatusPolicyActive,
-	"Renew":             application.StatusPolicyActive,
-	"Withdraw":          application.StatusSubmitted,
-	"ExpirePolicy":      application.StatusPolicyActive,
-	"RemindRenewal":     application.StatusPolicyActive,
+	"SubmitApplication":  application.StatusNone,
+	"ClaimForReview":     application.StatusSubmitted,
+	"RequestInfo":        application.StatusInReview,
+	"ProvideInfo":        application.StatusInfoRequested,
+	"Approve":            application.StatusInReview,
+	"Reject":             application.StatusInReview,
+	"IssuePolicy":        application.StatusApproved,
+	"ChangeAddress":      application.StatusPolicyActive,
+	"Renew":              application.StatusPolicyActive,
+	"Withdraw":           application.StatusSubmitted,
+	"ExpirePolicy":       application.StatusPolicyActive,
+	"RemindRenewal":      application.StatusPolicyActive,
+	"WithdrawConsent":    application.StatusSubmitted,
+	"EraseApplicantData": application.StatusRejected,
 }
 
 // TestWhoMayIssue checks every command against every kind of caller in a
@@ -208,18 +221,20 @@ func TestWhoMayIssue(t *testing.T) {
 		"other-reviewer": asReviewer2, "auditor": asAuditor, "admin": asAdmin, "system": asSystem,
 	}
 	allowed := map[string][]string{
-		"SubmitApplication": {"owner", "other-applicant", "operator-for-owner", "operator-for-other"},
-		"ClaimForReview":    {"reviewer", "other-reviewer"},
-		"RequestInfo":       {"reviewer"},
-		"ProvideInfo":       {"owner", "operator-for-owner"},
-		"Approve":           {"reviewer"},
-		"Reject":            {"reviewer"},
-		"IssuePolicy":       {"reviewer", "other-reviewer"},
-		"ChangeAddress":     {"owner", "operator-for-owner"},
-		"Renew":             {"owner", "operator-for-owner"},
-		"Withdraw":          {"owner"},
-		"ExpirePolicy":      {"system"},
-		"RemindRenewal":     {"system"},
+		"SubmitApplication":  {"owner", "other-applicant", "operator-for-owner", "operator-for-other"},
+		"ClaimForReview":     {"reviewer", "other-reviewer"},
+		"RequestInfo":        {"reviewer"},
+		"ProvideInfo":        {"owner", "operator-for-owner"},
+		"Approve":            {"reviewer"},
+		"Reject":             {"reviewer"},
+		"IssuePolicy":        {"reviewer", "other-reviewer"},
+		"ChangeAddress":      {"owner", "operator-for-owner"},
+		"Renew":              {"owner", "operator-for-owner"},
+		"Withdraw":           {"owner"},
+		"ExpirePolicy":       {"system"},
+		"RemindRenewal":      {"system"},
+		"WithdrawConsent":    {"owner", "operator-for-owner"},
+		"EraseApplicantData": {"admin"},
 	}
 	for _, w := range commands() {
 		name := w.cmd.Name()

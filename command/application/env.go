@@ -18,6 +18,10 @@ type Config struct {
 	AutoIssue bool
 	// Location decides which calendar day "today" is; nil means UTC+3.
 	Location *time.Location
+	// RetentionYears is how long after a policy's last term its record is
+	// kept before the applicant's data may be erased; 0 means 5. Set it to
+	// what the insurer's records schedule says.
+	RetentionYears int
 }
 
 // msk is Moscow time without tzdata: Moscow has kept UTC+3 since 2014 and
@@ -34,6 +38,9 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.Location == nil {
 		c.Location = msk
+	}
+	if c.RetentionYears <= 0 {
+		c.RetentionYears = 5
 	}
 	return c
 }

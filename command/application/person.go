@@ -1,6 +1,7 @@
 package application
 
 import (
+	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"strings"
@@ -9,12 +10,15 @@ import (
 )
 
 // PersonKey identifies a person by their identity document for the "one open
-// application per person" rule. It is a hash so that the reservation
-// stream's name does not expose passport numbers to whoever can list
-// streams.
-func PersonKey(d schema.IdentityDocument) string {
-	h := sha256.Sum256([]byte(normDocPart(d.Type) + "|" + normDocPart(d.Series) + "|" + normDocPart(d.Number)))
-	return hex.EncodeToString(h[:])
+// application per person" rule. It is keyed (HMAC-SHA256 under secret, which
+// the service derives from the master key) rather than a plain hash: the
+// reservation stream's name outlives an erasure in the append-only store,
+// and a plain hash of a passport number is found again by trying every
+// number.
+func PersonKey(secret []byte, d schema.IdentityDocument) string {
+	m := hmac.New(sha256.New, secret)
+	m.Write([]byte(normDocPart(d.Type) + "|" + normDocPart(d.Series) + "|" + normDocPart(d.Number)))
+	return hex.EncodeToString(m.Sum(nil))
 }
 
 // normDocPart upper-cases and drops spaces and dashes, which people type

@@ -127,3 +127,12 @@ func requireNotOwnCase(s State, caller Caller) error {
 	}
 	return nil
 }
+
+// ApplicantErased refuses new personal data from an applicant whose data
+// were erased: their key is gone for good, so nothing new can be sealed
+// under it.
+func ApplicantErased() error {
+	return cmderr.New(cmderr.Conflict, "applicant_erased", cmderr.T(
+		"Персональные данные этого заявителя удалены по его требованию; с этой учётной записью новые сведения не принимаются.",
+		"This applicant's personal data were erased at their request; this account takes no new personal data."))
+}

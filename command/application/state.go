@@ -71,6 +71,13 @@ type State struct {
 	// RemindedFor is the ValidTo of the term the last renewal reminder was
 	// about, so a term is reminded of once.
 	RemindedFor string
+	// ConsentVersion is the consent text the application was signed under;
+	// ConsentWithdrawn is set once the applicant withdrew it.
+	ConsentVersion   string
+	ConsentWithdrawn bool
+	// Erased is set once the applicant's personal data were erased; the
+	// application then takes no more commands.
+	Erased bool
 }
 
 // Exists reports whether the application was submitted.
@@ -91,6 +98,9 @@ func Evolve(s State, e schema.Event) State {
 	switch e := e.(type) {
 	case schema.ApplicationSubmitted:
 		s.ID, s.ApplicantID, s.Form = e.ApplicationID, e.ApplicantID, cloneForm(e.Form)
+		if e.ConsentDocument != nil {
+			s.ConsentVersion = e.ConsentDocument.Version
+		}
 		s.Status = StatusSubmitted
 	case schema.ApplicationClaimed:
 		s.ReviewerID = e.ReviewerID
@@ -131,6 +141,14 @@ func Evolve(s State, e schema.Event) State {
 		s.Status = StatusPolicyExpired
 	case schema.RenewalDue:
 		s.RemindedFor = e.ValidTo
+	case schema.ConsentWithdrawn:
+		s.ConsentWithdrawn = true
+		if e.ClosedApplication {
+			s.Questions = nil
+			s.Status = StatusWithdrawn
+		}
+	case schema.ApplicantDataErased:
+		s.Erased = true
 	}
 	return s
 }

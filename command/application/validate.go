@@ -507,6 +507,7 @@ func ValidateForm(f schema.Form, env Env, owner string) (schema.Form, []cmderr.F
 	c.validateAddress("/address", f.Address)
 	c.validateContacts("/contacts", f.Contacts)
 	f.Documents = c.validateDocuments("/documents", f.Documents, env, owner, schema.DocumentKinds)
+	c.checkConsentVersion(f.ConsentVersion)
 	if !f.Consent {
 		c.add("/consent", "consent_required", cmderr.T(
 			"Без согласия на обработку персональных данных заявление не может быть рассмотрено.",

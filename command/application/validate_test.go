@@ -186,7 +186,7 @@ func TestSubmitStoresTheNormalisedFormAndResolvedScans(t *testing.T) {
 	if d := s.Documents[1]; d.SHA256 != "sha-doc-residence" || d.Size != 1000 || d.ContentType != "application/pdf" {
 		t.Errorf("scan not resolved: %+v", d)
 	}
-	if application.PersonKey(s.IdentityDocument) != application.PersonKey(schema.IdentityDocument{Type: "foreign_passport", Series: "fa", Number: "1234 567"}) {
+	if application.PersonKey([]byte("k"), s.IdentityDocument) != application.PersonKey([]byte("k"), schema.IdentityDocument{Type: "foreign_passport", Series: "fa", Number: "1234 567"}) {
 		t.Error("person key depends on spelling")
 	}
 }

@@ -19,9 +19,11 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/omsonline/oms/command/application"
 	"github.com/omsonline/oms/command/cmderr"
 	"github.com/omsonline/oms/events"
 	"github.com/omsonline/oms/events/eventstore"
+	"github.com/omsonline/oms/events/piicrypt"
 	"github.com/omsonline/oms/events/schema"
 	"github.com/omsonline/oms/projections/readstore"
 )
@@ -43,10 +45,23 @@ type BlobStore interface {
 	OpenBlob(ctx context.Context, sha256 string) (io.ReadCloser, readstore.BlobInfo, error)
 }
 
+// Keys seals a scan with its owner's data key, so that erasing the owner
+// (destroying the key) makes every copy of the scan unreadable, backups
+// included; *piicrypt.Keyring implements it.
+type Keys interface {
+	SealBytes(ctx context.Context, subject, context string, b []byte) ([]byte, error)
+	OpenBytes(ctx context.Context, subject, context string, b []byte) ([]byte, error)
+	Erased(ctx context.Context, subject string) (bool, error)
+}
+
+// scanContext binds sealed bytes to their use.
+const scanContext = "scan"
+
 // Options configure a Service.
 type Options struct {
 	Store *eventstore.Store
 	Blobs BlobStore
+	Keys  Keys
 	// Now stamps uploads; nil means time.Now.
 	Now    func() time.Time
 	Logger *slog.Logger
@@ -56,14 +71,15 @@ type Options struct {
 type Service struct {
 	store *eventstore.Store
 	blobs BlobStore
+	keys  Keys
 	now   func() time.Time
 	log   *slog.Logger
 }
 
 // New builds a Service.
 func New(opts Options) (*Service, error) {
-	if opts.Store == nil || opts.Blobs == nil {
-		return nil, errors.New("document: Store and Blobs are required")
+	if opts.Store == nil || opts.Blobs == nil || opts.Keys == nil {
+		return nil, errors.New("document: Store, Blobs and Keys are required")
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
@@ -71,7 +87,7 @@ func New(opts Options) (*Service, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Service{store: opts.Store, blobs: opts.Blobs, now: opts.Now, log: opts.Logger}, nil
+	return &Service{store: opts.Store, blobs: opts.Blobs, keys: opts.Keys, now: opts.Now, log: opts.Logger}, nil
 }
 
 // magic numbers of the accepted types.
@@ -171,7 +187,9 @@ func (s *Service) Upload(ctx context.Context, meta events.Metadata, kind string,
 		// stops the write as soon as the file turns out to be a bomb.
 		body = io.TeeReader(body, &PDFGuard{})
 	}
-	info, err := s.blobs.PutBlob(ctx, body, contentType)
+	// The whole scan (at most MaxSize) is read before it is sealed: one
+	// AES-GCM message, authenticated as a whole.
+	plain, err := io.ReadAll(body)
 	if errors.Is(err, errOverLimit) {
 		return schema.DocumentUploaded{}, TooLargeError()
 	}
@@ -180,11 +198,24 @@ func (s *Service) Upload(ctx context.Context, meta events.Metadata, kind string,
 		return schema.DocumentUploaded{}, bomb.refusal
 	}
 	if err != nil {
+		return schema.DocumentUploaded{}, fmt.Errorf("document: read upload: %w", err)
+	}
+	sealed, err := s.keys.SealBytes(ctx, owner, scanContext, plain)
+	if errors.Is(err, piicrypt.ErrErased) {
+		return schema.DocumentUploaded{}, application.ApplicantErased()
+	}
+	if err != nil {
+		return schema.DocumentUploaded{}, fmt.Errorf("document: seal scan: %w", err)
+	}
+	info, err := s.blobs.PutBlob(ctx, bytes.NewReader(sealed), contentType)
+	if err != nil {
 		return schema.DocumentUploaded{}, fmt.Errorf("document: store blob: %w", err)
 	}
+	// SHA256 names the blob (sealed, so unique per upload and never shared
+	// between owners); Size is what the owner uploaded.
 	doc := schema.DocumentUploaded{
 		DocumentID: uuid.NewString(), OwnerID: owner, Kind: kind,
-		SHA256: info.SHA256, Size: info.Size, ContentType: contentType, UploadedAt: s.now().UTC(),
+		SHA256: info.SHA256, Size: int64(len(plain)), ContentType: contentType, UploadedAt: s.now().UTC(),
 	}
 	typ, v, data, err := schema.Encode(doc)
 	if err != nil {
@@ -271,6 +302,11 @@ func (s *Service) Open(ctx context.Context, meta events.Metadata, id string) (io
 			"Этот документ может читать только его владелец, специалист фонда или аудитор.",
 			"Only the document's owner, a reviewer or an auditor may read it."))
 	}
+	if erased, err := s.keys.Erased(ctx, doc.OwnerID); err != nil {
+		return nil, doc, fmt.Errorf("document: %w", err)
+	} else if erased {
+		return nil, doc, ErasedError()
+	}
 	rc, _, err := s.blobs.OpenBlob(ctx, doc.SHA256)
 	if errors.Is(err, readstore.ErrNotFound) {
 		s.log.ErrorContext(ctx, "document blob missing", "document", doc.DocumentID, "sha256", doc.SHA256)
@@ -279,5 +315,25 @@ func (s *Service) Open(ctx context.Context, meta events.Metadata, id string) (io
 	if err != nil {
 		return nil, doc, fmt.Errorf("document: open blob %s: %w", doc.SHA256, err)
 	}
-	return rc, doc, nil
+	defer rc.Close()
+	sealed, err := io.ReadAll(io.LimitReader(rc, 2*MaxSize))
+	if err != nil {
+		return nil, doc, fmt.Errorf("document: read blob %s: %w", doc.SHA256, err)
+	}
+	plain, err := s.keys.OpenBytes(ctx, doc.OwnerID, scanContext, sealed)
+	if errors.Is(err, piicrypt.ErrErased) {
+		return nil, doc, ErasedError()
+	}
+	if err != nil {
+		return nil, doc, fmt.Errorf("document: open scan %s: %w", doc.DocumentID, err)
+	}
+	return io.NopCloser(bytes.NewReader(plain)), doc, nil
+}
+
+// ErasedError is the refusal to serve a scan whose owner's personal data
+// were erased.
+func ErasedError() error {
+	return cmderr.New(cmderr.NotFound, "document_erased", cmderr.T(
+		"Скан удалён вместе с персональными данными заявителя.",
+		"The scan was erased together with the applicant's personal data."))
 }

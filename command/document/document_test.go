@@ -13,6 +13,7 @@ import (
 	"github.com/omsonline/oms/events"
 	"github.com/omsonline/oms/events/esdbserver/esdbtest"
 	"github.com/omsonline/oms/events/eventstore"
+	"github.com/omsonline/oms/events/piicrypt"
 	"github.com/omsonline/oms/events/schema"
 	"github.com/omsonline/oms/projections/readstore/sqlitestore"
 )
@@ -50,7 +51,11 @@ func newService(t *testing.T) *document.Service {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { blobs.Close() })
-	s, err := document.New(document.Options{Store: st, Blobs: blobs})
+	keys, err := piicrypt.NewKeyring(piicrypt.KeyringOptions{Master: make([]byte, 32), Vault: blobs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := document.New(document.Options{Store: st, Blobs: blobs, Keys: keys})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -109,6 +109,8 @@ func commandFor(action string, body []byte) (application.Command, error) {
 		return decodeAs[application.Renew](body)
 	case "withdraw":
 		return decodeAs[application.Withdraw](body)
+	case "withdraw-consent":
+		return decodeAs[application.WithdrawConsent](body)
 	}
 	return nil, cmderr.New(cmderr.NotFound, "no_route", cmderr.T("Такого действия нет.", "No such action."))
 }
@@ -122,4 +124,4 @@ func decodeAs[T application.Command](body []byte) (application.Command, error) {
 }
 
 // Actions are the application actions, in the order of their life.
-var Actions = []string{"claim", "request-info", "provide-info", "approve", "reject", "issue-policy", "change-address", "renew", "withdraw"}
+var Actions = []string{"claim", "request-info", "provide-info", "approve", "reject", "issue-policy", "change-address", "renew", "withdraw", "withdraw-consent"}

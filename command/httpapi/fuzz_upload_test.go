@@ -19,6 +19,7 @@ import (
 	"github.com/omsonline/oms/command/service"
 	"github.com/omsonline/oms/events/esdbserver/esdbtest"
 	"github.com/omsonline/oms/events/eventstore"
+	"github.com/omsonline/oms/events/piicrypt"
 	"github.com/omsonline/oms/projections/readstore/sqlitestore"
 )
 
@@ -48,7 +49,11 @@ func FuzzUpload(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Cleanup(func() { blobs.Close() })
-	docs, err := document.New(document.Options{Store: st, Blobs: blobs})
+	keys, err := piicrypt.NewKeyring(piicrypt.KeyringOptions{Master: make([]byte, 32), Vault: blobs})
+	if err != nil {
+		f.Fatal(err)
+	}
+	docs, err := document.New(document.Options{Store: st, Blobs: blobs, Keys: keys})
 	if err != nil {
 		f.Fatal(err)
 	}

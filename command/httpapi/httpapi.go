@@ -19,6 +19,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/omsonline/oms/command/application"
 	"github.com/omsonline/oms/command/cmderr"
 	"github.com/omsonline/oms/command/document"
 	"github.com/omsonline/oms/command/service"
@@ -55,6 +56,8 @@ type handlers struct {
 //	POST /api/v1/documents
 //	GET  /api/v1/documents/:id
 //
+// and Consent serves GET /api/v1/consent, which needs no sign-in.
+//
 // The app should use ErrorHandler and a BodyLimit of at least
 // MinAppBodyLimit.
 func Register(router fiber.Router, deps Deps) error {
@@ -75,6 +78,20 @@ func Register(router fiber.Router, deps Deps) error {
 	router.Post("/api/v1/documents", h.upload)
 	router.Get("/api/v1/documents/:id", h.download)
 	return nil
+}
+
+// ConsentDocument is the consent text in force, which a form's
+// consentVersion names and an application's ConsentGiven hashes.
+type ConsentDocument struct {
+	Version    string      `json:"version"`
+	TextSHA256 string      `json:"textSha256"`
+	Text       cmderr.Text `json:"text"`
+}
+
+// Consent serves the consent text in force; people read it before they
+// sign in, so the app mounts it ahead of authentication.
+func Consent(c *fiber.Ctx) error {
+	return c.JSON(ConsentDocument{Version: application.ConsentVersion, TextSHA256: application.ConsentTextSHA256, Text: application.ConsentText})
 }
 
 func errUnauthenticated() error {

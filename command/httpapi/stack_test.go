@@ -26,6 +26,7 @@ import (
 	"github.com/omsonline/oms/events"
 	"github.com/omsonline/oms/events/esdbserver/esdbtest"
 	"github.com/omsonline/oms/events/eventstore"
+	"github.com/omsonline/oms/events/piicrypt"
 	"github.com/omsonline/oms/events/schema"
 	"github.com/omsonline/oms/projections/readstore/sqlitestore"
 )
@@ -61,6 +62,7 @@ type stack struct {
 	url   string
 	clock *clock
 	store *eventstore.Store
+	keys  *piicrypt.Keyring
 	svc   *service.Service
 	docs  *document.Service
 	app   *fiber.App
@@ -70,13 +72,18 @@ func newStack(t *testing.T, cfg application.Config, tune ...func(*service.Option
 	t.Helper()
 	srv := esdbtest.Start(t)
 	s := &stack{t: t, url: esdbtest.URL(srv), clock: &clock{t: time.Date(2026, 3, 10, 9, 0, 0, 0, time.UTC)}}
-	s.store = s.openStore()
 	blobs, err := sqlitestore.Open(context.Background(), sqlitestore.Options{Dir: t.TempDir(), Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { blobs.Close() })
-	s.docs, err = document.New(document.Options{Store: s.store, Blobs: blobs, Now: s.clock.Now})
+	// The write side as omsd runs it: personal data sealed on append.
+	s.keys, err = piicrypt.NewKeyring(piicrypt.KeyringOptions{Master: make([]byte, 32), Vault: blobs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.store = s.openStore()
+	s.docs, err = document.New(document.Options{Store: s.store, Blobs: blobs, Keys: s.keys, Now: s.clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,7 +100,8 @@ func newStack(t *testing.T, cfg application.Config, tune ...func(*service.Option
 }
 
 func (s *stack) openStore() *eventstore.Store {
-	st, err := eventstore.Open(eventstore.Options{URL: s.url, Now: s.clock.Now})
+	st, err := eventstore.Open(eventstore.Options{URL: s.url, Now: s.clock.Now,
+		Sealer: piicrypt.NewSealer(s.keys, piicrypt.Personal{Sections: schema.PersonalSections, Clear: schema.PersonalClearKeys})})
 	if err != nil {
 		s.t.Fatal(err)
 	}

@@ -75,10 +75,10 @@ func (s *Service) reservePersonFor(ctx context.Context, meta events.Metadata, ap
 	for _, e := range evs {
 		switch e := e.(type) {
 		case schema.ApplicationSubmitted:
-			return s.reservePerson(ctx, meta, application.PersonKey(e.IdentityDocument), applicationID)
+			return s.reservePerson(ctx, meta, application.PersonKey(s.opts.PersonSecret, e.IdentityDocument), applicationID)
 		case schema.InfoProvided:
 			if d := e.Corrections.IdentityDocument; d != nil {
-				if key := application.PersonKey(*d); key != application.PersonKey(st.Form.IdentityDocument) {
+				if key := application.PersonKey(s.opts.PersonSecret, *d); key != application.PersonKey(s.opts.PersonSecret, st.Form.IdentityDocument) {
 					return s.reservePerson(ctx, meta, key, applicationID)
 				}
 			}
@@ -156,5 +156,5 @@ func (s *Service) holds(ctx context.Context, r schema.PersonReserved, key string
 		// there; only the latter may be overtaken.
 		return s.now().Sub(r.ReservedAt) < s.opts.ReservationGrace, nil
 	}
-	return l.state.Status.Open() && application.PersonKey(l.state.Form.IdentityDocument) == key, nil
+	return l.state.Status.Open() && application.PersonKey(s.opts.PersonSecret, l.state.Form.IdentityDocument) == key, nil
 }

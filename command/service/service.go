@@ -21,6 +21,7 @@ import (
 	"github.com/omsonline/oms/command/cmderr"
 	"github.com/omsonline/oms/events"
 	"github.com/omsonline/oms/events/eventstore"
+	"github.com/omsonline/oms/events/piicrypt"
 	"github.com/omsonline/oms/events/schema"
 )
 
@@ -58,6 +59,13 @@ type Options struct {
 	// application that has no events yet still counts: the submission that
 	// made it is between its two writes.
 	ReservationGrace time.Duration
+	// PersonSecret keys the person reservation streams' names (see
+	// application.PersonKey); omsd derives it from the master key.
+	PersonSecret []byte
+	// Keys and Blobs are what EraseApplicant destroys: the applicant's
+	// data key and their scans.
+	Keys  Eraser
+	Blobs BlobDeleter
 }
 
 // Service executes commands.
@@ -258,7 +266,7 @@ func (s *Service) run(ctx context.Context, req Request, applicationID string, cm
 		if err := s.reservePersonFor(ctx, req.Meta, applicationID, l.state, evs); err != nil {
 			return Result{}, err
 		}
-		news, err := newEvents(evs, req.Meta.CommandID, recover)
+		news, err := newEvents(evs, l.state.ApplicantID, req.Meta.CommandID, recover)
 		if err != nil {
 			return Result{}, err
 		}
@@ -274,6 +282,9 @@ func (s *Service) run(ctx context.Context, req Request, applicationID string, cm
 			}
 			s.log.InfoContext(ctx, "command retried after a concurrent write", "command", cmd.Name(), "application", applicationID, "attempt", attempt)
 			continue
+		}
+		if errors.Is(err, piicrypt.ErrErased) {
+			return Result{}, application.ApplicantErased()
 		}
 		if err != nil {
 			return Result{}, fmt.Errorf("service: %s on %s: %w", cmd.Name(), applicationID, err)
@@ -300,7 +311,10 @@ func withRevision(err error, l loaded) error {
 // newEvents encodes domain events. Under an idempotency key the event ids
 // derive from the command id, so a duplicate append of the same decision
 // (two takeovers racing) is absorbed by the store's own idempotency.
-func newEvents(evs []schema.Event, commandID string, deterministic bool) ([]eventstore.NewEvent, error) {
+//
+// The applicant is the data subject whose key seals the events' personal
+// data; a submission names its applicant itself.
+func newEvents(evs []schema.Event, applicantID, commandID string, deterministic bool) ([]eventstore.NewEvent, error) {
 	out := make([]eventstore.NewEvent, len(evs))
 	base, _ := uuid.Parse(commandID)
 	for i, e := range evs {
@@ -308,7 +322,10 @@ func newEvents(evs []schema.Event, commandID string, deterministic bool) ([]even
 		if err != nil {
 			return nil, err
 		}
-		out[i] = eventstore.NewEvent{Type: typ, SchemaVersion: v, Data: data}
+		if sub, ok := e.(schema.ApplicationSubmitted); ok {
+			applicantID = sub.ApplicantID
+		}
+		out[i] = eventstore.NewEvent{Type: typ, SchemaVersion: v, Data: data, Subject: applicantID}
 		if deterministic && base != uuid.Nil {
 			out[i].ID = uuid.NewSHA1(base, []byte(strconv.Itoa(i)))
 		}

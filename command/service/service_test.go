@@ -184,7 +184,7 @@ func TestPersonReservationGrace(t *testing.T) {
 	clock := now
 	s, _ := newService(t, func(o *Options) { o.Now = func() time.Time { return clock } })
 	ctx := context.Background()
-	key := application.PersonKey(validForm("N1234567").IdentityDocument)
+	key := application.PersonKey(nil, validForm("N1234567").IdentityDocument)
 	ghost := uuid.NewString()
 	if err := s.reservePerson(ctx, applicant, key, ghost); err != nil {
 		t.Fatal(err)

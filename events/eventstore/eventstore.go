@@ -29,6 +29,19 @@ type Store struct {
 	logger   *slog.Logger
 	now      func() time.Time
 	onAppend func(time.Duration, error)
+	sealer   Sealer
+}
+
+// Sealer encrypts the personal data in payloads before they are written
+// and opens it when they are read (events/piicrypt implements it). The
+// adapter is the one place every event passes, so no writer can forget to
+// seal and no reader has to remember to open.
+type Sealer interface {
+	// Seal returns the payload with its personal data sealed under the
+	// subject's key; a payload without personal data comes back as is.
+	Seal(ctx context.Context, subject, eventType string, payload []byte) ([]byte, error)
+	// Open reverses Seal, or marks the personal data erased.
+	Open(ctx context.Context, eventType string, payload []byte) ([]byte, error)
 }
 
 // Options configure a Store.
@@ -41,6 +54,10 @@ type Options struct {
 	// OnAppend, if set, observes every append's latency and outcome
 	// (metrics).
 	OnAppend func(d time.Duration, err error)
+	// Sealer, if set, seals personal data on append and opens it on every
+	// read. The service always sets one; tools that only move bytes
+	// around (benchmarks of the wire protocol) may not.
+	Sealer Sealer
 }
 
 // Open connects to the event store.
@@ -65,7 +82,7 @@ func Open(opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("eventstore: new client: %w", err)
 	}
-	return &Store{client: c, logger: opts.Logger, now: opts.Now, onAppend: opts.OnAppend}, nil
+	return &Store{client: c, logger: opts.Logger, now: opts.Now, onAppend: opts.OnAppend, sealer: opts.Sealer}, nil
 }
 
 // Client exposes the underlying v4 client (for the lease and diagnostics).
@@ -82,6 +99,9 @@ type NewEvent struct {
 	SchemaVersion int
 	// Data is marshalled to JSON unless it already is a json.RawMessage.
 	Data any
+	// Subject is the data subject (the applicant) whose key seals the
+	// personal data in Data; required for events that carry any.
+	Subject string
 }
 
 // Recorded is an event read back.
@@ -169,6 +189,13 @@ func (s *Store) Append(ctx context.Context, stream string, exp Expected, meta ev
 			}
 			payload = b
 		}
+		if s.sealer != nil {
+			sealedPayload, err := s.sealer.Seal(ctx, e.Subject, e.Type, payload)
+			if err != nil {
+				return AppendResult{}, fmt.Errorf("eventstore: seal %s: %w", e.Type, err)
+			}
+			payload = sealedPayload
+		}
 		version := e.SchemaVersion
 		if version == 0 {
 			version = 1
@@ -249,7 +276,7 @@ func (s *Store) LoadFrom(ctx context.Context, stream string, from, count uint64)
 			}
 			return nil, fmt.Errorf("eventstore: read %s: %w", stream, err)
 		}
-		r, err := Decode(e.OriginalEvent())
+		r, err := s.decode(ctx, e.OriginalEvent())
 		if err != nil {
 			return nil, err
 		}
@@ -306,7 +333,7 @@ func (s *Store) CatchUp(ctx context.Context, after *uint64, fn func(Recorded) er
 		case ev.CaughtUp != nil:
 			return nil
 		case ev.EventAppeared != nil:
-			r, err := Decode(ev.EventAppeared.OriginalEvent())
+			r, err := s.decode(ctx, ev.EventAppeared.OriginalEvent())
 			if err != nil {
 				return err
 			}
@@ -392,9 +419,28 @@ func (s *Store) LoadLast(ctx context.Context, stream string) (*Recorded, error) 
 		}
 		return nil, fmt.Errorf("eventstore: read %s: %w", stream, err)
 	}
-	r, err := Decode(e.OriginalEvent())
+	r, err := s.decode(ctx, e.OriginalEvent())
 	if err != nil {
 		return nil, err
 	}
 	return &r, nil
+}
+
+// decode is Decode plus opening the sealed personal data.
+func (s *Store) decode(ctx context.Context, e *esdb.RecordedEvent) (Recorded, error) {
+	r, err := Decode(e)
+	if err != nil {
+		return Recorded{}, err
+	}
+	if r.Data, err = s.open(ctx, r.Envelope.Type, r.Data); err != nil {
+		return Recorded{}, fmt.Errorf("eventstore: %s@%d: %w", r.Stream, r.Revision, err)
+	}
+	return r, nil
+}
+
+func (s *Store) open(ctx context.Context, eventType string, data []byte) ([]byte, error) {
+	if s.sealer == nil {
+		return data, nil
+	}
+	return s.sealer.Open(ctx, eventType, data)
 }

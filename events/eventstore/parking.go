@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"time"
 
+	"github.com/EventStore/EventStore-Client-Go/v4/esdb"
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/google/uuid"
 
@@ -48,9 +50,21 @@ var _ message.Publisher = (*Publisher)(nil)
 
 // Publish appends every message to the stream topic.
 func (p *Publisher) Publish(topic string, msgs ...*message.Message) error {
+	ctx := context.Background()
+	if len(msgs) > 0 && msgs[0].Context() != nil {
+		ctx = context.WithoutCancel(msgs[0].Context())
+	}
 	evs := make([]NewEvent, 0, len(msgs))
 	for _, m := range msgs {
 		payload := json.RawMessage(m.Payload)
+		// The message carries the event opened; the parked copy must not
+		// keep personal data in the clear, so it takes the event as stored
+		// (sealed), and ToMessage opens it again at replay.
+		if stored, ok, err := p.store.storedPayload(ctx, m); err != nil {
+			return fmt.Errorf("eventstore: park message %s: %w", m.UUID, err)
+		} else if ok {
+			payload = stored
+		}
 		if !json.Valid(payload) {
 			b, _ := json.Marshal(string(m.Payload)) // a string always marshals
 			payload = b
@@ -62,10 +76,6 @@ func (p *Publisher) Publish(topic string, msgs ...*message.Message) error {
 		evs = append(evs, NewEvent{Type: TypeMessageParked, SchemaVersion: parkedSchemaVersion, Data: ParkedMessage{
 			UUID: m.UUID, Payload: payload, Metadata: md, ParkedAt: p.store.now().UTC(),
 		}})
-	}
-	ctx := context.Background()
-	if len(msgs) > 0 && msgs[0].Context() != nil {
-		ctx = context.WithoutCancel(msgs[0].Context())
 	}
 	_, err := p.store.Append(ctx, topic, Any, events.Metadata{Actor: events.Actor{ID: "projections", Role: events.RoleSystem}}, evs...)
 	if err != nil {
@@ -90,13 +100,42 @@ func (p Parked) Handler() string { return p.Message.Metadata["handler_poisoned"]
 // Reason is the error that parked it.
 func (p Parked) Reason() string { return p.Message.Metadata["reason_poisoned"] }
 
-// ToMessage rebuilds the original watermill message.
-func (p Parked) ToMessage() *message.Message {
-	m := message.NewMessage(p.Message.UUID, []byte(p.Message.Payload))
+// ToMessage rebuilds the original watermill message, with its personal
+// data opened (or marked erased) as the subscriber would have delivered it.
+func (s *Store) ToMessage(ctx context.Context, p Parked) (*message.Message, error) {
+	payload, err := s.open(ctx, p.Message.Metadata[MetaType], p.Message.Payload)
+	if err != nil {
+		return nil, fmt.Errorf("eventstore: parked %s: %w", p.EventID, err)
+	}
+	m := message.NewMessage(p.Message.UUID, payload)
 	for k, v := range p.Message.Metadata {
 		m.Metadata.Set(k, v)
 	}
-	return m
+	return m, nil
+}
+
+// storedPayload reads the payload of the event a subscriber message came
+// from, exactly as stored. ok is false for messages that did not come from
+// a Subscriber.
+func (s *Store) storedPayload(ctx context.Context, m *message.Message) (json.RawMessage, bool, error) {
+	stream := m.Metadata.Get(MetaStream)
+	rev, err := strconv.ParseUint(m.Metadata.Get(MetaRevision), 10, 64)
+	if stream == "" || err != nil || s.sealer == nil {
+		return nil, false, nil
+	}
+	rs, err := s.client.ReadStream(ctx, stream, esdb.ReadStreamOptions{From: esdb.Revision(rev)}, 1)
+	if err != nil {
+		return nil, false, fmt.Errorf("read %s@%d: %w", stream, rev, err)
+	}
+	defer rs.Close()
+	e, err := rs.Recv()
+	if err != nil {
+		return nil, false, fmt.Errorf("read %s@%d: %w", stream, rev, err)
+	}
+	if o := e.OriginalEvent(); o.EventNumber == rev && o.StreamID == stream {
+		return o.Data, true, nil
+	}
+	return nil, false, nil
 }
 
 // ListParked returns the parked messages of a stream not yet replayed, in

@@ -159,8 +159,15 @@ func (s *Subscriber) consume(ctx context.Context, topic string, pos *uint64, has
 // deliver hands one event to the router and waits for its ack, redelivering
 // after a nack.
 func (s *Subscriber) deliver(ctx context.Context, rec *esdb.RecordedEvent, out chan<- *message.Message) error {
+	data, err := s.store.open(ctx, rec.EventType, rec.Data)
+	if err != nil {
+		// The vault is unreachable or the key is missing: stop here
+		// rather than deliver the event without its data; the
+		// subscription restarts from the last position.
+		return fmt.Errorf("eventstore: %s@%d: %w", rec.StreamID, rec.EventNumber, err)
+	}
 	for {
-		msg := message.NewMessage(rec.EventID.String(), rec.Data)
+		msg := message.NewMessage(rec.EventID.String(), data)
 		msg.Metadata.Set(MetaStream, rec.StreamID)
 		msg.Metadata.Set(MetaRevision, strconv.FormatUint(rec.EventNumber, 10))
 		msg.Metadata.Set(MetaPosition, strconv.FormatUint(rec.Position.Commit, 10))

@@ -37,6 +37,9 @@ type ApplicationSubmitted struct {
 	// Form is flattened into the payload: applicant, identityDocument,
 	// residenceDocument, address, contacts, documents, consent.
 	Form
+	// ConsentDocument is the signed consent, a document apart from the
+	// form; nil in applications submitted before it was recorded.
+	ConsentDocument *ConsentDocument `json:"consentDocument,omitempty"`
 }
 
 // ApplicationClaimed assigns the application to a reviewer and starts the

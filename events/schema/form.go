@@ -22,7 +22,12 @@ type Form struct {
 	// Documents are the uploaded scans, one per DocumentKind.
 	Documents []DocumentRef `json:"documents"`
 	// Consent is the consent to the processing of personal data (152-ФЗ).
+	// The consent itself is a separate document: the signed scan of kind
+	// DocumentConsent, recorded as its own ConsentGiven event.
 	Consent bool `json:"consent"`
+	// ConsentVersion is the version of the consent text the applicant was
+	// shown (GET /api/v1/consent); empty means the version in force.
+	ConsentVersion string `json:"consentVersion,omitempty"`
 }
 
 // Applicant is the personal data of the insured person, written as in the

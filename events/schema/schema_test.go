@@ -36,12 +36,15 @@ func samples() []schema.Event {
 		schema.ApplicationWithdrawn{ApplicationID: "a", WithdrawnAt: at, Reason: "moved"},
 		schema.PolicyExpired{ApplicationID: "a", ENP: "1234567890123452", ValidTo: "2027-02-28", ExpiredAt: at},
 		schema.RenewalDue{ApplicationID: "a", ENP: "1234567890123452", ValidTo: "2027-02-28", RemindedAt: at},
+		schema.ConsentWithdrawn{ApplicationID: "a", WithdrawnAt: at, Reason: "moving", ClosedApplication: true, RetainUntil: "2031-02-28"},
+		schema.ApplicantDataErased{ApplicationID: "a", ApplicantID: "u", Basis: schema.EraseOnRequest, ErasedAt: at, ScansDeleted: 3},
 		schema.DocumentUploaded{DocumentID: "d", OwnerID: "u", Kind: schema.DocumentConsent, SHA256: "ab", Size: 3, ContentType: "application/pdf", UploadedAt: at},
 		schema.PersonReserved{ApplicationID: "a", PersonKey: "k", ReservedAt: at},
 		schema.ENPReserved{ENP: "1234567890123452", ApplicationID: "a", ReservedAt: at},
 		schema.IdempotencyClaimed{Fingerprint: "f", Command: "Approve", ApplicationID: "a", CommandID: "c", ClaimedAt: at},
 		schema.IdempotencyCompleted{Fingerprint: "f", Result: schema.CommandResult{ApplicationID: "a", Revision: 3, Position: 99}, CompletedAt: at},
 		schema.IdempotencyReleased{Reason: "validation", ReleasedAt: at},
+		schema.PersonalDataAccessed{ApplicationIDs: []string{"a"}, ApplicantID: "u", DocumentID: "d", What: schema.AccessDocument + schema.DocumentPassport, Route: "GET /api/v1/documents/:id", AccessedAt: at},
 	}
 }
 

@@ -30,6 +30,8 @@ type View struct {
 	Policy        *Policy      `json:"policy,omitempty"`
 	PastPolicies  []Policy     `json:"pastPolicies,omitempty"`
 	Withdrawn     *Withdrawal  `json:"withdrawn,omitempty"`
+	Consent       *Consent     `json:"consent,omitempty"`
+	Erased        *Erasure     `json:"erased,omitempty"`
 	Revision      uint64       `json:"revision"`
 	UpdatedAt     time.Time    `json:"updatedAt"`
 }
@@ -71,6 +73,26 @@ type Policy struct {
 type Withdrawal struct {
 	At     time.Time `json:"at"`
 	Reason string    `json:"reason,omitempty"`
+}
+
+// Consent is the consent document of the application and its withdrawal.
+type Consent struct {
+	Version     string    `json:"version"`
+	TextSHA256  string    `json:"textSha256"`
+	Method      string    `json:"method"`
+	DocumentID  string    `json:"documentId,omitempty"`
+	SignedAt    time.Time `json:"signedAt"`
+	WithdrawnAt time.Time `json:"withdrawnAt,omitempty"`
+	// RetainUntil is the last day an issued policy's record must be kept
+	// after the withdrawal.
+	RetainUntil string `json:"retainUntil,omitempty"`
+}
+
+// Erasure records that the applicant's personal data were erased.
+type Erasure struct {
+	At    time.Time `json:"at"`
+	Basis string    `json:"basis"`
+	By    string    `json:"by"`
 }
 
 // Statuses of an application.
@@ -118,6 +140,9 @@ func Apply(v *View, ev eventstore.Recorded) error {
 			ApplicationID: e.ApplicationID, ApplicantID: e.ApplicantID, Status: StatusSubmitted,
 			SubmittedAt: e.SubmittedAt.UTC(), SubmittedBy: ev.Envelope.Actor, OnBehalfOf: ev.Envelope.OnBehalfOf,
 			Form: e.Form,
+		}
+		if c := e.ConsentDocument; c != nil {
+			v.Consent = &Consent{Version: c.Version, TextSHA256: c.TextSHA256, Method: c.Method, DocumentID: c.DocumentID, SignedAt: c.SignedAt.UTC()}
 		}
 	case schema.ApplicationClaimed:
 		v.Status, v.Assignee = StatusInReview, e.ReviewerID
@@ -202,6 +227,19 @@ func Apply(v *View, ev eventstore.Recorded) error {
 		if v.Policy != nil {
 			v.Policy.Status = "expired"
 		}
+	case schema.ConsentWithdrawn:
+		c := Consent{}
+		if v.Consent != nil {
+			c = *v.Consent
+		}
+		c.WithdrawnAt, c.RetainUntil = e.WithdrawnAt.UTC(), e.RetainUntil
+		v.Consent = &c
+		if e.ClosedApplication {
+			v.Status = StatusWithdrawn
+		}
+	case schema.ApplicantDataErased:
+		Erase(v)
+		v.Erased = &Erasure{At: e.ErasedAt.UTC(), Basis: e.Basis, By: ev.Envelope.Actor.ID}
 	default:
 		return nil
 	}

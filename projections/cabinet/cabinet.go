@@ -47,6 +47,8 @@ type Application struct {
 	Policy        *appview.Policy    `json:"policy,omitempty"`
 	PastPolicies  []appview.Policy   `json:"pastPolicies,omitempty"`
 	Region        string             `json:"region"`
+	Consent       *appview.Consent   `json:"consent,omitempty"`
+	Erased        *appview.Erasure   `json:"erased,omitempty"`
 }
 
 // Text is a message in both languages the service speaks.
@@ -133,6 +135,13 @@ func upsert(doc *Doc, v appview.View) {
 		ApplicationID: v.ApplicationID, Status: v.Status, SubmittedAt: v.SubmittedAt, UpdatedAt: v.UpdatedAt,
 		Revision: v.Revision, Actions: actions[v.Status], Decision: v.Decision, Policy: v.Policy,
 		Region: v.Form.Address.Region, OpenQuestions: []appview.Question{}, PastPolicies: v.PastPolicies,
+		Consent: v.Consent, Erased: v.Erased,
+	}
+	switch {
+	case v.Erased != nil:
+		a.Actions = nil // an erased application takes no commands
+	case v.Consent != nil && v.Consent.WithdrawnAt.IsZero():
+		a.Actions = append(slices.Clip(a.Actions), "withdraw-consent")
 	}
 	if a.Actions == nil {
 		a.Actions = []string{}
@@ -219,6 +228,20 @@ func notify(v appview.View, ev eventstore.Recorded) (Notification, bool) {
 	case "ApplicationWithdrawn":
 		n.Title = Text{"Заявление отозвано", "Application withdrawn"}
 		n.Body = Text{"Вы отозвали заявление.", "You have withdrawn the application."}
+	case "ConsentWithdrawn":
+		n.Title = Text{"Согласие на обработку данных отозвано", "Consent to data processing withdrawn"}
+		switch {
+		case v.Consent != nil && v.Consent.RetainUntil != "":
+			n.Body = Text{"Сведения о выданном полисе закон требует хранить до " + v.Consent.RetainUntil + "; после этого ваши данные будут удалены.",
+				"The law requires keeping the record of the issued policy until " + v.Consent.RetainUntil + "; after that your data will be erased."}
+		default:
+			n.Body = Text{"Рассмотрение заявления прекращено. Ваши персональные данные будут удалены.",
+				"The application is no longer processed. Your personal data will be erased."}
+		}
+	case "ApplicantDataErased":
+		n.Title = Text{"Персональные данные удалены", "Personal data erased"}
+		n.Body = Text{"Ваши персональные данные по этому заявлению удалены и больше не могут быть прочитаны.",
+			"Your personal data in this application have been erased and can no longer be read."}
 	default:
 		return Notification{}, false
 	}

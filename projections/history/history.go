@@ -2,16 +2,20 @@
 // event in order, with who did it, for whom, when, under which correlation,
 // and the field-level diff it made to the application's view. It also keeps
 // the current view of each application, which is what the detail endpoint
-// serves.
+// serves, and the staff access log: every read of the application's
+// personal data by staff (schema.PersonalDataAccessed), with who read what
+// and when.
 package history
 
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/omsonline/oms/events"
 	"github.com/omsonline/oms/events/eventstore"
+	"github.com/omsonline/oms/events/schema"
 	"github.com/omsonline/oms/projections/appview"
 	"github.com/omsonline/oms/projections/readstore"
 	"github.com/omsonline/oms/projections/runner"
@@ -21,6 +25,15 @@ import (
 const (
 	Entries      = "history"
 	Applications = "applications"
+	// Access is the staff access log, one AccessEntry per application per
+	// PersonalDataAccessed event. It is a collection of its own rather than
+	// entries among the events: the timeline stays the application's
+	// stream, revision by revision, and the log (which grows with every
+	// read) pages on its own.
+	Access = "history_access"
+	// Documents maps a scan to the applications whose forms have referred
+	// to it, so that a read of a scan lands in their access logs.
+	Documents = "history_documents"
 )
 
 // Entry is one event in an application's audit history.
@@ -43,6 +56,49 @@ type Entry struct {
 // EntryID orders entries of one application by revision.
 func EntryID(appID string, revision uint64) string { return fmt.Sprintf("%s/%012d", appID, revision) }
 
+// AccessEntry is one read of an application's personal data by staff.
+type AccessEntry struct {
+	ApplicationID string `json:"applicationId"`
+	// Position is the $all position of the PersonalDataAccessed event.
+	Position   uint64       `json:"position"`
+	EventID    string       `json:"eventId"`
+	AccessedAt time.Time    `json:"accessedAt"`
+	Actor      events.Actor `json:"actor"`
+	OnBehalfOf string       `json:"onBehalfOf,omitempty"`
+	// What is a schema.Access* code, e.g. "history" or "document:passport".
+	What       string `json:"what"`
+	Route      string `json:"route"`
+	DocumentID string `json:"documentId,omitempty"`
+	// CorrelationID and CausationID (the request id) find the request in
+	// the logs.
+	CorrelationID string `json:"correlationId,omitempty"`
+	CausationID   string `json:"causationId,omitempty"`
+}
+
+// AccessEntryID orders the access log of one application by $all
+// position, which is the order the reads were recorded in. The position is
+// unique per event, so a replayed event writes the same entry again instead
+// of a second one.
+func AccessEntryID(appID string, position uint64) string {
+	return fmt.Sprintf("%s/%020d", appID, position)
+}
+
+// documentApps is a Documents entry: the applications that referred to a
+// scan, each with the position from which on it did.
+type documentApps struct {
+	Applications []documentApp `json:"applications"`
+}
+
+type documentApp struct {
+	ApplicationID string `json:"applicationId"`
+	// Since is the position of the event that first put the scan into the
+	// application's form. An access event reads only the applications
+	// referring to the scan before it, so that replaying it after a crash
+	// (when this entry may already hold later events) resolves the same
+	// applications as the first time and as a rebuild.
+	Since uint64 `json:"since"`
+}
+
 // Projection builds the history and the application views.
 type Projection struct{}
 
@@ -51,17 +107,33 @@ func (Projection) Name() string { return "history" }
 
 // Collections implements runner.Projection.
 func (Projection) Collections() []runner.Collection {
-	// Entries are derived from the application views: entries first.
-	return []runner.Collection{{Name: Entries, Kind: readstore.KindDocs}, {Name: Applications, Kind: readstore.KindDocs}}
+	// Entries and the scan index are derived from the application views:
+	// they go first, so a view that has an event implies they have it too.
+	return []runner.Collection{
+		{Name: Entries, Kind: readstore.KindDocs},
+		{Name: Documents, Kind: readstore.KindDocs},
+		{Name: Access, Kind: readstore.KindDocs},
+		{Name: Applications, Kind: readstore.KindDocs},
+	}
 }
 
 // Apply implements runner.Projection.
 func (Projection) Apply(_ context.Context, tx *runner.Tx, ev eventstore.Recorded) error {
+	if ev.Envelope.Type == schema.TypePersonalDataAccessed {
+		return applyAccess(tx, ev)
+	}
 	st, ok, err := appview.Next(tx, Applications, ev)
 	if !ok || err != nil || !st.Fresh {
 		return err
 	}
 	appID, before, after := st.ApplicationID, st.Before, st.After
+	if ev.Envelope.Type == schema.TypeApplicantDataErased {
+		if err := eraseEntries(tx, appID, ev.Revision); err != nil {
+			return err
+		}
+		// The erasure's own entry must not show the values it removed.
+		appview.Erase(&before)
+	}
 	// The entry is written before the view (see Collections), so after a
 	// crash between the two the entry may already be there.
 	existing, entryExists, err := tx.Get(Entries, EntryID(appID, ev.Revision))
@@ -87,5 +159,81 @@ func (Projection) Apply(_ context.Context, tx *runner.Tx, ev eventstore.Recorded
 			return err
 		}
 	}
+	if err := indexDocuments(tx, appID, before.Form.Documents, after.Form.Documents); err != nil {
+		return err
+	}
 	return tx.Put(Applications, appID, after, nil)
+}
+
+// indexDocuments adds the application to the index entry of every scan its
+// form gained. A scan that leaves the form (replaced by a newer one) stays
+// indexed: it was part of the application's data, and reading it still is
+// reading that.
+func indexDocuments(tx *runner.Tx, appID string, before, after []schema.DocumentRef) error {
+	for _, d := range after {
+		if d.ID == "" || slices.ContainsFunc(before, func(b schema.DocumentRef) bool { return b.ID == d.ID }) {
+			continue
+		}
+		var idx documentApps
+		if _, _, err := tx.GetJSON(Documents, d.ID, &idx); err != nil {
+			return err
+		}
+		if slices.ContainsFunc(idx.Applications, func(a documentApp) bool { return a.ApplicationID == appID }) {
+			continue // written before a crash, with this very event
+		}
+		// A new slice: the value read may be shared with the runner's cache.
+		idx.Applications = append(slices.Clip(idx.Applications), documentApp{ApplicationID: appID, Since: tx.Position()})
+		if err := tx.Put(Documents, d.ID, idx, nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// applyAccess writes one access-log entry for every application the read
+// covered. The entry's id is derived from the event's position, so applying
+// the event again (a replay after a crash) rewrites the same entries with
+// the same content: never a duplicate, and equal to a rebuild.
+func applyAccess(tx *runner.Tx, ev eventstore.Recorded) error {
+	p, err := schema.Decode(ev.Envelope.Type, ev.Envelope.SchemaVersion, ev.Data)
+	if err != nil {
+		return fmt.Errorf("history: %s@%d: %w", ev.Stream, ev.Revision, err)
+	}
+	a, ok := p.(schema.PersonalDataAccessed)
+	if !ok {
+		return fmt.Errorf("history: %s@%d: %T is not an access record", ev.Stream, ev.Revision, p)
+	}
+	apps := slices.Clone(a.ApplicationIDs)
+	if a.DocumentID != "" {
+		var idx documentApps
+		if _, _, err := tx.GetJSON(Documents, a.DocumentID, &idx); err != nil {
+			return err
+		}
+		for _, x := range idx.Applications {
+			if x.Since < tx.Position() {
+				apps = append(apps, x.ApplicationID)
+			}
+		}
+	}
+	slices.Sort(apps)
+	apps = slices.Compact(apps)
+	e := ev.Envelope
+	at := a.AccessedAt.UTC()
+	if a.AccessedAt.IsZero() {
+		at = e.OccurredAt.UTC()
+	}
+	for _, id := range apps {
+		if id == "" {
+			continue
+		}
+		entry := AccessEntry{
+			ApplicationID: id, Position: ev.Position, EventID: e.EventID, AccessedAt: at,
+			Actor: e.Actor, OnBehalfOf: e.OnBehalfOf, What: a.What, Route: a.Route, DocumentID: a.DocumentID,
+			CorrelationID: e.CorrelationID, CausationID: e.CausationID,
+		}
+		if err := tx.Put(Access, AccessEntryID(id, ev.Position), entry, nil); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -216,6 +216,27 @@ type Store interface {
 	// DeleteBlob removes a blob; missing is not an error.
 	DeleteBlob(ctx context.Context, sha256 string) error
 
+	// The key vault holds the wrapped data keys that encrypt applicants'
+	// personal data (see events/piicrypt). It lives here, never in the
+	// event store, because erasing a person means destroying their key,
+	// and the event store cannot forget.
+
+	// LoadKey returns a wrapped key. found is false for an id that was
+	// never created; erased is true (and wrapped nil) once EraseKey ran.
+	LoadKey(ctx context.Context, id string) (wrapped []byte, erased, found bool, err error)
+	// CreateKey stores wrapped under id unless id already exists, and
+	// returns what is stored: concurrent creators all end up with the
+	// first key. An erased id stays erased.
+	CreateKey(ctx context.Context, id string, wrapped []byte) (stored []byte, erased bool, err error)
+	// EraseKey destroys the key and leaves a tombstone, so that "erased"
+	// stays distinguishable from "never existed" (a misconfigured store
+	// must not read as a mass erasure). Erasing twice is not an error.
+	EraseKey(ctx context.Context, id string) error
+	// Scrub makes content that was overwritten or deleted unrecoverable
+	// from the store's own files, as far as the adapter can: after an
+	// erasure the old bytes must not linger in free pages or logs.
+	Scrub(ctx context.Context) error
+
 	// Close releases the store's resources.
 	Close() error
 }

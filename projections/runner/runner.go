@@ -424,7 +424,10 @@ func (r *Runner) ReplayParked(ctx context.Context, name string) (int, error) {
 		if p.Handler() != name {
 			continue
 		}
-		msg := p.ToMessage()
+		msg, err := r.opts.Events.ToMessage(ctx, p)
+		if err != nil {
+			return n, err
+		}
 		msg.SetContext(ctx)
 		if err := st.apply(msg, true); err != nil {
 			return n, fmt.Errorf("runner: replay of parked %s failed again: %w", p.EventID, err)

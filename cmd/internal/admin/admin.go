@@ -1,6 +1,7 @@
-// Package admin serves the operator's HTTP endpoints for projections:
-// status and lag, blue/green rebuilds, and parked (poison) messages. omsctl
-// drives them; only the admin role may call them.
+// Package admin serves the administrator's HTTP endpoints: projections
+// (status and lag, blue/green rebuilds, parked messages) and the erasure of
+// an applicant's personal data. omsctl drives them; only the admin role may
+// call them.
 package admin
 
 import (
@@ -34,6 +35,9 @@ type Deps struct {
 	Events *eventstore.Store
 	Store  readstore.Store
 	Logger *slog.Logger
+	// Erasure and Waiter serve the erasure endpoint.
+	Erasure Eraser
+	Waiter  Waiter
 }
 
 // ProjectionStatus is one row of GET /api/v1/admin/projections.
@@ -73,6 +77,7 @@ func Register(r fiber.Router, d Deps) {
 	g.Post("/projections/:name/rebuild", s.rebuild)
 	g.Get("/parked", s.parked)
 	g.Post("/projections/:name/replay-parked", s.replayParked)
+	g.Post("/applicants/:id/erase", s.erase)
 }
 
 func problem(c *fiber.Ctx, status int, ru, en string) error {

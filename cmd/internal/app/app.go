@@ -26,6 +26,8 @@ import (
 	"github.com/omsonline/oms/command/service"
 	"github.com/omsonline/oms/events/esdbserver"
 	"github.com/omsonline/oms/events/eventstore"
+	"github.com/omsonline/oms/events/piicrypt"
+	"github.com/omsonline/oms/events/schema"
 	"github.com/omsonline/oms/projections/calendar"
 	"github.com/omsonline/oms/projections/leader"
 	"github.com/omsonline/oms/projections/lease"
@@ -43,6 +45,7 @@ type App struct {
 	metrics    *metrics.Metrics
 	events     *eventstore.Store
 	store      readstore.Store
+	keys       *piicrypt.Keyring
 	leader     *leader.Leader
 	commands   *service.Service
 	leaderDone chan struct{}
@@ -60,9 +63,12 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (a *App, er
 	}
 	log = logging.Wrap(log) // request and correlation ids on every line
 	a = &App{cfg: cfg, log: log, done: make(chan error, 1)}
+	// "return nil, err" sets a to nil before deferred calls run: close
+	// what was started through a copy of the pointer.
+	started := a
 	defer func() {
 		if err != nil {
-			a.Close()
+			started.Close()
 		}
 	}()
 
@@ -81,12 +87,17 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (a *App, er
 		}
 	}
 	a.metrics = metrics.New()
-	a.events, err = eventstore.Open(eventstore.Options{URL: url, Logger: log, OnAppend: a.metrics.ObserveAppend})
+	// The read store first: it holds the key vault that every event
+	// with personal data is sealed and opened with.
+	a.store, err = openReadStore(ctx, cfg, log)
 	if err != nil {
 		return nil, err
 	}
-
-	a.store, err = openReadStore(ctx, cfg, log)
+	if a.keys, err = openKeyring(cfg, a.store, log); err != nil {
+		return nil, err
+	}
+	a.events, err = eventstore.Open(eventstore.Options{URL: url, Logger: log, OnAppend: a.metrics.ObserveAppend,
+		Sealer: piicrypt.NewSealer(a.keys, piicrypt.Personal{Sections: schema.PersonalSections, Clear: schema.PersonalClearKeys})})
 	if err != nil {
 		return nil, err
 	}
@@ -113,7 +124,19 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (a *App, er
 	if err != nil {
 		return nil, err
 	}
+	// The key signs browser sessions in either mode; without an OIDC
+	// issuer it also signs dev tokens, and omsd warns about that loudly.
 	verifier := authn.NewDevVerifier(key)
+	if cfg.OIDCIssuer != "" {
+		verifier, err = authn.NewOIDCVerifier(ctx, authn.OIDCOptions{
+			Issuer: cfg.OIDCIssuer, Audience: cfg.OIDCAudience, RolesClaim: cfg.OIDCRolesClaim,
+			JWKSURL: cfg.OIDCJWKSURL, PublicKeyFile: cfg.OIDCPublicKeyFile, Logger: log,
+		}, key)
+		if err != nil {
+			return nil, err
+		}
+	}
+	verifier.Announce(log)
 
 	a.http = fiber.New(fiber.Config{
 		AppName:               "omsd",
@@ -124,6 +147,7 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (a *App, er
 		IdleTimeout:           120 * time.Second,
 		ErrorHandler:          commandapi.ErrorHandler,
 	})
+	a.http.Hooks().OnShutdown(func() error { verifier.Close(); return nil })
 	a.http.Use(a.metrics.Middleware())
 	a.http.Use(logging.Middleware(log))
 	a.metrics.WatchProjections(a.leader, a.events)
@@ -134,6 +158,7 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (a *App, er
 	a.http.Get("/healthz", func(c *fiber.Ctx) error { return c.SendString("ok") })
 	a.http.Get("/readyz", a.ready)
 	a.http.Get(openapi.Path, openapi.Handler()) // public: before the /api auth
+	a.http.Get("/api/v1/consent", commandapi.Consent)
 	// Everything under /api needs a caller; routes below are registered with
 	// their full paths and pass through this first.
 	a.http.Use("/api", verifier.Middleware())
@@ -142,11 +167,14 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (a *App, er
 	if err := useAuthz(a, verifier); err != nil {
 		return nil, err
 	}
+	// Staff reads of scans and policy extracts go into the access log
+	// (routes.go); it wraps routes registered below.
+	useAccessLog(a)
 	if err := registerCommands(a.http, a); err != nil {
 		return nil, err
 	}
-	queryapi.Register(a.http, queryapi.Deps{Store: a.store, Waiter: a.leader, Events: a.events, Calendar: calendar.Default()})
-	admin.Register(a.http, admin.Deps{Runner: a.leader, Events: a.events, Store: a.store, Logger: log})
+	queryapi.Register(a.http, queryapi.Deps{Store: a.store, Waiter: a.leader, Events: a.events, Calendar: calendar.Default(), Logger: log})
+	admin.Register(a.http, admin.Deps{Runner: a.leader, Events: a.events, Store: a.store, Logger: log, Erasure: a.commands, Waiter: a.leader})
 	if err := registerWeb(a, verifier); err != nil {
 		return nil, err
 	}
@@ -189,7 +217,7 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (a *App, er
 	if cfg.MongoURI != "" {
 		readWhere = "MongoDB"
 	}
-	log.Info("omsd is up", "http", "http://"+a.httpLis.Addr().String(), "eventstore", esdbWhere, "readmodels", readWhere, "data", cfg.DataDir, "auth", "dev-mode JWT (omsctl token)")
+	log.Info("omsd is up", "http", "http://"+a.httpLis.Addr().String(), "eventstore", esdbWhere, "readmodels", readWhere, "data", cfg.DataDir, "auth", verifier.Mode())
 	return a, nil
 }
 
@@ -216,6 +244,9 @@ func (a *App) Events() *eventstore.Store { return a.events }
 
 // Store is the read-model store.
 func (a *App) Store() readstore.Store { return a.store }
+
+// Keys is the keyring that seals applicants' personal data.
+func (a *App) Keys() *piicrypt.Keyring { return a.keys }
 
 // Projections answers for the projections on any node; Runner is non-nil
 // only while this node holds the lease.

@@ -143,6 +143,7 @@ func (m *matrix) fixtures() map[string]func(role string, allowed bool) req {
 		"GET /healthz":          simple("/healthz"),
 		"GET /readyz":           simple("/readyz"),
 		"GET /api/openapi.json": simple("/api/openapi.json"),
+		"GET /api/v1/consent":   simple("/api/v1/consent"),
 
 		"POST /api/v1/applications": func(role string, allowed bool) req {
 			if !allowed {
@@ -156,15 +157,25 @@ func (m *matrix) fixtures() map[string]func(role string, allowed bool) req {
 			}
 			return req{method: "POST", path: "/api/v1/applications", token: tok, obo: obo, json: p.form(docs)}
 		},
-		"POST /api/v1/applications/:id/claim":          action("claim", "submitted", ""),
-		"POST /api/v1/applications/:id/request-info":   action("request-info", "in_review", `{"questions":[{"text":"Пришлите скан целиком","documentKind":"passport"}]}`),
-		"POST /api/v1/applications/:id/provide-info":   action("provide-info", "info_requested", `{"answers":[{"questionId":"1.1","text":"Москва"}]}`),
-		"POST /api/v1/applications/:id/approve":        action("approve", "in_review", ""),
-		"POST /api/v1/applications/:id/reject":         action("reject", "in_review", `{"reasonCode":"other","reason":"Скан нечитаем"}`),
-		"POST /api/v1/applications/:id/issue-policy":   action("issue-policy", "approved", ""),
-		"POST /api/v1/applications/:id/change-address": action("change-address", "policy_active", `{"address":{"region":"78","city":"Санкт-Петербург","street":"Невский пр.","house":"10","postalCode":"191025"}}`),
-		"POST /api/v1/applications/:id/renew":          action("renew", "policy_active", `{}`),
-		"POST /api/v1/applications/:id/withdraw":       action("withdraw", "submitted", `{"reason":"Уезжаю"}`),
+		"POST /api/v1/applications/:id/claim":            action("claim", "submitted", ""),
+		"POST /api/v1/applications/:id/request-info":     action("request-info", "in_review", `{"questions":[{"text":"Пришлите скан целиком","documentKind":"passport"}]}`),
+		"POST /api/v1/applications/:id/provide-info":     action("provide-info", "info_requested", `{"answers":[{"questionId":"1.1","text":"Москва"}]}`),
+		"POST /api/v1/applications/:id/approve":          action("approve", "in_review", ""),
+		"POST /api/v1/applications/:id/reject":           action("reject", "in_review", `{"reasonCode":"other","reason":"Скан нечитаем"}`),
+		"POST /api/v1/applications/:id/issue-policy":     action("issue-policy", "approved", ""),
+		"POST /api/v1/applications/:id/change-address":   action("change-address", "policy_active", `{"address":{"region":"78","city":"Санкт-Петербург","street":"Невский пр.","house":"10","postalCode":"191025"}}`),
+		"POST /api/v1/applications/:id/renew":            action("renew", "policy_active", `{}`),
+		"POST /api/v1/applications/:id/withdraw":         action("withdraw", "submitted", `{"reason":"Уезжаю"}`),
+		"POST /api/v1/applications/:id/withdraw-consent": action("withdraw-consent", "submitted", `{"reason":"Передумал"}`),
+		"POST /api/v1/admin/applicants/:id/erase": func(role string, allowed bool) req {
+			if !allowed {
+				return m.api(role, "POST", "/api/v1/admin/applicants/"+m.a.Subject+"/erase", `{"basis":"subject_request"}`)
+			}
+			// A fresh applicant who withdrew: erasable at once.
+			p, tok, id := m.freshApp("submitted", false)
+			m.c.act(tok, "", id, "withdraw", "")
+			return m.api(role, "POST", "/api/v1/admin/applicants/"+p.Subject+"/erase", `{"basis":"subject_request"}`)
+		},
 		"POST /api/v1/documents": func(role string, _ bool) req {
 			r := m.api(role, "POST", "/api/v1/documents", "")
 			r.multipart = &filePart{kind: "passport", content: []byte("%PDF-1.7\n% matrix\n")}
@@ -177,6 +188,7 @@ func (m *matrix) fixtures() map[string]func(role string, allowed bool) req {
 		"GET /api/v1/applications/:id":         simple("/api/v1/applications/" + m.appA),
 		"GET /api/v1/applications/:id/history": simple("/api/v1/applications/" + m.appA + "/history"),
 		"GET /api/v1/applications/:id/state":   simple("/api/v1/applications/" + m.appA + "/state?revision=0"),
+		"GET /api/v1/applications/:id/access":  simple("/api/v1/applications/" + m.appA + "/access"),
 		"GET /api/v1/policies/:enp/pdf":        simple("/api/v1/policies/" + m.enpA + "/pdf"),
 
 		"GET /api/v1/admin/projections": simple("/api/v1/admin/projections"),

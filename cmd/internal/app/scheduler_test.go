@@ -40,7 +40,7 @@ func TestSchedulerRemindsThenExpires(t *testing.T) {
 	// test; the app's own service runs on the wall clock.
 	var at time.Time
 	clock := func() time.Time { return at }
-	docs, err := document.New(document.Options{Store: a.Events(), Blobs: a.Store()})
+	docs, err := document.New(document.Options{Store: a.Events(), Blobs: a.Store(), Keys: a.Keys()})
 	if err != nil {
 		t.Fatal(err)
 	}

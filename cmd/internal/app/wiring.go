@@ -16,6 +16,7 @@ import (
 	"github.com/omsonline/oms/command/document"
 	commandapi "github.com/omsonline/oms/command/httpapi"
 	"github.com/omsonline/oms/command/service"
+	"github.com/omsonline/oms/events/piicrypt"
 	"github.com/omsonline/oms/projections/readstore"
 	"github.com/omsonline/oms/projections/readstore/mongostore"
 )
@@ -23,19 +24,34 @@ import (
 // registerCommands mounts the command API and keeps the command service
 // for the scheduler.
 func registerCommands(r fiber.Router, a *App) error {
-	docs, err := document.New(document.Options{Store: a.events, Blobs: a.store, Logger: a.log})
+	docs, err := document.New(document.Options{Store: a.events, Blobs: a.store, Keys: a.keys, Logger: a.log})
 	if err != nil {
 		return err
 	}
 	cmds, err := service.New(service.Options{
-		Store: a.events, Documents: docs, Logger: a.log,
-		Config: application.Config{PolicyTermMonths: a.cfg.PolicyTermMonths, AutoIssue: a.cfg.AutoIssue},
+		Store: a.events, Documents: docs, Logger: a.log, Keys: a.keys, Blobs: a.store, PersonSecret: a.keys.Secret("person-key"),
+		Config: application.Config{PolicyTermMonths: a.cfg.PolicyTermMonths, AutoIssue: a.cfg.AutoIssue, RetentionYears: a.cfg.RetentionYears},
 	})
 	if err != nil {
 		return err
 	}
 	a.commands = cmds
 	return commandapi.Register(r, commandapi.Deps{Commands: cmds, Documents: docs, Logger: a.log})
+}
+
+// openKeyring loads the master key and opens the keyring over the read
+// store's key vault.
+func openKeyring(cfg config.Config, vault piicrypt.Vault, log *slog.Logger) (*piicrypt.Keyring, error) {
+	devFile := filepath.Join(cfg.DevKeyDir, "dev-master.key")
+	master, created, err := piicrypt.MasterKey(cfg.MasterKey, cfg.MasterKeyFile, devFile)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.MasterKey == "" && cfg.MasterKeyFile == "" {
+		log.Warn("DEV MASTER KEY: applicants' personal data are encrypted under a key kept next to the data; set OMS_MASTER_KEY_FILE in production",
+			"file", devFile, "created", created)
+	}
+	return piicrypt.NewKeyring(piicrypt.KeyringOptions{Master: master, Vault: vault})
 }
 
 func openMongo(ctx context.Context, cfg config.Config, log *slog.Logger) (readstore.Store, error) {

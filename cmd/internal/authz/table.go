@@ -41,6 +41,8 @@ func Table() []Route {
 		{"GET", "/healthz", 0, all, all, all, all, all, all},
 		{"GET", "/readyz", 0, all, all, all, all, all, all},
 		{"GET", "/api/openapi.json", 0, all, all, all, all, all, all},
+		// The consent text is public: people read it before they sign in.
+		{"GET", "/api/v1/consent", 0, all, all, all, all, all, all},
 
 		// Commands (command/httpapi).
 		{"POST", "/api/v1/applications", jsonBody, no, own, obo, no, no, no},
@@ -54,6 +56,8 @@ func Table() []Route {
 		{"POST", "/api/v1/applications/:id/renew", jsonBody, no, own, obo, no, no, no},
 		// Withdrawing is the applicant's own decision, never an operator's.
 		{"POST", "/api/v1/applications/:id/withdraw", jsonBody, no, own, no, no, no, no},
+		// Consent is the applicant's to withdraw, in person at an МФЦ too.
+		{"POST", "/api/v1/applications/:id/withdraw-consent", jsonBody, no, own, obo, no, no, no},
 		{"POST", "/api/v1/documents", uploadBody, no, own, obo, no, no, no},
 		{"GET", "/api/v1/documents/:id", 0, no, own, obo, all, all, no},
 
@@ -63,7 +67,14 @@ func Table() []Route {
 		{"GET", "/api/v1/applications/:id", 0, no, own, obo, all, all, all},
 		{"GET", "/api/v1/applications/:id/history", 0, no, no, no, all, all, all},
 		{"GET", "/api/v1/applications/:id/state", 0, no, no, no, no, all, all},
+		// The staff access log names who of the staff read the
+		// application: auditors answer for it. Reviewers, whose reads it
+		// records, do not read it.
+		{"GET", "/api/v1/applications/:id/access", 0, no, no, no, no, all, all},
 		{"GET", "/api/v1/policies/:enp/pdf", 0, no, own, obo, all, all, all},
+
+		// Erasure of an applicant's personal data (152-ФЗ art. 21).
+		{"POST", "/api/v1/admin/applicants/:id/erase", smallBody, no, no, no, no, no, all},
 
 		// Projections (cmd/internal/admin).
 		{"GET", "/api/v1/admin/projections", 0, no, no, no, no, no, all},

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -55,6 +56,29 @@ type Config struct {
 	// DebugAddr turns on the pprof listener; a bare port binds loopback
 	// only, since profiles expose memory contents.
 	DebugAddr string
+	// OIDCIssuer turns on production authentication: bearer tokens must be
+	// signed by this OpenID Connect issuer. Empty means dev mode (phone +
+	// one-time code sign-in and `omsctl token`).
+	OIDCIssuer string
+	// OIDCAudience is the audience ("aud") tokens must be issued for.
+	OIDCAudience string
+	// OIDCRolesClaim names the claim holding the caller's role: a top-level
+	// claim, or a dotted path such as realm_access.roles (Keycloak).
+	OIDCRolesClaim string
+	// OIDCJWKSURL overrides the key set URL that discovery would find.
+	OIDCJWKSURL string
+	// OIDCPublicKeyFile is a PEM public key used instead of a JWKS, for
+	// issuers that publish none.
+	OIDCPublicKeyFile string
+	// MasterKey (base64 of 32 bytes) or MasterKeyFile wraps the
+	// applicants' data keys. With neither, a dev key is created in the data
+	// dir and omsd warns: production keeps the master key apart from the
+	// data it protects.
+	MasterKey     string
+	MasterKeyFile string
+	// RetentionYears is how long an issued policy's record is kept after
+	// its last term before the applicant's data may be erased.
+	RetentionYears int
 }
 
 type setting struct {
@@ -91,6 +115,14 @@ func (c *Config) settings() []setting {
 		{env: "OMS_RATE_LIMIT_SUBJECT", flag: "rate-limit-subject", usage: "requests per window by one signed-in subject; 0 turns the limit off", i: &c.RateLimitSubject},
 		{env: "OMS_RATE_LIMIT_WINDOW", flag: "rate-limit-window", usage: "window of the per-IP and per-subject rate limits", dur: &c.RateLimitWindow},
 		{env: "OMS_RATE_LIMIT_SIGNIN", flag: "rate-limit-signin", usage: "sign-in form posts per minute from one client IP; 0 turns the limit off", i: &c.RateLimitSignIn},
+		{env: "OMS_OIDC_ISSUER", flag: "oidc-issuer", usage: "OpenID Connect issuer URL whose tokens omsd accepts; empty runs dev-mode authentication (never in production)", str: &c.OIDCIssuer},
+		{env: "OMS_OIDC_AUDIENCE", flag: "oidc-audience", usage: "audience (aud) that OIDC tokens must carry", str: &c.OIDCAudience},
+		{env: "OMS_OIDC_ROLES_CLAIM", flag: "oidc-roles-claim", usage: "claim with the caller's role, a string or array; a dotted path such as realm_access.roles walks nested objects", str: &c.OIDCRolesClaim},
+		{env: "OMS_OIDC_JWKS_URL", flag: "oidc-jwks-url", usage: "JWKS URL of the issuer's signing keys (default: jwks_uri from <issuer>/.well-known/openid-configuration)", str: &c.OIDCJWKSURL},
+		{env: "OMS_OIDC_PUBLIC_KEY_FILE", flag: "oidc-public-key-file", usage: "PEM public key (RSA, P-256 or Ed25519) that signs the issuer's tokens, instead of a JWKS", str: &c.OIDCPublicKeyFile},
+		{env: "OMS_MASTER_KEY", flag: "master-key", usage: "base64 of the 32-byte master key that wraps applicants' data keys (prefer OMS_MASTER_KEY_FILE: flags show in ps)", str: &c.MasterKey},
+		{env: "OMS_MASTER_KEY_FILE", flag: "master-key-file", usage: "file holding the base64 master key; with neither, a dev key is made in the data dir", str: &c.MasterKeyFile},
+		{env: "OMS_RETENTION_YEARS", flag: "retention-years", usage: "years an issued policy's record is kept after its last term before the applicant's data may be erased", i: &c.RetentionYears},
 		{env: "OMS_DEBUG_ADDR", flag: "debug-addr", usage: "listen address of the pprof debug listener, e.g. :6060 (a bare port listens on 127.0.0.1 only); empty turns it off", str: &c.DebugAddr},
 	}
 }
@@ -104,6 +136,7 @@ func Defaults() Config {
 		MongoDatabase:     "oms",
 		SLADays:           10,
 		PolicyTermMonths:  12,
+		RetentionYears:    5,
 		LogLevel:          "info",
 		LeaseTTL:          10 * time.Second,
 		SchedulerInterval: time.Minute,
@@ -116,6 +149,8 @@ func Defaults() Config {
 		RateLimitSubject: 15000,
 		RateLimitWindow:  10 * time.Second,
 		RateLimitSignIn:  20,
+		OIDCAudience:     "oms",
+		OIDCRolesClaim:   "roles",
 	}
 }
 
@@ -188,6 +223,12 @@ func (c *Config) Validate() error {
 	if c.SLADays <= 0 {
 		return fmt.Errorf("config: OMS_SLA_DAYS must be positive")
 	}
+	if c.RetentionYears <= 0 {
+		return fmt.Errorf("config: OMS_RETENTION_YEARS must be positive")
+	}
+	if c.MasterKey != "" && c.MasterKeyFile != "" {
+		return fmt.Errorf("config: set OMS_MASTER_KEY or OMS_MASTER_KEY_FILE, not both")
+	}
 	c.PublicURL = strings.TrimSuffix(c.PublicURL, "/")
 	if c.PublicURL != "" {
 		if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -217,7 +258,72 @@ func (c *Config) Validate() error {
 	if (c.RateLimitIP > 0 || c.RateLimitSubject > 0) && c.RateLimitWindow < time.Second {
 		return fmt.Errorf("config: OMS_RATE_LIMIT_WINDOW must be at least 1s")
 	}
+	return c.validateOIDC()
+}
+
+// validateOIDC checks the OIDC settings. The key settings without an issuer
+// are refused rather than ignored: someone who set them meant production
+// authentication, and silently running dev mode instead would let anyone in.
+func (c *Config) validateOIDC() error {
+	if c.OIDCIssuer == "" {
+		if c.OIDCJWKSURL != "" || c.OIDCPublicKeyFile != "" {
+			return fmt.Errorf("config: OMS_OIDC_JWKS_URL and OMS_OIDC_PUBLIC_KEY_FILE need OMS_OIDC_ISSUER")
+		}
+		return nil
+	}
+	if err := TrustedURL(c.OIDCIssuer); err != nil {
+		return fmt.Errorf("config: OMS_OIDC_ISSUER: %w", err)
+	}
+	if strings.ContainsAny(c.OIDCIssuer, "?#") {
+		// OpenID Connect Discovery: the issuer has no query or fragment.
+		return fmt.Errorf("config: OMS_OIDC_ISSUER %q has a query or fragment", c.OIDCIssuer)
+	}
+	if c.OIDCJWKSURL != "" {
+		if err := TrustedURL(c.OIDCJWKSURL); err != nil {
+			return fmt.Errorf("config: OMS_OIDC_JWKS_URL: %w", err)
+		}
+		if c.OIDCPublicKeyFile != "" {
+			return fmt.Errorf("config: set OMS_OIDC_JWKS_URL or OMS_OIDC_PUBLIC_KEY_FILE, not both")
+		}
+	}
+	if c.OIDCPublicKeyFile != "" {
+		abs, err := filepath.Abs(c.OIDCPublicKeyFile)
+		if err != nil {
+			return fmt.Errorf("config: OMS_OIDC_PUBLIC_KEY_FILE: %w", err)
+		}
+		c.OIDCPublicKeyFile = abs
+	}
+	if strings.TrimSpace(c.OIDCAudience) == "" {
+		return fmt.Errorf("config: OMS_OIDC_AUDIENCE is empty")
+	}
+	if c.OIDCRolesClaim == "" || slices.Contains(strings.Split(c.OIDCRolesClaim, "."), "") {
+		return fmt.Errorf("config: OMS_OIDC_ROLES_CLAIM %q: want a claim name or a dotted path such as realm_access.roles", c.OIDCRolesClaim)
+	}
 	return nil
+}
+
+// TrustedURL accepts where signing keys may come from: https, or plain
+// http on a loopback host only (a local test issuer). Keys fetched over
+// plain HTTP from elsewhere could be swapped on the way.
+func TrustedURL(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return fmt.Errorf("%q is not a URL: %w", raw, err)
+	}
+	if u.Host == "" || u.User != nil || u.Fragment != "" {
+		return fmt.Errorf("%q: want an https URL such as https://id.example.org/realms/oms", raw)
+	}
+	switch u.Scheme {
+	case "https":
+		return nil
+	case "http":
+		host := u.Hostname()
+		if ip := net.ParseIP(host); host == "localhost" || (ip != nil && ip.IsLoopback()) {
+			return nil
+		}
+		return fmt.Errorf("%q: plain http is accepted for a loopback host only; use https", raw)
+	}
+	return fmt.Errorf("%q: want an https URL", raw)
 }
 
 // EnvNames lists every environment variable omsd reads, for the checks that

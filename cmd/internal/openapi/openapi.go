@@ -58,6 +58,9 @@ type Operation struct {
 	public bool
 	// command operations take If-Match and Idempotency-Key.
 	command bool
+	// audited operations record a staff caller's read in the access log
+	// first, and answer 503 when it cannot be recorded.
+	audited bool
 }
 
 var afterParam = param{"query", "after", "Read-your-writes: wait (up to 5 s, else 503 with Retry-After) until the read model has passed this $all position, as returned by a command.", "integer"}
@@ -73,7 +76,7 @@ func Operations() []Operation {
 		{Method: "POST", Path: "/api/v1/documents", tag: "documents", sum: "Upload a scan (PDF, JPEG or PNG, up to 10 MB)",
 			desc: "Multipart form with the fields kind and file. The answer's id goes into an application's documents.", upload: true, status: 201, resp: uploadResponse{}},
 		{Method: "GET", Path: "/api/v1/documents/:id", tag: "documents", sum: "Download a scan (its owner, reviewers, auditors)", status: 200,
-			media: []string{"application/pdf", "image/jpeg", "image/png"}},
+			media: []string{"application/pdf", "image/jpeg", "image/png"}, audited: true},
 
 		{Method: "POST", Path: "/api/v1/applications", tag: "commands", sum: "SubmitApplication: open an application (applicant, or МФЦ operator with X-On-Behalf-Of)",
 			body: schema.Form{}, status: 201, resp: schema.CommandResult{}, command: true},
@@ -82,15 +85,16 @@ func Operations() []Operation {
 		body any
 		sum  string
 	}{
-		"claim":          {application.ClaimForReview{}, "ClaimForReview: the calling reviewer takes the application"},
-		"request-info":   {application.RequestInfo{}, "RequestInfo: the assigned reviewer asks the applicant questions"},
-		"provide-info":   {application.ProvideInfo{}, "ProvideInfo: the applicant answers, corrects the form, adds scans"},
-		"approve":        {application.Approve{}, "Approve: the assigned reviewer's positive decision"},
-		"reject":         {application.Reject{}, "Reject: the assigned reviewer's negative decision with a reason"},
-		"issue-policy":   {application.IssuePolicy{}, "IssuePolicy: issue the policy of an approved application (a ЕНП is reserved)"},
-		"change-address": {application.ChangeAddress{}, "ChangeAddress: a new address; the policy document is reissued"},
-		"renew":          {application.Renew{}, "Renew: a new policy term within the renewal window, optionally with a new residence document"},
-		"withdraw":       {application.Withdraw{}, "Withdraw: the applicant takes the application back before a decision"},
+		"claim":            {application.ClaimForReview{}, "ClaimForReview: the calling reviewer takes the application"},
+		"request-info":     {application.RequestInfo{}, "RequestInfo: the assigned reviewer asks the applicant questions"},
+		"provide-info":     {application.ProvideInfo{}, "ProvideInfo: the applicant answers, corrects the form, adds scans"},
+		"approve":          {application.Approve{}, "Approve: the assigned reviewer's positive decision"},
+		"reject":           {application.Reject{}, "Reject: the assigned reviewer's negative decision with a reason"},
+		"issue-policy":     {application.IssuePolicy{}, "IssuePolicy: issue the policy of an approved application (a ЕНП is reserved)"},
+		"change-address":   {application.ChangeAddress{}, "ChangeAddress: a new address; the policy document is reissued"},
+		"renew":            {application.Renew{}, "Renew: a new policy term within the renewal window, optionally with a new residence document"},
+		"withdraw":         {application.Withdraw{}, "Withdraw: the applicant takes the application back before a decision"},
+		"withdraw-consent": {application.WithdrawConsent{}, "WithdrawConsent: the applicant withdraws the consent to processing personal data (152-ФЗ art. 9); an open application closes, an issued policy's record is kept as the law requires"},
 	}
 	for _, a := range commandapi.Actions {
 		act, ok := actions[a]
@@ -102,7 +106,7 @@ func Operations() []Operation {
 	}
 	ops = append(ops,
 		Operation{Method: "GET", Path: "/api/v1/cabinet", tag: "queries", sum: "The applicant's cabinet: applications, policy, inbox",
-			params: []param{afterParam, {"query", "applicant", "The applicant an МФЦ operator looks at (operators only).", "string"}}, status: 200, resp: cabinet.Doc{}},
+			params: []param{afterParam, {"query", "applicant", "The applicant an МФЦ operator looks at (operators only).", "string"}}, status: 200, resp: cabinet.Doc{}, audited: true},
 		Operation{Method: "GET", Path: "/api/v1/reviewer/queue", tag: "queries", sum: "The reviewers' queue, by deadline (staff)",
 			params: []param{afterParam,
 				{"query", "status", "Comma-separated statuses.", "string"},
@@ -111,21 +115,33 @@ func Operations() []Operation {
 				{"query", "overdue", "Only overdue (true) or only on time (false).", "boolean"},
 				{"query", "limit", "Page size, 1 to 200 (default 50).", "integer"},
 				{"query", "cursor", "nextCursor of the previous page.", "string"}},
-			status: 200, resp: queryapi.QueuePage{}},
+			status: 200, resp: queryapi.QueuePage{}, audited: true},
 		Operation{Method: "GET", Path: "/api/v1/applications/:id", tag: "queries", sum: "One application (its owner's view for applicants and operators)",
-			params: []param{afterParam}, status: 200, resp: appview.View{}},
+			params: []param{afterParam}, status: 200, resp: appview.View{}, audited: true},
 		Operation{Method: "GET", Path: "/api/v1/applications/:id/history", tag: "audit", sum: "The audit timeline: every event with actor, on-behalf-of, correlation and diff (staff)",
-			params: []param{afterParam}, status: 200, resp: historyPage{}},
+			params: []param{afterParam}, status: 200, resp: historyPage{}, audited: true},
 		Operation{Method: "GET", Path: "/api/v1/applications/:id/state", tag: "audit", sum: "Time travel: the application folded from its events up to a revision or a time (auditors)",
 			params: []param{{"query", "revision", "Fold up to this stream revision.", "integer"}, {"query", "at", "Fold the events that occurred at or before this RFC 3339 time.", "string"}},
-			status: 200, resp: queryapi.State{}},
+			status: 200, resp: queryapi.State{}, audited: true},
+		Operation{Method: "GET", Path: "/api/v1/applications/:id/access", tag: "audit", sum: "The staff access log: who of the staff read the application's personal data, what and when, oldest first (auditors)",
+			desc: "One entry per recorded read: the actor and role, on whose behalf (МФЦ operators), what was read (application, history, state, queue, cabinet, policy_pdf, document:<kind>), the route and the time.",
+			params: []param{afterParam,
+				{"query", "limit", "Page size, 1 to 1000 (default 100).", "integer"},
+				{"query", "cursor", "nextCursor of the previous page.", "string"}},
+			status: 200, resp: queryapi.AccessPage{}},
 		Operation{Method: "GET", Path: "/api/v1/policies/:enp/pdf", tag: "queries", sum: "The policy extract as PDF with a verification QR code",
-			params: []param{afterParam}, status: 200, media: []string{"application/pdf"}},
+			params: []param{afterParam}, status: 200, media: []string{"application/pdf"}, audited: true},
 
 		Operation{Method: "GET", Path: "/api/v1/admin/projections", tag: "admin", sum: "Position, lag, generation and rebuild progress of every projection", status: 200, resp: []admin.ProjectionStatus{}},
 		Operation{Method: "POST", Path: "/api/v1/admin/projections/:name/rebuild", tag: "admin", sum: "Rebuild a projection blue/green in the background", status: 202, resp: admin.Rebuild{}},
 		Operation{Method: "GET", Path: "/api/v1/admin/parked", tag: "admin", sum: "Messages the projections parked after their retries", status: 200, resp: []admin.ParkedRow{}},
 		Operation{Method: "POST", Path: "/api/v1/admin/projections/:name/replay-parked", tag: "admin", sum: "Re-apply a projection's parked messages after a fix", status: 200, resp: replayResult{}},
+		Operation{Method: "POST", Path: "/api/v1/admin/applicants/:id/erase", tag: "admin",
+			sum:  "EraseApplicantData: destroy the applicant's data key, delete their scans and record the erasure in each application (152-ФЗ art. 21)",
+			desc: "Refused (409) while an application is being processed or an issued policy's record must still be kept. 200 once every read model shows the erasure; 202 if the erasure is recorded but the read models have not caught up yet.",
+			body: eraseBody{}, status: 200, resp: admin.ErasureResponse{}},
+		Operation{Method: "GET", Path: "/api/v1/consent", tag: "commands", sum: "The consent text in force (ru/en), its version and hash; no sign-in needed",
+			status: 200, resp: commandapi.ConsentDocument{}},
 	)
 	return ops
 }
@@ -251,6 +267,16 @@ func Document() map[string]any {
 				resps["503"] = problem(text("Данные ещё обновляются; повторите (Retry-After).", "The read model has not caught up yet; retry (Retry-After)."))
 			}
 		}
+		if op.audited {
+			desc := text("Чтение сотрудником не удалось записать в журнал доступа, поэтому данные не выданы (access_log_unavailable); повторите (Retry-After).",
+				"A staff read could not be recorded in the access log, so the data was not served (access_log_unavailable); retry (Retry-After).")
+			if _, ok := resps["503"]; ok {
+				desc = text("Данные ещё обновляются, или чтение сотрудником не удалось записать в журнал доступа (access_log_unavailable); повторите (Retry-After).",
+					"The read model has not caught up yet, or a staff read could not be recorded in the access log (access_log_unavailable); retry (Retry-After).")
+			}
+			resps["503"] = problem(desc)
+			o["description"] = strings.TrimSpace(op.desc + " Reads by staff (everyone but the applicant) are recorded in the application's access log before the answer is sent.")
+		}
 		o["responses"] = resps
 		if op.public {
 			o["security"] = []any{}
@@ -336,4 +362,10 @@ func Routes() []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// eraseBody is the body of the erasure endpoint.
+type eraseBody struct {
+	// Basis is subject_request, consent_withdrawn or retention_ended.
+	Basis string `json:"basis"`
 }

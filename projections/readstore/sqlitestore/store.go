@@ -146,7 +146,10 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	// allocated on use): a flush's dirty pages must fit in it, or SQLite
 	// spills them to the WAL mid-transaction and writes them twice; on a
 	// 1M-document queue that cost about 30%.
-	w, err := openDB(path, append(common, "journal_mode(WAL)", "synchronous(NORMAL)", "cache_size(-262144)", "wal_autocheckpoint(10000)"), "immediate")
+	// secure_delete zeroes the bytes of deleted and overwritten rows, so
+	// that personal data replaced by an erasure (see Scrub) does not
+	// survive in free pages of the file.
+	w, err := openDB(path, append(common, "secure_delete(1)", "journal_mode(WAL)", "synchronous(NORMAL)", "cache_size(-262144)", "wal_autocheckpoint(10000)"), "immediate")
 	if err != nil {
 		return nil, err
 	}
@@ -217,6 +220,12 @@ var schema = []string{
 		position INTEGER NOT NULL,
 		generation INTEGER NOT NULL,
 		updated_at INTEGER NOT NULL
+	) STRICT`,
+	`CREATE TABLE IF NOT EXISTS readstore_keys (
+		id TEXT PRIMARY KEY NOT NULL,
+		wrapped BLOB,
+		created_at INTEGER NOT NULL,
+		erased_at INTEGER NOT NULL
 	) STRICT`,
 	`CREATE TABLE IF NOT EXISTS readstore_blobs (
 		sha256 TEXT PRIMARY KEY NOT NULL,

@@ -49,6 +49,7 @@ func Run(t *testing.T, open func(t *testing.T) readstore.Store) {
 		{"Collections", testCollections},
 		{"Aliases", testAliases},
 		{"Blobs", testBlobs},
+		{"KeyVault", testKeyVault},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

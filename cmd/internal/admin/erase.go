@@ -1,0 +1,107 @@
+package admin
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/omsonline/oms/command/cmderr"
+	"github.com/omsonline/oms/command/service"
+	"github.com/omsonline/oms/events"
+	"github.com/omsonline/oms/projections/cabinet"
+	"github.com/omsonline/oms/projections/readstore"
+)
+
+// Eraser erases an applicant's personal data; *service.Service does.
+type Eraser interface {
+	EraseApplicant(ctx context.Context, req service.Request, applicantID, basis string, applicationIDs []string) (service.Erasure, error)
+}
+
+// Waiter waits until a projection has passed a position; the leader
+// package provides it on every node.
+type Waiter interface {
+	WaitFor(ctx context.Context, name string, pos uint64) error
+}
+
+// ErasureWait bounds how long an erasure waits for the read models, before
+// (to list every application) and after (to scrub the erased values).
+const ErasureWait = 30 * time.Second
+
+// ErasureResponse is the answer of POST /api/v1/admin/applicants/:id/erase.
+type ErasureResponse struct {
+	service.Erasure
+	// ReadModelsErased is true once every projection has applied the
+	// erasure and the read store dropped the old bytes (Scrub).
+	ReadModelsErased bool `json:"readModelsErased"`
+}
+
+// erase runs EraseApplicantData for one applicant. The applicant's
+// applications come from their cabinet, read once the cabinet has caught
+// up with everything written so far, because the data key is per applicant
+// and an application missing from the list would lose its data without a
+// record of why.
+func (s *server) erase(c *fiber.Ctx) error {
+	ctx := c.UserContext()
+	md, _ := events.MetadataFrom(ctx)
+	applicantID := c.Params("id")
+	var body struct {
+		Basis string `json:"basis"`
+	}
+	if err := json.Unmarshal(c.Body(), &body); err != nil {
+		return cmderr.New(cmderr.BadRequest, "bad_json", cmderr.T("Тело запроса — JSON вида {\"basis\": \"subject_request\"}.", `The body is JSON such as {"basis": "subject_request"}.`))
+	}
+	if s.d.Erasure == nil || s.d.Waiter == nil {
+		return errors.New("admin: erasure is not wired")
+	}
+	wctx, cancel := context.WithTimeout(ctx, ErasureWait)
+	defer cancel()
+	head, err := s.d.Events.Head(wctx)
+	if err != nil {
+		return err
+	}
+	if err := s.d.Waiter.WaitFor(wctx, cabinet.Collection, head); err != nil {
+		return fmt.Errorf("admin: wait for the cabinet before erasing: %w", err)
+	}
+	doc, err := s.d.Store.Get(wctx, cabinet.Collection, applicantID)
+	if errors.Is(err, readstore.ErrNotFound) {
+		return cmderr.New(cmderr.NotFound, "applicant_not_found", cmderr.T("У заявителя нет заявлений.", "The applicant has no applications."))
+	}
+	if err != nil {
+		return err
+	}
+	var cab cabinet.Doc
+	if err := json.Unmarshal(doc.Body, &cab); err != nil {
+		return fmt.Errorf("admin: cabinet of %s: %w", applicantID, err)
+	}
+	ids := make([]string, len(cab.Applications))
+	for i, a := range cab.Applications {
+		ids[i] = a.ApplicationID
+	}
+	res, err := s.d.Erasure.EraseApplicant(ctx, service.Request{Meta: md}, applicantID, body.Basis, ids)
+	if err != nil {
+		return err
+	}
+	out := ErasureResponse{Erasure: res}
+	var last uint64
+	for _, r := range res.Applications {
+		last = max(last, r.Position)
+	}
+	if last > 0 {
+		for _, name := range s.d.Runner.Names() {
+			if err := s.d.Waiter.WaitFor(wctx, name, last); err != nil {
+				s.d.Logger.WarnContext(ctx, "erasure recorded; read models not yet updated", "projection", name, "err", err)
+				return c.Status(fiber.StatusAccepted).JSON(out)
+			}
+		}
+	}
+	if err := s.d.Store.Scrub(wctx); err != nil {
+		s.d.Logger.WarnContext(ctx, "erasure recorded; read store not scrubbed", "err", err)
+		return c.Status(fiber.StatusAccepted).JSON(out)
+	}
+	out.ReadModelsErased = true
+	return c.JSON(out)
+}

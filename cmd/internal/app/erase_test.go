@@ -1,0 +1,302 @@
+package app_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/omsonline/oms/cmd/internal/app"
+	"github.com/omsonline/oms/cmd/internal/config"
+	"github.com/omsonline/oms/events/piicrypt"
+	"github.com/omsonline/oms/projections/readstore/mongostore/mongotest"
+	"github.com/omsonline/oms/projections/runner"
+)
+
+// secrets are the applicant's personal values as they travel: in JSON (the
+// event store and the read models keep JSON) and as plain text.
+func secrets(p person) []string {
+	var out []string
+	for _, s := range []string{p.LastName, p.FirstName, p.LatinName, p.BirthPlace, p.IssuedBy, p.Passport, p.Phone, p.Email, p.Street} {
+		out = append(out, s, strings.Trim(jsonString(s), `"`))
+	}
+	return out
+}
+
+// grepTree reports the files under dir whose bytes contain any secret.
+func grepTree(t *testing.T, dir string, secrets []string) []string {
+	t.Helper()
+	var hits []string
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		for _, s := range secrets {
+			if bytes.Contains(b, []byte(s)) {
+				rel, _ := filepath.Rel(dir, path)
+				hits = append(hits, fmt.Sprintf("%s holds %q", rel, s))
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return hits
+}
+
+// TestEraseApplicantData runs the 152-ФЗ erasure end to end on the
+// embedded stores: an applicant whose application was rejected asks to be
+// erased; an administrator erases them; afterwards no byte of their
+// personal data is left in the event store's files, the read models, the
+// scans or the logs, while history, time travel and rebuilds still work and
+// show «данные удалены / erased». An applicant with a live policy cannot be
+// erased.
+func TestEraseApplicantData(t *testing.T) {
+	logs := newCapture()
+	cfg := config.Defaults()
+	cfg.DataDir = t.TempDir()
+	cfg.HTTPAddr, cfg.ESDBListen = "127.0.0.1:0", "127.0.0.1:0"
+	a, err := app.Start(context.Background(), cfg, slog.New(logs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	c := newClient(t, a, cfg)
+	runErasure(t, c, a, cfg.DataDir, logs)
+}
+
+// TestEraseApplicantDataMongoDB is the same erasure on the MongoDB read
+// store (FerretDB in-process): the scans go from GridFS.
+func TestEraseApplicantDataMongoDB(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts FerretDB")
+	}
+	uri := os.Getenv(mongotest.EnvURI)
+	if uri == "" {
+		uri = mongotest.URI(t)
+	}
+	db := mongotest.Database(t)
+	t.Cleanup(func() { mongotest.DropDatabase(t, uri, db) })
+	logs := newCapture()
+	cfg := config.Defaults()
+	cfg.DataDir = t.TempDir()
+	cfg.HTTPAddr, cfg.ESDBListen = "127.0.0.1:0", "127.0.0.1:0"
+	cfg.MongoURI, cfg.MongoDatabase = uri, db
+	a, err := app.Start(context.Background(), cfg, slog.New(logs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	c := newClient(t, a, cfg)
+	docs := runErasure(t, c, a, cfg.DataDir, logs)
+	// Every scan blob is gone from GridFS.
+	for _, sum := range docs {
+		if _, _, err := a.Store().OpenBlob(context.Background(), sum); err == nil {
+			t.Errorf("scan blob %s still in GridFS", sum)
+		}
+	}
+}
+
+// runErasure returns the blob ids of the erased scans.
+func runErasure(t *testing.T, c *client, a *app.App, dataDir string, logs *capture) []string {
+	t.Helper()
+	p := karimov("erase-applicant-1", "AE7654321")
+	p.LastName, p.FirstName, p.LatinName, p.Email = "Эргашева", "Зульфия", "ERGASHEVA ZULFIYA", "zulfiya.e@example.org"
+	p.Street, p.BirthPlace, p.IssuedBy, p.Phone = "ул. Малая Бронная", "Самарканд", "MIA of Uzbekistan Samarkand", "+79035550001"
+	applicant := c.token("applicant", p.Subject)
+	reviewer := c.token("reviewer", "erase-reviewer")
+	auditor := c.token("auditor", "erase-auditor")
+	admin := c.token("admin", "erase-admin")
+
+	r, scanIDs := c.submit(p, applicant, "")
+	id := r.ApplicationID
+	c.act(reviewer, "", id, "claim", "")
+	last := c.act(reviewer, "", id, "reject", `{"reasonCode":"not_eligible","reason":"Нет права на ОМС"}`)
+
+	// Before: the event store's own files never held the data in the
+	// clear (sealed on append), while the read models do.
+	esDir := filepath.Join(dataDir, "eventstore")
+	if hits := grepTree(t, esDir, secrets(p)); len(hits) > 0 {
+		t.Fatalf("event store files hold personal data in the clear before any erasure: %v", hits)
+	}
+	var view map[string]any
+	c.must(req{method: "GET", path: fmt.Sprintf("/api/v1/applications/%s?after=%d", id, last.Position), token: auditor}, 200, &view)
+	if got := view["form"].(map[string]any)["applicant"].(map[string]any)["lastName"]; got != p.LastName {
+		t.Fatalf("before erasure the auditor sees lastName %v", got)
+	}
+	var blobIDs []string
+	for _, d := range view["form"].(map[string]any)["documents"].([]any) {
+		blobIDs = append(blobIDs, d.(map[string]any)["sha256"].(string))
+	}
+	scan := c.do(req{method: "GET", path: "/api/v1/documents/" + scanIDs["passport"], token: applicant})
+	if scan.status != 200 || !strings.Contains(scan.body, p.Subject) {
+		t.Fatalf("scan before erasure: %d %q", scan.status, scan.body)
+	}
+
+	// Only an administrator erases; a bad basis is a 422.
+	c.must(req{method: "POST", path: "/api/v1/admin/applicants/" + p.Subject + "/erase", token: auditor, json: `{"basis":"subject_request"}`}, 403, nil)
+	c.must(req{method: "POST", path: "/api/v1/admin/applicants/" + p.Subject + "/erase", token: admin, json: `{"basis":"whim"}`}, 422, nil)
+
+	var erased struct {
+		Applications     []result `json:"applications"`
+		ScansDeleted     int      `json:"scansDeleted"`
+		ReadModelsErased bool     `json:"readModelsErased"`
+	}
+	c.must(req{method: "POST", path: "/api/v1/admin/applicants/" + p.Subject + "/erase", token: admin, json: `{"basis":"subject_request"}`}, 200, &erased)
+	if len(erased.Applications) != 1 || erased.ScansDeleted != 3 || !erased.ReadModelsErased {
+		t.Fatalf("erasure answered %+v", erased)
+	}
+	pos := erased.Applications[0].Position
+
+	// The views say «данные удалены / erased» where the data was.
+	c.must(req{method: "GET", path: fmt.Sprintf("/api/v1/applications/%s?after=%d", id, pos), token: auditor}, 200, &view)
+	form := view["form"].(map[string]any)
+	if form["applicant"].(map[string]any)["lastName"] != piicrypt.Marker || form["contacts"].(map[string]any)["email"] != piicrypt.Marker ||
+		form["identityDocument"].(map[string]any)["number"] != piicrypt.Marker || view["erased"] == nil {
+		t.Fatalf("view after erasure: %v", view)
+	}
+	if form["address"].(map[string]any)["region"] != "77" {
+		t.Errorf("the region code went too: %v", form["address"])
+	}
+	var cab map[string]any
+	c.must(req{method: "GET", path: fmt.Sprintf("/api/v1/cabinet?after=%d", pos), token: applicant}, 200, &cab)
+	apps := cab["applications"].([]any)
+	if len(apps) != 1 || apps[0].(map[string]any)["erased"] == nil || len(apps[0].(map[string]any)["actions"].([]any)) != 0 {
+		t.Fatalf("cabinet after erasure: %v", cab)
+	}
+	// History and time travel still work, with the marker.
+	hist := c.must(req{method: "GET", path: fmt.Sprintf("/api/v1/applications/%s/history?after=%d", id, pos), token: auditor}, 200, nil)
+	if !strings.Contains(hist.body, "ApplicantDataErased") || !strings.Contains(hist.body, piicrypt.Marker) {
+		t.Fatalf("history after erasure: %s", hist.body)
+	}
+	state := c.must(req{method: "GET", path: "/api/v1/applications/" + id + "/state?revision=0", token: auditor}, 200, nil)
+	if !strings.Contains(state.body, piicrypt.Marker) {
+		t.Fatalf("time travel to revision 0 after erasure: %s", state.body)
+	}
+	// Scans are gone: 404 with a reason, not a 500.
+	scan = c.do(req{method: "GET", path: "/api/v1/documents/" + scanIDs["passport"], token: applicant})
+	if scan.status != 404 || !strings.Contains(scan.body, "document_erased") {
+		t.Fatalf("scan after erasure: %d %s", scan.status, scan.body)
+	}
+	// The erased account takes no new personal data.
+	docs := map[string]string{}
+	for _, kind := range []string{"passport", "residence_document", "consent"} {
+		res := c.do(req{method: "POST", path: "/api/v1/documents", token: applicant, multipart: &filePart{kind: kind, content: []byte("%PDF-1.7\n% again\n")}})
+		if res.status != 409 {
+			t.Fatalf("upload by an erased applicant: %d %s", res.status, res.body)
+		}
+		docs[kind] = "00000000-0000-0000-0000-000000000000"
+	}
+	// A second erasure finds nothing left to do and is not an error.
+	c.must(req{method: "POST", path: "/api/v1/admin/applicants/" + p.Subject + "/erase", token: admin, json: `{"basis":"subject_request"}`}, 200, &erased)
+	if len(erased.Applications) != 0 {
+		t.Fatalf("second erasure erased again: %+v", erased)
+	}
+
+	// Rebuilds from the event store give the same read models as the live
+	// erasure did.
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	before := snapshot(t, a.Store())
+	for _, name := range a.Runner().Names() {
+		if _, err := a.Runner().Rebuild(ctx, name, runner.RebuildOptions{DropDelay: time.Millisecond}); err != nil {
+			t.Fatalf("rebuild %s: %v", name, err)
+		}
+	}
+	after := snapshot(t, a.Store())
+	for _, coll := range logicalCollections {
+		for docID, doc := range after[coll] {
+			if before[coll][docID] != doc {
+				t.Errorf("%s/%s differs after a rebuild:\nlive:    %s\nrebuilt: %s", coll, docID, before[coll][docID], doc)
+			}
+		}
+		if len(before[coll]) != len(after[coll]) {
+			t.Errorf("%s: %d documents live, %d rebuilt", coll, len(before[coll]), len(after[coll]))
+		}
+	}
+	if err := a.Store().Scrub(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	// No byte of it anywhere: event store files, read-model files, scans
+	// (with SQLite they are files under the data dir), logs. The person
+	// reservation's stream name is keyed, so the plain hash of the passport
+	// (which anyone could recompute by trying numbers) is not there either.
+	plainHash := sha256.Sum256([]byte("FOREIGN_PASSPORT|FA|" + p.Passport))
+	if hits := grepTree(t, dataDir, append(secrets(p), hex.EncodeToString(plainHash[:]))); len(hits) > 0 {
+		t.Errorf("personal data left on disk after the erasure: %v", hits)
+	}
+	all, _ := json.Marshal(snapshot(t, a.Store()))
+	for _, s := range secrets(p) {
+		if bytes.Contains(all, []byte(s)) {
+			t.Errorf("read models still hold %q", s)
+		}
+	}
+	for _, s := range secrets(p) {
+		if strings.Contains(logs.all(), s) {
+			t.Errorf("logs hold %q", s)
+		}
+	}
+	return blobIDs
+}
+
+// TestErasureRefusedWhileThePolicyMustBeKept: an issued policy's record is
+// kept for its term plus the retention period, so the erasure is refused
+// with the date, and nothing is destroyed.
+func TestErasureRefusedWhileThePolicyMustBeKept(t *testing.T) {
+	a, cfg := startApp(t)
+	c := newClient(t, a, cfg)
+	p := karimov("erase-applicant-2", "AE1112223")
+	applicant := c.token("applicant", p.Subject)
+	reviewer := c.token("reviewer", "erase-reviewer-2")
+	admin := c.token("admin", "erase-admin-2")
+	r, _ := c.submit(p, applicant, "")
+	c.act(reviewer, "", r.ApplicationID, "claim", "")
+	c.act(reviewer, "", r.ApplicationID, "approve", "")
+	issued := c.act(reviewer, "", r.ApplicationID, "issue-policy", "")
+	c.must(req{method: "GET", path: fmt.Sprintf("/api/v1/cabinet?after=%d", issued.Position), token: applicant}, 200, nil)
+
+	// Withdrawing consent records when the data may go.
+	w := c.act(applicant, "", r.ApplicationID, "withdraw-consent", `{"reason":"не нужен"}`)
+	var cab struct {
+		Applications []struct {
+			Status  string `json:"status"`
+			Consent struct {
+				RetainUntil string `json:"retainUntil"`
+			} `json:"consent"`
+		} `json:"applications"`
+		Inbox []struct{ Kind string } `json:"inbox"`
+	}
+	c.must(req{method: "GET", path: fmt.Sprintf("/api/v1/cabinet?after=%d", w.Position), token: applicant}, 200, &cab)
+	if cab.Applications[0].Status != "policy_active" || cab.Applications[0].Consent.RetainUntil == "" ||
+		cab.Inbox[len(cab.Inbox)-1].Kind != "ConsentWithdrawn" {
+		t.Fatalf("cabinet after the consent withdrawal: %+v", cab)
+	}
+	res := c.do(req{method: "POST", path: "/api/v1/admin/applicants/" + p.Subject + "/erase", token: admin, json: `{"basis":"consent_withdrawn"}`})
+	if res.status != 409 || !strings.Contains(res.body, "retention_required") || !strings.Contains(res.body, cab.Applications[0].Consent.RetainUntil) {
+		t.Fatalf("erasure with a live policy: %d %s", res.status, res.body)
+	}
+	if erased, err := a.Keys().Erased(context.Background(), p.Subject); err != nil || erased {
+		t.Fatalf("a refused erasure destroyed the key: %v %v", erased, err)
+	}
+	// The data is still readable.
+	var view map[string]any
+	c.must(req{method: "GET", path: "/api/v1/applications/" + r.ApplicationID, token: applicant}, 200, &view)
+	if view["form"].(map[string]any)["applicant"].(map[string]any)["lastName"] != p.LastName {
+		t.Fatalf("view after a refused erasure: %v", view["form"])
+	}
+}

@@ -1,0 +1,106 @@
+package application_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/omsonline/oms/command/application"
+	"github.com/omsonline/oms/command/cmderr"
+	"github.com/omsonline/oms/events/schema"
+)
+
+func TestSubmissionRecordsConsentAsItsOwnDocument(t *testing.T) {
+	evs, err := application.Decide(application.State{}, application.SubmitApplication{ApplicationID: appID, Form: validForm()}, env(asOwner, now))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := evs[0].(schema.ApplicationSubmitted).ConsentDocument
+	if c == nil {
+		t.Fatal("submission without its consent document")
+	}
+	if c.Version != application.ConsentVersion || len(c.TextSHA256) != 64 || c.DocumentID != "doc-consent" ||
+		c.Method != schema.ConsentSignedOnPaper || !c.SignedAt.Equal(now) {
+		t.Fatalf("consent %+v", c)
+	}
+	if s := application.Fold(evs...); s.ConsentVersion != application.ConsentVersion {
+		t.Fatalf("state consent version %q", s.ConsentVersion)
+	}
+	f := validForm()
+	f.ConsentVersion = "2019-01-01"
+	_, err = application.Decide(application.State{}, application.SubmitApplication{ApplicationID: appID, Form: f}, env(asOwner, now))
+	e, ok := cmderr.As(err)
+	if !ok || e.Kind != cmderr.Validation || len(e.Fields) != 1 || e.Fields[0].Field != "/consentVersion" || e.Fields[0].Code != "outdated" {
+		t.Fatalf("outdated consent version: %v", err)
+	}
+}
+
+func TestConsentWithdrawal(t *testing.T) {
+	// An application under review closes: nothing to process without consent.
+	s := application.Fold(history(application.StatusInReview)...)
+	evs, err := application.Decide(s, application.WithdrawConsent{}, env(asOwner, now))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := evs[0].(schema.ConsentWithdrawn)
+	if !w.ClosedApplication || w.RetainUntil != "" {
+		t.Fatalf("withdrawal of an open application %+v", w)
+	}
+	if _, err := application.Decide(application.Fold(append(history(application.StatusInReview), w)...), application.WithdrawConsent{}, env(asOwner, now)); !cmderr.Is(err, cmderr.Conflict) {
+		t.Fatalf("second withdrawal: %v", err)
+	}
+	// An issued policy stays on record: its term (to 2026-03-19) plus 5 years.
+	s = application.Fold(history(application.StatusPolicyActive)...)
+	evs, err = application.Decide(s, application.WithdrawConsent{}, env(asOwner, now))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := evs[0].(schema.ConsentWithdrawn); w.ClosedApplication || w.RetainUntil != "2031-03-19" {
+		t.Fatalf("withdrawal with a policy %+v", w)
+	}
+}
+
+func TestErasureWaitsForTheRetentionPeriod(t *testing.T) {
+	s := application.Fold(history(application.StatusPolicyExpired)...)
+	erase := application.EraseData{Basis: schema.EraseRetentionEnded}
+	for _, tc := range []struct {
+		day     string
+		allowed bool
+	}{{"2031-03-19", false}, {"2031-03-20", true}} {
+		at := mustDay(t, tc.day)
+		_, err := application.Decide(s, erase, env(asAdmin, at))
+		if tc.allowed != (err == nil) {
+			t.Fatalf("erasure on %s: err %v, want allowed=%v", tc.day, err, tc.allowed)
+		}
+		if err != nil && !strings.Contains(err.Error(), "2031-03-19") {
+			t.Fatalf("the refusal does not say until when: %v", err)
+		}
+	}
+	if _, err := application.Decide(s, application.EraseData{Basis: "because"}, env(asAdmin, mustDay(t, "2032-01-01"))); !cmderr.Is(err, cmderr.Validation) {
+		t.Fatalf("unknown basis: %v", err)
+	}
+}
+
+func TestErasedApplicationTakesNoMoreCommands(t *testing.T) {
+	given := append(history(application.StatusRejected), schema.ApplicantDataErased{ApplicationID: appID, ApplicantID: owner, Basis: schema.EraseOnRequest, ErasedAt: now})
+	s := application.Fold(given...)
+	if !s.Erased {
+		t.Fatal("fold lost the erasure")
+	}
+	for _, w := range commands() {
+		_, err := application.Decide(s, w.cmd, env(w.caller, w.at))
+		if !cmderr.Is(err, cmderr.Conflict) {
+			t.Errorf("%s on an erased application: %v, want a conflict", w.cmd.Name(), err)
+		}
+	}
+}
+
+// mustDay is noon in Moscow on day d.
+func mustDay(t *testing.T, d string) time.Time {
+	t.Helper()
+	v, err := time.Parse(time.DateOnly, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v.Add(9 * time.Hour)
+}

@@ -1,0 +1,144 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/google/uuid"
+
+	"github.com/omsonline/oms/command/application"
+	"github.com/omsonline/oms/command/cmderr"
+	"github.com/omsonline/oms/events"
+	"github.com/omsonline/oms/events/schema"
+)
+
+// Eraser destroys a data subject's key; *piicrypt.Keyring implements it.
+type Eraser interface {
+	Erase(ctx context.Context, subject string) error
+}
+
+// BlobDeleter removes scan blobs; every readstore adapter implements it.
+type BlobDeleter interface {
+	DeleteBlob(ctx context.Context, sha256 string) error
+}
+
+// Erasure is the outcome of EraseApplicant.
+type Erasure struct {
+	ApplicantID  string   `json:"applicantId"`
+	Applications []Result `json:"applications"`
+	ScansDeleted int      `json:"scansDeleted"`
+}
+
+// EraseApplicant erases an applicant's personal data (152-ФЗ art. 21): it
+// checks that the law lets every listed application be erased, destroys the
+// applicant's data key, deletes their scans and records ApplicantDataErased
+// in each application. The event store is not touched otherwise: it stays
+// append-only and whole, its sealed personal fields simply no longer open.
+//
+// applicationIDs must be all of the applicant's applications (the caller
+// takes them from the cabinet read model): the key is per applicant, so
+// whatever is not listed becomes unreadable without an erasure record. A
+// repeat after a failure finishes the job; applications already erased are
+// skipped.
+func (s *Service) EraseApplicant(ctx context.Context, req Request, applicantID, basis string, applicationIDs []string) (Erasure, error) {
+	if s.opts.Keys == nil || s.opts.Blobs == nil {
+		return Erasure{}, errors.New("service: erasure needs Options.Keys and Options.Blobs")
+	}
+	if req.Meta.Actor.Role != events.RoleAdmin {
+		return Erasure{}, cmderr.New(cmderr.Forbidden, "wrong_role", cmderr.T(
+			"Удалять персональные данные может только администратор.", "Only an administrator may erase personal data."))
+	}
+	if applicantID == "" {
+		return Erasure{}, cmderr.New(cmderr.BadRequest, "no_applicant", cmderr.T("Укажите заявителя.", "Name the applicant."))
+	}
+	out := Erasure{ApplicantID: applicantID, Applications: []Result{}}
+	env := application.Env{Now: s.now(), Caller: application.CallerFrom(req.Meta), Config: s.cfg}
+	var todo []string
+	var scans []string
+	for _, id := range applicationIDs {
+		l, err := s.load(ctx, id)
+		if err != nil {
+			return Erasure{}, err
+		}
+		if !l.exists {
+			return Erasure{}, cmderr.New(cmderr.NotFound, "application_not_found", cmderr.T("Заявление "+id+" не найдено.", "No application "+id+"."))
+		}
+		if l.state.ApplicantID != applicantID {
+			return Erasure{}, cmderr.New(cmderr.BadRequest, "not_this_applicant", cmderr.T(
+				"Заявление "+id+" принадлежит другому заявителю.", "Application "+id+" belongs to another applicant."))
+		}
+		if l.state.Erased {
+			continue
+		}
+		// Decide now, before anything is destroyed: one application the
+		// law says to keep stops the whole erasure.
+		if _, err := application.Decide(l.state, application.EraseData{Basis: basis}, env); err != nil {
+			if e, ok := cmderr.As(err); ok {
+				c := *e
+				c.Message = cmderr.T("Заявление "+id+": "+e.Message.RU, "Application "+id+": "+e.Message.EN)
+				return Erasure{}, &c
+			}
+			return Erasure{}, err
+		}
+		todo = append(todo, id)
+		scans = append(scans, l.scans()...)
+	}
+	if err := s.opts.Keys.Erase(ctx, applicantID); err != nil {
+		return Erasure{}, fmt.Errorf("service: erase the key of %s: %w", applicantID, err)
+	}
+	slices.Sort(scans)
+	scans = slices.Compact(scans)
+	for _, sum := range scans {
+		if err := s.opts.Blobs.DeleteBlob(ctx, sum); err != nil {
+			return Erasure{}, fmt.Errorf("service: delete scan %s: %w", sum, err)
+		}
+	}
+	out.ScansDeleted = len(scans)
+	// The command id is fixed per application and basis, so a repeat of a
+	// half-finished erasure does not record it twice.
+	ns := uuid.NewSHA1(uuid.NameSpaceOID, []byte("erase:"+applicantID))
+	for _, id := range todo {
+		r := req
+		r.IfMatch = nil
+		r.Meta.CommandID = uuid.NewSHA1(ns, []byte(id)).String()
+		res, err := s.run(ctx, r, id, application.EraseData{Basis: basis, ScansDeleted: len(scans)}, true)
+		if err != nil {
+			return out, fmt.Errorf("service: record the erasure of %s: %w", id, err)
+		}
+		out.Applications = append(out.Applications, res)
+	}
+	s.log.InfoContext(ctx, "applicant data erased", "applicant", applicantID, "applications", len(out.Applications), "scans", out.ScansDeleted, "basis", basis)
+	return out, nil
+}
+
+// scans lists the blob ids of every scan the application's events referred
+// to, including ones later replaced.
+func (l loaded) scans() []string {
+	var out []string
+	add := func(refs []schema.DocumentRef) {
+		for _, d := range refs {
+			if d.SHA256 != "" {
+				out = append(out, d.SHA256)
+			}
+		}
+	}
+	for _, r := range l.recs {
+		e, err := schema.Decode(r.Envelope.Type, r.Envelope.SchemaVersion, r.Data)
+		if err != nil {
+			continue
+		}
+		switch e := e.(type) {
+		case schema.ApplicationSubmitted:
+			add(e.Documents)
+		case schema.InfoProvided:
+			add(e.NewDocuments)
+			add(e.Documents)
+		case schema.PolicyRenewed:
+			add(e.NewDocuments)
+			add(e.Documents)
+		}
+	}
+	return out
+}
