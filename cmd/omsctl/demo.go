@@ -20,6 +20,9 @@ func devTokens(cfg *config.Config) (func(role, subject string) (string, error), 
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	if cfg.OIDCIssuer != "" {
+		return nil, fmt.Errorf("demo and load sign in as many made-up people with dev tokens; this deployment authenticates through the OIDC issuer %s, so run them against a dev-mode omsd", cfg.OIDCIssuer)
+	}
 	key, err := authn.DevKey(cfg.DevKeyDir)
 	if err != nil {
 		return nil, err

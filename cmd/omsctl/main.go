@@ -36,7 +36,7 @@ func root() *cobra.Command {
 		os.Exit(2)
 	}
 	cmd.PersistentFlags().AddGoFlagSet(fs)
-	cmd.AddCommand(tokenCmd(&cfg), projectionsCmd(&cfg), historyCmd(&cfg), demoCmd(&cfg), loadCmd(&cfg), benchCmd())
+	cmd.AddCommand(tokenCmd(&cfg), projectionsCmd(&cfg), historyCmd(&cfg), eraseCmd(&cfg), demoCmd(&cfg), loadCmd(&cfg), benchCmd())
 	return cmd
 }
 

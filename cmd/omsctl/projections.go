@@ -18,17 +18,27 @@ import (
 	"github.com/omsonline/oms/cmd/internal/config"
 )
 
-// apiClient calls a running omsd as an administrator, with a dev token
-// signed by the key in the shared data directory.
+// apiClient calls a running omsd: with the token in OMS_TOKEN if set (a
+// deployment with an OIDC issuer needs one from the issuer), otherwise with
+// a dev token signed by the key in the shared data directory.
 type apiClient struct {
 	base  string
 	token string
 	http  *http.Client
 }
 
+// TokenEnv names the variable that carries a bearer token for omsctl.
+const TokenEnv = "OMS_TOKEN"
+
 func newAPIClient(cfg *config.Config, role string) (*apiClient, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
+	}
+	if tok := os.Getenv(TokenEnv); tok != "" {
+		return &apiClient{base: "http://" + cfg.HTTPAddr, token: tok, http: &http.Client{Timeout: 60 * time.Second}}, nil
+	}
+	if cfg.OIDCIssuer != "" {
+		return nil, fmt.Errorf("this deployment authenticates through the OIDC issuer %s: put a %s token from it in %s", cfg.OIDCIssuer, role, TokenEnv)
 	}
 	key, err := authn.DevKey(cfg.DevKeyDir)
 	if err != nil {

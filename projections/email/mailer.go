@@ -258,6 +258,11 @@ func (m *Mailer) process(ctx context.Context, ev eventstore.Recorded) error {
 		return nil // this event notifies nobody
 	}
 	to := v.Form.Contacts.Email
+	if v.Erased != nil {
+		// The address went with the rest of the personal data.
+		m.log.Info("email: the applicant's data are erased; nothing to send to", "notification", note.ID)
+		return nil
+	}
 	if to == "" {
 		m.log.Info("email: no address for a notification", "notification", note.ID)
 		return nil

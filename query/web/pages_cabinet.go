@@ -152,15 +152,18 @@ func (h *handlers) newApplication(c *fiber.Ctx) error {
 
 // ApplicationData is an application as its applicant sees it.
 type ApplicationData struct {
-	View          appview.View
-	Summary       Summary
-	Open          []QuestionForm
-	ApplicantQ    string
-	CanWithdraw   bool
-	CanAnswer     bool
-	ChangeAddress *Section
-	Renew         *RenewForm
-	Policy        *PolicyCard
+	View        appview.View
+	Summary     Summary
+	Open        []QuestionForm
+	ApplicantQ  string
+	CanWithdraw bool
+	// CanWithdrawConsent shows the consent withdrawal form: to the
+	// applicant and the operator acting for them, while consent stands.
+	CanWithdrawConsent bool
+	CanAnswer          bool
+	ChangeAddress      *Section
+	Renew              *RenewForm
+	Policy             *PolicyCard
 }
 
 // QuestionForm is an open question with what its answer may carry.
@@ -189,6 +192,8 @@ func (h *handlers) applicantApplication(c *fiber.Ctx) error {
 	l := h.lang(c)
 	d := ApplicationData{View: v, Summary: summarize(l, v, false), ApplicantQ: h.applicantQuery(c)}
 	d.CanWithdraw = session(c).Role == roleApplicant && slices.Contains([]string{appview.StatusSubmitted, appview.StatusInReview, appview.StatusInfoRequested}, v.Status)
+	d.CanWithdrawConsent = (session(c).Role == roleApplicant || session(c).Role == roleOperator) &&
+		v.Erased == nil && v.Consent != nil && v.Consent.WithdrawnAt.IsZero()
 	if v.Status == appview.StatusInfoRequested {
 		d.CanAnswer = true
 		sections := map[string]bool{}

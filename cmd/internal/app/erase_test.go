@@ -142,6 +142,10 @@ func runErasure(t *testing.T, c *client, a *app.App, dataDir string, logs *captu
 	for _, d := range view["form"].(map[string]any)["documents"].([]any) {
 		blobIDs = append(blobIDs, d.(map[string]any)["sha256"].(string))
 	}
+	page := c.must(req{method: "GET", path: "/cabinet/applications/" + id, session: c.session("applicant", p.Subject)}, 200, nil)
+	if !strings.Contains(page.body, "Согласие на обработку персональных данных") || !strings.Contains(page.body, "/withdraw-consent") || !strings.Contains(page.body, p.LastName) {
+		t.Fatalf("the application page before erasure lacks the consent section or the data:\n%s", page.body)
+	}
 	scan := c.do(req{method: "GET", path: "/api/v1/documents/" + scanIDs["passport"], token: applicant})
 	if scan.status != 200 || !strings.Contains(scan.body, p.Subject) {
 		t.Fatalf("scan before erasure: %d %q", scan.status, scan.body)
@@ -177,6 +181,10 @@ func runErasure(t *testing.T, c *client, a *app.App, dataDir string, logs *captu
 	apps := cab["applications"].([]any)
 	if len(apps) != 1 || apps[0].(map[string]any)["erased"] == nil || len(apps[0].(map[string]any)["actions"].([]any)) != 0 {
 		t.Fatalf("cabinet after erasure: %v", cab)
+	}
+	page = c.must(req{method: "GET", path: "/cabinet/applications/" + id, session: c.session("applicant", p.Subject)}, 200, nil)
+	if !strings.Contains(page.body, "Персональные данные удалены") || strings.Contains(page.body, "/withdraw-consent") || strings.Contains(page.body, p.LastName) {
+		t.Fatalf("the application page after erasure:\n%s", page.body)
 	}
 	// History and time travel still work, with the marker.
 	hist := c.must(req{method: "GET", path: fmt.Sprintf("/api/v1/applications/%s/history?after=%d", id, pos), token: auditor}, 200, nil)
