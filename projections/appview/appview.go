@@ -82,7 +82,7 @@ type Consent struct {
 	Method      string    `json:"method"`
 	DocumentID  string    `json:"documentId,omitempty"`
 	SignedAt    time.Time `json:"signedAt"`
-	WithdrawnAt time.Time `json:"withdrawnAt,omitempty"`
+	WithdrawnAt time.Time `json:"withdrawnAt,omitzero"`
 	// RetainUntil is the last day an issued policy's record must be kept
 	// after the withdrawal.
 	RetainUntil string `json:"retainUntil,omitempty"`

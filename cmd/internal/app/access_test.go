@@ -17,33 +17,13 @@ import (
 	"github.com/omsonline/oms/cmd/internal/config"
 	"github.com/omsonline/oms/events/schema"
 	"github.com/omsonline/oms/projections/history"
-	"github.com/omsonline/oms/projections/readstore"
 	"github.com/omsonline/oms/projections/readstore/mongostore/mongotest"
-	"github.com/omsonline/oms/projections/runner"
 )
 
 // accessPage is GET /api/v1/applications/:id/access.
 type accessPage struct {
 	Entries    []history.AccessEntry `json:"entries"`
 	NextCursor string                `json:"nextCursor"`
-}
-
-// caughtUp waits until every projection has applied every event written so
-// far, access records included, and returns that position.
-func caughtUp(t *testing.T, a *app.App) uint64 {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	head, err := a.Events().Head(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, name := range a.Runner().Names() {
-		if err := a.Runner().WaitFor(ctx, name, head); err != nil {
-			t.Fatalf("%s did not reach %d: %v", name, head, err)
-		}
-	}
-	return head
 }
 
 // accessLog reads an application's whole access log as auditor tok, page
@@ -220,53 +200,8 @@ func TestStaffReadsAreInTheAccessLog(t *testing.T) {
 	}
 
 	// A rebuild of the history gives the same log, each read once.
-	before := collection(t, a.Store(), history.Access)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if _, err := a.Runner().Rebuild(ctx, "history", runner.RebuildOptions{DropDelay: time.Millisecond}); err != nil {
-		t.Fatal(err)
-	}
-	if diff := compareDocs(before, collection(t, a.Store(), history.Access)); diff != "" {
-		t.Errorf("after a rebuild: %s", diff)
-	}
+	before := rebuildEqual(t, a, []string{"history"}, []string{history.Access})[history.Access]
 	t.Logf("%d access entries for the application, %d in the store, equal after a rebuild", len(logA), len(before))
-}
-
-// collection is every document of a logical collection with its position.
-func collection(t *testing.T, s readstore.Store, coll string) map[string]string {
-	t.Helper()
-	out := map[string]string{}
-	after := ""
-	for {
-		docs, err := s.List(context.Background(), readstore.ListQuery{Collection: coll, AfterID: after, Limit: readstore.MaxLimit})
-		if err != nil {
-			t.Fatalf("list %s: %v", coll, err)
-		}
-		for _, d := range docs {
-			var v any
-			if err := json.Unmarshal(d.Body, &v); err != nil {
-				t.Fatal(err)
-			}
-			norm, _ := json.Marshal(v)
-			out[d.ID] = fmt.Sprintf("%d %s", d.Position, norm)
-		}
-		if len(docs) < readstore.MaxLimit {
-			return out
-		}
-		after = docs[len(docs)-1].ID
-	}
-}
-
-func compareDocs(want, got map[string]string) string {
-	if len(want) != len(got) {
-		return fmt.Sprintf("%d documents, want %d", len(got), len(want))
-	}
-	for id, doc := range want {
-		if got[id] != doc {
-			return fmt.Sprintf("%s:\n got %s\nwant %s", id, got[id], doc)
-		}
-	}
-	return ""
 }
 
 // TestStaffReadRefusedWhenAccessLogIsDown closes omsd's event store client
@@ -440,21 +375,7 @@ func killNineReading(t *testing.T, readers int, load time.Duration, store config
 	}
 	defer b.Close()
 	caughtUp(t, b)
-	colls := []string{history.Entries, history.Applications, history.Access, history.Documents}
-	before := map[string]map[string]string{}
-	for _, coll := range colls {
-		before[coll] = collection(t, b.Store(), coll)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	if _, err := b.Runner().Rebuild(ctx, "history", runner.RebuildOptions{DropDelay: time.Millisecond}); err != nil {
-		t.Fatal(err)
-	}
-	for _, coll := range colls {
-		if diff := compareDocs(before[coll], collection(t, b.Store(), coll)); diff != "" {
-			t.Errorf("%s after the crash vs a rebuild: %s", coll, diff)
-		}
-	}
+	before := rebuildEqual(t, b, []string{"history"}, []string{history.Entries, history.Applications, history.Access, history.Documents})
 	// Every answered read of an application is in the log (queue pages
 	// add more entries on top).
 	if n := len(before[history.Access]); int64(n) < served.Load() {
