@@ -10,14 +10,17 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	gojson "github.com/goccy/go-json"
 	"io"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/EventStore/EventStore-Client-Go/v4/esdb"
 	"github.com/google/uuid"
 
 	"github.com/omsonline/oms/events"
+	"github.com/omsonline/oms/events/schema"
 )
 
 // ContentTypeJSON is the content type of every event this service writes.
@@ -112,6 +115,26 @@ type Recorded struct {
 	Revision uint64
 	Position uint64
 	Created  time.Time
+	// payload memoises Payload. It is a pointer so that copies of one
+	// Recorded (every projection of a rebuild gets one) decode once.
+	payload *payloadMemo
+}
+
+type payloadMemo struct {
+	once sync.Once
+	ev   schema.Event
+	err  error
+}
+
+// Payload decodes Data into its contract type (upcasting older versions),
+// once for all copies of this Recorded.
+func (r Recorded) Payload() (schema.Event, error) {
+	if r.payload == nil {
+		return schema.Decode(r.Envelope.Type, r.Envelope.SchemaVersion, r.Data)
+	}
+	m := r.payload
+	m.once.Do(func() { m.ev, m.err = schema.Decode(r.Envelope.Type, r.Envelope.SchemaVersion, r.Data) })
+	return m.ev, m.err
 }
 
 // Expected is an optimistic-concurrency condition.
@@ -288,9 +311,9 @@ func (s *Store) LoadFrom(ctx context.Context, stream string, from, count uint64)
 // tools without an envelope still decode, with the envelope's type and id
 // filled from the event itself.
 func Decode(e *esdb.RecordedEvent) (Recorded, error) {
-	r := Recorded{Data: e.Data, Stream: e.StreamID, Revision: e.EventNumber, Position: e.Position.Commit, Created: e.CreatedDate}
+	r := Recorded{Data: e.Data, Stream: e.StreamID, Revision: e.EventNumber, Position: e.Position.Commit, Created: e.CreatedDate, payload: &payloadMemo{}}
 	if len(e.UserMetadata) > 0 {
-		if err := json.Unmarshal(e.UserMetadata, &r.Envelope); err != nil {
+		if err := gojson.Unmarshal(e.UserMetadata, &r.Envelope); err != nil {
 			return Recorded{}, fmt.Errorf("eventstore: %s@%d: bad envelope: %w", e.StreamID, e.EventNumber, err)
 		}
 	}

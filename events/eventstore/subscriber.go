@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	gojson "github.com/goccy/go-json"
 	"log/slog"
 	"strconv"
 	"sync"
@@ -220,7 +221,7 @@ func (s *Subscriber) Close() error {
 
 // FromMessage decodes a message produced by the Subscriber.
 func FromMessage(msg *message.Message) (Recorded, error) {
-	r := Recorded{Data: json.RawMessage(msg.Payload), Stream: msg.Metadata.Get(MetaStream)}
+	r := Recorded{Data: json.RawMessage(msg.Payload), Stream: msg.Metadata.Get(MetaStream), payload: &payloadMemo{}}
 	var err error
 	if r.Revision, err = strconv.ParseUint(msg.Metadata.Get(MetaRevision), 10, 64); err != nil {
 		return Recorded{}, fmt.Errorf("eventstore: message %s: revision: %w", msg.UUID, err)
@@ -230,7 +231,7 @@ func FromMessage(msg *message.Message) (Recorded, error) {
 	}
 	r.Created, _ = time.Parse(time.RFC3339Nano, msg.Metadata.Get(MetaCreated))
 	if env := msg.Metadata.Get(MetaEnvelope); env != "" {
-		if err := json.Unmarshal([]byte(env), &r.Envelope); err != nil {
+		if err := gojson.Unmarshal([]byte(env), &r.Envelope); err != nil {
 			return Recorded{}, fmt.Errorf("eventstore: message %s: envelope: %w", msg.UUID, err)
 		}
 	}

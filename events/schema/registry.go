@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	gojson "github.com/goccy/go-json"
 	"sort"
 )
 
@@ -49,7 +50,7 @@ func register[T Event](version int, up map[int]Upcaster) {
 	}
 	registry[t] = &entry{version: version, up: up, decode: func(data json.RawMessage) (Event, error) {
 		var v T
-		if err := json.Unmarshal(data, &v); err != nil {
+		if err := gojson.Unmarshal(data, &v); err != nil {
 			return nil, err
 		}
 		return v, nil

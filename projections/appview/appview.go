@@ -120,7 +120,7 @@ func Open(status string) bool {
 // types leave v unchanged; a payload that does not decode is an error, so a
 // projection parks it rather than silently building a wrong view.
 func Apply(v *View, ev eventstore.Recorded) error {
-	p, err := schema.Decode(ev.Envelope.Type, ev.Envelope.SchemaVersion, ev.Data)
+	p, err := ev.Payload()
 	if err != nil {
 		return fmt.Errorf("appview: %s@%d: %w", ev.Stream, ev.Revision, err)
 	}

@@ -1,7 +1,6 @@
 package appview
 
 import (
-	"encoding/json"
 	"reflect"
 	"sort"
 	"strconv"
@@ -56,28 +55,6 @@ func (d *differ) add(op string, from, to reflect.Value) {
 }
 
 var timeType = reflect.TypeOf(time.Time{})
-
-// MarshalJSON writes "from" exactly when the op has a before side and "to"
-// exactly when it has an after side, null included. With plain omitempty a
-// nil slice would be written as null but read back as no value and then
-// written as nothing, so an entry rewritten from the store (as an erasure
-// does) would differ from the same entry built by a rebuild.
-func (c Change) MarshalJSON() ([]byte, error) {
-	type wire struct {
-		Path string `json:"path"`
-		From *any   `json:"from,omitempty"`
-		To   *any   `json:"to,omitempty"`
-		Op   string `json:"op"`
-	}
-	w := wire{Path: c.Path, Op: c.Op}
-	if c.Op != "add" {
-		w.From = &c.From
-	}
-	if c.Op != "remove" {
-		w.To = &c.To
-	}
-	return json.Marshal(w)
-}
 
 func indirect(v reflect.Value) reflect.Value {
 	for v.IsValid() && (v.Kind() == reflect.Pointer || v.Kind() == reflect.Interface) {

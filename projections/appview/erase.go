@@ -84,6 +84,16 @@ func EraseChanges(changes []Change) ([]Change, error) {
 		if err != nil {
 			return nil, err
 		}
+		// A side the op has but that holds no value was written as null
+		// (a nil slice, say) and has come back from the store as nothing;
+		// null it stays, or the rewritten entry would differ from a
+		// rebuilt one.
+		if from == nil && c.Op != "add" {
+			from = jsonNull
+		}
+		if to == nil && c.Op != "remove" {
+			to = jsonNull
+		}
 		c.From, c.To = from, to
 		if c.Op == "replace" && from == piicrypt.Marker && to == piicrypt.Marker {
 			continue
@@ -92,6 +102,8 @@ func EraseChanges(changes []Change) ([]Change, error) {
 	}
 	return out, nil
 }
+
+var jsonNull = json.RawMessage("null")
 
 func splitPointer(p string) []string {
 	p = strings.TrimPrefix(p, "/")

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"sync"
 	"time"
 
 	"github.com/omsonline/oms/events/eventstore"
@@ -33,19 +35,36 @@ type RebuildOptions struct {
 
 // Rebuild builds projection name from position 0 into a new generation of
 // its collections while the current generation keeps serving, then switches
-// the aliases in one step and drops the old collections.
-//
-// The switch is made under the live projection's lock: the rebuild first
-// catches up without it, then holds it for the short tail between its
-// position and the live one, so readers never see a gap and the live
-// handler resumes on the new generation.
+// the aliases in one step and drops the old collections. It is RebuildAll
+// of one projection.
 func (r *Runner) Rebuild(ctx context.Context, name string, o RebuildOptions) (Progress, error) {
-	live, ok := r.states[name]
-	if !ok {
-		return Progress{}, fmt.Errorf("runner: unknown projection %q", name)
-	}
+	return r.RebuildAll(ctx, []string{name}, o)
+}
+
+// pair is a projection's live state and the fresh generation rebuilt
+// beside it.
+type pair struct {
+	name        string
+	live, fresh *state
+	gen         int
+}
+
+// RebuildAll rebuilds several projections in one pass over $all: each event
+// is read, opened and decoded once (Recorded.Payload is shared), and every
+// projection applies it on a goroutine of its own, so reading the store
+// overlaps with applying and with the single store writer's flushes. All
+// of them switch to their new generations in one SetAliases.
+//
+// The switch is made under the live projections' locks: the rebuild first
+// catches up without them, then holds them for the short tail between its
+// position and the live ones, so readers never see a gap and the live
+// handlers resume on the new generations.
+func (r *Runner) RebuildAll(ctx context.Context, names []string, o RebuildOptions) (Progress, error) {
 	if r.opts.Events == nil {
 		return Progress{}, errors.New("runner: rebuild needs the event store")
+	}
+	if len(names) == 0 {
+		return Progress{}, errors.New("runner: nothing to rebuild")
 	}
 	if o.BatchSize <= 0 {
 		o.BatchSize = 30000
@@ -53,100 +72,128 @@ func (r *Runner) Rebuild(ctx context.Context, name string, o RebuildOptions) (Pr
 	if o.DropDelay <= 0 {
 		o.DropDelay = 5 * time.Second
 	}
-	live.mu.Lock()
-	gen := live.cp.Generation + 1
-	live.mu.Unlock()
-
-	fresh := &state{r: r, p: live.p, phys: map[string]string{}, changed: make(chan struct{}), batchSize: o.BatchSize,
-		cp: readstore.Checkpoint{Projection: name, Generation: gen}, complete: true}
-	for _, c := range live.p.Collections() {
-		phys := physical(c.Name, gen)
-		// Leftovers of a rebuild that died half-way are not to be trusted.
-		if err := r.opts.Store.DropCollection(ctx, phys); err != nil {
-			return Progress{}, err
+	names = slices.Clone(names)
+	slices.Sort(names) // one lock order for every rebuild
+	names = slices.Compact(names)
+	pairs := make([]*pair, 0, len(names))
+	for _, name := range names {
+		live, ok := r.states[name]
+		if !ok {
+			return Progress{}, fmt.Errorf("runner: unknown projection %q", name)
 		}
-		if err := r.opts.Store.EnsureCollection(ctx, phys, c.Kind); err != nil {
-			return Progress{}, err
+		live.mu.Lock()
+		gen := live.cp.Generation + 1
+		live.mu.Unlock()
+		fresh := &state{r: r, p: live.p, phys: map[string]string{}, changed: make(chan struct{}), batchSize: o.BatchSize,
+			cp: readstore.Checkpoint{Projection: name, Generation: gen}, complete: true, trackWritten: true, async: true}
+		for _, c := range live.p.Collections() {
+			phys := physical(c.Name, gen)
+			// Leftovers of a rebuild that died half-way are not to be trusted.
+			if err := r.opts.Store.DropCollection(ctx, phys); err != nil {
+				return Progress{}, err
+			}
+			if err := r.opts.Store.EnsureCollection(ctx, phys, c.Kind); err != nil {
+				return Progress{}, err
+			}
+			fresh.phys[c.Name] = phys
 		}
-		fresh.phys[c.Name] = phys
+		// The rebuild's checkpoint must not overwrite the live one until
+		// the switch, so it flushes under a name of its own.
+		fresh.cp.Projection = name + "~rebuild"
+		pairs = append(pairs, &pair{name: name, live: live, fresh: fresh, gen: gen})
 	}
-	// The rebuild's checkpoint must not overwrite the live one until the
-	// switch, so it flushes under a name of its own.
-	fresh.cp.Projection = name + "~rebuild"
 
 	head, err := r.opts.Events.Head(ctx)
 	if err != nil {
 		return Progress{}, err
 	}
 	start := time.Now()
+	var progMu sync.Mutex
 	prog := Progress{Head: head}
-	report := func() {
-		prog.Position, prog.Elapsed = fresh.cp.Position, time.Since(start)
+	report := func(pos uint64) {
+		progMu.Lock()
+		defer progMu.Unlock()
+		prog.Position, prog.Elapsed = pos, time.Since(start)
 		if o.OnProgress != nil {
 			o.OnProgress(prog)
 		}
 	}
-	apply := func(ev eventstore.Recorded) error {
-		if err := fresh.applyLocked(ctx, ev, false); err != nil {
-			return err
-		}
+
+	// Catch up without blocking the live projections.
+	if err := r.catchUpAll(ctx, pairs, func(ev eventstore.Recorded) {
+		progMu.Lock()
 		prog.Events++
-		if fresh.events == 0 { // a flush happened
-			report()
+		n := prog.Events
+		progMu.Unlock()
+		if n%10000 == 0 {
+			report(ev.Position)
 		}
-		return nil
-	}
-	// Catch up without blocking the live projection.
-	if err := r.opts.Events.CatchUp(ctx, nil, apply); err != nil {
-		return prog, err
-	}
-	if err := fresh.flushLocked(ctx); err != nil {
+	}); err != nil {
 		return prog, err
 	}
 
-	// Switch: stop the live handler, take the tail, flip.
-	live.mu.Lock()
-	defer live.mu.Unlock()
-	if err := live.flushLocked(ctx); err != nil {
-		return prog, err
+	// Switch: stop the live handlers, take the tail, flip.
+	for _, p := range pairs {
+		p.live.mu.Lock()
+		defer p.live.mu.Unlock()
 	}
-	after := fresh.cp.Position
+	var after, last uint64
+	after = ^uint64(0)
+	for _, p := range pairs {
+		if err := p.live.flushLocked(ctx); err != nil {
+			return prog, err
+		}
+		after = min(after, p.fresh.cp.Position)
+		last = max(last, p.live.cp.Position)
+	}
 	var afterPtr *uint64
 	if after > 0 {
 		afterPtr = &after
 	}
-	target := live.cp.Position
 	err = r.opts.Events.CatchUp(ctx, afterPtr, func(ev eventstore.Recorded) error {
-		if ev.Position > target {
+		if ev.Position > last {
 			return errStopCatchUp
 		}
-		return apply(ev)
+		prog.Events++
+		for _, p := range pairs {
+			if ev.Position <= p.live.cp.Position {
+				if err := p.fresh.applyLocked(ctx, ev, false); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
 	})
 	if err != nil && !errors.Is(err, errStopCatchUp) {
 		return prog, err
 	}
-	// The new generation is now exactly as far as the live one.
-	fresh.pending = max(fresh.pending, target)
-	fresh.cp.Projection = name
-	if err := fresh.flushLocked(ctx); err != nil {
-		return prog, err
-	}
 	aliases := map[string]string{}
-	old := map[string]string{}
-	for logical, phys := range fresh.phys {
-		aliases[logical] = phys
-		old[logical] = live.phys[logical]
+	var old []string
+	for _, p := range pairs {
+		// The new generation is now exactly as far as the live one.
+		p.fresh.pending = max(p.fresh.pending, p.live.cp.Position)
+		p.fresh.cp.Projection = p.name
+		if err := p.fresh.flushLocked(ctx); err != nil {
+			return prog, err
+		}
+		for logical, phys := range p.fresh.phys {
+			aliases[logical] = phys
+			old = append(old, p.live.phys[logical])
+		}
 	}
 	if err := r.opts.Store.SetAliases(ctx, aliases); err != nil {
 		return prog, err
 	}
-	live.phys = fresh.phys
-	live.cp = fresh.cp
-	live.batch, live.order, live.events = nil, nil, 0
-	// The live cache describes the old generation; the fresh one's is
-	// exactly the new generation's content.
-	live.cache, live.complete = fresh.cache, false
-	report()
+	for _, p := range pairs {
+		live, fresh := p.live, p.fresh
+		live.phys = fresh.phys
+		live.cp = fresh.cp
+		live.batch, live.order, live.events = nil, nil, 0
+		// The live cache describes the old generation; the fresh one's is
+		// exactly the new generation's content.
+		live.cache, live.complete = fresh.cache, false
+	}
+	report(last)
 	go func() {
 		time.Sleep(o.DropDelay)
 		for _, phys := range old {
@@ -155,8 +202,66 @@ func (r *Runner) Rebuild(ctx context.Context, name string, o RebuildOptions) (Pr
 			}
 		}
 	}()
-	r.opts.Logger.Info("projection rebuilt", "projection", name, "generation", gen, "events", prog.Events, "took", time.Since(start).Round(time.Millisecond))
+	for _, p := range pairs {
+		r.opts.Logger.Info("projection rebuilt", "projection", p.name, "generation", p.gen, "events", prog.Events, "took", time.Since(start).Round(time.Millisecond))
+	}
 	return prog, nil
+}
+
+// catchUpAll reads $all from the start once and feeds every event to each
+// fresh state on a goroutine of its own, then flushes them. seen is called
+// for each event read.
+func (r *Runner) catchUpAll(ctx context.Context, pairs []*pair, seen func(eventstore.Recorded)) error {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	var wg sync.WaitGroup
+	chans := make([]chan eventstore.Recorded, len(pairs))
+	for i, p := range pairs {
+		// A deep buffer lets the reader run ahead while a projection
+		// waits for its flush.
+		chans[i] = make(chan eventstore.Recorded, 4096)
+		wg.Add(1)
+		go func(fresh *state, in <-chan eventstore.Recorded) {
+			defer wg.Done()
+			for ev := range in {
+				if ctx.Err() != nil {
+					continue // drain
+				}
+				if err := fresh.applyLocked(ctx, ev, false); err != nil {
+					cancel(err)
+				}
+			}
+			if ctx.Err() == nil {
+				if err := fresh.flushLocked(ctx); err != nil {
+					cancel(err)
+				}
+			}
+			// The switch below reads and writes the state synchronously.
+			if err := fresh.waitFlush(); err != nil {
+				cancel(err)
+			}
+			fresh.async = false
+		}(p.fresh, chans[i])
+	}
+	err := r.opts.Events.CatchUp(ctx, nil, func(ev eventstore.Recorded) error {
+		seen(ev)
+		for _, c := range chans {
+			select {
+			case c <- ev:
+			case <-ctx.Done():
+				return context.Cause(ctx)
+			}
+		}
+		return nil
+	})
+	for _, c := range chans {
+		close(c)
+	}
+	wg.Wait()
+	if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) {
+		return cause
+	}
+	return err
 }
 
 var errStopCatchUp = errors.New("runner: caught up to the live projection")

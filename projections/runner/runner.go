@@ -255,8 +255,43 @@ type state struct {
 	// collections (a rebuild into empty ones, not yet evicted): a miss is
 	// then known absent without asking the store.
 	complete bool
+	// trackWritten (rebuilds) keeps, once the cache was evicted, the set
+	// written of the hashes of every key the generation wrote, so that a
+	// miss on a document never written needs no store read: in a rebuild
+	// almost every lookup of a new document is one.
+	trackWritten bool
+	written      map[uint64]struct{}
+	// async (rebuilds) hands each full batch to the store on a goroutine
+	// and goes on applying; inflight is that flush, at most one.
+	async    bool
+	inflight *flushJob
 	events   int
 	changed  chan struct{} // closed when cp advances
+}
+
+// flushJob is a batch on its way to the store.
+type flushJob struct {
+	done chan struct{}
+	cp   readstore.Checkpoint
+	err  error
+}
+
+// waitFlush waits for the flush in flight, if any, and takes its
+// checkpoint.
+func (st *state) waitFlush() error {
+	j := st.inflight
+	if j == nil {
+		return nil
+	}
+	<-j.done
+	st.inflight = nil
+	if j.err != nil {
+		return j.err
+	}
+	st.cp = j.cp
+	close(st.changed)
+	st.changed = make(chan struct{})
+	return nil
 }
 
 type key struct{ coll, id string }
@@ -356,7 +391,7 @@ func (st *state) flush(ctx context.Context) error {
 
 func (st *state) flushLocked(ctx context.Context) error {
 	if st.pending <= st.cp.Position && len(st.order) == 0 {
-		return nil
+		return st.waitFlush()
 	}
 	writes := make([]readstore.Write, 0, len(st.order))
 	for _, k := range st.order {
@@ -388,9 +423,29 @@ func (st *state) flushLocked(ctx context.Context) error {
 			return err
 		}
 	}
+	if err := st.waitFlush(); err != nil {
+		return err
+	}
 	cp := st.cp
 	cp.Position = max(st.pending, st.cp.Position)
 	cp.UpdatedAt = time.Now().UTC()
+	if st.async {
+		// The batch's documents go to the cache now, so the next events
+		// see them while the store writes them.
+		for _, k := range st.order {
+			st.remember(k, st.batch[k])
+		}
+		st.batch, st.order, st.events = nil, nil, 0
+		j := &flushJob{done: make(chan struct{}), cp: cp}
+		st.inflight = j
+		go func() {
+			defer close(j.done)
+			if err := st.r.opts.Store.Flush(ctx, writes, cp); err != nil {
+				j.err = fmt.Errorf("runner: flush %s: %w", st.p.Name(), err)
+			}
+		}()
+		return nil
+	}
 	if err := st.r.opts.Store.Flush(ctx, writes, cp); err != nil {
 		return fmt.Errorf("runner: flush %s: %w", st.p.Name(), err)
 	}

@@ -5,7 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"reflect"
+
+	gojson "github.com/goccy/go-json"
 
 	"github.com/omsonline/oms/projections/readstore"
 )
@@ -65,6 +68,16 @@ func (tx *Tx) lookup(coll, id string) (*entry, error) {
 	if tx.st.complete {
 		return nil, nil // a fresh rebuild holds every document it wrote
 	}
+	if w := tx.st.written; w != nil {
+		if _, maybe := w[k.hash()]; !maybe {
+			return nil, nil // a fresh rebuild never wrote it
+		}
+	}
+	// The store must have every write this state handed over before it
+	// can answer for it.
+	if err := tx.st.waitFlush(); err != nil {
+		return nil, err
+	}
 	d, err := tx.st.r.opts.Store.GetPhysical(tx.ctx, phys, id)
 	if errors.Is(err, readstore.ErrNotFound) {
 		tx.st.remember(k, &entry{coll: phys, id: id})
@@ -110,7 +123,7 @@ func (tx *Tx) GetJSON(coll, id string, v any) (exists, fresh bool, err error) {
 		if err != nil {
 			return false, false, err
 		}
-		if err := json.Unmarshal(raw, v); err != nil {
+		if err := gojson.Unmarshal(raw, v); err != nil {
 			return true, false, fmt.Errorf("runner: decode %s/%s: %w", coll, id, err)
 		}
 		// Keep the decoded value: the next read of this document is free.
@@ -171,7 +184,7 @@ func encode(v any) (json.RawMessage, error) {
 	if raw, ok := v.(json.RawMessage); ok {
 		return raw, nil
 	}
-	b, err := json.Marshal(v)
+	b, err := gojson.Marshal(v)
 	if err != nil {
 		return nil, fmt.Errorf("runner: encode: %w", err)
 	}
@@ -181,10 +194,31 @@ func encode(v any) (json.RawMessage, error) {
 // remember caches a clean document, dropping the cache when it is full.
 func (st *state) remember(k key, e *entry) {
 	if st.cache == nil || len(st.cache) >= maxCached {
-		if st.cache != nil {
-			st.complete = false // evicted: misses must ask the store again
+		if st.cache != nil && st.complete {
+			// Evicted: misses must ask the store again, unless the key
+			// is known never to have been written (written).
+			st.complete = false
+			if st.trackWritten {
+				st.written = make(map[uint64]struct{}, 4*maxCached)
+				for k := range st.cache {
+					st.written[k.hash()] = struct{}{}
+				}
+			}
 		}
 		st.cache = make(map[key]*entry, 1024)
 	}
 	st.cache[k] = e
+	if st.written != nil {
+		st.written[k.hash()] = struct{}{}
+	}
+}
+
+// hash is a 64-bit digest of the key for the written set: a collision only
+// costs a store read that finds nothing.
+func (k key) hash() uint64 {
+	h := fnv.New64a()
+	h.Write([]byte(k.coll))
+	h.Write([]byte{0})
+	h.Write([]byte(k.id))
+	return h.Sum64()
 }
