@@ -29,6 +29,9 @@ type RebuildResult struct {
 	Projections []ProjectionRate
 	// Total is the time of all the rebuilds, one after another.
 	Total time.Duration
+	// OnePass is all of them rebuilt together in one pass over $all
+	// (RebuildAll), when measured.
+	OnePass ProjectionRate
 }
 
 // Slowest is the projection with the lowest rate.

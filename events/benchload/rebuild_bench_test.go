@@ -111,28 +111,34 @@ func BenchmarkRebuild(b *testing.B) {
 				kinds[phys] = c.Kind
 			}
 		}
-		for phys, k := range kinds {
-			if err := store.EnsureCollection(ctx, "raw_"+phys, k); err != nil {
-				b.Fatal(err)
-			}
-		}
 		for i := range docs {
 			docs[i].Collection = "raw_" + docs[i].Collection
 		}
-		t0 := time.Now()
-		for i := 0; i < len(docs); i += 30000 {
-			end := min(i+30000, len(docs))
-			if err := store.Flush(ctx, docs[i:end], readstore.Checkpoint{Projection: "raw", Position: uint64(end), Generation: 1}); err != nil {
-				b.Fatal(err)
+		// The raw insert varies by a third from run to run on this disk, so
+		// it runs twice and the faster run counts: the ratio errs against
+		// the rebuild.
+		raw := time.Duration(1<<63 - 1)
+		for range 2 {
+			for phys, k := range kinds {
+				if err := store.EnsureCollection(ctx, "raw_"+phys, k); err != nil {
+					b.Fatal(err)
+				}
+			}
+			t0 := time.Now()
+			for i := 0; i < len(docs); i += 30000 {
+				end := min(i+30000, len(docs))
+				if err := store.Flush(ctx, docs[i:end], readstore.Checkpoint{Projection: "raw", Position: uint64(end), Generation: 1}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			raw = min(raw, time.Since(t0))
+			for phys := range kinds {
+				_ = store.DropCollection(ctx, "raw_"+phys)
 			}
 		}
-		raw := time.Since(t0)
 		b.ReportMetric(float64(len(docs))/raw.Seconds(), "raw-docs/s")
 		b.ReportMetric(raw.Seconds()/total.Seconds(), "ratio(raw-time/rebuild-time)")
 		b.Logf("%d events, %d documents: rebuild %s, raw insert %s", n, len(docs), total.Round(time.Millisecond), raw.Round(time.Millisecond))
-		for phys := range kinds {
-			_ = store.DropCollection(ctx, "raw_"+phys)
-		}
 		b.StartTimer()
 	}
 }

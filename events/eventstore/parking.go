@@ -60,18 +60,21 @@ func (p *Publisher) Publish(topic string, msgs ...*message.Message) error {
 		// The message carries the event opened; the parked copy must not
 		// keep personal data in the clear, so it takes the event as stored
 		// (sealed), and ToMessage opens it again at replay.
-		if stored, ok, err := p.store.storedPayload(ctx, m); err != nil {
+		md := map[string]string{}
+		for k, v := range m.Metadata {
+			md[k] = v
+		}
+		if stored, env, ok, err := p.store.storedEvent(ctx, m); err != nil {
 			return fmt.Errorf("eventstore: park message %s: %w", m.UUID, err)
 		} else if ok {
 			payload = stored
+			if md[MetaEnvelope] == "" && len(env) > 0 {
+				md[MetaEnvelope] = string(env) // a FanOut message carries it decoded only
+			}
 		}
 		if !json.Valid(payload) {
 			b, _ := json.Marshal(string(m.Payload)) // a string always marshals
 			payload = b
-		}
-		md := map[string]string{}
-		for k, v := range m.Metadata {
-			md[k] = v
 		}
 		evs = append(evs, NewEvent{Type: TypeMessageParked, SchemaVersion: parkedSchemaVersion, Data: ParkedMessage{
 			UUID: m.UUID, Payload: payload, Metadata: md, ParkedAt: p.store.now().UTC(),
@@ -114,28 +117,28 @@ func (s *Store) ToMessage(ctx context.Context, p Parked) (*message.Message, erro
 	return m, nil
 }
 
-// storedPayload reads the payload of the event a subscriber message came
-// from, exactly as stored. ok is false for messages that did not come from
-// a Subscriber.
-func (s *Store) storedPayload(ctx context.Context, m *message.Message) (json.RawMessage, bool, error) {
+// storedEvent reads the payload and envelope of the event a subscriber
+// message came from, exactly as stored. ok is false for messages that did
+// not come from a Subscriber or a FanOut.
+func (s *Store) storedEvent(ctx context.Context, m *message.Message) (payload, envelope json.RawMessage, ok bool, err error) {
 	stream := m.Metadata.Get(MetaStream)
-	rev, err := strconv.ParseUint(m.Metadata.Get(MetaRevision), 10, 64)
-	if stream == "" || err != nil || s.sealer == nil {
-		return nil, false, nil
+	rev, perr := strconv.ParseUint(m.Metadata.Get(MetaRevision), 10, 64)
+	if stream == "" || perr != nil {
+		return nil, nil, false, nil
 	}
 	rs, err := s.client.ReadStream(ctx, stream, esdb.ReadStreamOptions{From: esdb.Revision(rev)}, 1)
 	if err != nil {
-		return nil, false, fmt.Errorf("read %s@%d: %w", stream, rev, err)
+		return nil, nil, false, fmt.Errorf("read %s@%d: %w", stream, rev, err)
 	}
 	defer rs.Close()
 	e, err := rs.Recv()
 	if err != nil {
-		return nil, false, fmt.Errorf("read %s@%d: %w", stream, rev, err)
+		return nil, nil, false, fmt.Errorf("read %s@%d: %w", stream, rev, err)
 	}
 	if o := e.OriginalEvent(); o.EventNumber == rev && o.StreamID == stream {
-		return o.Data, true, nil
+		return o.Data, o.UserMetadata, true, nil
 	}
-	return nil, false, nil
+	return nil, nil, false, nil
 }
 
 // ListParked returns the parked messages of a stream not yet replayed, in

@@ -221,6 +221,10 @@ func (s *Subscriber) Close() error {
 
 // FromMessage decodes a message produced by the Subscriber.
 func FromMessage(msg *message.Message) (Recorded, error) {
+	// A FanOut message carries the event decoded once for every topic.
+	if r, ok := msg.Context().Value(recordedKey{}).(Recorded); ok && r.Envelope.EventID == msg.UUID {
+		return r, nil
+	}
 	r := Recorded{Data: json.RawMessage(msg.Payload), Stream: msg.Metadata.Get(MetaStream), payload: &payloadMemo{}}
 	var err error
 	if r.Revision, err = strconv.ParseUint(msg.Metadata.Get(MetaRevision), 10, 64); err != nil {

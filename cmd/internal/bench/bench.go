@@ -266,6 +266,10 @@ func rebuild(ctx context.Context, o *Options) (perf.RebuildResult, perf.Latency,
 	if err != nil {
 		return res, perf.Latency{}, err
 	}
+	o.stage("rebuilding all in one pass", int64(o.RebuildEvents))
+	if res.OnePass, err = perf.RebuildAll(ctx, run, names, func(p runner.Progress) { o.progress(int64(p.Events)) }); err != nil {
+		return res, perf.Latency{}, err
+	}
 	o.stage("time travel", int64(o.TimeTravelRuns))
 	tt, err := perf.TimeTravel(ctx, events, o.TimeTravelRuns)
 	return res, tt, err

@@ -1,0 +1,252 @@
+package eventstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/EventStore/EventStore-Client-Go/v4/esdb"
+	"github.com/ThreeDotsLabs/watermill/message"
+)
+
+// FanOut is a watermill message.Subscriber that serves a fixed set of
+// topics from one $all subscription. With a Subscriber, every projection
+// has a subscription of its own, and every event crosses gRPC, is opened
+// (personal data) and decoded once per projection; a FanOut reads, opens and
+// decodes it once and hands each topic its own message of it, with its own
+// acknowledgement. Each topic has a bounded queue, so a projection that is
+// busy flushing holds the others back only once its queue is full.
+type FanOut struct {
+	store  *Store
+	opts   SubscriberOptions
+	topics []string
+	queue  int
+
+	mu      sync.Mutex
+	subs    map[string]*fanTopic
+	started bool
+	closed  bool
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+}
+
+type fanTopic struct {
+	name string
+	// after is the topic's own start: it is not sent events at or before
+	// it (unless hasAfter is false).
+	after    uint64
+	hasAfter bool
+	in       chan Recorded
+	out      chan *message.Message
+}
+
+// recordedKey carries the decoded event in a FanOut message's context, so
+// that FromMessage hands every topic the same Recorded (and one decode of
+// its payload).
+type recordedKey struct{}
+
+// FanOutQueue is the default number of events a topic may lag behind the
+// reader.
+const FanOutQueue = 4096
+
+// NewFanOut returns a FanOut for exactly these topics; it starts reading
+// once every one of them has subscribed.
+func NewFanOut(store *Store, topics []string, opts SubscriberOptions) *FanOut {
+	if opts.Logger == nil {
+		opts.Logger = store.logger
+	}
+	if opts.NackDelay == 0 {
+		opts.NackDelay = 100 * time.Millisecond
+	}
+	if opts.Reconnect == 0 {
+		opts.Reconnect = 500 * time.Millisecond
+	}
+	return &FanOut{store: store, opts: opts, topics: slices.Clone(topics), queue: FanOutQueue, subs: map[string]*fanTopic{}}
+}
+
+var _ message.Subscriber = (*FanOut)(nil)
+
+// Subscribe implements message.Subscriber.
+func (f *FanOut) Subscribe(ctx context.Context, topic string) (<-chan *message.Message, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	switch {
+	case f.closed:
+		return nil, errors.New("eventstore: fan-out is closed")
+	case !slices.Contains(f.topics, topic):
+		return nil, fmt.Errorf("eventstore: fan-out serves %v, not %q", f.topics, topic)
+	case f.subs[topic] != nil:
+		return nil, fmt.Errorf("eventstore: %q is already subscribed", topic)
+	}
+	t := &fanTopic{name: topic, in: make(chan Recorded, f.queue), out: make(chan *message.Message)}
+	if f.opts.StartFrom != nil {
+		var err error
+		if t.after, t.hasAfter, err = f.opts.StartFrom(ctx, topic); err != nil {
+			return nil, fmt.Errorf("eventstore: start position of %s: %w", topic, err)
+		}
+	}
+	f.subs[topic] = t
+	if len(f.subs) == len(f.topics) && !f.started {
+		f.start()
+	}
+	return t.out, nil
+}
+
+// start runs the reader and one deliverer per topic; f.mu is held.
+func (f *FanOut) start() {
+	f.started = true
+	ctx, cancel := context.WithCancel(context.Background())
+	f.cancel = cancel
+	// Read from the earliest topic's start: the others skip what they
+	// already have.
+	var from uint64
+	hasFrom := true
+	for _, t := range f.subs {
+		if !t.hasAfter {
+			hasFrom = false
+		} else if from == 0 || t.after < from {
+			from = t.after
+		}
+	}
+	subs := make([]*fanTopic, 0, len(f.subs))
+	for _, name := range f.topics {
+		subs = append(subs, f.subs[name])
+	}
+	f.wg.Add(1 + len(subs))
+	go func() {
+		defer f.wg.Done()
+		defer func() {
+			for _, t := range subs {
+				close(t.in)
+			}
+		}()
+		f.read(ctx, subs, from, hasFrom)
+	}()
+	for _, t := range subs {
+		go func() {
+			defer f.wg.Done()
+			defer close(t.out)
+			f.deliverAll(ctx, t)
+		}()
+	}
+}
+
+// read follows $all and queues each event for the topics that want it,
+// resuming after a dropped subscription.
+func (f *FanOut) read(ctx context.Context, subs []*fanTopic, pos uint64, hasPos bool) {
+	log := f.opts.Logger.With("fanout", f.topics)
+	for ctx.Err() == nil {
+		err := f.consume(ctx, subs, &pos, &hasPos)
+		if ctx.Err() != nil {
+			return
+		}
+		log.Warn("eventstore: fan-out subscription dropped; resuming", "err", err, "after", pos)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(f.opts.Reconnect):
+		}
+	}
+}
+
+func (f *FanOut) consume(ctx context.Context, subs []*fanTopic, pos *uint64, hasPos *bool) error {
+	o := esdb.SubscribeToAllOptions{From: esdb.Start{}, Filter: esdb.ExcludeSystemEventsFilter()}
+	if *hasPos {
+		o.From = esdb.Position{Commit: *pos, Prepare: *pos}
+	}
+	sub, err := f.store.client.SubscribeToAll(ctx, o)
+	if err != nil {
+		return err
+	}
+	defer sub.Close()
+	for {
+		ev := sub.Recv()
+		switch {
+		case ev.SubscriptionDropped != nil:
+			return ev.SubscriptionDropped.Error
+		case ev.EventAppeared != nil:
+			rec := ev.EventAppeared.OriginalEvent()
+			r, err := f.store.decode(ctx, rec)
+			if err != nil {
+				// The vault is unreachable or a key is missing: resume
+				// from the last event rather than skip this one.
+				return err
+			}
+			for _, t := range subs {
+				if t.hasAfter && r.Position <= t.after {
+					continue
+				}
+				select {
+				case t.in <- r:
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+			}
+			*pos, *hasPos = r.Position, true
+		}
+	}
+}
+
+// deliverAll hands the topic's queued events to its handler one at a time,
+// each after the previous was acked, redelivering after a nack.
+func (f *FanOut) deliverAll(ctx context.Context, t *fanTopic) {
+	for r := range t.in {
+		if err := f.deliver(ctx, t, r); err != nil {
+			return
+		}
+	}
+}
+
+func (f *FanOut) deliver(ctx context.Context, t *fanTopic, r Recorded) error {
+	for {
+		msg := message.NewMessage(r.Envelope.EventID, []byte(r.Data))
+		msg.Metadata.Set(MetaStream, r.Stream)
+		msg.Metadata.Set(MetaRevision, strconv.FormatUint(r.Revision, 10))
+		msg.Metadata.Set(MetaPosition, strconv.FormatUint(r.Position, 10))
+		msg.Metadata.Set(MetaType, r.Envelope.Type)
+		msg.Metadata.Set(MetaCreated, r.Created.UTC().Format(time.RFC3339Nano))
+		msgCtx, cancel := context.WithCancel(context.WithValue(ctx, recordedKey{}, r))
+		msg.SetContext(msgCtx)
+		select {
+		case t.out <- msg:
+		case <-ctx.Done():
+			cancel()
+			return ctx.Err()
+		}
+		select {
+		case <-msg.Acked():
+			cancel()
+			return nil
+		case <-msg.Nacked():
+			cancel()
+			select {
+			case <-time.After(f.opts.NackDelay):
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		case <-ctx.Done():
+			cancel()
+			return ctx.Err()
+		}
+	}
+}
+
+// Close stops reading and delivering.
+func (f *FanOut) Close() error {
+	f.mu.Lock()
+	if f.closed {
+		f.mu.Unlock()
+		return nil
+	}
+	f.closed = true
+	if f.cancel != nil {
+		f.cancel()
+	}
+	f.mu.Unlock()
+	f.wg.Wait()
+	return nil
+}
