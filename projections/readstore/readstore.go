@@ -81,7 +81,7 @@ type Write struct {
 	Collection string // physical collection name
 	Doc        Doc
 	Delete     bool
-	// Encoded marks a Doc.Body that encoding/json just produced from a Go
+	// Encoded marks a Doc.Body that the runner's JSON encoder just produced from a Go
 	// value, which is valid JSON by construction: adapters then check only
 	// that it is an object and skip the full validation scan every other
 	// body gets, which was a twentieth of a projection's CPU.
