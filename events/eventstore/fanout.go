@@ -135,45 +135,14 @@ func (f *FanOut) start() {
 	}
 }
 
-// read follows $all and queues each event for the topics that want it,
-// resuming after a dropped subscription.
+// read follows $all and queues each event for the topics that want it.
 func (f *FanOut) read(ctx context.Context, subs []*fanTopic, pos uint64, hasPos bool) {
-	log := f.opts.Logger.With("fanout", f.topics)
-	for ctx.Err() == nil {
-		err := f.consume(ctx, subs, &pos, &hasPos)
-		if ctx.Err() != nil {
-			return
-		}
-		log.Warn("eventstore: fan-out subscription dropped; resuming", "err", err, "after", pos)
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(f.opts.Reconnect):
-		}
-	}
-}
-
-func (f *FanOut) consume(ctx context.Context, subs []*fanTopic, pos *uint64, hasPos *bool) error {
-	o := esdb.SubscribeToAllOptions{From: esdb.Start{}, Filter: esdb.ExcludeSystemEventsFilter()}
-	if *hasPos {
-		o.From = esdb.Position{Commit: *pos, Prepare: *pos}
-	}
-	sub, err := f.store.client.SubscribeToAll(ctx, o)
-	if err != nil {
-		return err
-	}
-	defer sub.Close()
-	for {
-		ev := sub.Recv()
-		switch {
-		case ev.SubscriptionDropped != nil:
-			return ev.SubscriptionDropped.Error
-		case ev.EventAppeared != nil:
-			rec := ev.EventAppeared.OriginalEvent()
+	f.store.follow(ctx, esdb.ExcludeSystemEventsFilter(), pos, hasPos, f.opts.Reconnect, f.opts.Logger.With("fanout", f.topics), followHooks{
+		event: func(rec *esdb.RecordedEvent) error {
+			// A vault that cannot be reached or a missing key stops here:
+			// the event is read again after the resume, never skipped.
 			r, err := f.store.decode(ctx, rec)
 			if err != nil {
-				// The vault is unreachable or a key is missing: resume
-				// from the last event rather than skip this one.
 				return err
 			}
 			for _, t := range subs {
@@ -186,9 +155,9 @@ func (f *FanOut) consume(ctx context.Context, subs []*fanTopic, pos *uint64, has
 					return ctx.Err()
 				}
 			}
-			*pos, *hasPos = r.Position, true
-		}
-	}
+			return nil
+		},
+	})
 }
 
 // deliverAll hands the topic's queued events to its handler one at a time,
@@ -202,37 +171,16 @@ func (f *FanOut) deliverAll(ctx context.Context, t *fanTopic) {
 }
 
 func (f *FanOut) deliver(ctx context.Context, t *fanTopic, r Recorded) error {
-	for {
+	return handOver(ctx, t.out, f.opts.NackDelay, func() *message.Message {
 		msg := message.NewMessage(r.Envelope.EventID, []byte(r.Data))
 		msg.Metadata.Set(MetaStream, r.Stream)
 		msg.Metadata.Set(MetaRevision, strconv.FormatUint(r.Revision, 10))
 		msg.Metadata.Set(MetaPosition, strconv.FormatUint(r.Position, 10))
 		msg.Metadata.Set(MetaType, r.Envelope.Type)
 		msg.Metadata.Set(MetaCreated, r.Created.UTC().Format(time.RFC3339Nano))
-		msgCtx, cancel := context.WithCancel(context.WithValue(ctx, recordedKey{}, r))
-		msg.SetContext(msgCtx)
-		select {
-		case t.out <- msg:
-		case <-ctx.Done():
-			cancel()
-			return ctx.Err()
-		}
-		select {
-		case <-msg.Acked():
-			cancel()
-			return nil
-		case <-msg.Nacked():
-			cancel()
-			select {
-			case <-time.After(f.opts.NackDelay):
-			case <-ctx.Done():
-				return ctx.Err()
-			}
-		case <-ctx.Done():
-			cancel()
-			return ctx.Err()
-		}
-	}
+		msg.SetContext(context.WithValue(ctx, recordedKey{}, r))
+		return msg
+	})
 }
 
 // Close stops reading and delivering.

@@ -104,9 +104,35 @@ func (s *Subscriber) Subscribe(ctx context.Context, topic string) (<-chan *messa
 }
 
 func (s *Subscriber) run(ctx context.Context, topic string, pos uint64, hasPos bool, out chan<- *message.Message) {
-	log := s.opts.Logger.With("topic", topic)
+	filter := esdb.ExcludeSystemEventsFilter()
+	if len(s.opts.StreamPrefixes) > 0 {
+		filter = &esdb.SubscriptionFilter{Type: esdb.StreamFilterType, Prefixes: s.opts.StreamPrefixes}
+	}
+	h := followHooks{
+		event: func(rec *esdb.RecordedEvent) error { return s.deliver(ctx, rec, out) },
+	}
+	if s.opts.OnCaughtUp != nil {
+		h.caughtUp = func() { s.opts.OnCaughtUp(topic) }
+	}
+	if s.opts.OnCheckpoint != nil {
+		h.checkpoint = func(p uint64) { s.opts.OnCheckpoint(topic, p) }
+	}
+	s.store.follow(ctx, filter, pos, hasPos, s.opts.Reconnect, s.opts.Logger.With("topic", topic), h)
+}
+
+// followHooks are what follow does with what $all sends.
+type followHooks struct {
+	event      func(*esdb.RecordedEvent) error
+	caughtUp   func()
+	checkpoint func(pos uint64)
+}
+
+// follow reads $all after pos (from the start unless hasPos) until ctx
+// ends, resuming after the last event handled whenever the subscription
+// drops or h.event fails (the event is then read again).
+func (s *Store) follow(ctx context.Context, filter *esdb.SubscriptionFilter, pos uint64, hasPos bool, reconnect time.Duration, log *slog.Logger, h followHooks) {
 	for ctx.Err() == nil {
-		err := s.consume(ctx, topic, &pos, &hasPos, out)
+		err := s.followOnce(ctx, filter, &pos, &hasPos, h)
 		if ctx.Err() != nil {
 			return
 		}
@@ -114,22 +140,17 @@ func (s *Subscriber) run(ctx context.Context, topic string, pos uint64, hasPos b
 		select {
 		case <-ctx.Done():
 			return
-		case <-time.After(s.opts.Reconnect):
+		case <-time.After(reconnect):
 		}
 	}
 }
 
-func (s *Subscriber) consume(ctx context.Context, topic string, pos *uint64, hasPos *bool, out chan<- *message.Message) error {
-	o := esdb.SubscribeToAllOptions{From: esdb.Start{}}
+func (s *Store) followOnce(ctx context.Context, filter *esdb.SubscriptionFilter, pos *uint64, hasPos *bool, h followHooks) error {
+	o := esdb.SubscribeToAllOptions{From: esdb.Start{}, Filter: filter}
 	if *hasPos {
 		o.From = esdb.Position{Commit: *pos, Prepare: *pos}
 	}
-	if len(s.opts.StreamPrefixes) > 0 {
-		o.Filter = &esdb.SubscriptionFilter{Type: esdb.StreamFilterType, Prefixes: s.opts.StreamPrefixes}
-	} else {
-		o.Filter = esdb.ExcludeSystemEventsFilter()
-	}
-	sub, err := s.store.client.SubscribeToAll(ctx, o)
+	sub, err := s.client.SubscribeToAll(ctx, o)
 	if err != nil {
 		return err
 	}
@@ -140,16 +161,16 @@ func (s *Subscriber) consume(ctx context.Context, topic string, pos *uint64, has
 		case ev.SubscriptionDropped != nil:
 			return ev.SubscriptionDropped.Error
 		case ev.CaughtUp != nil:
-			if s.opts.OnCaughtUp != nil {
-				s.opts.OnCaughtUp(topic)
+			if h.caughtUp != nil {
+				h.caughtUp()
 			}
 		case ev.CheckPointReached != nil:
-			if s.opts.OnCheckpoint != nil {
-				s.opts.OnCheckpoint(topic, ev.CheckPointReached.Commit)
+			if h.checkpoint != nil {
+				h.checkpoint(ev.CheckPointReached.Commit)
 			}
 		case ev.EventAppeared != nil:
 			rec := ev.EventAppeared.OriginalEvent()
-			if err := s.deliver(ctx, rec, out); err != nil {
+			if err := h.event(rec); err != nil {
 				return err
 			}
 			*pos, *hasPos = rec.Position.Commit, true
@@ -167,7 +188,7 @@ func (s *Subscriber) deliver(ctx context.Context, rec *esdb.RecordedEvent, out c
 		// subscription restarts from the last position.
 		return fmt.Errorf("eventstore: %s@%d: %w", rec.StreamID, rec.EventNumber, err)
 	}
-	for {
+	return handOver(ctx, out, s.opts.NackDelay, func() *message.Message {
 		msg := message.NewMessage(rec.EventID.String(), data)
 		msg.Metadata.Set(MetaStream, rec.StreamID)
 		msg.Metadata.Set(MetaRevision, strconv.FormatUint(rec.EventNumber, 10))
@@ -177,7 +198,17 @@ func (s *Subscriber) deliver(ctx context.Context, rec *esdb.RecordedEvent, out c
 		if len(rec.UserMetadata) > 0 {
 			msg.Metadata.Set(MetaEnvelope, string(rec.UserMetadata))
 		}
-		msgCtx, cancel := context.WithCancel(ctx)
+		msg.SetContext(ctx)
+		return msg
+	})
+}
+
+// handOver gives a handler one message and waits for its ack; after a nack
+// it waits nackDelay and gives it a fresh copy (newMsg makes one per try).
+func handOver(ctx context.Context, out chan<- *message.Message, nackDelay time.Duration, newMsg func() *message.Message) error {
+	for {
+		msg := newMsg()
+		msgCtx, cancel := context.WithCancel(msg.Context())
 		msg.SetContext(msgCtx)
 		select {
 		case out <- msg:
@@ -192,7 +223,7 @@ func (s *Subscriber) deliver(ctx context.Context, rec *esdb.RecordedEvent, out c
 		case <-msg.Nacked():
 			cancel()
 			select {
-			case <-time.After(s.opts.NackDelay):
+			case <-time.After(nackDelay):
 			case <-ctx.Done():
 				return ctx.Err()
 			}

@@ -4,12 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"log/slog"
-	"os"
 	"strings"
-	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -17,7 +13,6 @@ import (
 	"github.com/omsonline/oms/cmd/internal/config"
 	"github.com/omsonline/oms/events/schema"
 	"github.com/omsonline/oms/projections/history"
-	"github.com/omsonline/oms/projections/readstore/mongostore/mongotest"
 )
 
 // accessPage is GET /api/v1/applications/:id/access.
@@ -283,98 +278,62 @@ func TestKillNineKeepsAccessLogExactlyOnce(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts omsd in a child process")
 	}
-	t.Run("sqlite", func(t *testing.T) { killNineReading(t, 3, 2*time.Second, config.Config{}) })
-	t.Run("mongodb", func(t *testing.T) {
-		uri := os.Getenv(mongotest.EnvURI)
-		if uri == "" {
-			uri = mongotest.URI(t)
+	onBothStores(t, func(t *testing.T, store config.Config, small bool) {
+		readers, load := 3, 2*time.Second
+		if small {
+			readers, load = 2, 1500*time.Millisecond
 		}
-		db := mongotest.Database(t)
-		t.Cleanup(func() { mongotest.DropDatabase(t, uri, db) })
-		killNineReading(t, 2, 1500*time.Millisecond, config.Config{MongoURI: uri, MongoDatabase: db})
+		killNineReading(t, store, readers, load)
 	})
 }
 
-func killNineReading(t *testing.T, readers int, load time.Duration, store config.Config) {
-	dir := t.TempDir()
-	cmd, addr := startChild(t, dir, "OMS_MONGO_URI="+store.MongoURI, "OMS_MONGO_DB="+store.MongoDatabase)
-	cfg := config.Defaults()
-	cfg.DataDir = dir
-	cfg.MongoURI, cfg.MongoDatabase = store.MongoURI, store.MongoDatabase
-	rev := token(t, cfg, "reviewer", "rev-1")
-	aud := token(t, cfg, "auditor", "aud-1")
-	client := remoteClient{addr: addr}
-
+func killNineReading(t *testing.T, store config.Config, readers int, load time.Duration) {
 	var served atomic.Int64
-	var wg sync.WaitGroup
-	stop := make(chan struct{})
-	for w := 0; w < readers; w++ {
-		wg.Add(1)
-		go func(w int) {
-			defer wg.Done()
-			tok := token(t, cfg, "applicant", fmt.Sprintf("kill-%d", w))
-			for i := 0; ; i++ {
-				select {
-				case <-stop:
+	b := killUnderLoad(t, store, readers, load, func(client remoteClient, cfg config.Config, w int, stop <-chan struct{}) {
+		rev := token(t, cfg, "reviewer", "rev-1")
+		aud := token(t, cfg, "auditor", "aud-1")
+		tok := token(t, cfg, "applicant", fmt.Sprintf("kill-%d", w))
+		for i := 0; !stopped(stop); i++ {
+			id, pos, ok := submitAt(client, tok, fmt.Sprintf("%d%06d", w+1, i))
+			if !ok {
+				return
+			}
+			var view struct {
+				Form struct {
+					Documents []struct{ ID string }
+				}
+			}
+			after := fmt.Sprintf("?after=%d", pos)
+			for j, path := range []string{"/api/v1/applications/" + id + after, "/api/v1/applications/" + id + "/history" + after, "/api/v1/reviewer/queue"} {
+				tk := rev
+				if j == 1 {
+					tk = aud
+				}
+				code, body, err := client.request(tk, "GET", path, "")
+				if err != nil {
 					return
-				default:
 				}
-				id, pos, ok := submitAt(client, tok, fmt.Sprintf("%d%06d", w+1, i))
-				if !ok {
-					return
-				}
-				var view struct {
-					Form struct {
-						Documents []struct{ ID string }
-					}
-				}
-				after := fmt.Sprintf("?after=%d", pos)
-				for j, path := range []string{"/api/v1/applications/" + id + after, "/api/v1/applications/" + id + "/history" + after, "/api/v1/reviewer/queue"} {
-					tk := rev
-					if j == 1 {
-						tk = aud
-					}
-					code, body, err := client.request(tk, "GET", path, "")
-					if err != nil {
-						return
-					}
-					// A queue page records one entry per row, and may be
-					// empty: only the reads of one application are counted.
-					if code == 200 && j < 2 {
-						served.Add(1)
-						if j == 0 {
-							_ = json.Unmarshal(body, &view)
-						}
-					}
-				}
-				for _, d := range view.Form.Documents {
-					if code, _, err := client.request(rev, "GET", "/api/v1/documents/"+d.ID, ""); err != nil {
-						return
-					} else if code == 200 {
-						served.Add(1)
+				// A queue page records one entry per row, and may be
+				// empty: only the reads of one application are counted.
+				if code == 200 && j < 2 {
+					served.Add(1)
+					if j == 0 {
+						_ = json.Unmarshal(body, &view)
 					}
 				}
 			}
-		}(w)
-	}
-	time.Sleep(load)
-	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	cmd.Wait()
-	close(stop)
-	wg.Wait()
+			for _, d := range view.Form.Documents {
+				if code, _, err := client.request(rev, "GET", "/api/v1/documents/"+d.ID, ""); err != nil {
+					return
+				} else if code == 200 {
+					served.Add(1)
+				}
+			}
+		}
+	})
 	if served.Load() < 10 {
 		t.Fatalf("only %d staff reads served before the kill", served.Load())
 	}
-
-	cfg.HTTPAddr, cfg.ESDBListen = "127.0.0.1:0", "127.0.0.1:0"
-	b, err := app.Start(context.Background(), cfg, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
-	caughtUp(t, b)
 	before := rebuildEqual(t, b, []string{"history"}, []string{history.Entries, history.Applications, history.Access, history.Documents})
 	// Every answered read of an application is in the log (queue pages
 	// add more entries on top).

@@ -10,15 +10,12 @@ import (
 	"os"
 	"os/exec"
 	"strings"
-	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/omsonline/oms/cmd/internal/app"
 	"github.com/omsonline/oms/cmd/internal/config"
-	"github.com/omsonline/oms/projections/readstore/mongostore/mongotest"
 )
 
 const childDirEnv = "OMS_APP_CRASH_CHILD_DIR"
@@ -79,57 +76,28 @@ func TestKillNineThenRebuildEqual(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts omsd in a child process")
 	}
-	t.Run("sqlite", func(t *testing.T) { killNine(t, 6, 2500*time.Millisecond, config.Config{}) })
-	t.Run("mongodb", func(t *testing.T) {
-		uri := os.Getenv(mongotest.EnvURI)
-		if uri == "" {
-			uri = mongotest.URI(t)
-		}
-		db := mongotest.Database(t)
-		t.Cleanup(func() { mongotest.DropDatabase(t, uri, db) })
+	onBothStores(t, func(t *testing.T, store config.Config, small bool) {
 		// FerretDB scans whole collections per query: keep the load small.
-		killNine(t, 2, 1500*time.Millisecond, config.Config{MongoURI: uri, MongoDatabase: db})
-	})
-}
-
-func killNine(t *testing.T, writers int, load time.Duration, store config.Config) {
-	dir := t.TempDir()
-	cmd, addr := startChild(t, dir, "OMS_MONGO_URI="+store.MongoURI, "OMS_MONGO_DB="+store.MongoDatabase)
-	cfg := config.Defaults()
-	cfg.DataDir = dir
-	cfg.MongoURI, cfg.MongoDatabase = store.MongoURI, store.MongoDatabase
-	tokens := map[string]string{}
-	for _, who := range []string{"rev-1"} {
-		tokens[who] = token(t, cfg, "reviewer", who)
-	}
-	client := remoteClient{addr: addr}
-
-	var acked atomic.Int64
-	var wg sync.WaitGroup
-	stop := make(chan struct{})
-	for w := 0; w < writers; w++ {
-		wg.Add(1)
-		go func(w int) {
-			defer wg.Done()
+		writers, load := 6, 2500*time.Millisecond
+		if small {
+			writers, load = 2, 1500*time.Millisecond
+		}
+		var acked atomic.Int64
+		b := killUnderLoad(t, store, writers, load, func(client remoteClient, cfg config.Config, w int, stop <-chan struct{}) {
+			rev := token(t, cfg, "reviewer", "rev-1")
 			tok := token(t, cfg, "applicant", fmt.Sprintf("crash-%d", w))
-			for i := 0; ; i++ {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				passport := fmt.Sprintf("%d%06d", w+1, i)
-				id, ok := client.submit(tok, passport)
+			for i := 0; !stopped(stop); i++ {
+				id, ok := client.submit(tok, fmt.Sprintf("%d%06d", w+1, i))
 				if !ok {
 					return
 				}
 				acked.Add(1)
 				for _, step := range []struct{ tok, action, body string }{
-					{tokens["rev-1"], "claim", ""},
-					{tokens["rev-1"], "request-info", `{"questions":[{"text":"Адрес?","field":"/address/street"}]}`},
+					{rev, "claim", ""},
+					{rev, "request-info", `{"questions":[{"text":"Адрес?","field":"/address/street"}]}`},
 					{tok, "provide-info", `{"answers":[{"questionId":"1.1","text":"Тверская"}]}`},
-					{tokens["rev-1"], "approve", ""},
-					{tokens["rev-1"], "issue-policy", ""},
+					{rev, "approve", ""},
+					{rev, "issue-policy", ""},
 				} {
 					if i%3 == 1 && step.action == "approve" {
 						step.action, step.body = "reject", `{"reasonCode":"other","reason":"Проверка"}`
@@ -143,32 +111,16 @@ func killNine(t *testing.T, writers int, load time.Duration, store config.Config
 					}
 				}
 			}
-		}(w)
-	}
-	time.Sleep(load)
-	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	cmd.Wait()
-	close(stop)
-	wg.Wait()
-	if acked.Load() < 20 {
-		t.Fatalf("only %d commands acknowledged before the kill; no load to speak of", acked.Load())
-	}
-
-	// Restart in-process on the same files.
-	cfg.HTTPAddr, cfg.ESDBListen = "127.0.0.1:0", "127.0.0.1:0"
-	b, err := app.Start(context.Background(), cfg, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
-	caughtUp(t, b)
-	before := rebuildEqual(t, b, b.Runner().Names(), logicalCollections)
-	if len(before["history"]) < int(acked.Load()) {
-		t.Fatalf("history has %d entries, %d commands were acknowledged", len(before["history"]), acked.Load())
-	}
-	t.Logf("%d commands acknowledged before kill -9; %d history entries; read models equal to a rebuild", acked.Load(), len(before["history"]))
+		})
+		if acked.Load() < 20 {
+			t.Fatalf("only %d commands acknowledged before the kill; no load to speak of", acked.Load())
+		}
+		before := rebuildEqual(t, b, b.Runner().Names(), logicalCollections)
+		if len(before["history"]) < int(acked.Load()) {
+			t.Fatalf("history has %d entries, %d commands were acknowledged", len(before["history"]), acked.Load())
+		}
+		t.Logf("%d commands acknowledged before kill -9; %d history entries; read models equal to a rebuild", acked.Load(), len(before["history"]))
+	})
 }
 
 type remoteClient struct{ addr string }

@@ -18,7 +18,6 @@ import (
 	"github.com/omsonline/oms/cmd/internal/app"
 	"github.com/omsonline/oms/cmd/internal/config"
 	"github.com/omsonline/oms/events/piicrypt"
-	"github.com/omsonline/oms/projections/readstore/mongostore/mongotest"
 )
 
 // secrets are the applicant's personal values as they travel: in JSON (the
@@ -57,57 +56,33 @@ func grepTree(t *testing.T, dir string, secrets []string) []string {
 	return hits
 }
 
-// TestEraseApplicantData runs the 152-ФЗ erasure end to end on the
-// embedded stores: an applicant whose application was rejected asks to be
+// TestEraseApplicantData runs the 152-ФЗ erasure end to end, on the
+// embedded read store and on MongoDB (FerretDB; scans in GridFS): an applicant whose application was rejected asks to be
 // erased; an administrator erases them; afterwards no byte of their
 // personal data is left in the event store's files, the read models, the
 // scans or the logs, while history, time travel and rebuilds still work and
 // show «данные удалены / erased». An applicant with a live policy cannot be
 // erased.
 func TestEraseApplicantData(t *testing.T) {
-	logs := newCapture()
-	cfg := config.Defaults()
-	cfg.DataDir = t.TempDir()
-	cfg.HTTPAddr, cfg.ESDBListen = "127.0.0.1:0", "127.0.0.1:0"
-	a, err := app.Start(context.Background(), cfg, slog.New(logs))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
-	c := newClient(t, a, cfg)
-	runErasure(t, c, a, cfg.DataDir, logs)
-}
-
-// TestEraseApplicantDataMongoDB is the same erasure on the MongoDB read
-// store (FerretDB in-process): the scans go from GridFS.
-func TestEraseApplicantDataMongoDB(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts FerretDB")
-	}
-	uri := os.Getenv(mongotest.EnvURI)
-	if uri == "" {
-		uri = mongotest.URI(t)
-	}
-	db := mongotest.Database(t)
-	t.Cleanup(func() { mongotest.DropDatabase(t, uri, db) })
-	logs := newCapture()
-	cfg := config.Defaults()
-	cfg.DataDir = t.TempDir()
-	cfg.HTTPAddr, cfg.ESDBListen = "127.0.0.1:0", "127.0.0.1:0"
-	cfg.MongoURI, cfg.MongoDatabase = uri, db
-	a, err := app.Start(context.Background(), cfg, slog.New(logs))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
-	c := newClient(t, a, cfg)
-	docs := runErasure(t, c, a, cfg.DataDir, logs)
-	// Every scan blob is gone from GridFS.
-	for _, sum := range docs {
-		if _, _, err := a.Store().OpenBlob(context.Background(), sum); err == nil {
-			t.Errorf("scan blob %s still in GridFS", sum)
+	onBothStores(t, func(t *testing.T, store config.Config, _ bool) {
+		logs := newCapture()
+		cfg := config.Defaults()
+		cfg.DataDir = t.TempDir()
+		cfg.HTTPAddr, cfg.ESDBListen = "127.0.0.1:0", "127.0.0.1:0"
+		cfg.MongoURI, cfg.MongoDatabase = store.MongoURI, store.MongoDatabase
+		a, err := app.Start(context.Background(), cfg, slog.New(logs))
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
+		defer a.Close()
+		blobs := runErasure(t, newClient(t, a, cfg), a, cfg.DataDir, logs)
+		// Every scan is gone from the blob store (files, or GridFS).
+		for _, sum := range blobs {
+			if _, _, err := a.Store().OpenBlob(context.Background(), sum); err == nil {
+				t.Errorf("scan blob %s is still in the store", sum)
+			}
+		}
+	})
 }
 
 // runErasure returns the blob ids of the erased scans.

@@ -4,11 +4,17 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/omsonline/oms/cmd/internal/app"
+	"github.com/omsonline/oms/cmd/internal/config"
 	"github.com/omsonline/oms/projections/readstore"
+	"github.com/omsonline/oms/projections/readstore/mongostore/mongotest"
 	"github.com/omsonline/oms/projections/runner"
 )
 
@@ -103,4 +109,69 @@ func rebuildEqual(t *testing.T, a *app.App, projections, colls []string) map[str
 		}
 	}
 	return before
+}
+
+// onBothStores runs a test on the embedded SQLite read store and on the
+// MongoDB one (FerretDB in-process, or OMS_TEST_MONGO_URI); small is set
+// for the latter, whose every query scans a whole collection.
+func onBothStores(t *testing.T, run func(t *testing.T, store config.Config, small bool)) {
+	t.Run("sqlite", func(t *testing.T) { run(t, config.Config{}, false) })
+	t.Run("mongodb", func(t *testing.T) {
+		uri := os.Getenv(mongotest.EnvURI)
+		if uri == "" {
+			uri = mongotest.URI(t)
+		}
+		db := mongotest.Database(t)
+		t.Cleanup(func() { mongotest.DropDatabase(t, uri, db) })
+		run(t, config.Config{MongoURI: uri, MongoDatabase: db}, true)
+	})
+}
+
+// killUnderLoad starts omsd in a child process on store, runs workers
+// goroutines of work against it for load, kills it with SIGKILL, waits for
+// the workers (work returns once stop is closed or a request fails), and
+// restarts omsd in this process on the same files, caught up.
+func killUnderLoad(t *testing.T, store config.Config, workers int, load time.Duration,
+	work func(c remoteClient, cfg config.Config, w int, stop <-chan struct{})) *app.App {
+	t.Helper()
+	dir := t.TempDir()
+	cmd, addr := startChild(t, dir, "OMS_MONGO_URI="+store.MongoURI, "OMS_MONGO_DB="+store.MongoDatabase)
+	cfg := config.Defaults()
+	cfg.DataDir = dir
+	cfg.MongoURI, cfg.MongoDatabase = store.MongoURI, store.MongoDatabase
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			work(remoteClient{addr: addr}, cfg, w, stop)
+		}()
+	}
+	time.Sleep(load)
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	cmd.Wait()
+	close(stop)
+	wg.Wait()
+
+	cfg.HTTPAddr, cfg.ESDBListen = "127.0.0.1:0", "127.0.0.1:0"
+	b, err := app.Start(context.Background(), cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	caughtUp(t, b)
+	return b
+}
+
+// stopped reports whether stop is closed.
+func stopped(stop <-chan struct{}) bool {
+	select {
+	case <-stop:
+		return true
+	default:
+		return false
+	}
 }
