@@ -67,7 +67,7 @@ func (r *Runner) RebuildAll(ctx context.Context, names []string, o RebuildOption
 		return Progress{}, errors.New("runner: nothing to rebuild")
 	}
 	if o.BatchSize <= 0 {
-		o.BatchSize = 30000
+		o.BatchSize = 10000
 	}
 	if o.DropDelay <= 0 {
 		o.DropDelay = 5 * time.Second

@@ -274,6 +274,8 @@ type flushJob struct {
 	done chan struct{}
 	cp   readstore.Checkpoint
 	err  error
+	// docs are the batch's documents, for reads while it is written.
+	docs map[key]*entry
 }
 
 // waitFlush waits for the flush in flight, if any, and takes its
@@ -417,7 +419,17 @@ func (st *state) flushLocked(ctx context.Context) error {
 	for i, c := range st.p.Collections() {
 		rank[st.phys[c.Name]] = i
 	}
-	sort.SliceStable(writes, func(i, j int) bool { return rank[writes[i].Collection] < rank[writes[j].Collection] })
+	// Within a collection, by id: a batch holds each document once, so the
+	// order is free, and B-tree inserts in key order touch each page once
+	// instead of jumping around the index (a rebuild's flushes took twice
+	// the time of the same documents inserted in order).
+	sort.Slice(writes, func(i, j int) bool {
+		ri, rj := rank[writes[i].Collection], rank[writes[j].Collection]
+		if ri != rj {
+			return ri < rj
+		}
+		return writes[i].Doc.ID < writes[j].Doc.ID
+	})
 	if f := st.r.opts.Fence; f != nil {
 		if err := f(); err != nil {
 			return err
@@ -435,8 +447,8 @@ func (st *state) flushLocked(ctx context.Context) error {
 		for _, k := range st.order {
 			st.remember(k, st.batch[k])
 		}
+		j := &flushJob{done: make(chan struct{}), cp: cp, docs: st.batch}
 		st.batch, st.order, st.events = nil, nil, 0
-		j := &flushJob{done: make(chan struct{}), cp: cp}
 		st.inflight = j
 		go func() {
 			defer close(j.done)

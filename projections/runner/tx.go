@@ -73,10 +73,12 @@ func (tx *Tx) lookup(coll, id string) (*entry, error) {
 			return nil, nil // a fresh rebuild never wrote it
 		}
 	}
-	// The store must have every write this state handed over before it
-	// can answer for it.
-	if err := tx.st.waitFlush(); err != nil {
-		return nil, err
+	// A document of the batch on its way to the store is read from that
+	// batch; any other is in the store already (one flush at a time).
+	if j := tx.st.inflight; j != nil {
+		if e, ok := j.docs[k]; ok {
+			return e, nil
+		}
 	}
 	d, err := tx.st.r.opts.Store.GetPhysical(tx.ctx, phys, id)
 	if errors.Is(err, readstore.ErrNotFound) {
