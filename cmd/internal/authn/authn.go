@@ -198,7 +198,10 @@ func (v *Verifier) Verify(token string) (events.Actor, error) {
 		if c.ExpiresAt != nil && c.ExpiresAt.Time.Before(until) {
 			until = c.ExpiresAt.Time
 		}
-		v.seen.put(token, a, until)
+		// A copy: Fiber hands out header strings whose bytes it reuses
+		// for the next request, and a map key must never change under
+		// the map (another caller's token would find this actor).
+		v.seen.put(strings.Clone(token), a, until)
 		return a, nil
 	}
 	if v.oidc == nil || errors.Is(err, ErrDevToken) {
