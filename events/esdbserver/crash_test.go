@@ -76,6 +76,9 @@ func TestCrashKeepsEveryAcknowledgedEvent(t *testing.T) {
 
 	const writers = 24
 	type writer struct {
+		// mu: a writer stuck in the client after the kill still owns
+		// these while the checks below read them.
+		mu       sync.Mutex
 		acked    [][]uuid.UUID // batches acknowledged, in order
 		inflight []uuid.UUID
 	}
@@ -103,15 +106,19 @@ func TestCrashKeepsEveryAcknowledgedEvent(t *testing.T) {
 					ids[j] = uuid.New()
 					batch[j] = esdb.EventData{EventID: ids[j], EventType: "Load", ContentType: esdb.ContentTypeJson, Data: []byte(fmt.Sprintf(`{"w":%d,"i":%d,"j":%d}`, w, i, j))}
 				}
+				st.mu.Lock()
 				st.inflight = ids
+				st.mu.Unlock()
 				c2, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 				_, err := c.AppendToStream(c2, stream, esdb.AppendToStreamOptions{ExpectedRevision: exp}, batch...)
 				cancel()
 				if err != nil {
 					return // the server died; the batch stays in flight
 				}
+				st.mu.Lock()
 				st.acked = append(st.acked, ids)
 				st.inflight = nil
+				st.mu.Unlock()
 				next += uint64(n)
 				exp = esdb.Revision(next - 1)
 			}
@@ -123,7 +130,17 @@ func TestCrashKeepsEveryAcknowledgedEvent(t *testing.T) {
 	}
 	cmd.Wait()
 	close(stop)
-	wg.Wait()
+	// A writer whose append met the dead server returns with an error, but
+	// the v4 client sometimes never returns from a failed append (its error
+	// path blocks on its own reconnect loop); such a writer is left behind,
+	// its batch counted as in flight, which it is.
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		t.Log("some writers are still blocked in the client after the kill; their batches count as in flight")
+	}
 
 	cmd2, addr2 := startChild(t, dir)
 	defer func() { cmd2.Process.Kill(); cmd2.Wait() }()
@@ -132,8 +149,11 @@ func TestCrashKeepsEveryAcknowledgedEvent(t *testing.T) {
 	total := 0
 	seen := map[uuid.UUID]int{}
 	for w, st := range ws {
+		st.mu.Lock()
+		acked, inflight := st.acked, st.inflight
+		st.mu.Unlock()
 		var want []uuid.UUID
-		for _, b := range st.acked {
+		for _, b := range acked {
 			want = append(want, b...)
 		}
 		total += len(want)
@@ -150,11 +170,11 @@ func TestCrashKeepsEveryAcknowledgedEvent(t *testing.T) {
 			}
 		}
 		extra := evs[len(want):]
-		if len(extra) != 0 && len(extra) != len(st.inflight) {
-			t.Fatalf("writer %d: in-flight batch of %d landed partly (%d events)", w, len(st.inflight), len(extra))
+		if len(extra) != 0 && len(extra) != len(inflight) {
+			t.Fatalf("writer %d: in-flight batch of %d landed partly (%d events)", w, len(inflight), len(extra))
 		}
 		for i, e := range extra {
-			if e.OriginalEvent().EventID != st.inflight[i] {
+			if e.OriginalEvent().EventID != inflight[i] {
 				t.Fatalf("writer %d: unexpected trailing event %s", w, e.OriginalEvent().EventID)
 			}
 		}
@@ -178,7 +198,10 @@ func TestCrashKeepsEveryAcknowledgedEvent(t *testing.T) {
 	}
 	s.Close()
 	for _, st := range ws {
-		for _, b := range st.acked {
+		st.mu.Lock()
+		acked := st.acked
+		st.mu.Unlock()
+		for _, b := range acked {
 			for _, id := range b {
 				if seen[id] != 1 {
 					t.Fatalf("event %s appears %d times in $all", id, seen[id])

@@ -29,6 +29,7 @@ import (
 	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/emptypb"
 
 	"github.com/omsonline/oms/events/esdbserver/streamdb"
 )
@@ -220,8 +221,26 @@ func (s *Server) unaryAuth(ctx context.Context, req any, info *grpc.UnaryServerI
 	return handler(ctx, req)
 }
 
+// drainRequests reads what a client-streaming call (an append) sends, up
+// to a bound, before the call is refused. Answered at once, a client that
+// is still sending sees its next send fail with EOF and, like the v4
+// client, reports that transport error instead of the refusal; drained,
+// it reads the status after its last send.
+func drainRequests(ss grpc.ServerStream) {
+	const maxMessages = 1024
+	for range maxMessages {
+		var m emptypb.Empty
+		if err := ss.RecvMsg(&m); err != nil {
+			return
+		}
+	}
+}
+
 func (s *Server) streamAuth(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
 	if err := s.authenticate(ss.Context(), info.FullMethod); err != nil {
+		if info.IsClientStream {
+			drainRequests(ss)
+		}
 		return err
 	}
 	s.inflight.Add(1)
