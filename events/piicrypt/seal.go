@@ -51,9 +51,6 @@ type Sealer struct {
 // NewSealer returns a Sealer that keeps keys in k.
 func NewSealer(k *Keyring, p Personal) *Sealer { return &Sealer{keys: k, p: p} }
 
-// Keyring is the Sealer's keyring.
-func (s *Sealer) Keyring() *Keyring { return s.keys }
-
 func eventAAD(eventType, subject string) []byte {
 	return []byte("oms-event:" + eventType + ":" + subject)
 }
@@ -167,20 +164,6 @@ func (s *Sealer) Open(ctx context.Context, eventType string, payload []byte) ([]
 		return nil, fmt.Errorf("piicrypt: open %s: %w", eventType, err)
 	}
 	return plain, nil
-}
-
-// Subject returns the data subject a sealed payload belongs to, or "".
-func Subject(payload []byte) string {
-	if !IsSealed(payload) {
-		return ""
-	}
-	var env struct {
-		PII *sealed `json:"$pii"`
-	}
-	if json.Unmarshal(payload, &env) != nil || env.PII == nil {
-		return ""
-	}
-	return env.PII.KID
 }
 
 func erasedPayload(payload []byte, paths []string) ([]byte, error) {
