@@ -41,11 +41,7 @@ func TestSniff(t *testing.T) {
 
 func newService(t *testing.T) *document.Service {
 	t.Helper()
-	st, err := eventstore.Open(eventstore.Options{URL: esdbtest.URL(esdbtest.Start(t))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := esdbtest.Store(t, eventstore.Options{})
 	blobs, err := sqlitestore.Open(context.Background(), sqlitestore.Options{Dir: t.TempDir(), Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)

@@ -39,11 +39,7 @@ func multipartBody(kind string, file []byte) (string, []byte) {
 // and storage included: every answer is a refusal the client can act on
 // or a stored scan, never a panic or a 500.
 func FuzzUpload(f *testing.F) {
-	st, err := eventstore.Open(eventstore.Options{URL: esdbtest.URL(esdbtest.Start(f))})
-	if err != nil {
-		f.Fatal(err)
-	}
-	f.Cleanup(func() { st.Close() })
+	st := esdbtest.Store(f, eventstore.Options{})
 	blobs, err := sqlitestore.Open(context.Background(), sqlitestore.Options{Dir: f.TempDir(), Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		f.Fatal(err)

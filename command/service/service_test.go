@@ -35,12 +35,7 @@ var (
 
 func newService(t *testing.T, tune func(*Options)) (*Service, *eventstore.Store) {
 	t.Helper()
-	srv := esdbtest.Start(t)
-	st, err := eventstore.Open(eventstore.Options{URL: esdbtest.URL(srv)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := esdbtest.Store(t, eventstore.Options{})
 	opts := Options{Store: st, Documents: uploads{}, Now: func() time.Time { return now }, Logger: slog.New(slog.DiscardHandler)}
 	if tune != nil {
 		tune(&opts)

@@ -36,12 +36,7 @@ func benchEvents() int {
 func BenchmarkRebuild(b *testing.B) {
 	n := benchEvents()
 	ctx := context.Background()
-	srv := esdbtest.Start(b)
-	events, err := eventstore.Open(eventstore.Options{URL: esdbtest.URL(srv)})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer events.Close()
+	events := esdbtest.Store(b, eventstore.Options{})
 	start := time.Now()
 	if err := benchload.Fill(ctx, events, n, 32, nil); err != nil {
 		b.Fatal(err)

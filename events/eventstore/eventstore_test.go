@@ -15,12 +15,7 @@ import (
 
 func open(t *testing.T) *eventstore.Store {
 	t.Helper()
-	srv := esdbtest.Start(t)
-	s, err := eventstore.Open(eventstore.Options{URL: esdbtest.URL(srv)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
+	s := esdbtest.Store(t, eventstore.Options{})
 	return s
 }
 

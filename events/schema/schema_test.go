@@ -164,12 +164,7 @@ func TestUpcastSubmittedV1SplitsFullName(t *testing.T) {
 // TestUpcastThroughTheStore writes a v1 event the way the old service did
 // and reads it back through the real event store, as projections do.
 func TestUpcastThroughTheStore(t *testing.T) {
-	srv := esdbtest.Start(t)
-	st, err := eventstore.Open(eventstore.Options{URL: esdbtest.URL(srv)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := esdbtest.Store(t, eventstore.Options{})
 	ctx := context.Background()
 	stream := schema.ApplicationStream("0b9f2d1e-6c1a-4d7e-9a51-3f2a8e7c4b10")
 	meta := events.Metadata{Actor: events.Actor{ID: "user-1", Role: events.RoleApplicant}}

@@ -31,12 +31,7 @@ func (f *fakeSender) Send(_ context.Context, _, to string, _ []byte) error {
 }
 
 func newTestMailer(t *testing.T, now *time.Time) (*Mailer, *fakeSender) {
-	srv := esdbtest.Start(t)
-	store, err := eventstore.Open(eventstore.Options{URL: esdbtest.URL(srv), Now: func() time.Time { return *now }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
+	store := esdbtest.Store(t, eventstore.Options{Now: func() time.Time { return *now }})
 	s := &fakeSender{}
 	m := &Mailer{o: Options{Events: store, Sender: s, From: "ОМС <noreply@oms.example>", Lease: time.Minute, MaxAttempts: 3,
 		Now: func() time.Time { return *now }}, instance: "test", log: slog.New(slog.DiscardHandler)}

@@ -30,12 +30,7 @@ type rig struct {
 
 func newRig(t *testing.T) *rig {
 	t.Helper()
-	srv := esdbtest.Start(t)
-	es, err := eventstore.Open(eventstore.Options{URL: esdbtest.URL(srv)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { es.Close() })
+	es := esdbtest.Store(t, eventstore.Options{})
 	st, err := sqlitestore.Open(context.Background(), sqlitestore.Options{Dir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)

@@ -27,13 +27,8 @@ var msk = time.FixedZone("MSK", 3*3600)
 // left. Dates checked by hand against the 2026 decree (9 March is a day
 // off in place of Sunday 8 March).
 func TestDeadlinePausesWhileWaiting(t *testing.T) {
-	srv := esdbtest.Start(t)
 	var now time.Time
-	es, err := eventstore.Open(eventstore.Options{URL: esdbtest.URL(srv), Now: func() time.Time { return now }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer es.Close()
+	es := esdbtest.Store(t, eventstore.Options{Now: func() time.Time { return now }})
 	ctx := context.Background()
 	st, err := sqlitestore.Open(ctx, sqlitestore.Options{Dir: t.TempDir()})
 	if err != nil {

@@ -58,12 +58,7 @@ type rig struct {
 
 func start(t *testing.T, p runner.Projection) *rig {
 	t.Helper()
-	srv := esdbtest.Start(t)
-	es, err := eventstore.Open(eventstore.Options{URL: esdbtest.URL(srv)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { es.Close() })
+	es := esdbtest.Store(t, eventstore.Options{})
 	st, err := sqlitestore.Open(context.Background(), sqlitestore.Options{Dir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
@@ -183,12 +178,7 @@ func (w *writeCounter) Flush(ctx context.Context, ws []readstore.Write, cp reads
 // Events are applied in memory and flushed in batches: one write per
 // changed document per batch, never one per event.
 func TestBatchingWritesEachDocumentOncePerFlush(t *testing.T) {
-	srv := esdbtest.Start(t)
-	es, err := eventstore.Open(eventstore.Options{URL: esdbtest.URL(srv)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer es.Close()
+	es := esdbtest.Store(t, eventstore.Options{})
 	ctx := context.Background()
 	for i := 0; i < 300; i++ {
 		if _, err := es.Append(ctx, fmt.Sprintf("s-%d", i%3), eventstore.Any, events.Metadata{}, eventstore.NewEvent{ID: uuid.New(), Type: "Tick", Data: map[string]bool{}}); err != nil {

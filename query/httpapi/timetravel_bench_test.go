@@ -13,12 +13,7 @@ import (
 // embedded event store through the v4 client and folds it with the
 // per-step diffs, as GET /applications/:id/state does.
 func BenchmarkTimeTravel(b *testing.B) {
-	srv := esdbtest.Start(b)
-	store, err := eventstore.Open(eventstore.Options{URL: esdbtest.URL(srv)})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer store.Close()
+	store := esdbtest.Store(b, eventstore.Options{})
 	ctx := context.Background()
 	appID, err := perf.AppendTimeTravelHistory(ctx, store)
 	if err != nil {

@@ -68,13 +68,8 @@ func TestStaffReadsAreInTheAccessLog(t *testing.T) {
 	p := karimov("alice-access", "AC1234567")
 	alice := c.token("applicant", p.Subject)
 	fixer := c.token("reviewer", "rev-fixtures")
-	r, docs := c.submit(p, alice, "")
-	id := r.ApplicationID
-	var last uint64
-	for _, s := range []string{"claim", "approve", "issue-policy"} {
-		last = c.act(fixer, "", id, s, "").Position
-	}
-	enp := c.enpOf(alice, last)
+	id, docs, issued := c.insure(p, alice, fixer)
+	enp := c.enpOf(alice, issued.Position)
 	// Bob's application waits in the queue; Alice's, insured, does not.
 	bob := karimov("bob-access", "BC7654321")
 	rb, _ := c.submit(bob, c.token("applicant", bob.Subject), "")
@@ -209,13 +204,8 @@ func TestStaffReadRefusedWhenAccessLogIsDown(t *testing.T) {
 	p := karimov("alice-down", "AD1234567")
 	alice := c.token("applicant", p.Subject)
 	fixer := c.token("reviewer", "rev-fixtures")
-	r, docs := c.submit(p, alice, "")
-	id := r.ApplicationID
-	var last uint64
-	for _, s := range []string{"claim", "approve", "issue-policy"} {
-		last = c.act(fixer, "", id, s, "").Position
-	}
-	enp := c.enpOf(alice, last)
+	id, docs, issued := c.insure(p, alice, fixer)
+	enp := c.enpOf(alice, issued.Position)
 	caughtUp(t, a)
 	rev := c.token("reviewer", "rev-down")
 	c.must(req{method: "GET", path: "/api/v1/applications/" + id, token: rev}, 200, nil) // recorded while it can be

@@ -289,11 +289,8 @@ func setupMatrix(t *testing.T) (*matrix, *app.App) {
 		app, doc *string
 		enp      *string
 	}{{m.a, &m.tokA, &m.appA, &m.docA, &m.enpA}, {m.b, &m.tokB, &m.appB, &m.docB, &m.enpB}} {
-		r, docs := c.submit(x.p, *x.tok, "")
-		*x.app, *x.doc = r.ApplicationID, docs["passport"]
-		for _, s := range []string{"claim", "approve", "issue-policy"} {
-			last = c.act(m.reviewer, "", r.ApplicationID, s, "").Position
-		}
+		id, docs, issued := c.insure(x.p, *x.tok, m.reviewer)
+		*x.app, *x.doc, last = id, docs["passport"], issued.Position
 		*x.enp = c.enpOf(*x.tok, last)
 	}
 	// Every projection has seen the fixtures before the matrix reads.

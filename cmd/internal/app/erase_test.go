@@ -230,14 +230,11 @@ func TestErasureRefusedWhileThePolicyMustBeKept(t *testing.T) {
 	applicant := c.token("applicant", p.Subject)
 	reviewer := c.token("reviewer", "erase-reviewer-2")
 	admin := c.token("admin", "erase-admin-2")
-	r, _ := c.submit(p, applicant, "")
-	c.act(reviewer, "", r.ApplicationID, "claim", "")
-	c.act(reviewer, "", r.ApplicationID, "approve", "")
-	issued := c.act(reviewer, "", r.ApplicationID, "issue-policy", "")
+	id, _, issued := c.insure(p, applicant, reviewer)
 	c.must(req{method: "GET", path: fmt.Sprintf("/api/v1/cabinet?after=%d", issued.Position), token: applicant}, 200, nil)
 
 	// Withdrawing consent records when the data may go.
-	w := c.act(applicant, "", r.ApplicationID, "withdraw-consent", `{"reason":"не нужен"}`)
+	w := c.act(applicant, "", id, "withdraw-consent", `{"reason":"не нужен"}`)
 	var cab struct {
 		Applications []struct {
 			Status  string `json:"status"`
@@ -261,7 +258,7 @@ func TestErasureRefusedWhileThePolicyMustBeKept(t *testing.T) {
 	}
 	// The data is still readable.
 	var view map[string]any
-	c.must(req{method: "GET", path: "/api/v1/applications/" + r.ApplicationID, token: applicant}, 200, &view)
+	c.must(req{method: "GET", path: "/api/v1/applications/" + id, token: applicant}, 200, &view)
 	if view["form"].(map[string]any)["applicant"].(map[string]any)["lastName"] != p.LastName {
 		t.Fatalf("view after a refused erasure: %v", view["form"])
 	}

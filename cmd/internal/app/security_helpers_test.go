@@ -254,3 +254,16 @@ func (c *client) enpOf(tok string, after uint64) string {
 	}
 	return doc.Policy.ENP
 }
+
+// insure submits p's application as tok and has reviewer claim, approve
+// and issue it: an insured applicant. It returns the application id, the
+// scan ids and the result of the issue.
+func (c *client) insure(p person, tok, reviewer string) (string, map[string]string, result) {
+	c.t.Helper()
+	r, docs := c.submit(p, tok, "")
+	var issued result
+	for _, s := range []string{"claim", "approve", "issue-policy"} {
+		issued = c.act(reviewer, "", r.ApplicationID, s, "")
+	}
+	return r.ApplicationID, docs, issued
+}

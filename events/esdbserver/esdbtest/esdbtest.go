@@ -1,5 +1,6 @@
 // Package esdbtest starts an embedded event store for tests and returns a
-// real EventStore-Client-Go/v4 client connected to it over loopback.
+// real EventStore-Client-Go/v4 client (or the service's adapter over one)
+// connected to it over loopback.
 package esdbtest
 
 import (
@@ -9,6 +10,7 @@ import (
 	"github.com/EventStore/EventStore-Client-Go/v4/esdb"
 
 	"github.com/omsonline/oms/events/esdbserver"
+	"github.com/omsonline/oms/events/eventstore"
 )
 
 // Start runs a server in a fresh temp dir and closes it with the test.
@@ -54,4 +56,17 @@ func ClientFor(t testing.TB, url string) *esdb.Client {
 	}
 	t.Cleanup(func() { c.Close() })
 	return c
+}
+
+// Store starts a server and opens the service's event store adapter on it
+// with opts (URL is filled in); both close with the test.
+func Store(t testing.TB, opts eventstore.Options) *eventstore.Store {
+	t.Helper()
+	opts.URL = URL(Start(t))
+	s, err := eventstore.Open(opts)
+	if err != nil {
+		t.Fatalf("open the event store adapter: %v", err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
 }
