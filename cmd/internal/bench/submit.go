@@ -3,16 +3,15 @@ package bench
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
-	"mime/multipart"
 	"net/http"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/omsonline/oms/cmd/internal/loadgen"
 	"github.com/omsonline/oms/cmd/perf"
 	"github.com/omsonline/oms/events/schema"
 )
@@ -58,7 +57,7 @@ func submit(ctx context.Context, o *Options) (SubmitResult, error) {
 		}
 		apps[i] = applicant{tok: t, docs: map[string]string{}}
 		for _, kind := range schema.DocumentKinds {
-			id, err := upload(ctx, client, base, t, kind, []byte(fmt.Sprintf("%%PDF-1.7\n%% bench scan %d %s\n", i, kind)))
+			id, err := loadgen.Upload(ctx, client, base, t, kind, []byte(fmt.Sprintf("%%PDF-1.7\n%% bench scan %d %s\n", i, kind)))
 			if err != nil {
 				return err
 			}
@@ -160,40 +159,6 @@ func submitBody(passport string, docs map[string]string) []byte {
 		`"contacts":{"phone":"+79161234567","email":"karimov@example.org"},`+
 		`"documents":[{"kind":"passport","id":%q},{"kind":"residence_document","id":%q},{"kind":"consent","id":%q}],"consent":true}`,
 		passport, docs[schema.DocumentPassport], docs[schema.DocumentResidence], docs[schema.DocumentConsent])
-}
-
-func upload(ctx context.Context, c *http.Client, base, tok, kind string, content []byte) (string, error) {
-	var buf bytes.Buffer
-	mw := multipart.NewWriter(&buf)
-	_ = mw.WriteField("kind", kind)
-	fw, err := mw.CreateFormFile("file", "scan.pdf")
-	if err != nil {
-		return "", err
-	}
-	_, _ = fw.Write(content)
-	_ = mw.Close()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/api/v1/documents", &buf)
-	if err != nil {
-		return "", err
-	}
-	req.Header.Set("Content-Type", mw.FormDataContentType())
-	req.Header.Set("Authorization", "Bearer "+tok)
-	resp, err := c.Do(req)
-	if err != nil {
-		return "", err
-	}
-	defer resp.Body.Close()
-	var out struct {
-		ID string `json:"id"`
-	}
-	if resp.StatusCode != http.StatusCreated {
-		b, _ := io.ReadAll(resp.Body)
-		return "", fmt.Errorf("upload: %d %s", resp.StatusCode, bytes.TrimSpace(b))
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
-		return "", err
-	}
-	return out.ID, nil
 }
 
 // parallel runs f(0..n-1) on workers goroutines and returns the first error.

@@ -265,6 +265,12 @@ func (r *run) get(tok, path string) error {
 }
 
 func (r *run) upload(ctx context.Context, tok, kind string, content []byte) (string, error) {
+	return Upload(ctx, r.o.Client, r.o.BaseURL, tok, kind, content)
+}
+
+// Upload stores one scan as tok through POST /api/v1/documents, as a
+// browser's form does, and returns its document id.
+func Upload(ctx context.Context, c *http.Client, base, tok, kind string, content []byte) (string, error) {
 	var buf bytes.Buffer
 	mw := multipart.NewWriter(&buf)
 	_ = mw.WriteField("kind", kind)
@@ -274,17 +280,24 @@ func (r *run) upload(ctx context.Context, tok, kind string, content []byte) (str
 	}
 	_, _ = fw.Write(content)
 	_ = mw.Close()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, r.o.BaseURL+"/api/v1/documents", &buf)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/api/v1/documents", &buf)
 	if err != nil {
 		return "", err
 	}
 	req.Header.Set("Content-Type", mw.FormDataContentType())
-	resp, err := r.do(req, tok)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	resp, err := c.Do(req)
 	if err != nil {
 		return "", err
 	}
 	defer resp.Body.Close()
-	var out struct{ ID string }
+	if resp.StatusCode != http.StatusCreated {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+		return "", fmt.Errorf("upload: %d %s", resp.StatusCode, bytes.TrimSpace(b))
+	}
+	var out struct {
+		ID string `json:"id"`
+	}
 	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
 		return "", err
 	}
