@@ -26,6 +26,8 @@ func TestConcurrentCallersKeepTheirIdentity(t *testing.T) {
 		docs[i] = upload(t, a, toks[i], "passport", []byte(fmt.Sprintf("%%PDF-1.7\n%% identity %d\n", i)))
 	}
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: workers}}
+	// Idle keep-alive connections would hold omsd's graceful shutdown.
+	defer client.CloseIdleConnections()
 	var wg sync.WaitGroup
 	var wrong atomic.Int64
 	for w := range workers {

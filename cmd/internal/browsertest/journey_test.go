@@ -314,8 +314,18 @@ func TestSeedJourneyInBrowser(t *testing.T) {
 	s.shot("queue")
 	s.do("open the application", chromedp.Click(chromedp.CSS(`table.queue a[href="/reviewer/applications/`+appID+`"]`)), chromedp.WaitVisible(chromedp.CSS(`[data-command$="/claim"]`)))
 	s.see("main", "Скан паспорта")
-	if n, _ := chromedp.Run(ctx, chromedp.Evaluate[int](`[...document.querySelectorAll(".scans img")].filter(i => i.complete && i.naturalWidth > 0).length`)); n != 3 {
-		t.Errorf("the reviewer sees %d of 3 scans inline", n)
+	// Each scan is opened (decrypted) and its read recorded in the access
+	// log before it is served, so the images may still be loading when the
+	// page is: give them up to ten seconds.
+	loaded := 0
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		loaded, _ = chromedp.Run(ctx, chromedp.Evaluate[int](`[...document.querySelectorAll(".scans img")].filter(i => i.complete && i.naturalWidth > 0).length`))
+		if loaded == 3 || time.Now().After(deadline) {
+			break
+		}
+	}
+	if loaded != 3 {
+		t.Errorf("the reviewer sees %d of 3 scans inline", loaded)
 	}
 	other, cancelOther := chromedp.NewContext(ctx)
 	defer cancelOther()
