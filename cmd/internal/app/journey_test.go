@@ -196,6 +196,9 @@ func TestJourneyReadModels(t *testing.T) {
 		t.Fatalf("an insured application stays in the queue: %+v", q.Items)
 	}
 
+	// The views and the history below are read without ?after=: let every
+	// projection (the history one serves both) catch up first.
+	caughtUp(t, a)
 	// The application view: the owner's hides the reviewer, staff see it.
 	var own, staff map[string]any
 	if code := get(t, a, alice, "/api/v1/applications/"+id, &own); code != 200 || own["assignee"] != nil {

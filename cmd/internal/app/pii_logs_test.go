@@ -143,6 +143,7 @@ func TestJourneyLogsHoldNoPersonalData(t *testing.T) {
 	last = c.act(c.token("applicant", p.Subject), "", id, "change-address",
 		`{"address":{"region":"54","city":"Новосибирск","street":"ул. Гоголя","house":"3","postalCode":"630000"}}`)
 
+	caughtUp(t, a) // most reads below carry no ?after=
 	op := c.token("operator", "mfc-logs")
 	for _, rq := range []req{
 		{method: "GET", path: fmt.Sprintf("/cabinet?after=%d", last.Position), session: page},
