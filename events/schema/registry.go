@@ -4,8 +4,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	gojson "github.com/goccy/go-json"
 	"sort"
+	"unicode/utf8"
+
+	gojson "github.com/goccy/go-json"
 )
 
 // Event is an event payload.
@@ -50,7 +52,14 @@ func register[T Event](version int, up map[int]Upcaster) {
 	}
 	registry[t] = &entry{version: version, up: up, decode: func(data json.RawMessage) (Event, error) {
 		var v T
-		if err := gojson.Unmarshal(data, &v); err != nil {
+		// goccy keeps invalid UTF-8 bytes in strings where encoding/json
+		// turns them into U+FFFD; such a payload would then not survive a
+		// round trip, so the rare invalid one takes the standard decoder.
+		unmarshal := gojson.Unmarshal
+		if !utf8.Valid(data) {
+			unmarshal = json.Unmarshal
+		}
+		if err := unmarshal(data, &v); err != nil {
 			return nil, err
 		}
 		return v, nil

@@ -203,3 +203,21 @@ func TestSubmittedIsFlat(t *testing.T) {
 		}
 	}
 }
+
+// TestInvalidUTF8DecodesAsReplacementCharacter pins the decoder to
+// encoding/json's rule for invalid bytes in strings: each becomes U+FFFD,
+// so a decoded event never carries bytes that its own encoding would
+// change (found by FuzzDecode after the switch to goccy/go-json).
+func TestInvalidUTF8DecodesAsReplacementCharacter(t *testing.T) {
+	for _, typ := range []string{"RenewalDue", "ApplicationApproved", "InfoProvided"} {
+		data := []byte("{\"applicationId\":\"a\xffb\xc3\"}")
+		e, err := schema.Decode(typ, 1, data)
+		if err != nil {
+			t.Fatalf("%s: %v", typ, err)
+		}
+		got := reflect.ValueOf(e).FieldByName("ApplicationID").String()
+		if got != "a\uFFFDb\uFFFD" {
+			t.Errorf("%s: applicationId = %q, want %q", typ, got, "a\uFFFDb\uFFFD")
+		}
+	}
+}
