@@ -26,7 +26,11 @@ func Next(tx *runner.Tx, coll string, ev eventstore.Recorded) (st Step, ok bool,
 		return Step{}, false, nil
 	}
 	st.ApplicationID = id
-	if _, st.Fresh, err = tx.GetJSON(coll, id, &st.Before); err != nil {
+	if tx.StartsStream() {
+		// The view of an application is written only by its own stream's
+		// events, so before the first one it cannot exist.
+		st.Fresh = true
+	} else if _, st.Fresh, err = tx.GetJSON(coll, id, &st.Before); err != nil {
 		return st, true, err
 	}
 	st.After = st.Before

@@ -154,6 +154,14 @@ const (
 	KindQueue
 )
 
+// AtomicFlusher is implemented by a Store whose Flush writes the documents
+// and the checkpoint in one transaction. No document of such a store is
+// ever ahead of its projection's checkpoint, which lets the runner know
+// some documents absent without reading (see runner.Tx.StartsStream).
+type AtomicFlusher interface {
+	AtomicFlush() bool
+}
+
 // Store is the read side's storage port.
 //
 // Single writer per document: projections are the only writers of their

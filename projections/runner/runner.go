@@ -55,7 +55,12 @@ type Options struct {
 	// non-empty batch at least this often.
 	BatchSize     int
 	FlushInterval time.Duration
-	Logger        *slog.Logger
+	// FlushGap is the least time between two flushes that a waiting
+	// read-your-writes query asks for (default FlushInterval/4): such a
+	// query need not wait for the next FlushInterval, and under load the
+	// flushes it asks for still batch.
+	FlushGap time.Duration
+	Logger   *slog.Logger
 	// Events, when set, parks poison messages in its ParkedStream (after
 	// the retries run out) and is where ReplayParked reads them back.
 	Events *eventstore.Store
@@ -73,6 +78,9 @@ type Runner struct {
 	opts   Options
 	router *message.Router
 	states map[string]*state
+	// atomicFlush: the store never holds a document ahead of its
+	// projection's checkpoint (readstore.AtomicFlusher).
+	atomicFlush bool
 }
 
 // New prepares the projections' collections and the router.
@@ -85,6 +93,9 @@ func New(ctx context.Context, opts Options, projections ...Projection) (*Runner,
 	}
 	if opts.FlushInterval <= 0 {
 		opts.FlushInterval = 20 * time.Millisecond
+	}
+	if opts.FlushGap <= 0 || opts.FlushGap > opts.FlushInterval {
+		opts.FlushGap = opts.FlushInterval / 4
 	}
 	router, err := message.NewRouter(message.RouterConfig{CloseTimeout: 10 * time.Second}, watermill.NewSlogLogger(opts.Logger))
 	if err != nil {
@@ -109,6 +120,9 @@ func New(ctx context.Context, opts Options, projections ...Projection) (*Runner,
 	)
 	router.AddMiddleware(opts.Middlewares...)
 	r := &Runner{opts: opts, router: router, states: map[string]*state{}}
+	if af, ok := opts.Store.(readstore.AtomicFlusher); ok {
+		r.atomicFlush = af.AtomicFlush()
+	}
 	for _, p := range projections {
 		st, err := r.prepare(ctx, p)
 		if err != nil {
@@ -146,7 +160,7 @@ func (r *Runner) prepare(ctx context.Context, p Projection) (*state, error) {
 	if cp.Generation == 0 {
 		cp.Generation = 1
 	}
-	st := &state{r: r, p: p, cp: cp, phys: map[string]string{}, changed: make(chan struct{}), batchSize: r.opts.BatchSize}
+	st := &state{r: r, p: p, cp: cp, phys: map[string]string{}, changed: make(chan struct{}), batchSize: r.opts.BatchSize, poke: make(chan struct{}, 1)}
 	aliases := map[string]string{}
 	for _, c := range p.Collections() {
 		name := physical(c.Name, cp.Generation)
@@ -223,6 +237,9 @@ func (r *Runner) WaitFor(ctx context.Context, name string, pos uint64) error {
 		st.mu.Lock()
 		done := st.cp.Position >= pos
 		ch := st.changed
+		if !done {
+			st.awaitLocked(pos)
+		}
 		st.mu.Unlock()
 		if done {
 			return nil
@@ -267,6 +284,29 @@ type state struct {
 	inflight *flushJob
 	events   int
 	changed  chan struct{} // closed when cp advances
+	// want is the least position a read-your-writes query waits for that
+	// is not applied yet (0: none); once it is, poke asks the flush loop
+	// for an early flush.
+	want uint64
+	poke chan struct{}
+}
+
+// awaitLocked asks for a flush as soon as pos is applied.
+func (st *state) awaitLocked(pos uint64) {
+	if st.pending >= pos {
+		st.pokeFlush()
+		return
+	}
+	if st.want == 0 || pos < st.want {
+		st.want = pos
+	}
+}
+
+func (st *state) pokeFlush() {
+	select {
+	case st.poke <- struct{}{}:
+	default: // a flush is asked for already
+	}
 }
 
 // flushJob is a batch on its way to the store.
@@ -322,7 +362,7 @@ func (st *state) applyLocked(ctx context.Context, ev eventstore.Recorded, force 
 	if !force && (ev.Position <= st.cp.Position || ev.Position <= st.pending) {
 		return nil // already applied
 	}
-	tx := &Tx{st: st, ctx: ctx, pos: ev.Position}
+	tx := &Tx{st: st, ctx: ctx, pos: ev.Position, starts: !force && ev.Revision == 0 && st.r.atomicFlush}
 	if err := st.p.Apply(ctx, tx, ev); err != nil {
 		// Nothing of a failed apply may stay in the batch.
 		tx.rollback()
@@ -334,6 +374,10 @@ func (st *state) applyLocked(ctx context.Context, ev eventstore.Recorded, force 
 	if ev.Position > st.pending {
 		st.pending = ev.Position
 		st.lastCreated = ev.Created
+	}
+	if st.want != 0 && st.pending >= st.want {
+		st.want = 0
+		st.pokeFlush()
 	}
 	st.events++
 	if st.events >= st.batchSize {
@@ -373,14 +417,24 @@ func (st *state) logEvent(ctx context.Context, level slog.Level, msg string, ev 
 func (st *state) flushLoop(ctx context.Context) {
 	t := time.NewTicker(st.r.opts.FlushInterval)
 	defer t.Stop()
+	var last time.Time
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if err := st.flush(ctx); err != nil {
-				st.r.opts.Logger.Error("projection flush failed; will retry", "projection", st.p.Name(), "err", err)
+		case <-st.poke:
+			if wait := st.r.opts.FlushGap - time.Since(last); wait > 0 {
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(wait):
+				}
 			}
+		}
+		last = time.Now()
+		if err := st.flush(ctx); err != nil {
+			st.r.opts.Logger.Error("projection flush failed; will retry", "projection", st.p.Name(), "err", err)
 		}
 	}
 }

@@ -37,11 +37,14 @@ const maxCached = 200_000
 // the runner holds, so projections must treat them as immutable: build new
 // slices and structs rather than change elements in place.
 type Tx struct {
-	st    *state
-	ctx   context.Context
-	pos   uint64
-	undo  []undo
-	added []key
+	st  *state
+	ctx context.Context
+	pos uint64
+	// starts is true for a stream's first event applied for the first
+	// time on a store that flushes atomically (see StartsStream).
+	starts bool
+	undo   []undo
+	added  []key
 }
 
 type undo struct {
@@ -51,6 +54,17 @@ type undo struct {
 
 // Position is the $all position of the event being applied.
 func (tx *Tx) Position() uint64 { return tx.pos }
+
+// StartsStream reports that the event is the first of its stream and that
+// no earlier apply of it can have reached a document: it lies past the
+// checkpoint, it is not a replay of a parked message, and the store
+// flushes documents and checkpoint atomically (on MongoDB a crash between
+// the two leaves documents ahead of the checkpoint, so there this is
+// always false). A document that only its stream's events write, keyed by
+// the stream, therefore does not exist yet, and a projection may build it
+// without asking the store: on a live system every new application would
+// otherwise cost each projection a read that finds nothing.
+func (tx *Tx) StartsStream() bool { return tx.starts }
 
 // lookup finds a document's current entry; nil means it does not exist.
 func (tx *Tx) lookup(coll, id string) (*entry, error) {

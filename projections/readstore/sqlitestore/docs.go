@@ -350,6 +350,9 @@ var queueMaskColumns = []struct {
 	col string
 }{{maskStatus, "status"}, {maskAssignee, "assignee"}, {maskRegion, "region"}, {maskDeadline, "deadline"}, {maskWaiting, "waiting"}}
 
+// AtomicFlush reports that Flush is one transaction (readstore.AtomicFlusher).
+func (s *Store) AtomicFlush() bool { return true }
+
 // Flush applies the writes and the checkpoint in one transaction. Writes are
 // checked as they are applied, so an invalid write rolls back the ones
 // before it as well.
