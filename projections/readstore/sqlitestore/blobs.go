@@ -57,8 +57,9 @@ func (s *Store) PutBlob(ctx context.Context, r io.Reader, contentType string) (r
 	}
 	sum := hex.EncodeToString(h.Sum(nil))
 
-	s.blobMu.Lock()
-	defer s.blobMu.Unlock()
+	mu := s.blobLock(sum)
+	mu.Lock()
+	defer mu.Unlock()
 
 	final := s.blobPath(sum)
 	if _, err := os.Stat(final); errors.Is(err, fs.ErrNotExist) {
@@ -136,8 +137,9 @@ func (s *Store) DeleteBlob(ctx context.Context, sum string) error {
 	if !storeutil.CheckSHA256(sum) {
 		return fmt.Errorf("sqlitestore: delete blob: %q is not a lowercase hex SHA-256", sum)
 	}
-	s.blobMu.Lock()
-	defer s.blobMu.Unlock()
+	mu := s.blobLock(sum)
+	mu.Lock()
+	defer mu.Unlock()
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `DELETE FROM readstore_blobs WHERE sha256 = ?`, sum)
 		return err

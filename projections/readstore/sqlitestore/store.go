@@ -82,10 +82,24 @@ type Store struct {
 	stmts *stmtCache
 	hints *hints
 
-	// blobMu serialises publishing and deleting blob files with their rows,
+	// blobLocks serialise publishing and deleting a blob file with its row,
 	// so a PutBlob that dedupes against a file cannot race a DeleteBlob
-	// removing it. Uploads stream outside the lock.
-	blobMu sync.Mutex
+	// removing it. They are striped by the content's hash: only the same
+	// bytes need the order, and one lock for all made every upload wait
+	// for the others' directory fsyncs. Uploads stream outside the lock.
+	blobLocks [256]sync.Mutex
+}
+
+// blobLock is the lock of a blob's stripe (sum is checked lowercase hex).
+func (s *Store) blobLock(sum string) *sync.Mutex {
+	return &s.blobLocks[hexVal(sum[0])<<4|hexVal(sum[1])]
+}
+
+func hexVal(c byte) int {
+	if c >= 'a' {
+		return int(c-'a') + 10
+	}
+	return int(c - '0')
 }
 
 var _ readstore.Store = (*Store)(nil)
