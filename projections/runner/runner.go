@@ -52,11 +52,15 @@ type Options struct {
 	Store      readstore.Store
 	Subscriber message.Subscriber
 	// BatchSize flushes after this many events; FlushInterval flushes a
-	// non-empty batch at least this often.
+	// non-empty batch at least this often (default 100 ms: read-your-writes
+	// queries ask for their flush sooner, so the interval only bounds how
+	// stale a read without ?after may be, and longer batches mean fewer
+	// transactions on the store's single writer: +10% SubmitApplication
+	// throughput against 20 ms in interleaved runs).
 	BatchSize     int
 	FlushInterval time.Duration
 	// FlushGap is the least time between two flushes that a waiting
-	// read-your-writes query asks for (default FlushInterval/4): such a
+	// read-your-writes query asks for (default 5 ms or FlushInterval): such a
 	// query need not wait for the next FlushInterval, and under load the
 	// flushes it asks for still batch.
 	FlushGap time.Duration
@@ -92,10 +96,10 @@ func New(ctx context.Context, opts Options, projections ...Projection) (*Runner,
 		opts.BatchSize = 1000
 	}
 	if opts.FlushInterval <= 0 {
-		opts.FlushInterval = 20 * time.Millisecond
+		opts.FlushInterval = 100 * time.Millisecond
 	}
 	if opts.FlushGap <= 0 || opts.FlushGap > opts.FlushInterval {
-		opts.FlushGap = opts.FlushInterval / 4
+		opts.FlushGap = min(5*time.Millisecond, opts.FlushInterval)
 	}
 	router, err := message.NewRouter(message.RouterConfig{CloseTimeout: 10 * time.Second}, watermill.NewSlogLogger(opts.Logger))
 	if err != nil {

@@ -296,6 +296,7 @@ func setupMatrix(t *testing.T) (*matrix, *app.App) {
 	// Every projection has seen the fixtures before the matrix reads.
 	c.must(req{method: "GET", path: fmt.Sprintf("/api/v1/reviewer/queue?after=%d", last), token: m.reviewer}, 200, nil)
 	c.must(req{method: "GET", path: fmt.Sprintf("/api/v1/policies/%s/pdf?after=%d", m.enpA, last), token: m.tokA}, 200, nil)
+	caughtUp(t, a) // the matrix reads every view without ?after=
 	return m, a
 }
 

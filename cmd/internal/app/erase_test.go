@@ -258,7 +258,7 @@ func TestErasureRefusedWhileThePolicyMustBeKept(t *testing.T) {
 	}
 	// The data is still readable.
 	var view map[string]any
-	c.must(req{method: "GET", path: "/api/v1/applications/" + id, token: applicant}, 200, &view)
+	c.must(req{method: "GET", path: fmt.Sprintf("/api/v1/applications/%s?after=%d", id, w.Position), token: applicant}, 200, &view)
 	if view["form"].(map[string]any)["applicant"].(map[string]any)["lastName"] != p.LastName {
 		t.Fatalf("view after a refused erasure: %v", view["form"])
 	}
