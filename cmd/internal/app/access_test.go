@@ -279,7 +279,7 @@ func TestKillNineKeepsAccessLogExactlyOnce(t *testing.T) {
 
 func killNineReading(t *testing.T, store config.Config, readers int, load time.Duration) {
 	var served atomic.Int64
-	b := killUnderLoad(t, store, readers, load, func(client remoteClient, cfg config.Config, w int, stop <-chan struct{}) {
+	b := killUnderLoad(t, store, readers, load, func() bool { return served.Load() >= 20 }, func(client remoteClient, cfg config.Config, w int, stop <-chan struct{}) {
 		rev := token(t, cfg, "reviewer", "rev-1")
 		aud := token(t, cfg, "auditor", "aud-1")
 		tok := token(t, cfg, "applicant", fmt.Sprintf("kill-%d", w))

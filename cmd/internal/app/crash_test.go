@@ -83,7 +83,7 @@ func TestKillNineThenRebuildEqual(t *testing.T) {
 			writers, load = 2, 1500*time.Millisecond
 		}
 		var acked atomic.Int64
-		b := killUnderLoad(t, store, writers, load, func(client remoteClient, cfg config.Config, w int, stop <-chan struct{}) {
+		b := killUnderLoad(t, store, writers, load, func() bool { return acked.Load() >= 40 }, func(client remoteClient, cfg config.Config, w int, stop <-chan struct{}) {
 			rev := token(t, cfg, "reviewer", "rev-1")
 			tok := token(t, cfg, "applicant", fmt.Sprintf("crash-%d", w))
 			for i := 0; !stopped(stop); i++ {

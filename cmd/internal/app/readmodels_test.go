@@ -131,7 +131,11 @@ func onBothStores(t *testing.T, run func(t *testing.T, store config.Config, smal
 // goroutines of work against it for load, kills it with SIGKILL, waits for
 // the workers (work returns once stop is closed or a request fails), and
 // restarts omsd in this process on the same files, caught up.
-func killUnderLoad(t *testing.T, store config.Config, workers int, load time.Duration,
+//
+// The kill comes after load, and not before enough() reports that the
+// workers got enough done (at most 60 s more): on a busy CI machine a
+// fixed time could end before the load was a load at all.
+func killUnderLoad(t *testing.T, store config.Config, workers int, load time.Duration, enough func() bool,
 	work func(c remoteClient, cfg config.Config, w int, stop <-chan struct{})) *app.App {
 	t.Helper()
 	dir := t.TempDir()
@@ -149,6 +153,9 @@ func killUnderLoad(t *testing.T, store config.Config, workers int, load time.Dur
 		}()
 	}
 	time.Sleep(load)
+	for deadline := time.Now().Add(time.Minute); !enough() && time.Now().Before(deadline); {
+		time.Sleep(50 * time.Millisecond)
+	}
 	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
