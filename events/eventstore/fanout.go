@@ -56,16 +56,7 @@ const FanOutQueue = 4096
 // NewFanOut returns a FanOut for exactly these topics; it starts reading
 // once every one of them has subscribed.
 func NewFanOut(store *Store, topics []string, opts SubscriberOptions) *FanOut {
-	if opts.Logger == nil {
-		opts.Logger = store.logger
-	}
-	if opts.NackDelay == 0 {
-		opts.NackDelay = 100 * time.Millisecond
-	}
-	if opts.Reconnect == 0 {
-		opts.Reconnect = 500 * time.Millisecond
-	}
-	return &FanOut{store: store, opts: opts, topics: slices.Clone(topics), queue: FanOutQueue, subs: map[string]*fanTopic{}}
+	return &FanOut{store: store, opts: opts.withDefaults(store), topics: slices.Clone(topics), queue: FanOutQueue, subs: map[string]*fanTopic{}}
 }
 
 var _ message.Subscriber = (*FanOut)(nil)

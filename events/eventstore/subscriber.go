@@ -61,16 +61,22 @@ type Subscriber struct {
 
 // NewSubscriber returns a Subscriber reading from store.
 func NewSubscriber(store *Store, opts SubscriberOptions) *Subscriber {
-	if opts.Logger == nil {
-		opts.Logger = store.logger
+	return &Subscriber{store: store, opts: opts.withDefaults(store)}
+}
+
+// withDefaults fills the options left zero; a Subscriber and a FanOut
+// share them.
+func (o SubscriberOptions) withDefaults(store *Store) SubscriberOptions {
+	if o.Logger == nil {
+		o.Logger = store.logger
 	}
-	if opts.NackDelay == 0 {
-		opts.NackDelay = 100 * time.Millisecond
+	if o.NackDelay == 0 {
+		o.NackDelay = 100 * time.Millisecond
 	}
-	if opts.Reconnect == 0 {
-		opts.Reconnect = 500 * time.Millisecond
+	if o.Reconnect == 0 {
+		o.Reconnect = 500 * time.Millisecond
 	}
-	return &Subscriber{store: store, opts: opts}
+	return o
 }
 
 var _ message.Subscriber = (*Subscriber)(nil)

@@ -90,16 +90,11 @@ type Store struct {
 	blobLocks [256]sync.Mutex
 }
 
-// blobLock is the lock of a blob's stripe (sum is checked lowercase hex).
+// blobLock is the lock of a blob's stripe: its hash's first byte (sum is
+// checked hex before it gets here).
 func (s *Store) blobLock(sum string) *sync.Mutex {
-	return &s.blobLocks[hexVal(sum[0])<<4|hexVal(sum[1])]
-}
-
-func hexVal(c byte) int {
-	if c >= 'a' {
-		return int(c-'a') + 10
-	}
-	return int(c - '0')
+	b, _ := strconv.ParseUint(sum[:2], 16, 8)
+	return &s.blobLocks[b]
 }
 
 var _ readstore.Store = (*Store)(nil)
