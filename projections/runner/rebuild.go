@@ -140,7 +140,7 @@ func (r *Runner) RebuildAll(ctx context.Context, names []string, o RebuildOption
 	var after, last uint64
 	after = ^uint64(0)
 	for _, p := range pairs {
-		if err := p.live.flushLocked(ctx); err != nil {
+		if err := p.live.flushSyncLocked(ctx); err != nil {
 			return prog, err
 		}
 		after = min(after, p.fresh.cp.Position)

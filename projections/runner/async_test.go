@@ -1,0 +1,155 @@
+package runner_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/omsonline/oms/events/esdbserver/esdbtest"
+	"github.com/omsonline/oms/events/eventstore"
+	"github.com/omsonline/oms/projections/readstore"
+	"github.com/omsonline/oms/projections/readstore/sqlitestore"
+	"github.com/omsonline/oms/projections/runner"
+)
+
+// gatedStore holds the flushes of the counter projection at a gate, or
+// fails them, while the gate is shut or failing is set.
+type gatedStore struct {
+	*sqlitestore.Store
+	gate    chan struct{} // a flush waits for it to be closed
+	held    chan struct{} // receives once per flush that reached the gate
+	failing atomic.Int64  // flushes still to fail
+	flushes atomic.Int64
+}
+
+func (g *gatedStore) Flush(ctx context.Context, writes []readstore.Write, cp readstore.Checkpoint) error {
+	if cp.Projection == "counter" {
+		g.flushes.Add(1)
+		if g.failing.Add(-1) >= 0 {
+			return errors.New("the disk is full")
+		}
+		if g.gate != nil {
+			select {
+			case g.held <- struct{}{}:
+			default:
+			}
+			<-g.gate
+		}
+	}
+	return g.Store.Flush(ctx, writes, cp)
+}
+
+// applies counts the counter's applied events.
+type applies struct {
+	counter
+	n atomic.Int64
+}
+
+func (a *applies) Apply(ctx context.Context, tx *runner.Tx, ev eventstore.Recorded) error {
+	if err := a.counter.Apply(ctx, tx, ev); err != nil {
+		return err
+	}
+	a.n.Add(1)
+	return nil
+}
+
+func startGated(t *testing.T, store *gatedStore, p runner.Projection) (*rig, *runner.Runner) {
+	t.Helper()
+	es := esdbtest.Store(t, eventstore.Options{})
+	sub := eventstore.NewSubscriber(es, eventstore.SubscriberOptions{StartFrom: runner.StartFrom(store.Store), NackDelay: time.Millisecond})
+	r, err := runner.New(context.Background(), runner.Options{Store: store, Subscriber: sub, Events: es, FlushInterval: 5 * time.Millisecond, FlushGap: time.Millisecond}, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	go r.Run(ctx)
+	<-r.Running()
+	t.Cleanup(func() { cancel(); r.Close() })
+	return &rig{events: es, store: store.Store, runner: r, stop: cancel}, r
+}
+
+func openGated(t *testing.T) *gatedStore {
+	t.Helper()
+	st, err := sqlitestore.Open(context.Background(), sqlitestore.Options{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return &gatedStore{Store: st, held: make(chan struct{}, 1)}
+}
+
+// A live projection goes on applying events while its flush waits for the
+// store (SQLite's one writer is shared by every projection and the
+// scans): a flush that held the projection's lock while it queued for the
+// writer stalled every event behind it. Read-your-writes waiters wake when
+// the write commits, not at the next apply or tick.
+func TestApplyGoesOnWhileTheStoreWrites(t *testing.T) {
+	store := openGated(t)
+	store.gate = make(chan struct{})
+	p := &applies{}
+	g, r := startGated(t, store, p)
+	var once sync.Once
+	release := func() { once.Do(func() { close(store.gate) }) }
+	t.Cleanup(release) // before the runner's Close, which waits for the flush
+
+	first := g.tick(t, "s", false)
+	select {
+	case <-store.held:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no flush reached the store")
+	}
+	for range 5 {
+		g.tick(t, "s", false)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for p.n.Load() < 6 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of 6 events applied while a flush waited for the store", p.n.Load())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if pos, _ := r.Position("counter"); pos >= first {
+		t.Fatalf("the checkpoint %d passed %d before the store wrote it", pos, first)
+	}
+	waited := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		waited <- r.WaitFor(ctx, "counter", first)
+	}()
+	release()
+	if err := <-waited; err != nil {
+		t.Fatalf("wait for %d after the write: %v", first, err)
+	}
+	last := g.tick(t, "s", false)
+	waitFor(t, r, last)
+	if n := g.count(t, "s"); n != 7 {
+		t.Fatalf("the store counts %d ticks, want 7", n)
+	}
+}
+
+// A flush the store refuses loses nothing: its documents go back into the
+// batch, behind the newer versions applied meanwhile, and a later flush
+// writes them with the checkpoint.
+func TestRefusedFlushIsWrittenAgain(t *testing.T) {
+	store := openGated(t)
+	store.failing.Store(3)
+	p := &applies{}
+	g, r := startGated(t, store, p)
+	var last uint64
+	for _, s := range []string{"a", "b", "a", "c"} {
+		last = g.tick(t, s, false)
+	}
+	waitFor(t, r, last)
+	if store.flushes.Load() < 4 {
+		t.Fatalf("%d flushes: the refused ones were not retried", store.flushes.Load())
+	}
+	for s, want := range map[string]int{"a": 2, "b": 1, "c": 1} {
+		if n := g.count(t, s); n != want {
+			t.Errorf("%s counts %d, want %d", s, n, want)
+		}
+	}
+}
