@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/omsonline/oms/cmd/internal/bench"
+	"github.com/omsonline/oms/cmd/internal/procs"
 )
 
 func benchCmd() *cobra.Command {
@@ -37,6 +38,9 @@ needed or touched. The defaults take a few minutes on two cores.`,
   omsctl bench --events 200000 --rebuild-events 1000000 --cpuprofile bench.pprof`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
+			// omsd runs in this process (and the memory stage's child
+			// holds its event store): both as omsd runs them.
+			procs.Tune(os.Getenv)
 			if rssChild != "" {
 				return runRSSChild(ctx, cmd, rssChild, o.RSSEvents)
 			}

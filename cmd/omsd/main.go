@@ -11,10 +11,12 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime"
 	"syscall"
 
 	"github.com/omsonline/oms/cmd/internal/app"
 	"github.com/omsonline/oms/cmd/internal/config"
+	"github.com/omsonline/oms/cmd/internal/procs"
 )
 
 func main() {
@@ -38,6 +40,9 @@ func run() error {
 		return fmt.Errorf("log level %q: %w", cfg.LogLevel, err)
 	}
 	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	if n, tuned := procs.Tune(os.Getenv); tuned {
+		log.Info("GOMAXPROCS raised above the CPU count for blocking disk calls; set GOMAXPROCS to choose", "gomaxprocs", n, "cpus", runtime.NumCPU())
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

@@ -9,6 +9,7 @@ import (
 
 	"github.com/omsonline/oms/cmd/internal/authn"
 	"github.com/omsonline/oms/cmd/internal/loadgen"
+	"github.com/omsonline/oms/cmd/internal/procs"
 )
 
 // BenchmarkReadYourWrites runs the journey against a whole omsd on the
@@ -23,6 +24,7 @@ func BenchmarkReadYourWrites(b *testing.B) {
 	if v, err := strconv.Atoi(os.Getenv("OMS_BENCH_SECONDS")); err == nil {
 		secs = v
 	}
+	procs.Tune(os.Getenv) // as omsd runs
 	a, cfg := startAppB(b)
 	key, err := authn.DevKey(cfg.DataDir)
 	if err != nil {

@@ -293,5 +293,5 @@ func Machine() string {
 			mem = fmt.Sprintf(", %.0f GB RAM", float64(kb)/(1<<20))
 		}
 	}
-	return fmt.Sprintf("%d vCPU (%s)%s, %s/%s, %s", runtime.GOMAXPROCS(0), model, mem, runtime.GOOS, runtime.GOARCH, runtime.Version())
+	return fmt.Sprintf("%d vCPU (%s)%s, %s/%s, %s, GOMAXPROCS %d", runtime.NumCPU(), model, mem, runtime.GOOS, runtime.GOARCH, runtime.Version(), runtime.GOMAXPROCS(0))
 }

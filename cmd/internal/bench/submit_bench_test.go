@@ -5,6 +5,8 @@ import (
 	"os"
 	"testing"
 	"time"
+
+	"github.com/omsonline/oms/cmd/internal/procs"
 )
 
 // BenchmarkSubmit runs the SubmitApplication stage alone, so that its
@@ -14,6 +16,7 @@ import (
 //
 // OMS_BENCH_SUBMIT_SECONDS (default 10) sets how long it drives.
 func BenchmarkSubmit(b *testing.B) {
+	procs.Tune(os.Getenv) // as omsd runs
 	o := Defaults()
 	o.Dir = b.TempDir()
 	o.SubmitApplicants = 200
