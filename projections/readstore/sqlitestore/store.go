@@ -29,6 +29,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
@@ -70,6 +71,10 @@ type Options struct {
 	MmapSize int64
 	// BusyTimeout is PRAGMA busy_timeout; zero means DefaultBusyTimeout.
 	BusyTimeout time.Duration
+	// CheckpointInterval is how often a background connection copies the
+	// WAL into the database file after writes; zero means
+	// DefaultCheckpointInterval.
+	CheckpointInterval time.Duration
 }
 
 // Store is the SQLite readstore adapter. It is safe for concurrent use.
@@ -81,6 +86,9 @@ type Store struct {
 	r     *sql.DB // query-only pool
 	stmts *stmtCache
 	hints *hints
+	// commits counts write transactions, for the checkpointer.
+	commits atomic.Uint64
+	ckpt    *checkpointer
 
 	// blobLocks serialise publishing and deleting a blob file with its row,
 	// so a PutBlob that dedupes against a file cannot race a DeleteBlob
@@ -148,17 +156,15 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	// which opens first, is enough. synchronous=NORMAL in WAL mode keeps
 	// the database consistent on power loss and may lose only the last
 	// commits, which a projection replays from its checkpoint anyway.
-	// wal_autocheckpoint is raised from 1000 pages because one flush of a
-	// thousand documents dirties more than that: with the default every
-	// commit was followed by a checkpoint, which cost about 15% of flush
-	// throughput. The writer's page cache may grow to 256 MiB (it is
+	// The WAL is checkpointed by a connection of its own (checkpointer);
+	// the writer's wal_autocheckpoint is only a backstop. The writer's page cache may grow to 256 MiB (it is
 	// allocated on use): a flush's dirty pages must fit in it, or SQLite
 	// spills them to the WAL mid-transaction and writes them twice; on a
 	// 1M-document queue that cost about 30%.
 	// secure_delete zeroes the bytes of deleted and overwritten rows, so
 	// that personal data replaced by an erasure (see Scrub) does not
 	// survive in free pages of the file.
-	w, err := openDB(path, append(common, "secure_delete(1)", "journal_mode(WAL)", "synchronous(NORMAL)", "cache_size(-262144)", "wal_autocheckpoint(10000)"), "immediate")
+	w, err := openDB(path, append(common, "secure_delete(1)", "journal_mode(WAL)", "synchronous(NORMAL)", "cache_size(-262144)", "wal_autocheckpoint("+strconv.Itoa(backstopCheckpointPages)+")"), "immediate")
 	if err != nil {
 		return nil, err
 	}
@@ -189,6 +195,23 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	}
 	s.r = r
 	s.stmts = newStmtCache(r)
+
+	cdb, err := openDB(path, append(common, "synchronous(NORMAL)"), "")
+	if err != nil {
+		_ = r.Close()
+		_ = w.Close()
+		return nil, err
+	}
+	cdb.SetMaxOpenConns(1)
+	cdb.SetMaxIdleConns(1)
+	cdb.SetConnMaxLifetime(0)
+	cdb.SetConnMaxIdleTime(0)
+	interval := opts.CheckpointInterval
+	if interval <= 0 {
+		interval = DefaultCheckpointInterval
+	}
+	s.ckpt = &checkpointer{db: cdb, log: log, interval: interval, commits: &s.commits, stop: make(chan struct{}), done: make(chan struct{})}
+	go s.ckpt.run()
 
 	s.cleanTmp()
 	log.Info("readstore opened", "dir", dir, "read_conns", readConns, "mmap_size", mmap)
@@ -268,6 +291,9 @@ func (s *Store) initSchema(ctx context.Context) error {
 // Close closes both pools.
 func (s *Store) Close() error {
 	var errs []error
+	if s.ckpt != nil {
+		errs = append(errs, s.ckpt.close())
+	}
 	if s.r != nil {
 		s.stmts.close()
 		errs = append(errs, s.r.Close())
@@ -292,6 +318,7 @@ func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("sqlitestore: commit: %w", err)
 	}
+	s.commits.Add(1)
 	return nil
 }
 
