@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -30,6 +31,7 @@ type checkpointer struct {
 	commits  *atomic.Uint64
 	stop     chan struct{}
 	done     chan struct{}
+	closing  sync.Once
 }
 
 func (c *checkpointer) run() {
@@ -64,8 +66,10 @@ func (c *checkpointer) once(ctx context.Context) error {
 	return nil
 }
 
+// close stops the checkpointer; the store's Close may be called more than
+// once.
 func (c *checkpointer) close() error {
-	close(c.stop)
+	c.closing.Do(func() { close(c.stop) })
 	<-c.done
 	return c.db.Close()
 }
