@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -74,6 +75,10 @@ type Service struct {
 	keys  Keys
 	now   func() time.Time
 	log   *slog.Logger
+	// readers are the upload readers, kept for reuse: each buffers an
+	// image's header window (half a megabyte), which allocated and cleared
+	// per upload was a sixth of the uploads' CPU in a profile under load.
+	readers sync.Pool
 }
 
 // New builds a Service.
@@ -167,7 +172,16 @@ func (s *Service) Upload(ctx context.Context, meta events.Metadata, kind string,
 		f.Add("/kind", "not_allowed", cmderr.T("Укажите вид документа: "+list+".", "Give the document kind: "+list+"."))
 		return schema.DocumentUploaded{}, f.Err()
 	}
-	br := bufio.NewReaderSize(r, imageHeaderWindow)
+	br, _ := s.readers.Get().(*bufio.Reader)
+	if br == nil {
+		br = bufio.NewReaderSize(r, imageHeaderWindow)
+	} else {
+		br.Reset(r)
+	}
+	defer func() {
+		br.Reset(nil) // drop the request's reader before pooling
+		s.readers.Put(br)
+	}()
 	head, _ := br.Peek(SniffLen)
 	contentType, ok := Sniff(head)
 	if !ok {

@@ -3,6 +3,7 @@ package document_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"strings"
@@ -113,6 +114,48 @@ func TestMayRead(t *testing.T) {
 	} {
 		if got := document.MayRead(c.m, doc); got != c.want {
 			t.Errorf("%+v: %v", c.m, got)
+		}
+	}
+}
+
+// Upload readers are reused: every scan reads back exactly as uploaded,
+// whatever came through the reader before it (a long PDF, then a short
+// image, then a refused upload, then concurrent ones).
+func TestUploadsReadBackAsUploadedWhenReadersAreReused(t *testing.T) {
+	s := newService(t)
+	ctx := context.Background()
+	pdf := func(n int) []byte { return append([]byte("%PDF-1.7\n"), bytes.Repeat([]byte("x"), n)...) }
+	check := func(want []byte) error {
+		doc, err := s.Upload(ctx, owner, schema.DocumentPassport, bytes.NewReader(want))
+		if err != nil {
+			return fmt.Errorf("upload of %d bytes: %w", len(want), err)
+		}
+		rc, _, err := s.Open(ctx, owner, doc.DocumentID)
+		if err != nil {
+			return err
+		}
+		defer rc.Close()
+		got, err := io.ReadAll(rc)
+		if err != nil || !bytes.Equal(got, want) {
+			return fmt.Errorf("read back %d bytes (%v), uploaded %d", len(got), err, len(want))
+		}
+		return nil
+	}
+	for _, b := range [][]byte{pdf(700 << 10), pngOf(40, 30)} { // the first is longer than the buffer
+		if err := check(b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.Upload(ctx, owner, schema.DocumentPassport, strings.NewReader("\x89PN")); err == nil {
+		t.Fatal("a truncated signature was accepted")
+	}
+	errs := make(chan error, 8)
+	for i := range 8 {
+		go func() { errs <- check(pdf(1000 * (i + 1))) }()
+	}
+	for range 8 {
+		if err := <-errs; err != nil {
+			t.Error(err)
 		}
 	}
 }
