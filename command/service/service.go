@@ -12,10 +12,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"time"
 
 	"github.com/google/uuid"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/omsonline/oms/command/application"
 	"github.com/omsonline/oms/command/cmderr"
@@ -345,7 +347,7 @@ func (s *Service) lookupDocuments(ctx context.Context, cmd application.Command) 
 		refs = c.Documents
 	}
 	const maxLookups = 11 // the domain refuses more than 10 anyway
-	out := map[string]schema.DocumentUploaded{}
+	var ids []string
 	for i, r := range refs {
 		if i == maxLookups {
 			break
@@ -354,12 +356,32 @@ func (s *Service) lookupDocuments(ctx context.Context, cmd application.Command) 
 		if err != nil {
 			continue // the domain reports it as unknown
 		}
-		doc, ok, err := s.docs.Lookup(ctx, id.String())
-		if err != nil {
-			return nil, fmt.Errorf("service: look up document: %w", err)
+		if !slices.Contains(ids, id.String()) {
+			ids = append(ids, id.String())
 		}
-		if ok {
-			out[id.String()] = doc
+	}
+	// The scans are read at once: one after another they were three
+	// event store round trips on every submission's path.
+	docs := make([]schema.DocumentUploaded, len(ids))
+	found := make([]bool, len(ids))
+	g, gctx := errgroup.WithContext(ctx)
+	for i, id := range ids {
+		g.Go(func() error {
+			doc, ok, err := s.docs.Lookup(gctx, id)
+			if err != nil {
+				return fmt.Errorf("service: look up document: %w", err)
+			}
+			docs[i], found[i] = doc, ok
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	out := make(map[string]schema.DocumentUploaded, len(ids))
+	for i, id := range ids {
+		if found[i] {
+			out[id] = docs[i]
 		}
 	}
 	return out, nil
