@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/omsonline/oms/events/esdbserver/esdbtest"
 	"github.com/omsonline/oms/events/eventstore"
 	"github.com/omsonline/oms/projections/readstore"
 	"github.com/omsonline/oms/projections/readstore/sqlitestore"
@@ -58,17 +57,8 @@ func (a *applies) Apply(ctx context.Context, tx *runner.Tx, ev eventstore.Record
 
 func startGated(t *testing.T, store *gatedStore, p runner.Projection) (*rig, *runner.Runner) {
 	t.Helper()
-	es := esdbtest.Store(t, eventstore.Options{})
-	sub := eventstore.NewSubscriber(es, eventstore.SubscriberOptions{StartFrom: runner.StartFrom(store.Store), NackDelay: time.Millisecond})
-	r, err := runner.New(context.Background(), runner.Options{Store: store, Subscriber: sub, Events: es, FlushInterval: 5 * time.Millisecond, FlushGap: time.Millisecond}, p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	go r.Run(ctx)
-	<-r.Running()
-	t.Cleanup(func() { cancel(); r.Close() })
-	return &rig{events: es, store: store.Store, runner: r, stop: cancel}, r
+	g := startOn(t, store, store.Store, runner.Options{FlushInterval: 5 * time.Millisecond, FlushGap: time.Millisecond}, p)
+	return g, g.runner
 }
 
 func openGated(t *testing.T) *gatedStore {

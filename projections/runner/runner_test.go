@@ -58,14 +58,22 @@ type rig struct {
 
 func start(t *testing.T, p runner.Projection) *rig {
 	t.Helper()
-	es := esdbtest.Store(t, eventstore.Options{})
 	st, err := sqlitestore.Open(context.Background(), sqlitestore.Options{Dir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	sub := eventstore.NewSubscriber(es, eventstore.SubscriberOptions{StartFrom: runner.StartFrom(st), NackDelay: time.Millisecond})
-	r, err := runner.New(context.Background(), runner.Options{Store: st, Subscriber: sub, Events: es, Retries: 2}, p)
+	return startOn(t, st, st, runner.Options{Retries: 2}, p)
+}
+
+// startOn runs p on a fresh event store, writing through store (base, or a
+// wrapper of it) with the rest of o.
+func startOn(t *testing.T, store readstore.Store, base *sqlitestore.Store, o runner.Options, p runner.Projection) *rig {
+	t.Helper()
+	es := esdbtest.Store(t, eventstore.Options{})
+	o.Store, o.Events = store, es
+	o.Subscriber = eventstore.NewSubscriber(es, eventstore.SubscriberOptions{StartFrom: runner.StartFrom(base), NackDelay: time.Millisecond})
+	r, err := runner.New(context.Background(), o, p)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,7 +81,7 @@ func start(t *testing.T, p runner.Projection) *rig {
 	go r.Run(ctx)
 	<-r.Running()
 	t.Cleanup(func() { cancel(); r.Close() })
-	return &rig{events: es, store: st, runner: r, stop: cancel}
+	return &rig{events: es, store: base, runner: r, stop: cancel}
 }
 
 func (g *rig) tick(t *testing.T, stream string, poison bool) uint64 {
