@@ -263,8 +263,15 @@ func (l *Log) Enqueue(bodies [][]byte) ([]uint64, Pending, error) {
 	return positions, Pending{b}, nil
 }
 
+// maxSpareBuffer bounds the batch buffer the writer keeps for reuse.
+const maxSpareBuffer = 4 << 20
+
 func (l *Log) writer() {
 	defer close(l.stopped)
+	// spare is the buffer of the batch written last, kept for the batch
+	// after next: a fresh buffer per fsync (tens of kilobytes, thousands of
+	// times a second under load) was most of what the log allocated.
+	var spare []byte
 	for range l.kick {
 		for {
 			l.mu.Lock()
@@ -277,7 +284,11 @@ func (l *Log) writer() {
 				}
 				break
 			}
-			l.pending = &batch{done: make(chan struct{}), buf: make([]byte, 0, cap(b.buf))}
+			if spare == nil {
+				spare = make([]byte, 0, cap(b.buf))
+			}
+			l.pending = &batch{done: make(chan struct{}), buf: spare}
+			spare = nil
 			start := b.end - uint64(len(b.buf))
 			failed := l.failed
 			l.mu.Unlock()
@@ -300,6 +311,12 @@ func (l *Log) writer() {
 				continue
 			}
 			l.durable.Store(b.end)
+			// Waiters keep b for done and err only; its bytes are on disk.
+			// A buffer grown by a rare huge batch is not kept.
+			if cap(b.buf) <= maxSpareBuffer {
+				spare = b.buf[:0]
+			}
+			b.buf = nil
 			close(b.done)
 			l.signal()
 		}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 )
@@ -172,4 +173,70 @@ func TestSecondOpenIsRefused(t *testing.T) {
 		t.Fatalf("open after close: %v", err)
 	}
 	l2.Close()
+}
+
+// The writer reuses the buffer of the batch it wrote last for the batch
+// after next: every record must still reach the disk exactly as enqueued,
+// whatever sizes the batches had (one larger than the buffer kept for
+// reuse), and read back the same after a reopen.
+func TestBatchesKeepTheirBytesAcrossReusedBuffers(t *testing.T) {
+	dir := t.TempDir()
+	l, _, err := Open(Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]bool{}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for w := 0; w < 16; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for i := 0; i < 40; i++ {
+				n := 1 + (w*40+i)%3000 // records of 1 byte to 3 KB
+				if w == 0 && i == 20 {
+					n = maxSpareBuffer + 1000 // a batch too big to keep
+				}
+				rec := fmt.Sprintf("%d-%d-", w, i)
+				rec += strings.Repeat(string(rune('a'+(w+i)%26)), max(0, n-len(rec)))
+				mu.Lock()
+				want[rec] = true
+				mu.Unlock()
+				_, p, err := l.Enqueue([][]byte{body(rec)})
+				if err == nil {
+					err = p.Wait()
+				}
+				if err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}(w)
+	}
+	wg.Wait()
+	check := func(l *Log, when string) {
+		t.Helper()
+		got := contents(t, l)
+		if len(got) != len(want) {
+			t.Fatalf("%s: %d records, want %d", when, len(got), len(want))
+		}
+		for _, r := range got {
+			if !want[r] {
+				t.Fatalf("%s: a record read back differs from every one written (%d bytes, starts %.20q)", when, len(r), r)
+			}
+		}
+	}
+	check(l, "before the reopen")
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	l, rec, err := Open(Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if rec.TruncatedBy != 0 {
+		t.Fatalf("the reopen cut %d bytes of a log closed cleanly", rec.TruncatedBy)
+	}
+	check(l, "after the reopen")
 }
