@@ -159,3 +159,51 @@ func TestUploadsReadBackAsUploadedWhenReadersAreReused(t *testing.T) {
 		}
 	}
 }
+
+// Lookup answers for an upload it has seen (made or looked up before)
+// without the event store: with the store gone, those are still found,
+// while an id never seen goes to the store and fails there.
+func TestLookupRemembersUploads(t *testing.T) {
+	ctx := context.Background()
+	st := esdbtest.Store(t, eventstore.Options{})
+	blobs, err := sqlitestore.Open(ctx, sqlitestore.Options{Dir: t.TempDir(), Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { blobs.Close() })
+	keys, err := piicrypt.NewKeyring(piicrypt.KeyringOptions{Master: make([]byte, 32), Vault: blobs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	node := func(known int) *document.Service {
+		s, err := document.New(document.Options{Store: st, Blobs: blobs, Keys: keys, Known: known})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	uploader, other, forgetful := node(0), node(0), node(-1)
+	doc, err := uploader.Upload(ctx, owner, schema.DocumentPassport, strings.NewReader("%PDF-1.7\nscan\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, s := range map[string]*document.Service{"another node": other, "a node remembering nothing": forgetful} {
+		if got, ok, err := s.Lookup(ctx, doc.DocumentID); err != nil || !ok || got != doc {
+			t.Fatalf("%s, from the event store: %+v %v %v, want %+v", name, got, ok, err, doc)
+		}
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for name, s := range map[string]*document.Service{"the uploading node": uploader, "a node that looked it up": other} {
+		if got, ok, err := s.Lookup(ctx, doc.DocumentID); err != nil || !ok || got != doc {
+			t.Errorf("%s, with the event store gone: %+v %v %v, want %+v", name, got, ok, err, doc)
+		}
+	}
+	if _, _, err := forgetful.Lookup(ctx, doc.DocumentID); err == nil {
+		t.Error("a node remembering nothing answered without the event store")
+	}
+	if _, _, err := uploader.Lookup(ctx, "0b5c1f6e-2a4d-4c8e-9f3a-7d6e5c4b3a21"); err == nil {
+		t.Error("an id never seen was answered without the event store")
+	}
+}
