@@ -40,7 +40,15 @@ func TestSniff(t *testing.T) {
 	}
 }
 
-func newService(t *testing.T) *document.Service {
+// stores are what a document service runs on; several services sharing
+// them are several nodes.
+type stores struct {
+	events *eventstore.Store
+	blobs  *sqlitestore.Store
+	keys   *piicrypt.Keyring
+}
+
+func newStores(t *testing.T) stores {
 	t.Helper()
 	st := esdbtest.Store(t, eventstore.Options{})
 	blobs, err := sqlitestore.Open(context.Background(), sqlitestore.Options{Dir: t.TempDir(), Logger: slog.New(slog.DiscardHandler)})
@@ -52,12 +60,21 @@ func newService(t *testing.T) *document.Service {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := document.New(document.Options{Store: st, Blobs: blobs, Keys: keys})
+	return stores{events: st, blobs: blobs, keys: keys}
+}
+
+// node is a service on the stores remembering known uploads (see
+// document.Options.Known).
+func (f stores) node(t *testing.T, known int) *document.Service {
+	t.Helper()
+	s, err := document.New(document.Options{Store: f.events, Blobs: f.blobs, Keys: f.keys, Known: known})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return s
 }
+
+func newService(t *testing.T) *document.Service { return newStores(t).node(t, 0) }
 
 var owner = events.Metadata{Actor: events.Actor{ID: "user-1", Role: events.RoleApplicant}}
 
@@ -165,24 +182,8 @@ func TestUploadsReadBackAsUploadedWhenReadersAreReused(t *testing.T) {
 // while an id never seen goes to the store and fails there.
 func TestLookupRemembersUploads(t *testing.T) {
 	ctx := context.Background()
-	st := esdbtest.Store(t, eventstore.Options{})
-	blobs, err := sqlitestore.Open(ctx, sqlitestore.Options{Dir: t.TempDir(), Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { blobs.Close() })
-	keys, err := piicrypt.NewKeyring(piicrypt.KeyringOptions{Master: make([]byte, 32), Vault: blobs})
-	if err != nil {
-		t.Fatal(err)
-	}
-	node := func(known int) *document.Service {
-		s, err := document.New(document.Options{Store: st, Blobs: blobs, Keys: keys, Known: known})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s
-	}
-	uploader, other, forgetful := node(0), node(0), node(-1)
+	f := newStores(t)
+	uploader, other, forgetful := f.node(t, 0), f.node(t, 0), f.node(t, -1)
 	doc, err := uploader.Upload(ctx, owner, schema.DocumentPassport, strings.NewReader("%PDF-1.7\nscan\n"))
 	if err != nil {
 		t.Fatal(err)
@@ -192,7 +193,7 @@ func TestLookupRemembersUploads(t *testing.T) {
 			t.Fatalf("%s, from the event store: %+v %v %v, want %+v", name, got, ok, err, doc)
 		}
 	}
-	if err := st.Close(); err != nil {
+	if err := f.events.Close(); err != nil {
 		t.Fatal(err)
 	}
 	for name, s := range map[string]*document.Service{"the uploading node": uploader, "a node that looked it up": other} {
