@@ -157,10 +157,11 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	// the database consistent on power loss and may lose only the last
 	// commits, which a projection replays from its checkpoint anyway.
 	// The WAL is checkpointed by a connection of its own (checkpointer);
-	// the writer's wal_autocheckpoint is only a backstop. The writer's page cache may grow to 256 MiB (it is
-	// allocated on use): a flush's dirty pages must fit in it, or SQLite
-	// spills them to the WAL mid-transaction and writes them twice; on a
-	// 1M-document queue that cost about 30%.
+	// the writer's wal_autocheckpoint is only a backstop. The writer's
+	// page cache may grow to 256 MiB (it is allocated on use): a flush's
+	// dirty pages must fit in it, or SQLite spills them to the WAL
+	// mid-transaction and writes them twice; on a 1M-document queue that
+	// cost about 30%.
 	// secure_delete zeroes the bytes of deleted and overwritten rows, so
 	// that personal data replaced by an erasure (see Scrub) does not
 	// survive in free pages of the file.
@@ -168,10 +169,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	w.SetMaxOpenConns(1)
-	w.SetMaxIdleConns(1)
-	w.SetConnMaxLifetime(0)
-	w.SetConnMaxIdleTime(0)
+	keepOpen(w, 1)
 
 	s := &Store{dir: dir, blobs: blobs, log: log, w: w, hints: newHints()}
 	if err := s.initSchema(ctx); err != nil {
@@ -184,10 +182,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		_ = w.Close()
 		return nil, err
 	}
-	r.SetMaxOpenConns(readConns)
-	r.SetMaxIdleConns(readConns)
-	r.SetConnMaxLifetime(0)
-	r.SetConnMaxIdleTime(0)
+	keepOpen(r, readConns)
 	if err := r.PingContext(ctx); err != nil {
 		_ = r.Close()
 		_ = w.Close()
@@ -202,10 +197,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		_ = w.Close()
 		return nil, err
 	}
-	cdb.SetMaxOpenConns(1)
-	cdb.SetMaxIdleConns(1)
-	cdb.SetConnMaxLifetime(0)
-	cdb.SetConnMaxIdleTime(0)
+	keepOpen(cdb, 1)
 	interval := opts.CheckpointInterval
 	if interval <= 0 {
 		interval = DefaultCheckpointInterval
@@ -216,6 +208,15 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	s.cleanTmp()
 	log.Info("readstore opened", "dir", dir, "read_conns", readConns, "mmap_size", mmap)
 	return s, nil
+}
+
+// keepOpen holds exactly n connections of db open for good: each has its
+// pragmas and page cache, which a reopened connection would rebuild.
+func keepOpen(db *sql.DB, n int) {
+	db.SetMaxOpenConns(n)
+	db.SetMaxIdleConns(n)
+	db.SetConnMaxLifetime(0)
+	db.SetConnMaxIdleTime(0)
 }
 
 func openDB(path string, pragmas []string, txlock string) (*sql.DB, error) {
@@ -288,7 +289,7 @@ func (s *Store) initSchema(ctx context.Context) error {
 	})
 }
 
-// Close closes both pools.
+// Close stops the checkpointer and closes every connection.
 func (s *Store) Close() error {
 	var errs []error
 	if s.ckpt != nil {
