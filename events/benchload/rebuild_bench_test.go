@@ -3,6 +3,7 @@ package benchload_test
 import (
 	"context"
 	"os"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"testing"
@@ -34,7 +35,8 @@ func benchEvents() int {
 // rebuilds every projection from position 0 into fresh collections, and
 // compares the time with a raw bulk insert of the documents the rebuild
 // produced, into the same store in the same run. OMS_BENCH_ONLY=history
-// (a comma-separated list) rebuilds only those, for profiling.
+// (a comma-separated list) rebuilds only those, for profiling, and
+// OMS_BENCH_CPUPROFILE=FILE profiles the rebuilds without the load.
 func BenchmarkRebuild(b *testing.B) {
 	n := benchEvents()
 	ctx := context.Background()
@@ -57,6 +59,18 @@ func BenchmarkRebuild(b *testing.B) {
 	names := make([]string, len(projs))
 	for i, p := range projs {
 		names[i] = p.Name()
+	}
+	if f := os.Getenv("OMS_BENCH_CPUPROFILE"); f != "" {
+		// -cpuprofile would mostly show the load; this covers the rebuilds.
+		out, err := os.Create(f)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer out.Close()
+		if err := pprof.StartCPUProfile(out); err != nil {
+			b.Fatal(err)
+		}
+		defer pprof.StopCPUProfile()
 	}
 	b.ResetTimer()
 	for it := 0; it < b.N; it++ {

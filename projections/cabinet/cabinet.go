@@ -130,7 +130,7 @@ func (Projection) Apply(_ context.Context, tx *runner.Tx, ev eventstore.Recorded
 	return tx.Put(Collection, v.ApplicantID, doc, nil)
 }
 
-func upsert(doc *Doc, v appview.View) {
+func upsert(doc *Doc, v *appview.View) {
 	a := Application{
 		ApplicationID: v.ApplicationID, Status: v.Status, SubmittedAt: v.SubmittedAt, UpdatedAt: v.UpdatedAt,
 		Revision: v.Revision, Actions: actions[v.Status], Decision: v.Decision, Policy: v.Policy,
@@ -185,7 +185,7 @@ func currentPolicy(doc *Doc) {
 	}
 }
 
-func notify(v appview.View, ev eventstore.Recorded) (Notification, bool) {
+func notify(v *appview.View, ev eventstore.Recorded) (Notification, bool) {
 	n := Notification{ID: ev.Envelope.EventID, Kind: ev.Envelope.Type, ApplicationID: v.ApplicationID, At: ev.Envelope.OccurredAt.UTC()}
 	switch ev.Envelope.Type {
 	case "ApplicationSubmitted":

@@ -131,8 +131,11 @@ func (Projection) Apply(_ context.Context, tx *runner.Tx, ev eventstore.Recorded
 		if err := eraseEntries(tx, appID, ev.Revision); err != nil {
 			return err
 		}
-		// The erasure's own entry must not show the values it removed.
-		appview.Erase(&before)
+		// The erasure's own entry must not show the values it removed
+		// (on a copy: before is shared, see appview.Step).
+		erased := *before
+		appview.Erase(&erased)
+		before = &erased
 	}
 	// The entry is written before the view (see Collections), so after a
 	// crash between the two the entry may already be there.
@@ -149,7 +152,7 @@ func (Projection) Apply(_ context.Context, tx *runner.Tx, ev eventstore.Recorded
 		diff = []appview.Change{}
 	}
 	e := ev.Envelope
-	entry := Entry{
+	entry := &Entry{
 		ApplicationID: appID, Revision: ev.Revision, Position: ev.Position, EventID: e.EventID, Type: e.Type,
 		SchemaVersion: e.SchemaVersion, OccurredAt: e.OccurredAt.UTC(), Actor: e.Actor, OnBehalfOf: e.OnBehalfOf,
 		CorrelationID: e.CorrelationID, CausationID: e.CausationID, CommandID: e.CommandID, Diff: diff,

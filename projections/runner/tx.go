@@ -132,9 +132,15 @@ func (tx *Tx) GetJSON(coll, id string, v any) (exists, fresh bool, err error) {
 	if dst.Kind() != reflect.Pointer || dst.IsNil() {
 		return false, false, fmt.Errorf("runner: GetJSON needs a non-nil pointer, got %T", v)
 	}
-	if src := reflect.ValueOf(e.val); src.Type() == dst.Elem().Type() {
+	src, want := reflect.ValueOf(e.val), dst.Elem().Type()
+	switch {
+	case src.Type() == want:
 		dst.Elem().Set(src)
-	} else {
+	case src.Kind() == reflect.Pointer && src.Type().Elem() == want && !src.IsNil():
+		// Put as a pointer, read as a value: a copy (shallow, which the
+		// immutability rule above makes safe).
+		dst.Elem().Set(src.Elem())
+	default:
 		raw, err := encode(e.val)
 		if err != nil {
 			return false, false, err
