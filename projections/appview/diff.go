@@ -24,7 +24,7 @@ type Change struct {
 // something changed: the audit history diffs every event and time travel
 // every step, so this runs far more often than anything else on the view.
 func Diff(before, after any) ([]Change, error) {
-	d := differ{}
+	d := differ{path: make([]string, 0, 8)}
 	d.value(reflect.ValueOf(before), reflect.ValueOf(after))
 	return d.out, nil
 }
@@ -35,7 +35,12 @@ type differ struct {
 }
 
 func (d *differ) add(op string, from, to reflect.Value) {
+	n := 0
+	for _, p := range d.path {
+		n += 1 + len(p)
+	}
 	var b strings.Builder
+	b.Grow(n)
 	for _, p := range d.path {
 		b.WriteByte('/')
 		b.WriteString(p)
@@ -50,6 +55,11 @@ func (d *differ) add(op string, from, to reflect.Value) {
 	}
 	if to.IsValid() {
 		c.To = to.Interface()
+	}
+	if d.out == nil {
+		// Most steps change a handful of fields (status, assignee, the
+		// revision and time): one allocation instead of growing 1, 2, 4.
+		d.out = make([]Change, 0, 8)
 	}
 	d.out = append(d.out, c)
 }

@@ -158,3 +158,31 @@ func unescape(p string) string {
 	}
 	return string(r)
 }
+
+// BenchmarkDiffJourney diffs every step of a benchmark journey, which is
+// what the audit history does for each event of a rebuild.
+func BenchmarkDiffJourney(b *testing.B) {
+	at := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
+	evs := benchload.Journey(uuid.NewString(), "alice", 7, at)
+	views := make([]appview.View, len(evs)+1)
+	for i, e := range evs {
+		typ, ver, data, err := schema.Encode(e)
+		if err != nil {
+			b.Fatal(err)
+		}
+		views[i+1] = views[i]
+		rec := eventstore.Recorded{Envelope: events.Envelope{Type: typ, SchemaVersion: ver, OccurredAt: at}, Data: data, Revision: uint64(i)}
+		if err := appview.Apply(&views[i+1], rec); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		for i := 1; i < len(views); i++ {
+			if _, err := appview.Diff(&views[i-1], &views[i]); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	b.ReportMetric(float64(len(evs)), "steps/op")
+}
