@@ -521,14 +521,81 @@ func (st *state) flushLocked(ctx context.Context) error {
 	if st.pending <= covered && len(st.order) == 0 {
 		return st.waitFlush()
 	}
-	writes := make([]readstore.Write, 0, len(st.order))
+	if f := st.r.opts.Fence; f != nil {
+		if err := f(); err != nil {
+			return err
+		}
+	}
+	if err := st.waitFlush(); err != nil {
+		return err
+	}
+	cp := st.cp
+	cp.Position = max(st.pending, st.cp.Position)
+	cp.UpdatedAt = time.Now().UTC()
+	if st.async {
+		// The batch's documents go to the cache now, so the next events
+		// see them while the store writes them.
+		for _, k := range st.order {
+			st.remember(k, st.batch[k])
+		}
+		j := &flushJob{done: make(chan struct{}), cp: cp, docs: st.batch}
+		order := st.order
+		st.batch, st.order, st.events = nil, nil, 0
+		st.inflight = j
+		go func() {
+			// Encoding happens here too, off the lock: the values are
+			// immutable (see Tx), and the next events apply meanwhile.
+			writes, err := st.writes(order, j.docs)
+			if err == nil {
+				err = st.r.opts.Store.Flush(ctx, writes, cp)
+			}
+			if err != nil {
+				j.err = fmt.Errorf("runner: flush %s: %w", st.p.Name(), err)
+			}
+			// done first: a waitFlush holding the lock takes the outcome.
+			close(j.done)
+			if !st.live {
+				return
+			}
+			st.mu.Lock()
+			defer st.mu.Unlock()
+			if st.inflight == j {
+				if err := st.finishFlush(j); err != nil {
+					st.r.opts.Logger.Error("projection flush failed; will retry", "projection", st.p.Name(), "err", err)
+				}
+			}
+		}()
+		return nil
+	}
+	writes, err := st.writes(st.order, st.batch)
+	if err != nil {
+		return err
+	}
+	if err := st.r.opts.Store.Flush(ctx, writes, cp); err != nil {
+		return fmt.Errorf("runner: flush %s: %w", st.p.Name(), err)
+	}
+	st.cp = cp
 	for _, k := range st.order {
-		e := st.batch[k]
+		st.remember(k, st.batch[k])
+	}
+	st.batch, st.order, st.events = nil, nil, 0
+	close(st.changed)
+	st.changed = make(chan struct{})
+	return nil
+}
+
+// writes encodes a batch for the store, in the order the store needs.
+// It reads only its arguments and fields that never change after New, so
+// an asynchronous flush runs it without the lock.
+func (st *state) writes(order []key, batch map[key]*entry) ([]readstore.Write, error) {
+	writes := make([]readstore.Write, 0, len(order))
+	for _, k := range order {
+		e := batch[k]
 		w := readstore.Write{Collection: e.coll, Doc: readstore.Doc{ID: e.id, Position: e.pos, Queue: e.queue}, Delete: e.val == nil}
 		if !w.Delete {
 			body, err := encode(e.val)
 			if err != nil {
-				return fmt.Errorf("runner: %s: %s/%s: %w", st.p.Name(), k.coll, k.id, err)
+				return nil, fmt.Errorf("runner: %s: %s/%s: %w", st.p.Name(), k.coll, k.id, err)
 			}
 			w.Doc.Body = body
 			// A raw body passes through as the projection gave it; one
@@ -556,56 +623,7 @@ func (st *state) flushLocked(ctx context.Context) error {
 		}
 		return writes[i].Doc.ID < writes[j].Doc.ID
 	})
-	if f := st.r.opts.Fence; f != nil {
-		if err := f(); err != nil {
-			return err
-		}
-	}
-	if err := st.waitFlush(); err != nil {
-		return err
-	}
-	cp := st.cp
-	cp.Position = max(st.pending, st.cp.Position)
-	cp.UpdatedAt = time.Now().UTC()
-	if st.async {
-		// The batch's documents go to the cache now, so the next events
-		// see them while the store writes them.
-		for _, k := range st.order {
-			st.remember(k, st.batch[k])
-		}
-		j := &flushJob{done: make(chan struct{}), cp: cp, docs: st.batch}
-		st.batch, st.order, st.events = nil, nil, 0
-		st.inflight = j
-		go func() {
-			if err := st.r.opts.Store.Flush(ctx, writes, cp); err != nil {
-				j.err = fmt.Errorf("runner: flush %s: %w", st.p.Name(), err)
-			}
-			// done first: a waitFlush holding the lock takes the outcome.
-			close(j.done)
-			if !st.live {
-				return
-			}
-			st.mu.Lock()
-			defer st.mu.Unlock()
-			if st.inflight == j {
-				if err := st.finishFlush(j); err != nil {
-					st.r.opts.Logger.Error("projection flush failed; will retry", "projection", st.p.Name(), "err", err)
-				}
-			}
-		}()
-		return nil
-	}
-	if err := st.r.opts.Store.Flush(ctx, writes, cp); err != nil {
-		return fmt.Errorf("runner: flush %s: %w", st.p.Name(), err)
-	}
-	st.cp = cp
-	for _, k := range st.order {
-		st.remember(k, st.batch[k])
-	}
-	st.batch, st.order, st.events = nil, nil, 0
-	close(st.changed)
-	st.changed = make(chan struct{})
-	return nil
+	return writes, nil
 }
 
 // ReplayParked re-applies the parked messages of projection name, in the
