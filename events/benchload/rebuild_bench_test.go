@@ -104,6 +104,7 @@ func BenchmarkRebuild(b *testing.B) {
 
 		// The documents the rebuild produced, now behind the aliases.
 		b.StopTimer()
+		pprof.StopCPUProfile() // the profile is of the rebuilds only
 		var docs []readstore.Write
 		for _, p := range projs {
 			for _, c := range p.Collections() {
@@ -115,8 +116,13 @@ func BenchmarkRebuild(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
+				size := 0
 				for _, d := range list {
 					docs = append(docs, readstore.Write{Collection: phys, Doc: d})
+					size += len(d.Body)
+				}
+				if len(list) > 0 {
+					b.Logf("%s: %d documents, %d bytes of JSON each on average", c.Name, len(list), size/len(list))
 				}
 			}
 		}
