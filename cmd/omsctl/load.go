@@ -70,7 +70,8 @@ func printLoad(w io.Writer, st loadgen.Stats, rate float64) error {
 		row(n, st.ByCommand[n])
 	}
 	row("all commands", st.All)
-	row("read-your-writes", st.ReadYourWrite)
+	row("read-your-writes (cabinet)", st.ReadYourWrite)
+	row("read-your-writes (reviewer's view)", st.StaffReadYourWrite)
 	if err := tw.Flush(); err != nil {
 		return err
 	}

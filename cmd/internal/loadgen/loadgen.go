@@ -1,8 +1,11 @@
 // Package loadgen drives a running omsd over HTTP at a fixed command rate
 // with the seed's journey — upload scans, submit, claim, approve, issue —
 // and measures each command's latency and its read-your-writes latency: the
-// time from sending the command until a query with ?after=<position> shows
-// its effect. omsctl load and the benchmarks use it.
+// time from sending the command until the applicant's cabinet, queried
+// with ?after=<position>, shows its effect. A reviewer's command is also
+// read back in the reviewer's own view of the application, measured on its
+// own: that read is a staff read of personal data and records an access
+// event first. omsctl load and the benchmarks use it.
 package loadgen
 
 import (
@@ -45,9 +48,15 @@ type Stats struct {
 	Elapsed       time.Duration
 	Throughput    float64 // commands per second achieved
 	ByCommand     map[string]Latency
-	All           Latency
+	All     Latency
+	// ReadYourWrite is command to visible in the applicant's cabinet, for
+	// every command.
 	ReadYourWrite Latency
-	FirstErrors   []string
+	// StaffReadYourWrite is a reviewer's command to visible in the
+	// reviewer's view of the application (which first records the read in
+	// the staff access log).
+	StaffReadYourWrite Latency
+	FirstErrors        []string
 }
 
 // Latency summarises durations, the same way as every other measurement.
@@ -69,6 +78,7 @@ type run struct {
 	ready    []*app
 	lat      map[string][]time.Duration
 	ryw      []time.Duration
+	staffRYW []time.Duration
 	errs     atomic.Int64
 	cmds     atomic.Int64
 	first    []string
@@ -125,6 +135,7 @@ func Run(ctx context.Context, o Options) (Stats, error) {
 	}
 	st.All = summarise(all)
 	st.ReadYourWrite = summarise(r.ryw)
+	st.StaffReadYourWrite = summarise(r.staffRYW)
 	return st, nil
 }
 
@@ -158,7 +169,7 @@ func (r *run) one(ctx context.Context) {
 		r.fail(fmt.Errorf("%s: %w", action, err))
 		return
 	}
-	r.record(action, start, res.Position, r.reviewer, "/api/v1/applications/"+a.id)
+	r.record(action, start, res.Position, a.ownerTok, "/api/v1/applications/"+a.id)
 	a.next++
 	if a.next < len(steps) {
 		r.mu.Lock()
@@ -196,27 +207,47 @@ func (r *run) submit(ctx context.Context) {
 		r.fail(fmt.Errorf("submit: %w", err))
 		return
 	}
-	r.record("submit", start, res.Position, tok, "/api/v1/cabinet")
+	r.record("submit", start, res.Position, tok, "")
 	r.mu.Lock()
 	r.ready = append(r.ready, &app{id: res.ApplicationID, owner: owner, ownerTok: tok})
 	r.mu.Unlock()
 }
 
-// record notes a command's latency, then measures read-your-writes.
-func (r *run) record(cmd string, start time.Time, pos uint64, tok, readPath string) {
+// record notes a command's latency, then measures read-your-writes in the
+// owner's cabinet and, for a reviewer's command (staffPath set), in the
+// reviewer's view at the same time.
+func (r *run) record(cmd string, start time.Time, pos uint64, ownerTok, staffPath string) {
 	d := time.Since(start)
 	r.cmds.Add(1)
 	if r.o.OnCommand != nil {
 		r.o.OnCommand()
 	}
-	if err := r.get(tok, fmt.Sprintf("%s?after=%d", readPath, pos)); err != nil {
-		r.fail(fmt.Errorf("read after %s: %w", cmd, err))
+	var staff sync.WaitGroup
+	var staffErr error
+	var staffRYW time.Duration
+	if staffPath != "" {
+		staff.Go(func() {
+			staffErr = r.get(r.reviewer, fmt.Sprintf("%s?after=%d", staffPath, pos))
+			staffRYW = time.Since(start)
+		})
+	}
+	err := r.get(ownerTok, fmt.Sprintf("/api/v1/cabinet?after=%d", pos))
+	ryw := time.Since(start)
+	staff.Wait()
+	if err != nil {
+		r.fail(fmt.Errorf("cabinet read after %s: %w", cmd, err))
 		return
 	}
-	ryw := time.Since(start)
+	if staffErr != nil {
+		r.fail(fmt.Errorf("reviewer's read after %s: %w", cmd, staffErr))
+		return
+	}
 	r.mu.Lock()
 	r.lat[cmd] = append(r.lat[cmd], d)
 	r.ryw = append(r.ryw, ryw)
+	if staffPath != "" {
+		r.staffRYW = append(r.staffRYW, staffRYW)
+	}
 	r.mu.Unlock()
 }
 
