@@ -43,12 +43,12 @@ type Options struct {
 
 // Stats is the outcome of a run.
 type Stats struct {
-	Commands      int
-	Errors        int
-	Elapsed       time.Duration
-	Throughput    float64 // commands per second achieved
-	ByCommand     map[string]Latency
-	All     Latency
+	Commands   int
+	Errors     int
+	Elapsed    time.Duration
+	Throughput float64 // commands per second achieved
+	ByCommand  map[string]Latency
+	All        Latency
 	// ReadYourWrite is command to visible in the applicant's cabinet, for
 	// every command.
 	ReadYourWrite Latency
