@@ -9,6 +9,9 @@ import (
 	"mime/multipart"
 	"net/http"
 	"os"
+	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -331,6 +334,42 @@ func TestMetrics(t *testing.T) {
 		fmt.Sprintf(`oms_projection_position{projection="cabinet"} %d`, r.Position),
 		`oms_projection_events_behind{projection="cabinet"} 0`,
 		`go_goroutines`,
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
+}
+
+// Labels must be copies: fiber hands out the method in the request
+// buffer, which the connection's next request overwrites, and a label
+// kept from it turned POST into "GETT" and broke /metrics with duplicate
+// series after a few thousand requests.
+func TestMetricLabelsSurviveConnectionReuse(t *testing.T) {
+	a, cfg := startApp(t)
+	alice := token(t, cfg, "applicant", "alice")
+	// call shares http.DefaultClient's keep-alive connections, so the
+	// POSTs and GETs below reuse the same few connections.
+	r := submit(t, a, alice, "5550002")
+	for range 20 {
+		call(t, a, "GET", "/api/v1/cabinet?after="+strconv.FormatUint(r.Position, 10), alice, "")
+		call(t, a, "POST", "/api/v1/applications/"+r.ApplicationID+"/approve", alice, "")
+		call(t, a, "DELETE", "/api/v1/cabinet", alice, "")
+	}
+	code, body := call(t, a, "GET", "/metrics", "", "")
+	if code != 200 {
+		t.Fatalf("metrics: %d %.300s", code, body)
+	}
+	text := string(body)
+	for _, m := range regexp.MustCompile(`method="([^"]*)"`).FindAllStringSubmatch(text, -1) {
+		if !slices.Contains([]string{"GET", "POST", "DELETE"}, m[1]) {
+			t.Errorf("metric with method %q", m[1])
+		}
+	}
+	for _, want := range []string{
+		`oms_http_request_duration_seconds_count{method="POST",route="/api/v1/applications",status="201"} 1`,
+		`oms_http_request_duration_seconds_count{method="POST",route="/api/v1/applications/:id/approve",status="403"} 20`,
+		`oms_commands_total{command="approve",outcome="forbidden"} 20`,
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("metrics lack %q", want)

@@ -84,12 +84,30 @@ func (m *Metrics) Middleware() fiber.Handler {
 		} else if route == "" || route == "/" && c.Path() != "/" {
 			route = "unmatched"
 		}
-		m.http.WithLabelValues(c.Method(), route, strconv.Itoa(status)).Observe(time.Since(start).Seconds())
-		if c.Method() == fiber.MethodPost && strings.HasPrefix(route, "/api/v1/applications") {
+		// Fiber's method and path strings point into the request buffer,
+		// which the connection's next request overwrites; a label keeps
+		// its string for good, so it gets a constant or a copy.
+		method := methodLabel(c.Method())
+		route = strings.Clone(route)
+		m.http.WithLabelValues(method, route, strconv.Itoa(status)).Observe(time.Since(start).Seconds())
+		if method == fiber.MethodPost && strings.HasPrefix(route, "/api/v1/applications") {
 			m.commands.WithLabelValues(commandName(route, c), outcome(status)).Inc()
 		}
 		return err
 	}
+}
+
+// methodLabel is the method as one of fiber's constants, which outlive
+// the request; anything else is "other" (and a label set that cannot grow
+// with whatever clients send).
+func methodLabel(m string) string {
+	for _, known := range []string{fiber.MethodGet, fiber.MethodHead, fiber.MethodPost, fiber.MethodPut, fiber.MethodPatch,
+		fiber.MethodDelete, fiber.MethodOptions, fiber.MethodConnect, fiber.MethodTrace} {
+		if m == known {
+			return known
+		}
+	}
+	return "other"
 }
 
 func commandName(route string, c *fiber.Ctx) string {
