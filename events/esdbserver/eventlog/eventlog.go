@@ -362,30 +362,60 @@ func (l *Log) Syncs() uint64 { return l.syncs.Load() }
 // FirstPosition is the position of the first record in any log.
 func FirstPosition() uint64 { return headerSize }
 
-// ReadAt reads the record body at a frame offset below Durable.
+// readGuess is how much ReadAt reads at once: the frame head and, for all
+// but rare large events, the whole record, so that loading a stream costs
+// one pread per event instead of two (a replay of 200 events spent a tenth
+// of its time in the second one).
+const readGuess = 4096
+
+// ReadAt reads the record body at a frame offset below Durable. The body
+// is returned in buf (grown if needed) so that callers reading many
+// records reuse one buffer.
 func (l *Log) ReadAt(pos uint64, buf []byte) ([]byte, uint64, error) {
-	if pos < headerSize || pos >= l.Durable() {
+	durable := l.Durable()
+	if pos < headerSize || pos >= durable {
 		return nil, 0, fmt.Errorf("eventlog: position %d out of range", pos)
 	}
-	var head [frameHead]byte
-	if _, err := l.f.ReadAt(head[:], int64(pos)); err != nil {
-		return nil, 0, fmt.Errorf("eventlog: read frame head at %d: %w", pos, err)
+	// Never past Durable: what lies beyond may still be being written.
+	got := min(uint64(readGuess), durable-pos)
+	if got < frameHead {
+		return nil, 0, fmt.Errorf("%w at %d: frame head past the durable end", ErrCorrupt, pos)
 	}
-	n := binary.LittleEndian.Uint32(head[0:4])
+	if uint64(cap(buf)) < got {
+		buf = make([]byte, got)
+	}
+	buf = buf[:got]
+	if _, err := l.f.ReadAt(buf, int64(pos)); err != nil {
+		return nil, 0, fmt.Errorf("eventlog: read frame at %d: %w", pos, err)
+	}
+	n := binary.LittleEndian.Uint32(buf[0:4])
+	sum := binary.LittleEndian.Uint32(buf[4:8])
 	if n == 0 || n > MaxRecordSize {
 		return nil, 0, fmt.Errorf("%w at %d", ErrCorrupt, pos)
 	}
-	if cap(buf) < int(n) {
-		buf = make([]byte, n)
+	total := frameHead + uint64(n)
+	if total > durable-pos {
+		return nil, 0, fmt.Errorf("%w at %d: record runs past the durable end", ErrCorrupt, pos)
 	}
-	buf = buf[:n]
-	if _, err := l.f.ReadAt(buf, int64(pos)+frameHead); err != nil {
-		return nil, 0, fmt.Errorf("eventlog: read record at %d: %w", pos, err)
+	if total > got {
+		// A record larger than the first read: fetch the rest.
+		if uint64(cap(buf)) < total {
+			grown := make([]byte, total)
+			copy(grown, buf)
+			buf = grown
+		}
+		buf = buf[:total]
+		if _, err := l.f.ReadAt(buf[got:], int64(pos+got)); err != nil {
+			return nil, 0, fmt.Errorf("eventlog: read record at %d: %w", pos, err)
+		}
 	}
-	if crc32.Checksum(buf, crcTable) != binary.LittleEndian.Uint32(head[4:8]) {
+	// The body moves to the front so the buffer keeps its capacity for
+	// the caller's next read.
+	body := buf[:copy(buf, buf[frameHead:total])]
+	if crc32.Checksum(body, crcTable) != sum {
 		return nil, 0, fmt.Errorf("%w at %d: checksum mismatch", ErrCorrupt, pos)
 	}
-	return buf, pos + frameHead + uint64(n), nil
+	return body, pos + total, nil
 }
 
 // Scanner reads records sequentially from a frame offset up to a limit.

@@ -240,3 +240,49 @@ func TestBatchesKeepTheirBytesAcrossReusedBuffers(t *testing.T) {
 	}
 	check(l, "after the reopen")
 }
+
+// ReadAt reads a record in one go when it fits the first read and in two
+// when it does not, up to the durable end and not past it, and hands back
+// each body whole through a buffer the caller reuses.
+func TestReadAtSizesAndReusedBuffer(t *testing.T) {
+	l, _, err := Open(Options{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	want := []string{
+		"small",
+		strings.Repeat("b", readGuess-frameHead-1), // exactly fills the first read
+		strings.Repeat("c", readGuess),             // one byte into a second read
+		strings.Repeat("d", 3*readGuess+17),
+		"last, ending at the durable end",
+	}
+	pos := appendBatch(t, l, want...)
+	var buf []byte
+	for round := range 2 { // forwards, then backwards with the same buffer
+		for k := range want {
+			i := k
+			if round == 1 {
+				i = len(want) - 1 - k
+			}
+			b, next, err := l.ReadAt(pos[i], buf)
+			if err != nil {
+				t.Fatalf("record %d: %v", i, err)
+			}
+			if string(b[1:]) != want[i] {
+				t.Fatalf("record %d: %d bytes, want %d", i, len(b)-1, len(want[i]))
+			}
+			wantNext := l.Durable()
+			if i+1 < len(pos) {
+				wantNext = pos[i+1]
+			}
+			if next != wantNext {
+				t.Fatalf("record %d: next %d, want %d", i, next, wantNext)
+			}
+			buf = b
+		}
+	}
+	if _, _, err := l.ReadAt(l.Durable(), buf); err == nil {
+		t.Fatal("ReadAt at the durable end must fail")
+	}
+}
