@@ -585,8 +585,9 @@ func (st *state) flushLocked(ctx context.Context) error {
 }
 
 // writes encodes a batch for the store, in the order the store needs.
-// It reads only its arguments and fields that never change after New, so
-// an asynchronous flush runs it without the lock.
+// Besides its arguments it reads only st.p, fixed at New, and st.phys,
+// which changes only at a rebuild's switch after the flush in flight has
+// finished, so an asynchronous flush runs it without the lock.
 func (st *state) writes(order []key, batch map[key]*entry) ([]readstore.Write, error) {
 	writes := make([]readstore.Write, 0, len(order))
 	for _, k := range order {
