@@ -104,6 +104,22 @@ func errDuplicatePerson(existing string) error {
 // takes the lock by appending at the stream's current revision.
 func (s *Service) reservePerson(ctx context.Context, meta events.Metadata, key, applicationID string) error {
 	stream := schema.PersonStream(key)
+	ev := schema.PersonReserved{ApplicationID: applicationID, PersonKey: key, ReservedAt: s.now().UTC()}
+	reservation := eventstore.NewEvent{
+		ID: uuid.NewSHA1(reservationNS, []byte("person|"+key+"|"+applicationID)), Type: ev.EventType(), Data: ev,
+	}
+	// Most people apply once: try the stream as new before reading it.
+	// That is what the loop below would do after finding no stream, one
+	// event store call sooner; any other state of the stream refuses the
+	// append (or, for this very reservation repeated, accepts it as the
+	// same write) and the loop decides as before.
+	_, err := s.store.Append(ctx, stream, eventstore.NoStream, meta, reservation)
+	if err == nil {
+		return nil
+	}
+	if !errors.Is(err, eventstore.ErrConflict) {
+		return fmt.Errorf("service: reserve person: %w", err)
+	}
 	for range s.opts.MaxAttempts {
 		recs, err := s.store.Load(ctx, stream)
 		if err != nil {
@@ -128,10 +144,7 @@ func (s *Service) reservePerson(ctx context.Context, meta events.Metadata, key, 
 			}
 			exp = eventstore.AtRevision(last.Revision)
 		}
-		ev := schema.PersonReserved{ApplicationID: applicationID, PersonKey: key, ReservedAt: s.now().UTC()}
-		_, err = s.store.Append(ctx, stream, exp, meta, eventstore.NewEvent{
-			ID: uuid.NewSHA1(reservationNS, []byte("person|"+key+"|"+applicationID)), Type: ev.EventType(), Data: ev,
-		})
+		_, err = s.store.Append(ctx, stream, exp, meta, reservation)
 		if err == nil {
 			return nil
 		}

@@ -250,3 +250,32 @@ func TestUnauthenticatedAndBadIDs(t *testing.T) {
 		t.Errorf("long key: %v", err)
 	}
 }
+
+// A reservation repeated (a retried submission) is the same write, whether
+// the first try created the stream or not, and the stream keeps one event.
+func TestRepeatedReservationIsOneEvent(t *testing.T) {
+	s, st := newService(t, nil)
+	ctx := context.Background()
+	key := application.PersonKey(nil, validForm("N1234567").IdentityDocument)
+	app := uuid.NewString()
+	for range 3 {
+		if err := s.reservePerson(ctx, applicant, key, app); err != nil {
+			t.Fatal(err)
+		}
+	}
+	recs, err := st.Load(ctx, schema.PersonStream(key))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != 1 {
+		t.Fatalf("%d reservation events, want 1", len(recs))
+	}
+	// Another application of the same person, while the first is within
+	// its grace: refused, and nothing is appended.
+	if err := s.reservePerson(ctx, applicant, key, uuid.NewString()); !cmderr.Is(err, cmderr.Conflict) {
+		t.Fatalf("second application reserved the person: %v", err)
+	}
+	if recs, _ := st.Load(ctx, schema.PersonStream(key)); len(recs) != 1 {
+		t.Fatalf("%d reservation events after a refusal, want 1", len(recs))
+	}
+}

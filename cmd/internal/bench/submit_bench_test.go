@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"os"
+	"strconv"
 	"testing"
 	"time"
 
@@ -14,7 +15,9 @@ import (
 //
 //	go test -run '^$' -bench Submit -benchtime 1x -cpuprofile cpu.out ./cmd/internal/bench/
 //
-// OMS_BENCH_SUBMIT_SECONDS (default 10) sets how long it drives.
+// OMS_BENCH_SUBMIT_SECONDS (default 10) sets how long it drives, and
+// OMS_BENCH_SUBMIT_CLIENTS (default 16) how many clients submit at once (1
+// shows a submission's own latency, without queueing).
 func BenchmarkSubmit(b *testing.B) {
 	procs.Tune(os.Getenv) // as omsd runs
 	o := Defaults()
@@ -26,6 +29,13 @@ func BenchmarkSubmit(b *testing.B) {
 			b.Fatal(err)
 		}
 		o.SubmitDuration = d
+	}
+	if s := os.Getenv("OMS_BENCH_SUBMIT_CLIENTS"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 {
+			b.Fatalf("OMS_BENCH_SUBMIT_CLIENTS=%q: want a positive number", s)
+		}
+		o.SubmitWorkers = n
 	}
 	for i := 0; i < b.N; i++ {
 		r, err := submit(context.Background(), &o)
