@@ -68,6 +68,9 @@ type Options struct {
 	// data key and their scans.
 	Keys  Eraser
 	Blobs BlobDeleter
+	// NewApplicationID chooses a new application's id; nil means a
+	// UUIDv7. Tests set it to make two submissions collide.
+	NewApplicationID func() (uuid.UUID, error)
 }
 
 // Service executes commands.
@@ -103,6 +106,9 @@ func New(opts Options) (*Service, error) {
 	if opts.ReservationGrace <= 0 {
 		opts.ReservationGrace = DefaultReservationGrace
 	}
+	if opts.NewApplicationID == nil {
+		opts.NewApplicationID = uuid.NewV7
+	}
 	return &Service{store: opts.Store, docs: opts.Documents, cfg: opts.Config.WithDefaults(), now: opts.Now, log: opts.Logger, opts: opts}, nil
 }
 
@@ -137,7 +143,7 @@ func (s *Service) Handle(ctx context.Context, req Request, applicationID string,
 		return Result{}, cmderr.New(cmderr.Unauthenticated, "unauthenticated", cmderr.T("Войдите в систему.", "Sign in first."))
 	}
 	if _, isSubmit := cmd.(application.SubmitApplication); isSubmit {
-		id, err := uuid.NewV7()
+		id, err := s.opts.NewApplicationID()
 		if err != nil {
 			return Result{}, fmt.Errorf("service: new application id: %w", err)
 		}
@@ -233,10 +239,21 @@ func (s *Service) run(ctx context.Context, req Request, applicationID string, cm
 		cmd = sub
 	}
 	enp := ""
+	// A submission that is not a recovery has an id Handle has just
+	// chosen, so its stream cannot exist yet: the first round decides on
+	// the empty state without reading it, one event store call fewer. Were
+	// the id ever taken after all, the append (no_stream) is refused and
+	// the next round reads the stream and refuses the submission; the
+	// person reservation it left points at an application of another
+	// person, which holds no one (see holds).
+	_, fresh := cmd.(application.SubmitApplication)
+	fresh = fresh && !recover
 	for attempt := 1; attempt <= s.opts.MaxAttempts; attempt++ {
-		l, err := s.load(ctx, applicationID)
-		if err != nil {
-			return Result{}, err
+		var l loaded
+		if !fresh || attempt > 1 {
+			if l, err = s.load(ctx, applicationID); err != nil {
+				return Result{}, err
+			}
 		}
 		if recover {
 			if res, done := l.applied(applicationID, req.Meta.CommandID); done {

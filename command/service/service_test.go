@@ -279,3 +279,30 @@ func TestRepeatedReservationIsOneEvent(t *testing.T) {
 		t.Fatalf("%d reservation events after a refusal, want 1", len(recs))
 	}
 }
+
+// A fresh submission decides without reading its new stream. Were its id
+// taken after all, it is refused, the other application is untouched, and
+// the reservation the refused one took does not hold its person.
+func TestSubmissionWithATakenIDIsRefused(t *testing.T) {
+	taken := uuid.Must(uuid.NewV7())
+	next := taken
+	s, st := newService(t, func(o *Options) { o.NewApplicationID = func() (uuid.UUID, error) { return next, nil } })
+	ctx := context.Background()
+	first, err := s.Submit(ctx, Request{Meta: applicant}, validForm("N1111111"))
+	if err != nil || first.ApplicationID != taken.String() {
+		t.Fatalf("first: %+v %v", first, err)
+	}
+	if _, err := s.Submit(ctx, Request{Meta: applicant}, validForm("N2222222")); !cmderr.Is(err, cmderr.Conflict) {
+		t.Fatalf("a submission under a taken id: %v, want a conflict", err)
+	}
+	recs, err := st.Load(ctx, schema.ApplicationStream(taken.String()))
+	if err != nil || len(recs) != 1 {
+		t.Fatalf("the first application has %d events (%v), want its one", len(recs), err)
+	}
+	// The second person is free to apply under a new id.
+	next = uuid.Must(uuid.NewV7())
+	again, err := s.Submit(ctx, Request{Meta: applicant}, validForm("N2222222"))
+	if err != nil || again.ApplicationID != next.String() {
+		t.Fatalf("second person after the collision: %+v %v", again, err)
+	}
+}
