@@ -85,7 +85,56 @@ type Runner struct {
 	// atomicFlush: the store never holds a document ahead of its
 	// projection's checkpoint (readstore.AtomicFlusher).
 	atomicFlush bool
+	// handling counts messages inside the middleware chain, poison queue
+	// included; closing refuses new ones. Watermill's Close can return
+	// while a message handed to a handler at that moment is still being
+	// handled, and that one may still be parking itself through the event
+	// store the caller is about to close.
+	handlingMu sync.Mutex
+	closing    bool
+	handling   sync.WaitGroup
 }
+
+// errClosing nacks a message that arrives while the runner closes; the
+// next run gets it again from the checkpoint.
+var errClosing = errors.New("runner: closing")
+
+// track is the outermost middleware (see handling).
+func (r *Runner) track(h message.HandlerFunc) message.HandlerFunc {
+	return func(msg *message.Message) ([]*message.Message, error) {
+		r.handlingMu.Lock()
+		if r.closing {
+			r.handlingMu.Unlock()
+			return nil, errClosing
+		}
+		r.handling.Add(1)
+		r.handlingMu.Unlock()
+		defer r.handling.Done()
+		return h(msg)
+	}
+}
+
+// stopRouter closes the router and waits, as long as the router would,
+// for the messages still being handled.
+func (r *Runner) stopRouter() error {
+	r.handlingMu.Lock()
+	r.closing = true
+	r.handlingMu.Unlock()
+	err := r.router.Close()
+	done := make(chan struct{})
+	go func() { r.handling.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(closeTimeout):
+		if err == nil {
+			err = errors.New("runner: messages still being handled after the close timeout")
+		}
+	}
+	return err
+}
+
+// closeTimeout bounds how long Close waits for messages being handled.
+const closeTimeout = 10 * time.Second
 
 // New prepares the projections' collections and the router.
 func New(ctx context.Context, opts Options, projections ...Projection) (*Runner, error) {
@@ -101,14 +150,17 @@ func New(ctx context.Context, opts Options, projections ...Projection) (*Runner,
 	if opts.FlushGap <= 0 || opts.FlushGap > opts.FlushInterval {
 		opts.FlushGap = min(5*time.Millisecond, opts.FlushInterval)
 	}
-	router, err := message.NewRouter(message.RouterConfig{CloseTimeout: 10 * time.Second}, watermill.NewSlogLogger(opts.Logger))
+	router, err := message.NewRouter(message.RouterConfig{CloseTimeout: closeTimeout}, watermill.NewSlogLogger(opts.Logger))
 	if err != nil {
 		return nil, fmt.Errorf("runner: new router: %w", err)
 	}
+	r := &Runner{opts: opts, router: router, states: map[string]*state{}}
+	router.AddMiddleware(r.track)
 	if opts.Retries <= 0 {
 		opts.Retries = 5
 	}
-	// Order matters: the poison queue must wrap the retries, so a message
+	// Order matters: track wraps everything (see Runner.handling); the
+	// poison queue must wrap the retries, so a message
 	// is parked only after its last retry failed; the recoverer sits inside
 	// so a panicking projection is retried and parked like a failing one.
 	if opts.Events != nil {
@@ -123,7 +175,6 @@ func New(ctx context.Context, opts Options, projections ...Projection) (*Runner,
 		middleware.Recoverer,
 	)
 	router.AddMiddleware(opts.Middlewares...)
-	r := &Runner{opts: opts, router: router, states: map[string]*state{}}
 	if af, ok := opts.Store.(readstore.AtomicFlusher); ok {
 		r.atomicFlush = af.AtomicFlush()
 	}
@@ -198,7 +249,7 @@ func (r *Runner) Running() chan struct{} { return r.router.Running() }
 
 // Close stops the router and flushes what is batched.
 func (r *Runner) Close() error {
-	err := r.router.Close()
+	err := r.stopRouter()
 	for _, st := range r.states {
 		if ferr := st.flushSync(context.Background()); ferr != nil && err == nil {
 			err = ferr
@@ -217,7 +268,7 @@ func (r *Runner) Abort() {
 		st.aborted = true
 		st.mu.Unlock()
 	}
-	_ = r.router.Close()
+	_ = r.stopRouter()
 }
 
 // Position is the $all position a projection has flushed.
