@@ -70,16 +70,17 @@ func (s *Service) enpOwner(ctx context.Context, stream string) (string, error) {
 }
 
 // reservePersonFor reserves the person of a submission, or the new person of
-// a corrected identity document, for the application.
-func (s *Service) reservePersonFor(ctx context.Context, meta events.Metadata, applicationID string, st application.State, evs []schema.Event) error {
+// a corrected identity document, for the application. fresh says the
+// application's id was chosen for this very submission (see reservePerson).
+func (s *Service) reservePersonFor(ctx context.Context, meta events.Metadata, applicationID string, st application.State, evs []schema.Event, fresh bool) error {
 	for _, e := range evs {
 		switch e := e.(type) {
 		case schema.ApplicationSubmitted:
-			return s.reservePerson(ctx, meta, application.PersonKey(s.opts.PersonSecret, e.IdentityDocument), applicationID)
+			return s.reservePerson(ctx, meta, application.PersonKey(s.opts.PersonSecret, e.IdentityDocument), applicationID, fresh)
 		case schema.InfoProvided:
 			if d := e.Corrections.IdentityDocument; d != nil {
 				if key := application.PersonKey(s.opts.PersonSecret, *d); key != application.PersonKey(s.opts.PersonSecret, st.Form.IdentityDocument) {
-					return s.reservePerson(ctx, meta, key, applicationID)
+					return s.reservePerson(ctx, meta, key, applicationID, false)
 				}
 			}
 		}
@@ -102,23 +103,29 @@ func errDuplicatePerson(existing string) error {
 // So rejecting or withdrawing an application frees the person with no second
 // write (which could be lost between two appends), and the next submission
 // takes the lock by appending at the stream's current revision.
-func (s *Service) reservePerson(ctx context.Context, meta events.Metadata, key, applicationID string) error {
+//
+// fresh says applicationID was chosen for the submission being handled, so
+// no reservation event can carry it yet. Most people apply once, so such a
+// submission first tries the stream as new, without reading it: what the
+// loop below would do after finding no stream, one event store call
+// sooner. Only a fresh id makes that safe: the store takes an append
+// whose event id matches the stream's first event as a repeat of it and
+// reports success, so an application that was once this person's first
+// reserver would be told it holds the person even after another took it.
+func (s *Service) reservePerson(ctx context.Context, meta events.Metadata, key, applicationID string, fresh bool) error {
 	stream := schema.PersonStream(key)
 	ev := schema.PersonReserved{ApplicationID: applicationID, PersonKey: key, ReservedAt: s.now().UTC()}
 	reservation := eventstore.NewEvent{
 		ID: uuid.NewSHA1(reservationNS, []byte("person|"+key+"|"+applicationID)), Type: ev.EventType(), Data: ev,
 	}
-	// Most people apply once: try the stream as new before reading it.
-	// That is what the loop below would do after finding no stream, one
-	// event store call sooner; any other state of the stream refuses the
-	// append (or, for this very reservation repeated, accepts it as the
-	// same write) and the loop decides as before.
-	_, err := s.store.Append(ctx, stream, eventstore.NoStream, meta, reservation)
-	if err == nil {
-		return nil
-	}
-	if !errors.Is(err, eventstore.ErrConflict) {
-		return fmt.Errorf("service: reserve person: %w", err)
+	if fresh {
+		_, err := s.store.Append(ctx, stream, eventstore.NoStream, meta, reservation)
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, eventstore.ErrConflict) {
+			return fmt.Errorf("service: reserve person: %w", err)
+		}
 	}
 	for range s.opts.MaxAttempts {
 		recs, err := s.store.Load(ctx, stream)

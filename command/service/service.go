@@ -282,7 +282,7 @@ func (s *Service) run(ctx context.Context, req Request, applicationID string, cm
 		if err != nil {
 			return Result{}, withRevision(err, l)
 		}
-		if err := s.reservePersonFor(ctx, req.Meta, applicationID, l.state, evs); err != nil {
+		if err := s.reservePersonFor(ctx, req.Meta, applicationID, l.state, evs, fresh); err != nil {
 			return Result{}, err
 		}
 		news, err := newEvents(evs, l.state.ApplicantID, req.Meta.CommandID, recover)

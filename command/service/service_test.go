@@ -181,7 +181,7 @@ func TestPersonReservationGrace(t *testing.T) {
 	ctx := context.Background()
 	key := application.PersonKey(nil, validForm("N1234567").IdentityDocument)
 	ghost := uuid.NewString()
-	if err := s.reservePerson(ctx, applicant, key, ghost); err != nil {
+	if err := s.reservePerson(ctx, applicant, key, ghost, true); err != nil {
 		t.Fatal(err)
 	}
 	_, err := s.Submit(ctx, Request{Meta: applicant}, validForm("N1234567"))
@@ -259,7 +259,7 @@ func TestRepeatedReservationIsOneEvent(t *testing.T) {
 	key := application.PersonKey(nil, validForm("N1234567").IdentityDocument)
 	app := uuid.NewString()
 	for range 3 {
-		if err := s.reservePerson(ctx, applicant, key, app); err != nil {
+		if err := s.reservePerson(ctx, applicant, key, app, true); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -272,7 +272,7 @@ func TestRepeatedReservationIsOneEvent(t *testing.T) {
 	}
 	// Another application of the same person, while the first is within
 	// its grace: refused, and nothing is appended.
-	if err := s.reservePerson(ctx, applicant, key, uuid.NewString()); !cmderr.Is(err, cmderr.Conflict) {
+	if err := s.reservePerson(ctx, applicant, key, uuid.NewString(), true); !cmderr.Is(err, cmderr.Conflict) {
 		t.Fatalf("second application reserved the person: %v", err)
 	}
 	if recs, _ := st.Load(ctx, schema.PersonStream(key)); len(recs) != 1 {
@@ -304,5 +304,46 @@ func TestSubmissionWithATakenIDIsRefused(t *testing.T) {
 	again, err := s.Submit(ctx, Request{Meta: applicant}, validForm("N2222222"))
 	if err != nil || again.ApplicationID != next.String() {
 		t.Fatalf("second person after the collision: %+v %v", again, err)
+	}
+}
+
+// An application that was a person's first reserver, left the person by a
+// correction and comes back to them after another application took them,
+// is refused: the store takes a no-stream append of an event equal to the
+// stream's first as a repeat and reports success, so only a submission
+// with a new id may try the stream as new.
+func TestReturningToAPersonTakenMeanwhileIsRefused(t *testing.T) {
+	s, _ := newService(t, nil)
+	ctx := context.Background()
+	b, err := s.Submit(ctx, Request{Meta: applicant}, validForm("N1234567"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ask := func() {
+		t.Helper()
+		if _, err := s.Handle(ctx, Request{Meta: reviewer}, b.ApplicationID, application.RequestInfo{Questions: []application.QuestionInput{{Text: "Номер паспорта?", Field: "/identityDocument/number"}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	correct := func(number string) error {
+		d := validForm(number).IdentityDocument
+		_, err := s.Handle(ctx, Request{Meta: applicant}, b.ApplicationID, application.ProvideInfo{Corrections: schema.Corrections{IdentityDocument: &d}})
+		return err
+	}
+	if _, err := s.Handle(ctx, Request{Meta: reviewer}, b.ApplicationID, application.ClaimForReview{}); err != nil {
+		t.Fatal(err)
+	}
+	ask()
+	if err := correct("N7654321"); err != nil {
+		t.Fatal(err)
+	}
+	c, err := s.Submit(ctx, Request{Meta: applicant}, validForm("N1234567"))
+	if err != nil {
+		t.Fatalf("the freed passport: %v", err)
+	}
+	ask()
+	err = correct("N1234567")
+	if e, ok := cmderr.As(err); !ok || e.ExistingApplicationID != c.ApplicationID {
+		t.Fatalf("back to a passport another application holds: %v", err)
 	}
 }
