@@ -148,8 +148,13 @@ func (tx *Tx) GetJSON(coll, id string, v any) (exists, fresh bool, err error) {
 		if err := gojson.Unmarshal(raw, v); err != nil {
 			return true, false, fmt.Errorf("runner: decode %s/%s: %w", coll, id, err)
 		}
-		// Keep the decoded value: the next read of this document is free.
-		e.val = dst.Elem().Interface()
+		// Keep the decoded value, so the next read of this document is
+		// free, but only over JSON read from the store: such an entry is
+		// in no batch, while one a projection put may be in the batch an
+		// asynchronous flush is encoding right now, without the lock.
+		if _, fromStore := e.val.(json.RawMessage); fromStore {
+			e.val = dst.Elem().Interface()
+		}
 	}
 	return true, e.pos < tx.pos, nil
 }
