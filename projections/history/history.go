@@ -138,12 +138,17 @@ func (Projection) Apply(_ context.Context, tx *runner.Tx, ev eventstore.Recorded
 		before = &erased
 	}
 	// The entry is written before the view (see Collections), so after a
-	// crash between the two the entry may already be there.
-	existing, entryExists, err := tx.Get(Entries, EntryID(appID, ev.Revision))
-	if err != nil {
-		return err
+	// crash between the two (on a store that does not flush atomically)
+	// the entry may already be there, perhaps rewritten by a later
+	// erasure that must not be undone.
+	entryFresh := true
+	if !tx.FirstApply() {
+		existing, entryExists, err := tx.Get(Entries, EntryID(appID, ev.Revision))
+		if err != nil {
+			return err
+		}
+		entryFresh = !entryExists || existing.Position < tx.Position()
 	}
-	entryFresh := !entryExists || existing.Position < tx.Position()
 	diff, err := appview.Diff(before, after)
 	if err != nil {
 		return err

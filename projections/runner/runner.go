@@ -456,7 +456,8 @@ func (st *state) applyLocked(ctx context.Context, ev eventstore.Recorded, force 
 	if !force && (ev.Position <= st.cp.Position || ev.Position <= st.pending) {
 		return nil // already applied
 	}
-	tx := &Tx{st: st, ctx: ctx, pos: ev.Position, starts: !force && ev.Revision == 0 && st.r.atomicFlush}
+	first := !force && st.r.atomicFlush
+	tx := &Tx{st: st, ctx: ctx, pos: ev.Position, first: first, starts: first && ev.Revision == 0}
 	if err := st.p.Apply(ctx, tx, ev); err != nil {
 		// Nothing of a failed apply may stay in the batch.
 		tx.rollback()

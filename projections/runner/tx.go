@@ -40,9 +40,10 @@ type Tx struct {
 	st  *state
 	ctx context.Context
 	pos uint64
-	// starts is true for a stream's first event applied for the first
-	// time on a store that flushes atomically (see StartsStream).
-	starts bool
+	// first is true for an event applied for the first time on a store
+	// that flushes atomically (see FirstApply); starts adds that it is
+	// its stream's first event (see StartsStream).
+	first, starts bool
 	undo   []undo
 	added  []key
 }
@@ -65,6 +66,15 @@ func (tx *Tx) Position() uint64 { return tx.pos }
 // without asking the store: on a live system every new application would
 // otherwise cost each projection a read that finds nothing.
 func (tx *Tx) StartsStream() bool { return tx.starts }
+
+// FirstApply reports that no earlier apply of this event can have reached
+// a document: it lies past the checkpoint, it is not a replay of a parked
+// message, and the store flushes documents and checkpoint atomically (so
+// false on MongoDB). A document that only this event writes, keyed by the
+// event (an audit entry by its revision), does not exist yet, and the
+// projection need not ask the store: on a live system that read found
+// nothing for every event.
+func (tx *Tx) FirstApply() bool { return tx.first }
 
 // lookup finds a document's current entry; nil means it does not exist.
 func (tx *Tx) lookup(coll, id string) (*entry, error) {
