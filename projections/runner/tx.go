@@ -44,8 +44,8 @@ type Tx struct {
 	// that flushes atomically (see FirstApply); starts adds that it is
 	// its stream's first event (see StartsStream).
 	first, starts bool
-	undo   []undo
-	added  []key
+	undo          []undo
+	added         []key
 }
 
 type undo struct {
