@@ -23,6 +23,8 @@ type entry struct {
 	queue *readstore.QueueFields
 	coll  string // physical collection
 	id    string
+	// loaded marks an entry read from the store, which no batch holds.
+	loaded bool
 }
 
 // maxCached bounds the clean-document cache; past it the cache is dropped
@@ -112,7 +114,7 @@ func (tx *Tx) lookup(coll, id string) (*entry, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &entry{val: json.RawMessage(d.Body), pos: d.Position, queue: d.Queue, coll: phys, id: id}
+	e := &entry{val: json.RawMessage(d.Body), pos: d.Position, queue: d.Queue, coll: phys, id: id, loaded: true}
 	tx.st.remember(k, e)
 	return e, nil
 }
@@ -159,10 +161,10 @@ func (tx *Tx) GetJSON(coll, id string, v any) (exists, fresh bool, err error) {
 			return true, false, fmt.Errorf("runner: decode %s/%s: %w", coll, id, err)
 		}
 		// Keep the decoded value, so the next read of this document is
-		// free, but only over JSON read from the store: such an entry is
+		// free, but only in an entry read from the store: such an entry is
 		// in no batch, while one a projection put may be in the batch an
 		// asynchronous flush is encoding right now, without the lock.
-		if _, fromStore := e.val.(json.RawMessage); fromStore {
+		if e.loaded {
 			e.val = dst.Elem().Interface()
 		}
 	}
