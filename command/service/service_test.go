@@ -194,6 +194,23 @@ func TestPersonReservationGrace(t *testing.T) {
 	}
 }
 
+// askForPassport has the reviewer ask the applicant for their passport
+// number again.
+func askForPassport(t *testing.T, s *Service, id string) {
+	t.Helper()
+	q := application.RequestInfo{Questions: []application.QuestionInput{{Text: "Номер паспорта?", Field: "/identityDocument/number"}}}
+	if _, err := s.Handle(context.Background(), Request{Meta: reviewer}, id, q); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// correctPassport answers with the identity document of validForm(number).
+func correctPassport(s *Service, id, number string) error {
+	d := validForm(number).IdentityDocument
+	_, err := s.Handle(context.Background(), Request{Meta: applicant}, id, application.ProvideInfo{Corrections: schema.Corrections{IdentityDocument: &d}})
+	return err
+}
+
 // TestCorrectedPassportMovesTheReservation: correcting the identity
 // document in ProvideInfo reserves the new person and frees the old one.
 func TestCorrectedPassportMovesTheReservation(t *testing.T) {
@@ -207,21 +224,17 @@ func TestCorrectedPassportMovesTheReservation(t *testing.T) {
 	if _, err := s.Handle(ctx, Request{Meta: reviewer}, id, application.ClaimForReview{}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Handle(ctx, Request{Meta: reviewer}, id, application.RequestInfo{Questions: []application.QuestionInput{{Text: "Номер паспорта?", Field: "/identityDocument/number"}}}); err != nil {
-		t.Fatal(err)
-	}
+	askForPassport(t, s, id)
 	// Someone else holds the corrected number: refused with their id.
 	other, err := s.Submit(ctx, Request{Meta: applicant}, validForm("N7654321"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	fixed := validForm("N7654321").IdentityDocument
-	_, err = s.Handle(ctx, Request{Meta: applicant}, id, application.ProvideInfo{Corrections: schema.Corrections{IdentityDocument: &fixed}})
+	err = correctPassport(s, id, "N7654321")
 	if e, ok := cmderr.As(err); !ok || e.ExistingApplicationID != other.ApplicationID {
 		t.Fatalf("corrected into a held passport: %v", err)
 	}
-	fixed.Number = "N1111111"
-	if _, err := s.Handle(ctx, Request{Meta: applicant}, id, application.ProvideInfo{Corrections: schema.Corrections{IdentityDocument: &fixed}}); err != nil {
+	if err := correctPassport(s, id, "N1111111"); err != nil {
 		t.Fatal(err)
 	}
 	// The old passport is free, the new one is taken.
@@ -319,30 +332,19 @@ func TestReturningToAPersonTakenMeanwhileIsRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ask := func() {
-		t.Helper()
-		if _, err := s.Handle(ctx, Request{Meta: reviewer}, b.ApplicationID, application.RequestInfo{Questions: []application.QuestionInput{{Text: "Номер паспорта?", Field: "/identityDocument/number"}}}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	correct := func(number string) error {
-		d := validForm(number).IdentityDocument
-		_, err := s.Handle(ctx, Request{Meta: applicant}, b.ApplicationID, application.ProvideInfo{Corrections: schema.Corrections{IdentityDocument: &d}})
-		return err
-	}
 	if _, err := s.Handle(ctx, Request{Meta: reviewer}, b.ApplicationID, application.ClaimForReview{}); err != nil {
 		t.Fatal(err)
 	}
-	ask()
-	if err := correct("N7654321"); err != nil {
+	askForPassport(t, s, b.ApplicationID)
+	if err := correctPassport(s, b.ApplicationID, "N7654321"); err != nil {
 		t.Fatal(err)
 	}
 	c, err := s.Submit(ctx, Request{Meta: applicant}, validForm("N1234567"))
 	if err != nil {
 		t.Fatalf("the freed passport: %v", err)
 	}
-	ask()
-	err = correct("N1234567")
+	askForPassport(t, s, b.ApplicationID)
+	err = correctPassport(s, b.ApplicationID, "N1234567")
 	if e, ok := cmderr.As(err); !ok || e.ExistingApplicationID != c.ApplicationID {
 		t.Fatalf("back to a passport another application holds: %v", err)
 	}
