@@ -12,6 +12,7 @@ package bench
 
 import (
 	"context"
+	"io"
 	"fmt"
 	"log/slog"
 	"os"
@@ -50,6 +51,9 @@ type Options struct {
 	SubmitDuration   time.Duration
 	SubmitWorkers    int
 	SubmitApplicants int
+	// SubmitProfile, when set, receives a CPU profile of the timed
+	// submissions only: the uploads before them would otherwise dominate.
+	SubmitProfile io.Writer
 	// RYWRate commands per second are offered for RYWDuration.
 	RYWRate     float64
 	RYWDuration time.Duration

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"path/filepath"
+	"runtime/pprof"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -117,6 +118,11 @@ func submit(ctx context.Context, o *Options) (SubmitResult, error) {
 			}
 		}
 	}()
+	if o.SubmitProfile != nil {
+		if err := pprof.StartCPUProfile(o.SubmitProfile); err != nil {
+			return SubmitResult{}, fmt.Errorf("bench: cpu profile: %w", err)
+		}
+	}
 	var wg sync.WaitGroup
 	for w := 0; w < o.SubmitWorkers; w++ {
 		wg.Add(1)
@@ -141,6 +147,9 @@ func submit(ctx context.Context, o *Options) (SubmitResult, error) {
 		}(w)
 	}
 	wg.Wait()
+	if o.SubmitProfile != nil {
+		pprof.StopCPUProfile()
+	}
 	close(stopTicker)
 	res.Elapsed = time.Since(start)
 	res.Errors = int(errs.Load())

@@ -18,11 +18,28 @@ import (
 // OMS_BENCH_SUBMIT_SECONDS (default 10) sets how long it drives, and
 // OMS_BENCH_SUBMIT_CLIENTS (default 16) how many clients submit at once (1
 // shows a submission's own latency, without queueing).
+// OMS_BENCH_SUBMIT_APPLICANTS (default 2000, as omsctl bench) sets how many
+// applicants the submissions are spread over, and OMS_BENCH_CPUPROFILE=FILE
+// profiles the timed submissions without the uploads before them.
 func BenchmarkSubmit(b *testing.B) {
 	procs.Tune(os.Getenv) // as omsd runs
 	o := Defaults()
 	o.Dir = b.TempDir()
-	o.SubmitApplicants = 200
+	if s := os.Getenv("OMS_BENCH_SUBMIT_APPLICANTS"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 {
+			b.Fatalf("OMS_BENCH_SUBMIT_APPLICANTS=%q: want a positive number", s)
+		}
+		o.SubmitApplicants = n
+	}
+	if f := os.Getenv("OMS_BENCH_CPUPROFILE"); f != "" {
+		out, err := os.Create(f)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer out.Close()
+		o.SubmitProfile = out
+	}
 	if s := os.Getenv("OMS_BENCH_SUBMIT_SECONDS"); s != "" {
 		d, err := time.ParseDuration(s + "s")
 		if err != nil {
