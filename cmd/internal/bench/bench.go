@@ -12,8 +12,8 @@ package bench
 
 import (
 	"context"
-	"io"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
