@@ -31,6 +31,12 @@ func (*firsts) Collections() []runner.Collection {
 }
 
 func (f *firsts) Apply(_ context.Context, tx *runner.Tx, ev eventstore.Recorded) error {
+	if ev.Envelope.Type != "Tick" {
+		// The parking of a poison Tick is an event too, in a stream of its
+		// own; counting it made the reads depend on whether it had been
+		// applied yet when they were counted.
+		return nil
+	}
 	var p struct{ Poison bool }
 	_ = json.Unmarshal(ev.Data, &p)
 	if p.Poison && f.broken.Load() {
@@ -71,7 +77,7 @@ func TestStartsStreamSkipsOnlyReadsThatCannotFind(t *testing.T) {
 		name      string
 		atomic    bool
 		wantReads int64
-	}{{"atomic store", true, 1}, {"store without atomic flushes", false, 4}} {
+	}{{"atomic store", true, 1}, {"store without atomic flushes", false, 3}} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
@@ -130,9 +136,10 @@ func TestStartsStreamSkipsOnlyReadsThatCannotFind(t *testing.T) {
 					}
 				}
 			}
-			// The first events of s-a, s-b (and s-c's second, the first it
-			// saw) read the store only where flushes are not atomic; the
-			// replay of the parked event reads it in both.
+			// The first events of s-a and s-b read the store only where
+			// flushes are not atomic; s-c's second event, the first it saw
+			// but not its stream's first, reads it in both. The replay finds
+			// s-c's document in the cache.
 			if got := rc.reads.Load(); got != tc.wantReads {
 				t.Errorf("store reads %d, want %d", got, tc.wantReads)
 			}
