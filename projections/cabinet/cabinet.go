@@ -97,7 +97,7 @@ func (Projection) Collections() []runner.Collection {
 func (Projection) Apply(_ context.Context, tx *runner.Tx, ev eventstore.Recorded) error {
 	// Each document is checked on its own: after a crash between two
 	// collections' writes one may have this event and the other not.
-	st, ok, err := appview.Next(tx, views, ev)
+	st, ok, err := appview.NextSlim(tx, views, ev)
 	if !ok || err != nil {
 		return err
 	}

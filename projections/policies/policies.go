@@ -68,7 +68,7 @@ func (Projection) Collections() []runner.Collection {
 
 // Apply implements runner.Projection.
 func (Projection) Apply(_ context.Context, tx *runner.Tx, ev eventstore.Recorded) error {
-	st, ok, err := appview.Next(tx, views, ev)
+	st, ok, err := appview.NextSlim(tx, views, ev)
 	if !ok || err != nil || !st.Fresh {
 		return err
 	}

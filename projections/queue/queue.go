@@ -75,7 +75,7 @@ func endOfDay(t time.Time) time.Time {
 
 // Apply implements runner.Projection.
 func (p Projection) Apply(_ context.Context, tx *runner.Tx, ev eventstore.Recorded) error {
-	st, ok, err := appview.Next(tx, "queue_views", ev)
+	st, ok, err := appview.NextSlim(tx, "queue_views", ev)
 	if !ok || err != nil || !st.Fresh {
 		return err
 	}

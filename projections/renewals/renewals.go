@@ -51,7 +51,7 @@ func (Projection) Collections() []runner.Collection {
 
 // Apply implements runner.Projection.
 func (Projection) Apply(_ context.Context, tx *runner.Tx, ev eventstore.Recorded) error {
-	st, ok, err := appview.Next(tx, "renewals_views", ev)
+	st, ok, err := appview.NextSlim(tx, "renewals_views", ev)
 	if !ok || err != nil || !st.Fresh {
 		return err
 	}
