@@ -120,7 +120,8 @@ func submit(ctx context.Context, o *Options) (SubmitResult, error) {
 	}()
 	if o.SubmitProfile != nil {
 		if err := pprof.StartCPUProfile(o.SubmitProfile); err != nil {
-			return SubmitResult{}, fmt.Errorf("bench: cpu profile: %w", err)
+			close(stopTicker)
+			return SubmitResult{}, fmt.Errorf("bench: cpu profile (is another one running, e.g. -cpuprofile?): %w", err)
 		}
 	}
 	var wg sync.WaitGroup

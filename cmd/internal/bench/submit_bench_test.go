@@ -20,7 +20,8 @@ import (
 // shows a submission's own latency, without queueing).
 // OMS_BENCH_SUBMIT_APPLICANTS (default 2000, as omsctl bench) sets how many
 // applicants the submissions are spread over, and OMS_BENCH_CPUPROFILE=FILE
-// profiles the timed submissions without the uploads before them.
+// profiles the timed submissions without the uploads before them (instead
+// of -cpuprofile, not with it; one iteration's worth, so with -benchtime 1x).
 func BenchmarkSubmit(b *testing.B) {
 	procs.Tune(os.Getenv) // as omsd runs
 	o := Defaults()
@@ -33,6 +34,9 @@ func BenchmarkSubmit(b *testing.B) {
 		o.SubmitApplicants = n
 	}
 	if f := os.Getenv("OMS_BENCH_CPUPROFILE"); f != "" {
+		if b.N > 1 {
+			b.Fatal("OMS_BENCH_CPUPROFILE profiles one iteration: run with -benchtime 1x")
+		}
 		out, err := os.Create(f)
 		if err != nil {
 			b.Fatal(err)
