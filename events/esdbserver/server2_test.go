@@ -9,6 +9,7 @@ import (
 	"github.com/EventStore/EventStore-Client-Go/v4/esdb"
 	"github.com/google/uuid"
 
+	"github.com/omsonline/oms/events/esdbserver"
 	"github.com/omsonline/oms/events/esdbserver/esdbtest"
 )
 
@@ -349,5 +350,43 @@ func TestSubscribeOnEmptyStore(t *testing.T) {
 	}
 	if e := next(t, sub); e.EventAppeared == nil || e.EventAppeared.OriginalEvent().StreamID != "first" {
 		t.Fatalf("first event: %+v", e)
+	}
+}
+
+// Live subscriptions hold their streams for as long as they last. More of
+// them than there are stream workers must not keep appends, reads or the
+// subscriptions themselves from being served.
+func TestMoreLiveSubscriptionsThanStreamWorkers(t *testing.T) {
+	c := esdbtest.Client(t, esdbtest.Start(t))
+	n := 3 * esdbserver.StreamWorkers
+	subs := make([]*esdb.Subscription, n)
+	for i := range subs {
+		sub, err := c.SubscribeToAll(ctx(t), esdb.SubscribeToAllOptions{From: esdb.End{}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer sub.Close()
+		if e := next(t, sub); e.CaughtUp == nil {
+			t.Fatalf("subscription %d: want caught_up first, got %+v", i, e)
+		}
+		subs[i] = sub
+	}
+	r, err := c.AppendToStream(ctx(t), "busy-workers", esdb.AppendToStreamOptions{}, ev("Tick", `{}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs, err := c.ReadStream(ctx(t), "busy-workers", esdb.ReadStreamOptions{From: esdb.Start{}}, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e, err := rs.Recv(); err != nil || e.OriginalEvent().EventType != "Tick" {
+		t.Fatalf("read with %d live subscriptions: %v %v", n, e, err)
+	}
+	rs.Close()
+	for i, sub := range subs {
+		e := next(t, sub)
+		if e.EventAppeared == nil || e.EventAppeared.OriginalEvent().Position.Commit != r.CommitPosition {
+			t.Fatalf("subscription %d: want the append, got %+v", i, e)
+		}
 	}
 }
