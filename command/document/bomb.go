@@ -110,7 +110,10 @@ type PDFGuard struct {
 // Write scans p with the tail of the previous call, counting only the
 // matches that end in p, so none is counted twice.
 func (g *PDFGuard) Write(p []byte) (int, error) {
-	buf := append(g.tail, p...)
+	buf := p // a whole file in one call is scanned where it is
+	if len(g.tail) > 0 {
+		buf = append(g.tail, p...)
+	}
 	from := len(g.tail)
 	ends := func(loc []int) bool { return loc[1] > from }
 	for _, loc := range rePage.FindAllIndex(buf, -1) {

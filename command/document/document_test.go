@@ -48,7 +48,7 @@ type stores struct {
 	keys   *piicrypt.Keyring
 }
 
-func newStores(t *testing.T) stores {
+func newStores(t testing.TB) stores {
 	t.Helper()
 	st := esdbtest.Store(t, eventstore.Options{})
 	blobs, err := sqlitestore.Open(context.Background(), sqlitestore.Options{Dir: t.TempDir(), Logger: slog.New(slog.DiscardHandler)})
@@ -65,7 +65,7 @@ func newStores(t *testing.T) stores {
 
 // node is a service on the stores remembering known uploads (see
 // document.Options.Known).
-func (f stores) node(t *testing.T, known int) *document.Service {
+func (f stores) node(t testing.TB, known int) *document.Service {
 	t.Helper()
 	s, err := document.New(document.Options{Store: f.events, Blobs: f.blobs, Keys: f.keys, Known: known})
 	if err != nil {
