@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"path/filepath"
+	"runtime"
 	"runtime/pprof"
 	"sync"
 	"sync/atomic"
@@ -26,6 +27,11 @@ type SubmitResult struct {
 	Elapsed    time.Duration
 	PerSecond  float64
 	Latency    perf.Latency
+	// AllocPerSubmit is the bytes the whole process (node, stores and
+	// clients) allocated per submission while submitting, and GCs the
+	// garbage collections meanwhile: what drives the collector's share.
+	AllocPerSubmit float64
+	GCs            uint32
 }
 
 type applicant struct {
@@ -124,6 +130,8 @@ func submit(ctx context.Context, o *Options) (SubmitResult, error) {
 			return SubmitResult{}, fmt.Errorf("bench: cpu profile (is another one running, e.g. -cpuprofile?): %w", err)
 		}
 	}
+	var m0 runtime.MemStats
+	runtime.ReadMemStats(&m0)
 	var wg sync.WaitGroup
 	for w := 0; w < o.SubmitWorkers; w++ {
 		wg.Add(1)
@@ -148,6 +156,8 @@ func submit(ctx context.Context, o *Options) (SubmitResult, error) {
 		}(w)
 	}
 	wg.Wait()
+	var m1 runtime.MemStats
+	runtime.ReadMemStats(&m1)
 	if o.SubmitProfile != nil {
 		pprof.StopCPUProfile()
 	}
@@ -157,6 +167,10 @@ func submit(ctx context.Context, o *Options) (SubmitResult, error) {
 	res.Submitted = len(all)
 	res.PerSecond = float64(len(all)) / res.Elapsed.Seconds()
 	res.Latency = perf.Summarise(all)
+	if len(all) > 0 {
+		res.AllocPerSubmit = float64(m1.TotalAlloc-m0.TotalAlloc) / float64(len(all))
+	}
+	res.GCs = m1.NumGC - m0.NumGC
 	return res, nil
 }
 

@@ -69,5 +69,7 @@ func BenchmarkSubmit(b *testing.B) {
 		b.ReportMetric(r.PerSecond, "submits/s")
 		b.ReportMetric(float64(r.Latency.P50.Microseconds())/1000, "p50-ms")
 		b.ReportMetric(float64(r.Latency.P99.Microseconds())/1000, "p99-ms")
+		b.ReportMetric(r.AllocPerSubmit/1024, "KB-alloc/submit")
+		b.ReportMetric(float64(r.GCs)/r.Elapsed.Seconds(), "GCs/s")
 	}
 }
