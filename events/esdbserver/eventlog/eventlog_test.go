@@ -286,3 +286,39 @@ func TestReadAtSizesAndReusedBuffer(t *testing.T) {
 		t.Fatal("ReadAt at the durable end must fail")
 	}
 }
+
+// A scan's read-ahead is what it will read, up to maxScanBuffer: a live
+// subscription scans the tail each group commit added, and allocated a
+// quarter-megabyte buffer for it every time.
+func TestScanBufferFitsTheRange(t *testing.T) {
+	l, _, err := Open(Options{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	want := []string{"first", strings.Repeat("x", 10000), "last"}
+	pos := appendBatch(t, l, want...)
+	for _, tc := range []struct {
+		from, limit uint64
+		buf         int
+	}{
+		{pos[0], l.Durable(), int(l.Durable() - pos[0])},
+		{pos[2], l.Durable(), minScanBuffer},
+		{pos[0], pos[0], minScanBuffer},
+		{0, 1 << 30, maxScanBuffer},
+	} {
+		sc := l.Scan(tc.from, tc.limit)
+		if got := sc.r.Size(); got != tc.buf {
+			t.Errorf("Scan(%d, %d): read-ahead %d, want %d", tc.from, tc.limit, got, tc.buf)
+		}
+	}
+	// The small buffer still reads every record, the long one too.
+	sc := l.Scan(pos[0], l.Durable())
+	var got []string
+	for _, b, ok := sc.Next(); ok; _, b, ok = sc.Next() {
+		got = append(got, string(b[1:]))
+	}
+	if sc.Err() != nil || len(got) != len(want) || got[1] != want[1] || got[2] != want[2] {
+		t.Fatalf("scanned %d records (err %v), want %d", len(got), sc.Err(), len(want))
+	}
+}
