@@ -10,7 +10,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	gojson "github.com/goccy/go-json"
 	"io"
 	"log/slog"
 	"sync"
@@ -313,7 +312,7 @@ func (s *Store) LoadFrom(ctx context.Context, stream string, from, count uint64)
 func Decode(e *esdb.RecordedEvent) (Recorded, error) {
 	r := Recorded{Data: e.Data, Stream: e.StreamID, Revision: e.EventNumber, Position: e.Position.Commit, Created: e.CreatedDate, payload: &payloadMemo{}}
 	if len(e.UserMetadata) > 0 {
-		if err := gojson.Unmarshal(e.UserMetadata, &r.Envelope); err != nil {
+		if err := schema.UnmarshalStored(e.UserMetadata, &r.Envelope); err != nil {
 			return Recorded{}, fmt.Errorf("eventstore: %s@%d: bad envelope: %w", e.StreamID, e.EventNumber, err)
 		}
 	}
