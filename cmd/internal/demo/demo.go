@@ -33,7 +33,8 @@ type Options struct {
 	Workers int
 	// Token returns a bearer token for a role and subject.
 	Token func(role, subject string) (string, error)
-	// OnApplication is called after each application reached its state.
+	// OnApplication is called after each application reached its state,
+	// one call at a time.
 	OnApplication func()
 	// Seed makes the made-up data repeatable; 0 picks one.
 	Seed   uint64
@@ -183,7 +184,10 @@ func Run(ctx context.Context, o Options) (Result, error) {
 					return
 				}
 				if o.OnApplication != nil {
+					// One call at a time, whichever worker finished.
+					mu.Lock()
 					o.OnApplication()
+					mu.Unlock()
 				}
 			}
 		}()
