@@ -10,9 +10,7 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/omsonline/oms/events"
 	"github.com/omsonline/oms/events/benchload"
-	"github.com/omsonline/oms/events/eventstore"
 	"github.com/omsonline/oms/events/schema"
 	"github.com/omsonline/oms/projections/appview"
 )
@@ -96,12 +94,9 @@ func TestDiffMatchesJSON(t *testing.T) {
 	)
 	var v appview.View
 	for i, e := range evs {
-		typ, ver, data, err := schema.Encode(e)
-		if err != nil {
-			t.Fatal(err)
-		}
 		before := v
-		rec := eventstore.Recorded{Envelope: events.Envelope{Type: typ, SchemaVersion: ver, OccurredAt: at.Add(time.Duration(i) * time.Minute)}, Data: data, Revision: uint64(i)}
+		rec := recorded(t, i, e, at.Add(time.Duration(i)*time.Minute))
+		typ := rec.Envelope.Type
 		if err := appview.Apply(&v, rec); err != nil {
 			t.Fatal(err)
 		}
@@ -166,13 +161,8 @@ func BenchmarkDiffJourney(b *testing.B) {
 	evs := benchload.Journey(uuid.NewString(), "alice", 7, at)
 	views := make([]appview.View, len(evs)+1)
 	for i, e := range evs {
-		typ, ver, data, err := schema.Encode(e)
-		if err != nil {
-			b.Fatal(err)
-		}
 		views[i+1] = views[i]
-		rec := eventstore.Recorded{Envelope: events.Envelope{Type: typ, SchemaVersion: ver, OccurredAt: at}, Data: data, Revision: uint64(i)}
-		if err := appview.Apply(&views[i+1], rec); err != nil {
+		if err := appview.Apply(&views[i+1], recorded(b, i, e, at)); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -8,9 +8,7 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/omsonline/oms/events"
 	"github.com/omsonline/oms/events/benchload"
-	"github.com/omsonline/oms/events/eventstore"
 	"github.com/omsonline/oms/events/schema"
 	"github.com/omsonline/oms/projections/appview"
 )
@@ -29,12 +27,8 @@ func TestSlimFoldMatchesFullFold(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			var full, slim appview.View
 			for i, e := range evs {
-				typ, ver, data, err := schema.Encode(e)
-				if err != nil {
-					t.Fatal(err)
-				}
-				rec := eventstore.Recorded{Stream: "application-x", Revision: uint64(i), Position: uint64(10 + i), Data: data,
-					Envelope: events.Envelope{Type: typ, SchemaVersion: ver, EventID: typ, Actor: events.Actor{ID: "x", Role: events.RoleApplicant}, OccurredAt: t0}}
+				rec := recorded(t, i, e, t0)
+				typ := rec.Envelope.Type
 				if err := appview.Apply(&full, rec); err != nil {
 					t.Fatal(err)
 				}
