@@ -71,8 +71,8 @@ func register[T Event](version int, up map[int]Upcaster) {
 //     there is no escape to skip, so its scan always stops at the
 //     terminator it appends.
 //
-// Both are rare in stored events (a backslash means an escaped quote or
-// line break in free text), and take encoding/json.
+// Both are rare in stored events (a backslash means an escaped quote, line
+// break or <, >, & in free text), and take encoding/json.
 func UnmarshalStored(data []byte, v any) error {
 	if !utf8.Valid(data) || bytes.IndexByte(data, '\\') >= 0 {
 		return json.Unmarshal(data, v)
