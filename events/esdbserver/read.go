@@ -29,7 +29,7 @@ func (s *streamsService) Read(req *api.ReadReq, srv api.Streams_ReadServer) erro
 	if err != nil {
 		return err
 	}
-	send := func(e *streamdb.Event) error { return srv.Send(readEvent(e, structured)) }
+	send := func(e *streamdb.Event) error { return srv.SendMsg(encodeReadEvent(e, structured)) }
 	subscribe := o.GetSubscription() != nil
 
 	switch so := o.GetStreamOption().(type) {

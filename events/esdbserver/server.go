@@ -146,6 +146,8 @@ func Start(opts Options) (*Server, error) {
 		// appends/s without, 19.3k, 24.2k, 22.0k, 23.4k, 23.3k, 20.3k,
 		// 17.4k, 22.0k with 8.
 		grpc.NumStreamWorkers(StreamWorkers),
+		// Events go to readers pre-encoded (see readwire.go).
+		grpc.ForceServerCodecV2(newWireCodec()),
 	}
 	if creds != nil {
 		gopts = append(gopts, grpc.Creds(creds))

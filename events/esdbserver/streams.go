@@ -125,16 +125,6 @@ func idFromProto(u *shared.UUID) ([16]byte, error) {
 	}
 }
 
-func idToProto(id [16]byte, structured bool) *shared.UUID {
-	if structured {
-		return &shared.UUID{Value: &shared.UUID_Structured_{Structured: &shared.UUID_Structured{
-			MostSignificantBits:  int64(binary.BigEndian.Uint64(id[:8])),
-			LeastSignificantBits: int64(binary.BigEndian.Uint64(id[8:])),
-		}}}
-	}
-	return &shared.UUID{Value: &shared.UUID_String_{String_: uuid.UUID(id).String()}}
-}
-
 func proposed(id *shared.UUID, md map[string]string, custom, data []byte) (streamdb.Proposed, error) {
 	eid, err := idFromProto(id)
 	if err != nil {
@@ -152,27 +142,6 @@ func proposed(id *shared.UUID, md map[string]string, custom, data []byte) (strea
 		data = []byte{}
 	}
 	return streamdb.Proposed{ID: eid, Type: typ, ContentType: ct, Metadata: custom, Data: data}, nil
-}
-
-func readEvent(e *streamdb.Event, structured bool) *api.ReadResp {
-	rec := &api.ReadResp_ReadEvent_RecordedEvent{
-		Id:               idToProto(e.ID, structured),
-		StreamIdentifier: &shared.StreamIdentifier{StreamName: []byte(e.Stream)},
-		StreamRevision:   e.Revision,
-		PreparePosition:  e.Position,
-		CommitPosition:   e.Position,
-		Metadata: map[string]string{
-			"type":         e.Type,
-			"content-type": e.ContentType,
-			"created":      strconv.FormatInt(e.Created, 10),
-		},
-		CustomMetadata: append([]byte(nil), e.Metadata...),
-		Data:           append([]byte(nil), e.Data...),
-	}
-	return &api.ReadResp{Content: &api.ReadResp_Event{Event: &api.ReadResp_ReadEvent{
-		Event:    rec,
-		Position: &api.ReadResp_ReadEvent_CommitPosition{CommitPosition: e.Position},
-	}}}
 }
 
 // --- append ---
