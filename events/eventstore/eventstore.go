@@ -20,6 +20,7 @@ import (
 
 	"github.com/omsonline/oms/events"
 	"github.com/omsonline/oms/events/schema"
+	"github.com/omsonline/oms/events/storedjson"
 )
 
 // ContentTypeJSON is the content type of every event this service writes.
@@ -312,7 +313,7 @@ func (s *Store) LoadFrom(ctx context.Context, stream string, from, count uint64)
 func Decode(e *esdb.RecordedEvent) (Recorded, error) {
 	r := Recorded{Data: e.Data, Stream: e.StreamID, Revision: e.EventNumber, Position: e.Position.Commit, Created: e.CreatedDate, payload: &payloadMemo{}}
 	if len(e.UserMetadata) > 0 {
-		if err := schema.UnmarshalStored(e.UserMetadata, &r.Envelope); err != nil {
+		if err := storedjson.Unmarshal(e.UserMetadata, &r.Envelope); err != nil {
 			return Recorded{}, fmt.Errorf("eventstore: %s@%d: bad envelope: %w", e.StreamID, e.EventNumber, err)
 		}
 	}

@@ -13,7 +13,7 @@ import (
 	"github.com/EventStore/EventStore-Client-Go/v4/esdb"
 	"github.com/ThreeDotsLabs/watermill/message"
 
-	"github.com/omsonline/oms/events/schema"
+	"github.com/omsonline/oms/events/storedjson"
 )
 
 // Message metadata keys set on every message the Subscriber produces.
@@ -273,7 +273,7 @@ func FromMessage(msg *message.Message) (Recorded, error) {
 	}
 	r.Created, _ = time.Parse(time.RFC3339Nano, msg.Metadata.Get(MetaCreated))
 	if env := msg.Metadata.Get(MetaEnvelope); env != "" {
-		if err := schema.UnmarshalStored([]byte(env), &r.Envelope); err != nil {
+		if err := storedjson.Unmarshal([]byte(env), &r.Envelope); err != nil {
 			return Recorded{}, fmt.Errorf("eventstore: message %s: envelope: %w", msg.UUID, err)
 		}
 	}

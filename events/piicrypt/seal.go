@@ -10,6 +10,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/omsonline/oms/events/storedjson"
 )
 
 // Personal says which parts of an event payload are personal data. The
@@ -138,7 +140,10 @@ func (s *Sealer) Open(ctx context.Context, eventType string, payload []byte) ([]
 	var env struct {
 		PII *sealed `json:"$pii"`
 	}
-	if err := json.Unmarshal(payload, &env); err != nil {
+	// The whole payload is scanned for one member: the faster decoder
+	// (BenchmarkSealSubmission/open: 26-37 µs → 12-13 µs per form, once
+	// per event read).
+	if err := storedjson.Unmarshal(payload, &env); err != nil {
 		return nil, fmt.Errorf("piicrypt: open %s: %w", eventType, err)
 	}
 	if env.PII == nil {

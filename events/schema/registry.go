@@ -1,14 +1,12 @@
 package schema
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
-	"unicode/utf8"
 
-	gojson "github.com/goccy/go-json"
+	"github.com/omsonline/oms/events/storedjson"
 )
 
 // Event is an event payload.
@@ -53,31 +51,11 @@ func register[T Event](version int, up map[int]Upcaster) {
 	}
 	registry[t] = &entry{version: version, up: up, decode: func(data json.RawMessage) (Event, error) {
 		var v T
-		if err := UnmarshalStored(data, &v); err != nil {
+		if err := storedjson.Unmarshal(data, &v); err != nil {
 			return nil, err
 		}
 		return v, nil
 	}}
-}
-
-// UnmarshalStored decodes JSON read from the event store (a payload or an
-// envelope) with goccy/go-json, which is about twice as fast as
-// encoding/json, except where goccy is wrong:
-//   - it keeps invalid UTF-8 bytes in strings where encoding/json turns
-//     them into U+FFFD, so such a payload would not survive a round trip;
-//   - on a malformed escape at the end of the input it reads a byte past
-//     its buffer (goccy/go-json issues 575 and 577, open for v0.10.6),
-//     which -race turns into a fatal checkptr error. Without a backslash
-//     there is no escape to skip, so its scan always stops at the
-//     terminator it appends.
-//
-// Both are rare in stored events (a backslash means an escaped quote, line
-// break or <, >, & in free text), and take encoding/json.
-func UnmarshalStored(data []byte, v any) error {
-	if !utf8.Valid(data) || bytes.IndexByte(data, '\\') >= 0 {
-		return json.Unmarshal(data, v)
-	}
-	return gojson.Unmarshal(data, v)
 }
 
 func init() {

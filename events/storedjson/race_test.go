@@ -1,11 +1,12 @@
 //go:build race
 
-package schema_test
+package storedjson_test
 
 import (
 	"testing"
 
 	"github.com/omsonline/oms/events/schema"
+	"github.com/omsonline/oms/events/storedjson"
 )
 
 // Under -race, checkptr turns goccy/go-json's read past its buffer on a
@@ -17,7 +18,7 @@ func TestMalformedEscapesDoNotReachGoccy(t *testing.T) {
 		var v struct {
 			A string `json:"a"`
 		}
-		if err := schema.UnmarshalStored([]byte(in), &v); err == nil {
+		if err := storedjson.Unmarshal([]byte(in), &v); err == nil {
 			t.Errorf("%q decoded", in)
 		}
 		for _, typ := range schema.Types() {
