@@ -2,6 +2,7 @@ package perf
 
 import (
 	"context"
+	"crypto/rand"
 	"fmt"
 	"strconv"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"github.com/omsonline/oms/events"
 	"github.com/omsonline/oms/events/benchload"
 	"github.com/omsonline/oms/events/eventstore"
+	"github.com/omsonline/oms/events/piicrypt"
 	"github.com/omsonline/oms/events/schema"
 	"github.com/omsonline/oms/projections/runner"
 	"github.com/omsonline/oms/query/httpapi"
@@ -85,8 +87,8 @@ const TimeTravelEvents = 200
 // TimeTravelHistory is a long-lived application of TimeTravelEvents
 // events: three information rounds before the decision, then years of
 // address changes, renewal reminders and renewals.
-func TimeTravelHistory(appID string, at time.Time) []schema.Event {
-	j := benchload.Journey(appID, "alice", 1, at)
+func TimeTravelHistory(appID, applicantID string, at time.Time) []schema.Event {
+	j := benchload.Journey(appID, applicantID, 1, at)
 	evs := []schema.Event{j[0], j[1], j[2], j[3], j[2], j[3], j[2], j[3], j[4], j[5]}
 	issued := j[5].(schema.PolicyIssued)
 	for v := 2; len(evs) < TimeTravelEvents; v++ {
@@ -109,12 +111,13 @@ func TimeTravelHistory(appID string, at time.Time) []schema.Event {
 func AppendTimeTravelHistory(ctx context.Context, store *eventstore.Store) (string, error) {
 	appID := uuid.NewString()
 	var out []eventstore.NewEvent
-	for _, e := range TimeTravelHistory(appID, time.Now().UTC()) {
+	const applicant = "alice"
+	for _, e := range TimeTravelHistory(appID, applicant, time.Now().UTC()) {
 		typ, v, data, err := schema.Encode(e)
 		if err != nil {
 			return "", fmt.Errorf("perf: %w", err)
 		}
-		out = append(out, eventstore.NewEvent{Type: typ, SchemaVersion: v, Data: data})
+		out = append(out, eventstore.NewEvent{Type: typ, SchemaVersion: v, Data: data, Subject: applicant})
 	}
 	meta := events.Metadata{Actor: events.Actor{ID: "r", Role: events.RoleReviewer}}
 	if _, err := store.Append(ctx, schema.ApplicationStream(appID), eventstore.NoStream, meta, out...); err != nil {
@@ -161,4 +164,65 @@ func TimeTravel(ctx context.Context, store *eventstore.Store, n int) (Latency, e
 		ds[i] = time.Since(t0)
 	}
 	return Summarise(ds), nil
+}
+
+// MasterKey returns a random master key for NewSealer.
+func MasterKey() ([]byte, error) {
+	master := make([]byte, 32)
+	if _, err := rand.Read(master); err != nil {
+		return nil, fmt.Errorf("perf: master key: %w", err)
+	}
+	return master, nil
+}
+
+// NewSealer returns a sealer like omsd's, with the event contract's
+// personal sections, keeping its data keys in vault under master. The
+// figures measure events as omsd stores them: a rebuild or a time travel
+// opens every sealed payload with its subject's key.
+//
+// Each sealer has a keyring of its own, so one made for the reads starts
+// with none of the keys cached, as a node does after a restart; cacheTTL
+// (zero: omsd's) can keep it that way from one rebuild to the next, which
+// would otherwise find the keys the one before it loaded.
+func NewSealer(vault piicrypt.Vault, master []byte, cacheTTL time.Duration) (*piicrypt.Sealer, error) {
+	keys, err := piicrypt.NewKeyring(piicrypt.KeyringOptions{Master: master, Vault: vault, CacheTTL: cacheTTL})
+	if err != nil {
+		return nil, fmt.Errorf("perf: keyring: %w", err)
+	}
+	return piicrypt.NewSealer(keys, piicrypt.Personal{Sections: schema.PersonalSections, Clear: schema.PersonalClearKeys}), nil
+}
+
+// ColdKeys is the reading sealer's cache TTL for measuring rebuilds: the
+// events of one application are adjacent in $all, so its key is loaded
+// once per rebuild, as in a rebuild after a restart.
+const ColdKeys = time.Second
+
+// SealedStores opens two adapters on the event store at url: one that
+// seals what it appends, and one for reading with cold keys (ColdKeys),
+// both with omsd's personal sections and one master key, keeping their
+// keys in vault.
+func SealedStores(url string, vault piicrypt.Vault, o eventstore.Options) (filler, reader *eventstore.Store, err error) {
+	master, err := MasterKey()
+	if err != nil {
+		return nil, nil, err
+	}
+	fs, err := NewSealer(vault, master, 0)
+	if err != nil {
+		return nil, nil, err
+	}
+	rs, err := NewSealer(vault, master, ColdKeys)
+	if err != nil {
+		return nil, nil, err
+	}
+	o.URL = url
+	o.Sealer = fs
+	if filler, err = eventstore.Open(o); err != nil {
+		return nil, nil, fmt.Errorf("perf: %w", err)
+	}
+	o.Sealer = rs
+	if reader, err = eventstore.Open(o); err != nil {
+		filler.Close()
+		return nil, nil, fmt.Errorf("perf: %w", err)
+	}
+	return filler, reader, nil
 }

@@ -74,7 +74,8 @@ func Fill(ctx context.Context, store *eventstore.Store, n, concurrency int, prog
 					return
 				}
 				appID := id.String()
-				evs := Journey(appID, fmt.Sprintf("applicant-%d", i), i, at)
+				applicantID := fmt.Sprintf("applicant-%d", i)
+				evs := Journey(appID, applicantID, i, at)
 				out := make([]eventstore.NewEvent, len(evs))
 				for j, e := range evs {
 					typ, v, data, err := schema.Encode(e)
@@ -82,7 +83,9 @@ func Fill(ctx context.Context, store *eventstore.Store, n, concurrency int, prog
 						once.Do(func() { firstErr = err })
 						return
 					}
-					out[j] = eventstore.NewEvent{Type: typ, SchemaVersion: v, Data: data}
+					// The subject seals the personal data when the store
+					// has a sealer, as omsd's always has.
+					out[j] = eventstore.NewEvent{Type: typ, SchemaVersion: v, Data: data, Subject: applicantID}
 				}
 				meta := events.Metadata{Actor: events.Actor{ID: "bench", Role: events.RoleSystem}, CorrelationID: appID}
 				if _, err := store.Append(ctx, schema.ApplicationStream(appID), eventstore.NoStream, meta, out...); err != nil {
