@@ -305,3 +305,32 @@ func BenchmarkFlushInsert(b *testing.B) {
 	}
 	b.ReportMetric(float64(written)/spent.Seconds(), "docs/s")
 }
+
+// BenchmarkLoadKey reads data keys from a vault of 50k, as a rebuild after a
+// restart reads every applicant's once. With the statement prepared once
+// instead of on every call: 13.1–15.0 µs → 9.5–10.6 µs per key (two
+// interleaved pairs).
+func BenchmarkLoadKey(b *testing.B) {
+	s, err := Open(b.Context(), Options{Dir: b.TempDir()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	const keys = 50_000
+	wrapped := make([]byte, 60)
+	for i := range keys {
+		if _, _, err := s.CreateKey(b.Context(), fmt.Sprintf("applicant-%d", i), wrapped); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	i := 0
+	for b.Loop() {
+		_, _, found, err := s.LoadKey(b.Context(), fmt.Sprintf("applicant-%d", i*7919%keys))
+		if err != nil || !found {
+			b.Fatalf("key %d: found %v, %v", i, found, err)
+		}
+		i++
+	}
+}
