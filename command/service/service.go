@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"slices"
 	"strconv"
 	"time"
@@ -300,6 +301,11 @@ func (s *Service) run(ctx context.Context, req Request, applicationID string, cm
 				return Result{}, staleRevision(ce.Current, ce.Exists)
 			}
 			s.log.InfoContext(ctx, "command retried after a concurrent write", "command", cmd.Name(), "application", applicationID, "attempt", attempt)
+			if attempt < s.opts.MaxAttempts {
+				if err := sleep(ctx, retryPause(attempt)); err != nil {
+					return Result{}, fmt.Errorf("service: %s on %s: %w", cmd.Name(), applicationID, err)
+				}
+			}
 			continue
 		}
 		if errors.Is(err, piicrypt.ErrErased) {
@@ -313,6 +319,28 @@ func (s *Service) run(ctx context.Context, req Request, applicationID string, cm
 		return Result{ApplicationID: applicationID, Revision: res.Revision, Position: res.Position}, nil
 	}
 	return Result{}, errContention()
+}
+
+// Pauses between load-decide-append rounds after a conflicting write.
+const (
+	retryPauseBase = 5 * time.Millisecond
+	retryPauseMax  = 100 * time.Millisecond
+)
+
+// retryPause is how long to wait after the attempt-th round lost to a
+// concurrent write: base·2^(attempt-1), capped, with the upper half
+// jittered. The store refuses a loser's append as soon as the winner's is
+// queued, but readers see the winner's event only once it is durable; a
+// loser that re-read at once spent its attempts inside one fsync and
+// answered "contention" where the domain had an answer (already_claimed).
+// Growing pauses outlast a slow disk, and the jitter keeps the losers of
+// one race from colliding again in lockstep.
+func retryPause(attempt int) time.Duration {
+	d := retryPauseMax
+	if attempt < 6 { // 5ms·2^5 is past the cap already
+		d = min(retryPauseBase<<(attempt-1), retryPauseMax)
+	}
+	return d/2 + rand.N(d/2+1)
 }
 
 // withRevision adds the current revision to a domain conflict, so that a

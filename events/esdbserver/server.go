@@ -51,7 +51,10 @@ type Options struct {
 	Users map[string]string
 	// NoSync skips fdatasync; benchmarks of the protocol only.
 	NoSync bool
-	Logger *slog.Logger
+	// SyncDelay slows every write down like a slow disk; tests only (see
+	// eventlog.Options).
+	SyncDelay time.Duration
+	Logger    *slog.Logger
 	// HandshakeTimeout bounds how long a new connection may take to
 	// finish TLS and the HTTP/2 preface; 0 means DefaultHandshakeTimeout.
 	HandshakeTimeout time.Duration
@@ -120,7 +123,7 @@ func Start(opts Options) (*Server, error) {
 		}
 		creds = credentials.NewTLS(&tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
 	}
-	db, err := streamdb.Open(streamdb.Options{Dir: opts.Dir, NoSync: opts.NoSync, Logger: opts.Logger})
+	db, err := streamdb.Open(streamdb.Options{Dir: opts.Dir, NoSync: opts.NoSync, SyncDelay: opts.SyncDelay, Logger: opts.Logger})
 	if err != nil {
 		return nil, fmt.Errorf("esdbserver: open store: %w", err)
 	}

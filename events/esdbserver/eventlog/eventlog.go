@@ -38,6 +38,7 @@ import (
 	"path/filepath"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // FlagBatchEnd is set by Enqueue in the first body byte of the last record of
@@ -65,15 +66,20 @@ type Options struct {
 	// NoSync skips fdatasync. Only for benchmarks that measure the protocol
 	// rather than the disk; never for a running service.
 	NoSync bool
-	Logger *slog.Logger
+	// SyncDelay is added to every write, as a slow disk would add it.
+	// Only for tests of what clients see while an append waits to become
+	// durable (readers do not see it yet, expected-revision checks do).
+	SyncDelay time.Duration
+	Logger    *slog.Logger
 }
 
 // Log is an append-only file of records. Appends from many goroutines are
 // batched into one write and one fdatasync.
 type Log struct {
-	f      *os.File
-	noSync bool
-	log    *slog.Logger
+	f         *os.File
+	noSync    bool
+	syncDelay time.Duration
+	log       *slog.Logger
 
 	mu      sync.Mutex
 	pending *batch // accumulating, not yet handed to the writer
@@ -132,13 +138,14 @@ func Open(opts Options) (*Log, Recovered, error) {
 		opts.Logger.Warn("eventlog: truncated torn tail", "bytes", rec.TruncatedBy, "end", rec.End)
 	}
 	l := &Log{
-		f:       f,
-		noSync:  opts.NoSync,
-		log:     opts.Logger,
-		end:     rec.End,
-		kick:    make(chan struct{}, 1),
-		stopped: make(chan struct{}),
-		notify:  make(chan struct{}),
+		f:         f,
+		noSync:    opts.NoSync,
+		syncDelay: opts.SyncDelay,
+		log:       opts.Logger,
+		end:       rec.End,
+		kick:      make(chan struct{}, 1),
+		stopped:   make(chan struct{}),
+		notify:    make(chan struct{}),
 	}
 	l.durable.Store(rec.End)
 	l.pending = &batch{done: make(chan struct{})}
@@ -326,6 +333,9 @@ func (l *Log) writer() {
 func (l *Log) write(at uint64, buf []byte) error {
 	if _, err := l.f.WriteAt(buf, int64(at)); err != nil {
 		return fmt.Errorf("eventlog: write: %w", err)
+	}
+	if l.syncDelay > 0 {
+		time.Sleep(l.syncDelay)
 	}
 	if l.noSync {
 		return nil

@@ -109,7 +109,10 @@ func (s *stream) exists() bool { return s != nil && len(s.entries) > 0 && s.meta
 type Options struct {
 	Dir    string
 	NoSync bool
-	Logger *slog.Logger
+	// SyncDelay slows every write down like a slow disk; tests only (see
+	// eventlog.Options).
+	SyncDelay time.Duration
+	Logger    *slog.Logger
 	// Now is the clock, for $maxAge and created stamps; defaults to time.Now.
 	Now func() time.Time
 }
@@ -133,7 +136,7 @@ func Open(opts Options) (*DB, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	l, rec, err := eventlog.Open(eventlog.Options{Dir: opts.Dir, NoSync: opts.NoSync, Logger: opts.Logger})
+	l, rec, err := eventlog.Open(eventlog.Options{Dir: opts.Dir, NoSync: opts.NoSync, SyncDelay: opts.SyncDelay, Logger: opts.Logger})
 	if err != nil {
 		return nil, err
 	}

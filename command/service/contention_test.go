@@ -1,0 +1,90 @@
+package service
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/omsonline/oms/command/application"
+	"github.com/omsonline/oms/command/cmderr"
+	"github.com/omsonline/oms/events/esdbserver"
+	"github.com/omsonline/oms/events/esdbserver/esdbtest"
+	"github.com/omsonline/oms/events/eventstore"
+)
+
+// slowDiskService is newService on an embedded store whose every write
+// takes syncDelay longer, as on a slow disk.
+func slowDiskService(t *testing.T, syncDelay time.Duration) *Service {
+	t.Helper()
+	srv, err := esdbserver.Start(esdbserver.Options{Addr: "127.0.0.1:0", Dir: t.TempDir(), SyncDelay: syncDelay})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	st, err := eventstore.Open(eventstore.Options{URL: esdbtest.URL(srv)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	s, err := New(Options{Store: st, Documents: uploads{}, Now: func() time.Time { return now }, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// TestConcurrentClaimsGetTheDomainAnswer races many claims of one
+// application. The store refuses a loser's append as soon as the winner's
+// is queued, but shows the winner's event to readers only once it is
+// durable; a loser that retried at once spent all its attempts inside one
+// slow write and answered "contention". With the pause between attempts
+// every loser re-reads after the winner's claim and gets the domain's
+// refusal.
+func TestConcurrentClaimsGetTheDomainAnswer(t *testing.T) {
+	s := slowDiskService(t, 10*time.Millisecond)
+	ctx := context.Background()
+	res, err := s.Submit(ctx, Request{Meta: applicant}, validForm("N1234567"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 16
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			_, errs[i] = s.Handle(ctx, Request{Meta: reviewer}, res.ApplicationID, application.ClaimForReview{})
+		})
+	}
+	wg.Wait()
+	wins := 0
+	for i, err := range errs {
+		if err == nil {
+			wins++
+			continue
+		}
+		if e, ok := cmderr.As(err); !ok || e.Code != "already_claimed" {
+			t.Errorf("claim %d: %v, want already_claimed", i, err)
+		}
+	}
+	if wins != 1 {
+		t.Fatalf("%d claims succeeded, want 1", wins)
+	}
+}
+
+// TestRetryPauseGrowsWithinBounds: each pause is within [d/2, d] of its
+// round's ceiling, which doubles from retryPauseBase up to retryPauseMax.
+func TestRetryPauseGrowsWithinBounds(t *testing.T) {
+	for attempt := 1; attempt <= 40; attempt++ {
+		ceil := retryPauseMax
+		if attempt <= 5 {
+			ceil = min(retryPauseBase<<(attempt-1), retryPauseMax)
+		}
+		for range 50 {
+			if d := retryPause(attempt); d < ceil/2 || d > ceil {
+				t.Fatalf("attempt %d: pause %v outside [%v, %v]", attempt, d, ceil/2, ceil)
+			}
+		}
+	}
+}
