@@ -277,17 +277,25 @@ func (h *handlers) state(c *fiber.Ctx) error {
 	if md.Actor.Role != events.RoleAuditor && md.Actor.Role != events.RoleAdmin {
 		return problem(c, fiber.StatusForbidden, "Forbidden", "Просмотр состояния на момент времени доступен аудиторам.", "Time travel is for auditors.")
 	}
+	rawRev, rawAt := c.Query("revision"), c.Query("at")
+	if rawRev != "" && rawAt != "" {
+		// Folding up to whichever comes first would silently ignore one
+		// of them; the auditor asks one question at a time.
+		return problem(c, fiber.StatusBadRequest, "Bad Request",
+			"Укажите либо revision, либо at, но не оба параметра сразу.",
+			"Give either revision or at, not both.")
+	}
 	upTo := ^uint64(0)
 	var at time.Time
-	if r := c.Query("revision"); r != "" {
-		n, err := strconv.ParseUint(r, 10, 64)
+	if rawRev != "" {
+		n, err := strconv.ParseUint(rawRev, 10, 64)
 		if err != nil {
 			return problem(c, fiber.StatusBadRequest, "Bad Request", "revision: неотрицательное целое.", "revision: a non-negative integer.")
 		}
 		upTo = n
 	}
-	if a := c.Query("at"); a != "" {
-		t, err := time.Parse(time.RFC3339Nano, a)
+	if rawAt != "" {
+		t, err := time.Parse(time.RFC3339Nano, rawAt)
 		if err != nil {
 			return problem(c, fiber.StatusBadRequest, "Bad Request", "at: время в формате RFC 3339, например 2026-01-31T12:00:00Z.", "at: an RFC 3339 time, e.g. 2026-01-31T12:00:00Z.")
 		}
@@ -300,6 +308,22 @@ func (h *handlers) state(c *fiber.Ctx) error {
 	}
 	if len(evs) == 0 {
 		return notFound(c)
+	}
+	// Only states that were recorded are answered: folding nothing would
+	// show an empty application as if it were revision 0, and folding
+	// everything for a revision past the last would show the last one
+	// under another number.
+	first, last := evs[0], evs[len(evs)-1]
+	if rawRev != "" && upTo > last.Revision {
+		return problem(c, fiber.StatusNotFound, "Not Found",
+			fmt.Sprintf("Ревизии %d нет: у заявления есть ревизии от %d до %d.", upTo, first.Revision, last.Revision),
+			fmt.Sprintf("Revision %d does not exist: the application has revisions %d to %d.", upTo, first.Revision, last.Revision))
+	}
+	if rawAt != "" && first.Envelope.OccurredAt.After(at) {
+		firstAt := first.Envelope.OccurredAt.UTC().Format(time.RFC3339Nano)
+		return problem(c, fiber.StatusNotFound, "Not Found",
+			fmt.Sprintf("Заявления на этот момент ещё не существовало: его первое событие записано %s.", firstAt),
+			fmt.Sprintf("The application did not exist yet at that time: its first event was recorded at %s.", firstAt))
 	}
 	out, err := Replay(id, evs, upTo, at)
 	if err != nil {

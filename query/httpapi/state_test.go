@@ -1,0 +1,94 @@
+package httpapi_test
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/omsonline/oms/events"
+	"github.com/omsonline/oms/events/benchload"
+)
+
+// Time travel answers only with states that existed: a time before the
+// application's first event and a revision past its last are 404s that say
+// what does exist, and revision with at is refused instead of one of them
+// being ignored. Revision 0 and a time at or after the first event still
+// fold as before.
+func TestStateRefusesMomentsThatDidNotExist(t *testing.T) {
+	e := newTestEnv(t)
+	appID := uuid.NewString()
+	first := e.clock.now()
+	journey := benchload.Journey(appID, "alice", 1, first)
+	e.appendEvents(t, appID, journey...) // revisions 0-5, a minute apart
+	base := "/api/v1/applications/" + appID + "/state"
+	get := func(q string) answer { return e.get(t, base+q, events.RoleAuditor, "aud-1") }
+
+	for _, tc := range []struct {
+		query  string
+		status int
+		says   []string // in the problem's detail, both languages
+	}{
+		{"?at=2000-01-01T00:00:00Z", 404, []string{"2026-03-01T10:00:00Z", "did not exist", "не существовало"}},
+		{"?at=" + first.Add(-time.Nanosecond).Format(time.RFC3339Nano), 404, []string{"did not exist"}},
+		{"?at=0001-01-01T00:00:00Z", 404, []string{"did not exist"}},
+		{"?revision=99", 404, []string{"0", "5", "Ревизии 99", "Revision 99"}},
+		{"?revision=6", 404, []string{"0", "5"}},
+		{"?revision=1&at=2026-03-01T10:00:00Z", 400, []string{"revision", "at"}},
+		{"?revision=x", 400, nil},
+		{"?at=yesterday", 400, nil},
+	} {
+		a := get(tc.query)
+		if a.status != tc.status {
+			t.Errorf("%s: %d %.300s, want %d", tc.query, a.status, a.body, tc.status)
+			continue
+		}
+		p := a.problem(t)
+		d, _ := p["detail"].(map[string]any)
+		ru, _ := d["ru"].(string)
+		en, _ := d["en"].(string)
+		if ru == "" || en == "" {
+			t.Errorf("%s: detail is not in both languages: %s", tc.query, a.body)
+		}
+		for _, s := range tc.says {
+			if !strings.Contains(ru+" "+en, s) {
+				t.Errorf("%s: the detail does not say %q: %s", tc.query, s, a.body)
+			}
+		}
+	}
+
+	for _, tc := range []struct {
+		query    string
+		revision uint64
+		status   string
+	}{
+		{"?revision=0", 0, "submitted"},
+		{"?at=" + first.Format(time.RFC3339), 0, "submitted"},
+		{"?revision=5", 5, "policy_active"},
+		{"?at=2030-01-01T00:00:00Z", 5, "policy_active"},
+		{"", 5, "policy_active"},
+	} {
+		a := get(tc.query)
+		if a.status != 200 {
+			t.Errorf("%s: %d %.300s", tc.query, a.status, a.body)
+			continue
+		}
+		var st struct {
+			Revision     uint64 `json:"revision"`
+			LastRevision uint64 `json:"lastRevision"`
+			State        struct {
+				Status string `json:"status"`
+			} `json:"state"`
+			Steps []json.RawMessage `json:"steps"`
+		}
+		if err := json.Unmarshal(a.body, &st); err != nil {
+			t.Fatal(err)
+		}
+		if st.Revision != tc.revision || st.State.Status != tc.status || st.LastRevision != 5 || len(st.Steps) != int(tc.revision)+1 {
+			t.Errorf("%s: revision %d of %d, %d steps, status %q; want revision %d, status %q",
+				tc.query, st.Revision, st.LastRevision, len(st.Steps), st.State.Status, tc.revision, tc.status)
+		}
+	}
+}
