@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -115,8 +117,14 @@ func encodeCursor(c readstore.QueueCursor) string {
 	return base64.RawURLEncoding.EncodeToString(raw)
 }
 
+// errEmptyCursor is a cursor that decodes but names no row: every cursor
+// this service hands out has both a deadline and an id.
+var errEmptyCursor = errors.New("httpapi: cursor: no deadline or no id")
+
 // decodeCursor reads a cursor a client sent back. It is opaque to clients
-// but not trusted: anything may arrive.
+// but not trusted: anything may arrive. One without a deadline or an id
+// ({} or null) is refused rather than read as "from the start", which
+// would silently serve page 1 again.
 func decodeCursor(s string) (readstore.QueueCursor, error) {
 	raw, err := base64.RawURLEncoding.DecodeString(s)
 	if err != nil {
@@ -126,8 +134,21 @@ func decodeCursor(s string) (readstore.QueueCursor, error) {
 	if err := json.Unmarshal(raw, &qc); err != nil {
 		return readstore.QueueCursor{}, fmt.Errorf("httpapi: cursor: %w", err)
 	}
+	if qc.Deadline.IsZero() || qc.ID == "" {
+		return readstore.QueueCursor{}, errEmptyCursor
+	}
 	return readstore.QueueCursor{Deadline: qc.Deadline, ID: qc.ID}, nil
 }
+
+// QueueStatuses are the statuses an application can have while it is in
+// the queue (appview.Open): the queue projection deletes the row of any
+// other, so filtering by one could only ever answer an empty page.
+var QueueStatuses = []string{appview.StatusSubmitted, appview.StatusInReview, appview.StatusInfoRequested, appview.StatusApproved}
+
+// regionCode is the two-digit code of a subject of the Russian Federation,
+// as the command side validates an address's region
+// (command/application/validate.go); no row can have any other.
+var regionCode = regexp.MustCompile(`^(0[1-9]|[1-9][0-9])$`)
 
 // QueueRow is one row of the reviewer queue as served.
 type QueueRow struct {
@@ -155,8 +176,23 @@ func (h *handlers) queue(c *fiber.Ctx) error {
 	}
 	now := h.d.Now()
 	q := readstore.QueueQuery{Collection: queue.Collection, Region: c.Query("region"), Now: now, Limit: 50}
+	// A filter no row can match is refused: an empty page would read as
+	// "nothing to do" when the reviewer only mistyped it.
 	if s := c.Query("status"); s != "" {
 		q.Status = strings.Split(s, ",")
+		for _, st := range q.Status {
+			if !slices.Contains(QueueStatuses, st) {
+				valid := strings.Join(QueueStatuses, ", ")
+				return problem(c, fiber.StatusBadRequest, "Bad Request",
+					fmt.Sprintf("status: в очереди нет статуса %q. Допустимые статусы (через запятую): %s.", st, valid),
+					fmt.Sprintf("status: the queue has no status %q. Valid statuses (comma-separated): %s.", st, valid))
+			}
+		}
+	}
+	if q.Region != "" && !regionCode.MatchString(q.Region) {
+		return problem(c, fiber.StatusBadRequest, "Bad Request",
+			fmt.Sprintf("region: %q не код региона. Укажите двузначный код субъекта РФ от 01 до 99, например 77 для Москвы.", q.Region),
+			fmt.Sprintf("region: %q is not a region code. Give the two-digit code of a region of Russia, 01 to 99, e.g. 77 for Moscow.", q.Region))
 	}
 	if a, ok := c.Queries()["assignee"]; ok {
 		switch a {

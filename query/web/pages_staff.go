@@ -31,8 +31,6 @@ type QueueFilter struct {
 	Overdue                  bool
 }
 
-var queueStatuses = []string{appview.StatusSubmitted, appview.StatusInReview, appview.StatusInfoRequested, appview.StatusApproved}
-
 func (h *handlers) queue(c *fiber.Ctx) error {
 	l := h.lang(c)
 	f := QueueFilter{Status: c.Query("status"), Assignee: c.Query("assignee"), Region: strings.TrimSpace(c.Query("region")), Overdue: c.Query("overdue") == "true"}
@@ -45,7 +43,7 @@ func (h *handlers) queue(c *fiber.Ctx) error {
 	}
 	var d QueueData
 	d.Filter = f
-	for _, s := range queueStatuses {
+	for _, s := range queryapi.QueueStatuses {
 		d.Statuses = append(d.Statuses, Option{Value: s, Label: l.T("status." + s)})
 	}
 	if err := h.get(c, withAfter(c, "/api/v1/reviewer/queue", q), &d.Page); err != nil {

@@ -1,0 +1,113 @@
+package httpapi_test
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/omsonline/oms/events"
+	"github.com/omsonline/oms/projections/appview"
+	"github.com/omsonline/oms/projections/queue"
+	"github.com/omsonline/oms/projections/readstore"
+	"github.com/omsonline/oms/query/httpapi"
+)
+
+// A queue filter that no row can match, and a cursor that names no row,
+// are refused with 400 saying what is valid, instead of an empty page (a
+// mistyped filter) or page 1 again (a cursor of {} or null).
+func TestQueueRefusesFiltersAndCursorsThatMatchNothing(t *testing.T) {
+	e := newTestEnv(t)
+	deadline := time.Date(2026, 3, 13, 20, 59, 59, 0, time.UTC)
+	for i, id := range []string{"app-1", "app-2"} {
+		it := queue.Item{ApplicationID: id, ApplicantID: "alice", Status: appview.StatusSubmitted, Region: "77", Deadline: deadline.Add(time.Duration(i) * time.Hour)}
+		body, _ := json.Marshal(it)
+		e.put(t, queue.Collection, readstore.Doc{ID: id, Body: body,
+			Queue: &readstore.QueueFields{Status: it.Status, Region: it.Region, Deadline: it.Deadline}})
+	}
+	get := func(q string) answer { return e.get(t, "/api/v1/reviewer/queue"+q, events.RoleReviewer, "rev-1") }
+	page := func(q string) httpapi.QueuePage {
+		t.Helper()
+		a := get(q)
+		if a.status != 200 {
+			t.Fatalf("%s: %d %s", q, a.status, a.body)
+		}
+		var p httpapi.QueuePage
+		if err := json.Unmarshal(a.body, &p); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+
+	// What is valid still works, page by page.
+	first := page("?status=submitted,in_review&region=77&limit=1")
+	if len(first.Items) != 1 || first.Items[0].ApplicationID != "app-1" || first.NextCursor == "" {
+		t.Fatalf("page 1: %+v", first)
+	}
+	second := page("?limit=1&cursor=" + first.NextCursor)
+	if len(second.Items) != 1 || second.Items[0].ApplicationID != "app-2" {
+		t.Fatalf("page 2: %+v", second)
+	}
+	for _, s := range httpapi.QueueStatuses {
+		page("?status=" + s)
+	}
+	for _, r := range []string{"01", "77", "99"} {
+		page("?region=" + r)
+	}
+
+	cursor := func(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
+	for _, tc := range []struct {
+		query string
+		says  []string
+	}{
+		{"?status=bogus", append([]string{"bogus"}, httpapi.QueueStatuses...)},
+		{"?status=submitted,bogus", append([]string{"bogus"}, httpapi.QueueStatuses...)},
+		{"?status=rejected", []string{"rejected", "submitted"}},
+		{"?status=submitted,", []string{"submitted"}},
+		{"?region=ZZ", []string{"ZZ", "77"}},
+		{"?region=00", []string{"00"}},
+		{"?region=7", []string{"77"}},
+		{"?region=777", []string{"777"}},
+		{"?cursor=" + cursor("{}"), nil},
+		{"?cursor=" + cursor("null"), nil},
+		{"?cursor=" + cursor(`{"i":"app-1"}`), nil},
+		{"?cursor=" + cursor(`{"d":"2026-03-13T20:59:59Z"}`), nil},
+		{"?cursor=" + cursor(`{"d":"2026-03-13T20:59:59Z","i":""}`), nil},
+		{"?cursor=!!!", nil},
+	} {
+		a := get(tc.query)
+		if a.status != 400 {
+			t.Errorf("%s: %d %.300s, want 400", tc.query, a.status, a.body)
+			continue
+		}
+		d, _ := a.problem(t)["detail"].(map[string]any)
+		ru, _ := d["ru"].(string)
+		en, _ := d["en"].(string)
+		if ru == "" || en == "" {
+			t.Errorf("%s: the detail is not in both languages: %s", tc.query, a.body)
+		}
+		for _, s := range tc.says {
+			if !strings.Contains(ru, s) || !strings.Contains(en, s) {
+				t.Errorf("%s: the detail does not say %q in both languages: %s", tc.query, s, a.body)
+			}
+		}
+	}
+}
+
+// The statuses the queue accepts as a filter are exactly those a row can
+// have: the statuses appview.Open keeps in the queue.
+func TestQueueStatusesAreTheOpenOnes(t *testing.T) {
+	all := []string{appview.StatusSubmitted, appview.StatusInReview, appview.StatusInfoRequested, appview.StatusApproved,
+		appview.StatusRejected, appview.StatusWithdrawn, appview.StatusPolicyActive, appview.StatusPolicyExpired}
+	var open []string
+	for _, s := range all {
+		if appview.Open(s) {
+			open = append(open, s)
+		}
+	}
+	if fmt.Sprint(open) != fmt.Sprint(httpapi.QueueStatuses) {
+		t.Fatalf("QueueStatuses %v, the open statuses %v", httpapi.QueueStatuses, open)
+	}
+}
