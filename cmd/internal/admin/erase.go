@@ -10,6 +10,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/omsonline/oms/command/cmderr"
+	commandapi "github.com/omsonline/oms/command/httpapi"
 	"github.com/omsonline/oms/command/service"
 	"github.com/omsonline/oms/events"
 	"github.com/omsonline/oms/projections/cabinet"
@@ -39,6 +40,18 @@ type ErasureResponse struct {
 	ReadModelsErased bool `json:"readModelsErased"`
 }
 
+// refuse answers a refusal (a *cmderr.Error) here, with the command API's
+// problem document, and returns nil. Returned to Fiber, the app's
+// ErrorHandler would answer the same 4xx, but only after the metrics and
+// access-log middlewares had taken an error they cannot read as a status
+// for a 500. Any other error is returned: it is a 500 to everyone.
+func refuse(c *fiber.Ctx, err error) error {
+	if _, ok := cmderr.As(err); ok {
+		return commandapi.ErrorHandler(c, err)
+	}
+	return err
+}
+
 // erase runs EraseApplicantData for one applicant. The applicant's
 // applications come from their cabinet, read once the cabinet has caught
 // up with everything written so far, because the data key is per applicant
@@ -52,7 +65,7 @@ func (s *server) erase(c *fiber.Ctx) error {
 		Basis string `json:"basis"`
 	}
 	if err := json.Unmarshal(c.Body(), &body); err != nil {
-		return cmderr.New(cmderr.BadRequest, "bad_json", cmderr.T("Тело запроса — JSON вида {\"basis\": \"subject_request\"}.", `The body is JSON such as {"basis": "subject_request"}.`))
+		return refuse(c, cmderr.New(cmderr.BadRequest, "bad_json", cmderr.T("Тело запроса — JSON вида {\"basis\": \"subject_request\"}.", `The body is JSON such as {"basis": "subject_request"}.`)))
 	}
 	if s.d.Erasure == nil || s.d.Waiter == nil {
 		return errors.New("admin: erasure is not wired")
@@ -68,7 +81,7 @@ func (s *server) erase(c *fiber.Ctx) error {
 	}
 	doc, err := s.d.Store.Get(wctx, cabinet.Collection, applicantID)
 	if errors.Is(err, readstore.ErrNotFound) {
-		return cmderr.New(cmderr.NotFound, "applicant_not_found", cmderr.T("У заявителя нет заявлений.", "The applicant has no applications."))
+		return refuse(c, cmderr.New(cmderr.NotFound, "applicant_not_found", cmderr.T("У заявителя нет заявлений.", "The applicant has no applications.")))
 	}
 	if err != nil {
 		return err
@@ -83,7 +96,7 @@ func (s *server) erase(c *fiber.Ctx) error {
 	}
 	res, err := s.d.Erasure.EraseApplicant(ctx, service.Request{Meta: md}, applicantID, body.Basis, ids)
 	if err != nil {
-		return err
+		return refuse(c, err)
 	}
 	out := ErasureResponse{Erasure: res}
 	var last uint64
