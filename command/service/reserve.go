@@ -72,15 +72,31 @@ func (s *Service) enpOwner(ctx context.Context, stream string) (string, error) {
 // reservePersonFor reserves the person of a submission, or the new person of
 // a corrected identity document, for the application. fresh says the
 // application's id was chosen for this very submission (see reservePerson).
+//
+// A person is both an identity document and an applicant's account: one
+// document may not have two open applications (two accounts for one
+// person), and one account may not have two (one person with two
+// documents, hence two policies and two ЕНП). A submission takes the
+// document first; when the account turns out to be taken, it gives the
+// document back, so that the document's owner is not kept waiting out the
+// grace of an application that will never be written.
 func (s *Service) reservePersonFor(ctx context.Context, meta events.Metadata, applicationID string, st application.State, evs []schema.Event, fresh bool) error {
 	for _, e := range evs {
 		switch e := e.(type) {
 		case schema.ApplicationSubmitted:
-			return s.reservePerson(ctx, meta, application.PersonKey(s.opts.PersonSecret, e.IdentityDocument), applicationID, fresh)
+			doc := s.documentSlot(application.PersonKey(s.opts.PersonSecret, e.IdentityDocument), e.ApplicantID)
+			if err := s.reservePerson(ctx, meta, doc, applicationID, fresh); err != nil {
+				return err
+			}
+			if err := s.reservePerson(ctx, meta, accountSlot(e.ApplicantID), applicationID, fresh); err != nil {
+				s.release(ctx, meta, doc, applicationID)
+				return err
+			}
+			return nil
 		case schema.InfoProvided:
 			if d := e.Corrections.IdentityDocument; d != nil {
 				if key := application.PersonKey(s.opts.PersonSecret, *d); key != application.PersonKey(s.opts.PersonSecret, st.Form.IdentityDocument) {
-					return s.reservePerson(ctx, meta, key, applicationID, false)
+					return s.reservePerson(ctx, meta, s.documentSlot(key, st.ApplicantID), applicationID, false)
 				}
 			}
 		}
@@ -88,10 +104,62 @@ func (s *Service) reservePersonFor(ctx context.Context, meta events.Metadata, ap
 	return nil
 }
 
-func errDuplicatePerson(existing string) error {
-	e := cmderr.New(cmderr.Conflict, "duplicate_application", cmderr.T(
-		"По этому документу, удостоверяющему личность, уже есть открытое заявление. Продолжите его или отзовите, чтобы подать новое.",
-		"There is already an open application for this identity document. Continue it, or withdraw it to submit a new one."))
+// slot is one of a person's two "one open application" locks.
+type slot struct {
+	// key names the reservation stream (schema.PersonStream); it is the
+	// reservation's PersonKey.
+	key string
+	// holds says whether an open application takes the slot.
+	holds func(application.State) bool
+	// refuse answers a submission that finds the slot held by holder.
+	refuse func(holder application.State) error
+}
+
+// documentSlot is the slot of an identity document (key, its keyed hash)
+// for a submission or correction by applicantID.
+func (s *Service) documentSlot(key, applicantID string) slot {
+	return slot{
+		key: key,
+		holds: func(st application.State) bool {
+			return application.PersonKey(s.opts.PersonSecret, st.Form.IdentityDocument) == key
+		},
+		refuse: func(holder application.State) error {
+			if holder.ApplicantID == "" {
+				return errContention() // not yet written: whose is unknown
+			}
+			if holder.ApplicantID != applicantID {
+				// Someone else's application: its id and what to do with it
+				// are not this caller's business.
+				return cmderr.New(cmderr.Conflict, "document_in_use", cmderr.T(
+					"По этому документу, удостоверяющему личность, уже подано заявление из другой учётной записи. Если документ ваш, обратитесь в страховую медицинскую организацию или МФЦ с паспортом.",
+					"An application for this identity document has already been submitted from another account. If the document is yours, contact the insurer or an МФЦ office with your passport."))
+			}
+			return errOpenApplication(holder.ID, cmderr.T(
+				"По этому документу, удостоверяющему личность, уже есть открытое заявление. Продолжите его или отзовите, чтобы подать новое.",
+				"There is already an open application for this identity document. Continue it, or withdraw it to submit a new one."))
+		},
+	}
+}
+
+// accountSlot is the slot of an applicant's account. Its key cannot meet a
+// document's, which is a hex digest.
+func accountSlot(applicantID string) slot {
+	return slot{
+		key:   "account-" + applicantID,
+		holds: func(st application.State) bool { return st.ApplicantID == applicantID },
+		refuse: func(holder application.State) error {
+			if holder.ApplicantID == "" {
+				return errContention() // not yet written: whose is unknown
+			}
+			return errOpenApplication(holder.ID, cmderr.T(
+				"У вас уже есть открытое заявление или полис ОМС, а у человека может быть только один полис. Продолжите это заявление или отзовите его, чтобы подать новое; новый документ, удостоверяющий личность, вносится в него как исправление.",
+				"You already have an open application or a policy, and a person can hold only one. Continue that application, or withdraw it to submit a new one; a new identity document goes into it as a correction."))
+		},
+	}
+}
+
+func errOpenApplication(existing string, msg cmderr.Text) error {
+	e := cmderr.New(cmderr.Conflict, "duplicate_application", msg)
 	e.ExistingApplicationID = existing
 	return e
 }
@@ -112,7 +180,8 @@ func errDuplicatePerson(existing string) error {
 // whose event id matches the stream's first event as a repeat of it and
 // reports success, so an application that was once this person's first
 // reserver would be told it holds the person even after another took it.
-func (s *Service) reservePerson(ctx context.Context, meta events.Metadata, key, applicationID string, fresh bool) error {
+func (s *Service) reservePerson(ctx context.Context, meta events.Metadata, sl slot, applicationID string, fresh bool) error {
+	key := sl.key
 	stream := schema.PersonStream(key)
 	ev := schema.PersonReserved{ApplicationID: applicationID, PersonKey: key, ReservedAt: s.now().UTC()}
 	reservation := eventstore.NewEvent{
@@ -142,12 +211,12 @@ func (s *Service) reservePerson(ctx context.Context, meta events.Metadata, key, 
 			if held.ApplicationID == applicationID {
 				return nil
 			}
-			holds, err := s.holds(ctx, held, key)
+			holder, holds, err := s.holds(ctx, held, sl)
 			if err != nil {
 				return err
 			}
 			if holds {
-				return errDuplicatePerson(held.ApplicationID)
+				return sl.refuse(holder)
 			}
 			exp = eventstore.AtRevision(last.Revision)
 		}
@@ -162,19 +231,45 @@ func (s *Service) reservePerson(ctx context.Context, meta events.Metadata, key, 
 	return errContention()
 }
 
-// holds reports whether a reservation still locks the person.
-func (s *Service) holds(ctx context.Context, r schema.PersonReserved, key string) (bool, error) {
+// release frees a slot that applicationID reserved, for a submission
+// refused after taking it. It is best effort: if it fails, or another
+// reservation came in between, ReservationGrace frees the slot anyway.
+func (s *Service) release(ctx context.Context, meta events.Metadata, sl slot, applicationID string) {
+	stream := schema.PersonStream(sl.key)
+	recs, err := s.store.Load(ctx, stream)
+	if err != nil || len(recs) == 0 {
+		return
+	}
+	last := recs[len(recs)-1]
+	if e, err := schema.Decode(last.Envelope.Type, last.Envelope.SchemaVersion, last.Data); err != nil {
+		return
+	} else if r, _ := e.(schema.PersonReserved); r.ApplicationID != applicationID {
+		return
+	}
+	// A reservation of no application holds nothing (see holds).
+	ev := schema.PersonReserved{PersonKey: sl.key, ReservedAt: s.now().UTC()}
+	if _, err := s.store.Append(ctx, stream, eventstore.AtRevision(last.Revision), meta, eventstore.NewEvent{
+		ID: uuid.NewSHA1(reservationNS, []byte("release|"+sl.key+"|"+applicationID)), Type: ev.EventType(), Data: ev,
+	}); err != nil {
+		s.log.WarnContext(ctx, "could not release a reservation; it expires with its grace", "application", applicationID, "err", err)
+	}
+}
+
+// holds reports whether a reservation still locks the slot, and the
+// application holding it.
+func (s *Service) holds(ctx context.Context, r schema.PersonReserved, sl slot) (application.State, bool, error) {
 	if r.ApplicationID == "" {
-		return false, nil
+		return application.State{}, false, nil
 	}
 	l, err := s.load(ctx, r.ApplicationID)
 	if err != nil {
-		return false, err
+		return application.State{}, false, err
 	}
 	if !l.exists {
 		// The submission that reserved is between its two appends, or died
-		// there; only the latter may be overtaken.
-		return s.now().Sub(r.ReservedAt) < s.opts.ReservationGrace, nil
+		// there; only the latter may be overtaken. Whose it is is unknown,
+		// so the refusal names nothing.
+		return application.State{ID: r.ApplicationID}, s.now().Sub(r.ReservedAt) < s.opts.ReservationGrace, nil
 	}
-	return l.state.Status.Open() && application.PersonKey(s.opts.PersonSecret, l.state.Form.IdentityDocument) == key, nil
+	return l.state, l.state.Status.Open() && sl.holds(l.state), nil
 }

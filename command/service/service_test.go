@@ -3,7 +3,9 @@ package service
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"strconv"
 	"testing"
 	"time"
 
@@ -24,13 +26,21 @@ type uploads struct{}
 func (uploads) Lookup(_ context.Context, id string) (schema.DocumentUploaded, bool, error) {
 	kinds := map[string]string{"1": schema.DocumentPassport, "2": schema.DocumentResidence, "3": schema.DocumentConsent}
 	k, ok := kinds[id[:1]]
-	return schema.DocumentUploaded{DocumentID: id, OwnerID: "user-1", Kind: k, SHA256: "ab", Size: 1, ContentType: "application/pdf"}, ok, nil
+	// The last group is the owner's number (see formOf).
+	owner, err := strconv.Atoi(id[len(id)-12:])
+	if err != nil {
+		return schema.DocumentUploaded{}, false, nil
+	}
+	return schema.DocumentUploaded{DocumentID: id, OwnerID: "user-" + strconv.Itoa(owner), Kind: k, SHA256: "ab", Size: 1, ContentType: "application/pdf"}, ok, nil
 }
 
 var (
 	now       = time.Date(2026, 3, 10, 9, 0, 0, 0, time.UTC)
 	applicant = events.Metadata{Actor: events.Actor{ID: "user-1", Role: events.RoleApplicant}}
-	reviewer  = events.Metadata{Actor: events.Actor{ID: "rev-1", Role: events.RoleReviewer}}
+	// another and third are other people, with accounts of their own.
+	another  = events.Metadata{Actor: events.Actor{ID: "user-2", Role: events.RoleApplicant}}
+	third    = events.Metadata{Actor: events.Actor{ID: "user-3", Role: events.RoleApplicant}}
+	reviewer = events.Metadata{Actor: events.Actor{ID: "rev-1", Role: events.RoleReviewer}}
 )
 
 func newService(t *testing.T, tune func(*Options)) (*Service, *eventstore.Store) {
@@ -47,7 +57,11 @@ func newService(t *testing.T, tune func(*Options)) (*Service, *eventstore.Store)
 	return s, st
 }
 
-func validForm(number string) schema.Form {
+// validForm is user-1's form with the given passport number.
+func validForm(number string) schema.Form { return formOf(1, number) }
+
+// formOf is the form of user-<owner>, with scans of theirs.
+func formOf(owner int, number string) schema.Form {
 	return schema.Form{
 		Applicant: schema.Applicant{LastName: "Ким", FirstName: "Анна", BirthDate: "1995-06-01", BirthPlace: "Алматы", Citizenship: "KAZ", Sex: "female"},
 		IdentityDocument: schema.IdentityDocument{Type: schema.IdentityForeignPassport, Number: number,
@@ -56,9 +70,9 @@ func validForm(number string) schema.Form {
 		Address:           schema.Address{Region: "50", City: "Химки", Street: "Ленина", House: "1", PostalCode: "141400"},
 		Contacts:          schema.Contacts{Phone: "+77011234567", Email: "anna@example.kz"},
 		Documents: []schema.DocumentRef{
-			{Kind: schema.DocumentPassport, ID: "10000000-0000-4000-8000-000000000001"},
-			{Kind: schema.DocumentResidence, ID: "20000000-0000-4000-8000-000000000002"},
-			{Kind: schema.DocumentConsent, ID: "30000000-0000-4000-8000-000000000003"},
+			{Kind: schema.DocumentPassport, ID: fmt.Sprintf("10000000-0000-4000-8000-%012d", owner)},
+			{Kind: schema.DocumentResidence, ID: fmt.Sprintf("20000000-0000-4000-8000-%012d", owner)},
+			{Kind: schema.DocumentConsent, ID: fmt.Sprintf("30000000-0000-4000-8000-%012d", owner)},
 		},
 		Consent: true,
 	}
@@ -181,11 +195,12 @@ func TestPersonReservationGrace(t *testing.T) {
 	ctx := context.Background()
 	key := application.PersonKey(nil, validForm("N1234567").IdentityDocument)
 	ghost := uuid.NewString()
-	if err := s.reservePerson(ctx, applicant, key, ghost, true); err != nil {
+	if err := s.reservePerson(ctx, applicant, s.documentSlot(key, "user-1"), ghost, true); err != nil {
 		t.Fatal(err)
 	}
+	// Whose the ghost is cannot be known, so the refusal names nothing.
 	_, err := s.Submit(ctx, Request{Meta: applicant}, validForm("N1234567"))
-	if e, ok := cmderr.As(err); !ok || e.ExistingApplicationID != ghost {
+	if e, ok := cmderr.As(err); !ok || e.Code != "contention" || e.ExistingApplicationID != "" {
 		t.Fatalf("within grace: %v", err)
 	}
 	clock = clock.Add(2 * DefaultReservationGrace)
@@ -225,23 +240,23 @@ func TestCorrectedPassportMovesTheReservation(t *testing.T) {
 		t.Fatal(err)
 	}
 	askForPassport(t, s, id)
-	// Someone else holds the corrected number: refused with their id.
-	other, err := s.Submit(ctx, Request{Meta: applicant}, validForm("N7654321"))
-	if err != nil {
+	// Someone else holds the corrected number: refused, without their
+	// application's id.
+	if _, err := s.Submit(ctx, Request{Meta: another}, formOf(2, "N7654321")); err != nil {
 		t.Fatal(err)
 	}
 	err = correctPassport(s, id, "N7654321")
-	if e, ok := cmderr.As(err); !ok || e.ExistingApplicationID != other.ApplicationID {
+	if e, ok := cmderr.As(err); !ok || e.Code != "document_in_use" || e.ExistingApplicationID != "" {
 		t.Fatalf("corrected into a held passport: %v", err)
 	}
 	if err := correctPassport(s, id, "N1111111"); err != nil {
 		t.Fatal(err)
 	}
 	// The old passport is free, the new one is taken.
-	if _, err := s.Submit(ctx, Request{Meta: applicant}, validForm("N1234567")); err != nil {
+	if _, err := s.Submit(ctx, Request{Meta: third}, formOf(3, "N1234567")); err != nil {
 		t.Fatalf("old passport still held: %v", err)
 	}
-	if _, err := s.Submit(ctx, Request{Meta: applicant}, validForm("N1111111")); !cmderr.Is(err, cmderr.Conflict) {
+	if _, err := s.Submit(ctx, Request{Meta: third}, formOf(3, "N1111111")); !cmderr.Is(err, cmderr.Conflict) {
 		t.Fatalf("new passport not held: %v", err)
 	}
 }
@@ -271,8 +286,9 @@ func TestRepeatedReservationIsOneEvent(t *testing.T) {
 	ctx := context.Background()
 	key := application.PersonKey(nil, validForm("N1234567").IdentityDocument)
 	app := uuid.NewString()
+	slot := s.documentSlot(key, "user-1")
 	for range 3 {
-		if err := s.reservePerson(ctx, applicant, key, app, true); err != nil {
+		if err := s.reservePerson(ctx, applicant, slot, app, true); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -285,7 +301,7 @@ func TestRepeatedReservationIsOneEvent(t *testing.T) {
 	}
 	// Another application of the same person, while the first is within
 	// its grace: refused, and nothing is appended.
-	if err := s.reservePerson(ctx, applicant, key, uuid.NewString(), true); !cmderr.Is(err, cmderr.Conflict) {
+	if err := s.reservePerson(ctx, applicant, slot, uuid.NewString(), true); !cmderr.Is(err, cmderr.Conflict) {
 		t.Fatalf("second application reserved the person: %v", err)
 	}
 	if recs, _ := st.Load(ctx, schema.PersonStream(key)); len(recs) != 1 {
@@ -305,7 +321,7 @@ func TestSubmissionWithATakenIDIsRefused(t *testing.T) {
 	if err != nil || first.ApplicationID != taken.String() {
 		t.Fatalf("first: %+v %v", first, err)
 	}
-	if _, err := s.Submit(ctx, Request{Meta: applicant}, validForm("N2222222")); !cmderr.Is(err, cmderr.Conflict) {
+	if _, err := s.Submit(ctx, Request{Meta: another}, formOf(2, "N2222222")); !cmderr.Is(err, cmderr.Conflict) {
 		t.Fatalf("a submission under a taken id: %v, want a conflict", err)
 	}
 	recs, err := st.Load(ctx, schema.ApplicationStream(taken.String()))
@@ -314,7 +330,7 @@ func TestSubmissionWithATakenIDIsRefused(t *testing.T) {
 	}
 	// The second person is free to apply under a new id.
 	next = uuid.Must(uuid.NewV7())
-	again, err := s.Submit(ctx, Request{Meta: applicant}, validForm("N2222222"))
+	again, err := s.Submit(ctx, Request{Meta: another}, formOf(2, "N2222222"))
 	if err != nil || again.ApplicationID != next.String() {
 		t.Fatalf("second person after the collision: %+v %v", again, err)
 	}
@@ -339,13 +355,12 @@ func TestReturningToAPersonTakenMeanwhileIsRefused(t *testing.T) {
 	if err := correctPassport(s, b.ApplicationID, "N7654321"); err != nil {
 		t.Fatal(err)
 	}
-	c, err := s.Submit(ctx, Request{Meta: applicant}, validForm("N1234567"))
-	if err != nil {
+	if _, err := s.Submit(ctx, Request{Meta: another}, formOf(2, "N1234567")); err != nil {
 		t.Fatalf("the freed passport: %v", err)
 	}
 	askForPassport(t, s, b.ApplicationID)
 	err = correctPassport(s, b.ApplicationID, "N1234567")
-	if e, ok := cmderr.As(err); !ok || e.ExistingApplicationID != c.ApplicationID {
+	if e, ok := cmderr.As(err); !ok || e.Code != "document_in_use" {
 		t.Fatalf("back to a passport another application holds: %v", err)
 	}
 }

@@ -85,8 +85,10 @@ func TestKillNineThenRebuildEqual(t *testing.T) {
 		var acked atomic.Int64
 		b := killUnderLoad(t, store, writers, load, func() bool { return acked.Load() >= 40 }, func(client remoteClient, cfg config.Config, w int, stop <-chan struct{}) {
 			rev := token(t, cfg, "reviewer", "rev-1")
-			tok := token(t, cfg, "applicant", fmt.Sprintf("crash-%d", w))
 			for i := 0; !stopped(stop); i++ {
+				// A person per application: an account holds one open
+				// application.
+				tok := token(t, cfg, "applicant", fmt.Sprintf("crash-%d-%d", w, i))
 				id, ok := client.submit(tok, fmt.Sprintf("%d%06d", w+1, i))
 				if !ok {
 					return

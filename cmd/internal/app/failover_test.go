@@ -43,7 +43,19 @@ func TestFailoverAcrossProcesses(t *testing.T) {
 
 	cfg := config.Defaults()
 	cfg.DataDir = shared
-	alice := token(t, cfg, "applicant", "alice")
+	// Six people, one application each (an account holds one open
+	// application).
+	people := make([]string, 6)
+	for i := range people {
+		people[i] = token(t, cfg, "applicant", fmt.Sprintf("person-%d", i))
+	}
+	shown := func(c remoteClient, n int, after uint64) int {
+		sum := 0
+		for _, tok := range people[:n] {
+			sum += cabinetCount(t, c, tok, after)
+		}
+		return sum
+	}
 	a, b := remoteClient{addrA}, remoteClient{addrB}
 
 	leader := func() string {
@@ -71,12 +83,12 @@ func TestFailoverAcrossProcesses(t *testing.T) {
 	var ids []string
 	var last uint64
 	for i := 0; i < 3; i++ {
-		id, pos := submitVia(t, survivor, alice, fmt.Sprintf("71%05d", i))
+		id, pos := submitVia(t, survivor, people[i], fmt.Sprintf("71%05d", i))
 		ids = append(ids, id)
 		last = pos
 	}
 	for _, c := range []remoteClient{holder, survivor} {
-		if n := cabinetCount(t, c, alice, last); n != 3 {
+		if n := shown(c, 3, last); n != 3 {
 			t.Fatalf("%s shows %d applications, want 3", c.addr, n)
 		}
 	}
@@ -86,10 +98,10 @@ func TestFailoverAcrossProcesses(t *testing.T) {
 	}
 	killed := time.Now()
 	for i := 3; i < 6; i++ {
-		_, pos := submitVia(t, survivor, alice, fmt.Sprintf("71%05d", i))
+		_, pos := submitVia(t, survivor, people[i], fmt.Sprintf("71%05d", i))
 		last = pos
 	}
-	if n := cabinetCount(t, survivor, alice, last); n != 6 {
+	if n := shown(survivor, 6, last); n != 6 {
 		t.Fatalf("after failover the survivor shows %d applications, want 6", n)
 	}
 	took := time.Since(killed)
