@@ -9,6 +9,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strconv"
 	"time"
@@ -28,6 +29,13 @@ type Waiter interface {
 	WaitFor(ctx context.Context, projection string, pos uint64) error
 }
 
+// positioner is what a Waiter may also tell (projections/leader does): the
+// position a projection has stored. A read whose ?after= it has reached
+// then needs no look at the end of the event log.
+type positioner interface {
+	Position(ctx context.Context, projection string) (uint64, error)
+}
+
 // Deps are what the query handlers need.
 type Deps struct {
 	Store  readstore.Store
@@ -40,7 +48,8 @@ type Deps struct {
 	Now      func() time.Time
 	// MaxWait bounds a read-your-writes wait; the issue fixes it at 5 s.
 	MaxWait time.Duration
-	// Logger receives the access log's failures; nil means slog.Default().
+	// Logger receives the access log's failures and those of reading the
+	// event log's end for ?after=; nil means slog.Default().
 	Logger *slog.Logger
 }
 
@@ -55,7 +64,11 @@ func Register(r fiber.Router, d Deps) {
 	if d.Now == nil {
 		d.Now = time.Now
 	}
-	h := &handlers{d: d, accessLog: NewAccessLog(d.Events, d.Logger, d.Now)}
+	log := d.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	h := &handlers{d: d, log: log, accessLog: NewAccessLog(d.Events, d.Logger, d.Now)}
 	r.Get("/api/v1/cabinet", h.cabinet)
 	r.Get("/api/v1/reviewer/queue", h.queue)
 	r.Get("/api/v1/applications/:id", h.application)
@@ -66,6 +79,7 @@ func Register(r fiber.Router, d Deps) {
 
 type handlers struct {
 	d         Deps
+	log       *slog.Logger
 	accessLog *AccessLog
 }
 
@@ -78,7 +92,8 @@ func problem(c *fiber.Ctx, status int, title, ru, en string) error {
 
 // waitAfter honours ?after=<position>. When the projection does not get
 // there in time the answer is 503 with Retry-After, not stale data
-// presented as fresh.
+// presented as fresh. A position past the end of the event log is a 400
+// at once: no command returned it, so no wait or retry would reach it.
 func (h *handlers) waitAfter(c *fiber.Ctx, projection string) error {
 	raw := c.Query("after")
 	if raw == "" {
@@ -90,6 +105,11 @@ func (h *handlers) waitAfter(c *fiber.Ctx, projection string) error {
 			"Параметр after должен быть неотрицательным целым числом (позиция, которую вернула команда).",
 			"The after parameter must be a non-negative integer (the position a command returned).")
 	}
+	if h.pastTheEnd(c.UserContext(), projection, pos) {
+		return problem(c, fiber.StatusBadRequest, "Bad Request",
+			fmt.Sprintf("Позиции after=%d в журнале событий ещё нет: она дальше его конца. Передайте позицию, которую вернула команда.", pos),
+			fmt.Sprintf("Position after=%d is past the end of the event log. Pass the position a command returned.", pos))
+	}
 	ctx, cancel := context.WithTimeout(c.UserContext(), h.d.MaxWait)
 	defer cancel()
 	if err := h.d.Waiter.WaitFor(ctx, projection, pos); err != nil {
@@ -99,6 +119,32 @@ func (h *handlers) waitAfter(c *fiber.Ctx, projection string) error {
 			"The data is still being updated. Retry in a second.")
 	}
 	return nil
+}
+
+// pastTheEnd reports whether pos is beyond the last event in the event
+// store. A command's position is in the store before the command answers,
+// so a client's legitimate ?after= never is. The end is read only when the
+// projection has not reached pos yet, so read-your-writes that has nothing
+// to wait for costs no extra round trip; when it cannot be read, the
+// position is given the benefit of the doubt (the wait then answers 503).
+func (h *handlers) pastTheEnd(ctx context.Context, projection string, pos uint64) bool {
+	if h.d.Events == nil {
+		return false
+	}
+	if p, ok := h.d.Waiter.(positioner); ok {
+		if at, err := p.Position(ctx, projection); err == nil && at >= pos {
+			return false
+		}
+	}
+	// HeadTime, not Head: its ok is false when no ordinary event is found
+	// among the last ones read (only system events, or none), and an end
+	// that is not known must not turn a legitimate position into a 400.
+	head, _, ok, err := h.d.Events.HeadTime(ctx)
+	if err != nil {
+		h.log.WarnContext(ctx, "read-your-writes: the end of the event log could not be read", "err", err)
+		return false
+	}
+	return ok && pos > head
 }
 
 func (h *handlers) cabinet(c *fiber.Ctx) error {

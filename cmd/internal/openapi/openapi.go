@@ -63,7 +63,7 @@ type Operation struct {
 	audited bool
 }
 
-var afterParam = param{"query", "after", "Read-your-writes: wait (up to 5 s, else 503 with Retry-After) until the read model has passed this $all position, as returned by a command.", "integer"}
+var afterParam = param{"query", "after", "Read-your-writes: wait (up to 5 s, else 503 with Retry-After) until the read model has passed this $all position, as returned by a command. A position past the end of the event log is refused at once with 400.", "integer"}
 
 // Operations lists every operation the document describes.
 func Operations() []Operation {
