@@ -133,10 +133,7 @@ func (c EraseData) decide(s State, env Env) ([]schema.Event, error) {
 	if err := requireRole(c, env.Caller, events.RoleAdmin); err != nil {
 		return nil, err
 	}
-	var fields cmderr.Fields
-	ch := &checker{f: &fields, today: env.today()}
-	ch.oneOf("/basis", c.Basis, schema.EraseBases)
-	if err := fields.Err(); err != nil {
+	if err := CheckEraseBasis(c.Basis, env); err != nil {
 		return nil, err
 	}
 	if err := ErasureAllowed(s, env); err != nil {
@@ -144,6 +141,17 @@ func (c EraseData) decide(s State, env Env) ([]schema.Event, error) {
 	}
 	return []schema.Event{schema.ApplicantDataErased{ApplicationID: s.ID, ApplicantID: s.ApplicantID,
 		Basis: c.Basis, ErasedAt: env.Now, ScansDeleted: c.ScansDeleted}}, nil
+}
+
+// CheckEraseBasis refuses an erasure basis that is not one of
+// schema.EraseBases. It is about the request, not about any application, so
+// the service checks it once before looking at the applicant's
+// applications, and its message names none of them.
+func CheckEraseBasis(basis string, env Env) error {
+	var fields cmderr.Fields
+	ch := &checker{f: &fields, today: env.today()}
+	ch.oneOf("/basis", basis, schema.EraseBases)
+	return fields.Err()
 }
 
 // ErasureAllowed says whether the law lets this application's personal data

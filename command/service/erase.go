@@ -55,6 +55,11 @@ func (s *Service) EraseApplicant(ctx context.Context, req Request, applicantID, 
 	}
 	out := Erasure{ApplicantID: applicantID, Applications: []Result{}}
 	env := application.Env{Now: s.now(), Caller: application.CallerFrom(req.Meta), Config: s.cfg}
+	// A bad basis is wrong whatever the applications; checked in the loop
+	// below it came back prefixed with the first application's id.
+	if err := application.CheckEraseBasis(basis, env); err != nil {
+		return Erasure{}, err
+	}
 	var todo []string
 	var scans []string
 	for _, id := range applicationIDs {

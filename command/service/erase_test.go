@@ -1,0 +1,49 @@
+package service
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/omsonline/oms/command/cmderr"
+	"github.com/omsonline/oms/events"
+)
+
+// keysAndBlobs counts what an erasure destroyed.
+type keysAndBlobs struct{ keys, blobs int }
+
+func (k *keysAndBlobs) Erase(context.Context, string) error      { k.keys++; return nil }
+func (k *keysAndBlobs) DeleteBlob(context.Context, string) error { k.blobs++; return nil }
+
+// TestEraseBadBasisNamesNoApplication: an unknown basis is a 422 about the
+// request (/basis), whose message does not name one of the applicant's
+// applications as if that application were at fault, and nothing is
+// destroyed. A refusal that is about an application still names it.
+func TestEraseBadBasisNamesNoApplication(t *testing.T) {
+	destroyed := &keysAndBlobs{}
+	s, _ := newService(t, func(o *Options) { o.Keys, o.Blobs = destroyed, destroyed })
+	ctx := context.Background()
+	res, err := s.Submit(ctx, Request{Meta: applicant}, validForm("N1234567"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin := Request{Meta: events.Metadata{Actor: events.Actor{ID: "admin-1", Role: events.RoleAdmin}}}
+	for _, basis := range []string{"x", ""} {
+		_, err = s.EraseApplicant(ctx, admin, applicant.Actor.ID, basis, []string{res.ApplicationID})
+		e, ok := cmderr.As(err)
+		if !ok || e.Kind != cmderr.Validation || len(e.Fields) != 1 || e.Fields[0].Field != "/basis" {
+			t.Fatalf("basis %q: %v, want a 422 on /basis", basis, err)
+		}
+		if want := cmderr.Invalid(nil).Message; e.Message != want {
+			t.Errorf("basis %q: message %+v, want %+v", basis, e.Message, want)
+		}
+	}
+	if *destroyed != (keysAndBlobs{}) {
+		t.Fatalf("a refused erasure destroyed %+v", *destroyed)
+	}
+	// The application is still being processed: that refusal is about it.
+	_, err = s.EraseApplicant(ctx, admin, applicant.Actor.ID, "subject_request", []string{res.ApplicationID})
+	if e, ok := cmderr.As(err); !ok || e.Code != "erase_while_open" || !strings.Contains(e.Message.RU, res.ApplicationID) || !strings.Contains(e.Message.EN, res.ApplicationID) {
+		t.Fatalf("open application: %v", err)
+	}
+}
