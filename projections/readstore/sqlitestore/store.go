@@ -6,6 +6,7 @@
 // Layout under Options.Dir:
 //
 //	readmodels.db            documents, aliases, checkpoints, blob metadata
+//	vault.db                 the data keys of sealed personal data (see vault.go)
 //	blobs/<aa>/<sha256>      blob bytes, aa = first two hex digits
 //	blobs/tmp/               uploads in progress
 //
@@ -86,6 +87,7 @@ type Store struct {
 	r     *sql.DB // query-only pool
 	stmts *stmtCache
 	hints *hints
+	vault *vault
 	// commits counts write transactions, for the checkpointer.
 	commits atomic.Uint64
 	ckpt    *checkpointer
@@ -176,15 +178,26 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		_ = w.Close()
 		return nil, err
 	}
+	if s.vault, err = openVault(ctx, dir, common); err != nil {
+		_ = w.Close()
+		return nil, err
+	}
+	if err := s.moveKeys(ctx); err != nil {
+		_ = s.vault.close()
+		_ = w.Close()
+		return nil, fmt.Errorf("sqlitestore: move the keys into %s: %w", vaultFileName, err)
+	}
 
 	r, err := openDB(path, append(common, "query_only(1)", "cache_size(-16384)"), "")
 	if err != nil {
+		_ = s.vault.close()
 		_ = w.Close()
 		return nil, err
 	}
 	keepOpen(r, readConns)
 	if err := r.PingContext(ctx); err != nil {
 		_ = r.Close()
+		_ = s.vault.close()
 		_ = w.Close()
 		return nil, fmt.Errorf("sqlitestore: open readers: %w", err)
 	}
@@ -194,6 +207,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	cdb, err := openDB(path, append(common, "synchronous(NORMAL)"), "")
 	if err != nil {
 		_ = r.Close()
+		_ = s.vault.close()
 		_ = w.Close()
 		return nil, err
 	}
@@ -254,12 +268,6 @@ var schema = []string{
 		generation INTEGER NOT NULL,
 		updated_at INTEGER NOT NULL
 	) STRICT`,
-	`CREATE TABLE IF NOT EXISTS readstore_keys (
-		id TEXT PRIMARY KEY NOT NULL,
-		wrapped BLOB,
-		created_at INTEGER NOT NULL,
-		erased_at INTEGER NOT NULL
-	) STRICT`,
 	`CREATE TABLE IF NOT EXISTS readstore_blobs (
 		sha256 TEXT PRIMARY KEY NOT NULL,
 		size INTEGER NOT NULL,
@@ -298,6 +306,9 @@ func (s *Store) Close() error {
 	if s.r != nil {
 		s.stmts.close()
 		errs = append(errs, s.r.Close())
+	}
+	if s.vault != nil {
+		errs = append(errs, s.vault.close())
 	}
 	errs = append(errs, s.w.Close())
 	if err := errors.Join(errs...); err != nil {
