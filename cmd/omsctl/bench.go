@@ -132,7 +132,7 @@ needed or touched. The defaults take a few minutes on two cores.`,
 	f.IntVar(&o.AppendWriters, "writers", o.AppendWriters, "concurrent writers of the store stage")
 	f.DurationVar(&o.SubmitDuration, "submit-duration", o.SubmitDuration, "how long SubmitApplication is driven")
 	f.IntVar(&o.SubmitWorkers, "submit-clients", o.SubmitWorkers, "closed-loop SubmitApplication clients")
-	f.IntVar(&o.SubmitApplicants, "submit-applicants", o.SubmitApplicants, "applicants whose scans the submissions reference")
+	f.IntVar(&o.SubmitApplicants, "submit-applicants", o.SubmitApplicants, "people prepared with scans; each submits once")
 	f.Float64Var(&o.RYWRate, "ryw-rate", o.RYWRate, "commands per second of the read-your-writes stage")
 	f.DurationVar(&o.RYWDuration, "ryw-duration", o.RYWDuration, "how long the read-your-writes stage runs")
 	f.IntVar(&o.RebuildEvents, "rebuild-events", o.RebuildEvents, "events loaded before the projections are rebuilt")

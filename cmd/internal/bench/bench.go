@@ -46,8 +46,9 @@ type Options struct {
 	AppendEvents  int
 	AppendWriters int
 	// Submit runs SubmitWorkers closed-loop clients for SubmitDuration,
-	// each submission referencing scans uploaded beforehand by one of
-	// SubmitApplicants applicants.
+	// each submission by one of SubmitApplicants people prepared with
+	// their scans beforehand, each person once (an account holds one open
+	// application, and most submissions in life are a person's first).
 	SubmitDuration   time.Duration
 	SubmitWorkers    int
 	SubmitApplicants int
@@ -78,7 +79,7 @@ type Options struct {
 func Defaults() Options {
 	return Options{
 		FsyncSamples: 3000, AppendEvents: 200_000, AppendWriters: 64,
-		SubmitDuration: 10 * time.Second, SubmitWorkers: 16, SubmitApplicants: 2000,
+		SubmitDuration: 10 * time.Second, SubmitWorkers: 16, SubmitApplicants: 15000,
 		RYWRate: 500, RYWDuration: 10 * time.Second,
 		RebuildEvents: 200_000, TimeTravelRuns: 300, RSSEvents: 1_000_000,
 	}

@@ -70,6 +70,9 @@ func (r Report) Markdown() string {
 	if s.Errors > 0 {
 		sub += fmt.Sprintf("; %d errors", s.Errors)
 	}
+	if s.PoolExhausted {
+		sub += "; every one of the prepared applicants had submitted before the time was up"
+	}
 	row("SubmitApplication over HTTP, end to end", sub+")", "≥ 3k/s at p99 ≤ 25 ms", s.PerSecond >= 3000 && s.Latency.P99 <= 25*time.Millisecond && s.Errors == 0)
 
 	w := r.RYW

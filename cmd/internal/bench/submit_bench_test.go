@@ -18,8 +18,8 @@ import (
 // OMS_BENCH_SUBMIT_SECONDS (default 10) sets how long it drives, and
 // OMS_BENCH_SUBMIT_CLIENTS (default 16) how many clients submit at once (1
 // shows a submission's own latency, without queueing).
-// OMS_BENCH_SUBMIT_APPLICANTS (default 2000, as omsctl bench) sets how many
-// applicants the submissions are spread over, and OMS_BENCH_CPUPROFILE=FILE
+// OMS_BENCH_SUBMIT_APPLICANTS (default 15000, as omsctl bench) sets how many
+// people are prepared, each to submit once, and OMS_BENCH_CPUPROFILE=FILE
 // profiles the timed submissions without the uploads before them (instead
 // of -cpuprofile, not with it; one iteration's worth, so with -benchtime 1x).
 func BenchmarkSubmit(b *testing.B) {
