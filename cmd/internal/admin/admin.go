@@ -5,16 +5,22 @@
 package admin
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/omsonline/oms/command/cmderr"
 	"github.com/omsonline/oms/events"
 	"github.com/omsonline/oms/events/eventstore"
+	"github.com/omsonline/oms/projections/leader"
 	"github.com/omsonline/oms/projections/readstore"
 	"github.com/omsonline/oms/projections/runner"
 )
@@ -80,19 +86,25 @@ func Register(r fiber.Router, d Deps) {
 	g.Post("/applicants/:id/erase", s.erase)
 }
 
-func problem(c *fiber.Ctx, status int, ru, en string) error {
-	return c.Status(status).JSON(fiber.Map{"status": status, "title": fiber.ErrBadRequest.Message, "detail": fiber.Map{"ru": ru, "en": en}}, "application/problem+json")
-}
-
 func (s *server) onlyAdmin(c *fiber.Ctx) error {
 	md, ok := events.MetadataFrom(c.UserContext())
 	if !ok {
-		return problem(c, fiber.StatusUnauthorized, "Требуется вход в систему.", "Sign-in required.")
+		return refuse(c, cmderr.New(cmderr.Unauthenticated, "unauthenticated", cmderr.T("Требуется вход в систему.", "Sign-in required.")))
 	}
 	if md.Actor.Role != events.RoleAdmin {
-		return problem(c, fiber.StatusForbidden, "Только для администратора.", "Administrators only.")
+		return refuse(c, cmderr.New(cmderr.Forbidden, "wrong_role", cmderr.T("Только для администратора.", "Administrators only.")))
 	}
 	return c.Next()
+}
+
+func errUnknownProjection(name string) error {
+	return cmderr.New(cmderr.NotFound, "unknown_projection", cmderr.T(
+		fmt.Sprintf("Проекции %q нет.", name), fmt.Sprintf("No projection %q.", name)))
+}
+
+// known reports whether name is one of the projections.
+func (s *server) known(name string) bool {
+	return slices.Contains(s.d.Runner.Names(), name)
 }
 
 func (s *server) status(c *fiber.Ctx) error {
@@ -135,17 +147,23 @@ func (s *server) status(c *fiber.Ctx) error {
 // in the status listing.
 func (s *server) rebuild(c *fiber.Ctx) error {
 	name := c.Params("name")
-	known := false
-	for _, n := range s.d.Runner.Names() {
-		known = known || n == name
+	if !s.known(name) {
+		return refuse(c, errUnknownProjection(name))
 	}
-	if !known {
-		return problem(c, fiber.StatusNotFound, "Нет такой проекции.", "No such projection.")
+	// A rebuild takes no options yet; a body, if any, must still be a JSON
+	// object, so that a client's malformed request is not taken for a
+	// request to rebuild.
+	var opts struct{}
+	if body := c.Body(); len(bytes.TrimSpace(body)) > 0 {
+		if err := json.Unmarshal(body, &opts); err != nil {
+			return refuse(c, cmderr.New(cmderr.BadRequest, "bad_json", cmderr.T(
+				"Тело запроса, если оно есть, — JSON-объект, например {}.", "The body, if any, is a JSON object such as {}.")))
+		}
 	}
 	s.mu.Lock()
 	if rb := s.rebuilds[name]; rb != nil && rb.Running {
 		s.mu.Unlock()
-		return problem(c, fiber.StatusConflict, "Перестройка уже идёт.", "A rebuild is already running.")
+		return refuse(c, cmderr.New(cmderr.Conflict, "rebuild_running", cmderr.T("Перестройка уже идёт.", "A rebuild is already running.")))
 	}
 	rb := &Rebuild{Running: true, StartedAt: time.Now().UTC()}
 	s.rebuilds[name] = rb
@@ -199,13 +217,29 @@ func (s *server) parked(c *fiber.Ctx) error {
 	return c.JSON(out)
 }
 
+// replayParked re-applies a projection's parked messages. A failure is
+// told to the operator in both languages with how far the replay got; the
+// Go error, which is neither, goes to the log.
 func (s *server) replayParked(c *fiber.Ctx) error {
-	n, err := s.d.Runner.ReplayParked(c.UserContext(), c.Params("name"))
+	ctx := c.UserContext()
+	name := c.Params("name")
+	if !s.known(name) {
+		return refuse(c, errUnknownProjection(name))
+	}
+	n, err := s.d.Runner.ReplayParked(ctx, name)
 	if err != nil && n == 0 && errors.Is(err, context.Canceled) {
 		return err
 	}
+	if errors.Is(err, leader.ErrNotLeader) {
+		return refuse(c, cmderr.New(cmderr.Conflict, "not_leader", cmderr.T(
+			"Проекции сейчас работают на другом узле omsd; повторите запрос там.",
+			"The projections run on another omsd node right now; send the request there.")))
+	}
 	if err != nil {
-		return c.Status(fiber.StatusConflict).JSON(fiber.Map{"replayed": n, "error": err.Error()})
+		s.d.Logger.WarnContext(ctx, "replay of parked messages stopped", "projection", name, "replayed", n, "err", err)
+		return refuse(c, cmderr.New(cmderr.Conflict, "replay_failed", cmderr.T(
+			fmt.Sprintf("Повторно применено сообщений: %d; следующее снова не удалось применить (причина — в журнале omsd).", n),
+			fmt.Sprintf("%d parked messages replayed; the next one failed again (the omsd log says why).", n))))
 	}
 	return c.JSON(fiber.Map{"replayed": n})
 }

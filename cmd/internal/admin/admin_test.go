@@ -1,0 +1,144 @@
+package admin
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/gofiber/fiber/v2"
+
+	commandapi "github.com/omsonline/oms/command/httpapi"
+	"github.com/omsonline/oms/events"
+	"github.com/omsonline/oms/projections/runner"
+)
+
+// projections is a Projections with one projection, "cabinet", whose
+// parked messages fail to replay when failReplay is set.
+type projections struct {
+	mu         sync.Mutex
+	rebuilds   int
+	failReplay bool
+}
+
+func (p *projections) Names() []string                                  { return []string{"cabinet"} }
+func (p *projections) Position(context.Context, string) (uint64, error) { return 0, nil }
+func (p *projections) Behind(string, uint64) uint64                     { return 0 }
+func (p *projections) Rebuild(context.Context, string, runner.RebuildOptions) (runner.Progress, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.rebuilds++
+	return runner.Progress{}, nil
+}
+func (p *projections) ReplayParked(context.Context, string) (int, error) {
+	if p.failReplay {
+		return 2, errors.New("runner: replay of parked 42 failed again: boom")
+	}
+	return 3, nil
+}
+
+// newAdminApp serves the admin routes to an administrator, with the
+// ErrorHandler omsd mounts.
+func newAdminApp(p Projections) *fiber.App {
+	app := fiber.New(fiber.Config{ErrorHandler: commandapi.ErrorHandler})
+	app.Use(func(c *fiber.Ctx) error {
+		c.SetUserContext(events.WithMetadata(c.UserContext(), events.Metadata{Actor: events.Actor{ID: "root", Role: events.RoleAdmin}}))
+		return c.Next()
+	})
+	Register(app, Deps{Runner: p, Logger: slog.New(slog.DiscardHandler)})
+	return app
+}
+
+type answer struct {
+	status int
+	ctype  string
+	body   map[string]any
+}
+
+func post(t *testing.T, app *fiber.App, path, body string) answer {
+	t.Helper()
+	req := httptest.NewRequest("POST", path, strings.NewReader(body))
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := app.Test(req, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	a := answer{status: resp.StatusCode, ctype: resp.Header.Get("Content-Type")}
+	if err := json.Unmarshal(raw, &a.body); err != nil {
+		t.Fatalf("%s: %d %q is not JSON", path, resp.StatusCode, raw)
+	}
+	return a
+}
+
+// wantProblem checks a problem document of the command API's shape: status,
+// code, type, a title that is not Fiber's English default, and a detail in
+// both languages.
+func wantProblem(t *testing.T, what string, a answer, status int, code string) {
+	t.Helper()
+	if a.status != status || !strings.HasPrefix(a.ctype, commandapi.ContentTypeProblem) {
+		t.Fatalf("%s: %d %s %v, want a %d problem", what, a.status, a.ctype, a.body, status)
+	}
+	detail, _ := a.body["detail"].(map[string]any)
+	ru, _ := detail["ru"].(string)
+	en, _ := detail["en"].(string)
+	if a.body["code"] != code || a.body["type"] != "urn:oms:problem:"+code || a.body["status"] != float64(status) ||
+		a.body["title"] == "Bad Request" || ru == "" || en == "" || ru == en {
+		t.Fatalf("%s: %v, want code %s with a bilingual detail", what, a.body, code)
+	}
+	if _, raw := a.body["error"]; raw {
+		t.Errorf("%s: a raw error in the answer: %v", what, a.body)
+	}
+}
+
+func TestUnknownProjectionIsABilingual404(t *testing.T) {
+	p := &projections{}
+	app := newAdminApp(p)
+	wantProblem(t, "replay-parked", post(t, app, "/api/v1/admin/projections/bogus/replay-parked", ""), 404, "unknown_projection")
+	wantProblem(t, "rebuild", post(t, app, "/api/v1/admin/projections/bogus/rebuild", ""), 404, "unknown_projection")
+	if p.rebuilds != 0 {
+		t.Fatalf("%d rebuilds started", p.rebuilds)
+	}
+}
+
+func TestRebuildRefusesAMalformedBody(t *testing.T) {
+	p := &projections{}
+	app := newAdminApp(p)
+	for _, body := range []string{`{"x":`, `[1]`, `nonsense`} {
+		wantProblem(t, "rebuild with "+body, post(t, app, "/api/v1/admin/projections/cabinet/rebuild", body), 400, "bad_json")
+	}
+	p.mu.Lock()
+	n := p.rebuilds
+	p.mu.Unlock()
+	if n != 0 {
+		t.Fatalf("a malformed request started %d rebuilds", n)
+	}
+	// No body and an empty object are still a rebuild (each on an app of
+	// its own: the first may still be running).
+	for _, body := range []string{"", "{}"} {
+		if a := post(t, newAdminApp(p), "/api/v1/admin/projections/cabinet/rebuild", body); a.status != fiber.StatusAccepted {
+			t.Fatalf("rebuild with %q: %d %v", body, a.status, a.body)
+		}
+	}
+}
+
+func TestFailedReplayIsABilingual409(t *testing.T) {
+	p := &projections{failReplay: true}
+	a := post(t, newAdminApp(p), "/api/v1/admin/projections/cabinet/replay-parked", "")
+	wantProblem(t, "failed replay", a, 409, "replay_failed")
+	if d := a.body["detail"].(map[string]any); !strings.Contains(d["ru"].(string), "2") || strings.Contains(d["en"].(string), "boom") {
+		t.Errorf("detail %v: want the count replayed, not the Go error", d)
+	}
+	p.failReplay = false
+	if a := post(t, newAdminApp(p), "/api/v1/admin/projections/cabinet/replay-parked", ""); a.status != 200 || a.body["replayed"] != float64(3) {
+		t.Fatalf("replay: %d %v", a.status, a.body)
+	}
+}
