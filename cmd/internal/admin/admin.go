@@ -167,6 +167,9 @@ func (s *server) rebuild(c *fiber.Ctx) error {
 	}
 	rb := &Rebuild{Running: true, StartedAt: time.Now().UTC()}
 	s.rebuilds[name] = rb
+	// The answer is this copy: the rebuild below writes rb under s.mu
+	// while the answer is encoded.
+	started := *rb
 	s.mu.Unlock()
 	go func() {
 		p, err := s.d.Runner.Rebuild(context.Background(), name, runner.RebuildOptions{OnProgress: func(p runner.Progress) {
@@ -189,7 +192,7 @@ func (s *server) rebuild(c *fiber.Ctx) error {
 			s.d.Logger.Error("rebuild failed", "projection", name, "err", err)
 		}
 	}()
-	return c.Status(fiber.StatusAccepted).JSON(rb)
+	return c.Status(fiber.StatusAccepted).JSON(started)
 }
 
 // ParkedRow is one parked message as listed.

@@ -142,3 +142,15 @@ func TestFailedReplayIsABilingual409(t *testing.T) {
 		t.Fatalf("replay: %d %v", a.status, a.body)
 	}
 }
+
+// TestRebuildAnswerDoesNotRaceTheRebuild: the 202 is encoded from a copy;
+// the fake's rebuild finishes at once and writes the shared state while
+// the handler answers (go test -race).
+func TestRebuildAnswerDoesNotRaceTheRebuild(t *testing.T) {
+	p := &projections{}
+	for range 20 {
+		if a := post(t, newAdminApp(p), "/api/v1/admin/projections/cabinet/rebuild", ""); a.status != fiber.StatusAccepted || a.body["running"] != true {
+			t.Fatalf("rebuild: %d %v", a.status, a.body)
+		}
+	}
+}
