@@ -203,17 +203,24 @@ func Apply(v *View, ev eventstore.Recorded) error {
 			v.Policy.Region = e.Address.Region
 		}
 	case schema.PolicyRenewed:
+		from := e.ValidFrom
 		if v.Policy != nil {
 			old := *v.Policy
 			old.Status = "expired"
-			if old.ValidTo >= e.ValidFrom {
+			if continues(old.ValidTo, e.ValidFrom) {
+				// Renewed before the term ended: the new term starts the
+				// day after it, and the person is insured throughout. The
+				// policy shows that whole span, so that it is in force
+				// today rather than "from" a date to come, and the old
+				// document was replaced, not expired.
 				old.Status = "superseded"
+				from = old.ValidFrom
 			}
 			v.PastPolicies = append(v.PastPolicies, old)
 		}
 		region := v.Form.Address.Region
 		v.Status = StatusPolicyActive
-		v.Policy = &Policy{ENP: e.ENP, ValidFrom: e.ValidFrom, ValidTo: e.ValidTo, Document: e.Document, Region: region, Status: "active", IssuedAt: e.RenewedAt.UTC()}
+		v.Policy = &Policy{ENP: e.ENP, ValidFrom: from, ValidTo: e.ValidTo, Document: e.Document, Region: region, Status: "active", IssuedAt: e.RenewedAt.UTC()}
 		v.Form.ResidenceDocument = e.ResidenceDocument
 		if e.Documents != nil {
 			v.Form.Documents = e.Documents
@@ -246,4 +253,15 @@ func Apply(v *View, ev eventstore.Recorded) error {
 	v.Revision = ev.Revision
 	v.UpdatedAt = at
 	return nil
+}
+
+// continues reports whether a term starting on from (YYYY-MM-DD) leaves no
+// day uncovered after a term ending on until.
+func continues(until, from string) bool {
+	end, err1 := time.Parse(time.DateOnly, until)
+	start, err2 := time.Parse(time.DateOnly, from)
+	if err1 != nil || err2 != nil {
+		return until >= from // not dates: the order of the strings
+	}
+	return !start.After(end.AddDate(0, 0, 1))
 }
