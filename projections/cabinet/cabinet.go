@@ -130,21 +130,32 @@ func (Projection) Apply(_ context.Context, tx *runner.Tx, ev eventstore.Recorded
 	return tx.Put(Collection, v.ApplicantID, doc, nil)
 }
 
+// actionsOf lists the commands the applicant can give the application now.
+func actionsOf(v *appview.View) []string {
+	if v.Erased != nil {
+		return []string{} // an erased application takes no commands
+	}
+	out := slices.Clone(actions[v.Status])
+	if v.Status == appview.StatusPolicyActive && (v.Policy == nil || !v.Policy.RenewalReminded) {
+		// Renewal opens with the reminder (RenewalDue is recorded when
+		// the window opens); before it the command refuses, so no button.
+		out = slices.DeleteFunc(out, func(s string) bool { return s == "renew" })
+	}
+	if v.Consent != nil && v.Consent.WithdrawnAt.IsZero() {
+		out = append(out, "withdraw-consent")
+	}
+	if out == nil {
+		out = []string{}
+	}
+	return out
+}
+
 func upsert(doc *Doc, v *appview.View) {
 	a := Application{
 		ApplicationID: v.ApplicationID, Status: v.Status, SubmittedAt: v.SubmittedAt, UpdatedAt: v.UpdatedAt,
-		Revision: v.Revision, Actions: actions[v.Status], Decision: v.Decision, Policy: v.Policy,
+		Revision: v.Revision, Actions: actionsOf(v), Decision: v.Decision, Policy: v.Policy,
 		Region: v.Form.Address.Region, OpenQuestions: []appview.Question{}, PastPolicies: v.PastPolicies,
 		Consent: v.Consent, Erased: v.Erased,
-	}
-	switch {
-	case v.Erased != nil:
-		a.Actions = nil // an erased application takes no commands
-	case v.Consent != nil && v.Consent.WithdrawnAt.IsZero():
-		a.Actions = append(slices.Clip(a.Actions), "withdraw-consent")
-	}
-	if a.Actions == nil {
-		a.Actions = []string{}
 	}
 	for _, q := range v.Questions {
 		if !q.Answered {
