@@ -11,6 +11,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/omsonline/oms/command/cmderr"
 	"github.com/omsonline/oms/events"
 	"github.com/omsonline/oms/events/eventstore"
 	"github.com/omsonline/oms/events/schema"
@@ -98,16 +99,9 @@ func (l *AccessLog) Guard(c *fiber.Ctx, md events.Metadata, rec schema.PersonalD
 
 // Unrecorded is the answer to a read the access log could not record.
 func Unrecorded(c *fiber.Ctx) error {
-	c.Set(fiber.HeaderRetryAfter, "5")
-	c.Set(fiber.HeaderCacheControl, "no-store")
-	return c.Status(fiber.StatusServiceUnavailable).JSON(fiber.Map{
-		"type": "urn:oms:problem:access_log_unavailable", "status": fiber.StatusServiceUnavailable,
-		"title": "Service Unavailable", "code": "access_log_unavailable",
-		"detail": fiber.Map{
-			"ru": "Не удалось записать обращение к персональным данным в журнал доступа, поэтому данные не выданы. Повторите запрос позже.",
-			"en": "The read could not be recorded in the personal data access log, so the data was not served. Retry later.",
-		},
-	}, "application/problem+json")
+	return Unavailable(c, "access_log_unavailable", 5,
+		"Не удалось записать обращение к персональным данным в журнал доступа, поэтому данные не выданы. Повторите запрос позже.",
+		"The read could not be recorded in the personal data access log, so the data was not served. Retry later.")
 }
 
 // audit is Guard for the handlers of this package.
@@ -133,18 +127,18 @@ const (
 // the application's personal data, what and when. The log names staff, not
 // the applicant's data, so reading it is not itself recorded.
 func (h *handlers) access(c *fiber.Ctx) error {
-	md, err := caller(c)
-	if err != nil {
+	md, ok, err := caller(c)
+	if !ok {
 		return err
 	}
 	if md.Actor.Role != events.RoleAuditor && md.Actor.Role != events.RoleAdmin {
-		return problem(c, fiber.StatusForbidden, "Forbidden", "Журнал доступа к персональным данным доступен аудиторам.", "The personal data access log is for auditors.")
+		return problem(c, cmderr.Forbidden, "wrong_role", "Журнал доступа к персональным данным доступен аудиторам.", "The personal data access log is for auditors.")
 	}
 	limit := defaultAccessLimit
 	if l := c.Query("limit"); l != "" {
 		n, err := strconv.Atoi(l)
 		if err != nil || n < 1 || n > maxAccessLimit {
-			return problem(c, fiber.StatusBadRequest, "Bad Request",
+			return problem(c, cmderr.BadRequest, "bad_limit",
 				fmt.Sprintf("limit: число от 1 до %d.", maxAccessLimit), fmt.Sprintf("limit: a number from 1 to %d.", maxAccessLimit))
 		}
 		limit = n
@@ -154,7 +148,7 @@ func (h *handlers) access(c *fiber.Ctx) error {
 	if cur := c.Query("cursor"); cur != "" {
 		pos, err := strconv.ParseUint(cur, 10, 64)
 		if err != nil {
-			return problem(c, fiber.StatusBadRequest, "Bad Request", "Неверный курсор страницы.", "Invalid page cursor.")
+			return problem(c, cmderr.BadRequest, "bad_cursor", "Неверный курсор страницы.", "Invalid page cursor.")
 		}
 		q.AfterID = history.AccessEntryID(id, pos)
 	}

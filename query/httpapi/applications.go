@@ -13,6 +13,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/omsonline/oms/command/cmderr"
 	"github.com/omsonline/oms/events"
 	"github.com/omsonline/oms/events/eventstore"
 	"github.com/omsonline/oms/events/schema"
@@ -22,12 +23,15 @@ import (
 	"github.com/omsonline/oms/projections/readstore"
 )
 
-func caller(c *fiber.Ctx) (events.Metadata, error) {
-	md, ok := events.MetadataFrom(c.UserContext())
+// caller is who makes the request. Without one the 401 is written and ok
+// is false: the handler returns err and nothing else, because a problem
+// written here is not an error that would stop it.
+func caller(c *fiber.Ctx) (md events.Metadata, ok bool, err error) {
+	md, ok = events.MetadataFrom(c.UserContext())
 	if !ok {
-		return md, problem(c, fiber.StatusUnauthorized, "Unauthorized", "Требуется вход в систему.", "Sign-in required.")
+		return md, false, problem(c, cmderr.Unauthenticated, "unauthenticated", "Требуется вход в систему.", "Sign-in required.")
 	}
-	return md, nil
+	return md, true, nil
 }
 
 func isStaff(role string) bool {
@@ -67,15 +71,15 @@ func (h *handlers) loadView(c *fiber.Ctx, id string) (appview.View, bool, error)
 }
 
 func notFound(c *fiber.Ctx) error {
-	return problem(c, fiber.StatusNotFound, "Not Found", "Заявление не найдено.", "Application not found.")
+	return problem(c, cmderr.NotFound, "application_not_found", "Заявление не найдено.", "Application not found.")
 }
 
 // application serves GET /api/v1/applications/:id. Applicants and operators
 // get the owner's view of their own applications; staff get everything.
 // Someone else's application answers 404, not 403, so ids cannot be probed.
 func (h *handlers) application(c *fiber.Ctx) error {
-	md, err := caller(c)
-	if err != nil {
+	md, ok, err := caller(c)
+	if !ok {
 		return err
 	}
 	if err := h.waitAfter(c, "history"); err != nil || c.Response().StatusCode() >= 400 {
@@ -164,12 +168,12 @@ type QueuePage struct {
 }
 
 func (h *handlers) queue(c *fiber.Ctx) error {
-	md, err := caller(c)
-	if err != nil {
+	md, ok, err := caller(c)
+	if !ok {
 		return err
 	}
 	if !isStaff(md.Actor.Role) {
-		return problem(c, fiber.StatusForbidden, "Forbidden", "Очередь доступна сотрудникам страховой организации.", "The queue is for the insurer's staff.")
+		return problem(c, cmderr.Forbidden, "wrong_role", "Очередь доступна сотрудникам страховой организации.", "The queue is for the insurer's staff.")
 	}
 	if err := h.waitAfter(c, "queue"); err != nil || c.Response().StatusCode() >= 400 {
 		return err
@@ -183,14 +187,14 @@ func (h *handlers) queue(c *fiber.Ctx) error {
 		for _, st := range q.Status {
 			if !slices.Contains(QueueStatuses, st) {
 				valid := strings.Join(QueueStatuses, ", ")
-				return problem(c, fiber.StatusBadRequest, "Bad Request",
+				return problem(c, cmderr.BadRequest, "bad_status",
 					fmt.Sprintf("status: в очереди нет статуса %q. Допустимые статусы (через запятую): %s.", st, valid),
 					fmt.Sprintf("status: the queue has no status %q. Valid statuses (comma-separated): %s.", st, valid))
 			}
 		}
 	}
 	if q.Region != "" && !regionCode.MatchString(q.Region) {
-		return problem(c, fiber.StatusBadRequest, "Bad Request",
+		return problem(c, cmderr.BadRequest, "bad_region",
 			fmt.Sprintf("region: %q не код региона. Укажите двузначный код субъекта РФ от 01 до 99, например 77 для Москвы.", q.Region),
 			fmt.Sprintf("region: %q is not a region code. Give the two-digit code of a region of Russia, 01 to 99, e.g. 77 for Moscow.", q.Region))
 	}
@@ -206,21 +210,21 @@ func (h *handlers) queue(c *fiber.Ctx) error {
 	if o := c.Query("overdue"); o != "" {
 		b, err := strconv.ParseBool(o)
 		if err != nil {
-			return problem(c, fiber.StatusBadRequest, "Bad Request", "overdue: true или false.", "overdue: true or false.")
+			return problem(c, cmderr.BadRequest, "bad_overdue", "overdue: true или false.", "overdue: true or false.")
 		}
 		q.Overdue = &b
 	}
 	if l := c.Query("limit"); l != "" {
 		n, err := strconv.Atoi(l)
 		if err != nil || n < 1 || n > 200 {
-			return problem(c, fiber.StatusBadRequest, "Bad Request", "limit: число от 1 до 200.", "limit: a number from 1 to 200.")
+			return problem(c, cmderr.BadRequest, "bad_limit", "limit: число от 1 до 200.", "limit: a number from 1 to 200.")
 		}
 		q.Limit = n
 	}
 	if cur := c.Query("cursor"); cur != "" {
 		after, err := decodeCursor(cur)
 		if err != nil {
-			return problem(c, fiber.StatusBadRequest, "Bad Request", "Неверный курсор страницы.", "Invalid page cursor.")
+			return problem(c, cmderr.BadRequest, "bad_cursor", "Неверный курсор страницы.", "Invalid page cursor.")
 		}
 		q.After = &after
 	}
@@ -254,12 +258,12 @@ func (h *handlers) queue(c *fiber.Ctx) error {
 }
 
 func (h *handlers) history(c *fiber.Ctx) error {
-	md, err := caller(c)
-	if err != nil {
+	md, ok, err := caller(c)
+	if !ok {
 		return err
 	}
 	if !isStaff(md.Actor.Role) {
-		return problem(c, fiber.StatusForbidden, "Forbidden", "История доступна аудиторам и специалистам.", "The history is for auditors and reviewers.")
+		return problem(c, cmderr.Forbidden, "wrong_role", "История доступна аудиторам и специалистам.", "The history is for auditors and reviewers.")
 	}
 	if err := h.waitAfter(c, "history"); err != nil || c.Response().StatusCode() >= 400 {
 		return err
@@ -306,18 +310,18 @@ type State struct {
 // ?revision=N or ?at=<RFC3339>: the one read that bypasses the read models,
 // so an auditor sees exactly what was recorded.
 func (h *handlers) state(c *fiber.Ctx) error {
-	md, err := caller(c)
-	if err != nil {
+	md, ok, err := caller(c)
+	if !ok {
 		return err
 	}
 	if md.Actor.Role != events.RoleAuditor && md.Actor.Role != events.RoleAdmin {
-		return problem(c, fiber.StatusForbidden, "Forbidden", "Просмотр состояния на момент времени доступен аудиторам.", "Time travel is for auditors.")
+		return problem(c, cmderr.Forbidden, "wrong_role", "Просмотр состояния на момент времени доступен аудиторам.", "Time travel is for auditors.")
 	}
 	rawRev, rawAt := c.Query("revision"), c.Query("at")
 	if rawRev != "" && rawAt != "" {
 		// Folding up to whichever comes first would silently ignore one
 		// of them; the auditor asks one question at a time.
-		return problem(c, fiber.StatusBadRequest, "Bad Request",
+		return problem(c, cmderr.BadRequest, "revision_and_at",
 			"Укажите либо revision, либо at, но не оба параметра сразу.",
 			"Give either revision or at, not both.")
 	}
@@ -326,14 +330,14 @@ func (h *handlers) state(c *fiber.Ctx) error {
 	if rawRev != "" {
 		n, err := strconv.ParseUint(rawRev, 10, 64)
 		if err != nil {
-			return problem(c, fiber.StatusBadRequest, "Bad Request", "revision: неотрицательное целое.", "revision: a non-negative integer.")
+			return problem(c, cmderr.BadRequest, "bad_revision", "revision: неотрицательное целое.", "revision: a non-negative integer.")
 		}
 		upTo = n
 	}
 	if rawAt != "" {
 		t, err := time.Parse(time.RFC3339Nano, rawAt)
 		if err != nil {
-			return problem(c, fiber.StatusBadRequest, "Bad Request", "at: время в формате RFC 3339, например 2026-01-31T12:00:00Z.", "at: an RFC 3339 time, e.g. 2026-01-31T12:00:00Z.")
+			return problem(c, cmderr.BadRequest, "bad_at", "at: время в формате RFC 3339, например 2026-01-31T12:00:00Z.", "at: an RFC 3339 time, e.g. 2026-01-31T12:00:00Z.")
 		}
 		at = t
 	}
@@ -351,13 +355,13 @@ func (h *handlers) state(c *fiber.Ctx) error {
 	// under another number.
 	first, last := evs[0], evs[len(evs)-1]
 	if rawRev != "" && upTo > last.Revision {
-		return problem(c, fiber.StatusNotFound, "Not Found",
+		return problem(c, cmderr.NotFound, "no_such_revision",
 			fmt.Sprintf("Ревизии %d нет: у заявления есть ревизии от %d до %d.", upTo, first.Revision, last.Revision),
 			fmt.Sprintf("Revision %d does not exist: the application has revisions %d to %d.", upTo, first.Revision, last.Revision))
 	}
 	if rawAt != "" && first.Envelope.OccurredAt.After(at) {
 		firstAt := first.Envelope.OccurredAt.UTC().Format(time.RFC3339Nano)
-		return problem(c, fiber.StatusNotFound, "Not Found",
+		return problem(c, cmderr.NotFound, "before_first_event",
 			fmt.Sprintf("Заявления на этот момент ещё не существовало: его первое событие записано %s.", firstAt),
 			fmt.Sprintf("The application did not exist yet at that time: its first event was recorded at %s.", firstAt))
 	}

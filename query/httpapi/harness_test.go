@@ -6,9 +6,11 @@ import (
 	"io"
 	"log/slog"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+	"unicode"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -95,10 +97,13 @@ func newTestEnv(t *testing.T) *testEnv {
 	w := &stubWaiter{}
 	app := fiber.New(fiber.Config{ErrorHandler: commandapi.ErrorHandler})
 	app.Use(func(c *fiber.Ctx) error {
+		// Always set: Fiber reuses its contexts, user context included.
+		ctx := context.Background()
 		if role := c.Get("X-Test-Role"); role != "" {
 			md := events.Metadata{Actor: events.Actor{ID: c.Get("X-Test-ID"), Role: role}, OnBehalfOf: c.Get("X-On-Behalf-Of")}
-			c.SetUserContext(events.WithMetadata(c.UserContext(), md))
+			ctx = events.WithMetadata(ctx, md)
 		}
+		c.SetUserContext(ctx)
 		return c.Next()
 	})
 	httpapi.Register(app, httpapi.Deps{Store: st, Waiter: w, Events: es, Now: clock.now, MaxWait: 300 * time.Millisecond})
@@ -111,14 +116,58 @@ type answer struct {
 	body   []byte
 }
 
-// problem decodes the answer as a problem document.
+// problem decodes the answer as a problem document and checks that it has
+// the shape of every refusal of the API (the command side's Problem).
 func (a answer) problem(t *testing.T) map[string]any {
 	t.Helper()
 	var p map[string]any
 	if err := json.Unmarshal(a.body, &p); err != nil {
 		t.Fatalf("%d %s: not JSON: %v", a.status, a.body, err)
 	}
+	if msg := problemShape(a, p); msg != "" {
+		t.Errorf("%d %s: %s", a.status, a.body, msg)
+	}
 	return p
+}
+
+// problemShape says what is wrong with a problem document, or "".
+func problemShape(a answer, p map[string]any) string {
+	code, _ := p["code"].(string)
+	typ, _ := p["type"].(string)
+	title, _ := p["title"].(string)
+	status, _ := p["status"].(float64)
+	d, _ := p["detail"].(map[string]any)
+	ru, _ := d["ru"].(string)
+	en, _ := d["en"].(string)
+	ruTitle, enTitle, _ := strings.Cut(title, " / ")
+	switch {
+	case a.header["Content-Type"] != "application/problem+json":
+		return "Content-Type " + a.header["Content-Type"]
+	case code == "":
+		return "no code"
+	case typ != "urn:oms:problem:"+code:
+		return "type " + typ + " for code " + code
+	case int(status) != a.status:
+		return "status member differs from the HTTP status"
+	case !cyrillic(ruTitle) || enTitle == "" || cyrillic(enTitle):
+		return "the title is not in Russian / English: " + title
+	case ru == "" || en == "" || ru == en || !cyrillic(ru):
+		return "the detail is not in Russian and English"
+	case a.status == 401 && a.header["Www-Authenticate"] == "":
+		return "401 without WWW-Authenticate"
+	case a.status == 503 && a.header["Retry-After"] == "":
+		return "503 without Retry-After"
+	}
+	return ""
+}
+
+func cyrillic(s string) bool {
+	for _, r := range s {
+		if unicode.Is(unicode.Cyrillic, r) {
+			return true
+		}
+	}
+	return false
 }
 
 // get calls the API as role/id (no role: no caller).

@@ -16,6 +16,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/omsonline/oms/command/cmderr"
 	"github.com/omsonline/oms/events"
 	"github.com/omsonline/oms/events/eventstore"
 	"github.com/omsonline/oms/events/schema"
@@ -83,11 +84,8 @@ type handlers struct {
 	accessLog *AccessLog
 }
 
-func problem(c *fiber.Ctx, status int, title, ru, en string) error {
-	return c.Status(status).JSON(fiber.Map{
-		"type": "about:blank", "status": status, "title": title,
-		"detail": fiber.Map{"ru": ru, "en": en},
-	}, "application/problem+json")
+func problem(c *fiber.Ctx, kind cmderr.Kind, code, ru, en string) error {
+	return Refuse(c, kind, code, ru, en)
 }
 
 // waitAfter honours ?after=<position>. When the projection does not get
@@ -101,20 +99,19 @@ func (h *handlers) waitAfter(c *fiber.Ctx, projection string) error {
 	}
 	pos, err := strconv.ParseUint(raw, 10, 64)
 	if err != nil {
-		return problem(c, fiber.StatusBadRequest, "Bad Request",
+		return problem(c, cmderr.BadRequest, "bad_after",
 			"Параметр after должен быть неотрицательным целым числом (позиция, которую вернула команда).",
 			"The after parameter must be a non-negative integer (the position a command returned).")
 	}
 	if h.pastTheEnd(c.UserContext(), projection, pos) {
-		return problem(c, fiber.StatusBadRequest, "Bad Request",
+		return problem(c, cmderr.BadRequest, "after_past_end",
 			fmt.Sprintf("Позиции after=%d в журнале событий ещё нет: она дальше его конца. Передайте позицию, которую вернула команда.", pos),
 			fmt.Sprintf("Position after=%d is past the end of the event log. Pass the position a command returned.", pos))
 	}
 	ctx, cancel := context.WithTimeout(c.UserContext(), h.d.MaxWait)
 	defer cancel()
 	if err := h.d.Waiter.WaitFor(ctx, projection, pos); err != nil {
-		c.Set(fiber.HeaderRetryAfter, "1")
-		return problem(c, fiber.StatusServiceUnavailable, "Service Unavailable",
+		return Unavailable(c, "not_caught_up", 1,
 			"Данные ещё обновляются. Повторите запрос через секунду.",
 			"The data is still being updated. Retry in a second.")
 	}
@@ -150,13 +147,13 @@ func (h *handlers) pastTheEnd(ctx context.Context, projection string, pos uint64
 func (h *handlers) cabinet(c *fiber.Ctx) error {
 	md, ok := events.MetadataFrom(c.UserContext())
 	if !ok {
-		return problem(c, fiber.StatusUnauthorized, "Unauthorized", "Требуется вход в систему.", "Sign-in required.")
+		return problem(c, cmderr.Unauthenticated, "unauthenticated", "Требуется вход в систему.", "Sign-in required.")
 	}
 	applicant := md.Actor.ID
 	switch md.Actor.Role {
 	case events.RoleApplicant:
 		if q := c.Query("applicant"); q != "" && q != applicant {
-			return problem(c, fiber.StatusForbidden, "Forbidden", "Можно смотреть только свой кабинет.", "You can only view your own cabinet.")
+			return problem(c, cmderr.Forbidden, "not_owner", "Можно смотреть только свой кабинет.", "You can only view your own cabinet.")
 		}
 	case events.RoleOperator:
 		// Named in X-On-Behalf-Of or ?applicant= (the authorization
@@ -166,11 +163,11 @@ func (h *handlers) cabinet(c *fiber.Ctx) error {
 			applicant = c.Query("applicant")
 		}
 		if applicant == "" {
-			return problem(c, fiber.StatusBadRequest, "Bad Request",
+			return problem(c, cmderr.BadRequest, "no_applicant",
 				"Оператор МФЦ указывает заявителя: ?applicant=<id>.", "An МФЦ operator names the applicant: ?applicant=<id>.")
 		}
 	default:
-		return problem(c, fiber.StatusForbidden, "Forbidden", "Кабинет доступен заявителю и оператору МФЦ.", "The cabinet is for applicants and МФЦ operators.")
+		return problem(c, cmderr.Forbidden, "wrong_role", "Кабинет доступен заявителю и оператору МФЦ.", "The cabinet is for applicants and МФЦ operators.")
 	}
 	if err := h.waitAfter(c, "cabinet"); err != nil || c.Response().StatusCode() >= 400 {
 		return err

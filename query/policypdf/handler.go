@@ -11,9 +11,11 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/omsonline/oms/command/cmderr"
 	"github.com/omsonline/oms/events"
 	"github.com/omsonline/oms/projections/policies"
 	"github.com/omsonline/oms/projections/readstore"
+	"github.com/omsonline/oms/query/httpapi"
 )
 
 // Waiter waits until a projection has caught up with a position.
@@ -51,15 +53,8 @@ const DefaultIssuer = "Страховая медицинская организ�
 
 type handler struct{ d Deps }
 
-func problem(c *fiber.Ctx, status int, title, ru, en string) error {
-	return c.Status(status).JSON(fiber.Map{
-		"type": "about:blank", "status": status, "title": title,
-		"detail": fiber.Map{"ru": ru, "en": en},
-	}, "application/problem+json")
-}
-
 func notFound(c *fiber.Ctx) error {
-	return problem(c, fiber.StatusNotFound, "Not Found", "Полис не найден.", "Policy not found.")
+	return httpapi.Refuse(c, cmderr.NotFound, "policy_not_found", "Полис не найден.", "Policy not found.")
 }
 
 // Access is who may read a policy: its holder, an МФЦ operator acting for
@@ -98,10 +93,10 @@ func validNumber(enp string) bool {
 func (h *handler) pdf(c *fiber.Ctx) error {
 	md, ok := events.MetadataFrom(c.UserContext())
 	if !ok {
-		return problem(c, fiber.StatusUnauthorized, "Unauthorized", "Требуется вход в систему.", "Sign-in required.")
+		return httpapi.Refuse(c, cmderr.Unauthenticated, "unauthenticated", "Требуется вход в систему.", "Sign-in required.")
 	}
 	if Access(md, "\x00") == fiber.StatusForbidden {
-		return problem(c, fiber.StatusForbidden, "Forbidden", "Выписку о полисе может получить владелец полиса, оператор МФЦ от его имени или сотрудник страховщика.",
+		return httpapi.Refuse(c, cmderr.Forbidden, "wrong_role", "Выписку о полисе может получить владелец полиса, оператор МФЦ от его имени или сотрудник страховщика.",
 			"The policy extract is for its holder, an МФЦ operator acting for them, or the insurer's staff.")
 	}
 	enp := c.Params("enp")
@@ -111,14 +106,13 @@ func (h *handler) pdf(c *fiber.Ctx) error {
 	if raw := c.Query("after"); raw != "" && h.d.Waiter != nil {
 		pos, err := strconv.ParseUint(raw, 10, 64)
 		if err != nil {
-			return problem(c, fiber.StatusBadRequest, "Bad Request", "Параметр after — неотрицательное целое.", "after: a non-negative integer.")
+			return httpapi.Refuse(c, cmderr.BadRequest, "bad_after", "Параметр after — неотрицательное целое.", "after: a non-negative integer.")
 		}
 		ctx, cancel := context.WithTimeout(c.UserContext(), 5*time.Second)
 		err = h.d.Waiter.WaitFor(ctx, "policies", pos)
 		cancel()
 		if err != nil {
-			c.Set(fiber.HeaderRetryAfter, "1")
-			return problem(c, fiber.StatusServiceUnavailable, "Service Unavailable", "Данные ещё обновляются. Повторите через секунду.", "The data is still being updated. Retry in a second.")
+			return httpapi.Unavailable(c, "not_caught_up", 1, "Данные ещё обновляются. Повторите через секунду.", "The data is still being updated. Retry in a second.")
 		}
 	}
 	raw, err := h.d.Store.Get(c.UserContext(), policies.Collection, enp)

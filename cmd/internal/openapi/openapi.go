@@ -61,6 +61,15 @@ type Operation struct {
 	// audited operations record a staff caller's read in the access log
 	// first, and answer 503 when it cannot be recorded.
 	audited bool
+	// more are answers of this operation alone, beyond those the flags
+	// above imply.
+	more []answer
+}
+
+// answer is one documented refusal, a problem document.
+type answer struct {
+	status int
+	desc   string
 }
 
 var afterParam = param{"query", "after", "Read-your-writes: wait (up to 5 s, else 503 with Retry-After) until the read model has passed this $all position, as returned by a command. A position past the end of the event log is refused at once with 400.", "integer"}
@@ -121,8 +130,11 @@ func Operations() []Operation {
 		Operation{Method: "GET", Path: "/api/v1/applications/:id/history", tag: "audit", sum: "The audit timeline: every event with actor, on-behalf-of, correlation and diff (staff)",
 			params: []param{afterParam}, status: 200, resp: historyPage{}, audited: true},
 		Operation{Method: "GET", Path: "/api/v1/applications/:id/state", tag: "audit", sum: "Time travel: the application folded from its events up to a revision or a time (auditors)",
+			desc:   "Give revision or at, not both (400). Without either, the application's last state.",
 			params: []param{{"query", "revision", "Fold up to this stream revision.", "integer"}, {"query", "at", "Fold the events that occurred at or before this RFC 3339 time.", "string"}},
-			status: 200, resp: queryapi.State{}, audited: true},
+			status: 200, resp: queryapi.State{}, audited: true,
+			more: []answer{{404, text("Нет заявления, нет такой ревизии (no_such_revision: detail называет существующие) или заявления на этот момент ещё не было (before_first_event).",
+				"No such application, no such revision (no_such_revision: the detail names those that exist), or the application did not exist yet at that time (before_first_event).")}}},
 		Operation{Method: "GET", Path: "/api/v1/applications/:id/access", tag: "audit", sum: "The staff access log: who of the staff read the application's personal data, what and when, oldest first (auditors)",
 			desc: "One entry per recorded read: the actor and role, on whose behalf (МФЦ operators), what was read (application, history, state, queue, cabinet, policy_pdf, document:<kind>), the route and the time.",
 			params: []param{afterParam,
@@ -133,13 +145,20 @@ func Operations() []Operation {
 			params: []param{afterParam}, status: 200, media: []string{"application/pdf"}, audited: true},
 
 		Operation{Method: "GET", Path: "/api/v1/admin/projections", tag: "admin", sum: "Position, lag, generation and rebuild progress of every projection", status: 200, resp: []admin.ProjectionStatus{}},
-		Operation{Method: "POST", Path: "/api/v1/admin/projections/:name/rebuild", tag: "admin", sum: "Rebuild a projection blue/green in the background", status: 202, resp: admin.Rebuild{}},
+		Operation{Method: "POST", Path: "/api/v1/admin/projections/:name/rebuild", tag: "admin", sum: "Rebuild a projection blue/green in the background", status: 202, resp: admin.Rebuild{},
+			more: []answer{{409, text("Перестройка уже идёт.", "A rebuild is already running.")}}},
 		Operation{Method: "GET", Path: "/api/v1/admin/parked", tag: "admin", sum: "Messages the projections parked after their retries", status: 200, resp: []admin.ParkedRow{}},
-		Operation{Method: "POST", Path: "/api/v1/admin/projections/:name/replay-parked", tag: "admin", sum: "Re-apply a projection's parked messages after a fix", status: 200, resp: replayResult{}},
+		Operation{Method: "POST", Path: "/api/v1/admin/projections/:name/replay-parked", tag: "admin", sum: "Re-apply a projection's parked messages after a fix", status: 200, resp: replayResult{},
+			more: []answer{{409, text("Сообщение снова не применилось (replay_failed; detail говорит, сколько применилось до него) или проекции работают на другом узле (not_leader).",
+				"A message failed again (replay_failed; the detail says how many were replayed before it), or the projections run on another node (not_leader).")}}},
 		Operation{Method: "POST", Path: "/api/v1/admin/applicants/:id/erase", tag: "admin",
 			sum:  "EraseApplicantData: destroy the applicant's data key, delete their scans and record the erasure in each application (152-ФЗ art. 21)",
 			desc: "Refused (409) while an application is being processed or an issued policy's record must still be kept. 200 once every read model shows the erasure; 202 if the erasure is recorded but the read models have not caught up yet.",
-			body: eraseBody{}, status: 200, resp: admin.ErasureResponse{}},
+			body: eraseBody{}, status: 200, resp: admin.ErasureResponse{},
+			more: []answer{
+				{409, text("Заявление ещё рассматривается или сведения о полисе ещё надо хранить.", "An application is being processed, or an issued policy's record must still be kept.")},
+				{422, text("Неизвестное основание (basis).", "An unknown basis.")},
+			}},
 		Operation{Method: "GET", Path: "/api/v1/consent", tag: "commands", sum: "The consent text in force (ru/en), its version and hash; no sign-in needed",
 			status: 200, resp: commandapi.ConsentDocument{}},
 	)
@@ -254,7 +273,12 @@ func Document() map[string]any {
 		}
 		if op.command || op.upload {
 			resps["422"] = problem(text("Поля не прошли проверку; errors называет каждое.", "Fields failed validation; errors names each one."))
+			resps["415"] = problem(text("Тело не того типа: команды принимают application/json, загрузка — multipart/form-data с PDF, JPEG или PNG.",
+				"The body is of the wrong type: commands take application/json, the upload multipart/form-data with a PDF, JPEG or PNG."))
 		}
+		// Every route has a body limit (cmd/internal/authz), none for reads.
+		resps["413"] = problem(text("Тело запроса больше предела маршрута (у запросов на чтение тела нет).", "The body is over the route's limit (reads take none)."))
+		resps["429"] = problem(text("Слишком много запросов; повторите через Retry-After секунд.", "Too many requests; retry after Retry-After seconds."))
 		if op.command {
 			resps["404"] = problem(text("Заявление не найдено.", "No such application."))
 			resps["409"] = problem(text("Команда не подходит к состоянию заявления, или If-Match устарел (currentRevision).", "The command does not fit the application's state, or If-Match is stale (currentRevision)."))
@@ -276,6 +300,9 @@ func Document() map[string]any {
 			}
 			resps["503"] = problem(desc)
 			o["description"] = strings.TrimSpace(op.desc + " Reads by staff (everyone but the applicant) are recorded in the application's access log before the answer is sent.")
+		}
+		for _, m := range op.more {
+			resps[fmt.Sprint(m.status)] = problem(m.desc)
 		}
 		o["responses"] = resps
 		if op.public {
