@@ -2,7 +2,9 @@ package httpapi
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
+	"strings"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -56,6 +58,24 @@ var titles = map[int]string{
 	fiber.StatusServiceUnavailable:    "Сервис недоступен / Service unavailable",
 }
 
+// fiberRU is the Russian for an error Fiber or fasthttp raised with an
+// English message.
+func fiberRU(status int) string {
+	switch status {
+	case fiber.StatusBadRequest:
+		return "Запрос составлен неверно, его не удалось прочитать."
+	case fiber.StatusMethodNotAllowed:
+		return "Этот метод по этому адресу не поддерживается."
+	case fiber.StatusRequestTimeout:
+		return "Запрос не пришёл целиком вовремя. Повторите его."
+	case fiber.StatusRequestHeaderFieldsTooLarge:
+		return "Заголовки запроса слишком длинные."
+	case fiber.StatusBadGateway:
+		return "Соединение прервалось. Повторите запрос."
+	}
+	return fmt.Sprintf("Запрос не выполнен (код HTTP %d).", status)
+}
+
 func title(status int) string {
 	if t, ok := titles[status]; ok {
 		return t
@@ -87,7 +107,9 @@ func problemOf(err error) Problem {
 	}
 	var fe *fiber.Error
 	if errors.As(err, &fe) {
-		p := Problem{Type: "about:blank", Title: title(fe.Code), Status: fe.Code, Code: "http_error", Detail: cmderr.T(fe.Message, fe.Message)}
+		// Fiber's and fasthttp's messages are English only, so they are
+		// only ever the "en" half; the Russian comes from fiberRU.
+		p := Problem{Type: "about:blank", Title: title(fe.Code), Status: fe.Code, Code: "http_error", Detail: cmderr.T(fiberRU(fe.Code), fe.Message)}
 		switch fe.Code {
 		case fiber.StatusRequestEntityTooLarge:
 			p.Code, p.Type = "body_too_large", "urn:oms:problem:body_too_large"
@@ -95,6 +117,20 @@ func problemOf(err error) Problem {
 		case fiber.StatusNotFound:
 			p.Code, p.Type = "no_route", "urn:oms:problem:no_route"
 			p.Detail = cmderr.T("Такого адреса нет.", "No such route.")
+		case fiber.StatusRequestHeaderFieldsTooLarge:
+			p.Code, p.Type = "headers_too_large", "urn:oms:problem:headers_too_large"
+			p.Detail = cmderr.T("Заголовки запроса или строка запроса (после «?») слишком длинные.",
+				"The request headers or the query string (after «?») are too long.")
+		case fiber.StatusBadRequest:
+			// fasthttp parses a multipart body while reading the request,
+			// before any handler, and reports a broken one as a 400 whose
+			// message is the Go parse error ("cannot read
+			// multipart/form-data body: multipart: NextPart: EOF").
+			if strings.Contains(fe.Message, "multipart/form-data") {
+				p.Code, p.Type = "malformed_multipart", "urn:oms:problem:malformed_multipart"
+				p.Detail = cmderr.T("Тело запроса multipart/form-data повреждено или оборвано. Загрузите файл заново.",
+					"The multipart/form-data body is malformed or cut short. Upload the file again.")
+			}
 		}
 		return p
 	}
