@@ -8,6 +8,8 @@ package document
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -197,19 +199,48 @@ func readRest(head []byte, r io.Reader) ([]byte, error) {
 	return b.Bytes(), err
 }
 
+// Scan is an upload as the API reports it: the recorded upload and the
+// digest of the bytes its owner sent.
+type Scan struct {
+	schema.DocumentUploaded
+	// ContentSHA256 is the lowercase hex SHA-256 of the scan's bytes as
+	// uploaded: what sha256sum prints for the file, the same at every
+	// upload of it. DocumentUploaded.SHA256 names the stored blob, which
+	// holds the scan sealed with the owner's key, so it differs at every
+	// upload even of one file; it stays internal (reads and erasure find
+	// the blob by it). The digest is not recorded: computed from the
+	// bytes, it needs no event of its own, holds for scans uploaded before
+	// it was reported, and leaves no fingerprint of the scan in the event
+	// store once the owner's key is erased.
+	ContentSHA256 string
+}
+
+func scanOf(doc schema.DocumentUploaded, plain []byte) Scan {
+	sum := sha256.Sum256(plain)
+	return Scan{DocumentUploaded: doc, ContentSHA256: hex.EncodeToString(sum[:])}
+}
+
 // Upload stores a scan for the caller: an applicant, or an operator acting
 // for one (the scan then belongs to that applicant).
-func (s *Service) Upload(ctx context.Context, meta events.Metadata, kind string, r io.Reader) (schema.DocumentUploaded, error) {
+func (s *Service) Upload(ctx context.Context, meta events.Metadata, kind string, r io.Reader) (Scan, error) {
+	doc, plain, err := s.upload(ctx, meta, kind, r)
+	if err != nil {
+		return Scan{}, err
+	}
+	return scanOf(doc, plain), nil
+}
+
+func (s *Service) upload(ctx context.Context, meta events.Metadata, kind string, r io.Reader) (schema.DocumentUploaded, []byte, error) {
 	owner, err := uploader(meta)
 	if err != nil {
-		return schema.DocumentUploaded{}, err
+		return schema.DocumentUploaded{}, nil, err
 	}
 	kind = strings.TrimSpace(kind)
 	if !slices.Contains(schema.DocumentKinds, kind) {
 		var f cmderr.Fields
 		list := strings.Join(schema.DocumentKinds, ", ")
 		f.Add("/kind", "not_allowed", cmderr.T("Укажите вид документа: "+list+".", "Give the document kind: "+list+"."))
-		return schema.DocumentUploaded{}, f.Err()
+		return schema.DocumentUploaded{}, nil, f.Err()
 	}
 	// The whole scan (at most MaxSize) is read before it is checked and
 	// sealed: sealing is one AES-GCM message, authenticated as a whole, and
@@ -219,46 +250,46 @@ func (s *Service) Upload(ctx context.Context, meta events.Metadata, kind string,
 	var head [SniffLen]byte
 	n, err := io.ReadFull(r, head[:])
 	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
-		return schema.DocumentUploaded{}, fmt.Errorf("document: read upload: %w", err)
+		return schema.DocumentUploaded{}, nil, fmt.Errorf("document: read upload: %w", err)
 	}
 	contentType, ok := Sniff(head[:n])
 	if !ok {
-		return schema.DocumentUploaded{}, errUnsupported()
+		return schema.DocumentUploaded{}, nil, errUnsupported()
 	}
 	plain, err := readRest(head[:n], r)
 	if errors.Is(err, errOverLimit) {
-		return schema.DocumentUploaded{}, TooLargeError()
+		return schema.DocumentUploaded{}, nil, TooLargeError()
 	}
 	if err != nil {
-		return schema.DocumentUploaded{}, fmt.Errorf("document: read upload: %w", err)
+		return schema.DocumentUploaded{}, nil, fmt.Errorf("document: read upload: %w", err)
 	}
 	switch contentType {
 	case TypePNG, TypeJPEG:
 		// The dimensions sit in the header window; CheckImage judges the
 		// whole file when it is shorter.
 		if err := CheckImage(plain[:min(len(plain), imageHeaderWindow)]); err != nil {
-			return schema.DocumentUploaded{}, err
+			return schema.DocumentUploaded{}, nil, err
 		}
 	case TypePDF:
 		var guard PDFGuard
 		if _, err := guard.Write(plain); err != nil {
 			var bomb *bombError
 			if errors.As(err, &bomb) {
-				return schema.DocumentUploaded{}, bomb.refusal
+				return schema.DocumentUploaded{}, nil, bomb.refusal
 			}
-			return schema.DocumentUploaded{}, fmt.Errorf("document: check PDF: %w", err)
+			return schema.DocumentUploaded{}, nil, fmt.Errorf("document: check PDF: %w", err)
 		}
 	}
 	sealed, err := s.keys.SealBytes(ctx, owner, scanContext, plain)
 	if errors.Is(err, piicrypt.ErrErased) {
-		return schema.DocumentUploaded{}, application.ApplicantErased()
+		return schema.DocumentUploaded{}, nil, application.ApplicantErased()
 	}
 	if err != nil {
-		return schema.DocumentUploaded{}, fmt.Errorf("document: seal scan: %w", err)
+		return schema.DocumentUploaded{}, nil, fmt.Errorf("document: seal scan: %w", err)
 	}
 	info, err := s.blobs.PutBlob(ctx, bytes.NewReader(sealed), contentType)
 	if err != nil {
-		return schema.DocumentUploaded{}, fmt.Errorf("document: store blob: %w", err)
+		return schema.DocumentUploaded{}, nil, fmt.Errorf("document: store blob: %w", err)
 	}
 	// SHA256 names the blob (sealed, so unique per upload and never shared
 	// between owners); Size is what the owner uploaded.
@@ -268,19 +299,19 @@ func (s *Service) Upload(ctx context.Context, meta events.Metadata, kind string,
 	}
 	typ, v, data, err := schema.Encode(doc)
 	if err != nil {
-		return schema.DocumentUploaded{}, err
+		return schema.DocumentUploaded{}, nil, err
 	}
 	if _, err := s.store.Append(ctx, schema.DocumentStream(doc.DocumentID), eventstore.NoStream, meta,
 		eventstore.NewEvent{Type: typ, SchemaVersion: v, Data: data}); err != nil {
 		// The blob stays: it is content-addressed and may be shared, and
 		// an unreferenced blob costs only disk.
-		return schema.DocumentUploaded{}, fmt.Errorf("document: record upload: %w", err)
+		return schema.DocumentUploaded{}, nil, fmt.Errorf("document: record upload: %w", err)
 	}
 	if s.known != nil {
 		s.known.Add(doc.DocumentID, detached(doc))
 	}
 	s.log.InfoContext(ctx, "document uploaded", "document", doc.DocumentID, "kind", kind, "size", info.Size, "contentType", contentType)
-	return doc, nil
+	return doc, plain, nil
 }
 
 // detached copies the strings of an upload made from a request: the HTTP
@@ -359,48 +390,56 @@ func MayRead(meta events.Metadata, doc schema.DocumentUploaded) bool {
 
 // Open returns a scan's bytes for a caller allowed to read them; the caller
 // closes the reader.
-func (s *Service) Open(ctx context.Context, meta events.Metadata, id string) (io.ReadCloser, schema.DocumentUploaded, error) {
+func (s *Service) Open(ctx context.Context, meta events.Metadata, id string) (io.ReadCloser, Scan, error) {
+	rc, doc, plain, err := s.open(ctx, meta, id)
+	if err != nil {
+		return nil, Scan{DocumentUploaded: doc}, err
+	}
+	return rc, scanOf(doc, plain), nil
+}
+
+func (s *Service) open(ctx context.Context, meta events.Metadata, id string) (io.ReadCloser, schema.DocumentUploaded, []byte, error) {
 	if meta.Actor.ID == "" {
-		return nil, schema.DocumentUploaded{}, cmderr.New(cmderr.Unauthenticated, "unauthenticated", cmderr.T("Войдите в систему.", "Sign in first."))
+		return nil, schema.DocumentUploaded{}, nil, cmderr.New(cmderr.Unauthenticated, "unauthenticated", cmderr.T("Войдите в систему.", "Sign in first."))
 	}
 	doc, ok, err := s.Lookup(ctx, id)
 	if err != nil {
-		return nil, doc, err
+		return nil, doc, nil, err
 	}
 	if !ok {
-		return nil, doc, errNotFound()
+		return nil, doc, nil, errNotFound()
 	}
 	if !MayRead(meta, doc) {
-		return nil, doc, cmderr.New(cmderr.Forbidden, "not_owner", cmderr.T(
+		return nil, doc, nil, cmderr.New(cmderr.Forbidden, "not_owner", cmderr.T(
 			"Этот документ может читать только его владелец, специалист фонда или аудитор.",
 			"Only the document's owner, a reviewer or an auditor may read it."))
 	}
 	if erased, err := s.keys.Erased(ctx, doc.OwnerID); err != nil {
-		return nil, doc, fmt.Errorf("document: %w", err)
+		return nil, doc, nil, fmt.Errorf("document: %w", err)
 	} else if erased {
-		return nil, doc, ErasedError()
+		return nil, doc, nil, ErasedError()
 	}
 	rc, _, err := s.blobs.OpenBlob(ctx, doc.SHA256)
 	if errors.Is(err, readstore.ErrNotFound) {
 		s.log.ErrorContext(ctx, "document blob missing", "document", doc.DocumentID, "sha256", doc.SHA256)
-		return nil, doc, errNotFound()
+		return nil, doc, nil, errNotFound()
 	}
 	if err != nil {
-		return nil, doc, fmt.Errorf("document: open blob %s: %w", doc.SHA256, err)
+		return nil, doc, nil, fmt.Errorf("document: open blob %s: %w", doc.SHA256, err)
 	}
 	defer rc.Close()
 	sealed, err := io.ReadAll(io.LimitReader(rc, 2*MaxSize))
 	if err != nil {
-		return nil, doc, fmt.Errorf("document: read blob %s: %w", doc.SHA256, err)
+		return nil, doc, nil, fmt.Errorf("document: read blob %s: %w", doc.SHA256, err)
 	}
 	plain, err := s.keys.OpenBytes(ctx, doc.OwnerID, scanContext, sealed)
 	if errors.Is(err, piicrypt.ErrErased) {
-		return nil, doc, ErasedError()
+		return nil, doc, nil, ErasedError()
 	}
 	if err != nil {
-		return nil, doc, fmt.Errorf("document: open scan %s: %w", doc.DocumentID, err)
+		return nil, doc, nil, fmt.Errorf("document: open scan %s: %w", doc.DocumentID, err)
 	}
-	return io.NopCloser(bytes.NewReader(plain)), doc, nil
+	return io.NopCloser(bytes.NewReader(plain)), doc, plain, nil
 }
 
 // ErasedError is the refusal to serve a scan whose owner's personal data

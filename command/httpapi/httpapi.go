@@ -226,8 +226,11 @@ func (h *handlers) action(action string) fiber.Handler {
 
 // uploadResponse is the answer to an upload.
 type uploadResponse struct {
-	ID          string `json:"id"`
-	Kind        string `json:"kind"`
+	ID   string `json:"id"`
+	Kind string `json:"kind"`
+	// SHA256 is the hex SHA-256 of the bytes uploaded (what sha256sum
+	// prints for the file), not the id of the sealed blob they are
+	// stored as.
 	SHA256      string `json:"sha256"`
 	Size        int64  `json:"size"`
 	ContentType string `json:"contentType"`
@@ -264,7 +267,7 @@ func (h *handlers) upload(c *fiber.Ctx) error {
 	}
 	c.Location("/api/v1/documents/" + doc.DocumentID)
 	return c.Status(fiber.StatusCreated).JSON(uploadResponse{
-		ID: doc.DocumentID, Kind: doc.Kind, SHA256: doc.SHA256, Size: doc.Size, ContentType: doc.ContentType,
+		ID: doc.DocumentID, Kind: doc.Kind, SHA256: doc.ContentSHA256, Size: doc.Size, ContentType: doc.ContentType,
 	})
 }
 
@@ -284,7 +287,9 @@ func (h *handlers) download(c *fiber.Ctx) error {
 	c.Set(fiber.HeaderContentDisposition, `attachment; filename="`+name+`"`)
 	c.Set(fiber.HeaderXContentTypeOptions, "nosniff")
 	c.Set(fiber.HeaderCacheControl, "private, no-store")
-	c.Set(fiber.HeaderETag, `"`+doc.SHA256+`"`)
+	// The digest of the bytes served, as the upload reported it; the
+	// blob's id (doc.SHA256) differs at every upload of the same file.
+	c.Set(fiber.HeaderETag, `"`+doc.ContentSHA256+`"`)
 	// fasthttp closes the stream once it is sent.
 	return c.SendStream(rc, int(doc.Size))
 }

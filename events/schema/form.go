@@ -137,7 +137,9 @@ type DocumentRef struct {
 	Kind string `json:"kind"`
 	// ID is the document id returned by POST /api/v1/documents.
 	ID string `json:"id"`
-	// SHA256 is the lowercase hex digest of the bytes (the blob id).
+	// SHA256 is the id of the stored blob: the lowercase hex SHA-256 of
+	// the scan as stored, sealed with its owner's key, so not the digest
+	// of the bytes uploaded (POST /api/v1/documents reports that one).
 	SHA256      string `json:"sha256,omitempty"`
 	Size        int64  `json:"size,omitempty"`
 	ContentType string `json:"contentType,omitempty"`

@@ -31,8 +31,10 @@ func ENPStream(enp string) string { return "enp-" + enp }
 func IdempotencyStream(key string) string { return "idempotency-" + key }
 
 // DocumentUploaded records an uploaded scan: who owns it and where its bytes
-// are. The bytes live in the read-model store's blob storage, addressed by
-// SHA256. Only the owner, reviewers and auditors may read it.
+// are. The bytes live in the read-model store's blob storage, sealed with
+// the owner's key and addressed by SHA256, the digest of that sealed copy
+// (see DocumentRef.SHA256). Only the owner, reviewers and auditors may read
+// it.
 type DocumentUploaded struct {
 	DocumentID string `json:"documentId"`
 	// OwnerID is the subject id of the applicant the scan belongs to (the
