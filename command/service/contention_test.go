@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"sync"
 	"testing"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/omsonline/oms/command/application"
 	"github.com/omsonline/oms/command/cmderr"
+	"github.com/omsonline/oms/events"
 	"github.com/omsonline/oms/events/esdbserver"
 	"github.com/omsonline/oms/events/esdbserver/esdbtest"
 	"github.com/omsonline/oms/events/eventstore"
@@ -86,5 +88,37 @@ func TestRetryPauseGrowsWithinBounds(t *testing.T) {
 				t.Fatalf("attempt %d: pause %v outside [%v, %v]", attempt, d, ceil/2, ceil)
 			}
 		}
+	}
+}
+
+// TestConcurrentSubmissionsOfOneDocumentGetTheDomainAnswer races people of
+// different accounts submitting one passport number: one wins, and every
+// other is told the document is in use, not "contention", although the
+// winner's application is written only after its reservation.
+func TestConcurrentSubmissionsOfOneDocumentGetTheDomainAnswer(t *testing.T) {
+	s := slowDiskService(t, 10*time.Millisecond)
+	ctx := context.Background()
+	const n = 12
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			who := events.Metadata{Actor: events.Actor{ID: fmt.Sprintf("user-%d", i+1), Role: events.RoleApplicant}}
+			_, errs[i] = s.Submit(ctx, Request{Meta: who}, formOf(i+1, "N1234567"))
+		})
+	}
+	wg.Wait()
+	wins := 0
+	for i, err := range errs {
+		if err == nil {
+			wins++
+			continue
+		}
+		if e, ok := cmderr.As(err); !ok || e.Code != "document_in_use" {
+			t.Errorf("submission %d: %v, want document_in_use", i, err)
+		}
+	}
+	if wins != 1 {
+		t.Fatalf("%d submissions succeeded, want 1", wins)
 	}
 }

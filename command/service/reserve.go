@@ -196,7 +196,14 @@ func (s *Service) reservePerson(ctx context.Context, meta events.Metadata, sl sl
 			return fmt.Errorf("service: reserve person: %w", err)
 		}
 	}
-	for range s.opts.MaxAttempts {
+	for attempt := 1; attempt <= s.opts.MaxAttempts; attempt++ {
+		if attempt > 1 {
+			// As in run: the append that beat this one may not be readable
+			// yet, nor the application its reservation points at.
+			if err := sleep(ctx, retryPause(attempt-1)); err != nil {
+				return fmt.Errorf("service: reserve person: %w", err)
+			}
+		}
 		recs, err := s.store.Load(ctx, stream)
 		if err != nil {
 			return fmt.Errorf("service: load %s: %w", stream, err)
@@ -214,6 +221,9 @@ func (s *Service) reservePerson(ctx context.Context, meta events.Metadata, sl sl
 			holder, holds, err := s.holds(ctx, held, sl)
 			if err != nil {
 				return err
+			}
+			if holds && holder.ApplicantID == "" && attempt < s.opts.MaxAttempts {
+				continue // its submission is between its appends: see who it is
 			}
 			if holds {
 				return sl.refuse(holder)
