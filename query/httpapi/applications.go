@@ -96,7 +96,7 @@ func (h *handlers) application(c *fiber.Ctx) error {
 		if ok, err := h.audit(c, md, schema.AccessApplication, v.ApplicantID, v.ApplicationID); !ok {
 			return err
 		}
-		return c.JSON(v)
+		return sendJSON(c, v, dropZeroTimes)
 	case md.Actor.Role == events.RoleApplicant && v.ApplicantID == md.Actor.ID,
 		md.Actor.Role == events.RoleOperator && md.OnBehalfOf != "" && v.ApplicantID == md.OnBehalfOf:
 		// The applicant's own read passes unrecorded; an operator's is
@@ -104,7 +104,7 @@ func (h *handlers) application(c *fiber.Ctx) error {
 		if ok, err := h.audit(c, md, schema.AccessApplication, v.ApplicantID, v.ApplicationID); !ok {
 			return err
 		}
-		return c.JSON(ownerView(v))
+		return sendJSON(c, ownerView(v), dropZeroTimes)
 	default:
 		return notFound(c)
 	}
@@ -278,7 +278,11 @@ func (h *handlers) history(c *fiber.Ctx) error {
 	}
 	entries := make([]json.RawMessage, len(docs))
 	for i, d := range docs {
-		entries[i] = d.Body
+		// Entry by entry: only the few with a zero time or a null (the
+		// first, those adding questions) are decoded again.
+		if entries[i], err = clean(d.Body, normalizeEntry); err != nil {
+			return fmt.Errorf("httpapi: history entry %s: %w", d.ID, err)
+		}
 	}
 	if ok, err := h.audit(c, md, schema.AccessHistory, "", id); !ok {
 		return err
@@ -372,7 +376,7 @@ func (h *handlers) state(c *fiber.Ctx) error {
 	if ok, err := h.audit(c, md, schema.AccessState, out.State.ApplicantID, id); !ok {
 		return err
 	}
-	return c.JSON(out)
+	return sendJSON(c, wireState(out), dropZeroTimes)
 }
 
 // Replay folds recorded events up to a revision and/or a time.

@@ -175,7 +175,7 @@ func (h *handlers) cabinet(c *fiber.Ctx) error {
 	doc, err := h.d.Store.Get(c.UserContext(), cabinet.Collection, applicant)
 	if errors.Is(err, readstore.ErrNotFound) {
 		// Nobody's data: nothing to record.
-		return c.JSON(cabinet.Doc{ApplicantID: applicant, Applications: []cabinet.Application{}})
+		return sendJSON(c, cabinet.Doc{ApplicantID: applicant}, normalizeCabinet)
 	}
 	if err != nil {
 		return err
@@ -197,6 +197,5 @@ func (h *handlers) cabinet(c *fiber.Ctx) error {
 			return err
 		}
 	}
-	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
-	return c.Send(json.RawMessage(doc.Body))
+	return sendRaw(c, doc.Body, normalizeCabinet)
 }

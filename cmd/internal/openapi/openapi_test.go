@@ -3,6 +3,7 @@ package openapi_test
 import (
 	"encoding/json"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -91,5 +92,39 @@ func compact(t *testing.T, raw []byte) []byte {
 func TestPathOf(t *testing.T) {
 	if got := openapi.PathOf("/api/v1/applications/:id/history"); got != "/api/v1/applications/{id}/history" {
 		t.Fatal(got)
+	}
+}
+
+// Members that are sent only once they have a value are not required: a
+// consent that was not withdrawn has no withdrawnAt (omitzero), a question
+// not yet answered no answeredAt.
+func TestOptionalMembersAreNotRequired(t *testing.T) {
+	raw, err := openapi.JSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Components struct {
+			Schemas map[string]struct {
+				Required   []string
+				Properties map[string]json.RawMessage
+			}
+		}
+	}
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		t.Fatal(err)
+	}
+	for schema, member := range map[string]string{"Consent": "withdrawnAt", "Question": "answeredAt", "Change": "from"} {
+		s, ok := doc.Components.Schemas[schema]
+		if _, has := s.Properties[member]; !ok || !has {
+			t.Errorf("no schema %s with a member %s", schema, member)
+		}
+		if slices.Contains(s.Required, member) {
+			t.Errorf("%s requires %s, which is not always sent", schema, member)
+		}
+	}
+	// ... and those always sent still are.
+	if s := doc.Components.Schemas["Consent"]; !slices.Contains(s.Required, "signedAt") {
+		t.Errorf("Consent does not require signedAt: %v", s.Required)
 	}
 }

@@ -126,10 +126,22 @@ func (s *schemas) fields(t reflect.Type, props map[string]any, required *[]strin
 			name = f.Name
 		}
 		props[name] = s.typ(f.Type)
-		if !strings.Contains(opts, "omitempty") && f.Type.Kind() != reflect.Pointer {
+		if !omitted(opts) && f.Type.Kind() != reflect.Pointer {
 			*required = append(*required, name)
 		}
 	}
 }
 
 func reflectOf(v any) reflect.Type { return reflect.TypeOf(v) }
+
+// omitted reports whether a field with these json tag options may be left
+// out of the JSON: omitempty, or omitzero (Go 1.24), which encoding/json
+// honours too, so such a field is not required.
+func omitted(opts string) bool {
+	for o := range strings.SplitSeq(opts, ",") {
+		if o == "omitempty" || o == "omitzero" {
+			return true
+		}
+	}
+	return false
+}
