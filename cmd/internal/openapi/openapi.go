@@ -146,7 +146,7 @@ func Operations() []Operation {
 
 		Operation{Method: "GET", Path: "/api/v1/admin/projections", tag: "admin", sum: "Position, lag, generation and rebuild progress of every projection", status: 200, resp: []admin.ProjectionStatus{}},
 		Operation{Method: "POST", Path: "/api/v1/admin/projections/:name/rebuild", tag: "admin", sum: "Rebuild a projection blue/green in the background", status: 202, resp: admin.Rebuild{},
-			more: []answer{{409, text("Перестройка уже идёт.", "A rebuild is already running.")}}},
+			more: []answer{{400, text("Тело, если оно есть, — не JSON-объект.", "The body, if any, is not a JSON object.")}, {409, text("Перестройка уже идёт.", "A rebuild is already running.")}}},
 		Operation{Method: "GET", Path: "/api/v1/admin/parked", tag: "admin", sum: "Messages the projections parked after their retries", status: 200, resp: []admin.ParkedRow{}},
 		Operation{Method: "POST", Path: "/api/v1/admin/projections/:name/replay-parked", tag: "admin", sum: "Re-apply a projection's parked messages after a fix", status: 200, resp: replayResult{},
 			more: []answer{{409, text("Сообщение снова не применилось (replay_failed; detail говорит, сколько применилось до него) или проекции работают на другом узле (not_leader).",
