@@ -2,9 +2,12 @@ package cabinet
 
 import (
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/omsonline/oms/events"
+	"github.com/omsonline/oms/events/eventstore"
 	"github.com/omsonline/oms/projections/appview"
 )
 
@@ -39,4 +42,33 @@ func TestActionsOf(t *testing.T) {
 	if !slices.Contains(actions[appview.StatusPolicyActive], "renew") {
 		t.Fatal("actionsOf changed the shared table")
 	}
+}
+
+// The withdrawal notice promises nothing that happens by itself: erasure
+// is the operator's act, and the notice says when it is due, in both
+// languages.
+func TestConsentWithdrawnNoticeIsTruthful(t *testing.T) {
+	for name, c := range map[string]*appview.Consent{
+		"closed":        {WithdrawnAt: time.Now()},
+		"policy record": {WithdrawnAt: time.Now(), RetainUntil: "2032-11-25"},
+	} {
+		v := &appview.View{Status: appview.StatusWithdrawn, Consent: c}
+		n, ok := notify(v, recordedOf(t, "ConsentWithdrawn"))
+		if !ok {
+			t.Fatalf("%s: no notice", name)
+		}
+		for _, text := range []string{n.Body.RU, n.Body.EN} {
+			if strings.Contains(text, "будут удалены") || strings.Contains(text, "will be erased") {
+				t.Errorf("%s: %q promises an erasure that nothing performs", name, text)
+			}
+		}
+		if c.RetainUntil != "" && !strings.Contains(n.Body.RU, c.RetainUntil) {
+			t.Errorf("%s: %q does not say until when", name, n.Body.RU)
+		}
+	}
+}
+
+func recordedOf(t *testing.T, typ string) eventstore.Recorded {
+	t.Helper()
+	return eventstore.Recorded{Envelope: events.Envelope{Type: typ, EventID: "e1", OccurredAt: time.Now()}}
 }

@@ -243,11 +243,14 @@ func notify(v *appview.View, ev eventstore.Recorded) (Notification, bool) {
 		n.Title = Text{"Согласие на обработку данных отозвано", "Consent to data processing withdrawn"}
 		switch {
 		case v.Consent != nil && v.Consent.RetainUntil != "":
-			n.Body = Text{"Сведения о выданном полисе закон требует хранить до " + v.Consent.RetainUntil + "; после этого ваши данные будут удалены.",
-				"The law requires keeping the record of the issued policy until " + v.Consent.RetainUntil + "; after that your data will be erased."}
+			n.Body = Text{"Сведения о выданном полисе закон требует хранить до " + v.Consent.RetainUntil + ". После этой даты они подлежат удалению; когда данные удалят, здесь появится уведомление.",
+				"The law requires keeping the record of the issued policy until " + v.Consent.RetainUntil + ". After that date it is due for erasure; when your data are erased, a notice will appear here."}
 		default:
-			n.Body = Text{"Рассмотрение заявления прекращено. Ваши персональные данные будут удалены.",
-				"The application is no longer processed. Your personal data will be erased."}
+			// Erasure is the operator's act (the erase command), which the
+			// law requires within 30 days of the withdrawal; this notice
+			// must not claim it happens by itself.
+			n.Body = Text{"Рассмотрение заявления прекращено. Закон (152-ФЗ, ст. 21) обязывает удалить ваши персональные данные в течение 30 дней; когда их удалят, здесь появится уведомление.",
+				"The application is no longer processed. The law (152-FZ, art. 21) requires your personal data to be erased within 30 days; when they are erased, a notice will appear here."}
 		}
 	case "ApplicantDataErased":
 		n.Title = Text{"Персональные данные удалены", "Personal data erased"}
