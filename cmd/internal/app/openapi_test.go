@@ -126,6 +126,8 @@ func TestOpenAPIProblemsMatchTheDocument(t *testing.T) {
 		{"GET /api/v1/reviewer/queue", req{method: "GET", path: "/api/v1/reviewer/queue?region=ZZ", token: reviewer}, 400},
 		{"GET /api/v1/reviewer/queue", req{method: "GET", path: "/api/v1/reviewer/queue?cursor=e30", token: reviewer}, 400},
 		{"GET /api/v1/applications/{id}", req{method: "GET", path: "/api/v1/applications/nobody", token: reviewer}, 404},
+		{"GET /api/v1/cabinet", req{method: "GET", path: "/api/v1/cabinet"}, 401},
+		{"GET /api/v1/cabinet", req{method: "GET", path: "/api/v1/cabinet", token: "not-a-token"}, 401},
 		{"GET /api/v1/applications/{id}/history", req{method: "GET", path: "/api/v1/applications/nobody/history", token: reviewer}, 404},
 		{"GET /api/v1/applications/{id}/state", req{method: "GET", path: "/api/v1/applications/" + app + "/state?revision=99", token: auditor}, 404},
 		{"GET /api/v1/applications/{id}/state", req{method: "GET", path: "/api/v1/applications/" + app + "/state?at=2000-01-01T00:00:00Z", token: auditor}, 404},

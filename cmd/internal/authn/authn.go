@@ -27,6 +27,8 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/omsonline/oms/cmd/internal/logging"
+	"github.com/omsonline/oms/command/cmderr"
+	commandapi "github.com/omsonline/oms/command/httpapi"
 	"github.com/omsonline/oms/events"
 )
 
@@ -249,14 +251,14 @@ func (v *Verifier) Middleware() fiber.Handler {
 		} else if cookie := c.Cookies(SessionCookie); cookie != "" {
 			claims, err := v.claims(cookie)
 			if err != nil {
-				return unauthorized(c, "Сессия истекла. Войдите снова.", "The session has expired. Sign in again.")
+				return unauthorized(c, "session_expired", "Сессия истекла. Войдите снова.", "The session has expired. Sign in again.")
 			}
 			if !SafeMethod(c.Method()) && !csrfMatches(claims.CSRF, c.Get(CSRFHeader)) {
 				return csrfRefused(c)
 			}
 			actor = events.Actor{ID: claims.Subject, Role: claims.Role}
 		} else {
-			return unauthorized(c, "Требуется вход в систему.", "Sign-in required.")
+			return unauthorized(c, "sign_in_required", "Требуется вход в систему.", "Sign-in required.")
 		}
 		corr := c.Get("X-Correlation-ID")
 		if _, err := uuid.Parse(corr); err != nil {
@@ -295,27 +297,23 @@ func refuseToken(c *fiber.Ctx, err error) error {
 			"У вашей учётной записи нет роли в «ОМС онлайн» (заявитель, оператор, проверяющий, аудитор или администратор). Обратитесь к администратору.",
 			"Your account has no role in «ОМС онлайн» (applicant, operator, reviewer, auditor or admin). Ask your administrator for one.")
 	case errors.Is(err, ErrDevToken):
-		return unauthorized(c, "Тестовые токены (omsctl token) здесь не принимаются: войдите через поставщика учётных записей.",
+		return unauthorized(c, "dev_token_refused", "Тестовые токены (omsctl token) здесь не принимаются: войдите через поставщика учётных записей.",
 			"Dev tokens (omsctl token) are not accepted here: sign in with the identity provider.")
 	case errors.Is(err, jwt.ErrTokenExpired):
-		return unauthorized(c, "Срок действия токена истёк. Получите новый.", "The token has expired. Get a new one.")
+		return unauthorized(c, "token_expired", "Срок действия токена истёк. Получите новый.", "The token has expired. Get a new one.")
 	}
-	return unauthorized(c, "Токен недействителен или истёк.", "The token is invalid or expired.")
+	return unauthorized(c, "token_invalid", "Токен недействителен или истёк.", "The token is invalid or expired.")
 }
 
+// forbidden and unauthorized answer with the API's problem document (code,
+// bilingual title and detail), written here rather than returned: the
+// access log and the metrics record the status of what was written.
 func forbidden(c *fiber.Ctx, code, ru, en string) error {
 	c.Set(fiber.HeaderCacheControl, "no-store")
-	return c.Status(fiber.StatusForbidden).JSON(fiber.Map{
-		"type": "urn:oms:problem:" + code, "status": 403, "title": "Forbidden", "code": code,
-		"detail": fiber.Map{"ru": ru, "en": en},
-	}, "application/problem+json")
+	return commandapi.ErrorHandler(c, cmderr.New(cmderr.Forbidden, code, cmderr.T(ru, en)))
 }
 
-func unauthorized(c *fiber.Ctx, ru, en string) error {
+func unauthorized(c *fiber.Ctx, code, ru, en string) error {
 	c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="oms"`)
-	c.Set(fiber.HeaderContentType, "application/problem+json")
-	return c.Status(fiber.StatusUnauthorized).JSON(fiber.Map{
-		"type": "about:blank", "status": 401, "title": "Unauthorized",
-		"detail": fiber.Map{"ru": ru, "en": en},
-	}, "application/problem+json")
+	return commandapi.ErrorHandler(c, cmderr.New(cmderr.Unauthenticated, code, cmderr.T(ru, en)))
 }
