@@ -64,7 +64,7 @@ type Rebuild struct {
 	Position   uint64    `json:"position"`
 	Head       uint64    `json:"head"`
 	StartedAt  time.Time `json:"startedAt"`
-	FinishedAt time.Time `json:"finishedAt,omitempty"`
+	FinishedAt time.Time `json:"finishedAt,omitzero"` // absent while running
 	Error      string    `json:"error,omitempty"`
 	EventsPerS float64   `json:"eventsPerSecond"`
 }

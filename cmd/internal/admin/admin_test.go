@@ -149,8 +149,13 @@ func TestFailedReplayIsABilingual409(t *testing.T) {
 func TestRebuildAnswerDoesNotRaceTheRebuild(t *testing.T) {
 	p := &projections{}
 	for range 20 {
-		if a := post(t, newAdminApp(p), "/api/v1/admin/projections/cabinet/rebuild", ""); a.status != fiber.StatusAccepted || a.body["running"] != true {
+		a := post(t, newAdminApp(p), "/api/v1/admin/projections/cabinet/rebuild", "")
+		if a.status != fiber.StatusAccepted || a.body["running"] != true {
 			t.Fatalf("rebuild: %d %v", a.status, a.body)
+		}
+		// A running rebuild has not finished: no year-1 finishedAt.
+		if f, ok := a.body["finishedAt"]; ok {
+			t.Fatalf("a running rebuild answers finishedAt %v", f)
 		}
 	}
 }
