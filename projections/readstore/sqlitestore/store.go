@@ -54,7 +54,11 @@ const (
 	// few seconds rides those out without hiding a stuck writer.
 	DefaultBusyTimeout = 5 * time.Second
 
-	schemaVersion = 1
+	// schemaVersion 2 moved the data keys into vault.db. An older program
+	// must refuse the file: it would recreate an empty keys table, make
+	// new keys for applicants who have them in the vault, and seal events
+	// with keys that the move back drops.
+	schemaVersion = 2
 )
 
 // Options configure Open.

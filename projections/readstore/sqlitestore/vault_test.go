@@ -139,3 +139,18 @@ func BenchmarkCreateKey(b *testing.B) {
 	})
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "keys/s")
 }
+
+// A program from before the vault (schema version 1) must not open a
+// store whose keys moved: the version it finds is newer than its own.
+func TestOlderProgramsRefuseTheMovedKeys(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(ctx, Options{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var v int
+	if err := s.w.QueryRowContext(ctx, `PRAGMA user_version`).Scan(&v); err != nil || v < 2 {
+		t.Fatalf("user_version %d (%v): a version-1 program would open the store and recreate an empty keys table", v, err)
+	}
+}
