@@ -47,7 +47,6 @@ type vault struct {
 }
 
 type createReq struct {
-	ctx     context.Context
 	id      string
 	wrapped []byte
 	stored  []byte
@@ -106,7 +105,7 @@ var errVaultClosed = errors.New("sqlitestore: the key vault is closed")
 
 // create queues a new key for the next group commit and waits for it.
 func (v *vault) create(ctx context.Context, id string, wrapped []byte) ([]byte, bool, error) {
-	req := &createReq{ctx: ctx, id: id, wrapped: wrapped, done: make(chan struct{})}
+	req := &createReq{id: id, wrapped: wrapped, done: make(chan struct{})}
 	select {
 	case v.creates <- req:
 	case <-v.stop:
