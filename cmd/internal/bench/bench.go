@@ -18,6 +18,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"syscall"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -134,13 +135,14 @@ func Run(ctx context.Context, o Options) (Report, error) {
 	r := Report{Machine: Machine(), Started: time.Now(), Options: o}
 	steps := []struct {
 		name string
+		dir  string // the stage's subdirectory of o.Dir
 		run  func() error
 	}{
-		{"store appends", func() (err error) { r.Fsyncs, r.Appends, err = appends(ctx, &o); return }},
-		{"SubmitApplication over HTTP", func() (err error) { r.Submit, err = submit(ctx, &o); return }},
-		{"read-your-writes", func() (err error) { r.RYW, err = readYourWrites(ctx, &o); return }},
-		{"rebuild and time travel", func() (err error) { r.Rebuild, r.Travel, err = rebuild(ctx, &o); return }},
-		{"memory", func() (err error) {
+		{"store appends", "appends", func() (err error) { r.Fsyncs, r.Appends, err = appends(ctx, &o); return }},
+		{"SubmitApplication over HTTP", "submit", func() (err error) { r.Submit, err = submit(ctx, &o); return }},
+		{"read-your-writes", "ryw", func() (err error) { r.RYW, err = readYourWrites(ctx, &o); return }},
+		{"rebuild and time travel", "rebuild", func() (err error) { r.Rebuild, r.Travel, err = rebuild(ctx, &o); return }},
+		{"memory", "rss", func() (err error) {
 			if o.RSS != nil {
 				r.RSS, err = o.RSS(ctx, filepath.Join(o.Dir, "rss"), o.RSSEvents)
 			} else {
@@ -154,7 +156,15 @@ func Run(ctx context.Context, o Options) (Report, error) {
 		if err := s.run(); err != nil {
 			return r, fmt.Errorf("bench: %s: %w", s.name, err)
 		}
-		runtime.GC() // what one stage left must not slow the next
+		// What one stage left must not slow the next: its garbage, its
+		// files (the submit stage writes some 45,000 scans) and the
+		// kernel's writeback of them, which would otherwise compete with
+		// the next stage for the disk.
+		if err := os.RemoveAll(filepath.Join(o.Dir, s.dir)); err != nil {
+			return r, fmt.Errorf("bench: clean up after %s: %w", s.name, err)
+		}
+		syscall.Sync()
+		runtime.GC()
 	}
 	r.Elapsed = time.Since(r.Started)
 	return r, nil
