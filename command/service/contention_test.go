@@ -30,7 +30,11 @@ func slowDiskService(t *testing.T, syncDelay time.Duration) *Service {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	s, err := New(Options{Store: st, Documents: uploads{}, Now: func() time.Time { return now }, Logger: slog.New(slog.DiscardHandler)})
+	// Ten rounds instead of five: their pauses add up to about half a
+	// second, so that a loaded machine (CI runs packages side by side)
+	// still sees the winner's slow appends land before the losers give up.
+	// Without the pauses, ten rounds go by inside one slow write as five do.
+	s, err := New(Options{Store: st, Documents: uploads{}, Now: func() time.Time { return now }, Logger: slog.New(slog.DiscardHandler), MaxAttempts: 10})
 	if err != nil {
 		t.Fatal(err)
 	}
