@@ -18,9 +18,9 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"syscall"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/omsonline/oms/cmd/internal/app"
