@@ -75,6 +75,7 @@ func init() {
 	register[DocumentUploaded](1, nil)
 	register[PersonReserved](1, nil)
 	register[ENPReserved](1, nil)
+	register[MigrationCompleted](1, nil)
 	register[IdempotencyClaimed](1, nil)
 	register[IdempotencyCompleted](1, nil)
 	register[IdempotencyReleased](1, nil)

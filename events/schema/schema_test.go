@@ -40,6 +40,7 @@ func samples() []schema.Event {
 		schema.ApplicantDataErased{ApplicationID: "a", ApplicantID: "u", Basis: schema.EraseOnRequest, ErasedAt: at, ScansDeleted: 3},
 		schema.DocumentUploaded{DocumentID: "d", OwnerID: "u", Kind: schema.DocumentConsent, SHA256: "ab", Size: 3, ContentType: "application/pdf", UploadedAt: at},
 		schema.PersonReserved{ApplicationID: "a", PersonKey: "k", ReservedAt: at},
+		schema.MigrationCompleted{Name: "account-reservations", Changed: 3, Conflicts: 1, CompletedAt: at},
 		schema.ENPReserved{ENP: "1234567890123452", ApplicationID: "a", ReservedAt: at},
 		schema.IdempotencyClaimed{Fingerprint: "f", Command: "Approve", ApplicationID: "a", CommandID: "c", ClaimedAt: at},
 		schema.IdempotencyCompleted{Fingerprint: "f", Result: schema.CommandResult{ApplicationID: "a", Revision: 3, Position: 99}, CompletedAt: at},

@@ -13,6 +13,7 @@ const (
 	TypeIdempotencyClaimed   = "IdempotencyKeyClaimed"
 	TypeIdempotencyCompleted = "IdempotencyKeyCompleted"
 	TypeIdempotencyReleased  = "IdempotencyKeyReleased"
+	TypeMigrationCompleted   = "MigrationCompleted"
 )
 
 // DocumentStream is the stream of one uploaded scan.
@@ -22,6 +23,10 @@ func DocumentStream(documentID string) string { return "document-" + documentID 
 // SHA-256 of the normalised identity document (see
 // command/application.PersonKey).
 func PersonStream(key string) string { return "person-" + key }
+
+// MigrationStream records that a one-time migration of the event store's
+// data has run to its end, so that no node runs it again.
+func MigrationStream(name string) string { return "migration-" + name }
 
 // ENPStream is the reservation stream of one ЕНП.
 func ENPStream(enp string) string { return "enp-" + enp }
@@ -112,7 +117,18 @@ type IdempotencyReleased struct {
 	ReleasedAt time.Time `json:"releasedAt"`
 }
 
+// MigrationCompleted closes a migration's stream (MigrationStream).
+type MigrationCompleted struct {
+	Name string `json:"name"`
+	// Changed counts what the migration wrote; Conflicts what it left for
+	// a person to decide (and logged).
+	Changed     int       `json:"changed"`
+	Conflicts   int       `json:"conflicts"`
+	CompletedAt time.Time `json:"completedAt"`
+}
+
 // EventType implementations.
+func (MigrationCompleted) EventType() string   { return TypeMigrationCompleted }
 func (DocumentUploaded) EventType() string     { return TypeDocumentUploaded }
 func (PersonReserved) EventType() string       { return TypePersonReserved }
 func (ENPReserved) EventType() string          { return TypeENPReserved }
