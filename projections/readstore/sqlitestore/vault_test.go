@@ -154,3 +154,55 @@ func TestOlderProgramsRefuseTheMovedKeys(t *testing.T) {
 		t.Fatalf("user_version %d (%v): a version-1 program would open the store and recreate an empty keys table", v, err)
 	}
 }
+
+// A crash after the keys were copied into the vault and before they were
+// dropped from readmodels.db leaves them in both; the next start finds the
+// copies there already, keeps them (an erasure in either place winning) and
+// finishes the move.
+func TestKeyMoveSurvivesACrashBetweenCopyAndDrop(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s, err := Open(ctx, Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The vault has the copies (committed before the crash) ...
+	if _, _, err := s.CreateKey(ctx, "alice", []byte{1, 2}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.CreateKey(ctx, "bob", []byte{3}); err != nil {
+		t.Fatal(err)
+	}
+	// ... and the read models still have the table, where bob's key was
+	// erased after the copy was read.
+	if err := s.write(ctx, func(tx *sql.Tx) error {
+		for _, q := range []string{
+			`CREATE TABLE readstore_keys (id TEXT PRIMARY KEY NOT NULL, wrapped BLOB, created_at INTEGER NOT NULL, erased_at INTEGER NOT NULL) STRICT`,
+			`INSERT INTO readstore_keys VALUES ('alice', x'0102', 1, 0), ('bob', NULL, 1, 7)`,
+		} {
+			if _, err := tx.ExecContext(ctx, q); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+
+	s, err = Open(ctx, Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if w, erased, found, err := s.LoadKey(ctx, "alice"); err != nil || !found || erased || !bytes.Equal(w, []byte{1, 2}) {
+		t.Fatalf("alice: %x %v %v %v", w, erased, found, err)
+	}
+	if w, erased, found, err := s.LoadKey(ctx, "bob"); err != nil || !found || !erased || w != nil {
+		t.Fatalf("bob: %x erased %v found %v %v, want the erasure kept", w, erased, found, err)
+	}
+	var n int
+	if err := s.w.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_schema WHERE name = 'readstore_keys'`).Scan(&n); err != nil || n != 0 {
+		t.Fatalf("readmodels.db still has the keys table: %d %v", n, err)
+	}
+}
