@@ -64,18 +64,25 @@ func TestConcurrentClaimsGetTheDomainAnswer(t *testing.T) {
 		})
 	}
 	wg.Wait()
+	oneWinner(t, "claim", errs, "already_claimed")
+}
+
+// oneWinner checks the outcome of a race: exactly one success, and the
+// domain's refusal code for every other attempt.
+func oneWinner(t *testing.T, what string, errs []error, code string) {
+	t.Helper()
 	wins := 0
 	for i, err := range errs {
 		if err == nil {
 			wins++
 			continue
 		}
-		if e, ok := cmderr.As(err); !ok || e.Code != "already_claimed" {
-			t.Errorf("claim %d: %v, want already_claimed", i, err)
+		if e, ok := cmderr.As(err); !ok || e.Code != code {
+			t.Errorf("%s %d: %v, want %s", what, i, err, code)
 		}
 	}
 	if wins != 1 {
-		t.Fatalf("%d claims succeeded, want 1", wins)
+		t.Fatalf("%d of %d succeeded, want 1", wins, len(errs))
 	}
 }
 
@@ -112,17 +119,5 @@ func TestConcurrentSubmissionsOfOneDocumentGetTheDomainAnswer(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	wins := 0
-	for i, err := range errs {
-		if err == nil {
-			wins++
-			continue
-		}
-		if e, ok := cmderr.As(err); !ok || e.Code != "document_in_use" {
-			t.Errorf("submission %d: %v, want document_in_use", i, err)
-		}
-	}
-	if wins != 1 {
-		t.Fatalf("%d submissions succeeded, want 1", wins)
-	}
+	oneWinner(t, "submission", errs, "document_in_use")
 }

@@ -21,19 +21,7 @@ func TestKeysMoveOutOfTheReadModels(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The old layout: the table in the read models' database.
-	if err := s.write(ctx, func(tx *sql.Tx) error {
-		for _, q := range []string{
-			`CREATE TABLE readstore_keys (id TEXT PRIMARY KEY NOT NULL, wrapped BLOB, created_at INTEGER NOT NULL, erased_at INTEGER NOT NULL) STRICT`,
-			`INSERT INTO readstore_keys VALUES ('alice', x'0102', 1, 0), ('bob', NULL, 1, 5)`,
-		} {
-			if _, err := tx.ExecContext(ctx, q); err != nil {
-				return err
-			}
-		}
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
+	oldKeysTable(t, s, `('alice', x'0102', 1, 0), ('bob', NULL, 1, 5)`)
 	s.Close()
 
 	for range 2 { // and a second open finds nothing left to move
@@ -175,19 +163,7 @@ func TestKeyMoveSurvivesACrashBetweenCopyAndDrop(t *testing.T) {
 	}
 	// ... and the read models still have the table, where bob's key was
 	// erased after the copy was read.
-	if err := s.write(ctx, func(tx *sql.Tx) error {
-		for _, q := range []string{
-			`CREATE TABLE readstore_keys (id TEXT PRIMARY KEY NOT NULL, wrapped BLOB, created_at INTEGER NOT NULL, erased_at INTEGER NOT NULL) STRICT`,
-			`INSERT INTO readstore_keys VALUES ('alice', x'0102', 1, 0), ('bob', NULL, 1, 7)`,
-		} {
-			if _, err := tx.ExecContext(ctx, q); err != nil {
-				return err
-			}
-		}
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
+	oldKeysTable(t, s, `('alice', x'0102', 1, 0), ('bob', NULL, 1, 7)`)
 	s.Close()
 
 	s, err = Open(ctx, Options{Dir: dir})
@@ -204,5 +180,25 @@ func TestKeyMoveSurvivesACrashBetweenCopyAndDrop(t *testing.T) {
 	var n int
 	if err := s.w.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_schema WHERE name = 'readstore_keys'`).Scan(&n); err != nil || n != 0 {
 		t.Fatalf("readmodels.db still has the keys table: %d %v", n, err)
+	}
+}
+
+// oldKeysTable puts the keys table of schema version 1 into readmodels.db,
+// with rows (an SQL VALUES list).
+func oldKeysTable(t *testing.T, s *Store, rows string) {
+	t.Helper()
+	ctx := context.Background()
+	if err := s.write(ctx, func(tx *sql.Tx) error {
+		for _, q := range []string{
+			`CREATE TABLE readstore_keys (id TEXT PRIMARY KEY NOT NULL, wrapped BLOB, created_at INTEGER NOT NULL, erased_at INTEGER NOT NULL) STRICT`,
+			`INSERT INTO readstore_keys VALUES ` + rows,
+		} {
+			if _, err := tx.ExecContext(ctx, q); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
 	}
 }
