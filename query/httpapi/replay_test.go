@@ -7,9 +7,7 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/omsonline/oms/events"
 	"github.com/omsonline/oms/events/benchload"
-	"github.com/omsonline/oms/events/eventstore"
 	"github.com/omsonline/oms/events/schema"
 	"github.com/omsonline/oms/projections/appview"
 	"github.com/omsonline/oms/query/httpapi"
@@ -33,15 +31,7 @@ func TestReplayMatchesAFoldIntoFreshCopies(t *testing.T) {
 	}
 	payloads = append(payloads, journey[4:]...)
 	payloads = append(payloads, schema.AddressChanged{ApplicationID: appID, Address: schema.Address{Region: "78", City: "СПб", Street: "Невский", House: "1", PostalCode: "191025"}, ChangedAt: at, Document: schema.PolicyDocument{Version: 2}})
-	evs := make([]eventstore.Recorded, len(payloads))
-	for i, p := range payloads {
-		typ, ver, data, err := schema.Encode(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		evs[i] = eventstore.Recorded{Stream: "application-" + appID, Revision: uint64(i), Position: uint64(100 + i),
-			Envelope: events.Envelope{Type: typ, SchemaVersion: ver, OccurredAt: at.Add(time.Duration(i) * time.Minute)}, Data: data}
-	}
+	evs := httpapi.RecordedStream(t, appID, at, payloads)
 
 	got, err := httpapi.Replay(appID, evs, uint64(len(evs)), time.Time{})
 	if err != nil {

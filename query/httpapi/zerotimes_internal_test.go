@@ -25,15 +25,7 @@ func TestWireStateIsDropZeroTimes(t *testing.T) {
 		schema.InfoProvided{ApplicationID: appID, ProvidedAt: at, Answers: []schema.Answer{{QuestionID: "1.1", Text: "Ответ"}}},
 		schema.InfoRequested{ApplicationID: appID, ReviewerID: "rev-1", RequestedAt: at, Questions: []schema.Question{{ID: "2.1", Text: "Ещё"}, {ID: "2.2", Text: "И ещё"}}},
 	}, payloads[3:]...)...)
-	evs := make([]eventstore.Recorded, len(payloads))
-	for i, p := range payloads {
-		typ, ver, data, err := schema.Encode(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		evs[i] = eventstore.Recorded{Stream: "application-" + appID, Revision: uint64(i), Position: uint64(100 + i),
-			Envelope: events.Envelope{Type: typ, SchemaVersion: ver, OccurredAt: at.Add(time.Duration(i) * time.Minute)}, Data: data}
-	}
+	evs := RecordedStream(t, appID, at, payloads)
 	for upTo := range uint64(len(evs)) {
 		st, err := Replay(appID, evs, upTo, time.Time{})
 		if err != nil {
@@ -65,4 +57,21 @@ func TestWireStateIsDropZeroTimes(t *testing.T) {
 			t.Errorf("revision %d:\n dropZeroTimes %s\n wireState     %s", upTo, slow, fast)
 		}
 	}
+}
+
+// RecordedStream is payloads as the store hands out the stream of appID:
+// revisions from 0, positions from 100, a minute apart from at. It is
+// exported for the package's external tests too.
+func RecordedStream(t testing.TB, appID string, at time.Time, payloads []schema.Event) []eventstore.Recorded {
+	t.Helper()
+	evs := make([]eventstore.Recorded, len(payloads))
+	for i, p := range payloads {
+		typ, ver, data, err := schema.Encode(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		evs[i] = eventstore.Recorded{Stream: "application-" + appID, Revision: uint64(i), Position: uint64(100 + i),
+			Envelope: events.Envelope{Type: typ, SchemaVersion: ver, OccurredAt: at.Add(time.Duration(i) * time.Minute)}, Data: data}
+	}
+	return evs
 }
