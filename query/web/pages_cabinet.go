@@ -73,7 +73,7 @@ func (h *handlers) cabinet(c *fiber.Ctx) error {
 	// Newest first: people look for what they did last.
 	slices.SortStableFunc(d.Applications, func(a, b AppRow) int { return b.SubmittedAt.Compare(a.SubmittedAt) })
 	if doc.Policy != nil {
-		d.Policy = h.policyCard(*doc.Policy, doc.Applications)
+		d.Policy = h.policyCard(c, *doc.Policy, doc.Applications)
 	}
 	return h.render(c, fiber.StatusOK, "cabinet", h.obo(c, h.page(c, "cabinet.title", d)))
 }
@@ -83,8 +83,13 @@ func (h *handlers) obo(c *fiber.Ctx, p *Page) *Page {
 	return p
 }
 
-func (h *handlers) policyCard(p appview.Policy, apps []cabinet.Application) *PolicyCard {
+func (h *handlers) policyCard(c *fiber.Ctx, p appview.Policy, apps []cabinet.Application) *PolicyCard {
 	card := &PolicyCard{Policy: p, PDF: "/api/v1/policies/" + url.PathEscape(p.ENP) + "/pdf"}
+	if who := onBehalfOf(c, session(c)); who != "" {
+		// An operator fetches the policy for the applicant they look at;
+		// without it the API refuses (on_behalf_required).
+		card.PDF += "?applicant=" + url.QueryEscape(who)
+	}
 	for _, a := range apps {
 		if a.Policy != nil && a.Policy.ENP == p.ENP && a.Policy.ValidTo == p.ValidTo {
 			card.ApplicationID = a.ApplicationID
@@ -224,7 +229,7 @@ func (h *handlers) applicantApplication(c *fiber.Ctx) error {
 		}
 	}
 	if v.Policy != nil {
-		d.Policy = h.policyCard(*v.Policy, nil)
+		d.Policy = h.policyCard(c, *v.Policy, nil)
 		d.Policy.ApplicationID = v.ApplicationID
 		if v.Status == appview.StatusPolicyActive && d.Policy.DaysLeft >= 0 {
 			s := addressSection(l, "", v.Form.Address)

@@ -240,6 +240,14 @@ func TestPolicyPDFAccess(t *testing.T) {
 			t.Errorf("%s: a refusal leaks the holder: %s", c.name, body)
 		}
 	}
+	// The cabinet page an МФЦ operator sees for alice links the PDF for
+	// her; a link without the applicant is refused (on_behalf_required).
+	c := newClient(t, a, cfg)
+	page := c.do(req{method: "GET", path: fmt.Sprintf("/cabinet?applicant=alice&after=%d", last.Position), session: c.session("operator", "mfc-1")})
+	link := "/api/v1/policies/" + enp + "/pdf?applicant=alice"
+	if page.status != 200 || !strings.Contains(page.body, link) {
+		t.Errorf("operator's cabinet page: %d, no link %s in it", page.status, link)
+	}
 	_, pdf := get(alice, "")
 	in, err := pdfcheck.Inspect(pdf)
 	if err != nil || in.Pages != 1 || !pdfcheck.IsA4(in.MediaBoxes[0]) || in.EmbeddedFontFiles == 0 {
