@@ -30,7 +30,7 @@ type Deps struct {
 	// Issuer is the insurer named on the extract.
 	Issuer string
 	// PublicURL is the service's external base URL for the verification
-	// link; empty takes the scheme and host of the request.
+	// link, never taken from the request (see cmd/internal/app publicURL).
 	PublicURL string
 	Now       func() time.Time
 }
@@ -131,10 +131,9 @@ func (h *handler) pdf(c *fiber.Ctx) error {
 	default:
 		return notFound(c)
 	}
+	// Never the request's Host header: a forged one would print an
+	// official-looking extract whose link and QR code lead elsewhere.
 	base := h.d.PublicURL
-	if base == "" {
-		base = c.BaseURL()
-	}
 	var buf bytes.Buffer
 	err = Render(&buf, Extract{
 		FullName: doc.Holder.FullName(), LatinName: doc.Holder.LatinName, BirthDate: doc.Holder.BirthDate,

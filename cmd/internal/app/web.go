@@ -29,7 +29,7 @@ func webProjections(cfg config.Config) []runner.Projection {
 // starts the e-mail sender when OMS_SMTP_URL is set.
 func registerWeb(a *App, v *authn.Verifier) error {
 	policypdf.Register(a.http, policypdf.Deps{
-		Store: a.store, Waiter: a.leader, Issuer: a.cfg.PolicyIssuer, PublicURL: a.cfg.PublicURL,
+		Store: a.store, Waiter: a.leader, Issuer: a.cfg.PolicyIssuer, PublicURL: publicURL(a.cfg),
 	})
 	// With an OIDC issuer, SignIn stays nil: the phone + code posts answer
 	// 404 and the sign-in page sends people to the issuer. A front end
@@ -195,4 +195,21 @@ func (p *inProcessAPI) Do(ctx context.Context, r web.APIRequest) (web.APIRespons
 		return web.APIResponse{}, fmt.Errorf("app: in-process %s %s timed out", r.Method, r.Path)
 	}
 	return web.APIResponse{Status: rc.Response.StatusCode(), Body: append([]byte(nil), rc.Response.Body()...)}, nil
+}
+
+// publicURL is OMS_PUBLIC_URL, or without it the address omsd listens on
+// (what a developer's browser reaches): links the service prints never
+// come from a request's Host header, which the client chooses.
+func publicURL(cfg config.Config) string {
+	if cfg.PublicURL != "" {
+		return cfg.PublicURL
+	}
+	host, port, err := net.SplitHostPort(cfg.HTTPAddr)
+	if err != nil {
+		return "http://" + cfg.HTTPAddr
+	}
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "localhost"
+	}
+	return "http://" + net.JoinHostPort(host, port)
 }

@@ -265,6 +265,19 @@ func TestPolicyPDFAccess(t *testing.T) {
 			t.Errorf("extract lacks %q:\n%s", want, txt)
 		}
 	}
+	// A forged Host header does not become the extract's link.
+	forged, _ := http.NewRequest("GET", "http://"+a.HTTPAddr()+path, nil)
+	forged.Host = "evil.example"
+	forged.Header.Set("Authorization", "Bearer "+alice)
+	if resp, err := http.DefaultClient.Do(forged); err != nil {
+		t.Fatal(err)
+	} else {
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if ft, err := pdfcheck.Text(b); err != nil || strings.Contains(ft, "evil.example") || !strings.Contains(ft, "/verify/"+enp) {
+			t.Errorf("extract for Host: evil.example (%v):\n%s", err, ft)
+		}
+	}
 	// The QR code's link answers without signing in, and only with the
 	// document number.
 	resp, err := http.Get("http://" + a.HTTPAddr() + "/verify/" + enp + "?doc=" + enp + "-01")

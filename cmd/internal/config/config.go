@@ -109,7 +109,7 @@ func (c *Config) settings() []setting {
 		{env: "OMS_READMODELS_DIR", flag: "readmodels-dir", usage: "directory of the embedded read models (several omsd on one machine may share it)", str: &c.ReadModelsDir},
 		{env: "OMS_SMTP_URL", flag: "smtp-url", usage: "SMTP server for e-mail notifications, smtp://[user:pass@]host[:port][?starttls=off] or smtps://…; empty sends no e-mail", str: &c.SMTPURL},
 		{env: "OMS_SMTP_FROM", flag: "smtp-from", usage: "sender of e-mail notifications", str: &c.SMTPFrom},
-		{env: "OMS_PUBLIC_URL", flag: "public-url", usage: "external base URL of the service (links in e-mails, the policy QR code); empty uses the request's host", str: &c.PublicURL},
+		{env: "OMS_PUBLIC_URL", flag: "public-url", usage: "external base URL of the service (links in e-mails, the policy QR code); empty means http:// and the HTTP listen address, never the request's Host header", str: &c.PublicURL},
 		{env: "OMS_POLICY_ISSUER", flag: "policy-issuer", usage: "insurer named on the policy extract", str: &c.PolicyIssuer},
 		{env: "OMS_RATE_LIMIT_IP", flag: "rate-limit-ip", usage: "requests per window from one client IP; 0 turns the limit off", i: &c.RateLimitIP},
 		{env: "OMS_RATE_LIMIT_SUBJECT", flag: "rate-limit-subject", usage: "requests per window by one signed-in subject; 0 turns the limit off", i: &c.RateLimitSubject},
