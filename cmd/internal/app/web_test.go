@@ -154,7 +154,7 @@ func TestBrowserSessionAndCSRF(t *testing.T) {
 		t.Fatalf("cabinet page: %d", code)
 	}
 	// State-changing requests by cookie need the token…
-	if code, body := do("POST", "/api/v1/applications", "{}", nil); code != 403 || !strings.Contains(body, "csrf") {
+	if code, body := do("POST", "/api/v1/applications", "{}", nil); code != 403 || !strings.Contains(body, `"code":"csrf"`) || !strings.Contains(body, "Доступ запрещён") {
 		t.Fatalf("POST without the CSRF token: %d %s", code, body)
 	}
 	if code, _ := do("POST", "/api/v1/applications", "{}", map[string]string{"X-CSRF-Token": flipLast(csrf)}); code != 403 {

@@ -70,14 +70,9 @@ func csrfMatches(want, got string) bool {
 }
 
 func csrfRefused(c *fiber.Ctx) error {
-	c.Set(fiber.HeaderContentType, "application/problem+json")
-	return c.Status(fiber.StatusForbidden).JSON(fiber.Map{
-		"type": "urn:oms:problem:csrf", "status": 403, "title": "Forbidden", "code": "csrf",
-		"detail": fiber.Map{
-			"ru": "Запрос отклонён: нет защитного токена страницы. Обновите страницу и повторите.",
-			"en": "Request refused: the page's security token is missing. Reload the page and try again.",
-		},
-	}, "application/problem+json")
+	return forbidden(c, "csrf",
+		"Запрос отклонён: нет защитного токена страницы. Обновите страницу и повторите.",
+		"Request refused: the page's security token is missing. Reload the page and try again.")
 }
 
 func cookie(c *fiber.Ctx, name, value string, httpOnly bool, expires time.Time) {
