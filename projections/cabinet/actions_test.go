@@ -72,3 +72,18 @@ func recordedOf(t *testing.T, typ string) eventstore.Recorded {
 	t.Helper()
 	return eventstore.Recorded{Envelope: events.Envelope{Type: typ, EventID: "e1", OccurredAt: time.Now()}}
 }
+
+// Notices print dates as the cabinet and the extract do, and the renewal
+// reminder names the day the policy ends instead of a fixed "30 days".
+func TestNoticeDates(t *testing.T) {
+	v := &appview.View{Status: appview.StatusPolicyActive, Policy: &appview.Policy{ENP: "1", ValidTo: "2026-12-26", Status: "active"}}
+	for _, typ := range []string{"PolicyIssued", "PolicyRenewed", "RenewalDue"} {
+		n, ok := notify(v, recordedOf(t, typ))
+		if !ok {
+			t.Fatalf("%s: no notice", typ)
+		}
+		if !strings.Contains(n.Body.RU, "26.12.2026") || !strings.Contains(n.Body.EN, "26 Dec 2026") || strings.Contains(n.Body.RU, "2026-12-26") || strings.Contains(n.Body.RU, "30 дней") {
+			t.Errorf("%s: %+v", typ, n.Body)
+		}
+	}
+}

@@ -220,22 +220,31 @@ func notify(v *appview.View, ev eventstore.Recorded) (Notification, bool) {
 		n.Body = Text{"Причина: " + reason, "Reason: " + reason}
 	case "PolicyIssued":
 		n.Title = Text{"Полис ОМС оформлен", "Your ОМС policy is issued"}
-		n.Body = Text{fmt.Sprintf("ЕНП %s, действует до %s. Выписку можно скачать в кабинете.", v.Policy.ENP, v.Policy.ValidTo),
-			fmt.Sprintf("Policy number (ЕНП) %s, valid until %s. You can download the extract in your cabinet.", v.Policy.ENP, v.Policy.ValidTo)}
+		ru, en := dateText(v.Policy.ValidTo)
+		n.Body = Text{fmt.Sprintf("ЕНП %s, действует до %s. Выписку можно скачать в кабинете.", v.Policy.ENP, ru),
+			fmt.Sprintf("Policy number (ЕНП) %s, valid until %s. You can download the extract in your cabinet.", v.Policy.ENP, en)}
 	case "AddressChanged":
 		n.Title = Text{"Адрес изменён, полис переоформлен", "Address changed, policy reissued"}
 		n.Body = Text{fmt.Sprintf("Новая версия документа полиса: %d. Номер полиса (ЕНП) не изменился.", v.Policy.Document.Version),
 			fmt.Sprintf("New policy document version: %d. Your policy number (ЕНП) stays the same.", v.Policy.Document.Version)}
 	case "PolicyRenewed":
 		n.Title = Text{"Полис продлён", "Policy renewed"}
-		n.Body = Text{"Полис действует до " + v.Policy.ValidTo + ".", "The policy is valid until " + v.Policy.ValidTo + "."}
+		ru, en := dateText(v.Policy.ValidTo)
+		n.Body = Text{"Полис действует до " + ru + ".", "The policy is valid until " + en + "."}
 	case "PolicyExpired":
 		n.Title = Text{"Срок действия полиса истёк", "Your policy has expired"}
 		n.Body = Text{"Продлите полис в личном кабинете.", "Renew the policy in your cabinet."}
 	case "RenewalDue":
 		n.Title = Text{"Пора продлить полис", "Time to renew your policy"}
-		n.Body = Text{"Срок действия полиса заканчивается через 30 дней. Продлите его в личном кабинете.",
-			"Your policy expires in 30 days. Renew it in your cabinet."}
+		// The date, not "in 30 days": the reminder goes when the window
+		// opens or, for a shorter term, at once.
+		until := ""
+		if v.Policy != nil {
+			until = v.Policy.ValidTo
+		}
+		ru, en := dateText(until)
+		n.Body = Text{"Срок действия полиса заканчивается " + ru + ". Продлите его в личном кабинете.",
+			"Your policy expires on " + en + ". Renew it in your cabinet."}
 	case "ApplicationWithdrawn":
 		n.Title = Text{"Заявление отозвано", "Application withdrawn"}
 		n.Body = Text{"Вы отозвали заявление.", "You have withdrawn the application."}
@@ -260,4 +269,14 @@ func notify(v *appview.View, ev eventstore.Recorded) (Notification, bool) {
 		return Notification{}, false
 	}
 	return n, true
+}
+
+// dateText is a YYYY-MM-DD date as the cabinet and the extract print it:
+// 26.12.2026 in Russian, 26 Dec 2026 in English.
+func dateText(d string) (ru, en string) {
+	t, err := time.Parse(time.DateOnly, d)
+	if err != nil {
+		return d, d
+	}
+	return t.Format("02.01.2006"), t.Format("2 Jan 2006")
 }
