@@ -53,7 +53,7 @@ func TestConsentWithdrawnNoticeIsTruthful(t *testing.T) {
 		"policy record": {WithdrawnAt: time.Now(), RetainUntil: "2032-11-25"},
 	} {
 		v := &appview.View{Status: appview.StatusWithdrawn, Consent: c}
-		n, ok := notify(v, recordedOf(t, "ConsentWithdrawn"))
+		n, ok := notify(v, recordedOf(t, "ConsentWithdrawn"), 0)
 		if !ok {
 			t.Fatalf("%s: no notice", name)
 		}
@@ -78,12 +78,27 @@ func recordedOf(t *testing.T, typ string) eventstore.Recorded {
 func TestNoticeDates(t *testing.T) {
 	v := &appview.View{Status: appview.StatusPolicyActive, Policy: &appview.Policy{ENP: "1", ValidTo: "2026-12-26", Status: "active"}}
 	for _, typ := range []string{"PolicyIssued", "PolicyRenewed", "RenewalDue"} {
-		n, ok := notify(v, recordedOf(t, typ))
+		n, ok := notify(v, recordedOf(t, typ), 0)
 		if !ok {
 			t.Fatalf("%s: no notice", typ)
 		}
 		if !strings.Contains(n.Body.RU, "26.12.2026") || !strings.Contains(n.Body.EN, "26 Dec 2026") || strings.Contains(n.Body.RU, "2026-12-26") || strings.Contains(n.Body.RU, "30 дней") {
 			t.Errorf("%s: %+v", typ, n.Body)
+		}
+	}
+}
+
+// The "accepted" notice promises the configured review deadline.
+func TestAcceptedNoticeUsesTheDeadline(t *testing.T) {
+	v := &appview.View{Status: appview.StatusSubmitted}
+	for days, want := range map[int][2]string{
+		0:  {"до 10 рабочих дней", "within 10 working days"},
+		5:  {"до 5 рабочих дней", "within 5 working days"},
+		21: {"до 21 рабочего дня", "within 21 working days"},
+	} {
+		n, _ := notify(v, recordedOf(t, "ApplicationSubmitted"), days)
+		if !strings.Contains(n.Body.RU, want[0]) || !strings.Contains(n.Body.EN, want[1]) {
+			t.Errorf("%d days: %+v", days, n.Body)
 		}
 	}
 }

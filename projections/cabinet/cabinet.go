@@ -82,7 +82,11 @@ var actions = map[string][]string{
 }
 
 // Projection builds cabinets.
-type Projection struct{}
+type Projection struct {
+	// SLADays is the review deadline in working days that the "accepted"
+	// notice promises (the queue's OMS_SLA_DAYS); zero means 10.
+	SLADays int
+}
 
 // Name implements runner.Projection.
 func (Projection) Name() string { return "cabinet" }
@@ -94,7 +98,7 @@ func (Projection) Collections() []runner.Collection {
 }
 
 // Apply implements runner.Projection.
-func (Projection) Apply(_ context.Context, tx *runner.Tx, ev eventstore.Recorded) error {
+func (p Projection) Apply(_ context.Context, tx *runner.Tx, ev eventstore.Recorded) error {
 	// Each document is checked on its own: after a crash between two
 	// collections' writes one may have this event and the other not.
 	st, ok, err := appview.NextSlim(tx, views, ev)
@@ -120,7 +124,7 @@ func (Projection) Apply(_ context.Context, tx *runner.Tx, ev eventstore.Recorded
 	}
 	doc.ApplicantID = v.ApplicantID
 	upsert(&doc, v)
-	if n, ok := notify(v, ev); ok {
+	if n, ok := notify(v, ev, p.SLADays); ok {
 		doc.Inbox = append(slices.Clip(doc.Inbox), n)
 	}
 	currentPolicy(&doc)
@@ -196,13 +200,23 @@ func currentPolicy(doc *Doc) {
 	}
 }
 
-func notify(v *appview.View, ev eventstore.Recorded) (Notification, bool) {
+func notify(v *appview.View, ev eventstore.Recorded, slaDays int) (Notification, bool) {
+	if slaDays <= 0 {
+		slaDays = 10
+	}
 	n := Notification{ID: ev.Envelope.EventID, Kind: ev.Envelope.Type, ApplicationID: v.ApplicationID, At: ev.Envelope.OccurredAt.UTC()}
 	switch ev.Envelope.Type {
 	case "ApplicationSubmitted":
 		n.Title = Text{"Заявление принято в работу", "Application accepted for processing"}
-		n.Body = Text{"Мы получили ваше заявление на полис ОМС. Срок рассмотрения — до 10 рабочих дней.",
-			"We have received your application for an ОМС policy. It will be reviewed within 10 working days."}
+		ruDays, enDays := "рабочих дней", "working days"
+		if slaDays%10 == 1 && slaDays%100 != 11 {
+			ruDays = "рабочего дня"
+		}
+		if slaDays == 1 {
+			enDays = "working day"
+		}
+		n.Body = Text{fmt.Sprintf("Мы получили ваше заявление на полис ОМС. Срок рассмотрения — до %d %s.", slaDays, ruDays),
+			fmt.Sprintf("We have received your application for an ОМС policy. It will be reviewed within %d %s.", slaDays, enDays)}
 	case "InfoRequested":
 		n.Title = Text{"Нужны дополнительные сведения", "More information is needed"}
 		n.Body = Text{"Специалист задал вопросы по заявлению. Ответьте в личном кабинете.",

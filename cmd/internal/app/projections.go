@@ -13,6 +13,6 @@ import (
 // ProjectionsFor lists the projections omsd runs under cfg; the benchmarks
 // rebuild this very list.
 func ProjectionsFor(cfg config.Config) []runner.Projection {
-	return append([]runner.Projection{cabinet.Projection{}, history.Projection{}, queue.Projection{Calendar: calendar.Default(), SLADays: cfg.SLADays}, renewals.Projection{}},
+	return append([]runner.Projection{cabinet.Projection{SLADays: cfg.SLADays}, history.Projection{}, queue.Projection{Calendar: calendar.Default(), SLADays: cfg.SLADays}, renewals.Projection{}},
 		webProjections(cfg)...)
 }
