@@ -36,13 +36,18 @@ func benchEvents() int {
 // compares the time with a raw bulk insert of the documents the rebuild
 // produced, into the same store in the same run. OMS_BENCH_ONLY=history
 // (a comma-separated list) rebuilds only those, for profiling, and
-// OMS_BENCH_CPUPROFILE=FILE profiles the rebuilds without the load.
+// OMS_BENCH_CPUPROFILE=FILE profiles the rebuilds without the load, and
+// OMS_BENCH_DIR=DIR keeps the read store there instead of a temporary dir.
 func BenchmarkRebuild(b *testing.B) {
 	n := benchEvents()
 	ctx := context.Background()
 	// The read store first: it is the key vault of the events' sealed
 	// personal data, as in omsd.
-	store, err := sqlitestore.Open(ctx, sqlitestore.Options{Dir: b.TempDir()})
+	dir := b.TempDir()
+	if d := os.Getenv("OMS_BENCH_DIR"); d != "" {
+		dir = d // kept, to look into the read models afterwards
+	}
+	store, err := sqlitestore.Open(ctx, sqlitestore.Options{Dir: dir})
 	if err != nil {
 		b.Fatal(err)
 	}

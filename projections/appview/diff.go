@@ -29,12 +29,34 @@ func Diff(before, after any) ([]Change, error) {
 	return d.out, nil
 }
 
+// Created is the diff of a first event: what it put into a view that did
+// not exist. Every field its JSON form shows with a value is an "add"
+// without a "from"; empty values ("", 0, false, the zero time, null) are
+// left out, because they say only that a field is unset. Diffing against a
+// zero view instead would list every field as replaced from "" (or from
+// 0001-01-01), which reads as if the application had existed empty.
+func Created(after any) []Change {
+	a := indirect(reflect.ValueOf(after))
+	if !a.IsValid() {
+		return nil
+	}
+	d := differ{path: make([]string, 0, 8), created: true}
+	d.value(reflect.Zero(a.Type()), a)
+	return d.out
+}
+
 type differ struct {
 	path []string
 	out  []Change
+	// created: the before side is a zero value standing in for nothing,
+	// so whatever differs was added (see Created).
+	created bool
 }
 
 func (d *differ) add(op string, from, to reflect.Value) {
+	if d.created {
+		op, from = "add", reflect.Value{}
+	}
 	n := 0
 	for _, p := range d.path {
 		n += 1 + len(p)

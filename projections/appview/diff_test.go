@@ -4,7 +4,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"slices"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -175,4 +177,68 @@ func BenchmarkDiffJourney(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(len(evs)), "steps/op")
+}
+
+// The first event's diff adds what the JSON of the new view shows, at
+// exactly the paths a diff from an empty view finds, and nothing from the
+// empty view itself: no "replace", no "from".
+func TestCreatedAddsTheFirstView(t *testing.T) {
+	at := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
+	evs := benchload.Journey(uuid.NewString(), "alice", 7, at)
+	var v appview.View
+	if err := appview.Apply(&v, recorded(t, 0, evs[0], at)); err != nil {
+		t.Fatal(err)
+	}
+	changes := appview.Created(&v)
+	var tree map[string]any
+	raw, _ := json.Marshal(v)
+	if err := json.Unmarshal(raw, &tree); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, c := range changes {
+		got = append(got, c.Path)
+		if c.Op != "add" || c.From != nil || c.To == nil {
+			t.Fatalf("not a plain add: %+v", c)
+		}
+		// The value added is the value the view shows there.
+		var at any = tree
+		for _, seg := range splitPointer(c.Path) {
+			at = at.(map[string]any)[seg]
+		}
+		want, _ := json.Marshal(at)
+		var to any
+		raw, _ := json.Marshal(c.To)
+		if err := json.Unmarshal(raw, &to); err != nil {
+			t.Fatal(err)
+		}
+		have, _ := json.Marshal(to) // keys sorted, as in want
+		if string(want) != string(have) {
+			t.Fatalf("%s: added %s, the view shows %s", c.Path, have, want)
+		}
+	}
+	sort.Strings(got)
+	if want := jsonPaths(t, appview.View{}, v); !reflect.DeepEqual(normalise(got), normalise(want)) {
+		t.Fatalf("paths:\n created %v\n json    %v", got, want)
+	}
+	// The ones a zero view showed as empty are in, as adds.
+	for _, p := range []string{"/status", "/submittedAt", "/form/applicant/lastName", "/form/documents"} {
+		if !slices.Contains(got, p) {
+			t.Fatalf("%s missing from %v", p, got)
+		}
+	}
+	if c := appview.Created(&appview.View{}); len(c) != 0 {
+		t.Fatalf("an empty view adds %v", c)
+	}
+	if c := appview.Created((*appview.View)(nil)); c != nil {
+		t.Fatalf("nothing adds %v", c)
+	}
+}
+
+func splitPointer(p string) []string {
+	var out []string
+	for _, s := range strings.Split(strings.TrimPrefix(p, "/"), "/") {
+		out = append(out, unescape(s))
+	}
+	return out
 }

@@ -22,6 +22,9 @@ type Step struct {
 	// Fresh is false when the copy already had the event (a replay after a
 	// crash); Before and After are then both the stored view.
 	Fresh bool
+	// Created is true when the event is the first the copy gets: Before is
+	// then an empty view standing for none (see Created).
+	Created bool
 }
 
 // none is the view before an application's first event. Steps hand it out
@@ -65,6 +68,7 @@ func next(tx *runner.Tx, coll string, ev eventstore.Recorded, slim bool) (st Ste
 	}
 	if st.Before == nil {
 		st.Before = &none
+		st.Created = st.Fresh
 	}
 	st.After = st.Before
 	if st.Fresh {

@@ -149,8 +149,10 @@ func (Projection) Apply(_ context.Context, tx *runner.Tx, ev eventstore.Recorded
 		}
 		entryFresh = !entryExists || existing.Position < tx.Position()
 	}
-	diff, err := appview.Diff(before, after)
-	if err != nil {
+	var diff []appview.Change
+	if st.Created {
+		diff = appview.Created(after)
+	} else if diff, err = appview.Diff(before, after); err != nil {
 		return err
 	}
 	if diff == nil {

@@ -13,6 +13,7 @@ import (
 	"github.com/omsonline/oms/events/esdbserver/esdbtest"
 	"github.com/omsonline/oms/events/eventstore"
 	"github.com/omsonline/oms/events/schema"
+	"github.com/omsonline/oms/projections/appview"
 	"github.com/omsonline/oms/projections/history"
 	"github.com/omsonline/oms/projections/readstore"
 	"github.com/omsonline/oms/projections/readstore/sqlitestore"
@@ -237,4 +238,50 @@ func compare(want, got map[string]string) string {
 		}
 	}
 	return ""
+}
+
+// The submission's entry records what the application was created with:
+// every field an add, with no "from" (there was no application before),
+// while a later event's entry replaces what it changed.
+func TestFirstEntryAddsWhatTheApplicationStartedWith(t *testing.T) {
+	g := newRig(t)
+	g.start()
+	appID := uuid.NewString()
+	applicant := events.Actor{ID: "alice", Role: events.RoleApplicant}
+	g.append(schema.ApplicationStream(appID), applicant, submitted(appID, "alice", uuid.NewString()))
+	g.append(schema.ApplicationStream(appID), events.Actor{ID: "rev-1", Role: events.RoleReviewer},
+		schema.ApplicationClaimed{ApplicationID: appID, ReviewerID: "rev-1", ClaimedAt: g.at})
+	g.catchUp()
+	docs, err := g.store.List(context.Background(), readstore.ListQuery{Collection: history.Entries, Prefix: appID + "/"})
+	if err != nil || len(docs) != 2 {
+		t.Fatalf("%d entries, %v", len(docs), err)
+	}
+	var first, second history.Entry
+	if err := json.Unmarshal(docs[0].Body, &first); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(docs[1].Body, &second); err != nil {
+		t.Fatal(err)
+	}
+	paths := map[string]bool{}
+	for _, c := range first.Diff {
+		paths[c.Path] = true
+		if c.Op != "add" || c.From != nil {
+			t.Errorf("submission entry: %+v is not an add", c)
+		}
+	}
+	for _, p := range []string{"/status", "/submittedAt", "/form/applicant/lastName", "/form/documents"} {
+		if !paths[p] {
+			t.Errorf("submission entry lacks %s: %+v", p, first.Diff)
+		}
+	}
+	var status *appview.Change
+	for i, c := range second.Diff {
+		if c.Path == "/status" {
+			status = &second.Diff[i]
+		}
+	}
+	if status == nil || status.Op != "replace" || status.From != "submitted" || status.To != "in_review" {
+		t.Fatalf("claim entry: status change %+v in %+v", status, second.Diff)
+	}
 }

@@ -395,8 +395,11 @@ func Replay(id string, evs []eventstore.Recorded, upTo uint64, at time.Time) (St
 		if err := appview.Apply(v, ev); err != nil {
 			return State{}, err
 		}
-		diff, err := appview.Diff(before, v)
-		if err != nil {
+		var diff []appview.Change
+		var err error
+		if len(out.Steps) == 0 {
+			diff = appview.Created(v) // the stream's first event
+		} else if diff, err = appview.Diff(before, v); err != nil {
 			return State{}, err
 		}
 		if diff == nil {

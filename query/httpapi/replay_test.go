@@ -39,7 +39,7 @@ func TestReplayMatchesAFoldIntoFreshCopies(t *testing.T) {
 	}
 	var want []json.RawMessage
 	var v appview.View
-	for _, ev := range evs {
+	for i, ev := range evs {
 		before := v
 		if err := appview.Apply(&v, ev); err != nil {
 			t.Fatal(err)
@@ -47,6 +47,9 @@ func TestReplayMatchesAFoldIntoFreshCopies(t *testing.T) {
 		d, err := appview.Diff(before, v)
 		if err != nil {
 			t.Fatal(err)
+		}
+		if i == 0 {
+			d = appview.Created(v) // nothing existed before the first event
 		}
 		if d == nil {
 			d = []appview.Change{}
