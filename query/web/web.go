@@ -204,9 +204,12 @@ func Refusals(d Deps) (func(c *fiber.Ctx, status int) error, error) {
 	h := &handlers{d: d, r: r}
 	return func(c *fiber.Ctx, status int) error {
 		setPageHeaders(c)
-		key := "error.forbidden"
-		if status != fiber.StatusForbidden {
-			key = "error.generic"
+		key := "error.generic"
+		switch status {
+		case fiber.StatusForbidden:
+			key = "error.forbidden"
+		case fiber.StatusNotFound:
+			key = "error.notFound"
 		}
 		return h.errorPage(c, status, key)
 	}, nil

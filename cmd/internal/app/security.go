@@ -144,6 +144,17 @@ func useAuthz(a *App, v *authn.Verifier) error {
 			}
 			return page(c, r)
 		},
+		NotFound: func(c *fiber.Ctx) error {
+			// A person who followed a stale link or mistyped an address
+			// gets the pages' 404 page in their language; an API client,
+			// or anything not preferring HTML, the problem document.
+			m := c.Method()
+			if (m == fiber.MethodGet || m == fiber.MethodHead) && !strings.HasPrefix(strings.ToLower(c.Path()), "/api/") &&
+				c.Accepts(fiber.MIMEApplicationJSON, fiber.MIMETextHTML) == fiber.MIMETextHTML {
+				return page(c, authz.Refusal{Status: fiber.StatusNotFound})
+			}
+			return fiber.ErrNotFound
+		},
 	}))
 	return nil
 }

@@ -304,3 +304,46 @@ func decodeResult(t *testing.T, body []byte) result {
 	}
 	return r
 }
+
+// An address no route takes: a browser gets the pages' own 404 page in the
+// reader's language, an API client the problem document.
+func TestUnknownAddressAnswersInTheCallersFormat(t *testing.T) {
+	a, _ := startApp(t)
+	get := func(method, path, accept, lang string) (int, string, string) {
+		req, _ := http.NewRequest(method, "http://"+a.HTTPAddr()+path, nil)
+		req.Header.Set("Accept", accept)
+		if lang != "" {
+			req.AddCookie(&http.Cookie{Name: "oms_lang", Value: lang})
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, resp.Header.Get("Content-Type"), string(b)
+	}
+	browser := "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+	code, ctype, body := get("GET", "/no-such-page", browser, "")
+	if code != 404 || !strings.HasPrefix(ctype, "text/html") || !strings.Contains(body, "Такой страницы нет") {
+		t.Fatalf("browser, Russian: %d %s %s", code, ctype, body)
+	}
+	code, ctype, body = get("GET", "/cabinet/typo", browser, "en")
+	if code != 404 || !strings.HasPrefix(ctype, "text/html") || !strings.Contains(body, "There is no such page") {
+		t.Fatalf("browser, English: %d %s %s", code, ctype, body)
+	}
+	for _, c := range []struct{ method, path, accept string }{
+		{"GET", "/no-such-page", "application/json"},
+		{"GET", "/no-such-page", "*/*"},
+		{"POST", "/no-such-page", browser},
+	} {
+		code, ctype, body := get(c.method, c.path, c.accept, "")
+		if code != 404 || !strings.HasPrefix(ctype, "application/problem+json") || !strings.Contains(body, `"code":"no_route"`) {
+			t.Errorf("%s %s (Accept %s): %d %s %s", c.method, c.path, c.accept, code, ctype, body)
+		}
+	}
+	// Under /api a browser is an API client like any other.
+	if code, ctype, body := get("GET", "/api/v1/no-such", browser, ""); strings.HasPrefix(ctype, "text/html") {
+		t.Errorf("/api answered a page: %d %s %s", code, ctype, body)
+	}
+}

@@ -187,6 +187,9 @@ type Options struct {
 	Role func(c *fiber.Ctx) (role, subject string)
 	// Refuse answers a refusal; nil writes a bilingual problem document.
 	Refuse func(c *fiber.Ctx, r Refusal) error
+	// NotFound answers a request for a path the matrix does not have; nil
+	// returns fiber.ErrNotFound, which the app's error handler answers.
+	NotFound func(c *fiber.Ctx) error
 }
 
 // ValidSubject accepts what subject ids are made of: visible ASCII,
@@ -226,6 +229,9 @@ func Middleware(o Options) fiber.Handler {
 		if !ok {
 			// Not in the matrix: refused exactly like a route that does
 			// not exist, so the table cannot be probed.
+			if o.NotFound != nil {
+				return o.NotFound(c)
+			}
 			return fiber.ErrNotFound
 		}
 		role, subject := o.Role(c)
