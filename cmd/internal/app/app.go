@@ -153,6 +153,7 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (a *App, er
 	a.http.Hooks().OnShutdown(func() error { verifier.Close(); return nil })
 	a.http.Use(a.metrics.Middleware())
 	a.http.Use(logging.Middleware(log))
+	useRecover(a.http, log)
 	a.metrics.WatchProjections(a.leader, a.events)
 	// Ahead of every route, probes included: a flood is cut off before
 	// any work, and every answer carries the security headers.
