@@ -54,6 +54,7 @@ type App struct {
 	cancel     context.CancelFunc
 	done       chan error
 	debugAddr  string
+	readiness  *readiness
 }
 
 // Start brings every part up and returns once HTTP is serving.
@@ -160,6 +161,7 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (a *App, er
 	useEdgeGuards(a)
 	a.http.Get("/metrics", a.metrics.Handler())
 	a.http.Get("/healthz", func(c *fiber.Ctx) error { return c.SendString("ok") })
+	a.readiness = &readiness{events: a.events, store: a.store}
 	a.http.Get("/readyz", a.ready)
 	a.http.Get(openapi.Path, openapi.Handler()) // public: before the /api auth
 	a.http.Get("/api/v1/consent", commandapi.Consent)
@@ -277,16 +279,6 @@ func (a *App) Runner() *runner.Runner {
 
 // Done reports the HTTP server's exit.
 func (a *App) Done() <-chan error { return a.done }
-
-func (a *App) ready(c *fiber.Ctx) error {
-	if a.httpLis == nil {
-		return c.Status(fiber.StatusServiceUnavailable).SendString("starting")
-	}
-	if _, ok := a.leader.Runner(); ok {
-		return c.SendString("ready (projections run here)")
-	}
-	return c.SendString("ready (projections run on another node)")
-}
 
 // Close shuts down in dependency order: stop taking requests, stop the
 // projections (flushing their batches), then the stores.

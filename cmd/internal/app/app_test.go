@@ -14,6 +14,7 @@ import (
 	"github.com/omsonline/oms/cmd/internal/app"
 	"github.com/omsonline/oms/cmd/internal/authn"
 	"github.com/omsonline/oms/cmd/internal/config"
+	"github.com/omsonline/oms/events/esdbserver/esdbtest"
 )
 
 // startApp runs a whole omsd on embedded stores in a temp dir.
@@ -107,4 +108,29 @@ func cabinetAfter(t *testing.T, a *app.App, tok string, pos uint64, query string
 		t.Fatal(err)
 	}
 	return doc
+}
+
+// /readyz answers from the stores, not from the process: with its event
+// store gone, a node tells the load balancer it cannot serve.
+func TestReadyzFailsWithoutTheEventStore(t *testing.T) {
+	srv := esdbtest.Start(t)
+	a, _ := startWithLog(t, slog.NewTextHandler(io.Discard, nil), func(c *config.Config) { c.ESDBURL = esdbtest.URL(srv) })
+	if code, body := call(t, a, "GET", "/readyz", "", ""); code != 200 {
+		t.Fatalf("readyz with the store up: %d %s", code, body)
+	}
+	srv.Close()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		code, body := call(t, a, "GET", "/readyz", "", "")
+		if code == 503 && strings.Contains(string(body), "not ready") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("readyz with the event store gone: %d %s", code, body)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if code, _ := call(t, a, "GET", "/healthz", "", ""); code != 200 {
+		t.Fatalf("healthz: %d; the process is still up", code)
+	}
 }

@@ -1,0 +1,104 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/omsonline/oms/events/eventstore"
+	"github.com/omsonline/oms/projections/readstore"
+)
+
+// readinessTTL is how long one probe's answer stands. Load balancers probe
+// every node every few seconds; a flood of /readyz must not become a flood
+// of store round trips.
+const readinessTTL = time.Second
+
+// readinessTimeout bounds each store's answer: a store slower than this is
+// not serving the node's requests either.
+const readinessTimeout = 2 * time.Second
+
+// readiness asks both stores for something small. A node whose event store
+// or read store is unreachable cannot serve commands or queries, so the
+// load balancer should send their callers to another node; "the process is
+// up" is /healthz's answer, not this one.
+//
+// The probe runs on a goroutine of its own and the answer waits for it at
+// most readinessTimeout: the v4 client does not honour a context while it
+// reconnects (a call blocks inside the client until the node is back), so
+// a probe can outlive its request. One probe at a time: while a stuck one
+// is out, the answer is "not ready" at once.
+type readiness struct {
+	events *eventstore.Store
+	store  readstore.Store
+
+	mu      sync.Mutex
+	checked time.Time
+	err     error
+	probing chan struct{} // closed when the probe out there ends; nil if none
+}
+
+var errNoAnswer = fmt.Errorf("no answer within %s", readinessTimeout)
+
+func (r *readiness) check() error {
+	r.mu.Lock()
+	if !r.checked.IsZero() && time.Since(r.checked) < readinessTTL {
+		defer r.mu.Unlock()
+		return r.err
+	}
+	done := r.probing
+	if done == nil {
+		done = make(chan struct{})
+		r.probing = done
+		go r.probe(done)
+	}
+	r.mu.Unlock()
+	select {
+	case <-done:
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		return r.err
+	case <-time.After(readinessTimeout):
+		return errNoAnswer
+	}
+}
+
+func (r *readiness) probe(done chan struct{}) {
+	ctx, cancel := context.WithTimeout(context.Background(), readinessTimeout)
+	defer cancel()
+	var err error
+	defer func() {
+		// A probe still blocked inside the v4 client when omsd shuts
+		// down and closes it panics there ("send on closed channel");
+		// that must not take the process down on its way out.
+		if p := recover(); p != nil {
+			err = fmt.Errorf("event store: client closed under the probe: %v", p)
+		}
+		r.mu.Lock()
+		r.err, r.checked, r.probing = err, time.Now(), nil
+		r.mu.Unlock()
+		close(done)
+	}()
+	if _, herr := r.events.Head(ctx); herr != nil {
+		err = fmt.Errorf("event store: %w", herr)
+	} else if _, cerr := r.store.Checkpoints(ctx); cerr != nil {
+		err = fmt.Errorf("read store: %w", cerr)
+	}
+}
+
+func (a *App) ready(c *fiber.Ctx) error {
+	if a.httpLis == nil {
+		return c.Status(fiber.StatusServiceUnavailable).SendString("starting")
+	}
+	if err := a.readiness.check(); err != nil {
+		a.log.Warn("not ready", "err", err)
+		return c.Status(fiber.StatusServiceUnavailable).SendString("not ready: " + err.Error())
+	}
+	if _, ok := a.leader.Runner(); ok {
+		return c.SendString("ready (projections run here)")
+	}
+	return c.SendString("ready (projections run on another node)")
+}
