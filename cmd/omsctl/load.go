@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"math"
 	"sort"
 	"text/tabwriter"
 	"time"
@@ -28,8 +29,16 @@ become visible (read-your-writes). Scan uploads are not counted as commands.`,
 		Example: `  omsctl load --rate 200 --duration 30s
   omsctl load --rate 500 --duration 1m --workers 128 --submit-share 0.5`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if rate <= 0 || duration <= 0 {
-				return fmt.Errorf("--rate and --duration must be positive")
+			// !(x > 0) also refuses NaN, which compares false to everything.
+			switch {
+			case !(rate > 0) || math.IsInf(rate, 0):
+				return fmt.Errorf("--rate must be a positive number of commands per second, not %v", rate)
+			case duration <= 0:
+				return fmt.Errorf("--duration must be positive, not %s", duration)
+			case workers < 1:
+				return fmt.Errorf("--workers must be at least 1, not %d", workers)
+			case !(share > 0 && share <= 1):
+				return fmt.Errorf("--submit-share must be above 0 and at most 1, not %v", share)
 			}
 			tok, err := devTokens(cfg)
 			if err != nil {
@@ -44,7 +53,15 @@ become visible (read-your-writes). Scan uploads are not counted as commands.`,
 			if err != nil {
 				return err
 			}
-			return printLoad(cmd.OutOrStdout(), st, rate)
+			if err := printLoad(cmd.OutOrStdout(), cmd.ErrOrStderr(), st, rate); err != nil {
+				return err
+			}
+			if st.Errors > 0 {
+				// A run with failures is not a measurement to quote: say so
+				// in the exit status, for scripts and CI.
+				return fmt.Errorf("%d requests failed (the first are listed above)", st.Errors)
+			}
+			return nil
 		},
 	}
 	c.Flags().Float64Var(&rate, "rate", 100, "commands per second offered")
@@ -54,7 +71,7 @@ become visible (read-your-writes). Scan uploads are not counted as commands.`,
 	return c
 }
 
-func printLoad(w io.Writer, st loadgen.Stats, rate float64) error {
+func printLoad(w, errw io.Writer, st loadgen.Stats, rate float64) error {
 	fmt.Fprintf(w, "%d commands in %s: %.0f cmd/s (offered %.0f), %d errors\n\n", st.Commands, st.Elapsed.Round(time.Millisecond), st.Throughput, rate, st.Errors)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "\tN\tP50\tP95\tP99\tMAX\t")
@@ -76,7 +93,7 @@ func printLoad(w io.Writer, st loadgen.Stats, rate float64) error {
 		return err
 	}
 	for _, e := range st.FirstErrors {
-		fmt.Fprintln(w, "error:", e)
+		fmt.Fprintln(errw, "error:", e)
 	}
 	return nil
 }

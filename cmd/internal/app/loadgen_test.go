@@ -19,16 +19,24 @@ func TestLoadMeasuresEachCommandInTheCabinet(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := loadgen.Run(context.Background(), loadgen.Options{
-		BaseURL: "http://" + a.HTTPAddr(), Rate: 40, Duration: 1500 * time.Millisecond, Workers: 8,
-		Token: func(role, subject string) (string, error) { return authn.IssueDev(key, subject, role, time.Hour) },
-	})
-	if err != nil {
-		t.Fatal(err)
+	load := func() loadgen.Stats {
+		st, err := loadgen.Run(context.Background(), loadgen.Options{
+			BaseURL: "http://" + a.HTTPAddr(), Rate: 40, Duration: 1500 * time.Millisecond, Workers: 8,
+			Token: func(role, subject string) (string, error) { return authn.IssueDev(key, subject, role, time.Hour) },
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Errors > 0 {
+			t.Fatalf("%d errors: %v", st.Errors, st.FirstErrors)
+		}
+		return st
 	}
-	if st.Errors > 0 {
-		t.Fatalf("%d errors: %v", st.Errors, st.FirstErrors)
-	}
+	// A second run against the same omsd submits passports of its own:
+	// the first run's applications still hold theirs (QA found every
+	// submission of a second run refused as document_in_use).
+	load()
+	st := load()
 	reviewer := 0
 	for _, step := range []string{"claim", "approve", "issue-policy"} {
 		reviewer += st.ByCommand[step].N

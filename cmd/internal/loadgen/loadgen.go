@@ -11,6 +11,7 @@ package loadgen
 import (
 	"bytes"
 	"context"
+	crand "crypto/rand"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -83,6 +84,10 @@ type run struct {
 	cmds     atomic.Int64
 	first    []string
 	seq      atomic.Int64
+	// tag makes this run's passport numbers its own: a passport held by
+	// an open application is refused to anyone else, so numbers from a
+	// counter alone collided with every earlier run against the same omsd.
+	tag string
 }
 
 // Run sends load until the duration is over, then waits for the commands
@@ -101,7 +106,7 @@ func Run(ctx context.Context, o Options) (Stats, error) {
 	if err != nil {
 		return Stats{}, err
 	}
-	r := &run{o: o, reviewer: rev, lat: map[string][]time.Duration{}}
+	r := &run{o: o, reviewer: rev, lat: map[string][]time.Duration{}, tag: crand.Text()[:6]}
 	slots := make(chan struct{}, o.Workers)
 	var wg sync.WaitGroup
 	start := time.Now()
@@ -200,7 +205,7 @@ func (r *run) submit(ctx context.Context) {
 		}
 		docs[kind] = id
 	}
-	body := form(fmt.Sprintf("%07d", n%10_000_000), docs)
+	body := form(fmt.Sprintf("%s%07d", r.tag, n%10_000_000), docs)
 	start := time.Now()
 	res, err := r.post(ctx, tok, "/api/v1/applications", body)
 	if err != nil {
