@@ -52,6 +52,15 @@ clients do, with dev tokens from the shared data directory.`,
 		Example: `  omsctl demo
   omsctl demo -n 500 --workers 8`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			// demo.Run reads a count of zero as "one of each story"; from
+			// the command line that would create applications nobody asked
+			// for.
+			if n < 1 {
+				return fmt.Errorf("-n must be at least 1, not %d", n)
+			}
+			if workers < 1 {
+				return fmt.Errorf("--workers must be at least 1, not %d", workers)
+			}
 			tok, err := devTokens(cfg)
 			if err != nil {
 				return err
