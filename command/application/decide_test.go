@@ -478,6 +478,11 @@ func TestRejectNeedsReason(t *testing.T) {
 	s := application.Fold(history(application.StatusInReview)...)
 	_, err := application.Decide(s, application.Reject{ReasonCode: "because"}, env(asReviewer, now))
 	assertFields(t, err, "/reasonCode:not_allowed", "/reason:required")
+	// A reason a person cannot see is no reason.
+	_, err = application.Decide(s, application.Reject{ReasonCode: "other", Reason: "\u200d "}, env(asReviewer, now))
+	assertFields(t, err, "/reason:required")
+	_, err = application.Decide(s, application.Reject{ReasonCode: "other", Reason: "\u200b"}, env(asReviewer, now))
+	assertFields(t, err, "/reason:invalid_characters")
 }
 
 func TestClaimTwice(t *testing.T) {

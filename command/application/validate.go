@@ -39,8 +39,30 @@ var fieldCheck = validator.New()
 var (
 	msgRequired   = cmderr.T("Заполните поле.", "This field is required.")
 	msgDateFormat = cmderr.T("Укажите дату в формате ГГГГ-ММ-ДД.", "Use the date format YYYY-MM-DD.")
-	msgControl    = cmderr.T("Поле содержит недопустимые символы.", "The field contains characters that are not allowed.")
+	msgControl    = cmderr.T("Поле содержит недопустимые символы: управляющие или невидимые (например, пробел нулевой ширины или смену направления текста).",
+		"The field contains characters that are not allowed: control or invisible ones (such as a zero-width space or a text direction override).")
+	msgNoSuchDate = cmderr.T("Такой даты нет в календаре.", "There is no such date in the calendar.")
 )
+
+// disallowed are the characters no free-text field may hold: control
+// characters, and format characters (Unicode Cf), which are invisible. A
+// bidirectional override makes a reviewer read an address in another order
+// than it is stored; a zero-width space or a soft hyphen makes a blank
+// value look filled in. The two joiners are let through: some scripts need
+// them between letters.
+func disallowed(r rune) bool {
+	return unicode.IsControl(r) || (unicode.Is(unicode.Cf, r) && r != zwnj && r != zwj)
+}
+
+const (
+	zwnj = '\u200c'
+	zwj  = '\u200d'
+)
+
+// blank reports a value with nothing a person can see in it.
+func blank(v string) bool {
+	return strings.IndexFunc(v, func(r rune) bool { return !unicode.IsSpace(r) && r != zwnj && r != zwj }) < 0
+}
 
 func msgTooLong(n int) cmderr.Text {
 	return cmderr.T(fmt.Sprintf("Не больше %d символов.", n), fmt.Sprintf("At most %d characters.", n))
@@ -59,8 +81,8 @@ type checker struct {
 
 func (c *checker) add(ptr, code string, msg cmderr.Text) { c.f.Add(ptr, code, msg) }
 
-// text checks a free-text field: presence, length and no control
-// characters. It reports whether the value is present and acceptable.
+// text checks a free-text field: presence (something visible), length
+// and no control or invisible characters. It reports whether the value is present and acceptable.
 func (c *checker) text(ptr, v string, required bool, max int) bool {
 	if v == "" {
 		if required {
@@ -68,8 +90,14 @@ func (c *checker) text(ptr, v string, required bool, max int) bool {
 		}
 		return false
 	}
-	if !utf8.ValidString(v) || strings.IndexFunc(v, unicode.IsControl) >= 0 {
+	if !utf8.ValidString(v) || strings.IndexFunc(v, disallowed) >= 0 {
 		c.add(ptr, "invalid_characters", msgControl)
+		return false
+	}
+	if blank(v) {
+		if required {
+			c.add(ptr, "required", msgRequired)
+		}
 		return false
 	}
 	if utf8.RuneCountInString(v) > max {
@@ -88,11 +116,20 @@ func (c *checker) date(ptr, v string, required bool) (time.Time, bool) {
 		return time.Time{}, false
 	}
 	t, ok := parseDate(v)
-	if !ok {
+	switch {
+	case ok:
+	case dateShape.MatchString(v):
+		// The format is right and the day does not exist (2026-02-30):
+		// "use YYYY-MM-DD" would send the person looking for a typo in
+		// the format.
+		c.add(ptr, "no_such_date", msgNoSuchDate)
+	default:
 		c.add(ptr, "date_format", msgDateFormat)
 	}
 	return t, ok
 }
+
+var dateShape = regexp.MustCompile(`^[0-9]{4}-[0-9]{2}-[0-9]{2}$`)
 
 func (c *checker) oneOf(ptr, v string, values []string) bool {
 	if v == "" {

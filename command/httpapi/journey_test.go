@@ -36,7 +36,7 @@ func TestSeedJourney(t *testing.T) {
 		got = append(got, e.Field+":"+e.Code)
 	}
 	sort.Strings(got)
-	want := []string{"/applicant/birthDate:date_format", "/consent:consent_required", "/contacts/phone:format", "/residenceDocument/type:not_eligible"}
+	want := []string{"/applicant/birthDate:no_such_date", "/consent:consent_required", "/contacts/phone:format", "/residenceDocument/type:not_eligible"}
 	if !slices.Equal(got, want) {
 		t.Fatalf("errors %v, want %v", got, want)
 	}
