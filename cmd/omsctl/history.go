@@ -97,7 +97,12 @@ itself up to that moment (time travel) and prints the state reached.`,
 				}
 				path = "/api/v1/applications/" + url.PathEscape(id) + "/state?" + q.Encode()
 			}
-			body, err := api.raw("GET", path)
+			var body []byte
+			if travel {
+				body, err = api.raw("GET", path)
+			} else {
+				body, err = wholeHistory(api, path)
+			}
 			if err != nil {
 				return err
 			}
@@ -179,4 +184,37 @@ func changedPaths(diff []appview.Change, maxPaths int) string {
 		ps = append(ps[:maxPaths], fmt.Sprintf("… +%d", more))
 	}
 	return strings.Join(ps, " ")
+}
+
+// wholeHistory reads every page of an application's history and answers
+// them as one page.
+func wholeHistory(api *apiClient, path string) ([]byte, error) {
+	var all struct {
+		ApplicationID string            `json:"applicationId"`
+		Entries       []json.RawMessage `json:"entries"`
+	}
+	for cursor := ""; ; {
+		p := path
+		if cursor != "" {
+			p += "?cursor=" + url.QueryEscape(cursor)
+		}
+		body, err := api.raw("GET", p)
+		if err != nil {
+			return nil, err
+		}
+		var page struct {
+			ApplicationID string            `json:"applicationId"`
+			Entries       []json.RawMessage `json:"entries"`
+			NextCursor    string            `json:"nextCursor"`
+		}
+		if err := json.Unmarshal(body, &page); err != nil {
+			return nil, fmt.Errorf("decode omsd's answer: %w", err)
+		}
+		all.ApplicationID = page.ApplicationID
+		all.Entries = append(all.Entries, page.Entries...)
+		if page.NextCursor == "" || page.NextCursor == cursor {
+			return json.Marshal(all)
+		}
+		cursor = page.NextCursor
+	}
 }

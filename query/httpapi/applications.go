@@ -265,15 +265,40 @@ func (h *handlers) history(c *fiber.Ctx) error {
 	if !isStaff(md.Actor.Role) {
 		return problem(c, cmderr.Forbidden, "wrong_role", "История доступна аудиторам и специалистам.", "The history is for auditors and reviewers.")
 	}
+	if c.Query("revision") != "" || c.Query("at") != "" {
+		// Not ignored: an auditor asking the timeline for a past moment
+		// would otherwise read today's timeline as that moment's.
+		return problem(c, cmderr.BadRequest, "use_state",
+			"История всегда полная; состояние на ревизию или момент времени — GET /api/v1/applications/{id}/state?revision=N или ?at=<RFC 3339>.",
+			"The history is always complete; for the state at a revision or a time use GET /api/v1/applications/{id}/state?revision=N or ?at=<RFC 3339>.")
+	}
+	limit := maxHistoryLimit
+	if l := c.Query("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n < 1 || n > maxHistoryLimit {
+			return problem(c, cmderr.BadRequest, "bad_limit",
+				fmt.Sprintf("limit: число от 1 до %d.", maxHistoryLimit), fmt.Sprintf("limit: a number from 1 to %d.", maxHistoryLimit))
+		}
+		limit = n
+	}
+	id := c.Params("id")
+	q := readstore.ListQuery{Collection: history.Entries, Prefix: id + "/", Limit: limit}
+	first := true
+	if cur := c.Query("cursor"); cur != "" {
+		rev, err := strconv.ParseUint(cur, 10, 64)
+		if err != nil {
+			return problem(c, cmderr.BadRequest, "bad_cursor", "Неверный курсор страницы.", "Invalid page cursor.")
+		}
+		q.AfterID, first = history.EntryID(id, rev), false
+	}
 	if err := h.waitAfter(c, "history"); err != nil || c.Response().StatusCode() >= 400 {
 		return err
 	}
-	id := c.Params("id")
-	docs, err := h.d.Store.List(c.UserContext(), readstore.ListQuery{Collection: history.Entries, Prefix: id + "/", Limit: 10000})
+	docs, err := h.d.Store.List(c.UserContext(), q)
 	if err != nil {
 		return err
 	}
-	if len(docs) == 0 {
+	if len(docs) == 0 && first {
 		return notFound(c)
 	}
 	entries := make([]json.RawMessage, len(docs))
@@ -287,8 +312,22 @@ func (h *handlers) history(c *fiber.Ctx) error {
 	if ok, err := h.audit(c, md, schema.AccessHistory, "", id); !ok {
 		return err
 	}
-	return c.JSON(fiber.Map{"applicationId": id, "entries": entries})
+	page := fiber.Map{"applicationId": id, "entries": entries}
+	if len(docs) == limit {
+		// The last entry's revision; a page past the end is empty.
+		last := docs[len(docs)-1].ID
+		n, err := strconv.ParseUint(last[strings.LastIndexByte(last, '/')+1:], 10, 64)
+		if err != nil {
+			return fmt.Errorf("httpapi: history entry id %q: %w", last, err)
+		}
+		page["nextCursor"] = strconv.FormatUint(n, 10)
+	}
+	return c.JSON(page)
 }
+
+// maxHistoryLimit is the history's page size, and its default: the whole
+// timeline of all but the longest-lived applications in one answer.
+const maxHistoryLimit = readstore.MaxLimit
 
 // Step is one event of a time-travel replay.
 type Step struct {

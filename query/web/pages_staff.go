@@ -208,17 +208,29 @@ func (h *handlers) loadState(c *fiber.Ctx, id string, rev string) (StateData, er
 
 func (h *handlers) timeline(c *fiber.Ctx) error {
 	id := c.Params("id")
+	// The whole timeline, page by page (an application's history pages
+	// at a thousand entries).
 	var hist struct {
-		Entries []history.Entry `json:"entries"`
+		Entries    []history.Entry `json:"entries"`
+		NextCursor string          `json:"nextCursor"`
 	}
-	if err := h.get(c, withAfter(c, "/api/v1/applications/"+url.PathEscape(id)+"/history", nil), &hist); err != nil {
-		return h.apiFailure(c, err)
+	var entries []history.Entry
+	for cursor := ""; ; {
+		hist.Entries, hist.NextCursor = nil, ""
+		if err := h.get(c, withAfter(c, "/api/v1/applications/"+url.PathEscape(id)+"/history", url.Values{"cursor": {cursor}}), &hist); err != nil {
+			return h.apiFailure(c, err)
+		}
+		entries = append(entries, hist.Entries...)
+		if hist.NextCursor == "" || hist.NextCursor == cursor {
+			break
+		}
+		cursor = hist.NextCursor
 	}
 	st, err := h.loadState(c, id, c.Query("revision"))
 	if err != nil {
 		return h.apiFailure(c, err)
 	}
-	d := TimelineData{ID: id, Entries: hist.Entries, State: st, Last: st.State.LastRevision}
+	d := TimelineData{ID: id, Entries: entries, State: st, Last: st.State.LastRevision}
 	q := url.Values{"limit": {strconv.Itoa(accessPageSize)}}
 	if cur := c.Query("access"); cur != "" {
 		if _, err := strconv.ParseUint(cur, 10, 64); err == nil {

@@ -128,7 +128,11 @@ func Operations() []Operation {
 		Operation{Method: "GET", Path: "/api/v1/applications/:id", tag: "queries", sum: "One application (its owner's view for applicants and operators)",
 			params: []param{afterParam}, status: 200, resp: appview.View{}, audited: true},
 		Operation{Method: "GET", Path: "/api/v1/applications/:id/history", tag: "audit", sum: "The audit timeline: every event with actor, on-behalf-of, correlation and diff (staff)",
-			params: []param{afterParam}, status: 200, resp: historyPage{}, audited: true},
+			desc: "Oldest first, in pages of up to 1000 entries; nextCursor is set when a page is full. revision and at belong to /state and are refused here (400 use_state).",
+			params: []param{afterParam,
+				{"query", "limit", "Page size, 1 to 1000 (default 1000).", "integer"},
+				{"query", "cursor", "nextCursor of the previous page.", "string"}},
+			status: 200, resp: historyPage{}, audited: true},
 		Operation{Method: "GET", Path: "/api/v1/applications/:id/state", tag: "audit", sum: "Time travel: the application folded from its events up to a revision or a time (auditors)",
 			desc:   "Give revision or at, not both (400). Without either, the application's last state.",
 			params: []param{{"query", "revision", "Fold up to this stream revision.", "integer"}, {"query", "at", "Fold the events that occurred at or before this RFC 3339 time.", "string"}},
@@ -177,6 +181,7 @@ type (
 	historyPage struct {
 		ApplicationID string          `json:"applicationId"`
 		Entries       []history.Entry `json:"entries"`
+		NextCursor    string          `json:"nextCursor,omitempty"`
 	}
 	replayResult struct {
 		Replayed int    `json:"replayed"`
