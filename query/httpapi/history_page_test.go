@@ -73,7 +73,6 @@ func TestHistoryPages(t *testing.T) {
 	}
 }
 
-
 func containsCode(body []byte, code string) bool {
 	var p struct{ Code string }
 	return json.Unmarshal(body, &p) == nil && p.Code == code
