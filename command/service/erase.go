@@ -17,6 +17,9 @@ import (
 // Eraser destroys a data subject's key; *piicrypt.Keyring implements it.
 type Eraser interface {
 	Erase(ctx context.Context, subject string) error
+	// Known reports whether the subject ever had a key (something of
+	// theirs was sealed), erased or not.
+	Known(ctx context.Context, subject string) (bool, error)
 }
 
 // BlobDeleter removes scan blobs; every readstore adapter implements it.
@@ -29,6 +32,10 @@ type Erasure struct {
 	ApplicantID  string   `json:"applicantId"`
 	Applications []Result `json:"applications"`
 	ScansDeleted int      `json:"scansDeleted"`
+	// KeyDestroyed is true once the applicant's data key is gone: every
+	// scan they uploaded, referred to by an application or not, is then
+	// ciphertext nobody can open.
+	KeyDestroyed bool `json:"keyDestroyed"`
 }
 
 // EraseApplicant erases an applicant's personal data (152-ФЗ art. 21): it
@@ -59,6 +66,21 @@ func (s *Service) EraseApplicant(ctx context.Context, req Request, applicantID, 
 	// below it came back prefixed with the first application's id.
 	if err := application.CheckEraseBasis(basis, env); err != nil {
 		return Erasure{}, err
+	}
+	if len(applicationIDs) == 0 {
+		// Scans uploaded, nothing submitted: no application records the
+		// erasure, but the scans are personal data all the same. They
+		// were sealed with the applicant's key, so destroying it erases
+		// them; only a subject never seen is refused (a mistyped id must
+		// not read as done).
+		known, err := s.opts.Keys.Known(ctx, applicantID)
+		if err != nil {
+			return Erasure{}, fmt.Errorf("service: look up the key of %s: %w", applicantID, err)
+		}
+		if !known {
+			return Erasure{}, cmderr.New(cmderr.NotFound, "applicant_not_found", cmderr.T(
+				"У заявителя нет ни заявлений, ни загруженных сканов.", "The applicant has neither applications nor uploaded scans."))
+		}
 	}
 	var todo []string
 	var scans []string
@@ -93,6 +115,7 @@ func (s *Service) EraseApplicant(ctx context.Context, req Request, applicantID, 
 	if err := s.opts.Keys.Erase(ctx, applicantID); err != nil {
 		return Erasure{}, fmt.Errorf("service: erase the key of %s: %w", applicantID, err)
 	}
+	out.KeyDestroyed = true
 	slices.Sort(scans)
 	scans = slices.Compact(scans)
 	for _, sum := range scans {

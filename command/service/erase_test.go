@@ -12,8 +12,9 @@ import (
 // keysAndBlobs counts what an erasure destroyed.
 type keysAndBlobs struct{ keys, blobs int }
 
-func (k *keysAndBlobs) Erase(context.Context, string) error      { k.keys++; return nil }
-func (k *keysAndBlobs) DeleteBlob(context.Context, string) error { k.blobs++; return nil }
+func (k *keysAndBlobs) Erase(context.Context, string) error         { k.keys++; return nil }
+func (k *keysAndBlobs) DeleteBlob(context.Context, string) error    { k.blobs++; return nil }
+func (k *keysAndBlobs) Known(context.Context, string) (bool, error) { return true, nil }
 
 // TestEraseBadBasisNamesNoApplication: an unknown basis is a 422 about the
 // request (/basis), whose message does not name one of the applicant's

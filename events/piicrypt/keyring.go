@@ -224,6 +224,20 @@ func (k *Keyring) Erased(ctx context.Context, id string) (bool, error) {
 	return false, err
 }
 
+// Known reports whether the subject ever had a key: something of theirs
+// was sealed (an application, a scan), whether or not the key has since
+// been erased.
+func (k *Keyring) Known(ctx context.Context, id string) (bool, error) {
+	_, err := k.key(ctx, id, false)
+	switch {
+	case err == nil, errors.Is(err, ErrErased):
+		return true, nil
+	case errors.Is(err, ErrNoKey):
+		return false, nil
+	}
+	return false, err
+}
+
 // SealBytes encrypts b with the subject's key (creating it), binding the
 // ciphertext to context (for example "scan"). Scans use it.
 func (k *Keyring) SealBytes(ctx context.Context, subject, context string, b []byte) ([]byte, error) {

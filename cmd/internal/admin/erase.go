@@ -79,16 +79,18 @@ func (s *server) erase(c *fiber.Ctx) error {
 	if err := s.d.Waiter.WaitFor(wctx, cabinet.Collection, head); err != nil {
 		return fmt.Errorf("admin: wait for the cabinet before erasing: %w", err)
 	}
-	doc, err := s.d.Store.Get(wctx, cabinet.Collection, applicantID)
-	if errors.Is(err, readstore.ErrNotFound) {
-		return refuse(c, cmderr.New(cmderr.NotFound, "applicant_not_found", cmderr.T("У заявителя нет заявлений.", "The applicant has no applications.")))
-	}
-	if err != nil {
-		return err
-	}
+	// No cabinet: no applications, perhaps uploaded scans; the service
+	// tells the two apart.
 	var cab cabinet.Doc
-	if err := json.Unmarshal(doc.Body, &cab); err != nil {
-		return fmt.Errorf("admin: cabinet of %s: %w", applicantID, err)
+	doc, err := s.d.Store.Get(wctx, cabinet.Collection, applicantID)
+	switch {
+	case errors.Is(err, readstore.ErrNotFound):
+	case err != nil:
+		return err
+	default:
+		if err := json.Unmarshal(doc.Body, &cab); err != nil {
+			return fmt.Errorf("admin: cabinet of %s: %w", applicantID, err)
+		}
 	}
 	ids := make([]string, len(cab.Applications))
 	for i, a := range cab.Applications {

@@ -263,3 +263,31 @@ func TestErasureRefusedWhileThePolicyMustBeKept(t *testing.T) {
 		t.Fatalf("view after a refused erasure: %v", view["form"])
 	}
 }
+
+// Scans uploaded and never submitted are personal data too: erasing their
+// owner destroys the key they were sealed with, after which nobody reads
+// them. A subject the service never saw is refused, not "erased".
+func TestErasureOfScansWithoutAnApplication(t *testing.T) {
+	a, cfg := startApp(t)
+	c := newClient(t, a, cfg)
+	owner := token(t, cfg, "applicant", "scan-only")
+	admin := token(t, cfg, "admin", "adm-1")
+	id := upload(t, a, owner, "passport", []byte("%PDF-1.7\nscan-only passport\n"))
+	c.must(req{method: "GET", path: "/api/v1/documents/" + id, token: owner}, 200, nil)
+
+	var erased struct {
+		Applications []result `json:"applications"`
+		KeyDestroyed bool     `json:"keyDestroyed"`
+	}
+	c.must(req{method: "POST", path: "/api/v1/admin/applicants/scan-only/erase", token: admin, json: `{"basis":"subject_request"}`}, 200, &erased)
+	if len(erased.Applications) != 0 || !erased.KeyDestroyed {
+		t.Fatalf("erasure answered %+v", erased)
+	}
+	if res := c.do(req{method: "GET", path: "/api/v1/documents/" + id, token: owner}); res.status != 404 || !strings.Contains(res.body, `"code":"document_erased"`) {
+		t.Fatalf("the scan after erasure: %d %q", res.status, res.body)
+	}
+	res := c.do(req{method: "POST", path: "/api/v1/admin/applicants/nobody-at-all/erase", token: admin, json: `{"basis":"subject_request"}`})
+	if res.status != 404 || !strings.Contains(res.body, `"code":"applicant_not_found"`) {
+		t.Fatalf("erasing a subject never seen: %d %s", res.status, res.body)
+	}
+}
