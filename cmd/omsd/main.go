@@ -6,6 +6,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -33,6 +34,9 @@ func run() error {
 		return err
 	}
 	if err := fs.Parse(os.Args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil // -h printed the usage, as asked: not a failure
+		}
 		return err
 	}
 	var level slog.Level

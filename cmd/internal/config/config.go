@@ -42,7 +42,8 @@ type Config struct {
 	SMTPURL  string
 	SMTPFrom string
 	// PublicURL is the service's external base URL, for links in letters
-	// and the policy extract's QR code; empty derives it from requests.
+	// and the policy extract's QR code; empty means http:// and the listen
+	// address (never a request's Host header, which a client chooses).
 	PublicURL    string
 	PolicyIssuer string
 	// RateLimitIP and RateLimitSubject bound the requests one client IP,
