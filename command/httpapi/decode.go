@@ -2,11 +2,15 @@ package httpapi
 
 import (
 	"bytes"
+	"encoding"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"reflect"
+	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/omsonline/oms/command/application"
@@ -33,6 +37,15 @@ func decodeBody(body []byte, v any) error {
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	if err := dec.Decode(v); err != nil {
+		var typ *json.UnmarshalTypeError
+		if errors.As(err, &typ) && typ.Field != "" {
+			// encoding/json stops at the first wrong type and names it
+			// without array indexes (/documents/kind); a person fixing
+			// the form needs every one, each exactly.
+			if f := typeErrors(body, reflect.TypeOf(v)); f.Err() != nil {
+				return f.Err()
+			}
+		}
 		return decodeError(err)
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
@@ -66,6 +79,162 @@ func decodeError(err error) error {
 		return f.Err()
 	}
 	return malformed(cmderr.T("Тело запроса — не корректный JSON.", "The request body is not valid JSON."))
+}
+
+// typeErrors walks the body as plain JSON against the Go type it was to
+// decode into, the way encoding/json matches them (field names by their
+// tags, case-insensitively; inlined embedded structs), and reports every
+// value of the wrong JSON type with its JSON pointer. Unknown members are
+// skipped as the decoder skips them, and types that decode themselves
+// (json.Unmarshaler, encoding.TextUnmarshaler) are left to their own errors.
+func typeErrors(body []byte, t reflect.Type) cmderr.Fields {
+	var f cmderr.Fields
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	var tree any
+	if dec.Decode(&tree) != nil {
+		return f
+	}
+	walkTypes(&f, "", tree, t)
+	return f
+}
+
+var (
+	jsonUnmarshaler = reflect.TypeFor[json.Unmarshaler]()
+	textUnmarshaler = reflect.TypeFor[encoding.TextUnmarshaler]()
+)
+
+func walkTypes(f *cmderr.Fields, ptr string, val any, t reflect.Type) {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if val == nil || reflect.PointerTo(t).Implements(jsonUnmarshaler) || reflect.PointerTo(t).Implements(textUnmarshaler) {
+		return // null fits anything; self-decoding types judge themselves
+	}
+	wrong := func() {
+		want := jsonType(t)
+		f.Add(ptr, "type", cmderr.T("Неверный тип значения: ожидается "+want[0]+".", "Wrong value type: expected "+want[1]+"."))
+	}
+	switch t.Kind() {
+	case reflect.Interface:
+	case reflect.String:
+		if _, ok := val.(string); !ok {
+			wrong()
+		}
+	case reflect.Bool:
+		if _, ok := val.(bool); !ok {
+			wrong()
+		}
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		if n, ok := val.(json.Number); !ok || !fitsInt(n, t) {
+			wrong()
+		}
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		if n, ok := val.(json.Number); !ok || !fitsUint(n, t) {
+			wrong()
+		}
+	case reflect.Float32, reflect.Float64:
+		if _, ok := val.(json.Number); !ok {
+			wrong()
+		}
+	case reflect.Slice, reflect.Array:
+		if t.Elem().Kind() == reflect.Uint8 {
+			if _, ok := val.(string); !ok { // []byte is base64 text
+				wrong()
+			}
+			return
+		}
+		items, ok := val.([]any)
+		if !ok {
+			wrong()
+			return
+		}
+		for i, it := range items {
+			walkTypes(f, ptr+"/"+strconv.Itoa(i), it, t.Elem())
+		}
+	case reflect.Map:
+		m, ok := val.(map[string]any)
+		if !ok {
+			wrong()
+			return
+		}
+		for _, k := range slices.Sorted(maps.Keys(m)) {
+			walkTypes(f, ptr+"/"+escapePointer(k), m[k], t.Elem())
+		}
+	case reflect.Struct:
+		m, ok := val.(map[string]any)
+		if !ok {
+			wrong()
+			return
+		}
+		fields := jsonFields(t)
+		for _, k := range slices.Sorted(maps.Keys(m)) {
+			fd, ok := fields[k]
+			if !ok {
+				fd, ok = fields[strings.ToLower(k)]
+			}
+			if ok {
+				walkTypes(f, ptr+"/"+escapePointer(fd.name), m[k], fd.typ)
+			}
+		}
+	}
+}
+
+type jsonField struct {
+	name string
+	typ  reflect.Type
+}
+
+// jsonFields maps a struct's JSON member names, and their lower-case
+// forms, to the field's name and type, inlining embedded structs.
+func jsonFields(t reflect.Type) map[string]jsonField {
+	out := map[string]jsonField{}
+	var walk func(t reflect.Type)
+	walk = func(t reflect.Type) {
+		for i := range t.NumField() {
+			sf := t.Field(i)
+			name, _, _ := strings.Cut(sf.Tag.Get("json"), ",")
+			if name == "-" || (!sf.IsExported() && !sf.Anonymous) {
+				continue
+			}
+			ft := sf.Type
+			if sf.Anonymous && name == "" {
+				if ft.Kind() == reflect.Pointer {
+					ft = ft.Elem()
+				}
+				if ft.Kind() == reflect.Struct {
+					walk(ft)
+					continue
+				}
+			}
+			if name == "" {
+				name = sf.Name
+			}
+			fd := jsonField{name: name, typ: sf.Type}
+			if _, taken := out[name]; !taken {
+				out[name] = fd
+			}
+			if _, taken := out[strings.ToLower(name)]; !taken {
+				out[strings.ToLower(name)] = fd
+			}
+		}
+	}
+	walk(t)
+	return out
+}
+
+func fitsInt(n json.Number, t reflect.Type) bool {
+	i, err := strconv.ParseInt(string(n), 10, 64)
+	return err == nil && !reflect.New(t).Elem().OverflowInt(i)
+}
+
+func fitsUint(n json.Number, t reflect.Type) bool {
+	u, err := strconv.ParseUint(string(n), 10, 64)
+	return err == nil && !reflect.New(t).Elem().OverflowUint(u)
+}
+
+func escapePointer(k string) string {
+	return strings.ReplaceAll(strings.ReplaceAll(k, "~", "~0"), "/", "~1")
 }
 
 func jsonType(t reflect.Type) [2]string {

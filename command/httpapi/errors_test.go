@@ -3,6 +3,7 @@ package httpapi_test
 import (
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 
@@ -72,6 +73,24 @@ func TestRequestErrors(t *testing.T) {
 		p := r.problem(t)
 		if len(p.Errors) != 1 || p.Errors[0].Field != "/applicant/birthDate" || p.Errors[0].Code != "type" {
 			t.Fatalf("%s", r.body)
+		}
+	})
+	t.Run("every wrong type, each with its array index", func(t *testing.T) {
+		r := s.post("/api/v1/applications", applicant, `{"applicant":{"sex":"x","LastName":7},
+			"documents":[{"kind":"passport","id":"a"},{"kind":5,"id":"b"},{"kind":"consent","id":[]}],
+			"address":{"region":77},"consent":"yes"}`)
+		wantStatus(t, r, fiber.StatusUnprocessableEntity)
+		var got []string
+		for _, e := range r.problem(t).Errors {
+			if e.Code != "type" || e.Message.RU == "" || e.Message.EN == "" {
+				t.Errorf("not a bilingual type error: %+v", e)
+			}
+			got = append(got, e.Field)
+		}
+		slices.Sort(got)
+		want := []string{"/address/region", "/applicant/lastName", "/consent", "/documents/1/kind", "/documents/2/id"}
+		if !slices.Equal(got, want) {
+			t.Fatalf("fields %v, want %v: %s", got, want, r.body)
 		}
 	})
 	t.Run("unknown fields are tolerated", func(t *testing.T) {
