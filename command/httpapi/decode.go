@@ -26,10 +26,12 @@ func DecodeSubmit(body []byte) (schema.Form, error) {
 	return f, err
 }
 
-// decodeBody decodes a JSON object into v. Unknown fields are ignored, so
-// clients built against a newer contract keep working; an empty body or
-// null is an empty object, so commands without fields need no body. Syntax
-// errors are a 400; a value of the wrong type is a 422 pointing at the field.
+// decodeBody decodes a JSON object into v. An empty body or null is an
+// empty object, so commands without fields need no body. Syntax errors are
+// a 400; values of the wrong type and members the command does not have
+// are a 422 naming each of them. Unknown members are refused rather than
+// dropped: a mistyped "apartament" would otherwise lose the apartment
+// while the answer said all was well.
 func decodeBody(body []byte, v any) error {
 	body = bytes.TrimSpace(body)
 	if len(body) == 0 {
@@ -42,7 +44,7 @@ func decodeBody(body []byte, v any) error {
 			// encoding/json stops at the first wrong type and names it
 			// without array indexes (/documents/kind); a person fixing
 			// the form needs every one, each exactly.
-			if f := typeErrors(body, reflect.TypeOf(v)); f.Err() != nil {
+			if f := shapeErrors(body, reflect.TypeOf(v)); f.Err() != nil {
 				return f.Err()
 			}
 		}
@@ -50,6 +52,9 @@ func decodeBody(body []byte, v any) error {
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return malformed(cmderr.T("После JSON-объекта есть лишние данные.", "There is extra data after the JSON object."))
+	}
+	if f := shapeErrors(body, reflect.TypeOf(v)); f.Err() != nil {
+		return f.Err()
 	}
 	return nil
 }
@@ -81,13 +86,13 @@ func decodeError(err error) error {
 	return malformed(cmderr.T("Тело запроса — не корректный JSON.", "The request body is not valid JSON."))
 }
 
-// typeErrors walks the body as plain JSON against the Go type it was to
+// shapeErrors walks the body as plain JSON against the Go type it was to
 // decode into, the way encoding/json matches them (field names by their
 // tags, case-insensitively; inlined embedded structs), and reports every
-// value of the wrong JSON type with its JSON pointer. Unknown members are
-// skipped as the decoder skips them, and types that decode themselves
+// value of the wrong JSON type and every member the type does not have,
+// each with its JSON pointer. Types that decode themselves
 // (json.Unmarshaler, encoding.TextUnmarshaler) are left to their own errors.
-func typeErrors(body []byte, t reflect.Type) cmderr.Fields {
+func shapeErrors(body []byte, t reflect.Type) cmderr.Fields {
 	var f cmderr.Fields
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
@@ -173,12 +178,17 @@ func walkTypes(f *cmderr.Fields, ptr string, val any, t reflect.Type) {
 			if !ok {
 				fd, ok = fields[strings.ToLower(k)]
 			}
-			if ok {
-				walkTypes(f, ptr+"/"+escapePointer(fd.name), m[k], fd.typ)
+			if !ok {
+				f.Add(ptr+"/"+escapePointer(k), "unknown_field", msgUnknownField)
+				continue
 			}
+			walkTypes(f, ptr+"/"+escapePointer(fd.name), m[k], fd.typ)
 		}
 	}
 }
+
+var msgUnknownField = cmderr.T("Такого поля нет: проверьте его имя (нет ли опечатки). Значение не принято.",
+	"There is no such field: check its name for a typo. The value was not accepted.")
 
 type jsonField struct {
 	name string

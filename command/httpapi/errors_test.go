@@ -10,6 +10,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/omsonline/oms/command/application"
+	"github.com/omsonline/oms/command/cmderr"
 )
 
 func TestRequestErrors(t *testing.T) {
@@ -71,7 +72,8 @@ func TestRequestErrors(t *testing.T) {
 	t.Run("wrong type points at the field", func(t *testing.T) {
 		r := s.post("/api/v1/applications", applicant, `{"applicant":{"birthDate":19900405},"unknownField":{"x":1}}`)
 		p := r.problem(t)
-		if len(p.Errors) != 1 || p.Errors[0].Field != "/applicant/birthDate" || p.Errors[0].Code != "type" {
+		if len(p.Errors) != 2 || p.Errors[0].Field != "/applicant/birthDate" || p.Errors[0].Code != "type" ||
+			p.Errors[1].Field != "/unknownField" || p.Errors[1].Code != "unknown_field" {
 			t.Fatalf("%s", r.body)
 		}
 	})
@@ -93,8 +95,23 @@ func TestRequestErrors(t *testing.T) {
 			t.Fatalf("fields %v, want %v: %s", got, want, r.body)
 		}
 	})
-	t.Run("unknown fields are tolerated", func(t *testing.T) {
+	t.Run("unknown fields are refused, not dropped", func(t *testing.T) {
+		// A misspelt member would otherwise vanish while the answer said
+		// all was well ("apartament" losing the apartment).
 		r := s.post(appPath(id, "claim"), reviewer, `{"comment":"беру", "priority": 3}`)
-		wantStatus(t, r, fiber.StatusOK)
+		wantStatus(t, r, fiber.StatusUnprocessableEntity)
+		var got []string
+		for _, e := range r.problem(t).Errors {
+			got = append(got, e.Field+":"+e.Code)
+		}
+		if !slices.Equal(got, []string{"/comment:unknown_field", "/priority:unknown_field"}) {
+			t.Fatalf("%v: %s", got, r.body)
+		}
+		r = s.post("/api/v1/applications", applicant, `{"address":{"apartament":"12"}}`)
+		if p := r.problem(t); !slices.ContainsFunc(p.Errors, func(e cmderr.FieldError) bool { return e.Field == "/address/apartament" && e.Code == "unknown_field" }) {
+			t.Fatalf("a misspelt address member: %s", r.body)
+		}
+		// Refused means not done: the application can still be claimed.
+		wantStatus(t, s.post(appPath(id, "claim"), reviewer, ``), fiber.StatusOK)
 	})
 }
