@@ -210,6 +210,7 @@ func (c ProvideInfo) decide(s State, env Env) ([]schema.Event, error) {
 	news := ch.validateDocuments("/documents", Normalize(schema.Form{Documents: c.Documents}).Documents, env, s.ApplicantID, nil)
 
 	answered := map[string]bool{}
+	first := map[string]int{} // question → index of its first answer
 	answers := make([]schema.Answer, 0, len(c.Answers))
 	for i, a := range c.Answers {
 		p := fmt.Sprintf("/answers/%d", i)
@@ -218,6 +219,15 @@ func (c ProvideInfo) decide(s State, env Env) ([]schema.Event, error) {
 			ch.add(p+"/questionId", "unknown_question", cmderr.T("Такого вопроса нет в запросе.", "The request has no such question."))
 			continue
 		}
+		if j, dup := first[a.QuestionID]; dup {
+			// Two answers to one question: keeping either would silently
+			// drop the other.
+			ch.add(p+"/questionId", "duplicate", cmderr.T(
+				fmt.Sprintf("На вопрос %s уже отвечает ответ №%d; объедините ответы в один.", a.QuestionID, j+1),
+				fmt.Sprintf("Question %s is already answered by answer %d; put both into one answer.", a.QuestionID, j+1)))
+			continue
+		}
+		first[a.QuestionID] = i
 		if ch.text(p+"/text", a.Text, true, maxAnswerText) {
 			answered[a.QuestionID] = true
 			answers = append(answers, a)

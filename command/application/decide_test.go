@@ -456,6 +456,14 @@ func TestRequestAndProvideInfo(t *testing.T) {
 	}, env(asOwner, now))
 	assertFields(t, err, "/corrections/residenceDocument/number:format", "/documents/0/id:unknown_document", "/answers/0/questionId:unknown_question", "/answers:unanswered")
 
+	// Two answers to one question: refused, not one of them dropped.
+	_, err = application.Decide(asked, application.ProvideInfo{
+		Corrections: schema.Corrections{ResidenceDocument: &res},
+		Documents:   []schema.DocumentRef{{Kind: schema.DocumentConsent, ID: "doc-consent"}},
+		Answers:     []schema.Answer{{QuestionID: "1.3", Text: "ООО «Ромашка»"}, {QuestionID: "1.3", Text: "ООО «Лютик»"}},
+	}, env(asOwner, now))
+	assertFields(t, err, "/answers/1/questionId:duplicate")
+
 	evs, err = application.Decide(asked, application.ProvideInfo{
 		Corrections: schema.Corrections{ResidenceDocument: &res},
 		Documents:   []schema.DocumentRef{{Kind: schema.DocumentConsent, ID: "doc-consent"}},
