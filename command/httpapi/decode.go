@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/omsonline/oms/command/application"
 	"github.com/omsonline/oms/command/cmderr"
@@ -38,12 +39,15 @@ func decodeBody(body []byte, v any) error {
 		return nil
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		var typ *json.UnmarshalTypeError
-		if errors.As(err, &typ) && typ.Field != "" {
-			// encoding/json stops at the first wrong type and names it
-			// without array indexes (/documents/kind); a person fixing
-			// the form needs every one, each exactly.
+		// encoding/json stops at the first wrong type or unknown member
+		// (which has no error type of its own, only this text) and names
+		// it without array indexes (/documents/kind); a person fixing the
+		// form needs every one, each exactly. Walking the body again costs
+		// three times the decoding, so only a body with one pays it.
+		if (errors.As(err, &typ) && typ.Field != "") || strings.HasPrefix(err.Error(), "json: unknown field ") {
 			if f := shapeErrors(body, reflect.TypeOf(v)); f.Err() != nil {
 				return f.Err()
 			}
@@ -52,9 +56,6 @@ func decodeBody(body []byte, v any) error {
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return malformed(cmderr.T("После JSON-объекта есть лишние данные.", "There is extra data after the JSON object."))
-	}
-	if f := shapeErrors(body, reflect.TypeOf(v)); f.Err() != nil {
-		return f.Err()
 	}
 	return nil
 }
@@ -195,10 +196,16 @@ type jsonField struct {
 	typ  reflect.Type
 }
 
+var jsonFieldCache sync.Map // reflect.Type → map[string]jsonField
+
 // jsonFields maps a struct's JSON member names, and their lower-case
 // forms, to the field's name and type, inlining embedded structs.
 func jsonFields(t reflect.Type) map[string]jsonField {
+	if m, ok := jsonFieldCache.Load(t); ok {
+		return m.(map[string]jsonField)
+	}
 	out := map[string]jsonField{}
+	defer jsonFieldCache.Store(t, out)
 	var walk func(t reflect.Type)
 	walk = func(t reflect.Type) {
 		for i := range t.NumField() {
