@@ -36,7 +36,7 @@ func (c *apiClient) raw(method, path string) ([]byte, error) {
 		return nil, err
 	}
 	if resp.StatusCode >= 300 {
-		return nil, fmt.Errorf("%s %s: %s: %s", method, path, resp.Status, bytes.TrimSpace(body))
+		return nil, refusal(method, path, resp.Status, body)
 	}
 	return body, nil
 }

@@ -78,7 +78,7 @@ func (c *apiClient) do(method, path string, body, out any) error {
 		return err
 	}
 	if resp.StatusCode >= 300 {
-		return fmt.Errorf("%s %s: %s: %s", method, path, resp.Status, bytes.TrimSpace(raw))
+		return refusal(method, path, resp.Status, raw)
 	}
 	if out != nil {
 		return json.Unmarshal(raw, out)
