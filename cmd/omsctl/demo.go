@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto/ed25519"
 	"fmt"
 	"os"
 	"text/tabwriter"
@@ -23,11 +24,22 @@ func devTokens(cfg *config.Config) (func(role, subject string) (string, error), 
 	if cfg.OIDCIssuer != "" {
 		return nil, fmt.Errorf("demo and load sign in as many made-up people with dev tokens; this deployment authenticates through the OIDC issuer %s, so run them against a dev-mode omsd", cfg.OIDCIssuer)
 	}
-	key, err := authn.DevKey(cfg.DevKeyDir)
+	key, err := devKey(cfg)
 	if err != nil {
 		return nil, err
 	}
 	return func(role, subject string) (string, error) { return authn.IssueDev(key, subject, role, 2*time.Hour) }, nil
+}
+
+// devKey is the key omsd signs and checks dev tokens with. It lives in
+// omsd's data dir; a dir that does not exist means omsd keeps its key
+// elsewhere (or never ran), and a key made up here would sign tokens omsd
+// refuses.
+func devKey(cfg *config.Config) (ed25519.PrivateKey, error) {
+	if st, err := os.Stat(cfg.DevKeyDir); err != nil || !st.IsDir() {
+		return nil, fmt.Errorf("no directory %s: omsctl signs dev tokens with the key omsd keeps in its data dir; start omsd first, or point OMS_DATA_DIR (or OMS_DEV_KEY_DIR) at the dir it uses", cfg.DevKeyDir)
+	}
+	return authn.DevKey(cfg.DevKeyDir)
 }
 
 func newBar(max int64, desc, unit string) *progressbar.ProgressBar {

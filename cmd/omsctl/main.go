@@ -57,7 +57,7 @@ func tokenCmd(cfg *config.Config) *cobra.Command {
 				// printing one would only send the operator chasing a 401.
 				return fmt.Errorf("omsctl token makes dev-mode tokens, and this deployment authenticates through the OIDC issuer %s (OMS_OIDC_ISSUER): get a token from the issuer instead", cfg.OIDCIssuer)
 			}
-			key, err := authn.DevKey(cfg.DevKeyDir)
+			key, err := devKey(cfg)
 			if err != nil {
 				return err
 			}

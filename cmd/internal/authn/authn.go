@@ -112,8 +112,11 @@ func issue(key ed25519.PrivateKey, subject, role, csrf string, ttl time.Duration
 	if !slices.Contains(Roles, role) {
 		return "", fmt.Errorf("authn: unknown role %q (want one of %s)", role, strings.Join(Roles, ", "))
 	}
-	if subject == "" {
-		return "", errors.New("authn: subject is empty")
+	if !validSubject(subject) {
+		return "", fmt.Errorf("authn: subject %q: want 1 to %d visible ASCII characters, no spaces", subject, maxSubject)
+	}
+	if ttl <= 0 {
+		return "", fmt.Errorf("authn: lifetime %s: a token must live a positive time", ttl)
 	}
 	now := time.Now()
 	c := Claims{Role: role, CSRF: csrf, RegisteredClaims: jwt.RegisteredClaims{
@@ -221,8 +224,11 @@ func (v *Verifier) claims(token string) (Claims, error) {
 	if err != nil {
 		return Claims{}, fmt.Errorf("authn: %w", err)
 	}
-	if !slices.Contains(Roles, c.Role) || c.Subject == "" {
-		return Claims{}, errors.New("authn: token lacks a known role or a subject")
+	if !slices.Contains(Roles, c.Role) || !validSubject(c.Subject) {
+		// The same subject rule as an issuer's tokens: one made with the
+		// key by other means must not name an actor the pages and logs
+		// cannot show ("   ").
+		return Claims{}, errors.New("authn: token lacks a known role or a valid subject")
 	}
 	// Only sessions carry a CSRF claim; with an issuer configured, a token
 	// of omsd's key without one was made by `omsctl token` or by someone

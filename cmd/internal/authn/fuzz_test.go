@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/golang-jwt/jwt/v5"
+
 	"github.com/omsonline/oms/cmd/internal/authn"
 	"github.com/omsonline/oms/events"
 )
@@ -22,7 +24,19 @@ func FuzzVerify(f *testing.F) {
 	v := authn.NewDevVerifier(key)
 	good, _ := authn.IssueDev(key, "alice", "applicant", time.Hour)
 	session, _, _ := authn.IssueSession(key, "bob", "reviewer", time.Hour)
-	expired, _ := authn.IssueDev(key, "carol", "auditor", -time.Minute)
+	// IssueDev refuses a lifetime that is over already; an expired token
+	// is signed here by hand.
+	now := time.Now()
+	expired, err := jwt.NewWithClaims(jwt.SigningMethodEdDSA, authn.Claims{Role: "auditor", RegisteredClaims: jwt.RegisteredClaims{
+		Issuer: authn.DevIssuer, Subject: "carol", Audience: jwt.ClaimStrings{authn.Audience},
+		IssuedAt: jwt.NewNumericDate(now.Add(-time.Hour)), ExpiresAt: jwt.NewNumericDate(now.Add(-time.Minute)),
+	}}).SignedString(key)
+	if err != nil {
+		f.Fatal(err)
+	}
+	if _, err := v.Verify(expired); err == nil {
+		f.Fatal("the expired seed verifies")
+	}
 	_, other, _ := ed25519.GenerateKey(rand.Reader)
 	forged, _ := authn.IssueDev(other, "mallory", "admin", time.Hour)
 	head, _, _ := strings.Cut(good, ".")
