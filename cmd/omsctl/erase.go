@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"net/url"
 	"slices"
 	"strings"
 
@@ -30,7 +31,7 @@ func eraseCmd(cfg *config.Config) *cobra.Command {
 				return err
 			}
 			var out admin.ErasureResponse
-			if err := api.do("POST", "/api/v1/admin/applicants/"+args[0]+"/erase", map[string]string{"basis": basis}, &out); err != nil {
+			if err := api.do("POST", "/api/v1/admin/applicants/"+url.PathEscape(args[0])+"/erase", map[string]string{"basis": basis}, &out); err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "applicant %s erased: %d applications recorded, %d scans deleted, read models updated: %v\n",
