@@ -379,6 +379,13 @@ func (h *handlers) state(c *fiber.Ctx) error {
 	}
 	if rawAt != "" {
 		t, err := time.Parse(time.RFC3339Nano, rawAt)
+		if err != nil && strings.Contains(rawAt, " ") {
+			// A "+03:00" offset sent unescaped: the query string made its
+			// "+" a space.
+			return problem(c, cmderr.BadRequest, "bad_at",
+				"at: в адресе «+» означает пробел — запишите смещение как %2B03:00 или укажите время в UTC с «Z», например 2026-01-31T12:00:00Z.",
+				"at: in a URL a \"+\" reads as a space: write the offset as %2B03:00, or give the time in UTC with \"Z\", e.g. 2026-01-31T12:00:00Z.")
+		}
 		if err != nil {
 			return problem(c, cmderr.BadRequest, "bad_at", "at: время в формате RFC 3339, например 2026-01-31T12:00:00Z.", "at: an RFC 3339 time, e.g. 2026-01-31T12:00:00Z.")
 		}

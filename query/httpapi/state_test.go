@@ -39,6 +39,7 @@ func TestStateRefusesMomentsThatDidNotExist(t *testing.T) {
 		{"?revision=1&at=2026-03-01T10:00:00Z", 400, []string{"revision", "at"}},
 		{"?revision=x", 400, nil},
 		{"?at=yesterday", 400, nil},
+		{"?at=2026-03-01T13:00:00+03:00", 400, []string{"%2B03:00", "UTC"}},
 	} {
 		a := get(tc.query)
 		if a.status != tc.status {
@@ -66,6 +67,7 @@ func TestStateRefusesMomentsThatDidNotExist(t *testing.T) {
 	}{
 		{"?revision=0", 0, "submitted"},
 		{"?at=" + first.Format(time.RFC3339), 0, "submitted"},
+		{"?at=2026-03-01T13:00:00%2B03:00", 0, "submitted"}, // the first event's instant, in Moscow time
 		{"?revision=5", 5, "policy_active"},
 		{"?at=2030-01-01T00:00:00Z", 5, "policy_active"},
 		{"", 5, "policy_active"},
