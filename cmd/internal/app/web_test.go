@@ -347,3 +347,24 @@ func TestUnknownAddressAnswersInTheCallersFormat(t *testing.T) {
 		t.Errorf("/api answered a page: %d %s %s", code, ctype, body)
 	}
 }
+
+// An address that exists, asked with a method it does not take: 405 with
+// the methods it does take, not "no such route".
+func TestWrongMethodIs405WithAllow(t *testing.T) {
+	a, cfg := startApp(t)
+	tok := token(t, cfg, "auditor", "aud-1")
+	for _, m := range []string{"PUT", "DELETE", "PATCH"} {
+		req, _ := http.NewRequest(m, "http://"+a.HTTPAddr()+"/api/v1/applications", nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 405 || !strings.Contains(resp.Header.Get("Allow"), "POST") ||
+			!strings.Contains(string(body), `"code":"method_not_allowed"`) || !strings.Contains(string(body), "не принимает") {
+			t.Errorf("%s: %d Allow %q %s", m, resp.StatusCode, resp.Header.Get("Allow"), body)
+		}
+	}
+}

@@ -131,6 +131,17 @@ func Lookup(table []Route, method, path string) (Route, bool) {
 	return Route{}, false
 }
 
+// allowed lists the methods the matrix has for a path.
+func allowed(table []Route, path string) []string {
+	var out []string
+	for _, m := range []string{fiber.MethodGet, fiber.MethodPost, fiber.MethodPut, fiber.MethodPatch, fiber.MethodDelete} {
+		if _, ok := Lookup(table, m, path); ok {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
 // match reports whether path matches a Fiber pattern made of literal
 // segments, ":param" segments (one non-empty segment) and a final "*".
 func match(pattern, path string) bool {
@@ -227,8 +238,17 @@ func Middleware(o Options) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		rt, ok := Lookup(table, c.Method(), c.Path())
 		if !ok {
-			// Not in the matrix: refused exactly like a route that does
-			// not exist, so the table cannot be probed.
+			// The path with another method: say which ones (the OpenAPI
+			// document publishes them anyway), rather than "no such
+			// route" for an address that exists.
+			if allow := allowed(table, c.Path()); len(allow) > 0 {
+				c.Set(fiber.HeaderAllow, strings.Join(allow, ", "))
+				return refuse(c, Refusal{Status: fiber.StatusMethodNotAllowed, Code: "method_not_allowed",
+					RU: "Этот адрес не принимает метод " + c.Method() + "; допустимы: " + strings.Join(allow, ", ") + ".",
+					EN: "This address does not take " + c.Method() + "; it takes " + strings.Join(allow, ", ") + "."})
+			}
+			// Not in the matrix at all: refused exactly like a route that
+			// does not exist.
 			if o.NotFound != nil {
 				return o.NotFound(c)
 			}
@@ -319,6 +339,7 @@ func Problem(c *fiber.Ctx, r Refusal) error {
 	title := map[int]string{
 		fiber.StatusUnauthorized:          "Требуется вход / Authentication required",
 		fiber.StatusForbidden:             "Доступ запрещён / Forbidden",
+		fiber.StatusMethodNotAllowed:      "Метод не поддерживается / Method not allowed",
 		fiber.StatusRequestEntityTooLarge: "Слишком большой запрос / Payload too large",
 	}[r.Status]
 	return c.Status(r.Status).JSON(fiber.Map{
