@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"text/tabwriter"
 	"time"
@@ -87,7 +88,10 @@ func (c *apiClient) do(method, path string, body, out any) error {
 }
 
 func projectionsCmd(cfg *config.Config) *cobra.Command {
-	cmd := &cobra.Command{Use: "projections", Short: "Inspect and operate the projections of a running omsd"}
+	cmd := &cobra.Command{Use: "projections", Short: "Inspect and operate the projections of a running omsd",
+		// Without this, a mistyped subcommand printed the help and exited 0.
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() }}
 	cmd.AddCommand(&cobra.Command{
 		Use:   "status",
 		Short: "Position, lag and generation of every projection",
@@ -111,17 +115,22 @@ func projectionsCmd(cfg *config.Config) *cobra.Command {
 	cmd.AddCommand(&cobra.Command{
 		Use:   "rebuild NAME",
 		Short: "Rebuild a projection into fresh collections while the old ones serve, then switch",
-		Args:  cobra.ExactArgs(1),
+		Long: `rebuild builds a projection's collections afresh from the start of the event log
+while the current ones keep serving, then switches to the new ones in one step
+and drops the old. NAME is one of the projections omsd runs: cabinet, history,
+queue, renewals, policies (omsctl projections status lists them). The progress
+bar counts positions in the event log; the line at the end gives the events.`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := newAPIClient(cfg, "admin")
 			if err != nil {
 				return err
 			}
-			if err := c.do("POST", "/api/v1/admin/projections/"+args[0]+"/rebuild", nil, nil); err != nil {
+			if err := c.do("POST", "/api/v1/admin/projections/"+url.PathEscape(args[0])+"/rebuild", nil, nil); err != nil {
 				return err
 			}
 			bar := progressbar.NewOptions64(-1, progressbar.OptionSetWriter(os.Stderr), progressbar.OptionSetDescription("rebuilding "+args[0]),
-				progressbar.OptionShowCount(), progressbar.OptionShowIts(), progressbar.OptionSetItsString("events"),
+				progressbar.OptionShowCount(), progressbar.OptionShowIts(), progressbar.OptionSetItsString("log positions"),
 				progressbar.OptionSetPredictTime(true), progressbar.OptionThrottle(200*time.Millisecond))
 			for {
 				time.Sleep(250 * time.Millisecond)
@@ -185,9 +194,11 @@ func projectionsCmd(cfg *config.Config) *cobra.Command {
 				Replayed int    `json:"replayed"`
 				Error    string `json:"error"`
 			}
-			err = c.do("POST", "/api/v1/admin/projections/"+args[0]+"/replay-parked", nil, &out)
+			if err := c.do("POST", "/api/v1/admin/projections/"+url.PathEscape(args[0])+"/replay-parked", nil, &out); err != nil {
+				return err // no count: nothing was replayed that omsd confirmed
+			}
 			fmt.Fprintf(cmd.OutOrStdout(), "replayed %d parked messages of %s\n", out.Replayed, args[0])
-			return err
+			return nil
 		},
 	})
 	return cmd
