@@ -72,7 +72,7 @@ func (c *checker) checkConsentVersion(v string) {
 // WithdrawConsent withdraws the applicant's consent to the processing of
 // their personal data in this application.
 type WithdrawConsent struct {
-	Reason string `json:"reason"`
+	Reason string `json:"reason,omitempty"` // optional: withdrawing needs no reason
 }
 
 // Name implements Command.
