@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/google/uuid"
 
@@ -80,6 +81,19 @@ func (s *Service) EraseApplicant(ctx context.Context, req Request, applicantID, 
 		if !known {
 			return Erasure{}, cmderr.New(cmderr.NotFound, "applicant_not_found", cmderr.T(
 				"У заявителя нет ни заявлений, ни загруженных сканов.", "The applicant has neither applications nor uploaded scans."))
+		}
+		// The list came from the cabinet, a read model: one that lags (a
+		// parked event, a submission racing this erasure) must not make
+		// an applicant with applications look like one with scans only,
+		// or the key would go with no erasure recorded and the retention
+		// rules unchecked. The account's reservations are the write
+		// side's own list of the applications it submitted.
+		if ids, err := s.accountApplications(ctx, applicantID); err != nil {
+			return Erasure{}, err
+		} else if len(ids) > 0 {
+			return Erasure{}, cmderr.New(cmderr.Conflict, "applications_not_listed", cmderr.T(
+				"У заявителя есть заявления, которых ещё нет в его кабинете ("+strings.Join(ids, ", ")+"); повторите удаление позже.",
+				"The applicant has applications their cabinet does not show yet ("+strings.Join(ids, ", ")+"); retry the erasure later."))
 		}
 	}
 	var todo []string
@@ -169,4 +183,34 @@ func (l loaded) scans() []string {
 		}
 	}
 	return out
+}
+
+// accountApplications lists the applications the applicant's account
+// reserved that exist, or may still come into existence (a submission
+// between its reservation and its first event, within ReservationGrace).
+func (s *Service) accountApplications(ctx context.Context, applicantID string) ([]string, error) {
+	stream := schema.PersonStream(accountSlot(applicantID).key)
+	recs, err := s.store.Load(ctx, stream)
+	if err != nil {
+		return nil, fmt.Errorf("service: load %s: %w", stream, err)
+	}
+	var out []string
+	for _, r := range recs {
+		e, err := schema.Decode(r.Envelope.Type, r.Envelope.SchemaVersion, r.Data)
+		if err != nil {
+			return nil, fmt.Errorf("service: %s@%d: %w", stream, r.Revision, err)
+		}
+		res, ok := e.(schema.PersonReserved)
+		if !ok || res.ApplicationID == "" || slices.Contains(out, res.ApplicationID) {
+			continue
+		}
+		l, err := s.load(ctx, res.ApplicationID)
+		if err != nil {
+			return nil, err
+		}
+		if l.exists || s.now().Sub(res.ReservedAt) < s.opts.ReservationGrace {
+			out = append(out, res.ApplicationID)
+		}
+	}
+	return out, nil
 }

@@ -48,3 +48,29 @@ func TestEraseBadBasisNamesNoApplication(t *testing.T) {
 		t.Fatalf("open application: %v", err)
 	}
 }
+
+// An empty list from a cabinet that lags behind is not taken for "scans
+// only": the account's own reservations show the application, and the key
+// stays.
+func TestEraseWithAnEmptyListChecksTheAccount(t *testing.T) {
+	destroyed := &keysAndBlobs{}
+	s, _ := newService(t, func(o *Options) { o.Keys, o.Blobs = destroyed, destroyed })
+	ctx := context.Background()
+	res, err := s.Submit(ctx, Request{Meta: applicant}, validForm("N7654321"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin := Request{Meta: events.Metadata{Actor: events.Actor{ID: "admin-1", Role: events.RoleAdmin}}}
+	_, err = s.EraseApplicant(ctx, admin, applicant.Actor.ID, "subject_request", nil)
+	if e, ok := cmderr.As(err); !ok || e.Code != "applications_not_listed" || !strings.Contains(e.Message.EN, res.ApplicationID) {
+		t.Fatalf("erasure with the application missing from the list: %v", err)
+	}
+	if *destroyed != (keysAndBlobs{}) {
+		t.Fatalf("the refused erasure destroyed %+v", *destroyed)
+	}
+	// Someone with no account reservations at all: the key goes.
+	out, err := s.EraseApplicant(ctx, admin, "scans-only", "subject_request", nil)
+	if err != nil || !out.KeyDestroyed || destroyed.keys != 1 {
+		t.Fatalf("scans-only erasure: %+v %v (destroyed %+v)", out, err, *destroyed)
+	}
+}
