@@ -39,7 +39,7 @@ type RequestInfo struct {
 // and new scans.
 type ProvideInfo struct {
 	Answers     []schema.Answer      `json:"answers,omitempty"`
-	Corrections schema.Corrections   `json:"corrections,omitzero"` // optional: answers alone may do
+	Corrections schema.Corrections   `json:"corrections" openapi:"optional"` // answers alone may do; see WithdrawConsent on the tag
 	Documents   []schema.DocumentRef `json:"documents,omitempty"`
 }
 

@@ -72,7 +72,10 @@ func (c *checker) checkConsentVersion(v string) {
 // WithdrawConsent withdraws the applicant's consent to the processing of
 // their personal data in this application.
 type WithdrawConsent struct {
-	Reason string `json:"reason,omitempty"` // optional: withdrawing needs no reason
+	// Optional: withdrawing needs no reason. The json tag stays as it
+	// was, because the idempotency fingerprint is the command's JSON and a
+	// retry across an upgrade must hash the same.
+	Reason string `json:"reason" openapi:"optional"`
 }
 
 // Name implements Command.

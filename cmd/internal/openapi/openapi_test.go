@@ -114,7 +114,9 @@ func TestOptionalMembersAreNotRequired(t *testing.T) {
 	if err := json.Unmarshal(raw, &doc); err != nil {
 		t.Fatal(err)
 	}
-	for schema, member := range map[string]string{"Consent": "withdrawnAt", "Question": "answeredAt", "Change": "from"} {
+	// The last two are request members the commands treat as optional.
+	for schema, member := range map[string]string{"Consent": "withdrawnAt", "Question": "answeredAt", "Change": "from",
+		"WithdrawConsent": "reason", "ProvideInfo": "corrections"} {
 		s, ok := doc.Components.Schemas[schema]
 		if _, has := s.Properties[member]; !ok || !has {
 			t.Errorf("no schema %s with a member %s", schema, member)

@@ -126,7 +126,7 @@ func (s *schemas) fields(t reflect.Type, props map[string]any, required *[]strin
 			name = f.Name
 		}
 		props[name] = s.typ(f.Type)
-		if !omitted(opts) && f.Type.Kind() != reflect.Pointer {
+		if !omitted(opts) && f.Type.Kind() != reflect.Pointer && f.Tag.Get("openapi") != "optional" {
 			*required = append(*required, name)
 		}
 	}
