@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/omsonline/oms/command/cmderr"
@@ -90,7 +89,7 @@ func (c WithdrawConsent) decide(s State, env Env) ([]schema.Event, error) {
 	}
 	var fields cmderr.Fields
 	ch := &checker{f: &fields, today: env.today()}
-	reason := strings.TrimSpace(c.Reason)
+	reason := cleanText(c.Reason)
 	ch.text("/reason", reason, false, maxReasonText)
 	if err := fields.Err(); err != nil {
 		return nil, err

@@ -131,7 +131,7 @@ func (c RequestInfo) decide(s State, env Env) ([]schema.Event, error) {
 			break
 		}
 		p := fmt.Sprintf("/questions/%d", i)
-		q.Text, q.Field, q.DocumentKind = strings.TrimSpace(q.Text), strings.TrimSpace(q.Field), strings.TrimSpace(q.DocumentKind)
+		q.Text, q.Field, q.DocumentKind = cleanText(q.Text), strings.TrimSpace(q.Field), strings.TrimSpace(q.DocumentKind)
 		ch.text(p+"/text", q.Text, true, maxQuestionText)
 		if q.Field != "" && !formPointers[q.Field] {
 			ch.add(p+"/field", "unknown_field", cmderr.T("Такого поля в форме нет; укажите JSON-указатель, например /residenceDocument/issuedAt.", "The form has no such field; give a JSON pointer such as /residenceDocument/issuedAt."))
@@ -214,7 +214,7 @@ func (c ProvideInfo) decide(s State, env Env) ([]schema.Event, error) {
 	answers := make([]schema.Answer, 0, len(c.Answers))
 	for i, a := range c.Answers {
 		p := fmt.Sprintf("/answers/%d", i)
-		a.QuestionID, a.Text = strings.TrimSpace(a.QuestionID), strings.TrimSpace(a.Text)
+		a.QuestionID, a.Text = strings.TrimSpace(a.QuestionID), cleanText(a.Text)
 		if !slices.ContainsFunc(s.Questions, func(q schema.Question) bool { return q.ID == a.QuestionID }) {
 			ch.add(p+"/questionId", "unknown_question", cmderr.T("Такого вопроса нет в запросе.", "The request has no such question."))
 			continue
@@ -352,7 +352,7 @@ func (c Reject) decide(s State, env Env) ([]schema.Event, error) {
 	}
 	var fields cmderr.Fields
 	ch := &checker{f: &fields, today: env.today()}
-	code, reason := strings.TrimSpace(c.ReasonCode), strings.TrimSpace(c.Reason)
+	code, reason := strings.TrimSpace(c.ReasonCode), cleanText(c.Reason)
 	ch.oneOf("/reasonCode", code, schema.RejectReasons)
 	ch.text("/reason", reason, true, maxReasonText)
 	if err := fields.Err(); err != nil {
@@ -464,7 +464,7 @@ func (c Withdraw) decide(s State, env Env) ([]schema.Event, error) {
 	}
 	var fields cmderr.Fields
 	ch := &checker{f: &fields, today: env.today()}
-	reason := strings.TrimSpace(c.Reason)
+	reason := cleanText(c.Reason)
 	ch.text("/reason", reason, false, maxReasonText)
 	if err := fields.Err(); err != nil {
 		return nil, err

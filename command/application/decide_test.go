@@ -490,6 +490,8 @@ func TestRejectNeedsReason(t *testing.T) {
 	_, err = application.Decide(s, application.Reject{ReasonCode: "other", Reason: "\u200d "}, env(asReviewer, now))
 	assertFields(t, err, "/reason:required")
 	_, err = application.Decide(s, application.Reject{ReasonCode: "other", Reason: "\u200b"}, env(asReviewer, now))
+	assertFields(t, err, "/reason:required")
+	_, err = application.Decide(s, application.Reject{ReasonCode: "other", Reason: "Подделка\u202e"}, env(asReviewer, now))
 	assertFields(t, err, "/reason:invalid_characters")
 }
 

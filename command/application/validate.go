@@ -39,17 +39,17 @@ var fieldCheck = validator.New()
 var (
 	msgRequired   = cmderr.T("Заполните поле.", "This field is required.")
 	msgDateFormat = cmderr.T("Укажите дату в формате ГГГГ-ММ-ДД.", "Use the date format YYYY-MM-DD.")
-	msgControl    = cmderr.T("Поле содержит недопустимые символы: управляющие или невидимые (например, пробел нулевой ширины или смену направления текста).",
-		"The field contains characters that are not allowed: control or invisible ones (such as a zero-width space or a text direction override).")
+	msgControl    = cmderr.T("Поле содержит недопустимые символы: управляющие или невидимые (например, смену направления текста) — или только их.",
+		"The field contains characters that are not allowed: control or invisible ones (such as a text direction override), or nothing else.")
 	msgNoSuchDate = cmderr.T("Такой даты нет в календаре.", "There is no such date in the calendar.")
 )
 
 // disallowed are the characters no free-text field may hold: control
 // characters, and format characters (Unicode Cf), which are invisible. A
 // bidirectional override makes a reviewer read an address in another order
-// than it is stored; a zero-width space or a soft hyphen makes a blank
-// value look filled in. The two joiners are let through: some scripts need
-// them between letters.
+// than it is stored. The two joiners are let through: some scripts need
+// them between letters. The invisibles that pasting brings along (a soft
+// hyphen, a zero-width space) never get here: cleanText removes them.
 func disallowed(r rune) bool {
 	return unicode.IsControl(r) || (unicode.Is(unicode.Cf, r) && r != zwnj && r != zwj)
 }
@@ -58,6 +58,33 @@ const (
 	zwnj = '\u200c'
 	zwj  = '\u200d'
 )
+
+// cleanText trims a free-text value and removes the invisible characters
+// that text pasted from PDFs, Word or Windows carries without anyone
+// putting them there: a soft hyphen, a zero-width space, a byte order
+// mark, left-to-right and right-to-left marks, a word joiner. A person
+// could not find them to delete them, and they change nothing a reader
+// sees. Direction overrides and isolates are left in, for text to refuse:
+// they do change what a reader sees.
+func cleanText(s string) string {
+	if strings.IndexFunc(s, invisibleNoise) >= 0 {
+		s = strings.Map(func(r rune) rune {
+			if invisibleNoise(r) {
+				return -1
+			}
+			return r
+		}, s)
+	}
+	return strings.TrimSpace(s)
+}
+
+func invisibleNoise(r rune) bool {
+	switch r {
+	case '\u00ad', '\u200b', '\u200e', '\u200f', '\u2060', '\ufeff':
+		return true
+	}
+	return false
+}
 
 // blank reports a value with nothing a person can see in it.
 func blank(v string) bool {
@@ -97,6 +124,10 @@ func (c *checker) text(ptr, v string, required bool, max int) bool {
 	if blank(v) {
 		if required {
 			c.add(ptr, "required", msgRequired)
+		} else {
+			// Optional, but not empty: it holds only joiners, which
+			// would be stored and printed as a blank that is not one.
+			c.add(ptr, "invalid_characters", msgControl)
 		}
 		return false
 	}
@@ -482,16 +513,16 @@ func (c *checker) validateDocuments(p string, docs []schema.DocumentRef, env Env
 func Normalize(f schema.Form) schema.Form {
 	a := &f.Applicant
 	for _, s := range []*string{&a.LastName, &a.FirstName, &a.MiddleName, &a.LatinName, &a.BirthDate, &a.BirthPlace, &a.Sex} {
-		*s = strings.TrimSpace(*s)
+		*s = cleanText(*s)
 	}
-	a.Citizenship = strings.ToUpper(strings.TrimSpace(a.Citizenship))
+	a.Citizenship = strings.ToUpper(cleanText(a.Citizenship))
 	f.IdentityDocument = normIdentity(f.IdentityDocument)
 	f.ResidenceDocument = normResidence(f.ResidenceDocument)
 	f.Address = normAddress(f.Address)
 	f.Contacts = normContacts(f.Contacts)
 	docs := make([]schema.DocumentRef, len(f.Documents))
 	for i, d := range f.Documents {
-		docs[i] = schema.DocumentRef{Kind: strings.TrimSpace(d.Kind), ID: strings.ToLower(strings.TrimSpace(d.ID))}
+		docs[i] = schema.DocumentRef{Kind: cleanText(d.Kind), ID: strings.ToLower(cleanText(d.ID))}
 	}
 	if f.Documents == nil {
 		docs = nil
@@ -501,20 +532,20 @@ func Normalize(f schema.Form) schema.Form {
 }
 
 func normIdentity(d schema.IdentityDocument) schema.IdentityDocument {
-	d.Type, d.IssuedAt, d.IssuedBy, d.ExpiresAt = strings.TrimSpace(d.Type), strings.TrimSpace(d.IssuedAt), strings.TrimSpace(d.IssuedBy), strings.TrimSpace(d.ExpiresAt)
+	d.Type, d.IssuedAt, d.IssuedBy, d.ExpiresAt = cleanText(d.Type), cleanText(d.IssuedAt), cleanText(d.IssuedBy), cleanText(d.ExpiresAt)
 	d.Series, d.Number = normDocPart(d.Series), normDocPart(d.Number)
 	return d
 }
 
 func normResidence(d schema.ResidenceDocument) schema.ResidenceDocument {
-	d.Type, d.IssuedAt, d.ExpiresAt = strings.TrimSpace(d.Type), strings.TrimSpace(d.IssuedAt), strings.TrimSpace(d.ExpiresAt)
+	d.Type, d.IssuedAt, d.ExpiresAt = cleanText(d.Type), cleanText(d.IssuedAt), cleanText(d.ExpiresAt)
 	d.Series, d.Number = normDocPart(d.Series), normDocPart(d.Number)
 	return d
 }
 
 func normAddress(a schema.Address) schema.Address {
 	for _, s := range []*string{&a.Region, &a.City, &a.Street, &a.House, &a.Building, &a.Apartment, &a.PostalCode} {
-		*s = strings.TrimSpace(*s)
+		*s = cleanText(*s)
 	}
 	return a
 }

@@ -67,12 +67,15 @@ func TestFieldRules(t *testing.T) {
 		{"no such date", func(f *schema.Form) { f.Applicant.BirthDate = "1990-02-30" }, []string{"/applicant/birthDate:no_such_date"}},
 		{"no such month", func(f *schema.Form) { f.Applicant.BirthDate = "1990-13-01" }, []string{"/applicant/birthDate:no_such_date"}},
 		{"russian date format", func(f *schema.Form) { f.Applicant.BirthDate = "12.04.1990" }, []string{"/applicant/birthDate:date_format"}},
-		{"zero-width space only", func(f *schema.Form) { f.Applicant.BirthPlace = "\u200b" }, []string{"/applicant/birthPlace:invalid_characters"}},
-		{"byte order mark only", func(f *schema.Form) { f.Address.City = "\ufeff" }, []string{"/address/city:invalid_characters"}},
+		{"zero-width space only", func(f *schema.Form) { f.Applicant.BirthPlace = "\u200b" }, []string{"/applicant/birthPlace:required"}},
+		{"byte order mark only", func(f *schema.Form) { f.Address.City = "\ufeff" }, []string{"/address/city:required"}},
 		{"joiner only", func(f *schema.Form) { f.Address.House = "\u200d" }, []string{"/address/house:required"}},
 		{"direction override", func(f *schema.Form) { f.Address.Street = "ул.\u202e Тверская" }, []string{"/address/street:invalid_characters"}},
 		{"direction isolates only", func(f *schema.Form) { f.Address.Street = "\u2066\u2069" }, []string{"/address/street:invalid_characters"}},
-		{"soft hyphen", func(f *schema.Form) { f.IdentityDocument.IssuedBy = "\u00ad" }, []string{"/identityDocument/issuedBy:invalid_characters"}},
+		{"soft hyphen only", func(f *schema.Form) { f.IdentityDocument.IssuedBy = "\u00ad" }, []string{"/identityDocument/issuedBy:required"}},
+		{"pasted soft hyphen and marks", func(f *schema.Form) { f.IdentityDocument.IssuedBy = "\ufeffMIA of Uz\u00adbe\u200ekistan\u200b" }, nil},
+		{"joiner only, optional field", func(f *schema.Form) { f.Address.Apartment = "\u200d" }, []string{"/address/apartment:invalid_characters"}},
+		{"arabic letter mark", func(f *schema.Form) { f.Address.Street = "ул.\u061c Тверская" }, []string{"/address/street:invalid_characters"}},
 		{"joiner inside a word", func(f *schema.Form) { f.Applicant.BirthPlace = "Таш\u200cкент" }, nil},
 		{"date with time", func(f *schema.Form) { f.Applicant.BirthDate = "1990-02-03T00:00:00Z" }, []string{"/applicant/birthDate:date_format"}},
 		{"russian citizen", func(f *schema.Form) { f.Applicant.Citizenship = "RUS" }, []string{"/applicant/citizenship:russian_citizen"}},
@@ -275,4 +278,21 @@ func FuzzValidate(f *testing.F) {
 		}
 		_, _ = application.Decide(application.State{}, application.SubmitApplication{ApplicationID: appID, Form: form}, e)
 	})
+}
+
+// Invisible characters that pasting brings along are removed, not refused:
+// the person could not find them to delete them.
+func TestNormalizeRemovesPastedInvisibles(t *testing.T) {
+	f := validForm()
+	f.Applicant.BirthPlace = "\ufeffТаш\u00adкент\u200b "
+	f.Address.Street = "ул.\u200e Тверская\u2060"
+	n := application.Normalize(f)
+	if n.Applicant.BirthPlace != "Ташкент" || n.Address.Street != "ул. Тверская" {
+		t.Fatalf("%q, %q", n.Applicant.BirthPlace, n.Address.Street)
+	}
+	// A direction override is not noise: it stays, for validation to refuse.
+	f.Address.Street = "ул.\u202e Тверская"
+	if n := application.Normalize(f); n.Address.Street != f.Address.Street {
+		t.Fatalf("override removed: %q", n.Address.Street)
+	}
 }
