@@ -84,6 +84,13 @@ func decodeError(err error) error {
 			"Неверный тип значения: ожидается "+want[0]+".", "Wrong value type: expected "+want[1]+"."))
 		return f.Err()
 	}
+	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+		// Only if the walk above disagreed with encoding/json about a
+		// member's name; still a member the command does not have.
+		var f cmderr.Fields
+		f.Add("/"+escapePointer(strings.Trim(name, `"`)), "unknown_field", msgUnknownField)
+		return f.Err()
+	}
 	return malformed(cmderr.T("Тело запроса — не корректный JSON.", "The request body is not valid JSON."))
 }
 
@@ -175,9 +182,14 @@ func walkTypes(f *cmderr.Fields, ptr string, val any, t reflect.Type) {
 		}
 		fields := jsonFields(t)
 		for _, k := range slices.Sorted(maps.Keys(m)) {
-			fd, ok := fields[k]
+			fd, ok := fields.byName[k]
 			if !ok {
-				fd, ok = fields[strings.ToLower(k)]
+				// encoding/json's fallback: a case-insensitive match by
+				// its folding, which strings.EqualFold shares ("ſ" is "s").
+				i := slices.IndexFunc(fields.list, func(f jsonField) bool { return strings.EqualFold(f.name, k) })
+				if ok = i >= 0; ok {
+					fd = fields.list[i]
+				}
 			}
 			if !ok {
 				f.Add(ptr+"/"+escapePointer(k), "unknown_field", msgUnknownField)
@@ -196,16 +208,19 @@ type jsonField struct {
 	typ  reflect.Type
 }
 
-var jsonFieldCache sync.Map // reflect.Type → map[string]jsonField
+var jsonFieldCache sync.Map // reflect.Type → structFields
 
-// jsonFields maps a struct's JSON member names, and their lower-case
-// forms, to the field's name and type, inlining embedded structs.
-func jsonFields(t reflect.Type) map[string]jsonField {
+type structFields struct {
+	byName map[string]jsonField
+	list   []jsonField // in field order, for the case-insensitive match
+}
+
+// jsonFields lists a struct's JSON members, inlining embedded structs.
+func jsonFields(t reflect.Type) structFields {
 	if m, ok := jsonFieldCache.Load(t); ok {
-		return m.(map[string]jsonField)
+		return m.(structFields)
 	}
-	out := map[string]jsonField{}
-	defer jsonFieldCache.Store(t, out)
+	out := structFields{byName: map[string]jsonField{}}
 	var walk func(t reflect.Type)
 	walk = func(t reflect.Type) {
 		for i := range t.NumField() {
@@ -227,16 +242,15 @@ func jsonFields(t reflect.Type) map[string]jsonField {
 			if name == "" {
 				name = sf.Name
 			}
-			fd := jsonField{name: name, typ: sf.Type}
-			if _, taken := out[name]; !taken {
-				out[name] = fd
-			}
-			if _, taken := out[strings.ToLower(name)]; !taken {
-				out[strings.ToLower(name)] = fd
+			if _, taken := out.byName[name]; !taken {
+				fd := jsonField{name: name, typ: sf.Type}
+				out.byName[name] = fd
+				out.list = append(out.list, fd)
 			}
 		}
 	}
 	walk(t)
+	jsonFieldCache.Store(t, out)
 	return out
 }
 

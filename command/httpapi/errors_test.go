@@ -111,6 +111,18 @@ func TestRequestErrors(t *testing.T) {
 		if p := r.problem(t); !slices.ContainsFunc(p.Errors, func(e cmderr.FieldError) bool { return e.Field == "/address/apartament" && e.Code == "unknown_field" }) {
 			t.Fatalf("a misspelt address member: %s", r.body)
 		}
+		// Names match as encoding/json matches them: "cİty" is not "city"
+		// (refused as unknown, not as broken JSON), "addreſs" is "address".
+		r = s.post("/api/v1/applications", applicant, `{"address":{"cİty":"x"},"addreſs":{"region":7}}`)
+		wantStatus(t, r, fiber.StatusUnprocessableEntity)
+		got = got[:0]
+		for _, e := range r.problem(t).Errors {
+			got = append(got, e.Field+":"+e.Code)
+		}
+		slices.Sort(got)
+		if !slices.Equal(got, []string{"/address/cİty:unknown_field", "/address/region:type"}) {
+			t.Fatalf("folded names: %v: %s", got, r.body)
+		}
 		// Refused means not done: the application can still be claimed.
 		wantStatus(t, s.post(appPath(id, "claim"), reviewer, ``), fiber.StatusOK)
 	})
