@@ -39,6 +39,7 @@ type readiness struct {
 	checked time.Time
 	err     error
 	probing chan struct{} // closed when the probe out there ends; nil if none
+	started time.Time     // when that probe started
 }
 
 var errNoAnswer = fmt.Errorf("no answer within %s", readinessTimeout)
@@ -52,16 +53,22 @@ func (r *readiness) check() error {
 	done := r.probing
 	if done == nil {
 		done = make(chan struct{})
-		r.probing = done
+		r.probing, r.started = done, time.Now()
 		go r.probe(done)
 	}
+	wait := readinessTimeout - time.Since(r.started)
 	r.mu.Unlock()
+	if wait <= 0 {
+		return errNoAnswer // a probe stuck past its time: no need to wait on it again
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
 	select {
 	case <-done:
 		r.mu.Lock()
 		defer r.mu.Unlock()
 		return r.err
-	case <-time.After(readinessTimeout):
+	case <-t.C:
 		return errNoAnswer
 	}
 }
