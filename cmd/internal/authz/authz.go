@@ -137,6 +137,9 @@ func allowed(table []Route, path string) []string {
 	for _, m := range []string{fiber.MethodGet, fiber.MethodPost, fiber.MethodPut, fiber.MethodPatch, fiber.MethodDelete} {
 		if _, ok := Lookup(table, m, path); ok {
 			out = append(out, m)
+			if m == fiber.MethodGet {
+				out = append(out, fiber.MethodHead) // Lookup answers HEAD as GET
+			}
 		}
 	}
 	return out
@@ -180,7 +183,7 @@ func cut(p string) (seg, rest string) {
 
 // Refusal is why the middleware refused a request.
 type Refusal struct {
-	// Status is 401, 403 or 413.
+	// Status is 401, 403, 405 (a method the path does not take) or 413.
 	Status int
 	// Code is machine-readable: unauthenticated, forbidden,
 	// on_behalf_required, not_owner or body_too_large.
