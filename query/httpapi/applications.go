@@ -298,7 +298,17 @@ func (h *handlers) history(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if len(docs) == 0 && first {
+	if len(docs) == 0 {
+		// Past the last page of an application that exists, an empty
+		// page; of one that does not, the same 404 as the first page.
+		// Either way there is nothing to record as read.
+		if !first {
+			if _, err := h.d.Store.Get(c.UserContext(), history.Entries, history.EntryID(id, 0)); err == nil {
+				return c.JSON(fiber.Map{"applicationId": id, "entries": []json.RawMessage{}})
+			} else if !errors.Is(err, readstore.ErrNotFound) {
+				return err
+			}
+		}
 		return notFound(c)
 	}
 	entries := make([]json.RawMessage, len(docs))

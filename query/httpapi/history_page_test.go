@@ -3,6 +3,7 @@ package httpapi_test
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/omsonline/oms/events"
@@ -60,6 +61,16 @@ func TestHistoryPages(t *testing.T) {
 	}
 	if err := json.Unmarshal(a.body, &whole); err != nil || len(whole.Entries) != 7 || whole.NextCursor != nil {
 		t.Fatalf("whole history: %v %s", err, a.body)
+	}
+	// Seven entries in pages of seven: the full page names a next one,
+	// which is empty; a cursor into an application that does not exist
+	// is a 404 like its first page.
+	a = e.get(t, "/api/v1/applications/app-1/history?limit=7&cursor=6", events.RoleAuditor, "aud-1")
+	if a.status != 200 || !strings.Contains(string(a.body), `"entries":[]`) {
+		t.Fatalf("the page after the last: %d %s", a.status, a.body)
+	}
+	if a := e.get(t, "/api/v1/applications/no-such-app/history?cursor=3", events.RoleAuditor, "aud-1"); a.status != 404 {
+		t.Fatalf("a cursor into no application: %d %s", a.status, a.body)
 	}
 	for query, code := range map[string]string{
 		"limit=0": "bad_limit", "limit=1001": "bad_limit", "limit=x": "bad_limit",
