@@ -252,6 +252,12 @@ func (s *Service) upload(ctx context.Context, meta events.Metadata, kind string,
 	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
 		return schema.DocumentUploaded{}, nil, fmt.Errorf("document: read upload: %w", err)
 	}
+	if n == 0 {
+		// Not a file of the wrong type: no file at all (a browser that
+		// lost it, a script that sent the name only).
+		return schema.DocumentUploaded{}, nil, cmderr.New(cmderr.Validation, "empty_file", cmderr.T(
+			"Файл пустой. Выберите файл скана ещё раз.", "The file is empty. Choose the scan's file again."))
+	}
 	contentType, ok := Sniff(head[:n])
 	if !ok {
 		return schema.DocumentUploaded{}, nil, errUnsupported()

@@ -38,7 +38,13 @@ func TestUploads(t *testing.T) {
 		if p := r.problem(t); p.Code != "unsupported_file_type" {
 			t.Fatal(p.Code)
 		}
-		wantStatus(t, s.upload(applicant, schema.DocumentPassport, nil), fiber.StatusUnsupportedMediaType)
+	})
+	t.Run("an empty file is not a file of the wrong type", func(t *testing.T) {
+		r := s.upload(applicant, schema.DocumentPassport, nil)
+		wantStatus(t, r, fiber.StatusUnprocessableEntity)
+		if p := r.problem(t); p.Code != "empty_file" || p.Detail.RU == "" || p.Detail.EN == "" {
+			t.Fatalf("%s", r.body)
+		}
 	})
 	t.Run("10 MB is the limit", func(t *testing.T) {
 		big := make([]byte, document.MaxSize+1)
