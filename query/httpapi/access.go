@@ -134,14 +134,9 @@ func (h *handlers) access(c *fiber.Ctx) error {
 	if md.Actor.Role != events.RoleAuditor && md.Actor.Role != events.RoleAdmin {
 		return problem(c, cmderr.Forbidden, "wrong_role", "Журнал доступа к персональным данным доступен аудиторам.", "The personal data access log is for auditors.")
 	}
-	limit := defaultAccessLimit
-	if l := c.Query("limit"); l != "" {
-		n, err := strconv.Atoi(l)
-		if err != nil || n < 1 || n > maxAccessLimit {
-			return problem(c, cmderr.BadRequest, "bad_limit",
-				fmt.Sprintf("limit: число от 1 до %d.", maxAccessLimit), fmt.Sprintf("limit: a number from 1 to %d.", maxAccessLimit))
-		}
-		limit = n
+	limit, ok, err := pageLimit(c, defaultAccessLimit, maxAccessLimit)
+	if !ok {
+		return err
 	}
 	id := c.Params("id")
 	q := readstore.ListQuery{Collection: history.Access, Prefix: id + "/", Limit: limit}

@@ -214,12 +214,8 @@ func (h *handlers) queue(c *fiber.Ctx) error {
 		}
 		q.Overdue = &b
 	}
-	if l := c.Query("limit"); l != "" {
-		n, err := strconv.Atoi(l)
-		if err != nil || n < 1 || n > 200 {
-			return problem(c, cmderr.BadRequest, "bad_limit", "limit: число от 1 до 200.", "limit: a number from 1 to 200.")
-		}
-		q.Limit = n
+	if q.Limit, ok, err = pageLimit(c, q.Limit, 200); !ok {
+		return err
 	}
 	if cur := c.Query("cursor"); cur != "" {
 		after, err := decodeCursor(cur)
@@ -272,14 +268,9 @@ func (h *handlers) history(c *fiber.Ctx) error {
 			"История всегда полная; состояние на ревизию или момент времени — GET /api/v1/applications/{id}/state?revision=N или ?at=<RFC 3339>.",
 			"The history is always complete; for the state at a revision or a time use GET /api/v1/applications/{id}/state?revision=N or ?at=<RFC 3339>.")
 	}
-	limit := maxHistoryLimit
-	if l := c.Query("limit"); l != "" {
-		n, err := strconv.Atoi(l)
-		if err != nil || n < 1 || n > maxHistoryLimit {
-			return problem(c, cmderr.BadRequest, "bad_limit",
-				fmt.Sprintf("limit: число от 1 до %d.", maxHistoryLimit), fmt.Sprintf("limit: a number from 1 to %d.", maxHistoryLimit))
-		}
-		limit = n
+	limit, ok, err := pageLimit(c, maxHistoryLimit, maxHistoryLimit)
+	if !ok {
+		return err
 	}
 	id := c.Params("id")
 	q := readstore.ListQuery{Collection: history.Entries, Prefix: id + "/", Limit: limit}
@@ -467,4 +458,19 @@ func Replay(id string, evs []eventstore.Recorded, upTo uint64, at time.Time) (St
 	}
 	out.State = *v
 	return out, nil
+}
+
+// pageLimit reads ?limit=, a page size from 1 to max, def when absent. ok
+// is false when the value was refused; err is then the refusal's answer.
+func pageLimit(c *fiber.Ctx, def, max int) (limit int, ok bool, err error) {
+	l := c.Query("limit")
+	if l == "" {
+		return def, true, nil
+	}
+	n, perr := strconv.Atoi(l)
+	if perr != nil || n < 1 || n > max {
+		return 0, false, problem(c, cmderr.BadRequest, "bad_limit",
+			fmt.Sprintf("limit: число от 1 до %d.", max), fmt.Sprintf("limit: a number from 1 to %d.", max))
+	}
+	return n, true, nil
 }
