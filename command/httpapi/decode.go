@@ -27,6 +27,10 @@ func DecodeSubmit(body []byte) (schema.Form, error) {
 	return f, err
 }
 
+// DecodeJSON is decodeBody for the other JSON endpoints of omsd (the
+// admin API), so that their bodies are refused in the same words.
+func DecodeJSON(body []byte, v any) error { return decodeBody(body, v) }
+
 // decodeBody decodes a JSON object into v. An empty body or null is an
 // empty object, so commands without fields need no body. Syntax errors are
 // a 400; values of the wrong type and members the command does not have

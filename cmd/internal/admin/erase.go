@@ -64,8 +64,10 @@ func (s *server) erase(c *fiber.Ctx) error {
 	var body struct {
 		Basis string `json:"basis"`
 	}
-	if err := json.Unmarshal(c.Body(), &body); err != nil {
-		return refuse(c, cmderr.New(cmderr.BadRequest, "bad_json", cmderr.T("Тело запроса — JSON вида {\"basis\": \"subject_request\"}.", `The body is JSON such as {"basis": "subject_request"}.`)))
+	// As the commands' bodies: a wrong type or an unknown member is a 422
+	// naming the field, broken JSON a 400.
+	if err := commandapi.DecodeJSON(c.Body(), &body); err != nil {
+		return refuse(c, err)
 	}
 	if s.d.Erasure == nil || s.d.Waiter == nil {
 		return errors.New("admin: erasure is not wired")

@@ -286,6 +286,11 @@ func TestErasureOfScansWithoutAnApplication(t *testing.T) {
 	if res := c.do(req{method: "GET", path: "/api/v1/documents/" + id, token: owner}); res.status != 404 || !strings.Contains(res.body, `"code":"document_erased"`) {
 		t.Fatalf("the scan after erasure: %d %q", res.status, res.body)
 	}
+	// The body is refused as a command's is: a wrong type names its field.
+	bad := c.do(req{method: "POST", path: "/api/v1/admin/applicants/nobody-at-all/erase", token: admin, json: `{"basis":5}`})
+	if bad.status != 422 || !strings.Contains(bad.body, `"field":"/basis","code":"type"`) {
+		t.Fatalf("a number for the basis: %d %s", bad.status, bad.body)
+	}
 	res := c.do(req{method: "POST", path: "/api/v1/admin/applicants/nobody-at-all/erase", token: admin, json: `{"basis":"subject_request"}`})
 	if res.status != 404 || !strings.Contains(res.body, `"code":"applicant_not_found"`) {
 		t.Fatalf("erasing a subject never seen: %d %s", res.status, res.body)
