@@ -22,6 +22,9 @@ func main() {
 	}
 }
 
+// usedByOmsctl are the omsd settings omsctl itself reads.
+var usedByOmsctl = map[string]bool{"http-addr": true, "data-dir": true, "dev-key-dir": true, "oidc-issuer": true}
+
 func root() *cobra.Command {
 	cfg := config.Defaults()
 	cmd := &cobra.Command{
@@ -36,6 +39,15 @@ func root() *cobra.Command {
 		os.Exit(2)
 	}
 	cmd.PersistentFlags().AddGoFlagSet(fs)
+	// omsctl takes every omsd setting, so that one environment serves
+	// both, but uses only where omsd is and how it signs in; the others
+	// (SMTP, rate limits, the SLA…) still parse and validate, without
+	// filling every --help with thirty flags that change nothing here.
+	fs.VisitAll(func(f *flag.Flag) {
+		if !usedByOmsctl[f.Name] {
+			_ = cmd.PersistentFlags().MarkHidden(f.Name)
+		}
+	})
 	cmd.AddCommand(tokenCmd(&cfg), projectionsCmd(&cfg), historyCmd(&cfg), eraseCmd(&cfg), demoCmd(&cfg), loadCmd(&cfg), benchCmd())
 	return cmd
 }
