@@ -77,6 +77,22 @@ func TestRequestErrors(t *testing.T) {
 			t.Fatalf("%s", r.body)
 		}
 	})
+	t.Run("JSON in UTF-8 only, never silently mended", func(t *testing.T) {
+		latin1 := []byte(`{"applicant":{"lastName":"M` + "\xfc" + `ller"}}`) // "Müller" in Latin-1
+		r := s.post("/api/v1/applications", applicant, string(latin1))
+		wantStatus(t, r, fiber.StatusBadRequest)
+		if p := r.problem(t); p.Code != "malformed_json" || !strings.Contains(p.Detail.EN, "UTF-8") {
+			t.Fatalf("%s", r.body)
+		}
+		r = s.post("/api/v1/applications", applicant, `{"consent":true}`, "Content-Type", "application/json; charset=windows-1251")
+		wantStatus(t, r, fiber.StatusUnsupportedMediaType)
+		if p := r.problem(t); p.Code != "unsupported_charset" {
+			t.Fatalf("%s", r.body)
+		}
+		// UTF-8 named as such is of course fine (here: a 422 about the form).
+		r = s.post("/api/v1/applications", applicant, `{"consent":true}`, "Content-Type", "application/json; charset=UTF-8")
+		wantStatus(t, r, fiber.StatusUnprocessableEntity)
+	})
 	t.Run("every wrong type, each with its array index", func(t *testing.T) {
 		r := s.post("/api/v1/applications", applicant, `{"applicant":{"sex":"x","LastName":7},
 			"documents":[{"kind":"passport","id":"a"},{"kind":5,"id":"b"},{"kind":"consent","id":[]}],

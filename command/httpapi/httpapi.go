@@ -16,6 +16,7 @@ import (
 	"mime"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -161,11 +162,23 @@ func (h *handlers) jsonBody(c *fiber.Ctx) ([]byte, error) {
 	}
 	if len(body) > 0 {
 		if ct := c.Get(fiber.HeaderContentType); ct != "" {
-			mt, _, err := mime.ParseMediaType(ct)
+			mt, params, err := mime.ParseMediaType(ct)
 			if err != nil || (mt != fiber.MIMEApplicationJSON && !strings.HasSuffix(mt, "+json")) {
 				return nil, cmderr.New(cmderr.Unsupported, "unsupported_media_type", cmderr.T(
 					"Тело запроса должно быть application/json.", "The request body must be application/json."))
 			}
+			if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") {
+				return nil, cmderr.New(cmderr.Unsupported, "unsupported_charset", cmderr.T(
+					"JSON принимается только в кодировке UTF-8.", "JSON is accepted in UTF-8 only."))
+			}
+		}
+		// encoding/json turns bytes that are not UTF-8 into U+FFFD without
+		// a word: a name sent in Latin-1 or CP1251 would be stored as
+		// question marks.
+		if !utf8.Valid(body) {
+			return nil, cmderr.New(cmderr.BadRequest, "malformed_json", cmderr.T(
+				"Тело запроса не в кодировке UTF-8. Сохраните или отправьте его в UTF-8.",
+				"The request body is not UTF-8. Save or send it as UTF-8."))
 		}
 	}
 	return body, nil
