@@ -82,19 +82,28 @@ func (s *Service) EraseApplicant(ctx context.Context, req Request, applicantID, 
 			return Erasure{}, cmderr.New(cmderr.NotFound, "applicant_not_found", cmderr.T(
 				"У заявителя нет ни заявлений, ни загруженных сканов.", "The applicant has neither applications nor uploaded scans."))
 		}
-		// The list came from the cabinet, a read model: one that lags (a
-		// parked event, a submission racing this erasure) must not make
-		// an applicant with applications look like one with scans only,
-		// or the key would go with no erasure recorded and the retention
-		// rules unchecked. The account's reservations are the write
-		// side's own list of the applications it submitted.
-		if ids, err := s.accountApplications(ctx, applicantID); err != nil {
-			return Erasure{}, err
-		} else if len(ids) > 0 {
-			return Erasure{}, cmderr.New(cmderr.Conflict, "applications_not_listed", cmderr.T(
-				"У заявителя есть заявления, которых ещё нет в его кабинете ("+strings.Join(ids, ", ")+"); повторите удаление позже.",
-				"The applicant has applications their cabinet does not show yet ("+strings.Join(ids, ", ")+"); retry the erasure later."))
+	}
+	// The list came from the cabinet, a read model: one that lags (a
+	// parked event, a submission racing this erasure) must not leave an
+	// application out, or its data would become unreadable with no
+	// erasure recorded and the retention rules unchecked. The account's
+	// reservations are the write side's record of the applications it
+	// submitted since the account rule (and of those open when its
+	// migration ran); one missing from the list stops the erasure.
+	reserved, err := s.accountApplications(ctx, applicantID)
+	if err != nil {
+		return Erasure{}, err
+	}
+	var missing []string
+	for _, id := range reserved {
+		if !slices.Contains(applicationIDs, id) {
+			missing = append(missing, id)
 		}
+	}
+	if len(missing) > 0 {
+		return Erasure{}, cmderr.New(cmderr.Conflict, "applications_not_listed", cmderr.T(
+			"У заявителя есть заявления, которых ещё нет в его кабинете ("+strings.Join(missing, ", ")+"); повторите удаление позже.",
+			"The applicant has applications their cabinet does not show yet ("+strings.Join(missing, ", ")+"); retry the erasure later."))
 	}
 	var todo []string
 	var scans []string

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/omsonline/oms/command/application"
 	"github.com/omsonline/oms/command/cmderr"
 	"github.com/omsonline/oms/events"
 )
@@ -64,6 +65,21 @@ func TestEraseWithAnEmptyListChecksTheAccount(t *testing.T) {
 	_, err = s.EraseApplicant(ctx, admin, applicant.Actor.ID, "subject_request", nil)
 	if e, ok := cmderr.As(err); !ok || e.Code != "applications_not_listed" || !strings.Contains(e.Message.EN, res.ApplicationID) {
 		t.Fatalf("erasure with the application missing from the list: %v", err)
+	}
+	if *destroyed != (keysAndBlobs{}) {
+		t.Fatalf("the refused erasure destroyed %+v", *destroyed)
+	}
+	// A list that names some applications but not all is refused alike.
+	if _, err := s.Handle(ctx, Request{Meta: applicant}, res.ApplicationID, application.Withdraw{}); err != nil {
+		t.Fatal(err)
+	}
+	second, err := s.Submit(ctx, Request{Meta: applicant}, validForm("N7654322"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.EraseApplicant(ctx, admin, applicant.Actor.ID, "subject_request", []string{res.ApplicationID})
+	if e, ok := cmderr.As(err); !ok || e.Code != "applications_not_listed" || !strings.Contains(e.Message.EN, second.ApplicationID) || strings.Contains(e.Message.EN, res.ApplicationID) {
+		t.Fatalf("erasure with one of two applications listed: %v", err)
 	}
 	if *destroyed != (keysAndBlobs{}) {
 		t.Fatalf("the refused erasure destroyed %+v", *destroyed)
