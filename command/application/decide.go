@@ -200,7 +200,10 @@ func (c ProvideInfo) decide(s State, env Env) ([]schema.Event, error) {
 	var fields cmderr.Fields
 	ch := &checker{f: &fields, today: env.today()}
 	corr := normCorrections(c.Corrections)
-	form := applyCorrections(s.Form, corr)
+	// Normalized whole: a form stored before cleanText existed may hold
+	// pasted invisibles in a section this answer does not touch, which
+	// must not now be refused as if the applicant had just typed them.
+	form := Normalize(applyCorrections(s.Form, corr))
 
 	birth := ch.validateApplicant(section("applicant", corr.Applicant != nil), form.Applicant)
 	ch.validateIdentity(section("identityDocument", corr.IdentityDocument != nil), form.IdentityDocument, birth)

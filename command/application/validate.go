@@ -533,13 +533,13 @@ func Normalize(f schema.Form) schema.Form {
 
 func normIdentity(d schema.IdentityDocument) schema.IdentityDocument {
 	d.Type, d.IssuedAt, d.IssuedBy, d.ExpiresAt = cleanText(d.Type), cleanText(d.IssuedAt), cleanText(d.IssuedBy), cleanText(d.ExpiresAt)
-	d.Series, d.Number = normDocPart(d.Series), normDocPart(d.Number)
+	d.Series, d.Number = normDocPart(cleanText(d.Series)), normDocPart(cleanText(d.Number))
 	return d
 }
 
 func normResidence(d schema.ResidenceDocument) schema.ResidenceDocument {
 	d.Type, d.IssuedAt, d.ExpiresAt = cleanText(d.Type), cleanText(d.IssuedAt), cleanText(d.ExpiresAt)
-	d.Series, d.Number = normDocPart(d.Series), normDocPart(d.Number)
+	d.Series, d.Number = normDocPart(cleanText(d.Series)), normDocPart(cleanText(d.Number))
 	return d
 }
 
@@ -551,14 +551,14 @@ func normAddress(a schema.Address) schema.Address {
 }
 
 func normContacts(c schema.Contacts) schema.Contacts {
-	c.Email = strings.TrimSpace(c.Email)
+	c.Email = cleanText(c.Email)
 	c.Phone = strings.Map(func(r rune) rune {
 		switch r {
 		case ' ', '-', '(', ')', '\u00a0':
 			return -1
 		}
 		return r
-	}, strings.TrimSpace(c.Phone))
+	}, cleanText(c.Phone))
 	return c
 }
 

@@ -290,9 +290,32 @@ func TestNormalizeRemovesPastedInvisibles(t *testing.T) {
 	if n.Applicant.BirthPlace != "Ташкент" || n.Address.Street != "ул. Тверская" {
 		t.Fatalf("%q, %q", n.Applicant.BirthPlace, n.Address.Street)
 	}
+	// Numbers and contacts too: a pasted zero-width space is not a
+	// format error the person cannot find.
+	f.IdentityDocument.Number = "FA\u200b1234567"
+	f.Contacts.Phone, f.Contacts.Email = "\ufeff+7 916 123-45-67", "user@example.org\u200b"
+	n = application.Normalize(f)
+	if n.IdentityDocument.Number != "FA1234567" || n.Contacts.Phone != "+79161234567" || n.Contacts.Email != "user@example.org" {
+		t.Fatalf("%q, %q, %q", n.IdentityDocument.Number, n.Contacts.Phone, n.Contacts.Email)
+	}
 	// A direction override is not noise: it stays, for validation to refuse.
 	f.Address.Street = "ул.\u202e Тверская"
 	if n := application.Normalize(f); n.Address.Street != f.Address.Street {
 		t.Fatalf("override removed: %q", n.Address.Street)
+	}
+}
+
+// A form stored before pasted invisibles were removed may still hold one
+// in a section an answer does not touch; answering must not be refused
+// for it.
+func TestAnsweringIgnoresOldInvisiblesInUntouchedSections(t *testing.T) {
+	evs := history(application.StatusInfoRequested)
+	sub := evs[0].(schema.ApplicationSubmitted)
+	sub.Form.IdentityDocument.IssuedBy = "MIA of Uz\u00adbekistan"
+	evs[0] = sub
+	s := application.Fold(evs...)
+	_, err := application.Decide(s, application.ProvideInfo{Answers: []schema.Answer{{QuestionID: "1.1", Text: "Москва"}}}, env(asOwner, now))
+	if err != nil {
+		t.Fatalf("answer refused for an old soft hyphen: %v", err)
 	}
 }
