@@ -88,12 +88,17 @@ func decodeError(err error) error {
 			"Неверный тип значения: ожидается "+want[0]+".", "Wrong value type: expected "+want[1]+"."))
 		return f.Err()
 	}
-	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+	if quoted, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
 		// Only if the walk above disagreed with encoding/json about a
-		// member's name; still a member the command does not have.
-		var f cmderr.Fields
-		f.Add("/"+escapePointer(strings.Trim(name, `"`)), "unknown_field", msgUnknownField)
-		return f.Err()
+		// member's name: still a member the command does not have, but
+		// encoding/json does not say where, so no pointer is claimed.
+		name, uerr := strconv.Unquote(quoted)
+		if uerr != nil {
+			name = quoted
+		}
+		return cmderr.New(cmderr.Validation, "unknown_field", cmderr.T(
+			fmt.Sprintf("Поля %q нет: проверьте его имя (нет ли опечатки). Значение не принято.", name),
+			fmt.Sprintf("There is no field %q: check its name for a typo. The value was not accepted.", name)))
 	}
 	return malformed(cmderr.T("Тело запроса — не корректный JSON.", "The request body is not valid JSON."))
 }

@@ -89,9 +89,12 @@ func TestRequestErrors(t *testing.T) {
 		if p := r.problem(t); p.Code != "unsupported_charset" {
 			t.Fatalf("%s", r.body)
 		}
-		// UTF-8 named as such is of course fine (here: a 422 about the form).
-		r = s.post("/api/v1/applications", applicant, `{"consent":true}`, "Content-Type", "application/json; charset=UTF-8")
-		wantStatus(t, r, fiber.StatusUnprocessableEntity)
+		// UTF-8 by any of its names is of course fine (here: a 422 about
+		// the form).
+		for _, cs := range []string{"UTF-8", "utf8", "us-ascii"} {
+			r = s.post("/api/v1/applications", applicant, `{"consent":true}`, "Content-Type", "application/json; charset="+cs)
+			wantStatus(t, r, fiber.StatusUnprocessableEntity)
+		}
 	})
 	t.Run("every wrong type, each with its array index", func(t *testing.T) {
 		r := s.post("/api/v1/applications", applicant, `{"applicant":{"sex":"x","LastName":7},

@@ -167,7 +167,7 @@ func (h *handlers) jsonBody(c *fiber.Ctx) ([]byte, error) {
 				return nil, cmderr.New(cmderr.Unsupported, "unsupported_media_type", cmderr.T(
 					"Тело запроса должно быть application/json.", "The request body must be application/json."))
 			}
-			if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") {
+			if cs, ok := params["charset"]; ok && !utf8Charset(cs) {
 				return nil, cmderr.New(cmderr.Unsupported, "unsupported_charset", cmderr.T(
 					"JSON принимается только в кодировке UTF-8.", "JSON is accepted in UTF-8 only."))
 			}
@@ -182,6 +182,16 @@ func (h *handlers) jsonBody(c *fiber.Ctx) ([]byte, error) {
 		}
 	}
 	return body, nil
+}
+
+// utf8Charset accepts the names clients give UTF-8, and US-ASCII, which
+// is a subset of it.
+func utf8Charset(cs string) bool {
+	switch strings.ToLower(cs) {
+	case "utf-8", "utf8", "us-ascii":
+		return true
+	}
+	return false
 }
 
 func (h *handlers) fail(c *fiber.Ctx, err error) error {
