@@ -186,7 +186,7 @@ type Refusal struct {
 	// Status is 401, 403, 405 (a method the path does not take) or 413.
 	Status int
 	// Code is machine-readable: unauthenticated, forbidden,
-	// on_behalf_required, not_owner or body_too_large.
+	// on_behalf_required, not_owner, method_not_allowed or body_too_large.
 	Code   string
 	RU, EN string
 	Route  Route

@@ -160,8 +160,10 @@ func Operations() []Operation {
 			desc: "Refused (409) while an application is being processed or an issued policy's record must still be kept. 200 once every read model shows the erasure; 202 if the erasure is recorded but the read models have not caught up yet.",
 			body: eraseBody{}, status: 200, resp: admin.ErasureResponse{},
 			more: []answer{
-				{409, text("Заявление ещё рассматривается или сведения о полисе ещё надо хранить.", "An application is being processed, or an issued policy's record must still be kept.")},
-				{422, text("Неизвестное основание (basis).", "An unknown basis.")},
+				{409, text("Заявление ещё рассматривается, сведения о полисе ещё надо хранить, или у заявителя есть заявления, которых ещё нет в его кабинете (applications_not_listed).",
+					"An application is being processed, an issued policy's record must still be kept, or the applicant has applications their cabinet does not show yet (applications_not_listed).")},
+				{404, text("Нет ни заявлений, ни загруженных сканов (applicant_not_found).", "Neither applications nor uploaded scans (applicant_not_found).")},
+				{422, text("Неизвестное основание (basis), значение не того типа или поле, которого нет.", "An unknown basis, a value of the wrong type, or a member the body does not have.")},
 			}},
 		Operation{Method: "GET", Path: "/api/v1/consent", tag: "commands", sum: "The consent text in force (ru/en), its version and hash; no sign-in needed",
 			status: 200, resp: commandapi.ConsentDocument{}},
