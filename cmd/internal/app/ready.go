@@ -96,6 +96,25 @@ func (r *readiness) probe(done chan struct{}) {
 	}
 }
 
+// settle waits up to d for a probe that is out to end, and reports
+// whether none is left in the event store client.
+func (r *readiness) settle(d time.Duration) bool {
+	r.mu.Lock()
+	done := r.probing
+	r.mu.Unlock()
+	if done == nil {
+		return true
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-done:
+		return true
+	case <-t.C:
+		return false
+	}
+}
+
 func (a *App) ready(c *fiber.Ctx) error {
 	if a.httpLis == nil {
 		return c.Status(fiber.StatusServiceUnavailable).SendString("starting")
