@@ -1,12 +1,14 @@
 package httpapi_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
 
 	"github.com/omsonline/oms/events"
+	"github.com/omsonline/oms/events/schema"
 	"github.com/omsonline/oms/projections/history"
 	"github.com/omsonline/oms/projections/readstore"
 )
@@ -65,9 +67,25 @@ func TestHistoryPages(t *testing.T) {
 	// Seven entries in pages of seven: the full page names a next one,
 	// which is empty; a cursor into an application that does not exist
 	// is a 404 like its first page.
+	reads := func() int {
+		recs, err := e.events.Load(context.Background(), schema.AccessStream("aud-1"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(recs)
+	}
+	before := reads()
 	a = e.get(t, "/api/v1/applications/app-1/history?limit=7&cursor=6", events.RoleAuditor, "aud-1")
 	if a.status != 200 || !strings.Contains(string(a.body), `"entries":[]`) {
 		t.Fatalf("the page after the last: %d %s", a.status, a.body)
+	}
+	if n := reads(); n != before {
+		t.Fatalf("an empty page was recorded as a read of personal data (%d → %d access events)", before, n)
+	}
+	// ... while a page with entries is.
+	e.get(t, "/api/v1/applications/app-1/history?limit=1", events.RoleAuditor, "aud-1")
+	if n := reads(); n != before+1 {
+		t.Fatalf("a page with an entry: %d → %d access events", before, n)
 	}
 	if a := e.get(t, "/api/v1/applications/no-such-app/history?cursor=3", events.RoleAuditor, "aud-1"); a.status != 404 {
 		t.Fatalf("a cursor into no application: %d %s", a.status, a.body)
