@@ -151,8 +151,8 @@ func parseRevision(v string) (uint64, error) {
 	return rev, nil
 }
 
-// jsonBody returns the body of a JSON request after the size and media type
-// checks.
+// jsonBody returns the body of a JSON request after the size, media type
+// and encoding checks.
 func (h *handlers) jsonBody(c *fiber.Ctx) ([]byte, error) {
 	body := c.Body()
 	if len(body) > h.JSONBodyLimit {
@@ -160,28 +160,40 @@ func (h *handlers) jsonBody(c *fiber.Ctx) ([]byte, error) {
 			fmt.Sprintf("Тело запроса больше %d КБ.", h.JSONBodyLimit>>10),
 			fmt.Sprintf("The request body is larger than %d KB.", h.JSONBodyLimit>>10)))
 	}
-	if len(body) > 0 {
-		if ct := c.Get(fiber.HeaderContentType); ct != "" {
-			mt, params, err := mime.ParseMediaType(ct)
-			if err != nil || (mt != fiber.MIMEApplicationJSON && !strings.HasSuffix(mt, "+json")) {
-				return nil, cmderr.New(cmderr.Unsupported, "unsupported_media_type", cmderr.T(
-					"Тело запроса должно быть application/json.", "The request body must be application/json."))
-			}
-			if cs, ok := params["charset"]; ok && !utf8Charset(cs) {
-				return nil, cmderr.New(cmderr.Unsupported, "unsupported_charset", cmderr.T(
-					"JSON принимается только в кодировке UTF-8.", "JSON is accepted in UTF-8 only."))
-			}
-		}
-		// encoding/json turns bytes that are not UTF-8 into U+FFFD without
-		// a word: a name sent in Latin-1 or CP1251 would be stored as
-		// question marks.
-		if !utf8.Valid(body) {
-			return nil, cmderr.New(cmderr.BadRequest, "malformed_json", cmderr.T(
-				"Тело запроса не в кодировке UTF-8. Сохраните или отправьте его в UTF-8.",
-				"The request body is not UTF-8. Save or send it as UTF-8."))
-		}
+	if err := CheckJSONBody(c); err != nil {
+		return nil, err
 	}
 	return body, nil
+}
+
+// CheckJSONBody refuses a request body that is not JSON in UTF-8: another
+// media type or charset, or bytes that are not UTF-8. The admin API's
+// bodies go through it as the commands' do.
+func CheckJSONBody(c *fiber.Ctx) error {
+	body := c.Body()
+	if len(body) == 0 {
+		return nil
+	}
+	if ct := c.Get(fiber.HeaderContentType); ct != "" {
+		mt, params, err := mime.ParseMediaType(ct)
+		if err != nil || (mt != fiber.MIMEApplicationJSON && !strings.HasSuffix(mt, "+json")) {
+			return cmderr.New(cmderr.Unsupported, "unsupported_media_type", cmderr.T(
+				"Тело запроса должно быть application/json.", "The request body must be application/json."))
+		}
+		if cs, ok := params["charset"]; ok && !utf8Charset(cs) {
+			return cmderr.New(cmderr.Unsupported, "unsupported_charset", cmderr.T(
+				"JSON принимается только в кодировке UTF-8.", "JSON is accepted in UTF-8 only."))
+		}
+	}
+	// encoding/json turns bytes that are not UTF-8 into U+FFFD without a
+	// word: a name sent in Latin-1 or CP1251 would be stored as question
+	// marks.
+	if !utf8.Valid(body) {
+		return cmderr.New(cmderr.BadRequest, "malformed_json", cmderr.T(
+			"Тело запроса не в кодировке UTF-8. Сохраните или отправьте его в UTF-8.",
+			"The request body is not UTF-8. Save or send it as UTF-8."))
+	}
+	return nil
 }
 
 // utf8Charset accepts the names clients give UTF-8, and US-ASCII, which

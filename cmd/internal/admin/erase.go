@@ -66,6 +66,9 @@ func (s *server) erase(c *fiber.Ctx) error {
 	}
 	// As the commands' bodies: a wrong type or an unknown member is a 422
 	// naming the field, broken JSON a 400.
+	if err := commandapi.CheckJSONBody(c); err != nil {
+		return refuse(c, err)
+	}
 	if err := commandapi.DecodeJSON(c.Body(), &body); err != nil {
 		return refuse(c, err)
 	}

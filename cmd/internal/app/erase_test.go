@@ -291,6 +291,11 @@ func TestErasureOfScansWithoutAnApplication(t *testing.T) {
 	if bad.status != 422 || !strings.Contains(bad.body, `"field":"/basis","code":"type"`) {
 		t.Fatalf("a number for the basis: %d %s", bad.status, bad.body)
 	}
+	// ... and in UTF-8 only.
+	bad = c.do(req{method: "POST", path: "/api/v1/admin/applicants/nobody-at-all/erase", token: admin, json: "{\"basis\":\"subject_r\xe9quest\"}"})
+	if bad.status != 400 || !strings.Contains(bad.body, "UTF-8") {
+		t.Fatalf("a Latin-1 body: %d %s", bad.status, bad.body)
+	}
 	res := c.do(req{method: "POST", path: "/api/v1/admin/applicants/nobody-at-all/erase", token: admin, json: `{"basis":"subject_request"}`})
 	if res.status != 404 || !strings.Contains(res.body, `"code":"applicant_not_found"`) {
 		t.Fatalf("erasing a subject never seen: %d %s", res.status, res.body)
