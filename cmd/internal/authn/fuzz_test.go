@@ -9,8 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/golang-jwt/jwt/v5"
-
 	"github.com/omsonline/oms/cmd/internal/authn"
 	"github.com/omsonline/oms/events"
 )
@@ -27,13 +25,7 @@ func FuzzVerify(f *testing.F) {
 	// IssueDev refuses a lifetime that is over already; an expired token
 	// is signed here by hand.
 	now := time.Now()
-	expired, err := jwt.NewWithClaims(jwt.SigningMethodEdDSA, authn.Claims{Role: "auditor", RegisteredClaims: jwt.RegisteredClaims{
-		Issuer: authn.DevIssuer, Subject: "carol", Audience: jwt.ClaimStrings{authn.Audience},
-		IssuedAt: jwt.NewNumericDate(now.Add(-time.Hour)), ExpiresAt: jwt.NewNumericDate(now.Add(-time.Minute)),
-	}}).SignedString(key)
-	if err != nil {
-		f.Fatal(err)
-	}
+	expired := signDev(f, key, "carol", "auditor", now.Add(-time.Hour), now.Add(-time.Minute))
 	if _, err := v.Verify(expired); err == nil {
 		f.Fatal("the expired seed verifies")
 	}

@@ -27,13 +27,7 @@ func TestDevTokensNeedAVisibleSubjectAndALifetime(t *testing.T) {
 	}
 	// Signed with the key by other means, a blank subject is still refused.
 	now := time.Now()
-	blank, err := jwt.NewWithClaims(jwt.SigningMethodEdDSA, authn.Claims{Role: "applicant", RegisteredClaims: jwt.RegisteredClaims{
-		Issuer: authn.DevIssuer, Subject: "   ", Audience: jwt.ClaimStrings{authn.Audience},
-		IssuedAt: jwt.NewNumericDate(now), ExpiresAt: jwt.NewNumericDate(now.Add(time.Hour)),
-	}}).SignedString(key)
-	if err != nil {
-		t.Fatal(err)
-	}
+	blank := signDev(t, key, "   ", "applicant", now, now.Add(time.Hour))
 	v := authn.NewDevVerifier(key)
 	if actor, err := v.Verify(blank); err == nil {
 		t.Fatalf("a blank subject verified as %+v", actor)
@@ -45,4 +39,18 @@ func TestDevTokensNeedAVisibleSubjectAndALifetime(t *testing.T) {
 	if _, err := v.Verify(good); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// signDev signs dev-token claims with the key directly, for tokens IssueDev
+// refuses to make (an expired one, a blank subject).
+func signDev(t testing.TB, key ed25519.PrivateKey, subject, role string, issued, expires time.Time) string {
+	t.Helper()
+	tok, err := jwt.NewWithClaims(jwt.SigningMethodEdDSA, authn.Claims{Role: role, RegisteredClaims: jwt.RegisteredClaims{
+		Issuer: authn.DevIssuer, Subject: subject, Audience: jwt.ClaimStrings{authn.Audience},
+		IssuedAt: jwt.NewNumericDate(issued), ExpiresAt: jwt.NewNumericDate(expires),
+	}}).SignedString(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
 }
