@@ -42,7 +42,14 @@ func (s *Store) PutBlob(ctx context.Context, r io.Reader, contentType string) (r
 		return readstore.BlobInfo{}, fmt.Errorf("sqlitestore: put blob: %w", err)
 	}
 	tmp := f.Name()
-	defer func() { _ = os.Remove(tmp) }() // no-op once renamed
+	published := false
+	defer func() {
+		// Once renamed there is nothing to remove, and an unlink of a
+		// missing name still costs a syscall per upload.
+		if !published {
+			_ = os.Remove(tmp)
+		}
+	}()
 
 	h := sha256.New()
 	size, err := io.Copy(io.MultiWriter(f, h), ctxReader{ctx, r})
@@ -63,7 +70,7 @@ func (s *Store) PutBlob(ctx context.Context, r io.Reader, contentType string) (r
 
 	final := s.blobPath(sum)
 	if _, err := os.Stat(final); errors.Is(err, fs.ErrNotExist) {
-		if err := s.publish(tmp, final); err != nil {
+		if err := s.publish(tmp, final, &published); err != nil {
 			return readstore.BlobInfo{}, fmt.Errorf("sqlitestore: put blob %s: %w", sum, err)
 		}
 	} else if err != nil {
@@ -86,8 +93,8 @@ func (s *Store) PutBlob(ctx context.Context, r io.Reader, contentType string) (r
 }
 
 // publish renames a synced temp file into place and syncs the directory, so
-// that the new name survives a crash too.
-func (s *Store) publish(tmp, final string) error {
+// that the new name survives a crash too. It sets *renamed once tmp is gone.
+func (s *Store) publish(tmp, final string, renamed *bool) error {
 	dir := filepath.Dir(final)
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return err
@@ -95,6 +102,7 @@ func (s *Store) publish(tmp, final string) error {
 	if err := os.Rename(tmp, final); err != nil {
 		return err
 	}
+	*renamed = true
 	d, err := os.Open(dir)
 	if err != nil {
 		return err

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	"github.com/omsonline/oms/projections/readstore"
@@ -421,6 +422,36 @@ func TestTempCleanup(t *testing.T) {
 	if _, err := os.Stat(fresh); err != nil {
 		t.Fatalf("fresh upload removed: %v", err)
 	}
+}
+
+// TestPutBlobLeavesNoTemp puts new bytes, the same bytes again (the second
+// temp file is not renamed: the blob exists) and a failing upload, and
+// wants the temp dir empty after each.
+func TestPutBlobLeavesNoTemp(t *testing.T) {
+	dir := t.TempDir()
+	s := openDir(t, dir)
+	defer func() { _ = s.Close() }()
+	tmp := filepath.Join(dir, blobDir, blobTmpDir)
+	empty := func(after string) {
+		t.Helper()
+		left, err := os.ReadDir(tmp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(left) > 0 {
+			t.Fatalf("after %s the temp dir holds %d files, first %s", after, len(left), left[0].Name())
+		}
+	}
+	for _, what := range []string{"a new blob", "the same bytes again"} {
+		if _, err := s.PutBlob(t.Context(), strings.NewReader("scan bytes"), "application/pdf"); err != nil {
+			t.Fatal(err)
+		}
+		empty(what)
+	}
+	if _, err := s.PutBlob(t.Context(), iotest.ErrReader(errors.New("client went away")), "application/pdf"); err == nil {
+		t.Fatal("a failing reader was stored")
+	}
+	empty("a failed upload")
 }
 
 // TestStaleHints uses two Stores on one directory, so that one of them holds
