@@ -84,7 +84,7 @@ func (r *Runner) RebuildAll(ctx context.Context, names []string, o RebuildOption
 		live.mu.Lock()
 		gen := live.cp.Generation + 1
 		live.mu.Unlock()
-		fresh := &state{r: r, p: live.p, phys: map[string]string{}, changed: make(chan struct{}), batchSize: o.BatchSize,
+		fresh := &state{r: r, p: live.p, phys: map[string]string{}, uncached: live.uncached, changed: make(chan struct{}), batchSize: o.BatchSize,
 			cp: readstore.Checkpoint{Projection: name, Generation: gen}, complete: true, trackWritten: true, async: true}
 		for _, c := range live.p.Collections() {
 			phys := physical(c.Name, gen)

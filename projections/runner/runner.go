@@ -34,6 +34,28 @@ import (
 type Collection struct {
 	Name string
 	Kind readstore.Kind
+	// Uncached keeps the collection's documents out of the runner's cache
+	// of flushed documents, for a collection written once per event and
+	// read back only when an event is replayed or a rare event rewrites
+	// old documents (an audit entry). Such documents would fill the cache,
+	// pushing out the ones the projection reads on every event, and hold
+	// memory the collector scans. A read of one that is not in the
+	// current or in-flight batch goes to the store.
+	Uncached bool
+}
+
+// uncachedOf lists a projection's uncached collections by logical name.
+func uncachedOf(p Projection) map[string]bool {
+	var u map[string]bool
+	for _, c := range p.Collections() {
+		if c.Uncached {
+			if u == nil {
+				u = map[string]bool{}
+			}
+			u[c.Name] = true
+		}
+	}
+	return u
 }
 
 // Projection builds read models from events.
@@ -215,7 +237,7 @@ func (r *Runner) prepare(ctx context.Context, p Projection) (*state, error) {
 	if cp.Generation == 0 {
 		cp.Generation = 1
 	}
-	st := &state{r: r, p: p, cp: cp, phys: map[string]string{}, changed: make(chan struct{}), batchSize: r.opts.BatchSize, poke: make(chan struct{}, 1),
+	st := &state{r: r, p: p, cp: cp, phys: map[string]string{}, uncached: uncachedOf(p), changed: make(chan struct{}), batchSize: r.opts.BatchSize, poke: make(chan struct{}, 1),
 		async: true, live: true}
 	aliases := map[string]string{}
 	for _, c := range p.Collections() {
@@ -313,6 +335,9 @@ type state struct {
 	r    *Runner
 	p    Projection
 	phys map[string]string // logical → physical collection
+	// uncached are the logical collections kept out of cache (see
+	// Collection.Uncached).
+	uncached map[string]bool
 
 	batchSize int
 

@@ -84,17 +84,22 @@ func (tx *Tx) lookup(coll, id string) (*entry, error) {
 	if e, ok := tx.st.batch[k]; ok {
 		return e, nil
 	}
-	if e, ok := tx.st.cache[k]; ok {
-		return e, nil
+	uncached := tx.st.uncached[coll]
+	if !uncached {
+		if e, ok := tx.st.cache[k]; ok {
+			return e, nil
+		}
 	}
 	phys, ok := tx.st.phys[coll]
 	if !ok {
 		return nil, fmt.Errorf("runner: %s does not own collection %q", tx.st.p.Name(), coll)
 	}
-	if tx.st.complete {
+	// What a fresh rebuild knows of the documents it wrote covers only
+	// those it caches.
+	if tx.st.complete && !uncached {
 		return nil, nil // a fresh rebuild holds every document it wrote
 	}
-	if w := tx.st.written; w != nil {
+	if w := tx.st.written; w != nil && !uncached {
 		if _, maybe := w[k.hash()]; !maybe {
 			return nil, nil // a fresh rebuild never wrote it
 		}
@@ -232,6 +237,9 @@ func encode(v any) (json.RawMessage, error) {
 
 // remember caches a clean document, dropping the cache when it is full.
 func (st *state) remember(k key, e *entry) {
+	if st.uncached[k.coll] {
+		return
+	}
 	if st.cache == nil || len(st.cache) >= maxCached {
 		if st.cache != nil && st.complete {
 			// Evicted: misses must ask the store again, unless the key

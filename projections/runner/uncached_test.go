@@ -1,0 +1,138 @@
+package runner_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/omsonline/oms/events"
+	"github.com/omsonline/oms/events/eventstore"
+	"github.com/omsonline/oms/projections/readstore"
+	"github.com/omsonline/oms/projections/readstore/sqlitestore"
+	"github.com/omsonline/oms/projections/runner"
+)
+
+// journal writes an entry per Tick into an uncached collection and, on a
+// Seal, rewrites every earlier entry of the stream, as the audit history's
+// erasure rewrites an application's entries.
+type journal struct{}
+
+func (journal) Name() string { return "counter" }
+func (journal) Collections() []runner.Collection {
+	return []runner.Collection{{Name: "counts", Kind: readstore.KindDocs}, {Name: "journal", Kind: readstore.KindDocs, Uncached: true}}
+}
+
+type journalEntry struct {
+	Rev    uint64 `json:"rev"`
+	Sealed bool   `json:"sealed"`
+}
+
+func journalID(stream string, rev uint64) string { return fmt.Sprintf("%s/%04d", stream, rev) }
+
+func (journal) Apply(_ context.Context, tx *runner.Tx, ev eventstore.Recorded) error {
+	switch ev.Envelope.Type {
+	case "Tick":
+		var c count
+		if _, fresh, err := tx.GetJSON("counts", ev.Stream, &c); err != nil || !fresh {
+			return err
+		}
+		if err := tx.Put("counts", ev.Stream, count{N: c.N + 1}, nil); err != nil {
+			return err
+		}
+		return tx.Put("journal", journalID(ev.Stream, ev.Revision), journalEntry{Rev: ev.Revision}, nil)
+	case "Seal":
+		for rev := range ev.Revision {
+			var e journalEntry
+			exists, _, err := tx.GetJSON("journal", journalID(ev.Stream, rev), &e)
+			if err != nil {
+				return err
+			}
+			if !exists {
+				continue
+			}
+			e.Sealed = true
+			if err := tx.Put("journal", journalID(ev.Stream, rev), e, nil); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// journalReads counts the runner's store reads of journal documents.
+type journalReads struct {
+	*sqlitestore.Store
+	n atomic.Int64
+}
+
+func (j *journalReads) GetPhysical(ctx context.Context, physical, id string) (readstore.Doc, error) {
+	if strings.HasPrefix(physical, "journal_") {
+		j.n.Add(1)
+	}
+	return j.Store.GetPhysical(ctx, physical, id)
+}
+
+// Documents of an uncached collection are read from the store, not from
+// the runner's cache, and a rebuild, which knows every cached document it
+// wrote and answers a miss as absent without asking, still finds them.
+func TestUncachedDocumentsAreReadFromTheStore(t *testing.T) {
+	ctx := context.Background()
+	base, err := sqlitestore.Open(ctx, sqlitestore.Options{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { base.Close() })
+	reads := &journalReads{Store: base}
+	g := startOn(t, reads, base, runner.Options{Retries: 2}, journal{})
+
+	const ticks = 6
+	for range ticks - 1 {
+		g.tick(t, "s-1", false)
+	}
+	waitFor(t, g.runner, g.tick(t, "s-1", false))
+	res, err := g.events.Append(ctx, "s-1", eventstore.Any, events.Metadata{Actor: events.Actor{ID: "t", Role: "system"}},
+		eventstore.NewEvent{Type: "Seal", Data: map[string]bool{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, g.runner, res.Position)
+	// Every entry was flushed before the Seal: a cached one would have
+	// been found without a read.
+	if n := reads.n.Load(); n < ticks {
+		t.Errorf("the Seal read %d journal entries from the store, want all %d", n, ticks)
+	}
+	sealed := func(when string) {
+		t.Helper()
+		for rev := range uint64(ticks) {
+			d, err := base.Get(ctx, "journal", journalID("s-1", rev))
+			if errors.Is(err, readstore.ErrNotFound) {
+				t.Fatalf("%s: entry %d is missing", when, rev)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			var e journalEntry
+			if err := json.Unmarshal(d.Body, &e); err != nil {
+				t.Fatal(err)
+			}
+			if e.Rev != rev || !e.Sealed {
+				t.Errorf("%s: entry %d reads %+v, want it sealed", when, rev, e)
+			}
+		}
+	}
+	sealed("live")
+
+	// Small batches put the early entries in the store, and the later ones
+	// in the flush in flight or the batch, when the rebuild meets the Seal.
+	if _, err := g.runner.Rebuild(ctx, "counter", runner.RebuildOptions{BatchSize: 2}); err != nil {
+		t.Fatal(err)
+	}
+	sealed("rebuilt")
+	if n := g.count(t, "s-1"); n != ticks {
+		t.Errorf("rebuilt count %d, want %d", n, ticks)
+	}
+}
