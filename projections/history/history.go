@@ -110,9 +110,11 @@ func (Projection) Collections() []runner.Collection {
 	// Entries and the scan index are derived from the application views:
 	// they go first, so a view that has an event implies they have it too.
 	return []runner.Collection{
-		{Name: Entries, Kind: readstore.KindDocs},
+		// An entry is written once, by its event, and read back only by
+		// a replay or an erasure; so is an access-log entry.
+		{Name: Entries, Kind: readstore.KindDocs, Uncached: true},
 		{Name: Documents, Kind: readstore.KindDocs},
-		{Name: Access, Kind: readstore.KindDocs},
+		{Name: Access, Kind: readstore.KindDocs, Uncached: true},
 		{Name: Applications, Kind: readstore.KindDocs},
 	}
 }

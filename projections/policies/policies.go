@@ -61,9 +61,11 @@ type Projection struct{}
 // Name implements runner.Projection.
 func (Projection) Name() string { return "policies" }
 
-// Collections implements runner.Projection.
+// Collections implements runner.Projection. A policy document is derived
+// from the view every time and never read back, so it stays out of the
+// runner's cache.
 func (Projection) Collections() []runner.Collection {
-	return []runner.Collection{{Name: Collection, Kind: readstore.KindDocs}, {Name: views, Kind: readstore.KindDocs}}
+	return []runner.Collection{{Name: Collection, Kind: readstore.KindDocs, Uncached: true}, {Name: views, Kind: readstore.KindDocs}}
 }
 
 // Apply implements runner.Projection.

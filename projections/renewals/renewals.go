@@ -45,8 +45,10 @@ type Projection struct{}
 func (Projection) Name() string { return "renewals" }
 
 // Collections implements runner.Projection; the view is the state, last.
+// An item is derived from the view every time and never read back, so it
+// stays out of the runner's cache.
 func (Projection) Collections() []runner.Collection {
-	return []runner.Collection{{Name: Collection, Kind: readstore.KindQueue}, {Name: "renewals_views", Kind: readstore.KindDocs}}
+	return []runner.Collection{{Name: Collection, Kind: readstore.KindQueue, Uncached: true}, {Name: "renewals_views", Kind: readstore.KindDocs}}
 }
 
 // Apply implements runner.Projection.
