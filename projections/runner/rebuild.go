@@ -31,6 +31,11 @@ type RebuildOptions struct {
 	// DropDelay is how long the old collections outlive the switch, so
 	// that readers holding a cached alias (MongoDB) finish their reads.
 	DropDelay time.Duration
+	// CacheBytes bounds each rebuilding projection's cache of documents
+	// (default DefaultRebuildCacheBytes). A rebuild reads back the views
+	// of open applications on every event: a larger cache means fewer
+	// store reads, and the memory is given back at the switch.
+	CacheBytes int64
 }
 
 // Rebuild builds projection name from position 0 into a new generation of
@@ -72,6 +77,9 @@ func (r *Runner) RebuildAll(ctx context.Context, names []string, o RebuildOption
 	if o.DropDelay <= 0 {
 		o.DropDelay = 5 * time.Second
 	}
+	if o.CacheBytes <= 0 {
+		o.CacheBytes = DefaultRebuildCacheBytes
+	}
 	names = slices.Clone(names)
 	slices.Sort(names) // one lock order for every rebuild
 	names = slices.Compact(names)
@@ -85,7 +93,8 @@ func (r *Runner) RebuildAll(ctx context.Context, names []string, o RebuildOption
 		gen := live.cp.Generation + 1
 		live.mu.Unlock()
 		fresh := &state{r: r, p: live.p, phys: map[string]string{}, uncached: live.uncached, changed: make(chan struct{}), batchSize: o.BatchSize,
-			cp: readstore.Checkpoint{Projection: name, Generation: gen}, complete: true, trackWritten: true, async: true}
+			cp: readstore.Checkpoint{Projection: name, Generation: gen}, complete: true, trackWritten: true, async: true,
+			cacheBytes: o.CacheBytes, sizes: live.sizes}
 		for _, c := range live.p.Collections() {
 			phys := physical(c.Name, gen)
 			// Leftovers of a rebuild that died half-way are not to be trusted.
@@ -192,6 +201,9 @@ func (r *Runner) RebuildAll(ctx context.Context, names []string, o RebuildOption
 		// The live cache describes the old generation; the fresh one's is
 		// exactly the new generation's content.
 		live.cache, live.complete = fresh.cache, false
+		if live.cache != nil {
+			live.cache.shrink(live.cacheBytes)
+		}
 	}
 	report(last)
 	go func() {

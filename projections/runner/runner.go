@@ -97,6 +97,10 @@ type Options struct {
 	Fence func() error
 	// Middlewares are added to the router after the defaults.
 	Middlewares []message.HandlerMiddleware
+	// CacheBytes bounds each projection's cache of flushed documents, in
+	// bytes of their JSON (default DefaultCacheBytes); the least recently
+	// used go first.
+	CacheBytes int64
 }
 
 // Runner owns the watermill Router that drives the projections.
@@ -169,6 +173,9 @@ func New(ctx context.Context, opts Options, projections ...Projection) (*Runner,
 	if opts.FlushInterval <= 0 {
 		opts.FlushInterval = 100 * time.Millisecond
 	}
+	if opts.CacheBytes <= 0 {
+		opts.CacheBytes = DefaultCacheBytes
+	}
 	if opts.FlushGap <= 0 || opts.FlushGap > opts.FlushInterval {
 		opts.FlushGap = min(5*time.Millisecond, opts.FlushInterval)
 	}
@@ -238,7 +245,7 @@ func (r *Runner) prepare(ctx context.Context, p Projection) (*state, error) {
 		cp.Generation = 1
 	}
 	st := &state{r: r, p: p, cp: cp, phys: map[string]string{}, uncached: uncachedOf(p), changed: make(chan struct{}), batchSize: r.opts.BatchSize, poke: make(chan struct{}, 1),
-		async: true, live: true}
+		async: true, live: true, cacheBytes: r.opts.CacheBytes, sizes: newSizes(p)}
 	aliases := map[string]string{}
 	for _, c := range p.Collections() {
 		name := physical(c.Name, cp.Generation)
@@ -348,7 +355,9 @@ type state struct {
 	pending     uint64               // position of the last event applied to the batch
 	batch       map[key]*entry       // dirty documents of the current batch
 	order       []key
-	cache       map[key]*entry // clean documents as last flushed (nil val: absent)
+	cache       *docCache // clean documents as last flushed (nil val: absent)
+	cacheBytes  int64     // the cache's budget
+	sizes       sizes
 	// complete is true while the cache holds every document of the
 	// collections (a rebuild into empty ones, not yet evicted): a miss is
 	// then known absent without asking the store.
@@ -667,6 +676,8 @@ func (st *state) flushLocked(ctx context.Context) error {
 // finished, so an asynchronous flush runs it without the lock.
 func (st *state) writes(order []key, batch map[key]*entry) ([]readstore.Write, error) {
 	writes := make([]readstore.Write, 0, len(order))
+	type tally struct{ bytes, docs int64 }
+	seen := map[string]*tally{}
 	for _, k := range order {
 		e := batch[k]
 		w := readstore.Write{Collection: e.coll, Doc: readstore.Doc{ID: e.id, Position: e.pos, Queue: e.queue}, Delete: e.val == nil}
@@ -676,12 +687,26 @@ func (st *state) writes(order []key, batch map[key]*entry) ([]readstore.Write, e
 				return nil, fmt.Errorf("runner: %s: %s/%s: %w", st.p.Name(), k.coll, k.id, err)
 			}
 			w.Doc.Body = body
+			t := seen[k.coll]
+			if t == nil {
+				t = &tally{}
+				seen[k.coll] = t
+			}
+			t.bytes += int64(len(body))
+			t.docs++
 			// A raw body passes through as the projection gave it; one
 			// encoded here needs no second validation in the store.
 			_, raw := e.val.(json.RawMessage)
 			w.Encoded = !raw
 		}
 		writes = append(writes, w)
+	}
+	// What the batch's documents cost the cache is known only now; the
+	// next batch's are counted at these averages.
+	for coll, t := range seen {
+		if v, ok := st.sizes[coll]; ok {
+			v.Store(t.bytes / t.docs)
+		}
 	}
 	// Collections go to the store in the order the projection declares
 	// them: derived documents before the state they derive from (see

@@ -25,11 +25,9 @@ type entry struct {
 	id    string
 	// loaded marks an entry read from the store, which no batch holds.
 	loaded bool
+	// cost is what the entry counts for in the cache's budget.
+	cost int64
 }
-
-// maxCached bounds the clean-document cache; past it the cache is dropped
-// and refilled from the store, so memory stays flat on any history size.
-const maxCached = 200_000
 
 // Tx is a projection's view of its documents while it applies one event:
 // reads see the unflushed batch, then the cache of flushed values, then the
@@ -85,8 +83,8 @@ func (tx *Tx) lookup(coll, id string) (*entry, error) {
 		return e, nil
 	}
 	uncached := tx.st.uncached[coll]
-	if !uncached {
-		if e, ok := tx.st.cache[k]; ok {
+	if !uncached && tx.st.cache != nil {
+		if e, ok := tx.st.cache.get(k); ok {
 			return e, nil
 		}
 	}
@@ -235,27 +233,42 @@ func encode(v any) (json.RawMessage, error) {
 	return b, nil
 }
 
-// remember caches a clean document, dropping the cache when it is full.
+// remember caches a clean document, evicting the least recently used ones
+// past the budget.
 func (st *state) remember(k key, e *entry) {
 	if st.uncached[k.coll] {
 		return
 	}
-	if st.cache == nil || len(st.cache) >= maxCached {
-		if st.cache != nil && st.complete {
-			// Evicted: misses must ask the store again, unless the key
-			// is known never to have been written (written).
-			st.complete = false
-			if st.trackWritten {
-				st.written = make(map[uint64]struct{}, 4*maxCached)
-				for k := range st.cache {
-					st.written[k.hash()] = struct{}{}
-				}
-			}
-		}
-		st.cache = make(map[key]*entry, 1024)
+	if st.cache == nil {
+		st.cache = newDocCache(st.cacheBytes)
 	}
-	st.cache[k] = e
+	cost := int64(absentCost)
+	switch v := e.val.(type) {
+	case nil:
+	case json.RawMessage:
+		cost = int64(len(v)) // read from the store
+	default:
+		cost = st.sizes.of(k.coll)
+	}
+	st.cache.put(k, e, cost, st.evicted)
 	if st.written != nil {
+		st.written[k.hash()] = struct{}{}
+	}
+}
+
+// evicted notes that the cache no longer holds every document: misses
+// must ask the store again, unless the key is known never to have been
+// written (written).
+func (st *state) evicted(k key) {
+	if !st.complete {
+		return
+	}
+	st.complete = false
+	if st.trackWritten {
+		st.written = make(map[uint64]struct{}, 4*st.cache.len())
+		for _, c := range st.cache.keys() {
+			st.written[c.hash()] = struct{}{}
+		}
 		st.written[k.hash()] = struct{}{}
 	}
 }

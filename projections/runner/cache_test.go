@@ -1,0 +1,38 @@
+package runner
+
+import (
+	"slices"
+	"testing"
+)
+
+// The cache keeps what was used last within its budget, counts a replaced
+// document once, and lowers to a smaller budget on demand.
+func TestDocCacheEvictsLeastRecentlyUsedPastItsBudget(t *testing.T) {
+	c := newDocCache(300)
+	var evicted []string
+	put := func(id string, cost int64) {
+		c.put(key{"docs", id}, &entry{id: id}, cost, func(k key) { evicted = append(evicted, k.id) })
+	}
+	put("a", 100)
+	put("b", 100)
+	put("c", 100)
+	if len(evicted) > 0 || c.bytes != 300 {
+		t.Fatalf("within budget: evicted %v, %d bytes", evicted, c.bytes)
+	}
+	if _, ok := c.get(key{"docs", "a"}); !ok { // a is now the most recent
+		t.Fatal("a missing")
+	}
+	put("b", 150) // replaced: counts 150 instead of 100, so c (oldest) goes
+	if !slices.Equal(evicted, []string{"c"}) || c.bytes != 250 {
+		t.Fatalf("after replacing b: evicted %v, %d bytes; want [c], 250", evicted, c.bytes)
+	}
+	put("d", 1000) // larger than the budget alone: everything else goes, d stays
+	if !slices.Equal(evicted, []string{"c", "a", "b"}) || c.len() != 1 || c.bytes != 1000 {
+		t.Fatalf("after d: evicted %v, %d left, %d bytes", evicted, c.len(), c.bytes)
+	}
+	put("e", 10)
+	c.shrink(10)
+	if _, ok := c.get(key{"docs", "e"}); !ok || c.len() != 1 || c.bytes != 10 {
+		t.Fatalf("after shrink: %d left, %d bytes, e kept %v", c.len(), c.bytes, ok)
+	}
+}
