@@ -119,7 +119,8 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (a *App, er
 			// crosses gRPC, is opened and decoded once, not once per
 			// projection.
 			sub := eventstore.NewFanOut(a.events, names, eventstore.SubscriberOptions{StartFrom: runner.StartFrom(a.store), Logger: log})
-			return runner.New(ctx, runner.Options{Store: a.store, Subscriber: sub, Events: a.events, Logger: log, Fence: fence}, projs...)
+			return runner.New(ctx, runner.Options{Store: a.store, Subscriber: sub, Events: a.events, Logger: log, Fence: fence,
+				CacheBytes: int64(cfg.ProjectionCacheMB) << 20}, projs...)
 		},
 		Names: names, Store: a.store, Events: a.events, Logger: log,
 	})

@@ -31,6 +31,9 @@ type Config struct {
 	PolicyTermMonths int
 	LogLevel         string
 	LeaseTTL         time.Duration
+	// ProjectionCacheMB bounds each projection's cache of the documents it
+	// reads back, in megabytes of their JSON (runner.Options.CacheBytes).
+	ProjectionCacheMB int
 	// SchedulerInterval is how often reminders and expiries are checked.
 	SchedulerInterval time.Duration
 	// ReadModelsDir holds the embedded read models; default <data dir>/readmodels.
@@ -106,6 +109,7 @@ func (c *Config) settings() []setting {
 		{env: "OMS_LOG_LEVEL", flag: "log-level", usage: "debug, info, warn or error", str: &c.LogLevel},
 		{env: "OMS_SCHEDULER_INTERVAL", flag: "scheduler-interval", usage: "how often renewal reminders and expiries are checked", dur: &c.SchedulerInterval},
 		{env: "OMS_LEASE_TTL", flag: "lease-ttl", usage: "how long the projection lease outlives a silent holder", dur: &c.LeaseTTL},
+		{env: "OMS_PROJECTION_CACHE_MB", flag: "projection-cache-mb", usage: "megabytes of documents (as JSON) each projection keeps in memory; about twice that in heap", i: &c.ProjectionCacheMB},
 		{env: "OMS_DEV_KEY_DIR", flag: "dev-key-dir", usage: "directory of the dev-mode token signing key (default: the data dir)", str: &c.DevKeyDir},
 		{env: "OMS_READMODELS_DIR", flag: "readmodels-dir", usage: "directory of the embedded read models (several omsd on one machine may share it)", str: &c.ReadModelsDir},
 		{env: "OMS_SMTP_URL", flag: "smtp-url", usage: "SMTP server for e-mail notifications, smtp://[user:pass@]host[:port][?starttls=off] or smtps://…; empty sends no e-mail", str: &c.SMTPURL},
@@ -136,6 +140,7 @@ func Defaults() Config {
 		ESDBListen:        "127.0.0.1:2113",
 		MongoDatabase:     "oms",
 		SLADays:           10,
+		ProjectionCacheMB: 16,
 		PolicyTermMonths:  12,
 		RetentionYears:    5,
 		LogLevel:          "info",
@@ -223,6 +228,9 @@ func (c *Config) Validate() error {
 	}
 	if c.SLADays <= 0 {
 		return fmt.Errorf("config: OMS_SLA_DAYS must be positive")
+	}
+	if c.ProjectionCacheMB < 1 || c.ProjectionCacheMB > 1<<16 {
+		return fmt.Errorf("config: OMS_PROJECTION_CACHE_MB must be between 1 and 65536")
 	}
 	if c.RetentionYears <= 0 {
 		return fmt.Errorf("config: OMS_RETENTION_YEARS must be positive")
