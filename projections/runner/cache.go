@@ -7,17 +7,20 @@ import (
 	"github.com/hashicorp/golang-lru/v2/simplelru"
 )
 
-// Default cache budgets per projection, in bytes of the documents as the
-// store keeps them (their JSON). A document costs the process about twice
-// that as Go values. Without a bound by size, omsd held 1.35 GB of live
-// heap after following 1M events, nearly all of it these caches.
+// DefaultCacheBytes is a projection's cache budget, in bytes of the
+// documents as the store keeps them (their JSON); a document costs the
+// process about twice that as Go values. Without a bound by size, omsd
+// held 1.35 GB of live heap after following 1M events, nearly all of it
+// these caches. A rebuild's budget is RebuildCacheFactor times the live
+// one unless RebuildOptions says otherwise.
 const (
-	DefaultCacheBytes        = 16 << 20
-	DefaultRebuildCacheBytes = 64 << 20
+	DefaultCacheBytes  = 16 << 20
+	RebuildCacheFactor = 4
 )
 
-// absentCost is what a cached "does not exist" answer is counted as.
-const absentCost = 64
+// entryOverhead is what an entry costs besides its document and key: the
+// entry itself, its LRU element and map slot.
+const entryOverhead = 192
 
 // docCache holds flushed documents, least recently used first out, within
 // a budget of approximate bytes. A document put into it before the store

@@ -36,3 +36,16 @@ func TestDocCacheEvictsLeastRecentlyUsedPastItsBudget(t *testing.T) {
 		t.Fatalf("after shrink: %d left, %d bytes, e kept %v", c.len(), c.bytes, ok)
 	}
 }
+
+// A document of an uncached collection never takes a place in the cache.
+func TestUncachedDocumentsTakeNoCachePlace(t *testing.T) {
+	st := &state{uncached: map[string]bool{"journal": true}, cacheBytes: 1 << 20, sizes: sizes{}}
+	st.remember(key{"journal", "s-1/0001"}, &entry{val: map[string]int{"rev": 1}})
+	if st.cache != nil && st.cache.len() > 0 {
+		t.Fatalf("an uncached document is cached (%d entries)", st.cache.len())
+	}
+	st.remember(key{"counts", "s-1"}, &entry{val: map[string]int{"n": 1}})
+	if st.cache == nil || st.cache.len() != 1 {
+		t.Fatal("a cached collection's document is not cached")
+	}
+}

@@ -32,7 +32,7 @@ type RebuildOptions struct {
 	// that readers holding a cached alias (MongoDB) finish their reads.
 	DropDelay time.Duration
 	// CacheBytes bounds each rebuilding projection's cache of documents
-	// (default DefaultRebuildCacheBytes). A rebuild reads back the views
+	// (default RebuildCacheFactor × Options.CacheBytes). A rebuild reads back the views
 	// of open applications on every event: a larger cache means fewer
 	// store reads, and the memory is given back at the switch.
 	CacheBytes int64
@@ -78,7 +78,7 @@ func (r *Runner) RebuildAll(ctx context.Context, names []string, o RebuildOption
 		o.DropDelay = 5 * time.Second
 	}
 	if o.CacheBytes <= 0 {
-		o.CacheBytes = DefaultRebuildCacheBytes
+		o.CacheBytes = RebuildCacheFactor * r.opts.CacheBytes
 	}
 	names = slices.Clone(names)
 	slices.Sort(names) // one lock order for every rebuild
@@ -94,7 +94,10 @@ func (r *Runner) RebuildAll(ctx context.Context, names []string, o RebuildOption
 		live.mu.Unlock()
 		fresh := &state{r: r, p: live.p, phys: map[string]string{}, uncached: live.uncached, changed: make(chan struct{}), batchSize: o.BatchSize,
 			cp: readstore.Checkpoint{Projection: name, Generation: gen}, complete: true, trackWritten: true, async: true,
-			cacheBytes: o.CacheBytes, sizes: live.sizes}
+			cacheBytes: o.CacheBytes, sizes: newSizes(live.p)}
+		if len(fresh.uncached) > 0 {
+			fresh.writtenUncached = map[uint64]struct{}{}
+		}
 		for _, c := range live.p.Collections() {
 			phys := physical(c.Name, gen)
 			// Leftovers of a rebuild that died half-way are not to be trusted.

@@ -368,6 +368,11 @@ type state struct {
 	// almost every lookup of a new document is one.
 	trackWritten bool
 	written      map[uint64]struct{}
+	// writtenUncached is written's counterpart for the uncached
+	// collections, kept from a rebuild's start, since none of their
+	// documents is ever in the cache: on a store without atomic flushes
+	// every audit entry would otherwise cost a store read in a rebuild.
+	writtenUncached map[uint64]struct{}
 	// async hands each batch to the store on a goroutine and goes on
 	// applying; inflight is that flush, at most one. A live projection
 	// flushes so because SQLite's single writer is shared by every

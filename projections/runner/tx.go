@@ -92,14 +92,23 @@ func (tx *Tx) lookup(coll, id string) (*entry, error) {
 	if !ok {
 		return nil, fmt.Errorf("runner: %s does not own collection %q", tx.st.p.Name(), coll)
 	}
-	// What a fresh rebuild knows of the documents it wrote covers only
-	// those it caches.
-	if tx.st.complete && !uncached {
-		return nil, nil // a fresh rebuild holds every document it wrote
-	}
-	if w := tx.st.written; w != nil && !uncached {
-		if _, maybe := w[k.hash()]; !maybe {
-			return nil, nil // a fresh rebuild never wrote it
+	// What a fresh rebuild knows of the documents it wrote: the cached
+	// ones are all in the cache until the first eviction, and then in
+	// written; the uncached ones are in writtenUncached from the start.
+	if uncached {
+		if w := tx.st.writtenUncached; w != nil {
+			if _, maybe := w[k.hash()]; !maybe {
+				return nil, nil // a fresh rebuild never wrote it
+			}
+		}
+	} else {
+		if tx.st.complete {
+			return nil, nil // a fresh rebuild holds every document it wrote
+		}
+		if w := tx.st.written; w != nil {
+			if _, maybe := w[k.hash()]; !maybe {
+				return nil, nil // a fresh rebuild never wrote it
+			}
 		}
 	}
 	// A document of the batch on its way to the store is read from that
@@ -237,18 +246,22 @@ func encode(v any) (json.RawMessage, error) {
 // past the budget.
 func (st *state) remember(k key, e *entry) {
 	if st.uncached[k.coll] {
+		if st.writtenUncached != nil {
+			st.writtenUncached[k.hash()] = struct{}{}
+		}
 		return
 	}
 	if st.cache == nil {
 		st.cache = newDocCache(st.cacheBytes)
 	}
-	cost := int64(absentCost)
+	// Every entry costs its bookkeeping and key besides the document.
+	cost := int64(entryOverhead + len(k.id))
 	switch v := e.val.(type) {
 	case nil:
 	case json.RawMessage:
-		cost = int64(len(v)) // read from the store
+		cost += int64(len(v)) // read from the store
 	default:
-		cost = st.sizes.of(k.coll)
+		cost += st.sizes.of(k.coll)
 	}
 	st.cache.put(k, e, cost, st.evicted)
 	if st.written != nil {
