@@ -75,6 +75,10 @@ func (s *Store) PutBlob(ctx context.Context, r io.Reader, contentType string) (r
 		}
 	} else if err != nil {
 		return readstore.BlobInfo{}, fmt.Errorf("sqlitestore: put blob %s: %w", sum, err)
+	} else if err := syncDir(filepath.Dir(final)); err != nil {
+		// The file may be one a failed put left: renamed, but its name
+		// not yet durable. It is adopted only once it is.
+		return readstore.BlobInfo{}, fmt.Errorf("sqlitestore: put blob %s: %w", sum, err)
 	}
 
 	info := readstore.BlobInfo{SHA256: sum}
@@ -103,6 +107,11 @@ func (s *Store) publish(tmp, final string, renamed *bool) error {
 		return err
 	}
 	*renamed = true
+	return syncDir(dir)
+}
+
+// syncDir makes the names in dir durable.
+func syncDir(dir string) error {
 	d, err := os.Open(dir)
 	if err != nil {
 		return err
