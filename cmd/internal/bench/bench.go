@@ -160,15 +160,9 @@ func Run(ctx context.Context, o Options) (Report, error) {
 	// so after a mass delete every file created (a scan upload) cost
 	// 250-650 µs of CPU instead of about 20 µs (perf: recently_deleted
 	// under __ext4_new_inode).
-	defer func() {
-		for _, s := range steps {
-			if err := os.RemoveAll(filepath.Join(o.Dir, s.dir)); err != nil {
-				o.Log.Warn("bench: clean up", "stage", s.name, "err", err)
-			}
-		}
-	}()
 	for _, s := range steps {
 		if err := s.run(); err != nil {
+			// The stages' files stay, to look into (omsctl bench --keep).
 			return r, fmt.Errorf("bench: %s: %w", s.name, err)
 		}
 		// What one stage left must not slow the next: its garbage and the
@@ -178,6 +172,11 @@ func Run(ctx context.Context, o Options) (Report, error) {
 		runtime.GC()
 	}
 	r.Elapsed = time.Since(r.Started)
+	for _, s := range steps {
+		if err := os.RemoveAll(filepath.Join(o.Dir, s.dir)); err != nil {
+			return r, fmt.Errorf("bench: clean up after %s: %w", s.name, err)
+		}
+	}
 	return r, nil
 }
 

@@ -38,6 +38,12 @@ func BenchmarkOmsdMemory(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
+		closed := false
+		b.Cleanup(func() {
+			if !closed {
+				_ = a.Close()
+			}
+		})
 		start := time.Now()
 		if err := benchload.Fill(ctx, a.Events(), n, 32, nil); err != nil {
 			b.Fatal(err)
@@ -77,6 +83,7 @@ func BenchmarkOmsdMemory(b *testing.B) {
 		if settled, err := rssAnon(); err == nil {
 			b.ReportMetric(float64(settled)/(1<<20), "rss-anon-after-gc-MB")
 		}
+		closed = true
 		if err := a.Close(); err != nil {
 			b.Fatal(err)
 		}
