@@ -25,6 +25,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/hashicorp/golang-lru/v2/simplelru"
 )
 
 // Marker replaces personal data whose key was erased, in Russian and
@@ -57,7 +59,8 @@ type KeyringOptions struct {
 	// node's erasure takes effect here within it; this node's at once.
 	// Zero means DefaultCacheTTL.
 	CacheTTL time.Duration
-	// CacheSize bounds the number of cached keys; zero means 100 000.
+	// CacheSize bounds the number of cached keys, least recently used out
+	// first; zero means DefaultCacheSize.
 	CacheSize int
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
@@ -66,6 +69,12 @@ type KeyringOptions struct {
 // DefaultCacheTTL is how long unwrapped data keys stay cached.
 const DefaultCacheTTL = 30 * time.Second
 
+// DefaultCacheSize bounds the cached keys. A key is used in bursts (an
+// application's events, an applicant's requests), and a cached one costs
+// about 700 bytes: 100,000 of them were some 70 MB of omsd's heap after
+// it followed 1M events.
+const DefaultCacheSize = 20_000
+
 // Keyring hands out data keys: it unwraps them from the vault, creates them
 // on first use and destroys them on erasure.
 type Keyring struct {
@@ -73,7 +82,7 @@ type Keyring struct {
 	master cipher.AEAD
 
 	mu    sync.Mutex
-	cache map[string]cached
+	cache *simplelru.LRU[string, cached]
 }
 
 type cached struct {
@@ -93,7 +102,7 @@ func NewKeyring(o KeyringOptions) (*Keyring, error) {
 		o.CacheTTL = DefaultCacheTTL
 	}
 	if o.CacheSize <= 0 {
-		o.CacheSize = 100_000
+		o.CacheSize = DefaultCacheSize
 	}
 	if o.Now == nil {
 		o.Now = time.Now
@@ -102,7 +111,11 @@ func NewKeyring(o KeyringOptions) (*Keyring, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Keyring{o: o, master: m, cache: map[string]cached{}}, nil
+	cache, err := simplelru.NewLRU[string, cached](o.CacheSize, nil)
+	if err != nil {
+		return nil, fmt.Errorf("piicrypt: key cache: %w", err)
+	}
+	return &Keyring{o: o, master: m, cache: cache}, nil
 }
 
 func newGCM(key []byte) (cipher.AEAD, error) {
@@ -128,7 +141,7 @@ func (k *Keyring) key(ctx context.Context, id string, create bool) (cipher.AEAD,
 	}
 	now := k.o.Now()
 	k.mu.Lock()
-	c, ok := k.cache[id]
+	c, ok := k.cache.Get(id)
 	k.mu.Unlock()
 	if ok && (c.aead == nil || now.Sub(c.loaded) < k.o.CacheTTL) {
 		// An erasure is final, so an erased entry never expires.
@@ -182,12 +195,7 @@ func (k *Keyring) key(ctx context.Context, id string, create bool) (cipher.AEAD,
 func (k *Keyring) remember(id string, c cached) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	if len(k.cache) >= k.o.CacheSize {
-		// Dropping everything is crude, but a full cache only happens in a
-		// rebuild over many subjects, where each key is used in a burst.
-		clear(k.cache)
-	}
-	k.cache[id] = c
+	k.cache.Add(id, c)
 }
 
 // Secret derives a 32-byte secret for one purpose from the master key

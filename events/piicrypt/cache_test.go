@@ -1,0 +1,55 @@
+package piicrypt_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"testing"
+
+	"github.com/omsonline/oms/events/piicrypt"
+	"github.com/omsonline/oms/projections/readstore/sqlitestore"
+)
+
+// loadCounter counts the keyring's reads of the vault.
+type loadCounter struct {
+	*sqlitestore.Store
+	loads map[string]int
+}
+
+func (l *loadCounter) LoadKey(ctx context.Context, id string) ([]byte, bool, bool, error) {
+	l.loads[id]++
+	return l.Store.LoadKey(ctx, id)
+}
+
+// The key cache holds CacheSize keys, the least recently used leaving
+// first, and a key that left is read from the vault again.
+func TestKeyCacheKeepsTheRecentlyUsed(t *testing.T) {
+	ctx := context.Background()
+	store, err := sqlitestore.Open(ctx, sqlitestore.Options{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	vault := &loadCounter{Store: store, loads: map[string]int{}}
+	k, err := piicrypt.NewKeyring(piicrypt.KeyringOptions{Master: bytes.Repeat([]byte{5}, 32), Vault: vault, CacheSize: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := piicrypt.NewSealer(k, personal)
+	seal := func(subject string) {
+		t.Helper()
+		if _, err := s.Seal(ctx, subject, "Person", []byte(payload)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	seal("a") // a created: one load that finds nothing
+	seal("b")
+	seal("a") // cached
+	seal("c") // b, the least recently used, leaves
+	seal("a") // still cached
+	seal("b") // read again
+	want := map[string]int{"a": 1, "b": 2, "c": 1}
+	if fmt.Sprint(vault.loads) != fmt.Sprint(want) {
+		t.Fatalf("vault reads %v, want %v", vault.loads, want)
+	}
+}
