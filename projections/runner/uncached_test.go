@@ -84,62 +84,79 @@ func (j *journalReads) GetPhysical(ctx context.Context, physical, id string) (re
 	return j.Store.GetPhysical(ctx, physical, id)
 }
 
-// Documents of an uncached collection are read from the store, not from
-// the runner's cache, and a rebuild, which knows every cached document it
-// wrote and answers a miss as absent without asking, still finds them.
-func TestUncachedDocumentsAreReadFromTheStore(t *testing.T) {
-	ctx := context.Background()
-	base, err := sqlitestore.Open(ctx, sqlitestore.Options{Dir: t.TempDir()})
+// startJournal runs the journal on a fresh store whose journal reads are
+// counted; atomic false hides the store's atomic flushes, as on MongoDB.
+func startJournal(t *testing.T, atomic bool, o runner.Options) (*rig, *journalReads) {
+	t.Helper()
+	base, err := sqlitestore.Open(context.Background(), sqlitestore.Options{Dir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { base.Close() })
 	reads := &journalReads{Store: base}
-	g := startOn(t, reads, base, runner.Options{Retries: 2}, journal{})
-
-	const ticks = 6
-	for range ticks - 1 {
-		g.tick(t, "s-1", false)
+	var store readstore.Store = reads
+	if !atomic {
+		store = opaque{reads}
 	}
-	waitFor(t, g.runner, g.tick(t, "s-1", false))
-	res, err := g.events.Append(ctx, "s-1", eventstore.Any, events.Metadata{Actor: events.Actor{ID: "t", Role: "system"}},
+	return startOn(t, store, base, o, journal{}), reads
+}
+
+// seal appends a Seal to stream and waits until the journal applied it.
+func (g *rig) seal(t *testing.T, stream string) {
+	t.Helper()
+	res, err := g.events.Append(context.Background(), stream, eventstore.Any, events.Metadata{Actor: events.Actor{ID: "t", Role: "system"}},
 		eventstore.NewEvent{Type: "Seal", Data: map[string]bool{}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, g.runner, res.Position)
+}
+
+// sealed checks that the first n entries of stream are there and sealed.
+func (g *rig) sealed(t *testing.T, when, stream string, n uint64) {
+	t.Helper()
+	for rev := range n {
+		d, err := g.store.Get(context.Background(), "journal", journalID(stream, rev))
+		if errors.Is(err, readstore.ErrNotFound) {
+			t.Fatalf("%s: entry %d of %s is missing", when, rev, stream)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		var e journalEntry
+		if err := json.Unmarshal(d.Body, &e); err != nil {
+			t.Fatal(err)
+		}
+		if e.Rev != rev || !e.Sealed {
+			t.Errorf("%s: entry %d of %s reads %+v, want it sealed", when, rev, stream, e)
+		}
+	}
+}
+
+// Documents of an uncached collection are read from the store, not from
+// the runner's cache, and a rebuild, which knows every cached document it
+// wrote and answers a miss as absent without asking, still finds them.
+func TestUncachedDocumentsAreReadFromTheStore(t *testing.T) {
+	g, reads := startJournal(t, true, runner.Options{Retries: 2})
+	const ticks = 6
+	for range ticks - 1 {
+		g.tick(t, "s-1", false)
+	}
+	waitFor(t, g.runner, g.tick(t, "s-1", false))
+	g.seal(t, "s-1")
 	// Every entry was flushed before the Seal: a cached one would have
 	// been found without a read.
 	if n := reads.n.Load(); n < ticks {
 		t.Errorf("the Seal read %d journal entries from the store, want all %d", n, ticks)
 	}
-	sealed := func(when string) {
-		t.Helper()
-		for rev := range uint64(ticks) {
-			d, err := base.Get(ctx, "journal", journalID("s-1", rev))
-			if errors.Is(err, readstore.ErrNotFound) {
-				t.Fatalf("%s: entry %d is missing", when, rev)
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			var e journalEntry
-			if err := json.Unmarshal(d.Body, &e); err != nil {
-				t.Fatal(err)
-			}
-			if e.Rev != rev || !e.Sealed {
-				t.Errorf("%s: entry %d reads %+v, want it sealed", when, rev, e)
-			}
-		}
-	}
-	sealed("live")
+	g.sealed(t, "live", "s-1", ticks)
 
 	// Small batches put the early entries in the store, and the later ones
 	// in the flush in flight or the batch, when the rebuild meets the Seal.
-	if _, err := g.runner.Rebuild(ctx, "counter", runner.RebuildOptions{BatchSize: 2}); err != nil {
+	if _, err := g.runner.Rebuild(context.Background(), "counter", runner.RebuildOptions{BatchSize: 2}); err != nil {
 		t.Fatal(err)
 	}
-	sealed("rebuilt")
+	g.sealed(t, "rebuilt", "s-1", ticks)
 	if n := g.count(t, "s-1"); n != ticks {
 		t.Errorf("rebuilt count %d, want %d", n, ticks)
 	}
@@ -152,15 +169,8 @@ func TestUncachedDocumentsAreReadFromTheStore(t *testing.T) {
 // atomically (as MongoDB), so every event asks for its journal entry: a
 // rebuild must answer that from what it wrote, not from the store.
 func TestCountsSurviveATinyCache(t *testing.T) {
-	ctx := context.Background()
-	base, err := sqlitestore.Open(ctx, sqlitestore.Options{Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { base.Close() })
-	reads := &journalReads{Store: base}
 	// A few hundred bytes: about one document's bookkeeping.
-	g := startOn(t, opaque{reads}, base, runner.Options{Retries: 2, CacheBytes: 300}, journal{})
+	g, reads := startJournal(t, false, runner.Options{Retries: 2, CacheBytes: 300})
 	const streams, rounds = 7, 5
 	var last uint64
 	for range rounds {
@@ -169,12 +179,7 @@ func TestCountsSurviveATinyCache(t *testing.T) {
 		}
 	}
 	waitFor(t, g.runner, last)
-	res, err := g.events.Append(ctx, "s-0", eventstore.Any, events.Metadata{Actor: events.Actor{ID: "t", Role: "system"}},
-		eventstore.NewEvent{Type: "Seal", Data: map[string]bool{}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, g.runner, res.Position)
+	g.seal(t, "s-0")
 	check := func(when string) {
 		t.Helper()
 		for s := range streams {
@@ -182,23 +187,11 @@ func TestCountsSurviveATinyCache(t *testing.T) {
 				t.Errorf("%s: s-%d counted %d, want %d", when, s, n, rounds)
 			}
 		}
-		for rev := range uint64(rounds) {
-			d, err := base.Get(ctx, "journal", journalID("s-0", rev))
-			if err != nil {
-				t.Fatalf("%s: entry %d: %v", when, rev, err)
-			}
-			var e journalEntry
-			if err := json.Unmarshal(d.Body, &e); err != nil {
-				t.Fatal(err)
-			}
-			if !e.Sealed {
-				t.Errorf("%s: entry %d of s-0 is not sealed", when, rev)
-			}
-		}
+		g.sealed(t, when, "s-0", rounds)
 	}
 	check("live")
 	reads.n.Store(0)
-	if _, err := g.runner.Rebuild(ctx, "counter", runner.RebuildOptions{BatchSize: 3, CacheBytes: 300}); err != nil {
+	if _, err := g.runner.Rebuild(context.Background(), "counter", runner.RebuildOptions{BatchSize: 3, CacheBytes: 300}); err != nil {
 		t.Fatal(err)
 	}
 	check("rebuilt")
