@@ -362,6 +362,8 @@ func (s *Store) Flush(ctx context.Context, writes []readstore.Write, cp readstor
 		return err
 	}
 	start := time.Now()
+	s.wcache.reserve(ctx, len(writes))
+	defer s.wcache.flushed(len(writes))
 	err = s.write(ctx, func(tx *sql.Tx) error {
 		stmts := map[string]*collStmts{}
 		for i, w := range writes {

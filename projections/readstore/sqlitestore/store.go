@@ -80,6 +80,9 @@ type Options struct {
 	// WAL into the database file after writes; zero means
 	// DefaultCheckpointInterval.
 	CheckpointInterval time.Duration
+	// WriterCacheIdle is how long after the last large flush the writer's
+	// page cache is shrunk back; zero means DefaultWriterCacheIdle.
+	WriterCacheIdle time.Duration
 }
 
 // Store is the SQLite readstore adapter. It is safe for concurrent use.
@@ -95,6 +98,7 @@ type Store struct {
 	// commits counts write transactions, for the checkpointer.
 	commits atomic.Uint64
 	ckpt    *checkpointer
+	wcache  *writerCache
 
 	// blobLocks serialise publishing and deleting a blob file with its row,
 	// so a PutBlob that dedupes against a file cannot race a DeleteBlob
@@ -167,11 +171,12 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	// page cache may grow to 256 MiB (it is allocated on use): a flush's
 	// dirty pages must fit in it, or SQLite spills them to the WAL
 	// mid-transaction and writes them twice; on a 1M-document queue that
-	// cost about 30%.
+	// cost about 30%. It stays small until such a flush comes, and is
+	// shrunk again when they stop (writerCache).
 	// secure_delete zeroes the bytes of deleted and overwritten rows, so
 	// that personal data replaced by an erasure (see Scrub) does not
 	// survive in free pages of the file.
-	w, err := openDB(path, append(common, "secure_delete(1)", "journal_mode(WAL)", "synchronous(NORMAL)", "cache_size(-262144)", "wal_autocheckpoint("+strconv.Itoa(backstopCheckpointPages)+")"), "immediate")
+	w, err := openDB(path, append(common, "secure_delete(1)", "journal_mode(WAL)", "synchronous(NORMAL)", "cache_size(-"+strconv.Itoa(smallWriterCacheKiB)+")", "wal_autocheckpoint("+strconv.Itoa(backstopCheckpointPages)+")"), "immediate")
 	if err != nil {
 		return nil, err
 	}
@@ -222,6 +227,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	}
 	s.ckpt = &checkpointer{db: cdb, log: log, interval: interval, commits: &s.commits, stop: make(chan struct{}), done: make(chan struct{})}
 	go s.ckpt.run()
+	s.wcache = newWriterCache(w, log, opts.WriterCacheIdle)
 
 	s.cleanTmp()
 	log.Info("readstore opened", "dir", dir, "read_conns", readConns, "mmap_size", mmap)
@@ -304,6 +310,9 @@ func (s *Store) initSchema(ctx context.Context) error {
 // Close stops the checkpointer and closes every connection.
 func (s *Store) Close() error {
 	var errs []error
+	if s.wcache != nil {
+		s.wcache.close()
+	}
 	if s.ckpt != nil {
 		errs = append(errs, s.ckpt.close())
 	}
