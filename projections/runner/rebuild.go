@@ -32,7 +32,8 @@ type RebuildOptions struct {
 	// that readers holding a cached alias (MongoDB) finish their reads.
 	DropDelay time.Duration
 	// CacheBytes bounds each rebuilding projection's cache of documents
-	// (default RebuildCacheFactor × Options.CacheBytes). A rebuild reads back the views
+	// (default the larger of DefaultRebuildCacheBytes and
+	// RebuildCacheFactor × Options.CacheBytes). A rebuild reads back the views
 	// of open applications on every event: a larger cache means fewer
 	// store reads, and the memory is given back at the switch.
 	CacheBytes int64
@@ -78,7 +79,7 @@ func (r *Runner) RebuildAll(ctx context.Context, names []string, o RebuildOption
 		o.DropDelay = 5 * time.Second
 	}
 	if o.CacheBytes <= 0 {
-		o.CacheBytes = RebuildCacheFactor * r.opts.CacheBytes
+		o.CacheBytes = max(DefaultRebuildCacheBytes, RebuildCacheFactor*r.opts.CacheBytes)
 	}
 	names = slices.Clone(names)
 	slices.Sort(names) // one lock order for every rebuild

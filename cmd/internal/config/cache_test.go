@@ -11,8 +11,8 @@ import (
 func TestProjectionCacheSetting(t *testing.T) {
 	t.Setenv("OMS_PROJECTION_CACHE_MB", "48")
 	c := config.Defaults()
-	if c.ProjectionCacheMB != 16 {
-		t.Errorf("default %d MB, want 16", c.ProjectionCacheMB)
+	if c.ProjectionCacheMB != 4 {
+		t.Errorf("default %d MB, want 4", c.ProjectionCacheMB)
 	}
 	fs := flag.NewFlagSet("t", flag.ContinueOnError)
 	if err := c.Register(fs); err != nil {

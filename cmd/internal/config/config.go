@@ -140,7 +140,7 @@ func Defaults() Config {
 		ESDBListen:        "127.0.0.1:2113",
 		MongoDatabase:     "oms",
 		SLADays:           10,
-		ProjectionCacheMB: 16,
+		ProjectionCacheMB: 4,
 		PolicyTermMonths:  12,
 		RetentionYears:    5,
 		LogLevel:          "info",
