@@ -53,3 +53,42 @@ func TestKeyCacheKeepsTheRecentlyUsed(t *testing.T) {
 		t.Fatalf("vault reads %v, want %v", vault.loads, want)
 	}
 }
+
+// Forget empties the cache: every key is read from the vault again, and a
+// key erased before still reads as erased.
+func TestForgetDropsEveryCachedKey(t *testing.T) {
+	ctx := context.Background()
+	store, err := sqlitestore.Open(ctx, sqlitestore.Options{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	vault := &loadCounter{Store: store, loads: map[string]int{}}
+	k, err := piicrypt.NewKeyring(piicrypt.KeyringOptions{Master: bytes.Repeat([]byte{5}, 32), Vault: vault})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := piicrypt.NewSealer(k, personal)
+	sealed, err := s.Seal(ctx, "a", "Person", []byte(payload))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Seal(ctx, "b", "Person", []byte(payload)); err != nil {
+		t.Fatal(err)
+	}
+	if err := k.Erase(ctx, "b"); err != nil {
+		t.Fatal(err)
+	}
+	k.Forget()
+	opened, err := s.Open(ctx, "Person", sealed)
+	if err != nil || !bytes.Equal(opened, []byte(payload)) {
+		t.Fatalf("open after Forget: %q, %v", opened, err)
+	}
+	if erased, err := k.Erased(ctx, "b"); err != nil || !erased {
+		t.Fatalf("b after Forget: erased %v, %v", erased, err)
+	}
+	want := map[string]int{"a": 2, "b": 2}
+	if fmt.Sprint(vault.loads) != fmt.Sprint(want) {
+		t.Fatalf("vault reads %v, want %v", vault.loads, want)
+	}
+}

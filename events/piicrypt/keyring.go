@@ -198,6 +198,17 @@ func (k *Keyring) remember(id string, c cached) {
 	k.cache.Add(id, c)
 }
 
+// Forget drops every cached key, erased markers too: the vault has them
+// all. omsd calls it when a burst of work is over, so that its unwrapped
+// data keys do not stay in memory, readable in a core dump, while nothing
+// uses them, and so that their memory (20,000 cached keys were some 20 MB of
+// heap) goes back to the OS with the rest of the burst's.
+func (k *Keyring) Forget() {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.cache.Purge()
+}
+
 // Secret derives a 32-byte secret for one purpose from the master key
 // (HMAC-SHA256 of the label), for keyed hashes that must stay stable
 // across nodes and restarts yet mean nothing without the master key.
