@@ -19,6 +19,7 @@ import (
 	"github.com/omsonline/oms/cmd/internal/authn"
 	"github.com/omsonline/oms/cmd/internal/config"
 	"github.com/omsonline/oms/cmd/internal/logging"
+	"github.com/omsonline/oms/cmd/internal/memrelease"
 	"github.com/omsonline/oms/cmd/internal/metrics"
 	"github.com/omsonline/oms/cmd/internal/openapi"
 	commandapi "github.com/omsonline/oms/command/httpapi"
@@ -198,6 +199,10 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (a *App, er
 			log.Error("projection lease campaign stopped", "err", err)
 		}
 	}()
+	// A catch-up or a rebuild leaves its garbage in the heap until a
+	// collection that a quiet process never starts, and its data keys
+	// unwrapped in memory.
+	go memrelease.Run(runCtx, memrelease.Options{Drop: a.keys.Forget, Logger: log})
 	// Every node ticks; idempotency keys make each reminder and expiry
 	// happen once however many nodes see it due.
 	go scheduler.New(scheduler.Options{Commands: a.commands, Store: a.store, Interval: cfg.SchedulerInterval, Logger: log}).Run(runCtx)
