@@ -30,16 +30,17 @@ func benchCmd() *cobra.Command {
 embedded event store's durable appends at 64 writers; SubmitApplication over
 HTTP end to end (scans uploaded beforehand); read-your-writes at a fixed
 command rate; the rebuild of every projection; time travel over a 200-event
-stream; and the resident memory of a process holding the embedded store
-after a million events (in a child process, so nothing else is counted).
+stream; and the resident memory of an omsd on embedded stores at rest
+after its projections followed a million events (in a child process, so
+nothing else is counted).
 omsd runs in this process on a fresh temporary data dir; no running omsd is
 needed or touched. The defaults take a few minutes on two cores.`,
 		Example: `  omsctl bench > table.md
   omsctl bench --events 200000 --rebuild-events 1000000 --cpuprofile bench.pprof`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			// omsd runs in this process (and the memory stage's child
-			// holds its event store): both as omsd runs them.
+			// omsd runs in this process and in the memory stage's
+			// child: both as omsd runs it.
 			procs.Tune(os.Getenv)
 			if rssChild != "" {
 				return runRSSChild(ctx, cmd, rssChild, o.RSSEvents)
@@ -145,7 +146,7 @@ needed or touched. The defaults take a few minutes on two cores.`,
 
 // runRSSChild is the memory stage's own process.
 func runRSSChild(ctx context.Context, cmd *cobra.Command, dir string, events int) error {
-	bar := newBar(int64(events), fmt.Sprintf("loading %d events (memory)", events), "events")
+	bar := newBar(int64(events), fmt.Sprintf("appending %d events to omsd (memory)", events), "events")
 	r, err := bench.MeasureRSS(ctx, dir, events, func(done int64) { _ = bar.Set64(done) })
 	_ = bar.Finish()
 	if err != nil {

@@ -63,7 +63,8 @@ type Options struct {
 	RebuildEvents int
 	// TimeTravelRuns replays of a 200-event stream are timed.
 	TimeTravelRuns int
-	// RSSEvents are loaded into a store in a process of its own.
+	// RSSEvents are appended to an omsd, in a process of its own, while
+	// its projections follow.
 	RSSEvents int
 	// RSS runs the memory stage in a child process and returns what the
 	// child measured with MeasureRSS; nil measures in this process, which

@@ -110,8 +110,9 @@ func (r Report) Markdown() string {
 	row("time travel over 200 events (load + fold + diffs)", fmt.Sprintf("p50 %s, p99 %s (%d runs)", ms(t.P50), ms(t.P99), t.N), "≤ 5 ms", t.P50 <= 5*time.Millisecond)
 
 	m := r.RSS
-	row(fmt.Sprintf("RSS after %s events (embedded store process)", count(m.Events)),
-		fmt.Sprintf("%s right after the fill, %s after a GC (peak %s; fill took %s)", mb(m.RSS), mb(m.Settled), mb(m.Peak), m.Fill.Round(time.Second)),
+	row(fmt.Sprintf("RSS after %s events (omsd, embedded stores)", count(m.Events)),
+		fmt.Sprintf("%s at rest, %s after its projections caught up (%s when they did; peak %s; appending and projecting took %s)",
+			mb(m.RSS), m.Rest.Round(time.Second), mb(m.CaughtUp), mb(m.Peak), m.Fill.Round(time.Second)),
 		"≤ 300 MB", m.RSS <= 300<<20)
 	for _, w := range r.Warnings {
 		fmt.Fprintf(&b, "\nNote: %s.\n", w)

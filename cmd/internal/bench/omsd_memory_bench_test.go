@@ -6,23 +6,22 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/omsonline/oms/cmd/perf"
-	"github.com/omsonline/oms/events/benchload"
+	"github.com/omsonline/oms/cmd/internal/app"
 )
 
-// BenchmarkOmsdMemory runs a whole omsd on embedded stores, appends
-// OMS_BENCH_EVENTS application events (default 200k; the README's figure
-// uses 1M) through omsd's own event store client while its projections
-// follow, waits until every projection has caught up, and reports the
-// process's memory: VmRSS then, its anonymous part (the Go heap and
-// SQLite's page caches, without mapped files), and the live Go heap after
-// a collection. Unlike omsctl bench's memory figure, which holds only the
-// event store, this is everything omsd keeps for that history.
+// BenchmarkOmsdMemory is omsctl bench's memory stage with a breakdown: a
+// whole omsd on embedded stores follows OMS_BENCH_EVENTS application events
+// (default 200k; the README's figure uses 1M) appended through its own
+// event store client (MeasureRSS). It reports VmRSS when the projections
+// caught up and at rest, and then, after a collection forced here, the
+// anonymous memory (the Go heap and SQLite's page caches, without mapped
+// files), the live Go heap and what Go holds from the OS; the difference
+// is mostly SQLite. OMS_BENCH_MEMPROFILE=FILE saves that heap's profile.
 //
 //	OMS_BENCH_EVENTS=1000000 go test -run '^$' -bench OmsdMemory -benchtime 1x ./cmd/internal/bench/
 func BenchmarkOmsdMemory(b *testing.B) {
@@ -30,64 +29,52 @@ func BenchmarkOmsdMemory(b *testing.B) {
 	if v, err := strconv.Atoi(os.Getenv("OMS_BENCH_EVENTS")); err == nil && v > 0 {
 		n = v
 	}
-	ctx := context.Background()
 	for i := 0; i < b.N; i++ {
-		o := Defaults()
-		o.Log = quiet
-		a, _, err := startApp(ctx, &o, filepath.Join(b.TempDir(), "omsd"))
-		if err != nil {
-			b.Fatal(err)
-		}
-		closed := false
-		b.Cleanup(func() {
-			if !closed {
-				_ = a.Close()
-			}
-		})
-		start := time.Now()
-		if err := benchload.Fill(ctx, a.Events(), n, 32, nil); err != nil {
-			b.Fatal(err)
-		}
-		head, err := a.Events().Head(ctx)
-		if err != nil {
-			b.Fatal(err)
-		}
-		for _, name := range a.Runner().Names() {
-			wctx, cancel := context.WithTimeout(ctx, 15*time.Minute)
-			err := a.Runner().WaitFor(wctx, name, head)
-			cancel()
-			if err != nil {
-				b.Fatalf("%s did not catch up: %v", name, err)
-			}
-		}
-		b.Logf("%d events appended and projected in %s", n, time.Since(start).Round(time.Second))
-		rss, peak, err := perf.RSS()
-		if err != nil {
-			b.Fatal(err)
-		}
-		anon, err := rssAnon()
-		if err != nil {
-			b.Fatal(err)
-		}
-		runtime.GC()
-		debug.FreeOSMemory()
 		var ms runtime.MemStats
-		runtime.ReadMemStats(&ms)
-		b.ReportMetric(float64(rss)/(1<<20), "rss-MB")
-		b.ReportMetric(float64(anon)/(1<<20), "rss-anon-MB")
-		b.ReportMetric(float64(peak)/(1<<20), "peak-MB")
-		b.ReportMetric(float64(ms.HeapAlloc)/(1<<20), "live-heap-MB")
-		// What Go holds from the OS after the collection, against what the
-		// process holds: the difference is mostly SQLite's page caches.
-		b.ReportMetric(float64(ms.Sys-ms.HeapReleased)/(1<<20), "go-held-MB")
-		if settled, err := rssAnon(); err == nil {
-			b.ReportMetric(float64(settled)/(1<<20), "rss-anon-after-gc-MB")
-		}
-		closed = true
-		if err := a.Close(); err != nil {
+		var anon, settled uint64
+		r, err := measureRSS(context.Background(), filepath.Join(b.TempDir(), "omsd"), n, nil, func(*app.App) error {
+			var err error
+			if anon, err = rssAnon(); err != nil {
+				return err
+			}
+			runtime.GC()
+			debug.FreeOSMemory()
+			if f := os.Getenv("OMS_BENCH_MEMPROFILE"); f != "" {
+				if err := writeHeapProfile(f); err != nil {
+					return err
+				}
+			}
+			runtime.ReadMemStats(&ms)
+			settled, err = rssAnon()
+			return err
+		})
+		if err != nil {
 			b.Fatal(err)
 		}
+		b.Logf("%d events appended and projected in %s; memory read %s after", n, r.Fill.Round(1e9), r.Rest)
+		b.ReportMetric(float64(r.CaughtUp)/(1<<20), "rss-caught-up-MB")
+		b.ReportMetric(float64(r.RSS)/(1<<20), "rss-MB")
+		b.ReportMetric(float64(r.Peak)/(1<<20), "peak-MB")
+		b.ReportMetric(float64(anon)/(1<<20), "rss-anon-MB")
+		b.ReportMetric(float64(settled)/(1<<20), "rss-anon-after-gc-MB")
+		b.ReportMetric(float64(ms.HeapAlloc)/(1<<20), "live-heap-MB")
+		b.ReportMetric(float64(ms.HeapInuse)/(1<<20), "heap-inuse-MB")
+		b.ReportMetric(float64(ms.Sys-ms.HeapReleased)/(1<<20), "go-held-MB")
 	}
+}
+
+// writeHeapProfile saves the live heap to path: go test's own
+// -memprofile is written after the app has closed, when its caches are gone.
+func writeHeapProfile(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := pprof.WriteHeapProfile(f); err != nil {
+		_ = f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 // rssAnon reads RssAnon from /proc/self/status, in bytes.
