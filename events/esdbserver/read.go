@@ -180,7 +180,10 @@ func (s *streamsService) subscribeAll(srv api.Streams_ReadServer, from streamdb.
 	case from.End:
 		pos = s.db.End()
 	default:
-		pos = s.db.After(from.Value)
+		var err error
+		if pos, err = s.db.After(from.Value); err != nil {
+			return status.Errorf(codes.Internal, "subscribe to $all: %v", err)
+		}
 	}
 	var scanned, lastPos uint64
 	checkpoint := func() error {
