@@ -115,7 +115,9 @@ type streamMeta struct {
 
 const softDeleted = uint64(math.MaxInt64)
 
-func (s *stream) exists() bool { return s != nil && len(s.entries) > 0 && s.metadata().tb != softDeleted }
+func (s *stream) exists() bool {
+	return s != nil && len(s.entries) > 0 && s.metadata().tb != softDeleted
+}
 
 // Options configure a DB.
 type Options struct {
