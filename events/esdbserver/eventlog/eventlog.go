@@ -244,12 +244,17 @@ func (l *Log) Enqueue(bodies [][]byte) ([]uint64, Pending, error) {
 	if l.failed != nil {
 		return nil, Pending{}, l.failed
 	}
-	b := l.pending
-	positions := make([]uint64, len(bodies))
-	for i, body := range bodies {
+	// Every size is checked before any record is framed: a refusal after
+	// the first records had gone into the batch left them to be written
+	// and become durable although the caller was told the append failed.
+	for _, body := range bodies {
 		if len(body) == 0 || len(body) > MaxRecordSize {
 			return nil, Pending{}, fmt.Errorf("eventlog: record of %d bytes is out of range", len(body))
 		}
+	}
+	b := l.pending
+	positions := make([]uint64, len(bodies))
+	for i, body := range bodies {
 		if i == len(bodies)-1 {
 			body[0] |= FlagBatchEnd
 		} else {

@@ -322,3 +322,25 @@ func TestScanBufferFitsTheRange(t *testing.T) {
 		t.Fatalf("scanned %d records (err %v), want %d", len(got), sc.Err(), len(want))
 	}
 }
+
+// A batch refused for one record's size writes none of its records: the
+// caller was told it failed, so none may become durable.
+func TestRefusedBatchWritesNothing(t *testing.T) {
+	l, _, err := Open(Options{Dir: t.TempDir(), NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	appendBatch(t, l, "before")
+	end := l.Durable()
+	if _, _, err := l.Enqueue([][]byte{body("fits"), make([]byte, MaxRecordSize+1)}); err == nil {
+		t.Fatal("a record over MaxRecordSize was accepted")
+	}
+	appendBatch(t, l, "after")
+	if got := contents(t, l); strings.Join(got, ",") != "before,after" {
+		t.Fatalf("records %q, want before and after only", got)
+	}
+	if pos := appendBatch(t, l, "next"); pos[0] <= end {
+		t.Fatalf("position %d does not follow the end %d", pos[0], end)
+	}
+}
