@@ -13,6 +13,7 @@
 package streamdb
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -148,8 +149,9 @@ type DB struct {
 }
 
 // allMarkEvery spaces the $all marks: a seek reads at most this many
-// records from the log, a few tens of kilobytes, once per subscription
-// or $all read.
+// records from the log (application events of about a kilobyte make that
+// tens of kilobytes; it is bounded by 64 of eventlog.MaxRecordSize), once
+// per subscription or $all read.
 const allMarkEvery = 64
 
 // Open opens the log and rebuilds the index.
@@ -665,33 +667,28 @@ func (db *DB) ReadAll(from From, backwards bool, count uint64, fn func(*Event) e
 	// durable end. Read backwards block by block from the one that holds
 	// the limit.
 	j := sort.Search(len(marks), func(i int) bool { return marks[i] >= limit }) - 1
-	var positions []uint64
-	var buf []byte
+	var block []Event
 	for ; j >= 0 && count > 0; j-- {
 		end := durable
 		if j+1 < len(marks) {
 			end = marks[j+1]
 		}
-		positions = positions[:0]
+		// A block is at most allMarkEvery records: kept whole, with their
+		// bytes copied out of the scanner's buffer, it is read once.
+		block = block[:0]
 		if err := db.ScanAll(marks[j], end, ^uint64(0), func(e *Event) error {
 			if e.Position < limit {
-				positions = append(positions, e.Position)
+				c := *e
+				c.Metadata, c.Data = bytes.Clone(e.Metadata), bytes.Clone(e.Data)
+				c.Next = 0 // set by forward scans only
+				block = append(block, c)
 			}
 			return nil
 		}); err != nil {
 			return err
 		}
-		for i := len(positions) - 1; i >= 0 && count > 0; i, count = i-1, count-1 {
-			body, _, err := db.log.ReadAt(positions[i], buf)
-			if err != nil {
-				return err
-			}
-			buf = body
-			var e Event
-			if err := decode(body, positions[i], &e, false); err != nil {
-				return err
-			}
-			if err := fn(&e); err != nil {
+		for i := len(block) - 1; i >= 0 && count > 0; i, count = i-1, count-1 {
+			if err := fn(&block[i]); err != nil {
 				return err
 			}
 		}
@@ -746,6 +743,9 @@ var errStopScan = errors.New("streamdb: scan stopped")
 // After returns the position of the first record strictly after pos, which
 // is where a subscription "from pos" starts.
 func (db *DB) After(pos uint64) (uint64, error) {
+	if pos == math.MaxUint64 {
+		return db.log.Durable(), nil // pos+1 would wrap to the start
+	}
 	return db.seek(pos + 1)
 }
 
