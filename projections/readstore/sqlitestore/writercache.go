@@ -37,8 +37,12 @@ type writerCache struct {
 	log  *slog.Logger
 	idle time.Duration
 
-	mu        sync.Mutex
-	large     bool
+	mu    sync.Mutex
+	large bool
+	// inFlight counts large flushes between reserve and flushed: none may
+	// find the cache shrunk under it, however long it takes. lastLarge is
+	// when the last of them ended.
+	inFlight  int
 	lastLarge time.Time
 
 	stop    chan struct{}
@@ -55,15 +59,16 @@ func newWriterCache(db *sql.DB, log *slog.Logger, idle time.Duration) *writerCac
 	return c
 }
 
-// reserve grows the cache before a flush of n writes, if n is large. A
-// failure only costs speed, so it is logged, not returned.
+// reserve grows the cache before a flush of n writes, if n is large; a
+// reserve of n must be followed by flushed(n). A failure only costs
+// speed, so it is logged, not returned.
 func (c *writerCache) reserve(ctx context.Context, n int) {
 	if n < largeFlushWrites {
 		return
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.lastLarge = time.Now()
+	c.inFlight++
 	if c.large {
 		return
 	}
@@ -74,20 +79,28 @@ func (c *writerCache) reserve(ctx context.Context, n int) {
 	c.large = true
 }
 
-// flushed marks the end of a flush of n writes: the idle time counts from
-// there, not from its start, so a flush longer than it is not followed by
-// a shrink that the next one must undo.
+// flushed marks the end of a flush of n writes; the idle time counts from
+// there.
 func (c *writerCache) flushed(n int) {
 	if n < largeFlushWrites {
 		return
 	}
 	c.mu.Lock()
+	c.inFlight--
 	c.lastLarge = time.Now()
 	c.mu.Unlock()
 }
 
 func (c *writerCache) run() {
 	defer close(c.done)
+	// A shrink waiting for the connection behind a long write must not
+	// hold up Close.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		<-c.stop
+		cancel()
+	}()
 	t := time.NewTicker(max(c.idle/4, 10*time.Millisecond))
 	defer t.Stop()
 	for {
@@ -96,25 +109,30 @@ func (c *writerCache) run() {
 			return
 		case <-t.C:
 		}
-		c.shrinkIfIdle(context.Background())
+		c.shrinkIfIdle(ctx)
 	}
 }
 
+// shrinkIfIdle holds mu through its PRAGMAs, so a large flush that starts
+// meanwhile waits in reserve and then grows the cache again; with none in
+// flight, the connection it waits for is busy with small writes only.
 func (c *writerCache) shrinkIfIdle(ctx context.Context) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if !c.large || time.Since(c.lastLarge) < c.idle {
+	if !c.large || c.inFlight > 0 || time.Since(c.lastLarge) < c.idle {
 		return
 	}
 	// Lowering cache_size frees the pages past the new bound;
 	// shrink_memory then frees the clean ones under it too, so the
 	// allocator's regions empty and go back to the OS.
 	if _, err := c.db.ExecContext(ctx, cacheSizePragma(smallWriterCacheKiB)); err != nil {
-		c.log.Warn("could not shrink the writer's page cache", "err", err)
+		if ctx.Err() == nil {
+			c.log.Warn("could not shrink the writer's page cache", "err", err)
+		}
 		return
 	}
 	c.large = false
-	if _, err := c.db.ExecContext(ctx, `PRAGMA shrink_memory`); err != nil {
+	if _, err := c.db.ExecContext(ctx, `PRAGMA shrink_memory`); err != nil && ctx.Err() == nil {
 		c.log.Warn("could not release the writer's page cache", "err", err)
 	}
 }
