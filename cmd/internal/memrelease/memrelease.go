@@ -29,7 +29,8 @@ type Options struct {
 	// Burst is how much must have been allocated since the last release
 	// for one to be worth a full collection.
 	Burst uint64
-	// Quiet is the most an interval may allocate and still count as idle.
+	// Quiet is the most an interval may allocate and still count as idle
+	// (in proportion for an interval that ran long).
 	Quiet uint64
 	// Drop is called first, to empty caches worth their memory only
 	// while busy; nil drops nothing.
@@ -66,7 +67,11 @@ func Run(ctx context.Context, o Options) {
 		}
 		return sample[0].Value.Uint64()
 	}
-	released, prev := allocated(), allocated()
+	// base is the allocation count at the last release or the last quiet
+	// interval: a burst is what was allocated since then without a pause,
+	// so a steady trickle, quiet in every interval, never adds up to one.
+	base := allocated()
+	prev, prevAt := base, time.Now()
 	t := time.NewTicker(o.Interval)
 	defer t.Stop()
 	for {
@@ -75,17 +80,28 @@ func Run(ctx context.Context, o Options) {
 			return
 		case <-t.C:
 		}
+		at := time.Now()
+		elapsed := at.Sub(prevAt)
+		if elapsed < o.Interval/2 {
+			// A tick delivered late and the next one on time: too short
+			// an interval to tell quiet from busy.
+			continue
+		}
 		now := allocated()
-		if now-prev <= o.Quiet && now-released >= o.Burst {
+		quiet := float64(now-prev) <= float64(o.Quiet)*elapsed.Seconds()/o.Interval.Seconds()
+		switch {
+		case quiet && now-base >= o.Burst:
 			start := time.Now()
 			if o.Drop != nil {
 				o.Drop()
 			}
 			o.Release()
-			o.Logger.Debug("memory released after a burst", "allocated_mb", (now-released)>>20, "took", time.Since(start))
-			released = allocated()
-			now = released
+			o.Logger.Debug("memory released after a burst", "allocated_mb", (now-base)>>20, "took", time.Since(start))
+			now = allocated()
+			base = now
+		case quiet:
+			base = now
 		}
-		prev = now
+		prev, prevAt = now, at
 	}
 }

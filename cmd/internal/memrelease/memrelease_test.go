@@ -71,3 +71,37 @@ func TestReleasesOnceAfterEachBurst(t *testing.T) {
 		time.Sleep(interval)
 	}
 }
+
+// A trickle quiet in every interval never adds up to a burst, however much
+// it allocates in all; a burst after it is still seen.
+func TestTrickleIsNotABurst(t *testing.T) {
+	const interval = 200 * time.Millisecond
+	var calls atomic.Int32
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		Run(ctx, Options{Interval: interval, Burst: 8 << 20, Quiet: 4 << 20, Release: func() { calls.Add(1) },
+			Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	}()
+	defer func() { cancel(); <-done }()
+	// 512 KB every 50 ms: 2 MB an interval, 24 MB in all.
+	for range 48 {
+		for range 8 {
+			sink = append(sink, make([]byte, 64<<10))
+		}
+		sink = nil
+		time.Sleep(interval / 4)
+	}
+	if n := calls.Load(); n != 0 {
+		t.Fatalf("%d releases for a trickle of 2 MB an interval", n)
+	}
+	allocate(32)
+	deadline := time.Now().Add(5 * time.Second)
+	for calls.Load() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("no release after the burst that followed the trickle")
+		}
+		time.Sleep(interval)
+	}
+}
