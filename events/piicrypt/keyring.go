@@ -185,6 +185,7 @@ func (k *Keyring) key(ctx context.Context, id string, create bool) (cipher.AEAD,
 		return nil, fmt.Errorf("piicrypt: unwrap the key of %q (is OMS_MASTER_KEY the one it was written with?): %w", id, err)
 	}
 	aead, err := newGCM(raw)
+	clear(raw) // the cipher keeps its own expanded copy
 	if err != nil {
 		return nil, err
 	}
@@ -199,10 +200,11 @@ func (k *Keyring) remember(id string, c cached) {
 }
 
 // Forget drops every cached key, erased markers too: the vault has them
-// all. omsd calls it when a burst of work is over, so that its unwrapped
-// data keys do not stay in memory, readable in a core dump, while nothing
-// uses them, and so that their memory (20,000 cached keys were some 20 MB of
-// heap) goes back to the OS with the rest of the burst's.
+// all. omsd calls it when a burst of work is over, so that their memory
+// (20,000 cached keys were some 20 MB of heap) goes back to the OS with
+// the rest of the burst's. It also ends their reachability, though not
+// their bytes: Go does not wipe freed memory, and the AES key schedules
+// inside the ciphers cannot be cleared from outside.
 func (k *Keyring) Forget() {
 	k.mu.Lock()
 	defer k.mu.Unlock()

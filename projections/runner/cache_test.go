@@ -49,3 +49,18 @@ func TestUncachedDocumentsTakeNoCachePlace(t *testing.T) {
 		t.Fatal("a cached collection's document is not cached")
 	}
 }
+
+// A rebuild's default budget: 64 MiB at least with the default live one or
+// more, but a live budget set below the default lowers the rebuild's too.
+func TestRebuildCacheBudget(t *testing.T) {
+	for _, c := range []struct{ live, want int64 }{
+		{DefaultCacheBytes, DefaultRebuildCacheBytes},
+		{32 << 20, 128 << 20},
+		{1 << 20, 4 << 20},
+		{DefaultCacheBytes - 1, RebuildCacheFactor * (DefaultCacheBytes - 1)},
+	} {
+		if got := rebuildCacheBytes(c.live); got != c.want {
+			t.Errorf("live %d: rebuild %d, want %d", c.live, got, c.want)
+		}
+	}
+}

@@ -33,10 +33,22 @@ type RebuildOptions struct {
 	DropDelay time.Duration
 	// CacheBytes bounds each rebuilding projection's cache of documents
 	// (default the larger of DefaultRebuildCacheBytes and
-	// RebuildCacheFactor × Options.CacheBytes). A rebuild reads back the views
+	// RebuildCacheFactor × Options.CacheBytes, or only the latter when
+	// Options.CacheBytes is below DefaultCacheBytes). A rebuild reads back the views
 	// of open applications on every event: a larger cache means fewer
 	// store reads, and the memory is given back at the switch.
 	CacheBytes int64
+}
+
+// rebuildCacheBytes is a rebuild's default budget for a live one: at
+// least DefaultRebuildCacheBytes, unless the live budget was set below its
+// default, which says memory is short and the rebuild gets
+// RebuildCacheFactor times it instead.
+func rebuildCacheBytes(live int64) int64 {
+	if live < DefaultCacheBytes {
+		return RebuildCacheFactor * live
+	}
+	return max(DefaultRebuildCacheBytes, RebuildCacheFactor*live)
 }
 
 // Rebuild builds projection name from position 0 into a new generation of
@@ -79,7 +91,7 @@ func (r *Runner) RebuildAll(ctx context.Context, names []string, o RebuildOption
 		o.DropDelay = 5 * time.Second
 	}
 	if o.CacheBytes <= 0 {
-		o.CacheBytes = max(DefaultRebuildCacheBytes, RebuildCacheFactor*r.opts.CacheBytes)
+		o.CacheBytes = rebuildCacheBytes(r.opts.CacheBytes)
 	}
 	names = slices.Clone(names)
 	slices.Sort(names) // one lock order for every rebuild
