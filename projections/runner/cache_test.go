@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"runtime/debug"
 	"slices"
 	"testing"
 )
@@ -62,5 +63,35 @@ func TestRebuildCacheBudget(t *testing.T) {
 		if got := rebuildCacheBytes(c.live); got != c.want {
 			t.Errorf("live %d: rebuild %d, want %d", c.live, got, c.want)
 		}
+	}
+}
+
+// gcPercent reads GOGC (setting it back at once).
+func gcPercent() int {
+	v := debug.SetGCPercent(-1)
+	debug.SetGCPercent(v)
+	return v
+}
+
+// Overlapping rebuilds raise GOGC once; it goes back when the last ends.
+func TestRebuildsRaiseGOGCTogether(t *testing.T) {
+	before := gcPercent()
+	first := raiseGC(250)
+	second := raiseGC(400) // the first's setting holds
+	if got := gcPercent(); got != 250 {
+		t.Fatalf("GOGC %d during two rebuilds, want 250", got)
+	}
+	first()
+	first() // a second restore is a no-op
+	if got := gcPercent(); got != 250 {
+		t.Fatalf("GOGC %d while one rebuild still runs, want 250", got)
+	}
+	second()
+	if got := gcPercent(); got != before {
+		t.Fatalf("GOGC %d after the rebuilds, want %d back", got, before)
+	}
+	raiseGC(-1)()
+	if got := gcPercent(); got != before {
+		t.Fatalf("GOGC %d after a rebuild told to leave it, want %d", got, before)
 	}
 }

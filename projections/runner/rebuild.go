@@ -38,6 +38,9 @@ type RebuildOptions struct {
 	// of open applications on every event: a larger cache means fewer
 	// store reads, and the memory is given back at the switch.
 	CacheBytes int64
+	// GCPercent is GOGC while the rebuild runs: zero means
+	// DefaultRebuildGCPercent, a negative value leaves GOGC alone.
+	GCPercent int
 }
 
 // rebuildCacheBytes is a rebuild's default budget for a live one: at
@@ -93,6 +96,10 @@ func (r *Runner) RebuildAll(ctx context.Context, names []string, o RebuildOption
 	if o.CacheBytes <= 0 {
 		o.CacheBytes = rebuildCacheBytes(r.opts.CacheBytes)
 	}
+	if o.GCPercent == 0 {
+		o.GCPercent = DefaultRebuildGCPercent
+	}
+	defer raiseGC(o.GCPercent)()
 	names = slices.Clone(names)
 	slices.Sort(names) // one lock order for every rebuild
 	names = slices.Compact(names)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"runtime/debug"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -203,8 +204,15 @@ func TestBatchingWritesEachDocumentOncePerFlush(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := r.Rebuild(ctx, "counter", runner.RebuildOptions{BatchSize: 100, DropDelay: time.Millisecond}); err != nil {
+	// The rebuild also runs with its own GOGC, and puts the old one back.
+	gogc := func() int { v := debug.SetGCPercent(-1); debug.SetGCPercent(v); return v }
+	before, during := gogc(), 0
+	if _, err := r.Rebuild(ctx, "counter", runner.RebuildOptions{BatchSize: 100, DropDelay: time.Millisecond, GCPercent: 333,
+		OnProgress: func(runner.Progress) { during = gogc() }}); err != nil {
 		t.Fatal(err)
+	}
+	if after := gogc(); during != 333 || after != before {
+		t.Fatalf("GOGC %d during the rebuild and %d after, want 333 and %d", during, after, before)
 	}
 	for i := 0; i < 3; i++ {
 		d, err := base.Get(ctx, "counts", fmt.Sprintf("s-%d", i))
