@@ -96,9 +96,11 @@ func BenchmarkRebuild(b *testing.B) {
 				// Profiling one projection: its rebuild alone, nothing else.
 				only = strings.Split(o, ",")
 			}
+			stopHeap := peakHeap()
 			if res, err = perf.Rebuild(ctx, r, only, nil); err != nil {
 				b.Fatal(err)
 			}
+			b.ReportMetric(float64(stopHeap())/(1<<20), "alone-heap-peak-MB")
 			for _, p := range res.Projections {
 				b.ReportMetric(p.PerSecond, p.Name+"-events/s")
 			}

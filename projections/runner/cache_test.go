@@ -95,3 +95,16 @@ func TestRebuildsRaiseGOGCTogether(t *testing.T) {
 		t.Fatalf("GOGC %d after a rebuild told to leave it, want %d", got, before)
 	}
 }
+
+func TestRebuildGCPercentDefaults(t *testing.T) {
+	for _, c := range []struct{ requested, n, want int }{
+		{0, 1, DefaultRebuildGCPercent}, // one projection: raised
+		{0, 5, -1},                      // one pass of several: left alone
+		{150, 5, 150},
+		{-1, 1, -1},
+	} {
+		if got := rebuildGCPercent(c.requested, c.n); got != c.want {
+			t.Errorf("requested %d for %d projections: %d, want %d", c.requested, c.n, got, c.want)
+		}
+	}
+}

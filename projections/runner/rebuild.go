@@ -38,8 +38,9 @@ type RebuildOptions struct {
 	// of open applications on every event: a larger cache means fewer
 	// store reads, and the memory is given back at the switch.
 	CacheBytes int64
-	// GCPercent is GOGC while the rebuild runs: zero means
-	// DefaultRebuildGCPercent, a negative value leaves GOGC alone.
+	// GCPercent is GOGC while the rebuild runs; a negative value leaves
+	// GOGC alone. Zero means DefaultRebuildGCPercent for one projection
+	// and GOGC left alone for several (see DefaultRebuildGCPercent).
 	GCPercent int
 }
 
@@ -96,13 +97,10 @@ func (r *Runner) RebuildAll(ctx context.Context, names []string, o RebuildOption
 	if o.CacheBytes <= 0 {
 		o.CacheBytes = rebuildCacheBytes(r.opts.CacheBytes)
 	}
-	if o.GCPercent == 0 {
-		o.GCPercent = DefaultRebuildGCPercent
-	}
-	defer raiseGC(o.GCPercent)()
 	names = slices.Clone(names)
 	slices.Sort(names) // one lock order for every rebuild
 	names = slices.Compact(names)
+	defer raiseGC(rebuildGCPercent(o.GCPercent, len(names)))()
 	pairs := make([]*pair, 0, len(names))
 	for _, name := range names {
 		live, ok := r.states[name]
