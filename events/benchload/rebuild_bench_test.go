@@ -110,7 +110,8 @@ func BenchmarkRebuild(b *testing.B) {
 			}
 		}
 		// All of them in one pass, as after a schema change or a restore,
-		// with the heap it took: the rebuild runs at a higher GOGC.
+		// with the heap it took (at the default GOGC: only a rebuild of
+		// one projection raises it).
 		stopHeap := peakHeap()
 		all, err := perf.RebuildAll(ctx, r, names, nil)
 		if err != nil {

@@ -14,8 +14,9 @@ import (
 // these caches; at 16 MiB each they were still 110 MB of the 157 MB live
 // heap after 200k events, with following no faster than at 4 MiB (38 s
 // against 36 s for those 200k). A rebuild reads back far more documents
-// per event and gets a budget of its own, DefaultRebuildCacheBytes or
-// RebuildCacheFactor times the live one, whichever is larger, unless
+// per event and gets a budget of its own (rebuildCacheBytes): the larger
+// of DefaultRebuildCacheBytes and RebuildCacheFactor times the live one,
+// or only the latter when the live one was set below its default, unless
 // RebuildOptions says otherwise; it is given back at the switch.
 const (
 	DefaultCacheBytes        = 4 << 20

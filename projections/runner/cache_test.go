@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"fmt"
 	"runtime/debug"
 	"slices"
 	"testing"
@@ -66,33 +67,38 @@ func TestRebuildCacheBudget(t *testing.T) {
 	}
 }
 
-// gcPercent reads GOGC (setting it back at once).
-func gcPercent() int {
-	v := debug.SetGCPercent(-1)
-	debug.SetGCPercent(v)
-	return v
-}
+// GOGC is raised only while exactly one rebuild asking for it runs, and
+// only over the runtime's default: an operator's setting is left alone.
+func TestRebuildGOGCPolicy(t *testing.T) {
+	orig := currentGOGC()
+	defer debug.SetGCPercent(orig)
+	expect := func(step string, want int) {
+		t.Helper()
+		if got := currentGOGC(); got != want {
+			t.Fatalf("%s: GOGC %d, want %d", step, got, want)
+		}
+	}
+	debug.SetGCPercent(defaultGOGC)
+	a := enterRebuild(300)
+	expect("one rebuild", 300)
+	b := enterRebuild(-1)
+	expect("a second rebuild beside it", defaultGOGC)
+	b()
+	expect("the second ended", 300)
+	c := enterRebuild(250)
+	expect("two rebuilds asking", defaultGOGC)
+	a()
+	a() // a second call is a no-op
+	expect("the first ended", 250)
+	c()
+	expect("all ended", defaultGOGC)
 
-// Overlapping rebuilds raise GOGC once; it goes back when the last ends.
-func TestRebuildsRaiseGOGCTogether(t *testing.T) {
-	before := gcPercent()
-	first := raiseGC(250)
-	second := raiseGC(400) // the first's setting holds
-	if got := gcPercent(); got != 250 {
-		t.Fatalf("GOGC %d during two rebuilds, want 250", got)
-	}
-	first()
-	first() // a second restore is a no-op
-	if got := gcPercent(); got != 250 {
-		t.Fatalf("GOGC %d while one rebuild still runs, want 250", got)
-	}
-	second()
-	if got := gcPercent(); got != before {
-		t.Fatalf("GOGC %d after the rebuilds, want %d back", got, before)
-	}
-	raiseGC(-1)()
-	if got := gcPercent(); got != before {
-		t.Fatalf("GOGC %d after a rebuild told to leave it, want %d", got, before)
+	for _, operator := range []int{50, 1000, -1} {
+		debug.SetGCPercent(operator)
+		leave := enterRebuild(300)
+		expect(fmt.Sprintf("operator's GOGC %d during a rebuild", operator), operator)
+		leave()
+		expect(fmt.Sprintf("operator's GOGC %d after it", operator), operator)
 	}
 }
 

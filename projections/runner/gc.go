@@ -2,6 +2,7 @@ package runner
 
 import (
 	"runtime/debug"
+	"runtime/metrics"
 	"sync"
 )
 
@@ -15,12 +16,16 @@ import (
 // projections in one pass hold all their caches at once, about 1 GB of
 // live heap at 1M events; at 300 their heap peaked at 4.1 GB against
 // 2.0 GB, for no gain (21.4k against 21.8k events/s: that pace is the
-// store writer's), so a rebuild of several leaves GOGC alone. A GOMEMLIMIT
-// still bounds either.
+// store writer's), so a rebuild of several leaves GOGC alone.
 const DefaultRebuildGCPercent = 300
 
-// rebuildGCPercent is the GOGC a rebuild of n projections runs with, for
-// RebuildOptions.GCPercent requested; negative means leave it alone.
+// defaultGOGC is the runtime's own setting: any other value was chosen by
+// the operator (GOGC in the environment, or off for a GOMEMLIMIT) and is
+// left alone.
+const defaultGOGC = 100
+
+// rebuildGCPercent is the GOGC a rebuild of n projections asks for, with
+// RebuildOptions.GCPercent requested; negative means none.
 func rebuildGCPercent(requested, n int) int {
 	switch {
 	case requested != 0:
@@ -32,32 +37,63 @@ func rebuildGCPercent(requested, n int) int {
 	}
 }
 
-// gcRaise is process-wide because GOGC is: the first rebuild to start,
-// in any runner, raises it, and the last to end puts back what it was.
+// gcRaise is process-wide because GOGC is. GOGC is raised only while
+// exactly one rebuild runs (in any runner) and that one asks for it: two
+// at once hold two caches, the case a one pass showed not worth the heap.
 var gcRaise struct {
-	mu      sync.Mutex
-	n       int
-	restore int
+	mu     sync.Mutex
+	active map[*int]int // each running rebuild's requested GOGC
+	raised bool
 }
 
-// raiseGC sets GOGC to percent for the caller's duration; restore (safe
-// to call more than once) ends it. percent < 0 leaves GOGC alone.
-func raiseGC(percent int) (restore func()) {
-	if percent < 0 {
-		return func() {}
-	}
+// enterRebuild records a rebuild asking for GOGC percent (negative: none)
+// and returns the call that records its end; that one is safe to call
+// more than once.
+func enterRebuild(percent int) (leave func()) {
+	id := new(int)
 	gcRaise.mu.Lock()
-	defer gcRaise.mu.Unlock()
-	if gcRaise.n == 0 {
-		gcRaise.restore = debug.SetGCPercent(percent)
+	if gcRaise.active == nil {
+		gcRaise.active = map[*int]int{}
 	}
-	gcRaise.n++
+	gcRaise.active[id] = percent
+	updateGC()
+	gcRaise.mu.Unlock()
 	return sync.OnceFunc(func() {
 		gcRaise.mu.Lock()
-		defer gcRaise.mu.Unlock()
-		gcRaise.n--
-		if gcRaise.n == 0 {
-			debug.SetGCPercent(gcRaise.restore)
-		}
+		delete(gcRaise.active, id)
+		updateGC()
+		gcRaise.mu.Unlock()
 	})
+}
+
+// updateGC sets GOGC for the rebuilds now running; called under gcRaise.mu.
+func updateGC() {
+	want := -1
+	if len(gcRaise.active) == 1 {
+		for _, p := range gcRaise.active {
+			want = p
+		}
+	}
+	switch {
+	case want > 0 && (gcRaise.raised || currentGOGC() == defaultGOGC):
+		debug.SetGCPercent(want)
+		gcRaise.raised = true
+	case want <= 0 && gcRaise.raised:
+		debug.SetGCPercent(defaultGOGC)
+		gcRaise.raised = false
+	}
+}
+
+// currentGOGC reads GOGC without setting it (-1 when off).
+func currentGOGC() int {
+	s := []metrics.Sample{{Name: "/gc/gogc:percent"}}
+	metrics.Read(s)
+	if s[0].Value.Kind() != metrics.KindUint64 {
+		return -1
+	}
+	v := s[0].Value.Uint64()
+	if v > 1<<30 {
+		return -1
+	}
+	return int(v)
 }

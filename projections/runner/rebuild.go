@@ -38,9 +38,11 @@ type RebuildOptions struct {
 	// of open applications on every event: a larger cache means fewer
 	// store reads, and the memory is given back at the switch.
 	CacheBytes int64
-	// GCPercent is GOGC while the rebuild runs; a negative value leaves
-	// GOGC alone. Zero means DefaultRebuildGCPercent for one projection
-	// and GOGC left alone for several (see DefaultRebuildGCPercent).
+	// GCPercent is GOGC while the rebuild runs, if it is the only one
+	// running and GOGC is the runtime's default (an operator's GOGC or
+	// GOMEMLIMIT setting is left alone); a negative value leaves GOGC
+	// alone. Zero means DefaultRebuildGCPercent for one projection and
+	// GOGC left alone for several (see DefaultRebuildGCPercent).
 	GCPercent int
 }
 
@@ -100,7 +102,7 @@ func (r *Runner) RebuildAll(ctx context.Context, names []string, o RebuildOption
 	names = slices.Clone(names)
 	slices.Sort(names) // one lock order for every rebuild
 	names = slices.Compact(names)
-	defer raiseGC(rebuildGCPercent(o.GCPercent, len(names)))()
+	defer enterRebuild(rebuildGCPercent(o.GCPercent, len(names)))()
 	pairs := make([]*pair, 0, len(names))
 	for _, name := range names {
 		live, ok := r.states[name]

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime/debug"
+	"runtime/metrics"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -204,15 +205,22 @@ func TestBatchingWritesEachDocumentOncePerFlush(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The rebuild also runs with its own GOGC, and puts the old one back.
-	gogc := func() int { v := debug.SetGCPercent(-1); debug.SetGCPercent(v); return v }
-	before, during := gogc(), 0
+	// The rebuild also runs with its own GOGC over the runtime's default,
+	// and puts the default back, after a failed rebuild too.
+	defer debug.SetGCPercent(debug.SetGCPercent(100))
+	during := 0
 	if _, err := r.Rebuild(ctx, "counter", runner.RebuildOptions{BatchSize: 100, DropDelay: time.Millisecond, GCPercent: 333,
 		OnProgress: func(runner.Progress) { during = gogc() }}); err != nil {
 		t.Fatal(err)
 	}
-	if after := gogc(); during != 333 || after != before {
-		t.Fatalf("GOGC %d during the rebuild and %d after, want 333 and %d", during, after, before)
+	if after := gogc(); during != 333 || after != 100 {
+		t.Fatalf("GOGC %d during the rebuild and %d after, want 333 and 100", during, after)
+	}
+	if _, err := r.Rebuild(ctx, "no-such-projection", runner.RebuildOptions{GCPercent: 333}); err == nil {
+		t.Fatal("a rebuild of an unknown projection succeeded")
+	}
+	if after := gogc(); after != 100 {
+		t.Fatalf("GOGC %d after a failed rebuild, want 100", after)
 	}
 	for i := 0; i < 3; i++ {
 		d, err := base.Get(ctx, "counts", fmt.Sprintf("s-%d", i))
@@ -227,4 +235,11 @@ func TestBatchingWritesEachDocumentOncePerFlush(t *testing.T) {
 	if f, w := wc.flushes.Load(), wc.writes.Load(); w > 3*f || f > 5 {
 		t.Fatalf("%d flushes with %d writes for 300 events on 3 documents", f, w)
 	}
+}
+
+// gogc reads GOGC without setting it.
+func gogc() int {
+	s := []metrics.Sample{{Name: "/gc/gogc:percent"}}
+	metrics.Read(s)
+	return int(int32(s[0].Value.Uint64()))
 }
