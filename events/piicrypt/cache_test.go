@@ -21,20 +21,28 @@ func (l *loadCounter) LoadKey(ctx context.Context, id string) ([]byte, bool, boo
 	return l.Store.LoadKey(ctx, id)
 }
 
+// countedKeyring is a keyring of cacheSize keys (0: the default) whose
+// vault, a fresh SQLite store, counts its key reads.
+func countedKeyring(t *testing.T, cacheSize int) (*piicrypt.Keyring, *loadCounter) {
+	t.Helper()
+	store, err := sqlitestore.Open(context.Background(), sqlitestore.Options{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	vault := &loadCounter{Store: store, loads: map[string]int{}}
+	k, err := piicrypt.NewKeyring(piicrypt.KeyringOptions{Master: bytes.Repeat([]byte{5}, 32), Vault: vault, CacheSize: cacheSize})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k, vault
+}
+
 // The key cache holds CacheSize keys, the least recently used leaving
 // first, and a key that left is read from the vault again.
 func TestKeyCacheKeepsTheRecentlyUsed(t *testing.T) {
 	ctx := context.Background()
-	store, err := sqlitestore.Open(ctx, sqlitestore.Options{Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	vault := &loadCounter{Store: store, loads: map[string]int{}}
-	k, err := piicrypt.NewKeyring(piicrypt.KeyringOptions{Master: bytes.Repeat([]byte{5}, 32), Vault: vault, CacheSize: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
+	k, vault := countedKeyring(t, 2)
 	s := piicrypt.NewSealer(k, personal)
 	seal := func(subject string) {
 		t.Helper()
@@ -58,16 +66,7 @@ func TestKeyCacheKeepsTheRecentlyUsed(t *testing.T) {
 // key erased before still reads as erased.
 func TestForgetDropsEveryCachedKey(t *testing.T) {
 	ctx := context.Background()
-	store, err := sqlitestore.Open(ctx, sqlitestore.Options{Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	vault := &loadCounter{Store: store, loads: map[string]int{}}
-	k, err := piicrypt.NewKeyring(piicrypt.KeyringOptions{Master: bytes.Repeat([]byte{5}, 32), Vault: vault})
-	if err != nil {
-		t.Fatal(err)
-	}
+	k, vault := countedKeyring(t, 0)
 	s := piicrypt.NewSealer(k, personal)
 	sealed, err := s.Seal(ctx, "a", "Person", []byte(payload))
 	if err != nil {

@@ -15,11 +15,7 @@ import (
 // a record, before the first, past the last) agree with a plain list of the
 // records' positions, across many blocks of the sparse marks.
 func TestAllReadsAcrossMarks(t *testing.T) {
-	db, err := Open(Options{Dir: t.TempDir(), NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := openTemp(t, Options{NoSync: true})
 	ctx := context.Background()
 	const n = allMarkEvery*5 + 7
 	for i := range n {
@@ -107,11 +103,7 @@ func TestAllReadsAcrossMarks(t *testing.T) {
 }
 
 func TestAllOnAnEmptyStore(t *testing.T) {
-	db, err := Open(Options{Dir: t.TempDir(), NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := openTemp(t, Options{NoSync: true})
 	end := db.Durable()
 	for _, x := range []uint64{0, end, end + 100} {
 		if got, err := db.seek(x); err != nil || got != end {
@@ -132,11 +124,7 @@ func TestAllOnAnEmptyStore(t *testing.T) {
 // Records appended but not yet durable are never read, however $all is
 // read while appends wait for their fsync.
 func TestAllReadsWhileAppending(t *testing.T) {
-	db, err := Open(Options{Dir: t.TempDir(), SyncDelay: 2 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := openTemp(t, Options{SyncDelay: 2 * time.Millisecond})
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	for w := range 4 {
@@ -182,4 +170,16 @@ func TestAllReadsWhileAppending(t *testing.T) {
 			t.Fatalf("seek(durable %d) = %d, %v", durable, p, err)
 		}
 	}
+}
+
+// openTemp opens a DB in a fresh directory, closed when the test ends.
+func openTemp(t *testing.T, o Options) *DB {
+	t.Helper()
+	o.Dir = t.TempDir()
+	db, err := Open(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
 }
