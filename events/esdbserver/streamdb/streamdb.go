@@ -669,10 +669,7 @@ func (db *DB) ReadAll(from From, backwards bool, count uint64, fn func(*Event) e
 	j := sort.Search(len(marks), func(i int) bool { return marks[i] >= limit }) - 1
 	var block []Event
 	for ; j >= 0 && count > 0; j-- {
-		end := durable
-		if j+1 < len(marks) {
-			end = marks[j+1]
-		}
+		end := blockEnd(marks, j, durable)
 		// A block is at most allMarkEvery records: kept whole, with their
 		// bytes copied out of the scanner's buffer, it is read once.
 		block = block[:0]
@@ -719,10 +716,7 @@ func (db *DB) seek(pos uint64) (uint64, error) {
 		}
 		return durable, nil
 	}
-	end := durable
-	if j+1 < len(marks) {
-		end = marks[j+1]
-	}
+	end := blockEnd(marks, j, durable)
 	found := end
 	err := db.ScanAll(marks[j], end, ^uint64(0), func(e *Event) error {
 		if e.Position >= pos {
@@ -735,6 +729,15 @@ func (db *DB) seek(pos uint64) (uint64, error) {
 		return 0, err
 	}
 	return found, nil
+}
+
+// blockEnd is where the block starting at marks[j] ends: at the next mark,
+// or for the last block at the durable end.
+func blockEnd(marks []uint64, j int, durable uint64) uint64 {
+	if j+1 < len(marks) {
+		return marks[j+1]
+	}
+	return durable
 }
 
 // errStopScan ends a scan that has found what it looked for.
