@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/omsonline/oms/cmd/internal/app"
+	"github.com/omsonline/oms/cmd/internal/procs"
 )
 
 // BenchmarkOmsdMemory is omsctl bench's memory stage with a breakdown: a
@@ -25,6 +26,7 @@ import (
 //
 //	OMS_BENCH_EVENTS=1000000 go test -run '^$' -bench OmsdMemory -benchtime 1x ./cmd/internal/bench/
 func BenchmarkOmsdMemory(b *testing.B) {
+	procs.Tune(os.Getenv) // as omsd runs, and as omsctl bench's memory stage
 	n := 200_000
 	if v, err := strconv.Atoi(os.Getenv("OMS_BENCH_EVENTS")); err == nil && v > 0 {
 		n = v
