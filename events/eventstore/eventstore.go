@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -337,12 +338,34 @@ func Decode(e *esdb.RecordedEvent) (Recorded, error) {
 // each event in order. Rebuilds use it: one streaming read, no per-event
 // acknowledgement.
 func (s *Store) CatchUp(ctx context.Context, after *uint64, fn func(Recorded) error) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	o := esdb.SubscribeToAllOptions{From: esdb.Start{}, Filter: esdb.ExcludeSystemEventsFilter()}
 	if after != nil {
 		o.From = esdb.Position{Commit: *after, Prepare: *after}
 	}
+	return s.catchUp(ctx, o, fn)
+}
+
+// CatchUpTypes reads all of $all as CatchUp does, but only the events of
+// the given types, which the server picks out: the rest never crosses the
+// wire nor is decoded. It is a scan of the whole log all the same, for a
+// rare question no read model answers.
+func (s *Store) CatchUpTypes(ctx context.Context, types []string, fn func(Recorded) error) error {
+	if len(types) == 0 {
+		return errors.New("eventstore: catch up: no event types")
+	}
+	// The server matches prefixes; an exact type is checked here.
+	o := esdb.SubscribeToAllOptions{From: esdb.Start{}, Filter: &esdb.SubscriptionFilter{Type: esdb.EventFilterType, Prefixes: types}}
+	return s.catchUp(ctx, o, func(r Recorded) error {
+		if !slices.Contains(types, r.Envelope.Type) {
+			return nil
+		}
+		return fn(r)
+	})
+}
+
+func (s *Store) catchUp(ctx context.Context, o esdb.SubscribeToAllOptions, fn func(Recorded) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	sub, err := s.client.SubscribeToAll(ctx, o)
 	if err != nil {
 		return fmt.Errorf("eventstore: catch up: %w", err)

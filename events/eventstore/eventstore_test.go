@@ -3,6 +3,8 @@ package eventstore_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -123,5 +125,50 @@ func TestSubscriberDeliversInOrderAndRedeliversNacks(t *testing.T) {
 	msg.Ack()
 	if r.Position != positions[2] {
 		t.Fatalf("resumed at %d, want %d", r.Position, positions[2])
+	}
+}
+
+// CatchUpTypes hands over exactly the events of the types asked for, in
+// $all order, from the whole log: not those of a type that merely starts
+// the same, nor any other.
+func TestCatchUpTypes(t *testing.T) {
+	s := open(t)
+	ctx := context.Background()
+	var want []string
+	for i := 0; i < 150; i++ { // past the server's checkpoint interval
+		typ := []string{"Uploaded", "UploadedTwice", "Other"}[i%3]
+		if i%50 == 7 {
+			typ = "Second"
+		}
+		stream := "s-" + uuid.NewString()
+		if _, err := s.Append(ctx, stream, eventstore.NoStream, events.Metadata{}, eventstore.NewEvent{Type: typ, Data: map[string]int{"i": i}}); err != nil {
+			t.Fatal(err)
+		}
+		if typ == "Uploaded" || typ == "Second" {
+			want = append(want, stream)
+		}
+	}
+	var got []string
+	var last uint64
+	err := s.CatchUpTypes(ctx, []string{"Uploaded", "Second"}, func(r eventstore.Recorded) error {
+		if r.Position <= last {
+			return fmt.Errorf("position %d after %d", r.Position, last)
+		}
+		last = r.Position
+		got = append(got, r.Stream)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("got %d events %v, want %d %v", len(got), got, len(want), want)
+	}
+	stop := errors.New("stop")
+	if err := s.CatchUpTypes(ctx, []string{"Second"}, func(eventstore.Recorded) error { return stop }); !errors.Is(err, stop) {
+		t.Fatalf("fn's error came back as %v", err)
+	}
+	if err := s.CatchUpTypes(ctx, nil, func(eventstore.Recorded) error { return nil }); err == nil {
+		t.Fatal("no types: no error")
 	}
 }
