@@ -12,6 +12,7 @@ import (
 	"github.com/omsonline/oms/command/application"
 	"github.com/omsonline/oms/command/cmderr"
 	"github.com/omsonline/oms/events"
+	"github.com/omsonline/oms/events/eventstore"
 	"github.com/omsonline/oms/events/schema"
 )
 
@@ -41,8 +42,9 @@ type Erasure struct {
 
 // EraseApplicant erases an applicant's personal data (152-ФЗ art. 21): it
 // checks that the law lets every listed application be erased, destroys the
-// applicant's data key, deletes their scans and records ApplicantDataErased
-// in each application. The event store is not touched otherwise: it stays
+// applicant's data key, deletes their scans (those of the applications and
+// any other they uploaded) and records ApplicantDataErased in each
+// application. The event store is not touched otherwise: it stays
 // append-only and whole, its sealed personal fields simply no longer open.
 //
 // applicationIDs must be all of the applicant's applications (the caller
@@ -70,10 +72,10 @@ func (s *Service) EraseApplicant(ctx context.Context, req Request, applicantID, 
 	}
 	if len(applicationIDs) == 0 {
 		// Scans uploaded, nothing submitted: no application records the
-		// erasure, but the scans are personal data all the same. They
-		// were sealed with the applicant's key, so destroying it erases
-		// them; only a subject never seen is refused (a mistyped id must
-		// not read as done).
+		// erasure, but the scans are personal data all the same. The key
+		// they were sealed with goes and their blobs are deleted (see
+		// uploadsOf); only a subject never seen is refused (a mistyped id
+		// must not read as done).
 		known, err := s.opts.Keys.Known(ctx, applicantID)
 		if err != nil {
 			return Erasure{}, fmt.Errorf("service: look up the key of %s: %w", applicantID, err)
@@ -135,6 +137,13 @@ func (s *Service) EraseApplicant(ctx context.Context, req Request, applicantID, 
 		todo = append(todo, id)
 		scans = append(scans, l.scans()...)
 	}
+	// Scans uploaded and never put into a form (replaced before
+	// submitting, or nothing submitted at all) belong to no application.
+	uploads, err := s.uploadsOf(ctx, applicantID)
+	if err != nil {
+		return Erasure{}, err
+	}
+	scans = append(scans, uploads...)
 	if err := s.opts.Keys.Erase(ctx, applicantID); err != nil {
 		return Erasure{}, fmt.Errorf("service: erase the key of %s: %w", applicantID, err)
 	}
@@ -192,6 +201,29 @@ func (l loaded) scans() []string {
 		}
 	}
 	return out
+}
+
+// uploadsOf lists the blob ids of every scan the applicant uploaded (or an
+// МФЦ operator uploaded for them). No read model indexes uploads by owner,
+// so this scans the event store for DocumentUploaded events, which the
+// server picks out of the log: a read of the whole log per erasure, a rare
+// act, instead of a write per upload on every upload's path.
+func (s *Service) uploadsOf(ctx context.Context, applicantID string) ([]string, error) {
+	var out []string
+	err := s.store.CatchUpTypes(ctx, []string{schema.TypeDocumentUploaded}, func(r eventstore.Recorded) error {
+		e, err := schema.Decode(r.Envelope.Type, r.Envelope.SchemaVersion, r.Data)
+		if err != nil {
+			return fmt.Errorf("%s@%d: %w", r.Stream, r.Revision, err)
+		}
+		if d, ok := e.(schema.DocumentUploaded); ok && d.OwnerID == applicantID && d.SHA256 != "" {
+			out = append(out, d.SHA256)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("service: find the uploads of %s: %w", applicantID, err)
+	}
+	return out, nil
 }
 
 // accountApplications lists the applications the applicant's account

@@ -18,6 +18,7 @@ import (
 	"github.com/omsonline/oms/cmd/internal/app"
 	"github.com/omsonline/oms/cmd/internal/config"
 	"github.com/omsonline/oms/events/piicrypt"
+	"github.com/omsonline/oms/events/schema"
 )
 
 // secrets are the applicant's personal values as they travel: in JSON (the
@@ -98,6 +99,12 @@ func runErasure(t *testing.T, c *client, a *app.App, dataDir string, logs *captu
 
 	r, scanIDs := c.submit(p, applicant, "")
 	id := r.ApplicationID
+	// A scan uploaded and never put into the form (a re-scan the applicant
+	// thought better of) is theirs too, and goes with the rest.
+	unused := blobOf(t, a, c.upload(applicant, "", "passport", p.Subject+" re-scan"))
+	if _, _, err := a.Store().OpenBlob(context.Background(), unused); err != nil {
+		t.Fatalf("the unused scan's blob before erasure: %v", err)
+	}
 	c.act(reviewer, "", id, "claim", "")
 	last := c.act(reviewer, "", id, "reject", `{"reasonCode":"not_eligible","reason":"Нет права на ОМС"}`)
 
@@ -135,9 +142,10 @@ func runErasure(t *testing.T, c *client, a *app.App, dataDir string, logs *captu
 		ReadModelsErased bool     `json:"readModelsErased"`
 	}
 	c.must(req{method: "POST", path: "/api/v1/admin/applicants/" + p.Subject + "/erase", token: admin, json: `{"basis":"subject_request"}`}, 200, &erased)
-	if len(erased.Applications) != 1 || erased.ScansDeleted != 3 || !erased.ReadModelsErased {
-		t.Fatalf("erasure answered %+v", erased)
+	if len(erased.Applications) != 1 || erased.ScansDeleted != 4 || !erased.ReadModelsErased {
+		t.Fatalf("erasure answered %+v, want 1 application and 4 scans (3 in the form, 1 unused)", erased)
 	}
+	blobIDs = append(blobIDs, unused)
 	pos := erased.Applications[0].Position
 
 	// The views say «данные удалены / erased» where the data was.
@@ -274,14 +282,26 @@ func TestErasureOfScansWithoutAnApplication(t *testing.T) {
 	admin := token(t, cfg, "admin", "adm-1")
 	id := upload(t, a, owner, "passport", []byte("%PDF-1.7\nscan-only passport\n"))
 	c.must(req{method: "GET", path: "/api/v1/documents/" + id, token: owner}, 200, nil)
+	blob := blobOf(t, a, id)
+	// Another applicant's scan stays.
+	other := token(t, cfg, "applicant", "scan-only-neighbour")
+	kept := blobOf(t, a, upload(t, a, other, "passport", []byte("%PDF-1.7\nthe neighbour's passport\n")))
 
 	var erased struct {
 		Applications []result `json:"applications"`
+		ScansDeleted int      `json:"scansDeleted"`
 		KeyDestroyed bool     `json:"keyDestroyed"`
 	}
 	c.must(req{method: "POST", path: "/api/v1/admin/applicants/scan-only/erase", token: admin, json: `{"basis":"subject_request"}`}, 200, &erased)
-	if len(erased.Applications) != 0 || !erased.KeyDestroyed {
-		t.Fatalf("erasure answered %+v", erased)
+	if len(erased.Applications) != 0 || erased.ScansDeleted != 1 || !erased.KeyDestroyed {
+		t.Fatalf("erasure answered %+v, want no application and 1 scan", erased)
+	}
+	// Deleted, not only unreadable.
+	if _, _, err := a.Store().OpenBlob(context.Background(), blob); err == nil {
+		t.Errorf("the erased scan's blob %s is still in the store", blob)
+	}
+	if _, _, err := a.Store().OpenBlob(context.Background(), kept); err != nil {
+		t.Errorf("another applicant's scan went too: %v", err)
 	}
 	if res := c.do(req{method: "GET", path: "/api/v1/documents/" + id, token: owner}); res.status != 404 || !strings.Contains(res.body, `"code":"document_erased"`) {
 		t.Fatalf("the scan after erasure: %d %q", res.status, res.body)
@@ -300,4 +320,19 @@ func TestErasureOfScansWithoutAnApplication(t *testing.T) {
 	if res.status != 404 || !strings.Contains(res.body, `"code":"applicant_not_found"`) {
 		t.Fatalf("erasing a subject never seen: %d %s", res.status, res.body)
 	}
+}
+
+// blobOf is the id of the blob a scan is stored as (the SHA-256 of its
+// sealed bytes), from the scan's upload event.
+func blobOf(t *testing.T, a *app.App, documentID string) string {
+	t.Helper()
+	recs, err := a.Events().Load(context.Background(), schema.DocumentStream(documentID))
+	if err != nil || len(recs) == 0 {
+		t.Fatalf("upload event of %s: %d events, %v", documentID, len(recs), err)
+	}
+	var up schema.DocumentUploaded
+	if err := json.Unmarshal(recs[0].Data, &up); err != nil || up.SHA256 == "" {
+		t.Fatalf("upload event of %s: %s (%v)", documentID, recs[0].Data, err)
+	}
+	return up.SHA256
 }
