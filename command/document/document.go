@@ -45,6 +45,7 @@ const (
 type BlobStore interface {
 	PutBlob(ctx context.Context, r io.Reader, contentType string) (readstore.BlobInfo, error)
 	OpenBlob(ctx context.Context, sha256 string) (io.ReadCloser, readstore.BlobInfo, error)
+	DeleteBlob(ctx context.Context, sha256 string) error
 }
 
 // Keys seals a scan with its owner's data key, so that erasing the owner
@@ -54,6 +55,7 @@ type Keys interface {
 	SealBytes(ctx context.Context, subject, context string, b []byte) ([]byte, error)
 	OpenBytes(ctx context.Context, subject, context string, b []byte) ([]byte, error)
 	Erased(ctx context.Context, subject string) (bool, error)
+	ErasedNow(ctx context.Context, subject string) (bool, error)
 }
 
 // scanContext binds sealed bytes to their use.
@@ -309,9 +311,25 @@ func (s *Service) upload(ctx context.Context, meta events.Metadata, kind string,
 	}
 	if _, err := s.store.Append(ctx, schema.DocumentStream(doc.DocumentID), eventstore.NoStream, meta,
 		eventstore.NewEvent{Type: typ, SchemaVersion: v, Data: data}); err != nil {
-		// The blob stays: it is content-addressed and may be shared, and
-		// an unreferenced blob costs only disk.
+		// The blob stays: the append may have landed all the same (a
+		// timeout), and a recorded scan must be readable. One with no
+		// event costs disk only; it is sealed, so erasing its owner
+		// makes it unreadable even though no erasure finds it.
 		return schema.DocumentUploaded{}, nil, fmt.Errorf("document: record upload: %w", err)
+	}
+	// An erasure of the owner may have run meanwhile: it destroys the key
+	// first and then looks for the owner's uploads in the event store, so
+	// one recorded too late for it to see finds the key gone here (read
+	// from the vault: another node's erasure counts too) and goes itself.
+	erased, err := s.keys.ErasedNow(ctx, owner)
+	if err != nil {
+		return schema.DocumentUploaded{}, nil, fmt.Errorf("document: check the owner's key: %w", err)
+	}
+	if erased {
+		if err := s.blobs.DeleteBlob(ctx, info.SHA256); err != nil {
+			return schema.DocumentUploaded{}, nil, fmt.Errorf("document: delete the scan of an erased owner: %w", err)
+		}
+		return schema.DocumentUploaded{}, nil, application.ApplicantErased()
 	}
 	if s.known != nil {
 		s.known.Add(doc.DocumentID, detached(doc))

@@ -2,10 +2,13 @@ package service
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -14,6 +17,7 @@ import (
 	"github.com/omsonline/oms/events"
 	"github.com/omsonline/oms/events/eventstore"
 	"github.com/omsonline/oms/events/schema"
+	"github.com/omsonline/oms/projections/readstore"
 )
 
 // Eraser destroys a data subject's key; *piicrypt.Keyring implements it.
@@ -26,6 +30,7 @@ type Eraser interface {
 
 // BlobDeleter removes scan blobs; every readstore adapter implements it.
 type BlobDeleter interface {
+	OpenBlob(ctx context.Context, sha256 string) (io.ReadCloser, readstore.BlobInfo, error)
 	DeleteBlob(ctx context.Context, sha256 string) error
 }
 
@@ -138,8 +143,19 @@ func (s *Service) EraseApplicant(ctx context.Context, req Request, applicantID, 
 		scans = append(scans, l.scans()...)
 	}
 	// Scans uploaded and never put into a form (replaced before
-	// submitting, or nothing submitted at all) belong to no application.
-	uploads, err := s.uploadsOf(ctx, applicantID)
+	// submitting, or nothing submitted at all) belong to no application:
+	// they are found in the event store, once before anything is
+	// destroyed (a store that cannot answer stops the erasure here) and
+	// once after the key is gone for those recorded meanwhile. An upload
+	// recorded later than that finds the key gone and deletes its own
+	// scan (document.Service.Upload).
+	from, err := s.store.Head(ctx)
+	if err != nil {
+		return Erasure{}, fmt.Errorf("service: find the uploads of %s: %w", applicantID, err)
+	}
+	scanCtx, cancel := context.WithTimeout(ctx, UploadScanTimeout)
+	uploads, err := s.uploadsOf(scanCtx, nil, applicantID)
+	cancel()
 	if err != nil {
 		return Erasure{}, err
 	}
@@ -148,14 +164,22 @@ func (s *Service) EraseApplicant(ctx context.Context, req Request, applicantID, 
 		return Erasure{}, fmt.Errorf("service: erase the key of %s: %w", applicantID, err)
 	}
 	out.KeyDestroyed = true
+	late, err := s.uploadsOf(ctx, &from, applicantID)
+	if err != nil {
+		return out, err
+	}
+	scans = append(scans, late...)
 	slices.Sort(scans)
 	scans = slices.Compact(scans)
 	for _, sum := range scans {
-		if err := s.opts.Blobs.DeleteBlob(ctx, sum); err != nil {
-			return Erasure{}, fmt.Errorf("service: delete scan %s: %w", sum, err)
+		gone, err := s.deleteBlob(ctx, sum)
+		if err != nil {
+			return out, err
+		}
+		if gone {
+			out.ScansDeleted++
 		}
 	}
-	out.ScansDeleted = len(scans)
 	// The command id is fixed per application and basis, so a repeat of a
 	// half-finished erasure does not record it twice.
 	ns := uuid.NewSHA1(uuid.NameSpaceOID, []byte("erase:"+applicantID))
@@ -163,7 +187,7 @@ func (s *Service) EraseApplicant(ctx context.Context, req Request, applicantID, 
 		r := req
 		r.IfMatch = nil
 		r.Meta.CommandID = uuid.NewSHA1(ns, []byte(id)).String()
-		res, err := s.run(ctx, r, id, application.EraseData{Basis: basis, ScansDeleted: len(scans)}, true)
+		res, err := s.run(ctx, r, id, application.EraseData{Basis: basis, ScansDeleted: out.ScansDeleted}, true)
 		if err != nil {
 			return out, fmt.Errorf("service: record the erasure of %s: %w", id, err)
 		}
@@ -203,19 +227,30 @@ func (l loaded) scans() []string {
 	return out
 }
 
+// UploadScanTimeout bounds the erasure's read of the whole event store for
+// the applicant's uploads. It runs before anything is destroyed, so a store
+// that never finishes it (an EventStoreDB older than 23.10 sends no
+// caught-up message) fails the erasure instead of holding it.
+const UploadScanTimeout = 2 * time.Minute
+
 // uploadsOf lists the blob ids of every scan the applicant uploaded (or an
-// МФЦ operator uploaded for them). No read model indexes uploads by owner,
-// so this scans the event store for DocumentUploaded events, which the
-// server picks out of the log: a read of the whole log per erasure, a rare
-// act, instead of a write per upload on every upload's path.
-func (s *Service) uploadsOf(ctx context.Context, applicantID string) ([]string, error) {
+// МФЦ operator uploaded for them), recorded after position after (nil: all
+// of them). No read model indexes uploads by owner, so this reads the event
+// store for DocumentUploaded events, which the server picks out of the
+// log: a read of the whole log per erasure, a rare act, instead of a write
+// per upload on every upload's path. Only the two members it needs are
+// decoded, so an upload event of a newer schema does not stop erasures.
+func (s *Service) uploadsOf(ctx context.Context, after *uint64, applicantID string) ([]string, error) {
 	var out []string
-	err := s.store.CatchUpTypes(ctx, []string{schema.TypeDocumentUploaded}, func(r eventstore.Recorded) error {
-		e, err := schema.Decode(r.Envelope.Type, r.Envelope.SchemaVersion, r.Data)
-		if err != nil {
+	err := s.store.CatchUpTypes(ctx, after, []string{schema.TypeDocumentUploaded}, func(r eventstore.Recorded) error {
+		var d struct {
+			OwnerID string `json:"ownerId"`
+			SHA256  string `json:"sha256"`
+		}
+		if err := json.Unmarshal(r.Data, &d); err != nil {
 			return fmt.Errorf("%s@%d: %w", r.Stream, r.Revision, err)
 		}
-		if d, ok := e.(schema.DocumentUploaded); ok && d.OwnerID == applicantID && d.SHA256 != "" {
+		if d.OwnerID == applicantID && d.SHA256 != "" {
 			out = append(out, d.SHA256)
 		}
 		return nil
@@ -224,6 +259,23 @@ func (s *Service) uploadsOf(ctx context.Context, applicantID string) ([]string, 
 		return nil, fmt.Errorf("service: find the uploads of %s: %w", applicantID, err)
 	}
 	return out, nil
+}
+
+// deleteBlob deletes a scan's blob and reports whether it was there, so
+// that a repeated erasure counts only what it removed.
+func (s *Service) deleteBlob(ctx context.Context, sum string) (bool, error) {
+	rc, _, err := s.opts.Blobs.OpenBlob(ctx, sum)
+	switch {
+	case errors.Is(err, readstore.ErrNotFound):
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("service: look up scan %s: %w", sum, err)
+	}
+	_ = rc.Close()
+	if err := s.opts.Blobs.DeleteBlob(ctx, sum); err != nil {
+		return false, fmt.Errorf("service: delete scan %s: %w", sum, err)
+	}
+	return true, nil
 }
 
 // accountApplications lists the applications the applicant's account

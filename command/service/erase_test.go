@@ -2,12 +2,15 @@ package service
 
 import (
 	"context"
+	"fmt"
+	"io"
 	"strings"
 	"testing"
 
 	"github.com/omsonline/oms/command/application"
 	"github.com/omsonline/oms/command/cmderr"
 	"github.com/omsonline/oms/events"
+	"github.com/omsonline/oms/projections/readstore"
 )
 
 // keysAndBlobs counts what an erasure destroyed.
@@ -16,6 +19,11 @@ type keysAndBlobs struct{ keys, blobs int }
 func (k *keysAndBlobs) Erase(context.Context, string) error         { k.keys++; return nil }
 func (k *keysAndBlobs) DeleteBlob(context.Context, string) error    { k.blobs++; return nil }
 func (k *keysAndBlobs) Known(context.Context, string) (bool, error) { return true, nil }
+
+// OpenBlob finds no blob: these tests store none.
+func (k *keysAndBlobs) OpenBlob(_ context.Context, sum string) (io.ReadCloser, readstore.BlobInfo, error) {
+	return nil, readstore.BlobInfo{}, fmt.Errorf("blob %s: %w", sum, readstore.ErrNotFound)
+}
 
 // TestEraseBadBasisNamesNoApplication: an unknown basis is a 422 about the
 // request (/basis), whose message does not name one of the applicant's

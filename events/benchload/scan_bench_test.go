@@ -29,7 +29,7 @@ func BenchmarkCatchUpTypes(b *testing.B) {
 	for b.Loop() {
 		start := time.Now()
 		found := 0
-		if err := es.CatchUpTypes(ctx, []string{schema.TypeDocumentUploaded}, func(eventstore.Recorded) error { found++; return nil }); err != nil {
+		if err := es.CatchUpTypes(ctx, nil, []string{schema.TypeDocumentUploaded}, func(eventstore.Recorded) error { found++; return nil }); err != nil {
 			b.Fatal(err)
 		}
 		took += time.Since(start)

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/EventStore/EventStore-Client-Go/v4/esdb"
 	"github.com/google/uuid"
 
 	"github.com/omsonline/oms/events"
@@ -149,13 +150,15 @@ func TestCatchUpTypes(t *testing.T) {
 		}
 	}
 	var got []string
+	var positions []uint64
 	var last uint64
-	err := s.CatchUpTypes(ctx, []string{"Uploaded", "Second"}, func(r eventstore.Recorded) error {
+	err := s.CatchUpTypes(ctx, nil, []string{"Uploaded", "Second"}, func(r eventstore.Recorded) error {
 		if r.Position <= last {
 			return fmt.Errorf("position %d after %d", r.Position, last)
 		}
 		last = r.Position
 		got = append(got, r.Stream)
+		positions = append(positions, r.Position)
 		return nil
 	})
 	if err != nil {
@@ -164,11 +167,49 @@ func TestCatchUpTypes(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Fatalf("got %d events %v, want %d %v", len(got), got, len(want), want)
 	}
+	// From a position on: only what comes after it.
+	mid := len(positions) / 2
+	got = got[:0]
+	if err := s.CatchUpTypes(ctx, &positions[mid], []string{"Uploaded", "Second"}, func(r eventstore.Recorded) error {
+		got = append(got, r.Stream)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(got, want[mid+1:]) {
+		t.Fatalf("after %d: got %v, want %v", positions[mid], got, want[mid+1:])
+	}
+	// The server does the picking: a subscription with the same filter
+	// gets no other type before it is caught up.
+	sub, err := s.Client().SubscribeToAll(ctx, esdb.SubscribeToAllOptions{From: esdb.Start{},
+		Filter: &esdb.SubscriptionFilter{Type: esdb.EventFilterType, Prefixes: []string{"Second"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seconds := 0
+	for caughtUp := false; !caughtUp; {
+		ev := sub.Recv()
+		switch {
+		case ev.SubscriptionDropped != nil:
+			t.Fatal(ev.SubscriptionDropped.Error)
+		case ev.CaughtUp != nil:
+			caughtUp = true
+		case ev.EventAppeared != nil:
+			if typ := ev.EventAppeared.OriginalEvent().EventType; typ != "Second" {
+				t.Fatalf("the server sent a %s event through a filter for Second", typ)
+			}
+			seconds++
+		}
+	}
+	sub.Close()
+	if seconds != 3 {
+		t.Fatalf("the server sent %d Second events, want 3", seconds)
+	}
 	stop := errors.New("stop")
-	if err := s.CatchUpTypes(ctx, []string{"Second"}, func(eventstore.Recorded) error { return stop }); !errors.Is(err, stop) {
+	if err := s.CatchUpTypes(ctx, nil, []string{"Second"}, func(eventstore.Recorded) error { return stop }); !errors.Is(err, stop) {
 		t.Fatalf("fn's error came back as %v", err)
 	}
-	if err := s.CatchUpTypes(ctx, nil, func(eventstore.Recorded) error { return nil }); err == nil {
+	if err := s.CatchUpTypes(ctx, nil, nil, func(eventstore.Recorded) error { return nil }); err == nil {
 		t.Fatal("no types: no error")
 	}
 }

@@ -91,3 +91,35 @@ func TestForgetDropsEveryCachedKey(t *testing.T) {
 		t.Fatalf("vault reads %v, want %v", vault.loads, want)
 	}
 }
+
+// Another node's erasure shows in ErasedNow at once, while Erased may
+// answer from the cache until CacheTTL; ErasedNow then teaches the cache.
+func TestErasedNowReadsTheVault(t *testing.T) {
+	ctx := context.Background()
+	here, vault := countedKeyring(t, 0)
+	there, err := piicrypt.NewKeyring(piicrypt.KeyringOptions{Master: bytes.Repeat([]byte{5}, 32), Vault: vault.Store})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := here.SealBytes(ctx, "a", "scan", []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	if erased, err := here.ErasedNow(ctx, "a"); err != nil || erased {
+		t.Fatalf("before the erasure: ErasedNow %v, %v", erased, err)
+	}
+	if err := there.Erase(ctx, "a"); err != nil {
+		t.Fatal(err)
+	}
+	if erased, err := here.Erased(ctx, "a"); err != nil || erased {
+		t.Fatalf("the cached key should still answer within its TTL: Erased %v, %v", erased, err)
+	}
+	if erased, err := here.ErasedNow(ctx, "a"); err != nil || !erased {
+		t.Fatalf("after another node's erasure: ErasedNow %v, %v", erased, err)
+	}
+	if erased, err := here.Erased(ctx, "a"); err != nil || !erased {
+		t.Fatalf("after ErasedNow saw the erasure: Erased %v, %v", erased, err)
+	}
+	if _, err := here.ErasedNow(ctx, ""); err == nil {
+		t.Fatal("an empty subject: no error")
+	}
+}

@@ -245,6 +245,24 @@ func (k *Keyring) Erased(ctx context.Context, id string) (bool, error) {
 	return false, err
 }
 
+// ErasedNow is Erased read from the vault rather than the cache, so that
+// another node's erasure counts at once instead of after CacheTTL: for a
+// write that must not outlive an erasure racing it (an upload checks it
+// once its scan is stored and recorded).
+func (k *Keyring) ErasedNow(ctx context.Context, id string) (bool, error) {
+	if id == "" {
+		return false, errors.New("piicrypt: empty data subject")
+	}
+	_, erased, _, err := k.o.Vault.LoadKey(ctx, id)
+	if err != nil {
+		return false, fmt.Errorf("piicrypt: load key: %w", err)
+	}
+	if erased {
+		k.remember(id, cached{loaded: k.o.Now()})
+	}
+	return erased, nil
+}
+
 // Known reports whether the subject ever had a key: something of theirs
 // was sealed (an application, a scan), whether or not the key has since
 // been erased.

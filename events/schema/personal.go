@@ -63,7 +63,10 @@ type ApplicantDataErased struct {
 	// Basis is one of EraseBases.
 	Basis    string    `json:"basis"`
 	ErasedAt time.Time `json:"erasedAt"`
-	// ScansDeleted counts the scan blobs removed with the key.
+	// ScansDeleted counts the scan blobs the erasure removed with the key:
+	// those of all the applicant's applications and other uploads, so
+	// every application erased at once records the same number. A repeat
+	// of an erasure that failed halfway counts only what was still there.
 	ScansDeleted int `json:"scansDeleted"`
 }
 

@@ -9,14 +9,19 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"mime/multipart"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/omsonline/oms/cmd/internal/app"
 	"github.com/omsonline/oms/cmd/internal/config"
+	"github.com/omsonline/oms/events/eventstore"
 	"github.com/omsonline/oms/events/piicrypt"
 	"github.com/omsonline/oms/events/schema"
 )
@@ -193,7 +198,7 @@ func runErasure(t *testing.T, c *client, a *app.App, dataDir string, logs *captu
 	}
 	// A second erasure finds nothing left to do and is not an error.
 	c.must(req{method: "POST", path: "/api/v1/admin/applicants/" + p.Subject + "/erase", token: admin, json: `{"basis":"subject_request"}`}, 200, &erased)
-	if len(erased.Applications) != 0 {
+	if len(erased.Applications) != 0 || erased.ScansDeleted != 0 {
 		t.Fatalf("second erasure erased again: %+v", erased)
 	}
 
@@ -335,4 +340,95 @@ func blobOf(t *testing.T, a *app.App, documentID string) string {
 		t.Fatalf("upload event of %s: %s (%v)", documentID, recs[0].Data, err)
 	}
 	return up.SHA256
+}
+
+// An upload racing its owner's erasure leaves no scan behind: either the
+// erasure finds its event, or the upload, recorded too late for that, finds
+// the key gone and deletes its own scan (answering 409).
+func TestErasureRacingUploads(t *testing.T) {
+	a, cfg := startApp(t)
+	c := newClient(t, a, cfg)
+	admin := token(t, cfg, "admin", "adm-race")
+	ctx := context.Background()
+	for round := 0; round < 4; round++ {
+		owner := fmt.Sprintf("racer-%d", round)
+		tok := token(t, cfg, "applicant", owner)
+		upload(t, a, tok, "passport", []byte("%PDF-1.7\nfirst\n")) // the owner exists
+		stop := make(chan struct{})
+		var wg sync.WaitGroup
+		var created, refused atomic.Int64
+		for w := 0; w < 4; w++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := 0; ; i++ {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					switch status := rawUpload(a, tok, fmt.Sprintf("%%PDF-1.7\n%s %d %d\n", owner, w, i)); status {
+					case 201:
+						created.Add(1)
+					case 409:
+						refused.Add(1)
+						return // erased: every later upload is refused too
+					default:
+						t.Errorf("upload during the erasure: %d", status)
+						return
+					}
+				}
+			}()
+		}
+		time.Sleep(20 * time.Millisecond)
+		c.must(req{method: "POST", path: "/api/v1/admin/applicants/" + owner + "/erase", token: admin, json: `{"basis":"subject_request"}`}, 200, nil)
+		time.Sleep(20 * time.Millisecond)
+		close(stop)
+		wg.Wait()
+		left := 0
+		err := a.Events().CatchUpTypes(ctx, nil, []string{schema.TypeDocumentUploaded}, func(r eventstore.Recorded) error {
+			var up schema.DocumentUploaded
+			if err := json.Unmarshal(r.Data, &up); err != nil {
+				return err
+			}
+			if up.OwnerID != owner {
+				return nil
+			}
+			if rc, _, err := a.Store().OpenBlob(ctx, up.SHA256); err == nil {
+				rc.Close()
+				left++
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if left > 0 {
+			t.Fatalf("round %d: %d of the owner's scans are still stored after the erasure (%d uploads created, %d refused)", round, left, created.Load(), refused.Load())
+		}
+		t.Logf("round %d: %d uploads created around the erasure, %d refused, none left", round, created.Load(), refused.Load())
+	}
+}
+
+// rawUpload posts a scan and returns the status (0 when the request
+// failed), for goroutines, which must not stop the test themselves.
+func rawUpload(a *app.App, tok string, content string) int {
+	var buf bytes.Buffer
+	mw := multipart.NewWriter(&buf)
+	_ = mw.WriteField("kind", "passport")
+	fw, _ := mw.CreateFormFile("file", "scan.pdf")
+	_, _ = fw.Write([]byte(content))
+	_ = mw.Close()
+	req, err := http.NewRequest("POST", "http://"+a.HTTPAddr()+"/api/v1/documents", &buf)
+	if err != nil {
+		return 0
+	}
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	req.Header.Set("Authorization", "Bearer "+tok)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0
+	}
+	resp.Body.Close()
+	return resp.StatusCode
 }
