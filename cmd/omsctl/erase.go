@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -30,6 +31,10 @@ func eraseCmd(cfg *config.Config) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			// omsd may read the whole event store for the applicant's
+			// uploads and then wait for the read models: a client
+			// giving up sooner would see an error for an erasure done.
+			api.http.Timeout = cfg.ErasureScanTimeout + 2*admin.ErasureWait + time.Minute
 			var out admin.ErasureResponse
 			if err := api.do("POST", "/api/v1/admin/applicants/"+url.PathEscape(args[0])+"/erase", map[string]string{"basis": basis}, &out); err != nil {
 				return err

@@ -32,6 +32,9 @@ const (
 	Unsupported
 	// BadRequest is a request the service cannot parse (HTTP 400).
 	BadRequest
+	// Unavailable is a request the service could not finish in time and
+	// may finish when asked again (HTTP 503).
+	Unavailable
 )
 
 func (k Kind) String() string {
@@ -52,6 +55,8 @@ func (k Kind) String() string {
 		return "unsupported"
 	case BadRequest:
 		return "bad_request"
+	case Unavailable:
+		return "unavailable"
 	}
 	return fmt.Sprintf("kind(%d)", int(k))
 }

@@ -3,6 +3,7 @@ package document_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -16,6 +17,7 @@ import (
 	"github.com/omsonline/oms/events/eventstore"
 	"github.com/omsonline/oms/events/piicrypt"
 	"github.com/omsonline/oms/events/schema"
+	"github.com/omsonline/oms/projections/readstore"
 	"github.com/omsonline/oms/projections/readstore/sqlitestore"
 )
 
@@ -207,4 +209,56 @@ func TestLookupRemembersUploads(t *testing.T) {
 	if _, _, err := uploader.Lookup(ctx, "0b5c1f6e-2a4d-4c8e-9f3a-7d6e5c4b3a21"); err == nil {
 		t.Error("an id never seen was answered without the event store")
 	}
+}
+
+// An upload on a node whose key cache still holds its owner's key, after
+// another node erased the owner, is refused once recorded, and its scan
+// does not stay: an erasure that had already looked for the owner's
+// uploads would never find it.
+func TestUploadAfterAnotherNodesErasure(t *testing.T) {
+	ctx := context.Background()
+	f := newStores(t)
+	// Node B has its own keyring (and key cache) on the shared vault.
+	keysB, err := piicrypt.NewKeyring(piicrypt.KeyringOptions{Master: make([]byte, 32), Vault: f.blobs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := document.New(document.Options{Store: f.events, Blobs: f.blobs, Keys: keysB})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, err := b.Upload(ctx, owner, schema.DocumentPassport, strings.NewReader("%PDF-1.7 before\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.keys.Erase(ctx, owner.Actor.ID); err != nil { // node A erases
+		t.Fatal(err)
+	}
+	_, err = b.Upload(ctx, owner, schema.DocumentPassport, strings.NewReader("%PDF-1.7 after\n"))
+	if e, ok := cmderr.As(err); !ok || e.Kind != cmderr.Conflict || e.Code != "applicant_erased" {
+		t.Fatalf("upload after another node's erasure: %v, want 409 applicant_erased", err)
+	}
+	var blobs []string
+	if err := f.events.CatchUpTypes(ctx, nil, []string{schema.TypeDocumentUploaded}, func(r eventstore.Recorded) error {
+		e, err := schema.Decode(r.Envelope.Type, r.Envelope.SchemaVersion, r.Data)
+		if err != nil {
+			return err
+		}
+		blobs = append(blobs, e.(schema.DocumentUploaded).SHA256)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(blobs) != 2 || blobs[0] != first.SHA256 {
+		t.Fatalf("upload events' blobs %v, want the first (%s) and the refused one", blobs, first.SHA256)
+	}
+	if _, _, err := f.blobs.OpenBlob(ctx, blobs[1]); !errors.Is(err, readstore.ErrNotFound) {
+		t.Fatalf("the refused upload's blob: %v, want it deleted", err)
+	}
+	// Only the erasure deletes what was there before it.
+	rc, _, err := f.blobs.OpenBlob(ctx, first.SHA256)
+	if err != nil {
+		t.Fatalf("the earlier upload's blob: %v", err)
+	}
+	rc.Close()
 }

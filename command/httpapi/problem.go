@@ -42,6 +42,7 @@ var statusOf = map[cmderr.Kind]int{
 	cmderr.TooLarge:        fiber.StatusRequestEntityTooLarge,
 	cmderr.Unsupported:     fiber.StatusUnsupportedMediaType,
 	cmderr.BadRequest:      fiber.StatusBadRequest,
+	cmderr.Unavailable:     fiber.StatusServiceUnavailable,
 }
 
 var titles = map[int]string{

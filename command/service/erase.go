@@ -90,6 +90,23 @@ func (s *Service) EraseApplicant(ctx context.Context, req Request, applicantID, 
 				"У заявителя нет ни заявлений, ни загруженных сканов.", "The applicant has neither applications nor uploaded scans."))
 		}
 	}
+	// Scans uploaded and never put into a form (replaced before
+	// submitting, or nothing submitted at all) belong to no application:
+	// they are found in the event store, once here, before anything is
+	// destroyed (a store that cannot answer stops the erasure) and before
+	// the applications are checked (the scan is slow; an application
+	// submitted during it must still be caught by that check), and once
+	// after the key is gone, for uploads recorded meanwhile. An upload
+	// recorded later than that finds the key gone and deletes its own scan
+	// (document.Service.Upload).
+	from, err := s.store.Head(ctx)
+	if err != nil {
+		return Erasure{}, fmt.Errorf("service: find the uploads of %s: %w", applicantID, err)
+	}
+	uploads, err := s.firstUploadScan(ctx, applicantID)
+	if err != nil {
+		return Erasure{}, err
+	}
 	// The list came from the cabinet, a read model: one that lags (a
 	// parked event, a submission racing this erasure) must not leave an
 	// application out, or its data would become unreadable with no
@@ -141,23 +158,6 @@ func (s *Service) EraseApplicant(ctx context.Context, req Request, applicantID, 
 		}
 		todo = append(todo, id)
 		scans = append(scans, l.scans()...)
-	}
-	// Scans uploaded and never put into a form (replaced before
-	// submitting, or nothing submitted at all) belong to no application:
-	// they are found in the event store, once before anything is
-	// destroyed (a store that cannot answer stops the erasure here) and
-	// once after the key is gone for those recorded meanwhile. An upload
-	// recorded later than that finds the key gone and deletes its own
-	// scan (document.Service.Upload).
-	from, err := s.store.Head(ctx)
-	if err != nil {
-		return Erasure{}, fmt.Errorf("service: find the uploads of %s: %w", applicantID, err)
-	}
-	scanCtx, cancel := context.WithTimeout(ctx, UploadScanTimeout)
-	uploads, err := s.uploadsOf(scanCtx, nil, applicantID)
-	cancel()
-	if err != nil {
-		return Erasure{}, err
 	}
 	scans = append(scans, uploads...)
 	if err := s.opts.Keys.Erase(ctx, applicantID); err != nil {
@@ -227,11 +227,29 @@ func (l loaded) scans() []string {
 	return out
 }
 
-// UploadScanTimeout bounds the erasure's read of the whole event store for
-// the applicant's uploads. It runs before anything is destroyed, so a store
-// that never finishes it (an EventStoreDB older than 23.10 sends no
-// caught-up message) fails the erasure instead of holding it.
-const UploadScanTimeout = 2 * time.Minute
+// DefaultUploadScanTimeout is Options.UploadScanTimeout's default.
+const DefaultUploadScanTimeout = 2 * time.Minute
+
+// firstUploadScan is the erasure's read of the whole event store for the
+// applicant's uploads, bounded by Options.UploadScanTimeout: it runs
+// before anything is destroyed, so a store that does not finish it in time
+// (a large one, or an EventStoreDB older than 23.10, which sends no
+// caught-up message) refuses the erasure instead of holding it.
+func (s *Service) firstUploadScan(ctx context.Context, applicantID string) ([]string, error) {
+	limit := s.opts.UploadScanTimeout
+	if limit <= 0 {
+		limit = DefaultUploadScanTimeout
+	}
+	scanCtx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
+	uploads, err := s.uploadsOf(scanCtx, nil, applicantID)
+	if err != nil && errors.Is(scanCtx.Err(), context.DeadlineExceeded) && ctx.Err() == nil {
+		return nil, cmderr.New(cmderr.Unavailable, "upload_scan_timeout", cmderr.T(
+			"Поиск загруженных заявителем сканов в журнале событий не уложился в "+limit.String()+"; ничего не удалено. Повторите позже или увеличьте OMS_ERASURE_SCAN_TIMEOUT.",
+			"Finding the applicant's uploaded scans in the event log took longer than "+limit.String()+"; nothing was erased. Retry later or raise OMS_ERASURE_SCAN_TIMEOUT."))
+	}
+	return uploads, err
+}
 
 // uploadsOf lists the blob ids of every scan the applicant uploaded (or an
 // МФЦ operator uploaded for them), recorded after position after (nil: all

@@ -6,6 +6,7 @@ import (
 	"io"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/omsonline/oms/command/application"
 	"github.com/omsonline/oms/command/cmderr"
@@ -96,5 +97,24 @@ func TestEraseWithAnEmptyListChecksTheAccount(t *testing.T) {
 	out, err := s.EraseApplicant(ctx, admin, "scans-only", "subject_request", nil)
 	if err != nil || !out.KeyDestroyed || destroyed.keys != 1 {
 		t.Fatalf("scans-only erasure: %+v %v (destroyed %+v)", out, err, *destroyed)
+	}
+}
+
+// A store that cannot list the applicant's uploads in time refuses the
+// erasure (503) before anything is destroyed.
+func TestEraseRefusedWhenTheUploadScanTimesOut(t *testing.T) {
+	destroyed := &keysAndBlobs{}
+	s, _ := newService(t, func(o *Options) {
+		o.Keys, o.Blobs = destroyed, destroyed
+		o.UploadScanTimeout = time.Nanosecond
+	})
+	admin := Request{Meta: events.Metadata{Actor: events.Actor{ID: "admin-1", Role: events.RoleAdmin}}}
+	_, err := s.EraseApplicant(context.Background(), admin, "scans-only", "subject_request", nil)
+	if e, ok := cmderr.As(err); !ok || e.Kind != cmderr.Unavailable || e.Code != "upload_scan_timeout" ||
+		!strings.Contains(e.Message.RU, "OMS_ERASURE_SCAN_TIMEOUT") || !strings.Contains(e.Message.EN, "nothing was erased") {
+		t.Fatalf("erasure with a scan past its time: %v, want 503 upload_scan_timeout", err)
+	}
+	if *destroyed != (keysAndBlobs{}) {
+		t.Fatalf("the refused erasure destroyed %+v", *destroyed)
 	}
 }

@@ -69,6 +69,10 @@ type Options struct {
 	// data key and their scans.
 	Keys  Eraser
 	Blobs BlobDeleter
+	// UploadScanTimeout bounds EraseApplicant's read of the whole event
+	// store for the applicant's uploads; zero means
+	// DefaultUploadScanTimeout.
+	UploadScanTimeout time.Duration
 	// NewApplicationID chooses a new application's id; nil means a
 	// UUIDv7. Tests set it to make two submissions collide.
 	NewApplicationID func() (uuid.UUID, error)

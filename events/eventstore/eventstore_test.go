@@ -136,7 +136,7 @@ func TestCatchUpTypes(t *testing.T) {
 	s := open(t)
 	ctx := context.Background()
 	var want []string
-	for i := 0; i < 150; i++ { // past the server's checkpoint interval
+	for i := 0; i < 150; i++ {
 		typ := []string{"Uploaded", "UploadedTwice", "Other"}[i%3]
 		if i%50 == 7 {
 			typ = "Second"

@@ -105,6 +105,11 @@ func (s *server) erase(c *fiber.Ctx) error {
 	if err != nil {
 		return refuse(c, err)
 	}
+	// The erasure may have read the whole event store: the read models get
+	// their own time, not what the wait before it left over.
+	cancel()
+	wctx, cancel = context.WithTimeout(ctx, ErasureWait)
+	defer cancel()
 	out := ErasureResponse{Erasure: res}
 	var last uint64
 	for _, r := range res.Applications {

@@ -355,7 +355,12 @@ func TestErasureRacingUploads(t *testing.T) {
 		tok := token(t, cfg, "applicant", owner)
 		upload(t, a, tok, "passport", []byte("%PDF-1.7\nfirst\n")) // the owner exists
 		stop := make(chan struct{})
+		var stopOnce sync.Once
+		halt := func() { stopOnce.Do(func() { close(stop) }) }
 		var wg sync.WaitGroup
+		// Should the test stop early, the uploaders stop before the app
+		// closes under them (cleanups run last in, first out).
+		t.Cleanup(func() { halt(); wg.Wait() })
 		var created, refused atomic.Int64
 		for w := 0; w < 4; w++ {
 			wg.Add(1)
@@ -383,7 +388,7 @@ func TestErasureRacingUploads(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 		c.must(req{method: "POST", path: "/api/v1/admin/applicants/" + owner + "/erase", token: admin, json: `{"basis":"subject_request"}`}, 200, nil)
 		time.Sleep(20 * time.Millisecond)
-		close(stop)
+		halt()
 		wg.Wait()
 		left := 0
 		err := a.Events().CatchUpTypes(ctx, nil, []string{schema.TypeDocumentUploaded}, func(r eventstore.Recorded) error {
@@ -425,7 +430,7 @@ func rawUpload(a *app.App, tok string, content string) int {
 	}
 	req.Header.Set("Content-Type", mw.FormDataContentType())
 	req.Header.Set("Authorization", "Bearer "+tok)
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
 	if err != nil {
 		return 0
 	}

@@ -30,7 +30,8 @@ func registerCommands(r fiber.Router, a *App) error {
 	}
 	cmds, err := service.New(service.Options{
 		Store: a.events, Documents: docs, Logger: a.log, Keys: a.keys, Blobs: a.store, PersonSecret: a.keys.Secret("person-key"),
-		Config: application.Config{PolicyTermMonths: a.cfg.PolicyTermMonths, AutoIssue: a.cfg.AutoIssue, RetentionYears: a.cfg.RetentionYears},
+		UploadScanTimeout: a.cfg.ErasureScanTimeout,
+		Config:            application.Config{PolicyTermMonths: a.cfg.PolicyTermMonths, AutoIssue: a.cfg.AutoIssue, RetentionYears: a.cfg.RetentionYears},
 	})
 	if err != nil {
 		return err

@@ -31,6 +31,9 @@ type Config struct {
 	PolicyTermMonths int
 	LogLevel         string
 	LeaseTTL         time.Duration
+	// ErasureScanTimeout bounds an erasure's read of the event store for
+	// the applicant's uploads (service.Options.UploadScanTimeout).
+	ErasureScanTimeout time.Duration
 	// ProjectionCacheMB bounds each projection's cache of the documents it
 	// reads back, in megabytes of their JSON (runner.Options.CacheBytes).
 	ProjectionCacheMB int
@@ -109,6 +112,7 @@ func (c *Config) settings() []setting {
 		{env: "OMS_LOG_LEVEL", flag: "log-level", usage: "debug, info, warn or error", str: &c.LogLevel},
 		{env: "OMS_SCHEDULER_INTERVAL", flag: "scheduler-interval", usage: "how often renewal reminders and expiries are checked", dur: &c.SchedulerInterval},
 		{env: "OMS_LEASE_TTL", flag: "lease-ttl", usage: "how long the projection lease outlives a silent holder", dur: &c.LeaseTTL},
+		{env: "OMS_ERASURE_SCAN_TIMEOUT", flag: "erasure-scan-timeout", usage: "how long an erasure may read the event store for the applicant's uploads", dur: &c.ErasureScanTimeout},
 		{env: "OMS_PROJECTION_CACHE_MB", flag: "projection-cache-mb", usage: "megabytes of documents (as JSON) each projection keeps in memory; about twice that in heap", i: &c.ProjectionCacheMB},
 		{env: "OMS_DEV_KEY_DIR", flag: "dev-key-dir", usage: "directory of the dev-mode token signing key (default: the data dir)", str: &c.DevKeyDir},
 		{env: "OMS_READMODELS_DIR", flag: "readmodels-dir", usage: "directory of the embedded read models (several omsd on one machine may share it)", str: &c.ReadModelsDir},
@@ -145,8 +149,11 @@ func Defaults() Config {
 		RetentionYears:    5,
 		LogLevel:          "info",
 		LeaseTTL:          10 * time.Second,
-		SchedulerInterval: time.Minute,
-		SMTPFrom:          "ОМС онлайн <noreply@oms.local>",
+		// service.DefaultUploadScanTimeout; not imported, config stays a
+		// leaf.
+		ErasureScanTimeout: 2 * time.Minute,
+		SchedulerInterval:  time.Minute,
+		SMTPFrom:           "ОМС онлайн <noreply@oms.local>",
 		// Generous: one load generator at 500 commands/s sends 1,400 to
 		// 2,500 requests/s from one IP, 750 of them as one reviewer. The
 		// limits are there to cut off floods, not to shape ordinary
@@ -222,6 +229,9 @@ func (c *Config) Validate() error {
 	}
 	if c.LeaseTTL < time.Second {
 		return fmt.Errorf("config: OMS_LEASE_TTL must be at least 1s")
+	}
+	if c.ErasureScanTimeout < time.Second {
+		return fmt.Errorf("config: OMS_ERASURE_SCAN_TIMEOUT must be at least 1s")
 	}
 	if (c.ESDBTLSCert == "") != (c.ESDBTLSKey == "") {
 		return fmt.Errorf("config: OMS_ESDB_TLS_CERT and OMS_ESDB_TLS_KEY go together")

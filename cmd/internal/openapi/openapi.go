@@ -83,7 +83,8 @@ func Operations() []Operation {
 		{Method: "GET", Path: "/metrics", tag: "meta", sum: "Prometheus metrics", status: 200, media: []string{"text/plain; version=0.0.4"}, public: true},
 
 		{Method: "POST", Path: "/api/v1/documents", tag: "documents", sum: "Upload a scan (PDF, JPEG or PNG, up to 10 MB)",
-			desc: "Multipart form with the fields kind and file. The answer's id goes into an application's documents.", upload: true, status: 201, resp: uploadResponse{}},
+			desc: "Multipart form with the fields kind and file. The answer's id goes into an application's documents.", upload: true, status: 201, resp: uploadResponse{},
+			more: []answer{{409, text("Персональные данные владельца удалены (applicant_erased); скан не сохранён.", "The owner's personal data were erased (applicant_erased); the scan was not kept.")}}},
 		{Method: "GET", Path: "/api/v1/documents/:id", tag: "documents", sum: "Download a scan (its owner, reviewers, auditors)", status: 200,
 			media: []string{"application/pdf", "image/jpeg", "image/png"}, audited: true},
 
@@ -163,6 +164,8 @@ func Operations() []Operation {
 				{409, text("Заявление ещё рассматривается, сведения о полисе ещё надо хранить, или у заявителя есть заявления, которых ещё нет в его кабинете (applications_not_listed).",
 					"An application is being processed, an issued policy's record must still be kept, or the applicant has applications their cabinet does not show yet (applications_not_listed).")},
 				{404, text("Нет ни заявлений, ни загруженных сканов (applicant_not_found).", "Neither applications nor uploaded scans (applicant_not_found).")},
+				{503, text("Поиск загруженных сканов в журнале событий не уложился в OMS_ERASURE_SCAN_TIMEOUT (upload_scan_timeout); ничего не удалено.",
+					"Finding the uploaded scans in the event log took longer than OMS_ERASURE_SCAN_TIMEOUT (upload_scan_timeout); nothing was erased.")},
 				{422, text("Неизвестное основание (basis), значение не того типа или поле, которого нет.", "An unknown basis, a value of the wrong type, or a member the body does not have.")},
 			}},
 		Operation{Method: "GET", Path: "/api/v1/consent", tag: "commands", sum: "The consent text in force (ru/en), its version and hash; no sign-in needed",

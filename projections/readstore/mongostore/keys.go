@@ -9,6 +9,8 @@ import (
 	"go.mongodb.org/mongo-driver/bson"
 	"go.mongodb.org/mongo-driver/mongo"
 	"go.mongodb.org/mongo-driver/mongo/options"
+	"go.mongodb.org/mongo-driver/mongo/readpref"
+	"go.mongodb.org/mongo-driver/mongo/writeconcern"
 )
 
 // keysColl is the key vault: {_id: key id, wrapped: binary or null,
@@ -16,6 +18,17 @@ import (
 // atomic on every MongoDB-compatible server, so concurrent creators need no
 // transaction to agree on one key.
 const keysColl = "_readstore_keys"
+
+// keys is the vault collection, read from the primary and written to a
+// majority whatever the connection string says: an erasure must be seen
+// by the next read on any node (an upload checks the vault after storing
+// a scan, to delete it if its owner was erased meanwhile), which a
+// secondary lagging behind would not show.
+func (s *Store) keys() *mongo.Collection {
+	return s.db.Collection(keysColl, options.Collection().
+		SetReadPreference(readpref.Primary()).
+		SetWriteConcern(writeconcern.Majority()))
+}
 
 type keyDoc struct {
 	ID       string     `bson:"_id"`
@@ -27,7 +40,7 @@ type keyDoc struct {
 // LoadKey implements readstore.Store.
 func (s *Store) LoadKey(ctx context.Context, id string) (wrapped []byte, erased, found bool, err error) {
 	var d keyDoc
-	err = s.db.Collection(keysColl).FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&d)
+	err = s.keys().FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&d)
 	if errors.Is(err, mongo.ErrNoDocuments) {
 		return nil, false, false, nil
 	}
@@ -45,7 +58,7 @@ func (s *Store) CreateKey(ctx context.Context, id string, wrapped []byte) ([]byt
 	if id == "" || len(wrapped) == 0 {
 		return nil, false, errors.New("mongostore: create key: empty id or key")
 	}
-	_, err := s.db.Collection(keysColl).InsertOne(ctx, keyDoc{ID: id, Wrapped: wrapped, Created: time.Now().UTC()})
+	_, err := s.keys().InsertOne(ctx, keyDoc{ID: id, Wrapped: wrapped, Created: time.Now().UTC()})
 	if err != nil && !mongo.IsDuplicateKeyError(err) {
 		return nil, false, fmt.Errorf("mongostore: create key: %w", err)
 	}
@@ -65,7 +78,7 @@ func (s *Store) CreateKey(ctx context.Context, id string, wrapped []byte) ([]byt
 // key and never in the clear.
 func (s *Store) EraseKey(ctx context.Context, id string) error {
 	now := time.Now().UTC()
-	_, err := s.db.Collection(keysColl).UpdateOne(ctx,
+	_, err := s.keys().UpdateOne(ctx,
 		bson.D{{Key: "_id", Value: id}},
 		bson.D{{Key: "$set", Value: bson.D{{Key: "wrapped", Value: nil}, {Key: "erased_at", Value: now}}},
 			{Key: "$setOnInsert", Value: bson.D{{Key: "created_at", Value: now}}}},
