@@ -140,6 +140,7 @@ type DB struct {
 
 	mu      sync.RWMutex
 	streams map[string]*stream
+	slab    slab // where the streams and their names live
 	// marks holds the position of every allMarkEvery-th record in log
 	// order, pending ones included; records counts them all. A position
 	// per record was 8 bytes an event, a tenth of omsd's live heap after
@@ -207,8 +208,8 @@ func (db *DB) index(e *Event) error {
 	db.records++
 	s := db.streams[e.Stream]
 	if s == nil {
-		s = &stream{}
-		db.streams[e.Stream] = s
+		s = db.slab.stream()
+		db.streams[db.slab.name(e.Stream)] = s
 	}
 	if e.Revision == TombstoneRevision && e.Type == "$streamDeleted" {
 		s.tombstoned = true
@@ -221,8 +222,8 @@ func (db *DB) index(e *Event) error {
 	if target, ok := strings.CutPrefix(e.Stream, "$$"); ok && e.Type == "$metadata" {
 		t := db.streams[target]
 		if t == nil {
-			t = &stream{}
-			db.streams[target] = t
+			t = db.slab.stream()
+			db.streams[db.slab.name(target)] = t
 		}
 		m := parseMeta(e.Data)
 		t.meta = &m
