@@ -287,6 +287,18 @@ func (r *Runner) Close() error {
 	return err
 }
 
+// DropCaches empties every projection's cache of the documents it read or
+// wrote; they are read back from the store when next needed. For a quiet
+// moment after a burst (omsd's memrelease): the cached documents are live
+// heap, and the spans they share with the burst's garbage stay in use.
+func (r *Runner) DropCaches() {
+	for _, st := range r.states {
+		st.mu.Lock()
+		st.cache, st.complete = nil, false
+		st.mu.Unlock()
+	}
+}
+
 // Abort stops the router without flushing: for a node that lost its lease,
 // whose batches must not reach the store.
 func (r *Runner) Abort() {

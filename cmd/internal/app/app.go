@@ -200,9 +200,18 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (a *App, er
 		}
 	}()
 	// A catch-up or a rebuild leaves its garbage in the heap until a
-	// collection that a quiet process never starts, and its data keys
-	// unwrapped in memory.
-	go memrelease.Run(runCtx, memrelease.Options{Drop: a.keys.Forget, Logger: log})
+	// collection that a quiet process never starts, its data keys
+	// unwrapped in memory, and the projections' caches full of documents
+	// spread over spans the garbage shared: dropped, omsd's RSS at rest
+	// after 1M events went from 256-261 MB to 182 MB (its Go heap from
+	// 167-171 to 92 MB), and the next events read their documents back
+	// from the store.
+	go memrelease.Run(runCtx, memrelease.Options{Drop: func() {
+		a.keys.Forget()
+		if r, ok := a.leader.Runner(); ok {
+			r.DropCaches()
+		}
+	}, Logger: log})
 	// Every node ticks; idempotency keys make each reminder and expiry
 	// happen once however many nodes see it due.
 	go scheduler.New(scheduler.Options{Commands: a.commands, Store: a.store, Interval: cfg.SchedulerInterval, Logger: log}).Run(runCtx)
