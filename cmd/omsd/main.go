@@ -44,8 +44,12 @@ func run() error {
 		return fmt.Errorf("log level %q: %w", cfg.LogLevel, err)
 	}
 	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
-	if n, tuned := procs.Tune(os.Getenv); tuned {
-		log.Info("GOMAXPROCS raised above the CPU count for blocking disk calls; set GOMAXPROCS to choose", "gomaxprocs", n, "cpus", runtime.NumCPU())
+	tuned := procs.Tune(os.Getenv)
+	if tuned.ProcsRaised {
+		log.Info("GOMAXPROCS raised above the CPU count for blocking disk calls; set GOMAXPROCS to choose", "gomaxprocs", tuned.GOMAXPROCS, "cpus", runtime.NumCPU())
+	}
+	if tuned.GCSet {
+		log.Info("GOGC set for omsd's allocation rate; set GOGC to choose", "gogc", tuned.GCPercent)
 	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

@@ -68,37 +68,48 @@ func TestRebuildCacheBudget(t *testing.T) {
 }
 
 // GOGC is raised only while exactly one rebuild asking for it runs, and
-// only over the runtime's default: an operator's setting is left alone.
+// put back to what it was, the runtime's default or the program's own; an
+// operator's setting, or one already at or above the rebuild's, is left
+// alone.
 func TestRebuildGOGCPolicy(t *testing.T) {
 	orig := currentGOGC()
 	defer debug.SetGCPercent(orig)
+	operator := false
+	defer func(f func() bool) { operatorGOGC = f }(operatorGOGC)
+	operatorGOGC = func() bool { return operator }
 	expect := func(step string, want int) {
 		t.Helper()
 		if got := currentGOGC(); got != want {
 			t.Fatalf("%s: GOGC %d, want %d", step, got, want)
 		}
 	}
-	debug.SetGCPercent(defaultGOGC)
-	a := enterRebuild(300)
-	expect("one rebuild", 300)
-	b := enterRebuild(-1)
-	expect("a second rebuild beside it", defaultGOGC)
-	b()
-	expect("the second ended", 300)
-	c := enterRebuild(250)
-	expect("two rebuilds asking", defaultGOGC)
-	a()
-	a() // a second call is a no-op
-	expect("the first ended", 250)
-	c()
-	expect("all ended", defaultGOGC)
+	for _, base := range []int{100, 200} { // the runtime's, omsd's
+		debug.SetGCPercent(base)
+		a := enterRebuild(300)
+		expect("one rebuild", 300)
+		b := enterRebuild(-1)
+		expect("a second rebuild beside it", base)
+		b()
+		expect("the second ended", 300)
+		c := enterRebuild(250)
+		expect("two rebuilds asking", base)
+		a()
+		a() // a second call is a no-op
+		expect("the first ended", 250)
+		c()
+		expect("all ended", base)
+	}
 
-	for _, operator := range []int{50, 1000, -1} {
-		debug.SetGCPercent(operator)
+	for _, c := range []struct {
+		gogc     int
+		operator bool
+	}{{50, true}, {200, true}, {1000, false}, {300, false}, {-1, false}, {-1, true}} {
+		debug.SetGCPercent(c.gogc)
+		operator = c.operator
 		leave := enterRebuild(300)
-		expect(fmt.Sprintf("operator's GOGC %d during a rebuild", operator), operator)
+		expect(fmt.Sprintf("GOGC %d (operator's: %v) during a rebuild", c.gogc, c.operator), c.gogc)
 		leave()
-		expect(fmt.Sprintf("operator's GOGC %d after it", operator), operator)
+		expect(fmt.Sprintf("GOGC %d (operator's: %v) after it", c.gogc, c.operator), c.gogc)
 	}
 }
 

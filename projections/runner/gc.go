@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"os"
 	"runtime/debug"
 	"runtime/metrics"
 	"sync"
@@ -19,10 +20,11 @@ import (
 // store writer's), so a rebuild of several leaves GOGC alone.
 const DefaultRebuildGCPercent = 300
 
-// defaultGOGC is the runtime's own setting: any other value was chosen by
-// the operator (GOGC in the environment, or off for a GOMEMLIMIT) and is
-// left alone.
-const defaultGOGC = 100
+// operatorGOGC reports whether the operator chose GOGC (in the
+// environment, which the runtime read at start): that choice is left
+// alone. A GOGC the program set itself (omsd sets one at start) is raised
+// for a lone rebuild and put back after it. A variable for tests.
+var operatorGOGC = func() bool { return os.Getenv("GOGC") != "" }
 
 // rebuildGCPercent is the GOGC a rebuild of n projections asks for, with
 // RebuildOptions.GCPercent requested; negative means none.
@@ -44,6 +46,7 @@ var gcRaise struct {
 	mu     sync.Mutex
 	active map[*int]int // each running rebuild's requested GOGC
 	raised bool
+	base   int // GOGC before the raise, put back after it
 }
 
 // enterRebuild records a rebuild asking for GOGC percent (negative: none)
@@ -75,11 +78,18 @@ func updateGC() {
 		}
 	}
 	switch {
-	case want > 0 && (gcRaise.raised || currentGOGC() == defaultGOGC):
+	case want > 0 && gcRaise.raised:
 		debug.SetGCPercent(want)
-		gcRaise.raised = true
-	case want <= 0 && gcRaise.raised:
-		debug.SetGCPercent(defaultGOGC)
+	case want > 0:
+		// Only ever raised: a GOGC already at or above the rebuild's
+		// (or off) collects less often as it is.
+		if base := currentGOGC(); base > 0 && base < want && !operatorGOGC() {
+			gcRaise.base = base
+			debug.SetGCPercent(want)
+			gcRaise.raised = true
+		}
+	case gcRaise.raised:
+		debug.SetGCPercent(gcRaise.base)
 		gcRaise.raised = false
 	}
 }

@@ -206,7 +206,9 @@ func TestBatchingWritesEachDocumentOncePerFlush(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The rebuild also runs with its own GOGC over the runtime's default,
-	// and puts the default back, after a failed rebuild too.
+	// and puts the default back, after a failed rebuild too. An operator's
+	// GOGC would be left alone: none here.
+	t.Setenv("GOGC", "")
 	defer debug.SetGCPercent(debug.SetGCPercent(100))
 	during := 0
 	if _, err := r.Rebuild(ctx, "counter", runner.RebuildOptions{BatchSize: 100, DropDelay: time.Millisecond, GCPercent: 333,
