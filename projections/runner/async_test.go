@@ -205,3 +205,28 @@ func TestDropCachesLosesNothing(t *testing.T) {
 		t.Fatalf("the store counts %d ticks, want 6", n)
 	}
 }
+
+// Nor while flushes fail: their documents go back into the batch, which a
+// drop does not touch.
+func TestDropCachesWhileFlushesFail(t *testing.T) {
+	store := openGated(t)
+	store.failing.Store(5)
+	p := &applies{}
+	g, r := startGated(t, store, p)
+	var last uint64
+	for i, s := range []string{"a", "b", "a", "c", "a", "b", "a"} {
+		last = g.tick(t, s, false)
+		if i%2 == 1 {
+			r.DropCaches()
+		}
+	}
+	waitFor(t, r, last)
+	if store.flushes.Load() < 6 {
+		t.Fatalf("%d flushes: the refused ones were not retried", store.flushes.Load())
+	}
+	for s, want := range map[string]int{"a": 4, "b": 2, "c": 1} {
+		if n := g.count(t, s); n != want {
+			t.Errorf("%s counts %d, want %d", s, n, want)
+		}
+	}
+}

@@ -78,9 +78,7 @@ func updateGC() {
 		}
 	}
 	switch {
-	case want > 0 && gcRaise.raised:
-		debug.SetGCPercent(want)
-	case want > 0:
+	case want > 0 && !gcRaise.raised:
 		// Only ever raised: a GOGC already at or above the rebuild's
 		// (or off) collects less often as it is.
 		if base := currentGOGC(); base > 0 && base < want && !operatorGOGC() {
@@ -88,7 +86,7 @@ func updateGC() {
 			debug.SetGCPercent(want)
 			gcRaise.raised = true
 		}
-	case gcRaise.raised:
+	case want <= 0 && gcRaise.raised:
 		debug.SetGCPercent(gcRaise.base)
 		gcRaise.raised = false
 	}

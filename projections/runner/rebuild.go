@@ -39,10 +39,12 @@ type RebuildOptions struct {
 	// store reads, and the memory is given back at the switch.
 	CacheBytes int64
 	// GCPercent is GOGC while the rebuild runs, if it is the only one
-	// running and GOGC is the runtime's default (an operator's GOGC or
-	// GOMEMLIMIT setting is left alone); a negative value leaves GOGC
-	// alone. Zero means DefaultRebuildGCPercent for one projection and
-	// GOGC left alone for several (see DefaultRebuildGCPercent).
+	// running, GOGC is on and below it, and the operator did not set GOGC
+	// (the environment's GOGC is left alone, and a rebuild never lowers
+	// GOGC); GOGC goes back to its value after the rebuild. A negative
+	// value leaves GOGC alone. Zero means DefaultRebuildGCPercent for one
+	// projection and GOGC left alone for several (see
+	// DefaultRebuildGCPercent).
 	GCPercent int
 }
 

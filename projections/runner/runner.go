@@ -291,6 +291,8 @@ func (r *Runner) Close() error {
 // wrote; they are read back from the store when next needed. For a quiet
 // moment after a burst (omsd's memrelease): the cached documents are live
 // heap, and the spans they share with the burst's garbage stay in use.
+// Only the live projections' caches: a rebuild's fresh state is not among
+// r.states, and its cache is what spares it a store read per miss.
 func (r *Runner) DropCaches() {
 	for _, st := range r.states {
 		st.mu.Lock()

@@ -1,6 +1,7 @@
 // Package memrelease hands memory back to the OS once a burst of work is
-// over. Go collects when the heap reaches twice what was live after the
-// last collection, and a process that goes quiet allocates nothing that
+// over. Go collects when the heap reaches a multiple of what was live after
+// the last collection (twice at GOGC=100, three times at omsd's 200), and a
+// process that goes quiet allocates nothing that
 // would start one: after omsd caught up with a million events, its heap
 // kept the burst's garbage (the live heap was 72 MB of 125 MB in use
 // after 200k events) until the runtime's two-minute forced collection.

@@ -37,10 +37,13 @@ const Factor = 2
 // (cmd/internal/bench BenchmarkSubmit, two cores, interleaved) 1305, 1398
 // and 1420 submissions/s against 1094, 1158 and 1116 at 100;
 // read-your-writes p99 97, 66 and 87 ms against 116, 74 and 110 ms
-// (BenchmarkReadYourWrites). Memory at rest does not pay for it, since
-// memrelease drops the caches and hands the free heap back after a burst
-// (BenchmarkOmsdMemory at 1M events: RSS at rest 187 MB against 184 MB);
-// the peak during a burst does (1086 MB against 915 MB).
+// (BenchmarkReadYourWrites). Memory at rest does not pay for it once
+// memrelease has dropped the caches and handed the free heap back after a
+// burst (BenchmarkOmsdMemory at 1M events: RSS at rest 187 MB against
+// 184 MB); the peak during a burst does (1086 MB against 915 MB), and so
+// does a node under a steady trickle that never looks like the end of a
+// burst to memrelease: its heap may stay at up to three times the live
+// one instead of two.
 const GCPercent = 200
 
 // Tuning is what Tune left in force.

@@ -15,7 +15,7 @@ type slab struct {
 }
 
 const (
-	streamsPerBlock = 1024    // 48 KiB of streams
+	streamsPerBlock = 1024    // 40 KiB of streams
 	namesPerBlock   = 1 << 16 // bytes of stream names
 )
 

@@ -94,7 +94,7 @@ type stream struct {
 	entries    []entry // index is the revision
 	tombstoned bool
 	// meta is nil for the many streams without metadata: inline it made
-	// every stream 64 bytes instead of 48.
+	// every stream 64 bytes instead of 40.
 	meta *streamMeta
 }
 
