@@ -3,7 +3,7 @@ package runner_test
 import (
 	"context"
 	"errors"
-	"strings"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -124,38 +124,33 @@ func TestApplyGoesOnWhileTheStoreWrites(t *testing.T) {
 
 // A flush the store refuses loses nothing: its documents go back into the
 // batch, behind the newer versions applied meanwhile, and a later flush
-// writes them with the checkpoint.
+// writes them with the checkpoint; also when the caches are dropped in
+// between (DropCaches does not touch the batch).
 func TestRefusedFlushIsWrittenAgain(t *testing.T) {
-	store := openGated(t)
-	store.failing.Store(3)
-	p := &applies{}
-	g, r := startGated(t, store, p)
-	var last uint64
-	for _, s := range []string{"a", "b", "a", "c"} {
-		last = g.tick(t, s, false)
+	for _, drop := range []bool{false, true} {
+		t.Run(fmt.Sprintf("drop=%v", drop), func(t *testing.T) {
+			store := openGated(t)
+			store.failing.Store(3)
+			p := &applies{}
+			g, r := startGated(t, store, p)
+			var last uint64
+			for i, s := range []string{"a", "b", "a", "c"} {
+				last = g.tick(t, s, false)
+				if drop && i%2 == 1 {
+					r.DropCaches()
+				}
+			}
+			waitFor(t, r, last)
+			if store.flushes.Load() < 4 {
+				t.Fatalf("%d flushes: the refused ones were not retried", store.flushes.Load())
+			}
+			for s, want := range map[string]int{"a": 2, "b": 1, "c": 1} {
+				if n := g.count(t, s); n != want {
+					t.Errorf("%s counts %d, want %d", s, n, want)
+				}
+			}
+		})
 	}
-	waitFor(t, r, last)
-	if store.flushes.Load() < 4 {
-		t.Fatalf("%d flushes: the refused ones were not retried", store.flushes.Load())
-	}
-	for s, want := range map[string]int{"a": 2, "b": 1, "c": 1} {
-		if n := g.count(t, s); n != want {
-			t.Errorf("%s counts %d, want %d", s, n, want)
-		}
-	}
-}
-
-// readCounting counts the store reads of the counter's documents.
-type readCounting struct {
-	*gatedStore
-	reads atomic.Int64
-}
-
-func (r *readCounting) GetPhysical(ctx context.Context, physical, id string) (readstore.Doc, error) {
-	if strings.HasPrefix(physical, "counts") {
-		r.reads.Add(1)
-	}
-	return r.gatedStore.GetPhysical(ctx, physical, id)
 }
 
 // DropCaches empties the caches at any moment, a flush waiting at the
@@ -164,7 +159,7 @@ func (r *readCounting) GetPhysical(ctx context.Context, physical, id string) (re
 func TestDropCachesLosesNothing(t *testing.T) {
 	store := openGated(t)
 	store.gate = make(chan struct{})
-	rc := &readCounting{gatedStore: store}
+	rc := &readsOf{Store: store, prefix: "counts"}
 	p := &applies{}
 	g := startOn(t, rc, store.Store, runner.Options{FlushInterval: 5 * time.Millisecond, FlushGap: time.Millisecond}, p)
 	r := g.runner
@@ -178,8 +173,8 @@ func TestDropCachesLosesNothing(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("no flush reached the store")
 	}
-	r.DropCaches()            // "s" is only in the flush waiting at the gate now
-	before := rc.reads.Load() // the first tick looked for "s" in the store
+	r.DropCaches()        // "s" is only in the flush waiting at the gate now
+	before := rc.n.Load() // the first tick looked for "s" in the store
 	for range 3 {
 		g.tick(t, "s", false)
 	}
@@ -190,7 +185,7 @@ func TestDropCachesLosesNothing(t *testing.T) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	if n := rc.reads.Load() - before; n != 0 {
+	if n := rc.n.Load() - before; n != 0 {
 		t.Fatalf("%d store reads while the document was in the flush in flight", n)
 	}
 	release()
@@ -198,35 +193,10 @@ func TestDropCachesLosesNothing(t *testing.T) {
 	r.DropCaches()
 	last := g.tick(t, "s", false)
 	waitFor(t, r, last)
-	if n := rc.reads.Load() - before; n != 1 {
+	if n := rc.n.Load() - before; n != 1 {
 		t.Fatalf("%d store reads after the caches were dropped, want 1", n)
 	}
 	if n := g.count(t, "s"); n != 6 {
 		t.Fatalf("the store counts %d ticks, want 6", n)
-	}
-}
-
-// Nor while flushes fail: their documents go back into the batch, which a
-// drop does not touch.
-func TestDropCachesWhileFlushesFail(t *testing.T) {
-	store := openGated(t)
-	store.failing.Store(5)
-	p := &applies{}
-	g, r := startGated(t, store, p)
-	var last uint64
-	for i, s := range []string{"a", "b", "a", "c", "a", "b", "a"} {
-		last = g.tick(t, s, false)
-		if i%2 == 1 {
-			r.DropCaches()
-		}
-	}
-	waitFor(t, r, last)
-	if store.flushes.Load() < 6 {
-		t.Fatalf("%d flushes: the refused ones were not retried", store.flushes.Load())
-	}
-	for s, want := range map[string]int{"a": 4, "b": 2, "c": 1} {
-		if n := g.count(t, s); n != want {
-			t.Errorf("%s counts %d, want %d", s, n, want)
-		}
 	}
 }

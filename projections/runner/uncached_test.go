@@ -71,29 +71,37 @@ func (journal) Apply(_ context.Context, tx *runner.Tx, ev eventstore.Recorded) e
 	return nil
 }
 
-// journalReads counts the runner's store reads of journal documents.
-type journalReads struct {
-	*sqlitestore.Store
-	n atomic.Int64
+// readsOf counts the runner's store reads of the documents of physical
+// collections named with prefix, passing everything through, the store's
+// atomic flushes included.
+type readsOf struct {
+	readstore.Store
+	prefix string
+	n      atomic.Int64
 }
 
-func (j *journalReads) GetPhysical(ctx context.Context, physical, id string) (readstore.Doc, error) {
-	if strings.HasPrefix(physical, "journal_") {
-		j.n.Add(1)
+func (r *readsOf) GetPhysical(ctx context.Context, physical, id string) (readstore.Doc, error) {
+	if strings.HasPrefix(physical, r.prefix) {
+		r.n.Add(1)
 	}
-	return j.Store.GetPhysical(ctx, physical, id)
+	return r.Store.GetPhysical(ctx, physical, id)
+}
+
+func (r *readsOf) AtomicFlush() bool {
+	af, ok := r.Store.(readstore.AtomicFlusher)
+	return ok && af.AtomicFlush()
 }
 
 // startJournal runs the journal on a fresh store whose journal reads are
 // counted; atomic false hides the store's atomic flushes, as on MongoDB.
-func startJournal(t *testing.T, atomic bool, o runner.Options) (*rig, *journalReads) {
+func startJournal(t *testing.T, atomic bool, o runner.Options) (*rig, *readsOf) {
 	t.Helper()
 	base, err := sqlitestore.Open(context.Background(), sqlitestore.Options{Dir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { base.Close() })
-	reads := &journalReads{Store: base}
+	reads := &readsOf{Store: base, prefix: "journal_"}
 	var store readstore.Store = reads
 	if !atomic {
 		store = opaque{reads}
