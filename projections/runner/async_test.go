@@ -56,6 +56,29 @@ func (a *applies) Apply(ctx context.Context, tx *runner.Tx, ev eventstore.Record
 	return nil
 }
 
+// awaitHeld waits until a flush of the counter reached the store's gate.
+func awaitHeld(t *testing.T, store *gatedStore) {
+	t.Helper()
+	select {
+	case <-store.held:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no flush reached the store")
+	}
+}
+
+// awaitApplied waits until p applied n events, while its flush may wait at
+// the store.
+func awaitApplied(t *testing.T, p *applies, n int64) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for p.n.Load() < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d events applied while a flush waited for the store", p.n.Load(), n)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
 func startGated(t *testing.T, store *gatedStore, p runner.Projection) (*rig, *runner.Runner) {
 	t.Helper()
 	g := startOn(t, store, store.Store, runner.Options{FlushInterval: 5 * time.Millisecond, FlushGap: time.Millisecond}, p)
@@ -87,21 +110,11 @@ func TestApplyGoesOnWhileTheStoreWrites(t *testing.T) {
 	t.Cleanup(release) // before the runner's Close, which waits for the flush
 
 	first := g.tick(t, "s", false)
-	select {
-	case <-store.held:
-	case <-time.After(10 * time.Second):
-		t.Fatal("no flush reached the store")
-	}
+	awaitHeld(t, store)
 	for range 5 {
 		g.tick(t, "s", false)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for p.n.Load() < 6 {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d of 6 events applied while a flush waited for the store", p.n.Load())
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	awaitApplied(t, p, 6)
 	if pos, _ := r.Position("counter"); pos >= first {
 		t.Fatalf("the checkpoint %d passed %d before the store wrote it", pos, first)
 	}
@@ -168,23 +181,13 @@ func TestDropCachesLosesNothing(t *testing.T) {
 	t.Cleanup(release)
 
 	g.tick(t, "s", false)
-	select {
-	case <-store.held:
-	case <-time.After(10 * time.Second):
-		t.Fatal("no flush reached the store")
-	}
+	awaitHeld(t, store)
 	r.DropCaches()        // "s" is only in the flush waiting at the gate now
 	before := rc.n.Load() // the first tick looked for "s" in the store
 	for range 3 {
 		g.tick(t, "s", false)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for p.n.Load() < 4 {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d of 4 events applied", p.n.Load())
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	awaitApplied(t, p, 4)
 	if n := rc.n.Load() - before; n != 0 {
 		t.Fatalf("%d store reads while the document was in the flush in flight", n)
 	}
