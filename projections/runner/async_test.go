@@ -12,6 +12,7 @@ import (
 	"github.com/omsonline/oms/events/eventstore"
 	"github.com/omsonline/oms/projections/readstore"
 	"github.com/omsonline/oms/projections/readstore/sqlitestore"
+	"github.com/omsonline/oms/projections/readstore/storetest"
 	"github.com/omsonline/oms/projections/runner"
 )
 
@@ -172,7 +173,7 @@ func TestRefusedFlushIsWrittenAgain(t *testing.T) {
 func TestDropCachesLosesNothing(t *testing.T) {
 	store := openGated(t)
 	store.gate = make(chan struct{})
-	rc := &readsOf{Store: store, prefix: "counts"}
+	rc := &storetest.Reads{Store: store, Prefix: "counts"}
 	p := &applies{}
 	g := startOn(t, rc, store.Store, runner.Options{FlushInterval: 5 * time.Millisecond, FlushGap: time.Millisecond}, p)
 	r := g.runner
@@ -182,13 +183,13 @@ func TestDropCachesLosesNothing(t *testing.T) {
 
 	g.tick(t, "s", false)
 	awaitHeld(t, store)
-	r.DropCaches()        // "s" is only in the flush waiting at the gate now
-	before := rc.n.Load() // the first tick looked for "s" in the store
+	r.DropCaches()       // "s" is only in the flush waiting at the gate now
+	before := rc.Count() // the first tick looked for "s" in the store
 	for range 3 {
 		g.tick(t, "s", false)
 	}
 	awaitApplied(t, p, 4)
-	if n := rc.n.Load() - before; n != 0 {
+	if n := rc.Count() - before; n != 0 {
 		t.Fatalf("%d store reads while the document was in the flush in flight", n)
 	}
 	release()
@@ -196,7 +197,7 @@ func TestDropCachesLosesNothing(t *testing.T) {
 	r.DropCaches()
 	last := g.tick(t, "s", false)
 	waitFor(t, r, last)
-	if n := rc.n.Load() - before; n != 1 {
+	if n := rc.Count() - before; n != 1 {
 		t.Fatalf("%d store reads after the caches were dropped, want 1", n)
 	}
 	if n := g.count(t, "s"); n != 6 {

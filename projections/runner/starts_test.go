@@ -13,6 +13,7 @@ import (
 	"github.com/omsonline/oms/events/eventstore"
 	"github.com/omsonline/oms/projections/readstore"
 	"github.com/omsonline/oms/projections/readstore/sqlitestore"
+	"github.com/omsonline/oms/projections/readstore/storetest"
 	"github.com/omsonline/oms/projections/runner"
 )
 
@@ -55,20 +56,6 @@ func (f *firsts) Apply(_ context.Context, tx *runner.Tx, ev eventstore.Recorded)
 	return tx.Put("counts", ev.Stream, count{N: doc.N + 1}, nil)
 }
 
-// readCounter counts the store reads of the runner. Embedding the SQLite
-// store keeps its AtomicFlush; opaque hides it behind the interface.
-type readCounter struct {
-	*sqlitestore.Store
-	reads atomic.Int64
-}
-
-func (r *readCounter) GetPhysical(ctx context.Context, physical, id string) (readstore.Doc, error) {
-	r.reads.Add(1)
-	return r.Store.GetPhysical(ctx, physical, id)
-}
-
-type opaque struct{ readstore.Store }
-
 // A stream's first event skips the read that could only find nothing, but
 // only where the store flushes atomically and never for a replayed parked
 // event, whose stream has documents by then.
@@ -87,15 +74,11 @@ func TestStartsStreamSkipsOnlyReadsThatCannotFind(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer base.Close()
-			rc := &readCounter{Store: base}
-			var store readstore.Store = rc
-			if !tc.atomic {
-				store = opaque{rc}
-			}
+			rc := &storetest.Reads{Store: base, Hidden: !tc.atomic}
 			f := &firsts{starts: map[string][]bool{}}
 			f.broken.Store(true)
 			sub := eventstore.NewSubscriber(es, eventstore.SubscriberOptions{StartFrom: runner.StartFrom(base), NackDelay: time.Millisecond})
-			r, err := runner.New(ctx, runner.Options{Store: store, Subscriber: sub, Events: es, Retries: 1}, f)
+			r, err := runner.New(ctx, runner.Options{Store: rc, Subscriber: sub, Events: es, Retries: 1}, f)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -140,7 +123,7 @@ func TestStartsStreamSkipsOnlyReadsThatCannotFind(t *testing.T) {
 			// flushes are not atomic; s-c's second event, the first it saw
 			// but not its stream's first, reads it in both. The replay finds
 			// s-c's document in the cache.
-			if got := rc.reads.Load(); got != tc.wantReads {
+			if got := rc.Count(); got != tc.wantReads {
 				t.Errorf("store reads %d, want %d", got, tc.wantReads)
 			}
 		})

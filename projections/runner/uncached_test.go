@@ -5,14 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
-	"sync/atomic"
 	"testing"
 
 	"github.com/omsonline/oms/events"
 	"github.com/omsonline/oms/events/eventstore"
 	"github.com/omsonline/oms/projections/readstore"
 	"github.com/omsonline/oms/projections/readstore/sqlitestore"
+	"github.com/omsonline/oms/projections/readstore/storetest"
 	"github.com/omsonline/oms/projections/runner"
 )
 
@@ -71,42 +70,17 @@ func (journal) Apply(_ context.Context, tx *runner.Tx, ev eventstore.Recorded) e
 	return nil
 }
 
-// readsOf counts the runner's store reads of the documents of physical
-// collections named with prefix, passing everything through, the store's
-// atomic flushes included.
-type readsOf struct {
-	readstore.Store
-	prefix string
-	n      atomic.Int64
-}
-
-func (r *readsOf) GetPhysical(ctx context.Context, physical, id string) (readstore.Doc, error) {
-	if strings.HasPrefix(physical, r.prefix) {
-		r.n.Add(1)
-	}
-	return r.Store.GetPhysical(ctx, physical, id)
-}
-
-func (r *readsOf) AtomicFlush() bool {
-	af, ok := r.Store.(readstore.AtomicFlusher)
-	return ok && af.AtomicFlush()
-}
-
 // startJournal runs the journal on a fresh store whose journal reads are
 // counted; atomic false hides the store's atomic flushes, as on MongoDB.
-func startJournal(t *testing.T, atomic bool, o runner.Options) (*rig, *readsOf) {
+func startJournal(t *testing.T, atomic bool, o runner.Options) (*rig, *storetest.Reads) {
 	t.Helper()
 	base, err := sqlitestore.Open(context.Background(), sqlitestore.Options{Dir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { base.Close() })
-	reads := &readsOf{Store: base, prefix: "journal_"}
-	var store readstore.Store = reads
-	if !atomic {
-		store = opaque{reads}
-	}
-	return startOn(t, store, base, o, journal{}), reads
+	reads := &storetest.Reads{Store: base, Prefix: "journal_", Hidden: !atomic}
+	return startOn(t, reads, base, o, journal{}), reads
 }
 
 // seal appends a Seal to stream and waits until the journal applied it.
@@ -154,7 +128,7 @@ func TestUncachedDocumentsAreReadFromTheStore(t *testing.T) {
 	g.seal(t, "s-1")
 	// Every entry was flushed before the Seal: a cached one would have
 	// been found without a read.
-	if n := reads.n.Load(); n < ticks {
+	if n := reads.Count(); n < ticks {
 		t.Errorf("the Seal read %d journal entries from the store, want all %d", n, ticks)
 	}
 	g.sealed(t, "live", "s-1", ticks)
@@ -198,13 +172,13 @@ func TestCountsSurviveATinyCache(t *testing.T) {
 		g.sealed(t, when, "s-0", rounds)
 	}
 	check("live")
-	reads.n.Store(0)
+	reads.Reset()
 	if _, err := g.runner.Rebuild(context.Background(), "counter", runner.RebuildOptions{BatchSize: 3, CacheBytes: 300}); err != nil {
 		t.Fatal(err)
 	}
 	check("rebuilt")
 	// The Seal may read the entries already flushed; the ticks must not.
-	if n := reads.n.Load(); n > rounds {
+	if n := reads.Count(); n > rounds {
 		t.Errorf("the rebuild read %d journal entries from the store for %d ticks and one Seal over %d entries", n, streams*rounds, rounds)
 	}
 }
