@@ -11,6 +11,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/omsonline/oms/events"
@@ -121,8 +122,17 @@ func (Projection) Collections() []runner.Collection {
 
 // Apply implements runner.Projection.
 func (Projection) Apply(_ context.Context, tx *runner.Tx, ev eventstore.Recorded) error {
-	if ev.Envelope.Type == schema.TypePersonalDataAccessed {
+	switch ev.Envelope.Type {
+	case schema.TypePersonalDataAccessed:
 		return applyAccess(tx, ev)
+	case schema.TypeDocumentUploaded:
+		// A scan's id is new with its upload, so no form has referred to it
+		// yet: telling the runner spares the submission that refers to it
+		// a store read per scan that would find nothing.
+		if id, ok := strings.CutPrefix(ev.Stream, "document-"); ok && ev.Revision == 0 {
+			return tx.Unwritten(Documents, id)
+		}
+		return nil
 	}
 	st, ok, err := appview.Next(tx, Applications, ev)
 	if !ok || err != nil || !st.Fresh {

@@ -2,8 +2,8 @@ package history_test
 
 import (
 	"context"
-	"strings"
-	"sync/atomic"
+	"encoding/json"
+	"slices"
 	"testing"
 	"time"
 
@@ -14,25 +14,28 @@ import (
 	"github.com/omsonline/oms/events/schema"
 	"github.com/omsonline/oms/projections/history"
 	"github.com/omsonline/oms/projections/readstore"
-	"github.com/omsonline/oms/projections/readstore/sqlitestore"
+	"github.com/omsonline/oms/projections/readstore/storetest"
 	"github.com/omsonline/oms/projections/runner"
 )
 
-// entryReads counts the runner's store reads of audit entries. Embedding
-// the SQLite store keeps its atomic flushes; opaqueStore hides them.
-type entryReads struct {
-	*sqlitestore.Store
-	n atomic.Int64
-}
-
-func (r *entryReads) GetPhysical(ctx context.Context, physical, id string) (readstore.Doc, error) {
-	if strings.HasPrefix(physical, history.Entries+"_g") {
-		r.n.Add(1)
+// startCounted runs the history projection on the rig's store behind a
+// counter of the reads of one of its collections; atomic false hides the
+// store's atomic flushes, as on MongoDB.
+func startCounted(t *testing.T, g *rig, coll string, atomic bool) *storetest.Reads {
+	t.Helper()
+	counter := &storetest.Reads{Store: g.store, Prefix: coll + "_g", Hidden: !atomic}
+	sub := eventstore.NewSubscriber(g.events, eventstore.SubscriberOptions{StartFrom: runner.StartFrom(g.store)})
+	r, err := runner.New(context.Background(), runner.Options{Store: counter, Subscriber: sub, Events: g.events, FlushInterval: time.Millisecond}, history.Projection{})
+	if err != nil {
+		t.Fatal(err)
 	}
-	return r.Store.GetPhysical(ctx, physical, id)
+	ctx, cancel := context.WithCancel(context.Background())
+	go r.Run(ctx)
+	<-r.Running()
+	g.runner = r
+	t.Cleanup(func() { cancel(); r.Close() })
+	return counter
 }
-
-type opaqueStore struct{ readstore.Store }
 
 // Live events look up their audit entry in the store only where a crash
 // can have left it there ahead of the view: on a store without atomic
@@ -44,21 +47,7 @@ func TestEntriesAreLookedUpOnlyWhereTheyCanExist(t *testing.T) {
 	}{{"atomic store", true}, {"store without atomic flushes", false}} {
 		t.Run(tc.name, func(t *testing.T) {
 			g := newRig(t)
-			counter := &entryReads{Store: g.store.(*sqlitestore.Store)}
-			var store readstore.Store = counter
-			if !tc.atomic {
-				store = opaqueStore{counter}
-			}
-			sub := eventstore.NewSubscriber(g.events, eventstore.SubscriberOptions{StartFrom: runner.StartFrom(g.store)})
-			r, err := runner.New(context.Background(), runner.Options{Store: store, Subscriber: sub, Events: g.events, FlushInterval: time.Millisecond}, history.Projection{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			ctx, cancel := context.WithCancel(context.Background())
-			go r.Run(ctx)
-			<-r.Running()
-			g.runner = r
-			t.Cleanup(func() { cancel(); r.Close() })
+			counter := startCounted(t, g, history.Entries, tc.atomic)
 
 			appID := uuid.NewString()
 			stream := schema.ApplicationStream(appID)
@@ -69,7 +58,7 @@ func TestEntriesAreLookedUpOnlyWhereTheyCanExist(t *testing.T) {
 			g.append(stream, rev, schema.ApplicationApproved{ApplicationID: appID, ReviewerID: "rev-1", ApprovedAt: g.at})
 			g.catchUp()
 
-			got := counter.n.Load()
+			got := counter.Count()
 			if tc.atomic && got != 0 {
 				t.Fatalf("%d store reads of audit entries, want none", got)
 			}
@@ -79,6 +68,60 @@ func TestEntriesAreLookedUpOnlyWhereTheyCanExist(t *testing.T) {
 			entries, err := g.store.List(context.Background(), readstore.ListQuery{Collection: history.Entries, Prefix: appID + "/", Limit: 10})
 			if err != nil || len(entries) != 3 {
 				t.Fatalf("%d entries (%v), want 3", len(entries), err)
+			}
+		})
+	}
+}
+
+// A submission looks its scans up in the scan index only where a scan may
+// already be there: one uploaded before (an upload gives its scan a new
+// id, so nothing can have referred to it) is known to be absent without a
+// read, on a store that flushes atomically. A second application referring
+// to the same scan still finds the first in the index.
+func TestNewScansAreNotLookedUp(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		atomic    bool
+		wantReads int64
+	}{{"atomic store", true, 1}, {"store without atomic flushes", false, 3}} {
+		t.Run(tc.name, func(t *testing.T) {
+			g := newRig(t)
+			counter := startCounted(t, g, history.Documents, tc.atomic)
+			alice := events.Actor{ID: "alice", Role: events.RoleApplicant}
+			uploaded, unseen := []string{uuid.NewString(), uuid.NewString()}, uuid.NewString()
+			for _, id := range uploaded {
+				g.append(schema.DocumentStream(id), alice, schema.DocumentUploaded{DocumentID: id, OwnerID: "alice", Kind: "passport", SHA256: "00", Size: 1, ContentType: "image/png", UploadedAt: g.at})
+			}
+			g.catchUp()
+			a, b := uuid.NewString(), uuid.NewString()
+			// unseen has no upload event here (a form of an older store
+			// may refer to such a scan): it is looked up.
+			g.append(schema.ApplicationStream(a), alice, submitted(a, "alice", uploaded[0], uploaded[1], unseen))
+			g.catchUp()
+			if got := counter.Count(); got != tc.wantReads {
+				t.Fatalf("%d store reads of the scan index, want %d", got, tc.wantReads)
+			}
+			g.append(schema.ApplicationStream(b), alice, submitted(b, "alice", uploaded[0]))
+			g.catchUp()
+			want := map[string][]string{uploaded[0]: {a, b}, uploaded[1]: {a}, unseen: {a}}
+			for scan, apps := range want {
+				d, err := g.store.Get(context.Background(), history.Documents, scan)
+				if err != nil {
+					t.Fatalf("index of %s: %v", scan, err)
+				}
+				var idx struct {
+					Applications []struct{ ApplicationID string }
+				}
+				if err := json.Unmarshal(d.Body, &idx); err != nil {
+					t.Fatal(err)
+				}
+				var got []string
+				for _, x := range idx.Applications {
+					got = append(got, x.ApplicationID)
+				}
+				if !slices.Equal(got, apps) {
+					t.Errorf("index of %s = %v, want %v", scan, got, apps)
+				}
 			}
 		})
 	}

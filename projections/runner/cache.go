@@ -47,6 +47,9 @@ func (c *docCache) get(k key) (*entry, bool) { return c.lru.Get(k) }
 
 func (c *docCache) len() int { return c.lru.Len() }
 
+// has reports whether the cache holds the key, without making it recent.
+func (c *docCache) has(k key) bool { return c.lru.Contains(k) }
+
 func (c *docCache) keys() []key { return c.lru.Keys() }
 
 // put adds or replaces a document and reports the keys it evicted to stay

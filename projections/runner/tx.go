@@ -76,6 +76,38 @@ func (tx *Tx) StartsStream() bool { return tx.starts }
 // nothing for every event.
 func (tx *Tx) FirstApply() bool { return tx.first }
 
+// Unwritten tells the runner what the projection knows from its domain: no
+// event before this one wrote the document (a scan's index entry, say,
+// before the scan's upload, whose id is new). When no earlier apply of
+// this event can have written it either (FirstApply), the store cannot
+// hold it, and the runner remembers it as absent: a later event's lookup
+// finds that in the cache instead of asking the store. Anywhere else, or
+// when the runner already knows the document, it does nothing; if the
+// cache lets the note go, a lookup reads the store as before.
+func (tx *Tx) Unwritten(coll, id string) error {
+	phys, ok := tx.st.phys[coll]
+	if !ok {
+		return fmt.Errorf("runner: %s does not own collection %q", tx.st.p.Name(), coll)
+	}
+	if !tx.first || tx.st.uncached[coll] {
+		return nil
+	}
+	k := key{coll, id}
+	if _, ok := tx.st.batch[k]; ok {
+		return nil
+	}
+	if j := tx.st.inflight; j != nil {
+		if _, ok := j.docs[k]; ok {
+			return nil
+		}
+	}
+	if tx.st.cache != nil && tx.st.cache.has(k) {
+		return nil
+	}
+	tx.st.remember(k, &entry{coll: phys, id: id})
+	return nil
+}
+
 // lookup finds a document's current entry; nil means it does not exist.
 func (tx *Tx) lookup(coll, id string) (*entry, error) {
 	k := key{coll, id}
