@@ -92,12 +92,16 @@ func (p Projection) Apply(_ context.Context, tx *runner.Tx, ev eventstore.Record
 		return err
 	}
 	var item Item
-	_, itemFresh, err := tx.GetJSON(Collection, appID, &item)
-	if err != nil {
-		return err
-	}
-	if !itemFresh {
-		return nil // the item has this event already; only the view lagged
+	// Only the application's own events write its item, so before its
+	// first one there is nothing to read.
+	if !tx.StartsStream() {
+		_, itemFresh, err := tx.GetJSON(Collection, appID, &item)
+		if err != nil {
+			return err
+		}
+		if !itemFresh {
+			return nil // the item has this event already; only the view lagged
+		}
 	}
 	at := ev.Envelope.OccurredAt
 	cal := p.Calendar
