@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"runtime/pprof"
 	"sync"
+	"syscall"
 	"sync/atomic"
 	"time"
 
@@ -33,6 +34,10 @@ type SubmitResult struct {
 	// garbage collections meanwhile: what drives the collector's share.
 	AllocPerSubmit float64
 	GCs            uint32
+	// CPUPerSubmit is the CPU time (user and system) the whole process
+	// spent per submission while submitting: steadier than the rate on a
+	// shared machine, where the cores' speed varies from run to run.
+	CPUPerSubmit time.Duration
 	// PoolExhausted says every applicant had submitted before the
 	// duration was over: the figure is over the shorter time.
 	PoolExhausted bool
@@ -143,6 +148,7 @@ func submit(ctx context.Context, o *Options) (SubmitResult, error) {
 	}
 	var m0 runtime.MemStats
 	runtime.ReadMemStats(&m0)
+	cpu0, cpuErr := processCPU()
 	var wg sync.WaitGroup
 	for w := 0; w < o.SubmitWorkers; w++ {
 		wg.Add(1)
@@ -173,6 +179,7 @@ func submit(ctx context.Context, o *Options) (SubmitResult, error) {
 	wg.Wait()
 	var m1 runtime.MemStats
 	runtime.ReadMemStats(&m1)
+	cpu1, cpuErr1 := processCPU()
 	if o.SubmitProfile != nil {
 		pprof.StopCPUProfile()
 	}
@@ -185,6 +192,9 @@ func submit(ctx context.Context, o *Options) (SubmitResult, error) {
 	res.Latency = perf.Summarise(all)
 	if len(all) > 0 {
 		res.AllocPerSubmit = float64(m1.TotalAlloc-m0.TotalAlloc) / float64(len(all))
+		if cpuErr == nil && cpuErr1 == nil {
+			res.CPUPerSubmit = (cpu1 - cpu0) / time.Duration(len(all))
+		}
 	}
 	res.GCs = m1.NumGC - m0.NumGC
 	return res, nil
@@ -225,4 +235,13 @@ func parallel(workers, n int, f func(i int) error) error {
 	}
 	wg.Wait()
 	return first
+}
+
+// processCPU is the CPU time, user and system, the process has used so far.
+func processCPU() (time.Duration, error) {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0, fmt.Errorf("bench: getrusage: %w", err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()), nil
 }

@@ -71,5 +71,8 @@ func BenchmarkSubmit(b *testing.B) {
 		b.ReportMetric(float64(r.Latency.P99.Microseconds())/1000, "p99-ms")
 		b.ReportMetric(r.AllocPerSubmit/1024, "KB-alloc/submit")
 		b.ReportMetric(float64(r.GCs)/r.Elapsed.Seconds(), "GCs/s")
+		if r.CPUPerSubmit > 0 {
+			b.ReportMetric(float64(r.CPUPerSubmit.Microseconds())/1000, "cpu-ms/submit")
+		}
 	}
 }
