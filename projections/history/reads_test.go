@@ -19,11 +19,11 @@ import (
 )
 
 // startCounted runs the history projection on the rig's store behind a
-// counter of the reads of one of its collections; atomic false hides the
-// store's atomic flushes, as on MongoDB.
-func startCounted(t *testing.T, g *rig, coll string, atomic bool) *storetest.Reads {
+// counter of the reads of one of its collections; hidden hides the store's
+// atomic flushes, as on MongoDB.
+func startCounted(t *testing.T, g *rig, coll string, hidden bool) *storetest.Reads {
 	t.Helper()
-	counter := &storetest.Reads{Store: g.store, Prefix: coll + "_g", Hidden: !atomic}
+	counter := &storetest.Reads{Store: g.store, Prefix: coll + "_g", Hidden: hidden}
 	sub := eventstore.NewSubscriber(g.events, eventstore.SubscriberOptions{StartFrom: runner.StartFrom(g.store)})
 	r, err := runner.New(context.Background(), runner.Options{Store: counter, Subscriber: sub, Events: g.events, FlushInterval: time.Millisecond}, history.Projection{})
 	if err != nil {
@@ -41,36 +41,28 @@ func startCounted(t *testing.T, g *rig, coll string, atomic bool) *storetest.Rea
 // can have left it there ahead of the view: on a store without atomic
 // flushes. On SQLite an event past the checkpoint has written nothing.
 func TestEntriesAreLookedUpOnlyWhereTheyCanExist(t *testing.T) {
-	for _, tc := range []struct {
-		name   string
-		atomic bool
-	}{{"atomic store", true}, {"store without atomic flushes", false}} {
-		t.Run(tc.name, func(t *testing.T) {
-			g := newRig(t)
-			counter := startCounted(t, g, history.Entries, tc.atomic)
+	// Without atomic flushes, one read per event (3).
+	storetest.BothFlushes(t, 0, 3, func(t *testing.T, hidden bool, wantReads int64) {
+		g := newRig(t)
+		counter := startCounted(t, g, history.Entries, hidden)
 
-			appID := uuid.NewString()
-			stream := schema.ApplicationStream(appID)
-			rev := events.Actor{ID: "rev-1", Role: events.RoleReviewer}
-			g.append(stream, events.Actor{ID: "alice", Role: events.RoleApplicant}, submitted(appID, "alice"))
-			g.catchUp() // the next events find the view in the store or the cache, not in the batch
-			g.append(stream, rev, schema.ApplicationClaimed{ApplicationID: appID, ReviewerID: "rev-1", ClaimedAt: g.at})
-			g.append(stream, rev, schema.ApplicationApproved{ApplicationID: appID, ReviewerID: "rev-1", ApprovedAt: g.at})
-			g.catchUp()
+		appID := uuid.NewString()
+		stream := schema.ApplicationStream(appID)
+		rev := events.Actor{ID: "rev-1", Role: events.RoleReviewer}
+		g.append(stream, events.Actor{ID: "alice", Role: events.RoleApplicant}, submitted(appID, "alice"))
+		g.catchUp() // the next events find the view in the store or the cache, not in the batch
+		g.append(stream, rev, schema.ApplicationClaimed{ApplicationID: appID, ReviewerID: "rev-1", ClaimedAt: g.at})
+		g.append(stream, rev, schema.ApplicationApproved{ApplicationID: appID, ReviewerID: "rev-1", ApprovedAt: g.at})
+		g.catchUp()
 
-			got := counter.Count()
-			if tc.atomic && got != 0 {
-				t.Fatalf("%d store reads of audit entries, want none", got)
-			}
-			if !tc.atomic && got != 3 {
-				t.Fatalf("%d store reads of audit entries, want one per event (3)", got)
-			}
-			entries, err := g.store.List(context.Background(), readstore.ListQuery{Collection: history.Entries, Prefix: appID + "/", Limit: 10})
-			if err != nil || len(entries) != 3 {
-				t.Fatalf("%d entries (%v), want 3", len(entries), err)
-			}
-		})
-	}
+		if got := counter.Count(); got != wantReads {
+			t.Fatalf("%d store reads of audit entries, want %d", got, wantReads)
+		}
+		entries, err := g.store.List(context.Background(), readstore.ListQuery{Collection: history.Entries, Prefix: appID + "/", Limit: 10})
+		if err != nil || len(entries) != 3 {
+			t.Fatalf("%d entries (%v), want 3", len(entries), err)
+		}
+	})
 }
 
 // A submission looks its scans up in the scan index only where a scan may
@@ -79,50 +71,44 @@ func TestEntriesAreLookedUpOnlyWhereTheyCanExist(t *testing.T) {
 // read, on a store that flushes atomically. A second application referring
 // to the same scan still finds the first in the index.
 func TestNewScansAreNotLookedUp(t *testing.T) {
-	for _, tc := range []struct {
-		name      string
-		atomic    bool
-		wantReads int64
-	}{{"atomic store", true, 1}, {"store without atomic flushes", false, 3}} {
-		t.Run(tc.name, func(t *testing.T) {
-			g := newRig(t)
-			counter := startCounted(t, g, history.Documents, tc.atomic)
-			alice := events.Actor{ID: "alice", Role: events.RoleApplicant}
-			uploaded, unseen := []string{uuid.NewString(), uuid.NewString()}, uuid.NewString()
-			for _, id := range uploaded {
-				g.append(schema.DocumentStream(id), alice, schema.DocumentUploaded{DocumentID: id, OwnerID: "alice", Kind: "passport", SHA256: "00", Size: 1, ContentType: "image/png", UploadedAt: g.at})
+	storetest.BothFlushes(t, 1, 3, func(t *testing.T, hidden bool, wantReads int64) {
+		g := newRig(t)
+		counter := startCounted(t, g, history.Documents, hidden)
+		alice := events.Actor{ID: "alice", Role: events.RoleApplicant}
+		uploaded, unseen := []string{uuid.NewString(), uuid.NewString()}, uuid.NewString()
+		for _, id := range uploaded {
+			g.append(schema.DocumentStream(id), alice, schema.DocumentUploaded{DocumentID: id, OwnerID: "alice", Kind: "passport", SHA256: "00", Size: 1, ContentType: "image/png", UploadedAt: g.at})
+		}
+		g.catchUp()
+		a, b := uuid.NewString(), uuid.NewString()
+		// unseen has no upload event here (a form of an older store
+		// may refer to such a scan): it is looked up.
+		g.append(schema.ApplicationStream(a), alice, submitted(a, "alice", uploaded[0], uploaded[1], unseen))
+		g.catchUp()
+		if got := counter.Count(); got != wantReads {
+			t.Fatalf("%d store reads of the scan index, want %d", got, wantReads)
+		}
+		g.append(schema.ApplicationStream(b), alice, submitted(b, "alice", uploaded[0]))
+		g.catchUp()
+		want := map[string][]string{uploaded[0]: {a, b}, uploaded[1]: {a}, unseen: {a}}
+		for scan, apps := range want {
+			d, err := g.store.Get(context.Background(), history.Documents, scan)
+			if err != nil {
+				t.Fatalf("index of %s: %v", scan, err)
 			}
-			g.catchUp()
-			a, b := uuid.NewString(), uuid.NewString()
-			// unseen has no upload event here (a form of an older store
-			// may refer to such a scan): it is looked up.
-			g.append(schema.ApplicationStream(a), alice, submitted(a, "alice", uploaded[0], uploaded[1], unseen))
-			g.catchUp()
-			if got := counter.Count(); got != tc.wantReads {
-				t.Fatalf("%d store reads of the scan index, want %d", got, tc.wantReads)
+			var idx struct {
+				Applications []struct{ ApplicationID string }
 			}
-			g.append(schema.ApplicationStream(b), alice, submitted(b, "alice", uploaded[0]))
-			g.catchUp()
-			want := map[string][]string{uploaded[0]: {a, b}, uploaded[1]: {a}, unseen: {a}}
-			for scan, apps := range want {
-				d, err := g.store.Get(context.Background(), history.Documents, scan)
-				if err != nil {
-					t.Fatalf("index of %s: %v", scan, err)
-				}
-				var idx struct {
-					Applications []struct{ ApplicationID string }
-				}
-				if err := json.Unmarshal(d.Body, &idx); err != nil {
-					t.Fatal(err)
-				}
-				var got []string
-				for _, x := range idx.Applications {
-					got = append(got, x.ApplicationID)
-				}
-				if !slices.Equal(got, apps) {
-					t.Errorf("index of %s = %v, want %v", scan, got, apps)
-				}
+			if err := json.Unmarshal(d.Body, &idx); err != nil {
+				t.Fatal(err)
 			}
-		})
-	}
+			var got []string
+			for _, x := range idx.Applications {
+				got = append(got, x.ApplicationID)
+			}
+			if !slices.Equal(got, apps) {
+				t.Errorf("index of %s = %v, want %v", scan, got, apps)
+			}
+		}
+	})
 }

@@ -110,60 +110,54 @@ func ptr[T any](v T) *T { return &v }
 // store flushes atomically: on MongoDB a crash can leave the item ahead of
 // the checkpoint, and the replayed submission must find it.
 func TestSubmissionDoesNotLookItsItemUp(t *testing.T) {
-	for _, tc := range []struct {
-		name      string
-		atomic    bool
-		wantReads int64
-	}{{"atomic store", true, 0}, {"store without atomic flushes", false, 1}} {
-		t.Run(tc.name, func(t *testing.T) {
-			ctx, cancel := context.WithCancel(context.Background())
-			defer cancel()
-			es := esdbtest.Store(t, eventstore.Options{})
-			st, err := sqlitestore.Open(ctx, sqlitestore.Options{Dir: t.TempDir()})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer st.Close()
-			counter := &storetest.Reads{Store: st, Prefix: queue.Collection + "_g", Hidden: !tc.atomic}
-			sub := eventstore.NewSubscriber(es, eventstore.SubscriberOptions{StartFrom: runner.StartFrom(st)})
-			r, err := runner.New(ctx, runner.Options{Store: counter, Events: es, Subscriber: sub, FlushInterval: time.Millisecond},
-				queue.Projection{Calendar: calendar.Default(), SLADays: 10})
-			if err != nil {
-				t.Fatal(err)
-			}
-			go r.Run(ctx)
-			<-r.Running()
-			defer r.Close()
-			appID := uuid.NewString()
-			j := benchload.Journey(appID, "alice", 1, time.Date(2026, 3, 2, 10, 0, 0, 0, msk))
-			typ, v, data, err := schema.Encode(j[0])
-			if err != nil {
-				t.Fatal(err)
-			}
-			res, err := es.Append(ctx, schema.ApplicationStream(appID), eventstore.NoStream, events.Metadata{Actor: events.Actor{ID: "alice", Role: events.RoleApplicant}},
-				eventstore.NewEvent{Type: typ, SchemaVersion: v, Data: data})
-			if err != nil {
-				t.Fatal(err)
-			}
-			wctx, wcancel := context.WithTimeout(ctx, 10*time.Second)
-			defer wcancel()
-			if err := r.WaitFor(wctx, "queue", res.Position); err != nil {
-				t.Fatal(err)
-			}
-			if got := counter.Count(); got != tc.wantReads {
-				t.Fatalf("%d store reads of queue items, want %d", got, tc.wantReads)
-			}
-			d, err := st.Get(ctx, queue.Collection, appID)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var it queue.Item
-			if err := json.Unmarshal(d.Body, &it); err != nil {
-				t.Fatal(err)
-			}
-			if it.Status != "submitted" || it.DeadlineDate != "2026-03-17" || it.ApplicantID != "alice" {
-				t.Fatalf("item %+v, want submitted by alice with deadline 2026-03-17", it)
-			}
-		})
-	}
+	storetest.BothFlushes(t, 0, 1, func(t *testing.T, hidden bool, wantReads int64) {
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		es := esdbtest.Store(t, eventstore.Options{})
+		st, err := sqlitestore.Open(ctx, sqlitestore.Options{Dir: t.TempDir()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		counter := &storetest.Reads{Store: st, Prefix: queue.Collection + "_g", Hidden: hidden}
+		sub := eventstore.NewSubscriber(es, eventstore.SubscriberOptions{StartFrom: runner.StartFrom(st)})
+		r, err := runner.New(ctx, runner.Options{Store: counter, Events: es, Subscriber: sub, FlushInterval: time.Millisecond},
+			queue.Projection{Calendar: calendar.Default(), SLADays: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		go r.Run(ctx)
+		<-r.Running()
+		defer r.Close()
+		appID := uuid.NewString()
+		j := benchload.Journey(appID, "alice", 1, time.Date(2026, 3, 2, 10, 0, 0, 0, msk))
+		typ, v, data, err := schema.Encode(j[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := es.Append(ctx, schema.ApplicationStream(appID), eventstore.NoStream, events.Metadata{Actor: events.Actor{ID: "alice", Role: events.RoleApplicant}},
+			eventstore.NewEvent{Type: typ, SchemaVersion: v, Data: data})
+		if err != nil {
+			t.Fatal(err)
+		}
+		wctx, wcancel := context.WithTimeout(ctx, 10*time.Second)
+		defer wcancel()
+		if err := r.WaitFor(wctx, "queue", res.Position); err != nil {
+			t.Fatal(err)
+		}
+		if got := counter.Count(); got != wantReads {
+			t.Fatalf("%d store reads of queue items, want %d", got, wantReads)
+		}
+		d, err := st.Get(ctx, queue.Collection, appID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var it queue.Item
+		if err := json.Unmarshal(d.Body, &it); err != nil {
+			t.Fatal(err)
+		}
+		if it.Status != "submitted" || it.DeadlineDate != "2026-03-17" || it.ApplicantID != "alice" {
+			t.Fatalf("item %+v, want submitted by alice with deadline 2026-03-17", it)
+		}
+	})
 }

@@ -60,74 +60,68 @@ func (f *firsts) Apply(_ context.Context, tx *runner.Tx, ev eventstore.Recorded)
 // only where the store flushes atomically and never for a replayed parked
 // event, whose stream has documents by then.
 func TestStartsStreamSkipsOnlyReadsThatCannotFind(t *testing.T) {
-	for _, tc := range []struct {
-		name      string
-		atomic    bool
-		wantReads int64
-	}{{"atomic store", true, 1}, {"store without atomic flushes", false, 3}} {
-		t.Run(tc.name, func(t *testing.T) {
-			ctx, cancel := context.WithCancel(context.Background())
-			defer cancel()
-			es := esdbtest.Store(t, eventstore.Options{})
-			base, err := sqlitestore.Open(ctx, sqlitestore.Options{Dir: t.TempDir()})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer base.Close()
-			rc := &storetest.Reads{Store: base, Hidden: !tc.atomic}
-			f := &firsts{starts: map[string][]bool{}}
-			f.broken.Store(true)
-			sub := eventstore.NewSubscriber(es, eventstore.SubscriberOptions{StartFrom: runner.StartFrom(base), NackDelay: time.Millisecond})
-			r, err := runner.New(ctx, runner.Options{Store: rc, Subscriber: sub, Events: es, Retries: 1}, f)
-			if err != nil {
-				t.Fatal(err)
-			}
-			go r.Run(ctx)
-			<-r.Running()
-			defer r.Close()
-			g := &rig{events: es, store: base, runner: r}
+	storetest.BothFlushes(t, 1, 3, func(t *testing.T, hidden bool, wantReads int64) {
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		es := esdbtest.Store(t, eventstore.Options{})
+		base, err := sqlitestore.Open(ctx, sqlitestore.Options{Dir: t.TempDir()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer base.Close()
+		rc := &storetest.Reads{Store: base, Hidden: hidden}
+		f := &firsts{starts: map[string][]bool{}}
+		f.broken.Store(true)
+		sub := eventstore.NewSubscriber(es, eventstore.SubscriberOptions{StartFrom: runner.StartFrom(base), NackDelay: time.Millisecond})
+		r, err := runner.New(ctx, runner.Options{Store: rc, Subscriber: sub, Events: es, Retries: 1}, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		go r.Run(ctx)
+		<-r.Running()
+		defer r.Close()
+		g := &rig{events: es, store: base, runner: r}
 
-			g.tick(t, "s-a", false)
-			g.tick(t, "s-a", false)
-			g.tick(t, "s-b", false)
-			g.tick(t, "s-c", true) // parked: the first event of s-c
-			g.tick(t, "s-c", false)
-			waitFor(t, r, g.tick(t, "s-c", false))
-			f.broken.Store(false)
-			if n, err := r.ReplayParked(ctx, "counter"); err != nil || n != 1 {
-				t.Fatalf("replay: %d %v", n, err)
+		g.tick(t, "s-a", false)
+		g.tick(t, "s-a", false)
+		g.tick(t, "s-b", false)
+		g.tick(t, "s-c", true) // parked: the first event of s-c
+		g.tick(t, "s-c", false)
+		waitFor(t, r, g.tick(t, "s-c", false))
+		f.broken.Store(false)
+		if n, err := r.ReplayParked(ctx, "counter"); err != nil || n != 1 {
+			t.Fatalf("replay: %d %v", n, err)
+		}
+		for stream, want := range map[string]int{"s-a": 2, "s-b": 1, "s-c": 2} {
+			if n := g.count(t, stream); n != want {
+				t.Errorf("%s counted %d, want %d", stream, n, want)
 			}
-			for stream, want := range map[string]int{"s-a": 2, "s-b": 1, "s-c": 2} {
-				if n := g.count(t, stream); n != want {
-					t.Errorf("%s counted %d, want %d", stream, n, want)
+		}
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		// s-c: its second and third events, then the replayed first one,
+		// which must read the document (a replay treated as a stream's
+		// start would overwrite the count with 1).
+		want := map[string][]bool{"s-a": {!hidden, false}, "s-b": {!hidden}, "s-c": {false, false, false}}
+		for stream, w := range want {
+			got := f.starts[stream]
+			if len(got) != len(w) {
+				t.Fatalf("%s: StartsStream %v, want %v", stream, got, w)
+			}
+			for i := range w {
+				if got[i] != w[i] {
+					t.Errorf("%s event %d: StartsStream %v, want %v", stream, i, got[i], w[i])
 				}
 			}
-			f.mu.Lock()
-			defer f.mu.Unlock()
-			// s-c: its second and third events, then the replayed first one,
-			// which must read the document (a replay treated as a stream's
-			// start would overwrite the count with 1).
-			want := map[string][]bool{"s-a": {tc.atomic, false}, "s-b": {tc.atomic}, "s-c": {false, false, false}}
-			for stream, w := range want {
-				got := f.starts[stream]
-				if len(got) != len(w) {
-					t.Fatalf("%s: StartsStream %v, want %v", stream, got, w)
-				}
-				for i := range w {
-					if got[i] != w[i] {
-						t.Errorf("%s event %d: StartsStream %v, want %v", stream, i, got[i], w[i])
-					}
-				}
-			}
-			// The first events of s-a and s-b read the store only where
-			// flushes are not atomic; s-c's second event, the first it saw
-			// but not its stream's first, reads it in both. The replay finds
-			// s-c's document in the cache.
-			if got := rc.Count(); got != tc.wantReads {
-				t.Errorf("store reads %d, want %d", got, tc.wantReads)
-			}
-		})
-	}
+		}
+		// The first events of s-a and s-b read the store only where
+		// flushes are not atomic; s-c's second event, the first it saw
+		// but not its stream's first, reads it in both. The replay finds
+		// s-c's document in the cache.
+		if got := rc.Count(); got != wantReads {
+			t.Errorf("store reads %d, want %d", got, wantReads)
+		}
+	})
 }
 
 // A read-your-writes wait asks for its flush instead of waiting for the

@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"sync/atomic"
+	"testing"
 
 	"github.com/omsonline/oms/projections/readstore"
 )
@@ -39,3 +40,12 @@ func (r *Reads) Count() int64 { return r.n.Load() }
 
 // Reset starts the count again from zero.
 func (r *Reads) Reset() { r.n.Store(0) }
+
+// BothFlushes runs a test of what the runner reads twice: on the store as
+// it is (Hidden false), expecting atomicReads, and with its atomic flushes
+// hidden (Hidden true), expecting hiddenReads.
+func BothFlushes(t *testing.T, atomicReads, hiddenReads int64, test func(t *testing.T, hidden bool, wantReads int64)) {
+	t.Helper()
+	t.Run("atomic store", func(t *testing.T) { test(t, false, atomicReads) })
+	t.Run("store without atomic flushes", func(t *testing.T) { test(t, true, hiddenReads) })
+}
