@@ -89,7 +89,11 @@ func (tx *Tx) Unwritten(coll, id string) error {
 	if !ok {
 		return fmt.Errorf("runner: %s does not own collection %q", tx.st.p.Name(), coll)
 	}
-	if !tx.first || tx.st.uncached[coll] {
+	// A rebuild knows what it never wrote without the note (complete, then
+	// written), and the note would only take cache room and a place in
+	// written, turning a free "never written" into a store read once the
+	// cache lets the note go.
+	if !tx.first || tx.st.uncached[coll] || tx.st.trackWritten {
 		return nil
 	}
 	k := key{coll, id}

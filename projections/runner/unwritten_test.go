@@ -1,0 +1,71 @@
+package runner_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+
+	"github.com/omsonline/oms/events"
+	"github.com/omsonline/oms/events/eventstore"
+	"github.com/omsonline/oms/projections/runner"
+)
+
+// forgetful counts Ticks like applies, and on a Forget event tells the
+// runner, wrongly, that its stream's document was never written.
+type forgetful struct{ applies }
+
+func (f *forgetful) Apply(ctx context.Context, tx *runner.Tx, ev eventstore.Recorded) error {
+	if ev.Envelope.Type == "Forget" {
+		if err := tx.Unwritten("counts", ev.Stream); err != nil {
+			return err
+		}
+		f.n.Add(1)
+		return nil
+	}
+	return f.applies.Apply(ctx, tx, ev)
+}
+
+func (g *rig) forget(t *testing.T, stream string) uint64 {
+	t.Helper()
+	res, err := g.events.Append(context.Background(), stream, eventstore.Any, events.Metadata{Actor: events.Actor{ID: "t", Role: "system"}},
+		eventstore.NewEvent{Type: "Forget", Data: map[string]bool{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res.Position
+}
+
+// A note that a document was never written is taken only where the runner
+// does not know the document: not over one in the batch, in the flush on
+// its way to the store, or in the cache. Otherwise the next event would
+// build on nothing (the counts would start again from 1).
+func TestUnwrittenLeavesKnownDocumentsAlone(t *testing.T) {
+	store := openGated(t)
+	store.gate = make(chan struct{})
+	p := &forgetful{}
+	g, r := startGated(t, store, p)
+	var once sync.Once
+	release := func() { once.Do(func() { close(store.gate) }) }
+	t.Cleanup(release)
+
+	// "held" is in the flush waiting at the gate.
+	g.tick(t, "held", false)
+	awaitHeld(t, store)
+	g.forget(t, "held")
+	g.tick(t, "held", false)
+	awaitApplied(t, &p.applies, 3)
+	release()
+	// "cached" was written and is in the cache; "batch" is in the batch,
+	// or in a flush, when the note comes.
+	waitFor(t, r, g.tick(t, "cached", false))
+	g.forget(t, "cached")
+	g.tick(t, "batch", false)
+	g.forget(t, "batch")
+	g.tick(t, "batch", false)
+	waitFor(t, r, g.tick(t, "cached", false))
+	for stream, want := range map[string]int{"held": 2, "cached": 2, "batch": 2} {
+		if n := g.count(t, stream); n != want {
+			t.Errorf("%s counted %d, want %d", stream, n, want)
+		}
+	}
+}
