@@ -11,8 +11,8 @@ import (
 	"runtime"
 	"runtime/pprof"
 	"sync"
-	"syscall"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/omsonline/oms/cmd/internal/loadgen"
