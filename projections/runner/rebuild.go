@@ -225,7 +225,7 @@ func (r *Runner) RebuildAll(ctx context.Context, names []string, o RebuildOption
 		live.batch, live.order, live.events = nil, nil, 0
 		// The live cache describes the old generation; the fresh one's is
 		// exactly the new generation's content.
-		live.cache, live.complete = fresh.cache, false
+		live.cache, live.complete, live.absent = fresh.cache, false, absentNotes{}
 		if live.cache != nil {
 			live.cache.shrink(live.cacheBytes)
 		}

@@ -296,7 +296,7 @@ func (r *Runner) Close() error {
 func (r *Runner) DropCaches() {
 	for _, st := range r.states {
 		st.mu.Lock()
-		st.cache, st.complete = nil, false
+		st.cache, st.complete, st.absent = nil, false, absentNotes{}
 		st.mu.Unlock()
 	}
 }
@@ -307,7 +307,7 @@ func (r *Runner) Abort() {
 	for _, st := range r.states {
 		st.mu.Lock()
 		st.batch, st.order, st.events, st.pending = nil, nil, 0, st.cp.Position
-		st.cache, st.complete = nil, false
+		st.cache, st.complete, st.absent = nil, false, absentNotes{}
 		st.aborted = true
 		st.mu.Unlock()
 	}
@@ -371,6 +371,7 @@ type state struct {
 	order       []key
 	cache       *docCache // clean documents as last flushed (nil val: absent)
 	cacheBytes  int64     // the cache's budget
+	absent      absentNotes
 	sizes       sizes
 	// complete is true while the cache holds every document of the
 	// collections (a rebuild into empty ones, not yet evicted): a miss is

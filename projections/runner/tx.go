@@ -80,20 +80,18 @@ func (tx *Tx) FirstApply() bool { return tx.first }
 // event before this one wrote the document (a scan's index entry, say,
 // before the scan's upload, whose id is new). When no earlier apply of
 // this event can have written it either (FirstApply), the store cannot
-// hold it, and the runner remembers it as absent: a later event's lookup
-// finds that in the cache instead of asking the store. Anywhere else, or
-// when the runner already knows the document, it does nothing; if the
-// cache lets the note go, a lookup reads the store as before.
+// hold it, and the runner notes it as absent: a later event's lookup finds
+// the note instead of asking the store, until the document is written (a
+// write takes the note back), the notes are dropped (DropCaches), or newer
+// notes push it out (maxAbsentNotes). Anywhere else, or when the runner
+// already knows the document, it does nothing.
 func (tx *Tx) Unwritten(coll, id string) error {
-	phys, ok := tx.st.phys[coll]
-	if !ok {
+	if _, ok := tx.st.phys[coll]; !ok {
 		return fmt.Errorf("runner: %s does not own collection %q", tx.st.p.Name(), coll)
 	}
 	// A rebuild knows what it never wrote without the note (complete, then
-	// written), and the note would only take cache room and a place in
-	// written, turning a free "never written" into a store read once the
-	// cache lets the note go.
-	if !tx.first || tx.st.uncached[coll] || tx.st.trackWritten {
+	// written).
+	if !tx.first || tx.st.trackWritten {
 		return nil
 	}
 	k := key{coll, id}
@@ -108,7 +106,7 @@ func (tx *Tx) Unwritten(coll, id string) error {
 	if tx.st.cache != nil && tx.st.cache.has(k) {
 		return nil
 	}
-	tx.st.remember(k, &entry{coll: phys, id: id})
+	tx.st.absent.add(k)
 	return nil
 }
 
@@ -153,6 +151,9 @@ func (tx *Tx) lookup(coll, id string) (*entry, error) {
 		if e, ok := j.docs[k]; ok {
 			return e, nil
 		}
+	}
+	if tx.st.absent.has(k) {
+		return nil, nil // never written (see Unwritten)
 	}
 	d, err := tx.st.r.opts.Store.GetPhysical(tx.ctx, phys, id)
 	if errors.Is(err, readstore.ErrNotFound) {
@@ -240,6 +241,7 @@ func (tx *Tx) write(coll, id string, e *entry) error {
 	}
 	e.coll, e.id = phys, id
 	k := key{coll, id}
+	tx.st.absent.remove(k)
 	if tx.st.batch == nil {
 		tx.st.batch = map[key]*entry{}
 	}

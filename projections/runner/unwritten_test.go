@@ -2,8 +2,10 @@ package runner_test
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/omsonline/oms/events"
 	"github.com/omsonline/oms/events/eventstore"
@@ -67,5 +69,21 @@ func TestUnwrittenLeavesKnownDocumentsAlone(t *testing.T) {
 		if n := g.count(t, stream); n != want {
 			t.Errorf("%s counted %d, want %d", stream, n, want)
 		}
+	}
+}
+
+// A write takes the note back: once the document has left a small cache,
+// its next event reads it from the store instead of trusting the note.
+func TestWriteTakesTheNoteBack(t *testing.T) {
+	store := openGated(t)
+	g := startOn(t, store, store.Store, runner.Options{CacheBytes: 600, FlushInterval: time.Millisecond}, &forgetful{})
+	g.forget(t, "noted")
+	waitFor(t, g.runner, g.tick(t, "noted", false))
+	for i := range 20 {
+		waitFor(t, g.runner, g.tick(t, fmt.Sprintf("other-%d", i), false))
+	}
+	waitFor(t, g.runner, g.tick(t, "noted", false))
+	if n := g.count(t, "noted"); n != 2 {
+		t.Fatalf("noted counted %d, want 2", n)
 	}
 }
