@@ -21,12 +21,13 @@ import (
 
 // startCounted runs the history projection on the rig's store behind a
 // counter of the reads of one of its collections; hidden hides the store's
-// atomic flushes, as on MongoDB.
-func startCounted(t *testing.T, g *rig, coll string, hidden bool) *storetest.Reads {
+// atomic flushes, as on MongoDB, and cacheBytes 0 is the runner's default
+// cache.
+func startCounted(t *testing.T, g *rig, coll string, hidden bool, cacheBytes int64) *storetest.Reads {
 	t.Helper()
 	counter := &storetest.Reads{Store: g.store, Prefix: coll + "_g", Hidden: hidden}
 	sub := eventstore.NewSubscriber(g.events, eventstore.SubscriberOptions{StartFrom: runner.StartFrom(g.store)})
-	r, err := runner.New(context.Background(), runner.Options{Store: counter, Subscriber: sub, Events: g.events, FlushInterval: time.Millisecond}, history.Projection{})
+	r, err := runner.New(context.Background(), runner.Options{Store: counter, Subscriber: sub, Events: g.events, FlushInterval: time.Millisecond, CacheBytes: cacheBytes}, history.Projection{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,7 +46,7 @@ func TestEntriesAreLookedUpOnlyWhereTheyCanExist(t *testing.T) {
 	// Without atomic flushes, one read per event (3).
 	storetest.BothFlushes(t, 0, 3, func(t *testing.T, hidden bool, wantReads int64) {
 		g := newRig(t)
-		counter := startCounted(t, g, history.Entries, hidden)
+		counter := startCounted(t, g, history.Entries, hidden, 0)
 
 		appID := uuid.NewString()
 		stream := schema.ApplicationStream(appID)
@@ -74,7 +75,7 @@ func TestEntriesAreLookedUpOnlyWhereTheyCanExist(t *testing.T) {
 func TestNewScansAreNotLookedUp(t *testing.T) {
 	storetest.BothFlushes(t, 1, 3, func(t *testing.T, hidden bool, wantReads int64) {
 		g := newRig(t)
-		counter := startCounted(t, g, history.Documents, hidden)
+		counter := startCounted(t, g, history.Documents, hidden, 0)
 		alice := events.Actor{ID: "alice", Role: events.RoleApplicant}
 		uploaded, unseen := []string{uuid.NewString(), uuid.NewString()}, uuid.NewString()
 		for _, id := range uploaded {
@@ -119,7 +120,7 @@ func TestNewScansAreNotLookedUp(t *testing.T) {
 // evicted one into a store read that found nothing.
 func TestRebuildDoesNotLookNewScansUp(t *testing.T) {
 	g := newRig(t)
-	counter := startCounted(t, g, history.Documents, false)
+	counter := startCounted(t, g, history.Documents, false, 0)
 	alice := events.Actor{ID: "alice", Role: events.RoleApplicant}
 	scans := make([]string, 100)
 	for i := range scans {
@@ -141,5 +142,32 @@ func TestRebuildDoesNotLookNewScansUp(t *testing.T) {
 	}
 	if rebuilt := g.snapshot(); !maps.Equal(live, rebuilt) {
 		t.Fatalf("the rebuild differs from the live documents: %d against %d", len(rebuilt), len(live))
+	}
+}
+
+// A scan's note outlives a cache too small to keep it until the form that
+// refers to it: between the upload and the submission, other applicants'
+// documents go by.
+func TestScanNoteOutlivesTheCache(t *testing.T) {
+	g := newRig(t)
+	counter := startCounted(t, g, history.Documents, false, 4000)
+	alice := events.Actor{ID: "alice", Role: events.RoleApplicant}
+	upload := func() string {
+		id := uuid.NewString()
+		g.append(schema.DocumentStream(id), alice, schema.DocumentUploaded{DocumentID: id, OwnerID: "alice", Kind: "passport", SHA256: "00", Size: 1, ContentType: "image/png", UploadedAt: g.at})
+		return id
+	}
+	early := upload()
+	g.catchUp()
+	for range 30 {
+		a := uuid.NewString()
+		g.append(schema.ApplicationStream(a), alice, submitted(a, "alice", upload()))
+		g.catchUp()
+	}
+	a := uuid.NewString()
+	g.append(schema.ApplicationStream(a), alice, submitted(a, "alice", early))
+	g.catchUp()
+	if n := counter.Count(); n != 0 {
+		t.Fatalf("%d store reads of the scan index, want 0", n)
 	}
 }
