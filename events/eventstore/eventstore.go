@@ -34,7 +34,30 @@ type Store struct {
 	now      func() time.Time
 	onAppend func(time.Duration, error)
 	sealer   Sealer
+	// calls is held for reading by every client call under way and taken
+	// by Close, which waits for them: the v4 client panics (a send on its
+	// closed channel) when a call it was still making fails as unavailable
+	// after its Close. closed refuses the calls that come after.
+	calls  sync.RWMutex
+	closed bool
 }
+
+// ErrClosed is returned by calls made after Close.
+var ErrClosed = errors.New("eventstore: the store is closed")
+
+// begin admits a client call unless the store is closed; end (deferred)
+// lets Close go on. A call must not begin another while it holds one: a
+// Close waiting in between would block the second for good.
+func (s *Store) begin() error {
+	s.calls.RLock()
+	if s.closed {
+		s.calls.RUnlock()
+		return ErrClosed
+	}
+	return nil
+}
+
+func (s *Store) end() { s.calls.RUnlock() }
 
 // Sealer encrypts the personal data in payloads before they are written
 // and opens it when they are read (events/piicrypt implements it). The
@@ -92,8 +115,19 @@ func Open(opts Options) (*Store, error) {
 // Client exposes the underlying v4 client (for the lease and diagnostics).
 func (s *Store) Client() *esdb.Client { return s.client }
 
-// Close closes the client.
-func (s *Store) Close() error { return s.client.Close() }
+// Close waits for the calls under way, refuses later ones with ErrClosed,
+// and closes the client. A subscription is not a call under way once it
+// has started: its context ends it.
+func (s *Store) Close() error {
+	s.calls.Lock()
+	already := s.closed
+	s.closed = true
+	s.calls.Unlock()
+	if already {
+		return nil
+	}
+	return s.client.Close()
+}
 
 // NewEvent is an event to append.
 type NewEvent struct {
@@ -234,6 +268,10 @@ func (s *Store) Append(ctx context.Context, stream string, exp Expected, meta ev
 		}
 		data[i] = esdb.EventData{EventID: id, EventType: e.Type, ContentType: esdb.ContentTypeJson, Data: payload, Metadata: env}
 	}
+	if err := s.begin(); err != nil {
+		return AppendResult{}, err
+	}
+	defer s.end()
 	start := time.Now()
 	res, err := s.client.AppendToStream(ctx, stream, esdb.AppendToStreamOptions{ExpectedRevision: exp.toESDB()}, data...)
 	if s.onAppend != nil {
@@ -277,6 +315,10 @@ func (s *Store) Load(ctx context.Context, stream string) ([]Recorded, error) {
 
 // LoadFrom reads up to count events of a stream starting at revision from.
 func (s *Store) LoadFrom(ctx context.Context, stream string, from, count uint64) ([]Recorded, error) {
+	if err := s.begin(); err != nil {
+		return nil, err
+	}
+	defer s.end()
 	rs, err := s.client.ReadStream(ctx, stream, esdb.ReadStreamOptions{From: esdb.Revision(from)}, count)
 	if err != nil {
 		return nil, fmt.Errorf("eventstore: read %s: %w", stream, err)
@@ -378,7 +420,13 @@ const typeScanWindow = 4096
 func (s *Store) catchUp(ctx context.Context, o esdb.SubscribeToAllOptions, fn func(Recorded) error) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	// Only the call that starts the subscription counts as under way
+	// (see Store.calls); the context ends the subscription.
+	if err := s.begin(); err != nil {
+		return err
+	}
 	sub, err := s.client.SubscribeToAll(ctx, o)
+	s.end()
 	if err != nil {
 		return fmt.Errorf("eventstore: catch up: %w", err)
 	}
@@ -412,6 +460,10 @@ func (s *Store) Head(ctx context.Context) (uint64, error) {
 // CountAfter counts non-system events after position from up to and
 // including head, stopping at limit; for lag reporting.
 func (s *Store) CountAfter(ctx context.Context, from, head uint64, limit uint64) (uint64, error) {
+	if err := s.begin(); err != nil {
+		return 0, err
+	}
+	defer s.end()
 	rs, err := s.client.ReadAll(ctx, esdb.ReadAllOptions{From: esdb.Position{Commit: from + 1, Prepare: from + 1}}, limit)
 	if err != nil {
 		return 0, fmt.Errorf("eventstore: count: %w", err)
@@ -439,6 +491,10 @@ func (s *Store) CountAfter(ctx context.Context, from, head uint64, limit uint64)
 // HeadTime is the position and write time of the last non-system event in
 // $all; ok is false for an empty store.
 func (s *Store) HeadTime(ctx context.Context) (pos uint64, created time.Time, ok bool, err error) {
+	if err := s.begin(); err != nil {
+		return 0, time.Time{}, false, err
+	}
+	defer s.end()
 	rs, err := s.client.ReadAll(ctx, esdb.ReadAllOptions{From: esdb.End{}, Direction: esdb.Backwards}, 64)
 	if err != nil {
 		return 0, time.Time{}, false, fmt.Errorf("eventstore: head: %w", err)
@@ -461,6 +517,10 @@ func (s *Store) HeadTime(ctx context.Context) (pos uint64, created time.Time, ok
 
 // LoadLast reads a stream's last event; nil when the stream does not exist.
 func (s *Store) LoadLast(ctx context.Context, stream string) (*Recorded, error) {
+	if err := s.begin(); err != nil {
+		return nil, err
+	}
+	defer s.end()
 	rs, err := s.client.ReadStream(ctx, stream, esdb.ReadStreamOptions{Direction: esdb.Backwards, From: esdb.End{}}, 1)
 	if err != nil {
 		return nil, fmt.Errorf("eventstore: read %s: %w", stream, err)
