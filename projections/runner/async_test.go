@@ -57,6 +57,17 @@ func (a *applies) Apply(ctx context.Context, tx *runner.Tx, ev eventstore.Record
 	return nil
 }
 
+// releaser returns what opens the store's shut gate, at most once, and
+// runs it at the test's end too. Called after the runner started, its
+// cleanup runs before the runner's Close, which waits for the held flush.
+func releaser(t *testing.T, store *gatedStore) func() {
+	t.Helper()
+	var once sync.Once
+	release := func() { once.Do(func() { close(store.gate) }) }
+	t.Cleanup(release)
+	return release
+}
+
 // awaitHeld waits until a flush of the counter reached the store's gate.
 func awaitHeld(t *testing.T, store *gatedStore) {
 	t.Helper()
@@ -106,9 +117,7 @@ func TestApplyGoesOnWhileTheStoreWrites(t *testing.T) {
 	store.gate = make(chan struct{})
 	p := &applies{}
 	g, r := startGated(t, store, p)
-	var once sync.Once
-	release := func() { once.Do(func() { close(store.gate) }) }
-	t.Cleanup(release) // before the runner's Close, which waits for the flush
+	release := releaser(t, store)
 
 	first := g.tick(t, "s", false)
 	awaitHeld(t, store)
@@ -177,9 +186,7 @@ func TestDropCachesLosesNothing(t *testing.T) {
 	p := &applies{}
 	g := startOn(t, rc, store.Store, runner.Options{FlushInterval: 5 * time.Millisecond, FlushGap: time.Millisecond}, p)
 	r := g.runner
-	var once sync.Once
-	release := func() { once.Do(func() { close(store.gate) }) }
-	t.Cleanup(release)
+	release := releaser(t, store)
 
 	g.tick(t, "s", false)
 	awaitHeld(t, store)

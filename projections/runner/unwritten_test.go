@@ -3,7 +3,6 @@ package runner_test
 import (
 	"context"
 	"fmt"
-	"sync"
 	"testing"
 	"time"
 
@@ -49,9 +48,7 @@ func TestUnwrittenLeavesKnownDocumentsAlone(t *testing.T) {
 	p := &forgetful{}
 	g := startOn(t, store, store.Store, runner.Options{FlushInterval: 5 * time.Millisecond, FlushGap: time.Millisecond, CacheBytes: 600}, p)
 	r := g.runner
-	var once sync.Once
-	release := func() { once.Do(func() { close(store.gate) }) }
-	t.Cleanup(release)
+	release := releaser(t, store)
 
 	g.tick(t, "held", false)
 	awaitHeld(t, store)
