@@ -112,7 +112,8 @@ func Open(opts Options) (*Store, error) {
 	return &Store{client: c, logger: opts.Logger, now: opts.Now, onAppend: opts.OnAppend, sealer: opts.Sealer}, nil
 }
 
-// Client exposes the underlying v4 client (for the lease and diagnostics).
+// Client exposes the underlying v4 client, for tests that speak the
+// protocol directly. Calls made through it are not ones Close waits for.
 func (s *Store) Client() *esdb.Client { return s.client }
 
 // Close waits for the calls under way, refuses later ones with ErrClosed,
