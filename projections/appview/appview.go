@@ -95,6 +95,53 @@ type Erasure struct {
 	By    string    `json:"by"`
 }
 
+// ForOwner returns v as its applicant, and an МФЦ operator acting for
+// them, may read it: without the ids of the insurer's staff — who holds
+// the application, who asked, who decided, who erased. Those are the
+// insurer's internal business, and the owner-facing read models (the
+// cabinet, the owner's view of an application) leave them out alike.
+func ForOwner(v View) View {
+	v.Assignee = ""
+	v.Decision = OwnerDecision(v.Decision)
+	v.Questions = OwnerQuestions(v.Questions)
+	v.Erased = OwnerErasure(v.Erased)
+	return v
+}
+
+// OwnerDecision is d without the reviewer's id (see ForOwner).
+func OwnerDecision(d *Decision) *Decision {
+	if d == nil {
+		return nil
+	}
+	c := *d
+	c.By = ""
+	return &c
+}
+
+// OwnerQuestions is qs without the reviewers' ids, in a new slice (see
+// ForOwner).
+func OwnerQuestions(qs []Question) []Question {
+	if qs == nil {
+		return nil
+	}
+	out := make([]Question, len(qs))
+	for i, q := range qs {
+		q.AskedBy = ""
+		out[i] = q
+	}
+	return out
+}
+
+// OwnerErasure is e without the administrator's id (see ForOwner).
+func OwnerErasure(e *Erasure) *Erasure {
+	if e == nil {
+		return nil
+	}
+	c := *e
+	c.By = ""
+	return &c
+}
+
 // Statuses of an application.
 const (
 	StatusSubmitted     = "submitted"

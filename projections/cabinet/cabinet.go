@@ -166,6 +166,7 @@ func upsert(doc *Doc, v *appview.View) {
 			a.OpenQuestions = append(a.OpenQuestions, q)
 		}
 	}
+	a = forOwner(a)
 	// A new slice: doc may share its array with the runner's cached value.
 	apps := slices.Clone(doc.Applications)
 	i := sort.Search(len(apps), func(i int) bool { return apps[i].ApplicationID >= v.ApplicationID })
@@ -175,6 +176,26 @@ func upsert(doc *Doc, v *appview.View) {
 		apps[i] = a
 	}
 	doc.Applications = apps
+}
+
+// forOwner leaves the staff's ids out of an application: the cabinet is
+// read by its applicant and by МФЦ operators (see appview.ForOwner).
+func forOwner(a Application) Application {
+	a.Decision = appview.OwnerDecision(a.Decision)
+	a.OpenQuestions = appview.OwnerQuestions(a.OpenQuestions)
+	a.Erased = appview.OwnerErasure(a.Erased)
+	return a
+}
+
+// ForOwner is doc without the staff's ids, for a cabinet stored before
+// the projection left them out.
+func ForOwner(doc Doc) Doc {
+	apps := make([]Application, len(doc.Applications))
+	for i, a := range doc.Applications {
+		apps[i] = forOwner(a)
+	}
+	doc.Applications = apps
+	return doc
 }
 
 // currentPolicy picks the policy to show — the newest active one, else the

@@ -38,23 +38,6 @@ func isStaff(role string) bool {
 	return role == events.RoleReviewer || role == events.RoleAuditor || role == events.RoleAdmin
 }
 
-// ownerView hides what is internal to the insurer from the applicant.
-func ownerView(v appview.View) appview.View {
-	v.Assignee = ""
-	if v.Decision != nil {
-		d := *v.Decision
-		d.By = ""
-		v.Decision = &d
-	}
-	qs := make([]appview.Question, len(v.Questions))
-	for i, q := range v.Questions {
-		q.AskedBy = ""
-		qs[i] = q
-	}
-	v.Questions = qs
-	return v
-}
-
 func (h *handlers) loadView(c *fiber.Ctx, id string) (appview.View, bool, error) {
 	doc, err := h.d.Store.Get(c.UserContext(), history.Applications, id)
 	if errors.Is(err, readstore.ErrNotFound) {
@@ -104,7 +87,7 @@ func (h *handlers) application(c *fiber.Ctx) error {
 		if ok, err := h.audit(c, md, schema.AccessApplication, v.ApplicantID, v.ApplicationID); !ok {
 			return err
 		}
-		return sendJSON(c, ownerView(v), dropZeroTimes)
+		return sendJSON(c, appview.ForOwner(v), dropZeroTimes)
 	default:
 		return notFound(c)
 	}

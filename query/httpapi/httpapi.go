@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"regexp"
 	"strconv"
 	"time"
 
@@ -213,5 +214,32 @@ func (h *handlers) cabinet(c *fiber.Ctx) error {
 			return err
 		}
 	}
-	return sendRaw(c, doc.Body, normalizeCabinet)
+	body, err := withoutStaffIDs(doc.Body)
+	if err != nil {
+		return err
+	}
+	return sendRaw(c, body, normalizeCabinet)
+}
+
+// staffID finds a staff member's id in a stored cabinet: a reviewer who
+// asked or decided, an administrator who erased.
+var staffID = regexp.MustCompile(`"(?:by|askedBy)":"[^"]`)
+
+// withoutStaffIDs serves a cabinet stored before the projection left the
+// staff's ids out (see cabinet.ForOwner) as one stored since: its readers
+// are the applicant and МФЦ operators, and a rebuild should not be what
+// stands between them and the insurer's internal ids.
+func withoutStaffIDs(body []byte) ([]byte, error) {
+	if !staffID.Match(body) {
+		return body, nil
+	}
+	var doc cabinet.Doc
+	if err := json.Unmarshal(body, &doc); err != nil {
+		return nil, fmt.Errorf("httpapi: cabinet: %w", err)
+	}
+	out, err := json.Marshal(cabinet.ForOwner(doc))
+	if err != nil {
+		return nil, fmt.Errorf("httpapi: cabinet: %w", err)
+	}
+	return out, nil
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/omsonline/oms/cmd/internal/app"
 	"github.com/omsonline/oms/cmd/internal/config"
+	"github.com/omsonline/oms/projections/cabinet"
 	"github.com/omsonline/oms/projections/readstore/mongostore/mongotest"
 )
 
@@ -102,6 +103,26 @@ func TestSlice(t *testing.T) {
 	}
 }
 
+// noStaffID fails if a cabinet, as served or as stored, names a member of
+// the insurer's staff: its readers are the applicant and МФЦ operators.
+func noStaffID(t *testing.T, a *app.App, applicant string, served map[string]any, id string) {
+	t.Helper()
+	b, err := json.Marshal(served)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(b), id) {
+		t.Errorf("the cabinet names %s: %s", id, b)
+	}
+	stored, err := a.Store().Get(context.Background(), cabinet.Collection, applicant)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(stored.Body), id) {
+		t.Errorf("the stored cabinet names %s: %s", id, stored.Body)
+	}
+}
+
 func get(t *testing.T, a *app.App, tok, path string, v any) int {
 	t.Helper()
 	code, body := call(t, a, "GET", path, tok, "")
@@ -169,6 +190,7 @@ func TestJourneyReadModels(t *testing.T) {
 		t.Fatalf("unassigned filter: %+v", q.Items)
 	}
 	doc := cabinetAfter(t, a, alice, r2.Position, "")
+	noStaffID(t, a, "alice", doc, "rev-1")
 	app0 := doc["applications"].([]any)[0].(map[string]any)
 	if app0["status"] != "info_requested" || len(app0["openQuestions"].([]any)) != 1 || !strings.Contains(fmt.Sprint(app0["actions"]), "provide-info") {
 		t.Fatalf("cabinet while info requested: %v", app0)
@@ -179,6 +201,7 @@ func TestJourneyReadModels(t *testing.T) {
 	r6 := act(rev, "issue-policy", "")
 
 	doc = cabinetAfter(t, a, alice, r6.Position, "")
+	noStaffID(t, a, "alice", doc, "rev-1")
 	pol, _ := doc["policy"].(map[string]any)
 	if pol == nil || len(pol["enp"].(string)) != 16 || pol["status"] != "active" {
 		t.Fatalf("cabinet policy: %v", doc["policy"])

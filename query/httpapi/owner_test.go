@@ -1,0 +1,100 @@
+package httpapi_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/omsonline/oms/events"
+	"github.com/omsonline/oms/events/schema"
+	"github.com/omsonline/oms/projections/appview"
+	"github.com/omsonline/oms/projections/cabinet"
+	"github.com/omsonline/oms/projections/history"
+	"github.com/omsonline/oms/projections/readstore"
+)
+
+// staffIDs are what the insurer's staff are known by in the documents
+// below; none may reach an applicant or an МФЦ operator.
+var staffIDs = []string{"rev-asked", "rev-decided", "rev-holds", "adm-erased"}
+
+// The owner-facing reads leave out who among the staff asked, decided,
+// holds the application or erased it: the detail view always did for most
+// of them, the cabinet did not. The cabinet here is stored as the
+// projection wrote it before it left them out, so the query side must
+// hide them by itself.
+func TestOwnersDoNotSeeStaffIDs(t *testing.T) {
+	e := newTestEnv(t)
+	at := time.Date(2026, 3, 2, 11, 0, 0, 0, time.UTC)
+	q := appview.Question{Question: schema.Question{ID: "1.1", Text: "Уточните адрес"}, AskedAt: at, AskedBy: "rev-asked"}
+	decision := &appview.Decision{Outcome: "rejected", By: "rev-decided", At: at, ReasonCode: "other", Reason: "нет"}
+	erased := &appview.Erasure{At: at, Basis: "consent_withdrawn", By: "adm-erased"}
+	stored, err := json.Marshal(cabinet.Doc{ApplicantID: "alice", Applications: []cabinet.Application{
+		{ApplicationID: "app-1", Status: appview.StatusInfoRequested, OpenQuestions: []appview.Question{q}, Actions: []string{"provide-info"}},
+		{ApplicationID: "app-2", Status: appview.StatusRejected, Decision: decision, Erased: erased, Actions: []string{}, OpenQuestions: []appview.Question{}},
+	}, PastPolicies: []appview.Policy{}, Inbox: []cabinet.Notification{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range staffIDs[:2] {
+		if !bytes.Contains(stored, []byte(id)) {
+			t.Fatalf("the stored cabinet lacks %s; this test tests nothing", id)
+		}
+	}
+	e.put(t, cabinet.Collection, readstore.Doc{ID: "alice", Body: stored})
+	view, _ := json.Marshal(appview.View{ApplicationID: "app-2", ApplicantID: "alice", Status: appview.StatusRejected,
+		Assignee: "rev-holds", Questions: []appview.Question{q}, Decision: decision, Erased: erased})
+	e.put(t, history.Applications, readstore.Doc{ID: "app-2", Body: view})
+
+	read := func(path, role, id, onBehalfOf string) []byte {
+		t.Helper()
+		req := httptest.NewRequest("GET", path, nil)
+		req.Header.Set("X-Test-Role", role)
+		req.Header.Set("X-Test-ID", id)
+		if onBehalfOf != "" {
+			req.Header.Set("X-On-Behalf-Of", onBehalfOf)
+		}
+		res, err := e.app.Test(req, 10_000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		body, _ := io.ReadAll(res.Body)
+		if res.StatusCode != 200 {
+			t.Fatalf("%s as %s: %d %s", path, role, res.StatusCode, body)
+		}
+		return body
+	}
+	for _, who := range []struct{ role, id, obo string }{
+		{events.RoleApplicant, "alice", ""},
+		{events.RoleOperator, "op-1", "alice"},
+	} {
+		for _, path := range []string{"/api/v1/cabinet", "/api/v1/applications/app-2"} {
+			body := read(path, who.role, who.id, who.obo)
+			for _, id := range staffIDs {
+				if bytes.Contains(body, []byte(id)) {
+					t.Errorf("%s as %s shows %s: %s", path, who.role, id, body)
+				}
+			}
+			// What the owner is owed stays: the question, the decision
+			// and its reason, the erasure's basis.
+			for _, want := range []string{"rejected", "нет", "consent_withdrawn"} {
+				if !bytes.Contains(body, []byte(want)) {
+					t.Errorf("%s as %s lost %q: %s", path, who.role, want, body)
+				}
+			}
+			if path == "/api/v1/cabinet" && !bytes.Contains(body, []byte("Уточните адрес")) {
+				t.Errorf("the cabinet lost the open question: %s", body)
+			}
+		}
+	}
+	// Staff see who did what.
+	body := read("/api/v1/applications/app-2", events.RoleAuditor, "aud-1", "")
+	for _, id := range staffIDs {
+		if !bytes.Contains(body, []byte(id)) {
+			t.Errorf("the auditor's view lacks %s: %s", id, body)
+		}
+	}
+}
