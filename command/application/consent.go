@@ -58,6 +58,17 @@ func consentDocument(f schema.Form, now time.Time) *schema.ConsentDocument {
 	return c
 }
 
+// reSigned is the consent signed anew by a consent scan among news other
+// than the one on file, or nil when there is none: the form's consent scan
+// and the consent record must name the same paper.
+func reSigned(onFile, news []schema.DocumentRef, now time.Time) *schema.ConsentDocument {
+	c := consentDocument(schema.Form{Documents: news}, now)
+	if c.DocumentID == "" || c.DocumentID == consentDocument(schema.Form{Documents: onFile}, now).DocumentID {
+		return nil
+	}
+	return c
+}
+
 // checkConsentVersion refuses a form signed under a wording that is no
 // longer in force: the applicant must read the current one.
 func (c *checker) checkConsentVersion(v string) {

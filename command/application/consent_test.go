@@ -104,3 +104,58 @@ func mustDay(t *testing.T, d string) time.Time {
 	}
 	return v.Add(9 * time.Hour)
 }
+
+// A new consent scan is a consent signed anew: the consent record names
+// the paper the form now holds, and a scan already on file signs nothing.
+func TestNewConsentScanSignsAnew(t *testing.T) {
+	later := now.Add(time.Hour)
+	asked := application.Fold(history(application.StatusInfoRequested)...)
+	answer := func(consentID string) schema.InfoProvided {
+		t.Helper()
+		evs, err := application.Decide(asked, application.ProvideInfo{
+			Answers:   []schema.Answer{{QuestionID: "1.1", Text: "Москва"}},
+			Documents: []schema.DocumentRef{{Kind: schema.DocumentConsent, ID: consentID}},
+		}, env(asOperator, later))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return evs[0].(schema.InfoProvided)
+	}
+	p := answer("doc-consent2")
+	if c := p.ConsentDocument; c == nil || c.DocumentID != "doc-consent2" || !c.SignedAt.Equal(later) || c.Version != application.ConsentVersion {
+		t.Fatalf("answer with a new consent scan: consent %+v", c)
+	}
+	if p := answer("doc-consent"); p.ConsentDocument != nil {
+		t.Fatalf("the scan on file signed anew: %+v", p.ConsentDocument)
+	}
+
+	// A renewal with a new consent scan, likewise.
+	active := application.Fold(history(application.StatusPolicyActive)...)
+	evs, err := application.Decide(active, application.Renew{Documents: []schema.DocumentRef{{Kind: schema.DocumentConsent, ID: "doc-consent2"}}}, env(asOwner, later))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := evs[0].(schema.PolicyRenewed).ConsentDocument; c == nil || c.DocumentID != "doc-consent2" {
+		t.Fatalf("renewal with a new consent scan: consent %+v", c)
+	}
+}
+
+// Once the consent is withdrawn, an application with a policy on record
+// takes no new personal data: neither a new address nor a renewal.
+func TestWithdrawnConsentTakesNoNewData(t *testing.T) {
+	active := application.Fold(history(application.StatusPolicyActive)...)
+	evs, err := application.Decide(active, application.WithdrawConsent{}, env(asOwner, now))
+	if err != nil {
+		t.Fatal(err)
+	}
+	withdrawn := application.Fold(append(history(application.StatusPolicyActive), evs...)...)
+	for _, c := range []application.Command{application.ChangeAddress{Address: newAddress}, application.Renew{}} {
+		if _, err := application.Decide(active, c, env(asOwner, now)); err != nil {
+			t.Fatalf("%s before the withdrawal: %v", c.Name(), err)
+		}
+		_, err := application.Decide(withdrawn, c, env(asOwner, now))
+		if e, ok := cmderr.As(err); !ok || e.Kind != cmderr.Conflict || e.Code != "consent_withdrawn" {
+			t.Errorf("%s after the withdrawal: %v", c.Name(), err)
+		}
+	}
+}

@@ -250,6 +250,7 @@ func (c ProvideInfo) decide(s State, env Env) ([]schema.Event, error) {
 	return []schema.Event{schema.InfoProvided{
 		ApplicationID: s.ID, ProvidedAt: env.Now, Answers: answers, Corrections: corr,
 		NewDocuments: news, Documents: mergeDocuments(s.Form.Documents, news),
+		ConsentDocument: reSigned(s.Form.Documents, news, env.Now),
 	}}, nil
 }
 
@@ -384,9 +385,23 @@ func errPolicyOver(validTo string) error {
 		fmt.Sprintf("The policy's validity ended on %s. Renew the policy first.", validTo))
 }
 
+// errConsentWithdrawn refuses new personal data in an application whose
+// consent was withdrawn: from then on the service keeps the issued
+// policy's record, as the law requires, and processes nothing new.
+func errConsentWithdrawn() error {
+	return conflict("consent_withdrawn",
+		"Согласие на обработку персональных данных по этому заявлению отозвано, и новые данные в нём не обрабатываются. "+
+			"Сведения о полисе хранятся, пока этого требует закон; изменить их можно лично в страховой медицинской организации.",
+		"The consent to the processing of personal data in this application was withdrawn, and no new data are processed in it. "+
+			"The policy's record is kept for as long as the law requires; to change it, visit the medical insurer in person.")
+}
+
 func (c ChangeAddress) decide(s State, env Env) ([]schema.Event, error) {
 	if err := ownerGate(c, s, env, ownerRoles, StatusPolicyActive); err != nil {
 		return nil, err
+	}
+	if s.ConsentWithdrawn {
+		return nil, errConsentWithdrawn()
 	}
 	today := env.today()
 	if validTo, ok := parseDate(s.ValidTo); !ok || validTo.Before(today) {
@@ -412,6 +427,9 @@ func (c ChangeAddress) decide(s State, env Env) ([]schema.Event, error) {
 func (c Renew) decide(s State, env Env) ([]schema.Event, error) {
 	if err := ownerGate(c, s, env, ownerRoles, StatusPolicyActive, StatusPolicyExpired); err != nil {
 		return nil, err
+	}
+	if s.ConsentWithdrawn {
+		return nil, errConsentWithdrawn()
 	}
 	today := env.today()
 	validTo, _ := parseDate(s.ValidTo)
@@ -458,6 +476,7 @@ func (c Renew) decide(s State, env Env) ([]schema.Event, error) {
 		ApplicationID: s.ID, ENP: s.ENP, ValidFrom: formatDate(start), ValidTo: formatDate(end),
 		Document: policyDocument(s.ENP, s.Document.Version+1, today), ResidenceDocument: residence,
 		NewDocuments: news, Documents: mergeDocuments(s.Form.Documents, news), RenewedAt: env.Now,
+		ConsentDocument: reSigned(s.Form.Documents, news, env.Now),
 	}}, nil
 }
 

@@ -43,6 +43,7 @@ func uploads() map[string]schema.DocumentUploaded {
 		"doc-residence":  up("doc-residence", schema.DocumentResidence, owner),
 		"doc-consent":    up("doc-consent", schema.DocumentConsent, owner),
 		"doc-residence2": up("doc-residence2", schema.DocumentResidence, owner),
+		"doc-consent2":   up("doc-consent2", schema.DocumentConsent, owner),
 		"doc-foreign":    up("doc-foreign", schema.DocumentPassport, other),
 	}
 }

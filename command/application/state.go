@@ -114,6 +114,9 @@ func Evolve(s State, e schema.Event) State {
 		if e.Documents != nil {
 			s.Form.Documents = append([]schema.DocumentRef(nil), e.Documents...)
 		}
+		if e.ConsentDocument != nil {
+			s.ConsentVersion = e.ConsentDocument.Version
+		}
 		s.Questions = nil
 		s.Status = StatusInReview
 	case schema.ApplicationApproved:
@@ -135,6 +138,9 @@ func Evolve(s State, e schema.Event) State {
 		s.Form.ResidenceDocument = e.ResidenceDocument
 		if e.Documents != nil {
 			s.Form.Documents = append([]schema.DocumentRef(nil), e.Documents...)
+		}
+		if e.ConsentDocument != nil {
+			s.ConsentVersion = e.ConsentDocument.Version
 		}
 		s.Status = StatusPolicyActive
 	case schema.PolicyExpired:

@@ -100,6 +100,9 @@ type InfoProvided struct {
 	// Documents is the form's complete document list after the answer: a new
 	// scan replaces the scan of the same kind.
 	Documents []DocumentRef `json:"documents"`
+	// ConsentDocument is the consent signed anew, when the answer brings
+	// a new consent scan: the application's consent is the latest signed.
+	ConsentDocument *ConsentDocument `json:"consentDocument,omitempty"`
 }
 
 // ApplicationApproved is the reviewer's positive decision.
@@ -197,6 +200,9 @@ type PolicyRenewed struct {
 	// Documents is the form's complete document list after the renewal.
 	Documents []DocumentRef `json:"documents"`
 	RenewedAt time.Time     `json:"renewedAt"`
+	// ConsentDocument is the consent signed anew, when the renewal brings
+	// a new consent scan (see InfoProvided).
+	ConsentDocument *ConsentDocument `json:"consentDocument,omitempty"`
 }
 
 // ApplicationWithdrawn is the applicant withdrawing before a decision. It

@@ -95,6 +95,14 @@ type Erasure struct {
 	By    string    `json:"by"`
 }
 
+// consentOf is the view of a consent signed (nil: none recorded).
+func consentOf(c *schema.ConsentDocument) *Consent {
+	if c == nil {
+		return nil
+	}
+	return &Consent{Version: c.Version, TextSHA256: c.TextSHA256, Method: c.Method, DocumentID: c.DocumentID, SignedAt: c.SignedAt.UTC()}
+}
+
 // ForOwner returns v as its applicant, and an МФЦ operator acting for
 // them, may read it: without the ids of the insurer's staff — who holds
 // the application, who asked, who decided, who erased. Those are the
@@ -188,9 +196,7 @@ func Apply(v *View, ev eventstore.Recorded) error {
 			SubmittedAt: e.SubmittedAt.UTC(), SubmittedBy: ev.Envelope.Actor, OnBehalfOf: ev.Envelope.OnBehalfOf,
 			Form: e.Form,
 		}
-		if c := e.ConsentDocument; c != nil {
-			v.Consent = &Consent{Version: c.Version, TextSHA256: c.TextSHA256, Method: c.Method, DocumentID: c.DocumentID, SignedAt: c.SignedAt.UTC()}
-		}
+		v.Consent = consentOf(e.ConsentDocument)
 	case schema.ApplicationClaimed:
 		v.Status, v.Assignee = StatusInReview, e.ReviewerID
 	case schema.InfoRequested:
@@ -230,6 +236,9 @@ func Apply(v *View, ev eventstore.Recorded) error {
 		}
 		if e.Documents != nil {
 			v.Form.Documents = e.Documents
+		}
+		if e.ConsentDocument != nil {
+			v.Consent = consentOf(e.ConsentDocument)
 		}
 	case schema.ApplicationApproved:
 		v.Status = StatusApproved
@@ -271,6 +280,9 @@ func Apply(v *View, ev eventstore.Recorded) error {
 		v.Form.ResidenceDocument = e.ResidenceDocument
 		if e.Documents != nil {
 			v.Form.Documents = e.Documents
+		}
+		if e.ConsentDocument != nil {
+			v.Consent = consentOf(e.ConsentDocument)
 		}
 	case schema.RenewalDue:
 		if v.Policy != nil {

@@ -30,7 +30,7 @@ func TestActionsOf(t *testing.T) {
 		"active, window not open": {active(false), []string{"change-address", "withdraw-consent"}},
 		"active, reminded":        {active(true), []string{"change-address", "renew", "withdraw-consent"}},
 		"expired":                 {&appview.View{Status: appview.StatusPolicyExpired}, []string{"renew"}},
-		"consent withdrawn":       {withdrawn, []string{"change-address", "renew"}},
+		"consent withdrawn":       {withdrawn, []string{}}, // no new personal data after it
 		"erased":                  {erased, []string{}},
 		"in review":               {&appview.View{Status: appview.StatusInReview}, []string{"withdraw"}},
 	} {

@@ -145,8 +145,12 @@ func actionsOf(v *appview.View) []string {
 		// the window opens); before it the command refuses, so no button.
 		out = slices.DeleteFunc(out, func(s string) bool { return s == "renew" })
 	}
-	if v.Consent != nil && v.Consent.WithdrawnAt.IsZero() {
+	switch {
+	case v.Consent != nil && v.Consent.WithdrawnAt.IsZero():
 		out = append(out, "withdraw-consent")
+	case v.Consent != nil:
+		// Withdrawn: the application takes no new personal data.
+		out = slices.DeleteFunc(out, func(s string) bool { return s == "change-address" || s == "renew" })
 	}
 	if out == nil {
 		out = []string{}
