@@ -70,13 +70,23 @@ func reSigned(onFile, news []schema.DocumentRef, now time.Time) *schema.ConsentD
 }
 
 // checkConsentVersion refuses a form signed under a wording that is no
-// longer in force: the applicant must read the current one.
+// longer in force, or under none this service published: the applicant
+// must read the current one.
 func (c *checker) checkConsentVersion(v string) {
-	if v != "" && v != ConsentVersion {
-		c.add("/consentVersion", "outdated", cmderr.T(
-			fmt.Sprintf("Текст согласия изменился (действует редакция %s). Прочитайте его и подпишите заново.", ConsentVersion),
-			fmt.Sprintf("The consent text has changed (version %s is in force). Read it and sign it again.", ConsentVersion)))
+	if v == "" || v == ConsentVersion {
+		return
 	}
+	// Versions are the dates the wordings took effect: a later one, or
+	// anything else, is no wording this service ever published.
+	if _, err := time.Parse(time.DateOnly, v); err != nil || v > ConsentVersion {
+		c.add("/consentVersion", "unknown_version", cmderr.T(
+			fmt.Sprintf("Редакции согласия «%s» нет (действует редакция %s). Прочитайте действующий текст и подпишите его.", v, ConsentVersion),
+			fmt.Sprintf("There is no consent version %q (version %s is in force). Read the text in force and sign it.", v, ConsentVersion)))
+		return
+	}
+	c.add("/consentVersion", "outdated", cmderr.T(
+		fmt.Sprintf("Текст согласия изменился (действует редакция %s). Прочитайте его и подпишите заново.", ConsentVersion),
+		fmt.Sprintf("The consent text has changed (version %s is in force). Read it and sign it again.", ConsentVersion)))
 }
 
 // WithdrawConsent withdraws the applicant's consent to the processing of

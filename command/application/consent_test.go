@@ -33,6 +33,17 @@ func TestSubmissionRecordsConsentAsItsOwnDocument(t *testing.T) {
 	if !ok || e.Kind != cmderr.Validation || len(e.Fields) != 1 || e.Fields[0].Field != "/consentVersion" || e.Fields[0].Code != "outdated" {
 		t.Fatalf("outdated consent version: %v", err)
 	}
+	// A version from the future, or no date at all, was never published:
+	// calling it outdated would send the applicant looking for a newer one.
+	for _, v := range []string{"2099-01-01", "v2", "2025-13-01"} {
+		f.ConsentVersion = v
+		_, err = application.Decide(application.State{}, application.SubmitApplication{ApplicationID: appID, Form: f}, env(asOwner, now))
+		e, ok := cmderr.As(err)
+		if !ok || len(e.Fields) != 1 || e.Fields[0].Field != "/consentVersion" || e.Fields[0].Code != "unknown_version" ||
+			!strings.Contains(e.Fields[0].Message.RU, application.ConsentVersion) {
+			t.Errorf("consent version %q: %v", v, err)
+		}
+	}
 }
 
 func TestConsentWithdrawal(t *testing.T) {

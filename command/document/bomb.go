@@ -53,10 +53,12 @@ func errTooManyPixels(w, h int) error {
 		fmt.Sprintf("The image is %d×%d pixels, over %d megapixels. Lower the scan's resolution.", w, h, MaxPixels/1_000_000)))
 }
 
-func errPDFTooComplex(what string) error {
+// errPDFTooComplex names what is too much in both languages: the
+// message is read by a person either way.
+func errPDFTooComplex(what cmderr.Text) error {
 	return cmderr.New(cmderr.TooLarge, "pdf_too_complex", cmderr.T(
-		fmt.Sprintf("PDF слишком сложен для скана документа (%s, допустимо не больше %d страниц). Сохраните скан заново.", what, MaxPDFPages),
-		fmt.Sprintf("The PDF is too complex for a document scan (%s; at most %d pages). Save the scan again.", what, MaxPDFPages)))
+		fmt.Sprintf("PDF слишком сложен для скана документа (%s, допустимо не больше %d страниц). Сохраните скан заново.", what.RU, MaxPDFPages),
+		fmt.Sprintf("The PDF is too complex for a document scan (%s; at most %d pages). Save the scan again.", what.EN, MaxPDFPages)))
 }
 
 // CheckImage reads a PNG's or JPEG's dimensions from its header, without
@@ -127,19 +129,19 @@ func (g *PDFGuard) Write(p []byte) (int, error) {
 		}
 	}
 	if g.pages > MaxPDFPages {
-		return 0, &bombError{errPDFTooComplex(strconv.Itoa(g.pages) + " pages")}
+		return 0, &bombError{errPDFTooComplex(cmderr.T(fmt.Sprintf("%d стр.", g.pages), fmt.Sprintf("%d pages", g.pages)))}
 	}
 	if g.objStreams > MaxPDFObjectStreams {
-		return 0, &bombError{errPDFTooComplex(strconv.Itoa(g.objStreams) + " object streams")}
+		return 0, &bombError{errPDFTooComplex(cmderr.T(fmt.Sprintf("потоков объектов: %d", g.objStreams), fmt.Sprintf("%d object streams", g.objStreams)))}
 	}
 	for _, m := range reCount.FindAllSubmatchIndex(buf, -1) {
 		if n, _ := strconv.ParseInt(string(buf[m[2]:m[3]]), 10, 64); ends(m) && n > MaxPDFPages {
-			return 0, &bombError{errPDFTooComplex(fmt.Sprintf("a page tree of %d pages", n))}
+			return 0, &bombError{errPDFTooComplex(cmderr.T(fmt.Sprintf("дерево страниц на %d стр.", n), fmt.Sprintf("a page tree of %d pages", n)))}
 		}
 	}
 	for _, m := range reN.FindAllSubmatchIndex(buf, -1) {
 		if n, _ := strconv.ParseInt(string(buf[m[2]:m[3]]), 10, 64); ends(m) && n > MaxPDFObjectsPerStream {
-			return 0, &bombError{errPDFTooComplex(fmt.Sprintf("an object stream of %d objects", n))}
+			return 0, &bombError{errPDFTooComplex(cmderr.T(fmt.Sprintf("поток из %d объектов", n), fmt.Sprintf("an object stream of %d objects", n)))}
 		}
 	}
 	if len(buf) > guardTail {

@@ -10,6 +10,7 @@ import (
 	"image/jpeg"
 	"image/png"
 	"io"
+	"regexp"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -104,11 +105,17 @@ func TestBombGuard(t *testing.T) {
 				e, ok := cmderr.As(err)
 				if !ok || e.Code != c.code || e.Message.RU == "" || e.Message.EN == "" {
 					t.Errorf("%s (chunked %v): %v %+v, want %s", c.name, chunked, err, doc, c.code)
+				} else if w := englishWord.FindString(e.Message.RU); w != "" {
+					t.Errorf("%s: the Russian message has %q in English: %s", c.name, w, e.Message.RU)
 				}
 			}
 		}
 	}
 }
+
+// englishWord finds a lower-case English word; abbreviations such as PDF
+// are upper case.
+var englishWord = regexp.MustCompile(`\b[a-z]{3,}\b`)
 
 // FuzzPDFGuard: the guard decides the same whether a file arrives in one
 // piece or split anywhere, and never panics.

@@ -239,6 +239,18 @@ func (v *Verifier) claims(token string) (Claims, error) {
 	return c, nil
 }
 
+// BearerToken takes the token out of an Authorization header. The scheme's
+// name is case-insensitive (RFC 9110 §11.1), so "bearer" and "BEARER"
+// clients are served too.
+func BearerToken(header string) (string, bool) {
+	scheme, token, ok := strings.Cut(header, " ")
+	token = strings.TrimSpace(token)
+	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
+		return "", false
+	}
+	return token, true
+}
+
 // Middleware authenticates /api requests, by a bearer token or else by the
 // browser's session cookie. A missing or bad credential is 401 with a
 // bilingual problem body; a cookie-authenticated request that changes state
@@ -248,7 +260,7 @@ func (v *Verifier) Middleware() fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		h := c.Get(fiber.HeaderAuthorization)
 		var actor events.Actor
-		if token, ok := strings.CutPrefix(h, "Bearer "); ok && token != "" {
+		if token, ok := BearerToken(h); ok {
 			var err error
 			actor, err = v.Verify(strings.TrimSpace(token))
 			if err != nil {

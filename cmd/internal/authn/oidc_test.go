@@ -408,6 +408,11 @@ func TestOIDCMiddlewareAndSession(t *testing.T) {
 	if body, _ := io.ReadAll(resp.Body); resp.StatusCode != 200 || string(body) != "applicant alice" {
 		t.Fatalf("good token: %d %s", resp.StatusCode, body)
 	}
+	lower := httptest.NewRequest("GET", "/api/who", nil)
+	lower.Header.Set("Authorization", "bearer "+iss.Token(t, "rsa-1", "alice", "applicant"))
+	if resp, err := app.Test(lower, 5000); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("good token, scheme in lower case: %v %v", resp, err)
+	}
 	resp = do("GET", "/api/who", iss.Sign(t, "rsa-1", iss.Claims("alice", []string{"reviewer", "auditor"})))
 	if code, d := problem(t, resp); resp.StatusCode != 403 || code != "ambiguous_role" || !strings.Contains(d["en"], "auditor, reviewer") || !strings.Contains(d["ru"], "несколько ролей") {
 		t.Errorf("ambiguous: %d %s %v", resp.StatusCode, code, d)

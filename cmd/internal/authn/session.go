@@ -156,7 +156,7 @@ func (v *Verifier) CheckForm(c *fiber.Ctx) bool {
 // the next handler (the sign-in page's own).
 func (v *Verifier) SessionFromBearer() fiber.Handler {
 	return func(c *fiber.Ctx) error {
-		token, ok := strings.CutPrefix(c.Get(fiber.HeaderAuthorization), "Bearer ")
+		token, ok := BearerToken(c.Get(fiber.HeaderAuthorization))
 		if !ok || v.oidc == nil {
 			return c.Next()
 		}
