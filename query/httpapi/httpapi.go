@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"log/slog"
 	"regexp"
+	"slices"
 	"strconv"
 	"time"
 
@@ -53,6 +54,10 @@ type Deps struct {
 	// Logger receives the access log's failures and those of reading the
 	// event log's end for ?after=; nil means slog.Default().
 	Logger *slog.Logger
+	// MayAct says whether a role may give an application a command (the
+	// authorization matrix's answer); the cabinet lists an operator only
+	// the actions it allows. Nil lists them all.
+	MayAct func(role, action string) bool
 }
 
 // Register mounts the query routes on r.
@@ -214,7 +219,11 @@ func (h *handlers) cabinet(c *fiber.Ctx) error {
 			return err
 		}
 	}
-	body, err := withoutStaffIDs(doc.Body)
+	var keep func(action string) bool
+	if md.Actor.Role != events.RoleApplicant && h.d.MayAct != nil {
+		keep = func(action string) bool { return h.d.MayAct(md.Actor.Role, action) }
+	}
+	body, err := forReader(doc.Body, keep)
 	if err != nil {
 		return err
 	}
@@ -225,19 +234,29 @@ func (h *handlers) cabinet(c *fiber.Ctx) error {
 // asked or decided, an administrator who erased.
 var staffID = regexp.MustCompile(`"(?:by|askedBy)":"[^"]`)
 
-// withoutStaffIDs serves a cabinet stored before the projection left the
-// staff's ids out (see cabinet.ForOwner) as one stored since: its readers
-// are the applicant and МФЦ operators, and a rebuild should not be what
-// stands between them and the insurer's internal ids.
-func withoutStaffIDs(body []byte) ([]byte, error) {
-	if !staffID.Match(body) {
+// forReader fits a stored cabinet to its reader. It lists only the actions
+// keep allows (nil: all of them; an МФЦ operator may not withdraw an
+// application for the applicant, for one). And it serves a cabinet stored
+// before the projection left the staff's ids out (see cabinet.ForOwner)
+// as one stored since: its readers are the applicant and МФЦ operators,
+// and a rebuild should not be what stands between them and the insurer's
+// internal ids.
+func forReader(body []byte, keep func(action string) bool) ([]byte, error) {
+	if keep == nil && !staffID.Match(body) {
 		return body, nil
 	}
 	var doc cabinet.Doc
 	if err := json.Unmarshal(body, &doc); err != nil {
 		return nil, fmt.Errorf("httpapi: cabinet: %w", err)
 	}
-	out, err := json.Marshal(cabinet.ForOwner(doc))
+	doc = cabinet.ForOwner(doc)
+	if keep != nil {
+		for i := range doc.Applications {
+			a := &doc.Applications[i]
+			a.Actions = slices.DeleteFunc(slices.Clone(a.Actions), func(action string) bool { return !keep(action) })
+		}
+	}
+	out, err := json.Marshal(doc)
 	if err != nil {
 		return nil, fmt.Errorf("httpapi: cabinet: %w", err)
 	}

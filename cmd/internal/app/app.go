@@ -17,6 +17,7 @@ import (
 
 	"github.com/omsonline/oms/cmd/internal/admin"
 	"github.com/omsonline/oms/cmd/internal/authn"
+	"github.com/omsonline/oms/cmd/internal/authz"
 	"github.com/omsonline/oms/cmd/internal/config"
 	"github.com/omsonline/oms/cmd/internal/logging"
 	"github.com/omsonline/oms/cmd/internal/memrelease"
@@ -181,7 +182,8 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (a *App, er
 	if err := registerCommands(a.http, a); err != nil {
 		return nil, err
 	}
-	queryapi.Register(a.http, queryapi.Deps{Store: a.store, Waiter: a.leader, Events: a.events, Calendar: calendar.Default(), Logger: log})
+	queryapi.Register(a.http, queryapi.Deps{Store: a.store, Waiter: a.leader, Events: a.events, Calendar: calendar.Default(), Logger: log,
+		MayAct: authz.ApplicationAction})
 	admin.Register(a.http, admin.Deps{Runner: a.leader, Events: a.events, Store: a.store, Logger: log, Erasure: a.commands, Waiter: a.leader})
 	if err := registerWeb(a, verifier); err != nil {
 		return nil, err

@@ -123,6 +123,36 @@ func noStaffID(t *testing.T, a *app.App, applicant string, served map[string]any
 	}
 }
 
+// The cabinet offers each reader what they may do: an МФЦ operator may
+// not withdraw an application for the applicant (the matrix and the
+// domain refuse it), so their view of it has no such button, while the
+// applicant's has.
+func TestCabinetOffersWhatTheReaderMayDo(t *testing.T) {
+	a, cfg := startApp(t)
+	alice := token(t, cfg, "applicant", "alice")
+	op := token(t, cfg, "operator", "op-1")
+	r := submit(t, a, alice, "2345678")
+	actions := func(tok, query string) []string {
+		t.Helper()
+		doc := cabinetAfter(t, a, tok, r.Position, query)
+		var out []string
+		for _, x := range doc["applications"].([]any)[0].(map[string]any)["actions"].([]any) {
+			out = append(out, x.(string))
+		}
+		return out
+	}
+	if got := actions(alice, ""); !slices.Equal(got, []string{"withdraw", "withdraw-consent"}) {
+		t.Fatalf("the applicant's actions: %q", got)
+	}
+	if got := actions(op, "&applicant=alice"); !slices.Equal(got, []string{"withdraw-consent"}) {
+		t.Fatalf("the operator's actions: %q", got)
+	}
+	code, body := call(t, a, "POST", "/api/v1/applications/"+r.ApplicationID+"/withdraw", op, `{"reason":"x"}`)
+	if code != 403 {
+		t.Fatalf("the operator withdraws: %d %s; the cabinet's list is out of step with what is allowed", code, body)
+	}
+}
+
 func get(t *testing.T, a *app.App, tok, path string, v any) int {
 	t.Helper()
 	code, body := call(t, a, "GET", path, tok, "")

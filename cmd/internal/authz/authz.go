@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -107,6 +108,18 @@ func (r Route) Access(role string) Access {
 
 // Key is "METHOD path", how routes are compared with what Fiber registered.
 func (r Route) Key() string { return r.Method + " " + r.Path }
+
+// serviceTable is Table(), built once for ApplicationAction.
+var serviceTable = sync.OnceValue(Table)
+
+// ApplicationAction reports whether the matrix lets role give an
+// application the command action ("withdraw", "renew", …; the last
+// segment of its route), so that the cabinet offers a caller only what
+// they may do.
+func ApplicationAction(role, action string) bool {
+	r, ok := Lookup(serviceTable(), fiber.MethodPost, "/api/v1/applications/x/"+action)
+	return ok && r.Access(role).Allowed()
+}
 
 // Lookup finds the row of a request by its method and c.Path(). HEAD is
 // answered by GET routes, as Fiber does. Matching mirrors Fiber's default
