@@ -212,8 +212,9 @@ var allowedState = map[string]application.Status{
 }
 
 // TestWhoMayIssue checks every command against every kind of caller in a
-// state that allows the command: the wrong role, another applicant and
-// another reviewer get Forbidden, and nobody else does.
+// state that allows the command: the wrong role and another reviewer get
+// Forbidden, another applicant (or an operator for one) NotFound, as for
+// an application they cannot see, and nobody else is refused.
 func TestWhoMayIssue(t *testing.T) {
 	callers := map[string]application.Caller{
 		"owner": asOwner, "other-applicant": asOther, "operator-for-owner": asOperator,
@@ -242,9 +243,15 @@ func TestWhoMayIssue(t *testing.T) {
 			t.Run(name+"/"+who, func(t *testing.T) {
 				s := application.Fold(history(allowedState[name])...)
 				_, err := application.Decide(s, w.cmd, env(c, w.at))
-				forbidden := cmderr.Is(err, cmderr.Forbidden)
+				forbidden := cmderr.Is(err, cmderr.Forbidden) || cmderr.Is(err, cmderr.NotFound)
 				if may := slices.Contains(allowed[name], who); may == forbidden {
 					t.Fatalf("allowed=%v, got %v", may, err)
+				}
+				// Whoever's role may give the command to their own
+				// application is told someone else's does not exist.
+				peer := map[string]string{"other-applicant": "owner", "operator-for-other": "operator-for-owner"}[who]
+				if peer != "" && slices.Contains(allowed[name], peer) && !slices.Contains(allowed[name], who) && !cmderr.Is(err, cmderr.NotFound) {
+					t.Fatalf("someone else's application answers %v, not 404: that tells it exists", err)
 				}
 				if !forbidden && err != nil && !cmderr.Is(err, cmderr.Validation) {
 					// A permitted caller may still send fields that do not fit

@@ -99,8 +99,9 @@ func requireOwner(s State, caller Caller) error {
 		return err
 	}
 	if caller.Subject() != s.ApplicantID {
-		return cmderr.New(cmderr.Forbidden, "not_owner", cmderr.T(
-			"Это заявление другого заявителя.", "This application belongs to another applicant."))
+		// As the query side answers: someone else's application is one
+		// this caller cannot see, so its id cannot be probed.
+		return notFound()
 	}
 	return nil
 }

@@ -446,6 +446,11 @@ func (s *Service) open(ctx context.Context, meta events.Metadata, id string) (io
 		return nil, doc, nil, errNotFound()
 	}
 	if !MayRead(meta, doc) {
+		if meta.Actor.Role == events.RoleApplicant || meta.Actor.Role == events.RoleOperator {
+			// Someone else's scan is one this caller cannot see: the
+			// answer does not tell it exists.
+			return nil, doc, nil, errNotFound()
+		}
 		return nil, doc, nil, cmderr.New(cmderr.Forbidden, "not_owner", cmderr.T(
 			"Этот документ может читать только его владелец, специалист фонда или аудитор.",
 			"Only the document's owner, a reviewer or an auditor may read it."))

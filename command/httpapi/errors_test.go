@@ -44,7 +44,7 @@ func TestRequestErrors(t *testing.T) {
 			return s.post(appPath(id, "claim"), reviewer, nil, "Idempotency-Key", "два слова")
 		}, 400, "bad_idempotency_key"},
 		{"wrong role", func() response { return s.post(appPath(id, "approve"), applicant, nil) }, 403, "wrong_role"},
-		{"not the owner", func() response { return s.post(appPath(id, "withdraw"), applicant2, nil) }, 403, "not_owner"},
+		{"not the owner", func() response { return s.post(appPath(id, "withdraw"), applicant2, nil) }, 404, "application_not_found"},
 		{"operator alone", func() response {
 			return s.post("/api/v1/applications", who{"op-2", "operator", ""}, form("1111111", nil))
 		}, 403, "on_behalf_required"},

@@ -51,7 +51,7 @@ func TestIdempotentReplay(t *testing.T) {
 		t.Fatalf("reuse: %s", r.body)
 	}
 	// The same key from another caller is another key.
-	wantStatus(t, s.post(appPath(id, "withdraw"), applicant2, nil, "Idempotency-Key", "submit-1"), fiber.StatusForbidden)
+	wantStatus(t, s.post(appPath(id, "withdraw"), applicant2, nil, "Idempotency-Key", "submit-1"), fiber.StatusNotFound)
 
 	// Commands on an application replay too.
 	c1 := s.post(appPath(id, "claim"), reviewer, nil, "Idempotency-Key", "claim-1")
