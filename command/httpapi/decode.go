@@ -61,6 +61,9 @@ func decodeBody(body []byte, v any) error {
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return malformed(cmderr.T("После JSON-объекта есть лишние данные.", "There is extra data after the JSON object."))
 	}
+	if f := repeatedMembers(body); f.Err() != nil {
+		return f.Err()
+	}
 	return nil
 }
 

@@ -282,6 +282,22 @@ func (h *handlers) upload(c *fiber.Ctx) error {
 			"Загрузите файл как multipart/form-data с полями file и kind.",
 			"Upload the file as multipart/form-data with the fields file and kind.")))
 	}
+	if form, err := c.MultipartForm(); err == nil {
+		// One file of one kind per upload: of two, fasthttp would keep the
+		// first and drop the other without a word.
+		var f cmderr.Fields
+		if len(form.File["file"]) > 1 {
+			f.Add("/file", "repeated_field", cmderr.T("Загрузите один файл за раз: поле file указано несколько раз.",
+				"Upload one file at a time: the field file appears more than once."))
+		}
+		if len(form.Value["kind"]) > 1 {
+			f.Add("/kind", "repeated_field", cmderr.T("Поле kind указано несколько раз; укажите один вид документа.",
+				"The field kind appears more than once; give one kind of document."))
+		}
+		if f.Err() != nil {
+			return h.fail(c, f.Err())
+		}
+	}
 	fh, err := c.FormFile("file")
 	if err != nil {
 		var f cmderr.Fields

@@ -2,6 +2,10 @@ package httpapi_test
 
 import (
 	"bytes"
+	"mime/multipart"
+	"net/http"
+	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/gofiber/fiber/v2"
@@ -31,6 +35,41 @@ func TestUploads(t *testing.T) {
 			}
 		})
 	}
+
+	t.Run("one file of one kind", func(t *testing.T) {
+		for name, parts := range map[string][][2]string{
+			"two files":        {{"kind", schema.DocumentPassport}, {"file", "a"}, {"file", "b"}},
+			"two kinds":        {{"kind", schema.DocumentPassport}, {"kind", schema.DocumentConsent}, {"file", "a"}},
+			"two of each":      {{"kind", schema.DocumentPassport}, {"kind", schema.DocumentConsent}, {"file", "a"}, {"file", "b"}},
+			"one of each (ok)": {{"kind", schema.DocumentPassport}, {"file", "a"}},
+		} {
+			var buf bytes.Buffer
+			mw := multipart.NewWriter(&buf)
+			files := 0
+			for _, p := range parts {
+				if p[0] == "kind" {
+					_ = mw.WriteField("kind", p[1])
+					continue
+				}
+				files++
+				fw, _ := mw.CreateFormFile("file", p[1]+".pdf")
+				_, _ = fw.Write(pdfFile)
+			}
+			_ = mw.Close()
+			req := httptest.NewRequest(http.MethodPost, "/api/v1/documents", &buf)
+			req.Header.Set("Content-Type", mw.FormDataContentType())
+			r := s.send(req, applicant)
+			if strings.HasSuffix(name, "(ok)") {
+				wantStatus(t, r, fiber.StatusCreated)
+				continue
+			}
+			wantStatus(t, r, fiber.StatusUnprocessableEntity)
+			p := r.problem(t)
+			if len(p.Errors) == 0 || p.Errors[0].Code != "repeated_field" {
+				t.Errorf("%s: %s", name, r.body)
+			}
+		}
+	})
 
 	t.Run("type by magic bytes, not by name or header", func(t *testing.T) {
 		r := s.upload(applicant, schema.DocumentPassport, []byte("<html><script>alert(1)</script></html>"))

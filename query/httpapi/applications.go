@@ -165,7 +165,13 @@ func (h *handlers) queue(c *fiber.Ctx) error {
 	q := readstore.QueueQuery{Collection: queue.Collection, Region: c.Query("region"), Now: now, Limit: 50}
 	// A filter no row can match is refused: an empty page would read as
 	// "nothing to do" when the reviewer only mistyped it.
-	if s := c.Query("status"); s != "" {
+	var statuses []string
+	for _, s := range c.Request().URI().QueryArgs().PeekMulti("status") {
+		if len(s) > 0 {
+			statuses = append(statuses, string(s))
+		}
+	}
+	if s := strings.Join(statuses, ","); s != "" {
 		q.Status = strings.Split(s, ",")
 		for _, st := range q.Status {
 			if !slices.Contains(QueueStatuses, st) {

@@ -76,12 +76,37 @@ func Register(r fiber.Router, d Deps) {
 		log = slog.Default()
 	}
 	h := &handlers{d: d, log: log, accessLog: NewAccessLog(d.Events, d.Logger, d.Now)}
-	r.Get("/api/v1/cabinet", h.cabinet)
-	r.Get("/api/v1/reviewer/queue", h.queue)
-	r.Get("/api/v1/applications/:id", h.application)
-	r.Get("/api/v1/applications/:id/history", h.history)
-	r.Get("/api/v1/applications/:id/state", h.state)
-	r.Get("/api/v1/applications/:id/access", h.access)
+	r.Get("/api/v1/cabinet", onceEach, h.cabinet)
+	r.Get("/api/v1/reviewer/queue", onceEach, h.queue)
+	r.Get("/api/v1/applications/:id", onceEach, h.application)
+	r.Get("/api/v1/applications/:id/history", onceEach, h.history)
+	r.Get("/api/v1/applications/:id/state", onceEach, h.state)
+	r.Get("/api/v1/applications/:id/access", onceEach, h.access)
+}
+
+// listParams may be given more than once, each time adding values to the
+// list (?status=a&status=b is ?status=a,b).
+var listParams = map[string]bool{"status": true}
+
+// onceEach refuses a query parameter given more than once (other than a
+// list): Fiber reads the first and would drop the rest without a word, so
+// ?region=77&region=50 would answer for Moscow alone.
+func onceEach(c *fiber.Ctx) error {
+	var repeated string
+	seen := map[string]bool{}
+	c.Request().URI().QueryArgs().VisitAll(func(k, _ []byte) {
+		name := string(k)
+		if seen[name] && !listParams[name] && repeated == "" {
+			repeated = name
+		}
+		seen[name] = true
+	})
+	if repeated != "" {
+		return problem(c, cmderr.BadRequest, "repeated_parameter",
+			fmt.Sprintf("Параметр %s указан несколько раз; укажите его один раз.", repeated),
+			fmt.Sprintf("The parameter %s is given more than once; give it once.", repeated))
+	}
+	return c.Next()
 }
 
 type handlers struct {

@@ -53,6 +53,10 @@ func TestQueueRefusesFiltersAndCursorsThatMatchNothing(t *testing.T) {
 	for _, s := range httpapi.QueueStatuses {
 		page("?status=" + s)
 	}
+	// A repeated status adds to the list, as a comma does.
+	if p := page("?status=in_review&status=submitted"); len(p.Items) != 2 {
+		t.Fatalf("two statuses in two parameters: %+v", p)
+	}
 	for _, r := range []string{"01", "77", "99"} {
 		page("?region=" + r)
 	}
@@ -76,6 +80,12 @@ func TestQueueRefusesFiltersAndCursorsThatMatchNothing(t *testing.T) {
 		{"?cursor=" + cursor(`{"d":"2026-03-13T20:59:59Z"}`), nil},
 		{"?cursor=" + cursor(`{"d":"2026-03-13T20:59:59Z","i":""}`), nil},
 		{"?cursor=!!!", nil},
+		{"?status=submitted&status=bogus", []string{"bogus"}},
+		// Any other parameter given twice: which one was meant?
+		{"?region=77&region=50", []string{"region"}},
+		{"?limit=1&limit=2", []string{"limit"}},
+		{"?assignee=me&assignee=none", []string{"assignee"}},
+		{"?after=1&after=2", []string{"after"}},
 	} {
 		a := get(tc.query)
 		if a.status != 400 {

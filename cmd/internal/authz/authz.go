@@ -13,6 +13,7 @@
 package authz
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"strings"
@@ -322,6 +323,11 @@ var errNoApplicant = errors.New("authz: no applicant named, or two different one
 // onBehalfOf is the applicant an operator names: the header, the query
 // parameter, or both when they agree.
 func onBehalfOf(c *fiber.Ctx) (string, error) {
+	// Fiber reads the first of repeated headers and parameters; with two
+	// different applicants named, which one is meant is anyone's guess.
+	if !oneValue(c.Request().Header.PeekAll(HeaderOnBehalfOf)) || !oneValue(c.Request().URI().QueryArgs().PeekMulti("applicant")) {
+		return "", errNoApplicant
+	}
 	h, q := c.Get(HeaderOnBehalfOf), c.Query("applicant")
 	switch {
 	case h != "" && q != "" && h != q:
@@ -333,6 +339,16 @@ func onBehalfOf(c *fiber.Ctx) (string, error) {
 		return "", errNoApplicant
 	}
 	return strings.Clone(h), nil
+}
+
+// oneValue reports whether repeated values (if any) all say the same.
+func oneValue(vs [][]byte) bool {
+	for _, v := range vs[min(1, len(vs)):] {
+		if !bytes.Equal(v, vs[0]) {
+			return false
+		}
+	}
+	return true
 }
 
 // RoleFromMetadata reads the caller the authentication middleware put in

@@ -98,6 +98,9 @@ func TestMiddleware(t *testing.T) {
 		{"operator by query", "GET", "/api/items/1?applicant=alice", "operator", "", "", 200, "item for alice"},
 		{"operator naming two", "GET", "/api/items/1?applicant=bob", "operator", "alice", "", 403, "on_behalf_required"},
 		{"operator naming junk", "GET", "/api/items/1", "operator", "a b", "", 403, "on_behalf_required"},
+		{"operator naming two in two headers", "GET", "/api/items/1", "operator", "alice|bob", "", 403, "on_behalf_required"},
+		{"operator naming one in two headers", "GET", "/api/items/1", "operator", "alice|alice", "", 200, "item for alice"},
+		{"operator naming two in two parameters", "GET", "/api/items/1?applicant=alice&applicant=bob", "operator", "", "", 403, "on_behalf_required"},
 		{"unknown role", "GET", "/api/items/1", "system", "", "", 403, "forbidden"},
 		{"body within the limit", "POST", "/api/items", "applicant", "", "0123456789", 200, "created"},
 		{"body over the limit", "POST", "/api/items", "applicant", "", "0123456789x", 413, "body_too_large"},
@@ -109,7 +112,9 @@ func TestMiddleware(t *testing.T) {
 			req.Header.Set("X-Test-Role", c.role)
 		}
 		if c.obo != "" {
-			req.Header.Set(authz.HeaderOnBehalfOf, c.obo)
+			for _, v := range strings.Split(c.obo, "|") {
+				req.Header.Add(authz.HeaderOnBehalfOf, v)
+			}
 		}
 		resp, err := a.Test(req)
 		if err != nil {
