@@ -1,6 +1,7 @@
 package application
 
 import (
+	"strings"
 	"time"
 
 	"github.com/omsonline/oms/events"
@@ -79,6 +80,17 @@ type Env struct {
 	// Documents are the uploads the command references, by document id, as
 	// the service found them; a reference missing here is unknown.
 	Documents map[string]schema.DocumentUploaded
+	// ContentSHA256 holds, by document id, the digest of the bytes
+	// uploaded (what the upload answered as sha256) for each reference
+	// that sends a sha256 other than its blob's id.
+	ContentSHA256 map[string]string
+}
+
+// NeedsContentSHA256 reports whether a reference sends a sha256 that only
+// the digest of the uploaded bytes can confirm: not the id of the stored
+// blob, which the upload record holds.
+func NeedsContentSHA256(ref schema.DocumentRef, up schema.DocumentUploaded) bool {
+	return ref.SHA256 != "" && !strings.EqualFold(ref.SHA256, up.SHA256)
 }
 
 // today is the calendar date of Now in the configured location, as

@@ -494,6 +494,27 @@ func (c *checker) validateDocuments(p string, docs []schema.DocumentRef, env Env
 			c.add(dp+"/kind", "kind_mismatch", cmderr.T("Документ был загружен как другой вид документа.", "The document was uploaded as another kind of document."))
 			continue
 		}
+		// What the sender says of the file must be what was uploaded;
+		// kind and id are enough, and the rest is filled in from the
+		// upload.
+		if NeedsContentSHA256(d, up) && !strings.EqualFold(d.SHA256, env.ContentSHA256[d.ID]) {
+			c.add(dp+"/sha256", "sha256_mismatch", cmderr.T(
+				"sha256 не совпадает с хешем загруженного файла (его сообщил ответ на загрузку). Проверьте, тот ли это скан; поле можно не указывать.",
+				"sha256 is not the digest of the file uploaded (the upload's answer gave it). Check that this is the right scan; the field may be left out."))
+			kindOK = false
+		}
+		if d.Size != 0 && d.Size != up.Size {
+			c.add(dp+"/size", "size_mismatch", cmderr.T(
+				fmt.Sprintf("Размер не совпадает с загруженным файлом (%d байт); поле можно не указывать.", up.Size),
+				fmt.Sprintf("The size is not that of the file uploaded (%d bytes); the field may be left out.", up.Size)))
+			kindOK = false
+		}
+		if d.ContentType != "" && !strings.EqualFold(d.ContentType, up.ContentType) {
+			c.add(dp+"/contentType", "content_type_mismatch", cmderr.T(
+				fmt.Sprintf("Тип файла не совпадает с загруженным (%s); поле можно не указывать.", up.ContentType),
+				fmt.Sprintf("The content type is not that of the file uploaded (%s); the field may be left out.", up.ContentType)))
+			kindOK = false
+		}
 		if kindOK {
 			seen[d.Kind] = true
 			out = append(out, up.Ref())
@@ -522,7 +543,10 @@ func Normalize(f schema.Form) schema.Form {
 	f.Contacts = normContacts(f.Contacts)
 	docs := make([]schema.DocumentRef, len(f.Documents))
 	for i, d := range f.Documents {
-		docs[i] = schema.DocumentRef{Kind: cleanText(d.Kind), ID: strings.ToLower(cleanText(d.ID))}
+		// What the sender says of the file stays, for validateDocuments
+		// to hold to the upload; what is stored comes from the upload.
+		docs[i] = schema.DocumentRef{Kind: cleanText(d.Kind), ID: strings.ToLower(cleanText(d.ID)),
+			SHA256: cleanText(d.SHA256), Size: d.Size, ContentType: cleanText(d.ContentType)}
 	}
 	if f.Documents == nil {
 		docs = nil

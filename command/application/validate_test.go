@@ -319,3 +319,41 @@ func TestAnsweringIgnoresOldInvisiblesInUntouchedSections(t *testing.T) {
 		t.Fatalf("answer refused for an old soft hyphen: %v", err)
 	}
 }
+
+// What a form says of a scan besides its kind and id must be what was
+// uploaded: the blob's id or the digest the upload answered as sha256, the
+// size, the content type. It used to be replaced without a word, so a
+// client naming the wrong scan by a typo in its id learnt nothing.
+func TestDocumentDetailsMustMatchTheUpload(t *testing.T) {
+	submit := func(ref schema.DocumentRef, digests map[string]string) error {
+		t.Helper()
+		f := validForm()
+		for i, d := range f.Documents {
+			if d.Kind == ref.Kind {
+				f.Documents[i] = ref
+			}
+		}
+		e := env(asOwner, now)
+		e.ContentSHA256 = digests
+		_, err := application.Decide(application.State{}, application.SubmitApplication{ApplicationID: appID, Form: f}, e)
+		return err
+	}
+	passport := func(sha string, size int64, ct string) schema.DocumentRef {
+		return schema.DocumentRef{Kind: schema.DocumentPassport, ID: "doc-passport", SHA256: sha, Size: size, ContentType: ct}
+	}
+	content := map[string]string{"doc-passport": "c0ffee"}
+	for _, ok := range []schema.DocumentRef{
+		passport("", 0, ""),
+		passport("sha-doc-passport", 1000, "application/pdf"), // the blob's id, as the views show it
+		passport("SHA-DOC-PASSPORT", 0, "Application/PDF"),
+		passport("c0ffee", 1000, ""), // the digest the upload answered
+	} {
+		if err := submit(ok, content); err != nil {
+			t.Errorf("%+v: %v", ok, err)
+		}
+	}
+	assertFields(t, submit(passport("0000", 0, ""), content), "/documents/0/sha256:sha256_mismatch")
+	assertFields(t, submit(passport("c0ffee", 0, ""), nil), "/documents/0/sha256:sha256_mismatch")
+	assertFields(t, submit(passport("", 999, ""), content), "/documents/0/size:size_mismatch")
+	assertFields(t, submit(passport("", 0, "image/png"), content), "/documents/0/contentType:content_type_mismatch")
+}

@@ -455,32 +455,54 @@ func (s *Service) open(ctx context.Context, meta events.Metadata, id string) (io
 			"Этот документ может читать только его владелец, специалист фонда или аудитор.",
 			"Only the document's owner, a reviewer or an auditor may read it."))
 	}
+	plain, err := s.plain(ctx, doc)
+	if err != nil {
+		return nil, doc, nil, err
+	}
+	return io.NopCloser(bytes.NewReader(plain)), doc, plain, nil
+}
+
+// plain reads a scan's bytes as uploaded: its blob, opened with its
+// owner's key.
+func (s *Service) plain(ctx context.Context, doc schema.DocumentUploaded) ([]byte, error) {
 	if erased, err := s.keys.Erased(ctx, doc.OwnerID); err != nil {
-		return nil, doc, nil, fmt.Errorf("document: %w", err)
+		return nil, fmt.Errorf("document: %w", err)
 	} else if erased {
-		return nil, doc, nil, ErasedError()
+		return nil, ErasedError()
 	}
 	rc, _, err := s.blobs.OpenBlob(ctx, doc.SHA256)
 	if errors.Is(err, readstore.ErrNotFound) {
 		s.log.ErrorContext(ctx, "document blob missing", "document", doc.DocumentID, "sha256", doc.SHA256)
-		return nil, doc, nil, errNotFound()
+		return nil, errNotFound()
 	}
 	if err != nil {
-		return nil, doc, nil, fmt.Errorf("document: open blob %s: %w", doc.SHA256, err)
+		return nil, fmt.Errorf("document: open blob %s: %w", doc.SHA256, err)
 	}
 	defer rc.Close()
 	sealed, err := io.ReadAll(io.LimitReader(rc, 2*MaxSize))
 	if err != nil {
-		return nil, doc, nil, fmt.Errorf("document: read blob %s: %w", doc.SHA256, err)
+		return nil, fmt.Errorf("document: read blob %s: %w", doc.SHA256, err)
 	}
 	plain, err := s.keys.OpenBytes(ctx, doc.OwnerID, scanContext, sealed)
 	if errors.Is(err, piicrypt.ErrErased) {
-		return nil, doc, nil, ErasedError()
+		return nil, ErasedError()
 	}
 	if err != nil {
-		return nil, doc, nil, fmt.Errorf("document: open scan %s: %w", doc.DocumentID, err)
+		return nil, fmt.Errorf("document: open scan %s: %w", doc.DocumentID, err)
 	}
-	return io.NopCloser(bytes.NewReader(plain)), doc, plain, nil
+	return plain, nil
+}
+
+// ContentSHA256 is the hex SHA-256 of an upload's bytes as uploaded (what
+// the upload answered as sha256), for a command that names it: it is
+// stored nowhere, so the scan is read and hashed again. It checks no
+// caller: the domain decides whose scans a command may name.
+func (s *Service) ContentSHA256(ctx context.Context, doc schema.DocumentUploaded) (string, error) {
+	plain, err := s.plain(ctx, doc)
+	if err != nil {
+		return "", err
+	}
+	return scanOf(doc, plain).ContentSHA256, nil
 }
 
 // ErasedError is the refusal to serve a scan whose owner's personal data

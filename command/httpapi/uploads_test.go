@@ -5,6 +5,7 @@ import (
 	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 
@@ -157,4 +158,30 @@ func TestDocumentReadAccess(t *testing.T) {
 	if p := r.problem(t); len(p.Errors) != 1 || p.Errors[0].Field != "/documents/1/id" || p.Errors[0].Code != "unknown_document" {
 		t.Fatalf("%s", r.body)
 	}
+}
+
+// A client that echoes the upload's answer into the form (id, kind,
+// sha256, size, contentType) is served; one whose sha256 is not the file's
+// is told so, instead of having it replaced without a word.
+func TestFormsEchoingTheUploadAnswer(t *testing.T) {
+	s := newStack(t, application.Config{})
+	var refs []schema.DocumentRef
+	for _, up := range []struct {
+		kind string
+		file []byte
+	}{{schema.DocumentPassport, pngFile}, {schema.DocumentResidence, pdfFile}, {schema.DocumentConsent, jpegFile}} {
+		r := s.upload(applicant, up.kind, up.file)
+		wantStatus(t, r, fiber.StatusCreated)
+		var ref schema.DocumentRef
+		r.json(t, &ref) // the answer's members are a DocumentRef's
+		refs = append(refs, ref)
+	}
+	bad := slices.Clone(refs)
+	bad[1].SHA256 = strings.Repeat("0", 64)
+	r := s.post("/api/v1/applications", applicant, form("1234567", bad))
+	wantStatus(t, r, fiber.StatusUnprocessableEntity)
+	if p := r.problem(t); len(p.Errors) != 1 || p.Errors[0].Field != "/documents/1/sha256" || p.Errors[0].Code != "sha256_mismatch" {
+		t.Fatalf("a wrong sha256: %s", r.body)
+	}
+	wantStatus(t, s.post("/api/v1/applications", applicant, form("1234567", refs)), fiber.StatusCreated)
 }

@@ -31,6 +31,8 @@ import (
 // Documents finds uploads by id; *document.Service implements it.
 type Documents interface {
 	Lookup(ctx context.Context, id string) (schema.DocumentUploaded, bool, error)
+	// ContentSHA256 is the digest of an upload's bytes as uploaded.
+	ContentSHA256(ctx context.Context, doc schema.DocumentUploaded) (string, error)
 }
 
 // Defaults of Options.
@@ -238,6 +240,10 @@ func (s *Service) run(ctx context.Context, req Request, applicationID string, cm
 	if err != nil {
 		return Result{}, err
 	}
+	digests, err := s.contentDigests(ctx, cmd, docs, caller.Subject())
+	if err != nil {
+		return Result{}, err
+	}
 	stream := schema.ApplicationStream(applicationID)
 	if sub, ok := cmd.(application.SubmitApplication); ok {
 		sub.ApplicationID = applicationID
@@ -268,7 +274,7 @@ func (s *Service) run(ctx context.Context, req Request, applicationID string, cm
 		if req.IfMatch != nil && l.exists && l.revision != *req.IfMatch {
 			return Result{}, staleRevision(l.revision, true)
 		}
-		env := application.Env{Now: s.now(), Caller: caller, Config: s.cfg, Documents: docs}
+		env := application.Env{Now: s.now(), Caller: caller, Config: s.cfg, Documents: docs, ContentSHA256: digests}
 		c := cmd
 		if application.NeedsENP(c, s.cfg) {
 			if enp == "" {
@@ -384,17 +390,48 @@ func newEvents(evs []schema.Event, applicantID, commandID string, deterministic 
 	return out, nil
 }
 
-// lookupDocuments finds the uploads a command references.
-func (s *Service) lookupDocuments(ctx context.Context, cmd application.Command) (map[string]schema.DocumentUploaded, error) {
-	var refs []schema.DocumentRef
+// documentRefs are the scans a command names.
+func documentRefs(cmd application.Command) []schema.DocumentRef {
 	switch c := cmd.(type) {
 	case application.SubmitApplication:
-		refs = c.Form.Documents
+		return c.Form.Documents
 	case application.ProvideInfo:
-		refs = c.Documents
+		return c.Documents
 	case application.Renew:
-		refs = c.Documents
+		return c.Documents
 	}
+	return nil
+}
+
+// contentDigests hashes the bytes of the caller's own uploads whose
+// reference sends a sha256 other than the blob's id (a client echoing the
+// upload's answer), so that the domain can hold it to the file. Nothing
+// else pays for it: the service's own clients send kind and id alone.
+func (s *Service) contentDigests(ctx context.Context, cmd application.Command, docs map[string]schema.DocumentUploaded, subject string) (map[string]string, error) {
+	var out map[string]string
+	for _, ref := range application.Normalize(schema.Form{Documents: documentRefs(cmd)}).Documents {
+		up, ok := docs[ref.ID]
+		if !ok || up.OwnerID != subject || !application.NeedsContentSHA256(ref, up) {
+			continue
+		}
+		if _, done := out[ref.ID]; done {
+			continue
+		}
+		sum, err := s.docs.ContentSHA256(ctx, up)
+		if err != nil {
+			return nil, fmt.Errorf("service: digest of document %s: %w", ref.ID, err)
+		}
+		if out == nil {
+			out = map[string]string{}
+		}
+		out[ref.ID] = sum
+	}
+	return out, nil
+}
+
+// lookupDocuments finds the uploads a command references.
+func (s *Service) lookupDocuments(ctx context.Context, cmd application.Command) (map[string]schema.DocumentUploaded, error) {
+	refs := documentRefs(cmd)
 	const maxLookups = 11 // the domain refuses more than 10 anyway
 	var ids []string
 	for i, r := range refs {

@@ -34,6 +34,11 @@ func (uploads) Lookup(_ context.Context, id string) (schema.DocumentUploaded, bo
 	return schema.DocumentUploaded{DocumentID: id, OwnerID: "user-" + strconv.Itoa(owner), Kind: k, SHA256: "ab", Size: 1, ContentType: "application/pdf"}, ok, nil
 }
 
+// ContentSHA256 gives every scan the digest "content-" and its id.
+func (uploads) ContentSHA256(_ context.Context, doc schema.DocumentUploaded) (string, error) {
+	return "content-" + doc.DocumentID, nil
+}
+
 var (
 	now       = time.Date(2026, 3, 10, 9, 0, 0, 0, time.UTC)
 	applicant = events.Metadata{Actor: events.Actor{ID: "user-1", Role: events.RoleApplicant}}
