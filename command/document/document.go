@@ -72,6 +72,10 @@ type Options struct {
 	// Known bounds how many uploads Lookup remembers; zero means
 	// DefaultKnown and a negative value remembers none.
 	Known int
+	// Attached reports whether an application's form refers (or referred)
+	// to a scan. Staff read scans only within applications: one that
+	// belongs to none is nothing of theirs. Nil lets staff read any scan.
+	Attached func(ctx context.Context, documentID string) (bool, error)
 }
 
 // DefaultKnown is Options.Known's default: an upload remembered takes a
@@ -90,7 +94,8 @@ type Service struct {
 	// is exactly what the event store would answer; every submission looks
 	// up its scans, which were three event store reads of its seven.
 	// Nil when Options.Known is negative.
-	known *lru.Cache[string, schema.DocumentUploaded]
+	known    *lru.Cache[string, schema.DocumentUploaded]
+	attached func(ctx context.Context, documentID string) (bool, error)
 }
 
 // New builds a Service.
@@ -104,7 +109,7 @@ func New(opts Options) (*Service, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Service{store: opts.Store, blobs: opts.Blobs, keys: opts.Keys, now: opts.Now, log: opts.Logger}
+	s := &Service{store: opts.Store, blobs: opts.Blobs, keys: opts.Keys, now: opts.Now, log: opts.Logger, attached: opts.Attached}
 	if opts.Known == 0 {
 		opts.Known = DefaultKnown
 	}
@@ -451,9 +456,20 @@ func (s *Service) open(ctx context.Context, meta events.Metadata, id string) (io
 			// answer does not tell it exists.
 			return nil, doc, nil, errNotFound()
 		}
-		return nil, doc, nil, cmderr.New(cmderr.Forbidden, "not_owner", cmderr.T(
+		return nil, doc, nil, cmderr.New(cmderr.Forbidden, "wrong_role", cmderr.T(
 			"Этот документ может читать только его владелец, специалист фонда или аудитор.",
 			"Only the document's owner, a reviewer or an auditor may read it."))
+	}
+	if staff := meta.Actor.Role != events.RoleApplicant && meta.Actor.Role != events.RoleOperator; staff && s.attached != nil {
+		ok, err := s.attached(ctx, doc.DocumentID)
+		if err != nil {
+			return nil, doc, nil, fmt.Errorf("document: is %s in an application: %w", doc.DocumentID, err)
+		}
+		if !ok {
+			return nil, doc, nil, cmderr.New(cmderr.NotFound, "document_not_in_application", cmderr.T(
+				"Скан не приложен ни к одному заявлению: сотрудники видят сканы только в заявлениях.",
+				"The scan is attached to no application: staff see scans only within applications."))
+		}
 	}
 	plain, err := s.plain(ctx, doc)
 	if err != nil {

@@ -9,6 +9,7 @@ package history
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -185,6 +186,20 @@ func (Projection) Apply(_ context.Context, tx *runner.Tx, ev eventstore.Recorded
 		return err
 	}
 	return tx.Put(Applications, appID, after, nil)
+}
+
+// Attached reports whether an application's form refers, or referred, to
+// a scan: whether the scan index has an entry for it (one is written only
+// with an application in it).
+func Attached(ctx context.Context, store readstore.Store, documentID string) (bool, error) {
+	_, err := store.Get(ctx, Documents, documentID)
+	switch {
+	case errors.Is(err, readstore.ErrNotFound):
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("history: scan index: %w", err)
+	}
+	return true, nil
 }
 
 // indexDocuments adds the application to the index entry of every scan its

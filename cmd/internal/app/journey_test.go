@@ -153,6 +153,47 @@ func TestCabinetOffersWhatTheReaderMayDo(t *testing.T) {
 	}
 }
 
+// Staff read scans within applications: one the applicant uploaded and
+// never put into a form is none of theirs (and would be read outside any
+// application's access log), until a form refers to it.
+func TestStaffReadScansOnlyWithinApplications(t *testing.T) {
+	a, cfg := startApp(t)
+	alice := token(t, cfg, "applicant", "alice")
+	rev := token(t, cfg, "reviewer", "rev-1")
+	aud := token(t, cfg, "auditor", "aud-1")
+	docs := map[string]string{}
+	for i, kind := range []string{"passport", "residence_document", "consent"} {
+		docs[kind] = upload(t, a, alice, kind, []byte(fmt.Sprintf("%%PDF-1.7\nattached %d\n", i)))
+	}
+	loose := upload(t, a, alice, "passport", []byte("%PDF-1.7\nnever submitted\n"))
+	for _, tok := range []string{rev, aud} {
+		if code, body := call(t, a, "GET", "/api/v1/documents/"+docs["passport"], tok, ""); code != 404 || !strings.Contains(string(body), "document_not_in_application") {
+			t.Fatalf("a staff read of a scan in no application: %d %s", code, body)
+		}
+	}
+	code, body := call(t, a, "POST", "/api/v1/applications", alice, formJSON("3456789", docs))
+	if code != 201 {
+		t.Fatalf("submit: %d %s", code, body)
+	}
+	var r result
+	_ = json.Unmarshal(body, &r)
+	// The scan index is the history's: wait for it through the history's view.
+	if code, body := call(t, a, "GET", fmt.Sprintf("/api/v1/applications/%s?after=%d", r.ApplicationID, r.Position), rev, ""); code != 200 {
+		t.Fatalf("the application: %d %s", code, body)
+	}
+	for _, tok := range []string{rev, aud} {
+		if code, body := call(t, a, "GET", "/api/v1/documents/"+docs["passport"], tok, ""); code != 200 || !strings.Contains(string(body), "attached 0") {
+			t.Fatalf("a staff read of a submitted scan: %d %.200s", code, body)
+		}
+		if code, _ := call(t, a, "GET", "/api/v1/documents/"+loose, tok, ""); code != 404 {
+			t.Fatalf("a staff read of the scan never submitted: %d", code)
+		}
+	}
+	if code, body := call(t, a, "GET", "/api/v1/documents/"+loose, alice, ""); code != 200 || !strings.Contains(string(body), "never submitted") {
+		t.Fatalf("the owner reads their loose scan: %d %.200s", code, body)
+	}
+}
+
 func get(t *testing.T, a *app.App, tok, path string, v any) int {
 	t.Helper()
 	code, body := call(t, a, "GET", path, tok, "")

@@ -17,6 +17,7 @@ import (
 	commandapi "github.com/omsonline/oms/command/httpapi"
 	"github.com/omsonline/oms/command/service"
 	"github.com/omsonline/oms/events/piicrypt"
+	"github.com/omsonline/oms/projections/history"
 	"github.com/omsonline/oms/projections/readstore"
 	"github.com/omsonline/oms/projections/readstore/mongostore"
 )
@@ -24,7 +25,8 @@ import (
 // registerCommands mounts the command API and keeps the command service
 // for the scheduler.
 func registerCommands(r fiber.Router, a *App) error {
-	docs, err := document.New(document.Options{Store: a.events, Blobs: a.store, Keys: a.keys, Logger: a.log})
+	docs, err := document.New(document.Options{Store: a.events, Blobs: a.store, Keys: a.keys, Logger: a.log,
+		Attached: func(ctx context.Context, id string) (bool, error) { return history.Attached(ctx, a.store, id) }})
 	if err != nil {
 		return err
 	}
