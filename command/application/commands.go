@@ -1,6 +1,7 @@
 package application
 
 import (
+	"github.com/omsonline/oms/events"
 	"github.com/omsonline/oms/events/schema"
 )
 
@@ -106,12 +107,39 @@ func (RemindRenewal) Name() string     { return "RemindRenewal" }
 func Decide(s State, c Command, env Env) ([]schema.Event, error) {
 	env.Config = env.Config.WithDefaults()
 	env.Now = env.Now.UTC()
+	if _, submit := c.(SubmitApplication); !submit {
+		// Before any refusal that tells what the application is (erased,
+		// in the wrong state). A submission's id is the service's choice,
+		// never the caller's.
+		if err := CheckVisible(s, env.Caller); err != nil {
+			return nil, err
+		}
+	}
 	if _, erase := c.(EraseData); s.Erased && !erase {
 		return nil, conflict("erased",
 			"Персональные данные по этому заявлению удалены; действия с ним невозможны. Подайте новое заявление.",
 			"The personal data of this application were erased; it takes no more actions. Submit a new application.")
 	}
 	return c.decide(s, env)
+}
+
+// CheckVisible refuses a caller who may not learn that the application
+// exists, as application_not_found: an applicant may see their own, an МФЦ
+// operator the one of the applicant they act for, staff and the system
+// any. Someone else's application answers so to commands as to reads, and
+// before anything else about it (its revision, its state), so that ids
+// cannot be probed.
+func CheckVisible(s State, c Caller) error {
+	if !s.Exists() {
+		return nil // nothing to hide; the command says what it makes of it
+	}
+	switch c.Role {
+	case events.RoleApplicant, events.RoleOperator:
+		if c.Subject() == "" || c.Subject() != s.ApplicantID {
+			return notFound()
+		}
+	}
+	return nil
 }
 
 // NeedsENP reports whether deciding c under cfg issues a policy,

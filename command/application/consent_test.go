@@ -170,3 +170,33 @@ func TestWithdrawnConsentTakesNoNewData(t *testing.T) {
 		}
 	}
 }
+
+// Someone else's application is not found, before anything that would
+// tell what it is: erased, or in a state the command does not fit.
+func TestOthersApplicationsAreNotFoundFirst(t *testing.T) {
+	erased := application.Fold(append(history(application.StatusPolicyExpired), schema.ApplicantDataErased{ApplicationID: appID, Basis: schema.EraseOnRequest})...)
+	if !erased.Erased {
+		t.Fatal("the history did not erase; this test tests nothing")
+	}
+	inReview := application.Fold(history(application.StatusInReview)...)
+	for name, tc := range map[string]struct {
+		s application.State
+		c application.Command
+	}{
+		"renew an erased one":          {erased, application.Renew{}},
+		"renew one in review":          {inReview, application.Renew{}},
+		"change the address in review": {inReview, application.ChangeAddress{Address: newAddress}},
+		"withdraw consent in review":   {inReview, application.WithdrawConsent{}},
+	} {
+		for _, who := range []application.Caller{asOther, asOtherOp} {
+			_, err := application.Decide(tc.s, tc.c, env(who, now))
+			if e, ok := cmderr.As(err); !ok || e.Kind != cmderr.NotFound || e.Code != "application_not_found" {
+				t.Errorf("%s as %s: %v", name, who.Role, err)
+			}
+		}
+		// The owner learns why.
+		if _, err := application.Decide(tc.s, tc.c, env(asOwner, now)); cmderr.Is(err, cmderr.NotFound) {
+			t.Errorf("%s as the owner: %v", name, err)
+		}
+	}
+}

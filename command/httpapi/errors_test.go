@@ -45,6 +45,10 @@ func TestRequestErrors(t *testing.T) {
 		}, 400, "bad_idempotency_key"},
 		{"wrong role", func() response { return s.post(appPath(id, "approve"), applicant, nil) }, 403, "wrong_role"},
 		{"not the owner", func() response { return s.post(appPath(id, "withdraw"), applicant2, nil) }, 404, "application_not_found"},
+		// A stale If-Match would tell the revision, so that it exists.
+		{"not the owner, a stale If-Match", func() response {
+			return s.post(appPath(id, "withdraw"), applicant2, nil, "If-Match", `"99"`)
+		}, 404, "application_not_found"},
 		{"operator alone", func() response {
 			return s.post("/api/v1/applications", who{"op-2", "operator", ""}, form("1111111", nil))
 		}, 403, "on_behalf_required"},

@@ -271,6 +271,12 @@ func (s *Service) run(ctx context.Context, req Request, applicationID string, cm
 				return res, nil
 			}
 		}
+		if _, submit := cmd.(application.SubmitApplication); !submit {
+			// Before If-Match, whose refusal tells the revision.
+			if err := application.CheckVisible(l.state, caller); err != nil {
+				return Result{}, err
+			}
+		}
 		if req.IfMatch != nil && l.exists && l.revision != *req.IfMatch {
 			return Result{}, staleRevision(l.revision, true)
 		}
