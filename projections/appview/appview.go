@@ -88,6 +88,10 @@ type Consent struct {
 	RetainUntil string `json:"retainUntil,omitempty"`
 }
 
+// Withdrawn reports whether the consent was withdrawn; from then on the
+// application takes no new personal data (no new address, no renewal).
+func (c *Consent) Withdrawn() bool { return c != nil && !c.WithdrawnAt.IsZero() }
+
 // Erasure records that the applicant's personal data were erased.
 type Erasure struct {
 	At    time.Time `json:"at"`

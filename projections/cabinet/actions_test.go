@@ -102,3 +102,23 @@ func TestAcceptedNoticeUsesTheDeadline(t *testing.T) {
 		}
 	}
 }
+
+// After the consent's withdrawal the inbox neither reminds to renew (the
+// command would refuse it) nor tells an expired policy to be renewed here.
+func TestNoRenewalNoticesAfterTheConsentIsWithdrawn(t *testing.T) {
+	policy := &appview.Policy{ENP: "1", ValidTo: "2026-12-26", Status: "active"}
+	given := &appview.View{Status: appview.StatusPolicyActive, Policy: policy, Consent: &appview.Consent{}}
+	withdrawn := &appview.View{Status: appview.StatusPolicyActive, Policy: policy, Consent: &appview.Consent{WithdrawnAt: time.Now()}}
+	if _, ok := notify(given, recordedOf(t, "RenewalDue"), 0); !ok {
+		t.Fatal("no reminder with the consent given; this test tests nothing")
+	}
+	if n, ok := notify(withdrawn, recordedOf(t, "RenewalDue"), 0); ok {
+		t.Errorf("a renewal reminder after the withdrawal: %+v", n)
+	}
+	before, _ := notify(given, recordedOf(t, "PolicyExpired"), 0)
+	after, ok := notify(withdrawn, recordedOf(t, "PolicyExpired"), 0)
+	if !ok || !strings.Contains(before.Body.RU, "личном кабинете") || strings.Contains(after.Body.RU, "личном кабинете") ||
+		strings.Contains(after.Body.EN, "in your cabinet") || !strings.Contains(after.Body.RU, "лично") {
+		t.Errorf("the expiry notice after the withdrawal: %+v (before: %+v)", after.Body, before.Body)
+	}
+}

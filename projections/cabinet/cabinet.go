@@ -146,11 +146,10 @@ func actionsOf(v *appview.View) []string {
 		out = slices.DeleteFunc(out, func(s string) bool { return s == "renew" })
 	}
 	switch {
-	case v.Consent != nil && v.Consent.WithdrawnAt.IsZero():
-		out = append(out, "withdraw-consent")
-	case v.Consent != nil:
-		// Withdrawn: the application takes no new personal data.
+	case v.Consent.Withdrawn():
 		out = slices.DeleteFunc(out, func(s string) bool { return s == "change-address" || s == "renew" })
+	case v.Consent != nil:
+		out = append(out, "withdraw-consent")
 	}
 	if out == nil {
 		out = []string{}
@@ -273,7 +272,16 @@ func notify(v *appview.View, ev eventstore.Recorded, slaDays int) (Notification,
 	case "PolicyExpired":
 		n.Title = Text{"Срок действия полиса истёк", "Your policy has expired"}
 		n.Body = Text{"Продлите полис в личном кабинете.", "Renew the policy in your cabinet."}
+		if v.Consent.Withdrawn() {
+			n.Body = Text{"Согласие на обработку данных отозвано, поэтому продлить полис здесь нельзя; это можно сделать лично в страховой медицинской организации.",
+				"As the consent to data processing was withdrawn, the policy cannot be renewed here; it can be renewed in person at the medical insurer."}
+		}
 	case "RenewalDue":
+		if v.Consent.Withdrawn() {
+			// A reminder to renew where renewing is refused, written to
+			// someone who withdrew their consent: nothing to tell.
+			return Notification{}, false
+		}
 		n.Title = Text{"Пора продлить полис", "Time to renew your policy"}
 		// The date, not "in 30 days": the reminder goes when the window
 		// opens or, for a shorter term, at once.

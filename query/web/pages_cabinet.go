@@ -33,10 +33,12 @@ type PolicyCard struct {
 	appview.Policy
 	ApplicationID string
 	// RenewOffered is true from RenewalWindowDays before expiry on, and
-	// for an expired policy.
-	RenewOffered bool
-	DaysLeft     int
-	PDF          string
+	// for an expired policy; AddressChangeOffered while it is active.
+	// Neither once the consent is withdrawn: the commands refuse them.
+	RenewOffered         bool
+	AddressChangeOffered bool
+	DaysLeft             int
+	PDF                  string
 }
 
 func (h *handlers) applicantQuery(c *fiber.Ctx) string {
@@ -90,12 +92,16 @@ func (h *handlers) policyCard(c *fiber.Ctx, p appview.Policy, apps []cabinet.App
 		// without it the API refuses (on_behalf_required).
 		card.PDF += "?applicant=" + url.QueryEscape(who)
 	}
+	withdrawn := false
 	for _, a := range apps {
 		if a.Policy != nil && a.Policy.ENP == p.ENP && a.Policy.ValidTo == p.ValidTo {
 			card.ApplicationID = a.ApplicationID
+			withdrawn = a.Consent.Withdrawn()
 		}
 	}
 	card.DaysLeft, card.RenewOffered = renewal(p, h.d.Now(), h.d.RenewalWindowDays)
+	card.RenewOffered = card.RenewOffered && !withdrawn
+	card.AddressChangeOffered = p.Status == "active" && !withdrawn
 	return card
 }
 
@@ -231,11 +237,12 @@ func (h *handlers) applicantApplication(c *fiber.Ctx) error {
 	if v.Policy != nil {
 		d.Policy = h.policyCard(c, *v.Policy, nil)
 		d.Policy.ApplicationID = v.ApplicationID
-		if v.Status == appview.StatusPolicyActive && d.Policy.DaysLeft >= 0 {
+		// After the consent's withdrawal the commands refuse both forms.
+		if v.Status == appview.StatusPolicyActive && d.Policy.DaysLeft >= 0 && !v.Consent.Withdrawn() {
 			s := addressSection(l, "", v.Form.Address)
 			d.ChangeAddress = &s
 		}
-		if d.Policy.RenewOffered && (v.Status == appview.StatusPolicyActive || v.Status == appview.StatusPolicyExpired) {
+		if d.Policy.RenewOffered && !v.Consent.Withdrawn() && (v.Status == appview.StatusPolicyActive || v.Status == appview.StatusPolicyExpired) {
 			rs := residenceSection(l, "", schema.ResidenceDocument{})
 			rs.Optional = true
 			d.Renew = &RenewForm{Residence: rs, Upload: Upload{Index: 0, Kind: schema.DocumentResidence, Label: l.T("scan." + schema.DocumentResidence), Hint: l.T("scan.hint"), Optional: true}}

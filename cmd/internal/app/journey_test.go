@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/omsonline/oms/cmd/internal/app"
 	"github.com/omsonline/oms/cmd/internal/config"
@@ -467,6 +468,52 @@ func TestMetricLabelsSurviveConnectionReuse(t *testing.T) {
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("metrics lack %q", want)
+		}
+	}
+}
+
+// Once the consent is withdrawn, the pages no longer offer what the
+// commands refuse: no address change, no renewal, on the cabinet or on the
+// application's page.
+func TestPagesOfferNoNewDataAfterConsentIsWithdrawn(t *testing.T) {
+	a, cfg := startApp(t)
+	c := newClient(t, a, cfg)
+	p := karimov("withdrawer", "W1234567")
+	// A residence document that ends soon makes the policy renewable now.
+	p.ResidenceExpires = time.Now().In(time.FixedZone("MSK", 3*3600)).AddDate(0, 0, 10).Format(time.DateOnly)
+	tok, rev := c.token("applicant", p.Subject), c.token("reviewer", "rev-1")
+	r, _ := c.submit(p, tok, "")
+	c.act(rev, "", r.ApplicationID, "claim", "")
+	c.act(rev, "", r.ApplicationID, "approve", "")
+	last := c.act(rev, "", r.ApplicationID, "issue-policy", "")
+	page := c.session("applicant", p.Subject)
+	offers := func(pos uint64) (cabinet, application string) {
+		t.Helper()
+		cab := c.must(req{method: "GET", path: fmt.Sprintf("/cabinet?after=%d", pos), session: page}, 200, nil)
+		app := c.must(req{method: "GET", path: fmt.Sprintf("/cabinet/applications/%s?after=%d", r.ApplicationID, pos), session: page}, 200, nil)
+		return cab.body, app.body
+	}
+	cab, app := offers(last.Position)
+	for _, want := range []string{"#change-address", "#renew"} {
+		if !strings.Contains(cab, want) {
+			t.Fatalf("the cabinet page does not offer %s before the withdrawal; this test tests nothing", want)
+		}
+	}
+	for _, want := range []string{`id="change-address"`, `id="renew"`} {
+		if !strings.Contains(app, want) {
+			t.Fatalf("the application page has no %s before the withdrawal; this test tests nothing", want)
+		}
+	}
+	w := c.act(tok, "", r.ApplicationID, "withdraw-consent", `{}`)
+	cab, app = offers(w.Position)
+	for _, gone := range []string{"#change-address", "#renew"} {
+		if strings.Contains(cab, gone) {
+			t.Errorf("the cabinet page offers %s after the withdrawal", gone)
+		}
+	}
+	for _, gone := range []string{`id="change-address"`, `id="renew"`} {
+		if strings.Contains(app, gone) {
+			t.Errorf("the application page has %s after the withdrawal", gone)
 		}
 	}
 }
