@@ -45,6 +45,12 @@ func TestRequestErrors(t *testing.T) {
 		}, 400, "bad_idempotency_key"},
 		{"wrong role", func() response { return s.post(appPath(id, "approve"), applicant, nil) }, 403, "wrong_role"},
 		{"not the owner", func() response { return s.post(appPath(id, "withdraw"), applicant2, nil) }, 404, "application_not_found"},
+		{"two If-Match headers", func() response {
+			return s.post(appPath(id, "claim"), reviewer, nil, "If-Match", `"0"`, "If-Match", `"1"`)
+		}, 400, "repeated_header"},
+		{"two idempotency keys", func() response {
+			return s.post(appPath(id, "claim"), reviewer, nil, "Idempotency-Key", "k-1", "Idempotency-Key", "k-2")
+		}, 400, "repeated_header"},
 		// A stale If-Match would tell the revision, so that it exists.
 		{"not the owner, a stale If-Match", func() response {
 			return s.post(appPath(id, "withdraw"), applicant2, nil, "If-Match", `"99"`)

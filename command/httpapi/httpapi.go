@@ -119,6 +119,15 @@ func (h *handlers) request(c *fiber.Ctx) (service.Request, error) {
 		return service.Request{}, err
 	}
 	req := service.Request{Meta: m}
+	// Fiber reads the first of repeated headers; two revisions or two
+	// keys leave the request's meaning to chance.
+	for _, h := range []string{"If-Match", "Idempotency-Key"} {
+		if len(c.Request().Header.PeekAll(h)) > 1 {
+			return req, badRequest("repeated_header",
+				fmt.Sprintf("Заголовок %s указан несколько раз; укажите его один раз.", h),
+				fmt.Sprintf("The header %s is given more than once; give it once.", h))
+		}
+	}
 	if v := strings.TrimSpace(c.Get("If-Match")); v != "" && v != "*" {
 		rev, err := parseRevision(v)
 		if err != nil {
@@ -290,7 +299,8 @@ func (h *handlers) upload(c *fiber.Ctx) error {
 			f.Add("/file", "repeated_field", cmderr.T("Загрузите один файл за раз: поле file указано несколько раз.",
 				"Upload one file at a time: the field file appears more than once."))
 		}
-		if len(form.Value["kind"]) > 1 {
+		// fasthttp's FormValue prefers ?kind= in the URL to the form's.
+		if kinds := form.Value["kind"]; len(kinds) > 1 || (len(kinds) == 1 && c.Query("kind") != "" && c.Query("kind") != kinds[0]) {
 			f.Add("/kind", "repeated_field", cmderr.T("Поле kind указано несколько раз; укажите один вид документа.",
 				"The field kind appears more than once; give one kind of document."))
 		}

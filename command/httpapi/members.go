@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -17,8 +18,8 @@ import (
 // sender meant is unknowable, and the command is refused instead.
 func repeatedMembers(body []byte) cmderr.Fields {
 	var f cmderr.Fields
-	// One frame per object or array being read; the names met in an
-	// object are names[frame.first:], compared as encoding/json matches
+	// One frame per object or array being read; the distinct names met in
+	// an object are names[frame.first:], compared as encoding/json matches
 	// them to fields (bytes.EqualFold). Nothing here allocates per member
 	// unless a name has escapes or repeats.
 	type frame struct {
@@ -27,9 +28,14 @@ func repeatedMembers(body []byte) cmderr.Fields {
 		key    []byte // the member whose value is being read
 		index  int    // the array element being read
 	}
+	type seen struct {
+		name    []byte
+		repeats int
+	}
 	var stack []frame
-	var names [][]byte
+	var names []seen
 	expectKey := false
+	reported := 0
 	pointer := func(last []byte) string {
 		var b strings.Builder
 		for _, fr := range stack[:len(stack)-1] {
@@ -64,23 +70,41 @@ func repeatedMembers(body []byte) cmderr.Fields {
 			if expectKey {
 				top := &stack[len(stack)-1]
 				name := memberName(body[i : end+1])
-				for _, seen := range names[top.first:] {
-					if bytes.EqualFold(seen, name) {
+				top.key = name
+				expectKey = false
+				known := names[top.first:]
+				j := slices.IndexFunc(known, func(s seen) bool { return bytes.EqualFold(s.name, name) })
+				switch {
+				case j >= 0:
+					known[j].repeats++
+					// Each name once per object, and a bounded list: a
+					// body of one member repeated must not answer many
+					// times its size.
+					if known[j].repeats == 1 && reported < maxRepeatsReported {
+						reported++
 						f.Add(pointer(name), "repeated_member", cmderr.T(
 							fmt.Sprintf("Поле %q указано в объекте дважды (или с другим регистром букв); оставьте одно значение.", name),
 							fmt.Sprintf("The member %q appears twice in one object (perhaps in another letter case); keep one value.", name)))
-						break
 					}
+				case len(known) < maxNamesChecked:
+					names = append(names, seen{name: name})
 				}
-				names = append(names, name)
-				top.key = name
-				expectKey = false
 			}
 			i = end
 		}
 	}
 	return f
 }
+
+// maxRepeatsReported bounds the repeated members a refusal lists, and
+// maxNamesChecked the distinct names an object is checked for: the bodies
+// decoded here are structs of a few dozen fields (encoding/json has
+// refused any other member already), and the bound keeps a hostile body
+// from making the check quadratic.
+const (
+	maxRepeatsReported = 20
+	maxNamesChecked    = 256
+)
 
 // stringEnd returns the index of the quote that closes the string opening
 // at body[start].

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -17,5 +18,29 @@ func TestRepeatedMemberPointers(t *testing.T) {
 	want := []string{"/a/0/1/x", "/a/1/k", "/b/c/d", "/a"}
 	if !slices.Equal(got, want) {
 		t.Fatalf("repeats at %q, want %q", got, want)
+	}
+}
+
+// A name is reported once per object however often it repeats, and the
+// list is bounded, so that a body of one member repeated does not answer
+// with an error per repeat.
+func TestRepeatedMembersAreReportedOnceAndBounded(t *testing.T) {
+	body := []byte(`{"reason":"x"` + strings.Repeat(`,"reason":"x"`, 20000) + `}`)
+	fields := repeatedMembers(body)
+	if l := fields.List(); len(l) != 1 || l[0].Field != "/reason" {
+		t.Fatalf("one name repeated 20000 times: %d errors, %+v", len(l), l[:min(3, len(l))])
+	}
+	var b strings.Builder
+	b.WriteString(`{"a":[`)
+	for i := range 50 {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(`{"k":1,"k":2}`)
+	}
+	b.WriteString(`]}`)
+	fields = repeatedMembers([]byte(b.String()))
+	if l := fields.List(); len(l) != maxRepeatsReported {
+		t.Fatalf("50 objects with a repeat each: %d errors, want %d", len(l), maxRepeatsReported)
 	}
 }

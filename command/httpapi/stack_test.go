@@ -184,7 +184,7 @@ func (s *stack) send(req *http.Request, w who, headers ...string) response {
 		req.Header.Set("X-Test-On-Behalf-Of", w.onBehalfOf)
 	}
 	for i := 0; i+1 < len(headers); i += 2 {
-		req.Header.Set(headers[i], headers[i+1])
+		req.Header.Add(headers[i], headers[i+1])
 	}
 	resp, err := s.app.Test(req, -1)
 	if err != nil {

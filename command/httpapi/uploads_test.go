@@ -39,10 +39,11 @@ func TestUploads(t *testing.T) {
 
 	t.Run("one file of one kind", func(t *testing.T) {
 		for name, parts := range map[string][][2]string{
-			"two files":        {{"kind", schema.DocumentPassport}, {"file", "a"}, {"file", "b"}},
-			"two kinds":        {{"kind", schema.DocumentPassport}, {"kind", schema.DocumentConsent}, {"file", "a"}},
-			"two of each":      {{"kind", schema.DocumentPassport}, {"kind", schema.DocumentConsent}, {"file", "a"}, {"file", "b"}},
-			"one of each (ok)": {{"kind", schema.DocumentPassport}, {"file", "a"}},
+			"two files":             {{"kind", schema.DocumentPassport}, {"file", "a"}, {"file", "b"}},
+			"two kinds":             {{"kind", schema.DocumentPassport}, {"kind", schema.DocumentConsent}, {"file", "a"}},
+			"two of each":           {{"kind", schema.DocumentPassport}, {"kind", schema.DocumentConsent}, {"file", "a"}, {"file", "b"}},
+			"one of each (ok)":      {{"kind", schema.DocumentPassport}, {"file", "a"}},
+			"a kind in the URL too": {{"kind", schema.DocumentPassport}, {"file", "a"}},
 		} {
 			var buf bytes.Buffer
 			mw := multipart.NewWriter(&buf)
@@ -57,7 +58,11 @@ func TestUploads(t *testing.T) {
 				_, _ = fw.Write(pdfFile)
 			}
 			_ = mw.Close()
-			req := httptest.NewRequest(http.MethodPost, "/api/v1/documents", &buf)
+			target := "/api/v1/documents"
+			if name == "a kind in the URL too" {
+				target += "?kind=" + schema.DocumentConsent
+			}
+			req := httptest.NewRequest(http.MethodPost, target, &buf)
 			req.Header.Set("Content-Type", mw.FormDataContentType())
 			r := s.send(req, applicant)
 			if strings.HasSuffix(name, "(ok)") {
