@@ -75,3 +75,19 @@ func RecordedStream(t testing.TB, appID string, at time.Time, payloads []schema.
 	}
 	return evs
 }
+
+func TestHasStaffID(t *testing.T) {
+	for body, want := range map[string]bool{
+		`{"decision":{"by":"rev-1","outcome":"approved"}}`:                  true,
+		`{"openQuestions":[{"askedBy":"rev-2"}]}`:                           true,
+		`{"decision":{"by":"","outcome":"approved"},"erased":{"by":""}}`:    false,
+		`{"openQuestions":[{"askedBy":""}],"inbox":[{"body":{"ru":"by"}}]}`: false,
+		`{"decision":{"by":"","outcome":"x"},"erased":{"by":"adm-1"}}`:      true,
+		`{"text":"\"by\":\"","applications":[]}`:                            false,
+		`{}`:                                                                false,
+	} {
+		if got := hasStaffID([]byte(body)); got != want {
+			t.Errorf("%s: %v, want %v", body, got, want)
+		}
+	}
+}
