@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/omsonline/oms/command/cmderr"
@@ -14,6 +15,11 @@ import (
 // ConsentVersion names the consent text in force. A new wording gets a new
 // version; applications keep the version they were signed under.
 const ConsentVersion = "2025-09-01"
+
+// publishedConsentVersions are every wording ever published, the one in
+// force last: a form naming an earlier one is outdated, one naming any
+// other names no wording at all.
+var publishedConsentVersions = []string{ConsentVersion}
 
 // ConsentText is the consent to the processing of personal data, drawn up
 // as a document of its own (152-ФЗ art. 9 part 1 as in force from
@@ -76,12 +82,10 @@ func (c *checker) checkConsentVersion(v string) {
 	if v == "" || v == ConsentVersion {
 		return
 	}
-	// Versions are the dates the wordings took effect: a later one, or
-	// anything else, is no wording this service ever published.
-	if _, err := time.Parse(time.DateOnly, v); err != nil || v > ConsentVersion {
+	if !slices.Contains(publishedConsentVersions, v) {
 		c.add("/consentVersion", "unknown_version", cmderr.T(
-			fmt.Sprintf("Редакции согласия «%s» нет (действует редакция %s). Прочитайте действующий текст и подпишите его.", v, ConsentVersion),
-			fmt.Sprintf("There is no consent version %q (version %s is in force). Read the text in force and sign it.", v, ConsentVersion)))
+			fmt.Sprintf("Такой редакции согласия нет (действует редакция %s). Прочитайте действующий текст и подпишите его.", ConsentVersion),
+			fmt.Sprintf("There is no such consent version (version %s is in force). Read the text in force and sign it.", ConsentVersion)))
 		return
 	}
 	c.add("/consentVersion", "outdated", cmderr.T(

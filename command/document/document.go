@@ -96,6 +96,9 @@ type Service struct {
 	// Nil when Options.Known is negative.
 	known    *lru.Cache[string, schema.DocumentUploaded]
 	attached func(ctx context.Context, documentID string) (bool, error)
+	// digests remembers the digests uploads answered, so that a form
+	// echoing one is checked without reading and opening the scan again.
+	digests *lru.Cache[string, string]
 }
 
 // New builds a Service.
@@ -119,6 +122,9 @@ func New(opts Options) (*Service, error) {
 			return nil, fmt.Errorf("document: %w", err)
 		}
 		s.known = known
+		if s.digests, err = lru.New[string, string](opts.Known); err != nil {
+			return nil, fmt.Errorf("document: %w", err)
+		}
 	}
 	return s, nil
 }
@@ -343,6 +349,9 @@ func (s *Service) upload(ctx context.Context, meta events.Metadata, kind string,
 	if s.known != nil {
 		s.known.Add(doc.DocumentID, detached(doc))
 	}
+	if s.digests != nil {
+		s.digests.Add(doc.DocumentID, scanOf(doc, plain).ContentSHA256)
+	}
 	s.log.InfoContext(ctx, "document uploaded", "document", doc.DocumentID, "kind", kind, "size", info.Size, "contentType", contentType)
 	return doc, plain, nil
 }
@@ -514,11 +523,20 @@ func (s *Service) plain(ctx context.Context, doc schema.DocumentUploaded) ([]byt
 // stored nowhere, so the scan is read and hashed again. It checks no
 // caller: the domain decides whose scans a command may name.
 func (s *Service) ContentSHA256(ctx context.Context, doc schema.DocumentUploaded) (string, error) {
+	if s.digests != nil {
+		if sum, ok := s.digests.Get(doc.DocumentID); ok {
+			return sum, nil
+		}
+	}
 	plain, err := s.plain(ctx, doc)
 	if err != nil {
 		return "", err
 	}
-	return scanOf(doc, plain).ContentSHA256, nil
+	sum := scanOf(doc, plain).ContentSHA256
+	if s.digests != nil {
+		s.digests.Add(doc.DocumentID, sum)
+	}
+	return sum, nil
 }
 
 // ErasedError is the refusal to serve a scan whose owner's personal data

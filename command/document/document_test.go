@@ -262,3 +262,35 @@ func TestUploadAfterAnotherNodesErasure(t *testing.T) {
 	}
 	rc.Close()
 }
+
+// A form echoing the digest an upload answered is checked against the
+// scan's bytes: read, opened and hashed on a node that did not see the
+// upload, remembered from the upload on the node that did.
+func TestContentSHA256(t *testing.T) {
+	ctx := context.Background()
+	f := newStores(t)
+	uploader, other := f.node(t, 0), f.node(t, 0)
+	doc, err := uploader.Upload(ctx, owner, schema.DocumentPassport, strings.NewReader("%PDF-1.7\ndigest me\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if doc.ContentSHA256 == doc.SHA256 || len(doc.ContentSHA256) != 64 {
+		t.Fatalf("the upload's digest %q, its blob %q", doc.ContentSHA256, doc.SHA256)
+	}
+	if got, err := other.ContentSHA256(ctx, doc.DocumentUploaded); err != nil || got != doc.ContentSHA256 {
+		t.Fatalf("read back on another node: %q %v, want %q", got, err, doc.ContentSHA256)
+	}
+	// With the blob gone, only a remembered digest can answer.
+	if err := f.blobs.DeleteBlob(ctx, doc.SHA256); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := uploader.ContentSHA256(ctx, doc.DocumentUploaded); err != nil || got != doc.ContentSHA256 {
+		t.Errorf("the uploading node: %q %v, want %q remembered", got, err, doc.ContentSHA256)
+	}
+	if got, err := other.ContentSHA256(ctx, doc.DocumentUploaded); err != nil || got != doc.ContentSHA256 {
+		t.Errorf("the node that hashed it once: %q %v, want %q remembered", got, err, doc.ContentSHA256)
+	}
+	if _, err := f.node(t, 0).ContentSHA256(ctx, doc.DocumentUploaded); err == nil {
+		t.Error("a fresh node answered a digest without the scan")
+	}
+}

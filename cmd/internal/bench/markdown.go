@@ -101,7 +101,7 @@ func (r Report) Markdown() string {
 		"≥ 50k", len(ps) > 0 && slow.PerSecond >= 50000)
 	if op := rb.OnePass; op.Events > 0 {
 		row("projection rebuild, all in one pass",
-			fmt.Sprintf("%s events/s (%s events × %d projections in %s: %s applications/s)", k(op.PerSecond), count(op.Events), len(ps),
+			fmt.Sprintf("%s events/s (%s events × %d projections in %s: %s event applies/s)", k(op.PerSecond), count(op.Events), len(ps),
 				op.Elapsed.Round(100*time.Millisecond), k(op.PerSecond*float64(len(ps)))),
 			"≥ 50k", op.PerSecond >= 50000)
 	}
