@@ -8,7 +8,10 @@ import (
 // the command's body, so the page's script builds the body from the names
 // and puts each 422 error beside the input whose name is its pointer.
 type Field struct {
-	Ptr      string
+	Ptr string
+	// ID is the element's id when two forms of a page share a pointer;
+	// empty means fieldID(Ptr).
+	ID       string
 	Label    string
 	Hint     string
 	Type     string // text, date, email, tel, select, textarea, checkbox

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/google/uuid"
 
 	"github.com/omsonline/oms/events/schema"
 	"github.com/omsonline/oms/projections/appview"
@@ -130,7 +131,9 @@ type AuditorData struct {
 func (h *handlers) auditorHome(c *fiber.Ctx) error {
 	d := AuditorData{ID: strings.TrimSpace(c.Query("id"))}
 	if d.ID != "" {
-		if validSubject(d.ID) {
+		// An application's id is a UUID; the 8 digits a page shows as its
+		// number are only its end, which finds nothing on its own.
+		if _, err := uuid.Parse(d.ID); err == nil {
 			return c.Redirect("/auditor/applications/"+url.PathEscape(d.ID), fiber.StatusSeeOther)
 		}
 		d.Error = h.lang(c).T("auditor.err.id")

@@ -50,9 +50,12 @@ var funcs = template.FuncMap{
 		}
 		return m, nil
 	},
+	// short is how a page names an application: the last 8 hex digits of
+	// its id, which are random; the first are a UUIDv7's clock, the same
+	// for every application of the same hour.
 	"short": func(id string) string {
 		if len(id) > 8 {
-			return id[:8]
+			return id[len(id)-8:]
 		}
 		return id
 	},

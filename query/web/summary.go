@@ -3,6 +3,7 @@ package web
 import (
 	"strings"
 
+	"github.com/omsonline/oms/events/piicrypt"
 	"github.com/omsonline/oms/events/schema"
 	"github.com/omsonline/oms/projections/appview"
 )
@@ -31,6 +32,16 @@ type Scan struct {
 	Image            bool
 }
 
+// erasedOnce shows a value that holds erased data (piicrypt.Marker, which
+// is bilingual, perhaps several times over in a joined address or name)
+// as the page's language says it, once.
+func erasedOnce(l *Lang, v string) string {
+	if strings.Contains(v, piicrypt.Marker) {
+		return l.T("erased.value")
+	}
+	return v
+}
+
 func fullName(a schema.Applicant) string {
 	return strings.Join(strings.Fields(a.LastName+" "+a.FirstName+" "+a.MiddleName), " ")
 }
@@ -38,17 +49,17 @@ func fullName(a schema.Applicant) string {
 func summarize(l *Lang, v appview.View, staff bool) Summary {
 	f := v.Form
 	row := func(ptr, value string) SummaryRow {
-		return SummaryRow{Ptr: ptr, Label: fieldLabel(l, ptr), Value: value}
+		return SummaryRow{Ptr: ptr, Label: fieldLabel(l, ptr), Value: erasedOnce(l, value)}
 	}
 	opt := func(prefix, v string) string {
-		if v == "" {
-			return ""
+		if v == "" || v == piicrypt.Marker {
+			return erasedOnce(l, v)
 		}
 		return l.T(prefix + v)
 	}
 	a, id, rd, ad, ct := f.Applicant, f.IdentityDocument, f.ResidenceDocument, f.Address, f.Contacts
 	addr := strings.Join(nonEmpty(ad.PostalCode, ad.City, ad.Street, l.T("address.house")+" "+ad.House, prefixed(l.T("address.building"), ad.Building), prefixed(l.T("address.apartment"), ad.Apartment)), ", ")
-	s := Summary{Name: fullName(a), Groups: []SummaryGroup{
+	s := Summary{Name: erasedOnce(l, fullName(a)), Groups: []SummaryGroup{
 		{Title: l.T("section.applicant"), Rows: []SummaryRow{
 			row("/applicant/lastName", a.LastName), row("/applicant/firstName", a.FirstName), row("/applicant/middleName", a.MiddleName),
 			row("/applicant/latinName", a.LatinName), row("/applicant/birthDate", l.Date(a.BirthDate)), row("/applicant/birthPlace", a.BirthPlace),

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -30,6 +31,9 @@ var unescaped = []string{`<script>window.__xss`, `<img src=x`, `<b id=xss`, `<i 
 // each role that can see them, and checks that the HTML carries the text
 // and never the markup. With Chromium installed it also opens the pages
 // and checks that no payload became an element or ran.
+// elementID finds the id attributes of a page.
+var elementID = regexp.MustCompile(`\sid="([^"]+)"`)
+
 func TestPagesEscapeEveryFreeTextField(t *testing.T) {
 	otp := &otpLog{}
 	a, cfg := startWithLog(t, otp, nil)
@@ -102,6 +106,11 @@ func TestPagesEscapeEveryFreeTextField(t *testing.T) {
 	tokZ := c.token("applicant", z.Subject)
 	rz, _ := c.submit(z, tokZ, "")
 	last = c.act(tokZ, "", rz.ApplicationID, "withdraw", `{"reason":`+jsonString(script("xssWithdraw"))+`}`)
+	// One left submitted: its page has the most forms (withdraw, withdraw
+	// the consent).
+	w := karimov("xss-applicant-w", "W7654321")
+	tokW := c.token("applicant", w.Subject)
+	rw, _ := c.submit(w, tokW, "")
 	c.must(req{method: "GET", path: fmt.Sprintf("/api/v1/reviewer/queue?after=%d", last.Position), token: reviewer}, 200, nil)
 	c.must(req{method: "GET", path: fmt.Sprintf("/api/v1/cabinet?after=%d", last.Position), token: tokZ}, 200, nil)
 	// The pages read every read model without ?after=: let all of them
@@ -110,6 +119,7 @@ func TestPagesEscapeEveryFreeTextField(t *testing.T) {
 
 	sessions := map[string]*sess{
 		"x": c.session("applicant", x.Subject), "y": c.session("applicant", y.Subject), "z": c.session("applicant", z.Subject),
+		"w":        c.session("applicant", w.Subject),
 		"operator": c.session("operator", "mfc-xss"), "reviewer": c.session("reviewer", "rev-xss-2"),
 		"auditor": c.session("auditor", "aud-xss"), "admin": c.session("admin", "adm-xss"),
 	}
@@ -118,6 +128,7 @@ func TestPagesEscapeEveryFreeTextField(t *testing.T) {
 		{"x", "/cabinet"}, {"x", "/cabinet/applications/" + idX},
 		{"y", "/cabinet"}, {"y", "/cabinet/applications/" + ry.ApplicationID},
 		{"z", "/cabinet"}, {"z", "/cabinet/applications/" + rz.ApplicationID},
+		{"w", "/cabinet/applications/" + rw.ApplicationID},
 		{"operator", "/cabinet?applicant=" + x.Subject}, {"operator", "/cabinet/applications/" + idX + "?applicant=" + x.Subject},
 		{"reviewer", "/reviewer"}, {"admin", "/reviewer"},
 		{"auditor", "/auditor"},
@@ -144,6 +155,14 @@ func TestPagesEscapeEveryFreeTextField(t *testing.T) {
 		}
 		for _, m := range markers {
 			seen[m] = seen[m] || strings.Contains(res.body, m)
+		}
+		// Two elements of one id break labels and aria references.
+		ids := map[string]bool{}
+		for _, m := range elementID.FindAllStringSubmatch(res.body, -1) {
+			if ids[m[1]] {
+				t.Errorf("%s as %s has two elements with id %q", v.path, v.who, m[1])
+			}
+			ids[m[1]] = true
 		}
 	}
 	for _, m := range markers {
