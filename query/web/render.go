@@ -129,6 +129,14 @@ type Page struct {
 	Data       any
 }
 
+// formStart is the page a form posted to path starts from.
+func formStart(path string) string {
+	if strings.HasPrefix(path, "/signin/") {
+		return "/signin"
+	}
+	return "/"
+}
+
 // NavItem is one entry of the header navigation.
 type NavItem struct {
 	Href, Label string
@@ -143,7 +151,14 @@ func (h *handlers) page(c *fiber.Ctx, title string, data any) *Page {
 	}
 	q, _ := url.ParseQuery(string(c.Request().URI().QueryString()))
 	q.Set("lang", other.Code)
-	p := &Page{L: l, Other: other, SwitchTo: c.Path() + "?" + q.Encode(), Title: title, Version: h.r.version, Path: c.Path(), Data: data}
+	switchPath := c.Path()
+	if c.Method() != fiber.MethodGet && c.Method() != fiber.MethodHead {
+		// A page answering a form (a sign-in step) has no address of its
+		// own to open in the other language: the link goes to where the
+		// form started.
+		switchPath = formStart(c.Path())
+	}
+	p := &Page{L: l, Other: other, SwitchTo: switchPath + "?" + q.Encode(), Title: title, Version: h.r.version, Path: c.Path(), Data: data}
 	if s, ok := h.d.Auth.Session(c); ok {
 		p.Session = &s
 		p.CSRF = s.CSRF

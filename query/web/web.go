@@ -138,6 +138,17 @@ func Register(app *fiber.App, d Deps) error {
 	pages.Get("/signin", h.signinPage)
 	pages.Post("/signin/code", h.signinCode)
 	pages.Post("/signin/verify", h.signinVerify)
+	// A sign-in step opened by its address (an old language link, a
+	// bookmark) starts the sign-in again rather than answer 405.
+	for _, step := range []string{"/signin/code", "/signin/verify"} {
+		pages.Get(step, func(c *fiber.Ctx) error {
+			to := "/signin"
+			if q := c.Request().URI().QueryString(); len(q) > 0 {
+				to += "?" + string(q)
+			}
+			return c.Redirect(to, fiber.StatusSeeOther)
+		})
+	}
 	pages.Post("/signout", h.signout)
 	pages.Get("/verify/:enp", h.verifyPolicy)
 

@@ -201,9 +201,11 @@ func (m *matrix) fixtures() map[string]func(role string, allowed bool) req {
 			return m.api(role, "POST", "/api/v1/admin/projections/renewals/replay-parked", "")
 		},
 
-		"GET /static/*": pageGet("/static/app.css"),
-		"GET /":         pageGet("/"),
-		"GET /signin":   pageGet("/signin"),
+		"GET /static/*":      pageGet("/static/app.css"),
+		"GET /":              pageGet("/"),
+		"GET /signin":        pageGet("/signin"),
+		"GET /signin/code":   pageGet("/signin/code"),
+		"GET /signin/verify": pageGet("/signin/verify"),
 		"POST /signin/code": func(role string, _ bool) req {
 			r := m.page(role, "POST", "/signin/code")
 			r.form = url.Values{"phone": {"+79160000001"}, "role": {"applicant"}}
@@ -242,7 +244,7 @@ func (m *matrix) fixtures() map[string]func(role string, allowed bool) req {
 }
 
 // redirects are routes whose success is a 303.
-var redirects = map[string]bool{"GET /": true, "POST /signin/verify": true, "POST /signout": true}
+var redirects = map[string]bool{"GET /": true, "POST /signin/verify": true, "POST /signout": true, "GET /signin/code": true, "GET /signin/verify": true}
 
 // leaks reports what of B a response to someone else shows, beyond what
 // the request itself named (a page echoes the id in its URL).

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -376,6 +377,47 @@ func TestWrongMethodIs405WithAllow(t *testing.T) {
 		if resp.StatusCode != 405 || resp.Header.Get("Allow") != "POST" ||
 			!strings.Contains(string(body), `"code":"method_not_allowed"`) || !strings.Contains(string(body), "не принимает") {
 			t.Errorf("%s: %d Allow %q %s", m, resp.StatusCode, resp.Header.Get("Allow"), body)
+		}
+	}
+}
+
+// The language switch on a sign-in step (a page answering a form) goes to
+// the sign-in page in the other language; the step's own address, opened
+// by GET, starts the sign-in again rather than answer 405.
+func TestSigninStepSwitchesLanguage(t *testing.T) {
+	otp := &otpLog{}
+	a, _ := startWithLog(t, otp, nil)
+	base := "http://" + a.HTTPAddr()
+	jar, _ := cookiejar.New(nil)
+	client := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := client.Get(base + "/signin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	pre := cookieOf(jar, base, "oms_csrf")
+	if pre == nil {
+		t.Fatal("no pre-session CSRF cookie")
+	}
+	resp, err = client.PostForm(base+"/signin/code", url.Values{"phone": {"+79161234567"}, "role": {"applicant"}, "_csrf": {pre.Value}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(body), `href="/signin?lang=en"`) {
+		t.Fatalf("the code step: %d, its language link: %s", resp.StatusCode, regexp.MustCompile(`<a class="lang"[^>]*>`).FindString(string(body)))
+	}
+	following := &http.Client{Jar: jar}
+	for _, step := range []string{"/signin/code", "/signin/verify"} {
+		resp, err = following.Get(base + step + "?lang=en")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || resp.Request.URL.Path != "/signin" || !strings.Contains(string(body), `<html lang="en"`) {
+			t.Errorf("GET %s?lang=en: %d at %s", step, resp.StatusCode, resp.Request.URL)
 		}
 	}
 }

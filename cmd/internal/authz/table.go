@@ -89,6 +89,9 @@ func Table() []Route {
 		{"GET", "/signin", 0, all, all, all, all, all, all},
 		{"POST", "/signin/code", formBody, all, all, all, all, all, all},
 		{"POST", "/signin/verify", formBody, all, all, all, all, all, all},
+		// Opened by address, a sign-in step sends to the sign-in page.
+		{"GET", "/signin/code", 0, all, all, all, all, all, all},
+		{"GET", "/signin/verify", 0, all, all, all, all, all, all},
 		{"POST", "/signout", formBody, all, all, all, all, all, all},
 		{"GET", "/verify/:enp", 0, all, all, all, all, all, all},
 		{"GET", "/cabinet", 0, no, own, obo, no, no, no},
