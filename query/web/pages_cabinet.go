@@ -62,15 +62,19 @@ func (h *handlers) cabinet(c *fiber.Ctx) error {
 	if err := h.get(c, withAfter(c, "/api/v1/cabinet", url.Values{"applicant": {onBehalfOf(c, session(c))}}), &doc); err != nil {
 		return h.apiFailure(c, err)
 	}
-	d := CabinetData{Doc: doc, ApplicantQ: h.applicantQuery(c), CanApplyNew: true}
+	d := CabinetData{Doc: doc, ApplicantQ: h.applicantQuery(c), CanApplyNew: cannotApply(doc) == ""}
 	for i := len(doc.Inbox) - 1; i >= 0; i-- {
 		d.Inbox = append(d.Inbox, doc.Inbox[i])
 	}
 	for _, a := range doc.Applications {
-		if appview.Open(a.Status) || a.Status == appview.StatusPolicyActive {
-			d.CanApplyNew = false
+		next := "next." + a.Status
+		switch {
+		case a.Erased != nil:
+			next = "next.erased"
+		case a.Consent.Withdrawn() && (a.Status == appview.StatusPolicyActive || a.Status == appview.StatusPolicyExpired):
+			next = "next.consentWithdrawn"
 		}
-		d.Applications = append(d.Applications, AppRow{Application: a, Next: "next." + a.Status})
+		d.Applications = append(d.Applications, AppRow{Application: a, Next: next})
 	}
 	// Newest first: people look for what they did last.
 	slices.SortStableFunc(d.Applications, func(a, b AppRow) int { return b.SubmittedAt.Compare(a.SubmittedAt) })
@@ -141,9 +145,33 @@ func (h *handlers) countries(l *Lang) []Option {
 	return out
 }
 
+// cannotApply says why the cabinet's owner cannot submit a new application
+// (a catalog key), or "" when they can: the command refuses a second open
+// application or policy, and any application of an erased account.
+func cannotApply(doc cabinet.Doc) string {
+	why := ""
+	for _, a := range doc.Applications {
+		switch {
+		case a.Erased != nil:
+			return "cabinet.cannotApply.erased"
+		case appview.Open(a.Status) || a.Status == appview.StatusPolicyActive:
+			why = "cabinet.cannotApply.open"
+		}
+	}
+	return why
+}
+
 func (h *handlers) newApplication(c *fiber.Ctx) error {
 	if h.operatorWithoutApplicant(c) {
 		return c.Redirect("/operator", fiber.StatusSeeOther)
+	}
+	// Said before the form, not after five steps of it.
+	var doc cabinet.Doc
+	if err := h.get(c, withAfter(c, "/api/v1/cabinet", url.Values{"applicant": {onBehalfOf(c, session(c))}}), &doc); err != nil {
+		return h.apiFailure(c, err)
+	}
+	if why := cannotApply(doc); why != "" {
+		return h.errorPage(c, fiber.StatusConflict, why)
 	}
 	l := h.lang(c)
 	d := FormData{

@@ -517,3 +517,26 @@ func TestPagesOfferNoNewDataAfterConsentIsWithdrawn(t *testing.T) {
 		}
 	}
 }
+
+// The form for a new application says at once when the command would
+// refuse it, instead of after five steps: an open application (or policy)
+// already there.
+func TestNewApplicationPageSaysWhenOneCannotApply(t *testing.T) {
+	a, cfg := startApp(t)
+	c := newClient(t, a, cfg)
+	p := karimov("second-try", "S1234567")
+	tok := c.token("applicant", p.Subject)
+	page := c.session("applicant", p.Subject)
+	if res := c.do(req{method: "GET", path: "/cabinet/new", session: page}); res.status != 200 || !strings.Contains(res.body, `data-api="/api/v1/applications"`) {
+		t.Fatalf("the form for someone with nothing yet: %d", res.status)
+	}
+	r, _ := c.submit(p, tok, "")
+	res := c.do(req{method: "GET", path: fmt.Sprintf("/cabinet/new?after=%d", r.Position), session: page})
+	if res.status != 409 || !strings.Contains(res.body, "открытое заявление") || strings.Contains(res.body, `data-api="/api/v1/applications"`) {
+		t.Fatalf("the form with an application open: %d %.400s", res.status, res.body)
+	}
+	cab := c.must(req{method: "GET", path: fmt.Sprintf("/cabinet?after=%d", r.Position), session: page}, 200, nil)
+	if strings.Contains(cab.body, `class="button primary" href="/cabinet/new`) {
+		t.Error("the cabinet offers a new application while one is open")
+	}
+}
