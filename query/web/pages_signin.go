@@ -161,3 +161,29 @@ func validSubject(s string) bool {
 	}
 	return true
 }
+
+// ConsentData is the consent text in force, to read, print and sign.
+type ConsentData struct {
+	Version, TextSHA256 string
+	Paragraphs          []string
+}
+
+// consentText serves the consent an applicant signs on paper and uploads
+// as a scan, in the page's language; the form links to it. No sign-in is
+// needed: people read it before they apply.
+func (h *handlers) consentText(c *fiber.Ctx) error {
+	var doc struct {
+		Version    string `json:"version"`
+		TextSHA256 string `json:"textSha256"`
+		Text       struct {
+			RU string `json:"ru"`
+			EN string `json:"en"`
+		} `json:"text"`
+	}
+	if err := h.get(c, "/api/v1/consent", &doc); err != nil {
+		return h.apiFailure(c, err)
+	}
+	text := h.lang(c).Pick(doc.Text.RU, doc.Text.EN)
+	d := ConsentData{Version: doc.Version, TextSHA256: doc.TextSHA256, Paragraphs: strings.Split(text, "\n")}
+	return h.render(c, fiber.StatusOK, "consent", h.page(c, "consent.title", d))
+}

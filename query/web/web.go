@@ -151,6 +151,7 @@ func Register(app *fiber.App, d Deps) error {
 	}
 	pages.Post("/signout", h.signout)
 	pages.Get("/verify/:enp", h.verifyPolicy)
+	pages.Get("/consent", h.consentText)
 
 	pages.Get("/cabinet", h.need(roleApplicant, roleOperator), h.cabinet)
 	pages.Get("/cabinet/new", h.need(roleApplicant, roleOperator), h.newApplication)

@@ -230,9 +230,25 @@ func (m *matrix) fixtures() map[string]func(role string, allowed bool) req {
 			r.form = url.Values{}
 			return r
 		},
-		"GET /verify/:enp":                    pageGet("/verify/" + m.enpA + "?doc=" + m.enpA + "-01"),
-		"GET /cabinet":                        pageGet("/cabinet"),
-		"GET /cabinet/new":                    pageGet("/cabinet/new"),
+		"GET /verify/:enp": pageGet("/verify/" + m.enpA + "?doc=" + m.enpA + "-01"),
+		"GET /consent":     pageGet("/consent"),
+		"GET /cabinet":     pageGet("/cabinet"),
+		// A has an application open, and the form says at once that A
+		// cannot apply: a person with none opens it.
+		"GET /cabinet/new": func(role string, allowed bool) req {
+			r := m.page(role, "GET", "/cabinet/new")
+			if !allowed {
+				return r
+			}
+			p, _ := m.newPerson()
+			switch role {
+			case "operator":
+				r.path = "/cabinet/new?applicant=" + url.QueryEscape(p.Subject)
+			default:
+				r.session = m.c.session(role, p.Subject)
+			}
+			return r
+		},
 		"GET /cabinet/applications/:id":       pageGet("/cabinet/applications/" + m.appA),
 		"GET /operator":                       pageGet("/operator"),
 		"GET /reviewer":                       pageGet("/reviewer"),

@@ -421,3 +421,29 @@ func TestSigninStepSwitchesLanguage(t *testing.T) {
 		}
 	}
 }
+
+// The consent an applicant signs on paper is on a page of its own, in the
+// reader's language, with its version and hash; the form links to it.
+func TestConsentPage(t *testing.T) {
+	a, cfg := startApp(t)
+	c := newClient(t, a, cfg)
+	ru := c.must(req{method: "GET", path: "/consent"}, 200, nil)
+	en := c.must(req{method: "GET", path: "/consent?lang=en"}, 303, nil)
+	if loc := en.header.Get("Location"); loc == "" {
+		t.Fatalf("?lang=en: no redirect")
+	}
+	api := c.must(req{method: "GET", path: "/api/v1/consent"}, 200, nil)
+	var doc struct {
+		Version, TextSHA256 string
+		Text                struct{ RU, EN string }
+	}
+	jsonUnmarshal([]byte(api.body), &doc)
+	first := strings.SplitN(doc.Text.RU, "\n", 2)[0]
+	if !strings.Contains(ru.body, first) || !strings.Contains(ru.body, doc.Version) || !strings.Contains(ru.body, doc.TextSHA256) {
+		t.Errorf("the consent page lacks the text, its version or its hash: %.500s", ru.body)
+	}
+	form := c.must(req{method: "GET", path: "/cabinet/new", session: c.session("applicant", "consent-reader")}, 200, nil)
+	if !strings.Contains(form.body, `href="/consent"`) {
+		t.Error("the application form does not link the consent text")
+	}
+}

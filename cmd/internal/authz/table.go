@@ -94,6 +94,8 @@ func Table() []Route {
 		{"GET", "/signin/verify", 0, all, all, all, all, all, all},
 		{"POST", "/signout", formBody, all, all, all, all, all, all},
 		{"GET", "/verify/:enp", 0, all, all, all, all, all, all},
+		// The consent text, read before applying.
+		{"GET", "/consent", 0, all, all, all, all, all, all},
 		{"GET", "/cabinet", 0, no, own, obo, no, no, no},
 		{"GET", "/cabinet/new", 0, no, own, obo, no, no, no},
 		{"GET", "/cabinet/applications/:id", 0, no, own, obo, no, no, no},
