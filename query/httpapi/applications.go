@@ -79,7 +79,11 @@ func (h *handlers) application(c *fiber.Ctx) error {
 		if ok, err := h.audit(c, md, schema.AccessApplication, v.ApplicantID, v.ApplicationID); !ok {
 			return err
 		}
-		return sendJSON(c, v, dropZeroTimes)
+		sv := StaffView{View: v}
+		if sv.Deadline, err = h.deadline(c, v.ApplicationID); err != nil {
+			return err
+		}
+		return sendJSON(c, sv, dropZeroTimes)
 	case md.Actor.Role == events.RoleApplicant && v.ApplicantID == md.Actor.ID,
 		md.Actor.Role == events.RoleOperator && md.OnBehalfOf != "" && v.ApplicantID == md.OnBehalfOf:
 		// The applicant's own read passes unrecorded; an operator's is
@@ -91,6 +95,42 @@ func (h *handlers) application(c *fiber.Ctx) error {
 	default:
 		return notFound(c)
 	}
+}
+
+// StaffView is an application as staff read it: the view and, while it is
+// in the reviewer queue, where it stands against its review deadline.
+type StaffView struct {
+	appview.View
+	Deadline *Deadline `json:"deadline,omitempty"`
+}
+
+// Deadline is an open application's review deadline as the queue counts
+// it: the clock stops while the application waits on its applicant.
+type Deadline struct {
+	// Date is the last day of the review (Moscow time), YYYY-MM-DD.
+	Date                 string `json:"date"`
+	WorkingDaysRemaining int    `json:"workingDaysRemaining"`
+	Overdue              bool   `json:"overdue"`
+	WaitingOnApplicant   bool   `json:"waitingOnApplicant"`
+}
+
+// deadline reads the application's queue row; nil when it is not queued
+// (decided, closed) or the queue has not seen it yet.
+func (h *handlers) deadline(c *fiber.Ctx, id string) (*Deadline, error) {
+	doc, err := h.d.Store.Get(c.UserContext(), queue.Collection, id)
+	if errors.Is(err, readstore.ErrNotFound) || errors.Is(err, readstore.ErrNoCollection) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var it queue.Item
+	if err := json.Unmarshal(doc.Body, &it); err != nil {
+		return nil, err
+	}
+	now := h.d.Now()
+	return &Deadline{Date: it.DeadlineDate, WorkingDaysRemaining: queue.Remaining(h.d.Calendar, it, now),
+		Overdue: queue.Overdue(it, now), WaitingOnApplicant: it.Waiting}, nil
 }
 
 // queueCursor is the opaque page cursor of the reviewer queue.

@@ -62,7 +62,9 @@ func (h *handlers) queue(c *fiber.Ctx) error {
 
 // ReviewData is the reviewer's application view.
 type ReviewData struct {
-	View     appview.View
+	View appview.View
+	// Deadline is the review deadline while the application is queued.
+	Deadline *queryapi.Deadline
 	Summary  Summary
 	Mine     bool
 	Can      map[string]bool
@@ -82,13 +84,14 @@ type LabelledQuestion struct {
 }
 
 func (h *handlers) reviewerApplication(c *fiber.Ctx) error {
-	var v appview.View
-	if err := h.get(c, withAfter(c, "/api/v1/applications/"+url.PathEscape(c.Params("id")), nil), &v); err != nil {
+	var sv queryapi.StaffView
+	if err := h.get(c, withAfter(c, "/api/v1/applications/"+url.PathEscape(c.Params("id")), nil), &sv); err != nil {
 		return h.apiFailure(c, err)
 	}
+	v := sv.View
 	l := h.lang(c)
 	s := session(c)
-	d := ReviewData{View: v, Summary: summarize(l, v, true), Mine: v.Assignee == s.ActorID, Slots: []int{0, 1, 2}}
+	d := ReviewData{View: v, Deadline: sv.Deadline, Summary: summarize(l, v, true), Mine: v.Assignee == s.ActorID, Slots: []int{0, 1, 2}}
 	d.Can = map[string]bool{
 		"claim":        v.Status == appview.StatusSubmitted,
 		"request-info": d.Mine && v.Status == appview.StatusInReview,

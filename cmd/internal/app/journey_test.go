@@ -540,3 +540,36 @@ func TestNewApplicationPageSaysWhenOneCannotApply(t *testing.T) {
 		t.Error("the cabinet offers a new application while one is open")
 	}
 }
+
+// Where the reviewer decides, the deadline is in sight: the staff view of
+// an application in the queue carries it, and the reviewer's page shows it.
+func TestReviewerSeesTheDeadline(t *testing.T) {
+	a, cfg := startApp(t)
+	c := newClient(t, a, cfg)
+	p := karimov("deadline-applicant", "D1234567")
+	r, _ := c.submit(p, c.token("applicant", p.Subject), "")
+	rev := c.token("reviewer", "rev-deadline")
+	// Wait for the queue too: the deadline is the queue's.
+	c.must(req{method: "GET", path: fmt.Sprintf("/api/v1/reviewer/queue?after=%d", r.Position), token: rev}, 200, nil)
+	var sv struct {
+		Deadline *struct {
+			Date                 string
+			WorkingDaysRemaining int
+			Overdue              bool
+		}
+	}
+	c.must(req{method: "GET", path: fmt.Sprintf("/api/v1/applications/%s?after=%d", r.ApplicationID, r.Position), token: rev}, 200, &sv)
+	if sv.Deadline == nil || len(sv.Deadline.Date) != 10 || sv.Deadline.WorkingDaysRemaining < 9 || sv.Deadline.Overdue {
+		t.Fatalf("the staff view's deadline: %+v", sv.Deadline)
+	}
+	var own struct{ Deadline any }
+	c.must(req{method: "GET", path: "/api/v1/applications/" + r.ApplicationID, token: c.token("applicant", p.Subject)}, 200, &own)
+	if own.Deadline != nil {
+		t.Errorf("the owner's view carries the insurer's deadline: %v", own.Deadline)
+	}
+	page := c.must(req{method: "GET", path: "/reviewer/applications/" + r.ApplicationID, session: c.session("reviewer", "rev-deadline")}, 200, nil)
+	d, _ := time.Parse(time.DateOnly, sv.Deadline.Date)
+	if !strings.Contains(page.body, "Срок рассмотрения") || !strings.Contains(page.body, d.Format("02.01.2006")) {
+		t.Errorf("the reviewer's page does not show the deadline %s", sv.Deadline.Date)
+	}
+}

@@ -21,7 +21,6 @@ import (
 	"github.com/omsonline/oms/command/application"
 	commandapi "github.com/omsonline/oms/command/httpapi"
 	"github.com/omsonline/oms/events/schema"
-	"github.com/omsonline/oms/projections/appview"
 	"github.com/omsonline/oms/projections/cabinet"
 	"github.com/omsonline/oms/projections/history"
 	queryapi "github.com/omsonline/oms/query/httpapi"
@@ -127,7 +126,8 @@ func Operations() []Operation {
 				{"query", "cursor", "nextCursor of the previous page.", "string"}},
 			status: 200, resp: queryapi.QueuePage{}, audited: true},
 		Operation{Method: "GET", Path: "/api/v1/applications/:id", tag: "queries", sum: "One application (its owner's view for applicants and operators)",
-			params: []param{afterParam}, status: 200, resp: appview.View{}, audited: true},
+			desc:   "Staff also get the review deadline while the application is in the queue.",
+			params: []param{afterParam}, status: 200, resp: queryapi.StaffView{}, audited: true},
 		Operation{Method: "GET", Path: "/api/v1/applications/:id/history", tag: "audit", sum: "The audit timeline: every event with actor, on-behalf-of, correlation and diff (staff)",
 			desc: "Oldest first, in pages of up to 1000 entries; nextCursor is set when a page is full. revision and at belong to /state and are refused here (400 use_state).",
 			params: []param{afterParam,
