@@ -2,6 +2,7 @@ package main
 
 import (
 	"crypto/ed25519"
+	"errors"
 	"fmt"
 	"os"
 	"text/tabwriter"
@@ -83,6 +84,10 @@ clients do, with dev tokens from the shared data directory.`,
 				OnApplication: func() { _ = bar.Add(1) },
 			})
 			_ = bar.Finish()
+			var r *demo.Refusal
+			if errors.As(err, &r) && r.Code == "duplicate_application" && seed != 0 {
+				return fmt.Errorf("%w\nthe people of --seed %d have applied in this omsd already: run demo with another --seed, or without one", err, seed)
+			}
 			if err != nil {
 				return err
 			}

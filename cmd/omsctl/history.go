@@ -85,7 +85,7 @@ itself up to that moment (time travel) and prints the state reached.`,
 				if cmd.Flags().Changed("at") {
 					t, err := time.Parse(time.RFC3339Nano, at)
 					if err != nil {
-						return fmt.Errorf("--at wants an RFC 3339 time such as 2026-03-01T12:00:00Z: %w", err)
+						return fmt.Errorf("--at %q is not an RFC 3339 time: give one such as 2026-03-01T12:00:00Z or 2026-03-01T12:00:00+03:00", at)
 					}
 					q.Set("at", t.Format(time.RFC3339Nano))
 				}
@@ -118,13 +118,11 @@ itself up to that moment (time travel) and prints the state reached.`,
 			}
 			var rows []timelineRow
 			var state struct {
-				Revision     uint64 `json:"revision"`
-				LastRevision uint64 `json:"lastRevision"`
-				State        struct {
-					Status string `json:"status"`
-				} `json:"state"`
-				Steps   []timelineRow `json:"steps"`
-				Entries []timelineRow `json:"entries"`
+				Revision     uint64        `json:"revision"`
+				LastRevision uint64        `json:"lastRevision"`
+				State        stateFacts    `json:"state"`
+				Steps        []timelineRow `json:"steps"`
+				Entries      []timelineRow `json:"entries"`
 			}
 			if err := json.Unmarshal(body, &state); err != nil {
 				return fmt.Errorf("decode omsd's answer: %w", err)
@@ -141,6 +139,7 @@ itself up to that moment (time travel) and prints the state reached.`,
 					fmt.Fprintf(out, "\nnothing had happened to %s by then (its last revision is %d)\n", id, state.LastRevision)
 				} else {
 					fmt.Fprintf(out, "\nstate at revision %d of %d: %s\n", state.Revision, state.LastRevision, state.State.Status)
+					state.State.print(out)
 				}
 			}
 			return nil
@@ -216,5 +215,65 @@ func wholeHistory(api *apiClient, path string) ([]byte, error) {
 			return json.Marshal(all)
 		}
 		cursor = page.NextCursor
+	}
+}
+
+// stateFacts are what an operator looks for in a replayed state; --json
+// prints all of it.
+type stateFacts struct {
+	Status    string `json:"status"`
+	Assignee  string `json:"assignee"`
+	Questions []struct {
+		Text     string `json:"text"`
+		Answered bool   `json:"answered"`
+	} `json:"questions"`
+	Decision *struct {
+		Outcome string `json:"outcome"`
+		By      string `json:"by"`
+		Reason  string `json:"reason"`
+	} `json:"decision"`
+	Policy *struct {
+		ENP       string `json:"enp"`
+		ValidFrom string `json:"validFrom"`
+		ValidTo   string `json:"validTo"`
+		Status    string `json:"status"`
+	} `json:"policy"`
+	Consent *struct {
+		WithdrawnAt time.Time `json:"withdrawnAt"`
+	} `json:"consent"`
+	Erased *struct {
+		At    time.Time `json:"at"`
+		Basis string    `json:"basis"`
+	} `json:"erased"`
+}
+
+func (s stateFacts) print(w io.Writer) {
+	if s.Assignee != "" {
+		fmt.Fprintf(w, "  assignee: %s\n", s.Assignee)
+	}
+	open := 0
+	for _, q := range s.Questions {
+		if !q.Answered {
+			open++
+		}
+	}
+	if len(s.Questions) > 0 {
+		fmt.Fprintf(w, "  questions: %d asked, %d open\n", len(s.Questions), open)
+	}
+	if d := s.Decision; d != nil {
+		fmt.Fprintf(w, "  decision: %s by %s", d.Outcome, d.By)
+		if d.Reason != "" {
+			fmt.Fprintf(w, " (%s)", d.Reason)
+		}
+		fmt.Fprintln(w)
+	}
+	if p := s.Policy; p != nil {
+		fmt.Fprintf(w, "  policy: ЕНП %s, %s to %s, %s\n", p.ENP, p.ValidFrom, p.ValidTo, p.Status)
+	}
+	if c := s.Consent; c != nil && !c.WithdrawnAt.IsZero() {
+		fmt.Fprintf(w, "  consent withdrawn: %s\n", c.WithdrawnAt.UTC().Format("2006-01-02 15:04:05"))
+	}
+	if e := s.Erased; e != nil {
+		fmt.Fprintf(w, "  personal data erased: %s (%s)\n", e.At.UTC().Format("2006-01-02 15:04:05"), e.Basis)
 	}
 }

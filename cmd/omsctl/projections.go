@@ -119,7 +119,9 @@ func projectionsCmd(cfg *config.Config) *cobra.Command {
 while the current ones keep serving, then switches to the new ones in one step
 and drops the old. NAME is one of the projections omsd runs: cabinet, history,
 queue, renewals, policies (omsctl projections status lists them). The progress
-bar counts positions in the event log; the line at the end gives the events.`,
+bar shows the share of the event log read (its positions are bytes, hence the
+share and the time left rather than a count) and the events and events/s so
+far; the line at the end gives the totals.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := newAPIClient(cfg, "admin")
@@ -129,8 +131,9 @@ bar counts positions in the event log; the line at the end gives the events.`,
 			if err := c.do("POST", "/api/v1/admin/projections/"+url.PathEscape(args[0])+"/rebuild", nil, nil); err != nil {
 				return err
 			}
+			// Positions are byte offsets: they drive the share done and the
+			// time left, while the description counts events.
 			bar := progressbar.NewOptions64(-1, progressbar.OptionSetWriter(os.Stderr), progressbar.OptionSetDescription("rebuilding "+args[0]),
-				progressbar.OptionShowCount(), progressbar.OptionShowIts(), progressbar.OptionSetItsString("log positions"),
 				progressbar.OptionSetPredictTime(true), progressbar.OptionThrottle(200*time.Millisecond))
 			for {
 				time.Sleep(250 * time.Millisecond)
@@ -143,6 +146,9 @@ bar counts positions in the event log; the line at the end gives the events.`,
 						continue
 					}
 					rb := r.Rebuild
+					if elapsed := time.Since(rb.StartedAt).Seconds(); rb.Running && elapsed > 0 {
+						bar.Describe(fmt.Sprintf("rebuilding %s: %d events, %.0f events/s", args[0], rb.Events, float64(rb.Events)/elapsed))
+					}
 					if rb.Head > 0 {
 						bar.ChangeMax64(int64(rb.Head))
 						_ = bar.Set64(int64(rb.Position))

@@ -324,6 +324,36 @@ func renew(ctx context.Context, c *client, a *app) error {
 	})
 }
 
+// Refusal is omsd refusing a call of the demo, in the words of its problem
+// document.
+type Refusal struct {
+	Method, Path string
+	Status       int
+	Code         string
+	EN, RU       string
+}
+
+func (r *Refusal) Error() string {
+	if r.Code == "" {
+		return fmt.Sprintf("%s %s: %d %s", r.Method, r.Path, r.Status, r.EN)
+	}
+	return fmt.Sprintf("%s %s: %s (%d %s) / %s", r.Method, r.Path, r.EN, r.Status, r.Code, r.RU)
+}
+
+func refusalOf(req *http.Request, status int, body []byte) error {
+	var p struct {
+		Code   string `json:"code"`
+		Detail struct{ RU, EN string }
+	}
+	r := &Refusal{Method: req.Method, Path: req.URL.Path, Status: status}
+	if json.Unmarshal(body, &p) == nil && p.Code != "" {
+		r.Code, r.EN, r.RU = p.Code, p.Detail.EN, p.Detail.RU
+	} else {
+		r.EN = string(bytes.TrimSpace(body)) // not a problem document: as it came
+	}
+	return r
+}
+
 // client is the few calls the demo makes.
 type client struct {
 	base string
@@ -345,7 +375,7 @@ func (c *client) do(req *http.Request, tok, behalf string, out any) error {
 		return err
 	}
 	if resp.StatusCode >= 300 {
-		return fmt.Errorf("%s %s: %d %s", req.Method, req.URL.Path, resp.StatusCode, bytes.TrimSpace(body))
+		return refusalOf(req, resp.StatusCode, body)
 	}
 	if out != nil {
 		return json.Unmarshal(body, out)
