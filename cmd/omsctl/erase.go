@@ -16,16 +16,27 @@ import (
 
 func eraseCmd(cfg *config.Config) *cobra.Command {
 	var basis string
+	var yes bool
 	c := &cobra.Command{
-		Use:   "erase APPLICANT_ID",
+		Use:   "erase APPLICANT_ID --basis BASIS --yes",
 		Short: "Erase an applicant's personal data (152-ФЗ art. 21): destroy their key and scans, record the erasure",
-		Long: "Asks a running omsd, as an administrator, to erase every application of the applicant. " +
-			"omsd refuses while an application is being processed or an issued policy's record must still be kept, " +
-			"and says until when. The erasure cannot be undone.",
+		Long: `erase asks a running omsd, as an administrator, to erase every application of
+the applicant: their data key is destroyed, their scans deleted, and each
+application records the erasure and its basis. omsd refuses while an
+application is being processed or an issued policy's record must still be
+kept, and says until when.
+
+The erasure cannot be undone, so the basis is never assumed and --yes
+confirms it.`,
+		Example: `  omsctl erase 7f3c… --basis subject_request --yes
+  omsctl erase 7f3c… --basis retention_ended --yes`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if !slices.Contains(schema.EraseBases, basis) {
 				return fmt.Errorf("--basis must be one of %s", strings.Join(schema.EraseBases, ", "))
+			}
+			if !yes {
+				return fmt.Errorf("the erasure of %s cannot be undone: run it again with --yes to confirm", args[0])
 			}
 			api, err := newAPIClient(cfg, "admin")
 			if err != nil {
@@ -39,14 +50,23 @@ func eraseCmd(cfg *config.Config) *cobra.Command {
 			if err := api.do("POST", "/api/v1/admin/applicants/"+url.PathEscape(args[0])+"/erase", map[string]string{"basis": basis}, &out); err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "applicant %s erased: %d applications recorded, %d scans deleted, read models updated: %v\n",
-				out.ApplicantID, len(out.Applications), out.ScansDeleted, out.ReadModelsErased)
+			// A repeat of an erasure records nothing anew.
+			what := fmt.Sprintf("erasure recorded in %d application(s), %d scan(s) deleted", len(out.Applications), out.ScansDeleted)
+			if len(out.Applications) == 0 && out.ScansDeleted == 0 {
+				what = "already erased, nothing left to erase"
+			}
+			updated := "the read models show it"
+			if !out.ReadModelsErased {
+				updated = "the read models have not caught up yet"
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "applicant %s: %s; %s\n", out.ApplicantID, what, updated)
 			for _, a := range out.Applications {
 				fmt.Fprintf(cmd.OutOrStdout(), "  %s revision %d position %d\n", a.ApplicationID, a.Revision, a.Position)
 			}
 			return nil
 		},
 	}
-	c.Flags().StringVar(&basis, "basis", schema.EraseOnRequest, "why: "+strings.Join(schema.EraseBases, ", "))
+	c.Flags().StringVar(&basis, "basis", "", "why, required: "+strings.Join(schema.EraseBases, ", "))
+	c.Flags().BoolVar(&yes, "yes", false, "confirm the erasure, which cannot be undone")
 	return c
 }
