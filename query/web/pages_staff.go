@@ -193,12 +193,15 @@ type StateData struct {
 	Summary Summary
 }
 
-func (h *handlers) loadState(c *fiber.Ctx, id string, rev string) (StateData, error) {
+// loadState replays the application to ?revision= or ?at= of the page.
+// They go to the API as given, so that a wrong one is refused in its words
+// instead of quietly showing the latest state.
+func (h *handlers) loadState(c *fiber.Ctx, id string) (StateData, error) {
 	d := StateData{L: h.lang(c), ID: id}
 	q := url.Values{}
-	if rev != "" {
-		if _, err := strconv.ParseUint(rev, 10, 64); err == nil {
-			q.Set("revision", rev)
+	for _, p := range []string{"revision", "at"} {
+		if v := c.Query(p); v != "" {
+			q.Set(p, v)
 		}
 	}
 	path := "/api/v1/applications/" + url.PathEscape(id) + "/state"
@@ -232,7 +235,7 @@ func (h *handlers) timeline(c *fiber.Ctx) error {
 		}
 		cursor = hist.NextCursor
 	}
-	st, err := h.loadState(c, id, c.Query("revision"))
+	st, err := h.loadState(c, id)
 	if err != nil {
 		return h.apiFailure(c, err)
 	}
@@ -260,7 +263,7 @@ func (h *handlers) timeline(c *fiber.Ctx) error {
 // stateFragment is the time-travel panel alone, which the timeline's
 // revision slider swaps in without reloading the page.
 func (h *handlers) stateFragment(c *fiber.Ctx) error {
-	st, err := h.loadState(c, c.Params("id"), c.Query("revision"))
+	st, err := h.loadState(c, c.Params("id"))
 	if err != nil {
 		var ae *apiError
 		if errors.As(err, &ae) {

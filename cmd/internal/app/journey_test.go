@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"mime/multipart"
 	"net/http"
+	"net/url"
 	"os"
 	"regexp"
 	"slices"
@@ -571,5 +572,30 @@ func TestReviewerSeesTheDeadline(t *testing.T) {
 	d, _ := time.Parse(time.DateOnly, sv.Deadline.Date)
 	if !strings.Contains(page.body, "Срок рассмотрения") || !strings.Contains(page.body, d.Format("02.01.2006")) {
 		t.Errorf("the reviewer's page does not show the deadline %s", sv.Deadline.Date)
+	}
+}
+
+// The auditor's timeline page replays to ?revision= or ?at= as the API
+// does, and a wrong one is refused in words rather than quietly showing
+// the latest state.
+func TestAuditorPageTimeTravel(t *testing.T) {
+	a, cfg := startApp(t)
+	c := newClient(t, a, cfg)
+	p := karimov("travel-applicant", "T1234567")
+	r, _ := c.submit(p, c.token("applicant", p.Subject), "")
+	rev := c.token("reviewer", "rev-travel")
+	last := c.act(rev, "", r.ApplicationID, "claim", "")
+	aud := c.session("auditor", "aud-travel")
+	base := fmt.Sprintf("/auditor/applications/%s", r.ApplicationID)
+	c.must(req{method: "GET", path: fmt.Sprintf("%s?after=%d", base, last.Position), session: aud}, 200, nil)
+	at0 := c.must(req{method: "GET", path: base + "?revision=0", session: aud}, 200, nil)
+	now := c.must(req{method: "GET", path: base + "?at=" + url.QueryEscape(time.Now().UTC().Add(time.Minute).Format(time.RFC3339)), session: aud}, 200, nil)
+	if !strings.Contains(at0.body, "badge-submitted") || !strings.Contains(now.body, "badge-in_review") {
+		t.Errorf("revision 0 or now shows the wrong state")
+	}
+	for _, bad := range []string{"?revision=abc", "?revision=-1", "?at=yesterday", "?at=2000-01-01T00:00:00Z"} {
+		if res := c.do(req{method: "GET", path: base + bad, session: aud}); res.status < 400 || res.status >= 500 {
+			t.Errorf("%s: %d, want a refusal", bad, res.status)
+		}
 	}
 }
