@@ -69,12 +69,13 @@ func (h *handlers) signinCode(c *fiber.Ctx) error {
 	if h.d.SignIn == nil {
 		return h.signinFail(c, d, fiber.StatusNotFound, "signin.err.notDev")
 	}
-	if !h.d.Auth.CheckForm(c) {
-		return h.signinFail(c, d, fiber.StatusForbidden, "error.csrf")
-	}
 	d.Phone, d.Role = strings.TrimSpace(c.FormValue("phone")), c.FormValue("role")
 	if !slices.Contains(signinRoles, d.Role) {
 		d.Role = roleApplicant
+	}
+	if !h.d.Auth.CheckForm(c) {
+		// The form goes back as it was sent: only the token was stale.
+		return h.signinFail(c, d, fiber.StatusForbidden, "error.csrf")
 	}
 	if err := h.d.SignIn.Start(d.Phone, d.Role); err != nil {
 		return h.signinFail(c, d, fiber.StatusUnprocessableEntity, signinKey(err))

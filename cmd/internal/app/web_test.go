@@ -90,9 +90,13 @@ func TestBrowserSessionAndCSRF(t *testing.T) {
 	}
 	// Without the form token the code is not sent (login CSRF).
 	resp, _ = client.PostForm(base+"/signin/code", url.Values{"phone": {"+79161234567"}, "role": {"applicant"}})
+	refused, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	if resp.StatusCode != 403 || otp.code != "" {
 		t.Fatalf("code requested without the form token: %d %q", resp.StatusCode, otp.code)
+	}
+	if !strings.Contains(string(refused), `value="&#43;79161234567"`) && !strings.Contains(string(refused), `value="+79161234567"`) {
+		t.Errorf("the refused form lost the phone typed")
 	}
 	resp, _ = client.PostForm(base+"/signin/code", url.Values{"phone": {"+7 916 123-45-67"}, "role": {"applicant"}, "_csrf": {pre.Value}})
 	resp.Body.Close()
