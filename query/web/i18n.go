@@ -3,8 +3,10 @@ package web
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/omsonline/oms/events/piicrypt"
 	"io/fs"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -113,6 +115,52 @@ func (l *Lang) DateTime(t time.Time) string {
 		return ""
 	}
 	return l.Date(t) + " " + t.In(msk).Format("15:04") + " " + l.T("time.msk")
+}
+
+// Value shows a value of the audit timeline's diff at path for a person:
+// a status by its name, a time or a date as the pages write them, erased
+// data in the page's language, an object as its members rather than JSON.
+func (l *Lang) Value(path string, v any) string {
+	switch x := v.(type) {
+	case nil:
+		return "—"
+	case string:
+		switch {
+		case x == piicrypt.Marker:
+			return l.T("erased.value")
+		case strings.HasSuffix(path, "/status") && l.Has("status."+x):
+			return l.T("status." + x)
+		}
+		if t, err := time.Parse(time.RFC3339Nano, x); err == nil {
+			return l.DateTime(t)
+		}
+		if _, err := time.Parse(time.DateOnly, x); err == nil {
+			return l.Date(x)
+		}
+		return x
+	case bool:
+		return l.T(fmt.Sprintf("value.%t", x))
+	case map[string]any:
+		keys := make([]string, 0, len(x))
+		for k := range x {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		parts := make([]string, 0, len(keys))
+		for _, k := range keys {
+			if s := l.Value(path+"/"+k, x[k]); s != "" && s != "—" {
+				parts = append(parts, k+": "+s)
+			}
+		}
+		return strings.Join(parts, "; ")
+	case []any:
+		parts := make([]string, len(x))
+		for i, e := range x {
+			parts[i] = l.Value(path+"/"+strconv.Itoa(i), e)
+		}
+		return strings.Join(parts, ", ")
+	}
+	return fmt.Sprint(v)
 }
 
 // Prefixed returns the messages whose keys start with prefix, for the

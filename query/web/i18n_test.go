@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/omsonline/oms/events/piicrypt"
 	"github.com/omsonline/oms/events/schema"
@@ -188,5 +189,31 @@ func TestShortNamesTellApplicationsApart(t *testing.T) {
 	a, b := "01a21e79-b606-7d2c-8a1e-3c55d0e1f0aa", "01a21e79-b6ff-7011-9b42-77e0a9c3d4bb"
 	if short(a) == short(b) || short(a) != "d0e1f0aa" {
 		t.Fatalf("short(%s) = %q, short(%s) = %q", a, short(a), b, short(b))
+	}
+}
+
+// The timeline's diff reads as the pages do, not as JSON.
+func TestTimelineValues(t *testing.T) {
+	cats, err := loadCatalogs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ru := cats["ru"]
+	for _, c := range []struct {
+		path string
+		v    any
+		want string
+	}{
+		{"/status", "in_review", ru.T("status.in_review")},
+		{"/submittedAt", "2026-03-01T09:30:00Z", ru.DateTime(time.Date(2026, 3, 1, 9, 30, 0, 0, time.UTC))},
+		{"/form/applicant/birthDate", "1990-04-12", "12.04.1990"},
+		{"/form/applicant/lastName", piicrypt.Marker, ru.T("erased.value")},
+		{"/decision", map[string]any{"outcome": "rejected", "reason": "нет", "by": "rev-1"}, "by: rev-1; outcome: rejected; reason: нет"},
+		{"/waiting", true, ru.T("value.true")},
+		{"/questions/0", nil, "—"},
+	} {
+		if got := ru.Value(c.path, c.v); got != c.want {
+			t.Errorf("%s %v: %q, want %q", c.path, c.v, got, c.want)
+		}
 	}
 }

@@ -59,17 +59,6 @@ var funcs = template.FuncMap{
 		}
 		return id
 	},
-	"value": func(v any) string {
-		switch x := v.(type) {
-		case nil:
-			return "—"
-		case string:
-			return x
-		default:
-			b, _ := json.Marshal(x)
-			return string(b)
-		}
-	},
 }
 
 // fieldID turns a JSON pointer into an element id: "/applicant/lastName"
