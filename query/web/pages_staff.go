@@ -24,6 +24,9 @@ type QueueData struct {
 	Filter   QueueFilter
 	Statuses []Option
 	Next     string // URL of the next page
+	// Error is why the API refused the filter: the page keeps the form
+	// with what was typed, and says it there.
+	Error string
 }
 
 // QueueFilter is the queue's filter form.
@@ -48,7 +51,12 @@ func (h *handlers) queue(c *fiber.Ctx) error {
 		d.Statuses = append(d.Statuses, Option{Value: s, Label: l.T("status." + s)})
 	}
 	if err := h.get(c, withAfter(c, "/api/v1/reviewer/queue", q), &d.Page); err != nil {
-		return h.apiFailure(c, err)
+		var ae *apiError
+		if !errors.As(err, &ae) || ae.Status != fiber.StatusBadRequest {
+			return h.apiFailure(c, err)
+		}
+		d.Error = l.Pick(ae.Problem.Detail.RU, ae.Problem.Detail.EN)
+		return h.render(c, fiber.StatusBadRequest, "queue", h.page(c, "queue.title", d))
 	}
 	if d.Page.NextCursor != "" {
 		next := url.Values{"status": {f.Status}, "assignee": {f.Assignee}, "region": {f.Region}, "cursor": {d.Page.NextCursor}}

@@ -599,3 +599,15 @@ func TestAuditorPageTimeTravel(t *testing.T) {
 		}
 	}
 }
+
+// A queue filter the API refuses keeps the reviewer on the queue page,
+// with the form as typed and the reason beside it.
+func TestQueueFilterRefusalKeepsTheForm(t *testing.T) {
+	a, cfg := startApp(t)
+	c := newClient(t, a, cfg)
+	res := c.do(req{method: "GET", path: "/reviewer?region=abc", session: c.session("reviewer", "rev-filter")})
+	if res.status != 400 || !strings.Contains(res.body, `id="fl-region" name="region" value="abc"`) ||
+		!strings.Contains(res.body, "не код региона") || strings.Contains(res.body, "Что-то пошло не так") {
+		t.Fatalf("a refused filter: %d %.600s", res.status, res.body)
+	}
+}
