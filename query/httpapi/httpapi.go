@@ -56,7 +56,8 @@ type Deps struct {
 	Logger *slog.Logger
 	// MayAct says whether a role may give an application a command (the
 	// authorization matrix's answer); the cabinet lists an operator only
-	// the actions it allows. Nil lists them all.
+	// the actions it allows. Nil lists an operator none: a missing wiring
+	// must not offer what would be refused.
 	MayAct func(role, action string) bool
 }
 
@@ -248,8 +249,8 @@ func (h *handlers) cabinet(c *fiber.Ctx) error {
 		}
 	}
 	var keep func(action string) bool
-	if md.Actor.Role != events.RoleApplicant && h.d.MayAct != nil {
-		keep = func(action string) bool { return h.d.MayAct(md.Actor.Role, action) }
+	if md.Actor.Role != events.RoleApplicant {
+		keep = func(action string) bool { return h.d.MayAct != nil && h.d.MayAct(md.Actor.Role, action) }
 	}
 	body, err := forReader(doc.Body, keep)
 	if err != nil {
