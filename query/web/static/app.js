@@ -77,7 +77,9 @@
     if (!box) return null;
     var err = box.querySelector('.field-error');
     if (err) { err.textContent = err.textContent ? err.textContent + ' ' + msg : msg; err.hidden = false; }
-    var input = box.querySelector('[name="' + esc(ptr) + '"]') || box.querySelector('input:not([type=hidden]),select,textarea');
+    // Never a hidden input (an upload keeps its id in one): the error
+    // link must name and focus what the person can change, the file input.
+    var input = box.querySelector('[name="' + esc(ptr) + '"]:not([type=hidden])') || box.querySelector('input:not([type=hidden]),select,textarea');
     if (input) input.setAttribute('aria-invalid', 'true');
     box.classList.add('has-error');
     return input || box;
