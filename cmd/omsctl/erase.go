@@ -50,10 +50,14 @@ confirms it.`,
 			if err := api.do("POST", "/api/v1/admin/applicants/"+url.PathEscape(args[0])+"/erase", map[string]string{"basis": basis}, &out); err != nil {
 				return err
 			}
-			// A repeat of an erasure records nothing anew.
 			what := fmt.Sprintf("erasure recorded in %d application(s), %d scan(s) deleted", len(out.Applications), out.ScansDeleted)
 			if len(out.Applications) == 0 && out.ScansDeleted == 0 {
-				what = "already erased, nothing left to erase"
+				// A repeat, or an applicant with nothing but a key: omsd
+				// does not say which.
+				what = "no erasure recorded anew and no scan deleted (erased before, or nothing but the key was left)"
+			}
+			if out.KeyDestroyed {
+				what += "; their data key is destroyed"
 			}
 			updated := "the read models show it"
 			if !out.ReadModelsErased {

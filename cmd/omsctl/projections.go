@@ -135,6 +135,9 @@ far; the line at the end gives the totals.`,
 			// time left, while the description counts events.
 			bar := progressbar.NewOptions64(-1, progressbar.OptionSetWriter(os.Stderr), progressbar.OptionSetDescription("rebuilding "+args[0]),
 				progressbar.OptionSetPredictTime(true), progressbar.OptionThrottle(200*time.Millisecond))
+			// The rate is timed here, not from omsd's start time: the two
+			// hosts' clocks need not agree.
+			began := time.Now()
 			for {
 				time.Sleep(250 * time.Millisecond)
 				var rows []admin.ProjectionStatus
@@ -146,7 +149,7 @@ far; the line at the end gives the totals.`,
 						continue
 					}
 					rb := r.Rebuild
-					if elapsed := time.Since(rb.StartedAt).Seconds(); rb.Running && elapsed > 0 {
+					if elapsed := time.Since(began).Seconds(); rb.Running && elapsed > 0 {
 						bar.Describe(fmt.Sprintf("rebuilding %s: %d events, %.0f events/s", args[0], rb.Events, float64(rb.Events)/elapsed))
 					}
 					if rb.Head > 0 {

@@ -76,6 +76,11 @@ func (h *handlers) application(c *fiber.Ctx) error {
 	case !ok:
 		return notFound(c)
 	case isStaff(md.Actor.Role):
+		// The deadline is the queue's: a read after a command waits for
+		// that projection too, or a claim's clock would show as running.
+		if err := h.waitAfter(c, "queue"); err != nil || c.Response().StatusCode() >= 400 {
+			return err
+		}
 		if ok, err := h.audit(c, md, schema.AccessApplication, v.ApplicantID, v.ApplicationID); !ok {
 			return err
 		}

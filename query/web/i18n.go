@@ -3,12 +3,13 @@ package web
 import (
 	"encoding/json"
 	"fmt"
-	"github.com/omsonline/oms/events/piicrypt"
 	"io/fs"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/omsonline/oms/events/piicrypt"
 )
 
 // Lang is one message catalog. Keys are dotted ("cabinet.title"); values may
@@ -128,6 +129,10 @@ func (l *Lang) Value(path string, v any) string {
 		switch {
 		case x == piicrypt.Marker:
 			return l.T("erased.value")
+		case strings.HasSuffix(path, "/policy/status") && l.Has("policy.status."+x):
+			return l.T("policy.status." + x)
+		case strings.HasSuffix(path, "/decision/outcome") && l.Has("decision."+x):
+			return l.T("decision." + x)
 		case strings.HasSuffix(path, "/status") && l.Has("status."+x):
 			return l.T("status." + x)
 		}
@@ -140,6 +145,8 @@ func (l *Lang) Value(path string, v any) string {
 		return x
 	case bool:
 		return l.T(fmt.Sprintf("value.%t", x))
+	case float64: // JSON numbers: a size in bytes, not 2.097152e+06
+		return strconv.FormatFloat(x, 'f', -1, 64)
 	case map[string]any:
 		keys := make([]string, 0, len(x))
 		for k := range x {

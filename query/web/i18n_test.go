@@ -13,6 +13,7 @@ import (
 	"github.com/omsonline/oms/events/piicrypt"
 	"github.com/omsonline/oms/events/schema"
 	"github.com/omsonline/oms/projections/appview"
+	"github.com/omsonline/oms/projections/cabinet"
 )
 
 // TestCatalogsHaveTheSameKeys keeps Russian and English in step: a text
@@ -205,15 +206,46 @@ func TestTimelineValues(t *testing.T) {
 		want string
 	}{
 		{"/status", "in_review", ru.T("status.in_review")},
+		{"/policy/status", "active", ru.T("policy.status.active")},
+		{"/decision/outcome", "rejected", ru.T("decision.rejected")},
+		{"/form/documents/0/size", float64(2097152), "2097152"},
 		{"/submittedAt", "2026-03-01T09:30:00Z", ru.DateTime(time.Date(2026, 3, 1, 9, 30, 0, 0, time.UTC))},
 		{"/form/applicant/birthDate", "1990-04-12", "12.04.1990"},
 		{"/form/applicant/lastName", piicrypt.Marker, ru.T("erased.value")},
-		{"/decision", map[string]any{"outcome": "rejected", "reason": "нет", "by": "rev-1"}, "by: rev-1; outcome: rejected; reason: нет"},
+		{"/decision", map[string]any{"outcome": "rejected", "reason": "нет", "by": "rev-1"}, "by: rev-1; outcome: " + ru.T("decision.rejected") + "; reason: нет"},
 		{"/waiting", true, ru.T("value.true")},
 		{"/questions/0", nil, "—"},
 	} {
 		if got := ru.Value(c.path, c.v); got != c.want {
 			t.Errorf("%s %v: %q, want %q", c.path, c.v, got, c.want)
+		}
+	}
+}
+
+// Who may not apply anew is told before the form: an open application, an
+// active or expired policy (renewed on its own application), an erased
+// account; a rejected or withdrawn application leaves the way open.
+func TestCannotApply(t *testing.T) {
+	app := func(status string, erased bool) cabinet.Application {
+		a := cabinet.Application{Status: status}
+		if erased {
+			a.Erased = &appview.Erasure{}
+		}
+		return a
+	}
+	for _, c := range []struct {
+		apps []cabinet.Application
+		want string
+	}{
+		{nil, ""},
+		{[]cabinet.Application{app(appview.StatusRejected, false), app(appview.StatusWithdrawn, false)}, ""},
+		{[]cabinet.Application{app(appview.StatusSubmitted, false)}, "cabinet.cannotApply.open"},
+		{[]cabinet.Application{app(appview.StatusPolicyActive, false)}, "cabinet.cannotApply.open"},
+		{[]cabinet.Application{app(appview.StatusPolicyExpired, false)}, "cabinet.cannotApply.open"},
+		{[]cabinet.Application{app(appview.StatusPolicyExpired, false), app(appview.StatusRejected, true)}, "cabinet.cannotApply.erased"},
+	} {
+		if got := cannotApply(cabinet.Doc{Applications: c.apps}); got != c.want {
+			t.Errorf("%+v: %q, want %q", c.apps, got, c.want)
 		}
 	}
 }

@@ -147,14 +147,15 @@ func (h *handlers) countries(l *Lang) []Option {
 
 // cannotApply says why the cabinet's owner cannot submit a new application
 // (a catalog key), or "" when they can: the command refuses a second open
-// application or policy, and any application of an erased account.
+// application or policy — an expired policy included, which is renewed on
+// its own application — and any application of an erased account.
 func cannotApply(doc cabinet.Doc) string {
 	why := ""
 	for _, a := range doc.Applications {
 		switch {
 		case a.Erased != nil:
 			return "cabinet.cannotApply.erased"
-		case appview.Open(a.Status) || a.Status == appview.StatusPolicyActive:
+		case appview.Open(a.Status) || a.Status == appview.StatusPolicyActive || a.Status == appview.StatusPolicyExpired:
 			why = "cabinet.cannotApply.open"
 		}
 	}

@@ -144,8 +144,9 @@ func (h *handlers) auditorHome(c *fiber.Ctx) error {
 	if d.ID != "" {
 		// An application's id is a UUID; the 8 digits a page shows as its
 		// number are only its end, which finds nothing on its own.
-		if _, err := uuid.Parse(d.ID); err == nil {
-			return c.Redirect("/auditor/applications/"+url.PathEscape(d.ID), fiber.StatusSeeOther)
+		if u, err := uuid.Parse(d.ID); err == nil {
+			// As the ids are stored: lower case, with dashes.
+			return c.Redirect("/auditor/applications/"+u.String(), fiber.StatusSeeOther)
 		}
 		d.Error = h.lang(c).T("auditor.err.id")
 	}

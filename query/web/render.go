@@ -146,6 +146,9 @@ func (h *handlers) page(c *fiber.Ctx, title string, data any) *Page {
 		// own to open in the other language: the link goes to where the
 		// form started.
 		switchPath = formStart(c.Path())
+		if next := c.FormValue("next"); next != "" {
+			q.Set("next", next) // checked again where it is used
+		}
 	}
 	p := &Page{L: l, Other: other, SwitchTo: switchPath + "?" + q.Encode(), Title: title, Version: h.r.version, Path: c.Path(), Data: data}
 	if s, ok := h.d.Auth.Session(c); ok {

@@ -432,9 +432,18 @@ func TestConsentPage(t *testing.T) {
 	a, cfg := startApp(t)
 	c := newClient(t, a, cfg)
 	ru := c.must(req{method: "GET", path: "/consent"}, 200, nil)
-	en := c.must(req{method: "GET", path: "/consent?lang=en"}, 303, nil)
-	if loc := en.header.Get("Location"); loc == "" {
-		t.Fatalf("?lang=en: no redirect")
+	en := c.do(req{method: "GET", path: "/consent?lang=en"})
+	if en.status != 303 || en.header.Get("Location") != "/consent" {
+		t.Fatalf("?lang=en: %d to %q", en.status, en.header.Get("Location"))
+	}
+	var lang *http.Cookie
+	for _, ck := range (&http.Response{Header: en.header}).Cookies() {
+		if ck.Name == "oms_lang" {
+			lang = ck
+		}
+	}
+	if lang == nil || lang.Value != "en" {
+		t.Fatalf("?lang=en set no language cookie: %v", en.header.Values("Set-Cookie"))
 	}
 	api := c.must(req{method: "GET", path: "/api/v1/consent"}, 200, nil)
 	var doc struct {
@@ -445,6 +454,17 @@ func TestConsentPage(t *testing.T) {
 	first := strings.SplitN(doc.Text.RU, "\n", 2)[0]
 	if !strings.Contains(ru.body, first) || !strings.Contains(ru.body, doc.Version) || !strings.Contains(ru.body, doc.TextSHA256) {
 		t.Errorf("the consent page lacks the text, its version or its hash: %.500s", ru.body)
+	}
+	enReq, _ := http.NewRequest("GET", "http://"+a.HTTPAddr()+"/consent", nil)
+	enReq.AddCookie(lang)
+	enResp, err := http.DefaultClient.Do(enReq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	enBody, _ := io.ReadAll(enResp.Body)
+	enResp.Body.Close()
+	if firstEN := strings.SplitN(doc.Text.EN, "\n", 2)[0]; !strings.Contains(string(enBody), firstEN) || strings.Contains(string(enBody), first) {
+		t.Errorf("the consent page in English: %.300s", enBody)
 	}
 	form := c.must(req{method: "GET", path: "/cabinet/new", session: c.session("applicant", "consent-reader")}, 200, nil)
 	if !strings.Contains(form.body, `href="/consent"`) {

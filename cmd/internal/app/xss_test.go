@@ -26,14 +26,14 @@ func script(marker string) string {
 // written into it as markup.
 var unescaped = []string{`<script>window.__xss`, `<img src=x`, `<b id=xss`, `<i id=xss`, `<u id=xss`}
 
+// elementID finds the id attributes of a page.
+var elementID = regexp.MustCompile(`\sid="([^"]+)"`)
+
 // TestPagesEscapeEveryFreeTextField submits markup in every free-text field
 // the API accepts it in, renders every page that shows those fields, as
 // each role that can see them, and checks that the HTML carries the text
 // and never the markup. With Chromium installed it also opens the pages
 // and checks that no payload became an element or ran.
-// elementID finds the id attributes of a page.
-var elementID = regexp.MustCompile(`\sid="([^"]+)"`)
-
 func TestPagesEscapeEveryFreeTextField(t *testing.T) {
 	otp := &otpLog{}
 	a, cfg := startWithLog(t, otp, nil)
