@@ -173,10 +173,19 @@ func cyrillic(s string) bool {
 // get calls the API as role/id (no role: no caller).
 func (e *testEnv) get(t *testing.T, path, role, id string) answer {
 	t.Helper()
+	return e.getFor(t, path, role, id, "")
+}
+
+// getFor is get by an МФЦ operator acting for onBehalfOf.
+func (e *testEnv) getFor(t *testing.T, path, role, id, onBehalfOf string) answer {
+	t.Helper()
 	req := httptest.NewRequest("GET", path, nil)
 	if role != "" {
 		req.Header.Set("X-Test-Role", role)
 		req.Header.Set("X-Test-ID", id)
+	}
+	if onBehalfOf != "" {
+		req.Header.Set("X-On-Behalf-Of", onBehalfOf)
 	}
 	res, err := e.app.Test(req, 10_000)
 	if err != nil {

@@ -3,8 +3,6 @@ package httpapi_test
 import (
 	"bytes"
 	"encoding/json"
-	"io"
-	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -50,22 +48,11 @@ func TestOwnersDoNotSeeStaffIDs(t *testing.T) {
 
 	read := func(path, role, id, onBehalfOf string) []byte {
 		t.Helper()
-		req := httptest.NewRequest("GET", path, nil)
-		req.Header.Set("X-Test-Role", role)
-		req.Header.Set("X-Test-ID", id)
-		if onBehalfOf != "" {
-			req.Header.Set("X-On-Behalf-Of", onBehalfOf)
+		a := e.getFor(t, path, role, id, onBehalfOf)
+		if a.status != 200 {
+			t.Fatalf("%s as %s: %d %s", path, role, a.status, a.body)
 		}
-		res, err := e.app.Test(req, 10_000)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer res.Body.Close()
-		body, _ := io.ReadAll(res.Body)
-		if res.StatusCode != 200 {
-			t.Fatalf("%s as %s: %d %s", path, role, res.StatusCode, body)
-		}
-		return body
+		return a.body
 	}
 	for _, who := range []struct{ role, id, obo string }{
 		{events.RoleApplicant, "alice", ""},
