@@ -118,6 +118,13 @@ func (l *Lang) DateTime(t time.Time) string {
 	return l.Date(t) + " " + t.In(msk).Format("15:04") + " " + l.T("time.msk")
 }
 
+// codeNames are the catalog prefixes of the codes a form holds, by the
+// end of their path: the timeline names them as the form's pages do.
+var codeNames = map[string]string{
+	"/sex": "sex.", "/citizenship": "country.", "/identityDocument/type": "identity.",
+	"/residenceDocument/type": "residence.", "/kind": "scan.", "/reasonCode": "reject.", "/role": "role.",
+}
+
 // Value shows a value of the audit timeline's diff at path for a person:
 // a status by its name, a time or a date as the pages write them, erased
 // data in the page's language, an object as its members rather than JSON.
@@ -135,6 +142,11 @@ func (l *Lang) Value(path string, v any) string {
 			return l.T("decision." + x)
 		case strings.HasSuffix(path, "/status") && l.Has("status."+x):
 			return l.T("status." + x)
+		}
+		for suffix, prefix := range codeNames {
+			if strings.HasSuffix(path, suffix) && l.Has(prefix+x) {
+				return l.T(prefix + x)
+			}
 		}
 		if t, err := time.Parse(time.RFC3339Nano, x); err == nil {
 			return l.DateTime(t)

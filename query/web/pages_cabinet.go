@@ -172,7 +172,10 @@ func (h *handlers) newApplication(c *fiber.Ctx) error {
 		return h.apiFailure(c, err)
 	}
 	if why := cannotApply(doc); why != "" {
-		return h.errorPage(c, fiber.StatusConflict, why)
+		l := h.lang(c)
+		d := ErrorData{Status: fiber.StatusConflict, Message: l.T(why), Title: l.T("cabinet.cannotApply.title"),
+			Back: "/cabinet" + h.applicantQuery(c), BackLabel: l.T("nav.cabinet")}
+		return h.render(c, fiber.StatusConflict, "error", h.obo(c, h.page(c, "cabinet.cannotApply.title", d)))
 	}
 	l := h.lang(c)
 	d := FormData{

@@ -207,6 +207,9 @@ func (h *handlers) renderFragment(c *fiber.Ctx, name string, data any) error {
 type ErrorData struct {
 	Status  int
 	Message string
+	// Title replaces "something went wrong" where nothing did (a refusal
+	// the page explains), and Back the link home, as a path and its text.
+	Title, Back, BackLabel string
 }
 
 func (h *handlers) errorPage(c *fiber.Ctx, status int, key string) error {

@@ -533,7 +533,8 @@ func TestNewApplicationPageSaysWhenOneCannotApply(t *testing.T) {
 	}
 	r, _ := c.submit(p, tok, "")
 	res := c.do(req{method: "GET", path: fmt.Sprintf("/cabinet/new?after=%d", r.Position), session: page})
-	if res.status != 409 || !strings.Contains(res.body, "открытое заявление") || strings.Contains(res.body, `data-api="/api/v1/applications"`) {
+	if res.status != 409 || !strings.Contains(res.body, "открытое заявление") || strings.Contains(res.body, `data-api="/api/v1/applications"`) ||
+		!strings.Contains(res.body, "Новое заявление подать нельзя") || strings.Contains(res.body, "Что-то пошло не так") || !strings.Contains(res.body, `href="/cabinet"`) {
 		t.Fatalf("the form with an application open: %d %.400s", res.status, res.body)
 	}
 	cab := c.must(req{method: "GET", path: fmt.Sprintf("/cabinet?after=%d", r.Position), session: page}, 200, nil)
