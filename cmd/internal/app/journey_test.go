@@ -543,13 +543,21 @@ func TestNewApplicationPageSaysWhenOneCannotApply(t *testing.T) {
 	}
 }
 
+// submittedOne starts omsd and submits one application of a new
+// applicant, for the tests that go on from there.
+func submittedOne(t *testing.T, subject, passport string) (*client, person, result) {
+	t.Helper()
+	a, cfg := startApp(t)
+	c := newClient(t, a, cfg)
+	p := karimov(subject, passport)
+	r, _ := c.submit(p, c.token("applicant", p.Subject), "")
+	return c, p, r
+}
+
 // Where the reviewer decides, the deadline is in sight: the staff view of
 // an application in the queue carries it, and the reviewer's page shows it.
 func TestReviewerSeesTheDeadline(t *testing.T) {
-	a, cfg := startApp(t)
-	c := newClient(t, a, cfg)
-	p := karimov("deadline-applicant", "D1234567")
-	r, _ := c.submit(p, c.token("applicant", p.Subject), "")
+	c, p, r := submittedOne(t, "deadline-applicant", "D1234567")
 	rev := c.token("reviewer", "rev-deadline")
 	// Wait for the queue too: the deadline is the queue's.
 	c.must(req{method: "GET", path: fmt.Sprintf("/api/v1/reviewer/queue?after=%d", r.Position), token: rev}, 200, nil)
@@ -580,10 +588,7 @@ func TestReviewerSeesTheDeadline(t *testing.T) {
 // does, and a wrong one is refused in words rather than quietly showing
 // the latest state.
 func TestAuditorPageTimeTravel(t *testing.T) {
-	a, cfg := startApp(t)
-	c := newClient(t, a, cfg)
-	p := karimov("travel-applicant", "T1234567")
-	r, _ := c.submit(p, c.token("applicant", p.Subject), "")
+	c, _, r := submittedOne(t, "travel-applicant", "T1234567")
 	rev := c.token("reviewer", "rev-travel")
 	last := c.act(rev, "", r.ApplicationID, "claim", "")
 	aud := c.session("auditor", "aud-travel")
