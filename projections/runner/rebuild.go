@@ -204,9 +204,14 @@ func (r *Runner) RebuildAll(ctx context.Context, names []string, o RebuildOption
 	aliases := map[string]string{}
 	var old []string
 	for _, p := range pairs {
-		// The new generation is now exactly as far as the live one.
+		// The new generation is now exactly as far as the live one. Its
+		// checkpoint has been stored under the rebuild's name only: the
+		// switch stores it under the projection's, with the tail or
+		// alone, before the readers move. Without it a restart would go on
+		// from the old generation's checkpoint over its dropped collections.
 		p.fresh.pending = max(p.fresh.pending, p.live.cp.Position)
 		p.fresh.cp.Projection = p.name
+		p.fresh.unstored = true
 		if err := p.fresh.flushLocked(ctx); err != nil {
 			return prog, err
 		}

@@ -403,9 +403,12 @@ type state struct {
 	live bool
 	// again is set when a flush was asked for while one was in flight;
 	// the finished flush then asks for the next.
-	again   bool
-	events  int
-	changed chan struct{} // closed when cp advances
+	again bool
+	// unstored: cp is not in the store under its name, so the next flush
+	// writes it even with no document to go with it (a rebuild's switch).
+	unstored bool
+	events   int
+	changed  chan struct{} // closed when cp advances
 	// want is the least position a read-your-writes query waits for that
 	// is not applied yet (0: none); once it is, poke asks the flush loop
 	// for an early flush.
@@ -474,7 +477,7 @@ func (st *state) finishFlush(j *flushJob) error {
 		}
 		return j.err
 	}
-	st.cp = j.cp
+	st.cp, st.unstored = j.cp, false
 	close(st.changed)
 	st.changed = make(chan struct{})
 	if st.again {
@@ -624,7 +627,7 @@ func (st *state) flushLocked(ctx context.Context) error {
 	if j := st.inflight; j != nil {
 		covered = j.cp.Position
 	}
-	if st.pending <= covered && len(st.order) == 0 {
+	if st.pending <= covered && len(st.order) == 0 && !st.unstored {
 		return st.waitFlush()
 	}
 	if f := st.r.opts.Fence; f != nil {
@@ -680,7 +683,7 @@ func (st *state) flushLocked(ctx context.Context) error {
 	if err := st.r.opts.Store.Flush(ctx, writes, cp); err != nil {
 		return fmt.Errorf("runner: flush %s: %w", st.p.Name(), err)
 	}
-	st.cp = cp
+	st.cp, st.unstored = cp, false
 	for _, k := range st.order {
 		st.remember(k, st.batch[k])
 	}

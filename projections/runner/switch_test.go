@@ -1,0 +1,99 @@
+package runner_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/omsonline/oms/events/esdbserver/esdbtest"
+	"github.com/omsonline/oms/events/eventstore"
+	"github.com/omsonline/oms/projections/readstore"
+	"github.com/omsonline/oms/projections/readstore/sqlitestore"
+	"github.com/omsonline/oms/projections/runner"
+)
+
+// runOn starts a runner of the counter over existing stores, as omsd does
+// at start-up, and returns it with what stops it.
+func runOn(t *testing.T, es *eventstore.Store, store readstore.Store, base *sqlitestore.Store) (*runner.Runner, func()) {
+	t.Helper()
+	r, err := runner.New(context.Background(), runner.Options{Store: store, Events: es, FlushInterval: 5 * time.Millisecond,
+		Subscriber: eventstore.NewSubscriber(es, eventstore.SubscriberOptions{StartFrom: runner.StartFrom(base), NackDelay: time.Millisecond})}, &counter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	go r.Run(ctx)
+	<-r.Running()
+	var stopped bool
+	stop := func() {
+		if !stopped {
+			stopped = true
+			cancel()
+			if err := r.Close(); err != nil {
+				t.Errorf("close the runner: %v", err)
+			}
+		}
+	}
+	t.Cleanup(stop)
+	return r, stop
+}
+
+// When Rebuild returns, its switch is in the store: the projection's own
+// checkpoint names the new generation at the live position. A rebuild on a
+// quiet system had no tail of events to flush at the switch and wrote no
+// checkpoint at all; the next restart took the old generation's, whose
+// collections the switch drops, and went on from its position over empty
+// ones: every document applied before was gone.
+func TestRebuildSwitchIsStoredWhenItReturns(t *testing.T) {
+	ctx := context.Background()
+	es := esdbtest.Store(t, eventstore.Options{})
+	base, err := sqlitestore.Open(ctx, sqlitestore.Options{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { base.Close() })
+	r, stop := runOn(t, es, base, base)
+	g := &rig{events: es, store: base, runner: r}
+
+	var last uint64
+	for i := range 15 {
+		last = g.tick(t, fmt.Sprintf("s-%d", i%3), false)
+	}
+	waitFor(t, r, last)
+	if _, err := r.Rebuild(ctx, "counter", runner.RebuildOptions{BatchSize: 4, DropDelay: time.Hour}); err != nil {
+		t.Fatal(err)
+	}
+	cps, err := base.Checkpoints(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got readstore.Checkpoint
+	for _, cp := range cps {
+		if cp.Projection == "counter" {
+			got = cp
+		}
+	}
+	if got.Generation != 2 || got.Position != last {
+		t.Fatalf("after the rebuild the store's checkpoint is generation %d at %d, want 2 at %d", got.Generation, got.Position, last)
+	}
+	if pos, _ := r.Position("counter"); pos != last {
+		t.Fatalf("after the rebuild the runner is at %d, want %d", pos, last)
+	}
+
+	// Restart once the old generation is gone, as it is DropDelay
+	// after the switch.
+	stop()
+	if err := base.DropCollection(ctx, "counts_g1"); err != nil {
+		t.Fatal(err)
+	}
+	r2, _ := runOn(t, es, base, base)
+	g.runner = r2
+	last = g.tick(t, "s-1", false)
+	waitFor(t, r2, last)
+	for s, n := range map[string]int{"s-0": 5, "s-1": 6, "s-2": 5} {
+		if c := g.count(t, s); c != n {
+			t.Errorf("after the restart %s counts %d, want %d", s, c, n)
+		}
+	}
+}
