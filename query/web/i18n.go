@@ -125,6 +125,40 @@ var codeNames = map[string]string{
 	"/residenceDocument/type": "residence.", "/kind": "scan.", "/reasonCode": "reject.", "/role": "role.",
 }
 
+// Field names what a diff's JSON pointer addresses in an application's
+// view, part by part as the form's pages name them, items by their number:
+// "/form/address/city" reads "Анкета · Адрес проживания · Город или
+// населённый пункт", "/questions/1/answer" "Вопросы специалиста · вопрос
+// 2 · Ответ".
+// The catalog has a name (the key "path" and the pointer, items as "*")
+// for every part of the view; for a pointer it lacks one for, from a
+// field added later, Field is empty rather than half a name, and the
+// timeline shows the pointer alone.
+func (l *Lang) Field(path string) string {
+	parts := strings.Split(strings.TrimPrefix(path, "/"), "/")
+	names := make([]string, 0, len(parts))
+	key := "path"
+	for _, p := range parts {
+		name, ok := l.part(&key, p)
+		if !ok {
+			return ""
+		}
+		names = append(names, name)
+	}
+	return strings.Join(names, " · ")
+}
+
+// part extends the catalog key of a pointer's parent by one part p and
+// returns that part's own name.
+func (l *Lang) part(key *string, p string) (string, bool) {
+	if n, err := strconv.Atoi(p); err == nil && n >= 0 {
+		*key += "/*"
+		return l.T(*key, n+1), l.Has(*key)
+	}
+	*key += "/" + strings.ReplaceAll(strings.ReplaceAll(p, "~1", "/"), "~0", "~")
+	return l.T(*key), l.Has(*key)
+}
+
 // Value shows a value of the audit timeline's diff at path for a person:
 // a status by its name, a time or a date as the pages write them, erased
 // data in the page's language, an object as its members rather than JSON.
@@ -168,7 +202,7 @@ func (l *Lang) Value(path string, v any) string {
 		parts := make([]string, 0, len(keys))
 		for _, k := range keys {
 			if s := l.Value(path+"/"+k, x[k]); s != "" && s != "—" {
-				parts = append(parts, k+": "+s)
+				parts = append(parts, l.member(path, k)+": "+s)
 			}
 		}
 		return strings.Join(parts, "; ")
@@ -180,6 +214,22 @@ func (l *Lang) Value(path string, v any) string {
 		return strings.Join(parts, ", ")
 	}
 	return fmt.Sprint(v)
+}
+
+// member names member k of the object at path, on its own (the row
+// already names the object), or by its JSON name where the catalog has
+// none.
+func (l *Lang) member(path, k string) string {
+	key := "path"
+	for _, p := range strings.Split(strings.TrimPrefix(path, "/"), "/") {
+		if _, ok := l.part(&key, p); !ok {
+			return k
+		}
+	}
+	if name, ok := l.part(&key, k); ok {
+		return name
+	}
+	return k
 }
 
 // Prefixed returns the messages whose keys start with prefix, for the

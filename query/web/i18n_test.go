@@ -215,7 +215,8 @@ func TestTimelineValues(t *testing.T) {
 		{"/submittedAt", "2026-03-01T09:30:00Z", ru.DateTime(time.Date(2026, 3, 1, 9, 30, 0, 0, time.UTC))},
 		{"/form/applicant/birthDate", "1990-04-12", "12.04.1990"},
 		{"/form/applicant/lastName", piicrypt.Marker, ru.T("erased.value")},
-		{"/decision", map[string]any{"outcome": "rejected", "reason": "нет", "by": "rev-1"}, "by: rev-1; outcome: " + ru.T("decision.rejected") + "; reason: нет"},
+		{"/decision", map[string]any{"outcome": "rejected", "reason": "нет", "by": "rev-1"}, "Кем принято: rev-1; Итог: " + ru.T("decision.rejected") + "; Пояснение: нет"},
+		{"/form/documents/0", map[string]any{"kind": "passport", "nickname": "x"}, "Вид: " + ru.T("scan.passport") + "; nickname: x"},
 		{"/waiting", true, ru.T("value.true")},
 		{"/questions/0", nil, "—"},
 	} {

@@ -599,6 +599,10 @@ func TestAuditorPageTimeTravel(t *testing.T) {
 	if !strings.Contains(at0.body, "badge-submitted") || !strings.Contains(now.body, "badge-in_review") {
 		t.Errorf("revision 0 or now shows the wrong state")
 	}
+	// The diff names each field as the form does, with its pointer.
+	if !strings.Contains(now.body, `Анкета · Адрес проживания · Город или населённый пункт<br><code class="ptr">/form/address/city</code>`) {
+		t.Errorf("the timeline does not name the changed fields")
+	}
 	for _, bad := range []string{"?revision=abc", "?revision=-1", "?at=yesterday", "?at=2000-01-01T00:00:00Z"} {
 		if res := c.do(req{method: "GET", path: base + bad, session: aud}); res.status < 400 || res.status >= 500 {
 			t.Errorf("%s: %d, want a refusal", bad, res.status)
