@@ -38,7 +38,7 @@ type Item struct {
 	DeadlineDate  string           `json:"deadlineDate"`
 	Provisional   bool             `json:"deadlineProvisional,omitempty"`
 	SLADays       int              `json:"slaDays"`
-	RemainingDays int              `json:"remainingAtPause,omitempty"` // working days left when the clock stopped
+	RemainingDays int              `json:"remainingAtPause,omitempty"` // working days left when the clock stopped, negative if overdue
 	Revision      uint64           `json:"revision"`
 }
 
@@ -117,11 +117,9 @@ func (p Projection) Apply(_ context.Context, tx *runner.Tx, ev eventstore.Record
 		d, prov := cal.AddWorkingDays(v.SubmittedAt.In(msk), sla)
 		item.Deadline, item.Provisional, item.SLADays = endOfDay(d), prov, sla
 	case v.Status == appview.StatusInfoRequested && prev != appview.StatusInfoRequested:
-		// Stop the clock: remember what was left.
+		// Stop the clock: remember what was left, or by how much it was
+		// overdue already, so that it restarts as late as it stopped.
 		item.RemainingDays = cal.WorkingDaysBetween(at.In(msk), item.Deadline)
-		if item.RemainingDays < 0 {
-			item.RemainingDays = 0
-		}
 	case prev == appview.StatusInfoRequested && v.Status != appview.StatusInfoRequested:
 		// Restart it with what was left, counted from the answer.
 		d, prov := cal.AddWorkingDays(at.In(msk), item.RemainingDays)

@@ -23,54 +23,78 @@ import (
 
 var msk = time.FixedZone("MSK", 3*3600)
 
-// The SLA clock counts working days by the production calendar, stops
-// while the application waits on the applicant and restarts with what was
-// left. Dates checked by hand against the 2026 decree (9 March is a day
-// off in place of Sunday 8 March).
-func TestDeadlinePausesWhileWaiting(t *testing.T) {
-	var now time.Time
-	es := esdbtest.Store(t, eventstore.Options{Now: func() time.Time { return now }})
+// stepper runs the queue projection over one application whose events
+// the returned step appends at the times given, and returns the store it
+// writes with the step.
+func stepper(t *testing.T) (*sqlitestore.Store, *steps) {
+	t.Helper()
+	s := &steps{t: t, appID: uuid.NewString()}
+	s.es = esdbtest.Store(t, eventstore.Options{Now: func() time.Time { return s.now }})
 	ctx := context.Background()
 	st, err := sqlitestore.Open(ctx, sqlitestore.Options{Dir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer st.Close()
-	r, err := runner.New(ctx, runner.Options{Store: st, Events: es, Subscriber: eventstore.NewSubscriber(es, eventstore.SubscriberOptions{})},
+	t.Cleanup(func() { st.Close() })
+	s.st = st
+	s.r, err = runner.New(ctx, runner.Options{Store: st, Events: s.es, Subscriber: eventstore.NewSubscriber(s.es, eventstore.SubscriberOptions{})},
 		queue.Projection{Calendar: calendar.Default(), SLADays: 10})
 	if err != nil {
 		t.Fatal(err)
 	}
-	appID := uuid.NewString()
-	j := benchload.Journey(appID, "alice", 1, time.Date(2026, 3, 2, 10, 0, 0, 0, msk))
-	step := func(at time.Time, e schema.Event) queue.Item {
-		t.Helper()
-		now = at
-		typ, v, data, err := schema.Encode(e)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := es.Append(ctx, schema.ApplicationStream(appID), eventstore.Any, events.Metadata{Actor: events.Actor{ID: "x", Role: "system"}},
-			eventstore.NewEvent{Type: typ, SchemaVersion: v, Data: data}); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := r.Rebuild(ctx, "queue", runner.RebuildOptions{DropDelay: time.Millisecond}); err != nil {
-			t.Fatal(err)
-		}
-		d, err := st.Get(ctx, queue.Collection, appID)
-		if err != nil {
-			return queue.Item{}
-		}
-		var it queue.Item
-		if err := json.Unmarshal(d.Body, &it); err != nil {
-			t.Fatal(err)
-		}
-		if d.Queue == nil || !d.Queue.Deadline.Equal(it.Deadline) || d.Queue.Waiting != it.Waiting || d.Queue.Status != it.Status {
-			t.Fatalf("indexed fields %+v disagree with the document %+v", d.Queue, it)
-		}
-		return it
+	return st, s
+}
+
+type steps struct {
+	t     *testing.T
+	appID string
+	now   time.Time
+	es    *eventstore.Store
+	st    *sqlitestore.Store
+	r     *runner.Runner
+}
+
+// step appends e at at, rebuilds the queue and returns the application's
+// item (zero once it has left the queue).
+func (s *steps) step(at time.Time, e schema.Event) queue.Item {
+	t := s.t
+	t.Helper()
+	ctx := context.Background()
+	s.now = at
+	typ, v, data, err := schema.Encode(e)
+	if err != nil {
+		t.Fatal(err)
 	}
-	it := step(time.Date(2026, 3, 2, 10, 0, 0, 0, msk), j[0]) // Monday
+	if _, err := s.es.Append(ctx, schema.ApplicationStream(s.appID), eventstore.Any, events.Metadata{Actor: events.Actor{ID: "x", Role: "system"}},
+		eventstore.NewEvent{Type: typ, SchemaVersion: v, Data: data}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.r.Rebuild(ctx, "queue", runner.RebuildOptions{DropDelay: time.Millisecond}); err != nil {
+		t.Fatal(err)
+	}
+	d, err := s.st.Get(ctx, queue.Collection, s.appID)
+	if err != nil {
+		return queue.Item{}
+	}
+	var it queue.Item
+	if err := json.Unmarshal(d.Body, &it); err != nil {
+		t.Fatal(err)
+	}
+	if d.Queue == nil || !d.Queue.Deadline.Equal(it.Deadline) || d.Queue.Waiting != it.Waiting || d.Queue.Status != it.Status {
+		t.Fatalf("indexed fields %+v disagree with the document %+v", d.Queue, it)
+	}
+	return it
+}
+
+// The SLA clock counts working days by the production calendar, stops
+// while the application waits on the applicant and restarts with what was
+// left. Dates checked by hand against the 2026 decree (9 March is a day
+// off in place of Sunday 8 March).
+func TestDeadlinePausesWhileWaiting(t *testing.T) {
+	ctx := context.Background()
+	st, step := stepper(t)
+	j := benchload.Journey(step.appID, "alice", 1, time.Date(2026, 3, 2, 10, 0, 0, 0, msk))
+	it := step.step(time.Date(2026, 3, 2, 10, 0, 0, 0, msk), j[0]) // Monday
 	if it.DeadlineDate != "2026-03-17" || it.Waiting {
 		t.Fatalf("submitted Mon 2 March: deadline %s, want 2026-03-17", it.DeadlineDate)
 	}
@@ -78,15 +102,15 @@ func TestDeadlinePausesWhileWaiting(t *testing.T) {
 	if got := queue.Remaining(calendar.Default(), it, now2); got != 1 {
 		t.Fatalf("on 16 March %d working days remain, want 1", got)
 	}
-	step(time.Date(2026, 3, 3, 9, 0, 0, 0, msk), j[1])
-	it = step(time.Date(2026, 3, 5, 15, 0, 0, 0, msk), j[2]) // info requested Thursday 5 March
+	step.step(time.Date(2026, 3, 3, 9, 0, 0, 0, msk), j[1])
+	it = step.step(time.Date(2026, 3, 5, 15, 0, 0, 0, msk), j[2]) // info requested Thursday 5 March
 	if !it.Waiting || it.RemainingDays != 7 {
 		t.Fatalf("paused on 5 March: waiting=%v remaining=%d, want 7 (6,10,11,12,13,16,17)", it.Waiting, it.RemainingDays)
 	}
 	if queue.Overdue(it, time.Date(2026, 4, 30, 0, 0, 0, 0, msk)) {
 		t.Fatal("a waiting application is never overdue")
 	}
-	it = step(time.Date(2026, 3, 12, 11, 0, 0, 0, msk), j[3]) // answered Thursday 12 March
+	it = step.step(time.Date(2026, 3, 12, 11, 0, 0, 0, msk), j[3]) // answered Thursday 12 March
 	if it.Waiting || it.DeadlineDate != "2026-03-23" {
 		t.Fatalf("resumed on 12 March with 7 left: deadline %s, want 2026-03-23", it.DeadlineDate)
 	}
@@ -97,13 +121,44 @@ func TestDeadlinePausesWhileWaiting(t *testing.T) {
 	if err != nil || len(page.Docs) != 1 {
 		t.Fatalf("overdue filter: %v %d", err, len(page.Docs))
 	}
-	step(time.Date(2026, 3, 13, 11, 0, 0, 0, msk), j[4])
-	if it := step(time.Date(2026, 3, 13, 12, 0, 0, 0, msk), j[5]); it.ApplicationID != "" {
+	step.step(time.Date(2026, 3, 13, 11, 0, 0, 0, msk), j[4])
+	if it := step.step(time.Date(2026, 3, 13, 12, 0, 0, 0, msk), j[5]); it.ApplicationID != "" {
 		t.Fatalf("an insured application stays in the queue: %+v", it)
 	}
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// An application already late when the reviewer asks for information
+// stays late: the clock stops at the working days it is overdue by and
+// restarts from there, rather than from none left, which made the answer
+// day its new deadline and took it out of the overdue list.
+func TestOverdueStaysOverdueAcrossAPause(t *testing.T) {
+	ctx := context.Background()
+	st, step := stepper(t)
+	j := benchload.Journey(step.appID, "alice", 1, time.Date(2026, 3, 2, 10, 0, 0, 0, msk))
+	step.step(time.Date(2026, 3, 2, 10, 0, 0, 0, msk), j[0]) // deadline 17 March
+	step.step(time.Date(2026, 3, 3, 9, 0, 0, 0, msk), j[1])
+	it := step.step(time.Date(2026, 3, 20, 15, 0, 0, 0, msk), j[2]) // asked Friday 20 March, 3 working days late
+	if !it.Waiting || it.RemainingDays != -3 {
+		t.Fatalf("paused on 20 March: waiting=%v remaining=%d, want -3 (18, 19, 20 March)", it.Waiting, it.RemainingDays)
+	}
+	if got := queue.Remaining(calendar.Default(), it, time.Date(2026, 3, 24, 9, 0, 0, 0, msk)); got != -3 {
+		t.Fatalf("while paused %d working days remain, want -3", got)
+	}
+	it = step.step(time.Date(2026, 3, 25, 11, 0, 0, 0, msk), j[3]) // answered Wednesday 25 March
+	if it.DeadlineDate != "2026-03-20" {
+		t.Fatalf("resumed on 25 March 3 days late: deadline %s, want 2026-03-20", it.DeadlineDate)
+	}
+	at := time.Date(2026, 3, 25, 12, 0, 0, 0, msk)
+	if !queue.Overdue(it, at) || queue.Remaining(calendar.Default(), it, at) != -3 {
+		t.Fatalf("on 25 March: overdue %v, remaining %d, want overdue by 3", queue.Overdue(it, at), queue.Remaining(calendar.Default(), it, at))
+	}
+	page, err := st.Queue(ctx, readstore.QueueQuery{Collection: queue.Collection, Overdue: ptr(true), Now: at, Limit: 10})
+	if err != nil || len(page.Docs) != 1 {
+		t.Fatalf("overdue filter: %v %d", err, len(page.Docs))
+	}
+}
 
 // A submission builds its queue item without asking the store, which
 // cannot hold it before the application's first event, but only where the
