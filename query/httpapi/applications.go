@@ -117,6 +117,9 @@ type Deadline struct {
 	WorkingDaysRemaining int    `json:"workingDaysRemaining"`
 	Overdue              bool   `json:"overdue"`
 	WaitingOnApplicant   bool   `json:"waitingOnApplicant"`
+	// Provisional: the date falls in, or was counted through, a year the
+	// calendar has no decree for yet (see calendar.Calendar).
+	Provisional bool `json:"provisional,omitempty"`
 }
 
 // deadline reads the application's queue row; nil when it is not queued
@@ -135,7 +138,7 @@ func (h *handlers) deadline(c *fiber.Ctx, id string) (*Deadline, error) {
 	}
 	now := h.d.Now()
 	return &Deadline{Date: it.DeadlineDate, WorkingDaysRemaining: queue.Remaining(h.d.Calendar, it, now),
-		Overdue: queue.Overdue(it, now), WaitingOnApplicant: it.Waiting}, nil
+		Overdue: queue.Overdue(it, now), WaitingOnApplicant: it.Waiting, Provisional: it.Provisional}, nil
 }
 
 // queueCursor is the opaque page cursor of the reviewer queue.

@@ -253,3 +253,42 @@ func TestCannotApply(t *testing.T) {
 		}
 	}
 }
+
+// A review deadline reads right in each of its states: running, overdue,
+// paused with days left, paused when already late (not "-3 left"), and
+// provisional where the year's calendar is not decreed yet. A paused one
+// shows no date: the date moves when the clock restarts.
+func TestDeadlineStates(t *testing.T) {
+	r, err := newRenderer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ru := r.langs["ru"]
+	for _, c := range []struct {
+		left                          int
+		overdue, waiting, provisional bool
+		want, not                     []string
+	}{
+		{left: 4, want: []string{"21.12.2026", ru.T("queue.daysLeft", 4)}, not: []string{"*"}},
+		{left: -2, overdue: true, want: []string{"21.12.2026", ru.T("queue.overdue")}},
+		{left: 7, waiting: true, want: []string{ru.T("queue.paused", 7)}, not: []string{"21.12.2026"}},
+		{left: -3, waiting: true, want: []string{ru.T("queue.pausedLate", 3)}, not: []string{"21.12.2026", "-3"}},
+		{left: 9, provisional: true, want: []string{"21.12.2026", `<abbr title="` + ru.T("deadline.provisional") + `">*</abbr>`}},
+	} {
+		var b strings.Builder
+		data := map[string]any{"L": ru, "Date": "2026-12-21", "Left": c.left, "Overdue": c.overdue, "Waiting": c.waiting, "Provisional": c.provisional}
+		if err := r.fragment.ExecuteTemplate(&b, "deadline", data); err != nil {
+			t.Fatal(err)
+		}
+		for _, w := range c.want {
+			if !strings.Contains(b.String(), w) {
+				t.Errorf("%+v: %q lacks %q", c, b.String(), w)
+			}
+		}
+		for _, n := range c.not {
+			if strings.Contains(b.String(), n) {
+				t.Errorf("%+v: %q shows %q", c, b.String(), n)
+			}
+		}
+	}
+}

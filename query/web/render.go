@@ -36,6 +36,7 @@ var funcs = template.FuncMap{
 	},
 	"fieldID": fieldID,
 	"add":     func(a, b int) int { return a + b },
+	"neg":     func(a int) int { return -a },
 	"dict": func(kv ...any) (map[string]any, error) {
 		if len(kv)%2 != 0 {
 			return nil, fmt.Errorf("dict: odd number of arguments")
