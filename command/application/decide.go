@@ -481,7 +481,9 @@ func (c Renew) decide(s State, env Env) ([]schema.Event, error) {
 }
 
 func (c Withdraw) decide(s State, env Env) ([]schema.Event, error) {
-	if err := ownerGate(c, s, env, []string{events.RoleApplicant}, StatusSubmitted, StatusInReview, StatusInfoRequested); err != nil {
+	// At an МФЦ the applicant decides in person and the operator records
+	// it, as with the consent (WithdrawConsent).
+	if err := ownerGate(c, s, env, ownerRoles, StatusSubmitted, StatusInReview, StatusInfoRequested); err != nil {
 		return nil, err
 	}
 	var fields cmderr.Fields

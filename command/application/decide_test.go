@@ -231,7 +231,7 @@ func TestWhoMayIssue(t *testing.T) {
 		"IssuePolicy":        {"reviewer", "other-reviewer"},
 		"ChangeAddress":      {"owner", "operator-for-owner"},
 		"Renew":              {"owner", "operator-for-owner"},
-		"Withdraw":           {"owner"},
+		"Withdraw":           {"owner", "operator-for-owner"},
 		"ExpirePolicy":       {"system"},
 		"RemindRenewal":      {"system"},
 		"WithdrawConsent":    {"owner", "operator-for-owner"},

@@ -17,7 +17,7 @@
 //	IssuePolicy      reviewer                             approved                    policy_active
 //	ChangeAddress    the owner                            policy_active (valid today) policy_active
 //	Renew            the owner                            policy_active (window), policy_expired  policy_active
-//	Withdraw         the owning applicant                 submitted, in_review, info_requested  withdrawn
+//	Withdraw         the owner                            submitted, in_review, info_requested  withdrawn
 //	ExpirePolicy     system                               policy_active (after validTo)         policy_expired
 //	RemindRenewal    system                               policy_active (window, once a term)   policy_active
 //

@@ -54,9 +54,12 @@ func Table() []Route {
 		{"POST", "/api/v1/applications/:id/issue-policy", jsonBody, no, no, no, rev, no, no},
 		{"POST", "/api/v1/applications/:id/change-address", jsonBody, no, own, obo, no, no, no},
 		{"POST", "/api/v1/applications/:id/renew", jsonBody, no, own, obo, no, no, no},
-		// Withdrawing is the applicant's own decision, never an operator's.
-		{"POST", "/api/v1/applications/:id/withdraw", jsonBody, no, own, no, no, no, no},
-		// Consent is the applicant's to withdraw, in person at an МФЦ too.
+		// Withdrawing the application, or the consent (which closes an
+		// open application too), is the applicant's decision; one who has
+		// no other way to the service makes it in person at an МФЦ, and
+		// the operator records it for them, as every other command. The
+		// applicant's inbox says when an operator acted for them.
+		{"POST", "/api/v1/applications/:id/withdraw", jsonBody, no, own, obo, no, no, no},
 		{"POST", "/api/v1/applications/:id/withdraw-consent", jsonBody, no, own, obo, no, no, no},
 		{"POST", "/api/v1/documents", uploadBody, no, own, obo, no, no, no},
 		{"GET", "/api/v1/documents/:id", 0, no, own, obo, all, all, no},
