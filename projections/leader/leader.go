@@ -56,12 +56,10 @@ func New(o Options) *Leader {
 func (l *Leader) Run(ctx context.Context) error {
 	return l.o.Lease.Run(ctx, func(termCtx context.Context, t lease.Term) {
 		fence := func() error {
-			select {
-			case <-t.Lost:
+			if !t.Held() {
 				return fmt.Errorf("%w (fencing token %d is stale)", ErrNotLeader, t.Token)
-			default:
-				return nil
 			}
+			return nil
 		}
 		r, err := l.o.Build(termCtx, fence)
 		if err != nil {

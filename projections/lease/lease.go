@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -76,6 +77,25 @@ type Term struct {
 	// Lost is closed when the term ends (renewal failed, another holder, or
 	// Run's context ended).
 	Lost <-chan struct{}
+	// expires is the end of the term by this holder's clock: the last
+	// renewal plus the TTL less a margin.
+	expires func() time.Time
+	now     func() time.Time
+}
+
+// Held reports whether the term still holds: not lost, and by this
+// holder's own clock not past its last renewal plus the TTL less a margin.
+// Lost alone closes only when a renewal fails, up to a renewal interval
+// after the expiry (longer after a stall of this process), while a
+// successor may take the lease as soon as it has expired; a holder asks
+// Held before every write it fences.
+func (t Term) Held() bool {
+	select {
+	case <-t.Lost:
+		return false
+	default:
+	}
+	return t.expires == nil || t.now().Before(t.expires())
 }
 
 // Run campaigns until ctx ends. Each time the lease is taken, lead runs
@@ -147,13 +167,16 @@ func (l *Lease) hold(ctx context.Context, token uint64, lead func(context.Contex
 	termCtx, cancel := context.WithCancel(ctx)
 	lost := make(chan struct{})
 	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		lead(termCtx, Term{Token: token, Lost: lost})
-	}()
 	rev := token
 	lastOK := l.o.Now()
 	margin := l.o.TTL / 4
+	var renewed atomic.Int64 // lastOK for Held, read by the lead's writes
+	renewed.Store(lastOK.UnixNano())
+	expires := func() time.Time { return time.Unix(0, renewed.Load()).Add(l.o.TTL - margin) }
+	go func() {
+		defer close(done)
+		lead(termCtx, Term{Token: token, Lost: lost, expires: expires, now: l.o.Now})
+	}()
 	tick := time.NewTicker(l.o.TTL / 4)
 	defer tick.Stop()
 	end := func(why string) {
@@ -165,9 +188,11 @@ func (l *Lease) hold(ctx context.Context, token uint64, lead func(context.Contex
 	for {
 		select {
 		case <-ctx.Done():
-			close(lost)
+			// Still the holder: the lead's last flush on its way out is
+			// fenced by this term, which ends only after it.
 			cancel()
 			<-done
+			close(lost)
 			// Hand over at once: a successor need not wait for expiry.
 			l.release(rev)
 			return
@@ -185,6 +210,7 @@ func (l *Lease) hold(ctx context.Context, token uint64, lead func(context.Contex
 			switch {
 			case err == nil:
 				rev, lastOK = res.Revision, now
+				renewed.Store(now.UnixNano())
 			case errors.Is(err, eventstore.ErrConflict):
 				end("another holder renewed or took it")
 				return

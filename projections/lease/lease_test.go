@@ -117,3 +117,71 @@ func TestOneHolderReleaseAndExpiry(t *testing.T) {
 		}
 	}
 }
+
+// A holder whose lease has run out by its own clock stops passing its
+// fence at once, not at its next renewal, up to a renewal interval later
+// (or after a stall, later still): by then a successor may hold the lease
+// and write. The clock here jumps, as it does for a process that stalled
+// past the TTL.
+func TestExpiredHolderIsNoLongerHeld(t *testing.T) {
+	srv := esdbtest.Start(t)
+	url := esdbtest.URL(srv)
+	const ttl = 8 * time.Second
+	var offset atomic.Int64
+	now := func() time.Time { return time.Now().Add(time.Duration(offset.Load())) }
+	l := &leader{changed: make(chan string, 4)}
+	var termA atomic.Pointer[lease.Term]
+	leadA := l.lead("a")
+	ctxA, stopA := context.WithCancel(context.Background())
+	defer stopA()
+	a := lease.New(lease.Options{Store: store(t, url), Stream: "lease-test", Holder: "a", TTL: ttl, Now: now})
+	go a.Run(ctxA, func(ctx context.Context, term lease.Term) { termA.Store(&term); leadA(ctx, term) })
+	wait(t, l.changed, "a", 15*time.Second)
+	if !termA.Load().Held() {
+		t.Fatal("a freshly taken lease is not held")
+	}
+	offset.Store(int64(ttl + time.Second))
+	if termA.Load().Held() {
+		t.Fatalf("a's term is held %v after its last renewal by its own clock, past the TTL of %v", ttl+time.Second, ttl)
+	}
+	ctxB, stopB := context.WithCancel(context.Background())
+	defer stopB()
+	b := lease.New(lease.Options{Store: store(t, url), Stream: "lease-test", Holder: "b", TTL: ttl, Now: now})
+	go b.Run(ctxB, l.lead("b"))
+	wait(t, l.changed, "b", 15*time.Second)
+	if termA.Load().Held() {
+		t.Fatal("a's term is held while b holds the lease")
+	}
+}
+
+// On the way out (Run's context ends) the holder still holds its term while
+// its lead finishes: the projections' last flush is fenced by it, and was
+// refused (an ERROR at every clean stop, and the batch left to a replay)
+// when the term ended before the lead did.
+func TestTermHeldUntilTheLeadReturns(t *testing.T) {
+	srv := esdbtest.Start(t)
+	ctx, stop := context.WithCancel(context.Background())
+	heldAtEnd := make(chan bool, 1)
+	started := make(chan struct{})
+	a := lease.New(lease.Options{Store: store(t, esdbtest.URL(srv)), Stream: "lease-test", Holder: "a", TTL: 8 * time.Second})
+	ran := make(chan struct{})
+	go func() {
+		defer close(ran)
+		a.Run(ctx, func(ctx context.Context, term lease.Term) {
+			close(started)
+			<-ctx.Done()
+			time.Sleep(100 * time.Millisecond) // the last flush takes its time
+			heldAtEnd <- term.Held()
+		})
+	}()
+	select {
+	case <-started:
+	case <-time.After(15 * time.Second):
+		t.Fatal("the lease was not taken")
+	}
+	stop()
+	<-ran
+	if !<-heldAtEnd {
+		t.Fatal("the term ended before the lead's last write on the way out")
+	}
+}
