@@ -119,6 +119,11 @@ type Runner struct {
 	handlingMu sync.Mutex
 	closing    bool
 	handling   sync.WaitGroup
+	// flushCtx is the context of the flushes a full batch starts: not the
+	// message's, which the ack cancels while the flush goes on in the
+	// background (every such flush failed), but one that only Abort ends.
+	flushCtx    context.Context
+	stopFlushes context.CancelFunc
 }
 
 // errClosing nacks a message that arrives while the runner closes; the
@@ -184,6 +189,7 @@ func New(ctx context.Context, opts Options, projections ...Projection) (*Runner,
 		return nil, fmt.Errorf("runner: new router: %w", err)
 	}
 	r := &Runner{opts: opts, router: router, states: map[string]*state{}}
+	r.flushCtx, r.stopFlushes = context.WithCancel(context.Background())
 	router.AddMiddleware(r.track)
 	if opts.Retries <= 0 {
 		opts.Retries = 5
@@ -302,14 +308,21 @@ func (r *Runner) DropCaches() {
 }
 
 // Abort stops the router without flushing: for a node that lost its lease,
-// whose batches must not reach the store.
+// whose batches must not reach the store. A flush in flight that has not
+// begun writing is cancelled, and Abort returns only once none is left: one
+// landing later would overwrite what the next holder wrote meanwhile.
 func (r *Runner) Abort() {
+	r.stopFlushes()
 	for _, st := range r.states {
 		st.mu.Lock()
 		st.batch, st.order, st.events, st.pending = nil, nil, 0, st.cp.Position
 		st.cache, st.complete, st.absent = nil, false, absentNotes{}
 		st.aborted = true
+		j := st.inflight
 		st.mu.Unlock()
+		if j != nil {
+			<-j.done
+		}
 	}
 	_ = r.stopRouter()
 }
@@ -533,6 +546,9 @@ func (st *state) applyLocked(ctx context.Context, ev eventstore.Recorded, force 
 	}
 	st.events++
 	if st.events >= st.batchSize {
+		if st.live {
+			ctx = st.r.flushCtx
+		}
 		return st.flushLocked(ctx)
 	}
 	return nil
@@ -630,12 +646,15 @@ func (st *state) flushLocked(ctx context.Context) error {
 	if st.pending <= covered && len(st.order) == 0 && !st.unstored {
 		return st.waitFlush()
 	}
-	if f := st.r.opts.Fence; f != nil {
-		if err := f(); err != nil {
-			return err
-		}
+	if err := st.fence(); err != nil {
+		return err
 	}
 	if err := st.waitFlush(); err != nil {
+		return err
+	}
+	// Asked again: the term may have ended while the last flush took its
+	// time, and this one would then write after a successor's.
+	if err := st.fence(); err != nil {
 		return err
 	}
 	cp := st.cp
@@ -690,6 +709,14 @@ func (st *state) flushLocked(ctx context.Context) error {
 	st.batch, st.order, st.events = nil, nil, 0
 	close(st.changed)
 	st.changed = make(chan struct{})
+	return nil
+}
+
+// fence asks the runner's Fence, if any, whether this node may still write.
+func (st *state) fence() error {
+	if f := st.r.opts.Fence; f != nil {
+		return f()
+	}
 	return nil
 }
 

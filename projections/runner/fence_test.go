@@ -1,0 +1,136 @@
+package runner_test
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/omsonline/oms/events/esdbserver/esdbtest"
+	"github.com/omsonline/oms/events/eventstore"
+	"github.com/omsonline/oms/projections/readstore"
+	"github.com/omsonline/oms/projections/readstore/sqlitestore"
+	"github.com/omsonline/oms/projections/runner"
+)
+
+// committing holds the counter's flushes at a gate, as a write already
+// committing is held by a slow disk: past cancelling. queued says whether
+// a flush waiting at the gate gives up when its context ends instead, as
+// one queued for SQLite's single writer does.
+type committing struct {
+	*sqlitestore.Store
+	gate    chan struct{}
+	held    chan struct{}
+	queued  bool
+	flushes atomic.Int64
+}
+
+func (s *committing) Flush(ctx context.Context, w []readstore.Write, cp readstore.Checkpoint) error {
+	if cp.Projection == "counter" {
+		select {
+		case s.held <- struct{}{}:
+		default:
+		}
+		if s.queued {
+			select {
+			case <-s.gate:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		} else {
+			<-s.gate
+		}
+		s.flushes.Add(1)
+	}
+	return s.Store.Flush(context.Background(), w, cp)
+}
+
+// When a node loses its lease, a flush of its that is still queued for the
+// store is cancelled, and one already writing has landed before Abort
+// returns, so the next term (here or, once its lease expired, elsewhere)
+// writes after it. Abort left both going on, and the old term's write
+// could land over the next term's: a document back at an old value and
+// the checkpoint going backwards. A flush started after the term ended is
+// refused by the fence, asked again after waiting for the flush before it.
+func TestAbortLeavesNoFlushBehind(t *testing.T) {
+	for _, queued := range []bool{false, true} {
+		name := "committing"
+		if queued {
+			name = "queued"
+		}
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			es := esdbtest.Store(t, eventstore.Options{})
+			base, err := sqlitestore.Open(ctx, sqlitestore.Options{Dir: t.TempDir()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { base.Close() })
+			slow := &committing{Store: base, gate: make(chan struct{}), held: make(chan struct{}, 1), queued: queued}
+			var lost atomic.Bool
+			fence := func() error {
+				if lost.Load() {
+					return errors.New("lease lost")
+				}
+				return nil
+			}
+			// A full batch starts the flush (BatchSize 1), on the context
+			// the runner gives it, not the flush loop's.
+			r1, err := runner.New(ctx, runner.Options{Store: slow, Events: es, Fence: fence, BatchSize: 1, FlushInterval: time.Hour,
+				Subscriber: eventstore.NewSubscriber(es, eventstore.SubscriberOptions{StartFrom: runner.StartFrom(base), NackDelay: time.Millisecond})}, &counter{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx1, stop1 := context.WithCancel(ctx)
+			defer stop1()
+			go r1.Run(ctx1)
+			<-r1.Running()
+			g := &rig{events: es, store: base, runner: r1}
+			g.tick(t, "s", false)
+			select {
+			case <-slow.held:
+			case <-time.After(10 * time.Second):
+				t.Fatal("no flush reached the store")
+			}
+			lost.Store(true)
+			aborted := make(chan struct{})
+			go func() { r1.Abort(); close(aborted) }()
+			if !queued {
+				select {
+				case <-aborted:
+					t.Fatal("Abort returned while its term's flush was still writing")
+				case <-time.After(200 * time.Millisecond):
+				}
+				close(slow.gate)
+			}
+			select {
+			case <-aborted:
+			case <-time.After(10 * time.Second):
+				t.Fatal("Abort did not return")
+			}
+			stop1()
+			landed := slow.flushes.Load()
+			if queued {
+				close(slow.gate)
+			}
+
+			r2, stop2 := runOn(t, es, base, base) // the next term
+			g.runner = r2
+			g.tick(t, "s", false)
+			last := g.tick(t, "s", false)
+			waitFor(t, r2, last)
+			stop2()
+			if n := g.count(t, "s"); n != 3 {
+				t.Errorf("after the next term s counts %d, want 3", n)
+			}
+			if queued && landed != 0 {
+				t.Errorf("%d flushes of the aborted term landed, want the queued one cancelled", landed)
+			}
+			cp, err := base.LoadCheckpoint(ctx, "counter")
+			if err != nil || cp.Position != last {
+				t.Errorf("the checkpoint is at %d (%v), want %d", cp.Position, err, last)
+			}
+		})
+	}
+}
