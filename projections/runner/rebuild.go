@@ -201,32 +201,56 @@ func (r *Runner) RebuildAll(ctx context.Context, names []string, o RebuildOption
 	if err != nil && !errors.Is(err, errStopCatchUp) {
 		return prog, err
 	}
-	aliases := map[string]string{}
+	aliases, back := map[string]string{}, map[string]string{}
 	var old []string
 	for _, p := range pairs {
-		// The new generation is now exactly as far as the live one. Its
-		// checkpoint has been stored under the rebuild's name only: the
-		// switch stores it under the projection's, with the tail or
-		// alone, before the readers move. Without it a restart would go on
-		// from the old generation's checkpoint over its dropped collections.
+		// The new generation is now exactly as far as the live one; its
+		// tail is stored, still under the rebuild's checkpoint.
 		p.fresh.pending = max(p.fresh.pending, p.live.cp.Position)
-		p.fresh.cp.Projection = p.name
-		p.fresh.unstored = true
 		if err := p.fresh.flushLocked(ctx); err != nil {
 			return prog, err
 		}
 		for logical, phys := range p.fresh.phys {
 			aliases[logical] = phys
+			back[logical] = p.live.phys[logical]
 			old = append(old, p.live.phys[logical])
 		}
 	}
+	// The readers move first, then the projection's own checkpoint names
+	// the new generation, with no tail left or with one: a restart goes on
+	// from the generation its checkpoint names (and points the aliases
+	// back at it), so that checkpoint may name the new one only once the
+	// switch can no longer fail. Stored first, a switch that then failed
+	// left the live projection writing the old generation under a
+	// checkpoint naming the new, which the next rebuild takes for its own
+	// and drops; a restart before then resumed over empty collections.
 	if err := r.opts.Store.SetAliases(ctx, aliases); err != nil {
 		return prog, err
+	}
+	for _, p := range pairs {
+		p.fresh.cp.Projection = p.name
+		p.fresh.unstored = true
+		if err := p.fresh.flushLocked(ctx); err != nil {
+			// The live projection goes on in the old generation: its
+			// readers go back there.
+			if berr := r.opts.Store.SetAliases(context.WithoutCancel(ctx), back); berr != nil {
+				r.opts.Logger.Error("rebuild: point the readers back at the live generation", "err", berr)
+			}
+			return prog, err
+		}
 	}
 	for _, p := range pairs {
 		live, fresh := p.live, p.fresh
 		live.phys = fresh.phys
 		live.cp = fresh.cp
+		// The new generation may be ahead of the live handler: what it
+		// covers counts as applied, and whoever waits for it is told.
+		live.pending = max(live.pending, live.cp.Position)
+		if live.want != 0 && live.pending >= live.want {
+			live.want = 0
+		}
+		close(live.changed)
+		live.changed = make(chan struct{})
 		live.batch, live.order, live.events = nil, nil, 0
 		// The live cache describes the old generation; the fresh one's is
 		// exactly the new generation's content.

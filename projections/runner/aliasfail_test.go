@@ -1,0 +1,107 @@
+package runner_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/omsonline/oms/events/esdbserver/esdbtest"
+	"github.com/omsonline/oms/events/eventstore"
+	"github.com/omsonline/oms/projections/readstore"
+	"github.com/omsonline/oms/projections/readstore/sqlitestore"
+	"github.com/omsonline/oms/projections/runner"
+)
+
+// faultyStore fails SetAliases, or the rebuild's own flushes, on demand.
+// faultyStore fails what a test asks it to: setting aliases, the flushes
+// of a rebuild, or the switch's flush of the projection's checkpoint.
+type faultyStore struct {
+	*sqlitestore.Store
+	failAliases, failRebuild, failSwitch atomic.Bool
+}
+
+func (f *faultyStore) SetAliases(ctx context.Context, a map[string]string) error {
+	if f.failAliases.Load() {
+		return errors.New("database is locked")
+	}
+	return f.Store.SetAliases(ctx, a)
+}
+
+func (f *faultyStore) Flush(ctx context.Context, w []readstore.Write, cp readstore.Checkpoint) error {
+	if cp.Projection == "counter~rebuild" && f.failRebuild.Load() {
+		return errors.New("disk full")
+	}
+	if cp.Projection == "counter" && cp.Generation == 2 && f.failSwitch.Load() {
+		return errors.New("disk full")
+	}
+	return f.Store.Flush(ctx, w, cp)
+}
+
+// A rebuild whose switch stored the new generation's checkpoint but failed
+// to set the aliases leaves the store's checkpoint naming generation 2
+// while the runner goes on with generation 1. The next rebuild takes
+// generation 2 again and drops its collections as leftovers; if it fails
+// too (or the process dies) before a live flush rewrote the checkpoint, a
+// restart resumes at the head over those emptied collections.
+// A rebuild whose switch fails leaves the live projection where it was,
+// and nothing is lost when the next rebuild fails too (or the process dies
+// in it) and the node restarts. The switch stored the new generation's
+// checkpoint before it moved the readers; when that failed, the next
+// rebuild took the generation for its own and dropped it, and a restart
+// went on from that checkpoint over empty collections.
+func TestFailedSwitchThenFailedRebuildLosesNothingOnRestart(t *testing.T) {
+	ctx := context.Background()
+	es := esdbtest.Store(t, eventstore.Options{})
+	base, err := sqlitestore.Open(ctx, sqlitestore.Options{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { base.Close() })
+	fs := &faultyStore{Store: base}
+	r, stop := runOn(t, es, fs, base)
+	g := &rig{events: es, store: base, runner: r}
+	var last uint64
+	for i := range 15 {
+		last = g.tick(t, fmt.Sprintf("s-%d", i%3), false)
+	}
+	waitFor(t, r, last)
+
+	fs.failAliases.Store(true)
+	if _, err := r.Rebuild(ctx, "counter", runner.RebuildOptions{BatchSize: 4, DropDelay: time.Hour}); err == nil {
+		t.Fatal("the rebuild succeeded though its switch could not set the aliases")
+	}
+	fs.failAliases.Store(false)
+	fs.failRebuild.Store(true)
+	if _, err := r.Rebuild(ctx, "counter", runner.RebuildOptions{BatchSize: 4, DropDelay: time.Hour}); err == nil {
+		t.Fatal("the second rebuild succeeded though its flushes failed")
+	}
+	// A switch whose checkpoint cannot be stored points the readers back
+	// at the generation the live projection goes on writing.
+	fs.failRebuild.Store(false)
+	fs.failSwitch.Store(true)
+	if _, err := r.Rebuild(ctx, "counter", runner.RebuildOptions{BatchSize: 4, DropDelay: time.Hour}); err == nil {
+		t.Fatal("the rebuild succeeded though its switch could not store the checkpoint")
+	}
+	fs.failSwitch.Store(false)
+	last = g.tick(t, "s-2", false)
+	waitFor(t, r, last)
+	if c := g.count(t, "s-2"); c != 6 {
+		t.Fatalf("after a failed switch the readers see s-2 at %d, want 6", c)
+	}
+	stop()
+	cp, _ := base.LoadCheckpoint(ctx, "counter")
+	t.Logf("checkpoint before the restart: generation %d at %d", cp.Generation, cp.Position)
+
+	r2, _ := runOn(t, es, base, base)
+	g.runner = r2
+	last = g.tick(t, "s-1", false)
+	waitFor(t, r2, last)
+	for s, n := range map[string]int{"s-0": 5, "s-1": 6, "s-2": 6} {
+		if c := g.count(t, s); c != n {
+			t.Errorf("after the restart %s counts %d, want %d", s, c, n)
+		}
+	}
+}
