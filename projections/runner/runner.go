@@ -130,6 +130,21 @@ type Runner struct {
 // next run gets it again from the checkpoint.
 var errClosing = errors.New("runner: closing")
 
+// parkable says whether a message whose handling failed with err is to be
+// parked. Not when the runner is stopping: the message was cut short
+// (Retry gives up with the context's error when the router closes, an
+// aborted runner refuses it), not found poisonous, and the next run
+// applies it from the checkpoint; parked, it stayed listed for a replay
+// that would apply it a second time.
+func (r *Runner) parkable(err error) bool {
+	if errors.Is(err, context.Canceled) || errors.Is(err, errAborted) || errors.Is(err, errClosing) {
+		return false
+	}
+	r.handlingMu.Lock()
+	defer r.handlingMu.Unlock()
+	return !r.closing
+}
+
 // track is the outermost middleware (see handling).
 func (r *Runner) track(h message.HandlerFunc) message.HandlerFunc {
 	return func(msg *message.Message) ([]*message.Message, error) {
@@ -199,7 +214,7 @@ func New(ctx context.Context, opts Options, projections ...Projection) (*Runner,
 	// is parked only after its last retry failed; the recoverer sits inside
 	// so a panicking projection is retried and parked like a failing one.
 	if opts.Events != nil {
-		pq, err := middleware.PoisonQueue(eventstore.NewPublisher(opts.Events), eventstore.ParkedStream)
+		pq, err := middleware.PoisonQueueWithFilter(eventstore.NewPublisher(opts.Events), eventstore.ParkedStream, r.parkable)
 		if err != nil {
 			return nil, fmt.Errorf("runner: poison queue: %w", err)
 		}
