@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/google/uuid"
 )
 
 // SigninData is the sign-in page's content.
@@ -140,6 +141,11 @@ func (h *handlers) operatorHome(c *fiber.Ctx) error {
 		if h.d.SignIn != nil {
 			if s, ok := h.d.SignIn.Subject(d.Who); ok {
 				id = s
+			} else if phoneLike(d.Who) {
+				// A mistyped number is not an applicant id: taken for
+				// one, it opened the empty cabinet of nobody, and a
+				// submission there went to nobody too.
+				id = ""
 			}
 		}
 		if validSubject(id) {
@@ -148,6 +154,27 @@ func (h *handlers) operatorHome(c *fiber.Ctx) error {
 		d.Error = h.lang(c).T("operator.err.who")
 	}
 	return h.render(c, fiber.StatusOK, "operator", h.page(c, "operator.title", d))
+}
+
+// phoneLike says whether s is written as a phone number is: digits with
+// the "+", spaces, dashes and brackets people type, and nothing else. Dev
+// mode's subject ids are UUIDs, which have hex letters, or are parsed as
+// UUIDs first.
+func phoneLike(s string) bool {
+	if _, err := uuid.Parse(s); err == nil {
+		return false
+	}
+	digits := 0
+	for _, r := range s {
+		switch {
+		case r >= '0' && r <= '9':
+			digits++
+		case strings.ContainsRune("+-() \u00a0", r):
+		default:
+			return false
+		}
+	}
+	return digits > 0
 }
 
 // validSubject accepts the ids subjects have: visible ASCII, bounded.

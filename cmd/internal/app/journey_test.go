@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/omsonline/oms/cmd/internal/app"
+	"github.com/omsonline/oms/cmd/internal/authn"
 	"github.com/omsonline/oms/cmd/internal/config"
 	"github.com/omsonline/oms/projections/cabinet"
 	"github.com/omsonline/oms/projections/readstore/mongostore/mongotest"
@@ -620,5 +621,31 @@ func TestQueueFilterRefusalKeepsTheForm(t *testing.T) {
 	if res.status != 400 || !strings.Contains(res.body, `id="fl-region" name="region" value="abc"`) ||
 		!strings.Contains(res.body, "не код региона") || strings.Contains(res.body, "Что-то пошло не так") {
 		t.Fatalf("a refused filter: %d %.600s", res.status, res.body)
+	}
+}
+
+// An МФЦ operator finds an applicant by their phone written the way people
+// write it at home; a mistyped number is refused, where it was taken for
+// an applicant id and opened the empty cabinet of nobody.
+func TestOperatorFindsApplicantByPhone(t *testing.T) {
+	a, cfg := startApp(t)
+	c := newClient(t, a, cfg)
+	op := c.session("operator", "op-phone")
+	want := "/cabinet?applicant=" + authn.DevSubject("applicant", "+79160000004")
+	for _, typed := range []string{"+7 916 000-00-04", "89160000004", "79160000004", "9160000004"} {
+		r := c.do(req{method: "GET", path: "/operator?who=" + url.QueryEscape(typed), session: op})
+		if r.status != 303 || r.header.Get("Location") != want {
+			t.Errorf("%q: %d to %q, want 303 to %q", typed, r.status, r.header.Get("Location"), want)
+		}
+	}
+	for _, typed := range []string{"+7916", "8916000000", "+7 (916"} {
+		r := c.do(req{method: "GET", path: "/operator?who=" + url.QueryEscape(typed), session: op})
+		if r.status != 200 || !strings.Contains(r.body, `role="alert"`) {
+			t.Errorf("%q: %d, want the lookup again with the error", typed, r.status)
+		}
+	}
+	id := authn.DevSubject("applicant", "+79160000005")
+	if r := c.do(req{method: "GET", path: "/operator?who=" + id, session: op}); r.status != 303 || r.header.Get("Location") != "/cabinet?applicant="+id {
+		t.Errorf("by id: %d to %q", r.status, r.header.Get("Location"))
 	}
 }

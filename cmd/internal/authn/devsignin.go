@@ -61,7 +61,9 @@ func NewDevSignIn(key ed25519.PrivateKey, log *slog.Logger) *DevSignIn {
 }
 
 // NormalizePhone brings a typed phone number to E.164 ("+79161234567"),
-// accepting the spaces, dashes and brackets people type.
+// accepting the spaces, dashes and brackets people type, and a Russian
+// number the way it is written at home: 8 or 7 and ten digits, or the ten
+// digits of a mobile number alone. Any other number needs its "+".
 func NormalizePhone(s string) (string, bool) {
 	var b strings.Builder
 	for i, r := range strings.TrimSpace(s) {
@@ -76,6 +78,12 @@ func NormalizePhone(s string) (string, bool) {
 		}
 	}
 	p := b.String()
+	switch {
+	case len(p) == 11 && (p[0] == '8' || p[0] == '7'):
+		p = "+7" + p[1:]
+	case len(p) == 10 && p[0] == '9':
+		p = "+7" + p
+	}
 	if !strings.HasPrefix(p, "+") || len(p) < 8 || len(p) > 16 || p[1] == '0' {
 		return "", false
 	}

@@ -70,3 +70,25 @@ func FuzzNormalizePhone(f *testing.F) {
 		}
 	})
 }
+
+// Russian numbers are taken as people write them at home; anything else
+// without its "+" is not a number, and a short one is not either.
+func TestNormalizePhone(t *testing.T) {
+	for in, want := range map[string]string{
+		"+7 (916) 123-45-67": "+79161234567",
+		"8 916 123-45-67":    "+79161234567",
+		"79161234567":        "+79161234567",
+		"9161234567":         "+79161234567",
+		"+998 90 123 45 67":  "+998901234567",
+		"998901234567":       "",
+		"89160000":           "",
+		"+7916":              "",
+		"1234567890":         "",
+		"alice":              "",
+	} {
+		got, ok := authn.NormalizePhone(in)
+		if ok != (want != "") || got != want {
+			t.Errorf("NormalizePhone(%q) = %q, %v; want %q", in, got, ok, want)
+		}
+	}
+}
