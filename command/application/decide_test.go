@@ -588,3 +588,22 @@ func TestReviewerCannotDecideOwnCase(t *testing.T) {
 		}
 	}
 }
+
+// A refusal in the wrong state names the status in both languages the
+// same way: quoted, with the statuses that would allow the command.
+func TestWrongStateReadsInBothLanguages(t *testing.T) {
+	s := application.Fold(history(application.StatusPolicyActive)...)
+	_, err := application.Decide(s, application.Withdraw{}, env(asOwner, time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)))
+	e, ok := cmderr.As(err)
+	if !ok || e.Code != "wrong_state" {
+		t.Fatalf("withdrawing an insured application: %v", err)
+	}
+	for _, want := range []string{"Cannot withdraw the application: the application's status is “policy active”.", "It is possible in the statuses “submitted”, “in review”, “information requested”."} {
+		if !strings.Contains(e.Message.EN, want) {
+			t.Errorf("%q lacks %q", e.Message.EN, want)
+		}
+	}
+	if !strings.Contains(e.Message.RU, "«полис действует»") {
+		t.Errorf("%q does not name the status", e.Message.RU)
+	}
+}

@@ -40,15 +40,17 @@ func notFound() error {
 func wrongState(c Command, s Status, allowed ...Status) error {
 	cmd := commandNames[c.Name()]
 	ru := fmt.Sprintf("Нельзя %s: заявление в статусе «%s».", cmd[0], statusNames[s][0])
-	en := fmt.Sprintf("Cannot %s: the application is %s.", cmd[1], statusNames[s][1])
+	// The status by its name, quoted, in English as in Russian: "the
+	// application is policy active" did not read as English.
+	en := fmt.Sprintf("Cannot %s: the application's status is “%s”.", cmd[1], statusNames[s][1])
 	if len(allowed) > 0 {
 		var ar, ae []string
 		for _, a := range allowed {
 			ar = append(ar, "«"+statusNames[a][0]+"»")
-			ae = append(ae, statusNames[a][1])
+			ae = append(ae, "“"+statusNames[a][1]+"”")
 		}
 		ru += " Это возможно в статусах: " + strings.Join(ar, ", ") + "."
-		en += " It is possible when the application is " + strings.Join(ae, " or ") + "."
+		en += " It is possible in the statuses " + strings.Join(ae, ", ") + "."
 	}
 	return cmderr.New(cmderr.Conflict, "wrong_state", cmderr.T(ru, en))
 }
