@@ -122,3 +122,34 @@ func TestNoRenewalNoticesAfterTheConsentIsWithdrawn(t *testing.T) {
 		t.Errorf("the expiry notice after the withdrawal: %+v (before: %+v)", after.Body, before.Body)
 	}
 }
+
+// What an МФЦ operator did for the applicant, the applicant's inbox says,
+// in both languages; what they did themselves reads as before, and their
+// own answer to the reviewer is no news to them.
+func TestNoticesSayAnOperatorActed(t *testing.T) {
+	v := &appview.View{ApplicationID: "a-1", Policy: &appview.Policy{ENP: "9000000000000016", ValidTo: "2027-11-25"}}
+	rec := func(typ, role string) eventstore.Recorded {
+		var r eventstore.Recorded
+		r.Envelope = events.Envelope{EventID: "e-" + typ, Type: typ, Actor: events.Actor{ID: "x", Role: role}, OccurredAt: time.Now()}
+		if role == events.RoleOperator {
+			r.Envelope.OnBehalfOf = "alice"
+		}
+		return r
+	}
+	for _, typ := range []string{"ApplicationSubmitted", "AddressChanged", "PolicyRenewed", "ApplicationWithdrawn", "ConsentWithdrawn", "InfoProvided"} {
+		n, ok := notify(v, rec(typ, events.RoleOperator), 10)
+		if !ok || !strings.Contains(n.Body.RU, "оператор МФЦ от вашего имени") || !strings.Contains(n.Body.EN, "on your behalf by an МФЦ operator") {
+			t.Errorf("%s by an operator: %v %+v", typ, ok, n.Body)
+		}
+		n, ok = notify(v, rec(typ, events.RoleApplicant), 10)
+		if typ == "InfoProvided" {
+			if ok {
+				t.Errorf("the applicant is told of their own answer: %+v", n)
+			}
+			continue
+		}
+		if !ok || strings.Contains(n.Body.RU, "МФЦ") || strings.Contains(n.Body.EN, "МФЦ") {
+			t.Errorf("%s by the applicant: %v %+v", typ, ok, n.Body)
+		}
+	}
+}

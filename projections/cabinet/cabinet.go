@@ -12,6 +12,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/omsonline/oms/events"
 	"github.com/omsonline/oms/events/eventstore"
 	"github.com/omsonline/oms/projections/appview"
 	"github.com/omsonline/oms/projections/readstore"
@@ -312,8 +313,20 @@ func notify(v *appview.View, ev eventstore.Recorded, slaDays int) (Notification,
 		n.Title = Text{"Персональные данные удалены", "Personal data erased"}
 		n.Body = Text{"Ваши персональные данные по этому заявлению удалены и больше не могут быть прочитаны.",
 			"Your personal data in this application have been erased and can no longer be read."}
+	case "InfoProvided":
+		if ev.Envelope.Actor.Role != events.RoleOperator {
+			return Notification{}, false // the applicant's own answer
+		}
+		n.Title = Text{"Ответ на вопросы отправлен", "Your answer was sent"}
+		n.Body = Text{"Ответ на вопросы специалиста отправлен.", "The answer to the reviewer's questions was sent."}
 	default:
 		return Notification{}, false
+	}
+	if ev.Envelope.Actor.Role == events.RoleOperator {
+		// What an operator did for the applicant, the applicant learns of
+		// it: the one check there is that it was asked for.
+		n.Body.RU += " Это сделал оператор МФЦ от вашего имени. Если вы не обращались в МФЦ, сообщите в страховую медицинскую организацию."
+		n.Body.EN += " This was done on your behalf by an МФЦ operator. If you did not visit an МФЦ, tell the medical insurer."
 	}
 	return n, true
 }
