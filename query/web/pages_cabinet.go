@@ -3,10 +3,12 @@ package web
 import (
 	"net/url"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/omsonline/oms/events/piicrypt"
 	"github.com/omsonline/oms/events/schema"
 	"github.com/omsonline/oms/projections/appview"
 	"github.com/omsonline/oms/projections/cabinet"
@@ -81,7 +83,31 @@ func (h *handlers) cabinet(c *fiber.Ctx) error {
 	if doc.Policy != nil {
 		d.Policy = h.policyCard(c, *doc.Policy, doc.Applications)
 	}
-	return h.render(c, fiber.StatusOK, "cabinet", h.obo(c, h.page(c, "cabinet.title", d)))
+	p := h.obo(c, h.page(c, "cabinet.title", d))
+	p.OnBehalfName = h.applicantName(c, d.Applications)
+	return h.render(c, fiber.StatusOK, "cabinet", p)
+}
+
+// applicantName is who an operator's applicant is by their newest
+// application's form: the name and date of birth to compare with the
+// passport in hand. The read is the operator's, in the access log as
+// any. Empty for an applicant's own pages, without applications, or when
+// the data are erased or cannot be read: the banner then shows the id.
+func (h *handlers) applicantName(c *fiber.Ctx, apps []AppRow) string {
+	if onBehalfOf(c, session(c)) == "" || len(apps) == 0 || apps[0].Erased != nil {
+		return ""
+	}
+	var v appview.View
+	if err := h.get(c, withAfter(c, "/api/v1/applications/"+url.PathEscape(apps[0].ApplicationID), nil), &v); err != nil {
+		h.d.Logger.DebugContext(c.UserContext(), "operator banner: the applicant's name is not readable", "err", err)
+		return ""
+	}
+	a := v.Form.Applicant
+	name := strings.Join(strings.Fields(a.LastName+" "+a.FirstName+" "+a.MiddleName), " ")
+	if name == "" || a.LastName == piicrypt.Marker {
+		return ""
+	}
+	return name + ", " + h.lang(c).Date(a.BirthDate)
 }
 
 func (h *handlers) obo(c *fiber.Ctx, p *Page) *Page {

@@ -115,8 +115,11 @@ type Page struct {
 	// OnBehalfOf is the applicant an operator acts for on this page; the
 	// page's script sends it as X-On-Behalf-Of.
 	OnBehalfOf string
-	Nav        []NavItem
-	Data       any
+	// OnBehalfName names that applicant for the operator to compare with
+	// the passport in hand, where the page has read it.
+	OnBehalfName string
+	Nav          []NavItem
+	Data         any
 }
 
 // formStart is the page a form posted to path starts from.

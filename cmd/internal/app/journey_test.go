@@ -649,3 +649,19 @@ func TestOperatorFindsApplicantByPhone(t *testing.T) {
 		t.Errorf("by id: %d to %q", r.status, r.header.Get("Location"))
 	}
 }
+
+// The operator's banner names the applicant by their newest application
+// (name and date of birth, to compare with the passport in hand), not by
+// an opaque id alone.
+func TestOperatorBannerNamesTheApplicant(t *testing.T) {
+	c, p, r := submittedOne(t, "banner-applicant", "B1234567")
+	op := c.session("operator", "op-banner")
+	page := c.must(req{method: "GET", path: fmt.Sprintf("/cabinet?applicant=%s&after=%d", url.QueryEscape(p.Subject), r.Position), session: op}, 200, nil)
+	if !strings.Contains(page.body, "Вы работаете от имени заявителя: Каримов Бахтиёр, 12.04.1990") {
+		t.Errorf("the operator's banner does not name the applicant: %s", regexp.MustCompile(`(?s)<div class="obo">.*?</div></div>`).FindString(page.body))
+	}
+	own := c.must(req{method: "GET", path: fmt.Sprintf("/cabinet?after=%d", r.Position), session: c.session("applicant", p.Subject)}, 200, nil)
+	if strings.Contains(own.body, "Вы работаете от имени") {
+		t.Errorf("the applicant's own cabinet has the operator's banner")
+	}
+}
