@@ -74,6 +74,8 @@ type Store struct {
 
 	catMu sync.Mutex
 	cat   *catalog
+	// gens is the generation each projection's checkpoint last had here.
+	gens map[string]int
 }
 
 // catalog is a snapshot of the aliases and collection kinds.
@@ -426,7 +428,31 @@ func (s *Store) LoadCheckpoint(ctx context.Context, projection string) (readstor
 	if err != nil {
 		return readstore.Checkpoint{}, fmt.Errorf("mongostore: checkpoint %q: %w", projection, err)
 	}
-	return d.checkpoint(), nil
+	cp := d.checkpoint()
+	s.sawGeneration(ctx, cp)
+	return cp, nil
+}
+
+// sawGeneration reloads the catalog when a projection's checkpoint names
+// a generation other than the one it named last here (or is read here
+// for the first time, with a catalog perhaps loaded before). A rebuild's switch
+// sets the aliases before that checkpoint, so a process that waited for
+// the checkpoint (read-your-writes off the leaseholder) reads through the
+// new aliases; through the cached ones it read the old generation, which
+// no longer receives writes, for up to CatalogTTL.
+func (s *Store) sawGeneration(ctx context.Context, cp readstore.Checkpoint) {
+	s.catMu.Lock()
+	if s.gens == nil {
+		s.gens = map[string]int{}
+	}
+	prev, seen := s.gens[cp.Projection]
+	s.gens[cp.Projection] = cp.Generation
+	s.catMu.Unlock()
+	if !seen || prev != cp.Generation {
+		if _, err := s.catalog(ctx, true); err != nil {
+			s.log.WarnContext(ctx, "reload the catalog after a switch", "projection", cp.Projection, "err", err)
+		}
+	}
 }
 
 // Checkpoints lists all checkpoints by projection name.
