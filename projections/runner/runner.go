@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -809,9 +810,17 @@ func (r *Runner) ReplayParked(ctx context.Context, name string) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	n := 0
+	n, skipped := 0, 0
 	for _, p := range parked {
 		if p.Handler() != name {
+			continue
+		}
+		later, err := r.supersededBy(ctx, st, p)
+		if err != nil {
+			return n, err
+		}
+		if later {
+			skipped++
 			continue
 		}
 		msg, err := r.opts.Events.ToMessage(ctx, p)
@@ -830,7 +839,48 @@ func (r *Runner) ReplayParked(ctx context.Context, name string) (int, error) {
 		}
 		n++
 	}
+	if skipped > 0 {
+		return n, &SupersededError{Projection: name, Skipped: skipped}
+	}
 	return n, nil
+}
+
+// SupersededError reports parked messages that ReplayParked left parked
+// because later events of their streams are already in the projection.
+type SupersededError struct {
+	Projection string
+	Skipped    int
+}
+
+func (e *SupersededError) Error() string {
+	return fmt.Sprintf("runner: %d parked messages of %s not replayed: later events of their streams are applied already; rebuild the projection to include them", e.Skipped, e.Projection)
+}
+
+// supersededBy says whether the projection has applied an event of the
+// parked message's stream that came after it. Applied now, the message
+// would land behind that event: on a document that event wrote it is a
+// no-op (the document's position is past it), and one that event deleted
+// it would bring back. Only a rebuild, which applies every event in its
+// order, puts it in its place.
+func (r *Runner) supersededBy(ctx context.Context, st *state, p eventstore.Parked) (bool, error) {
+	md := p.Message.Metadata
+	stream := md[eventstore.MetaStream]
+	rev, err1 := strconv.ParseUint(md[eventstore.MetaRevision], 10, 64)
+	pos, err2 := strconv.ParseUint(md[eventstore.MetaPosition], 10, 64)
+	if stream == "" || err1 != nil || err2 != nil {
+		return false, nil // not an event of a stream: nothing to come after it
+	}
+	st.mu.Lock()
+	applied := st.cp.Position
+	st.mu.Unlock()
+	if applied <= pos {
+		return false, nil
+	}
+	after, err := r.opts.Events.LoadFrom(ctx, stream, rev+1, 1)
+	if err != nil {
+		return false, fmt.Errorf("runner: read %s after the parked message: %w", stream, err)
+	}
+	return len(after) > 0 && after[0].Position > pos && after[0].Position <= applied, nil
 }
 
 // Names lists the projections, sorted.

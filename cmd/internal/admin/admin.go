@@ -238,6 +238,13 @@ func (s *server) replayParked(c *fiber.Ctx) error {
 			"Проекции сейчас работают на другом узле omsd; повторите запрос там.",
 			"The projections run on another omsd node right now; send the request there.")))
 	}
+	var sup *runner.SupersededError
+	if errors.As(err, &sup) {
+		s.d.Logger.WarnContext(ctx, "parked messages left parked: their streams went on", "projection", name, "replayed", n, "superseded", sup.Skipped)
+		return refuse(c, cmderr.New(cmderr.Conflict, "replay_superseded", cmderr.T(
+			fmt.Sprintf("Повторно применено сообщений: %d. Ещё %d не применены: проекция уже применила более поздние события тех же потоков, и сейчас они легли бы не на своё место. Они остаются в списке отложенных; чтобы их учесть, пересоберите проекцию: omsctl projections rebuild %s.", n, sup.Skipped, name),
+			fmt.Sprintf("%d parked messages replayed. %d more were not: the projection has applied later events of their streams, and applied now they would land out of order. They stay parked; to include them, rebuild the projection: omsctl projections rebuild %s.", n, sup.Skipped, name))))
+	}
 	if err != nil {
 		s.d.Logger.WarnContext(ctx, "replay of parked messages stopped", "projection", name, "replayed", n, "err", err)
 		return refuse(c, cmderr.New(cmderr.Conflict, "replay_failed", cmderr.T(

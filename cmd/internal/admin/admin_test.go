@@ -24,6 +24,7 @@ type projections struct {
 	mu         sync.Mutex
 	rebuilds   int
 	failReplay bool
+	superseded bool
 }
 
 func (p *projections) Names() []string                                  { return []string{"cabinet"} }
@@ -38,6 +39,9 @@ func (p *projections) Rebuild(context.Context, string, runner.RebuildOptions) (r
 func (p *projections) ReplayParked(context.Context, string) (int, error) {
 	if p.failReplay {
 		return 2, errors.New("runner: replay of parked 42 failed again: boom")
+	}
+	if p.superseded {
+		return 1, &runner.SupersededError{Projection: "cabinet", Skipped: 2}
 	}
 	return 3, nil
 }
@@ -140,6 +144,17 @@ func TestFailedReplayIsABilingual409(t *testing.T) {
 	p.failReplay = false
 	if a := post(t, newAdminApp(p), "/api/v1/admin/projections/cabinet/replay-parked", ""); a.status != 200 || a.body["replayed"] != float64(3) {
 		t.Fatalf("replay: %d %v", a.status, a.body)
+	}
+	// Parked messages left parked because their streams went on: told in
+	// both languages, with the counts and the rebuild that includes them.
+	p.superseded = true
+	a = post(t, newAdminApp(p), "/api/v1/admin/projections/cabinet/replay-parked", "")
+	wantProblem(t, "superseded replay", a, 409, "replay_superseded")
+	d := a.body["detail"].(map[string]any)
+	for _, s := range []string{d["ru"].(string), d["en"].(string)} {
+		if !strings.Contains(s, "1") || !strings.Contains(s, "2") || !strings.Contains(s, "omsctl projections rebuild cabinet") {
+			t.Errorf("detail %q: want both counts and the rebuild", s)
+		}
 	}
 }
 
