@@ -292,3 +292,60 @@ func TestDeadlineStates(t *testing.T) {
 		}
 	}
 }
+
+// The application's page says what to do next as the cabinet does, the
+// erasure and a withdrawn consent included; it said "the policy is active,
+// download the extract" after the consent was withdrawn, and "you may
+// apply again" after an erasure that bars it.
+func TestNextStep(t *testing.T) {
+	for _, c := range []struct {
+		status            string
+		erased, withdrawn bool
+		want              string
+	}{
+		{appview.StatusPolicyActive, false, false, "next.policy_active"},
+		{appview.StatusPolicyActive, false, true, "next.consentWithdrawn"},
+		{appview.StatusPolicyExpired, false, true, "next.consentWithdrawn"},
+		{appview.StatusWithdrawn, true, true, "next.erased"},
+		{appview.StatusInReview, false, false, "next.in_review"},
+	} {
+		if got := nextStep(c.status, c.erased, c.withdrawn); got != c.want {
+			t.Errorf("%+v: %s, want %s", c, got, c.want)
+		}
+	}
+	r, err := newRenderer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"next.consentWithdrawn", "next.erased"} {
+		if !r.langs["ru"].Has(k) || !r.langs["en"].Has(k) {
+			t.Errorf("no text for %s", k)
+		}
+	}
+}
+
+// Erased scans are named, not linked: the download can only refuse, and a
+// browser showed its problem JSON.
+func TestErasedScansAreNotLinked(t *testing.T) {
+	r, err := newRenderer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ru := r.langs["ru"]
+	v := appview.View{Form: schema.Form{Documents: []schema.DocumentRef{{Kind: "passport", ID: "d-1", ContentType: "image/png"}}}}
+	render := func(v appview.View) string {
+		var b strings.Builder
+		if err := r.fragment.ExecuteTemplate(&b, "summary", map[string]any{"L": ru, "S": summarize(ru, v, true)}); err != nil {
+			t.Fatal(err)
+		}
+		return b.String()
+	}
+	if html := render(v); !strings.Contains(html, `href="/api/v1/documents/d-1"`) {
+		t.Fatalf("a scan is not linked: %s", html)
+	}
+	v.Erased = &appview.Erasure{}
+	html := render(v)
+	if strings.Contains(html, "/api/v1/documents/") || !strings.Contains(html, ru.T("erased.value")) {
+		t.Errorf("an erased scan: %s", html)
+	}
+}

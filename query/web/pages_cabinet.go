@@ -69,14 +69,7 @@ func (h *handlers) cabinet(c *fiber.Ctx) error {
 		d.Inbox = append(d.Inbox, doc.Inbox[i])
 	}
 	for _, a := range doc.Applications {
-		next := "next." + a.Status
-		switch {
-		case a.Erased != nil:
-			next = "next.erased"
-		case a.Consent.Withdrawn() && (a.Status == appview.StatusPolicyActive || a.Status == appview.StatusPolicyExpired):
-			next = "next.consentWithdrawn"
-		}
-		d.Applications = append(d.Applications, AppRow{Application: a, Next: next})
+		d.Applications = append(d.Applications, AppRow{Application: a, Next: nextStep(a.Status, a.Erased != nil, a.Consent.Withdrawn())})
 	}
 	// Newest first: people look for what they did last.
 	slices.SortStableFunc(d.Applications, func(a, b AppRow) int { return b.SubmittedAt.Compare(a.SubmittedAt) })
@@ -108,6 +101,20 @@ func (h *handlers) applicantName(c *fiber.Ctx, apps []AppRow) string {
 		return ""
 	}
 	return name + ", " + h.lang(c).Date(a.BirthDate)
+}
+
+// nextStep is the catalog key of what an application's owner can do next,
+// the same on the cabinet and the application's page: by its status,
+// unless its data are erased or, with a policy, the consent is withdrawn
+// (then renewing and changing the address are refused).
+func nextStep(status string, erased, consentWithdrawn bool) string {
+	switch {
+	case erased:
+		return "next.erased"
+	case consentWithdrawn && (status == appview.StatusPolicyActive || status == appview.StatusPolicyExpired):
+		return "next.consentWithdrawn"
+	}
+	return "next." + status
 }
 
 func (h *handlers) obo(c *fiber.Ctx, p *Page) *Page {
@@ -221,10 +228,12 @@ func (h *handlers) newApplication(c *fiber.Ctx) error {
 
 // ApplicationData is an application as its applicant sees it.
 type ApplicationData struct {
-	View        appview.View
-	Summary     Summary
-	Open        []QuestionForm
-	ApplicantQ  string
+	View       appview.View
+	Summary    Summary
+	Open       []QuestionForm
+	ApplicantQ string
+	// Next is the catalog key of what the owner can do next (nextStep).
+	Next        string
 	CanWithdraw bool
 	// CanWithdrawConsent shows the consent withdrawal form: to the
 	// applicant and the operator acting for them, while consent stands.
@@ -259,8 +268,9 @@ func (h *handlers) applicantApplication(c *fiber.Ctx) error {
 		return h.apiFailure(c, err)
 	}
 	l := h.lang(c)
-	d := ApplicationData{View: v, Summary: summarize(l, v, false), ApplicantQ: h.applicantQuery(c)}
-	d.CanWithdraw = session(c).Role == roleApplicant && slices.Contains([]string{appview.StatusSubmitted, appview.StatusInReview, appview.StatusInfoRequested}, v.Status)
+	d := ApplicationData{View: v, Summary: summarize(l, v, false), ApplicantQ: h.applicantQuery(c), Next: nextStep(v.Status, v.Erased != nil, v.Consent.Withdrawn())}
+	d.CanWithdraw = (session(c).Role == roleApplicant || session(c).Role == roleOperator) &&
+		slices.Contains([]string{appview.StatusSubmitted, appview.StatusInReview, appview.StatusInfoRequested}, v.Status)
 	d.CanWithdrawConsent = (session(c).Role == roleApplicant || session(c).Role == roleOperator) &&
 		v.Erased == nil && v.Consent != nil && v.Consent.WithdrawnAt.IsZero()
 	if v.Status == appview.StatusInfoRequested {

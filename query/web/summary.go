@@ -87,6 +87,12 @@ func summarize(l *Lang, v appview.View, staff bool) Summary {
 		s.Groups[i].Rows = rows
 	}
 	for _, d := range f.Documents {
+		if v.Erased != nil {
+			// The scans went with the data: named, not linked to a
+			// download that can only refuse.
+			s.Scans = append(s.Scans, Scan{Kind: d.Kind, Label: l.T("scan." + d.Kind)})
+			continue
+		}
 		s.Scans = append(s.Scans, Scan{Kind: d.Kind, Label: l.T("scan." + d.Kind), URL: "/api/v1/documents/" + d.ID,
 			Image: staff && (d.ContentType == "image/png" || d.ContentType == "image/jpeg")})
 	}
