@@ -1,6 +1,8 @@
 package web
 
 import (
+	"strings"
+
 	"github.com/omsonline/oms/events/schema"
 )
 
@@ -183,6 +185,11 @@ var questionFields = []string{
 func fieldLabel(l *Lang, ptr string) string {
 	if k := "ptr" + ptr; l.Has(k) {
 		return l.T(k)
+	}
+	// Any other part of the form (a reviewer may ask about any) as the
+	// timeline names it, less the form itself.
+	if names := l.names("/form" + ptr); len(names) > 1 {
+		return strings.Join(names[1:], " · ")
 	}
 	return ptr
 }

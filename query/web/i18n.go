@@ -135,17 +135,22 @@ var codeNames = map[string]string{
 // field added later, Field is empty rather than half a name, and the
 // timeline shows the pointer alone.
 func (l *Lang) Field(path string) string {
+	return strings.Join(l.names(path), " · ")
+}
+
+// names are the names of path's parts, or none when one has no name.
+func (l *Lang) names(path string) []string {
 	parts := strings.Split(strings.TrimPrefix(path, "/"), "/")
 	names := make([]string, 0, len(parts))
 	key := "path"
 	for _, p := range parts {
 		name, ok := l.part(&key, p)
 		if !ok {
-			return ""
+			return nil
 		}
 		names = append(names, name)
 	}
-	return strings.Join(names, " · ")
+	return names
 }
 
 // part extends the catalog key of a pointer's parent by one part p and

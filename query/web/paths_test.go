@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/omsonline/oms/events/schema"
 	"github.com/omsonline/oms/projections/appview"
 )
 
@@ -78,5 +79,30 @@ func TestTimelineNamesEveryField(t *testing.T) {
 		if got := en.Field(c.ptr); got != c.en {
 			t.Errorf("en %s: %q, want %q", c.ptr, got, c.en)
 		}
+	}
+}
+
+// A reviewer may ask about any part of the form (the command accepts any
+// of its pointers); the applicant's page names each, in both languages,
+// where "/address/street" showed as the bare pointer.
+func TestQuestionFieldsAreNamed(t *testing.T) {
+	cats, err := loadCatalogs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ps []string
+	viewPaths(reflect.TypeOf(schema.Form{}), "", &ps)
+	for _, code := range []string{"ru", "en"} {
+		for _, p := range ps {
+			if strings.Contains(p, "*") {
+				continue // the command takes no item pointers
+			}
+			if got := fieldLabel(cats[code], p); got == p || got == "" {
+				t.Errorf("%s: %s is not named", code, p)
+			}
+		}
+	}
+	if got := fieldLabel(cats["ru"], "/address/street"); got != "Адрес проживания · Улица" {
+		t.Errorf("/address/street: %q", got)
 	}
 }
