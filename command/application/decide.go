@@ -436,9 +436,10 @@ func (c Renew) decide(s State, env Env) ([]schema.Event, error) {
 	if s.Status == StatusPolicyActive {
 		opens := validTo.AddDate(0, 0, -env.Config.RenewalWindowDays)
 		if today.Before(opens) {
+			// Dates as people write them, as the cabinet shows them.
 			return nil, conflict("renewal_too_early",
-				fmt.Sprintf("Полис действует до %s; продлить его можно с %s.", s.ValidTo, formatDate(opens)),
-				fmt.Sprintf("The policy is valid until %s; it can be renewed from %s.", s.ValidTo, formatDate(opens)))
+				fmt.Sprintf("Полис действует до %s; продлить его можно с %s.", validTo.Format("02.01.2006"), opens.Format("02.01.2006")),
+				fmt.Sprintf("The policy is valid until %s; it can be renewed from %s.", validTo.Format("2 Jan 2006"), opens.Format("2 Jan 2006")))
 		}
 	}
 	var fields cmderr.Fields

@@ -359,7 +359,7 @@ func TestRenew(t *testing.T) {
 	t.Run("too early", func(t *testing.T) {
 		_, err := application.Decide(active, application.Renew{}, env(asOwner, time.Date(2026, 2, 1, 9, 0, 0, 0, time.UTC)))
 		e, _ := cmderr.As(err)
-		if e == nil || e.Kind != cmderr.Conflict || e.Code != "renewal_too_early" || !strings.Contains(e.Message.EN, "2026-02-17") {
+		if e == nil || e.Kind != cmderr.Conflict || e.Code != "renewal_too_early" || !strings.Contains(e.Message.EN, "17 Feb 2026") || !strings.Contains(e.Message.RU, "17.02.2026") {
 			t.Fatalf("got %v", err)
 		}
 	})

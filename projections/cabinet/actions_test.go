@@ -62,7 +62,7 @@ func TestConsentWithdrawnNoticeIsTruthful(t *testing.T) {
 				t.Errorf("%s: %q promises an erasure that nothing performs", name, text)
 			}
 		}
-		if c.RetainUntil != "" && !strings.Contains(n.Body.RU, c.RetainUntil) {
+		if ru, _ := dateText(c.RetainUntil); c.RetainUntil != "" && !strings.Contains(n.Body.RU, ru) {
 			t.Errorf("%s: %q does not say until when", name, n.Body.RU)
 		}
 	}
@@ -151,5 +151,17 @@ func TestNoticesSayAnOperatorActed(t *testing.T) {
 		if !ok || strings.Contains(n.Body.RU, "МФЦ") || strings.Contains(n.Body.EN, "МФЦ") {
 			t.Errorf("%s by the applicant: %v %+v", typ, ok, n.Body)
 		}
+	}
+}
+
+// Dates in the inbox read as the rest of the cabinet writes them, the
+// retention date of a withdrawn consent included (it was 2032-11-27).
+func TestConsentNoticeWritesTheDate(t *testing.T) {
+	v := &appview.View{ApplicationID: "a-1", Consent: &appview.Consent{RetainUntil: "2032-11-27"}}
+	var r eventstore.Recorded
+	r.Envelope = events.Envelope{EventID: "e", Type: "ConsentWithdrawn", Actor: events.Actor{ID: "alice", Role: events.RoleApplicant}}
+	n, ok := notify(v, r, 10)
+	if !ok || !strings.Contains(n.Body.RU, "27.11.2032") || !strings.Contains(n.Body.EN, "27 Nov 2032") || strings.Contains(n.Body.RU+n.Body.EN, "2032-11-27") {
+		t.Errorf("%v %+v", ok, n.Body)
 	}
 }

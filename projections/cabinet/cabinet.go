@@ -300,8 +300,9 @@ func notify(v *appview.View, ev eventstore.Recorded, slaDays int) (Notification,
 		n.Title = Text{"Согласие на обработку данных отозвано", "Consent to data processing withdrawn"}
 		switch {
 		case v.Consent != nil && v.Consent.RetainUntil != "":
-			n.Body = Text{"Сведения о выданном полисе закон требует хранить до " + v.Consent.RetainUntil + ". После этой даты они подлежат удалению; когда данные удалят, здесь появится уведомление.",
-				"The law requires keeping the record of the issued policy until " + v.Consent.RetainUntil + ". After that date it is due for erasure; when your data are erased, a notice will appear here."}
+			ru, en := dateText(v.Consent.RetainUntil)
+			n.Body = Text{"Сведения о выданном полисе закон требует хранить до " + ru + ". После этой даты они подлежат удалению; когда данные удалят, здесь появится уведомление.",
+				"The law requires keeping the record of the issued policy until " + en + ". After that date it is due for erasure; when your data are erased, a notice will appear here."}
 		default:
 			// Erasure is the operator's act (the erase command), which the
 			// law requires within 30 days of the withdrawal; this notice
