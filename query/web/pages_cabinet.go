@@ -1,6 +1,8 @@
 package web
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"net/url"
 	"slices"
 	"strings"
@@ -161,6 +163,10 @@ type FormData struct {
 	Uploads    []Upload
 	Countries  []Option
 	ApplicantQ string
+	// DraftKey names the page script's draft of the form: a digest of who
+	// is signed in and the applicant an operator acts for, so that a draft
+	// is never offered to anyone else on the same browser tab.
+	DraftKey string
 }
 
 // FormStep is one step of the form.
@@ -222,8 +228,16 @@ func (h *handlers) newApplication(c *fiber.Ctx) error {
 		Uploads:    uploads(l, schema.DocumentKinds, false),
 		Countries:  h.countries(l),
 		ApplicantQ: h.applicantQuery(c),
+		DraftKey:   draftKey(session(c).ActorID, onBehalfOf(c, session(c))),
 	}
 	return h.render(c, fiber.StatusOK, "form", h.obo(c, h.page(c, "form.title", d)))
+}
+
+// draftKey is FormData.DraftKey: it tells drafts apart without putting
+// the ids themselves into the browser's storage.
+func draftKey(actor, onBehalfOf string) string {
+	sum := sha256.Sum256([]byte(actor + "\x00" + onBehalfOf))
+	return hex.EncodeToString(sum[:12])
 }
 
 // ApplicationData is an application as its applicant sees it.

@@ -129,6 +129,19 @@ func (s *session) text(sel string) string {
 	return txt
 }
 
+// value is what the input with the id holds.
+func (s *session) value(id string) string {
+	s.t.Helper()
+	ctx, cancel := context.WithTimeout(s.ctx, 10*time.Second)
+	defer cancel()
+	v, err := chromedp.Run(ctx, chromedp.Value(chromedp.ID(id)))
+	if err != nil {
+		s.shot("failed-value")
+		s.t.Fatalf("value of #%s: %v", id, err)
+	}
+	return v
+}
+
 // see waits until the element shows the text, as a person would wait for
 // the page to settle, and fails with what it showed instead.
 func (s *session) see(sel, want string) {
@@ -281,6 +294,17 @@ func TestSeedJourneyInBrowser(t *testing.T) {
 		s.see(fmt.Sprintf(`[data-field="/documents/%d"] .upload-status`, i), "Загружено: "+kind+".png")
 	}
 	s.shot("form-scans-uploaded")
+	// Switching the language reloads the page: what was typed and uploaded
+	// is kept (the tab's draft), and survives the switch back.
+	for _, lang := range []struct{ h1, uploaded string }{{"Application for an ОМС policy", "File uploaded earlier"}, {"Заявление на полис ОМС", "Файл загружен ранее"}} {
+		s.do("switch the language", chromedp.Click(chromedp.CSS(`a.lang`)), chromedp.WaitVisible(chromedp.ID("step-personal")))
+		s.see("h1", lang.h1)
+		if last, region := s.value("f-applicant-lastName"), s.value("f-address-region"); last != "Каримов" || region != "77" {
+			t.Fatalf("after the language switch the form holds %q and %q", last, region)
+		}
+		s.do("to the scans", chromedp.Click(chromedp.CSS(`[data-goto="scans"]`)), chromedp.WaitVisible(chromedp.ID("step-scans")))
+		s.see(`[data-field="/documents/2"] .upload-status`, lang.uploaded)
+	}
 	s.do("to consent", chromedp.Click(chromedp.CSS(`#step-scans [data-next]`)), chromedp.WaitVisible(chromedp.ID("step-consent")))
 	s.do("consent and submit", chromedp.Click(chromedp.ID("f-consent")), chromedp.Click(chromedp.CSS(`#step-consent button[type=submit]`)))
 
@@ -298,6 +322,10 @@ func TestSeedJourneyInBrowser(t *testing.T) {
 		chromedp.Click(chromedp.CSS(`[data-goto="consent"]`)), chromedp.WaitVisible(chromedp.ID("step-consent")),
 		chromedp.Click(chromedp.CSS(`#step-consent button[type=submit]`)))
 	s.see("h1", "Личный кабинет")
+	// Sent, the form's draft is gone from the tab.
+	if n, err := chromedp.Run(s.ctx, chromedp.Evaluate[int](`Object.keys(sessionStorage).filter(function (k) { return k.indexOf('oms-draft-') === 0; }).length`)); err != nil || n != 0 {
+		t.Errorf("%d drafts left after the submission (%v)", n, err)
+	}
 	s.see(".apps", "Подано")
 	s.see(".inbox", "Заявление принято в работу")
 	appID, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector("[data-app]").dataset.app`))

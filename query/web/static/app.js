@@ -150,7 +150,7 @@
     return fetch(url, { method: 'POST', headers: h, body: JSON.stringify(payload), credentials: 'same-origin' })
       .then(function (r) {
         return r.json().catch(function () { return {}; }).then(function (p) {
-          if (r.ok) { done(target, p); return; }
+          if (r.ok) { scope.dispatchEvent(new CustomEvent('oms:sent')); done(target, p); return; }
           showProblem(scope, r.status, p);
         });
       })
@@ -209,6 +209,7 @@
           status.textContent = t('js.uploaded', file.name);
           box.classList.add('done');
           box.dataset.uploaded = p.id;
+          box.dispatchEvent(new Event('change', { bubbles: true })); // into the draft
         } else {
           prog.hidden = true; status.textContent = '';
           err.textContent = pick(p.detail) || t('js.uploadFailed'); err.hidden = false;
@@ -217,6 +218,52 @@
       };
       x.onerror = function () { prog.hidden = true; status.textContent = ''; err.textContent = t('js.network'); err.hidden = false; };
       x.send(fd);
+    });
+  });
+
+  // --- the application form's draft -------------------------------------------
+  // What is typed into the application form stays in this tab
+  // (sessionStorage, gone with the tab) until it is sent, so switching the
+  // language, reloading or leaving for a moment loses nothing. The key is
+  // the server's digest of who is signed in and for whom an operator acts:
+  // someone else signing in on the same tab never gets it. Signing out
+  // clears every draft.
+  var draftPrefix = 'oms-draft-';
+  document.querySelectorAll('form.wizard[data-draft]').forEach(function (wiz) {
+    var key = draftPrefix + wiz.dataset.draft;
+    var fields = function () { return wiz.querySelectorAll('[name^="/"]'); };
+    var saved = null;
+    try { saved = JSON.parse(sessionStorage.getItem(key) || 'null'); } catch (e) { saved = null; }
+    if (saved) {
+      fields().forEach(function (el) {
+        if (!Object.prototype.hasOwnProperty.call(saved, el.name)) return;
+        if (el.type === 'checkbox') { el.checked = !!saved[el.name]; return; }
+        if (el.value || !saved[el.name]) return;
+        el.value = saved[el.name];
+        if (el.hasAttribute('data-upload-id')) {
+          var box = el.closest('[data-upload-box]');
+          box.classList.add('done');
+          box.querySelector('.upload-status').textContent = t('js.uploadedBefore');
+        }
+      });
+    }
+    var save = function () {
+      var out = {};
+      fields().forEach(function (el) { out[el.name] = el.type === 'checkbox' ? el.checked : el.value; });
+      try { sessionStorage.setItem(key, JSON.stringify(out)); } catch (e) { /* full or disabled: no draft */ }
+    };
+    wiz.addEventListener('input', save);
+    wiz.addEventListener('change', save);
+    wiz.addEventListener('oms:sent', function () { try { sessionStorage.removeItem(key); } catch (e) {} });
+  });
+  document.querySelectorAll('form[action="/signout"]').forEach(function (f) {
+    f.addEventListener('submit', function () {
+      try {
+        for (var i = sessionStorage.length - 1; i >= 0; i--) {
+          var k = sessionStorage.key(i);
+          if (k && k.indexOf(draftPrefix) === 0) sessionStorage.removeItem(k);
+        }
+      } catch (e) {}
     });
   });
 
