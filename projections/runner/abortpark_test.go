@@ -14,8 +14,6 @@ import (
 	"github.com/omsonline/oms/projections/runner"
 )
 
-// flaky counts Ticks like counter; an event marked poison fails once (a
-// transient error: its first retry would succeed).
 // flaky fails the first apply of a poison Tick, as a transient fault
 // would, and says so on failed.
 type flaky struct {
@@ -34,11 +32,6 @@ func (f *flaky) Apply(ctx context.Context, tx *runner.Tx, ev eventstore.Recorded
 	return f.counter.Apply(ctx, tx, ev)
 }
 
-// A node that loses its lease while a message waits for its retry parks
-// that message: Abort makes every later attempt fail with errAborted, and
-// the poison queue, outside the retries, parks it as if it were poison.
-// The next term applies it from the checkpoint, and it stays listed as
-// parked, for replay-parked to apply again.
 // A message waiting for its retry when the runner is aborted or closed is
 // not parked: it was cut short, not found poisonous, and the next run
 // applies it from the checkpoint. Parked ("context canceled"), it stayed

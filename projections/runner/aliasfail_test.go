@@ -15,7 +15,6 @@ import (
 	"github.com/omsonline/oms/projections/runner"
 )
 
-// faultyStore fails SetAliases, or the rebuild's own flushes, on demand.
 // faultyStore fails what a test asks it to: setting aliases, the flushes
 // of a rebuild, or the switch's flush of the projection's checkpoint.
 type faultyStore struct {
@@ -40,12 +39,6 @@ func (f *faultyStore) Flush(ctx context.Context, w []readstore.Write, cp readsto
 	return f.Store.Flush(ctx, w, cp)
 }
 
-// A rebuild whose switch stored the new generation's checkpoint but failed
-// to set the aliases leaves the store's checkpoint naming generation 2
-// while the runner goes on with generation 1. The next rebuild takes
-// generation 2 again and drops its collections as leftovers; if it fails
-// too (or the process dies) before a live flush rewrote the checkpoint, a
-// restart resumes at the head over those emptied collections.
 // A rebuild whose switch fails leaves the live projection where it was,
 // and nothing is lost when the next rebuild fails too (or the process dies
 // in it) and the node restarts. The switch stored the new generation's
@@ -102,6 +95,78 @@ func TestFailedSwitchThenFailedRebuildLosesNothingOnRestart(t *testing.T) {
 	for s, n := range map[string]int{"s-0": 5, "s-1": 6, "s-2": 6} {
 		if c := g.count(t, s); c != n {
 			t.Errorf("after the restart %s counts %d, want %d", s, c, n)
+		}
+	}
+}
+
+// twin counts Ticks like counter, as a projection of its own, so that two
+// are rebuilt in one pass.
+type twin struct{ counter }
+
+func (*twin) Name() string { return "twin" }
+func (*twin) Collections() []runner.Collection {
+	return []runner.Collection{{Name: "twins", Kind: readstore.KindDocs}}
+}
+
+func (*twin) Apply(_ context.Context, tx *runner.Tx, ev eventstore.Recorded) error {
+	if ev.Envelope.Type != "Tick" {
+		return nil
+	}
+	var doc count
+	_, fresh, err := tx.GetJSON("twins", ev.Stream, &doc)
+	if err != nil || !fresh {
+		return err
+	}
+	return tx.Put("twins", ev.Stream, count{N: doc.N + 1}, nil)
+}
+
+// failTwinSwitch refuses the flush that would store twin's new generation.
+type failTwinSwitch struct{ *sqlitestore.Store }
+
+func (f *failTwinSwitch) Flush(ctx context.Context, w []readstore.Write, cp readstore.Checkpoint) error {
+	if cp.Projection == "twin" && cp.Generation == 2 {
+		return errors.New("disk full")
+	}
+	return f.Store.Flush(ctx, w, cp)
+}
+
+// Rebuilding two projections at once, a switch that fails for the second
+// leaves the first as it was too: its checkpoint names the generation its
+// live projection goes on writing, not the new one it had stored already
+// (which the next rebuild takes for its own and drops).
+func TestPartlyFailedSwitchPutsEveryCheckpointBack(t *testing.T) {
+	ctx := context.Background()
+	es := esdbtest.Store(t, eventstore.Options{})
+	base, err := sqlitestore.Open(ctx, sqlitestore.Options{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { base.Close() })
+	r, err := runner.New(ctx, runner.Options{Store: &failTwinSwitch{base}, Events: es, FlushInterval: 5 * time.Millisecond,
+		Subscriber: eventstore.NewSubscriber(es, eventstore.SubscriberOptions{StartFrom: runner.StartFrom(base), NackDelay: time.Millisecond})}, &counter{}, &twin{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rctx, cancel := context.WithCancel(ctx)
+	go r.Run(rctx)
+	<-r.Running()
+	defer func() { cancel(); r.Close() }()
+	g := &rig{events: es, store: base, runner: r}
+	var last uint64
+	for i := range 6 {
+		last = g.tick(t, fmt.Sprintf("s-%d", i%3), false)
+	}
+	waitFor(t, r, last)
+	if _, err := r.RebuildAll(ctx, []string{"counter", "twin"}, runner.RebuildOptions{DropDelay: time.Hour}); err == nil {
+		t.Fatal("the rebuild succeeded though twin's switch failed")
+	}
+	for name, coll := range map[string]string{"counter": "counts", "twin": "twins"} {
+		cp, err := base.LoadCheckpoint(ctx, name)
+		if err != nil || cp.Generation != 1 {
+			t.Errorf("%s's checkpoint names generation %d (%v), want 1, the live one", name, cp.Generation, err)
+		}
+		if a, _ := base.Alias(ctx, coll); a != coll+"_g1" {
+			t.Errorf("%s reads %s, want %s_g1", coll, a, coll)
 		}
 	}
 }

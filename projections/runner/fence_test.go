@@ -54,12 +54,13 @@ func (s *committing) Flush(ctx context.Context, w []readstore.Write, cp readstor
 // the checkpoint going backwards. A flush started after the term ended is
 // refused by the fence, asked again after waiting for the flush before it.
 func TestAbortLeavesNoFlushBehind(t *testing.T) {
-	for _, queued := range []bool{false, true} {
-		name := "committing"
-		if queued {
-			name = "queued"
-		}
-		t.Run(name, func(t *testing.T) {
+	for _, c := range []struct {
+		name      string
+		queued    bool
+		batchSize int // 1: a full batch starts the flush; else the flush loop's timer
+	}{{"committing", false, 1}, {"queued", true, 1}, {"queued by the timer", true, 1000}} {
+		queued := c.queued
+		t.Run(c.name, func(t *testing.T) {
 			ctx := context.Background()
 			es := esdbtest.Store(t, eventstore.Options{})
 			base, err := sqlitestore.Open(ctx, sqlitestore.Options{Dir: t.TempDir()})
@@ -75,9 +76,11 @@ func TestAbortLeavesNoFlushBehind(t *testing.T) {
 				}
 				return nil
 			}
-			// A full batch starts the flush (BatchSize 1), on the context
-			// the runner gives it, not the flush loop's.
-			r1, err := runner.New(ctx, runner.Options{Store: slow, Events: es, Fence: fence, BatchSize: 1, FlushInterval: time.Hour,
+			interval := time.Hour
+			if c.batchSize > 1 {
+				interval = 5 * time.Millisecond
+			}
+			r1, err := runner.New(ctx, runner.Options{Store: slow, Events: es, Fence: fence, BatchSize: c.batchSize, FlushInterval: interval,
 				Subscriber: eventstore.NewSubscriber(es, eventstore.SubscriberOptions{StartFrom: runner.StartFrom(base), NackDelay: time.Millisecond})}, &counter{})
 			if err != nil {
 				t.Fatal(err)

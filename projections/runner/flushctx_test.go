@@ -11,7 +11,6 @@ import (
 	"github.com/omsonline/oms/projections/runner"
 )
 
-// ctxStore counts the counter's flushes that the store refused.
 // ctxStore counts the counter's flushes and those that failed.
 type ctxStore struct {
 	*sqlitestore.Store
@@ -32,9 +31,6 @@ func (s *ctxStore) Flush(ctx context.Context, w []readstore.Write, cp readstore.
 	return err
 }
 
-// A flush started because the batch is full runs with the context of the
-// message that filled it, which the subscriber cancels as soon as the
-// message is acked: such a flush fails (and is written again later).
 // A flush that a full batch starts runs in the background on a context of
 // its own. It ran on the context of the message that filled the batch,
 // which the ack cancels: every such flush failed (and was written again by

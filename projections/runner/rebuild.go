@@ -227,14 +227,21 @@ func (r *Runner) RebuildAll(ctx context.Context, names []string, o RebuildOption
 	if err := r.opts.Store.SetAliases(ctx, aliases); err != nil {
 		return prog, err
 	}
-	for _, p := range pairs {
+	for i, p := range pairs {
 		p.fresh.cp.Projection = p.name
 		p.fresh.unstored = true
 		if err := p.fresh.flushLocked(ctx); err != nil {
-			// The live projection goes on in the old generation: its
-			// readers go back there.
-			if berr := r.opts.Store.SetAliases(context.WithoutCancel(ctx), back); berr != nil {
+			// The live projections go on in the old generation: their
+			// readers go back there, and so do the checkpoints of those
+			// switched already (several projections rebuilt at once).
+			bctx := context.WithoutCancel(ctx)
+			if berr := r.opts.Store.SetAliases(bctx, back); berr != nil {
 				r.opts.Logger.Error("rebuild: point the readers back at the live generation", "err", berr)
+			}
+			for _, done := range pairs[:i] {
+				if berr := r.opts.Store.Flush(bctx, nil, done.live.cp); berr != nil {
+					r.opts.Logger.Error("rebuild: store the live generation's checkpoint back", "projection", done.name, "err", berr)
+				}
 			}
 			return prog, err
 		}

@@ -120,9 +120,10 @@ type Runner struct {
 	handlingMu sync.Mutex
 	closing    bool
 	handling   sync.WaitGroup
-	// flushCtx is the context of the flushes a full batch starts: not the
-	// message's, which the ack cancels while the flush goes on in the
-	// background (every such flush failed), but one that only Abort ends.
+	// flushCtx is the context of the live projections' flushes in the
+	// background: not their caller's (a message's, which the ack cancelled
+	// while the flush went on, so that every flush a full batch started
+	// failed), but one that only Abort ends.
 	flushCtx    context.Context
 	stopFlushes context.CancelFunc
 }
@@ -562,9 +563,6 @@ func (st *state) applyLocked(ctx context.Context, ev eventstore.Recorded, force 
 	}
 	st.events++
 	if st.events >= st.batchSize {
-		if st.live {
-			ctx = st.r.flushCtx
-		}
 		return st.flushLocked(ctx)
 	}
 	return nil
@@ -686,6 +684,14 @@ func (st *state) flushLocked(ctx context.Context) error {
 		order := st.order
 		st.batch, st.order, st.events = nil, nil, 0
 		st.inflight = j
+		if st.live {
+			// Whoever asked for it (a full batch, the flush loop's timer,
+			// a read-your-writes wait), a live flush in the background ends
+			// with the runner's Abort only: the caller's context may end
+			// first (a message's, at its ack), and the flush loop's ends
+			// only after Abort has waited for the flush.
+			ctx = st.r.flushCtx
+		}
 		go func() {
 			// Encoding happens here too, off the lock: the values are
 			// immutable (see Tx), and the next events apply meanwhile.
@@ -810,16 +816,39 @@ func (r *Runner) ReplayParked(ctx context.Context, name string) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	// The positions of this projection's parked events, by stream: one
+	// parked after another of its stream is not "applied" by the check
+	// below, and once one is left parked the later ones of its stream are
+	// too, as they would land without it.
+	mine := map[string]map[uint64]bool{}
+	for _, p := range parked {
+		if p.Handler() != name {
+			continue
+		}
+		stream := p.Message.Metadata[eventstore.MetaStream]
+		if pos, err := strconv.ParseUint(p.Message.Metadata[eventstore.MetaPosition], 10, 64); err == nil {
+			if mine[stream] == nil {
+				mine[stream] = map[uint64]bool{}
+			}
+			mine[stream][pos] = true
+		}
+	}
+	left := map[string]bool{} // streams with a parked event left parked
 	n, skipped := 0, 0
 	for _, p := range parked {
 		if p.Handler() != name {
 			continue
 		}
-		later, err := r.supersededBy(ctx, st, p)
-		if err != nil {
-			return n, err
+		stream := p.Message.Metadata[eventstore.MetaStream]
+		later := left[stream]
+		if !later {
+			var err error
+			if later, err = r.supersededBy(ctx, st, p, mine[stream]); err != nil {
+				return n, err
+			}
 		}
 		if later {
+			left[stream] = true
 			skipped++
 			continue
 		}
@@ -857,12 +886,13 @@ func (e *SupersededError) Error() string {
 }
 
 // supersededBy says whether the projection has applied an event of the
-// parked message's stream that came after it. Applied now, the message
+// parked message's stream that came after it (one parked too, among
+// parked, was not applied). Applied now, the message
 // would land behind that event: on a document that event wrote it is a
 // no-op (the document's position is past it), and one that event deleted
 // it would bring back. Only a rebuild, which applies every event in its
 // order, puts it in its place.
-func (r *Runner) supersededBy(ctx context.Context, st *state, p eventstore.Parked) (bool, error) {
+func (r *Runner) supersededBy(ctx context.Context, st *state, p eventstore.Parked, parked map[uint64]bool) (bool, error) {
 	md := p.Message.Metadata
 	stream := md[eventstore.MetaStream]
 	rev, err1 := strconv.ParseUint(md[eventstore.MetaRevision], 10, 64)
@@ -876,11 +906,16 @@ func (r *Runner) supersededBy(ctx context.Context, st *state, p eventstore.Parke
 	if applied <= pos {
 		return false, nil
 	}
-	after, err := r.opts.Events.LoadFrom(ctx, stream, rev+1, 1)
+	after, err := r.opts.Events.LoadFrom(ctx, stream, rev+1, ^uint64(0))
 	if err != nil {
 		return false, fmt.Errorf("runner: read %s after the parked message: %w", stream, err)
 	}
-	return len(after) > 0 && after[0].Position > pos && after[0].Position <= applied, nil
+	for _, e := range after {
+		if e.Position > pos && e.Position <= applied && !parked[e.Position] {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // Names lists the projections, sorted.

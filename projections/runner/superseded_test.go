@@ -11,8 +11,6 @@ import (
 	"github.com/omsonline/oms/projections/runner"
 )
 
-// closer counts Ticks like counter and deletes the stream's document on a
-// Close, as a projection drops a withdrawn application's view.
 // closer counts Ticks like counter and deletes a stream's document on
 // "Close", as the queue deletes the item of a closed application.
 type closer struct{ counter }
@@ -24,10 +22,6 @@ func (c *closer) Apply(ctx context.Context, tx *runner.Tx, ev eventstore.Recorde
 	return c.counter.Apply(ctx, tx, ev)
 }
 
-// A parked event replayed after a later event deleted its document brings
-// the document back: a delete leaves no position behind, so the replay
-// finds nothing, takes itself for new, and writes a document that a
-// rebuild from position 0 does not have.
 // A parked event whose stream went on in the projection is not replayed:
 // behind the later events it would be a no-op on the document they wrote,
 // and one they deleted it brought back (a closed application's queue item
@@ -58,5 +52,26 @@ func TestReplayedParkedEventDoesNotResurrectADeletedDocument(t *testing.T) {
 	}
 	if d, err := g.store.Get(context.Background(), "counts", "s"); !errors.Is(err, readstore.ErrNotFound) {
 		t.Errorf("after the replay the deleted document is back: %s at %d (err %v)", d.Body, d.Position, err)
+	}
+}
+
+// Two parked events of one stream, and nothing applied after them in it,
+// are both replayed, in their order: the second is not taken for a later
+// event already applied, which left the first parked and replayed the
+// second without it.
+func TestParkedEventsOfOneStreamReplayInOrder(t *testing.T) {
+	c := &closer{}
+	c.broken.Store(true)
+	g := start(t, c)
+	g.tick(t, "s", false)
+	g.tick(t, "s", true)
+	g.tick(t, "s", true)
+	waitFor(t, g.runner, g.tick(t, "t", false))
+	c.broken.Store(false)
+	if n, err := g.runner.ReplayParked(context.Background(), "counter"); n != 2 || err != nil {
+		t.Fatalf("replay: %d %v, want both", n, err)
+	}
+	if n := g.count(t, "s"); n != 3 {
+		t.Fatalf("s counts %d, want 3 as a rebuild would", n)
 	}
 }
