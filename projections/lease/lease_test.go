@@ -122,7 +122,8 @@ func TestOneHolderReleaseAndExpiry(t *testing.T) {
 // fence at once, not at its next renewal, up to a renewal interval later
 // (or after a stall, later still): by then a successor may hold the lease
 // and write. The clock here jumps, as it does for a process that stalled
-// past the TTL.
+// past the TTL. (Whether a successor then takes the lease depends on
+// whether the holder's next renewal comes first, so it is not asked here.)
 func TestExpiredHolderIsNoLongerHeld(t *testing.T) {
 	srv := esdbtest.Start(t)
 	url := esdbtest.URL(srv)
@@ -143,14 +144,6 @@ func TestExpiredHolderIsNoLongerHeld(t *testing.T) {
 	offset.Store(int64(ttl + time.Second))
 	if termA.Load().Held() {
 		t.Fatalf("a's term is held %v after its last renewal by its own clock, past the TTL of %v", ttl+time.Second, ttl)
-	}
-	ctxB, stopB := context.WithCancel(context.Background())
-	defer stopB()
-	b := lease.New(lease.Options{Store: store(t, url), Stream: "lease-test", Holder: "b", TTL: ttl, Now: now})
-	go b.Run(ctxB, l.lead("b"))
-	wait(t, l.changed, "b", 15*time.Second)
-	if termA.Load().Held() {
-		t.Fatal("a's term is held while b holds the lease")
 	}
 }
 

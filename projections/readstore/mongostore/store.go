@@ -442,17 +442,23 @@ func (s *Store) LoadCheckpoint(ctx context.Context, projection string) (readstor
 // no longer receives writes, for up to CatalogTTL.
 func (s *Store) sawGeneration(ctx context.Context, cp readstore.Checkpoint) {
 	s.catMu.Lock()
+	prev, seen := s.gens[cp.Projection]
+	s.catMu.Unlock()
+	if seen && prev == cp.Generation {
+		return
+	}
+	// Noted only once reloaded: a reader that finds it noted finds the
+	// catalog loaded after the switch too.
+	if _, err := s.catalog(ctx, true); err != nil {
+		s.log.WarnContext(ctx, "reload the catalog after a switch", "projection", cp.Projection, "err", err)
+		return
+	}
+	s.catMu.Lock()
 	if s.gens == nil {
 		s.gens = map[string]int{}
 	}
-	prev, seen := s.gens[cp.Projection]
 	s.gens[cp.Projection] = cp.Generation
 	s.catMu.Unlock()
-	if !seen || prev != cp.Generation {
-		if _, err := s.catalog(ctx, true); err != nil {
-			s.log.WarnContext(ctx, "reload the catalog after a switch", "projection", cp.Projection, "err", err)
-		}
-	}
 }
 
 // Checkpoints lists all checkpoints by projection name.
