@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/omsonline/oms/events/esdbserver/esdbtest"
 	"github.com/omsonline/oms/events/eventstore"
 	"github.com/omsonline/oms/projections/readstore"
 	"github.com/omsonline/oms/projections/readstore/sqlitestore"
@@ -47,12 +46,7 @@ func (f *faultyStore) Flush(ctx context.Context, w []readstore.Write, cp readsto
 // went on from that checkpoint over empty collections.
 func TestFailedSwitchThenFailedRebuildLosesNothingOnRestart(t *testing.T) {
 	ctx := context.Background()
-	es := esdbtest.Store(t, eventstore.Options{})
-	base, err := sqlitestore.Open(ctx, sqlitestore.Options{Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { base.Close() })
+	es, base := stores(t)
 	fs := &faultyStore{Store: base}
 	r, stop := runOn(t, es, fs, base)
 	g := &rig{events: es, store: base, runner: r}
@@ -136,21 +130,8 @@ func (f *failTwinSwitch) Flush(ctx context.Context, w []readstore.Write, cp read
 // (which the next rebuild takes for its own and drops).
 func TestPartlyFailedSwitchPutsEveryCheckpointBack(t *testing.T) {
 	ctx := context.Background()
-	es := esdbtest.Store(t, eventstore.Options{})
-	base, err := sqlitestore.Open(ctx, sqlitestore.Options{Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { base.Close() })
-	r, err := runner.New(ctx, runner.Options{Store: &failTwinSwitch{base}, Events: es, FlushInterval: 5 * time.Millisecond,
-		Subscriber: eventstore.NewSubscriber(es, eventstore.SubscriberOptions{StartFrom: runner.StartFrom(base), NackDelay: time.Millisecond})}, &counter{}, &twin{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	rctx, cancel := context.WithCancel(ctx)
-	go r.Run(rctx)
-	<-r.Running()
-	defer func() { cancel(); r.Close() }()
+	es, base := stores(t)
+	r, _ := runOn(t, es, &failTwinSwitch{base}, base, &counter{}, &twin{})
 	g := &rig{events: es, store: base, runner: r}
 	var last uint64
 	for i := range 6 {

@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/omsonline/oms/events/esdbserver/esdbtest"
 	"github.com/omsonline/oms/events/eventstore"
 	"github.com/omsonline/oms/projections/readstore"
 	"github.com/omsonline/oms/projections/readstore/sqlitestore"
@@ -62,12 +61,7 @@ func TestAbortLeavesNoFlushBehind(t *testing.T) {
 		queued := c.queued
 		t.Run(c.name, func(t *testing.T) {
 			ctx := context.Background()
-			es := esdbtest.Store(t, eventstore.Options{})
-			base, err := sqlitestore.Open(ctx, sqlitestore.Options{Dir: t.TempDir()})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { base.Close() })
+			es, base := stores(t)
 			slow := &committing{Store: base, gate: make(chan struct{}), held: make(chan struct{}, 1), queued: queued}
 			var lost atomic.Bool
 			fence := func() error {

@@ -13,12 +13,29 @@ import (
 	"github.com/omsonline/oms/projections/runner"
 )
 
-// runOn starts a runner of the counter over existing stores, as omsd does
-// at start-up, and returns it with what stops it.
-func runOn(t *testing.T, es *eventstore.Store, store readstore.Store, base *sqlitestore.Store) (*runner.Runner, func()) {
+// stores opens an embedded event store and a SQLite read store for a
+// test, closed at its end.
+func stores(t *testing.T) (*eventstore.Store, *sqlitestore.Store) {
 	t.Helper()
+	es := esdbtest.Store(t, eventstore.Options{})
+	base, err := sqlitestore.Open(context.Background(), sqlitestore.Options{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { base.Close() })
+	return es, base
+}
+
+// runOn starts a runner over existing stores, as omsd does at start-up,
+// writing through store (base, or a wrapper of it), and returns it with
+// what stops it. It runs the counter unless given projections.
+func runOn(t *testing.T, es *eventstore.Store, store readstore.Store, base *sqlitestore.Store, ps ...runner.Projection) (*runner.Runner, func()) {
+	t.Helper()
+	if len(ps) == 0 {
+		ps = []runner.Projection{&counter{}}
+	}
 	r, err := runner.New(context.Background(), runner.Options{Store: store, Events: es, FlushInterval: 5 * time.Millisecond,
-		Subscriber: eventstore.NewSubscriber(es, eventstore.SubscriberOptions{StartFrom: runner.StartFrom(base), NackDelay: time.Millisecond})}, &counter{})
+		Subscriber: eventstore.NewSubscriber(es, eventstore.SubscriberOptions{StartFrom: runner.StartFrom(base), NackDelay: time.Millisecond})}, ps...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,12 +64,7 @@ func runOn(t *testing.T, es *eventstore.Store, store readstore.Store, base *sqli
 // ones: every document applied before was gone.
 func TestRebuildSwitchIsStoredWhenItReturns(t *testing.T) {
 	ctx := context.Background()
-	es := esdbtest.Store(t, eventstore.Options{})
-	base, err := sqlitestore.Open(ctx, sqlitestore.Options{Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { base.Close() })
+	es, base := stores(t)
 	r, stop := runOn(t, es, base, base)
 	g := &rig{events: es, store: base, runner: r}
 
