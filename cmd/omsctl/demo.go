@@ -4,6 +4,7 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"text/tabwriter"
 	"time"
@@ -44,9 +45,17 @@ func devKey(cfg *config.Config) (ed25519.PrivateKey, error) {
 }
 
 func newBar(max int64, desc, unit string) *progressbar.ProgressBar {
-	return progressbar.NewOptions64(max, progressbar.OptionSetWriter(os.Stderr), progressbar.OptionSetDescription(desc),
+	return newBarTo(os.Stderr, max, desc, unit)
+}
+
+// newBarTo is newBar on w. The bar is drawn empty when made: drawn first
+// at the first item, it showed that item's rate over a few microseconds
+// (a million a second), and the throttle then held that frame.
+func newBarTo(w io.Writer, max int64, desc, unit string) *progressbar.ProgressBar {
+	return progressbar.NewOptions64(max, progressbar.OptionSetWriter(w), progressbar.OptionSetDescription(desc),
 		progressbar.OptionShowCount(), progressbar.OptionShowIts(), progressbar.OptionSetItsString(unit),
-		progressbar.OptionSetPredictTime(true), progressbar.OptionThrottle(200*time.Millisecond), progressbar.OptionClearOnFinish())
+		progressbar.OptionSetPredictTime(true), progressbar.OptionThrottle(200*time.Millisecond), progressbar.OptionClearOnFinish(),
+		progressbar.OptionSetRenderBlankState(true))
 }
 
 func demoCmd(cfg *config.Config) *cobra.Command {
