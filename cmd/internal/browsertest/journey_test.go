@@ -3,11 +3,13 @@ package browsertest
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"image"
 	"image/color"
 	"image/png"
 	"log/slog"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -22,6 +24,7 @@ import (
 	"github.com/chromedp/chromedp/kb"
 
 	"github.com/omsonline/oms/cmd/internal/app"
+	"github.com/omsonline/oms/cmd/internal/authn"
 	"github.com/omsonline/oms/cmd/internal/config"
 	"github.com/omsonline/oms/query/policypdf/pdfcheck"
 )
@@ -127,6 +130,42 @@ func (s *session) text(sel string) string {
 		s.t.Fatalf("text of %s: %v", sel, err)
 	}
 	return txt
+}
+
+// submissionCommandID reads, as an auditor, the command id of an
+// application's first event.
+func submissionCommandID(t *testing.T, cfg config.Config, base, appID string) string {
+	t.Helper()
+	key, err := authn.DevKey(cfg.DataDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := authn.IssueDev(key, "aud-browser", "auditor", time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The history's projection may be a moment behind the cabinet's.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		req, _ := http.NewRequest("GET", base+"/api/v1/applications/"+appID+"/history", nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var h struct {
+			Entries []struct {
+				CommandID string `json:"commandId"`
+			} `json:"entries"`
+		}
+		err = json.NewDecoder(resp.Body).Decode(&h)
+		resp.Body.Close()
+		if resp.StatusCode == 200 && err == nil && len(h.Entries) > 0 {
+			return h.Entries[0].CommandID
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("history: %d %v %+v", resp.StatusCode, err, h)
+		}
+	}
 }
 
 // value is what the input with the id holds.
@@ -333,6 +372,12 @@ func TestSeedJourneyInBrowser(t *testing.T) {
 		t.Fatalf("application id on the cabinet: %q %v", appID, err)
 	}
 	s.shot("cabinet-submitted")
+	// The form sent its submission with an Idempotency-Key, which the
+	// event keeps as its command id: a retry would have been answered
+	// with this application.
+	if id := submissionCommandID(t, cfg, s.base, appID); id == "" {
+		t.Errorf("the form's submission carried no Idempotency-Key")
+	}
 
 	// 2. A reviewer takes it from the queue, after a colleague's tab has
 	// moved it on: the stale page says so instead of overwriting.

@@ -21,6 +21,12 @@
     for (var k in extra || {}) h[k] = extra[k];
     return h;
   }
+  function newKey() {
+    if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
+    var b = new Uint8Array(16);
+    crypto.getRandomValues(b);
+    return Array.prototype.map.call(b, function (x) { return (x + 256).toString(16).slice(1); }).join('');
+  }
   function esc(s) { return window.CSS && CSS.escape ? CSS.escape(s) : s.replace(/["\\]/g, '\\$&'); }
 
   // --- JSON bodies from inputs named by JSON pointers -------------------
@@ -143,9 +149,10 @@
     u.hash = '';
     location.assign(u.toString());
   }
-  function send(url, ifMatch, payload, scope, target, button) {
+  function send(url, ifMatch, payload, scope, target, button, idemKey) {
     var h = headers({ 'Content-Type': 'application/json', 'Accept': 'application/json' });
     if (ifMatch) h['If-Match'] = ifMatch;
+    if (idemKey) h['Idempotency-Key'] = idemKey;
     if (button) { button.disabled = true; button.dataset.label = button.textContent; button.textContent = t('js.sending'); }
     return fetch(url, { method: 'POST', headers: h, body: JSON.stringify(payload), credentials: 'same-origin' })
       .then(function (r) {
@@ -163,7 +170,11 @@
       if (form.classList.contains('wizard') && !form.onLastStep()) { form.nextStep(); return; }
       if (form.dataset.confirm && !window.confirm(form.dataset.confirm)) return;
       clearErrors(form);
-      send(form.dataset.api, form.dataset.ifMatch, collect(form), form, form.dataset.done, form.querySelector('[type=submit]'));
+      // One key for this filling-in of the application form: sent again
+      // after an answer that was lost on the way, it is answered with the
+      // application the first try created, not refused as a second one.
+      if (form.classList.contains('wizard') && !form.dataset.idem) form.dataset.idem = newKey();
+      send(form.dataset.api, form.dataset.ifMatch, collect(form), form, form.dataset.done, form.querySelector('[type=submit]'), form.dataset.idem);
     });
   });
   document.querySelectorAll('[data-command]').forEach(function (b) {
