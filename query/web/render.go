@@ -118,8 +118,10 @@ type Page struct {
 	// OnBehalfName names that applicant for the operator to compare with
 	// the passport in hand, where the page has read it.
 	OnBehalfName string
-	Nav          []NavItem
-	Data         any
+	// MaxUpload is the largest scan taken, in bytes, for the page script.
+	MaxUpload int64
+	Nav       []NavItem
+	Data      any
 }
 
 // formStart is the page a form posted to path starts from.
@@ -154,7 +156,7 @@ func (h *handlers) page(c *fiber.Ctx, title string, data any) *Page {
 			q.Set("next", next) // checked again where it is used
 		}
 	}
-	p := &Page{L: l, Other: other, SwitchTo: switchPath + "?" + q.Encode(), Title: title, Version: h.r.version, Path: c.Path(), Data: data}
+	p := &Page{L: l, Other: other, SwitchTo: switchPath + "?" + q.Encode(), Title: title, Version: h.r.version, Path: c.Path(), Data: data, MaxUpload: h.d.MaxUploadBytes}
 	if s, ok := h.d.Auth.Session(c); ok {
 		p.Session = &s
 		p.CSRF = s.CSRF

@@ -109,6 +109,9 @@ type Deps struct {
 	Now    func() time.Time
 	// RenewalWindowDays is how long before expiry renewal is offered.
 	RenewalWindowDays int
+	// MaxUploadBytes is the largest scan the command side takes; the page
+	// script refuses a larger file before sending it (default 10 MiB).
+	MaxUploadBytes int64
 }
 
 // Register mounts the pages and their static assets.
@@ -121,6 +124,9 @@ func Register(app *fiber.App, d Deps) error {
 	}
 	if d.RenewalWindowDays <= 0 {
 		d.RenewalWindowDays = 30
+	}
+	if d.MaxUploadBytes <= 0 {
+		d.MaxUploadBytes = 10 << 20
 	}
 	r, err := newRenderer()
 	if err != nil {

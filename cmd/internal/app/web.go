@@ -12,6 +12,7 @@ import (
 
 	"github.com/omsonline/oms/cmd/internal/authn"
 	"github.com/omsonline/oms/cmd/internal/config"
+	"github.com/omsonline/oms/command/document"
 	"github.com/omsonline/oms/projections/email"
 	"github.com/omsonline/oms/projections/policies"
 	"github.com/omsonline/oms/projections/runner"
@@ -54,6 +55,8 @@ func registerWeb(a *App, v *authn.Verifier) error {
 		IssuerURL: a.cfg.OIDCIssuer,
 		Store:     a.store,
 		Logger:    a.log,
+		// The same limit as the upload's, said before the upload.
+		MaxUploadBytes: document.MaxSize,
 	})
 	if err != nil {
 		return err

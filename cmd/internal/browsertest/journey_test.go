@@ -307,6 +307,36 @@ func TestSeedJourneyInBrowser(t *testing.T) {
 		"f-address-apartment": "12", "f-address-postalCode": "125009", "f-contacts-phone": "8 916 123", "f-contacts-email": "karimov@example.org",
 	})...)
 	s.do("to scans", chromedp.Click(chromedp.CSS(`#step-address [data-next]`)), chromedp.WaitVisible(chromedp.ID("step-scans")))
+	// The requests the page sends: the submissions' Idempotency-Keys, and
+	// how many scans went up.
+	subKeys, uploads := &headerLog{}, &headerLog{}
+	if err := chromedp.Listen(ctx, func(ev any) {
+		if e, ok := ev.(*network.EventRequestWillBeSent); ok && e.Request.Method == "POST" {
+			switch {
+			case strings.HasSuffix(e.Request.URL, "/api/v1/applications"):
+				key, _ := e.Request.Headers["Idempotency-Key"].(string)
+				subKeys.add(key)
+			case strings.HasSuffix(e.Request.URL, "/api/v1/documents"):
+				uploads.add(e.Request.URL)
+			}
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	s.do("watch the requests", chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
+		_, err := chromedp.Call(ctx, network.Enable, network.EnableParams{})
+		return err
+	}))
+	// A file over the limit is refused at once, before it is sent.
+	big := filepath.Join(files, "big.pdf")
+	if err := os.WriteFile(big, append([]byte("%PDF-1.7\n"), make([]byte, 11<<20)...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s.do("a too large scan", chromedp.SetUploadFiles(chromedp.ID("up-passport-0"), []string{big}))
+	s.see("#f-documents-0-err", "Файл больше 10 МБ")
+	if n := len(uploads.all()); n != 0 {
+		t.Errorf("the too large scan was sent (%d uploads)", n)
+	}
 	for i, kind := range []string{"passport", "residence_document", "consent"} {
 		p := scan(t, files, kind, color.RGBA{uint8(40 + 60*i), 90, 160, 255})
 		s.do("upload "+kind, chromedp.SetUploadFiles(chromedp.ID("up-"+kind+"-"+fmt.Sprint(i)), []string{p}))
@@ -325,19 +355,6 @@ func TestSeedJourneyInBrowser(t *testing.T) {
 		s.see(`[data-field="/documents/2"] .upload-status`, lang.uploaded)
 	}
 	s.do("to consent", chromedp.Click(chromedp.CSS(`#step-scans [data-next]`)), chromedp.WaitVisible(chromedp.ID("step-consent")))
-	subKeys := &headerLog{}
-	if err := chromedp.Listen(ctx, func(ev any) {
-		if e, ok := ev.(*network.EventRequestWillBeSent); ok && e.Request.Method == "POST" && strings.HasSuffix(e.Request.URL, "/api/v1/applications") {
-			key, _ := e.Request.Headers["Idempotency-Key"].(string)
-			subKeys.add(key)
-		}
-	}); err != nil {
-		t.Fatal(err)
-	}
-	s.do("watch the requests", chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
-		_, err := chromedp.Call(ctx, network.Enable, network.EnableParams{})
-		return err
-	}))
 	s.do("consent and submit", chromedp.Click(chromedp.ID("f-consent")), chromedp.Click(chromedp.CSS(`#step-consent button[type=submit]`)))
 
 	// The answer names the one field, beside the field, and the form

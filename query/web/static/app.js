@@ -197,6 +197,14 @@
         idEl = box.querySelector('[data-upload-id]'), err = box.querySelector('.field-error');
       err.hidden = true; err.textContent = ''; box.classList.remove('has-error', 'done');
       idEl.value = '';
+      var max = Number(body.dataset.maxUpload || 0);
+      if (max && file.size > max) {
+        // Said at once, not after sending ten megabytes to be refused.
+        err.textContent = t('js.tooLarge', Math.round(max / 1048576)); err.hidden = false;
+        box.classList.add('has-error');
+        input.value = '';
+        return;
+      }
       var fd = new FormData();
       fd.append('kind', input.dataset.upload);
       fd.append('file', file);
