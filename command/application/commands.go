@@ -22,6 +22,13 @@ type SubmitApplication struct {
 // ClaimForReview assigns the application to the calling reviewer.
 type ClaimForReview struct{}
 
+// ReleaseClaim returns an application in review to the queue: its reviewer
+// lets it go, or an administrator takes it from a reviewer who cannot go on
+// with it, saying why. The review deadline keeps running.
+type ReleaseClaim struct {
+	Reason string `json:"reason,omitempty" openapi:"optional"` // required of an administrator
+}
+
 // QuestionInput is one question of RequestInfo; the domain numbers it.
 type QuestionInput struct {
 	Text string `json:"text"`
@@ -90,6 +97,7 @@ type RemindRenewal struct{}
 // Command names.
 func (SubmitApplication) Name() string { return "SubmitApplication" }
 func (ClaimForReview) Name() string    { return "ClaimForReview" }
+func (ReleaseClaim) Name() string      { return "ReleaseClaim" }
 func (RequestInfo) Name() string       { return "RequestInfo" }
 func (ProvideInfo) Name() string       { return "ProvideInfo" }
 func (Approve) Name() string           { return "Approve" }

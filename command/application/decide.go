@@ -52,6 +52,31 @@ func (c ClaimForReview) decide(s State, env Env) ([]schema.Event, error) {
 	return []schema.Event{schema.ApplicationClaimed{ApplicationID: s.ID, ReviewerID: env.Caller.ID, ClaimedAt: env.Now}}, nil
 }
 
+func (c ReleaseClaim) decide(s State, env Env) ([]schema.Event, error) {
+	if !s.Exists() {
+		return nil, notFound()
+	}
+	admin := env.Caller.Role == events.RoleAdmin
+	if admin {
+		// Managing the queue decides nothing about the application.
+		if err := requireState(c, s.Status, StatusInReview); err != nil {
+			return nil, err
+		}
+	} else if err := reviewerGate(c, s, env, StatusInReview); err != nil {
+		return nil, err
+	}
+	var fields cmderr.Fields
+	ch := &checker{f: &fields, today: env.today()}
+	reason := cleanText(c.Reason)
+	// Taking an application from someone else needs a word why; letting
+	// one's own go does not.
+	ch.text("/reason", reason, admin, maxReasonText)
+	if err := fields.Err(); err != nil {
+		return nil, err
+	}
+	return []schema.Event{schema.ClaimReleased{ApplicationID: s.ID, ReviewerID: s.ReviewerID, ReleasedBy: env.Caller.ID, ReleasedAt: env.Now, Reason: reason}}, nil
+}
+
 // reviewerCase checks that the application exists and that the caller is
 // a reviewer who is not a party to it: the start of every reviewer command.
 func reviewerCase(c Command, s State, env Env) error {

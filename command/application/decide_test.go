@@ -25,6 +25,7 @@ func commands() []when {
 	return []when{
 		{application.SubmitApplication{ApplicationID: appID, Form: validForm()}, asOwner, now},
 		{application.ClaimForReview{}, asReviewer, now},
+		{application.ReleaseClaim{Reason: "В отпуске до 5 марта"}, asReviewer, now},
 		{application.RequestInfo{Questions: []application.QuestionInput{{Text: "Пришлите скан РВП целиком", DocumentKind: schema.DocumentResidence}}}, asReviewer, now},
 		{application.ProvideInfo{Answers: []schema.Answer{{QuestionID: "1.1", Text: "Москва, верно"}}}, asOwner, now},
 		{application.Approve{}, asReviewer, now},
@@ -59,6 +60,7 @@ var (
 // so adding a state or a command forces a decision for every pair.
 var transitions = map[application.Status]map[string]outcome{
 	application.StatusNone: {
+		"ReleaseClaim":      notFound,
 		"SubmitApplication": ok(application.StatusSubmitted, schema.TypeApplicationSubmitted),
 		"WithdrawConsent":   notFound, "EraseApplicantData": notFound,
 		"ClaimForReview": notFound, "RequestInfo": notFound, "ProvideInfo": notFound, "Approve": notFound,
@@ -66,6 +68,7 @@ var transitions = map[application.Status]map[string]outcome{
 		"Withdraw": notFound, "ExpirePolicy": notFound, "RemindRenewal": notFound,
 	},
 	application.StatusSubmitted: {
+		"ReleaseClaim":    conflict,
 		"WithdrawConsent": ok(application.StatusWithdrawn, schema.TypeConsentWithdrawn), "EraseApplicantData": conflict,
 		"SubmitApplication": conflict,
 		"ClaimForReview":    ok(application.StatusInReview, schema.TypeApplicationClaimed),
@@ -75,6 +78,7 @@ var transitions = map[application.Status]map[string]outcome{
 		"ExpirePolicy": conflict, "RemindRenewal": conflict,
 	},
 	application.StatusInReview: {
+		"ReleaseClaim":    ok(application.StatusSubmitted, schema.TypeClaimReleased),
 		"WithdrawConsent": ok(application.StatusWithdrawn, schema.TypeConsentWithdrawn), "EraseApplicantData": conflict,
 		"SubmitApplication": conflict, "ClaimForReview": conflict,
 		"RequestInfo": ok(application.StatusInfoRequested, schema.TypeInfoRequested),
@@ -86,6 +90,7 @@ var transitions = map[application.Status]map[string]outcome{
 		"ExpirePolicy": conflict, "RemindRenewal": conflict,
 	},
 	application.StatusInfoRequested: {
+		"ReleaseClaim":    conflict,
 		"WithdrawConsent": ok(application.StatusWithdrawn, schema.TypeConsentWithdrawn), "EraseApplicantData": conflict,
 		"SubmitApplication": conflict, "ClaimForReview": conflict, "RequestInfo": conflict,
 		"ProvideInfo": ok(application.StatusInReview, schema.TypeInfoProvided),
@@ -96,6 +101,7 @@ var transitions = map[application.Status]map[string]outcome{
 		"ExpirePolicy": conflict, "RemindRenewal": conflict,
 	},
 	application.StatusApproved: {
+		"ReleaseClaim":    conflict,
 		"WithdrawConsent": ok(application.StatusWithdrawn, schema.TypeConsentWithdrawn), "EraseApplicantData": conflict,
 		"SubmitApplication": conflict, "ClaimForReview": conflict, "RequestInfo": conflict,
 		"ProvideInfo": conflict, "Approve": conflict, "Reject": conflict,
@@ -104,6 +110,7 @@ var transitions = map[application.Status]map[string]outcome{
 		"RemindRenewal": conflict,
 	},
 	application.StatusRejected: {
+		"ReleaseClaim":    conflict,
 		"WithdrawConsent": ok(application.StatusRejected, schema.TypeConsentWithdrawn), "EraseApplicantData": ok(application.StatusRejected, schema.TypeApplicantDataErased),
 		"SubmitApplication": conflict, "ClaimForReview": conflict, "RequestInfo": conflict,
 		"ProvideInfo": conflict, "Approve": conflict, "Reject": conflict, "IssuePolicy": conflict,
@@ -111,6 +118,7 @@ var transitions = map[application.Status]map[string]outcome{
 		"RemindRenewal": conflict,
 	},
 	application.StatusWithdrawn: {
+		"ReleaseClaim":    conflict,
 		"WithdrawConsent": ok(application.StatusWithdrawn, schema.TypeConsentWithdrawn), "EraseApplicantData": ok(application.StatusWithdrawn, schema.TypeApplicantDataErased),
 		"SubmitApplication": conflict, "ClaimForReview": conflict, "RequestInfo": conflict,
 		"ProvideInfo": conflict, "Approve": conflict, "Reject": conflict, "IssuePolicy": conflict,
@@ -118,6 +126,7 @@ var transitions = map[application.Status]map[string]outcome{
 		"RemindRenewal": conflict,
 	},
 	application.StatusPolicyActive: {
+		"ReleaseClaim":    conflict,
 		"WithdrawConsent": ok(application.StatusPolicyActive, schema.TypeConsentWithdrawn), "EraseApplicantData": conflict,
 		"SubmitApplication": conflict, "ClaimForReview": conflict, "RequestInfo": conflict,
 		"ProvideInfo": conflict, "Approve": conflict, "Reject": conflict, "IssuePolicy": conflict,
@@ -128,6 +137,7 @@ var transitions = map[application.Status]map[string]outcome{
 		"RemindRenewal": ok(application.StatusPolicyActive, schema.TypeRenewalDue),
 	},
 	application.StatusPolicyExpired: {
+		"ReleaseClaim":    conflict,
 		"WithdrawConsent": ok(application.StatusPolicyExpired, schema.TypeConsentWithdrawn), "EraseApplicantData": conflict,
 		"SubmitApplication": conflict, "ClaimForReview": conflict, "RequestInfo": conflict,
 		"ProvideInfo": conflict, "Approve": conflict, "Reject": conflict, "IssuePolicy": conflict,
@@ -181,7 +191,7 @@ func TestEveryStateAndCommand(t *testing.T) {
 			pairs++
 		}
 	}
-	if want := 9 * 14; pairs != want {
+	if want := 9 * 15; pairs != want {
 		t.Errorf("%d pairs, want %d", pairs, want)
 	}
 }
@@ -197,6 +207,7 @@ func orNone(s application.Status) application.Status {
 var allowedState = map[string]application.Status{
 	"SubmitApplication":  application.StatusNone,
 	"ClaimForReview":     application.StatusSubmitted,
+	"ReleaseClaim":       application.StatusInReview,
 	"RequestInfo":        application.StatusInReview,
 	"ProvideInfo":        application.StatusInfoRequested,
 	"Approve":            application.StatusInReview,
@@ -224,6 +235,7 @@ func TestWhoMayIssue(t *testing.T) {
 	allowed := map[string][]string{
 		"SubmitApplication":  {"owner", "other-applicant", "operator-for-owner", "operator-for-other"},
 		"ClaimForReview":     {"reviewer", "other-reviewer"},
+		"ReleaseClaim":       {"reviewer", "admin"},
 		"RequestInfo":        {"reviewer"},
 		"ProvideInfo":        {"owner", "operator-for-owner"},
 		"Approve":            {"reviewer"},
@@ -605,5 +617,31 @@ func TestWrongStateReadsInBothLanguages(t *testing.T) {
 	}
 	if !strings.Contains(e.Message.RU, "«полис действует»") {
 		t.Errorf("%q does not name the status", e.Message.RU)
+	}
+}
+
+// An administrator takes an application from a reviewer only saying why;
+// the reviewer lets their own go without a word. Either way it goes back
+// to the queue with nobody on it, and the reviewer it was with is named.
+func TestReleaseClaim(t *testing.T) {
+	s := application.Fold(history(application.StatusInReview)...)
+	_, err := application.Decide(s, application.ReleaseClaim{}, env(asAdmin, now))
+	if e, ok := cmderr.As(err); !ok || e.Kind != cmderr.Validation || len(e.Fields) != 1 || e.Fields[0].Field != "/reason" {
+		t.Fatalf("an administrator without a reason: %v", err)
+	}
+	evs, err := application.Decide(s, application.ReleaseClaim{}, env(asReviewer, now))
+	if err != nil {
+		t.Fatalf("the reviewer lets it go: %v", err)
+	}
+	rel, ok := evs[0].(schema.ClaimReleased)
+	if !ok || rel.ReviewerID != asReviewer.ID || rel.ReleasedBy != asReviewer.ID {
+		t.Fatalf("%+v", evs)
+	}
+	next := application.Fold(append(history(application.StatusInReview), evs...)...)
+	if next.Status != application.StatusSubmitted || next.ReviewerID != "" {
+		t.Fatalf("after the release: %s with %q", next.Status, next.ReviewerID)
+	}
+	if _, err := application.Decide(next, application.ClaimForReview{}, env(asReviewer2, now)); err != nil {
+		t.Fatalf("another reviewer claims it: %v", err)
 	}
 }

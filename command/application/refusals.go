@@ -12,6 +12,7 @@ import (
 var commandNames = map[string][2]string{
 	"SubmitApplication": {"подать заявление", "submit the application"},
 	"ClaimForReview":    {"взять заявление на рассмотрение", "claim the application for review"},
+	"ReleaseClaim":      {"вернуть заявление в очередь", "return the application to the queue"},
 	"RequestInfo":       {"запросить сведения", "request information"},
 	"ProvideInfo":       {"предоставить сведения", "provide information"},
 	"Approve":           {"одобрить заявление", "approve the application"},

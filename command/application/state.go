@@ -105,6 +105,9 @@ func Evolve(s State, e schema.Event) State {
 	case schema.ApplicationClaimed:
 		s.ReviewerID = e.ReviewerID
 		s.Status = StatusInReview
+	case schema.ClaimReleased:
+		s.ReviewerID = ""
+		s.Status = StatusSubmitted
 	case schema.InfoRequested:
 		s.Questions = append([]schema.Question(nil), e.Questions...)
 		s.InfoRounds++

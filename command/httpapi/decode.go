@@ -305,6 +305,8 @@ func commandFor(action string, body []byte) (application.Command, error) {
 	switch action {
 	case "claim":
 		return decodeAs[application.ClaimForReview](body)
+	case "release":
+		return decodeAs[application.ReleaseClaim](body)
 	case "request-info":
 		return decodeAs[application.RequestInfo](body)
 	case "provide-info":
@@ -336,4 +338,4 @@ func decodeAs[T application.Command](body []byte) (application.Command, error) {
 }
 
 // Actions are the application actions, in the order of their life.
-var Actions = []string{"claim", "request-info", "provide-info", "approve", "reject", "issue-policy", "change-address", "renew", "withdraw", "withdraw-consent"}
+var Actions = []string{"claim", "release", "request-info", "provide-info", "approve", "reject", "issue-policy", "change-address", "renew", "withdraw", "withdraw-consent"}

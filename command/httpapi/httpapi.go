@@ -53,7 +53,7 @@ type handlers struct {
 // Register mounts the command routes on router:
 //
 //	POST /api/v1/applications
-//	POST /api/v1/applications/:id/{claim|request-info|provide-info|approve|reject|issue-policy|change-address|renew|withdraw}
+//	POST /api/v1/applications/:id/{claim|release|request-info|provide-info|approve|reject|issue-policy|change-address|renew|withdraw|withdraw-consent}
 //	POST /api/v1/documents
 //	GET  /api/v1/documents/:id
 //

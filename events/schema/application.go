@@ -7,6 +7,7 @@ import "time"
 const (
 	TypeApplicationSubmitted = "ApplicationSubmitted"
 	TypeApplicationClaimed   = "ApplicationClaimed"
+	TypeClaimReleased        = "ClaimReleased"
 	TypeInfoRequested        = "InfoRequested"
 	TypeInfoProvided         = "InfoProvided"
 	TypeApplicationApproved  = "ApplicationApproved"
@@ -48,6 +49,19 @@ type ApplicationClaimed struct {
 	ApplicationID string    `json:"applicationId"`
 	ReviewerID    string    `json:"reviewerId"`
 	ClaimedAt     time.Time `json:"claimedAt"`
+}
+
+// ClaimReleased returns an application in review to the queue, for another
+// reviewer to claim: its reviewer let it go, or an administrator took it
+// from a reviewer who cannot go on with it (away, gone), where it would
+// otherwise wait past its deadline for them.
+type ClaimReleased struct {
+	ApplicationID string    `json:"applicationId"`
+	ReviewerID    string    `json:"reviewerId"` // whom it was with
+	ReleasedBy    string    `json:"releasedBy"`
+	ReleasedAt    time.Time `json:"releasedAt"`
+	// Reason is the staff's own note, e.g. "on leave until 5 March".
+	Reason string `json:"reason,omitempty"`
 }
 
 // Question is one thing a reviewer asks the applicant.
@@ -236,6 +250,7 @@ type RenewalDue struct {
 // EventType implementations.
 func (ApplicationSubmitted) EventType() string { return TypeApplicationSubmitted }
 func (ApplicationClaimed) EventType() string   { return TypeApplicationClaimed }
+func (ClaimReleased) EventType() string        { return TypeClaimReleased }
 func (InfoRequested) EventType() string        { return TypeInfoRequested }
 func (InfoProvided) EventType() string         { return TypeInfoProvided }
 func (ApplicationApproved) EventType() string  { return TypeApplicationApproved }

@@ -61,6 +61,7 @@ func register[T Event](version int, up map[int]Upcaster) {
 func init() {
 	register[ApplicationSubmitted](2, map[int]Upcaster{1: upcastSubmittedV1})
 	register[ApplicationClaimed](1, nil)
+	register[ClaimReleased](1, nil)
 	register[InfoRequested](1, nil)
 	register[InfoProvided](1, nil)
 	register[ApplicationApproved](1, nil)

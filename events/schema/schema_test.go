@@ -26,6 +26,7 @@ func samples() []schema.Event {
 			Consent:   true,
 		}},
 		schema.ApplicationClaimed{ApplicationID: "a", ReviewerID: "r", ClaimedAt: at},
+		schema.ClaimReleased{ApplicationID: "a", ReviewerID: "r", ReleasedBy: "admin-1", ReleasedAt: at, Reason: "on leave"},
 		schema.InfoRequested{ApplicationID: "a", ReviewerID: "r", RequestedAt: at, Questions: []schema.Question{{ID: "1.1", Text: "?", Field: "/address/city"}}},
 		schema.InfoProvided{ApplicationID: "a", ProvidedAt: at, Answers: []schema.Answer{{QuestionID: "1.1", Text: "!"}}, Corrections: schema.Corrections{Address: &schema.Address{City: "Тверь"}}},
 		schema.ApplicationApproved{ApplicationID: "a", ReviewerID: "r", ApprovedAt: at},

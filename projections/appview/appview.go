@@ -203,6 +203,8 @@ func Apply(v *View, ev eventstore.Recorded) error {
 		v.Consent = consentOf(e.ConsentDocument)
 	case schema.ApplicationClaimed:
 		v.Status, v.Assignee = StatusInReview, e.ReviewerID
+	case schema.ClaimReleased:
+		v.Status, v.Assignee = StatusSubmitted, ""
 	case schema.InfoRequested:
 		v.Status = StatusInfoRequested
 		for _, q := range e.Questions {

@@ -106,6 +106,9 @@ func (h *handlers) reviewerApplication(c *fiber.Ctx) error {
 		"approve":      d.Mine && v.Status == appview.StatusInReview,
 		"reject":       d.Mine && (v.Status == appview.StatusInReview || v.Status == appview.StatusInfoRequested),
 		"issue-policy": v.Status == appview.StatusApproved,
+		// The assigned reviewer lets it go; an administrator takes it
+		// from one who cannot go on.
+		"release": v.Status == appview.StatusInReview && (d.Mine || s.Role == roleAdmin),
 	}
 	d.Fields = []Option{{Value: "", Label: l.T("review.noField")}}
 	for _, p := range questionFields {

@@ -125,8 +125,12 @@ func (m *matrix) fixtures() map[string]func(role string, allowed bool) req {
 			}
 			p, tok, id := m.freshApp(state, name == "renew")
 			r := req{method: "POST", path: "/api/v1/applications/" + id + "/" + name, json: body}
-			if role == "reviewer" {
+			switch role {
+			case "reviewer":
 				r.token = m.reviewer
+				return r
+			case "admin":
+				r.token = m.staff[role]
 				return r
 			}
 			r.token, r.obo = m.actor(role, p, tok)
@@ -158,6 +162,7 @@ func (m *matrix) fixtures() map[string]func(role string, allowed bool) req {
 			return req{method: "POST", path: "/api/v1/applications", token: tok, obo: obo, json: p.form(docs)}
 		},
 		"POST /api/v1/applications/:id/claim":            action("claim", "submitted", ""),
+		"POST /api/v1/applications/:id/release":          action("release", "in_review", `{"reason":"В отпуске до 5 марта"}`),
 		"POST /api/v1/applications/:id/request-info":     action("request-info", "in_review", `{"questions":[{"text":"Пришлите скан целиком","documentKind":"passport"}]}`),
 		"POST /api/v1/applications/:id/provide-info":     action("provide-info", "info_requested", `{"answers":[{"questionId":"1.1","text":"Москва"}]}`),
 		"POST /api/v1/applications/:id/approve":          action("approve", "in_review", ""),

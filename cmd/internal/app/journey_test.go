@@ -665,3 +665,42 @@ func TestOperatorBannerNamesTheApplicant(t *testing.T) {
 		t.Errorf("the applicant's own cabinet has the operator's banner")
 	}
 }
+
+// An application whose reviewer cannot go on does not wait for them past
+// its deadline: an administrator returns it to the queue, saying why, and
+// another reviewer takes it; the reviewer who has it may let it go too.
+func TestStuckApplicationGoesBackToTheQueue(t *testing.T) {
+	c, _, r := submittedOne(t, "released-applicant", "R1234567")
+	rev1, rev2, admin := c.token("reviewer", "rev-away"), c.token("reviewer", "rev-next"), c.token("admin", "admin-1")
+	base := "/api/v1/applications/" + r.ApplicationID
+	var res result
+	c.must(req{method: "POST", path: base + "/claim", token: rev1, json: `{}`}, 200, &res)
+	page := c.must(req{method: "GET", path: fmt.Sprintf("/reviewer/applications/%s?after=%d", r.ApplicationID, res.Position), session: c.session("reviewer", "rev-away")}, 200, nil)
+	if !strings.Contains(page.body, base+"/release") {
+		t.Errorf("the reviewer's page offers no way to let the application go")
+	}
+	c.must(req{method: "POST", path: base + "/claim", token: rev2, json: `{}`}, 409, nil)
+	c.must(req{method: "POST", path: base + "/release", token: rev2, json: `{}`}, 403, nil)
+	c.must(req{method: "POST", path: base + "/release", token: admin, json: `{}`}, 422, nil)
+	c.must(req{method: "POST", path: base + "/release", token: admin, json: `{"reason":"В отпуске до 5 марта"}`}, 200, &res)
+	var q struct {
+		Items []struct {
+			ApplicationID, Status, Assignee string
+		}
+	}
+	c.must(req{method: "GET", path: fmt.Sprintf("/api/v1/reviewer/queue?after=%d", res.Position), token: rev2}, 200, &q)
+	found := false
+	for _, it := range q.Items {
+		if it.ApplicationID == r.ApplicationID {
+			found = true
+			if it.Status != "submitted" || it.Assignee != "" {
+				t.Errorf("back in the queue as %s with %q", it.Status, it.Assignee)
+			}
+		}
+	}
+	if !found {
+		t.Fatal("the released application is not in the queue")
+	}
+	c.must(req{method: "POST", path: base + "/claim", token: rev2, json: `{}`}, 200, &res)
+	c.must(req{method: "POST", path: base + "/release", token: rev2, json: `{}`}, 200, nil)
+}

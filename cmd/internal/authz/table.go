@@ -47,6 +47,9 @@ func Table() []Route {
 		// Commands (command/httpapi).
 		{"POST", "/api/v1/applications", jsonBody, no, own, obo, no, no, no},
 		{"POST", "/api/v1/applications/:id/claim", jsonBody, no, no, no, rev, no, no},
+		// The assigned reviewer lets an application go; an administrator
+		// takes it from one who cannot go on (the domain tells them apart).
+		{"POST", "/api/v1/applications/:id/release", jsonBody, no, no, no, rev, no, all},
 		{"POST", "/api/v1/applications/:id/request-info", jsonBody, no, no, no, rev, no, no},
 		{"POST", "/api/v1/applications/:id/provide-info", jsonBody, no, own, obo, no, no, no},
 		{"POST", "/api/v1/applications/:id/approve", jsonBody, no, no, no, rev, no, no},
