@@ -164,6 +164,16 @@ func (l *Lang) part(key *string, p string) (string, bool) {
 	return l.T(*key), l.Has(*key)
 }
 
+// Country names a citizenship code as the form's list does, with the code
+// beside it for staff who work by codes ("Узбекистан (UZB)"); a code the
+// catalog does not know is shown as it is.
+func (l *Lang) Country(code string) string {
+	if code == "" || !l.Has("country."+code) {
+		return code
+	}
+	return l.T("country."+code) + " (" + code + ")"
+}
+
 // Value shows a value of the audit timeline's diff at path for a person:
 // a status by its name, a time or a date as the pages write them, erased
 // data in the page's language, an object as its members rather than JSON.

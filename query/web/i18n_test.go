@@ -349,3 +349,16 @@ func TestErasedScansAreNotLinked(t *testing.T) {
 		t.Errorf("an erased scan: %s", html)
 	}
 }
+
+// Staff pages name a citizenship as the form does, keeping the code.
+func TestCountryNames(t *testing.T) {
+	cats, err := loadCatalogs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for code, want := range map[string]string{"UZB": cats["ru"].T("country.UZB") + " (UZB)", "QQQ": "QQQ", "": ""} {
+		if got := cats["ru"].Country(code); got != want || (code == "UZB" && strings.HasPrefix(got, "country.")) {
+			t.Errorf("Country(%q) = %q, want %q", code, got, want)
+		}
+	}
+}

@@ -63,7 +63,7 @@ func summarize(l *Lang, v appview.View, staff bool) Summary {
 		{Title: l.T("section.applicant"), Rows: []SummaryRow{
 			row("/applicant/lastName", a.LastName), row("/applicant/firstName", a.FirstName), row("/applicant/middleName", a.MiddleName),
 			row("/applicant/latinName", a.LatinName), row("/applicant/birthDate", l.Date(a.BirthDate)), row("/applicant/birthPlace", a.BirthPlace),
-			row("/applicant/citizenship", a.Citizenship), row("/applicant/sex", opt("sex.", a.Sex)),
+			row("/applicant/citizenship", l.Country(a.Citizenship)), row("/applicant/sex", opt("sex.", a.Sex)),
 		}},
 		{Title: l.T("section.identity"), Rows: []SummaryRow{
 			row("/identityDocument/series", id.Series), row("/identityDocument/number", id.Number),
