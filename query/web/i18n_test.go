@@ -362,3 +362,25 @@ func TestCountryNames(t *testing.T) {
 		}
 	}
 }
+
+// The cabinet shows when the policy took effect and the terms before a
+// renewal, which the API had and the page left out.
+func TestCabinetShowsPolicyTerms(t *testing.T) {
+	r, err := newRenderer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ru := r.langs["ru"]
+	old := appview.Policy{ENP: "9000000000000016", ValidFrom: "2025-11-26", ValidTo: "2026-11-25", Status: "superseded", Document: schema.PolicyDocument{Number: "9000000000000016-01", Version: 1}}
+	cur := appview.Policy{ENP: "9000000000000016", ValidFrom: "2026-11-26", ValidTo: "2027-11-25", Status: "active", Document: schema.PolicyDocument{Number: "9000000000000016-02", Version: 2}}
+	d := CabinetData{Doc: cabinet.Doc{Policy: &cur, PastPolicies: []appview.Policy{old}}, Policy: &PolicyCard{Policy: cur}}
+	var b strings.Builder
+	if err := r.pages["cabinet"].ExecuteTemplate(&b, "layout", &Page{L: ru, Other: r.langs["en"], Data: d}); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{ru.T("policy.validFrom"), "26.11.2026", ru.T("policy.past"), "26.11.2025 — 25.11.2026", "9000000000000016-01"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("the cabinet lacks %q", want)
+		}
+	}
+}
