@@ -497,6 +497,11 @@ func TestSeedJourneyInBrowser(t *testing.T) {
 	} else if pdfcheck.MustHaveTools() {
 		t.Fatal(err)
 	}
+	// The same address again is refused, named as the whole address, not
+	// as its first field.
+	s.do("open the address change", chromedp.Click(chromedp.CSS(`a[href$="#change-address"]`)), chromedp.WaitVisible(chromedp.ID("change-address")),
+		chromedp.Click(chromedp.CSS(`#change-address button[type=submit]`)))
+	s.see("#change-address [data-alert-list]", "Адрес проживания в России: Это тот же адрес")
 
 	// 6. The auditor scrubs the timeline with the keyboard.
 	s.signIn("+79990000002", "auditor", "Аудит заявлений")

@@ -107,7 +107,10 @@
           var link = document.createElement('a');
           if (!target.id) target.id = 'err-target-' + Math.random().toString(36).slice(2);
           link.href = '#' + target.id;
-          var label = labelOf(target);
+          // An error about a whole section (an address that is the same
+          // as before) is named by the section, not by its first input.
+          var sec = scope.querySelector('fieldset[data-field="' + esc(e.field) + '"] > legend');
+          var label = sec ? sec.textContent : labelOf(target);
           link.textContent = label ? label + ': ' + msg : msg;
           link.addEventListener('click', function (ev) { ev.preventDefault(); reveal(target); target.focus(); });
           li.appendChild(link);
