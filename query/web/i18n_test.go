@@ -384,3 +384,30 @@ func TestCabinetShowsPolicyTerms(t *testing.T) {
 		}
 	}
 }
+
+// A question about no field and no scan can be answered only in words:
+// its answer is not offered as optional, as one about a field is.
+func TestTextOnlyQuestionIsNotOptional(t *testing.T) {
+	r, err := newRenderer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ru := r.langs["ru"]
+	d := ApplicationData{View: appview.View{ApplicationID: "a-1", Status: appview.StatusInfoRequested}, CanAnswer: true, Open: []QuestionForm{
+		{Index: 0, Question: appview.Question{Question: schema.Question{ID: "1.1", Text: "Где вы работаете?"}}, TextOnly: true},
+		{Index: 1, Question: appview.Question{Question: schema.Question{ID: "1.2", Text: "Уточните улицу", Field: "/address/street"}}},
+	}}
+	var b strings.Builder
+	if err := r.pages["application"].ExecuteTemplate(&b, "layout", &Page{L: ru, Other: r.langs["en"], Data: d}); err != nil {
+		t.Fatal(err)
+	}
+	html := b.String()
+	first, second, ok := strings.Cut(html[strings.Index(html, "Где вы работаете?"):], "Уточните улицу")
+	if !ok {
+		t.Fatal("the questions are not on the page")
+	}
+	opt := "(" + ru.T("form.optional") + ")"
+	if strings.Contains(first, opt) || !strings.Contains(second, opt) {
+		t.Errorf("optional marks: text-only %v, field question %v", strings.Contains(first, opt), strings.Contains(second, opt))
+	}
+}

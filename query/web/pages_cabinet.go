@@ -265,6 +265,9 @@ type QuestionForm struct {
 	FieldLabel string
 	Correction *Section
 	Upload     *Upload
+	// TextOnly: the question is about no field and no scan, so only a
+	// written answer answers it, and the answer is not optional.
+	TextOnly bool
 }
 
 // RenewForm is the renewal offer.
@@ -312,6 +315,7 @@ func (h *handlers) applicantApplication(c *fiber.Ctx) error {
 				u := Upload{Index: n, Kind: kind, Label: l.T("scan." + kind), Hint: l.T("scan.hint"), Optional: true}
 				qf.Upload = &u
 			}
+			qf.TextOnly = q.Field == "" && kind == ""
 			d.Open = append(d.Open, qf)
 			n++
 		}
