@@ -40,7 +40,7 @@ type View struct {
 type Question struct {
 	schema.Question
 	AskedAt    time.Time `json:"askedAt"`
-	AskedBy    string    `json:"askedBy"`
+	AskedBy    string    `json:"askedBy,omitempty"` // left out for the owner (ForOwner)
 	Answered   bool      `json:"answered"`
 	Answer     string    `json:"answer,omitempty"`
 	AnsweredAt time.Time `json:"answeredAt,omitempty"`
@@ -48,8 +48,8 @@ type Question struct {
 
 // Decision is the reviewer's decision.
 type Decision struct {
-	Outcome    string    `json:"outcome"` // approved or rejected
-	By         string    `json:"by"`
+	Outcome    string    `json:"outcome"`      // approved or rejected
+	By         string    `json:"by,omitempty"` // left out for the owner (ForOwner)
 	At         time.Time `json:"at"`
 	ReasonCode string    `json:"reasonCode,omitempty"`
 	Reason     string    `json:"reason,omitempty"`
@@ -96,7 +96,7 @@ func (c *Consent) Withdrawn() bool { return c != nil && !c.WithdrawnAt.IsZero() 
 type Erasure struct {
 	At    time.Time `json:"at"`
 	Basis string    `json:"basis"`
-	By    string    `json:"by"`
+	By    string    `json:"by,omitempty"` // left out for the owner (ForOwner)
 }
 
 // consentOf is the view of a consent signed (nil: none recorded).

@@ -164,3 +164,22 @@ func asJSON(t *testing.T, v any) any {
 	}
 	return out
 }
+
+// The owner's view leaves the staff's ids out altogether: not as empty
+// members ("askedBy": "", "by": ""), which read as something withheld.
+func TestOwnerViewHasNoEmptyStaffMembers(t *testing.T) {
+	v := appview.View{
+		Questions: []appview.Question{{AskedBy: "rev-1"}},
+		Decision:  &appview.Decision{Outcome: "rejected", By: "rev-1"},
+		Erased:    &appview.Erasure{Basis: "subject_request", By: "admin-1"},
+	}
+	b, err := json.Marshal(appview.ForOwner(v))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []string{`"askedBy"`, `"by"`, "rev-1", "admin-1"} {
+		if strings.Contains(string(b), m) {
+			t.Errorf("the owner's view has %s: %s", m, b)
+		}
+	}
+}
