@@ -118,6 +118,15 @@ func (l *Lang) DateTime(t time.Time) string {
 	return l.Date(t) + " " + t.In(msk).Format("15:04") + " " + l.T("time.msk")
 }
 
+// Moment is DateTime to the second, for the audit timeline: events of one
+// minute are told apart and set in their order.
+func (l *Lang) Moment(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return l.Date(t) + " " + t.In(msk).Format("15:04:05") + " " + l.T("time.msk")
+}
+
 // codeNames are the catalog prefixes of the codes a form holds, by the
 // end of their path: the timeline names them as the form's pages do.
 var codeNames = map[string]string{

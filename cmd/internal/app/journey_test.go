@@ -605,6 +605,11 @@ func TestAuditorPageTimeTravel(t *testing.T) {
 	if !strings.Contains(now.body, `Анкета · Адрес проживания · Город или населённый пункт<br><code class="ptr">/form/address/city</code>`) {
 		t.Errorf("the timeline does not name the changed fields")
 	}
+	// Each event to the second, with its log position: events of one
+	// minute in their order.
+	if !regexp.MustCompile(`\d\d\.\d\d\.\d{4} \d\d:\d\d:\d\d МСК</time>\s*· позиция в журнале <code>\d+</code>`).MatchString(now.body) {
+		t.Errorf("the timeline gives no time to the second and log position")
+	}
 	for _, bad := range []string{"?revision=abc", "?revision=-1", "?at=yesterday", "?at=2000-01-01T00:00:00Z"} {
 		if res := c.do(req{method: "GET", path: base + bad, session: aud}); res.status < 400 || res.status >= 500 {
 			t.Errorf("%s: %d, want a refusal", bad, res.status)
