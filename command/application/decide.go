@@ -405,9 +405,10 @@ func (c IssuePolicy) decide(s State, env Env) ([]schema.Event, error) {
 }
 
 func errPolicyOver(validTo string) error {
+	ru, en := spokenDay(validTo)
 	return conflict("policy_expired",
-		fmt.Sprintf("Срок действия полиса закончился %s. Сначала продлите полис.", validTo),
-		fmt.Sprintf("The policy's validity ended on %s. Renew the policy first.", validTo))
+		fmt.Sprintf("Срок действия полиса закончился %s. Сначала продлите полис.", ru),
+		fmt.Sprintf("The policy's validity ended on %s. Renew the policy first.", en))
 }
 
 // errConsentWithdrawn refuses new personal data in an application whose
@@ -461,10 +462,11 @@ func (c Renew) decide(s State, env Env) ([]schema.Event, error) {
 	if s.Status == StatusPolicyActive {
 		opens := validTo.AddDate(0, 0, -env.Config.RenewalWindowDays)
 		if today.Before(opens) {
-			// Dates as people write them, as the cabinet shows them.
+			toRU, toEN := spokenDate(validTo)
+			opRU, opEN := spokenDate(opens)
 			return nil, conflict("renewal_too_early",
-				fmt.Sprintf("Полис действует до %s; продлить его можно с %s.", validTo.Format("02.01.2006"), opens.Format("02.01.2006")),
-				fmt.Sprintf("The policy is valid until %s; it can be renewed from %s.", validTo.Format("2 Jan 2006"), opens.Format("2 Jan 2006")))
+				fmt.Sprintf("Полис действует до %s; продлить его можно с %s.", toRU, opRU),
+				fmt.Sprintf("The policy is valid until %s; it can be renewed from %s.", toEN, opEN))
 		}
 	}
 	var fields cmderr.Fields
@@ -487,14 +489,16 @@ func (c Renew) decide(s State, env Env) ([]schema.Event, error) {
 	}
 	end, ok := term(start, residence, env.Config)
 	if !ok || !residenceValidOn(residence, today.AddDate(0, 0, 1)) {
+		startRU, startEN := spokenDate(start)
 		if c.ResidenceDocument != nil {
 			ch.add("/residenceDocument/expiresAt", "expires_too_soon", cmderr.T(
-				fmt.Sprintf("Документ должен действовать и после %s, когда начнётся новый срок полиса.", formatDate(start)),
-				fmt.Sprintf("The document must be valid beyond %s, when the new policy term starts.", formatDate(start))))
+				fmt.Sprintf("Документ должен действовать и после %s, когда начнётся новый срок полиса.", startRU),
+				fmt.Sprintf("The document must be valid beyond %s, when the new policy term starts.", startEN)))
 		} else {
+			expRU, expEN := spokenDay(residence.ExpiresAt)
 			ch.add("/residenceDocument", "required", cmderr.T(
-				fmt.Sprintf("Документ о праве проживания в заявлении действует до %s. Для продления приложите действующий документ и его скан.", residence.ExpiresAt),
-				fmt.Sprintf("The residence document on file is valid until %s. To renew, give a valid document and its scan.", residence.ExpiresAt)))
+				fmt.Sprintf("Документ о праве проживания в заявлении действует до %s. Для продления приложите действующий документ и его скан.", expRU),
+				fmt.Sprintf("The residence document on file is valid until %s. To renew, give a valid document and its scan.", expEN)))
 		}
 		return nil, fields.Err()
 	}

@@ -645,3 +645,21 @@ func TestReleaseClaim(t *testing.T) {
 		t.Fatalf("another reviewer claims it: %v", err)
 	}
 }
+
+// Refusals about a policy's dates write them as people do (27.11.2026,
+// 27 Nov 2026), not as ISO dates.
+func TestRefusalsWriteDatesForPeople(t *testing.T) {
+	s := application.Fold(history(application.StatusPolicyActive)...)
+	validTo, err := time.Parse(time.DateOnly, s.ValidTo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = application.Decide(s, application.ChangeAddress{Address: newAddress}, env(asOwner, validTo.AddDate(0, 0, 3)))
+	e, ok := cmderr.As(err)
+	if !ok || e.Code != "policy_expired" {
+		t.Fatalf("a change of address after the term: %v", err)
+	}
+	if !strings.Contains(e.Message.RU, validTo.Format("02.01.2006")) || !strings.Contains(e.Message.EN, validTo.Format("2 Jan 2006")) || strings.Contains(e.Message.RU+e.Message.EN, s.ValidTo) {
+		t.Errorf("%q / %q", e.Message.RU, e.Message.EN)
+	}
+}

@@ -106,6 +106,20 @@ const dateLayout = "2006-01-02"
 
 func formatDate(t time.Time) string { return t.Format(dateLayout) }
 
+// spokenDate is a date as refusals write it for people, in Russian and in
+// English: 27.11.2026 and 27 Nov 2026, as the cabinet shows dates.
+func spokenDate(t time.Time) (ru, en string) { return t.Format("02.01.2006"), t.Format("2 Jan 2006") }
+
+// spokenDay is spokenDate of a YYYY-MM-DD date; one that does not parse is
+// given as it is.
+func spokenDay(s string) (ru, en string) {
+	t, ok := parseDate(s)
+	if !ok {
+		return s, s
+	}
+	return spokenDate(t)
+}
+
 // parseDate parses "YYYY-MM-DD" strictly (no time, no zone).
 func parseDate(s string) (time.Time, bool) {
 	if len(s) != len(dateLayout) {

@@ -25,15 +25,26 @@ type View struct {
 	OnBehalfOf    string       `json:"onBehalfOf,omitempty"`
 	Form          schema.Form  `json:"form"`
 	Assignee      string       `json:"assignee,omitempty"`
-	Questions     []Question   `json:"questions,omitempty"`
-	Decision      *Decision    `json:"decision,omitempty"`
-	Policy        *Policy      `json:"policy,omitempty"`
-	PastPolicies  []Policy     `json:"pastPolicies,omitempty"`
-	Withdrawn     *Withdrawal  `json:"withdrawn,omitempty"`
-	Consent       *Consent     `json:"consent,omitempty"`
-	Erased        *Erasure     `json:"erased,omitempty"`
-	Revision      uint64       `json:"revision"`
-	UpdatedAt     time.Time    `json:"updatedAt"`
+	// Released is the last return of the application to the queue, for
+	// staff: who had it, who returned it and why (ForOwner drops it).
+	Released     *Release    `json:"released,omitempty"`
+	Questions    []Question  `json:"questions,omitempty"`
+	Decision     *Decision   `json:"decision,omitempty"`
+	Policy       *Policy     `json:"policy,omitempty"`
+	PastPolicies []Policy    `json:"pastPolicies,omitempty"`
+	Withdrawn    *Withdrawal `json:"withdrawn,omitempty"`
+	Consent      *Consent    `json:"consent,omitempty"`
+	Erased       *Erasure    `json:"erased,omitempty"`
+	Revision     uint64      `json:"revision"`
+	UpdatedAt    time.Time   `json:"updatedAt"`
+}
+
+// Release is an application's return to the queue (ClaimReleased).
+type Release struct {
+	From   string    `json:"from"` // the reviewer it was with
+	By     string    `json:"by"`
+	At     time.Time `json:"at"`
+	Reason string    `json:"reason,omitempty"`
 }
 
 // Question is a reviewer's question and, once given, its answer.
@@ -113,7 +124,7 @@ func consentOf(c *schema.ConsentDocument) *Consent {
 // insurer's internal business, and the owner-facing read models (the
 // cabinet, the owner's view of an application) leave them out alike.
 func ForOwner(v View) View {
-	v.Assignee = ""
+	v.Assignee, v.Released = "", nil
 	v.Decision = OwnerDecision(v.Decision)
 	v.Questions = OwnerQuestions(v.Questions)
 	v.Erased = OwnerErasure(v.Erased)
@@ -205,6 +216,7 @@ func Apply(v *View, ev eventstore.Recorded) error {
 		v.Status, v.Assignee = StatusInReview, e.ReviewerID
 	case schema.ClaimReleased:
 		v.Status, v.Assignee = StatusSubmitted, ""
+		v.Released = &Release{From: e.ReviewerID, By: e.ReleasedBy, At: e.ReleasedAt.UTC(), Reason: e.Reason}
 	case schema.InfoRequested:
 		v.Status = StatusInfoRequested
 		for _, q := range e.Questions {

@@ -228,15 +228,21 @@ func (h *handlers) newApplication(c *fiber.Ctx) error {
 		Uploads:    uploads(l, schema.DocumentKinds, false),
 		Countries:  h.countries(l),
 		ApplicantQ: h.applicantQuery(c),
-		DraftKey:   draftKey(session(c).ActorID, onBehalfOf(c, session(c))),
+		DraftKey:   draftKey(session(c), onBehalfOf(c, session(c))),
 	}
 	return h.render(c, fiber.StatusOK, "form", h.obo(c, h.page(c, "form.title", d)))
 }
 
-// draftKey is FormData.DraftKey: it tells drafts apart without putting
-// the ids themselves into the browser's storage.
-func draftKey(actor, onBehalfOf string) string {
-	sum := sha256.Sum256([]byte(actor + "\x00" + onBehalfOf))
+// draftKey is FormData.DraftKey: a digest of who is signed in and of
+// their session's random CSRF token, so that a draft is tied to one
+// sign-in and the ids are not put into the browser's storage. None for an
+// МФЦ operator acting for someone: the computer is the office's, and the
+// form is filled in with the applicant there.
+func draftKey(s Session, onBehalfOf string) string {
+	if onBehalfOf != "" {
+		return ""
+	}
+	sum := sha256.Sum256([]byte(s.ActorID + "\x00" + s.CSRF))
 	return hex.EncodeToString(sum[:12])
 }
 

@@ -101,11 +101,11 @@ func (h *handlers) reviewerApplication(c *fiber.Ctx) error {
 	s := session(c)
 	d := ReviewData{View: v, Deadline: sv.Deadline, Summary: summarize(l, v, true), Mine: v.Assignee == s.ActorID, Slots: []int{0, 1, 2}}
 	d.Can = map[string]bool{
-		"claim":        v.Status == appview.StatusSubmitted,
+		"claim":        s.Role == roleReviewer && v.Status == appview.StatusSubmitted,
 		"request-info": d.Mine && v.Status == appview.StatusInReview,
 		"approve":      d.Mine && v.Status == appview.StatusInReview,
 		"reject":       d.Mine && (v.Status == appview.StatusInReview || v.Status == appview.StatusInfoRequested),
-		"issue-policy": v.Status == appview.StatusApproved,
+		"issue-policy": s.Role == roleReviewer && v.Status == appview.StatusApproved,
 		// The assigned reviewer lets it go; an administrator takes it
 		// from one who cannot go on.
 		"release": v.Status == appview.StatusInReview && (d.Mine || s.Role == roleAdmin),

@@ -706,6 +706,16 @@ func TestStuckApplicationGoesBackToTheQueue(t *testing.T) {
 	if !found {
 		t.Fatal("the released application is not in the queue")
 	}
+	// Why it was taken is kept for the staff (the review page, the
+	// timeline), not shown to the applicant.
+	page = c.must(req{method: "GET", path: fmt.Sprintf("/reviewer/applications/%s?after=%d", r.ApplicationID, res.Position), session: c.session("reviewer", "rev-next")}, 200, nil)
+	if !strings.Contains(page.body, "В отпуске до 5 марта") {
+		t.Errorf("the review page does not say why the application came back")
+	}
+	own := c.must(req{method: "GET", path: fmt.Sprintf("%s?after=%d", base, res.Position), token: c.token("applicant", "released-applicant")}, 200, nil)
+	if strings.Contains(own.body, `"released":`) || strings.Contains(own.body, "В отпуске") {
+		t.Errorf("the applicant's view tells of the release: %s", own.body)
+	}
 	c.must(req{method: "POST", path: base + "/claim", token: rev2, json: `{}`}, 200, &res)
 	c.must(req{method: "POST", path: base + "/release", token: rev2, json: `{}`}, 200, nil)
 }

@@ -367,6 +367,16 @@ func TestSeedJourneyInBrowser(t *testing.T) {
 		t.Errorf("the phone input is not marked invalid: %+v", inv)
 	}
 	s.shot("form-error-inline")
+	// Sent again as it is (as after an answer lost on the way), the same
+	// body goes with the same Idempotency-Key.
+	s.do("send it again unchanged", chromedp.Click(chromedp.CSS(`[data-goto="consent"]`)), chromedp.WaitVisible(chromedp.ID("step-consent")),
+		chromedp.Click(chromedp.CSS(`#step-consent button[type=submit]`)))
+	for deadline := time.Now().Add(10 * time.Second); len(subKeys.all()) < 2; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the second try was not sent")
+		}
+	}
+	s.see("#f-contacts-phone-err", "+79161234567")
 	s.do("fix the phone", clear("f-contacts-phone"), chromedp.SendKeys(chromedp.ID("f-contacts-phone"), "+79161234567"),
 		chromedp.Click(chromedp.CSS(`[data-goto="consent"]`)), chromedp.WaitVisible(chromedp.ID("step-consent")),
 		chromedp.Click(chromedp.CSS(`#step-consent button[type=submit]`)))
@@ -382,17 +392,26 @@ func TestSeedJourneyInBrowser(t *testing.T) {
 		t.Fatalf("application id on the cabinet: %q %v", appID, err)
 	}
 	s.shot("cabinet-submitted")
-	// Both tries of the submission (the refused one and the one after the
-	// fix) carried one Idempotency-Key: a retry after a lost answer would
-	// have been answered with this application.
+	// Each try of the submission carried an Idempotency-Key: the same for
+	// the same body, a new one for the corrected body (the server would
+	// refuse a key it holds with another body).
 	keys := subKeys.all()
-	if len(keys) != 2 || keys[0] == "" || keys[0] != keys[1] {
-		t.Errorf("the submissions' Idempotency-Keys: %q, want one key twice", keys)
+	if len(keys) != 3 || keys[0] == "" || keys[1] != keys[0] || keys[2] == "" || keys[2] == keys[0] {
+		t.Errorf("the submissions' Idempotency-Keys: %q, want k, k, another", keys)
+	}
+
+	// A draft left in the tab by an earlier sign-in (a form never sent) is
+	// dropped by the next page, not kept for whoever signs in next.
+	if _, err := chromedp.Run(s.ctx, chromedp.Evaluate[any](`sessionStorage.setItem('oms-draft-0123456789abcdef01234567', '{"/applicant/lastName":"Чужой"}')`)); err != nil {
+		t.Fatal(err)
 	}
 
 	// 2. A reviewer takes it from the queue, after a colleague's tab has
 	// moved it on: the stale page says so instead of overwriting.
 	s.signIn("+7 999 000-00-01", "reviewer", "Очередь заявлений")
+	if n, err := chromedp.Run(s.ctx, chromedp.Evaluate[int](`Object.keys(sessionStorage).filter(function (k) { return k.indexOf('oms-draft-') === 0; }).length`)); err != nil || n != 0 {
+		t.Errorf("%d drafts of another sign-in left in the tab (%v)", n, err)
+	}
 	s.see("table.queue", "Каримов Бахтиёр")
 	s.see("table.queue", "осталось раб. дн.")
 	s.shot("queue")

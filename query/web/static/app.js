@@ -21,6 +21,25 @@
     for (var k in extra || {}) h[k] = extra[k];
     return h;
   }
+  // The application form's draft and its Idempotency-Key live in the tab's
+  // sessionStorage under keys with this prefix (see the draft below).
+  var draftPrefix = 'oms-draft-';
+  // idemKey is the application form's Idempotency-Key: the same for the
+  // same body, so that a try sent again after its answer was lost (a
+  // network error, a reload) is answered with the application the first
+  // try created, not refused as a second one; a new one once the body
+  // changed, which the server would refuse under the old key. Kept with
+  // the draft where there is one, so that it outlives a reload.
+  function idemKey(form, body) {
+    var store = form.dataset.draft ? draftPrefix + form.dataset.draft + ':idem' : '';
+    var last = null;
+    try { last = store ? JSON.parse(sessionStorage.getItem(store) || 'null') : null; } catch (e) { last = null; }
+    if (!last && form.dataset.idem) last = { key: form.dataset.idem, body: form.dataset.idemBody };
+    if (!last || last.body !== body) last = { key: newKey(), body: body };
+    form.dataset.idem = last.key; form.dataset.idemBody = body;
+    if (store) { try { sessionStorage.setItem(store, JSON.stringify(last)); } catch (e) {} }
+    return last.key;
+  }
   function newKey() {
     if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
     var b = new Uint8Array(16);
@@ -173,11 +192,9 @@
       if (form.classList.contains('wizard') && !form.onLastStep()) { form.nextStep(); return; }
       if (form.dataset.confirm && !window.confirm(form.dataset.confirm)) return;
       clearErrors(form);
-      // One key for this filling-in of the application form: sent again
-      // after an answer that was lost on the way, it is answered with the
-      // application the first try created, not refused as a second one.
-      if (form.classList.contains('wizard') && !form.dataset.idem) form.dataset.idem = newKey();
-      send(form.dataset.api, form.dataset.ifMatch, collect(form), form, form.dataset.done, form.querySelector('[type=submit]'), form.dataset.idem);
+      var payload = collect(form);
+      send(form.dataset.api, form.dataset.ifMatch, payload, form, form.dataset.done, form.querySelector('[type=submit]'),
+        form.classList.contains('wizard') ? idemKey(form, JSON.stringify(payload)) : '');
     });
   });
   document.querySelectorAll('[data-command]').forEach(function (b) {
@@ -250,7 +267,16 @@
   // the server's digest of who is signed in and for whom an operator acts:
   // someone else signing in on the same tab never gets it. Signing out
   // clears every draft.
-  var draftPrefix = 'oms-draft-';
+  // Any page drops the drafts of other sign-ins (their keys differ): on a
+  // computer people share, one's form is not left in the tab for the next.
+  var keep = document.querySelector('form.wizard[data-draft]');
+  keep = keep ? draftPrefix + keep.dataset.draft : '';
+  try {
+    for (var i = sessionStorage.length - 1; i >= 0; i--) {
+      var k = sessionStorage.key(i);
+      if (k && k.indexOf(draftPrefix) === 0 && k !== keep && k !== keep + ':idem') sessionStorage.removeItem(k);
+    }
+  } catch (e) {}
   document.querySelectorAll('form.wizard[data-draft]').forEach(function (wiz) {
     var key = draftPrefix + wiz.dataset.draft;
     var fields = function () { return wiz.querySelectorAll('[name^="/"]'); };
@@ -259,6 +285,7 @@
     if (saved) {
       fields().forEach(function (el) {
         if (!Object.prototype.hasOwnProperty.call(saved, el.name)) return;
+        if (el.name === '/consent') return; // given anew, never by a restored tick
         if (el.type === 'checkbox') { el.checked = !!saved[el.name]; return; }
         if (el.value || !saved[el.name]) return;
         el.value = saved[el.name];
@@ -276,7 +303,7 @@
     };
     wiz.addEventListener('input', save);
     wiz.addEventListener('change', save);
-    wiz.addEventListener('oms:sent', function () { try { sessionStorage.removeItem(key); } catch (e) {} });
+    wiz.addEventListener('oms:sent', function () { try { sessionStorage.removeItem(key); sessionStorage.removeItem(key + ':idem'); } catch (e) {} });
   });
   document.querySelectorAll('form[action="/signout"]').forEach(function (f) {
     f.addEventListener('submit', function () {

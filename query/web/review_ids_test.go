@@ -1,0 +1,37 @@
+package web
+
+import (
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/omsonline/oms/projections/appview"
+)
+
+// The assigned reviewer's page has the reject form and the release form,
+// both with a reason: each element id is unique on the page (the release's
+// reason took the reject's id, its label focused the other textarea and
+// its errors were named by the other's label).
+func TestReviewPageIDsUnique(t *testing.T) {
+	r, err := newRenderer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ru := r.langs["ru"]
+	v := appview.View{ApplicationID: "a-1", Status: appview.StatusInReview, Assignee: "rev-1", Revision: 3}
+	d := ReviewData{View: v, Summary: summarize(ru, v, true), Mine: true,
+		Can: map[string]bool{"request-info": true, "approve": true, "reject": true, "release": true}}
+	var b strings.Builder
+	if err := r.pages["review"].ExecuteTemplate(&b, "layout", &Page{L: ru, Other: r.langs["en"], Data: d}); err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]int{}
+	for _, m := range regexp.MustCompile(` id="([^"]+)"`).FindAllStringSubmatch(b.String(), -1) {
+		seen[m[1]]++
+	}
+	for id, n := range seen {
+		if n > 1 {
+			t.Errorf("id %q appears %d times", id, n)
+		}
+	}
+}
