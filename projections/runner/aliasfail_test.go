@@ -3,7 +3,6 @@ package runner_test
 import (
 	"context"
 	"errors"
-	"fmt"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -50,11 +49,7 @@ func TestFailedSwitchThenFailedRebuildLosesNothingOnRestart(t *testing.T) {
 	fs := &faultyStore{Store: base}
 	r, stop := runOn(t, es, fs, base)
 	g := &rig{events: es, store: base, runner: r}
-	var last uint64
-	for i := range 15 {
-		last = g.tick(t, fmt.Sprintf("s-%d", i%3), false)
-	}
-	waitFor(t, r, last)
+	last := g.ticks(t, 15)
 
 	fs.failAliases.Store(true)
 	if _, err := r.Rebuild(ctx, "counter", runner.RebuildOptions{BatchSize: 4, DropDelay: time.Hour}); err == nil {
@@ -133,11 +128,7 @@ func TestPartlyFailedSwitchPutsEveryCheckpointBack(t *testing.T) {
 	es, base := stores(t)
 	r, _ := runOn(t, es, &failTwinSwitch{base}, base, &counter{}, &twin{})
 	g := &rig{events: es, store: base, runner: r}
-	var last uint64
-	for i := range 6 {
-		last = g.tick(t, fmt.Sprintf("s-%d", i%3), false)
-	}
-	waitFor(t, r, last)
+	g.ticks(t, 6)
 	if _, err := r.RebuildAll(ctx, []string{"counter", "twin"}, runner.RebuildOptions{DropDelay: time.Hour}); err == nil {
 		t.Fatal("the rebuild succeeded though twin's switch failed")
 	}

@@ -26,6 +26,18 @@ func stores(t *testing.T) (*eventstore.Store, *sqlitestore.Store) {
 	return es, base
 }
 
+// ticks appends n Ticks over three streams (s-0, s-1, s-2, s-0, …) and
+// waits until the runner has applied them; it returns the last position.
+func (g *rig) ticks(t *testing.T, n int) uint64 {
+	t.Helper()
+	var last uint64
+	for i := range n {
+		last = g.tick(t, fmt.Sprintf("s-%d", i%3), false)
+	}
+	waitFor(t, g.runner, last)
+	return last
+}
+
 // runOn starts a runner over existing stores, as omsd does at start-up,
 // writing through store (base, or a wrapper of it), and returns it with
 // what stops it. It runs the counter unless given projections.
@@ -67,12 +79,7 @@ func TestRebuildSwitchIsStoredWhenItReturns(t *testing.T) {
 	es, base := stores(t)
 	r, stop := runOn(t, es, base, base)
 	g := &rig{events: es, store: base, runner: r}
-
-	var last uint64
-	for i := range 15 {
-		last = g.tick(t, fmt.Sprintf("s-%d", i%3), false)
-	}
-	waitFor(t, r, last)
+	last := g.ticks(t, 15)
 	if _, err := r.Rebuild(ctx, "counter", runner.RebuildOptions{BatchSize: 4, DropDelay: time.Hour}); err != nil {
 		t.Fatal(err)
 	}
