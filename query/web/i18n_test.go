@@ -374,12 +374,9 @@ func TestCabinetShowsPolicyTerms(t *testing.T) {
 	old := appview.Policy{ENP: "9000000000000016", ValidFrom: "2025-11-26", ValidTo: "2026-11-25", Status: "superseded", Document: schema.PolicyDocument{Number: "9000000000000016-01", Version: 1}}
 	cur := appview.Policy{ENP: "9000000000000016", ValidFrom: "2026-11-26", ValidTo: "2027-11-25", Status: "active", Document: schema.PolicyDocument{Number: "9000000000000016-02", Version: 2}}
 	d := CabinetData{Doc: cabinet.Doc{Policy: &cur, PastPolicies: []appview.Policy{old}}, Policy: &PolicyCard{Policy: cur}}
-	var b strings.Builder
-	if err := r.pages["cabinet"].ExecuteTemplate(&b, "layout", &Page{L: ru, Other: r.langs["en"], Data: d}); err != nil {
-		t.Fatal(err)
-	}
+	html := renderPage(t, r, "cabinet", d)
 	for _, want := range []string{ru.T("policy.validFrom"), "26.11.2026", ru.T("policy.past"), "26.11.2025 — 25.11.2026", "9000000000000016-01"} {
-		if !strings.Contains(b.String(), want) {
+		if !strings.Contains(html, want) {
 			t.Errorf("the cabinet lacks %q", want)
 		}
 	}
@@ -397,11 +394,7 @@ func TestTextOnlyQuestionIsNotOptional(t *testing.T) {
 		{Index: 0, Question: appview.Question{Question: schema.Question{ID: "1.1", Text: "Где вы работаете?"}}, TextOnly: true},
 		{Index: 1, Question: appview.Question{Question: schema.Question{ID: "1.2", Text: "Уточните улицу", Field: "/address/street"}}},
 	}}
-	var b strings.Builder
-	if err := r.pages["application"].ExecuteTemplate(&b, "layout", &Page{L: ru, Other: r.langs["en"], Data: d}); err != nil {
-		t.Fatal(err)
-	}
-	html := b.String()
+	html := renderPage(t, r, "application", d)
 	first, second, ok := strings.Cut(html[strings.Index(html, "Где вы работаете?"):], "Уточните улицу")
 	if !ok {
 		t.Fatal("the questions are not on the page")

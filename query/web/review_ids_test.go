@@ -21,12 +21,9 @@ func TestReviewPageIDsUnique(t *testing.T) {
 	v := appview.View{ApplicationID: "a-1", Status: appview.StatusInReview, Assignee: "rev-1", Revision: 3}
 	d := ReviewData{View: v, Summary: summarize(ru, v, true), Mine: true,
 		Can: map[string]bool{"request-info": true, "approve": true, "reject": true, "release": true}}
-	var b strings.Builder
-	if err := r.pages["review"].ExecuteTemplate(&b, "layout", &Page{L: ru, Other: r.langs["en"], Data: d}); err != nil {
-		t.Fatal(err)
-	}
+	html := renderPage(t, r, "review", d)
 	seen := map[string]int{}
-	for _, m := range regexp.MustCompile(` id="([^"]+)"`).FindAllStringSubmatch(b.String(), -1) {
+	for _, m := range regexp.MustCompile(` id="([^"]+)"`).FindAllStringSubmatch(html, -1) {
 		seen[m[1]]++
 	}
 	for id, n := range seen {
@@ -34,4 +31,14 @@ func TestReviewPageIDsUnique(t *testing.T) {
 			t.Errorf("id %q appears %d times", id, n)
 		}
 	}
+}
+
+// renderPage renders page name with data as a Russian reader gets it.
+func renderPage(t *testing.T, r *renderer, name string, data any) string {
+	t.Helper()
+	var b strings.Builder
+	if err := r.pages[name].ExecuteTemplate(&b, "layout", &Page{L: r.langs["ru"], Other: r.langs["en"], Data: data}); err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
 }
