@@ -77,15 +77,7 @@ func TestFailedSwitchThenFailedRebuildLosesNothingOnRestart(t *testing.T) {
 	cp, _ := base.LoadCheckpoint(ctx, "counter")
 	t.Logf("checkpoint before the restart: generation %d at %d", cp.Generation, cp.Position)
 
-	r2, _ := runOn(t, es, base, base)
-	g.runner = r2
-	last = g.tick(t, "s-1", false)
-	waitFor(t, r2, last)
-	for s, n := range map[string]int{"s-0": 5, "s-1": 6, "s-2": 6} {
-		if c := g.count(t, s); c != n {
-			t.Errorf("after the restart %s counts %d, want %d", s, c, n)
-		}
-	}
+	g.restarted(t, es, base, map[string]int{"s-0": 5, "s-1": 6, "s-2": 6})
 }
 
 // twin counts Ticks like counter, as a projection of its own, so that two

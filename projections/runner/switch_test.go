@@ -106,11 +106,17 @@ func TestRebuildSwitchIsStoredWhenItReturns(t *testing.T) {
 	if err := base.DropCollection(ctx, "counts_g1"); err != nil {
 		t.Fatal(err)
 	}
-	r2, _ := runOn(t, es, base, base)
-	g.runner = r2
-	last = g.tick(t, "s-1", false)
-	waitFor(t, r2, last)
-	for s, n := range map[string]int{"s-0": 5, "s-1": 6, "s-2": 5} {
+	g.restarted(t, es, base, map[string]int{"s-0": 5, "s-1": 6, "s-2": 5})
+}
+
+// restarted runs a new runner over the stores, as omsd after a restart,
+// ticks s-1 once more, and checks that each stream counts what want says.
+func (g *rig) restarted(t *testing.T, es *eventstore.Store, base *sqlitestore.Store, want map[string]int) {
+	t.Helper()
+	r, _ := runOn(t, es, base, base)
+	g.runner = r
+	waitFor(t, r, g.tick(t, "s-1", false))
+	for s, n := range want {
 		if c := g.count(t, s); c != n {
 			t.Errorf("after the restart %s counts %d, want %d", s, c, n)
 		}
