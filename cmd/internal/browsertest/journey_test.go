@@ -437,7 +437,7 @@ func TestSeedJourneyInBrowser(t *testing.T) {
 		t.Fatalf("claim in the other tab: %v", err)
 	}
 	s.do("claim on the stale page", chromedp.Click(chromedp.CSS(`[data-command$="/claim"]`)))
-	s.see("[data-alert]", "Кто-то другой уже изменил это заявление")
+	s.see("[data-alert]", "Заявление изменилось с тех пор, как страница была открыта")
 	s.shot("review-stale-409")
 	s.do("reload", chromedp.Click(chromedp.CSS(`[data-alert] [data-reload]`)), chromedp.WaitVisible(chromedp.CSS(`form[data-api$="/request-info"]`)))
 	s.see("h1", "На рассмотрении")
