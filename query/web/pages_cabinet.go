@@ -77,6 +77,14 @@ func (h *handlers) cabinet(c *fiber.Ctx) error {
 	slices.SortStableFunc(d.Applications, func(a, b AppRow) int { return b.SubmittedAt.Compare(a.SubmittedAt) })
 	if doc.Policy != nil {
 		d.Policy = h.policyCard(c, *doc.Policy, doc.Applications)
+		if d.Policy.RenewOffered {
+			// The card offers renewal: so does what to do next.
+			for i := range d.Applications {
+				if d.Applications[i].ApplicationID == d.Policy.ApplicationID && d.Applications[i].Next == "next."+appview.StatusPolicyActive {
+					d.Applications[i].Next = "next.renewalDue"
+				}
+			}
+		}
 	}
 	p := h.obo(c, h.page(c, "cabinet.title", d))
 	p.OnBehalfName = h.applicantName(c, d.Applications)

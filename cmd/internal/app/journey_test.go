@@ -507,8 +507,15 @@ func TestPagesOfferNoNewDataAfterConsentIsWithdrawn(t *testing.T) {
 			t.Fatalf("the application page has no %s before the withdrawal; this test tests nothing", want)
 		}
 	}
+	// What to do next says so too, as the policy card does.
+	if !strings.Contains(cab, "срок полиса скоро закончится — продлите его") {
+		t.Errorf("the cabinet's next step does not say to renew")
+	}
 	w := c.act(tok, "", r.ApplicationID, "withdraw-consent", `{}`)
 	cab, app = offers(w.Position)
+	if strings.Contains(cab, "продлите его") {
+		t.Errorf("after the withdrawal the next step still says to renew")
+	}
 	for _, gone := range []string{"#change-address", "#renew"} {
 		if strings.Contains(cab, gone) {
 			t.Errorf("the cabinet page offers %s after the withdrawal", gone)
