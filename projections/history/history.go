@@ -36,7 +36,25 @@ const (
 	// Documents maps a scan to the applications whose forms have referred
 	// to it, so that a read of a scan lands in their access logs.
 	Documents = "history_documents"
+	// Numbers maps an application's number (Number) to the applications
+	// that have it, for staff to find one by the number a person quotes.
+	Numbers = "history_numbers"
 )
+
+// Number is the number the pages give an application: the last 8 hex
+// digits of its id, which are random (a UUIDv7's first are its clock).
+func Number(appID string) string {
+	if len(appID) > 8 {
+		return strings.ToLower(appID[len(appID)-8:])
+	}
+	return strings.ToLower(appID)
+}
+
+// NumberIndex is a Numbers entry: the applications with the number, in
+// the order they were submitted (two share one rarely: 1 in 4 billion).
+type NumberIndex struct {
+	Applications []string `json:"applications"`
+}
 
 // Entry is one event in an application's audit history.
 type Entry struct {
@@ -116,6 +134,7 @@ func (Projection) Collections() []runner.Collection {
 		// a replay or an erasure; so is an access-log entry.
 		{Name: Entries, Kind: readstore.KindDocs, Uncached: true},
 		{Name: Documents, Kind: readstore.KindDocs},
+		{Name: Numbers, Kind: readstore.KindDocs},
 		{Name: Access, Kind: readstore.KindDocs, Uncached: true},
 		{Name: Applications, Kind: readstore.KindDocs},
 	}
@@ -185,6 +204,11 @@ func (Projection) Apply(_ context.Context, tx *runner.Tx, ev eventstore.Recorded
 	if err := indexDocuments(tx, appID, before.Form.Documents, after.Form.Documents); err != nil {
 		return err
 	}
+	if st.Created {
+		if err := indexNumber(tx, appID); err != nil {
+			return err
+		}
+	}
 	return tx.Put(Applications, appID, after, nil)
 }
 
@@ -225,6 +249,20 @@ func indexDocuments(tx *runner.Tx, appID string, before, after []schema.Document
 		}
 	}
 	return nil
+}
+
+// indexNumber adds the application to its number's entry, once.
+func indexNumber(tx *runner.Tx, appID string) error {
+	var idx NumberIndex
+	if _, _, err := tx.GetJSON(Numbers, Number(appID), &idx); err != nil {
+		return err
+	}
+	if slices.Contains(idx.Applications, appID) {
+		return nil // written before a crash, with this very event
+	}
+	// A new slice: the value read may be shared with the runner's cache.
+	idx.Applications = append(slices.Clip(idx.Applications), appID)
+	return tx.Put(Numbers, Number(appID), idx, nil)
 }
 
 // applyAccess writes one access-log entry for every application the read

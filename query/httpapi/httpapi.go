@@ -79,6 +79,7 @@ func Register(r fiber.Router, d Deps) {
 	h := &handlers{d: d, log: log, accessLog: NewAccessLog(d.Events, d.Logger, d.Now)}
 	r.Get("/api/v1/cabinet", onceEach, h.cabinet)
 	r.Get("/api/v1/reviewer/queue", onceEach, h.queue)
+	r.Get("/api/v1/applications/by-number/:number", onceEach, h.byNumber)
 	r.Get("/api/v1/applications/:id", onceEach, h.application)
 	r.Get("/api/v1/applications/:id/history", onceEach, h.history)
 	r.Get("/api/v1/applications/:id/state", onceEach, h.state)

@@ -139,19 +139,38 @@ func (h *handlers) reviewerApplication(c *fiber.Ctx) error {
 type AuditorData struct {
 	ID    string
 	Error string
-	Queue queryapi.QueuePage
+	// Matches are the applications that share the number looked up, when
+	// more than one does.
+	Matches []string
+	Queue   queryapi.QueuePage
 }
 
 func (h *handlers) auditorHome(c *fiber.Ctx) error {
 	d := AuditorData{ID: strings.TrimSpace(c.Query("id"))}
 	if d.ID != "" {
 		// An application's id is a UUID; the 8 digits a page shows as its
-		// number are only its end, which finds nothing on its own.
+		// number, which is what a person quotes, are found through the
+		// number index.
 		if u, err := uuid.Parse(d.ID); err == nil {
 			// As the ids are stored: lower case, with dashes.
 			return c.Redirect("/auditor/applications/"+u.String(), fiber.StatusSeeOther)
 		}
-		d.Error = h.lang(c).T("auditor.err.id")
+		n := strings.ToLower(strings.TrimPrefix(strings.TrimPrefix(d.ID, "№"), " "))
+		var m queryapi.NumberMatches
+		err := h.get(c, "/api/v1/applications/by-number/"+url.PathEscape(n), &m)
+		var ae *apiError
+		switch {
+		case err == nil && len(m.Applications) == 1:
+			return c.Redirect("/auditor/applications/"+m.Applications[0], fiber.StatusSeeOther)
+		case err == nil:
+			d.Matches = m.Applications
+		case errors.As(err, &ae) && ae.Status == fiber.StatusNotFound:
+			d.Error = h.lang(c).T("auditor.err.none", n)
+		case errors.As(err, &ae) && ae.Status == fiber.StatusBadRequest:
+			d.Error = h.lang(c).T("auditor.err.id")
+		default:
+			return h.apiFailure(c, err)
+		}
 	}
 	if err := h.get(c, "/api/v1/reviewer/queue?limit=50", &d.Queue); err != nil {
 		return h.apiFailure(c, err)

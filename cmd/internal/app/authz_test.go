@@ -188,13 +188,14 @@ func (m *matrix) fixtures() map[string]func(role string, allowed bool) req {
 		},
 		"GET /api/v1/documents/:id": simple("/api/v1/documents/" + m.docA),
 
-		"GET /api/v1/cabinet":                  simple("/api/v1/cabinet"),
-		"GET /api/v1/reviewer/queue":           simple("/api/v1/reviewer/queue"),
-		"GET /api/v1/applications/:id":         simple("/api/v1/applications/" + m.appA),
-		"GET /api/v1/applications/:id/history": simple("/api/v1/applications/" + m.appA + "/history"),
-		"GET /api/v1/applications/:id/state":   simple("/api/v1/applications/" + m.appA + "/state?revision=0"),
-		"GET /api/v1/applications/:id/access":  simple("/api/v1/applications/" + m.appA + "/access"),
-		"GET /api/v1/policies/:enp/pdf":        simple("/api/v1/policies/" + m.enpA + "/pdf"),
+		"GET /api/v1/cabinet":                        simple("/api/v1/cabinet"),
+		"GET /api/v1/reviewer/queue":                 simple("/api/v1/reviewer/queue"),
+		"GET /api/v1/applications/:id":               simple("/api/v1/applications/" + m.appA),
+		"GET /api/v1/applications/:id/history":       simple("/api/v1/applications/" + m.appA + "/history"),
+		"GET /api/v1/applications/:id/state":         simple("/api/v1/applications/" + m.appA + "/state?revision=0"),
+		"GET /api/v1/applications/:id/access":        simple("/api/v1/applications/" + m.appA + "/access"),
+		"GET /api/v1/applications/by-number/:number": simple("/api/v1/applications/by-number/" + m.appA[len(m.appA)-8:]),
+		"GET /api/v1/policies/:enp/pdf":              simple("/api/v1/policies/" + m.enpA + "/pdf"),
 
 		"GET /api/v1/admin/projections": simple("/api/v1/admin/projections"),
 		"POST /api/v1/admin/projections/:name/rebuild": func(role string, allowed bool) req {

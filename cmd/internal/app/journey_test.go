@@ -726,3 +726,33 @@ func TestStuckApplicationGoesBackToTheQueue(t *testing.T) {
 	c.must(req{method: "POST", path: base + "/claim", token: rev2, json: `{}`}, 200, &res)
 	c.must(req{method: "POST", path: base + "/release", token: rev2, json: `{}`}, 200, nil)
 }
+
+// Staff find an application by the number its pages show (the last 8 hex
+// digits of its id), which is what a person quotes: it is not in the
+// queue once closed, and the whole id was the only way in.
+func TestAuditorFindsAnApplicationByItsNumber(t *testing.T) {
+	c, _, r := submittedOne(t, "numbered-applicant", "N1234567")
+	aud := c.token("auditor", "aud-number")
+	number := r.ApplicationID[len(r.ApplicationID)-8:]
+	var m struct {
+		Number       string
+		Applications []string
+	}
+	c.must(req{method: "GET", path: fmt.Sprintf("/api/v1/applications/by-number/%s?after=%d", strings.ToUpper(number), r.Position), token: aud}, 200, &m)
+	if m.Number != number || len(m.Applications) != 1 || m.Applications[0] != r.ApplicationID {
+		t.Fatalf("by number %s: %+v", number, m)
+	}
+	c.must(req{method: "GET", path: "/api/v1/applications/by-number/" + number, token: c.token("applicant", "numbered-applicant")}, 403, nil)
+	c.must(req{method: "GET", path: "/api/v1/applications/by-number/12345", token: aud}, 400, nil)
+	page := c.session("auditor", "aud-number")
+	if res := c.do(req{method: "GET", path: "/auditor?id=" + url.QueryEscape("№ "+number), session: page}); res.status != 303 || res.header.Get("Location") != "/auditor/applications/"+r.ApplicationID {
+		t.Errorf("the auditor's lookup of № %s: %d to %q", number, res.status, res.header.Get("Location"))
+	}
+	missing := "00000000"
+	if number == missing {
+		missing = "00000001"
+	}
+	if res := c.must(req{method: "GET", path: "/auditor?id=" + missing, session: page}, 200, nil); !strings.Contains(res.body, "Заявления с номером "+missing+" нет") {
+		t.Errorf("an unknown number is not said to be unknown")
+	}
+}

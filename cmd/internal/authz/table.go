@@ -71,6 +71,9 @@ func Table() []Route {
 		{"GET", "/api/v1/cabinet", 0, no, own, obo, no, no, no},
 		{"GET", "/api/v1/reviewer/queue", 0, no, no, no, all, all, all},
 		{"GET", "/api/v1/applications/:id", 0, no, own, obo, all, all, all},
+		// The ids of the applications with a number, for staff to find
+		// one by what a person quotes.
+		{"GET", "/api/v1/applications/by-number/:number", 0, no, no, no, all, all, all},
 		{"GET", "/api/v1/applications/:id/history", 0, no, no, no, all, all, all},
 		{"GET", "/api/v1/applications/:id/state", 0, no, no, no, no, all, all},
 		// The staff access log names who of the staff read the
