@@ -13,6 +13,8 @@ import (
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
+
+	"github.com/omsonline/oms/projections/history"
 )
 
 // pageNames are the templates that render whole pages; each is parsed with
@@ -51,15 +53,11 @@ var funcs = template.FuncMap{
 		}
 		return m, nil
 	},
-	// short is how a page names an application: the last 8 hex digits of
-	// its id, which are random; the first are a UUIDv7's clock, the same
-	// for every application of the same hour.
-	"short": func(id string) string {
-		if len(id) > 8 {
-			return id[len(id)-8:]
-		}
-		return id
-	},
+	// short is how a page names an application: its number, the last 8
+	// hex digits of its id, which are random (the first are a UUIDv7's
+	// clock, the same for every application of the same hour); the same
+	// rule that staff look an application up by (history.Number).
+	"short": history.Number,
 }
 
 // fieldID turns a JSON pointer into an element id: "/applicant/lastName"
