@@ -259,10 +259,7 @@ func TestCannotApply(t *testing.T) {
 // provisional where the year's calendar is not decreed yet. A paused one
 // shows no date: the date moves when the clock restarts.
 func TestDeadlineStates(t *testing.T) {
-	r, err := newRenderer()
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := mustRenderer(t)
 	ru := r.langs["ru"]
 	for _, c := range []struct {
 		left                          int
@@ -313,10 +310,7 @@ func TestNextStep(t *testing.T) {
 			t.Errorf("%+v: %s, want %s", c, got, c.want)
 		}
 	}
-	r, err := newRenderer()
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := mustRenderer(t)
 	for _, k := range []string{"next.consentWithdrawn", "next.erased"} {
 		if !r.langs["ru"].Has(k) || !r.langs["en"].Has(k) {
 			t.Errorf("no text for %s", k)
@@ -327,10 +321,7 @@ func TestNextStep(t *testing.T) {
 // Erased scans are named, not linked: the download can only refuse, and a
 // browser showed its problem JSON.
 func TestErasedScansAreNotLinked(t *testing.T) {
-	r, err := newRenderer()
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := mustRenderer(t)
 	ru := r.langs["ru"]
 	v := appview.View{Form: schema.Form{Documents: []schema.DocumentRef{{Kind: "passport", ID: "d-1", ContentType: "image/png"}}}}
 	render := func(v appview.View) string {
@@ -366,10 +357,7 @@ func TestCountryNames(t *testing.T) {
 // The cabinet shows when the policy took effect and the terms before a
 // renewal, which the API had and the page left out.
 func TestCabinetShowsPolicyTerms(t *testing.T) {
-	r, err := newRenderer()
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := mustRenderer(t)
 	ru := r.langs["ru"]
 	old := appview.Policy{ENP: "9000000000000016", ValidFrom: "2025-11-26", ValidTo: "2026-11-25", Status: "superseded", Document: schema.PolicyDocument{Number: "9000000000000016-01", Version: 1}}
 	cur := appview.Policy{ENP: "9000000000000016", ValidFrom: "2026-11-26", ValidTo: "2027-11-25", Status: "active", Document: schema.PolicyDocument{Number: "9000000000000016-02", Version: 2}}
@@ -385,10 +373,7 @@ func TestCabinetShowsPolicyTerms(t *testing.T) {
 // A question about no field and no scan can be answered only in words:
 // its answer is not offered as optional, as one about a field is.
 func TestTextOnlyQuestionIsNotOptional(t *testing.T) {
-	r, err := newRenderer()
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := mustRenderer(t)
 	ru := r.langs["ru"]
 	d := ApplicationData{View: appview.View{ApplicationID: "a-1", Status: appview.StatusInfoRequested}, CanAnswer: true, Open: []QuestionForm{
 		{Index: 0, Question: appview.Question{Question: schema.Question{ID: "1.1", Text: "Где вы работаете?"}}, TextOnly: true},

@@ -13,10 +13,7 @@ import (
 // reason took the reject's id, its label focused the other textarea and
 // its errors were named by the other's label).
 func TestReviewPageIDsUnique(t *testing.T) {
-	r, err := newRenderer()
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := mustRenderer(t)
 	ru := r.langs["ru"]
 	v := appview.View{ApplicationID: "a-1", Status: appview.StatusInReview, Assignee: "rev-1", Revision: 3}
 	d := ReviewData{View: v, Summary: summarize(ru, v, true), Mine: true,
@@ -31,6 +28,16 @@ func TestReviewPageIDsUnique(t *testing.T) {
 			t.Errorf("id %q appears %d times", id, n)
 		}
 	}
+}
+
+// mustRenderer parses the pages and loads the catalogs, as omsd does.
+func mustRenderer(t *testing.T) *renderer {
+	t.Helper()
+	r, err := newRenderer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
 }
 
 // renderPage renders page name with data as a Russian reader gets it.
