@@ -32,6 +32,12 @@ var ErrNotFound = errors.New("readstore: not found")
 // (404) from "this read model is not built yet" (503).
 var ErrNoCollection = errors.New("readstore: no such collection")
 
+// ErrFenced is returned by a Flush whose Checkpoint.Fence is older than
+// the one a newer lease term stored with the projection's checkpoint: the
+// writer has lost the lease, perhaps while this very write was under way,
+// and must stop writing.
+var ErrFenced = errors.New("readstore: fenced off by a newer lease term")
+
 // Page sizes for List and Queue. A Limit of zero or less means DefaultLimit;
 // a Limit above MaxLimit is cut to MaxLimit, so that a caller's typo cannot
 // make one request read a whole collection.
@@ -98,6 +104,13 @@ type Checkpoint struct {
 	// UpdatedAt is informational; adapters keep at least milliseconds. A
 	// zero UpdatedAt is set to the time of the flush.
 	UpdatedAt time.Time
+	// Fence is the fencing token of the lease term that flushed, or zero
+	// for a writer outside any lease. The store keeps the highest token it
+	// was given for the projection and refuses a Flush with a lower
+	// non-zero one (ErrFenced), so that a holder stalled in the middle of
+	// a write cannot land it over its successor's. A zero Fence is not
+	// checked and leaves the stored token as it is.
+	Fence uint64
 }
 
 // QueueQuery selects a page of the reviewer queue, sorted by (Deadline, ID).
@@ -204,6 +217,12 @@ type Store interface {
 	// documents (one unordered bulk write per collection) strictly before
 	// the checkpoint, and relies on Doc.Position to make the replay after a
 	// crash a no-op.
+	// A Flush refused for its Fence returns ErrFenced and changes neither
+	// the checkpoint nor any document that a flush with a newer Fence wrote;
+	// the embedded adapter writes nothing of it at all, while the MongoDB
+	// adapter, which has no transaction, may have written documents that
+	// no newer term has written yet (and so may bring back one that a newer
+	// term deleted, as a deletion leaves no token behind).
 	// Writes must target existing physical collections (ErrNoCollection
 	// otherwise), have a non-empty ID and a JSON object body, and carry
 	// Doc.Queue exactly for queue collections; cp.Projection must not be

@@ -58,7 +58,10 @@ func (d *storedDoc) doc(kind readstore.Kind) (readstore.Doc, error) {
 // replacement builds the stored document. Queue fields are always written
 // for queue documents, even when empty: a missing field would not match an
 // equality filter on "" (unassigned) the way a stored "" does.
-func replacement(d readstore.Doc) (bson.D, error) {
+//
+// A fenced flush (a non-zero token) stores its token with the document, so
+// that a stale term's later write of it fails (see fenced).
+func replacement(d readstore.Doc, fence uint64) (bson.D, error) {
 	body, portable, err := jsonToBSON(d.Body)
 	if err != nil {
 		return nil, err
@@ -80,6 +83,9 @@ func replacement(d readstore.Doc) (bson.D, error) {
 			bson.E{Key: "deadline", Value: storeutil.DeadlineNanos(q.Deadline)},
 			bson.E{Key: "waiting", Value: q.Waiting},
 		)
+	}
+	if fence != 0 {
+		doc = append(doc, bson.E{Key: "fence", Value: storeutil.PositionToInt(fence)})
 	}
 	return doc, nil
 }
@@ -251,6 +257,9 @@ func (s *Store) Flush(ctx context.Context, writes []readstore.Write, cp readstor
 		return err
 	}
 	start := time.Now()
+	if err := s.checkFence(ctx, cp); err != nil {
+		return err
+	}
 	writes = storeutil.LastWrites(writes)
 	models := map[string][]mongo.WriteModel{}
 	var order []string // collections in the order of their first write
@@ -267,11 +276,14 @@ func (s *Store) Flush(ctx context.Context, writes []readstore.Write, cp readstor
 			return fmt.Errorf("mongostore: write %d: %w", i, err)
 		}
 		filter := bson.D{{Key: "_id", Value: w.Doc.ID}}
+		if cp.Fence != 0 {
+			filter = fenced(filter, "fence", cp.Fence)
+		}
 		if w.Delete {
 			models[w.Collection] = append(models[w.Collection], mongo.NewDeleteOneModel().SetFilter(filter))
 			continue
 		}
-		doc, err := replacement(w.Doc)
+		doc, err := replacement(w.Doc, cp.Fence)
 		if err != nil {
 			return fmt.Errorf("mongostore: write %d (%s/%s): %w", i, w.Collection, w.Doc.ID, err)
 		}
@@ -282,7 +294,13 @@ func (s *Store) Flush(ctx context.Context, writes []readstore.Write, cp readstor
 		if len(models[coll]) == 0 {
 			continue
 		}
-		if _, err := s.db.Collection(coll).BulkWrite(ctx, models[coll], options.BulkWrite().SetOrdered(false)); err != nil {
+		_, err := s.db.Collection(coll).BulkWrite(ctx, models[coll], options.BulkWrite().SetOrdered(false))
+		if cp.Fence != 0 && mongo.IsDuplicateKeyError(err) {
+			// Only a document under a newer token fails its filter, as the
+			// writes have distinct _ids (LastWrites).
+			return fmt.Errorf("mongostore: flush to %s with fencing token %d: a newer term wrote some of its documents: %w", coll, cp.Fence, readstore.ErrFenced)
+		}
+		if err != nil {
 			return fmt.Errorf("mongostore: flush %d writes to %s: %w", len(models[coll]), coll, err)
 		}
 	}

@@ -407,6 +407,7 @@ type checkpointDoc struct {
 	Position   int64     `bson:"position"`
 	Generation int       `bson:"generation"`
 	UpdatedAt  time.Time `bson:"updated_at"` // a BSON date: milliseconds
+	Fence      int64     `bson:"fence,omitempty"`
 }
 
 func (d checkpointDoc) checkpoint() readstore.Checkpoint {
@@ -415,6 +416,7 @@ func (d checkpointDoc) checkpoint() readstore.Checkpoint {
 		Position:   storeutil.PositionFromInt(d.Position),
 		Generation: d.Generation,
 		UpdatedAt:  d.UpdatedAt.UTC(),
+		Fence:      storeutil.PositionFromInt(d.Fence),
 	}
 }
 
@@ -478,17 +480,59 @@ func (s *Store) Checkpoints(ctx context.Context) ([]readstore.Checkpoint, error)
 	return out, nil
 }
 
+// storeCheckpoint stores cp unless a newer term stored its token
+// (readstore.ErrFenced). The token stays the highest one given: an
+// unfenced checkpoint ($set without it) leaves it as it is.
 func (s *Store) storeCheckpoint(ctx context.Context, cp readstore.Checkpoint) error {
-	doc := checkpointDoc{
-		Projection: cp.Projection,
-		Position:   storeutil.PositionToInt(cp.Position),
-		Generation: cp.Generation,
-		UpdatedAt:  cp.UpdatedAt,
+	set := bson.D{
+		{Key: "position", Value: storeutil.PositionToInt(cp.Position)},
+		{Key: "generation", Value: cp.Generation},
+		{Key: "updated_at", Value: cp.UpdatedAt},
 	}
-	_, err := s.db.Collection(checkpointsColl).ReplaceOne(ctx, bson.D{{Key: "_id", Value: cp.Projection}}, doc,
-		options.Replace().SetUpsert(true))
+	filter := bson.D{{Key: "_id", Value: cp.Projection}}
+	if cp.Fence != 0 {
+		set = append(set, bson.E{Key: "fence", Value: storeutil.PositionToInt(cp.Fence)})
+		filter = fenced(filter, "fence", cp.Fence)
+	}
+	_, err := s.db.Collection(checkpointsColl).UpdateOne(ctx, filter, bson.D{{Key: "$set", Value: set}}, options.Update().SetUpsert(true))
+	if mongo.IsDuplicateKeyError(err) {
+		return fmt.Errorf("mongostore: checkpoint %q with fencing token %d: %w", cp.Projection, cp.Fence, readstore.ErrFenced)
+	}
 	if err != nil {
 		return fmt.Errorf("mongostore: store checkpoint %q: %w", cp.Projection, err)
+	}
+	return nil
+}
+
+// fenced narrows an _id filter to a document that no newer term wrote:
+// one without a token in field or with one no higher than token. An upsert
+// under it that meets a newer document fails on the duplicate _id instead
+// of replacing it, which is how a stale write learns it is fenced off.
+func fenced(filter bson.D, field string, token uint64) bson.D {
+	return append(filter, bson.E{Key: "$or", Value: bson.A{
+		bson.D{{Key: field, Value: bson.D{{Key: "$exists", Value: false}}}},
+		bson.D{{Key: field, Value: bson.D{{Key: "$lte", Value: storeutil.PositionToInt(token)}}}},
+	}})
+}
+
+// checkFence refuses a flush early, before it writes any document, when a
+// newer term has stored its token with the projection's checkpoint. The
+// documents' own tokens and the checkpoint's conditional write catch a
+// term that begins after this read.
+func (s *Store) checkFence(ctx context.Context, cp readstore.Checkpoint) error {
+	if cp.Fence == 0 {
+		return nil
+	}
+	var d checkpointDoc
+	err := s.db.Collection(checkpointsColl).FindOne(ctx, bson.D{{Key: "_id", Value: cp.Projection}}).Decode(&d)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("mongostore: read the fence of %q: %w", cp.Projection, err)
+	}
+	if stored := storeutil.PositionFromInt(d.Fence); stored > cp.Fence {
+		return fmt.Errorf("mongostore: flush of %q with fencing token %d, a newer term stored %d: %w", cp.Projection, cp.Fence, stored, readstore.ErrFenced)
 	}
 	return nil
 }

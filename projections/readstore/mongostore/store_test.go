@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -323,5 +324,50 @@ func concurrentUpserts(t *testing.T, uri string) {
 		if cp.Position != rounds-1 {
 			t.Fatalf("checkpoint %+v, want position %d", cp, rounds-1)
 		}
+	}
+}
+
+// Without a transaction, a stale term can pass the early look at the
+// checkpoint just before its successor stores a newer token, and then
+// write its documents. Each document's own token stops that write where
+// the successor got there first. Here the early look passes because the
+// stale flush names a projection without a checkpoint, while the document
+// carries the successor's token.
+func TestFencedDocumentsRefuseAStaleWrite(t *testing.T) {
+	ctx := t.Context()
+	s := openDB(t, mongotest.URI(t))
+	if err := s.EnsureCollection(ctx, "docs_g1", readstore.KindDocs); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetAliases(ctx, map[string]string{"docs": "docs_g1"}); err != nil {
+		t.Fatal(err)
+	}
+	put := func(id string, pos uint64, body string) readstore.Write {
+		return readstore.Write{Collection: "docs_g1", Doc: readstore.Doc{ID: id, Position: pos, Body: json.RawMessage(body)}}
+	}
+	if err := s.Flush(ctx, []readstore.Write{put("a", 20, `{"by":"successor"}`), put("b", 20, `{"by":"successor"}`)},
+		readstore.Checkpoint{Projection: "successor", Position: 20, Fence: 7}); err != nil {
+		t.Fatal(err)
+	}
+	err := s.Flush(ctx, []readstore.Write{put("a", 15, `{"by":"stale"}`), put("fresh", 15, `{"by":"stale"}`),
+		{Collection: "docs_g1", Doc: readstore.Doc{ID: "b"}, Delete: true}},
+		readstore.Checkpoint{Projection: "stale", Position: 15, Fence: 5})
+	if !errors.Is(err, readstore.ErrFenced) {
+		t.Fatalf("stale flush: %v, want ErrFenced", err)
+	}
+	for _, id := range []string{"a", "b"} {
+		d, err := s.Get(ctx, "docs", id)
+		if err != nil || d.Position != 20 {
+			t.Fatalf("the successor's %s after the stale flush: %+v, %v", id, d, err)
+		}
+	}
+	if _, err := s.LoadCheckpoint(ctx, "stale"); !errors.Is(err, readstore.ErrNotFound) {
+		t.Fatalf("the refused flush stored its checkpoint: %v", err)
+	}
+	// What no newer term wrote may land (the port allows it): the
+	// adapter's documented limit, not a promise; only the absence of an
+	// error matters here.
+	if _, err := s.Get(ctx, "docs", "fresh"); err != nil && !errors.Is(err, readstore.ErrNotFound) {
+		t.Fatal(err)
 	}
 }

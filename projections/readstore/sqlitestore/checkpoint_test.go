@@ -2,6 +2,8 @@ package sqlitestore
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -151,5 +153,39 @@ func TestWriterCacheGrowsForLargeFlushesOnly(t *testing.T) {
 	d, err := s.GetPhysical(ctx, "docs_g1", fmt.Sprintf("d%05d", largeFlushWrites-1))
 	if err != nil || d.Position != 2 {
 		t.Fatalf("last document after the shrink: %+v, %v", d, err)
+	}
+}
+
+// A checkpoints table from before fencing tokens gets its column on open,
+// keeps its checkpoints, and fences from then on.
+func TestFenceColumnAdded(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s := openDir(t, dir)
+	if err := s.Flush(ctx, nil, readstore.Checkpoint{Projection: "cabinet", Position: 42, Generation: 3}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `ALTER TABLE readstore_checkpoints DROP COLUMN fence`)
+		return err
+	}); err != nil {
+		t.Fatalf("make the old table: %v", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	s = openDir(t, dir)
+	defer s.Close()
+	cp, err := s.LoadCheckpoint(ctx, "cabinet")
+	if err != nil || cp.Position != 42 || cp.Generation != 3 || cp.Fence != 0 {
+		t.Fatalf("checkpoint after the upgrade: %+v, %v; want position 42, generation 3, no fence", cp, err)
+	}
+	if err := s.Flush(ctx, nil, readstore.Checkpoint{Projection: "cabinet", Position: 50, Generation: 3, Fence: 4}); err != nil {
+		t.Fatalf("fenced flush after the upgrade: %v", err)
+	}
+	err = s.Flush(ctx, nil, readstore.Checkpoint{Projection: "cabinet", Position: 51, Generation: 3, Fence: 2})
+	if !errors.Is(err, readstore.ErrFenced) {
+		t.Fatalf("stale flush after the upgrade: %v, want ErrFenced", err)
 	}
 }

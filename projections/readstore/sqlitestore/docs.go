@@ -365,6 +365,13 @@ func (s *Store) Flush(ctx context.Context, writes []readstore.Write, cp readstor
 	s.wcache.reserve(ctx, len(writes))
 	defer s.wcache.flushed(len(writes))
 	err = s.write(ctx, func(tx *sql.Tx) error {
+		// First, so that a stale term's flush costs no writes. The writer
+		// holds the database's write lock from here to the commit (an
+		// IMMEDIATE transaction), so no successor can store a newer token
+		// between this check and the commit, in this process or another.
+		if err := checkFence(ctx, tx, cp); err != nil {
+			return err
+		}
 		stmts := map[string]*collStmts{}
 		for i, w := range writes {
 			st, ok := stmts[w.Collection]
@@ -382,10 +389,11 @@ func (s *Store) Flush(ctx context.Context, writes []readstore.Write, cp readstor
 				return fmt.Errorf("sqlitestore: write %d (%s/%s): %w", i, w.Collection, w.Doc.ID, err)
 			}
 		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO readstore_checkpoints (projection, position, generation, updated_at)
-			VALUES (?, ?, ?, ?) ON CONFLICT (projection) DO UPDATE SET
-			position = excluded.position, generation = excluded.generation, updated_at = excluded.updated_at`,
-			cp.Projection, storeutil.PositionToInt(cp.Position), cp.Generation, cp.UpdatedAt.UnixNano())
+		_, err := tx.ExecContext(ctx, `INSERT INTO readstore_checkpoints (projection, position, generation, updated_at, fence)
+			VALUES (?, ?, ?, ?, ?) ON CONFLICT (projection) DO UPDATE SET
+			position = excluded.position, generation = excluded.generation, updated_at = excluded.updated_at,
+			fence = max(fence, excluded.fence)`,
+			cp.Projection, storeutil.PositionToInt(cp.Position), cp.Generation, cp.UpdatedAt.UnixNano(), storeutil.PositionToInt(cp.Fence))
 		if err != nil {
 			return fmt.Errorf("sqlitestore: store checkpoint %q: %w", cp.Projection, err)
 		}
@@ -395,6 +403,26 @@ func (s *Store) Flush(ctx context.Context, writes []readstore.Write, cp readstor
 		return err
 	}
 	s.log.Debug("flushed", "projection", cp.Projection, "position", cp.Position, "writes", len(writes), "took", time.Since(start))
+	return nil
+}
+
+// checkFence refuses a flush whose lease term is older than the one
+// stored with the projection's checkpoint (readstore.Checkpoint.Fence).
+func checkFence(ctx context.Context, tx *sql.Tx, cp readstore.Checkpoint) error {
+	if cp.Fence == 0 {
+		return nil
+	}
+	var stored int64
+	err := tx.QueryRowContext(ctx, `SELECT fence FROM readstore_checkpoints WHERE projection = ?`, cp.Projection).Scan(&stored)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("sqlitestore: read the fence of %q: %w", cp.Projection, err)
+	}
+	if s := storeutil.PositionFromInt(stored); s > cp.Fence {
+		return fmt.Errorf("sqlitestore: flush of %q with fencing token %d, a newer term stored %d: %w", cp.Projection, cp.Fence, s, readstore.ErrFenced)
+	}
 	return nil
 }
 

@@ -276,7 +276,8 @@ var schema = []string{
 		projection TEXT PRIMARY KEY NOT NULL,
 		position INTEGER NOT NULL,
 		generation INTEGER NOT NULL,
-		updated_at INTEGER NOT NULL
+		updated_at INTEGER NOT NULL,
+		fence INTEGER NOT NULL DEFAULT 0
 	) STRICT`,
 	`CREATE TABLE IF NOT EXISTS readstore_blobs (
 		sha256 TEXT PRIMARY KEY NOT NULL,
@@ -300,11 +301,32 @@ func (s *Store) initSchema(ctx context.Context) error {
 				return fmt.Errorf("create schema: %w", err)
 			}
 		}
+		if err := addFenceColumn(ctx, tx); err != nil {
+			return err
+		}
 		if _, err := tx.ExecContext(ctx, `PRAGMA user_version = `+strconv.Itoa(schemaVersion)); err != nil {
 			return fmt.Errorf("set schema version: %w", err)
 		}
 		return nil
 	})
+}
+
+// addFenceColumn gives a checkpoints table made before fencing tokens its
+// column. The schema version stays: a program from before ignores the
+// column, and its unfenced flushes leave the stored token as it is.
+func addFenceColumn(ctx context.Context, tx *sql.Tx) error {
+	var n int
+	err := tx.QueryRowContext(ctx, `SELECT count(*) FROM pragma_table_info('readstore_checkpoints') WHERE name = 'fence'`).Scan(&n)
+	if err != nil {
+		return fmt.Errorf("read the checkpoints' columns: %w", err)
+	}
+	if n > 0 {
+		return nil
+	}
+	if _, err := tx.ExecContext(ctx, `ALTER TABLE readstore_checkpoints ADD COLUMN fence INTEGER NOT NULL DEFAULT 0`); err != nil {
+		return fmt.Errorf("add the checkpoints' fence column: %w", err)
+	}
+	return nil
 }
 
 // Close stops the checkpointer and closes every connection.
@@ -523,10 +545,10 @@ func (s *Store) Alias(ctx context.Context, logical string) (string, error) {
 
 // LoadCheckpoint reads one checkpoint.
 func (s *Store) LoadCheckpoint(ctx context.Context, projection string) (readstore.Checkpoint, error) {
-	var pos, upd int64
+	var pos, upd, fence int64
 	cp := readstore.Checkpoint{Projection: projection}
-	err := s.r.QueryRowContext(ctx, `SELECT position, generation, updated_at FROM readstore_checkpoints WHERE projection = ?`,
-		projection).Scan(&pos, &cp.Generation, &upd)
+	err := s.r.QueryRowContext(ctx, `SELECT position, generation, updated_at, fence FROM readstore_checkpoints WHERE projection = ?`,
+		projection).Scan(&pos, &cp.Generation, &upd, &fence)
 	if errors.Is(err, sql.ErrNoRows) {
 		return readstore.Checkpoint{}, fmt.Errorf("sqlitestore: checkpoint %q: %w", projection, readstore.ErrNotFound)
 	}
@@ -535,12 +557,13 @@ func (s *Store) LoadCheckpoint(ctx context.Context, projection string) (readstor
 	}
 	cp.Position = storeutil.PositionFromInt(pos)
 	cp.UpdatedAt = time.Unix(0, upd).UTC()
+	cp.Fence = storeutil.PositionFromInt(fence)
 	return cp, nil
 }
 
 // Checkpoints lists all checkpoints by projection name.
 func (s *Store) Checkpoints(ctx context.Context) ([]readstore.Checkpoint, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT projection, position, generation, updated_at FROM readstore_checkpoints ORDER BY projection`)
+	rows, err := s.r.QueryContext(ctx, `SELECT projection, position, generation, updated_at, fence FROM readstore_checkpoints ORDER BY projection`)
 	if err != nil {
 		return nil, fmt.Errorf("sqlitestore: list checkpoints: %w", err)
 	}
@@ -548,12 +571,13 @@ func (s *Store) Checkpoints(ctx context.Context) ([]readstore.Checkpoint, error)
 	var out []readstore.Checkpoint
 	for rows.Next() {
 		var cp readstore.Checkpoint
-		var pos, upd int64
-		if err := rows.Scan(&cp.Projection, &pos, &cp.Generation, &upd); err != nil {
+		var pos, upd, fence int64
+		if err := rows.Scan(&cp.Projection, &pos, &cp.Generation, &upd, &fence); err != nil {
 			return nil, fmt.Errorf("sqlitestore: list checkpoints: %w", err)
 		}
 		cp.Position = storeutil.PositionFromInt(pos)
 		cp.UpdatedAt = time.Unix(0, upd).UTC()
+		cp.Fence = storeutil.PositionFromInt(fence)
 		out = append(out, cp)
 	}
 	if err := rows.Err(); err != nil {

@@ -46,6 +46,7 @@ func Run(t *testing.T, open func(t *testing.T) readstore.Store) {
 		{"QueuePagination", testQueuePagination},
 		{"QueueKinds", testQueueKinds},
 		{"Checkpoints", testCheckpoints},
+		{"Fence", testFence},
 		{"Collections", testCollections},
 		{"Aliases", testAliases},
 		{"Blobs", testBlobs},
@@ -446,6 +447,20 @@ func FlushAtomic(t *testing.T, open func(t *testing.T) readstore.Store) {
 	if get(t, s, "docs", "keep").Position != 3 || get(t, s, "docs", "new1").Position != 2 {
 		t.Fatal("valid batch not applied")
 	}
+	// A flush refused for its fence writes nothing either, not even the
+	// documents that no newer term wrote.
+	if err := s.Flush(ctx, nil, readstore.Checkpoint{Projection: "atomic", Position: 4, Fence: 8}); err != nil {
+		t.Fatalf("fenced Flush: %v", err)
+	}
+	err := s.Flush(ctx, []readstore.Write{put("docs_g1", "stale", 5, `{}`), del("docs_g1", "new1")},
+		readstore.Checkpoint{Projection: "atomic", Position: 5, Fence: 3})
+	wantErrIs(t, "stale Flush", err, readstore.ErrFenced)
+	if _, err := s.Get(ctx, "docs", "stale"); !errors.Is(err, readstore.ErrNotFound) {
+		t.Fatalf("a fenced-off flush wrote a document (Get: %v)", err)
+	}
+	if get(t, s, "docs", "new1").Position != 2 {
+		t.Fatal("a fenced-off flush deleted a document")
+	}
 }
 
 // --- List ------------------------------------------------------------------
@@ -821,6 +836,86 @@ func testCheckpoints(t *testing.T, s readstore.Store) {
 	}
 	if cps[1].Position != 20 || cps[1].Generation != 3 || cps[1].UpdatedAt.Sub(at.Add(time.Second)).Abs() > time.Millisecond {
 		t.Fatalf("cabinet checkpoint %+v, want 20/3", cps[1])
+	}
+}
+
+// testFence plays a leaseholder stalled in the middle of a write: its
+// successor (a higher token) flushed meanwhile, and the stale flush must
+// change neither the checkpoint nor what the successor wrote.
+func testFence(t *testing.T, s readstore.Store) {
+	ctx := t.Context()
+	ensure(t, s, "docs_g1", readstore.KindDocs)
+	setAliases(t, s, map[string]string{"docs": "docs_g1"})
+	cp := func(pos, fence uint64) readstore.Checkpoint {
+		return readstore.Checkpoint{Projection: "fenced", Position: pos, Generation: 1, Fence: fence}
+	}
+	wantCP := func(what string, pos, fence uint64) {
+		t.Helper()
+		got, err := s.LoadCheckpoint(ctx, "fenced")
+		if err != nil {
+			t.Fatalf("%s: LoadCheckpoint: %v", what, err)
+		}
+		if got.Position != pos || got.Fence != fence {
+			t.Fatalf("%s: checkpoint at %d with fence %d, want %d with fence %d", what, got.Position, got.Fence, pos, fence)
+		}
+	}
+	mustFlush := func(what string, c readstore.Checkpoint, writes ...readstore.Write) {
+		t.Helper()
+		if err := s.Flush(ctx, writes, c); err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+	}
+
+	mustFlush("first term", cp(10, 5), put("docs_g1", "a", 10, `{"by":"old"}`), put("docs_g1", "gone", 10, `{}`))
+	wantCP("first term", 10, 5)
+	mustFlush("successor", cp(20, 7), put("docs_g1", "a", 20, `{"by":"new"}`))
+	wantCP("successor", 20, 7)
+
+	err := s.Flush(ctx, []readstore.Write{put("docs_g1", "a", 15, `{"by":"stale"}`)}, cp(15, 5))
+	wantErrIs(t, "stale flush", err, readstore.ErrFenced)
+	wantCP("after the stale flush", 20, 7)
+	if d := get(t, s, "docs", "a"); d.Position != 20 {
+		t.Fatalf("stale flush overwrote the successor's document: position %d, body %s", d.Position, d.Body)
+	}
+	wantJSON(t, "the successor's document", get(t, s, "docs", "a").Body, `{"by":"new"}`)
+
+	// A stale deletion of a document the successor wrote is refused too.
+	err = s.Flush(ctx, []readstore.Write{del("docs_g1", "a")}, cp(16, 6))
+	wantErrIs(t, "stale deletion", err, readstore.ErrFenced)
+	if d := get(t, s, "docs", "a"); d.Position != 20 {
+		t.Fatalf("stale deletion changed the successor's document: position %d", d.Position)
+	}
+	wantCP("after the stale deletion", 20, 7)
+
+	// The same term flushes on; a writer outside any lease is not checked
+	// and leaves the token; a later term takes over.
+	mustFlush("same term", cp(25, 7), put("docs_g1", "a", 25, `{"by":"new","n":2}`))
+	wantCP("same term", 25, 7)
+	mustFlush("unfenced writer", cp(26, 0))
+	wantCP("unfenced writer", 26, 7)
+	mustFlush("third term", cp(30, 9), del("docs_g1", "a"))
+	wantCP("third term", 30, 9)
+	if _, err := s.Get(ctx, "docs", "a"); !errors.Is(err, readstore.ErrNotFound) {
+		t.Fatalf("third term's deletion: Get = %v, want ErrNotFound", err)
+	}
+	err = s.Flush(ctx, nil, cp(31, 7))
+	wantErrIs(t, "the second term, after the third", err, readstore.ErrFenced)
+	wantCP("after the refused checkpoint", 30, 9)
+
+	// Tokens are per projection: another projection's term is its own.
+	if err := s.Flush(ctx, nil, readstore.Checkpoint{Projection: "other", Position: 1, Fence: 1}); err != nil {
+		t.Fatalf("another projection, lower token: %v", err)
+	}
+	cps, err := s.Checkpoints(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fences := map[string]uint64{}
+	for _, c := range cps {
+		fences[c.Projection] = c.Fence
+	}
+	if fences["fenced"] != 9 || fences["other"] != 1 {
+		t.Fatalf("Checkpoints' fences = %v, want fenced 9 and other 1", fences)
 	}
 }
 
