@@ -25,8 +25,9 @@ var ErrNotLeader = errors.New("leader: this node does not hold the projection le
 type Options struct {
 	Lease *lease.Lease
 	// Build makes a fresh runner for one term of the lease; fence reports
-	// whether the term is still held and is checked before every flush.
-	Build  func(ctx context.Context, fence func() error) (*runner.Runner, error)
+	// whether the term is still held and is checked before every flush,
+	// and token is the term's fencing token, for runner.Options.FenceToken.
+	Build  func(ctx context.Context, fence func() error, token uint64) (*runner.Runner, error)
 	Names  []string
 	Store  readstore.Store
 	Events *eventstore.Store
@@ -61,7 +62,7 @@ func (l *Leader) Run(ctx context.Context) error {
 			}
 			return nil
 		}
-		r, err := l.o.Build(termCtx, fence)
+		r, err := l.o.Build(termCtx, fence, t.Token)
 		if err != nil {
 			l.o.Logger.Error("projections: cannot start", "err", err)
 			return

@@ -3,9 +3,12 @@
 // optimistic concurrency, which every deployment has (the embedded store,
 // EventStoreDB, KurrentDB) — no extra coordinator to run.
 //
-// The lease stream's revision after a successful take is the fencing token:
-// it only grows, so a process that lost the lease (paused, partitioned)
-// cannot mistake a later holder's token for its own. A holder also stops on
+// The lease stream's revision after a successful take, plus one, is the
+// fencing token: it only grows, so a process that lost the lease (paused,
+// partitioned) cannot mistake a later holder's token for its own, and the
+// read-model store, which keeps the highest token it saw, refuses its
+// writes. The one is added because a store takes token zero for a writer
+// outside any lease, and the first take is revision zero. A holder also stops on
 // its own clock once its last successful renewal is older than the TTL minus
 // a safety margin, so two holders never project at once as long as clocks
 // drift less than that margin.
@@ -73,7 +76,7 @@ func New(o Options) *Lease {
 
 // Term is one holding of the lease.
 type Term struct {
-	Token uint64 // fencing token: the lease stream's revision when taken
+	Token uint64 // fencing token: the lease stream's revision when taken, plus one; never zero
 	// Lost is closed when the term ends (renewal failed, another holder, or
 	// Run's context ended).
 	Lost <-chan struct{}
@@ -175,7 +178,7 @@ func (l *Lease) hold(ctx context.Context, token uint64, lead func(context.Contex
 	expires := func() time.Time { return time.Unix(0, renewed.Load()).Add(l.o.TTL - margin) }
 	go func() {
 		defer close(done)
-		lead(termCtx, Term{Token: token, Lost: lost, expires: expires, now: l.o.Now})
+		lead(termCtx, Term{Token: token + 1, Lost: lost, expires: expires, now: l.o.Now})
 	}()
 	tick := time.NewTicker(l.o.TTL / 4)
 	defer tick.Stop()

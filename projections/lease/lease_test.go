@@ -111,6 +111,9 @@ func TestOneHolderReleaseAndExpiry(t *testing.T) {
 	if l.overlap.Load() {
 		t.Fatal("two holders led at once")
 	}
+	if len(l.tokens) == 0 || l.tokens[0] == 0 {
+		t.Fatalf("the first term's fencing token is zero, which a store takes for no lease: %v", l.tokens)
+	}
 	for i := 1; i < len(l.tokens); i++ {
 		if l.tokens[i] <= l.tokens[i-1] {
 			t.Fatalf("fencing tokens must grow: %v", l.tokens)

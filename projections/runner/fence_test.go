@@ -3,6 +3,7 @@ package runner_test
 import (
 	"context"
 	"errors"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -129,5 +130,103 @@ func TestAbortLeavesNoFlushBehind(t *testing.T) {
 				t.Errorf("the checkpoint is at %d (%v), want %d", cp.Position, err, last)
 			}
 		})
+	}
+}
+
+// stalled holds the first counter flush that reaches it, as a node paused
+// (by its VM, say) in the middle of a write, and reports how it ended.
+type stalled struct {
+	*sqlitestore.Store
+	once  sync.Once
+	held  chan struct{}
+	gate  chan struct{}
+	ended chan error
+	later atomic.Int64 // flushes tried after the held one
+}
+
+func (s *stalled) Flush(ctx context.Context, w []readstore.Write, cp readstore.Checkpoint) error {
+	first := false
+	if cp.Projection == "counter" {
+		s.once.Do(func() { first = true })
+	}
+	if !first {
+		s.later.Add(1)
+		return s.Store.Flush(ctx, w, cp)
+	}
+	close(s.held)
+	<-s.gate
+	err := s.Store.Flush(context.Background(), w, cp)
+	s.ended <- err
+	return err
+}
+
+// A holder paused in the middle of a write, past every check of its own,
+// while its lease expired and the next term wrote on: when it wakes, the
+// store refuses the write by its older fencing token, so the count and the
+// checkpoint stay the successor's, and the stale runner writes no more.
+// Without the token the stale write landed and took both back.
+func TestStoreRefusesAStalledTermsWrite(t *testing.T) {
+	ctx := context.Background()
+	es, base := stores(t)
+	slow := &stalled{Store: base, held: make(chan struct{}), gate: make(chan struct{}), ended: make(chan error, 1)}
+	start := func(store readstore.Store, token uint64) *runner.Runner {
+		r, err := runner.New(ctx, runner.Options{Store: store, Events: es, FenceToken: token, BatchSize: 1, FlushInterval: time.Hour,
+			Fence:      func() error { return nil }, // the paused node never learns it lost the lease
+			Subscriber: eventstore.NewSubscriber(es, eventstore.SubscriberOptions{StartFrom: runner.StartFrom(base), NackDelay: time.Millisecond})}, &counter{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rctx, stop := context.WithCancel(ctx)
+		t.Cleanup(func() { stop(); r.Abort() })
+		go r.Run(rctx)
+		<-r.Running()
+		return r
+	}
+	stale := start(slow, 5)
+	g := &rig{events: es, store: base, runner: stale}
+	g.tick(t, "s", false)
+	select {
+	case <-slow.held:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the first term's flush never reached the store")
+	}
+
+	g.runner = start(base, 7) // the next term, after the lease expired
+	g.tick(t, "s", false)
+	last := g.tick(t, "s", false)
+	waitFor(t, g.runner, last)
+	if n := g.count(t, "s"); n != 3 {
+		t.Fatalf("the next term counted %d, want 3", n)
+	}
+
+	close(slow.gate) // the paused node wakes and finishes its write
+	select {
+	case err := <-slow.ended:
+		if !errors.Is(err, readstore.ErrFenced) {
+			t.Fatalf("the stalled write ended with %v, want readstore.ErrFenced", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the stalled write did not end")
+	}
+	if n := g.count(t, "s"); n != 3 {
+		t.Errorf("after the stalled write s counts %d, want the next term's 3", n)
+	}
+	cp, err := base.LoadCheckpoint(ctx, "counter")
+	if err != nil || cp.Position != last || cp.Fence != 7 {
+		t.Errorf("checkpoint %+v (%v), want the next term's: position %d, token 7", cp, err, last)
+	}
+	// The stale runner, which has the later events batched too, writes
+	// none of them: it stopped at the store's first refusal.
+	time.Sleep(100 * time.Millisecond)
+	next := g.tick(t, "s", false)
+	waitFor(t, g.runner, next)
+	if n := g.count(t, "s"); n != 4 {
+		t.Errorf("s counts %d after one more event, want 4", n)
+	}
+	if p, _ := stale.Position("counter"); p >= last {
+		t.Errorf("the stale runner's flushed position is %d, at or past the next term's %d", p, last)
+	}
+	if n := slow.later.Load(); n != 0 {
+		t.Errorf("the stale runner tried %d more flushes after the store refused one, want none", n)
 	}
 }

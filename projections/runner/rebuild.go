@@ -241,7 +241,7 @@ func (r *Runner) RebuildAll(ctx context.Context, names []string, o RebuildOption
 			// This one's too: its flush may have landed before it
 			// failed (a timeout after the commit).
 			for _, done := range pairs[:i+1] {
-				if berr := r.opts.Store.Flush(bctx, nil, done.live.cp); berr != nil {
+				if berr := r.storeFlush(bctx, nil, done.live.cp); berr != nil {
 					r.opts.Logger.Error("rebuild: store the live generation's checkpoint back", "projection", done.name, "err", berr)
 				}
 			}

@@ -20,6 +20,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
@@ -96,6 +97,12 @@ type Options struct {
 	// Fence, if set, is asked before every flush; an error (the lease was
 	// lost) refuses the flush, so a stale leaseholder writes nothing.
 	Fence func() error
+	// FenceToken is the lease term's fencing token, stored with every
+	// checkpoint this runner flushes. The store refuses a flush with an
+	// older token than it holds (readstore.ErrFenced), which stops the one
+	// write Fence cannot: one already under way when the term ended, by a
+	// holder stalled past its successor's start. Zero: not under a lease.
+	FenceToken uint64
 	// Middlewares are added to the router after the defaults.
 	Middlewares []message.HandlerMiddleware
 	// CacheBytes bounds each projection's cache of flushed documents, in
@@ -126,6 +133,8 @@ type Runner struct {
 	// failed), but one that only Abort ends.
 	flushCtx    context.Context
 	stopFlushes context.CancelFunc
+	// fencedOff: the store refused a flush for its token (see storeFlush).
+	fencedOff atomic.Bool
 }
 
 // errClosing nacks a message that arrives while the runner closes; the
@@ -139,7 +148,7 @@ var errClosing = errors.New("runner: closing")
 // applies it from the checkpoint; parked, it stayed listed for a replay
 // that would apply it a second time.
 func (r *Runner) parkable(err error) bool {
-	if errors.Is(err, context.Canceled) || errors.Is(err, errAborted) || errors.Is(err, errClosing) {
+	if errors.Is(err, context.Canceled) || errors.Is(err, errAborted) || errors.Is(err, errClosing) || errors.Is(err, readstore.ErrFenced) {
 		return false
 	}
 	r.handlingMu.Lock()
@@ -697,7 +706,7 @@ func (st *state) flushLocked(ctx context.Context) error {
 			// immutable (see Tx), and the next events apply meanwhile.
 			writes, err := st.writes(order, j.docs)
 			if err == nil {
-				err = st.r.opts.Store.Flush(ctx, writes, cp)
+				err = st.r.storeFlush(ctx, writes, cp)
 			}
 			if err != nil {
 				j.err = fmt.Errorf("runner: flush %s: %w", st.p.Name(), err)
@@ -721,7 +730,7 @@ func (st *state) flushLocked(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := st.r.opts.Store.Flush(ctx, writes, cp); err != nil {
+	if err := st.r.storeFlush(ctx, writes, cp); err != nil {
 		return fmt.Errorf("runner: flush %s: %w", st.p.Name(), err)
 	}
 	st.cp, st.unstored = cp, false
@@ -735,11 +744,27 @@ func (st *state) flushLocked(ctx context.Context) error {
 }
 
 // fence asks the runner's Fence, if any, whether this node may still write.
+// Once the store has refused a flush for its token, the answer is no
+// without asking: the term is over, whatever the lease still says here.
 func (st *state) fence() error {
+	if st.r.fencedOff.Load() {
+		return fmt.Errorf("runner: a newer lease term wrote to the store: %w", readstore.ErrFenced)
+	}
 	if f := st.r.opts.Fence; f != nil {
 		return f()
 	}
 	return nil
+}
+
+// storeFlush is every flush of the runner's, with the term's token.
+func (r *Runner) storeFlush(ctx context.Context, writes []readstore.Write, cp readstore.Checkpoint) error {
+	cp.Fence = r.opts.FenceToken
+	err := r.opts.Store.Flush(ctx, writes, cp)
+	if errors.Is(err, readstore.ErrFenced) && !r.fencedOff.Swap(true) {
+		r.opts.Logger.Warn("projections: the store refused a flush, a newer lease term has written; this node writes no more in this term",
+			"projection", cp.Projection, "token", r.opts.FenceToken)
+	}
+	return err
 }
 
 // writes encodes a batch for the store, in the order the store needs.

@@ -9,6 +9,7 @@ import (
 
 	"github.com/omsonline/oms/cmd/internal/config"
 	"github.com/omsonline/oms/events/esdbserver"
+	"github.com/omsonline/oms/projections/readstore/sqlitestore"
 )
 
 // TestFailoverAcrossProcesses runs two omsd processes on one event store
@@ -93,6 +94,26 @@ func TestFailoverAcrossProcesses(t *testing.T) {
 		}
 	}
 
+	// The lease term's fencing token reaches the store with each
+	// checkpoint; the survivor's term has a newer one.
+	models, err := sqlitestore.Open(t.Context(), sqlitestore.Options{Dir: shared + "/readmodels"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer models.Close()
+	fence := func() uint64 {
+		t.Helper()
+		cp, err := models.LoadCheckpoint(t.Context(), "cabinet")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cp.Fence
+	}
+	firstTerm := fence()
+	if firstTerm == 0 {
+		t.Fatal("the leaseholder's cabinet checkpoint carries no fencing token")
+	}
+
 	if err := holderCmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
@@ -110,6 +131,9 @@ func TestFailoverAcrossProcesses(t *testing.T) {
 	}
 	if took > 2*time.Second+5*time.Second {
 		t.Fatalf("take-over took %v with a 2s lease", took)
+	}
+	if next := fence(); next <= firstTerm {
+		t.Fatalf("the survivor's cabinet checkpoint carries fencing token %d, not newer than the first term's %d", next, firstTerm)
 	}
 	t.Logf("leaseholder killed; the survivor projected the next commands %v later", took.Round(time.Millisecond))
 }
