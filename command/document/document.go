@@ -299,6 +299,10 @@ func (s *Service) upload(ctx context.Context, meta events.Metadata, kind string,
 			return schema.DocumentUploaded{}, nil, fmt.Errorf("document: check PDF: %w", err)
 		}
 	}
+	// After the header checks, which name the more telling fault.
+	if err := CheckComplete(contentType, plain); err != nil {
+		return schema.DocumentUploaded{}, nil, err
+	}
 	sealed, err := s.keys.SealBytes(ctx, owner, scanContext, plain)
 	if errors.Is(err, piicrypt.ErrErased) {
 		return schema.DocumentUploaded{}, nil, application.ApplicantErased()

@@ -89,7 +89,7 @@ func TestSizeLimitWhileStreaming(t *testing.T) {
 	if _, err := s.Upload(ctx, owner, schema.DocumentPassport, over); !cmderr.Is(err, cmderr.TooLarge) {
 		t.Fatalf("over the limit: %v", err)
 	}
-	exact := io.MultiReader(strings.NewReader("%PDF-"), io.LimitReader(zeros{}, document.MaxSize-5))
+	exact := io.MultiReader(strings.NewReader("%PDF-"), io.LimitReader(zeros{}, document.MaxSize-5-6), strings.NewReader("%%EOF\n"))
 	doc, err := s.Upload(ctx, owner, schema.DocumentPassport, exact)
 	if err != nil || doc.Size != document.MaxSize {
 		t.Fatalf("at the limit: %+v %v", doc, err)
@@ -143,7 +143,9 @@ func TestMayRead(t *testing.T) {
 func TestUploadsReadBackAsUploadedWhenReadersAreReused(t *testing.T) {
 	s := newService(t)
 	ctx := context.Background()
-	pdf := func(n int) []byte { return append([]byte("%PDF-1.7\n"), bytes.Repeat([]byte("x"), n)...) }
+	pdf := func(n int) []byte {
+		return append(append([]byte("%PDF-1.7\n"), bytes.Repeat([]byte("x"), n)...), "\n%%EOF\n"...)
+	}
 	check := func(want []byte) error {
 		doc, err := s.Upload(ctx, owner, schema.DocumentPassport, bytes.NewReader(want))
 		if err != nil {
@@ -186,7 +188,7 @@ func TestLookupRemembersUploads(t *testing.T) {
 	ctx := context.Background()
 	f := newStores(t)
 	uploader, other, forgetful := f.node(t, 0), f.node(t, 0), f.node(t, -1)
-	doc, err := uploader.Upload(ctx, owner, schema.DocumentPassport, strings.NewReader("%PDF-1.7\nscan\n"))
+	doc, err := uploader.Upload(ctx, owner, schema.DocumentPassport, strings.NewReader("%PDF-1.7\nscan\n%%EOF\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -227,14 +229,14 @@ func TestUploadAfterAnotherNodesErasure(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	first, err := b.Upload(ctx, owner, schema.DocumentPassport, strings.NewReader("%PDF-1.7 before\n"))
+	first, err := b.Upload(ctx, owner, schema.DocumentPassport, strings.NewReader("%PDF-1.7 before\n%%EOF\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := f.keys.Erase(ctx, owner.Actor.ID); err != nil { // node A erases
 		t.Fatal(err)
 	}
-	_, err = b.Upload(ctx, owner, schema.DocumentPassport, strings.NewReader("%PDF-1.7 after\n"))
+	_, err = b.Upload(ctx, owner, schema.DocumentPassport, strings.NewReader("%PDF-1.7 after\n%%EOF\n"))
 	if e, ok := cmderr.As(err); !ok || e.Kind != cmderr.Conflict || e.Code != "applicant_erased" {
 		t.Fatalf("upload after another node's erasure: %v, want 409 applicant_erased", err)
 	}
@@ -270,7 +272,7 @@ func TestContentSHA256(t *testing.T) {
 	ctx := context.Background()
 	f := newStores(t)
 	uploader, other := f.node(t, 0), f.node(t, 0)
-	doc, err := uploader.Upload(ctx, owner, schema.DocumentPassport, strings.NewReader("%PDF-1.7\ndigest me\n"))
+	doc, err := uploader.Upload(ctx, owner, schema.DocumentPassport, strings.NewReader("%PDF-1.7\ndigest me\n%%EOF\n"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,7 +14,7 @@ import (
 // under a load with uploads scale with it.
 func BenchmarkUpload(b *testing.B) {
 	s := newStores(b).node(b, 0)
-	scan := append([]byte("%PDF-1.7\n"), bytes.Repeat([]byte("0123456789abcdef\n"), 200<<10/17)...)
+	scan := append(append([]byte("%PDF-1.7\n"), bytes.Repeat([]byte("0123456789abcdef\n"), 200<<10/17)...), "%%EOF\n"...)
 	ctx := context.Background()
 	b.SetParallelism(2) // GOMAXPROCS × 2 goroutines
 	b.ReportAllocs()

@@ -246,7 +246,7 @@ func (s *stack) upload(w who, kind string, content []byte) response {
 var (
 	pngFile  = encodeImage(png.Encode)
 	jpegFile = encodeImage(func(w io.Writer, m image.Image) error { return jpeg.Encode(w, m, nil) })
-	pdfFile  = []byte("%PDF-1.7\n%scan\n")
+	pdfFile  = []byte("%PDF-1.7\n%scan\n%%EOF\n")
 )
 
 func encodeImage(enc func(io.Writer, image.Image) error) []byte {

@@ -337,7 +337,7 @@ func killNineReading(t *testing.T, store config.Config, readers int, load time.D
 func submitAt(c remoteClient, tok, passport string) (string, uint64, bool) {
 	docs := map[string]string{}
 	for i, kind := range []string{"passport", "residence_document", "consent"} {
-		id, ok := c.upload(tok, kind, []byte(fmt.Sprintf("%%PDF-1.7\n%s %d\n", passport, i)))
+		id, ok := c.upload(tok, kind, []byte(fmt.Sprintf("%%PDF-1.7\n%s %d\n%%%%EOF\n", passport, i)))
 		if !ok {
 			return "", 0, false
 		}

@@ -183,7 +183,7 @@ func (m *matrix) fixtures() map[string]func(role string, allowed bool) req {
 		},
 		"POST /api/v1/documents": func(role string, _ bool) req {
 			r := m.api(role, "POST", "/api/v1/documents", "")
-			r.multipart = &filePart{kind: "passport", content: []byte("%PDF-1.7\n% matrix\n")}
+			r.multipart = &filePart{kind: "passport", content: []byte("%PDF-1.7\n% matrix\n%%EOF\n")}
 			return r
 		},
 		"GET /api/v1/documents/:id": simple("/api/v1/documents/" + m.docA),
@@ -480,7 +480,7 @@ func TestOwnershipAcrossApplicants(t *testing.T) {
 		{method: "GET", path: "/api/v1/cabinet", token: m.operator},
 		{method: "GET", path: "/api/v1/applications/" + m.appA, token: m.operator},
 		{method: "GET", path: "/api/v1/cabinet?applicant=" + m.b.Subject, token: m.operator, obo: m.a.Subject},
-		{method: "POST", path: "/api/v1/documents", token: m.operator, multipart: &filePart{kind: "passport", content: []byte("%PDF-1.7\n")}},
+		{method: "POST", path: "/api/v1/documents", token: m.operator, multipart: &filePart{kind: "passport", content: []byte("%PDF-1.7\n%%EOF\n")}},
 	} {
 		if res := m.c.do(r); res.status != 403 || !strings.Contains(res.body, "on_behalf_required") {
 			t.Errorf("operator without one applicant: %s %s: %d %s", r.method, r.path, res.status, res.body)

@@ -149,7 +149,7 @@ func (c remoteClient) post(tok, path, body string) bool {
 func (c remoteClient) submit(tok, passport string) (string, bool) {
 	docs := map[string]string{}
 	for i, kind := range []string{"passport", "residence_document", "consent"} {
-		id, ok := c.upload(tok, kind, []byte(fmt.Sprintf("%%PDF-1.7\n%s %d\n", passport, i)))
+		id, ok := c.upload(tok, kind, []byte(fmt.Sprintf("%%PDF-1.7\n%s %d\n%%%%EOF\n", passport, i)))
 		if !ok {
 			return "", false
 		}

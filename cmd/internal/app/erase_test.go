@@ -190,7 +190,7 @@ func runErasure(t *testing.T, c *client, a *app.App, dataDir string, logs *captu
 	// The erased account takes no new personal data.
 	docs := map[string]string{}
 	for _, kind := range []string{"passport", "residence_document", "consent"} {
-		res := c.do(req{method: "POST", path: "/api/v1/documents", token: applicant, multipart: &filePart{kind: kind, content: []byte("%PDF-1.7\n% again\n")}})
+		res := c.do(req{method: "POST", path: "/api/v1/documents", token: applicant, multipart: &filePart{kind: kind, content: []byte("%PDF-1.7\n% again\n%%EOF\n")}})
 		if res.status != 409 {
 			t.Fatalf("upload by an erased applicant: %d %s", res.status, res.body)
 		}
@@ -285,12 +285,12 @@ func TestErasureOfScansWithoutAnApplication(t *testing.T) {
 	c := newClient(t, a, cfg)
 	owner := token(t, cfg, "applicant", "scan-only")
 	admin := token(t, cfg, "admin", "adm-1")
-	id := upload(t, a, owner, "passport", []byte("%PDF-1.7\nscan-only passport\n"))
+	id := upload(t, a, owner, "passport", []byte("%PDF-1.7\nscan-only passport\n%%EOF\n"))
 	c.must(req{method: "GET", path: "/api/v1/documents/" + id, token: owner}, 200, nil)
 	blob := blobOf(t, a, id)
 	// Another applicant's scan stays.
 	other := token(t, cfg, "applicant", "scan-only-neighbour")
-	kept := blobOf(t, a, upload(t, a, other, "passport", []byte("%PDF-1.7\nthe neighbour's passport\n")))
+	kept := blobOf(t, a, upload(t, a, other, "passport", []byte("%PDF-1.7\nthe neighbour's passport\n%%EOF\n")))
 
 	var erased struct {
 		Applications []result `json:"applications"`
@@ -353,7 +353,7 @@ func TestErasureRacingUploads(t *testing.T) {
 	for round := 0; round < 4; round++ {
 		owner := fmt.Sprintf("racer-%d", round)
 		tok := token(t, cfg, "applicant", owner)
-		upload(t, a, tok, "passport", []byte("%PDF-1.7\nfirst\n")) // the owner exists
+		upload(t, a, tok, "passport", []byte("%PDF-1.7\nfirst\n%%EOF\n")) // the owner exists
 		stop := make(chan struct{})
 		var stopOnce sync.Once
 		halt := func() { stopOnce.Do(func() { close(stop) }) }
@@ -372,7 +372,7 @@ func TestErasureRacingUploads(t *testing.T) {
 						return
 					default:
 					}
-					switch status := rawUpload(a, tok, fmt.Sprintf("%%PDF-1.7\n%s %d %d\n", owner, w, i)); status {
+					switch status := rawUpload(a, tok, fmt.Sprintf("%%PDF-1.7\n%s %d %d\n%%%%EOF\n", owner, w, i)); status {
 					case 201:
 						created.Add(1)
 					case 409:

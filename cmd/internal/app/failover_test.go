@@ -142,7 +142,7 @@ func submitVia(t *testing.T, c remoteClient, tok, passport string) (string, uint
 	t.Helper()
 	docs := map[string]string{}
 	for i, kind := range []string{"passport", "residence_document", "consent"} {
-		id, ok := c.upload(tok, kind, []byte(fmt.Sprintf("%%PDF-1.7\n%s %d\n", passport, i)))
+		id, ok := c.upload(tok, kind, []byte(fmt.Sprintf("%%PDF-1.7\n%s %d\n%%%%EOF\n", passport, i)))
 		if !ok {
 			t.Fatalf("upload via %s failed", c.addr)
 		}

@@ -74,7 +74,7 @@ func TestHostileRequests(t *testing.T) {
 	// name of the service's making.
 	var up struct{ ID string }
 	c.must(req{method: "POST", path: "/api/v1/documents", token: alice,
-		multipart: &filePart{kind: "passport", filename: `../../../etc/passwd"; x=<script>.pdf`, content: []byte("%PDF-1.7\n% named\n")}}, 201, &up)
+		multipart: &filePart{kind: "passport", filename: `../../../etc/passwd"; x=<script>.pdf`, content: []byte("%PDF-1.7\n% named\n%%EOF\n")}}, 201, &up)
 	dl := c.must(req{method: "GET", path: "/api/v1/documents/" + up.ID, token: alice}, 200, nil)
 	cd := dl.header.Get("Content-Disposition")
 	if cd != `attachment; filename="passport-`+up.ID+`.pdf"` || dl.header.Get("X-Content-Type-Options") != "nosniff" || dl.header.Get("Content-Type") != "application/pdf" {

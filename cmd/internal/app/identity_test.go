@@ -23,7 +23,7 @@ func TestConcurrentCallersKeepTheirIdentity(t *testing.T) {
 	docs := make([]string, callers)
 	for i := range callers {
 		toks[i] = token(t, cfg, "applicant", fmt.Sprintf("identity-%d", i))
-		docs[i] = upload(t, a, toks[i], "passport", []byte(fmt.Sprintf("%%PDF-1.7\n%% identity %d\n", i)))
+		docs[i] = upload(t, a, toks[i], "passport", []byte(fmt.Sprintf("%%PDF-1.7\n%% identity %d\n%%%%EOF\n", i)))
 	}
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: workers}}
 	// Idle keep-alive connections would hold omsd's graceful shutdown.

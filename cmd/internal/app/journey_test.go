@@ -68,7 +68,7 @@ func submit(t *testing.T, a *app.App, tok, passport string) result {
 	t.Helper()
 	docs := map[string]string{}
 	for i, kind := range []string{"passport", "residence_document", "consent"} {
-		docs[kind] = upload(t, a, tok, kind, []byte(fmt.Sprintf("%%PDF-1.7\n%s %d\n", passport, i)))
+		docs[kind] = upload(t, a, tok, kind, []byte(fmt.Sprintf("%%PDF-1.7\n%s %d\n%%%%EOF\n", passport, i)))
 	}
 	code, body := call(t, a, "POST", "/api/v1/applications", tok, formJSON(passport, docs))
 	if code != 201 {
@@ -167,9 +167,9 @@ func TestStaffReadScansOnlyWithinApplications(t *testing.T) {
 	aud := token(t, cfg, "auditor", "aud-1")
 	docs := map[string]string{}
 	for i, kind := range []string{"passport", "residence_document", "consent"} {
-		docs[kind] = upload(t, a, alice, kind, []byte(fmt.Sprintf("%%PDF-1.7\nattached %d\n", i)))
+		docs[kind] = upload(t, a, alice, kind, []byte(fmt.Sprintf("%%PDF-1.7\nattached %d\n%%%%EOF\n", i)))
 	}
-	loose := upload(t, a, alice, "passport", []byte("%PDF-1.7\nnever submitted\n"))
+	loose := upload(t, a, alice, "passport", []byte("%PDF-1.7\nnever submitted\n%%EOF\n"))
 	for _, tok := range []string{rev, aud} {
 		if code, body := call(t, a, "GET", "/api/v1/documents/"+docs["passport"], tok, ""); code != 404 || !strings.Contains(string(body), "document_not_in_application") {
 			t.Fatalf("a staff read of a scan in no application: %d %s", code, body)

@@ -60,7 +60,7 @@ func TestLogsCarryIDsAndNoPersonalData(t *testing.T) {
 	alice := token(t, cfg, "applicant", "alice")
 	docs := map[string]string{}
 	for i, kind := range []string{"passport", "residence_document", "consent"} {
-		docs[kind] = upload(t, a, alice, kind, []byte(fmt.Sprintf("%%PDF-1.7\nscan %d\n", i)))
+		docs[kind] = upload(t, a, alice, kind, []byte(fmt.Sprintf("%%PDF-1.7\nscan %d\n%%%%EOF\n", i)))
 	}
 	const corr = "0b5c1f6e-2a4d-4c8e-9f3a-7d6e5c4b3a21"
 	req, _ := http.NewRequest("POST", "http://"+a.HTTPAddr()+"/api/v1/applications", strings.NewReader(formJSON("7654321", docs)))

@@ -117,7 +117,7 @@ func TestJourneyLogsHoldNoPersonalData(t *testing.T) {
 	docs := map[string]string{}
 	for _, kind := range []string{"passport", "residence_document", "consent"} {
 		var up struct{ ID string }
-		c.must(req{method: "POST", path: "/api/v1/documents", session: page, multipart: &filePart{kind: kind, filename: p.LastName + ".pdf", content: []byte("%PDF-1.7\n")}}, 201, &up)
+		c.must(req{method: "POST", path: "/api/v1/documents", session: page, multipart: &filePart{kind: kind, filename: p.LastName + ".pdf", content: []byte("%PDF-1.7\n%%EOF\n")}}, 201, &up)
 		docs[kind] = up.ID
 	}
 	var r result

@@ -74,7 +74,7 @@ func submit(ctx context.Context, o *Options) (SubmitResult, error) {
 		}
 		apps[i] = applicant{tok: t, docs: map[string]string{}}
 		for _, kind := range schema.DocumentKinds {
-			id, err := loadgen.Upload(ctx, client, base, t, kind, []byte(fmt.Sprintf("%%PDF-1.7\n%% bench scan %d %s\n", i, kind)))
+			id, err := loadgen.Upload(ctx, client, base, t, kind, []byte(fmt.Sprintf("%%PDF-1.7\n%% bench scan %d %s\n%%%%EOF\n", i, kind)))
 			if err != nil {
 				return err
 			}

@@ -198,7 +198,7 @@ func (r *run) submit(ctx context.Context) {
 	}
 	docs := map[string]string{}
 	for _, kind := range []string{"passport", "residence_document", "consent"} {
-		id, err := r.upload(ctx, tok, kind, []byte(fmt.Sprintf("%%PDF-1.7\n%s %s\n", owner, kind)))
+		id, err := r.upload(ctx, tok, kind, []byte(fmt.Sprintf("%%PDF-1.7\n%s %s\n%%%%EOF\n", owner, kind)))
 		if err != nil {
 			r.fail(fmt.Errorf("upload: %w", err))
 			return

@@ -1,0 +1,69 @@
+package document_test
+
+import (
+	"bytes"
+	"context"
+	"image"
+	"image/jpeg"
+	"strings"
+	"testing"
+
+	"github.com/omsonline/oms/command/cmderr"
+	"github.com/omsonline/oms/events/schema"
+)
+
+func jpegOf(t *testing.T, w, h int) []byte {
+	t.Helper()
+	// Noise, so that the compressed pixels, not the header, are most of
+	// the file, as in a scan.
+	img := image.NewGray(image.Rect(0, 0, w, h))
+	for i := range img.Pix {
+		img.Pix[i] = byte(i * 7919 % 251)
+	}
+	var buf bytes.Buffer
+	if err := jpeg.Encode(&buf, img, nil); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// A scan cut short (a dropped connection, a file saved half-way) is
+// refused at upload, in both languages, while whole files pass, trailing
+// padding included.
+func TestIncompleteScansAreRefused(t *testing.T) {
+	s := newService(t)
+	ctx := context.Background()
+	pdf := "%PDF-1.7\n1 0 obj\n<< /Type /Catalog >>\nendobj\ntrailer\n<< /Root 1 0 R >>\n%%EOF\n"
+	jpg, png := jpegOf(t, 320, 240), pngOf(64, 48)
+	whole := map[string][]byte{
+		"PDF":                         []byte(pdf),
+		"PDF with trailing blanks":    []byte(pdf + "\r\n  \n"),
+		"PDF with an update appended": []byte(pdf + "2 0 obj\n<< >>\nendobj\n%%EOF"),
+		"JPEG":                        jpg,
+		"JPEG with padding":           append(bytes.Clone(jpg), make([]byte, 100)...),
+		"PNG":                         png,
+	}
+	for name, b := range whole {
+		if _, err := s.Upload(ctx, owner, schema.DocumentPassport, bytes.NewReader(b)); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	cut := map[string][]byte{
+		"PDF cut before %%EOF":          []byte(pdf[:len(pdf)-7]),
+		"PDF ending in another 2 KB":    []byte(pdf + strings.Repeat("x", 2048)),
+		"JPEG without its last 2 bytes": jpg[:len(jpg)-2],
+		"JPEG cut in half":              jpg[:len(jpg)/2],
+		"PNG without its IEND chunk":    png[:len(png)-12],
+	}
+	for name, b := range cut {
+		_, err := s.Upload(ctx, owner, schema.DocumentPassport, bytes.NewReader(b))
+		ce, ok := cmderr.As(err)
+		if !ok || ce.Code != "file_incomplete" || ce.Kind != cmderr.Validation {
+			t.Errorf("%s: %v, want a file_incomplete refusal", name, err)
+			continue
+		}
+		if !strings.Contains(ce.Message.RU, "не полностью") || !strings.Contains(ce.Message.EN, "not uploaded completely") {
+			t.Errorf("%s: message %+v", name, ce.Message)
+		}
+	}
+}
