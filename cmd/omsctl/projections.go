@@ -94,7 +94,7 @@ func projectionsCmd(cfg *config.Config) *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() }}
 	cmd.AddCommand(&cobra.Command{
 		Use:   "status",
-		Short: "Position, lag and generation of every projection",
+		Short: "Position, lag, generation and lease term of every projection",
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			c, err := newAPIClient(cfg, "admin")
 			if err != nil {
@@ -105,9 +105,9 @@ func projectionsCmd(cfg *config.Config) *cobra.Command {
 				return err
 			}
 			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(w, "PROJECTION\tPOSITION\tHEAD\tBEHIND\tGENERATION\tUPDATED")
+			fmt.Fprintln(w, "PROJECTION\tPOSITION\tHEAD\tBEHIND\tGENERATION\tTERM\tUPDATED")
 			for _, r := range rows {
-				fmt.Fprintf(w, "%s\t%d\t%d\t%d\t%d\t%s\n", r.Name, r.Position, r.Head, r.EventsBehind, r.Generation, r.UpdatedAt.Format(time.RFC3339))
+				fmt.Fprintf(w, "%s\t%d\t%d\t%d\t%d\t%d\t%s\n", r.Name, r.Position, r.Head, r.EventsBehind, r.Generation, r.Term, r.UpdatedAt.Format(time.RFC3339))
 			}
 			return w.Flush()
 		},

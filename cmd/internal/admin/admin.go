@@ -48,10 +48,14 @@ type Deps struct {
 
 // ProjectionStatus is one row of GET /api/v1/admin/projections.
 type ProjectionStatus struct {
-	Name         string    `json:"name"`
-	Position     uint64    `json:"position"`
-	Head         uint64    `json:"head"`
-	Generation   int       `json:"generation"`
+	Name       string `json:"name"`
+	Position   uint64 `json:"position"`
+	Head       uint64 `json:"head"`
+	Generation int    `json:"generation"`
+	// Term is the fencing token of the lease term that flushed last (0:
+	// never under a lease): after a failover it shows which node's term
+	// the read model is at.
+	Term         uint64    `json:"term"`
 	UpdatedAt    time.Time `json:"updatedAt"`
 	EventsBehind uint64    `json:"eventsBehind"`
 	Rebuild      *Rebuild  `json:"rebuild,omitempty"`
@@ -128,7 +132,7 @@ func (s *server) status(c *fiber.Ctx) error {
 			return err
 		}
 		cp := byName[name]
-		st := ProjectionStatus{Name: name, Position: pos, Head: head, Generation: cp.Generation, UpdatedAt: cp.UpdatedAt}
+		st := ProjectionStatus{Name: name, Position: pos, Head: head, Generation: cp.Generation, Term: cp.Fence, UpdatedAt: cp.UpdatedAt}
 		if head > pos {
 			st.EventsBehind = s.d.Runner.Behind(name, head)
 		}

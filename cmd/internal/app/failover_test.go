@@ -132,8 +132,33 @@ func TestFailoverAcrossProcesses(t *testing.T) {
 	if took > 2*time.Second+5*time.Second {
 		t.Fatalf("take-over took %v with a 2s lease", took)
 	}
-	if next := fence(); next <= firstTerm {
+	next := fence()
+	if next <= firstTerm {
 		t.Fatalf("the survivor's cabinet checkpoint carries fencing token %d, not newer than the first term's %d", next, firstTerm)
+	}
+	// And operators see it: the projections' status names the term.
+	code, body, err := survivor.request(token(t, cfg, "admin", "admin-1"), "GET", "/api/v1/admin/projections", "")
+	if err != nil || code != 200 {
+		t.Fatalf("projections status: %d %s %v", code, body, err)
+	}
+	var rows []struct {
+		Name string
+		Term uint64
+	}
+	if err := jsonUnmarshal(body, &rows); err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, r := range rows {
+		if r.Name == "cabinet" {
+			found = true
+			if r.Term != next {
+				t.Fatalf("projections status shows the cabinet at term %d, its checkpoint %d", r.Term, next)
+			}
+		}
+	}
+	if !found {
+		t.Fatalf("projections status has no cabinet: %s", body)
 	}
 	t.Logf("leaseholder killed; the survivor projected the next commands %v later", took.Round(time.Millisecond))
 }
