@@ -262,7 +262,8 @@ func (s *Store) Flush(ctx context.Context, writes []readstore.Write, cp readstor
 	}
 	writes = storeutil.LastWrites(writes)
 	models := map[string][]mongo.WriteModel{}
-	var order []string // collections in the order of their first write
+	ids := map[string][]string{} // per collection, the _id of each model
+	var order []string           // collections in the order of their first write
 	for i, w := range writes {
 		if _, seen := models[w.Collection]; !seen {
 			order = append(order, w.Collection)
@@ -279,6 +280,7 @@ func (s *Store) Flush(ctx context.Context, writes []readstore.Write, cp readstor
 		if cp.Fence != 0 {
 			filter = fenced(filter, "fence", cp.Fence)
 		}
+		ids[w.Collection] = append(ids[w.Collection], w.Doc.ID)
 		if w.Delete {
 			models[w.Collection] = append(models[w.Collection], mongo.NewDeleteOneModel().SetFilter(filter))
 			continue
@@ -291,17 +293,8 @@ func (s *Store) Flush(ctx context.Context, writes []readstore.Write, cp readstor
 			mongo.NewReplaceOneModel().SetFilter(filter).SetReplacement(doc).SetUpsert(true))
 	}
 	for _, coll := range order {
-		if len(models[coll]) == 0 {
-			continue
-		}
-		_, err := s.db.Collection(coll).BulkWrite(ctx, models[coll], options.BulkWrite().SetOrdered(false))
-		if cp.Fence != 0 && mongo.IsDuplicateKeyError(err) {
-			// Only a document under a newer token fails its filter, as the
-			// writes have distinct _ids (LastWrites).
-			return fmt.Errorf("mongostore: flush to %s with fencing token %d: a newer term wrote some of its documents: %w", coll, cp.Fence, readstore.ErrFenced)
-		}
-		if err != nil {
-			return fmt.Errorf("mongostore: flush %d writes to %s: %w", len(models[coll]), coll, err)
+		if err := s.bulkWrite(ctx, coll, models[coll], ids[coll], cp.Fence); err != nil {
+			return err
 		}
 	}
 	if err := s.storeCheckpoint(ctx, cp); err != nil {
@@ -309,4 +302,69 @@ func (s *Store) Flush(ctx context.Context, writes []readstore.Write, cp readstor
 	}
 	s.log.Debug("flushed", "projection", cp.Projection, "position", cp.Position, "writes", len(writes), "took", time.Since(start))
 	return nil
+}
+
+// upsertRaces bounds the retries of upserts that lost an insert race.
+const upsertRaces = 5
+
+// bulkWrite sends one collection's writes, unordered. Two upserts of a new
+// _id can race, and the loser fails with a duplicate key: MongoDB retries
+// that race itself only for a filter on _id alone, which a fenced filter
+// is not, and FerretDB never does. So the writes that failed so are read
+// back: a newer token on any of them means this flush is fenced off
+// (readstore.ErrFenced); otherwise the race was lost to a writer no newer
+// than this one, and those writes go again, now as replacements of what
+// that writer inserted.
+func (s *Store) bulkWrite(ctx context.Context, coll string, models []mongo.WriteModel, ids []string, fence uint64) error {
+	for race := 0; len(models) > 0; race++ {
+		_, err := s.db.Collection(coll).BulkWrite(ctx, models, options.BulkWrite().SetOrdered(false))
+		if err == nil {
+			return nil
+		}
+		var bwe mongo.BulkWriteException
+		if !errors.As(err, &bwe) || bwe.WriteConcernError != nil || len(bwe.WriteErrors) == 0 || race == upsertRaces {
+			return fmt.Errorf("mongostore: flush %d writes to %s: %w", len(models), coll, err)
+		}
+		var again []mongo.WriteModel
+		var againIDs []string
+		for _, we := range bwe.WriteErrors {
+			if !duplicateKey(we.WriteError) || we.Index < 0 || we.Index >= len(models) {
+				return fmt.Errorf("mongostore: flush %d writes to %s: %w", len(models), coll, err)
+			}
+			again = append(again, models[we.Index])
+			againIDs = append(againIDs, ids[we.Index])
+		}
+		if fence != 0 {
+			if err := s.newerFence(ctx, coll, againIDs, fence); err != nil {
+				return err
+			}
+		}
+		models, ids = again, againIDs
+	}
+	return nil
+}
+
+// newerFence reports readstore.ErrFenced if any of the documents carries a
+// token above fence.
+func (s *Store) newerFence(ctx context.Context, coll string, ids []string, fence uint64) error {
+	cur, err := s.db.Collection(coll).Find(ctx,
+		bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}, {Key: "fence", Value: bson.D{{Key: "$gt", Value: storeutil.PositionToInt(fence)}}}},
+		options.Find().SetProjection(bson.D{{Key: "_id", Value: 1}, {Key: "fence", Value: 1}}).SetLimit(1))
+	if err != nil {
+		return fmt.Errorf("mongostore: read the tokens of %s: %w", coll, err)
+	}
+	var newer []storedDoc
+	if err := cur.All(ctx, &newer); err != nil {
+		return fmt.Errorf("mongostore: read the tokens of %s: %w", coll, err)
+	}
+	if len(newer) > 0 {
+		return fmt.Errorf("mongostore: flush to %s with fencing token %d: a newer term wrote %s: %w", coll, fence, newer[0].ID, readstore.ErrFenced)
+	}
+	return nil
+}
+
+// duplicateKey is mongo.IsDuplicateKeyError for one write of a bulk write,
+// which that function does not look into.
+func duplicateKey(we mongo.WriteError) bool {
+	return we.Code == 11000 || we.Code == 11001 || we.Code == 12582 || strings.Contains(we.Message, "E11000")
 }

@@ -494,14 +494,21 @@ func (s *Store) storeCheckpoint(ctx context.Context, cp readstore.Checkpoint) er
 		set = append(set, bson.E{Key: "fence", Value: storeutil.PositionToInt(cp.Fence)})
 		filter = fenced(filter, "fence", cp.Fence)
 	}
-	_, err := s.db.Collection(checkpointsColl).UpdateOne(ctx, filter, bson.D{{Key: "$set", Value: set}}, options.Update().SetUpsert(true))
-	if mongo.IsDuplicateKeyError(err) {
-		return fmt.Errorf("mongostore: checkpoint %q with fencing token %d: %w", cp.Projection, cp.Fence, readstore.ErrFenced)
+	// A duplicate key is an upsert that lost the race to insert the
+	// checkpoint (see bulkWrite), or, fenced, one whose filter met a newer
+	// token: told apart by reading the checkpoint back.
+	for race := 0; ; race++ {
+		_, err := s.db.Collection(checkpointsColl).UpdateOne(ctx, filter, bson.D{{Key: "$set", Value: set}}, options.Update().SetUpsert(true))
+		if err == nil {
+			return nil
+		}
+		if !mongo.IsDuplicateKeyError(err) || race == upsertRaces {
+			return fmt.Errorf("mongostore: store checkpoint %q: %w", cp.Projection, err)
+		}
+		if err := s.checkFence(ctx, cp); err != nil {
+			return err
+		}
 	}
-	if err != nil {
-		return fmt.Errorf("mongostore: store checkpoint %q: %w", cp.Projection, err)
-	}
-	return nil
 }
 
 // fenced narrows an _id filter to a document that no newer term wrote:
