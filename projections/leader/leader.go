@@ -24,14 +24,24 @@ var ErrNotLeader = errors.New("leader: this node does not hold the projection le
 // Options configure a Leader.
 type Options struct {
 	Lease *lease.Lease
-	// Build makes a fresh runner for one term of the lease; fence reports
-	// whether the term is still held and is checked before every flush,
-	// and token is the term's fencing token, for runner.Options.FenceToken.
-	Build  func(ctx context.Context, fence func() error, token uint64) (*runner.Runner, error)
+	// Build makes a fresh runner for one term of the lease, fenced by
+	// term (runner.Options' Fence, FenceToken and Fenced).
+	Build  func(ctx context.Context, term Term) (*runner.Runner, error)
 	Names  []string
 	Store  readstore.Store
 	Events *eventstore.Store
 	Logger *slog.Logger
+}
+
+// Term is what a runner of one lease term is fenced by.
+type Term struct {
+	// Fence reports whether the term is still held; it is asked before
+	// every flush.
+	Fence func() error
+	// Token is the term's fencing token, stored with every checkpoint.
+	Token uint64
+	// Fenced ends the term: the store refused a flush for its token.
+	Fenced func()
 }
 
 // Leader campaigns for the lease and runs the projections while it holds
@@ -62,7 +72,9 @@ func (l *Leader) Run(ctx context.Context) error {
 			}
 			return nil
 		}
-		r, err := l.o.Build(termCtx, fence, t.Token)
+		refused := make(chan struct{})
+		var once sync.Once
+		r, err := l.o.Build(termCtx, Term{Fence: fence, Token: t.Token, Fenced: func() { once.Do(func() { close(refused) }) }})
 		if err != nil {
 			l.o.Logger.Error("projections: cannot start", "err", err)
 			return
@@ -80,11 +92,18 @@ func (l *Leader) Run(ctx context.Context) error {
 		l.once.Do(func() { close(l.started) })
 		l.o.Logger.Info("projections running on this node", "token", t.Token)
 
-		<-termCtx.Done()
+		select {
+		case <-termCtx.Done():
+		case <-refused:
+			// A newer term has written, so the lease here is stale
+			// however it looks: this term ends, and the campaign goes
+			// on. If this node still holds the lease it takes it again
+			// with a newer token; if another does, it is refused.
+		}
 		l.mu.Lock()
 		l.cur = nil
 		l.mu.Unlock()
-		if ctx.Err() != nil {
+		if ctx.Err() != nil && termCtx.Err() != nil {
 			// Shutting down while still the holder: flush what is batched.
 			if err := r.Close(); err != nil {
 				l.o.Logger.Error("projections: close", "err", err)
@@ -93,7 +112,7 @@ func (l *Leader) Run(ctx context.Context) error {
 			// The lease is gone: another node may be writing already, so
 			// nothing batched here may reach the store.
 			r.Abort()
-			l.o.Logger.Warn("projections stopped on this node: lease lost", "token", t.Token)
+			l.o.Logger.Warn("projections stopped on this node: lease lost or fenced off", "token", t.Token)
 		}
 		stop()
 	})

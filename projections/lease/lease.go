@@ -161,7 +161,7 @@ func (l *Lease) take(ctx context.Context) (uint64, bool, error) {
 	if err != nil {
 		return 0, false, err
 	}
-	l.o.Logger.Info("lease taken", "stream", l.o.Stream, "holder", l.o.Holder, "token", res.Revision)
+	l.o.Logger.Info("lease taken", "stream", l.o.Stream, "holder", l.o.Holder, "token", res.Revision+1)
 	return res.Revision, true, nil
 }
 
@@ -183,7 +183,7 @@ func (l *Lease) hold(ctx context.Context, token uint64, lead func(context.Contex
 	tick := time.NewTicker(l.o.TTL / 4)
 	defer tick.Stop()
 	end := func(why string) {
-		l.o.Logger.Warn("lease lost", "stream", l.o.Stream, "holder", l.o.Holder, "token", token, "why", why)
+		l.o.Logger.Warn("lease lost", "stream", l.o.Stream, "holder", l.o.Holder, "token", token+1, "why", why)
 		close(lost)
 		cancel()
 		<-done

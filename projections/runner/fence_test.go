@@ -230,3 +230,94 @@ func TestStoreRefusesAStalledTermsWrite(t *testing.T) {
 		t.Errorf("the stale runner tried %d more flushes after the store refused one, want none", n)
 	}
 }
+
+// switchStall holds the rebuild switch's checkpoint flush (the one naming
+// generation 2), as a node paused inside its switch.
+type switchStall struct {
+	*sqlitestore.Store
+	held, gate chan struct{}
+	ended      chan error
+	once       sync.Once
+}
+
+func (s *switchStall) Flush(ctx context.Context, w []readstore.Write, cp readstore.Checkpoint) error {
+	first := false
+	if cp.Projection == "counter" && cp.Generation == 2 {
+		s.once.Do(func() { first = true })
+	}
+	if !first {
+		return s.Store.Flush(ctx, w, cp)
+	}
+	close(s.held)
+	<-s.gate
+	err := s.Store.Flush(context.Background(), w, cp)
+	s.ended <- err
+	return err
+}
+
+// A node paused inside a rebuild's switch, its readers already moved to
+// the new generation, wakes after the next term has rebuilt and switched
+// the readers itself. The store refuses the paused switch's checkpoint,
+// and the refused node must leave the readers alone: moving them "back"
+// took them to a generation no one writes, and that the next term was
+// about to drop.
+func TestAFencedOffSwitchLeavesTheReadersAlone(t *testing.T) {
+	ctx := context.Background()
+	es, base := stores(t)
+	slow := &switchStall{Store: base, held: make(chan struct{}), gate: make(chan struct{}), ended: make(chan error, 1)}
+	start := func(store readstore.Store, token uint64) *runner.Runner {
+		r, err := runner.New(ctx, runner.Options{Store: store, Events: es, FenceToken: token, FlushInterval: 5 * time.Millisecond,
+			Fence:      func() error { return nil }, // the paused node never learns it lost the lease
+			Subscriber: eventstore.NewSubscriber(es, eventstore.SubscriberOptions{StartFrom: runner.StartFrom(base), NackDelay: time.Millisecond})}, &counter{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rctx, stop := context.WithCancel(ctx)
+		t.Cleanup(func() { stop(); r.Abort() })
+		go r.Run(rctx)
+		<-r.Running()
+		return r
+	}
+	stale := start(slow, 5)
+	g := &rig{events: es, store: base, runner: stale}
+	g.ticks(t, 6)
+	rebuilt := make(chan error, 1)
+	go func() {
+		_, err := stale.Rebuild(ctx, "counter", runner.RebuildOptions{BatchSize: 4, DropDelay: time.Millisecond})
+		rebuilt <- err
+	}()
+	select {
+	case <-slow.held:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the first term's rebuild never reached its switch")
+	}
+
+	next := start(base, 7) // after the lease expired
+	g.runner = next
+	last := g.ticks(t, 3)
+	if _, err := next.Rebuild(ctx, "counter", runner.RebuildOptions{BatchSize: 4, DropDelay: time.Hour}); err != nil {
+		t.Fatal(err)
+	}
+	if a, _ := base.Alias(ctx, "counts"); a != "counts_g2" {
+		t.Fatalf("after the next term's rebuild the readers are on %s, want counts_g2", a)
+	}
+
+	close(slow.gate)
+	select {
+	case err := <-slow.ended:
+		if !errors.Is(err, readstore.ErrFenced) {
+			t.Fatalf("the paused switch's flush ended with %v, want readstore.ErrFenced", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the paused switch's flush did not end")
+	}
+	if err := <-rebuilt; !errors.Is(err, readstore.ErrFenced) {
+		t.Fatalf("the paused rebuild ended with %v, want readstore.ErrFenced", err)
+	}
+	waitFor(t, next, last)
+	waitFor(t, next, g.tick(t, "s-0", false))
+	a, _ := base.Alias(ctx, "counts")
+	if n := g.count(t, "s-0"); a != "counts_g2" || n != 4 {
+		t.Fatalf("after the fenced-off switch the readers are on %s and see s-0 at %d; the next term writes counts_g2 and has it at 4", a, n)
+	}
+}

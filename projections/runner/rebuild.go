@@ -224,6 +224,11 @@ func (r *Runner) RebuildAll(ctx context.Context, names []string, o RebuildOption
 	// left the live projection writing the old generation under a
 	// checkpoint naming the new, which the next rebuild takes for its own
 	// and drops; a restart before then resumed over empty collections.
+	// Aliases carry no token: asked here, a term already over moves no
+	// reader.
+	if err := r.fence(); err != nil {
+		return prog, err
+	}
 	if err := r.opts.Store.SetAliases(ctx, aliases); err != nil {
 		return prog, err
 	}
@@ -234,6 +239,14 @@ func (r *Runner) RebuildAll(ctx context.Context, names []string, o RebuildOption
 			// The live projections go on in the old generation: their
 			// readers go back there, and so do the checkpoints of those
 			// switched already (several projections rebuilt at once).
+			if ferr := r.fence(); ferr != nil {
+				// Refused as a term gone by: the next term's start
+				// points the readers at its checkpoint's generation, and
+				// it may have switched them since; moving them back here
+				// would take them away from what it writes.
+				r.opts.Logger.Warn("rebuild: the term ended during the switch; the readers stay where the next term put them", "err", ferr)
+				return prog, err
+			}
 			bctx := context.WithoutCancel(ctx)
 			if berr := r.opts.Store.SetAliases(bctx, back); berr != nil {
 				r.opts.Logger.Error("rebuild: point the readers back at the live generation", "err", berr)

@@ -103,6 +103,11 @@ type Options struct {
 	// write Fence cannot: one already under way when the term ended, by a
 	// holder stalled past its successor's start. Zero: not under a lease.
 	FenceToken uint64
+	// Fenced, if set, is called once when the store first refuses a flush
+	// for FenceToken: the term is over, whatever the lease says here, and
+	// the caller should end it. It runs on a flush's goroutine and must
+	// not block.
+	Fenced func()
 	// Middlewares are added to the router after the defaults.
 	Middlewares []message.HandlerMiddleware
 	// CacheBytes bounds each projection's cache of flushed documents, in
@@ -746,11 +751,13 @@ func (st *state) flushLocked(ctx context.Context) error {
 // fence asks the runner's Fence, if any, whether this node may still write.
 // Once the store has refused a flush for its token, the answer is no
 // without asking: the term is over, whatever the lease still says here.
-func (st *state) fence() error {
-	if st.r.fencedOff.Load() {
+func (st *state) fence() error { return st.r.fence() }
+
+func (r *Runner) fence() error {
+	if r.fencedOff.Load() {
 		return fmt.Errorf("runner: a newer lease term wrote to the store: %w", readstore.ErrFenced)
 	}
-	if f := st.r.opts.Fence; f != nil {
+	if f := r.opts.Fence; f != nil {
 		return f()
 	}
 	return nil
@@ -763,6 +770,9 @@ func (r *Runner) storeFlush(ctx context.Context, writes []readstore.Write, cp re
 	if errors.Is(err, readstore.ErrFenced) && !r.fencedOff.Swap(true) {
 		r.opts.Logger.Warn("projections: the store refused a flush, a newer lease term has written; this node writes no more in this term",
 			"projection", cp.Projection, "token", r.opts.FenceToken)
+		if r.opts.Fenced != nil {
+			r.opts.Fenced()
+		}
 	}
 	return err
 }

@@ -116,12 +116,12 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (a *App, er
 	}
 	a.leader = leader.New(leader.Options{
 		Lease: lease.New(lease.Options{Store: a.events, Stream: "lease-projections", Holder: holder, TTL: cfg.LeaseTTL, Logger: log}),
-		Build: func(ctx context.Context, fence func() error, token uint64) (*runner.Runner, error) {
+		Build: func(ctx context.Context, term leader.Term) (*runner.Runner, error) {
 			// One $all subscription for all projections: each event
 			// crosses gRPC, is opened and decoded once, not once per
 			// projection.
 			sub := eventstore.NewFanOut(a.events, names, eventstore.SubscriberOptions{StartFrom: runner.StartFrom(a.store), Logger: log})
-			return runner.New(ctx, runner.Options{Store: a.store, Subscriber: sub, Events: a.events, Logger: log, Fence: fence, FenceToken: token,
+			return runner.New(ctx, runner.Options{Store: a.store, Subscriber: sub, Events: a.events, Logger: log, Fence: term.Fence, FenceToken: term.Token, Fenced: term.Fenced,
 				CacheBytes: int64(cfg.ProjectionCacheMB) << 20}, projs...)
 		},
 		Names: names, Store: a.store, Events: a.events, Logger: log,
