@@ -198,7 +198,9 @@ func TestSubmitStoresTheNormalisedFormAndResolvedScans(t *testing.T) {
 	if d := s.Documents[1]; d.SHA256 != "sha-doc-residence" || d.Size != 1000 || d.ContentType != "application/pdf" {
 		t.Errorf("scan not resolved: %+v", d)
 	}
-	if application.PersonKey([]byte("k"), s.IdentityDocument) != application.PersonKey([]byte("k"), schema.IdentityDocument{Type: "foreign_passport", Series: "fa", Number: "1234 567"}) {
+	typed := s.Form
+	typed.IdentityDocument = schema.IdentityDocument{Type: "foreign_passport", Series: "fa", Number: "1234 567"}
+	if application.PersonKey([]byte("k"), s.Form) != application.PersonKey([]byte("k"), typed) {
 		t.Error("person key depends on spelling")
 	}
 }
@@ -356,4 +358,41 @@ func TestDocumentDetailsMustMatchTheUpload(t *testing.T) {
 	assertFields(t, submit(passport("c0ffee", 0, ""), nil), "/documents/0/sha256:sha256_mismatch")
 	assertFields(t, submit(passport("", 999, ""), content), "/documents/0/size:size_mismatch")
 	assertFields(t, submit(passport("", 0, "image/png"), content), "/documents/0/contentType:content_type_mismatch")
+}
+
+// One passport is one person however its series and number are split
+// between the two fields, and two countries' passports are two documents
+// even when their numbers agree.
+func TestPersonKeyReadsSeriesAndNumberAsOne(t *testing.T) {
+	form := func(country, series, number string) schema.Form {
+		var f schema.Form
+		f.Applicant.Citizenship = country
+		f.IdentityDocument = schema.IdentityDocument{Type: schema.IdentityForeignPassport, Series: series, Number: number}
+		return f
+	}
+	secret := []byte("k")
+	want := application.PersonKey(secret, form("UZB", "FA", "1234567"))
+	for _, f := range []schema.Form{
+		form("UZB", "", "FA1234567"),
+		form("UZB", "F", "A1234567"),
+		form("UZB", "FA1234567", ""),
+		form("uzb", "fa", "1234 567"),
+		form("UZB", "FA-", "123\u00a04567"),
+	} {
+		if got := application.PersonKey(secret, f); got != want {
+			t.Errorf("%+v: a different person key from FA 1234567's", f.IdentityDocument)
+		}
+	}
+	for _, f := range []schema.Form{
+		form("TJK", "FA", "1234567"),
+		form("UZB", "FA", "1234568"),
+		form("UZB", "AF", "1234567"),
+	} {
+		if got := application.PersonKey(secret, f); got == want {
+			t.Errorf("%s %+v: the same person key as UZB FA 1234567's", f.Applicant.Citizenship, f.IdentityDocument)
+		}
+	}
+	if application.PersonKey([]byte("other"), form("UZB", "FA", "1234567")) == want {
+		t.Error("the key does not depend on the secret")
+	}
 }

@@ -80,25 +80,7 @@ func TestReserveAccountsCoversOlderApplications(t *testing.T) {
 	ctx := context.Background()
 	legacy := func(applicant string, owner int, number string, closed bool) string {
 		t.Helper()
-		id := uuid.NewString()
-		evs := []schema.Event{schema.ApplicationSubmitted{ApplicationID: id, ApplicantID: applicant, SubmittedAt: now, Form: formOf(owner, number)}}
-		if closed {
-			evs = append(evs, schema.ApplicationWithdrawn{ApplicationID: id, WithdrawnAt: now})
-		}
-		var out []eventstore.NewEvent
-		for _, e := range evs {
-			typ, v, data, err := schema.Encode(e)
-			if err != nil {
-				t.Fatal(err)
-			}
-			out = append(out, eventstore.NewEvent{Type: typ, SchemaVersion: v, Data: data, Subject: applicant})
-		}
-		// Straight to the store, as the service before the account rule
-		// left them: no account reservation.
-		if _, err := st.Append(ctx, schema.ApplicationStream(id), eventstore.NoStream, events.Metadata{Actor: events.Actor{ID: applicant, Role: events.RoleApplicant}}, out...); err != nil {
-			t.Fatal(err)
-		}
-		return id
+		return appendLegacy(t, st, applicant, formOf(owner, number), closed)
 	}
 	open1 := legacy("user-1", 1, "N1000001", false)
 	legacy("user-2", 2, "N2000001", true)
@@ -119,5 +101,90 @@ func TestReserveAccountsCoversOlderApplications(t *testing.T) {
 	}
 	if again, err := s.ReserveAccounts(ctx); err != nil || again.Ran {
 		t.Fatalf("second run: %+v %v, want nothing done", again, err)
+	}
+}
+
+// appendLegacy writes an application straight to the store, as a service
+// before a reservation rule left it: with no reservation at all. closed
+// withdraws it.
+func appendLegacy(t *testing.T, st *eventstore.Store, applicant string, f schema.Form, closed bool) string {
+	t.Helper()
+	id := uuid.NewString()
+	evs := []schema.Event{schema.ApplicationSubmitted{ApplicationID: id, ApplicantID: applicant, SubmittedAt: now, Form: f}}
+	if closed {
+		evs = append(evs, schema.ApplicationWithdrawn{ApplicationID: id, WithdrawnAt: now})
+	}
+	var out []eventstore.NewEvent
+	for _, e := range evs {
+		typ, v, data, err := schema.Encode(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, eventstore.NewEvent{Type: typ, SchemaVersion: v, Data: data, Subject: applicant})
+	}
+	if _, err := st.Append(context.Background(), schema.ApplicationStream(id), eventstore.NoStream, events.Metadata{Actor: events.Actor{ID: applicant, Role: events.RoleApplicant}}, out...); err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+// Applications open before the person key read series and number as one
+// get their document reserved under the new key by the migration: a
+// passport they hold is refused to a third account however it is split,
+// two open ones that the old key told apart are reported, a closed one
+// holds nothing, and the migration runs once.
+func TestReserveDocumentsCoversOlderApplications(t *testing.T) {
+	s, st := newService(t, nil)
+	ctx := context.Background()
+	split := func(owner int, series, number string) schema.Form {
+		f := formOf(owner, number)
+		f.IdentityDocument.Series = series
+		return f
+	}
+	appendLegacy(t, st, "user-1", split(1, "FA", "1234567"), false)
+	appendLegacy(t, st, "user-2", split(2, "", "FA1234567"), false) // the same passport: a conflict
+	appendLegacy(t, st, "user-4", split(4, "GB", "7654321"), true)
+
+	res, err := s.ReserveDocuments(ctx)
+	if err != nil || !res.Ran || res.Changed != 1 || res.Conflicts != 1 {
+		t.Fatalf("migration: %+v %v, want 1 reserved and 1 conflict", res, err)
+	}
+	_, err = s.Submit(ctx, Request{Meta: third}, split(3, "F", "A1234567"))
+	if e, ok := cmderr.As(err); !ok || e.Code != "document_in_use" {
+		t.Fatalf("a third account with the passport of an older application: %v, want document_in_use", err)
+	}
+	if _, err := s.Submit(ctx, Request{Meta: third}, split(3, "G", "B7654321")); err != nil {
+		t.Fatalf("the passport of a withdrawn older application: %v", err)
+	}
+	if again, err := s.ReserveDocuments(ctx); err != nil || again.Ran {
+		t.Fatalf("second run: %+v %v, want nothing done", again, err)
+	}
+}
+
+// One passport is one person however an applicant splits its series and
+// number between the two fields: a second account's submission of it is
+// refused. A passport of another country with the same number is
+// another person's.
+func TestOnePassportHoweverItsNumberIsSplit(t *testing.T) {
+	s, _ := newService(t, nil)
+	ctx := context.Background()
+	first := formOf(1, "1234567")
+	first.IdentityDocument.Series = "FA"
+	if _, err := s.Submit(ctx, Request{Meta: applicant}, first); err != nil {
+		t.Fatal(err)
+	}
+	for _, split := range [][2]string{{"", "FA1234567"}, {"F", "A1234567"}, {"fa", "123 4567"}} {
+		f := formOf(2, split[1])
+		f.IdentityDocument.Series = split[0]
+		_, err := s.Submit(ctx, Request{Meta: another}, f)
+		if e, ok := cmderr.As(err); !ok || e.Code != "document_in_use" {
+			t.Fatalf("series %q, number %q from another account: %v, want document_in_use", split[0], split[1], err)
+		}
+	}
+	abroad := formOf(2, "1234567")
+	abroad.IdentityDocument.Series = "FA"
+	abroad.Applicant.Citizenship = "KGZ"
+	if _, err := s.Submit(ctx, Request{Meta: another}, abroad); err != nil {
+		t.Fatalf("a Kyrgyz passport with the number of a Kazakh one: %v", err)
 	}
 }

@@ -17,11 +17,18 @@ import (
 // before the account reservation existed (session 7) their reservation.
 const AccountsMigration = "account-reservations"
 
+// DocumentsMigration names the migration that reserves, under the second
+// form of the person key (application.PersonKey: series and number read as
+// one, and the issuing country), the identity document of every
+// application open when that form came in. Until it has run, a submission
+// is not checked against those applications' documents.
+const DocumentsMigration = "document-reservations-v2"
+
 // MigrationResult is what a migration did.
 type MigrationResult struct {
 	// Ran is false when the migration had completed before.
 	Ran bool
-	// Changed counts the reservations written; Conflicts the accounts that
+	// Changed counts the reservations written; Conflicts the people who
 	// already hold two open applications, left for a person to decide.
 	Changed, Conflicts int
 }
@@ -29,22 +36,46 @@ type MigrationResult struct {
 // ReserveAccounts runs AccountsMigration unless it has completed before:
 // every open application whose account holds no reservation gets one, so
 // that the one-application-per-account rule covers what was submitted
-// before it existed. It reads $all once and keeps only each application's
-// applicant and status in memory. Running it twice, or on two nodes at
+// before it existed.
+func (s *Service) ReserveAccounts(ctx context.Context) (MigrationResult, error) {
+	return s.reserveOpen(ctx, AccountsMigration, func(st application.State) application.State {
+		// Only the status is kept of the fold: the form is not needed.
+		return application.State{ID: st.ID, ApplicantID: st.ApplicantID, Status: st.Status}
+	}, func(st application.State) slot { return accountSlot(st.ApplicantID) })
+}
+
+// ReserveDocuments runs DocumentsMigration unless it has completed before:
+// every open application's identity document is reserved under the key's
+// second form, so that the one-application-per-document rule covers what
+// was submitted before it. Two open applications found to share a document
+// (the split that the first form missed) are logged for a person to close
+// one.
+func (s *Service) ReserveDocuments(ctx context.Context) (MigrationResult, error) {
+	return s.reserveOpen(ctx, DocumentsMigration, func(st application.State) application.State {
+		// Of the form, only what the person key reads.
+		var f schema.Form
+		f.Applicant.Citizenship = st.Form.Applicant.Citizenship
+		f.IdentityDocument = st.Form.IdentityDocument
+		return application.State{ID: st.ID, ApplicantID: st.ApplicantID, Status: st.Status, Form: f}
+	}, func(st application.State) slot {
+		return s.documentSlot(application.PersonKey(s.opts.PersonSecret, st.Form), st.ApplicantID)
+	})
+}
+
+// reserveOpen runs the migration name unless it has completed before: it
+// reads $all once, folds every application keeping only what trim leaves of
+// its state (the fold of a million events must fit in memory), and
+// reserves slotOf of each open one. Running it twice, or on two nodes at
 // once, writes nothing twice: a reservation already pointing at its
 // application is left alone.
-func (s *Service) ReserveAccounts(ctx context.Context) (MigrationResult, error) {
-	stream := schema.MigrationStream(AccountsMigration)
+func (s *Service) reserveOpen(ctx context.Context, name string, trim func(application.State) application.State, slotOf func(application.State) slot) (MigrationResult, error) {
+	stream := schema.MigrationStream(name)
 	if last, err := s.store.LoadLast(ctx, stream); err != nil {
-		return MigrationResult{}, fmt.Errorf("service: %s: %w", AccountsMigration, err)
+		return MigrationResult{}, fmt.Errorf("service: %s: %w", name, err)
 	} else if last != nil {
 		return MigrationResult{}, nil
 	}
-	type app struct {
-		applicant string
-		status    application.Status
-	}
-	apps := map[string]*app{}
+	apps := map[string]application.State{}
 	var order []string
 	err := s.store.CatchUp(ctx, nil, func(r eventstore.Recorded) error {
 		id, ok := strings.CutPrefix(r.Stream, "application-")
@@ -58,50 +89,46 @@ func (s *Service) ReserveAccounts(ctx context.Context) (MigrationResult, error) 
 		if err != nil {
 			return fmt.Errorf("%s@%d: %w", r.Stream, r.Revision, err)
 		}
-		a := apps[id]
-		if a == nil {
-			a = &app{}
-			apps[id] = a
+		st, seen := apps[id]
+		if !seen {
 			order = append(order, id)
 		}
-		// Only the status is kept of the fold: the form is not needed.
-		st := application.Evolve(application.State{ID: id, ApplicantID: a.applicant, Status: a.status}, e)
-		a.applicant, a.status = st.ApplicantID, st.Status
+		apps[id] = trim(application.Evolve(st, e))
 		return nil
 	})
 	if err != nil {
-		return MigrationResult{}, fmt.Errorf("service: %s: %w", AccountsMigration, err)
+		return MigrationResult{}, fmt.Errorf("service: %s: %w", name, err)
 	}
-	meta := events.Metadata{Actor: events.Actor{ID: "migration:" + AccountsMigration, Role: events.RoleSystem}, CorrelationID: AccountsMigration}
+	meta := events.Metadata{Actor: events.Actor{ID: "migration:" + name, Role: events.RoleSystem}, CorrelationID: name}
 	res := MigrationResult{Ran: true}
 	for _, id := range order {
-		a := apps[id]
-		if !a.status.Open() || a.applicant == "" {
+		st := apps[id]
+		if !st.Status.Open() || st.ApplicantID == "" {
 			continue
 		}
-		sl := accountSlot(a.applicant)
+		sl := slotOf(st)
 		before, err := s.store.LoadLast(ctx, schema.PersonStream(sl.key))
 		if err != nil {
-			return res, fmt.Errorf("service: %s: %w", AccountsMigration, err)
+			return res, fmt.Errorf("service: %s: %w", name, err)
 		}
 		err = s.reservePerson(ctx, meta, sl, id, false)
 		var ce *cmderr.Error
 		switch {
 		case errors.As(err, &ce) && ce.Kind == cmderr.Conflict:
 			res.Conflicts++
-			s.log.WarnContext(ctx, "an account holds two open applications from before the rule; a person must close one",
-				"applicant", a.applicant, "application", id, "holder", ce.ExistingApplicationID)
+			s.log.WarnContext(ctx, "a person holds two open applications from before the rule; a person must close one",
+				"migration", name, "applicant", st.ApplicantID, "application", id, "holder", ce.ExistingApplicationID)
 		case err != nil:
-			return res, fmt.Errorf("service: %s: %w", AccountsMigration, err)
+			return res, fmt.Errorf("service: %s: %w", name, err)
 		default:
 			if after, err := s.store.LoadLast(ctx, schema.PersonStream(sl.key)); err == nil && after != nil && (before == nil || after.Revision != before.Revision) {
 				res.Changed++
 			}
 		}
 	}
-	done := schema.MigrationCompleted{Name: AccountsMigration, Changed: res.Changed, Conflicts: res.Conflicts, CompletedAt: s.now().UTC()}
+	done := schema.MigrationCompleted{Name: name, Changed: res.Changed, Conflicts: res.Conflicts, CompletedAt: s.now().UTC()}
 	if _, err := s.store.Append(ctx, stream, eventstore.NoStream, meta, eventstore.NewEvent{Type: done.EventType(), Data: done}); err != nil && !errors.Is(err, eventstore.ErrConflict) {
-		return res, fmt.Errorf("service: %s: record completion: %w", AccountsMigration, err)
+		return res, fmt.Errorf("service: %s: record completion: %w", name, err)
 	}
 	return res, nil
 }

@@ -84,7 +84,7 @@ func (s *Service) reservePersonFor(ctx context.Context, meta events.Metadata, ap
 	for _, e := range evs {
 		switch e := e.(type) {
 		case schema.ApplicationSubmitted:
-			doc := s.documentSlot(application.PersonKey(s.opts.PersonSecret, e.IdentityDocument), e.ApplicantID)
+			doc := s.documentSlot(application.PersonKey(s.opts.PersonSecret, e.Form), e.ApplicantID)
 			if err := s.reservePerson(ctx, meta, doc, applicationID, fresh); err != nil {
 				return err
 			}
@@ -94,10 +94,10 @@ func (s *Service) reservePersonFor(ctx context.Context, meta events.Metadata, ap
 			}
 			return nil
 		case schema.InfoProvided:
-			if d := e.Corrections.IdentityDocument; d != nil {
-				if key := application.PersonKey(s.opts.PersonSecret, *d); key != application.PersonKey(s.opts.PersonSecret, st.Form.IdentityDocument) {
-					return s.reservePerson(ctx, meta, s.documentSlot(key, st.ApplicantID), applicationID, false)
-				}
+			// A corrected passport or citizenship may name another person.
+			next := application.Evolve(st, e)
+			if key := application.PersonKey(s.opts.PersonSecret, next.Form); key != application.PersonKey(s.opts.PersonSecret, st.Form) {
+				return s.reservePerson(ctx, meta, s.documentSlot(key, st.ApplicantID), applicationID, false)
 			}
 		}
 	}
@@ -121,7 +121,7 @@ func (s *Service) documentSlot(key, applicantID string) slot {
 	return slot{
 		key: key,
 		holds: func(st application.State) bool {
-			return application.PersonKey(s.opts.PersonSecret, st.Form.IdentityDocument) == key
+			return application.PersonKey(s.opts.PersonSecret, st.Form) == key
 		},
 		refuse: func(holder application.State) error {
 			if holder.ApplicantID == "" {

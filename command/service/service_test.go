@@ -198,7 +198,7 @@ func TestPersonReservationGrace(t *testing.T) {
 	clock := now
 	s, _ := newService(t, func(o *Options) { o.Now = func() time.Time { return clock } })
 	ctx := context.Background()
-	key := application.PersonKey(nil, validForm("N1234567").IdentityDocument)
+	key := application.PersonKey(nil, validForm("N1234567"))
 	ghost := uuid.NewString()
 	if err := s.reservePerson(ctx, applicant, s.documentSlot(key, "user-1"), ghost, true); err != nil {
 		t.Fatal(err)
@@ -289,7 +289,7 @@ func TestUnauthenticatedAndBadIDs(t *testing.T) {
 func TestRepeatedReservationIsOneEvent(t *testing.T) {
 	s, st := newService(t, nil)
 	ctx := context.Background()
-	key := application.PersonKey(nil, validForm("N1234567").IdentityDocument)
+	key := application.PersonKey(nil, validForm("N1234567"))
 	app := uuid.NewString()
 	slot := s.documentSlot(key, "user-1")
 	for range 3 {

@@ -220,13 +220,20 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (a *App, er
 	// Applications from before the account reservation get theirs, once
 	// per event store; the API serves meanwhile (a submission the
 	// migration has not covered yet is checked by the document alone).
+	// So do applications from before the person key read a passport's
+	// series and number as one, under the new key.
 	go func() {
-		res, err := a.commands.ReserveAccounts(runCtx)
-		switch {
-		case err != nil && runCtx.Err() == nil:
-			log.Error("account reservation migration failed; it runs again at the next start", "err", err)
-		case res.Ran:
-			log.Info("account reservation migration done", "reserved", res.Changed, "conflicts", res.Conflicts)
+		for _, m := range []struct {
+			name string
+			run  func(context.Context) (service.MigrationResult, error)
+		}{{service.AccountsMigration, a.commands.ReserveAccounts}, {service.DocumentsMigration, a.commands.ReserveDocuments}} {
+			res, err := m.run(runCtx)
+			switch {
+			case err != nil && runCtx.Err() == nil:
+				log.Error("reservation migration failed; it runs again at the next start", "migration", m.name, "err", err)
+			case res.Ran:
+				log.Info("reservation migration done", "migration", m.name, "reserved", res.Changed, "conflicts", res.Conflicts)
+			}
 		}
 	}()
 	// A single node takes the lease at once (its own stale lease included,
