@@ -9,25 +9,27 @@ import (
 	"github.com/omsonline/oms/events/schema"
 )
 
-// omsd runs the account reservation migration at start, once per event
-// store: its completion is recorded in its stream.
-func TestStartRunsTheAccountMigration(t *testing.T) {
+// omsd runs the reservation migrations at start, once per event store:
+// each one's completion is recorded in its stream.
+func TestStartRunsTheReservationMigrations(t *testing.T) {
 	a, _ := startApp(t)
 	deadline := time.Now().Add(10 * time.Second)
-	for {
-		last, err := a.Events().LoadLast(context.Background(), schema.MigrationStream(service.AccountsMigration))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if last != nil {
-			if last.Envelope.Type != schema.TypeMigrationCompleted {
-				t.Fatalf("migration stream ends with %s", last.Envelope.Type)
+	for _, name := range []string{service.AccountsMigration, service.DocumentsMigration} {
+		for {
+			last, err := a.Events().LoadLast(context.Background(), schema.MigrationStream(name))
+			if err != nil {
+				t.Fatal(err)
 			}
-			return
+			if last != nil {
+				if last.Envelope.Type != schema.TypeMigrationCompleted {
+					t.Fatalf("migration stream %s ends with %s", name, last.Envelope.Type)
+				}
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the %s migration did not complete within 10 s of the start", name)
+			}
+			time.Sleep(20 * time.Millisecond)
 		}
-		if time.Now().After(deadline) {
-			t.Fatal("the account migration did not complete within 10 s of the start")
-		}
-		time.Sleep(20 * time.Millisecond)
 	}
 }
