@@ -7,8 +7,9 @@ import (
 )
 
 // How far from the end each format's end marker may sit. PDF readers look
-// for %%EOF in the last kilobyte; image files may carry a little padding
-// or a trailer after their last marker, which is harmless.
+// for %%EOF in the last kilobyte, and only blanks may follow it; image
+// files may carry a little padding or a trailer after their last marker,
+// which is harmless.
 const (
 	pdfTailWindow   = 1 << 10
 	imageTailWindow = 4 << 10
@@ -39,7 +40,18 @@ func CheckComplete(contentType string, b []byte) error {
 	default:
 		return nil
 	}
-	if bytes.Contains(b[max(0, len(b)-window):], end) {
+	tail := b[max(0, len(b)-window):]
+	if contentType == TypePDF {
+		// A PDF ends with its last %%EOF: what follows may only be line
+		// ends and blanks. Anything else is an update cut off after an
+		// earlier %%EOF, or a file cut off right after one.
+		i := bytes.LastIndex(tail, end)
+		if i >= 0 && len(bytes.Trim(tail[i+len(end):], " \t\r\n\f\x00")) == 0 {
+			return nil
+		}
+		return errIncomplete(contentType)
+	}
+	if bytes.Contains(tail, end) {
 		return nil
 	}
 	return errIncomplete(contentType)

@@ -51,6 +51,8 @@ func TestIncompleteScansAreRefused(t *testing.T) {
 	cut := map[string][]byte{
 		"PDF cut before %%EOF":          []byte(pdf[:len(pdf)-7]),
 		"PDF ending in another 2 KB":    []byte(pdf + strings.Repeat("x", 2048)),
+		"PDF cut after an early %%EOF":  []byte("%PDF-1.4\n%%EOF\n1 0 obj << /Type"),
+		"PDF update cut off":            []byte(pdf + "2 0 obj\n<< /Type /Pa"),
 		"JPEG without its last 2 bytes": jpg[:len(jpg)-2],
 		"JPEG cut in half":              jpg[:len(jpg)/2],
 		"PNG without its IEND chunk":    png[:len(png)-12],
