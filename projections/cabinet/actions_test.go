@@ -8,6 +8,7 @@ import (
 
 	"github.com/omsonline/oms/events"
 	"github.com/omsonline/oms/events/eventstore"
+	"github.com/omsonline/oms/events/schema"
 	"github.com/omsonline/oms/projections/appview"
 )
 
@@ -163,5 +164,31 @@ func TestConsentNoticeWritesTheDate(t *testing.T) {
 	n, ok := notify(v, r, 10)
 	if !ok || !strings.Contains(n.Body.RU, "27.11.2032") || !strings.Contains(n.Body.EN, "27 Nov 2032") || strings.Contains(n.Body.RU+n.Body.EN, "2032-11-27") {
 		t.Errorf("%v %+v", ok, n.Body)
+	}
+}
+
+// A rejection names its reason in the reader's language, from its code;
+// the reviewer's own words follow as written, marked as theirs.
+func TestRejectionNoticeNamesTheReasonInBothLanguages(t *testing.T) {
+	v := &appview.View{Status: appview.StatusRejected, Decision: &appview.Decision{Outcome: "rejected", ReasonCode: "invalid_documents", Reason: "Скан паспорта нечитаемый"}}
+	n, ok := notify(v, recordedOf(t, "ApplicationRejected"), 0)
+	if !ok {
+		t.Fatal("no notice")
+	}
+	if !strings.Contains(n.Body.EN, "the documents are invalid") || !strings.Contains(n.Body.EN, "The reviewer's note: «Скан паспорта нечитаемый»") {
+		t.Errorf("English: %q", n.Body.EN)
+	}
+	if !strings.Contains(n.Body.RU, "документы недействительны") || !strings.Contains(n.Body.RU, "«Скан паспорта нечитаемый»") {
+		t.Errorf("Russian: %q", n.Body.RU)
+	}
+	v.Decision.Reason = ""
+	n, _ = notify(v, recordedOf(t, "ApplicationRejected"), 0)
+	if strings.Contains(n.Body.EN, "note") || strings.Contains(n.Body.RU, "Комментарий") {
+		t.Errorf("a note without one: %+v", n.Body)
+	}
+	for _, code := range schema.RejectReasons {
+		if _, ok := rejectReasons[code]; !ok {
+			t.Errorf("reason code %s has no words for the applicant", code)
+		}
 	}
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/omsonline/oms/events"
 	"github.com/omsonline/oms/events/eventstore"
+	"github.com/omsonline/oms/events/schema"
 	"github.com/omsonline/oms/projections/appview"
 	"github.com/omsonline/oms/projections/readstore"
 	"github.com/omsonline/oms/projections/runner"
@@ -252,11 +253,7 @@ func notify(v *appview.View, ev eventstore.Recorded, slaDays int) (Notification,
 			"Your application has been approved. The policy will be issued shortly."}
 	case "ApplicationRejected":
 		n.Title = Text{"В оформлении полиса отказано", "Application rejected"}
-		reason := ""
-		if v.Decision != nil {
-			reason = v.Decision.Reason
-		}
-		n.Body = Text{"Причина: " + reason, "Reason: " + reason}
+		n.Body = rejectionText(v.Decision)
 	case "PolicyIssued":
 		n.Title = Text{"Полис ОМС оформлен", "Your ОМС policy is issued"}
 		ru, en := dateText(v.Policy.ValidTo)
@@ -340,4 +337,34 @@ func dateText(d string) (ru, en string) {
 		return d, d
 	}
 	return t.Format("02.01.2006"), t.Format("2 Jan 2006")
+}
+
+// rejectReasons name the rejection reason codes for the applicant. The
+// reviewer's own words follow as they were written, in whatever language:
+// the English reader at least learns the reason from its code.
+var rejectReasons = map[string]Text{
+	schema.RejectNotEligible:      {"нет права на полис ОМС", "not eligible for an ОМС policy"},
+	schema.RejectInvalidDocuments: {"документы недействительны", "the documents are invalid"},
+	schema.RejectNoResponse:       {"нет ответа на запрос сведений", "no answer to the request for information"},
+	schema.RejectDuplicate:        {"повторное заявление", "a duplicate application"},
+	schema.RejectOther:            {"другая причина", "another reason"},
+}
+
+func rejectionText(d *appview.Decision) Text {
+	if d == nil {
+		return Text{}
+	}
+	t := Text{"Причина: ", "Reason: "}
+	if r, ok := rejectReasons[d.ReasonCode]; ok {
+		t.RU += r.RU
+		t.EN += r.EN
+	} else {
+		t.RU += d.ReasonCode
+		t.EN += d.ReasonCode
+	}
+	if d.Reason != "" {
+		t.RU += ". Комментарий специалиста: «" + d.Reason + "»"
+		t.EN += ". The reviewer's note: «" + d.Reason + "»"
+	}
+	return t
 }

@@ -389,3 +389,23 @@ func TestTextOnlyQuestionIsNotOptional(t *testing.T) {
 		t.Errorf("optional marks: text-only %v, field question %v", strings.Contains(first, opt), strings.Contains(second, opt))
 	}
 }
+
+// A rejection on the applicant's page names its reason from the code, in
+// the reader's language, and then the reviewer's words as written.
+func TestRejectionNamesItsReasonInTheReadersLanguage(t *testing.T) {
+	r := mustRenderer(t)
+	v := appview.View{ApplicationID: "a-1", Status: appview.StatusRejected,
+		Decision: &appview.Decision{Outcome: "rejected", ReasonCode: schema.RejectInvalidDocuments, Reason: "Скан паспорта нечитаемый"}}
+	for lang, want := range map[string][]string{
+		"en": {"Invalid documents.", "The reviewer&#39;s note: «Скан паспорта нечитаемый»"},
+		"ru": {"Недействительные документы.", "Комментарий специалиста: «Скан паспорта нечитаемый»"},
+	} {
+		other := map[string]string{"en": "ru", "ru": "en"}[lang]
+		html := renderPageIn(t, r, lang, other, "application", ApplicationData{View: v})
+		for _, w := range want {
+			if !strings.Contains(html, w) {
+				t.Errorf("%s: the page lacks %q", lang, w)
+			}
+		}
+	}
+}

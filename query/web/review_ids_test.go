@@ -43,8 +43,15 @@ func mustRenderer(t *testing.T) *renderer {
 // renderPage renders page name with data as a Russian reader gets it.
 func renderPage(t *testing.T, r *renderer, name string, data any) string {
 	t.Helper()
+	return renderPageIn(t, r, "ru", "en", name, data)
+}
+
+// renderPageIn renders page name with data in language lang, offering a
+// switch to other.
+func renderPageIn(t *testing.T, r *renderer, lang, other, name string, data any) string {
+	t.Helper()
 	var b strings.Builder
-	if err := r.pages[name].ExecuteTemplate(&b, "layout", &Page{L: r.langs["ru"], Other: r.langs["en"], Data: data}); err != nil {
+	if err := r.pages[name].ExecuteTemplate(&b, "layout", &Page{L: r.langs[lang], Other: r.langs[other], Data: data}); err != nil {
 		t.Fatal(err)
 	}
 	return b.String()
