@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -150,7 +151,9 @@ func (s *server) status(c *fiber.Ctx) error {
 // rebuild starts a rebuild in the background and answers 202; progress is
 // in the status listing.
 func (s *server) rebuild(c *fiber.Ctx) error {
-	name := c.Params("name")
+	// A copy: Fiber's parameter points into the request's buffer, which
+	// later requests reuse, and the rebuild below outlives this one.
+	name := strings.Clone(c.Params("name"))
 	if !s.known(name) {
 		return refuse(c, errUnknownProjection(name))
 	}

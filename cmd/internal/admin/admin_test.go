@@ -4,12 +4,15 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -25,15 +28,23 @@ type projections struct {
 	rebuilds   int
 	failReplay bool
 	superseded bool
+	// gate, if set, holds each rebuild until closed; rebuilt records the
+	// names the rebuilds were given, read after the gate.
+	gate    chan struct{}
+	rebuilt []string
 }
 
 func (p *projections) Names() []string                                  { return []string{"cabinet"} }
 func (p *projections) Position(context.Context, string) (uint64, error) { return 0, nil }
 func (p *projections) Behind(string, uint64) uint64                     { return 0 }
-func (p *projections) Rebuild(context.Context, string, runner.RebuildOptions) (runner.Progress, error) {
+func (p *projections) Rebuild(_ context.Context, name string, _ runner.RebuildOptions) (runner.Progress, error) {
+	if p.gate != nil {
+		<-p.gate
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.rebuilds++
+	p.rebuilt = append(p.rebuilt, name)
 	return runner.Progress{}, nil
 }
 func (p *projections) ReplayParked(context.Context, string) (int, error) {
@@ -172,5 +183,37 @@ func TestRebuildAnswerDoesNotRaceTheRebuild(t *testing.T) {
 		if f, ok := a.body["finishedAt"]; ok {
 			t.Fatalf("a running rebuild answers finishedAt %v", f)
 		}
+	}
+}
+
+// The rebuild runs on after its request was answered, so it must own the
+// projection's name: Fiber's parameters point into a request buffer that
+// the next requests reuse, and the rebuild went on under (and stored its
+// checkpoint as) pieces of later URLs.
+func TestRebuildKeepsItsNameAfterTheAnswer(t *testing.T) {
+	p := &projections{gate: make(chan struct{})}
+	app := newAdminApp(p)
+	if a := post(t, app, "/api/v1/admin/projections/cabinet/rebuild", ""); a.status != fiber.StatusAccepted {
+		t.Fatalf("rebuild: %d %v", a.status, a.body)
+	}
+	for i := range 50 {
+		post(t, app, fmt.Sprintf("/api/v1/admin/projections/zz%06d/replay-parked", i), "")
+	}
+	close(p.gate)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		p.mu.Lock()
+		got := slices.Clone(p.rebuilt)
+		p.mu.Unlock()
+		if len(got) > 0 {
+			if len(got) != 1 || got[0] != "cabinet" {
+				t.Fatalf("the rebuild ran as %q, want cabinet", got)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the rebuild did not run")
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }
