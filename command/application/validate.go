@@ -207,7 +207,7 @@ func nameScript(s string) (script, string) {
 	prevSep := true // a name may not start with a separator
 	for _, r := range s {
 		switch {
-		case r == ' ' || r == '-' || r == '\'' || r == '’':
+		case r == ' ' || r == '-' || isApostrophe(r):
 			if prevSep {
 				return sc, "format"
 			}
@@ -232,6 +232,17 @@ func nameScript(s string) (script, string) {
 		return sc, "format"
 	}
 	return sc, ""
+}
+
+// isApostrophe takes every apostrophe a keyboard or a passport gives:
+// Uzbek Latin writes Oʻ and Gʻ with U+02BB, and its keyboards and phones
+// type U+2018 or U+02BC for it, besides the ASCII and typographic ones.
+func isApostrophe(r rune) bool {
+	switch r {
+	case '\'', '\u2019', '\u2018', '\u02BB', '\u02BC':
+		return true
+	}
+	return false
 }
 
 var (

@@ -54,6 +54,10 @@ func TestFieldRules(t *testing.T) {
 		{"latin names", func(f *schema.Form) {
 			f.Applicant.LastName, f.Applicant.FirstName, f.Applicant.MiddleName = "O'Neil-Smith", "Zoë", ""
 		}, nil},
+		{"Uzbek Latin apostrophes", func(f *schema.Form) {
+			f.Applicant.LastName, f.Applicant.FirstName, f.Applicant.MiddleName = "G\u02BBulomov", "O\u2018tkir", "Bo\u02BCri"
+		}, nil},
+		{"an apostrophe at the start", func(f *schema.Form) { f.Applicant.FirstName = "\u02BBOtkir" }, []string{"/applicant/firstName:format"}},
 		{"mixed script inside a name", func(f *schema.Form) { f.Applicant.LastName = "Ивanov" }, []string{"/applicant/lastName:mixed_script"}},
 		{"mixed script across names", func(f *schema.Form) { f.Applicant.FirstName = "Alisher" }, []string{"/applicant/firstName:mixed_script"}},
 		{"digits in a name", func(f *schema.Form) { f.Applicant.FirstName = "Алишер2" }, []string{"/applicant/firstName:format"}},
