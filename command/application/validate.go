@@ -460,7 +460,8 @@ func (c *checker) validateContacts(p string, ct schema.Contacts) {
 	} else if !strings.HasPrefix(ct.Phone, "+") || fieldCheck.Var(ct.Phone, "e164") != nil {
 		// The validator's e164 makes the "+" optional; E.164 in a form is
 		// only unambiguous with it (8 916… is a domestic Russian number).
-		c.add(p+"/phone", "format", cmderr.T("Телефон в международном формате E.164, например +79161234567.", "The phone number in the international E.164 format, e.g. +79161234567."))
+		c.add(p+"/phone", "format", cmderr.T("Телефон в международном формате, например +79161234567, или российский номер как 8 916 123-45-67.",
+			"The phone number in the international format, e.g. +79161234567, or a Russian number as 8 916 123-45-67."))
 	}
 	if ct.Email == "" {
 		c.add(p+"/email", "required", msgRequired)
@@ -587,14 +588,30 @@ func normAddress(a schema.Address) schema.Address {
 
 func normContacts(c schema.Contacts) schema.Contacts {
 	c.Email = cleanText(c.Email)
-	c.Phone = strings.Map(func(r rune) rune {
+	c.Phone = HomePhone(strings.Map(func(r rune) rune {
 		switch r {
 		case ' ', '-', '(', ')', '\u00a0':
 			return -1
 		}
 		return r
-	}, cleanText(c.Phone))
+	}, cleanText(c.Phone)))
 	return c
+}
+
+// HomePhone brings a Russian number written as at home, its spaces and
+// brackets already gone, to E.164: 8 or 7 and ten digits, or a mobile's
+// ten digits alone, become +7 and the ten digits. Anything else comes back
+// as it is, for the E.164 check to judge; other countries' numbers need
+// their "+", as no rule tells them apart.
+func HomePhone(p string) string {
+	digits := strings.Trim(p, "0123456789") == ""
+	switch {
+	case digits && len(p) == 11 && (p[0] == '8' || p[0] == '7'):
+		return "+7" + p[1:]
+	case digits && len(p) == 10 && p[0] == '9':
+		return "+7" + p
+	}
+	return p
 }
 
 // ValidateForm checks a whole (normalised) form and completes its document

@@ -122,7 +122,10 @@ func TestFieldRules(t *testing.T) {
 		{"residence type", func(f *schema.Form) { f.ResidenceDocument.Type = "visa" }, []string{"/residenceDocument/type:not_allowed"}},
 		{"region", func(f *schema.Form) { f.Address.Region = "00" }, []string{"/address/region:format"}},
 		{"postal code", func(f *schema.Form) { f.Address.PostalCode = "12345a" }, []string{"/address/postalCode:format"}},
-		{"phone", func(f *schema.Form) { f.Contacts.Phone = "89161234567" }, []string{"/contacts/phone:format"}},
+		{"phone", func(f *schema.Form) { f.Contacts.Phone = "0161234567" }, []string{"/contacts/phone:format"}},
+		{"a foreign phone without its +", func(f *schema.Form) { f.Contacts.Phone = "998901234567" }, []string{"/contacts/phone:format"}},
+		{"a Russian phone written as at home", func(f *schema.Form) { f.Contacts.Phone = "8 (916) 123-45-67" }, nil},
+		{"a mobile's ten digits", func(f *schema.Form) { f.Contacts.Phone = "9161234567" }, nil},
 		{"phone with separators is normalised", func(f *schema.Form) { f.Contacts.Phone = "+7 (916) 123-45-67" }, nil},
 		{"email", func(f *schema.Form) { f.Contacts.Email = "alisher@" }, []string{"/contacts/email:format"}},
 		{"missing scan", func(f *schema.Form) { f.Documents = f.Documents[:2] }, []string{"/documents:missing_scan"}},
@@ -398,5 +401,22 @@ func TestPersonKeyReadsSeriesAndNumberAsOne(t *testing.T) {
 	}
 	if application.PersonKey([]byte("other"), form("UZB", "FA", "1234567")) == want {
 		t.Error("the key does not depend on the secret")
+	}
+}
+
+// A Russian number typed as at home is stored in E.164, as sign-in reads it.
+func TestHomePhoneIsStoredInE164(t *testing.T) {
+	for in, want := range map[string]string{
+		"8 (916) 123-45-67": "+79161234567",
+		"79161234567":       "+79161234567",
+		"916 123 45 67":     "+79161234567",
+		"+998 90 123 45 67": "+998901234567",
+		"8916123456":        "8916123456", // one digit short: left for the check to refuse
+	} {
+		f := validForm()
+		f.Contacts.Phone = in
+		if got := application.Normalize(f).Contacts.Phone; got != want {
+			t.Errorf("%q is stored as %q, want %q", in, got, want)
+		}
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -257,6 +258,16 @@ func encodeImage(enc func(io.Writer, image.Image) error) []byte {
 	return buf.Bytes()
 }
 
+// tagged makes file a file of its own, tag written where its format
+// lets bytes be: in a PDF a comment before its %%EOF, after an image's end
+// as a short trailer.
+func tagged(file []byte, tag string) []byte {
+	if i := bytes.LastIndex(file, []byte("%%EOF")); bytes.HasPrefix(file, []byte("%PDF-")) && i >= 0 {
+		return slices.Concat(file[:i], []byte("% "+tag+"\n"), file[i:])
+	}
+	return slices.Concat(file, []byte(tag))
+}
+
 // scans uploads the three scans for w and returns their document refs.
 func (s *stack) scans(w who) []schema.DocumentRef {
 	s.t.Helper()
@@ -265,7 +276,7 @@ func (s *stack) scans(w who) []schema.DocumentRef {
 		kind string
 		file []byte
 	}{{schema.DocumentPassport, pngFile}, {schema.DocumentResidence, pdfFile}, {schema.DocumentConsent, jpegFile}} {
-		r := s.upload(w, up.kind, append(up.file, []byte(w.id)...))
+		r := s.upload(w, up.kind, tagged(up.file, w.id))
 		if r.status != fiber.StatusCreated {
 			s.t.Fatalf("upload %s: %d %s", up.kind, r.status, r.body)
 		}

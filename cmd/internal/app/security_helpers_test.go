@@ -217,7 +217,7 @@ func (c *client) upload(tok, obo, kind, tag string) string {
 	c.t.Helper()
 	var out struct{ ID string }
 	c.must(req{method: "POST", path: "/api/v1/documents", token: tok, obo: obo,
-		multipart: &filePart{kind: kind, content: []byte("%PDF-1.7\n% %%EOF\n" + tag + " " + kind + "\n")}}, 201, &out)
+		multipart: &filePart{kind: kind, content: []byte("%PDF-1.7\n% " + tag + " " + kind + "\n%%EOF\n")}}, 201, &out)
 	return out.ID
 }
 

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/omsonline/oms/command/application"
 )
 
 // DevSignIn plays the seed's sign-in (a phone number, then a one-time code
@@ -77,13 +79,8 @@ func NormalizePhone(s string) (string, bool) {
 			return "", false
 		}
 	}
-	p := b.String()
-	switch {
-	case len(p) == 11 && (p[0] == '8' || p[0] == '7'):
-		p = "+7" + p[1:]
-	case len(p) == 10 && p[0] == '9':
-		p = "+7" + p
-	}
+	// The same home forms the application form takes.
+	p := application.HomePhone(b.String())
 	if !strings.HasPrefix(p, "+") || len(p) < 8 || len(p) > 16 || p[1] == '0' {
 		return "", false
 	}
