@@ -448,10 +448,14 @@ func (h *handlers) state(c *fiber.Ctx) error {
 			fmt.Sprintf("Revision %d does not exist: the application has revisions %d to %d.", upTo, first.Revision, last.Revision))
 	}
 	if rawAt != "" && first.Envelope.OccurredAt.After(at) {
-		firstAt := first.Envelope.OccurredAt.UTC().Format(time.RFC3339Nano)
+		// For a person in Moscow time, as every page shows times; exact, for
+		// the next request's ?at=.
+		firstAt := first.Envelope.OccurredAt
+		msk := firstAt.In(moscow).Format("02.01.2006 15:04:05") + " МСК"
+		exact := firstAt.UTC().Format(time.RFC3339Nano)
 		return problem(c, cmderr.NotFound, "before_first_event",
-			fmt.Sprintf("Заявления на этот момент ещё не существовало: его первое событие записано %s.", firstAt),
-			fmt.Sprintf("The application did not exist yet at that time: its first event was recorded at %s.", firstAt))
+			fmt.Sprintf("Заявления на этот момент ещё не существовало: его первое событие записано %s (%s).", msk, exact),
+			fmt.Sprintf("The application did not exist yet at that time: its first event was recorded at %s (%s).", strings.Replace(msk, "МСК", "Moscow time", 1), exact))
 	}
 	out, err := Replay(id, evs, upTo, at)
 	if err != nil {
@@ -511,3 +515,6 @@ func pageLimit(c *fiber.Ctx, def, max int) (limit int, ok bool, err error) {
 	}
 	return n, true, nil
 }
+
+// moscow is Moscow time, UTC+3 since 2014, without tzdata.
+var moscow = time.FixedZone("MSK", 3*60*60)

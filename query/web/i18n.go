@@ -132,6 +132,7 @@ func (l *Lang) Moment(t time.Time) string {
 var codeNames = map[string]string{
 	"/sex": "sex.", "/citizenship": "country.", "/identityDocument/type": "identity.",
 	"/residenceDocument/type": "residence.", "/kind": "scan.", "/reasonCode": "reject.", "/role": "role.",
+	"/documentKind": "scan.", "/consent/method": "consent.method.",
 }
 
 // Field names what a diff's JSON pointer addresses in an application's

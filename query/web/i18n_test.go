@@ -124,7 +124,8 @@ func TestEveryUsedKeyExists(t *testing.T) {
 	for _, s := range []string{"active", "expired", "superseded"} {
 		dynamic = append(dynamic, "policy.status."+s)
 	}
-	dynamic = append(dynamic, "decision.approved", "decision.rejected", "sex.male", "sex.female", "identity.foreign_passport", "erased.value")
+	dynamic = append(dynamic, "decision.approved", "decision.rejected", "sex.male", "sex.female", "identity.foreign_passport", "erased.value",
+		"consent.method."+schema.ConsentSignedOnPaper)
 	for _, k := range dynamic {
 		used[k] = "Go code"
 	}
@@ -218,6 +219,8 @@ func TestTimelineValues(t *testing.T) {
 		{"/decision", map[string]any{"outcome": "rejected", "reason": "нет", "by": "rev-1"}, "Кем принято: rev-1; Итог: " + ru.T("decision.rejected") + "; Пояснение: нет"},
 		{"/form/documents/0", map[string]any{"kind": "passport", "nickname": "x"}, "Вид: " + ru.T("scan.passport") + "; nickname: x"},
 		{"/waiting", true, ru.T("value.true")},
+		{"/questions/2/documentKind", "passport", ru.T("scan.passport")},
+		{"/consent/method", schema.ConsentSignedOnPaper, "скан согласия, подписанного от руки"},
 		{"/questions/0", nil, "—"},
 	} {
 		if got := ru.Value(c.path, c.v); got != c.want {

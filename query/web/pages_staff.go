@@ -75,6 +75,9 @@ type ReviewData struct {
 	Deadline *queryapi.Deadline
 	Summary  Summary
 	Mine     bool
+	// Own: the reviewer is the applicant or submitted it, so the command
+	// side refuses them every decision on it (own_application).
+	Own      bool
 	Can      map[string]bool
 	Fields   []Option
 	Kinds    []Option
@@ -100,12 +103,14 @@ func (h *handlers) reviewerApplication(c *fiber.Ctx) error {
 	l := h.lang(c)
 	s := session(c)
 	d := ReviewData{View: v, Deadline: sv.Deadline, Summary: summarize(l, v, true), Mine: v.Assignee == s.ActorID, Slots: []int{0, 1, 2}}
+	d.Own = s.ActorID != "" && (v.ApplicantID == s.ActorID || v.SubmittedBy.ID == s.ActorID)
+	reviews := s.Role == roleReviewer && !d.Own
 	d.Can = map[string]bool{
-		"claim":        s.Role == roleReviewer && v.Status == appview.StatusSubmitted,
-		"request-info": d.Mine && v.Status == appview.StatusInReview,
-		"approve":      d.Mine && v.Status == appview.StatusInReview,
-		"reject":       d.Mine && (v.Status == appview.StatusInReview || v.Status == appview.StatusInfoRequested),
-		"issue-policy": s.Role == roleReviewer && v.Status == appview.StatusApproved,
+		"claim":        reviews && v.Status == appview.StatusSubmitted,
+		"request-info": reviews && d.Mine && v.Status == appview.StatusInReview,
+		"approve":      reviews && d.Mine && v.Status == appview.StatusInReview,
+		"reject":       reviews && d.Mine && (v.Status == appview.StatusInReview || v.Status == appview.StatusInfoRequested),
+		"issue-policy": reviews && v.Status == appview.StatusApproved,
 		// The assigned reviewer lets it go; an administrator takes it
 		// from one who cannot go on.
 		"release": v.Status == appview.StatusInReview && (d.Mine || s.Role == roleAdmin),

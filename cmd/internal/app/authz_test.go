@@ -508,6 +508,19 @@ func TestReviewerCannotReviewOwnApplication(t *testing.T) {
 	opReviewer := c.token("reviewer", op)
 
 	other := c.token("reviewer", "rev-independent")
+	// The page offers them nothing to press and says why.
+	for _, x := range []struct {
+		id, who string
+		after   uint64
+	}{{r.ApplicationID, self.Subject, r.Position}, {r2.ApplicationID, op, r2.Position}} {
+		page := c.must(req{method: "GET", path: fmt.Sprintf("/reviewer/applications/%s?after=%d", x.id, x.after), session: c.session("reviewer", x.who)}, 200, nil)
+		if strings.Contains(page.body, "/claim\"") || !strings.Contains(page.body, "Это ваше собственное заявление") {
+			t.Errorf("the reviewer page of %s's own application offers the claim or says nothing of it", x.who)
+		}
+	}
+	if page := c.must(req{method: "GET", path: "/reviewer/applications/" + r.ApplicationID, session: c.session("reviewer", "rev-independent")}, 200, nil); !strings.Contains(page.body, "/claim\"") {
+		t.Error("another reviewer is not offered the claim; the check above tests nothing")
+	}
 	for _, x := range []struct {
 		id, tok string
 	}{{r.ApplicationID, selfReviewer}, {r2.ApplicationID, opReviewer}} {
