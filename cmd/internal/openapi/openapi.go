@@ -78,7 +78,8 @@ func Operations() []Operation {
 	ops := []Operation{
 		{Method: "GET", Path: Path, tag: "meta", sum: "This OpenAPI document", status: 200, resp: map[string]any{}, public: true},
 		{Method: "GET", Path: "/healthz", tag: "meta", sum: "Liveness: the process is up", status: 200, media: []string{"text/plain"}, public: true},
-		{Method: "GET", Path: "/readyz", tag: "meta", sum: "Readiness: stores open; says whether the projections run on this node", status: 200, media: []string{"text/plain"}, public: true},
+		{Method: "GET", Path: "/readyz", tag: "meta", sum: "Readiness: stores open; says whether the projections run on this node", status: 200, media: []string{"text/plain"}, public: true,
+			more: []answer{{503, text("Узел ещё не готов (хранилища не открыты); балансировщик не шлёт ему запросы.", "The node is not ready yet (its stores are not open); a load balancer sends it no requests.")}}},
 		{Method: "GET", Path: "/metrics", tag: "meta", sum: "Prometheus metrics", status: 200, media: []string{"text/plain; version=0.0.4"}, public: true},
 
 		{Method: "POST", Path: "/api/v1/documents", tag: "documents", sum: "Upload a scan (PDF, JPEG or PNG, up to 10 MB)",
@@ -119,7 +120,7 @@ func Operations() []Operation {
 			params: []param{afterParam, {"query", "applicant", "The applicant an МФЦ operator looks at (operators only).", "string"}}, status: 200, resp: cabinet.Doc{}, audited: true},
 		Operation{Method: "GET", Path: "/api/v1/reviewer/queue", tag: "queries", sum: "The reviewers' queue, by deadline (staff)",
 			params: []param{afterParam,
-				{"query", "status", "Comma-separated statuses.", "string"},
+				{"query", "status", "Comma-separated statuses, of: " + strings.Join(queryapi.QueueStatuses, ", ") + ".", "string"},
 				{"query", "region", "Two-digit region code.", "string"},
 				{"query", "assignee", "me, none, or a reviewer id.", "string"},
 				{"query", "overdue", "Only overdue (true) or only on time (false).", "boolean"},

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/omsonline/oms/cmd/internal/openapi"
+	"github.com/omsonline/oms/events/schema"
 )
 
 // TestDocumentIsConsistent checks what a validator would: every $ref
@@ -128,5 +129,31 @@ func TestOptionalMembersAreNotRequired(t *testing.T) {
 	// ... and those always sent still are.
 	if s := doc.Components.Schemas["Consent"]; !slices.Contains(s.Required, "signedAt") {
 		t.Errorf("Consent does not require signedAt: %v", s.Required)
+	}
+}
+
+// Closed value sets are documented as enums from the lists the code
+// checks, and /readyz documents its 503.
+func TestEnumsAndReadiness(t *testing.T) {
+	raw, err := openapi.JSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Paths      map[string]map[string]struct{ Responses map[string]json.RawMessage }
+		Components struct {
+			Schemas map[string]struct {
+				Properties map[string]struct{ Enum []string }
+			}
+		}
+	}
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		t.Fatal(err)
+	}
+	if got := doc.Components.Schemas["Reject"].Properties["reasonCode"].Enum; !slices.Equal(got, schema.RejectReasons) {
+		t.Errorf("Reject.reasonCode enum %v, want %v", got, schema.RejectReasons)
+	}
+	if _, ok := doc.Paths["/readyz"]["get"].Responses["503"]; !ok {
+		t.Error("/readyz does not document its 503")
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"time"
 	"unicode"
+
+	"github.com/omsonline/oms/events/schema"
 )
 
 // schemas turns Go types into OpenAPI 3.0 schemas the way encoding/json
@@ -125,7 +127,11 @@ func (s *schemas) fields(t reflect.Type, props map[string]any, required *[]strin
 		if name == "" {
 			name = f.Name
 		}
-		props[name] = s.typ(f.Type)
+		typ := s.typ(f.Type)
+		if vals, ok := fieldEnums[t.String()+"."+f.Name]; ok {
+			typ = withEnum(typ, vals)
+		}
+		props[name] = typ
 		if !omitted(opts) && f.Type.Kind() != reflect.Pointer && f.Tag.Get("openapi") != "optional" {
 			*required = append(*required, name)
 		}
@@ -144,4 +150,20 @@ func omitted(opts string) bool {
 		}
 	}
 	return false
+}
+
+// fieldEnums are the closed value sets of string fields, by "package.Type.Field",
+// from the lists the code checks against, so that the document cannot
+// drift from them.
+var fieldEnums = map[string][]string{
+	"application.Reject.ReasonCode": schema.RejectReasons,
+}
+
+func withEnum(typ map[string]any, vals []string) map[string]any {
+	out := make(map[string]any, len(typ)+1)
+	for k, v := range typ {
+		out[k] = v
+	}
+	out["enum"] = vals
+	return out
 }
