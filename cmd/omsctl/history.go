@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -58,14 +59,17 @@ func historyCmd(cfg *config.Config) *cobra.Command {
 	var asJSON bool
 	var paths int
 	c := &cobra.Command{
-		Use:   "history APP_ID",
+		Use:   "history APP_ID|NUMBER",
 		Short: "Print an application's audit timeline; --at or --revision replays it up to a moment",
 		Long: `history prints who did what to an application and when: one row per event with its
 revision, time, type, actor, the applicant an МФЦ operator acted for, and the
 paths of the fields it changed. It reads the audit history of a running omsd
 as an auditor. With --at or --revision it asks omsd to fold the event stream
-itself up to that moment (time travel) and prints the state reached.`,
+itself up to that moment (time travel) and prints the state reached. The
+application is its id or the 8-character number the pages show and people
+quote (the end of the id).`,
 		Example: `  omsctl history 0193c8a4-…
+  omsctl history 2de7cb3d
   omsctl history 0193c8a4-… --at 2026-03-01T12:00:00+03:00
   omsctl history 0193c8a4-… --revision 2 --json`,
 		Args: cobra.ExactArgs(1),
@@ -76,6 +80,9 @@ itself up to that moment (time travel) and prints the state reached.`,
 			}
 			api, err := newAPIClient(cfg, events.RoleAuditor)
 			if err != nil {
+				return err
+			}
+			if id, err = resolveNumber(api, id); err != nil {
 				return err
 			}
 			travel := cmd.Flags().Changed("at") || cmd.Flags().Changed("revision")
@@ -276,4 +283,28 @@ func (s stateFacts) print(w io.Writer) {
 	if e := s.Erased; e != nil {
 		fmt.Fprintf(w, "  personal data erased: %s (%s)\n", e.At.UTC().Format("2006-01-02 15:04:05"), e.Basis)
 	}
+}
+
+// applicationNumber is the number the pages give an application.
+var applicationNumber = regexp.MustCompile(`^[0-9A-Fa-f]{8}$`)
+
+// resolveNumber turns an application's 8-character number into its id,
+// through the staff lookup; anything else is taken for an id.
+func resolveNumber(api *apiClient, arg string) (string, error) {
+	if !applicationNumber.MatchString(arg) {
+		return arg, nil
+	}
+	var m struct {
+		Applications []string `json:"applications"`
+	}
+	if err := api.do("GET", "/api/v1/applications/by-number/"+strings.ToLower(arg), nil, &m); err != nil {
+		return "", err
+	}
+	switch len(m.Applications) {
+	case 0:
+		return "", fmt.Errorf("no application has the number %s", arg)
+	case 1:
+		return m.Applications[0], nil
+	}
+	return "", fmt.Errorf("the number %s is shared by %d applications; give the whole id: %s", arg, len(m.Applications), strings.Join(m.Applications, ", "))
 }

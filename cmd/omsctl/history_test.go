@@ -2,6 +2,9 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 )
@@ -31,5 +34,38 @@ func TestStateFactsPrint(t *testing.T) {
 	none.print(&b)
 	if b.Len() != 0 {
 		t.Errorf("an empty state printed %q", b.String())
+	}
+}
+
+// The number people quote (the end of the id) finds the application
+// through the staff lookup; an id is taken as it is; no match and a
+// shared number are said plainly.
+func TestHistoryTakesTheApplicationsNumber(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		switch r.URL.Path {
+		case "/api/v1/applications/by-number/2de7cb3d":
+			fmt.Fprint(w, `{"number":"2de7cb3d","applications":["01a21f4d-0000-7000-8000-0000002de7cb3d"]}`)
+		case "/api/v1/applications/by-number/00000000":
+			fmt.Fprint(w, `{"number":"00000000","applications":[]}`)
+		case "/api/v1/applications/by-number/11111111":
+			fmt.Fprint(w, `{"number":"11111111","applications":["a-11111111","b-11111111"]}`)
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	defer srv.Close()
+	api := &apiClient{base: srv.URL, token: "t", http: srv.Client()}
+	if id, err := resolveNumber(api, "2DE7CB3D"); err != nil || id != "01a21f4d-0000-7000-8000-0000002de7cb3d" {
+		t.Errorf("a number: %q, %v", id, err)
+	}
+	if id, err := resolveNumber(api, "01a21f4d-0000-7000-8000-0000002de7cb3d"); err != nil || id != "01a21f4d-0000-7000-8000-0000002de7cb3d" {
+		t.Errorf("an id: %q, %v", id, err)
+	}
+	if _, err := resolveNumber(api, "00000000"); err == nil || !strings.Contains(err.Error(), "no application has the number 00000000") {
+		t.Errorf("no match: %v", err)
+	}
+	if _, err := resolveNumber(api, "11111111"); err == nil || !strings.Contains(err.Error(), "a-11111111, b-11111111") {
+		t.Errorf("a shared number: %v", err)
 	}
 }
