@@ -39,7 +39,9 @@ func (h *handlers) queue(c *fiber.Ctx) error {
 	l := h.lang(c)
 	f := QueueFilter{Status: c.Query("status"), Assignee: c.Query("assignee"), Region: strings.TrimSpace(c.Query("region")), Overdue: c.Query("overdue") == "true"}
 	q := url.Values{"status": {f.Status}, "region": {f.Region}, "cursor": {c.Query("cursor")}}
-	if f.Assignee == "me" || f.Assignee == "none" {
+	// me, none or a reviewer's id (a link to someone's work): dropped, the
+	// page showed everyone's under a filter that looked applied.
+	if f.Assignee != "" {
 		q.Set("assignee", f.Assignee)
 	}
 	if f.Overdue {

@@ -636,6 +636,24 @@ func TestQueueFilterRefusalKeepsTheForm(t *testing.T) {
 	}
 }
 
+// A link to one reviewer's work (?assignee=<id>) shows exactly that, and
+// the form says so; the page dropped the id and showed everyone's.
+func TestQueuePageFiltersByAReviewersID(t *testing.T) {
+	a, cfg := startApp(t)
+	c := newClient(t, a, cfg)
+	theirs, _ := c.submit(karimov("queue-a", "Q1000001"), c.token("applicant", "queue-a"), "")
+	others, _ := c.submit(karimov("queue-b", "Q1000002"), c.token("applicant", "queue-b"), "")
+	claimed := c.act(c.token("reviewer", "rev-away"), "", theirs.ApplicationID, "claim", "")
+	page := c.must(req{method: "GET", path: fmt.Sprintf("/reviewer?assignee=rev-away&after=%d", max(claimed.Position, others.Position)),
+		session: c.session("reviewer", "rev-lead")}, 200, nil)
+	if !strings.Contains(page.body, "/reviewer/applications/"+theirs.ApplicationID) || strings.Contains(page.body, "/reviewer/applications/"+others.ApplicationID) {
+		t.Errorf("the queue filtered by rev-away lists the wrong applications")
+	}
+	if !strings.Contains(page.body, `<option value="rev-away" selected>`) {
+		t.Errorf("the form does not show the filter applied")
+	}
+}
+
 // An МФЦ operator finds an applicant by their phone written the way people
 // write it at home; a mistyped number is refused, where it was taken for
 // an applicant id and opened the empty cabinet of nobody.
