@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/google/uuid"
@@ -186,5 +187,29 @@ func TestOnePassportHoweverItsNumberIsSplit(t *testing.T) {
 	abroad.Applicant.Citizenship = "KGZ"
 	if _, err := s.Submit(ctx, Request{Meta: another}, abroad); err != nil {
 		t.Fatalf("a Kyrgyz passport with the number of a Kazakh one: %v", err)
+	}
+}
+
+// An МФЦ operator who submits for an applicant with an open application is
+// told of the applicant's application, not that they themselves have one.
+func TestOperatorIsToldOfTheApplicantsApplication(t *testing.T) {
+	s, _ := newService(t, nil)
+	ctx := context.Background()
+	first, err := s.Submit(ctx, Request{Meta: applicant}, validForm("N1234567"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	op := events.Metadata{Actor: events.Actor{ID: "op-1", Role: events.RoleOperator}, OnBehalfOf: "user-1"}
+	_, err = s.Submit(ctx, Request{Meta: op}, validForm("N7654321"))
+	e, ok := cmderr.As(err)
+	if !ok || e.Code != "duplicate_application" || e.ExistingApplicationID != first.ApplicationID {
+		t.Fatalf("the operator's second submission for user-1: %v", err)
+	}
+	if !strings.HasPrefix(e.Message.RU, "У заявителя уже есть") || !strings.HasPrefix(e.Message.EN, "The applicant already has") {
+		t.Errorf("the refusal speaks to the applicant: %+v", e.Message)
+	}
+	_, err = s.Submit(ctx, Request{Meta: applicant}, validForm("N7654321"))
+	if e, ok := cmderr.As(err); !ok || !strings.HasPrefix(e.Message.RU, "У вас уже есть") {
+		t.Errorf("the applicant's own second submission: %v", err)
 	}
 }

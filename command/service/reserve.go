@@ -88,7 +88,11 @@ func (s *Service) reservePersonFor(ctx context.Context, meta events.Metadata, ap
 			if err := s.reservePerson(ctx, meta, doc, applicationID, fresh); err != nil {
 				return err
 			}
-			if err := s.reservePerson(ctx, meta, accountSlot(e.ApplicantID), applicationID, fresh); err != nil {
+			acc := accountSlot(e.ApplicantID)
+			if meta.Actor.Role == events.RoleOperator {
+				acc = operatorsAccountSlot(e.ApplicantID)
+			}
+			if err := s.reservePerson(ctx, meta, acc, applicationID, fresh); err != nil {
 				s.release(ctx, meta, doc, applicationID)
 				return err
 			}
@@ -156,6 +160,21 @@ func accountSlot(applicantID string) slot {
 				"You already have an open application or a policy, and a person can hold only one. Continue that application, or withdraw it to submit a new one; a new identity document goes into it as a correction."))
 		},
 	}
+}
+
+// operatorsAccountSlot is accountSlot for an МФЦ operator submitting for
+// the applicant: its refusal speaks of the applicant, not to them.
+func operatorsAccountSlot(applicantID string) slot {
+	sl := accountSlot(applicantID)
+	sl.refuse = func(holder application.State) error {
+		if holder.ApplicantID == "" {
+			return errContention()
+		}
+		return errOpenApplication(holder.ID, cmderr.T(
+			"У заявителя уже есть открытое заявление или полис ОМС, а у человека может быть только один полис. Продолжите это заявление в кабинете заявителя или отзовите его, чтобы подать новое; новый документ, удостоверяющий личность, вносится в него как исправление.",
+			"The applicant already has an open application or a policy, and a person can hold only one. Continue that application in the applicant's cabinet, or withdraw it to submit a new one; a new identity document goes into it as a correction."))
+	}
+	return sl
 }
 
 func errOpenApplication(existing string, msg cmderr.Text) error {

@@ -220,6 +220,9 @@ func (h *handlers) newApplication(c *fiber.Ctx) error {
 	}
 	if why := cannotApply(doc); why != "" {
 		l := h.lang(c)
+		if h.applicantQuery(c) != "" && l.Has(why+".operator") {
+			why += ".operator" // told to the operator, of the applicant
+		}
 		d := ErrorData{Status: fiber.StatusConflict, Message: l.T(why), Title: l.T("cabinet.cannotApply.title"),
 			Back: "/cabinet" + h.applicantQuery(c), BackLabel: l.T("nav.cabinet")}
 		return h.render(c, fiber.StatusConflict, "error", h.obo(c, h.page(c, "cabinet.cannotApply.title", d)))

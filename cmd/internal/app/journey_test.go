@@ -654,6 +654,22 @@ func TestQueuePageFiltersByAReviewersID(t *testing.T) {
 	}
 }
 
+// An operator who opens the cabinet of an account with no applications
+// (a mistyped number, or a first visit) is told so and asked to check,
+// not shown an applicant's "you have no applications yet".
+func TestOperatorIsWarnedOfAnEmptyCabinet(t *testing.T) {
+	a, cfg := startApp(t)
+	c := newClient(t, a, cfg)
+	page := c.must(req{method: "GET", path: "/cabinet?applicant=nobody-xyz", session: c.session("operator", "op-empty")}, 200, nil)
+	if !strings.Contains(page.body, "нет ни одного заявления") || strings.Contains(page.body, "У вас пока нет заявлений") {
+		t.Errorf("the operator's view of an empty cabinet: %.2000s", page.body)
+	}
+	own := c.must(req{method: "GET", path: "/cabinet", session: c.session("applicant", "nobody-xyz")}, 200, nil)
+	if !strings.Contains(own.body, "У вас пока нет заявлений") {
+		t.Errorf("the applicant's own empty cabinet lost its words")
+	}
+}
+
 // An МФЦ operator finds an applicant by their phone written the way people
 // write it at home; a mistyped number is refused, where it was taken for
 // an applicant id and opened the empty cabinet of nobody.
