@@ -356,6 +356,11 @@ func TestChangeAddressReissuesTheDocument(t *testing.T) {
 	// The same address again, and an invalid one.
 	_, err = application.Decide(s, application.ChangeAddress{Address: newAddress}, env(asOwner, now))
 	assertFields(t, err, "/address:unchanged")
+	// ... however its letters' case and its spaces were typed.
+	retyped := newAddress
+	retyped.City, retyped.Street = strings.ToUpper(newAddress.City), "  "+strings.ReplaceAll(newAddress.Street, " ", "   ")+" "
+	_, err = application.Decide(s, application.ChangeAddress{Address: retyped}, env(asOwner, now))
+	assertFields(t, err, "/address:unchanged")
 	_, err = application.Decide(s, application.ChangeAddress{Address: schema.Address{Region: "7", City: "X", Street: "Y", House: "1", PostalCode: "12345"}}, env(asOwner, now))
 	assertFields(t, err, "/address/region:format", "/address/postalCode:format")
 	// After validTo (but before the scheduler expired it) the policy is over.

@@ -579,11 +579,29 @@ func normResidence(d schema.ResidenceDocument) schema.ResidenceDocument {
 	return d
 }
 
+// normAddress also collapses runs of spaces, which people type and which
+// would otherwise make one address two.
 func normAddress(a schema.Address) schema.Address {
-	for _, s := range []*string{&a.Region, &a.City, &a.Street, &a.House, &a.Building, &a.Apartment, &a.PostalCode} {
-		*s = cleanText(*s)
+	for _, s := range addressParts(&a) {
+		*s = strings.Join(strings.Fields(cleanText(*s)), " ")
 	}
 	return a
+}
+
+func addressParts(a *schema.Address) []*string {
+	return []*string{&a.Region, &a.City, &a.Street, &a.House, &a.Building, &a.Apartment, &a.PostalCode}
+}
+
+// sameAddress compares two normalised addresses as a post office would,
+// whatever the case of their letters.
+func sameAddress(a, b schema.Address) bool {
+	pa, pb := addressParts(&a), addressParts(&b)
+	for i := range pa {
+		if !strings.EqualFold(*pa[i], *pb[i]) {
+			return false
+		}
+	}
+	return true
 }
 
 func normContacts(c schema.Contacts) schema.Contacts {
