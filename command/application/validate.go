@@ -441,6 +441,10 @@ func (c *checker) validateAddress(p string, a schema.Address) {
 		c.add(p+"/region", "required", msgRequired)
 	} else if !reRegion.MatchString(a.Region) {
 		c.add(p+"/region", "format", cmderr.T("Укажите двузначный код субъекта РФ, например 77 для Москвы.", "Give the two-digit code of the region of Russia, e.g. 77 for Moscow."))
+	} else if !KnownRegion(a.Region) {
+		c.add(p+"/region", "unknown_region", cmderr.T(
+			"Субъекта РФ с кодом "+a.Region+" нет. Укажите код региона из адреса, например 77 для Москвы или 50 для Московской области.",
+			"No region of Russia has the code "+a.Region+". Give the region's code from the address, e.g. 77 for Moscow or 50 for the Moscow oblast."))
 	}
 	c.text(p+"/city", a.City, true, maxNameLen)
 	c.text(p+"/street", a.Street, true, maxAddressPart)

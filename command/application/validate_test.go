@@ -124,6 +124,8 @@ func TestFieldRules(t *testing.T) {
 		{"postal code", func(f *schema.Form) { f.Address.PostalCode = "12345a" }, []string{"/address/postalCode:format"}},
 		{"phone", func(f *schema.Form) { f.Contacts.Phone = "0161234567" }, []string{"/contacts/phone:format"}},
 		{"a foreign phone without its +", func(f *schema.Form) { f.Contacts.Phone = "998901234567" }, []string{"/contacts/phone:format"}},
+		{"a region code no subject has", func(f *schema.Form) { f.Address.Region = "88" }, []string{"/address/region:unknown_region"}},
+		{"Sevastopol", func(f *schema.Form) { f.Address.Region = "92" }, nil},
 		{"a Russian phone written as at home", func(f *schema.Form) { f.Contacts.Phone = "8 (916) 123-45-67" }, nil},
 		{"a mobile's ten digits", func(f *schema.Form) { f.Contacts.Phone = "9161234567" }, nil},
 		{"phone with separators is normalised", func(f *schema.Form) { f.Contacts.Phone = "+7 (916) 123-45-67" }, nil},
