@@ -412,3 +412,19 @@ func TestRejectionNamesItsReasonInTheReadersLanguage(t *testing.T) {
 		}
 	}
 }
+
+// Answered questions stay on the applicant's page with their answers.
+func TestAnsweredQuestionsStayOnThePage(t *testing.T) {
+	r := mustRenderer(t)
+	at := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+	d := ApplicationData{View: appview.View{ApplicationID: "a-1", Status: appview.StatusInReview}, Answered: []appview.Question{
+		{Question: schema.Question{ID: "1.1", Text: "Где вы работаете?"}, Answered: true, Answer: "В ООО «Ромашка»", AnsweredAt: at},
+		{Question: schema.Question{ID: "1.2", Text: "Приложите скан паспорта", DocumentKind: "passport"}, Answered: true, AnsweredAt: at},
+	}}
+	html := renderPage(t, r, "application", d)
+	for _, want := range []string{"Вопросы специалиста и ваши ответы", "Где вы работаете?", "«В ООО «Ромашка»»", "Приложите скан паспорта", "отвечено исправлением или сканом"} {
+		if !strings.Contains(html, want) {
+			t.Errorf("the page lacks %q", want)
+		}
+	}
+}

@@ -259,6 +259,9 @@ func draftKey(s Session, onBehalfOf string) string {
 
 // ApplicationData is an application as its applicant sees it.
 type ApplicationData struct {
+	// Answered are the reviewers' questions answered so far, with the
+	// answers, so that what was asked and said stays on the page.
+	Answered   []appview.Question
 	View       appview.View
 	Summary    Summary
 	Open       []QuestionForm
@@ -303,6 +306,11 @@ func (h *handlers) applicantApplication(c *fiber.Ctx) error {
 	}
 	l := h.lang(c)
 	d := ApplicationData{View: v, Summary: summarize(l, v, false), ApplicantQ: h.applicantQuery(c), Next: nextStep(v.Status, v.Erased != nil, v.Consent.Withdrawn())}
+	for _, q := range v.Questions {
+		if q.Answered {
+			d.Answered = append(d.Answered, q)
+		}
+	}
 	d.CanWithdraw = (session(c).Role == roleApplicant || session(c).Role == roleOperator) &&
 		slices.Contains([]string{appview.StatusSubmitted, appview.StatusInReview, appview.StatusInfoRequested}, v.Status)
 	d.CanWithdrawConsent = (session(c).Role == roleApplicant || session(c).Role == roleOperator) &&
