@@ -274,19 +274,30 @@ func (c *checker) name(ptr, v string, required bool) script {
 // validateApplicant checks the applicant section and returns the birth date
 // (zero when it is not valid) for the cross-field checks of the documents.
 func (c *checker) validateApplicant(p string, a schema.Applicant) time.Time {
-	var first script
-	for _, n := range []struct {
+	// Names in two scripts: the fields in the fewer one are marked, or
+	// all of them when it is one against one, as which is "wrong" is then
+	// the applicant's to say.
+	fields := []struct {
 		ptr, v   string
 		required bool
-	}{{"/lastName", a.LastName, true}, {"/firstName", a.FirstName, true}, {"/middleName", a.MiddleName, false}} {
-		sc := c.name(p+n.ptr, n.v, n.required)
-		if sc == scriptNone {
-			continue
+	}{{"/lastName", a.LastName, true}, {"/firstName", a.FirstName, true}, {"/middleName", a.MiddleName, false}}
+	scripts := make([]script, len(fields))
+	count := map[script]int{}
+	for i, n := range fields {
+		scripts[i] = c.name(p+n.ptr, n.v, n.required)
+		if scripts[i] != scriptNone {
+			count[scripts[i]]++
 		}
-		if first == scriptNone {
-			first = sc
-		} else if sc != first {
-			c.add(p+n.ptr, "mixed_script", msgMixedScript)
+	}
+	if count[scriptLatin] > 0 && count[scriptCyrillic] > 0 {
+		for i, n := range fields {
+			other := scriptLatin
+			if scripts[i] == scriptLatin {
+				other = scriptCyrillic
+			}
+			if scripts[i] != scriptNone && count[scripts[i]] <= count[other] {
+				c.add(p+n.ptr, "mixed_script", msgMixedScript)
+			}
 		}
 	}
 	if sc := c.name(p+"/latinName", a.LatinName, false); sc == scriptCyrillic {

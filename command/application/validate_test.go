@@ -60,6 +60,9 @@ func TestFieldRules(t *testing.T) {
 		{"an apostrophe at the start", func(f *schema.Form) { f.Applicant.FirstName = "\u02BBOtkir" }, []string{"/applicant/firstName:format"}},
 		{"mixed script inside a name", func(f *schema.Form) { f.Applicant.LastName = "Ивanov" }, []string{"/applicant/lastName:mixed_script"}},
 		{"mixed script across names", func(f *schema.Form) { f.Applicant.FirstName = "Alisher" }, []string{"/applicant/firstName:mixed_script"}},
+		{"one name in each script", func(f *schema.Form) {
+			f.Applicant.LastName, f.Applicant.FirstName, f.Applicant.MiddleName = "Karimov", "Бахтиёр", ""
+		}, []string{"/applicant/lastName:mixed_script", "/applicant/firstName:mixed_script"}},
 		{"digits in a name", func(f *schema.Form) { f.Applicant.FirstName = "Алишер2" }, []string{"/applicant/firstName:format"}},
 		{"double hyphen", func(f *schema.Form) { f.Applicant.LastName = "Рахимов--Ли" }, []string{"/applicant/lastName:format"}},
 		{"cyrillic latin name", func(f *schema.Form) { f.Applicant.LatinName = "РАХИМОВ" }, []string{"/applicant/latinName:latin_only"}},
