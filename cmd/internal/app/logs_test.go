@@ -172,3 +172,30 @@ func TestPersonalInSeesValuesButNotLongerDigitRuns(t *testing.T) {
 		}
 	}
 }
+
+// A correlation id that is no UUID is refused, saying what it must be; a
+// UUID in another form comes back in the canonical one.
+func TestCorrelationIDMustBeAUUID(t *testing.T) {
+	a, cfg := startApp(t)
+	alice := token(t, cfg, "applicant", "alice")
+	get := func(corr string) (*http.Response, string) {
+		req, _ := http.NewRequest("GET", "http://"+a.HTTPAddr()+"/api/v1/cabinet", nil)
+		req.Header.Set("Authorization", "Bearer "+alice)
+		req.Header.Set("X-Correlation-ID", corr)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp, string(body)
+	}
+	resp, body := get("my-corr-1")
+	if resp.StatusCode != 400 || !strings.Contains(body, "bad_correlation_id") || !strings.Contains(body, "UUID") || !strings.Contains(body, "Заголовок X-Correlation-ID") {
+		t.Errorf("a correlation id that is no UUID: %d %s", resp.StatusCode, body)
+	}
+	resp, body = get("{0B5C1F6E-2A4D-4C8E-9F3A-7D6E5C4B3A21}")
+	if resp.StatusCode != 200 || resp.Header.Get("X-Correlation-ID") != "0b5c1f6e-2a4d-4c8e-9f3a-7d6e5c4b3a21" {
+		t.Errorf("a braced upper-case UUID: %d %q %s", resp.StatusCode, resp.Header.Get("X-Correlation-ID"), body)
+	}
+}

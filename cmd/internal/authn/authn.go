@@ -278,9 +278,18 @@ func (v *Verifier) Middleware() fiber.Handler {
 		} else {
 			return unauthorized(c, "sign_in_required", "Требуется вход в систему.", "Sign-in required.")
 		}
-		corr := c.Get("X-Correlation-ID")
-		if _, err := uuid.Parse(corr); err != nil {
+		// A client's own id that is no UUID is refused, not swapped for a
+		// new one: swapped, the client's flow lost its thread without a
+		// word. (uuid.Parse takes the URN and braced forms too.)
+		corr := strings.TrimSpace(c.Get("X-Correlation-ID"))
+		if corr == "" {
 			corr = uuid.NewString()
+		} else if u, err := uuid.Parse(corr); err != nil {
+			return commandapi.ErrorHandler(c, cmderr.New(cmderr.BadRequest, "bad_correlation_id", cmderr.T(
+				"Заголовок X-Correlation-ID — UUID, например "+exampleUUID+"; без заголовка идентификатор создаётся сам.",
+				"The X-Correlation-ID header is a UUID such as "+exampleUUID+"; without the header one is generated.")))
+		} else {
+			corr = u.String()
 		}
 		c.Set("X-Correlation-ID", corr)
 		// The request is what causes the events it appends, so its id is
@@ -335,3 +344,5 @@ func unauthorized(c *fiber.Ctx, code, ru, en string) error {
 	c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="oms"`)
 	return commandapi.ErrorHandler(c, cmderr.New(cmderr.Unauthenticated, code, cmderr.T(ru, en)))
 }
+
+const exampleUUID = "0193c8a4-5b1e-7c3d-9f00-1a2b3c4d5e6f"

@@ -246,7 +246,7 @@ func Document() map[string]any {
 		if !op.public {
 			params = append(params,
 				map[string]any{"name": "X-On-Behalf-Of", "in": "header", "description": "The applicant an МФЦ operator acts for (operators only).", "schema": map[string]any{"type": "string"}},
-				map[string]any{"name": "X-Correlation-ID", "in": "header", "description": "A UUID tying this request to others of one flow; it goes into the events' envelopes. Generated when absent.", "schema": map[string]any{"type": "string", "format": "uuid"}},
+				map[string]any{"name": "X-Correlation-ID", "in": "header", "description": "A UUID tying this request to others of one flow; it goes into the events' envelopes. Generated when absent; anything but a UUID is refused with 400 (bad_correlation_id).", "schema": map[string]any{"type": "string", "format": "uuid"}},
 			)
 		}
 		params = append(params, map[string]any{"name": "X-Request-ID", "in": "header", "description": "Echoed and logged; generated when absent.", "schema": map[string]any{"type": "string"}})
