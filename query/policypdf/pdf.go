@@ -175,7 +175,7 @@ func Render(w io.Writer, e Extract) error {
 		ink()
 		pdf.SetFont(FontName, "B", 11)
 		pdf.SetXY(margin+labelW+4, y+2)
-		pdf.MultiCell(inner-labelW-4, 6, r.value, "", "L", false)
+		pdf.MultiCell(inner-labelW-4, 6, wrapAtHyphens(pdf, r.value, inner-labelW-4), "", "L", false)
 		bottom := max(labelBottom, pdf.GetY()) + 2
 		pdf.Line(margin, bottom, pageW-margin, bottom)
 		pdf.SetY(bottom)
@@ -204,6 +204,49 @@ func Render(w io.Writer, e Extract) error {
 
 // drawQR draws the code as filled squares, so it stays sharp at any zoom
 // and adds no image to the file.
+// wrapAtHyphens breaks text into lines no wider than width, in the current
+// font, between words and also after a hyphen: fpdf breaks at spaces only,
+// and cut a long double-barrelled name in the middle of a word, which on
+// an official extract reads as two words. A single word wider than a
+// line is still cut, by fpdf, as nothing better exists.
+func wrapAtHyphens(pdf *fpdf.Fpdf, text string, width float64) string {
+	// fpdf's MultiCell keeps a margin of cMargin on each side.
+	width -= 2 * pdf.GetCellMargin()
+	var lines []string
+	for _, para := range strings.Split(text, "\n") {
+		var line string
+		for _, word := range strings.Fields(para) {
+			for j, part := range hyphenParts(word) {
+				sep := ""
+				if line != "" && j == 0 {
+					sep = " " // between words; a word's parts join as they were
+				}
+				if line != "" && pdf.GetStringWidth(line+sep+part) > width {
+					lines = append(lines, line)
+					line, sep = "", ""
+				}
+				line += sep + part
+			}
+		}
+		lines = append(lines, line)
+	}
+	return strings.Join(lines, "\n")
+}
+
+// hyphenParts splits a word after each hyphen: "Петров-Водкин" is
+// "Петров-" and "Водкин".
+func hyphenParts(word string) []string {
+	var out []string
+	for {
+		i := strings.Index(word, "-")
+		if i < 0 || i == len(word)-1 {
+			return append(out, word)
+		}
+		out = append(out, word[:i+1])
+		word = word[i+1:]
+	}
+}
+
 func drawQR(pdf *fpdf.Fpdf, content string, x, y, size float64) error {
 	q, err := qrcode.New(content, qrcode.Medium)
 	if err != nil {

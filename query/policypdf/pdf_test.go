@@ -66,3 +66,16 @@ func TestQRContentCarriesTheNumber(t *testing.T) {
 		t.Fatalf("QR content %q", got)
 	}
 }
+
+// A long double-barrelled name breaks after a hyphen or between words,
+// never inside a word: cut mid-word it read as two words.
+func TestLongNamesBreakAtHyphens(t *testing.T) {
+	e := sample()
+	e.FullName = "Константинопольский-Петропавловский-Всеволожский Александр Рустамович"
+	e.LatinName = "KONSTANTINOPOLSKIY-PETROPAVLOVSKIY-VSEVOLOZHSKIY ALEKSANDR"
+	var buf bytes.Buffer
+	if err := policypdf.Render(&buf, e); err != nil {
+		t.Fatal(err)
+	}
+	checkExtract(t, buf.Bytes(), "Всеволожский", "Константинопольский-", "VSEVOLOZHSKIY", "KONSTANTINOPOLSKIY-")
+}
