@@ -59,6 +59,17 @@
 // the residence document's expiry, because a policy cannot outlive the right
 // it rests on (an РВП ends with its permit).
 //
+// # Names, addresses, phones
+//
+// A name is letters of one script, Cyrillic or Latin, with single spaces,
+// hyphens or apostrophes between them (', ’, and Uzbek Latin's ʻ with the
+// ‘ and ʼ that keyboards type for it). The region is the two-digit code
+// of a subject of the Russian Federation as ФИАС numbers them (see
+// regionCodes); an address is stored with single spaces, and an address
+// change that differs only in letter case or spaces is no change. A phone
+// is E.164; a Russian number written as at home (8 or 7 and ten digits,
+// or a mobile's ten digits) is stored as +7 and its ten digits.
+//
 // Dates are calendar dates in Moscow (Config.Location, UTC+3 by default):
 // "today" is Env.Now's date there.
 package application
