@@ -233,7 +233,9 @@ func (c ProvideInfo) decide(s State, env Env) ([]schema.Event, error) {
 	birth := ch.validateApplicant(section("applicant", corr.Applicant != nil), form.Applicant)
 	ch.validateIdentity(section("identityDocument", corr.IdentityDocument != nil), form.IdentityDocument, birth)
 	ch.validateResidence(section("residenceDocument", corr.ResidenceDocument != nil), form.ResidenceDocument, birth, form.Applicant.Citizenship)
+	ch.storedAddress = corr.Address == nil
 	ch.validateAddress(section("address", corr.Address != nil), form.Address)
+	ch.storedAddress = false
 	ch.validateContacts(section("contacts", corr.Contacts != nil), form.Contacts)
 	news := ch.validateDocuments("/documents", Normalize(schema.Form{Documents: c.Documents}).Documents, env, s.ApplicantID, nil)
 

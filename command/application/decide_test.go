@@ -668,3 +668,22 @@ func TestRefusalsWriteDatesForPeople(t *testing.T) {
 		t.Errorf("%q / %q", e.Message.RU, e.Message.EN)
 	}
 }
+
+// A region code stored before the list of subjects came in does not stop
+// the applicant from answering a question about something else; an
+// address they correct is held to the list.
+func TestStoredRegionDoesNotBlockAnAnswer(t *testing.T) {
+	given := history(application.StatusInfoRequested)
+	sub := given[0].(schema.ApplicationSubmitted)
+	sub.Form.Address.Region = "88"
+	given[0] = sub
+	s := application.Fold(given...)
+	answer := []schema.Answer{{QuestionID: s.Questions[0].ID, Text: "Москва, верно"}}
+	if _, err := application.Decide(s, application.ProvideInfo{Answers: answer}, env(asOwner, now)); err != nil {
+		t.Errorf("answering with the stored region 88: %v", err)
+	}
+	corrected := s.Form.Address
+	corrected.Street = "Новая"
+	_, err := application.Decide(s, application.ProvideInfo{Answers: answer, Corrections: schema.Corrections{Address: &corrected}}, env(asOwner, now))
+	assertFields(t, err, "/corrections/address/region:unknown_region")
+}

@@ -104,6 +104,11 @@ func msgOneOf(values []string) cmderr.Text {
 type checker struct {
 	f     *cmderr.Fields
 	today time.Time
+	// storedAddress: the address checked is the one stored, which an
+	// answer to a question does not touch. Rules added since it was
+	// stored (the list of region codes) do not apply to it: the applicant
+	// could not fix it there, and could not answer at all.
+	storedAddress bool
 }
 
 func (c *checker) add(ptr, code string, msg cmderr.Text) { c.f.Add(ptr, code, msg) }
@@ -452,10 +457,10 @@ func (c *checker) validateAddress(p string, a schema.Address) {
 		c.add(p+"/region", "required", msgRequired)
 	} else if !reRegion.MatchString(a.Region) {
 		c.add(p+"/region", "format", cmderr.T("Укажите двузначный код субъекта РФ, например 77 для Москвы.", "Give the two-digit code of the region of Russia, e.g. 77 for Moscow."))
-	} else if !KnownRegion(a.Region) {
+	} else if !KnownRegion(a.Region) && !c.storedAddress {
 		c.add(p+"/region", "unknown_region", cmderr.T(
-			"Субъекта РФ с кодом "+a.Region+" нет. Укажите код региона из адреса, например 77 для Москвы или 50 для Московской области.",
-			"No region of Russia has the code "+a.Region+". Give the region's code from the address, e.g. 77 for Moscow or 50 for the Moscow oblast."))
+			"Субъекта РФ с кодом "+a.Region+" нет. Укажите код субъекта, например 77 для Москвы или 50 для Московской области; коды с автомобильных номеров (97, 99, 177 и т. п.) — не коды субъектов.",
+			"No region of Russia has the code "+a.Region+". Give the region's code, e.g. 77 for Moscow or 50 for the Moscow oblast; car-plate codes (97, 99, 177 and so on) are not region codes."))
 	}
 	c.text(p+"/city", a.City, true, maxNameLen)
 	c.text(p+"/street", a.Street, true, maxAddressPart)

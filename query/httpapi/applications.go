@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/omsonline/oms/command/application"
 	"github.com/omsonline/oms/command/cmderr"
 	"github.com/omsonline/oms/events"
 	"github.com/omsonline/oms/events/eventstore"
@@ -180,10 +180,10 @@ func decodeCursor(s string) (readstore.QueueCursor, error) {
 // other, so filtering by one could only ever answer an empty page.
 var QueueStatuses = []string{appview.StatusSubmitted, appview.StatusInReview, appview.StatusInfoRequested, appview.StatusApproved}
 
-// regionCode is the two-digit code of a subject of the Russian Federation,
-// as the command side validates an address's region
-// (command/application/validate.go); no row can have any other.
-var regionCode = regexp.MustCompile(`^(0[1-9]|[1-9][0-9])$`)
+// knownRegion is the command side's rule for an address's region
+// (command/application.KnownRegion): a filter by any other code could only
+// answer an empty page.
+var knownRegion = application.KnownRegion
 
 // QueueRow is one row of the reviewer queue as served.
 type QueueRow struct {
@@ -230,10 +230,10 @@ func (h *handlers) queue(c *fiber.Ctx) error {
 			}
 		}
 	}
-	if q.Region != "" && !regionCode.MatchString(q.Region) {
+	if q.Region != "" && !knownRegion(q.Region) {
 		return problem(c, cmderr.BadRequest, "bad_region",
-			fmt.Sprintf("region: %q не код региона. Укажите двузначный код субъекта РФ от 01 до 99, например 77 для Москвы.", q.Region),
-			fmt.Sprintf("region: %q is not a region code. Give the two-digit code of a region of Russia, 01 to 99, e.g. 77 for Moscow.", q.Region))
+			fmt.Sprintf("region: %q не код субъекта РФ. Укажите двузначный код субъекта, например 77 для Москвы или 50 для Московской области.", q.Region),
+			fmt.Sprintf("region: %q is not the code of a region of Russia. Give a region's two-digit code, e.g. 77 for Moscow or 50 for the Moscow oblast.", q.Region))
 	}
 	if a, ok := c.Queries()["assignee"]; ok {
 		switch a {

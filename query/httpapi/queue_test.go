@@ -57,7 +57,7 @@ func TestQueueRefusesFiltersAndCursorsThatMatchNothing(t *testing.T) {
 	if p := page("?status=in_review&status=submitted"); len(p.Items) != 2 {
 		t.Fatalf("two statuses in two parameters: %+v", p)
 	}
-	for _, r := range []string{"01", "77", "99"} {
+	for _, r := range []string{"01", "77", "95"} {
 		page("?region=" + r)
 	}
 
@@ -74,6 +74,7 @@ func TestQueueRefusesFiltersAndCursorsThatMatchNothing(t *testing.T) {
 		{"?region=00", []string{"00"}},
 		{"?region=7", []string{"77"}},
 		{"?region=777", []string{"777"}},
+		{"?region=99", []string{"99", "77"}}, // a car-plate code, no subject's
 		{"?cursor=" + cursor("{}"), nil},
 		{"?cursor=" + cursor("null"), nil},
 		{"?cursor=" + cursor(`{"i":"app-1"}`), nil},
