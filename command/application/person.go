@@ -16,21 +16,23 @@ import (
 // and a plain hash of a passport number is found again by trying every
 // number.
 //
-// The document is its type, the country that issued it and its series and
-// number read as one string. Read apart, "FA" + "1234567", "" + "FA1234567"
-// and "F" + "A1234567" were three documents, so one passport got two
-// policies from two accounts. A passport's number is unique only within
-// the country that issued it, which for a national passport is the
-// holder's citizenship: without it, two people of two countries whose
-// passports share a number kept each other out.
+// The document is its type and its series and number read as one string.
+// Read apart, "FA" + "1234567", "" + "FA1234567" and "F" + "A1234567"
+// were three documents, so one passport got two policies from two
+// accounts. The issuing country is not part of it: the form has no field
+// for it, and the citizenship the applicant types is not one (a stateless
+// person travels on another state's document); keyed by it, the same
+// passport under another claimed citizenship got a second policy. Two
+// countries' passports that share a number are the rare price: the second
+// person is refused and told to see their insurer.
 //
-// The "v2" marks this form of the key; the first form (type, series and
-// number apart, no country) named the reservations made before it, and
+// The "v2" marks this form of the key; the first form (series and number
+// apart) named the reservations made before it, and
 // service.ReserveDocuments moves open applications over.
 func PersonKey(secret []byte, f schema.Form) string {
 	d := f.IdentityDocument
 	m := hmac.New(sha256.New, secret)
-	m.Write([]byte("v2|" + normDocPart(d.Type) + "|" + normDocPart(f.Applicant.Citizenship) + "|" + normDocPart(d.Series+d.Number)))
+	m.Write([]byte("v2|" + normDocPart(d.Type) + "|" + normDocPart(d.Series+d.Number)))
 	return hex.EncodeToString(m.Sum(nil))
 }
 

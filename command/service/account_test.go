@@ -107,13 +107,16 @@ func TestReserveAccountsCoversOlderApplications(t *testing.T) {
 
 // appendLegacy writes an application straight to the store, as a service
 // before a reservation rule left it: with no reservation at all. closed
-// withdraws it.
-func appendLegacy(t *testing.T, st *eventstore.Store, applicant string, f schema.Form, closed bool) string {
+// withdraws it; then makes more of its events.
+func appendLegacy(t *testing.T, st *eventstore.Store, applicant string, f schema.Form, closed bool, then ...func(id string) schema.Event) string {
 	t.Helper()
 	id := uuid.NewString()
 	evs := []schema.Event{schema.ApplicationSubmitted{ApplicationID: id, ApplicantID: applicant, SubmittedAt: now, Form: f}}
 	if closed {
 		evs = append(evs, schema.ApplicationWithdrawn{ApplicationID: id, WithdrawnAt: now})
+	}
+	for _, e := range then {
+		evs = append(evs, e(id))
 	}
 	var out []eventstore.NewEvent
 	for _, e := range evs {
@@ -162,10 +165,26 @@ func TestReserveDocumentsCoversOlderApplications(t *testing.T) {
 	}
 }
 
+// Applications whose applicant's data were erased hold no person: the
+// migration reserves nothing for them and reports no conflict, though
+// their documents (erased alike) look the same.
+func TestReserveDocumentsSkipsErasedApplications(t *testing.T) {
+	s, st := newService(t, nil)
+	ctx := context.Background()
+	erased := func(id string) schema.Event {
+		return schema.ApplicantDataErased{ApplicationID: id, ApplicantID: "user-1", Basis: schema.EraseBases[0], ErasedAt: now}
+	}
+	appendLegacy(t, st, "user-1", formOf(1, "E1000001"), false, erased)
+	appendLegacy(t, st, "user-2", formOf(2, "E1000001"), false, erased)
+	res, err := s.ReserveDocuments(ctx)
+	if err != nil || !res.Ran || res.Changed != 0 || res.Conflicts != 0 {
+		t.Fatalf("migration over erased applications: %+v %v, want nothing reserved and no conflict", res, err)
+	}
+}
+
 // One passport is one person however an applicant splits its series and
-// number between the two fields: a second account's submission of it is
-// refused. A passport of another country with the same number is
-// another person's.
+// number between the two fields, and whatever citizenship they claim with
+// it: a second account's submission of it is refused.
 func TestOnePassportHoweverItsNumberIsSplit(t *testing.T) {
 	s, _ := newService(t, nil)
 	ctx := context.Background()
@@ -182,11 +201,12 @@ func TestOnePassportHoweverItsNumberIsSplit(t *testing.T) {
 			t.Fatalf("series %q, number %q from another account: %v, want document_in_use", split[0], split[1], err)
 		}
 	}
-	abroad := formOf(2, "1234567")
-	abroad.IdentityDocument.Series = "FA"
-	abroad.Applicant.Citizenship = "KGZ"
-	if _, err := s.Submit(ctx, Request{Meta: another}, abroad); err != nil {
-		t.Fatalf("a Kyrgyz passport with the number of a Kazakh one: %v", err)
+	claimed := formOf(2, "1234567")
+	claimed.IdentityDocument.Series = "FA"
+	claimed.Applicant.Citizenship = "KGZ"
+	_, err := s.Submit(ctx, Request{Meta: another}, claimed)
+	if e, ok := cmderr.As(err); !ok || e.Code != "document_in_use" {
+		t.Fatalf("the passport under another claimed citizenship: %v, want document_in_use", err)
 	}
 }
 
@@ -211,5 +231,12 @@ func TestOperatorIsToldOfTheApplicantsApplication(t *testing.T) {
 	_, err = s.Submit(ctx, Request{Meta: applicant}, validForm("N7654321"))
 	if e, ok := cmderr.As(err); !ok || !strings.HasPrefix(e.Message.RU, "У вас уже есть") {
 		t.Errorf("the applicant's own second submission: %v", err)
+	}
+	// Another account's passport: the operator is asked to check it, not
+	// sent to an МФЦ.
+	op2 := events.Metadata{Actor: events.Actor{ID: "op-1", Role: events.RoleOperator}, OnBehalfOf: "user-2"}
+	_, err = s.Submit(ctx, Request{Meta: op2}, formOf(2, "N1234567"))
+	if e, ok := cmderr.As(err); !ok || e.Code != "document_in_use" || strings.Contains(e.Message.RU, "Если документ ваш") || !strings.Contains(e.Message.RU, "паспортом заявителя") {
+		t.Errorf("the operator with another account's passport: %v", err)
 	}
 }

@@ -38,10 +38,7 @@ type MigrationResult struct {
 // that the one-application-per-account rule covers what was submitted
 // before it existed.
 func (s *Service) ReserveAccounts(ctx context.Context) (MigrationResult, error) {
-	return s.reserveOpen(ctx, AccountsMigration, func(st application.State) application.State {
-		// Only the status is kept of the fold: the form is not needed.
-		return application.State{ID: st.ID, ApplicantID: st.ApplicantID, Status: st.Status}
-	}, func(st application.State) slot { return accountSlot(st.ApplicantID) })
+	return s.reserveOpen(ctx, AccountsMigration, false, func(a openApp) slot { return accountSlot(a.applicant) })
 }
 
 // ReserveDocuments runs DocumentsMigration unless it has completed before:
@@ -51,31 +48,34 @@ func (s *Service) ReserveAccounts(ctx context.Context) (MigrationResult, error) 
 // (the split that the first form missed) are logged for a person to close
 // one.
 func (s *Service) ReserveDocuments(ctx context.Context) (MigrationResult, error) {
-	return s.reserveOpen(ctx, DocumentsMigration, func(st application.State) application.State {
-		// Of the form, only what the person key reads.
-		var f schema.Form
-		f.Applicant.Citizenship = st.Form.Applicant.Citizenship
-		f.IdentityDocument = st.Form.IdentityDocument
-		return application.State{ID: st.ID, ApplicantID: st.ApplicantID, Status: st.Status, Form: f}
-	}, func(st application.State) slot {
-		return s.documentSlot(application.PersonKey(s.opts.PersonSecret, st.Form), st.ApplicantID)
+	return s.reserveOpen(ctx, DocumentsMigration, true, func(a openApp) slot {
+		return s.documentSlot(application.PersonKey(s.opts.PersonSecret, schema.Form{IdentityDocument: a.doc}), a.applicant, false)
 	})
 }
 
+// openApp is what a migration keeps of an application while it reads the
+// event log: a million of them must fit in memory, so not the whole state.
+type openApp struct {
+	applicant string
+	status    application.Status
+	erased    bool
+	doc       schema.IdentityDocument // kept only when the migration needs it
+}
+
 // reserveOpen runs the migration name unless it has completed before: it
-// reads $all once, folds every application keeping only what trim leaves of
-// its state (the fold of a million events must fit in memory), and
-// reserves slotOf of each open one. Running it twice, or on two nodes at
-// once, writes nothing twice: a reservation already pointing at its
-// application is left alone.
-func (s *Service) reserveOpen(ctx context.Context, name string, trim func(application.State) application.State, slotOf func(application.State) slot) (MigrationResult, error) {
+// reads $all once, folds every application into an openApp (with its
+// identity document if keepDoc), and reserves slotOf of each open one whose
+// data were not erased. Running it twice, or on two nodes at once, writes
+// nothing twice: a reservation already pointing at its application is left
+// alone.
+func (s *Service) reserveOpen(ctx context.Context, name string, keepDoc bool, slotOf func(openApp) slot) (MigrationResult, error) {
 	stream := schema.MigrationStream(name)
 	if last, err := s.store.LoadLast(ctx, stream); err != nil {
 		return MigrationResult{}, fmt.Errorf("service: %s: %w", name, err)
 	} else if last != nil {
 		return MigrationResult{}, nil
 	}
-	apps := map[string]application.State{}
+	apps := map[string]openApp{}
 	var order []string
 	err := s.store.CatchUp(ctx, nil, func(r eventstore.Recorded) error {
 		id, ok := strings.CutPrefix(r.Stream, "application-")
@@ -89,11 +89,17 @@ func (s *Service) reserveOpen(ctx context.Context, name string, trim func(applic
 		if err != nil {
 			return fmt.Errorf("%s@%d: %w", r.Stream, r.Revision, err)
 		}
-		st, seen := apps[id]
+		a, seen := apps[id]
 		if !seen {
 			order = append(order, id)
 		}
-		apps[id] = trim(application.Evolve(st, e))
+		st := application.Evolve(application.State{ID: id, ApplicantID: a.applicant, Status: a.status, Erased: a.erased,
+			Form: schema.Form{IdentityDocument: a.doc}}, e)
+		a = openApp{applicant: st.ApplicantID, status: st.Status, erased: st.Erased}
+		if keepDoc {
+			a.doc = st.Form.IdentityDocument
+		}
+		apps[id] = a
 		return nil
 	})
 	if err != nil {
@@ -102,11 +108,11 @@ func (s *Service) reserveOpen(ctx context.Context, name string, trim func(applic
 	meta := events.Metadata{Actor: events.Actor{ID: "migration:" + name, Role: events.RoleSystem}, CorrelationID: name}
 	res := MigrationResult{Ran: true}
 	for _, id := range order {
-		st := apps[id]
-		if !st.Status.Open() || st.ApplicantID == "" {
+		a := apps[id]
+		if !a.status.Open() || a.applicant == "" || a.erased {
 			continue
 		}
-		sl := slotOf(st)
+		sl := slotOf(a)
 		before, err := s.store.LoadLast(ctx, schema.PersonStream(sl.key))
 		if err != nil {
 			return res, fmt.Errorf("service: %s: %w", name, err)
@@ -114,10 +120,15 @@ func (s *Service) reserveOpen(ctx context.Context, name string, trim func(applic
 		err = s.reservePerson(ctx, meta, sl, id, false)
 		var ce *cmderr.Error
 		switch {
+		case errors.As(err, &ce) && ce.Code == "contention":
+			// Not a second application but one in the middle of its
+			// submission: unknown yet, so the migration runs again at the
+			// next start rather than record a conflict that is none.
+			return res, fmt.Errorf("service: %s: application %s: %w", name, id, err)
 		case errors.As(err, &ce) && ce.Kind == cmderr.Conflict:
 			res.Conflicts++
 			s.log.WarnContext(ctx, "a person holds two open applications from before the rule; a person must close one",
-				"migration", name, "applicant", st.ApplicantID, "application", id, "holder", ce.ExistingApplicationID)
+				"migration", name, "applicant", a.applicant, "application", id, "holder", ce.ExistingApplicationID)
 		case err != nil:
 			return res, fmt.Errorf("service: %s: %w", name, err)
 		default:

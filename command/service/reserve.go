@@ -84,12 +84,13 @@ func (s *Service) reservePersonFor(ctx context.Context, meta events.Metadata, ap
 	for _, e := range evs {
 		switch e := e.(type) {
 		case schema.ApplicationSubmitted:
-			doc := s.documentSlot(application.PersonKey(s.opts.PersonSecret, e.Form), e.ApplicantID)
+			operator := meta.Actor.Role == events.RoleOperator
+			doc := s.documentSlot(application.PersonKey(s.opts.PersonSecret, e.Form), e.ApplicantID, operator)
 			if err := s.reservePerson(ctx, meta, doc, applicationID, fresh); err != nil {
 				return err
 			}
 			acc := accountSlot(e.ApplicantID)
-			if meta.Actor.Role == events.RoleOperator {
+			if operator {
 				acc = operatorsAccountSlot(e.ApplicantID)
 			}
 			if err := s.reservePerson(ctx, meta, acc, applicationID, fresh); err != nil {
@@ -101,7 +102,7 @@ func (s *Service) reservePersonFor(ctx context.Context, meta events.Metadata, ap
 			// A corrected passport or citizenship may name another person.
 			next := application.Evolve(st, e)
 			if key := application.PersonKey(s.opts.PersonSecret, next.Form); key != application.PersonKey(s.opts.PersonSecret, st.Form) {
-				return s.reservePerson(ctx, meta, s.documentSlot(key, st.ApplicantID), applicationID, false)
+				return s.reservePerson(ctx, meta, s.documentSlot(key, st.ApplicantID, meta.Actor.Role == events.RoleOperator), applicationID, false)
 			}
 		}
 	}
@@ -120,8 +121,9 @@ type slot struct {
 }
 
 // documentSlot is the slot of an identity document (key, its keyed hash)
-// for a submission or correction by applicantID.
-func (s *Service) documentSlot(key, applicantID string) slot {
+// for a submission or correction by applicantID, or by an МФЦ operator for
+// them, to whom a refusal speaks of the applicant.
+func (s *Service) documentSlot(key, applicantID string, operator bool) slot {
 	return slot{
 		key: key,
 		holds: func(st application.State) bool {
@@ -134,9 +136,15 @@ func (s *Service) documentSlot(key, applicantID string) slot {
 			if holder.ApplicantID != applicantID {
 				// Someone else's application: its id and what to do with it
 				// are not this caller's business.
-				return cmderr.New(cmderr.Conflict, "document_in_use", cmderr.T(
+				msg := cmderr.T(
 					"По этому документу, удостоверяющему личность, уже подано заявление из другой учётной записи. Если документ ваш, обратитесь в страховую медицинскую организацию или МФЦ с паспортом.",
-					"An application for this identity document has already been submitted from another account. If the document is yours, contact the insurer or an МФЦ office with your passport."))
+					"An application for this identity document has already been submitted from another account. If the document is yours, contact the insurer or an МФЦ office with your passport.")
+				if operator {
+					msg = cmderr.T(
+						"По этому документу, удостоверяющему личность, уже подано заявление из другой учётной записи. Сверьте серию и номер с паспортом заявителя; если они верны, заявителю нужно обратиться в страховую медицинскую организацию с паспортом.",
+						"An application for this identity document has already been submitted from another account. Check the series and number against the applicant's passport; if they are right, the applicant needs to contact the insurer with the passport.")
+				}
+				return cmderr.New(cmderr.Conflict, "document_in_use", msg)
 			}
 			return errOpenApplication(holder.ID, cmderr.T(
 				"По этому документу, удостоверяющему личность, уже есть открытое заявление. Продолжите его или отзовите, чтобы подать новое.",

@@ -188,6 +188,20 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (a *App, er
 	if err := registerWeb(a, verifier); err != nil {
 		return nil, err
 	}
+	// The passport rule's second key must cover every open application
+	// before the API checks a submission by it, or a second account could
+	// take a passport that an older application holds under the first
+	// key. So this migration runs before the API serves: at the first
+	// start after the change it reads the event log once (some seconds a
+	// million events), after that one read of its stream. Nodes of an
+	// older version must not run beside this one: they reserve under the
+	// first key only.
+	if res, err := a.commands.ReserveDocuments(context.Background()); err != nil {
+		return nil, fmt.Errorf("app: %s migration (it runs again at the next start): %w", service.DocumentsMigration, err)
+	} else if res.Ran {
+		log.Info("reservation migration done", "migration", service.DocumentsMigration, "reserved", res.Changed, "conflicts", res.Conflicts)
+	}
+
 	if err := startDebug(a); err != nil {
 		return nil, err
 	}
@@ -220,20 +234,13 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (a *App, er
 	// Applications from before the account reservation get theirs, once
 	// per event store; the API serves meanwhile (a submission the
 	// migration has not covered yet is checked by the document alone).
-	// So do applications from before the person key read a passport's
-	// series and number as one, under the new key.
 	go func() {
-		for _, m := range []struct {
-			name string
-			run  func(context.Context) (service.MigrationResult, error)
-		}{{service.AccountsMigration, a.commands.ReserveAccounts}, {service.DocumentsMigration, a.commands.ReserveDocuments}} {
-			res, err := m.run(runCtx)
-			switch {
-			case err != nil && runCtx.Err() == nil:
-				log.Error("reservation migration failed; it runs again at the next start", "migration", m.name, "err", err)
-			case res.Ran:
-				log.Info("reservation migration done", "migration", m.name, "reserved", res.Changed, "conflicts", res.Conflicts)
-			}
+		res, err := a.commands.ReserveAccounts(runCtx)
+		switch {
+		case err != nil && runCtx.Err() == nil:
+			log.Error("reservation migration failed; it runs again at the next start", "migration", service.AccountsMigration, "err", err)
+		case res.Ran:
+			log.Info("reservation migration done", "migration", service.AccountsMigration, "reserved", res.Changed, "conflicts", res.Conflicts)
 		}
 	}()
 	// A single node takes the lease at once (its own stale lease included,
