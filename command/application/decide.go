@@ -439,7 +439,9 @@ func (c ChangeAddress) decide(s State, env Env) ([]schema.Event, error) {
 	ch := &checker{f: &fields, today: today}
 	addr := normAddress(c.Address)
 	ch.validateAddress("/address", addr)
-	if len(fields.List()) == 0 && sameAddress(addr, s.Form.Address) {
+	// The stored address normalised too: one stored before spaces were
+	// collapsed is still the address typed again as it was.
+	if len(fields.List()) == 0 && sameAddress(addr, normAddress(s.Form.Address)) {
 		ch.add("/address", "unchanged", cmderr.T("Это тот же адрес, что указан в полисе.", "This is the address the policy already has."))
 	}
 	if err := fields.Err(); err != nil {

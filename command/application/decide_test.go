@@ -361,6 +361,12 @@ func TestChangeAddressReissuesTheDocument(t *testing.T) {
 	retyped.City, retyped.Street = strings.ToUpper(newAddress.City), "  "+strings.ReplaceAll(newAddress.Street, " ", "   ")+" "
 	_, err = application.Decide(s, application.ChangeAddress{Address: retyped}, env(asOwner, now))
 	assertFields(t, err, "/address:unchanged")
+	// ... and one stored with its spaces as typed, before they were
+	// collapsed, is the same address typed again as it was.
+	old := s
+	old.Form.Address.Street = "Невский  пр."
+	_, err = application.Decide(old, application.ChangeAddress{Address: old.Form.Address}, env(asOwner, now))
+	assertFields(t, err, "/address:unchanged")
 	_, err = application.Decide(s, application.ChangeAddress{Address: schema.Address{Region: "7", City: "X", Street: "Y", House: "1", PostalCode: "12345"}}, env(asOwner, now))
 	assertFields(t, err, "/address/region:format", "/address/postalCode:format")
 	// After validTo (but before the scheduler expired it) the policy is over.

@@ -67,8 +67,8 @@
 // of a subject of the Russian Federation as ФИАС numbers them (see
 // regionCodes); an address is stored with single spaces, and an address
 // change that differs only in letter case or spaces is no change. A phone
-// is E.164; a Russian number written as at home (8 or 7 and ten digits,
-// or a mobile's ten digits) is stored as +7 and its ten digits.
+// is E.164; a Russian number written as at home (8 or 7 and ten digits)
+// is stored as +7 and its ten digits.
 //
 // Dates are calendar dates in Moscow (Config.Location, UTC+3 by default):
 // "today" is Env.Now's date there.

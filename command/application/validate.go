@@ -637,17 +637,14 @@ func normContacts(c schema.Contacts) schema.Contacts {
 }
 
 // HomePhone brings a Russian number written as at home, its spaces and
-// brackets already gone, to E.164: 8 or 7 and ten digits, or a mobile's
-// ten digits alone, become +7 and the ten digits. Anything else comes back
-// as it is, for the E.164 check to judge; other countries' numbers need
-// their "+", as no rule tells them apart.
+// brackets already gone, to E.164: 8 or 7 and ten digits become +7 and the
+// ten digits. Anything else comes back as it is, for the E.164 check to
+// judge: ten digits alone may be a Russian mobile or, as often for these
+// applicants, an Indian or other foreign one, so other countries' numbers
+// need their "+".
 func HomePhone(p string) string {
-	digits := strings.Trim(p, "0123456789") == ""
-	switch {
-	case digits && len(p) == 11 && (p[0] == '8' || p[0] == '7'):
+	if len(p) == 11 && (p[0] == '8' || p[0] == '7') && strings.Trim(p, "0123456789") == "" {
 		return "+7" + p[1:]
-	case digits && len(p) == 10 && p[0] == '9':
-		return "+7" + p
 	}
 	return p
 }

@@ -79,8 +79,12 @@ func NormalizePhone(s string) (string, bool) {
 			return "", false
 		}
 	}
-	// The same home forms the application form takes.
+	// The home forms the application form takes, and a mobile's ten
+	// digits alone: signing in, the number is the person's own Russian one.
 	p := application.HomePhone(b.String())
+	if len(p) == 10 && p[0] == '9' {
+		p = "+7" + p
+	}
 	if !strings.HasPrefix(p, "+") || len(p) < 8 || len(p) > 16 || p[1] == '0' {
 		return "", false
 	}
