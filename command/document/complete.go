@@ -89,8 +89,16 @@ func jpegComplete(b []byte) bool {
 		}
 		// Entropy-coded data: 0xFF is followed by 0x00 (a stuffed byte)
 		// or a restart marker within it; any other marker ends it.
-		for i+1 < len(b) && (b[i] != 0xFF || b[i+1] == 0x00 || (b[i+1] >= 0xD0 && b[i+1] <= 0xD7)) {
-			i++
+		for i < len(b) {
+			j := bytes.IndexByte(b[i:], 0xFF)
+			if j < 0 || i+j+1 >= len(b) {
+				return false
+			}
+			i += j
+			if n := b[i+1]; n != 0x00 && (n < 0xD0 || n > 0xD7) {
+				break
+			}
+			i += 2
 		}
 	}
 	return false

@@ -94,3 +94,23 @@ func TestJPEGThumbnailsEndIsNotTheImagesEnd(t *testing.T) {
 		t.Fatal("a photo cut after its thumbnail was taken as whole")
 	}
 }
+
+// BenchmarkCheckCompleteJPEG walks a large photo's markers: an upload's
+// cost, paid once per scan.
+func BenchmarkCheckCompleteJPEG(b *testing.B) {
+	img := image.NewGray(image.Rect(0, 0, 3000, 2000))
+	for i := range img.Pix {
+		img.Pix[i] = byte(i * 7919 % 251)
+	}
+	var buf bytes.Buffer
+	if err := jpeg.Encode(&buf, img, &jpeg.Options{Quality: 90}); err != nil {
+		b.Fatal(err)
+	}
+	photo := buf.Bytes()
+	b.SetBytes(int64(len(photo)))
+	for b.Loop() {
+		if err := document.CheckComplete(document.TypeJPEG, photo); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
