@@ -46,8 +46,10 @@ func TestHistoryTakesTheApplicationsNumber(t *testing.T) {
 		switch r.URL.Path {
 		case "/api/v1/applications/by-number/2de7cb3d":
 			fmt.Fprint(w, `{"number":"2de7cb3d","applications":["01a21f4d-0000-7000-8000-0000002de7cb3d"]}`)
-		case "/api/v1/applications/by-number/00000000":
-			fmt.Fprint(w, `{"number":"00000000","applications":[]}`)
+		case "/api/v1/applications/by-number/00000000": // as omsd answers
+			w.Header().Set("Content-Type", "application/problem+json")
+			w.WriteHeader(http.StatusNotFound)
+			fmt.Fprint(w, `{"type":"urn:oms:problem:application_not_found","title":"Не найдено / Not found","status":404,"detail":{"ru":"Заявления с номером 00000000 нет.","en":"No application has the number 00000000."},"code":"application_not_found"}`)
 		case "/api/v1/applications/by-number/11111111":
 			fmt.Fprint(w, `{"number":"11111111","applications":["a-11111111","b-11111111"]}`)
 		default:
@@ -62,7 +64,7 @@ func TestHistoryTakesTheApplicationsNumber(t *testing.T) {
 	if id, err := resolveNumber(api, "01a21f4d-0000-7000-8000-0000002de7cb3d"); err != nil || id != "01a21f4d-0000-7000-8000-0000002de7cb3d" {
 		t.Errorf("an id: %q, %v", id, err)
 	}
-	if _, err := resolveNumber(api, "00000000"); err == nil || !strings.Contains(err.Error(), "no application has the number 00000000") {
+	if _, err := resolveNumber(api, "00000000"); err == nil || !strings.Contains(err.Error(), "No application has the number 00000000") {
 		t.Errorf("no match: %v", err)
 	}
 	if _, err := resolveNumber(api, "11111111"); err == nil || !strings.Contains(err.Error(), "a-11111111, b-11111111") {

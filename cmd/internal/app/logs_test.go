@@ -173,8 +173,9 @@ func TestPersonalInSeesValuesButNotLongerDigitRuns(t *testing.T) {
 	}
 }
 
-// A correlation id that is no UUID is refused, saying what it must be; a
-// UUID in another form comes back in the canonical one.
+// A client's correlation id is kept: a UUID in its canonical form, a
+// gateway's own token as it is; one that is no sane token is refused,
+// saying what it must be, rather than silently replaced.
 func TestCorrelationIDMustBeAUUID(t *testing.T) {
 	a, cfg := startApp(t)
 	alice := token(t, cfg, "applicant", "alice")
@@ -190,9 +191,13 @@ func TestCorrelationIDMustBeAUUID(t *testing.T) {
 		body, _ := io.ReadAll(resp.Body)
 		return resp, string(body)
 	}
-	resp, body := get("my-corr-1")
+	resp, body := get("my-corr-1#7")
 	if resp.StatusCode != 400 || !strings.Contains(body, "bad_correlation_id") || !strings.Contains(body, "UUID") || !strings.Contains(body, "Заголовок X-Correlation-ID") {
-		t.Errorf("a correlation id that is no UUID: %d %s", resp.StatusCode, body)
+		t.Errorf("a correlation id that is no sane token: %d %s", resp.StatusCode, body)
+	}
+	resp, body = get("kong-3f2a:42")
+	if resp.StatusCode != 200 || resp.Header.Get("X-Correlation-ID") != "kong-3f2a:42" {
+		t.Errorf("a gateway's own token: %d %q %s", resp.StatusCode, resp.Header.Get("X-Correlation-ID"), body)
 	}
 	resp, body = get("{0B5C1F6E-2A4D-4C8E-9F3A-7D6E5C4B3A21}")
 	if resp.StatusCode != 200 || resp.Header.Get("X-Correlation-ID") != "0b5c1f6e-2a4d-4c8e-9f3a-7d6e5c4b3a21" {

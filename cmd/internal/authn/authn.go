@@ -278,18 +278,22 @@ func (v *Verifier) Middleware() fiber.Handler {
 		} else {
 			return unauthorized(c, "sign_in_required", "Требуется вход в систему.", "Sign-in required.")
 		}
-		// A client's own id that is no UUID is refused, not swapped for a
-		// new one: swapped, the client's flow lost its thread without a
-		// word. (uuid.Parse takes the URN and braced forms too.)
+		// A client's own flow id is kept as it is when it is a sane token
+		// (gateways send their own forms), a UUID in its canonical form;
+		// anything else is refused, not swapped for a new id without a
+		// word, which lost the client's thread.
 		corr := strings.TrimSpace(c.Get("X-Correlation-ID"))
-		if corr == "" {
+		switch u, err := uuid.Parse(corr); {
+		case corr == "":
 			corr = uuid.NewString()
-		} else if u, err := uuid.Parse(corr); err != nil {
-			return commandapi.ErrorHandler(c, cmderr.New(cmderr.BadRequest, "bad_correlation_id", cmderr.T(
-				"Заголовок X-Correlation-ID — UUID, например "+exampleUUID+"; без заголовка идентификатор создаётся сам.",
-				"The X-Correlation-ID header is a UUID such as "+exampleUUID+"; without the header one is generated.")))
-		} else {
+		case err == nil:
 			corr = u.String()
+		case logging.ValidID(corr):
+			corr = strings.Clone(corr) // fasthttp reuses header memory
+		default:
+			return commandapi.ErrorHandler(c, cmderr.New(cmderr.BadRequest, "bad_correlation_id", cmderr.T(
+				"Заголовок X-Correlation-ID — UUID или другой идентификатор до 128 знаков из латинских букв, цифр и «-_.:»; без заголовка идентификатор создаётся сам.",
+				"The X-Correlation-ID header is a UUID or another id of up to 128 Latin letters, digits and \"-_.:\"; without the header one is generated.")))
 		}
 		c.Set("X-Correlation-ID", corr)
 		// The request is what causes the events it appends, so its id is
@@ -344,5 +348,3 @@ func unauthorized(c *fiber.Ctx, code, ru, en string) error {
 	c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="oms"`)
 	return commandapi.ErrorHandler(c, cmderr.New(cmderr.Unauthenticated, code, cmderr.T(ru, en)))
 }
-
-const exampleUUID = "0193c8a4-5b1e-7c3d-9f00-1a2b3c4d5e6f"

@@ -80,6 +80,10 @@ func Middleware(log *slog.Logger) fiber.Handler {
 	}
 }
 
+// ValidID reports whether id, taken from a client's header, is a sane
+// token to log and carry: 1 to 128 letters, digits and "-_.:".
+func ValidID(id string) bool { return validID(id) }
+
 func validID(id string) bool {
 	if id == "" || len(id) > maxRequestIDLen {
 		return false

@@ -79,7 +79,7 @@ func Operations() []Operation {
 		{Method: "GET", Path: Path, tag: "meta", sum: "This OpenAPI document", status: 200, resp: map[string]any{}, public: true},
 		{Method: "GET", Path: "/healthz", tag: "meta", sum: "Liveness: the process is up", status: 200, media: []string{"text/plain"}, public: true},
 		{Method: "GET", Path: "/readyz", tag: "meta", sum: "Readiness: stores open; says whether the projections run on this node", status: 200, media: []string{"text/plain"}, public: true,
-			more: []answer{{503, text("Узел ещё не готов (хранилища не открыты); балансировщик не шлёт ему запросы.", "The node is not ready yet (its stores are not open); a load balancer sends it no requests.")}}},
+			more: []answer{{503, text("Узел не готов: хранилище событий или хранилище данных не ответило за 2 с; балансировщик не шлёт ему запросы.", "The node is not ready: the event store or the read-model store did not answer within 2 s; a load balancer sends it no requests.")}}},
 		{Method: "GET", Path: "/metrics", tag: "meta", sum: "Prometheus metrics", status: 200, media: []string{"text/plain; version=0.0.4"}, public: true},
 
 		{Method: "POST", Path: "/api/v1/documents", tag: "documents", sum: "Upload a scan (PDF, JPEG or PNG, up to 10 MB)",
@@ -246,7 +246,7 @@ func Document() map[string]any {
 		if !op.public {
 			params = append(params,
 				map[string]any{"name": "X-On-Behalf-Of", "in": "header", "description": "The applicant an МФЦ operator acts for (operators only).", "schema": map[string]any{"type": "string"}},
-				map[string]any{"name": "X-Correlation-ID", "in": "header", "description": "A UUID tying this request to others of one flow; it goes into the events' envelopes. Generated when absent; anything but a UUID is refused with 400 (bad_correlation_id).", "schema": map[string]any{"type": "string", "format": "uuid"}},
+				map[string]any{"name": "X-Correlation-ID", "in": "header", "description": "An id tying this request to others of one flow, a UUID or up to 128 of [A-Za-z0-9-_.:]; it goes into the events' envelopes. Generated when absent; anything else is refused with 400 (bad_correlation_id).", "schema": map[string]any{"type": "string", "maxLength": 128}},
 			)
 		}
 		params = append(params, map[string]any{"name": "X-Request-ID", "in": "header", "description": "Echoed and logged; generated when absent.", "schema": map[string]any{"type": "string"}})
