@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -77,13 +78,39 @@ func Register(r fiber.Router, d Deps) {
 		log = slog.Default()
 	}
 	h := &handlers{d: d, log: log, accessLog: NewAccessLog(d.Events, d.Logger, d.Now)}
-	r.Get("/api/v1/cabinet", onceEach, h.cabinet)
-	r.Get("/api/v1/reviewer/queue", onceEach, h.queue)
-	r.Get("/api/v1/applications/by-number/:number", onceEach, h.byNumber)
-	r.Get("/api/v1/applications/:id", onceEach, h.application)
-	r.Get("/api/v1/applications/:id/history", onceEach, h.history)
-	r.Get("/api/v1/applications/:id/state", onceEach, h.state)
-	r.Get("/api/v1/applications/:id/access", onceEach, h.access)
+	r.Get("/api/v1/cabinet", only("after", "applicant"), h.cabinet)
+	r.Get("/api/v1/reviewer/queue", only("after", "status", "region", "assignee", "overdue", "limit", "cursor"), h.queue)
+	r.Get("/api/v1/applications/by-number/:number", only("after"), h.byNumber)
+	r.Get("/api/v1/applications/:id", only("after"), h.application)
+	// revision and at are taken to be refused with a pointer to /state.
+	r.Get("/api/v1/applications/:id/history", only("after", "limit", "cursor", "revision", "at"), h.history)
+	r.Get("/api/v1/applications/:id/state", only("revision", "at"), h.state)
+	r.Get("/api/v1/applications/:id/access", only("after", "limit", "cursor"), h.access)
+}
+
+// only refuses a query parameter the route does not take, and one given
+// more than once (see onceEach): ignored, ?sort=-deadline or a mistyped
+// ?asignee=me answered as if nothing had been asked.
+func only(params ...string) fiber.Handler {
+	known := map[string]bool{}
+	for _, p := range params {
+		known[p] = true
+	}
+	list := strings.Join(params, ", ")
+	return func(c *fiber.Ctx) error {
+		var unknown string
+		c.Request().URI().QueryArgs().VisitAll(func(k, _ []byte) {
+			if unknown == "" && !known[string(k)] {
+				unknown = string(k)
+			}
+		})
+		if unknown != "" {
+			return problem(c, cmderr.BadRequest, "unknown_parameter",
+				fmt.Sprintf("Параметра %q здесь нет. Этот запрос принимает: %s.", unknown, list),
+				fmt.Sprintf("There is no parameter %q here. This request takes: %s.", unknown, list))
+		}
+		return onceEach(c)
+	}
 }
 
 // listParams may be given more than once, each time adding values to the

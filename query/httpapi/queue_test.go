@@ -84,6 +84,9 @@ func TestQueueRefusesFiltersAndCursorsThatMatchNothing(t *testing.T) {
 		{"?status=submitted&status=bogus", []string{"bogus"}},
 		// Any other parameter given twice: which one was meant?
 		{"?region=77&region=50", []string{"region"}},
+		// A parameter the queue does not take: ignored, it read as applied.
+		{"?sort=-deadline", []string{"sort", "status", "assignee"}},
+		{"?asignee=me", []string{"asignee"}},
 		{"?limit=1&limit=2", []string{"limit"}},
 		{"?assignee=me&assignee=none", []string{"assignee"}},
 		{"?after=1&after=2", []string{"after"}},

@@ -631,7 +631,7 @@ func TestQueueFilterRefusalKeepsTheForm(t *testing.T) {
 	c := newClient(t, a, cfg)
 	res := c.do(req{method: "GET", path: "/reviewer?region=abc", session: c.session("reviewer", "rev-filter")})
 	if res.status != 400 || !strings.Contains(res.body, `id="fl-region" name="region" value="abc"`) ||
-		!strings.Contains(res.body, "не код региона") || strings.Contains(res.body, "Что-то пошло не так") {
+		!strings.Contains(res.body, "не код субъекта РФ") || strings.Contains(res.body, "Что-то пошло не так") {
 		t.Fatalf("a refused filter: %d %.600s", res.status, res.body)
 	}
 }
