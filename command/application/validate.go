@@ -419,6 +419,8 @@ func (c *checker) validity(p, issuedAt, expiresAt string, expiryRequired bool, b
 func (c *checker) validateIdentity(p string, d schema.IdentityDocument, birth time.Time) {
 	if c.oneOf(p+"/type", d.Type, []string{schema.IdentityForeignPassport}) {
 		c.docNumber(p, d.Type, d.Series, d.Number)
+	} else if d.Number == "" {
+		c.add(p+"/number", "required", msgRequired) // as for the residence document
 	}
 	c.text(p+"/issuedBy", d.IssuedBy, true, maxPlaceLen)
 	c.validity(p, d.IssuedAt, d.ExpiresAt, true, birth)
@@ -435,6 +437,12 @@ var msgMigrationCard = cmderr.T(
 // validateResidence checks the residence document and eligibility.
 func (c *checker) validateResidence(p string, d schema.ResidenceDocument, birth time.Time, citizenship string) {
 	if !c.oneOf(p+"/type", d.Type, residenceTypes) {
+		// The number's format depends on the type, but what does not is
+		// still checked, so that one answer lists every field to fix.
+		if d.Number == "" {
+			c.add(p+"/number", "required", msgRequired)
+		}
+		c.validity(p, d.IssuedAt, d.ExpiresAt, false, birth)
 		return
 	}
 	switch d.Type {
