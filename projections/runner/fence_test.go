@@ -133,10 +133,11 @@ func TestAbortLeavesNoFlushBehind(t *testing.T) {
 	}
 }
 
-// stalled holds the first counter flush that reaches it, as a node paused
+// stalled holds the first counter flush that hold picks, as a node paused
 // (by its VM, say) in the middle of a write, and reports how it ended.
 type stalled struct {
 	*sqlitestore.Store
+	hold  func(readstore.Checkpoint) bool
 	once  sync.Once
 	held  chan struct{}
 	gate  chan struct{}
@@ -144,9 +145,13 @@ type stalled struct {
 	later atomic.Int64 // flushes tried after the held one
 }
 
+func newStalled(base *sqlitestore.Store, hold func(readstore.Checkpoint) bool) *stalled {
+	return &stalled{Store: base, hold: hold, held: make(chan struct{}), gate: make(chan struct{}), ended: make(chan error, 1)}
+}
+
 func (s *stalled) Flush(ctx context.Context, w []readstore.Write, cp readstore.Checkpoint) error {
 	first := false
-	if cp.Projection == "counter" {
+	if cp.Projection == "counter" && s.hold(cp) {
 		s.once.Do(func() { first = true })
 	}
 	if !first {
@@ -160,6 +165,24 @@ func (s *stalled) Flush(ctx context.Context, w []readstore.Write, cp readstore.C
 	return err
 }
 
+// startTerm runs the counter for one lease term with token, writing
+// through store, fed from base's checkpoints. Its Fence always says yes:
+// a paused node never learns it lost the lease.
+func startTerm(t *testing.T, es *eventstore.Store, base *sqlitestore.Store, store readstore.Store, token uint64, batchSize int, flushInterval time.Duration) *runner.Runner {
+	t.Helper()
+	r, err := runner.New(context.Background(), runner.Options{Store: store, Events: es, FenceToken: token, BatchSize: batchSize, FlushInterval: flushInterval,
+		Fence:      func() error { return nil },
+		Subscriber: eventstore.NewSubscriber(es, eventstore.SubscriberOptions{StartFrom: runner.StartFrom(base), NackDelay: time.Millisecond})}, &counter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rctx, stop := context.WithCancel(context.Background())
+	t.Cleanup(func() { stop(); r.Abort() })
+	go r.Run(rctx)
+	<-r.Running()
+	return r
+}
+
 // A holder paused in the middle of a write, past every check of its own,
 // while its lease expired and the next term wrote on: when it wakes, the
 // store refuses the write by its older fencing token, so the count and the
@@ -168,19 +191,9 @@ func (s *stalled) Flush(ctx context.Context, w []readstore.Write, cp readstore.C
 func TestStoreRefusesAStalledTermsWrite(t *testing.T) {
 	ctx := context.Background()
 	es, base := stores(t)
-	slow := &stalled{Store: base, held: make(chan struct{}), gate: make(chan struct{}), ended: make(chan error, 1)}
+	slow := newStalled(base, func(readstore.Checkpoint) bool { return true })
 	start := func(store readstore.Store, token uint64) *runner.Runner {
-		r, err := runner.New(ctx, runner.Options{Store: store, Events: es, FenceToken: token, BatchSize: 1, FlushInterval: time.Hour,
-			Fence:      func() error { return nil }, // the paused node never learns it lost the lease
-			Subscriber: eventstore.NewSubscriber(es, eventstore.SubscriberOptions{StartFrom: runner.StartFrom(base), NackDelay: time.Millisecond})}, &counter{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		rctx, stop := context.WithCancel(ctx)
-		t.Cleanup(func() { stop(); r.Abort() })
-		go r.Run(rctx)
-		<-r.Running()
-		return r
+		return startTerm(t, es, base, store, token, 1, time.Hour)
 	}
 	stale := start(slow, 5)
 	g := &rig{events: es, store: base, runner: stale}
@@ -231,30 +244,6 @@ func TestStoreRefusesAStalledTermsWrite(t *testing.T) {
 	}
 }
 
-// switchStall holds the rebuild switch's checkpoint flush (the one naming
-// generation 2), as a node paused inside its switch.
-type switchStall struct {
-	*sqlitestore.Store
-	held, gate chan struct{}
-	ended      chan error
-	once       sync.Once
-}
-
-func (s *switchStall) Flush(ctx context.Context, w []readstore.Write, cp readstore.Checkpoint) error {
-	first := false
-	if cp.Projection == "counter" && cp.Generation == 2 {
-		s.once.Do(func() { first = true })
-	}
-	if !first {
-		return s.Store.Flush(ctx, w, cp)
-	}
-	close(s.held)
-	<-s.gate
-	err := s.Store.Flush(context.Background(), w, cp)
-	s.ended <- err
-	return err
-}
-
 // A node paused inside a rebuild's switch, its readers already moved to
 // the new generation, wakes after the next term has rebuilt and switched
 // the readers itself. The store refuses the paused switch's checkpoint,
@@ -264,19 +253,10 @@ func (s *switchStall) Flush(ctx context.Context, w []readstore.Write, cp readsto
 func TestAFencedOffSwitchLeavesTheReadersAlone(t *testing.T) {
 	ctx := context.Background()
 	es, base := stores(t)
-	slow := &switchStall{Store: base, held: make(chan struct{}), gate: make(chan struct{}), ended: make(chan error, 1)}
+	// The switch's checkpoint flush is the one naming generation 2.
+	slow := newStalled(base, func(cp readstore.Checkpoint) bool { return cp.Generation == 2 })
 	start := func(store readstore.Store, token uint64) *runner.Runner {
-		r, err := runner.New(ctx, runner.Options{Store: store, Events: es, FenceToken: token, FlushInterval: 5 * time.Millisecond,
-			Fence:      func() error { return nil }, // the paused node never learns it lost the lease
-			Subscriber: eventstore.NewSubscriber(es, eventstore.SubscriberOptions{StartFrom: runner.StartFrom(base), NackDelay: time.Millisecond})}, &counter{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		rctx, stop := context.WithCancel(ctx)
-		t.Cleanup(func() { stop(); r.Abort() })
-		go r.Run(rctx)
-		<-r.Running()
-		return r
+		return startTerm(t, es, base, store, token, 0, 5*time.Millisecond)
 	}
 	stale := start(slow, 5)
 	g := &rig{events: es, store: base, runner: stale}
