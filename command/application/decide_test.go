@@ -679,11 +679,7 @@ func TestRefusalsWriteDatesForPeople(t *testing.T) {
 // the applicant from answering a question about something else; an
 // address they correct is held to the list.
 func TestStoredRegionDoesNotBlockAnAnswer(t *testing.T) {
-	given := history(application.StatusInfoRequested)
-	sub := given[0].(schema.ApplicationSubmitted)
-	sub.Form.Address.Region = "88"
-	given[0] = sub
-	s := application.Fold(given...)
+	s := askedWithStored(func(f *schema.Form) { f.Address.Region = "88" })
 	answer := []schema.Answer{{QuestionID: s.Questions[0].ID, Text: "Москва, верно"}}
 	if _, err := application.Decide(s, application.ProvideInfo{Answers: answer}, env(asOwner, now)); err != nil {
 		t.Errorf("answering with the stored region 88: %v", err)

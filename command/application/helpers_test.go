@@ -129,3 +129,13 @@ func types(evs []schema.Event) []string {
 	}
 	return out
 }
+
+// askedWithStored is an application waiting on its applicant's answer
+// whose form was stored, before some rule came in, as change leaves it.
+func askedWithStored(change func(*schema.Form)) application.State {
+	evs := history(application.StatusInfoRequested)
+	sub := evs[0].(schema.ApplicationSubmitted)
+	change(&sub.Form)
+	evs[0] = sub
+	return application.Fold(evs...)
+}

@@ -323,11 +323,7 @@ func TestNormalizeRemovesPastedInvisibles(t *testing.T) {
 // in a section an answer does not touch; answering must not be refused
 // for it.
 func TestAnsweringIgnoresOldInvisiblesInUntouchedSections(t *testing.T) {
-	evs := history(application.StatusInfoRequested)
-	sub := evs[0].(schema.ApplicationSubmitted)
-	sub.Form.IdentityDocument.IssuedBy = "MIA of Uz\u00adbekistan"
-	evs[0] = sub
-	s := application.Fold(evs...)
+	s := askedWithStored(func(f *schema.Form) { f.IdentityDocument.IssuedBy = "MIA of Uz\u00adbekistan" })
 	_, err := application.Decide(s, application.ProvideInfo{Answers: []schema.Answer{{QuestionID: "1.1", Text: "Москва"}}}, env(asOwner, now))
 	if err != nil {
 		t.Fatalf("answer refused for an old soft hyphen: %v", err)
