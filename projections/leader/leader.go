@@ -103,7 +103,7 @@ func (l *Leader) Run(ctx context.Context) error {
 		l.mu.Lock()
 		l.cur = nil
 		l.mu.Unlock()
-		if ctx.Err() != nil && termCtx.Err() != nil {
+		if ctx.Err() != nil {
 			// Shutting down while still the holder: flush what is batched.
 			if err := r.Close(); err != nil {
 				l.o.Logger.Error("projections: close", "err", err)
