@@ -127,13 +127,20 @@ func eraseValue(v any, path []string) (any, error) {
 	switch v.(type) {
 	case string, map[string]any, []any:
 	default:
+		// A Go value (a diff still in memory, not yet read back from the
+		// store) goes through JSON into a fresh value: decoded into v,
+		// which holds a pointer to a struct, JSON refilled that struct and
+		// left a value markJSON cannot walk, so an erasure right after the
+		// event kept its personal data in the audit history.
 		b, err := json.Marshal(v)
 		if err != nil {
 			return nil, err
 		}
-		if err := json.Unmarshal(b, &v); err != nil {
+		var plain any
+		if err := json.Unmarshal(b, &plain); err != nil {
 			return nil, err
 		}
+		v = plain
 	}
 	return markJSON(v, path), nil
 }

@@ -437,3 +437,30 @@ func rawUpload(a *app.App, tok string, content string) int {
 	resp.Body.Close()
 	return resp.StatusCode
 }
+
+// An erasure that follows a withdrawal at once, while the withdrawal's
+// history entry may still be on its way to the store, erases the reason
+// the applicant gave too: the live history equals a rebuilt one.
+func TestErasureRightAfterAWithdrawalErasesItsReason(t *testing.T) {
+	a, cfg := startApp(t)
+	c := newClient(t, a, cfg)
+	admin := c.token("admin", "erase-admin")
+	auditor := c.token("auditor", "erase-auditor")
+	for i := range 5 {
+		p := karimov(fmt.Sprintf("quick-erase-%d", i), fmt.Sprintf("QE%07d", i))
+		applicant := c.token("applicant", p.Subject)
+		r, _ := c.submit(p, applicant, "")
+		c.act(c.token("reviewer", "rev-quick"), "", r.ApplicationID, "claim", "")
+		reason := fmt.Sprintf("ПРИЧИНА-%s", p.Subject)
+		c.act(applicant, "", r.ApplicationID, "withdraw", fmt.Sprintf(`{"reason":%q}`, reason))
+		var erased struct{ Applications []result }
+		c.must(req{method: "POST", path: "/api/v1/admin/applicants/" + p.Subject + "/erase", token: admin, json: `{"basis":"subject_request"}`}, 200, &erased)
+		if len(erased.Applications) != 1 || erased.Applications[0].Position == 0 {
+			t.Fatalf("round %d: the erasure answered %+v", i, erased)
+		}
+		hist := c.must(req{method: "GET", path: fmt.Sprintf("/api/v1/applications/%s/history?after=%d", r.ApplicationID, erased.Applications[0].Position), token: auditor}, 200, nil)
+		if strings.Contains(hist.body, reason) {
+			t.Fatalf("round %d: the history still holds the withdrawal's reason after the erasure: %s", i, hist.body)
+		}
+	}
+}
