@@ -428,3 +428,17 @@ func TestAnsweredQuestionsStayOnThePage(t *testing.T) {
 		}
 	}
 }
+
+// An expired policy is told it has expired, not that it "ends soon".
+func TestExpiredPolicyIsNotToldItEndsSoon(t *testing.T) {
+	r := mustRenderer(t)
+	ru := r.langs["ru"]
+	for status, want := range map[string]string{"expired": "policy.renewNoticeExpired", "active": "policy.renewNotice"} {
+		d := CabinetData{Policy: &PolicyCard{Policy: appview.Policy{ENP: "9000000000000016", ValidTo: "2026-11-01", Status: status}, RenewOffered: true}}
+		html := renderPage(t, r, "cabinet", d)
+		other := map[string]string{"policy.renewNoticeExpired": "policy.renewNotice", "policy.renewNotice": "policy.renewNoticeExpired"}[want]
+		if !strings.Contains(html, ru.T(want)) || strings.Contains(html, ru.T(other)) {
+			t.Errorf("a %s policy's notice is not %s", status, want)
+		}
+	}
+}
