@@ -3,6 +3,9 @@ package policypdf
 import (
 	"bytes"
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"net/url"
@@ -32,6 +35,9 @@ type Deps struct {
 	// PublicURL is the service's external base URL for the verification
 	// link, never taken from the request (see cmd/internal/app publicURL).
 	PublicURL string
+	// VerifyKey keys the documents' check codes (VerifyCode); the /verify
+	// page needs the same key.
+	VerifyKey []byte
 	Now       func() time.Time
 }
 
@@ -140,7 +146,7 @@ func (h *handler) pdf(c *fiber.Ctx) error {
 		Citizenship: doc.Holder.Citizenship, ENP: doc.ENP, ValidFrom: doc.ValidFrom, ValidTo: doc.ValidTo,
 		Active: doc.Status == "active", Issuer: h.d.Issuer, Region: doc.Region,
 		DocNumber: doc.Document.Number, DocVersion: doc.Document.Version, DocIssuedAt: doc.Document.IssuedAt,
-		VerifyURL:   VerifyURL(base, doc.ENP, doc.Document.Number),
+		VerifyURL:   VerifyURL(base, doc.ENP, doc.Document.Number, VerifyCode(h.d.VerifyKey, doc.ENP, doc.Document.Number)),
 		GeneratedAt: h.d.Now(),
 	})
 	if err != nil {
@@ -153,9 +159,21 @@ func (h *handler) pdf(c *fiber.Ctx) error {
 	return c.Send(buf.Bytes())
 }
 
-// VerifyURL is the public check of one policy document: the ЕНП in the path
-// and the document number as a second factor, so that knowing a number
-// alone does not reveal whether someone is insured.
-func VerifyURL(base, enp, docNumber string) string {
-	return base + "/verify/" + url.PathEscape(enp) + "?doc=" + url.QueryEscape(docNumber)
+// VerifyURL is the public check of one policy document: the ЕНП in the
+// path, the document number, and the document's check code (VerifyCode),
+// which only the extract carries. The document number alone was no second
+// factor (it is the ЕНП and a version, ENP-01), so anyone knowing someone's
+// ЕНП learnt whether they were insured and until when, which for a term
+// capped by a residence permit is the permit's expiry.
+func VerifyURL(base, enp, docNumber, code string) string {
+	return base + "/verify/" + url.PathEscape(enp) + "?doc=" + url.QueryEscape(docNumber) + "&c=" + url.QueryEscape(code)
+}
+
+// VerifyCode is a policy document's check code: a keyed digest (HMAC-SHA256
+// under key, cut to 64 bits) of its ЕНП and number, which cannot be derived
+// without the key and is checked in constant time.
+func VerifyCode(key []byte, enp, docNumber string) string {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte(enp + "|" + docNumber))
+	return hex.EncodeToString(m.Sum(nil)[:8])
 }

@@ -16,7 +16,7 @@ func sample() policypdf.Extract {
 		FullName: "Каримов Бахтиёр Рустамович", LatinName: "KARIMOV BAKHTIYOR", BirthDate: "1990-04-12", Citizenship: "UZB",
 		ENP: "1234567890123452", ValidFrom: "2026-03-10", ValidTo: "2027-03-09", Active: true,
 		Issuer: policypdf.DefaultIssuer, Region: "77", DocNumber: "1234567890123452-02", DocVersion: 2, DocIssuedAt: "2026-05-01",
-		VerifyURL:   policypdf.VerifyURL("https://oms.example", "1234567890123452", "1234567890123452-02"),
+		VerifyURL:   policypdf.VerifyURL("https://oms.example", "1234567890123452", "1234567890123452-02", policypdf.VerifyCode([]byte("k"), "1234567890123452", "1234567890123452-02")),
 		GeneratedAt: time.Date(2026, 5, 1, 9, 30, 0, 0, time.UTC),
 	}
 }

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"net/url"
@@ -16,6 +17,7 @@ import (
 	"github.com/omsonline/oms/projections/policies"
 	"github.com/omsonline/oms/projections/readstore"
 	queryapi "github.com/omsonline/oms/query/httpapi"
+	"github.com/omsonline/oms/query/policypdf"
 )
 
 // QueueData is the reviewer's queue page.
@@ -314,7 +316,12 @@ func (h *handlers) stateFragment(c *fiber.Ctx) error {
 
 // VerifyData is the public check of a policy.
 type VerifyData struct {
-	Found    bool
+	Found bool
+	// Checked: the link carried the document's check code, so the page
+	// says whether the policy is in force and until when. Without it (a
+	// number typed by hand, an extract from before the codes) it says only
+	// that the document exists.
+	Checked  bool
 	ENP      string
 	Current  bool // the document number is the current version
 	Active   bool
@@ -325,11 +332,14 @@ type VerifyData struct {
 
 // verifyPolicy is where the extract's QR code leads: anyone holding the
 // extract can check that the policy exists and is in force. It shows no
-// personal data, and answers only to the ЕНП together with a document
-// number, so a guessed ЕНП tells nothing.
+// personal data; whether the policy is in force, and until when, only to
+// the link with the document's check code, which the extract alone
+// carries (see policypdf.VerifyURL).
 func (h *handlers) verifyPolicy(c *fiber.Ctx) error {
 	enp, docNo := c.Params("enp"), c.Query("doc")
 	d := VerifyData{ENP: enp}
+	want := policypdf.VerifyCode(h.d.VerifyKey, enp, docNo)
+	d.Checked = len(h.d.VerifyKey) > 0 && subtle.ConstantTimeCompare([]byte(c.Query("c")), []byte(want)) == 1
 	raw, err := h.d.Store.Get(c.UserContext(), policies.Collection, enp)
 	if err != nil && !errors.Is(err, readstore.ErrNotFound) && !errors.Is(err, readstore.ErrNoCollection) {
 		h.d.Logger.ErrorContext(c.UserContext(), "policy check failed", "err", err)

@@ -105,7 +105,10 @@ type Deps struct {
 	// Store is read only by the public policy check, which has no caller
 	// to call the API as.
 	Store  readstore.Store
-	Logger *slog.Logger
+	// VerifyKey checks the policy documents' codes (policypdf.VerifyCode)
+	// on the public check.
+	VerifyKey []byte
+	Logger    *slog.Logger
 	Now    func() time.Time
 	// RenewalWindowDays is how long before expiry renewal is offered.
 	RenewalWindowDays int

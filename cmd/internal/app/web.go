@@ -30,7 +30,7 @@ func webProjections(cfg config.Config) []runner.Projection {
 // starts the e-mail sender when OMS_SMTP_URL is set.
 func registerWeb(a *App, v *authn.Verifier) error {
 	policypdf.Register(a.http, policypdf.Deps{
-		Store: a.store, Waiter: a.leader, Issuer: a.cfg.PolicyIssuer, PublicURL: publicURL(a.cfg),
+		Store: a.store, Waiter: a.leader, Issuer: a.cfg.PolicyIssuer, PublicURL: publicURL(a.cfg), VerifyKey: a.keys.Secret("policy-verify-code"),
 	})
 	// With an OIDC issuer, SignIn stays nil: the phone + code posts answer
 	// 404 and the sign-in page sends people to the issuer. A front end
@@ -54,6 +54,7 @@ func registerWeb(a *App, v *authn.Verifier) error {
 		SignIn:    signIn,
 		IssuerURL: a.cfg.OIDCIssuer,
 		Store:     a.store,
+		VerifyKey: a.keys.Secret("policy-verify-code"),
 		Logger:    a.log,
 		// The same limit as the upload's, said before the upload.
 		MaxUploadBytes: document.MaxSize,

@@ -283,21 +283,36 @@ func TestPolicyPDFAccess(t *testing.T) {
 			t.Errorf("extract for Host: evil.example (%v):\n%s", err, ft)
 		}
 	}
-	// The QR code's link answers without signing in, and only with the
-	// document number.
-	resp, err := http.Get("http://" + a.HTTPAddr() + "/verify/" + enp + "?doc=" + enp + "-01")
-	if err != nil {
-		t.Fatal(err)
+	// The extract's link answers without signing in: with its check code,
+	// whether the policy is in force and until when; without it (the
+	// number alone, which anyone knowing the ЕНП can build), only that the
+	// document exists.
+	verify := regexp.MustCompile(`/verify/[0-9]+\?doc=[0-9-]+&c=[0-9a-f]{16}`).FindString(txt)
+	if verify == "" {
+		t.Fatalf("the extract prints no verification link with a check code:\n%s", txt)
 	}
-	b, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != 200 || !strings.Contains(string(b), "Полис действует до") || strings.Contains(string(b), "Каримов") {
-		t.Fatalf("public check: %d", resp.StatusCode)
+	get2 := func(path string) (int, string) {
+		t.Helper()
+		resp, err := http.Get("http://" + a.HTTPAddr() + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
 	}
-	resp, _ = http.Get("http://" + a.HTTPAddr() + "/verify/" + enp)
-	resp.Body.Close()
-	if resp.StatusCode != 404 {
-		t.Fatalf("public check without the document number: %d", resp.StatusCode)
+	if code, body := get2(verify); code != 200 || !strings.Contains(body, "Полис действует до") || strings.Contains(body, "Каримов") {
+		t.Fatalf("public check with the extract's link: %d", code)
+	}
+	wrong := verify[:len(verify)-1] + map[bool]string{true: "1", false: "0"}[strings.HasSuffix(verify, "0")]
+	for _, path := range []string{"/verify/" + enp + "?doc=" + enp + "-01", wrong} {
+		code, body := get2(path)
+		if code != 200 || strings.Contains(body, "Полис действует до") || strings.Contains(body, "истёк") || !strings.Contains(body, "Бланк полиса с этим номером выдан") {
+			t.Errorf("public check of %s: %d, want the document's existence and nothing more", path, code)
+		}
+	}
+	if code, _ := get2("/verify/" + enp); code != 404 {
+		t.Fatalf("public check without the document number: %d", code)
 	}
 }
 
