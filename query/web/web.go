@@ -104,12 +104,12 @@ type Deps struct {
 	IssuerURL string
 	// Store is read only by the public policy check, which has no caller
 	// to call the API as.
-	Store  readstore.Store
+	Store readstore.Store
 	// VerifyKey checks the policy documents' codes (policypdf.VerifyCode)
 	// on the public check.
 	VerifyKey []byte
 	Logger    *slog.Logger
-	Now    func() time.Time
+	Now       func() time.Time
 	// RenewalWindowDays is how long before expiry renewal is offered.
 	RenewalWindowDays int
 	// MaxUploadBytes is the largest scan the command side takes; the page
