@@ -137,6 +137,6 @@ func requireNotOwnCase(s State, caller Caller) error {
 // under it.
 func ApplicantErased() error {
 	return cmderr.New(cmderr.Conflict, "applicant_erased", cmderr.T(
-		"Персональные данные этого заявителя удалены по его требованию; с этой учётной записью новые сведения не принимаются.",
-		"This applicant's personal data were erased at their request; this account takes no new personal data."))
+		"Персональные данные этого заявителя удалены (по его требованию, после отзыва согласия или по окончании срока хранения); с этой учётной записью новые сведения не принимаются.",
+		"This applicant's personal data were erased (at their request, after the consent was withdrawn, or when the retention period ended); this account takes no new personal data."))
 }
