@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 
+	gojson "github.com/goccy/go-json"
+
 	"github.com/omsonline/oms/events/piicrypt"
 	"github.com/omsonline/oms/events/schema"
 )
@@ -131,8 +133,11 @@ func eraseValue(v any, path []string) (any, error) {
 		// store) goes through JSON into a fresh value: decoded into v,
 		// which holds a pointer to a struct, JSON refilled that struct and
 		// left a value markJSON cannot walk, so an erasure right after the
-		// event kept its personal data in the audit history.
-		b, err := json.Marshal(v)
+		// event kept its personal data in the audit history. Encoded as the
+		// runner stores documents (go-json, which writes zero times that
+		// encoding/json's omitzero leaves out), so the entry is the one a
+		// rebuild writes.
+		b, err := gojson.Marshal(v)
 		if err != nil {
 			return nil, err
 		}
