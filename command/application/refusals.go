@@ -27,7 +27,7 @@ var commandNames = map[string][2]string{
 
 var roleNames = map[string][2]string{
 	events.RoleApplicant: {"заявитель", "the applicant"},
-	events.RoleOperator:  {"оператор МФЦ от имени заявителя", "an МФЦ operator acting for the applicant"},
+	events.RoleOperator:  {"оператор МФЦ от имени заявителя", "an MFC operator acting for the applicant"},
 	events.RoleReviewer:  {"специалист фонда ОМС", "a reviewer"},
 	events.RoleSystem:    {"система", "the system"},
 }
@@ -90,7 +90,7 @@ func requireSubject(caller Caller) error {
 	if caller.Subject() == "" {
 		return cmderr.New(cmderr.Forbidden, "on_behalf_required", cmderr.T(
 			"Оператор МФЦ действует только от имени заявителя: укажите заявителя.",
-			"An МФЦ operator acts only on behalf of an applicant: name the applicant."))
+			"An MFC operator acts only on behalf of an applicant: name the applicant."))
 	}
 	return nil
 }

@@ -326,7 +326,7 @@ func (c *checker) validateApplicant(p string, a schema.Applicant) time.Time {
 	case cz == RussiaCode:
 		c.add(p+"/citizenship", "russian_citizen", cmderr.T(
 			"Эта услуга — для иностранных граждан и лиц без гражданства. Гражданину России полис ОМС оформляет страховая медицинская организация по паспорту РФ.",
-			"This service is for foreign citizens and stateless persons. A citizen of Russia gets an ОМС policy from an insurer with a Russian passport."))
+			"This service is for foreign citizens and stateless persons. A citizen of Russia gets an OMS policy from an insurer with a Russian passport."))
 	case !KnownCitizenship(cz):
 		c.add(p+"/citizenship", "unknown_country", cmderr.T(
 			"Укажите гражданство трёхбуквенным кодом ISO 3166-1 (например, UZB, TJK, CHN) или XXA для лица без гражданства.",
@@ -432,7 +432,7 @@ var residenceTypes = []string{schema.ResidenceRVP, schema.ResidenceVNZh, schema.
 // migration card records an entry, it gives no right to ОМС.
 var msgMigrationCard = cmderr.T(
 	"Миграционная карта не даёт права на полис ОМС (326-ФЗ, ст. 10). Нужен один из документов: разрешение на временное проживание (РВП), вид на жительство (ВНЖ), удостоверение беженца, или — для граждан Армении, Беларуси, Казахстана и Киргизии — трудовой договор.",
-	"A migration card does not give the right to an ОМС policy (Federal Law 326-FZ, art. 10). One of these is needed: a temporary residence permit (RVP), a residence permit (VNZh), a refugee certificate, or, for citizens of Armenia, Belarus, Kazakhstan and Kyrgyzstan, an employment contract.")
+	"A migration card does not give the right to an OMS policy (Federal Law 326-FZ, art. 10). One of these is needed: a temporary residence permit (RVP), a residence permit (VNZh), a refugee certificate, or, for citizens of Armenia, Belarus, Kazakhstan and Kyrgyzstan, an employment contract.")
 
 // validateResidence checks the residence document and eligibility.
 func (c *checker) validateResidence(p string, d schema.ResidenceDocument, birth time.Time, citizenship string) {
@@ -453,7 +453,7 @@ func (c *checker) validateResidence(p string, d schema.ResidenceDocument, birth 
 		if citizenship != "" && !eaeuMembers[citizenship] {
 			c.add(p+"/type", "not_eligible", cmderr.T(
 				"Трудовой договор даёт право на ОМС только гражданам государств ЕАЭС (Армения, Беларусь, Казахстан, Киргизия). Нужны РВП, ВНЖ или удостоверение беженца.",
-				"An employment contract gives the right to ОМС only to citizens of EAEU states (Armenia, Belarus, Kazakhstan, Kyrgyzstan). A temporary residence permit, a residence permit or a refugee certificate is needed."))
+				"An employment contract gives the right to OMS only to citizens of EAEU states (Armenia, Belarus, Kazakhstan, Kyrgyzstan). A temporary residence permit, a residence permit or a refugee certificate is needed."))
 		}
 	}
 	c.docNumber(p, d.Type, d.Series, d.Number)

@@ -392,11 +392,11 @@ func uploader(meta events.Metadata) (string, error) {
 	case meta.Actor.Role == events.RoleOperator:
 		return "", cmderr.New(cmderr.Forbidden, "on_behalf_required", cmderr.T(
 			"Оператор МФЦ загружает документы только от имени заявителя: укажите заявителя.",
-			"An МФЦ operator uploads documents only on behalf of an applicant: name the applicant."))
+			"An MFC operator uploads documents only on behalf of an applicant: name the applicant."))
 	}
 	return "", cmderr.New(cmderr.Forbidden, "wrong_role", cmderr.T(
 		"Загружать документы может только заявитель или оператор МФЦ от его имени.",
-		"Only the applicant, or an МФЦ operator on their behalf, may upload documents."))
+		"Only the applicant, or an MFC operator on their behalf, may upload documents."))
 }
 
 // Lookup returns the record of an upload; ok is false for an unknown id.

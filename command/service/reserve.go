@@ -138,7 +138,7 @@ func (s *Service) documentSlot(key, applicantID string, operator bool) slot {
 				// are not this caller's business.
 				msg := cmderr.T(
 					"По этому документу, удостоверяющему личность, уже подано заявление из другой учётной записи. Если документ ваш, обратитесь в страховую медицинскую организацию или МФЦ с паспортом.",
-					"An application for this identity document has already been submitted from another account. If the document is yours, contact the insurer or an МФЦ office with your passport.")
+					"An application for this identity document has already been submitted from another account. If the document is yours, contact the insurer or an MFC office with your passport.")
 				if operator {
 					msg = cmderr.T(
 						"По этому документу, удостоверяющему личность, уже подано заявление из другой учётной записи. Сверьте серию и номер с паспортом заявителя; если они верны, заявителю нужно обратиться в страховую медицинскую организацию с паспортом.",

@@ -139,7 +139,7 @@ func TestNoticesSayAnOperatorActed(t *testing.T) {
 	}
 	for _, typ := range []string{"ApplicationSubmitted", "AddressChanged", "PolicyRenewed", "ApplicationWithdrawn", "ConsentWithdrawn", "InfoProvided"} {
 		n, ok := notify(v, rec(typ, events.RoleOperator), 10)
-		if !ok || !strings.Contains(n.Body.RU, "оператор МФЦ от вашего имени") || !strings.Contains(n.Body.EN, "on your behalf by an МФЦ operator") {
+		if !ok || !strings.Contains(n.Body.RU, "оператор МФЦ от вашего имени") || !strings.Contains(n.Body.EN, "on your behalf by an MFC operator") {
 			t.Errorf("%s by an operator: %v %+v", typ, ok, n.Body)
 		}
 		n, ok = notify(v, rec(typ, events.RoleApplicant), 10)

@@ -242,7 +242,7 @@ func notify(v *appview.View, ev eventstore.Recorded, slaDays int) (Notification,
 			enDays = "working day"
 		}
 		n.Body = Text{fmt.Sprintf("Мы получили ваше заявление на полис ОМС. Срок рассмотрения — до %d %s.", slaDays, ruDays),
-			fmt.Sprintf("We have received your application for an ОМС policy. It will be reviewed within %d %s.", slaDays, enDays)}
+			fmt.Sprintf("We have received your application for an OMS policy. It will be reviewed within %d %s.", slaDays, enDays)}
 	case "InfoRequested":
 		n.Title = Text{"Нужны дополнительные сведения", "More information is needed"}
 		n.Body = Text{"Специалист задал вопросы по заявлению. Ответьте в личном кабинете.",
@@ -255,14 +255,14 @@ func notify(v *appview.View, ev eventstore.Recorded, slaDays int) (Notification,
 		n.Title = Text{"В оформлении полиса отказано", "Application rejected"}
 		n.Body = rejectionText(v.Decision)
 	case "PolicyIssued":
-		n.Title = Text{"Полис ОМС оформлен", "Your ОМС policy is issued"}
+		n.Title = Text{"Полис ОМС оформлен", "Your OMS policy is issued"}
 		ru, en := dateText(v.Policy.ValidTo)
 		n.Body = Text{fmt.Sprintf("ЕНП %s, действует до %s. Выписку можно скачать в кабинете.", v.Policy.ENP, ru),
-			fmt.Sprintf("Policy number (ЕНП) %s, valid until %s. You can download the extract in your cabinet.", v.Policy.ENP, en)}
+			fmt.Sprintf("Policy number (ENP) %s, valid until %s. You can download the extract in your cabinet.", v.Policy.ENP, en)}
 	case "AddressChanged":
 		n.Title = Text{"Адрес изменён, полис переоформлен", "Address changed, policy reissued"}
 		n.Body = Text{fmt.Sprintf("Новая версия документа полиса: %d. Номер полиса (ЕНП) не изменился.", v.Policy.Document.Version),
-			fmt.Sprintf("New policy document version: %d. Your policy number (ЕНП) stays the same.", v.Policy.Document.Version)}
+			fmt.Sprintf("New policy document version: %d. Your policy number (ENP) stays the same.", v.Policy.Document.Version)}
 	case "PolicyRenewed":
 		n.Title = Text{"Полис продлён", "Policy renewed"}
 		ru, en := dateText(v.Policy.ValidTo)
@@ -324,7 +324,7 @@ func notify(v *appview.View, ev eventstore.Recorded, slaDays int) (Notification,
 		// What an operator did for the applicant, the applicant learns of
 		// it: the one check there is that it was asked for.
 		n.Body.RU += " Это сделал оператор МФЦ от вашего имени. Если вы не обращались в МФЦ, сообщите в страховую медицинскую организацию."
-		n.Body.EN += " This was done on your behalf by an МФЦ operator. If you did not visit an МФЦ, tell the medical insurer."
+		n.Body.EN += " This was done on your behalf by an MFC operator. If you did not visit an MFC, tell the medical insurer."
 	}
 	return n, true
 }
@@ -343,7 +343,7 @@ func dateText(d string) (ru, en string) {
 // reviewer's own words follow as they were written, in whatever language:
 // the English reader at least learns the reason from its code.
 var rejectReasons = map[string]Text{
-	schema.RejectNotEligible:      {"нет права на полис ОМС", "not eligible for an ОМС policy"},
+	schema.RejectNotEligible:      {"нет права на полис ОМС", "not eligible for an OMS policy"},
 	schema.RejectInvalidDocuments: {"документы недействительны", "the documents are invalid"},
 	schema.RejectNoResponse:       {"нет ответа на запрос сведений", "no answer to the request for information"},
 	schema.RejectDuplicate:        {"повторное заявление", "a duplicate application"},

@@ -243,10 +243,10 @@ func (h *handlers) cabinet(c *fiber.Ctx) error {
 		}
 		if applicant == "" {
 			return problem(c, cmderr.BadRequest, "no_applicant",
-				"Оператор МФЦ указывает заявителя: ?applicant=<id>.", "An МФЦ operator names the applicant: ?applicant=<id>.")
+				"Оператор МФЦ указывает заявителя: ?applicant=<id>.", "An MFC operator names the applicant: ?applicant=<id>.")
 		}
 	default:
-		return problem(c, cmderr.Forbidden, "wrong_role", "Кабинет доступен заявителю и оператору МФЦ.", "The cabinet is for applicants and МФЦ operators.")
+		return problem(c, cmderr.Forbidden, "wrong_role", "Кабинет доступен заявителю и оператору МФЦ.", "The cabinet is for applicants and MFC operators.")
 	}
 	if err := h.waitAfter(c, "cabinet"); err != nil || c.Response().StatusCode() >= 400 {
 		return err

@@ -103,7 +103,7 @@ func (h *handler) pdf(c *fiber.Ctx) error {
 	}
 	if Access(md, "\x00") == fiber.StatusForbidden {
 		return httpapi.Refuse(c, cmderr.Forbidden, "wrong_role", "Выписку о полисе может получить владелец полиса, оператор МФЦ от его имени или сотрудник страховщика.",
-			"The policy extract is for its holder, an МФЦ operator acting for them, or the insurer's staff.")
+			"The policy extract is for its holder, an MFC operator acting for them, or the insurer's staff.")
 	}
 	enp := c.Params("enp")
 	if !validNumber(enp) {

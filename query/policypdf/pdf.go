@@ -113,7 +113,7 @@ func Render(w io.Writer, e Extract) error {
 	pdf.MultiCell(inner, 7, "ВЫПИСКА О ПОЛИСЕ ОБЯЗАТЕЛЬНОГО МЕДИЦИНСКОГО СТРАХОВАНИЯ", "", "C", false)
 	grey()
 	pdf.SetFont(FontName, "", 9)
-	pdf.CellFormat(inner, 5, "Extract of the compulsory medical insurance (ОМС) policy", "", 1, "C", false, 0, "")
+	pdf.CellFormat(inner, 5, "Extract of the compulsory medical insurance (OMS) policy", "", 1, "C", false, 0, "")
 	pdf.Ln(4)
 	pdf.SetDrawColor(30, 70, 140)
 	pdf.SetLineWidth(0.6)

@@ -86,7 +86,7 @@ func TestEmailNotificationsExactlyOnceAcrossRestart(t *testing.T) {
 		t.Errorf("Message-IDs are not distinct: %v", ids)
 	}
 	want := []string{"Заявление принято в работу / Application accepted for processing", "Нужны дополнительные сведения / More information is needed",
-		"Заявление одобрено / Application approved", "Полис ОМС оформлен / Your ОМС policy is issued"}
+		"Заявление одобрено / Application approved", "Полис ОМС оформлен / Your OMS policy is issued"}
 	for i, w := range want {
 		if subjects[i] != w {
 			t.Errorf("letter %d: %q, want %q", i, subjects[i], w)

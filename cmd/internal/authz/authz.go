@@ -294,7 +294,7 @@ func Middleware(o Options) fiber.Handler {
 			if err != nil {
 				ref.Status, ref.Code = fiber.StatusForbidden, "on_behalf_required"
 				ref.RU = "Оператор МФЦ действует только от имени заявителя: укажите одного заявителя в X-On-Behalf-Of или ?applicant=."
-				ref.EN = "An МФЦ operator acts only on behalf of an applicant: name one applicant in X-On-Behalf-Of or ?applicant=."
+				ref.EN = "An MFC operator acts only on behalf of an applicant: name one applicant in X-On-Behalf-Of or ?applicant=."
 				return refuse(c, ref)
 			}
 			// Handlers read the applicant from the metadata; make it the

@@ -345,7 +345,7 @@ func TestSeedJourneyInBrowser(t *testing.T) {
 	s.shot("form-scans-uploaded")
 	// Switching the language reloads the page: what was typed and uploaded
 	// is kept (the tab's draft), and survives the switch back.
-	for _, lang := range []struct{ h1, uploaded string }{{"Application for an ОМС policy", "File uploaded earlier"}, {"Заявление на полис ОМС", "Файл загружен ранее"}} {
+	for _, lang := range []struct{ h1, uploaded string }{{"Application for an OMS policy", "File uploaded earlier"}, {"Заявление на полис ОМС", "Файл загружен ранее"}} {
 		s.do("switch the language", chromedp.Click(chromedp.CSS(`a.lang`)), chromedp.WaitVisible(chromedp.ID("step-personal")))
 		s.see("h1", lang.h1)
 		if last, region := s.value("f-applicant-lastName"), s.value("f-address-region"); last != "Каримов" || region != "77" {

@@ -88,7 +88,7 @@ func Operations() []Operation {
 		{Method: "GET", Path: "/api/v1/documents/:id", tag: "documents", sum: "Download a scan (its owner, reviewers, auditors)", status: 200,
 			media: []string{"application/pdf", "image/jpeg", "image/png"}, audited: true},
 
-		{Method: "POST", Path: "/api/v1/applications", tag: "commands", sum: "SubmitApplication: open an application (applicant, or МФЦ operator with X-On-Behalf-Of)",
+		{Method: "POST", Path: "/api/v1/applications", tag: "commands", sum: "SubmitApplication: open an application (applicant, or MFC operator with X-On-Behalf-Of)",
 			body: schema.Form{}, status: 201, resp: schema.CommandResult{}, command: true},
 	}
 	actions := map[string]struct {
@@ -101,7 +101,7 @@ func Operations() []Operation {
 		"provide-info":     {application.ProvideInfo{}, "ProvideInfo: the applicant answers, corrects the form, adds scans"},
 		"approve":          {application.Approve{}, "Approve: the assigned reviewer's positive decision"},
 		"reject":           {application.Reject{}, "Reject: the assigned reviewer's negative decision with a reason"},
-		"issue-policy":     {application.IssuePolicy{}, "IssuePolicy: issue the policy of an approved application (a ЕНП is reserved)"},
+		"issue-policy":     {application.IssuePolicy{}, "IssuePolicy: issue the policy of an approved application (a ENP is reserved)"},
 		"change-address":   {application.ChangeAddress{}, "ChangeAddress: a new address; the policy document is reissued"},
 		"renew":            {application.Renew{}, "Renew: a new policy term within the renewal window, optionally with a new residence document"},
 		"withdraw":         {application.Withdraw{}, "Withdraw: the applicant takes the application back before a decision"},
@@ -117,7 +117,7 @@ func Operations() []Operation {
 	}
 	ops = append(ops,
 		Operation{Method: "GET", Path: "/api/v1/cabinet", tag: "queries", sum: "The applicant's cabinet: applications, policy, inbox",
-			params: []param{afterParam, {"query", "applicant", "The applicant an МФЦ operator looks at (operators only).", "string"}}, status: 200, resp: cabinet.Doc{}, audited: true},
+			params: []param{afterParam, {"query", "applicant", "The applicant an MFC operator looks at (operators only).", "string"}}, status: 200, resp: cabinet.Doc{}, audited: true},
 		Operation{Method: "GET", Path: "/api/v1/reviewer/queue", tag: "queries", sum: "The reviewers' queue, by deadline (staff)",
 			params: []param{afterParam,
 				{"query", "status", "Comma-separated statuses, of: " + strings.Join(queryapi.QueueStatuses, ", ") + ".", "string"},
@@ -146,7 +146,7 @@ func Operations() []Operation {
 			more: []answer{{404, text("Нет заявления, нет такой ревизии (no_such_revision: detail называет существующие) или заявления на этот момент ещё не было (before_first_event).",
 				"No such application, no such revision (no_such_revision: the detail names those that exist), or the application did not exist yet at that time (before_first_event).")}}},
 		Operation{Method: "GET", Path: "/api/v1/applications/:id/access", tag: "audit", sum: "The staff access log: who of the staff read the application's personal data, what and when, oldest first (auditors)",
-			desc: "One entry per recorded read: the actor and role, on whose behalf (МФЦ operators), what was read (application, history, state, queue, cabinet, policy_pdf, document:<kind>), the route and the time.",
+			desc: "One entry per recorded read: the actor and role, on whose behalf (MFC operators), what was read (application, history, state, queue, cabinet, policy_pdf, document:<kind>), the route and the time.",
 			params: []param{afterParam,
 				{"query", "limit", "Page size, 1 to 1000 (default 100).", "integer"},
 				{"query", "cursor", "nextCursor of the previous page.", "string"}},
@@ -245,7 +245,7 @@ func Document() map[string]any {
 		}
 		if !op.public {
 			params = append(params,
-				map[string]any{"name": "X-On-Behalf-Of", "in": "header", "description": "The applicant an МФЦ operator acts for (operators only).", "schema": map[string]any{"type": "string"}},
+				map[string]any{"name": "X-On-Behalf-Of", "in": "header", "description": "The applicant an MFC operator acts for (operators only).", "schema": map[string]any{"type": "string"}},
 				map[string]any{"name": "X-Correlation-ID", "in": "header", "description": "An id tying this request to others of one flow, a UUID or up to 128 of [A-Za-z0-9-_.:]; it goes into the events' envelopes. Generated when absent; anything else is refused with 400 (bad_correlation_id).", "schema": map[string]any{"type": "string", "maxLength": 128}},
 			)
 		}
