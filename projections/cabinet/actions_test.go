@@ -192,3 +192,18 @@ func TestRejectionNoticeNamesTheReasonInBothLanguages(t *testing.T) {
 		}
 	}
 }
+
+// A renewal reminder for a term that ends with the residence document
+// says a new one is needed, which the renewal is refused without.
+func TestRenewalReminderAsksForANewResidenceDocument(t *testing.T) {
+	v := &appview.View{Status: appview.StatusPolicyActive, Policy: &appview.Policy{ENP: "1", ValidTo: "2026-12-26", Status: "active"}, Consent: &appview.Consent{}}
+	v.Form.ResidenceDocument.ExpiresAt = "2026-12-26"
+	n, ok := notify(v, recordedOf(t, "RenewalDue"), 0)
+	if !ok || !strings.Contains(n.Body.RU, "приложите новый") || !strings.Contains(n.Body.EN, "renew with a new one") {
+		t.Errorf("capped term: %+v", n.Body)
+	}
+	v.Form.ResidenceDocument.ExpiresAt = "2029-01-01"
+	if n, _ := notify(v, recordedOf(t, "RenewalDue"), 0); strings.Contains(n.Body.RU, "приложите новый") {
+		t.Errorf("a term the document outlives: %+v", n.Body)
+	}
+}

@@ -290,6 +290,12 @@ func notify(v *appview.View, ev eventstore.Recorded, slaDays int) (Notification,
 		ru, en := dateText(until)
 		n.Body = Text{"Срок действия полиса заканчивается " + ru + ". Продлите его в личном кабинете.",
 			"Your policy expires on " + en + ". Renew it in your cabinet."}
+		// A term that ends with the residence document can be renewed only
+		// with a new one, which the renewal is otherwise refused for.
+		if exp := v.Form.ResidenceDocument.ExpiresAt; until != "" && exp != "" && exp <= until {
+			n.Body.RU += " Документ, дающий право на полис, истекает тогда же: для продления приложите новый (РВП, ВНЖ, удостоверение беженца или трудовой договор)."
+			n.Body.EN += " The document that gives you the right to the policy expires then too: renew with a new one (a temporary residence permit, a residence permit, a refugee certificate or an employment contract)."
+		}
 	case "ApplicationWithdrawn":
 		n.Title = Text{"Заявление отозвано", "Application withdrawn"}
 		n.Body = Text{"Вы отозвали заявление.", "You have withdrawn the application."}
