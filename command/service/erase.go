@@ -131,6 +131,7 @@ func (s *Service) EraseApplicant(ctx context.Context, req Request, applicantID, 
 	}
 	var todo []string
 	var scans []string
+	var done []Result // erased before: a repeat lists them with their erasure
 	for _, id := range applicationIDs {
 		l, err := s.load(ctx, id)
 		if err != nil {
@@ -144,6 +145,9 @@ func (s *Service) EraseApplicant(ctx context.Context, req Request, applicantID, 
 				"Заявление "+id+" принадлежит другому заявителю.", "Application "+id+" belongs to another applicant."))
 		}
 		if l.state.Erased {
+			if r, ok := l.erasure(); ok {
+				done = append(done, Result{ApplicationID: id, Revision: r.Revision, Position: r.Position})
+			}
 			continue
 		}
 		// Decide now, before anything is destroyed: one application the
@@ -193,6 +197,7 @@ func (s *Service) EraseApplicant(ctx context.Context, req Request, applicantID, 
 		}
 		out.Applications = append(out.Applications, res)
 	}
+	out.Applications = append(out.Applications, done...)
 	s.log.InfoContext(ctx, "applicant data erased", "applicant", applicantID, "applications", len(out.Applications), "scans", out.ScansDeleted, "basis", basis)
 	return out, nil
 }
@@ -324,4 +329,14 @@ func (s *Service) accountApplications(ctx context.Context, applicantID string) (
 		}
 	}
 	return out, nil
+}
+
+// erasure finds the application's ApplicantDataErased record.
+func (l loaded) erasure() (eventstore.Recorded, bool) {
+	for i := len(l.recs) - 1; i >= 0; i-- {
+		if l.recs[i].Envelope.Type == schema.TypeApplicantDataErased {
+			return l.recs[i], true
+		}
+	}
+	return eventstore.Recorded{}, false
 }

@@ -118,3 +118,28 @@ func TestEraseRefusedWhenTheUploadScanTimesOut(t *testing.T) {
 		t.Fatalf("the refused erasure destroyed %+v", *destroyed)
 	}
 }
+
+// A repeated erasure lists the applications it covers, with the revision
+// and position of their erasure, as the first did: an empty list read as
+// "nothing of theirs was erased".
+func TestRepeatedErasureListsItsApplications(t *testing.T) {
+	keys := &keysAndBlobs{}
+	s, _ := newService(t, func(o *Options) { o.Keys, o.Blobs = keys, keys })
+	ctx := context.Background()
+	res, err := s.Submit(ctx, Request{Meta: applicant}, validForm("N7654323"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Handle(ctx, Request{Meta: applicant}, res.ApplicationID, application.Withdraw{}); err != nil {
+		t.Fatal(err)
+	}
+	admin := Request{Meta: events.Metadata{Actor: events.Actor{ID: "admin-1", Role: events.RoleAdmin}}}
+	first, err := s.EraseApplicant(ctx, admin, applicant.Actor.ID, "subject_request", []string{res.ApplicationID})
+	if err != nil || len(first.Applications) != 1 {
+		t.Fatalf("first erasure: %+v %v", first, err)
+	}
+	again, err := s.EraseApplicant(ctx, admin, applicant.Actor.ID, "subject_request", []string{res.ApplicationID})
+	if err != nil || len(again.Applications) != 1 || again.Applications[0] != first.Applications[0] {
+		t.Fatalf("repeated erasure: %+v %v, want the first's %+v", again, err, first.Applications)
+	}
+}
