@@ -3,6 +3,7 @@ package application_test
 import (
 	"encoding/json"
 	"slices"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -418,5 +419,24 @@ func TestHomePhoneIsStoredInE164(t *testing.T) {
 		if got := application.Normalize(f).Contacts.Phone; got != want {
 			t.Errorf("%q is stored as %q, want %q", in, got, want)
 		}
+	}
+}
+
+// Every named region is a known one, and every known one but the two
+// whose numbering sources disagree has a name.
+func TestRegionNames(t *testing.T) {
+	for i := range 100 {
+		code := fmt.Sprintf("%02d", i)
+		name, named := application.RegionName(code)
+		known := application.KnownRegion(code)
+		if named && !known {
+			t.Errorf("%s is named %q but not a known region", code, name)
+		}
+		if known && !named && code != "84" && code != "85" {
+			t.Errorf("%s is known but has no name", code)
+		}
+	}
+	if n, _ := application.RegionName("77"); n != "Москва" {
+		t.Errorf("77 is %q", n)
 	}
 }

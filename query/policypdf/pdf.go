@@ -14,6 +14,8 @@ import (
 
 	"github.com/go-pdf/fpdf"
 	qrcode "github.com/skip2/go-qrcode"
+
+	"github.com/omsonline/oms/command/application"
 )
 
 // The fonts are DejaVu Sans from Debian's fonts-dejavu-core; see
@@ -152,7 +154,7 @@ func Render(w io.Writer, e Extract) error {
 		{"Дата рождения", "Date of birth", ruDate(e.BirthDate)},
 		{"Гражданство", "Citizenship", e.Citizenship},
 		{"Страховщик, выдавший полис", "Issuing body", e.Issuer},
-		{"Субъект РФ страхования", "Region of insurance", e.Region},
+		{"Субъект РФ страхования", "Region of insurance", regionText(e.Region)},
 		{"Бланк полиса", "Policy document", fmt.Sprintf("№ %s, версия %d / version %d", e.DocNumber, e.DocVersion, e.DocVersion)},
 		{"Дата выдачи бланка", "Document issued", ruDate(e.DocIssuedAt)},
 	}
@@ -204,6 +206,15 @@ func Render(w io.Writer, e Extract) error {
 
 // drawQR draws the code as filled squares, so it stays sharp at any zoom
 // and adds no image to the file.
+// regionText is the region's code with the subject's name, which a clinic
+// reading the extract knows where a bare "77" means little.
+func regionText(code string) string {
+	if name, ok := application.RegionName(code); ok {
+		return code + " — " + name
+	}
+	return code
+}
+
 // wrapAtHyphens breaks text into lines no wider than width, in the current
 // font, between words and also after a hyphen: fpdf breaks at spaces only,
 // and cut a long double-barrelled name in the middle of a word, which on
