@@ -2,8 +2,8 @@ package application_test
 
 import (
 	"encoding/json"
-	"slices"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
