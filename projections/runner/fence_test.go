@@ -165,6 +165,21 @@ func (s *stalled) Flush(ctx context.Context, w []readstore.Write, cp readstore.C
 	return err
 }
 
+// wakeRefused lets the held flush go on and wants the store to refuse
+// it for its token.
+func (s *stalled) wakeRefused(t *testing.T, what string) {
+	t.Helper()
+	close(s.gate)
+	select {
+	case err := <-s.ended:
+		if !errors.Is(err, readstore.ErrFenced) {
+			t.Fatalf("%s ended with %v, want readstore.ErrFenced", what, err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("%s did not end", what)
+	}
+}
+
 // startTerm runs the counter for one lease term with token, writing
 // through store, fed from base's checkpoints. Its Fence always says yes:
 // a paused node never learns it lost the lease.
@@ -212,15 +227,7 @@ func TestStoreRefusesAStalledTermsWrite(t *testing.T) {
 		t.Fatalf("the next term counted %d, want 3", n)
 	}
 
-	close(slow.gate) // the paused node wakes and finishes its write
-	select {
-	case err := <-slow.ended:
-		if !errors.Is(err, readstore.ErrFenced) {
-			t.Fatalf("the stalled write ended with %v, want readstore.ErrFenced", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("the stalled write did not end")
-	}
+	slow.wakeRefused(t, "the stalled write") // the paused node wakes and finishes its write
 	if n := g.count(t, "s"); n != 3 {
 		t.Errorf("after the stalled write s counts %d, want the next term's 3", n)
 	}
@@ -282,15 +289,7 @@ func TestAFencedOffSwitchLeavesTheReadersAlone(t *testing.T) {
 		t.Fatalf("after the next term's rebuild the readers are on %s, want counts_g2", a)
 	}
 
-	close(slow.gate)
-	select {
-	case err := <-slow.ended:
-		if !errors.Is(err, readstore.ErrFenced) {
-			t.Fatalf("the paused switch's flush ended with %v, want readstore.ErrFenced", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("the paused switch's flush did not end")
-	}
+	slow.wakeRefused(t, "the paused switch's flush")
 	if err := <-rebuilt; !errors.Is(err, readstore.ErrFenced) {
 		t.Fatalf("the paused rebuild ended with %v, want readstore.ErrFenced", err)
 	}
