@@ -23,6 +23,7 @@ import (
 	"github.com/omsonline/oms/events"
 	"github.com/omsonline/oms/events/eventstore"
 	"github.com/omsonline/oms/events/schema"
+	"github.com/omsonline/oms/projections/appview"
 	"github.com/omsonline/oms/projections/cabinet"
 	"github.com/omsonline/oms/projections/calendar"
 	"github.com/omsonline/oms/projections/readstore"
@@ -55,6 +56,9 @@ type Deps struct {
 	// Logger receives the access log's failures and those of reading the
 	// event log's end for ?after=; nil means slog.Default().
 	Logger *slog.Logger
+	// RenewalWindowDays is how many days before a policy ends its renewal
+	// opens (application.Config's; 30 when zero).
+	RenewalWindowDays int
 	// MayAct says whether a role may give an application a command (the
 	// authorization matrix's answer); the cabinet lists an operator only
 	// the actions it allows. Nil lists an operator none: a missing wiring
@@ -69,6 +73,9 @@ func Register(r fiber.Router, d Deps) {
 	}
 	if d.Calendar == nil {
 		d.Calendar = calendar.Default()
+	}
+	if d.RenewalWindowDays <= 0 {
+		d.RenewalWindowDays = 30
 	}
 	if d.Now == nil {
 		d.Now = time.Now
@@ -280,11 +287,26 @@ func (h *handlers) cabinet(c *fiber.Ctx) error {
 	if md.Actor.Role != events.RoleApplicant {
 		keep = func(action string) bool { return h.d.MayAct != nil && h.d.MayAct(md.Actor.Role, action) }
 	}
-	body, err := forReader(doc.Body, keep)
+	body, err := forReader(doc.Body, keep, renewOpen(h.d.Now(), h.d.RenewalWindowDays))
 	if err != nil {
 		return err
 	}
 	return sendRaw(c, body, normalizeCabinet)
+}
+
+// renewOpen says whether the renewal window of a policy is open on now's
+// date in Moscow: the cabinet offers "renew" from the reminder on, which
+// the scheduler records when the window opens, and a scheduler that is
+// late (or down) must not hide from API clients what the command takes
+// and the pages offer by date.
+func renewOpen(now time.Time, window int) func(p *appview.Policy) bool {
+	msk := time.FixedZone("MSK", 3*60*60)
+	y, m, d := now.In(msk).Date()
+	today := time.Date(y, m, d, 0, 0, 0, 0, msk)
+	return func(p *appview.Policy) bool {
+		validTo, err := time.ParseInLocation(time.DateOnly, p.ValidTo, msk)
+		return err == nil && !today.Before(validTo.AddDate(0, 0, -window))
+	}
 }
 
 // hasStaffID reports whether a stored cabinet names a member of staff: a
@@ -313,8 +335,10 @@ func hasStaffID(body []byte) bool {
 // as one stored since: its readers are the applicant and МФЦ operators,
 // and a rebuild should not be what stands between them and the insurer's
 // internal ids.
-func forReader(body []byte, keep func(action string) bool) ([]byte, error) {
-	if keep == nil && !hasStaffID(body) {
+func forReader(body []byte, keep func(action string) bool, renewOpen func(*appview.Policy) bool) ([]byte, error) {
+	// Only an active policy can lack a renewal that its window allows.
+	active := bytes.Contains(body, []byte(`"status":"`+appview.StatusPolicyActive+`"`))
+	if keep == nil && !active && !hasStaffID(body) {
 		return body, nil
 	}
 	var doc cabinet.Doc
@@ -322,6 +346,13 @@ func forReader(body []byte, keep func(action string) bool) ([]byte, error) {
 		return nil, fmt.Errorf("httpapi: cabinet: %w", err)
 	}
 	doc = cabinet.ForOwner(doc)
+	for i := range doc.Applications {
+		a := &doc.Applications[i]
+		if a.Status == appview.StatusPolicyActive && a.Policy != nil && a.Erased == nil && !a.Consent.Withdrawn() &&
+			!slices.Contains(a.Actions, "renew") && renewOpen(a.Policy) {
+			a.Actions = append(slices.Clone(a.Actions), "renew")
+		}
+	}
 	if keep != nil {
 		for i := range doc.Applications {
 			a := &doc.Applications[i]

@@ -3,6 +3,7 @@ package httpapi_test
 import (
 	"bytes"
 	"encoding/json"
+	"slices"
 	"testing"
 	"time"
 
@@ -82,6 +83,41 @@ func TestOwnersDoNotSeeStaffIDs(t *testing.T) {
 	for _, id := range staffIDs {
 		if !bytes.Contains(body, []byte(id)) {
 			t.Errorf("the auditor's view lacks %s: %s", id, body)
+		}
+	}
+}
+
+// The cabinet offers "renew" once the window opens by date, though the
+// scheduler's reminder (which adds it to the stored cabinet) has not come
+// yet; not before the window, and not after the consent's withdrawal.
+func TestCabinetOffersRenewalByDate(t *testing.T) {
+	e := newTestEnv(t) // the clock says 2026-03-01
+	policy := func(validTo string) *appview.Policy {
+		return &appview.Policy{ENP: "9000000000000016", ValidFrom: "2025-04-01", ValidTo: validTo, Status: "active"}
+	}
+	withdrawn := &appview.Consent{WithdrawnAt: time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC)}
+	stored, err := json.Marshal(cabinet.Doc{ApplicantID: "alice", Applications: []cabinet.Application{
+		{ApplicationID: "in-window", Status: appview.StatusPolicyActive, Policy: policy("2026-03-20"), Actions: []string{"change-address"}},
+		{ApplicationID: "window-opens-today", Status: appview.StatusPolicyActive, Policy: policy("2026-03-31"), Actions: []string{"change-address"}},
+		{ApplicationID: "before-window", Status: appview.StatusPolicyActive, Policy: policy("2026-04-01"), Actions: []string{"change-address"}},
+		{ApplicationID: "consent-withdrawn", Status: appview.StatusPolicyActive, Policy: policy("2026-03-20"), Consent: withdrawn, Actions: []string{}},
+	}, PastPolicies: []appview.Policy{}, Inbox: []cabinet.Notification{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.put(t, cabinet.Collection, readstore.Doc{ID: "alice", Body: stored})
+	a := e.get(t, "/api/v1/cabinet", events.RoleApplicant, "alice")
+	if a.status != 200 {
+		t.Fatalf("cabinet: %d %s", a.status, a.body)
+	}
+	var doc cabinet.Doc
+	if err := json.Unmarshal(a.body, &doc); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]bool{"in-window": true, "window-opens-today": true, "before-window": false, "consent-withdrawn": false}
+	for _, app := range doc.Applications {
+		if got := slices.Contains(app.Actions, "renew"); got != want[app.ApplicationID] {
+			t.Errorf("%s: renew offered %v, want %v (actions %v)", app.ApplicationID, got, want[app.ApplicationID], app.Actions)
 		}
 	}
 }
