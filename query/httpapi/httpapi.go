@@ -88,7 +88,9 @@ func Register(r fiber.Router, d Deps) {
 	r.Get("/api/v1/cabinet", only("after", "applicant"), h.cabinet)
 	r.Get("/api/v1/reviewer/queue", only("after", "status", "region", "assignee", "overdue", "limit", "cursor"), h.queue)
 	r.Get("/api/v1/applications/by-number/:number", only("after"), h.byNumber)
-	r.Get("/api/v1/applications/:id", only("after"), h.application)
+	// applicant: an МФЦ operator may name the applicant here as in the
+	// header (the authorization middleware checks the two agree).
+	r.Get("/api/v1/applications/:id", only("after", "applicant"), h.application)
 	// revision and at are taken to be refused with a pointer to /state.
 	r.Get("/api/v1/applications/:id/history", only("after", "limit", "cursor", "revision", "at"), h.history)
 	r.Get("/api/v1/applications/:id/state", only("revision", "at"), h.state)
@@ -107,7 +109,8 @@ func only(params ...string) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		var unknown string
 		c.Request().URI().QueryArgs().VisitAll(func(k, _ []byte) {
-			if unknown == "" && !known[string(k)] {
+			// "_" is a client's cache-buster (?_=1712345678), no question.
+			if unknown == "" && !known[string(k)] && string(k) != "_" {
 				unknown = string(k)
 			}
 		})

@@ -60,6 +60,7 @@ func TestQueueRefusesFiltersAndCursorsThatMatchNothing(t *testing.T) {
 	for _, r := range []string{"01", "77", "95"} {
 		page("?region=" + r)
 	}
+	page("?status=submitted&_=1712345678") // a client's cache-buster
 
 	cursor := func(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
 	for _, tc := range []struct {

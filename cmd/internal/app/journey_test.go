@@ -654,6 +654,18 @@ func TestQueuePageFiltersByAReviewersID(t *testing.T) {
 	}
 }
 
+// An МФЦ operator may name the applicant in ?applicant= instead of the
+// header, as the refusal without either tells them to, on the application
+// view too.
+func TestOperatorNamesTheApplicantInTheQuery(t *testing.T) {
+	a, cfg := startApp(t)
+	c := newClient(t, a, cfg)
+	p := karimov("query-named", "QN1234567")
+	r, _ := c.submit(p, c.token("applicant", p.Subject), "")
+	op := c.token("operator", "op-q")
+	c.must(req{method: "GET", path: fmt.Sprintf("/api/v1/applications/%s?after=%d&applicant=%s", r.ApplicationID, r.Position, p.Subject), token: op}, 200, nil)
+}
+
 // An operator who opens the cabinet of an account with no applications
 // (a mistyped number, or a first visit) is told so and asked to check,
 // not shown an applicant's "you have no applications yet".
