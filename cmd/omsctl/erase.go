@@ -50,11 +50,17 @@ confirms it.`,
 			if err := api.do("POST", "/api/v1/admin/applicants/"+url.PathEscape(args[0])+"/erase", map[string]string{"basis": basis}, &out); err != nil {
 				return err
 			}
-			what := fmt.Sprintf("erasure recorded in %d application(s), %d scan(s) deleted", len(out.Applications), out.ScansDeleted)
-			if len(out.Applications) == 0 && out.ScansDeleted == 0 {
-				// A repeat, or an applicant with nothing but a key: omsd
-				// does not say which.
-				what = "no erasure recorded anew and no scan deleted (erased before, or nothing but the key was left)"
+			what := fmt.Sprintf("erasure recorded in %d application(s), %d scan(s) deleted", out.RecordedNow, out.ScansDeleted)
+			if before := len(out.Applications) - out.RecordedNow; before > 0 {
+				what += fmt.Sprintf("; %d application(s) erased before", before)
+			}
+			if out.RecordedNow == 0 && out.ScansDeleted == 0 {
+				what = "no erasure recorded anew and no scan deleted"
+				if len(out.Applications) > 0 {
+					what += fmt.Sprintf(" (%d application(s) erased before)", len(out.Applications))
+				} else {
+					what += " (nothing but the data key was left)"
+				}
 			}
 			if out.KeyDestroyed {
 				what += "; their data key is destroyed"

@@ -36,9 +36,14 @@ type BlobDeleter interface {
 
 // Erasure is the outcome of EraseApplicant.
 type Erasure struct {
-	ApplicantID  string   `json:"applicantId"`
+	ApplicantID string `json:"applicantId"`
+	// Applications are the applicant's applications with the record of
+	// their erasure: made now, or, for one erased before, that one.
 	Applications []Result `json:"applications"`
-	ScansDeleted int      `json:"scansDeleted"`
+	// RecordedNow counts the applications whose erasure this call
+	// recorded; on a repeat it is 0.
+	RecordedNow  int `json:"recordedNow"`
+	ScansDeleted int `json:"scansDeleted"`
 	// KeyDestroyed is true once the applicant's data key is gone: every
 	// scan they uploaded, referred to by an application or not, is then
 	// ciphertext nobody can open.
@@ -197,6 +202,7 @@ func (s *Service) EraseApplicant(ctx context.Context, req Request, applicantID, 
 		}
 		out.Applications = append(out.Applications, res)
 	}
+	out.RecordedNow = len(out.Applications)
 	out.Applications = append(out.Applications, done...)
 	s.log.InfoContext(ctx, "applicant data erased", "applicant", applicantID, "applications", len(out.Applications), "scans", out.ScansDeleted, "basis", basis)
 	return out, nil

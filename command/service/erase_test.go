@@ -142,4 +142,7 @@ func TestRepeatedErasureListsItsApplications(t *testing.T) {
 	if err != nil || len(again.Applications) != 1 || again.Applications[0] != first.Applications[0] {
 		t.Fatalf("repeated erasure: %+v %v, want the first's %+v", again, err, first.Applications)
 	}
+	if first.RecordedNow != 1 || again.RecordedNow != 0 {
+		t.Fatalf("recorded now: first %d, repeat %d; want 1 and 0", first.RecordedNow, again.RecordedNow)
+	}
 }
