@@ -19,7 +19,7 @@ func eraseCmd(cfg *config.Config) *cobra.Command {
 	var yes bool
 	c := &cobra.Command{
 		Use:   "erase APPLICANT_ID --basis BASIS --yes",
-		Short: "Erase an applicant's personal data (152-ФЗ art. 21): destroy their key and scans, record the erasure",
+		Short: "Erase an applicant's personal data (Federal Law 152-FZ, art. 21): destroy their key and scans, record the erasure",
 		Long: `erase asks a running omsd, as an administrator, to erase every application of
 the applicant: their data key is destroyed, their scans deleted, and each
 application records the erasure and its basis. omsd refuses while an

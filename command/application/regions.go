@@ -34,9 +34,10 @@ var regions = func() map[string]bool {
 func KnownRegion(code string) bool { return regions[code] }
 
 // regionNames name the subjects, in Russian, for documents a clinic reads
-// (the policy extract). 84 and 85, whose subjects the published lists give
-// the other way round from one another, have none: a wrong name on an
-// official extract is worse than the bare code.
+// (the policy extract). 84 and 85 have none: which of them is the Kherson
+// and which the Zaporozhye oblast in the address classifier could not be
+// confirmed from an official list here, and a wrong name on an official
+// extract is worse than the bare code.
 var regionNames = map[string]string{
 	"01": "Республика Адыгея",
 	"02": "Республика Башкортостан",

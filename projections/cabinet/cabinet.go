@@ -290,12 +290,11 @@ func notify(v *appview.View, ev eventstore.Recorded, slaDays int) (Notification,
 		ru, en := dateText(until)
 		n.Body = Text{"Срок действия полиса заканчивается " + ru + ". Продлите его в личном кабинете.",
 			"Your policy expires on " + en + ". Renew it in your cabinet."}
-		// A term that ends with the residence document can be renewed only
-		// with a new one, which the renewal is otherwise refused for.
-		if exp := v.Form.ResidenceDocument.ExpiresAt; until != "" && exp != "" && exp <= until {
-			n.Body.RU += " Документ, дающий право на полис, истекает тогда же: для продления приложите новый (РВП, ВНЖ, удостоверение беженца или трудовой договор)."
-			n.Body.EN += " The document that gives you the right to the policy expires then too: renew with a new one (a temporary residence permit, a residence permit, a refugee certificate or an employment contract)."
-		}
+		// Said to everyone, not worked out from the residence document's
+		// expiry: that is personal data, which an erasure replaces, and a
+		// notice built from it differed from its rebuild and kept the date.
+		n.Body.RU += " Если документ, дающий право на полис, истекает к этой дате, приложите к продлению новый (РВП, ВНЖ или удостоверение беженца; гражданам ЕАЭС — трудовой договор)."
+		n.Body.EN += " If the document that gives you the right to the policy expires by then, attach a new one to the renewal (a temporary residence permit, a residence permit or a refugee certificate; for citizens of EAEU states, an employment contract)."
 	case "ApplicationWithdrawn":
 		n.Title = Text{"Заявление отозвано", "Application withdrawn"}
 		n.Body = Text{"Вы отозвали заявление.", "You have withdrawn the application."}

@@ -204,8 +204,6 @@ func Render(w io.Writer, e Extract) error {
 	return nil
 }
 
-// drawQR draws the code as filled squares, so it stays sharp at any zoom
-// and adds no image to the file.
 // regionText is the region's code with the subject's name, which a clinic
 // reading the extract knows where a bare "77" means little.
 func regionText(code string) string {
@@ -258,6 +256,8 @@ func hyphenParts(word string) []string {
 	}
 }
 
+// drawQR draws the code as filled squares, so it stays sharp at any zoom
+// and adds no image to the file.
 func drawQR(pdf *fpdf.Fpdf, content string, x, y, size float64) error {
 	q, err := qrcode.New(content, qrcode.Medium)
 	if err != nil {

@@ -101,11 +101,11 @@ func Operations() []Operation {
 		"provide-info":     {application.ProvideInfo{}, "ProvideInfo: the applicant answers, corrects the form, adds scans"},
 		"approve":          {application.Approve{}, "Approve: the assigned reviewer's positive decision"},
 		"reject":           {application.Reject{}, "Reject: the assigned reviewer's negative decision with a reason"},
-		"issue-policy":     {application.IssuePolicy{}, "IssuePolicy: issue the policy of an approved application (a ENP is reserved)"},
+		"issue-policy":     {application.IssuePolicy{}, "IssuePolicy: issue the policy of an approved application (an ENP is reserved)"},
 		"change-address":   {application.ChangeAddress{}, "ChangeAddress: a new address; the policy document is reissued"},
 		"renew":            {application.Renew{}, "Renew: a new policy term within the renewal window, optionally with a new residence document"},
 		"withdraw":         {application.Withdraw{}, "Withdraw: the applicant takes the application back before a decision"},
-		"withdraw-consent": {application.WithdrawConsent{}, "WithdrawConsent: the applicant withdraws the consent to processing personal data (152-ФЗ art. 9); an open application closes, an issued policy's record is kept as the law requires"},
+		"withdraw-consent": {application.WithdrawConsent{}, "WithdrawConsent: the applicant withdraws the consent to processing personal data (Federal Law 152-FZ, art. 9); an open application closes, an issued policy's record is kept as the law requires"},
 	}
 	for _, a := range commandapi.Actions {
 		act, ok := actions[a]
@@ -162,7 +162,7 @@ func Operations() []Operation {
 			more: []answer{{409, text("Сообщение снова не применилось (replay_failed; detail говорит, сколько применилось до него) или проекции работают на другом узле (not_leader).",
 				"A message failed again (replay_failed; the detail says how many were replayed before it), or the projections run on another node (not_leader).")}}},
 		Operation{Method: "POST", Path: "/api/v1/admin/applicants/:id/erase", tag: "admin",
-			sum:  "EraseApplicantData: destroy the applicant's data key, delete their scans and record the erasure in each application (152-ФЗ art. 21)",
+			sum:  "EraseApplicantData: destroy the applicant's data key, delete their scans and record the erasure in each application (Federal Law 152-FZ, art. 21)",
 			desc: "Refused (409) while an application is being processed or an issued policy's record must still be kept. 200 once every read model shows the erasure; 202 if the erasure is recorded but the read models have not caught up yet.",
 			body: eraseBody{}, status: 200, resp: admin.ErasureResponse{},
 			more: []answer{
