@@ -303,11 +303,10 @@ func (h *handlers) cabinet(c *fiber.Ctx) error {
 // late (or down) must not hide from API clients what the command takes
 // and the pages offer by date.
 func renewOpen(now time.Time, window int) func(p *appview.Policy) bool {
-	msk := time.FixedZone("MSK", 3*60*60)
-	y, m, d := now.In(msk).Date()
-	today := time.Date(y, m, d, 0, 0, 0, 0, msk)
+	y, m, d := now.In(moscow).Date()
+	today := time.Date(y, m, d, 0, 0, 0, 0, moscow)
 	return func(p *appview.Policy) bool {
-		validTo, err := time.ParseInLocation(time.DateOnly, p.ValidTo, msk)
+		validTo, err := time.ParseInLocation(time.DateOnly, p.ValidTo, moscow)
 		return err == nil && !today.Before(validTo.AddDate(0, 0, -window))
 	}
 }
