@@ -165,6 +165,16 @@ func (s *stalled) Flush(ctx context.Context, w []readstore.Write, cp readstore.C
 	return err
 }
 
+// waitHeld waits until the flush to hold has reached the store.
+func (s *stalled) waitHeld(t *testing.T, what string) {
+	t.Helper()
+	select {
+	case <-s.held:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("%s never reached the store", what)
+	}
+}
+
 // wakeRefused lets the held flush go on and wants the store to refuse
 // it for its token.
 func (s *stalled) wakeRefused(t *testing.T, what string) {
@@ -213,11 +223,7 @@ func TestStoreRefusesAStalledTermsWrite(t *testing.T) {
 	stale := start(slow, 5)
 	g := &rig{events: es, store: base, runner: stale}
 	g.tick(t, "s", false)
-	select {
-	case <-slow.held:
-	case <-time.After(10 * time.Second):
-		t.Fatal("the first term's flush never reached the store")
-	}
+	slow.waitHeld(t, "the first term's flush")
 
 	g.runner = start(base, 7) // the next term, after the lease expired
 	g.tick(t, "s", false)
@@ -273,11 +279,7 @@ func TestAFencedOffSwitchLeavesTheReadersAlone(t *testing.T) {
 		_, err := stale.Rebuild(ctx, "counter", runner.RebuildOptions{BatchSize: 4, DropDelay: time.Millisecond})
 		rebuilt <- err
 	}()
-	select {
-	case <-slow.held:
-	case <-time.After(10 * time.Second):
-		t.Fatal("the first term's rebuild never reached its switch")
-	}
+	slow.waitHeld(t, "the first term's rebuild switch")
 
 	next := start(base, 7) // after the lease expired
 	g.runner = next
