@@ -1,58 +1,22 @@
 package application
 
-import "strings"
-
-// iso3166Alpha3 is every officially assigned ISO 3166-1 alpha-3 code, as
-// data. A citizenship must be one of them (or StatelessCode).
-const iso3166Alpha3 = `
-ABW AFG AGO AIA ALA ALB AND ARE ARG ARM ASM ATA ATF ATG AUS AUT AZE
-BDI BEL BEN BES BFA BGD BGR BHR BHS BIH BLM BLR BLZ BMU BOL BRA BRB BRN BTN BVT BWA
-CAF CAN CCK CHE CHL CHN CIV CMR COD COG COK COL COM CPV CRI CUB CUW CXR CYM CYP CZE
-DEU DJI DMA DNK DOM DZA
-ECU EGY ERI ESH ESP EST ETH
-FIN FJI FLK FRA FRO FSM
-GAB GBR GEO GGY GHA GIB GIN GLP GMB GNB GNQ GRC GRD GRL GTM GUF GUM GUY
-HKG HMD HND HRV HTI HUN
-IDN IMN IND IOT IRL IRN IRQ ISL ISR ITA
-JAM JEY JOR JPN
-KAZ KEN KGZ KHM KIR KNA KOR KWT
-LAO LBN LBR LBY LCA LIE LKA LSO LTU LUX LVA
-MAC MAF MAR MCO MDA MDG MDV MEX MHL MKD MLI MLT MMR MNE MNG MNP MOZ MRT MSR MTQ MUS MWI MYS MYT
-NAM NCL NER NFK NGA NIC NIU NLD NOR NPL NRU NZL
-OMN
-PAK PAN PCN PER PHL PLW PNG POL PRI PRK PRT PRY PSE PYF
-QAT
-REU ROU RUS RWA
-SAU SDN SEN SGP SGS SHN SJM SLB SLE SLV SMR SOM SPM SRB SSD STP SUR SVK SVN SWE SWZ SXM SYC SYR
-TCA TCD TGO THA TJK TKL TKM TLS TON TTO TUN TUR TUV TWN TZA
-UGA UKR UMI URY USA UZB
-VAT VCT VEN VGB VIR VNM VUT
-WLF WSM
-YEM
-ZAF ZMB ZWE
-`
+import "github.com/omsonline/oms/events/schema"
 
 // Citizenship codes with a rule of their own.
 const (
 	// RussiaCode is refused: citizens of Russia get ОМС by another procedure.
 	RussiaCode = "RUS"
-	// StatelessCode is ICAO Doc 9303's code for a stateless person, whom
-	// 326-ФЗ insures on the same terms as foreign citizens.
-	StatelessCode = "XXA"
+	// StatelessCode is a stateless person, whom 326-ФЗ insures on the same
+	// terms as foreign citizens.
+	StatelessCode = schema.StatelessCode
 )
 
 // eaeuMembers are the EAEU member states other than Russia, whose citizens
 // are insured as workers under an employment contract.
 var eaeuMembers = map[string]bool{"ARM": true, "BLR": true, "KAZ": true, "KGZ": true}
 
-var countries = func() map[string]bool {
-	m := map[string]bool{StatelessCode: true}
-	for _, c := range strings.Fields(iso3166Alpha3) {
-		m[c] = true
-	}
-	return m
-}()
-
 // KnownCitizenship reports whether code is an ISO 3166-1 alpha-3 code or
 // StatelessCode.
-func KnownCitizenship(code string) bool { return countries[code] }
+func KnownCitizenship(code string) bool {
+	return code == StatelessCode || schema.IsCountryCode(code)
+}

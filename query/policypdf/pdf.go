@@ -16,6 +16,7 @@ import (
 	qrcode "github.com/skip2/go-qrcode"
 
 	"github.com/omsonline/oms/command/application"
+	"github.com/omsonline/oms/query/countrynames"
 )
 
 // The fonts are DejaVu Sans from Debian's fonts-dejavu-core; see
@@ -152,7 +153,7 @@ func Render(w io.Writer, e Extract) error {
 		{"Фамилия, имя, отчество", "Full name", e.FullName},
 		{"Имя латиницей", "Name in Latin letters", e.LatinName},
 		{"Дата рождения", "Date of birth", ruDate(e.BirthDate)},
-		{"Гражданство", "Citizenship", e.Citizenship},
+		{"Гражданство", "Citizenship", citizenshipText(e.Citizenship)},
 		{"Страховщик, выдавший полис", "Issuing body", e.Issuer},
 		{"Субъект РФ страхования", "Region of insurance", regionText(e.Region)},
 		{"Бланк полиса", "Policy document", fmt.Sprintf("№ %s, версия %d / version %d", e.DocNumber, e.DocVersion, e.DocVersion)},
@@ -211,6 +212,16 @@ func regionText(code string) string {
 		return code + " — " + name
 	}
 	return code
+}
+
+// citizenshipText names the citizenship in both of the extract's languages
+// with its code, since a clinic abroad may read it as well as one here.
+func citizenshipText(code string) string {
+	ru, en := countrynames.Name(code, "ru"), countrynames.Name(code, "en")
+	if ru == "" {
+		return code
+	}
+	return ru + " / " + en + " (" + code + ")"
 }
 
 // wrapAtHyphens breaks text into lines no wider than width, in the current

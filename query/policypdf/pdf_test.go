@@ -56,7 +56,7 @@ func TestRenderOneA4PageWithCyrillic(t *testing.T) {
 	if buf.Len() > 200<<10 {
 		t.Errorf("the extract is %d KB: the font should be subset", buf.Len()>>10)
 	}
-	checkExtract(t, buf.Bytes(), "1234 5678 9012 3452", "Каримов Бахтиёр Рустамович", "12.04.1990", "UZB", "77 — Москва",
+	checkExtract(t, buf.Bytes(), "1234 5678 9012 3452", "Каримов Бахтиёр Рустамович", "12.04.1990", "Узбекистан / Uzbekistan (UZB)", "77 — Москва",
 		"09.03.2027", "1234567890123452-02", "ВЫПИСКА О ПОЛИСЕ", "https://oms.example/verify/1234567890123452")
 }
 
@@ -78,4 +78,15 @@ func TestLongNamesBreakAtHyphens(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkExtract(t, buf.Bytes(), "Всеволожский", "Константинопольский-", "VSEVOLOZHSKIY", "KONSTANTINOPOLSKIY-")
+}
+
+// A citizenship with a long name wraps within its cell and keeps its code.
+func TestLongCountryNameWraps(t *testing.T) {
+	e := sample()
+	e.Citizenship = "COD"
+	var buf bytes.Buffer
+	if err := policypdf.Render(&buf, e); err != nil {
+		t.Fatal(err)
+	}
+	checkExtract(t, buf.Bytes(), "Демократическая Республика Конго", "Congo (COD)")
 }

@@ -71,8 +71,8 @@ func (m fieldMaker) options(f Field, keyPrefix string, values ...string) Field {
 	return f
 }
 
-// citizenships are offered in a datalist: the countries most applicants
-// come from; any other ISO code can still be typed.
+// citizenships head the form's datalist: the countries most applicants
+// come from. Every other country follows them, by name.
 var citizenships = []string{"UZB", "TJK", "KGZ", "KAZ", "ARM", "AZE", "BLR", "MDA", "UKR", "CHN", "VNM", "IND", "TUR", "XXA"}
 
 func applicantSection(l *Lang, prefix string, a schema.Applicant) Section {

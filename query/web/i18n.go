@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/omsonline/oms/events/piicrypt"
+	"github.com/omsonline/oms/query/countrynames"
 )
 
 // Lang is one message catalog. Keys are dotted ("cabinet.title"); values may
@@ -18,6 +19,9 @@ type Lang struct {
 	Code     string
 	Name     string // the language's name in itself, for the switch
 	messages map[string]string
+	// countries are the form's citizenship choices in this language, made
+	// once: naming and sorting 250 countries is not work for every page.
+	countries []Option
 }
 
 // Languages are the catalogs shipped, Russian first (the default).
@@ -34,7 +38,11 @@ func loadCatalogs() (map[string]*Lang, error) {
 		if err := json.Unmarshal(raw, &m); err != nil {
 			return nil, fmt.Errorf("web: catalog %s: %w", code, err)
 		}
-		out[code] = &Lang{Code: code, Name: m["lang.name"], messages: m}
+		l := &Lang{Code: code, Name: m["lang.name"], messages: m}
+		for _, c := range countrynames.Codes(citizenships, code) {
+			l.countries = append(l.countries, Option{Value: c, Label: countrynames.Name(c, code)})
+		}
+		out[code] = l
 	}
 	return out, nil
 }
@@ -130,7 +138,7 @@ func (l *Lang) Moment(t time.Time) string {
 // codeNames are the catalog prefixes of the codes a form holds, by the
 // end of their path: the timeline names them as the form's pages do.
 var codeNames = map[string]string{
-	"/sex": "sex.", "/citizenship": "country.", "/identityDocument/type": "identity.",
+	"/sex": "sex.", "/identityDocument/type": "identity.",
 	"/residenceDocument/type": "residence.", "/kind": "scan.", "/reasonCode": "reject.", "/role": "role.",
 	"/documentKind": "scan.", "/consent/method": "consent.method.",
 }
@@ -175,13 +183,14 @@ func (l *Lang) part(key *string, p string) (string, bool) {
 }
 
 // Country names a citizenship code as the form's list does, with the code
-// beside it for staff who work by codes ("Узбекистан (UZB)"); a code the
-// catalog does not know is shown as it is.
+// beside it for staff who work by codes ("Узбекистан (UZB)"); a code that
+// is no citizenship is shown as it is.
 func (l *Lang) Country(code string) string {
-	if code == "" || !l.Has("country."+code) {
+	name := countrynames.Name(code, l.Code)
+	if name == "" {
 		return code
 	}
-	return l.T("country."+code) + " (" + code + ")"
+	return name + " (" + code + ")"
 }
 
 // Value shows a value of the audit timeline's diff at path for a person:
@@ -201,6 +210,11 @@ func (l *Lang) Value(path string, v any) string {
 			return l.T("decision." + x)
 		case strings.HasSuffix(path, "/status") && l.Has("status."+x):
 			return l.T("status." + x)
+		}
+		if strings.HasSuffix(path, "/citizenship") {
+			if name := countrynames.Name(x, l.Code); name != "" {
+				return name
+			}
 		}
 		for suffix, prefix := range codeNames {
 			if strings.HasSuffix(path, suffix) && l.Has(prefix+x) {

@@ -115,9 +115,6 @@ func TestEveryUsedKeyExists(t *testing.T) {
 	for _, r := range residenceTypes {
 		dynamic = append(dynamic, "residence."+r)
 	}
-	for _, c := range citizenships {
-		dynamic = append(dynamic, "country."+c)
-	}
 	for _, p := range questionFields {
 		dynamic = append(dynamic, "ptr"+p)
 	}
@@ -350,9 +347,62 @@ func TestCountryNames(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for code, want := range map[string]string{"UZB": cats["ru"].T("country.UZB") + " (UZB)", "QQQ": "QQQ", "": ""} {
-		if got := cats["ru"].Country(code); got != want || (code == "UZB" && strings.HasPrefix(got, "country.")) {
-			t.Errorf("Country(%q) = %q, want %q", code, got, want)
+	for _, tc := range []struct{ lang, code, want string }{
+		{"ru", "UZB", "Узбекистан (UZB)"},
+		{"en", "UZB", "Uzbekistan (UZB)"},
+		// Beyond the form's first choices: every citizenship has a name.
+		{"ru", "DEU", "Германия (DEU)"},
+		{"en", "DEU", "Germany (DEU)"},
+		{"ru", "XXA", "Лицо без гражданства (XXA)"},
+		{"ru", "QQQ", "QQQ"},
+		{"ru", "", ""},
+	} {
+		if got := cats[tc.lang].Country(tc.code); got != tc.want {
+			t.Errorf("%s: Country(%q) = %q, want %q", tc.lang, tc.code, got, tc.want)
+		}
+	}
+	// The audit timeline names a changed citizenship by the same name.
+	if got := cats["en"].Value("/form/applicant/citizenship", "KOR"); got != "South Korea" {
+		t.Errorf("Value(citizenship KOR) = %q", got)
+	}
+}
+
+// The form offers every citizenship: its first choices in their order,
+// then the others by name in the reader's alphabet, never Russia.
+func TestCountryChoices(t *testing.T) {
+	cats, err := loadCatalogs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, lang := range Languages {
+		opts := cats[lang].countries
+		if len(opts) != 249 { // 249 ISO codes, less Russia, plus the stateless
+			t.Errorf("%s: %d choices, want 249", lang, len(opts))
+		}
+		for i, c := range citizenships {
+			if i >= len(opts) || opts[i].Value != c {
+				t.Fatalf("%s: choice %d is %+v, want %s first", lang, i, opts[min(i, len(opts)-1)], c)
+			}
+		}
+		seen := map[string]bool{}
+		for _, o := range opts {
+			if o.Value == "RUS" || seen[o.Value] || o.Label == "" || o.Label == o.Value {
+				t.Errorf("%s: choice %+v (repeated: %t)", lang, o, seen[o.Value])
+			}
+			seen[o.Value] = true
+		}
+	}
+	// By name, not by code (CHE < DEU < JPN): Германия < Швейцария < Япония,
+	// and Germany < Japan < Switzerland.
+	for lang, want := range map[string][]string{"ru": {"DEU", "CHE", "JPN"}, "en": {"DEU", "JPN", "CHE"}} {
+		var order []string
+		for _, o := range cats[lang].countries[len(citizenships):] {
+			if o.Value == "DEU" || o.Value == "JPN" || o.Value == "CHE" {
+				order = append(order, o.Value)
+			}
+		}
+		if !slices.Equal(order, want) {
+			t.Errorf("%s order: %v, want %v", lang, order, want)
 		}
 	}
 }

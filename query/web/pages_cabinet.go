@@ -184,14 +184,6 @@ type FormStep struct {
 	Sections []Section
 }
 
-func (h *handlers) countries(l *Lang) []Option {
-	out := make([]Option, len(citizenships))
-	for i, c := range citizenships {
-		out[i] = Option{Value: c, Label: l.T("country." + c)}
-	}
-	return out
-}
-
 // cannotApply says why the cabinet's owner cannot submit a new application
 // (a catalog key), or "" when they can: the command refuses a second open
 // application or policy — an expired policy included, which is renewed on
@@ -237,7 +229,7 @@ func (h *handlers) newApplication(c *fiber.Ctx) error {
 			{ID: "consent", Title: l.T("step.consent")},
 		},
 		Uploads:    uploads(l, schema.DocumentKinds, false),
-		Countries:  h.countries(l),
+		Countries:  l.countries,
 		ApplicantQ: h.applicantQuery(c),
 		DraftKey:   draftKey(session(c), onBehalfOf(c, session(c))),
 	}
