@@ -317,7 +317,7 @@ func (s *Service) accountApplications(ctx context.Context, applicantID string) (
 		return nil, fmt.Errorf("service: load %s: %w", stream, err)
 	}
 	var out []string
-	for _, r := range recs {
+	for i, r := range recs {
 		e, err := schema.Decode(r.Envelope.Type, r.Envelope.SchemaVersion, r.Data)
 		if err != nil {
 			return nil, fmt.Errorf("service: %s@%d: %w", stream, r.Revision, err)
@@ -330,7 +330,10 @@ func (s *Service) accountApplications(ctx context.Context, applicantID string) (
 		if err != nil {
 			return nil, err
 		}
-		if l.exists || s.now().Sub(res.ReservedAt) < s.opts.ReservationGrace {
+		// A submission is in flight only while its reservation is the
+		// last: one it gave back, or that another overtook, is over.
+		inFlight := i == len(recs)-1 && s.now().Sub(res.ReservedAt) < s.opts.ReservationGrace
+		if l.exists || inFlight {
 			out = append(out, res.ApplicationID)
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -11,7 +12,12 @@ import (
 	"github.com/omsonline/oms/command/application"
 	"github.com/omsonline/oms/command/cmderr"
 	"github.com/omsonline/oms/events"
+	"github.com/omsonline/oms/events/esdbserver/esdbtest"
+	"github.com/omsonline/oms/events/eventstore"
+	"github.com/omsonline/oms/events/piicrypt"
+	"github.com/omsonline/oms/events/schema"
 	"github.com/omsonline/oms/projections/readstore"
+	"github.com/omsonline/oms/projections/readstore/sqlitestore"
 )
 
 // keysAndBlobs counts what an erasure destroyed.
@@ -144,5 +150,61 @@ func TestRepeatedErasureListsItsApplications(t *testing.T) {
 	}
 	if first.RecordedNow != 1 || again.RecordedNow != 0 {
 		t.Fatalf("recorded now: first %d, repeat %d; want 1 and 0", first.RecordedNow, again.RecordedNow)
+	}
+}
+
+// sealingService is a service whose events are sealed under keys in a real
+// vault, so that erasing an applicant makes the store refuse their events.
+func sealingService(t *testing.T) *Service {
+	t.Helper()
+	ctx := context.Background()
+	vault, err := sqlitestore.Open(ctx, sqlitestore.Options{Dir: t.TempDir(), Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = vault.Close() })
+	keys, err := piicrypt.NewKeyring(piicrypt.KeyringOptions{Master: make([]byte, 32), Vault: vault})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealer := piicrypt.NewSealer(keys, piicrypt.Personal{Sections: schema.PersonalSections, Clear: schema.PersonalClearKeys})
+	st := esdbtest.Store(t, eventstore.Options{Sealer: sealer})
+	s, err := New(Options{Store: st, Documents: uploads{}, Keys: keys, Blobs: vault, Now: func() time.Time { return now },
+		Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// A submission refused because its applicant was erased gives back the
+// person and the account it reserved: held for the grace, they made a
+// repeat erasure answer "applications not listed" about an application
+// that never existed, and kept the person's next account out.
+func TestRefusedSubmissionOfAnErasedApplicantFreesThePerson(t *testing.T) {
+	s := sealingService(t)
+	ctx := context.Background()
+	res, err := s.Submit(ctx, Request{Meta: applicant}, validForm("N7200001"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Handle(ctx, Request{Meta: applicant}, res.ApplicationID, application.Withdraw{}); err != nil {
+		t.Fatal(err)
+	}
+	admin := Request{Meta: events.Metadata{Actor: events.Actor{ID: "admin-1", Role: events.RoleAdmin}}}
+	if _, err := s.EraseApplicant(ctx, admin, applicant.Actor.ID, "subject_request", []string{res.ApplicationID}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.Submit(ctx, Request{Meta: applicant}, validForm("N7200001"))
+	if e, ok := cmderr.As(err); !ok || e.Code != "applicant_erased" {
+		t.Fatalf("submission after the erasure: %v, want applicant_erased", err)
+	}
+	again, err := s.EraseApplicant(ctx, admin, applicant.Actor.ID, "subject_request", []string{res.ApplicationID})
+	if err != nil || again.RecordedNow != 0 {
+		t.Fatalf("repeat erasure: %+v %v", again, err)
+	}
+	// The same person under a new account, well within the grace.
+	if _, err := s.Submit(ctx, Request{Meta: another}, formOf(2, "N7200001")); err != nil {
+		t.Fatalf("the person's new account: %v", err)
 	}
 }

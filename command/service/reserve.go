@@ -80,14 +80,14 @@ func (s *Service) enpOwner(ctx context.Context, stream string) (string, error) {
 // document first; when the account turns out to be taken, it gives the
 // document back, so that the document's owner is not kept waiting out the
 // grace of an application that will never be written.
-func (s *Service) reservePersonFor(ctx context.Context, meta events.Metadata, applicationID string, st application.State, evs []schema.Event, fresh bool) error {
+func (s *Service) reservePersonFor(ctx context.Context, meta events.Metadata, applicationID string, st application.State, evs []schema.Event, fresh bool) ([]slot, error) {
 	for _, e := range evs {
 		switch e := e.(type) {
 		case schema.ApplicationSubmitted:
 			operator := meta.Actor.Role == events.RoleOperator
 			doc := s.documentSlot(application.PersonKey(s.opts.PersonSecret, e.Form), e.ApplicantID, operator)
 			if err := s.reservePerson(ctx, meta, doc, applicationID, fresh); err != nil {
-				return err
+				return nil, err
 			}
 			acc := accountSlot(e.ApplicantID)
 			if operator {
@@ -95,18 +95,20 @@ func (s *Service) reservePersonFor(ctx context.Context, meta events.Metadata, ap
 			}
 			if err := s.reservePerson(ctx, meta, acc, applicationID, fresh); err != nil {
 				s.release(ctx, meta, doc, applicationID)
-				return err
+				return nil, err
 			}
-			return nil
+			return []slot{doc, acc}, nil
 		case schema.InfoProvided:
 			// A corrected passport or citizenship may name another person.
+			// Its slot needs no giving back: an application that does not
+			// name the person holds nothing (see holds).
 			next := application.Evolve(st, e)
 			if key := application.PersonKey(s.opts.PersonSecret, next.Form); key != application.PersonKey(s.opts.PersonSecret, st.Form) {
-				return s.reservePerson(ctx, meta, s.documentSlot(key, st.ApplicantID, meta.Actor.Role == events.RoleOperator), applicationID, false)
+				return nil, s.reservePerson(ctx, meta, s.documentSlot(key, st.ApplicantID, meta.Actor.Role == events.RoleOperator), applicationID, false)
 			}
 		}
 	}
-	return nil
+	return nil, nil
 }
 
 // slot is one of a person's two "one open application" locks.

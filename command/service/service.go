@@ -299,7 +299,8 @@ func (s *Service) run(ctx context.Context, req Request, applicationID string, cm
 		if err != nil {
 			return Result{}, withRevision(err, l)
 		}
-		if err := s.reservePersonFor(ctx, req.Meta, applicationID, l.state, evs, fresh); err != nil {
+		taken, err := s.reservePersonFor(ctx, req.Meta, applicationID, l.state, evs, fresh)
+		if err != nil {
 			return Result{}, err
 		}
 		news, err := newEvents(evs, l.state.ApplicantID, req.Meta.CommandID, recover)
@@ -325,6 +326,16 @@ func (s *Service) run(ctx context.Context, req Request, applicationID string, cm
 			continue
 		}
 		if errors.Is(err, piicrypt.ErrErased) {
+			// Refused before anything was sent (the events could not be
+			// sealed), so the application will never exist: its person
+			// and account are given back at once rather than held for
+			// ReservationGrace, where they blocked a repeat erasure and
+			// the person's next account. After any other error the
+			// append may have landed, and a freed slot could let a second
+			// application in, so those wait out the grace.
+			for _, sl := range taken {
+				s.release(ctx, req.Meta, sl, applicationID)
+			}
 			return Result{}, application.ApplicantErased()
 		}
 		if err != nil {
