@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -73,6 +75,12 @@ func (s *Service) EraseApplicant(ctx context.Context, req Request, applicantID, 
 	if applicantID == "" {
 		return Erasure{}, cmderr.New(cmderr.BadRequest, "no_applicant", cmderr.T("Укажите заявителя.", "Name the applicant."))
 	}
+	// Erasures of one applicant by two nodes at once remain possible; each
+	// step is idempotent, so nothing is lost, but both may count as theirs
+	// what the other destroyed.
+	mu := s.eraseLock(applicantID)
+	mu.Lock()
+	defer mu.Unlock()
 	out := Erasure{ApplicantID: applicantID, Applications: []Result{}}
 	env := application.Env{Now: s.now(), Caller: application.CallerFrom(req.Meta), Config: s.cfg}
 	// A bad basis is wrong whatever the applications; checked in the loop
@@ -206,6 +214,13 @@ func (s *Service) EraseApplicant(ctx context.Context, req Request, applicantID, 
 	out.Applications = append(out.Applications, done...)
 	s.log.InfoContext(ctx, "applicant data erased", "applicant", applicantID, "applications", len(out.Applications), "scans", out.ScansDeleted, "basis", basis)
 	return out, nil
+}
+
+// eraseLock is the stripe of s.erasing that applicantID's erasures take.
+func (s *Service) eraseLock(applicantID string) *sync.Mutex {
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(applicantID))
+	return &s.erasing[h.Sum32()%uint32(len(s.erasing))]
 }
 
 // scans lists the blob ids of every scan the application's events referred

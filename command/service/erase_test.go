@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -206,5 +207,67 @@ func TestRefusedSubmissionOfAnErasedApplicantFreesThePerson(t *testing.T) {
 	// The same person under a new account, well within the grace.
 	if _, err := s.Submit(ctx, Request{Meta: another}, formOf(2, "N7200001")); err != nil {
 		t.Fatalf("the person's new account: %v", err)
+	}
+}
+
+// slowBlobs holds blobs in memory and takes its time to open one, as a
+// store under load does, which is when two erasures overlap.
+type slowBlobs struct {
+	mu      sync.Mutex
+	present map[string]bool
+}
+
+func (b *slowBlobs) OpenBlob(_ context.Context, sum string) (io.ReadCloser, readstore.BlobInfo, error) {
+	time.Sleep(5 * time.Millisecond)
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if !b.present[sum] {
+		return nil, readstore.BlobInfo{}, fmt.Errorf("blob %s: %w", sum, readstore.ErrNotFound)
+	}
+	return io.NopCloser(strings.NewReader("scan")), readstore.BlobInfo{SHA256: sum}, nil
+}
+
+func (b *slowBlobs) DeleteBlob(_ context.Context, sum string) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	delete(b.present, sum)
+	return nil
+}
+
+// Erasures of one applicant sent at once (an administrator's double
+// click) record the erasure once between them and count each scan once:
+// each had answered recordedNow 1 and counted the scans it found present.
+func TestConcurrentErasuresCountOnce(t *testing.T) {
+	blobs := &slowBlobs{present: map[string]bool{"ab": true}} // uploads{} gives every scan the blob "ab"
+	s, _ := newService(t, func(o *Options) { o.Keys, o.Blobs = &keysAndBlobs{}, blobs })
+	ctx := context.Background()
+	res, err := s.Submit(ctx, Request{Meta: applicant}, validForm("N7200002"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Handle(ctx, Request{Meta: applicant}, res.ApplicationID, application.Withdraw{}); err != nil {
+		t.Fatal(err)
+	}
+	admin := Request{Meta: events.Metadata{Actor: events.Actor{ID: "admin-1", Role: events.RoleAdmin}}}
+	const n = 3
+	outs := make([]Erasure, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			outs[i], errs[i] = s.EraseApplicant(ctx, admin, applicant.Actor.ID, "subject_request", []string{res.ApplicationID})
+		})
+	}
+	wg.Wait()
+	recorded, deleted := 0, 0
+	for i := range n {
+		if errs[i] != nil || len(outs[i].Applications) != 1 {
+			t.Fatalf("erasure %d: %+v %v", i, outs[i], errs[i])
+		}
+		recorded += outs[i].RecordedNow
+		deleted += outs[i].ScansDeleted
+	}
+	if recorded != 1 || deleted != 1 {
+		t.Fatalf("between them the erasures recorded %d and deleted %d scans; want 1 and 1: %+v", recorded, deleted, outs)
 	}
 }

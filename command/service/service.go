@@ -15,6 +15,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -88,6 +89,10 @@ type Service struct {
 	now   func() time.Time
 	log   *slog.Logger
 	opts  Options
+	// erasing serialises erasures of one applicant on this node, striped
+	// by applicant: two run at once both found the scans present and the
+	// erasure unrecorded, and each answered as if it had done the work.
+	erasing [64]sync.Mutex
 }
 
 // New builds a Service.
