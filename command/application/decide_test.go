@@ -367,6 +367,17 @@ func TestChangeAddressReissuesTheDocument(t *testing.T) {
 	old.Form.Address.Street = "Невский  пр."
 	_, err = application.Decide(old, application.ChangeAddress{Address: old.Form.Address}, env(asOwner, now))
 	assertFields(t, err, "/address:unchanged")
+	// ... and one whose letters come decomposed (ё as е and a mark), as
+	// macOS types them, both ways round.
+	withYo := s
+	withYo.Form.Address.Street = "ул. Алёшина"
+	decomposed := withYo.Form.Address
+	decomposed.Street = "ул. Але\u0308шина"
+	_, err = application.Decide(withYo, application.ChangeAddress{Address: decomposed}, env(asOwner, now))
+	assertFields(t, err, "/address:unchanged")
+	old.Form.Address = decomposed
+	_, err = application.Decide(old, application.ChangeAddress{Address: withYo.Form.Address}, env(asOwner, now))
+	assertFields(t, err, "/address:unchanged")
 	_, err = application.Decide(s, application.ChangeAddress{Address: schema.Address{Region: "7", City: "X", Street: "Y", House: "1", PostalCode: "12345"}}, env(asOwner, now))
 	assertFields(t, err, "/address/region:format", "/address/postalCode:format")
 	// After validTo (but before the scheduler expired it) the policy is over.

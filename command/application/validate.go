@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/go-playground/validator/v10"
+	"golang.org/x/text/unicode/norm"
 
 	"github.com/omsonline/oms/command/cmderr"
 	"github.com/omsonline/oms/events/schema"
@@ -66,6 +67,11 @@ const (
 // could not find them to delete them, and they change nothing a reader
 // sees. Direction overrides and isolates are left in, for text to refuse:
 // they do change what a reader sees.
+//
+// Text is also brought to Unicode's composed form (NFC): macOS and text
+// copied out of PDFs write "й" and "ё" as a letter and a combining mark,
+// which looks the same, was refused by the name rules, counted twice
+// against length limits, and made an unchanged address a change.
 func cleanText(s string) string {
 	if strings.IndexFunc(s, invisibleNoise) >= 0 {
 		s = strings.Map(func(r rune) rune {
@@ -74,6 +80,9 @@ func cleanText(s string) string {
 			}
 			return r
 		}, s)
+	}
+	if !norm.NFC.IsNormalString(s) {
+		s = norm.NFC.String(s)
 	}
 	return strings.TrimSpace(s)
 }

@@ -85,6 +85,13 @@ func TestFieldRules(t *testing.T) {
 		{"joiner only, optional field", func(f *schema.Form) { f.Address.Apartment = "\u200d" }, []string{"/address/apartment:invalid_characters"}},
 		{"arabic letter mark", func(f *schema.Form) { f.Address.Street = "ул.\u061c Тверская" }, []string{"/address/street:invalid_characters"}},
 		{"joiner inside a word", func(f *schema.Form) { f.Applicant.BirthPlace = "Таш\u200cкент" }, nil},
+		// Letters written as a base and a combining mark (macOS, PDFs)
+		// are the letters a person sees.
+		{"decomposed й in a name", func(f *schema.Form) { f.Applicant.FirstName = "Андреи\u0306" }, nil},
+		{"decomposed umlaut in a Latin name", func(f *schema.Form) {
+			f.Applicant.LastName, f.Applicant.FirstName, f.Applicant.MiddleName = "Mu\u0308ller", "Anna", ""
+		}, nil},
+		{"decomposed ё counted once", func(f *schema.Form) { f.Address.Street = strings.Repeat("е\u0308", 150) }, nil},
 		{"date with time", func(f *schema.Form) { f.Applicant.BirthDate = "1990-02-03T00:00:00Z" }, []string{"/applicant/birthDate:date_format"}},
 		{"russian citizen", func(f *schema.Form) { f.Applicant.Citizenship = "RUS" }, []string{"/applicant/citizenship:russian_citizen"}},
 		{"unknown country", func(f *schema.Form) { f.Applicant.Citizenship = "XYZ" }, []string{"/applicant/citizenship:unknown_country"}},
@@ -312,6 +319,11 @@ func TestNormalizeRemovesPastedInvisibles(t *testing.T) {
 	n = application.Normalize(f)
 	if n.IdentityDocument.Number != "FA1234567" || n.Contacts.Phone != "+79161234567" || n.Contacts.Email != "user@example.org" {
 		t.Fatalf("%q, %q, %q", n.IdentityDocument.Number, n.Contacts.Phone, n.Contacts.Email)
+	}
+	// Composed, as a person sees the letters.
+	f.Applicant.FirstName, f.Address.Street = "Андреи\u0306", "ул. Але\u0308шина"
+	if n := application.Normalize(f); n.Applicant.FirstName != "Андрей" || n.Address.Street != "ул. Алёшина" {
+		t.Fatalf("not composed: %q, %q", n.Applicant.FirstName, n.Address.Street)
 	}
 	// A direction override is not noise: it stays, for validation to refuse.
 	f.Address.Street = "ул.\u202e Тверская"
