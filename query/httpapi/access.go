@@ -138,7 +138,10 @@ func (h *handlers) access(c *fiber.Ctx) error {
 	if !ok {
 		return err
 	}
-	id := c.Params("id")
+	id, ok := appID(c)
+	if !ok {
+		return notFound(c)
+	}
 	q := readstore.ListQuery{Collection: history.Access, Prefix: id + "/", Limit: limit}
 	if cur := c.Query("cursor"); cur != "" {
 		pos, err := strconv.ParseUint(cur, 10, 64)

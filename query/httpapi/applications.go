@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/google/uuid"
 
 	"github.com/omsonline/oms/command/application"
 	"github.com/omsonline/oms/command/cmderr"
@@ -53,6 +54,19 @@ func (h *handlers) loadView(c *fiber.Ctx, id string) (appview.View, bool, error)
 	return v, true, nil
 }
 
+// appID is the route's application id in the canonical spelling the
+// read models key by. The command side takes any spelling uuid.Parse does
+// (upper case, braces, urn:uuid:), so a client may hold one; answering it
+// here too keeps the two sides from disagreeing on whether the
+// application exists. Anything else is no application.
+func appID(c *fiber.Ctx) (string, bool) {
+	id, err := uuid.Parse(c.Params("id"))
+	if err != nil {
+		return "", false
+	}
+	return id.String(), true
+}
+
 func notFound(c *fiber.Ctx) error {
 	return problem(c, cmderr.NotFound, "application_not_found", "Заявление не найдено.", "Application not found.")
 }
@@ -68,7 +82,11 @@ func (h *handlers) application(c *fiber.Ctx) error {
 	if err := h.waitAfter(c, "history"); err != nil || c.Response().StatusCode() >= 400 {
 		return err
 	}
-	v, ok, err := h.loadView(c, c.Params("id"))
+	id, ok := appID(c)
+	if !ok {
+		return notFound(c)
+	}
+	v, ok, err := h.loadView(c, id)
 	if err != nil {
 		return err
 	}
@@ -309,7 +327,10 @@ func (h *handlers) history(c *fiber.Ctx) error {
 	if !ok {
 		return err
 	}
-	id := c.Params("id")
+	id, ok := appID(c)
+	if !ok {
+		return notFound(c)
+	}
 	q := readstore.ListQuery{Collection: history.Entries, Prefix: id + "/", Limit: limit}
 	first := true
 	if cur := c.Query("cursor"); cur != "" {
@@ -429,7 +450,10 @@ func (h *handlers) state(c *fiber.Ctx) error {
 		}
 		at = t
 	}
-	id := c.Params("id")
+	id, ok := appID(c)
+	if !ok {
+		return notFound(c)
+	}
 	evs, err := h.d.Events.Load(c.UserContext(), "application-"+id)
 	if err != nil {
 		return err

@@ -20,15 +20,15 @@ func TestHistoryPages(t *testing.T) {
 	e := newTestEnv(t)
 	var docs []readstore.Doc
 	for rev := range 7 {
-		body, _ := json.Marshal(history.Entry{ApplicationID: "app-1", Revision: uint64(rev), Type: "InfoProvided", Diff: nil})
-		docs = append(docs, readstore.Doc{ID: history.EntryID("app-1", uint64(rev)), Position: uint64(rev + 1), Body: body})
+		body, _ := json.Marshal(history.Entry{ApplicationID: "01900000-0000-7000-8000-000000000001", Revision: uint64(rev), Type: "InfoProvided", Diff: nil})
+		docs = append(docs, readstore.Doc{ID: history.EntryID("01900000-0000-7000-8000-000000000001", uint64(rev)), Position: uint64(rev + 1), Body: body})
 	}
 	e.put(t, history.Entries, docs...)
 
 	var revs []uint64
 	cursor, pages := "", 0
 	for {
-		path := "/api/v1/applications/app-1/history?limit=3"
+		path := "/api/v1/applications/01900000-0000-7000-8000-000000000001/history?limit=3"
 		if cursor != "" {
 			path += "&cursor=" + cursor
 		}
@@ -56,7 +56,7 @@ func TestHistoryPages(t *testing.T) {
 		t.Fatalf("%d pages gave revisions %v", pages, revs)
 	}
 	// Without a limit, the whole of it (up to a thousand) in one page.
-	a := e.get(t, "/api/v1/applications/app-1/history", events.RoleAuditor, "aud-1")
+	a := e.get(t, "/api/v1/applications/01900000-0000-7000-8000-000000000001/history", events.RoleAuditor, "aud-1")
 	var whole struct {
 		Entries    []history.Entry
 		NextCursor *string
@@ -75,7 +75,7 @@ func TestHistoryPages(t *testing.T) {
 		return len(recs)
 	}
 	before := reads()
-	a = e.get(t, "/api/v1/applications/app-1/history?limit=7&cursor=6", events.RoleAuditor, "aud-1")
+	a = e.get(t, "/api/v1/applications/01900000-0000-7000-8000-000000000001/history?limit=7&cursor=6", events.RoleAuditor, "aud-1")
 	if a.status != 200 || !strings.Contains(string(a.body), `"entries":[]`) {
 		t.Fatalf("the page after the last: %d %s", a.status, a.body)
 	}
@@ -83,7 +83,7 @@ func TestHistoryPages(t *testing.T) {
 		t.Fatalf("an empty page was recorded as a read of personal data (%d → %d access events)", before, n)
 	}
 	// ... while a page with entries is.
-	e.get(t, "/api/v1/applications/app-1/history?limit=1", events.RoleAuditor, "aud-1")
+	e.get(t, "/api/v1/applications/01900000-0000-7000-8000-000000000001/history?limit=1", events.RoleAuditor, "aud-1")
 	if n := reads(); n != before+1 {
 		t.Fatalf("a page with an entry: %d → %d access events", before, n)
 	}
@@ -95,7 +95,7 @@ func TestHistoryPages(t *testing.T) {
 		"cursor=abc": "bad_cursor", "cursor=-1": "bad_cursor",
 		"revision=1": "use_state", "at=2026-01-01T00:00:00Z": "use_state",
 	} {
-		a := e.get(t, "/api/v1/applications/app-1/history?"+query, events.RoleAuditor, "aud-1")
+		a := e.get(t, "/api/v1/applications/01900000-0000-7000-8000-000000000001/history?"+query, events.RoleAuditor, "aud-1")
 		if a.status != 400 || !containsCode(a.body, code) {
 			t.Errorf("?%s: %d %s, want 400 %s", query, a.status, a.body, code)
 		}

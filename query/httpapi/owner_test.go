@@ -31,8 +31,8 @@ func TestOwnersDoNotSeeStaffIDs(t *testing.T) {
 	decision := &appview.Decision{Outcome: "rejected", By: "rev-decided", At: at, ReasonCode: "other", Reason: "нет"}
 	erased := &appview.Erasure{At: at, Basis: "consent_withdrawn", By: "adm-erased"}
 	stored, err := json.Marshal(cabinet.Doc{ApplicantID: "alice", Applications: []cabinet.Application{
-		{ApplicationID: "app-1", Status: appview.StatusInfoRequested, OpenQuestions: []appview.Question{q}, Actions: []string{"provide-info"}},
-		{ApplicationID: "app-2", Status: appview.StatusRejected, Decision: decision, Erased: erased, Actions: []string{}, OpenQuestions: []appview.Question{}},
+		{ApplicationID: "01900000-0000-7000-8000-000000000001", Status: appview.StatusInfoRequested, OpenQuestions: []appview.Question{q}, Actions: []string{"provide-info"}},
+		{ApplicationID: "01900000-0000-7000-8000-000000000002", Status: appview.StatusRejected, Decision: decision, Erased: erased, Actions: []string{}, OpenQuestions: []appview.Question{}},
 	}, PastPolicies: []appview.Policy{}, Inbox: []cabinet.Notification{}})
 	if err != nil {
 		t.Fatal(err)
@@ -43,9 +43,9 @@ func TestOwnersDoNotSeeStaffIDs(t *testing.T) {
 		}
 	}
 	e.put(t, cabinet.Collection, readstore.Doc{ID: "alice", Body: stored})
-	view, _ := json.Marshal(appview.View{ApplicationID: "app-2", ApplicantID: "alice", Status: appview.StatusRejected,
+	view, _ := json.Marshal(appview.View{ApplicationID: "01900000-0000-7000-8000-000000000002", ApplicantID: "alice", Status: appview.StatusRejected,
 		Assignee: "rev-holds", Questions: []appview.Question{q}, Decision: decision, Erased: erased})
-	e.put(t, history.Applications, readstore.Doc{ID: "app-2", Body: view})
+	e.put(t, history.Applications, readstore.Doc{ID: "01900000-0000-7000-8000-000000000002", Body: view})
 
 	read := func(path, role, id, onBehalfOf string) []byte {
 		t.Helper()
@@ -59,7 +59,7 @@ func TestOwnersDoNotSeeStaffIDs(t *testing.T) {
 		{events.RoleApplicant, "alice", ""},
 		{events.RoleOperator, "op-1", "alice"},
 	} {
-		for _, path := range []string{"/api/v1/cabinet", "/api/v1/applications/app-2"} {
+		for _, path := range []string{"/api/v1/cabinet", "/api/v1/applications/01900000-0000-7000-8000-000000000002"} {
 			body := read(path, who.role, who.id, who.obo)
 			for _, id := range staffIDs {
 				if bytes.Contains(body, []byte(id)) {
@@ -79,7 +79,7 @@ func TestOwnersDoNotSeeStaffIDs(t *testing.T) {
 		}
 	}
 	// Staff see who did what.
-	body := read("/api/v1/applications/app-2", events.RoleAuditor, "aud-1", "")
+	body := read("/api/v1/applications/01900000-0000-7000-8000-000000000002", events.RoleAuditor, "aud-1", "")
 	for _, id := range staffIDs {
 		if !bytes.Contains(body, []byte(id)) {
 			t.Errorf("the auditor's view lacks %s: %s", id, body)

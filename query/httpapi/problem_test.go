@@ -3,6 +3,7 @@ package httpapi_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/gofiber/fiber/v2"
@@ -21,8 +22,8 @@ import (
 // on a 503.
 func TestQueryRefusalsAreProblemDocuments(t *testing.T) {
 	e := newTestEnv(t)
-	e.put(t, history.Applications, readstore.Doc{ID: "app-1", Body: []byte(`{"applicationId":"app-1","applicantId":"alice","status":"submitted"}`)})
-	e.appendEvents(t, "app-1", benchload.Journey("app-1", "alice", 1, e.clock.now())[0])
+	e.put(t, history.Applications, readstore.Doc{ID: "01900000-0000-7000-8000-000000000001", Body: []byte(`{"applicationId":"01900000-0000-7000-8000-000000000001","applicantId":"alice","status":"submitted"}`)})
+	e.appendEvents(t, "01900000-0000-7000-8000-000000000001", benchload.Journey("01900000-0000-7000-8000-000000000001", "alice", 1, e.clock.now())[0])
 	head, err := e.events.Head(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -38,16 +39,16 @@ func TestQueryRefusalsAreProblemDocuments(t *testing.T) {
 	}{
 		{"/api/v1/cabinet", "", 401},
 		{"/api/v1/reviewer/queue", "", 401},
-		{"/api/v1/applications/app-1", "", 401},
-		{"/api/v1/applications/app-1/state", "", 401},
-		{"/api/v1/applications/app-1/access", "", 401},
+		{"/api/v1/applications/01900000-0000-7000-8000-000000000001", "", 401},
+		{"/api/v1/applications/01900000-0000-7000-8000-000000000001/state", "", 401},
+		{"/api/v1/applications/01900000-0000-7000-8000-000000000001/access", "", 401},
 		{"/api/v1/cabinet", reviewer, 403},
 		{"/api/v1/cabinet?applicant=carol", applicant, 403},
 		{"/api/v1/cabinet", events.RoleOperator, 400},
 		{"/api/v1/reviewer/queue", applicant, 403},
-		{"/api/v1/applications/app-1/history", applicant, 403},
-		{"/api/v1/applications/app-1/state", reviewer, 403},
-		{"/api/v1/applications/app-1/access", reviewer, 403},
+		{"/api/v1/applications/01900000-0000-7000-8000-000000000001/history", applicant, 403},
+		{"/api/v1/applications/01900000-0000-7000-8000-000000000001/state", reviewer, 403},
+		{"/api/v1/applications/01900000-0000-7000-8000-000000000001/access", reviewer, 403},
 		{"/api/v1/cabinet?after=x", applicant, 400},
 		{fmt.Sprintf("/api/v1/cabinet?after=%d", head+1000), applicant, 400},
 		{"/api/v1/reviewer/queue?limit=0", reviewer, 400},
@@ -55,13 +56,13 @@ func TestQueryRefusalsAreProblemDocuments(t *testing.T) {
 		{"/api/v1/reviewer/queue?cursor=!!!", reviewer, 400},
 		{"/api/v1/reviewer/queue?status=bogus", reviewer, 400},
 		{"/api/v1/reviewer/queue?region=ZZ", reviewer, 400},
-		{"/api/v1/applications/app-1/state?revision=-1", auditor, 400},
-		{"/api/v1/applications/app-1/state?at=now", auditor, 400},
-		{"/api/v1/applications/app-1/state?revision=0&at=2026-01-01T00:00:00Z", auditor, 400},
-		{"/api/v1/applications/app-1/access?limit=0", auditor, 400},
-		{"/api/v1/applications/app-1/access?cursor=x", auditor, 400},
+		{"/api/v1/applications/01900000-0000-7000-8000-000000000001/state?revision=-1", auditor, 400},
+		{"/api/v1/applications/01900000-0000-7000-8000-000000000001/state?at=now", auditor, 400},
+		{"/api/v1/applications/01900000-0000-7000-8000-000000000001/state?revision=0&at=2026-01-01T00:00:00Z", auditor, 400},
+		{"/api/v1/applications/01900000-0000-7000-8000-000000000001/access?limit=0", auditor, 400},
+		{"/api/v1/applications/01900000-0000-7000-8000-000000000001/access?cursor=x", auditor, 400},
 		{"/api/v1/applications/nobody", reviewer, 404},
-		{"/api/v1/applications/app-1", "applicant", 404}, // someone else's
+		{"/api/v1/applications/01900000-0000-7000-8000-000000000001", "applicant", 404}, // someone else's
 		{"/api/v1/applications/nobody/history", reviewer, 404},
 		{"/api/v1/applications/nobody/state", auditor, 404},
 		{"/api/v1/applications/nobody/access", auditor, 404},
@@ -84,11 +85,37 @@ func TestQueryRefusalsAreProblemDocuments(t *testing.T) {
 	})
 	httpapi.Register(app, httpapi.Deps{Store: e.store, Waiter: e.waiter})
 	unlogged := &testEnv{app: app}
-	a := unlogged.get(t, "/api/v1/applications/app-1", "", "")
+	a := unlogged.get(t, "/api/v1/applications/01900000-0000-7000-8000-000000000001", "", "")
 	if a.status != 503 {
 		t.Fatalf("unrecorded read: %d %s", a.status, a.body)
 	}
 	if p := a.problem(t); p["code"] != "access_log_unavailable" {
 		t.Errorf("unrecorded read: %s", a.body)
+	}
+}
+
+// An application id is read as the command side reads it: any spelling of
+// the same UUID is the same application, so a client holding one the
+// command side accepted is not told here that it does not exist.
+func TestApplicationIDSpellings(t *testing.T) {
+	e := newTestEnv(t)
+	const id = "01900000-0000-7000-8000-0000000000ab"
+	e.put(t, history.Applications, readstore.Doc{ID: id, Body: []byte(`{"applicationId":"` + id + `","applicantId":"alice","status":"submitted"}`)})
+	e.put(t, history.Entries, readstore.Doc{ID: history.EntryID(id, 0), Position: 1, Body: []byte(`{"applicationId":"` + id + `","revision":0,"type":"ApplicationSubmitted","diff":[]}`)})
+	e.appendEvents(t, id, benchload.Journey(id, "alice", 1, e.clock.now())[0])
+	for _, spelling := range []string{id, strings.ToUpper(id), "urn:uuid:" + id, strings.ReplaceAll(id, "-", "")} {
+		for _, route := range []string{"", "/history", "/state"} {
+			role := events.RoleReviewer
+			if route == "/state" {
+				role = events.RoleAuditor
+			}
+			a := e.get(t, "/api/v1/applications/"+spelling+route, role, "staff-1")
+			if a.status != 200 || !strings.Contains(string(a.body), id) {
+				t.Errorf("%s%s: %d %s", spelling, route, a.status, a.body)
+			}
+		}
+	}
+	if a := e.get(t, "/api/v1/applications/"+id+"x", events.RoleReviewer, "staff-1"); a.status != 404 {
+		t.Errorf("a malformed id: %d", a.status)
 	}
 }

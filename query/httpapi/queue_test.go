@@ -21,7 +21,7 @@ import (
 func TestQueueRefusesFiltersAndCursorsThatMatchNothing(t *testing.T) {
 	e := newTestEnv(t)
 	deadline := time.Date(2026, 3, 13, 20, 59, 59, 0, time.UTC)
-	for i, id := range []string{"app-1", "app-2"} {
+	for i, id := range []string{"01900000-0000-7000-8000-000000000001", "01900000-0000-7000-8000-000000000002"} {
 		it := queue.Item{ApplicationID: id, ApplicantID: "alice", Status: appview.StatusSubmitted, Region: "77", Deadline: deadline.Add(time.Duration(i) * time.Hour)}
 		body, _ := json.Marshal(it)
 		e.put(t, queue.Collection, readstore.Doc{ID: id, Body: body,
@@ -43,11 +43,11 @@ func TestQueueRefusesFiltersAndCursorsThatMatchNothing(t *testing.T) {
 
 	// What is valid still works, page by page.
 	first := page("?status=submitted,in_review&region=77&limit=1")
-	if len(first.Items) != 1 || first.Items[0].ApplicationID != "app-1" || first.NextCursor == "" {
+	if len(first.Items) != 1 || first.Items[0].ApplicationID != "01900000-0000-7000-8000-000000000001" || first.NextCursor == "" {
 		t.Fatalf("page 1: %+v", first)
 	}
 	second := page("?limit=1&cursor=" + first.NextCursor)
-	if len(second.Items) != 1 || second.Items[0].ApplicationID != "app-2" {
+	if len(second.Items) != 1 || second.Items[0].ApplicationID != "01900000-0000-7000-8000-000000000002" {
 		t.Fatalf("page 2: %+v", second)
 	}
 	for _, s := range httpapi.QueueStatuses {
@@ -78,7 +78,7 @@ func TestQueueRefusesFiltersAndCursorsThatMatchNothing(t *testing.T) {
 		{"?region=99", []string{"99", "77"}}, // a car-plate code, no subject's
 		{"?cursor=" + cursor("{}"), nil},
 		{"?cursor=" + cursor("null"), nil},
-		{"?cursor=" + cursor(`{"i":"app-1"}`), nil},
+		{"?cursor=" + cursor(`{"i":"01900000-0000-7000-8000-000000000001"}`), nil},
 		{"?cursor=" + cursor(`{"d":"2026-03-13T20:59:59Z"}`), nil},
 		{"?cursor=" + cursor(`{"d":"2026-03-13T20:59:59Z","i":""}`), nil},
 		{"?cursor=!!!", nil},

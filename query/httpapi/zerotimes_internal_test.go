@@ -18,7 +18,7 @@ import (
 // same document, and the first must leave nothing for the second to do,
 // else every state would take the slow way.
 func TestWireStateIsDropZeroTimes(t *testing.T) {
-	appID := "app-1"
+	appID := "01900000-0000-7000-8000-000000000001"
 	at := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
 	payloads := benchload.Journey(appID, "alice", 7, at)
 	payloads = append(payloads[:3:3], append([]schema.Event{

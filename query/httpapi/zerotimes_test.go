@@ -36,13 +36,13 @@ func TestZeroTimesAndNullArraysAreNotSent(t *testing.T) {
 	// The cabinet as the runner stores it now, and as an older omsd did:
 	// null arrays, the zero withdrawal time written out.
 	current, err := gojson.Marshal(cabinet.Doc{ApplicantID: "alice", Applications: []cabinet.Application{{
-		ApplicationID: "app-1", Status: appview.StatusInfoRequested, SubmittedAt: signed, UpdatedAt: asked,
+		ApplicationID: "01900000-0000-7000-8000-000000000001", Status: appview.StatusInfoRequested, SubmittedAt: signed, UpdatedAt: asked,
 		Revision: 9007199254740993, Actions: []string{"provide-info"}, OpenQuestions: []appview.Question{q}, Consent: consent, Region: "77",
 	}}, PastPolicies: []appview.Policy{}, Inbox: []cabinet.Notification{}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	old := []byte(`{"applicantId":"bob","applications":[{"applicationId":"app-2","status":"submitted","submittedAt":"2026-02-27T09:00:00Z","updatedAt":"2026-02-27T09:00:00Z","revision":0,"actions":null,"openQuestions":null,"region":"77","consent":{"version":"2025-09","textSha256":"ab","method":"signed_scan","signedAt":"2026-02-27T09:00:00Z","withdrawnAt":"0001-01-01T00:00:00Z"}}],"pastPolicies":null,"inbox":null}`)
+	old := []byte(`{"applicantId":"bob","applications":[{"applicationId":"01900000-0000-7000-8000-000000000002","status":"submitted","submittedAt":"2026-02-27T09:00:00Z","updatedAt":"2026-02-27T09:00:00Z","revision":0,"actions":null,"openQuestions":null,"region":"77","consent":{"version":"2025-09","textSha256":"ab","method":"signed_scan","signedAt":"2026-02-27T09:00:00Z","withdrawnAt":"0001-01-01T00:00:00Z"}}],"pastPolicies":null,"inbox":null}`)
 	for _, stored := range [][]byte{current, old} {
 		if !bytes.Contains(stored, []byte("0001-01-01")) {
 			t.Fatalf("the stored form no longer has a zero time; this test tests nothing: %s", stored)
@@ -91,12 +91,12 @@ func TestZeroTimesAndNullArraysAreNotSent(t *testing.T) {
 	}
 
 	// The application as the detail endpoint serves it.
-	view := appview.View{ApplicationID: "app-1", ApplicantID: "alice", Status: appview.StatusInfoRequested, SubmittedAt: signed,
+	view := appview.View{ApplicationID: "01900000-0000-7000-8000-000000000001", ApplicantID: "alice", Status: appview.StatusInfoRequested, SubmittedAt: signed,
 		Questions: []appview.Question{q}, Consent: consent, UpdatedAt: asked}
 	body, _ := gojson.Marshal(view)
-	e.put(t, history.Applications, readstore.Doc{ID: "app-1", Body: body})
+	e.put(t, history.Applications, readstore.Doc{ID: "01900000-0000-7000-8000-000000000001", Body: body})
 	for _, role := range []string{events.RoleApplicant, events.RoleReviewer} {
-		a := e.get(t, "/api/v1/applications/app-1", role, "alice")
+		a := e.get(t, "/api/v1/applications/01900000-0000-7000-8000-000000000001", role, "alice")
 		if a.status != 200 {
 			t.Fatalf("application as %s: %d %s", role, a.status, a.body)
 		}
@@ -109,16 +109,16 @@ func TestZeroTimesAndNullArraysAreNotSent(t *testing.T) {
 	// The audit timeline: its first diff starts from the empty view.
 	var before appview.View
 	diff, _ := appview.Diff(before, view)
-	entry, _ := gojson.Marshal(history.Entry{ApplicationID: "app-1", Type: "ApplicationSubmitted", OccurredAt: signed, Diff: diff})
+	entry, _ := gojson.Marshal(history.Entry{ApplicationID: "01900000-0000-7000-8000-000000000001", Type: "ApplicationSubmitted", OccurredAt: signed, Diff: diff})
 	if !bytes.Contains(entry, []byte(`"from":"0001-01-01T00:00:00Z"`)) {
 		t.Fatalf("the stored diff has no zero from; this test tests nothing: %s", entry)
 	}
-	unchanged, _ := gojson.Marshal(history.Entry{ApplicationID: "app-1", Revision: 1, Type: "RenewalDue", OccurredAt: asked})
+	unchanged, _ := gojson.Marshal(history.Entry{ApplicationID: "01900000-0000-7000-8000-000000000001", Revision: 1, Type: "RenewalDue", OccurredAt: asked})
 	if !bytes.Contains(unchanged, []byte(`"diff":null`)) {
 		t.Fatalf("an entry without changes is stored with a diff; this test tests nothing: %s", unchanged)
 	}
-	e.put(t, history.Entries, readstore.Doc{ID: history.EntryID("app-1", 0), Body: entry}, readstore.Doc{ID: history.EntryID("app-1", 1), Body: unchanged})
-	a := e.get(t, "/api/v1/applications/app-1/history", events.RoleAuditor, "aud-1")
+	e.put(t, history.Entries, readstore.Doc{ID: history.EntryID("01900000-0000-7000-8000-000000000001", 0), Body: entry}, readstore.Doc{ID: history.EntryID("01900000-0000-7000-8000-000000000001", 1), Body: unchanged})
+	a := e.get(t, "/api/v1/applications/01900000-0000-7000-8000-000000000001/history", events.RoleAuditor, "aud-1")
 	if a.status != 200 {
 		t.Fatalf("history: %d %s", a.status, a.body)
 	}
