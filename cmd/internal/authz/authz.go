@@ -297,6 +297,15 @@ func Middleware(o Options) fiber.Handler {
 				ref.EN = "An MFC operator acts only on behalf of an applicant: name one applicant in X-On-Behalf-Of or ?applicant=."
 				return refuse(c, ref)
 			}
+			if named == subject {
+				// An operator's own id as the applicant would file the
+				// operator's actions as an applicant's, under a name that
+				// is staff's.
+				ref.Status, ref.Code = fiber.StatusForbidden, "on_behalf_of_self"
+				ref.RU = "Оператор МФЦ действует от имени заявителя, а не от своего: укажите заявителя в X-On-Behalf-Of или ?applicant=."
+				ref.EN = "An MFC operator acts on behalf of an applicant, not of themselves: name the applicant in X-On-Behalf-Of or ?applicant=."
+				return refuse(c, ref)
+			}
 			// Handlers read the applicant from the metadata; make it the
 			// one checked here whichever way it was named.
 			if md, ok := events.MetadataFrom(c.UserContext()); ok && md.OnBehalfOf != named {

@@ -98,6 +98,8 @@ func TestMiddleware(t *testing.T) {
 		{"operator by query", "GET", "/api/items/1?applicant=alice", "operator", "", "", 200, "item for alice"},
 		{"operator naming two", "GET", "/api/items/1?applicant=bob", "operator", "alice", "", 403, "on_behalf_required"},
 		{"operator naming junk", "GET", "/api/items/1", "operator", "a b", "", 403, "on_behalf_required"},
+		{"operator naming themselves", "GET", "/api/items/1", "operator", "u1", "", 403, "on_behalf_of_self"},
+		{"operator naming themselves in the query", "GET", "/api/items/1?applicant=u1", "operator", "", "", 403, "on_behalf_of_self"},
 		{"operator naming two in two headers", "GET", "/api/items/1", "operator", "alice|bob", "", 403, "on_behalf_required"},
 		{"operator naming one in two headers", "GET", "/api/items/1", "operator", "alice|alice", "", 200, "item for alice"},
 		{"operator naming two in two parameters", "GET", "/api/items/1?applicant=alice&applicant=bob", "operator", "", "", 403, "on_behalf_required"},
