@@ -20,6 +20,7 @@ import (
 	"github.com/omsonline/oms/cmd/internal/admin"
 	"github.com/omsonline/oms/command/application"
 	commandapi "github.com/omsonline/oms/command/httpapi"
+	"github.com/omsonline/oms/command/service"
 	"github.com/omsonline/oms/events/schema"
 	"github.com/omsonline/oms/projections/cabinet"
 	"github.com/omsonline/oms/projections/history"
@@ -240,7 +241,7 @@ func Document() map[string]any {
 		if op.command {
 			params = append(params,
 				map[string]any{"name": "If-Match", "in": "header", "description": "Optimistic concurrency: the revision the caller last saw (\"5\" or an ETag); 409 if it moved on.", "schema": map[string]any{"type": "string"}},
-				map[string]any{"name": "Idempotency-Key", "in": "header", "description": "Repeat-safe retries: the same key answers the first result.", "schema": map[string]any{"type": "string", "maxLength": 200}},
+				map[string]any{"name": "Idempotency-Key", "in": "header", "description": "Repeat-safe retries: the same key answers the first result.", "schema": map[string]any{"type": "string", "maxLength": service.MaxIdempotencyKeyLen}},
 			)
 		}
 		if !op.public {
