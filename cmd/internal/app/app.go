@@ -262,7 +262,7 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (a *App, er
 	if a.esdb != nil {
 		esdbWhere = "embedded, gRPC on " + a.esdb.Addr()
 	}
-	readWhere := "embedded SQLite in " + cfg.DataDir
+	readWhere := "embedded SQLite in " + cfg.ReadModelsDir
 	if cfg.MongoURI != "" {
 		readWhere = "MongoDB"
 	}
@@ -274,7 +274,11 @@ func openReadStore(ctx context.Context, cfg config.Config, log *slog.Logger) (re
 	if cfg.MongoURI != "" {
 		return openMongo(ctx, cfg, log)
 	}
-	return sqlitestore.Open(ctx, sqlitestore.Options{Dir: cfg.ReadModelsDir, Logger: log})
+	s, err := sqlitestore.Open(ctx, sqlitestore.Options{Dir: cfg.ReadModelsDir, Logger: log})
+	if err != nil {
+		return nil, err // not s: see openMongo
+	}
+	return s, nil
 }
 
 // HTTPAddr is where the API listens.

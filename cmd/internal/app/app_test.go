@@ -140,3 +140,27 @@ func TestReadyzFailsWithoutTheEventStore(t *testing.T) {
 		t.Fatalf("healthz: %d; the process is still up", code)
 	}
 }
+
+// A read store that cannot be opened is a start-up error that says why,
+// not a panic over it: the failed open's nil store was closed on the way
+// out. The MongoDB address refuses at once (port 1 on the loopback).
+func TestStartReportsAReadStoreThatWillNotOpen(t *testing.T) {
+	for name, tune := range map[string]func(*config.Config){
+		"sqlite":  func(c *config.Config) { c.ReadModelsDir = "/proc/no-such-dir/readmodels" },
+		"mongodb": func(c *config.Config) { c.MongoURI = "mongodb://127.0.0.1:1/?serverSelectionTimeoutMS=300&connectTimeoutMS=300" },
+	} {
+		t.Run(name, func(t *testing.T) {
+			cfg := config.Defaults()
+			cfg.DataDir = t.TempDir()
+			cfg.HTTPAddr = "127.0.0.1:0"
+			cfg.ESDBListen = "127.0.0.1:0"
+			tune(&cfg)
+			a, err := app.Start(context.Background(), cfg, slog.New(slog.DiscardHandler))
+			if err == nil {
+				_ = a.Close()
+				t.Fatal("started")
+			}
+			t.Log(err)
+		})
+	}
+}

@@ -58,7 +58,13 @@ func openKeyring(cfg config.Config, vault piicrypt.Vault, log *slog.Logger) (*pi
 }
 
 func openMongo(ctx context.Context, cfg config.Config, log *slog.Logger) (readstore.Store, error) {
-	return mongostore.Open(ctx, mongostore.Options{URI: cfg.MongoURI, Database: cfg.MongoDatabase, Logger: log})
+	s, err := mongostore.Open(ctx, mongostore.Options{URI: cfg.MongoURI, Database: cfg.MongoDatabase, Logger: log})
+	if err != nil {
+		// Not s: a nil *Store in the interface is not a nil interface,
+		// and closing it on the way out panicked over the real error.
+		return nil, err
+	}
+	return s, nil
 }
 
 // nodeID is this node's stable identity, kept in the data dir: a node that
