@@ -212,6 +212,18 @@ func (c *Config) Register(fs *flag.FlagSet) error {
 }
 
 // Validate checks the settings after parsing and makes paths absolute.
+// listenAddr refuses a listen address without an explicit port: an empty
+// one, as an unset variable in an env file gives, made the API listen on
+// every interface at a random port.
+func listenAddr(name, addr string) error {
+	// An empty host is every interface, which a container wants.
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil || port == "" {
+		return fmt.Errorf("config: %s %q: want host:port, e.g. 127.0.0.1:8080", name, addr)
+	}
+	return nil
+}
+
 func (c *Config) Validate() error {
 	if c.DataDir == "" {
 		return fmt.Errorf("config: the data directory is empty")
@@ -227,8 +239,21 @@ func (c *Config) Validate() error {
 	if c.ReadModelsDir == "" {
 		c.ReadModelsDir = filepath.Join(c.DataDir, "readmodels")
 	}
+	if err := listenAddr("OMS_HTTP_ADDR", c.HTTPAddr); err != nil {
+		return err
+	}
+	if c.ESDBURL == "" {
+		if err := listenAddr("OMS_ESDB_LISTEN", c.ESDBListen); err != nil {
+			return err
+		}
+	}
 	if c.LeaseTTL < time.Second {
 		return fmt.Errorf("config: OMS_LEASE_TTL must be at least 1s")
+	}
+	// Reminders and expiries are due by the day; a check every second is
+	// already a thousand times too often, and below that the node spins.
+	if c.SchedulerInterval < time.Second {
+		return fmt.Errorf("config: OMS_SCHEDULER_INTERVAL must be at least 1s, e.g. 1m")
 	}
 	if c.ErasureScanTimeout < time.Second {
 		return fmt.Errorf("config: OMS_ERASURE_SCAN_TIMEOUT must be at least 1s")
