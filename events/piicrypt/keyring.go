@@ -37,6 +37,9 @@ const Marker = "данные удалены / erased"
 var (
 	// ErrErased is a subject whose key was destroyed.
 	ErrErased = errors.New("piicrypt: the data subject's personal data was erased")
+	// ErrWrongMaster is a data key the master key does not open: the
+	// master key is not the one the vault's keys were wrapped with.
+	ErrWrongMaster = errors.New("piicrypt: the master key does not open the data keys in the vault (is OMS_MASTER_KEY or OMS_MASTER_KEY_FILE the one they were written with?)")
 	// ErrNoKey is a sealed value whose key the vault never had: a
 	// misconfigured deployment (wrong read-model store), not an erasure.
 	ErrNoKey = errors.New("piicrypt: the key vault has no key for this data subject")
@@ -176,13 +179,9 @@ func (k *Keyring) key(ctx context.Context, id string, create bool) (cipher.AEAD,
 	case !found:
 		return nil, fmt.Errorf("%w %q", ErrNoKey, id)
 	}
-	ns := k.master.NonceSize()
-	if len(wrapped) < ns {
-		return nil, fmt.Errorf("piicrypt: the wrapped key of %q is truncated", id)
-	}
-	raw, err := k.master.Open(nil, wrapped[:ns], wrapped[ns:], wrapAAD(id))
+	raw, err := k.unwrap(id, wrapped)
 	if err != nil {
-		return nil, fmt.Errorf("piicrypt: unwrap the key of %q (is OMS_MASTER_KEY the one it was written with?): %w", id, err)
+		return nil, err
 	}
 	aead, err := newGCM(raw)
 	clear(raw) // the cipher keeps its own expanded copy
@@ -191,6 +190,50 @@ func (k *Keyring) key(ctx context.Context, id string, create bool) (cipher.AEAD,
 	}
 	k.remember(id, cached{aead: aead, loaded: now})
 	return aead, nil
+}
+
+func (k *Keyring) unwrap(id string, wrapped []byte) ([]byte, error) {
+	ns := k.master.NonceSize()
+	if len(wrapped) < ns {
+		return nil, fmt.Errorf("piicrypt: the wrapped key of %q is truncated", id)
+	}
+	raw, err := k.master.Open(nil, wrapped[:ns], wrapped[ns:], wrapAAD(id))
+	if err != nil {
+		return nil, fmt.Errorf("%w: unwrap the key of %q: %w", ErrWrongMaster, id, err)
+	}
+	return raw, nil
+}
+
+// LatestKeyer is a Vault that can name the key it created last (the
+// read-model stores can), for Check.
+type LatestKeyer interface {
+	LatestKey(ctx context.Context) (id string, wrapped []byte, found bool, err error)
+}
+
+// Check opens the vault's latest key with the master key, so that a node
+// started with another master key refuses to start instead of serving:
+// it could read no one's data, and would seal new applicants' data under
+// keys the right master key cannot open, leaving the vault unreadable
+// under either. A vault without keys, or one that cannot name its latest,
+// passes.
+func (k *Keyring) Check(ctx context.Context) error {
+	v, ok := k.o.Vault.(LatestKeyer)
+	if !ok {
+		return nil
+	}
+	id, wrapped, found, err := v.LatestKey(ctx)
+	if err != nil {
+		return fmt.Errorf("piicrypt: check the master key: %w", err)
+	}
+	if !found {
+		return nil
+	}
+	raw, err := k.unwrap(id, wrapped)
+	if err != nil {
+		return err
+	}
+	clear(raw)
+	return nil
 }
 
 func (k *Keyring) remember(id string, c cached) {

@@ -96,7 +96,7 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (a *App, er
 	if err != nil {
 		return nil, err
 	}
-	if a.keys, err = openKeyring(cfg, a.store, log); err != nil {
+	if a.keys, err = openKeyring(ctx, cfg, a.store, log); err != nil {
 		return nil, err
 	}
 	a.events, err = eventstore.Open(eventstore.Options{URL: url, Logger: log, OnAppend: a.metrics.ObserveAppend,

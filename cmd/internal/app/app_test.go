@@ -1,7 +1,9 @@
 package app_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -146,8 +148,10 @@ func TestReadyzFailsWithoutTheEventStore(t *testing.T) {
 // out. The MongoDB address refuses at once (port 1 on the loopback).
 func TestStartReportsAReadStoreThatWillNotOpen(t *testing.T) {
 	for name, tune := range map[string]func(*config.Config){
-		"sqlite":  func(c *config.Config) { c.ReadModelsDir = "/proc/no-such-dir/readmodels" },
-		"mongodb": func(c *config.Config) { c.MongoURI = "mongodb://127.0.0.1:1/?serverSelectionTimeoutMS=300&connectTimeoutMS=300" },
+		"sqlite": func(c *config.Config) { c.ReadModelsDir = "/proc/no-such-dir/readmodels" },
+		"mongodb": func(c *config.Config) {
+			c.MongoURI = "mongodb://127.0.0.1:1/?serverSelectionTimeoutMS=300&connectTimeoutMS=300"
+		},
 	} {
 		t.Run(name, func(t *testing.T) {
 			cfg := config.Defaults()
@@ -162,5 +166,45 @@ func TestStartReportsAReadStoreThatWillNotOpen(t *testing.T) {
 			}
 			t.Log(err)
 		})
+	}
+}
+
+// A node started with another master key than the vault's keys were
+// wrapped with refuses to start: serving, it read no one's data and
+// wrapped new applicants' keys under the wrong master key, which left the
+// vault unreadable under either.
+func TestStartRefusesAnotherMasterKey(t *testing.T) {
+	cfg := config.Defaults()
+	cfg.DataDir = t.TempDir()
+	cfg.HTTPAddr = "127.0.0.1:0"
+	cfg.ESDBListen = "127.0.0.1:0"
+	start := func(key byte) (*app.App, error) {
+		c := cfg
+		c.MasterKey = base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{key}, 32))
+		return app.Start(context.Background(), c, slog.New(slog.DiscardHandler))
+	}
+	a, err := start(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// An empty vault has nothing to check: any key starts it.
+	if _, err := a.Keys().SealBytes(context.Background(), "alice", "scan", []byte("personal")); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := start(2); err == nil {
+		_ = b.Close()
+		t.Fatal("started with another master key")
+	} else if !strings.Contains(err.Error(), "OMS_MASTER_KEY") || !strings.Contains(err.Error(), "мастер-ключ") {
+		t.Fatalf("the refusal does not say what to set: %v", err)
+	}
+	a, err = start(1)
+	if err != nil {
+		t.Fatalf("the right key again: %v", err)
+	}
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -44,7 +45,7 @@ func registerCommands(r fiber.Router, a *App) error {
 
 // openKeyring loads the master key and opens the keyring over the read
 // store's key vault.
-func openKeyring(cfg config.Config, vault piicrypt.Vault, log *slog.Logger) (*piicrypt.Keyring, error) {
+func openKeyring(ctx context.Context, cfg config.Config, vault piicrypt.Vault, log *slog.Logger) (*piicrypt.Keyring, error) {
 	devFile := filepath.Join(cfg.DevKeyDir, "dev-master.key")
 	master, created, err := piicrypt.MasterKey(cfg.MasterKey, cfg.MasterKeyFile, devFile)
 	if err != nil {
@@ -54,7 +55,18 @@ func openKeyring(cfg config.Config, vault piicrypt.Vault, log *slog.Logger) (*pi
 		log.Warn("DEV MASTER KEY: applicants' personal data are encrypted under a key kept next to the data; set OMS_MASTER_KEY_FILE in production",
 			"file", devFile, "created", created)
 	}
-	return piicrypt.NewKeyring(piicrypt.KeyringOptions{Master: master, Vault: vault})
+	keys, err := piicrypt.NewKeyring(piicrypt.KeyringOptions{Master: master, Vault: vault})
+	if err != nil {
+		return nil, err
+	}
+	if err := keys.Check(ctx); err != nil {
+		if errors.Is(err, piicrypt.ErrWrongMaster) {
+			return nil, fmt.Errorf("мастер-ключ не открывает ключи данных, уже лежащие в хранилище: задайте OMS_MASTER_KEY или OMS_MASTER_KEY_FILE, которым они записаны; "+
+				"the master key does not open the data keys already in the vault: set the OMS_MASTER_KEY or OMS_MASTER_KEY_FILE they were written with (%w)", err)
+		}
+		return nil, err
+	}
+	return keys, nil
 }
 
 func openMongo(ctx context.Context, cfg config.Config, log *slog.Logger) (readstore.Store, error) {

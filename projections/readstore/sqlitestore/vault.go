@@ -253,6 +253,21 @@ func (s *Store) LoadKey(ctx context.Context, id string) (wrapped []byte, erased,
 	return wrapped, false, true, nil
 }
 
+// LatestKey implements readstore.Store: the last row inserted, which the
+// table's rowid orders.
+func (s *Store) LatestKey(ctx context.Context) (string, []byte, bool, error) {
+	var id string
+	var wrapped []byte
+	err := s.vault.r.QueryRowContext(ctx, `SELECT id, wrapped FROM readstore_keys WHERE erased_at = 0 ORDER BY rowid DESC LIMIT 1`).Scan(&id, &wrapped)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil, false, nil
+	}
+	if err != nil {
+		return "", nil, false, fmt.Errorf("sqlitestore: latest key: %w", err)
+	}
+	return id, wrapped, true, nil
+}
+
 // CreateKey implements readstore.Store. It returns once the key is on disk.
 func (s *Store) CreateKey(ctx context.Context, id string, wrapped []byte) ([]byte, bool, error) {
 	if id == "" || len(wrapped) == 0 {

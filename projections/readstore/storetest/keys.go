@@ -14,6 +14,14 @@ import (
 // ones.
 func testKeyVault(t *testing.T, s readstore.Store) {
 	ctx := context.Background()
+	latest := func(wantID string) {
+		t.Helper()
+		id, wrapped, found, err := s.LatestKey(ctx)
+		if err != nil || found != (wantID != "") || id != wantID || (found && len(wrapped) == 0) {
+			t.Fatalf("LatestKey = %q %q found %v err %v, want %q", id, wrapped, found, err, wantID)
+		}
+	}
+	latest("")
 	_, erased, found, err := s.LoadKey(ctx, "subject-1")
 	if err != nil || found || erased {
 		t.Fatalf("LoadKey(unknown) = found %v erased %v err %v, want not found", found, erased, err)
@@ -31,6 +39,7 @@ func testKeyVault(t *testing.T, s readstore.Store) {
 	if err != nil || !found || erased || !bytes.Equal(got, first) {
 		t.Fatalf("LoadKey = %q found %v erased %v err %v", got, found, erased, err)
 	}
+	latest("subject-1")
 	if _, _, err := s.CreateKey(ctx, "", first); err == nil {
 		t.Fatal("CreateKey with an empty id succeeded")
 	}
@@ -56,6 +65,7 @@ func testKeyVault(t *testing.T, s readstore.Store) {
 		}
 	}
 
+	latest("subject-race")
 	if err := s.EraseKey(ctx, "subject-1"); err != nil {
 		t.Fatal(err)
 	}
@@ -77,6 +87,11 @@ func testKeyVault(t *testing.T, s readstore.Store) {
 	if _, erased, found, err := s.LoadKey(ctx, "subject-never"); err != nil || !found || !erased {
 		t.Fatalf("tombstone of a never-created key: found %v erased %v err %v", found, erased, err)
 	}
+	latest("subject-race") // erased ones are passed over
+	if err := s.EraseKey(ctx, "subject-race"); err != nil {
+		t.Fatal(err)
+	}
+	latest("")
 	if err := s.Scrub(ctx); err != nil {
 		t.Fatalf("Scrub: %v", err)
 	}
