@@ -12,8 +12,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"slices"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/EventStore/EventStore-Client-Go/v4/esdb"
@@ -29,17 +32,21 @@ const ContentTypeJSON = "application/json"
 
 // Store appends and loads event streams.
 type Store struct {
-	client   *esdb.Client
-	logger   *slog.Logger
-	now      func() time.Time
-	onAppend func(time.Duration, error)
-	sealer   Sealer
+	client    *esdb.Client
+	logger    *slog.Logger
+	now       func() time.Time
+	onAppend  func(time.Duration, error)
+	sealer    Sealer
+	closeWait time.Duration
 	// calls is held for reading by every client call under way and taken
 	// by Close, which waits for them: the v4 client panics (a send on its
 	// closed channel) when a call it was still making fails as unavailable
 	// after its Close. closed refuses the calls that come after.
 	calls  sync.RWMutex
 	closed bool
+	// closing refuses new calls as soon as Close starts, before it has
+	// the lock: calls stuck on an absent event store may hold it long.
+	closing atomic.Bool
 }
 
 // ErrClosed is returned by calls made after Close.
@@ -49,6 +56,9 @@ var ErrClosed = errors.New("eventstore: the store is closed")
 // lets Close go on. A call must not begin another while it holds one: a
 // Close waiting in between would block the second for good.
 func (s *Store) begin() error {
+	if s.closing.Load() {
+		return ErrClosed
+	}
 	s.calls.RLock()
 	if s.closed {
 		s.calls.RUnlock()
@@ -85,6 +95,9 @@ type Options struct {
 	// read. The service always sets one; tools that only move bytes
 	// around (benchmarks of the wire protocol) may not.
 	Sealer Sealer
+	// CloseWait bounds how long Close waits for the calls under way; zero
+	// means DefaultCloseWait.
+	CloseWait time.Duration
 }
 
 // Open connects to the event store.
@@ -99,9 +112,23 @@ func Open(opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("eventstore: parse connection string: %w", err)
 	}
+	// The client gives up for good after MaxDiscoverAttempts failed
+	// discoveries in a row (ten, a tenth of a second apart, by default:
+	// an outage of a second) and then refuses every call until the
+	// process restarts. Unless the connection string sets a bound it
+	// never gives up, so that a node rides out an event store's restart;
+	// no call waits for it past its own context (see await).
+	lower := strings.ToLower(opts.URL)
+	if !strings.Contains(lower, "maxdiscoverattempts=") {
+		cfg.MaxDiscoverAttempts = math.MaxInt32
+	}
+	if !strings.Contains(lower, "discoveryinterval=") {
+		cfg.DiscoveryInterval = defaultDiscoveryInterval
+	}
 	logger := opts.Logger
+	quiet := &clientLogLimit{last: map[string]time.Time{}}
 	cfg.Logger = func(level esdb.LogLevel, format string, args ...any) {
-		if level == esdb.LogError || level == esdb.LogWarn {
+		if (level == esdb.LogError || level == esdb.LogWarn) && quiet.allow(format, time.Now()) {
 			logger.Warn("eventstore client: " + fmt.Sprintf(format, args...))
 		}
 	}
@@ -109,25 +136,67 @@ func Open(opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("eventstore: new client: %w", err)
 	}
-	return &Store{client: c, logger: opts.Logger, now: opts.Now, onAppend: opts.OnAppend, sealer: opts.Sealer}, nil
+	if opts.CloseWait <= 0 {
+		opts.CloseWait = DefaultCloseWait
+	}
+	return &Store{client: c, logger: opts.Logger, now: opts.Now, onAppend: opts.OnAppend, sealer: opts.Sealer, closeWait: opts.CloseWait}, nil
 }
 
 // Client exposes the underlying v4 client, for tests that speak the
 // protocol directly. Calls made through it are not ones Close waits for.
 func (s *Store) Client() *esdb.Client { return s.client }
 
-// Close waits for the calls under way, refuses later ones with ErrClosed,
-// and closes the client. A subscription is not a call under way once it
+// Close waits for the calls under way (up to Options.CloseWait), refuses later
+// ones with ErrClosed, and closes the client. A subscription is not a call under way once it
 // has started: its context ends it.
 func (s *Store) Close() error {
-	s.calls.Lock()
-	already := s.closed
-	s.closed = true
-	s.calls.Unlock()
-	if already {
+	if !s.closing.CompareAndSwap(false, true) {
 		return nil
 	}
-	return s.client.Close()
+	locked := make(chan struct{})
+	go func() {
+		s.calls.Lock()
+		s.closed = true
+		s.calls.Unlock()
+		close(locked)
+	}()
+	select {
+	case <-locked:
+		return s.client.Close()
+	case <-time.After(s.closeWait):
+		s.logger.Warn("eventstore: calls still wait for the event store; its client closes when they end")
+		go func() {
+			<-locked
+			_ = s.client.Close()
+		}()
+		return nil
+	}
+}
+
+// defaultDiscoveryInterval is the pause between the client's attempts to
+// reach the event store, in milliseconds, when the connection string sets
+// none: the client's 100 ms logged ten warnings a second through an
+// outage.
+const defaultDiscoveryInterval = 500
+
+// clientLogLimit lets one of the client's messages through every
+// clientLogEvery, by message: through an outage it repeats one every
+// attempt.
+type clientLogLimit struct {
+	mu   sync.Mutex
+	last map[string]time.Time
+}
+
+const clientLogEvery = 10 * time.Second
+
+func (l *clientLogLimit) allow(format string, now time.Time) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if t, ok := l.last[format]; ok && now.Sub(t) < clientLogEvery {
+		return false
+	}
+	l.last[format] = now
+	return true
 }
 
 // NewEvent is an event to append.
@@ -269,12 +338,15 @@ func (s *Store) Append(ctx context.Context, stream string, exp Expected, meta ev
 		}
 		data[i] = esdb.EventData{EventID: id, EventType: e.Type, ContentType: esdb.ContentTypeJson, Data: payload, Metadata: env}
 	}
-	if err := s.begin(); err != nil {
+	h, err := s.hold()
+	if err != nil {
 		return AppendResult{}, err
 	}
-	defer s.end()
+	defer h.release()
 	start := time.Now()
-	res, err := s.client.AppendToStream(ctx, stream, esdb.AppendToStreamOptions{ExpectedRevision: exp.toESDB()}, data...)
+	res, err := await(ctx, h, func() (*esdb.WriteResult, error) {
+		return s.client.AppendToStream(ctx, stream, esdb.AppendToStreamOptions{ExpectedRevision: exp.toESDB()}, data...)
+	}, nil)
 	if s.onAppend != nil {
 		s.onAppend(time.Since(start), err)
 	}
@@ -283,7 +355,7 @@ func (s *Store) Append(ctx context.Context, stream string, exp Expected, meta ev
 		if errors.As(err, &e) {
 			switch e.Code() {
 			case esdb.ErrorCodeWrongExpectedVersion:
-				return AppendResult{}, s.conflict(ctx, stream)
+				return AppendResult{}, s.conflict(ctx, h, stream)
 			case esdb.ErrorCodeStreamDeleted:
 				return AppendResult{}, fmt.Errorf("%w: %s", ErrDeleted, stream)
 			}
@@ -295,9 +367,11 @@ func (s *Store) Append(ctx context.Context, stream string, exp Expected, meta ev
 
 // conflict reads the stream's current revision for a ConflictError; the v4
 // client only reports it inside an error string.
-func (s *Store) conflict(ctx context.Context, stream string) error {
+func (s *Store) conflict(ctx context.Context, h *hold, stream string) error {
 	ce := &ConflictError{Stream: stream}
-	rs, err := s.client.ReadStream(ctx, stream, esdb.ReadStreamOptions{Direction: esdb.Backwards, From: esdb.End{}}, 1)
+	rs, err := await(ctx, h, func() (*esdb.ReadStream, error) {
+		return s.client.ReadStream(ctx, stream, esdb.ReadStreamOptions{Direction: esdb.Backwards, From: esdb.End{}}, 1)
+	}, closeStream)
 	if err != nil {
 		return ce
 	}
@@ -316,11 +390,14 @@ func (s *Store) Load(ctx context.Context, stream string) ([]Recorded, error) {
 
 // LoadFrom reads up to count events of a stream starting at revision from.
 func (s *Store) LoadFrom(ctx context.Context, stream string, from, count uint64) ([]Recorded, error) {
-	if err := s.begin(); err != nil {
+	h, err := s.hold()
+	if err != nil {
 		return nil, err
 	}
-	defer s.end()
-	rs, err := s.client.ReadStream(ctx, stream, esdb.ReadStreamOptions{From: esdb.Revision(from)}, count)
+	defer h.release()
+	rs, err := await(ctx, h, func() (*esdb.ReadStream, error) {
+		return s.client.ReadStream(ctx, stream, esdb.ReadStreamOptions{From: esdb.Revision(from)}, count)
+	}, closeStream)
 	if err != nil {
 		return nil, fmt.Errorf("eventstore: read %s: %w", stream, err)
 	}
@@ -421,13 +498,7 @@ const typeScanWindow = 4096
 func (s *Store) catchUp(ctx context.Context, o esdb.SubscribeToAllOptions, fn func(Recorded) error) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	// Only the call that starts the subscription counts as under way
-	// (see Store.calls); the context ends the subscription.
-	if err := s.begin(); err != nil {
-		return err
-	}
-	sub, err := s.client.SubscribeToAll(ctx, o)
-	s.end()
+	sub, err := s.subscribe(ctx, o)
 	if err != nil {
 		return fmt.Errorf("eventstore: catch up: %w", err)
 	}
@@ -461,11 +532,14 @@ func (s *Store) Head(ctx context.Context) (uint64, error) {
 // CountAfter counts non-system events after position from up to and
 // including head, stopping at limit; for lag reporting.
 func (s *Store) CountAfter(ctx context.Context, from, head uint64, limit uint64) (uint64, error) {
-	if err := s.begin(); err != nil {
+	h, err := s.hold()
+	if err != nil {
 		return 0, err
 	}
-	defer s.end()
-	rs, err := s.client.ReadAll(ctx, esdb.ReadAllOptions{From: esdb.Position{Commit: from + 1, Prepare: from + 1}}, limit)
+	defer h.release()
+	rs, err := await(ctx, h, func() (*esdb.ReadStream, error) {
+		return s.client.ReadAll(ctx, esdb.ReadAllOptions{From: esdb.Position{Commit: from + 1, Prepare: from + 1}}, limit)
+	}, closeStream)
 	if err != nil {
 		return 0, fmt.Errorf("eventstore: count: %w", err)
 	}
@@ -492,11 +566,14 @@ func (s *Store) CountAfter(ctx context.Context, from, head uint64, limit uint64)
 // HeadTime is the position and write time of the last non-system event in
 // $all; ok is false for an empty store.
 func (s *Store) HeadTime(ctx context.Context) (pos uint64, created time.Time, ok bool, err error) {
-	if err := s.begin(); err != nil {
+	h, err := s.hold()
+	if err != nil {
 		return 0, time.Time{}, false, err
 	}
-	defer s.end()
-	rs, err := s.client.ReadAll(ctx, esdb.ReadAllOptions{From: esdb.End{}, Direction: esdb.Backwards}, 64)
+	defer h.release()
+	rs, err := await(ctx, h, func() (*esdb.ReadStream, error) {
+		return s.client.ReadAll(ctx, esdb.ReadAllOptions{From: esdb.End{}, Direction: esdb.Backwards}, 64)
+	}, closeStream)
 	if err != nil {
 		return 0, time.Time{}, false, fmt.Errorf("eventstore: head: %w", err)
 	}
@@ -518,11 +595,14 @@ func (s *Store) HeadTime(ctx context.Context) (pos uint64, created time.Time, ok
 
 // LoadLast reads a stream's last event; nil when the stream does not exist.
 func (s *Store) LoadLast(ctx context.Context, stream string) (*Recorded, error) {
-	if err := s.begin(); err != nil {
+	h, err := s.hold()
+	if err != nil {
 		return nil, err
 	}
-	defer s.end()
-	rs, err := s.client.ReadStream(ctx, stream, esdb.ReadStreamOptions{Direction: esdb.Backwards, From: esdb.End{}}, 1)
+	defer h.release()
+	rs, err := await(ctx, h, func() (*esdb.ReadStream, error) {
+		return s.client.ReadStream(ctx, stream, esdb.ReadStreamOptions{Direction: esdb.Backwards, From: esdb.End{}}, 1)
+	}, closeStream)
 	if err != nil {
 		return nil, fmt.Errorf("eventstore: read %s: %w", stream, err)
 	}

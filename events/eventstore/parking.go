@@ -126,11 +126,14 @@ func (s *Store) storedEvent(ctx context.Context, m *message.Message) (payload, e
 	if stream == "" || perr != nil {
 		return nil, nil, false, nil
 	}
-	if err := s.begin(); err != nil {
+	h, err := s.hold()
+	if err != nil {
 		return nil, nil, false, err
 	}
-	defer s.end()
-	rs, err := s.client.ReadStream(ctx, stream, esdb.ReadStreamOptions{From: esdb.Revision(rev)}, 1)
+	defer h.release()
+	rs, err := await(ctx, h, func() (*esdb.ReadStream, error) {
+		return s.client.ReadStream(ctx, stream, esdb.ReadStreamOptions{From: esdb.Revision(rev)}, 1)
+	}, closeStream)
 	if err != nil {
 		return nil, nil, false, fmt.Errorf("read %s@%d: %w", stream, rev, err)
 	}

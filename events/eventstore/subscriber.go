@@ -157,11 +157,7 @@ func (s *Store) followOnce(ctx context.Context, filter *esdb.SubscriptionFilter,
 	if *hasPos {
 		o.From = esdb.Position{Commit: *pos, Prepare: *pos}
 	}
-	if err := s.begin(); err != nil {
-		return err
-	}
-	sub, err := s.client.SubscribeToAll(ctx, o)
-	s.end() // the context ends the subscription (see Store.calls)
+	sub, err := s.subscribe(ctx, o)
 	if err != nil {
 		return err
 	}

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	neturl "net/url"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -103,6 +104,17 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (a *App, er
 		Sealer: piicrypt.NewSealer(a.keys, piicrypt.Personal{Sections: schema.PersonalSections, Clear: schema.PersonalClearKeys})})
 	if err != nil {
 		return nil, err
+	}
+	// The client waits for an absent event store as long as a call lets
+	// it (it rides out the store's restarts): at start, one that does not
+	// answer is an error that names it, not a node that hangs.
+	reach, cancel := context.WithTimeout(ctx, cfg.ESDBConnectTimeout)
+	_, err = a.events.Head(reach)
+	cancel()
+	if err != nil {
+		where := redactURL(url)
+		return nil, fmt.Errorf("событийное хранилище %s не ответило за %s (OMS_ESDB_CONNECT_TIMEOUT); the event store at %s did not answer within %s (OMS_ESDB_CONNECT_TIMEOUT): %w",
+			where, cfg.ESDBConnectTimeout, where, cfg.ESDBConnectTimeout, err)
 	}
 
 	projs := ProjectionsFor(cfg)
@@ -268,6 +280,18 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (a *App, er
 	}
 	log.Info("omsd is up", "http", "http://"+a.httpLis.Addr().String(), "eventstore", esdbWhere, "readmodels", readWhere, "data", cfg.DataDir, "auth", verifier.Mode())
 	return a, nil
+}
+
+// redactURL is a connection string without its password, for messages.
+func redactURL(raw string) string {
+	u, err := neturl.Parse(raw)
+	if err != nil {
+		return "(unreadable connection string)"
+	}
+	if u.User != nil {
+		u.User = neturl.User(u.User.Username())
+	}
+	return u.String()
 }
 
 func openReadStore(ctx context.Context, cfg config.Config, log *slog.Logger) (readstore.Store, error) {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -206,5 +207,34 @@ func TestStartRefusesAnotherMasterKey(t *testing.T) {
 	}
 	if err := a.Close(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// An event store that does not answer at start is an error that names it
+// (without its password), within OMS_ESDB_CONNECT_TIMEOUT: the client now
+// waits for an absent store for as long as a call lets it.
+func TestStartReportsAnAbsentEventStore(t *testing.T) {
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := lis.Addr().String()
+	lis.Close()
+	cfg := config.Defaults()
+	cfg.DataDir = t.TempDir()
+	cfg.HTTPAddr = "127.0.0.1:0"
+	cfg.ESDBURL = "esdb://admin:secret@" + addr + "?tls=false"
+	cfg.ESDBConnectTimeout = 500 * time.Millisecond
+	t0 := time.Now()
+	a, err := app.Start(context.Background(), cfg, slog.New(slog.DiscardHandler))
+	if err == nil {
+		_ = a.Close()
+		t.Fatal("started without an event store")
+	}
+	if d := time.Since(t0); d > 10*time.Second {
+		t.Errorf("the refusal took %v", d)
+	}
+	if msg := err.Error(); !strings.Contains(msg, addr) || strings.Contains(msg, "secret") || !strings.Contains(msg, "OMS_ESDB_CONNECT_TIMEOUT") {
+		t.Errorf("the refusal: %v", err)
 	}
 }

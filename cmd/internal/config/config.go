@@ -31,6 +31,9 @@ type Config struct {
 	PolicyTermMonths int
 	LogLevel         string
 	LeaseTTL         time.Duration
+	// ESDBConnectTimeout bounds the start-up's first call to the event
+	// store; later calls wait for it as long as their own deadlines.
+	ESDBConnectTimeout time.Duration
 	// ErasureScanTimeout bounds an erasure's read of the event store for
 	// the applicant's uploads (service.Options.UploadScanTimeout).
 	ErasureScanTimeout time.Duration
@@ -112,6 +115,7 @@ func (c *Config) settings() []setting {
 		{env: "OMS_LOG_LEVEL", flag: "log-level", usage: "debug, info, warn or error", str: &c.LogLevel},
 		{env: "OMS_SCHEDULER_INTERVAL", flag: "scheduler-interval", usage: "how often renewal reminders and expiries are checked", dur: &c.SchedulerInterval},
 		{env: "OMS_LEASE_TTL", flag: "lease-ttl", usage: "how long the projection lease outlives a silent holder", dur: &c.LeaseTTL},
+		{env: "OMS_ESDB_CONNECT_TIMEOUT", flag: "esdb-connect-timeout", usage: "how long omsd waits at start for the event store to answer", dur: &c.ESDBConnectTimeout},
 		{env: "OMS_ERASURE_SCAN_TIMEOUT", flag: "erasure-scan-timeout", usage: "how long an erasure may read the event store for the applicant's uploads", dur: &c.ErasureScanTimeout},
 		{env: "OMS_PROJECTION_CACHE_MB", flag: "projection-cache-mb", usage: "megabytes of documents (as JSON) each projection keeps in memory; about twice that in heap", i: &c.ProjectionCacheMB},
 		{env: "OMS_DEV_KEY_DIR", flag: "dev-key-dir", usage: "directory of the dev-mode token signing key (default: the data dir)", str: &c.DevKeyDir},
@@ -152,6 +156,7 @@ func Defaults() Config {
 		// service.DefaultUploadScanTimeout; not imported, config stays a
 		// leaf.
 		ErasureScanTimeout: 2 * time.Minute,
+		ESDBConnectTimeout: 15 * time.Second,
 		SchedulerInterval:  time.Minute,
 		SMTPFrom:           "ОМС онлайн <noreply@oms.local>",
 		// Generous: one load generator at 500 commands/s sends 1,400 to
@@ -254,6 +259,9 @@ func (c *Config) Validate() error {
 	// already a thousand times too often, and below that the node spins.
 	if c.SchedulerInterval < time.Second {
 		return fmt.Errorf("config: OMS_SCHEDULER_INTERVAL must be at least 1s, e.g. 1m")
+	}
+	if c.ESDBConnectTimeout < 100*time.Millisecond {
+		return fmt.Errorf("config: OMS_ESDB_CONNECT_TIMEOUT must be at least 100ms, e.g. 15s")
 	}
 	if c.ErasureScanTimeout < time.Second {
 		return fmt.Errorf("config: OMS_ERASURE_SCAN_TIMEOUT must be at least 1s")

@@ -1,0 +1,130 @@
+package eventstore_test
+
+import (
+	"context"
+	"errors"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/omsonline/oms/events"
+	"github.com/omsonline/oms/events/esdbserver"
+	"github.com/omsonline/oms/events/esdbserver/esdbtest"
+	"github.com/omsonline/oms/events/eventstore"
+)
+
+// An event store that goes away for longer than the v4 client's discovery
+// (ten attempts a tenth of a second apart) and comes back is served
+// again, and while it is away calls end with their context and Close
+// returns: the client gave up for good after its last attempt, and the
+// calls that had queued for a connection meanwhile blocked forever, the
+// node's Close behind them.
+func TestServesAgainAfterAnOutage(t *testing.T) {
+	dir := t.TempDir()
+	srv, err := esdbserver.Start(esdbserver.Options{Addr: "127.0.0.1:0", Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := srv.Addr()
+	// Attempts as often as the client's own default, so that its ten
+	// would be spent within the outage.
+	s, err := eventstore.Open(eventstore.Options{URL: esdbtest.URL(srv) + "&discoveryInterval=100"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	meta := events.Metadata{Actor: events.Actor{ID: "t", Role: "system"}}
+	tick := eventstore.NewEvent{Type: "Tick", Data: map[string]int{"i": 1}}
+	if _, err := s.Append(context.Background(), "outage", eventstore.Any, meta, tick); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// Calls while it is away: each ends when its context does.
+	down := time.Now().Add(2500 * time.Millisecond)
+	for time.Now().Before(down) {
+		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+		t0 := time.Now()
+		_, err := s.Append(ctx, "outage", eventstore.Any, meta, tick)
+		cancel()
+		if err == nil {
+			t.Fatal("appended with the store away")
+		}
+		if d := time.Since(t0); d > 2*time.Second {
+			t.Fatalf("Append took %v with a 300ms context", d)
+		}
+	}
+	srv, err = esdbserver.Start(esdbserver.Options{Addr: addr, Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		_, err := s.Append(ctx, "outage", eventstore.Any, meta, tick)
+		cancel()
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not served again 15s after the store came back: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	recs, err := s.Load(context.Background(), "outage")
+	if err != nil || len(recs) != 2 {
+		t.Fatalf("after the outage: %d events, %v", len(recs), err)
+	}
+	closed := make(chan error, 1)
+	go func() { closed <- s.Close() }()
+	select {
+	case err := <-closed:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Close hung")
+	}
+}
+
+// Close returns while a call that cannot end (its context never does)
+// waits for an event store that is away, and later calls are refused.
+func TestCloseDuringAnOutage(t *testing.T) {
+	// A port nothing listens on: the client discovers for as long as the
+	// call waits.
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := lis.Addr().String()
+	lis.Close()
+	s, err := eventstore.Open(eventstore.Options{URL: "esdb://" + addr + "?tls=false", CloseWait: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stuck := make(chan error, 1)
+	go func() {
+		_, err := s.Load(context.Background(), "anything")
+		stuck <- err
+	}()
+	time.Sleep(700 * time.Millisecond)
+	select {
+	case err := <-stuck:
+		t.Fatalf("the call did not wait for the absent store: %v", err)
+	default:
+	}
+	closed := make(chan error, 1)
+	go func() { closed <- s.Close() }()
+	select {
+	case err := <-closed:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Close waited for the event store to come back")
+	}
+	if _, err := s.Head(context.Background()); !errors.Is(err, eventstore.ErrClosed) {
+		t.Fatalf("a call after Close: %v, want ErrClosed", err)
+	}
+}
