@@ -105,9 +105,13 @@ func projectionsCmd(cfg *config.Config) *cobra.Command {
 				return err
 			}
 			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(w, "PROJECTION\tPOSITION\tHEAD\tBEHIND\tGENERATION\tTERM\tUPDATED")
+			fmt.Fprintln(w, "PROJECTION\tPOSITION\tHEAD\tBEHIND\tGENERATION\tTERM\tUPDATED\tRUNS ON")
 			for _, r := range rows {
-				fmt.Fprintf(w, "%s\t%d\t%d\t%d\t%d\t%d\t%s\n", r.Name, r.Position, r.Head, r.EventsBehind, r.Generation, r.Term, r.UpdatedAt.Format(time.RFC3339))
+				holder := r.Holder
+				if holder == "" {
+					holder = "-"
+				}
+				fmt.Fprintf(w, "%s\t%d\t%d\t%d\t%d\t%d\t%s\t%s\n", r.Name, r.Position, r.Head, r.EventsBehind, r.Generation, r.Term, r.UpdatedAt.Format(time.RFC3339), holder)
 			}
 			return w.Flush()
 		},

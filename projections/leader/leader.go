@@ -128,6 +128,18 @@ func (l *Leader) Runner() (*runner.Runner, bool) {
 	return l.cur, l.cur != nil
 }
 
+// Leading reports whether this node runs the projections now.
+func (l *Leader) Leading() bool {
+	_, ok := l.Runner()
+	return ok
+}
+
+// Holder is the lease's holder and expiry, as the lease stream says (see
+// lease.Lease.Holder).
+func (l *Leader) Holder(ctx context.Context) (string, time.Time, bool, error) {
+	return l.o.Lease.Holder(ctx)
+}
+
 // Names lists the projections.
 func (l *Leader) Names() []string { return l.o.Names }
 

@@ -139,6 +139,17 @@ func (l *Lease) current(ctx context.Context) (rec Record, typ string, rev uint64
 	return rec, evs.Envelope.Type, evs.Revision, true, nil
 }
 
+// Holder reads who holds the lease and until when, as the lease stream
+// says: held is false when it is released, expired or was never taken. It
+// is for operators; only Run decides who leads.
+func (l *Lease) Holder(ctx context.Context) (holder string, until time.Time, held bool, err error) {
+	rec, typ, _, exists, err := l.current(ctx)
+	if err != nil || !exists || typ == TypeReleased || !l.o.Now().Before(rec.ExpiresAt) {
+		return "", time.Time{}, false, err
+	}
+	return rec.Holder, rec.ExpiresAt, true, nil
+}
+
 // take appends a LeaseTaken if the lease is free: never taken, released, or
 // expired.
 func (l *Lease) take(ctx context.Context) (uint64, bool, error) {

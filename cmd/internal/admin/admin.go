@@ -34,6 +34,10 @@ type Projections interface {
 	Behind(name string, head uint64) uint64
 	Rebuild(ctx context.Context, name string, o runner.RebuildOptions) (runner.Progress, error)
 	ReplayParked(ctx context.Context, name string) (int, error)
+	// Leading reports whether this node runs the projections; Holder
+	// names the node that does, as the lease says.
+	Leading() bool
+	Holder(ctx context.Context) (holder string, until time.Time, held bool, err error)
 }
 
 // Deps are what the endpoints operate on.
@@ -60,6 +64,10 @@ type ProjectionStatus struct {
 	UpdatedAt    time.Time `json:"updatedAt"`
 	EventsBehind uint64    `json:"eventsBehind"`
 	Rebuild      *Rebuild  `json:"rebuild,omitempty"`
+	// Holder is the node that runs the projections (its node id, the
+	// lease's holder), "" while none does; a rebuild or a replay of
+	// parked messages goes to it.
+	Holder string `json:"holder,omitempty"`
 }
 
 // Rebuild is the state of a running or finished rebuild.
@@ -126,6 +134,10 @@ func (s *server) status(c *fiber.Ctx) error {
 	for _, cp := range cps {
 		byName[cp.Projection] = cp
 	}
+	holder, _, _, err := s.d.Runner.Holder(ctx)
+	if err != nil {
+		return err
+	}
 	out := []ProjectionStatus{}
 	for _, name := range s.d.Runner.Names() {
 		pos, err := s.d.Runner.Position(ctx, name)
@@ -133,7 +145,7 @@ func (s *server) status(c *fiber.Ctx) error {
 			return err
 		}
 		cp := byName[name]
-		st := ProjectionStatus{Name: name, Position: pos, Head: head, Generation: cp.Generation, Term: cp.Fence, UpdatedAt: cp.UpdatedAt}
+		st := ProjectionStatus{Name: name, Position: pos, Head: head, Generation: cp.Generation, Term: cp.Fence, UpdatedAt: cp.UpdatedAt, Holder: holder}
 		if head > pos {
 			st.EventsBehind = s.d.Runner.Behind(name, head)
 		}
@@ -146,6 +158,21 @@ func (s *server) status(c *fiber.Ctx) error {
 		out = append(out, st)
 	}
 	return c.JSON(out)
+}
+
+// notLeader refuses what only the node running the projections does,
+// naming that node so that an operator behind a load balancer can reach
+// it.
+func (s *server) notLeader(ctx context.Context) error {
+	holder, until, held, err := s.d.Runner.Holder(ctx)
+	if err != nil || !held {
+		return cmderr.New(cmderr.Conflict, "not_leader", cmderr.T(
+			"Проекции сейчас не работают на этом узле omsd, и ни один узел не держит их аренду; повторите запрос через несколько секунд.",
+			"The projections do not run on this omsd node, and no node holds their lease; retry in a few seconds."))
+	}
+	return cmderr.New(cmderr.Conflict, "not_leader", cmderr.T(
+		fmt.Sprintf("Проекции сейчас работают на узле %s (аренда до %s UTC); отправьте запрос туда.", holder, until.UTC().Format(time.DateTime)),
+		fmt.Sprintf("The projections run on node %s (lease until %s UTC); send the request there.", holder, until.UTC().Format(time.DateTime))))
 }
 
 // rebuild starts a rebuild in the background and answers 202; progress is
@@ -166,6 +193,11 @@ func (s *server) rebuild(c *fiber.Ctx) error {
 			return refuse(c, cmderr.New(cmderr.BadRequest, "bad_json", cmderr.T(
 				"Тело запроса, если оно есть, — JSON-объект, например {}.", "The body, if any, is a JSON object such as {}.")))
 		}
+	}
+	// Refused here rather than by the rebuild after the 202: the
+	// client was told it had started, and learnt otherwise only later.
+	if !s.d.Runner.Leading() {
+		return refuse(c, s.notLeader(c.UserContext()))
 	}
 	s.mu.Lock()
 	if rb := s.rebuilds[name]; rb != nil && rb.Running {
@@ -241,9 +273,7 @@ func (s *server) replayParked(c *fiber.Ctx) error {
 		return err
 	}
 	if errors.Is(err, leader.ErrNotLeader) {
-		return refuse(c, cmderr.New(cmderr.Conflict, "not_leader", cmderr.T(
-			"Проекции сейчас работают на другом узле omsd; повторите запрос там.",
-			"The projections run on another omsd node right now; send the request there.")))
+		return refuse(c, s.notLeader(ctx))
 	}
 	var sup *runner.SupersededError
 	if errors.As(err, &sup) {

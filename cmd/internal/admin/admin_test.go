@@ -28,13 +28,22 @@ type projections struct {
 	rebuilds   int
 	failReplay bool
 	superseded bool
+	// elsewhere puts the projections on another node.
+	elsewhere bool
 	// gate, if set, holds each rebuild until closed; rebuilt records the
 	// names the rebuilds were given, read after the gate.
 	gate    chan struct{}
 	rebuilt []string
 }
 
-func (p *projections) Names() []string                                  { return []string{"cabinet"} }
+func (p *projections) Names() []string { return []string{"cabinet"} }
+func (p *projections) Leading() bool   { return !p.elsewhere }
+func (p *projections) Holder(context.Context) (string, time.Time, bool, error) {
+	if p.elsewhere {
+		return "node-b", time.Date(2026, 11, 28, 9, 30, 0, 0, time.UTC), true, nil
+	}
+	return "node-a", time.Date(2026, 11, 28, 9, 30, 0, 0, time.UTC), true, nil
+}
 func (p *projections) Position(context.Context, string) (uint64, error) { return 0, nil }
 func (p *projections) Behind(string, uint64) uint64                     { return 0 }
 func (p *projections) Rebuild(_ context.Context, name string, _ runner.RebuildOptions) (runner.Progress, error) {
@@ -142,6 +151,24 @@ func TestRebuildRefusesAMalformedBody(t *testing.T) {
 		if a := post(t, newAdminApp(p), "/api/v1/admin/projections/cabinet/rebuild", body); a.status != fiber.StatusAccepted {
 			t.Fatalf("rebuild with %q: %d %v", body, a.status, a.body)
 		}
+	}
+}
+
+// A rebuild sent to a node the projections do not run on is refused at
+// once, naming the node they run on: it was answered 202 and failed after,
+// in English, naming nothing.
+func TestRebuildOffTheLeaderNamesTheHolder(t *testing.T) {
+	p := &projections{elsewhere: true}
+	a := post(t, newAdminApp(p), "/api/v1/admin/projections/cabinet/rebuild", "")
+	wantProblem(t, "rebuild off the leader", a, 409, "not_leader")
+	detail := a.body["detail"].(map[string]any)
+	if !strings.Contains(detail["ru"].(string), "node-b") || !strings.Contains(detail["en"].(string), "node-b") {
+		t.Fatalf("the refusal does not name the holder: %v", detail)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.rebuilds != 0 {
+		t.Fatalf("%d rebuilds started", p.rebuilds)
 	}
 }
 
