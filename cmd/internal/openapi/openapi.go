@@ -292,8 +292,12 @@ func Document() map[string]any {
 			resps["415"] = problem(text("Тело не того типа: команды принимают application/json, загрузка — multipart/form-data с PDF, JPEG или PNG.",
 				"The body is of the wrong type: commands take application/json, the upload multipart/form-data with a PDF, JPEG or PNG."))
 		}
-		// Every route has a body limit (cmd/internal/authz), none for reads.
-		resps["413"] = problem(text("Тело запроса больше предела маршрута (у запросов на чтение тела нет).", "The body is over the route's limit (reads take none)."))
+		// Every API route has a body limit (cmd/internal/authz), none for
+		// reads; the meta routes (health, metrics, this document) are
+		// outside the API's guard and ignore a body.
+		if op.tag != "meta" {
+			resps["413"] = problem(text("Тело запроса больше предела маршрута (у запросов на чтение тела нет).", "The body is over the route's limit (reads take none)."))
+		}
 		resps["429"] = problem(text("Слишком много запросов; повторите через Retry-After секунд.", "Too many requests; retry after Retry-After seconds."))
 		if op.command {
 			resps["404"] = problem(text("Заявление не найдено.", "No such application."))
