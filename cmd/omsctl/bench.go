@@ -38,6 +38,9 @@ needed or touched. The defaults take a few minutes on two cores.`,
 		Example: `  omsctl bench > table.md
   omsctl bench --events 200000 --rebuild-events 1000000 --cpuprofile bench.pprof`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := o.Validate(); err != nil {
+				return err
+			}
 			ctx := cmd.Context()
 			// omsd runs in this process and in the memory stage's
 			// child: both as omsd runs it.

@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -85,6 +86,32 @@ func Defaults() Options {
 		RYWRate: 500, RYWDuration: 10 * time.Second,
 		RebuildEvents: 200_000, TimeTravelRuns: 300, RSSEvents: 1_000_000,
 	}
+}
+
+// Validate refuses settings that would measure nothing and print a table
+// row anyway ("0/s at p99 0 ms", "-1 cmd/s offered").
+func (o Options) Validate() error {
+	for _, c := range []struct {
+		flag string
+		ok   bool
+	}{
+		{"--fsyncs", o.FsyncSamples > 0},
+		{"--append-events", o.AppendEvents > 0},
+		{"--writers", o.AppendWriters > 0},
+		{"--submit-duration", o.SubmitDuration > 0},
+		{"--submit-clients", o.SubmitWorkers > 0},
+		{"--submit-applicants", o.SubmitApplicants > 0},
+		{"--ryw-rate", o.RYWRate > 0 && !math.IsInf(o.RYWRate, 0) && !math.IsNaN(o.RYWRate)},
+		{"--ryw-duration", o.RYWDuration > 0},
+		{"--rebuild-events", o.RebuildEvents > 0},
+		{"--time-travel-runs", o.TimeTravelRuns > 0},
+		{"--events", o.RSSEvents > 0},
+	} {
+		if !c.ok {
+			return fmt.Errorf("bench: %s must be positive", c.flag)
+		}
+	}
+	return nil
 }
 
 // Report is what a run measured.

@@ -244,11 +244,11 @@ func (c *Config) Validate() error {
 	if c.ReadModelsDir == "" {
 		c.ReadModelsDir = filepath.Join(c.DataDir, "readmodels")
 	}
-	if err := listenAddr("OMS_HTTP_ADDR", c.HTTPAddr); err != nil {
+	if err := listenAddr("OMS_HTTP_ADDR (--http-addr)", c.HTTPAddr); err != nil {
 		return err
 	}
 	if c.ESDBURL == "" {
-		if err := listenAddr("OMS_ESDB_LISTEN", c.ESDBListen); err != nil {
+		if err := listenAddr("OMS_ESDB_LISTEN (--esdb-listen)", c.ESDBListen); err != nil {
 			return err
 		}
 	}
