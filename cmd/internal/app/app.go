@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	neturl "net/url"
+	"os"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -58,6 +59,7 @@ type App struct {
 	done       chan error
 	debugAddr  string
 	readiness  *readiness
+	dirLock    *os.File // nil where data dirs are not locked
 }
 
 // Start brings every part up and returns once HTTP is serving.
@@ -76,6 +78,9 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (a *App, er
 		}
 	}()
 
+	if a.dirLock, err = lockDataDir(cfg.DataDir); err != nil {
+		return nil, err
+	}
 	url := cfg.ESDBURL
 	if url == "" {
 		a.esdb, err = esdbserver.Start(esdbserver.Options{
@@ -369,6 +374,9 @@ func (a *App) Close() error {
 	}
 	if a.esdb != nil {
 		errs = append(errs, a.esdb.Close())
+	}
+	if a.dirLock != nil {
+		errs = append(errs, a.dirLock.Close())
 	}
 	return errors.Join(errs...)
 }

@@ -238,3 +238,22 @@ func TestStartReportsAnAbsentEventStore(t *testing.T) {
 		t.Errorf("the refusal: %v", err)
 	}
 }
+
+// Two omsd on one data dir share a node id, and so both held the
+// projection lease in turn; with an external event store nothing stopped
+// the second. It is refused, and the dir is free again once the first
+// stops.
+func TestOneNodePerDataDir(t *testing.T) {
+	a, cfg := startApp(t)
+	second := cfg
+	second.HTTPAddr = "127.0.0.1:0"
+	second.ESDBURL = "esdb://" + a.ESDBAddr() + "?tls=false"
+	b, err := app.Start(context.Background(), second, slog.New(slog.DiscardHandler))
+	if err == nil {
+		_ = b.Close()
+		t.Fatal("a second omsd started on the same data dir")
+	}
+	if !strings.Contains(err.Error(), "OMS_DATA_DIR") || !strings.Contains(err.Error(), "каталог данных") {
+		t.Fatalf("the refusal: %v", err)
+	}
+}

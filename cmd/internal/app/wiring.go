@@ -81,8 +81,8 @@ func openMongo(ctx context.Context, cfg config.Config, log *slog.Logger) (readst
 
 // nodeID is this node's stable identity, kept in the data dir: a node that
 // restarts after a crash is the same lease holder and takes its projections
-// back at once instead of waiting for its own lease to expire. The event
-// log's file lock keeps two processes off one data dir.
+// back at once instead of waiting for its own lease to expire. The data
+// dir's lock (lockDataDir) keeps two processes off one data dir.
 func nodeID(dataDir string) (string, error) {
 	path := filepath.Join(dataDir, "node-id")
 	if b, err := os.ReadFile(path); err == nil && len(strings.TrimSpace(string(b))) > 0 {
