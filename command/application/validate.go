@@ -479,17 +479,47 @@ func (c *checker) validateAddress(p string, a schema.Address) {
 			"Субъекта РФ с кодом "+a.Region+" нет. Укажите код субъекта, например 77 для Москвы или 50 для Московской области; коды с автомобильных номеров (97, 99, 177 и т. п.) — не коды субъектов.",
 			"No region of Russia has the code "+a.Region+". Give the region's code, e.g. 77 for Moscow or 50 for the Moscow oblast; car-plate codes (97, 99, 177 and so on) are not region codes."))
 	}
-	c.text(p+"/city", a.City, true, maxNameLen)
-	c.text(p+"/street", a.Street, true, maxAddressPart)
-	c.text(p+"/house", a.House, true, maxShortPart)
-	c.text(p+"/building", a.Building, false, maxShortPart)
-	c.text(p+"/apartment", a.Apartment, false, maxShortPart)
+	for _, part := range []struct {
+		name     string
+		v        string
+		required bool
+		max      int
+	}{
+		{"/city", a.City, true, maxNameLen},
+		{"/street", a.Street, true, maxAddressPart},
+		{"/house", a.House, true, maxShortPart},
+		{"/building", a.Building, false, maxShortPart},
+		{"/apartment", a.Apartment, false, maxShortPart},
+	} {
+		if c.text(p+part.name, part.v, part.required, part.max) && !c.storedAddress && strings.IndexFunc(part.v, notAddressChar) >= 0 {
+			c.add(p+part.name, "address_characters", msgAddressChars)
+		}
+	}
 	if a.PostalCode == "" {
 		c.add(p+"/postalCode", "required", msgRequired)
 	} else if !rePostalCode.MatchString(a.PostalCode) {
 		c.add(p+"/postalCode", "format", cmderr.T("Почтовый индекс — 6 цифр.", "The postal code has 6 digits."))
 	}
 }
+
+// notAddressChar is what an address in Russia is not written with:
+// letters of scripts other than Cyrillic and Latin, digits other than
+// 0-9, emoji and other symbols. A letter's combining accent is allowed.
+func notAddressChar(r rune) bool {
+	switch {
+	case unicode.Is(unicode.Cyrillic, r), unicode.Is(unicode.Latin, r), r >= '0' && r <= '9', r == ' ':
+		return false
+	case r >= '\u0300' && r <= '\u036f': // combining diacritical marks
+		return false
+	}
+	return !strings.ContainsRune(addressPunctuation, r)
+}
+
+const addressPunctuation = ".,-‐‑–—/\\№#()«»\"'’ʼ:;+"
+
+var msgAddressChars = cmderr.T(
+	"Адрес в России пишется кириллицей; допустимы также латиница, цифры, пробелы и знаки . , - / № ( ) « » \" ' : ;",
+	"An address in Russia is written in Cyrillic; Latin letters, digits, spaces and . , - / № ( ) « » \" ' : ; are allowed too.")
 
 func (c *checker) validateContacts(p string, ct schema.Contacts) {
 	if ct.Phone == "" {

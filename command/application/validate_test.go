@@ -92,6 +92,16 @@ func TestFieldRules(t *testing.T) {
 			f.Applicant.LastName, f.Applicant.FirstName, f.Applicant.MiddleName = "Mu\u0308ller", "Anna", ""
 		}, nil},
 		{"decomposed ё counted once", func(f *schema.Form) { f.Address.Street = strings.Repeat("е\u0308", 150) }, nil},
+		// An address in Russia is written in Cyrillic, Latin letters at
+		// most, with digits and the usual punctuation.
+		{"address with punctuation", func(f *schema.Form) {
+			f.Address.Street, f.Address.House, f.Address.Building = "ул. Маршала Жукова, мкр. «Юг» (бывш. ул. 8 Марта)", "5/2", "корп. Б-1; стр. 2"
+		}, nil},
+		{"address in Latin letters", func(f *schema.Form) { f.Address.Street = "Tverskaya st." }, nil},
+		{"Hebrew street", func(f *schema.Form) { f.Address.Street = "רחוב הרצל" }, []string{"/address/street:address_characters"}},
+		{"Arabic city", func(f *schema.Form) { f.Address.City = "مدينة" }, []string{"/address/city:address_characters"}},
+		{"emoji in apartment", func(f *schema.Form) { f.Address.Apartment = "12 🏠" }, []string{"/address/apartment:address_characters"}},
+		{"Arabic-Indic digits in house", func(f *schema.Form) { f.Address.House = "١٢" }, []string{"/address/house:address_characters"}},
 		{"date with time", func(f *schema.Form) { f.Applicant.BirthDate = "1990-02-03T00:00:00Z" }, []string{"/applicant/birthDate:date_format"}},
 		{"russian citizen", func(f *schema.Form) { f.Applicant.Citizenship = "RUS" }, []string{"/applicant/citizenship:russian_citizen"}},
 		{"unknown country", func(f *schema.Form) { f.Applicant.Citizenship = "XYZ" }, []string{"/applicant/citizenship:unknown_country"}},
@@ -340,6 +350,15 @@ func TestAnsweringIgnoresOldInvisiblesInUntouchedSections(t *testing.T) {
 	_, err := application.Decide(s, application.ProvideInfo{Answers: []schema.Answer{{QuestionID: "1.1", Text: "Москва"}}}, env(asOwner, now))
 	if err != nil {
 		t.Fatalf("answer refused for an old soft hyphen: %v", err)
+	}
+}
+
+// An address stored before the script rule must not stop an answer that
+// does not touch it.
+func TestAnsweringIgnoresAnOldAddressScript(t *testing.T) {
+	s := askedWithStored(func(f *schema.Form) { f.Address.Street = "רחוב הרצל 5" })
+	if _, err := application.Decide(s, application.ProvideInfo{Answers: []schema.Answer{{QuestionID: "1.1", Text: "Москва"}}}, env(asOwner, now)); err != nil {
+		t.Fatalf("answer refused for the stored address: %v", err)
 	}
 }
 
