@@ -42,6 +42,13 @@ func decodeBody(body []byte, v any) error {
 	if len(body) == 0 {
 		return nil
 	}
+	if bytes.HasPrefix(body, []byte("\xef\xbb\xbf")) {
+		// Windows editors save one; JSON forbids it (RFC 8259, 8.1), and
+		// "error near byte 1" did not say what to remove.
+		return malformed(cmderr.T(
+			"Тело запроса начинается с невидимой метки порядка байтов (BOM, EF BB BF); JSON её не допускает — сохраните файл в UTF-8 без BOM.",
+			"The request body starts with an invisible byte order mark (BOM, EF BB BF), which JSON does not allow: save the file as UTF-8 without a BOM."))
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
@@ -290,7 +297,10 @@ func jsonType(t reflect.Type) [2]string {
 	case reflect.Bool:
 		return [2]string{"true или false", "true or false"}
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
-		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Float32, reflect.Float64:
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		// 67.0 is a number too, and was told "expected a number".
+		return [2]string{"целое число без дробной части, например 67", "a whole number without a fraction, e.g. 67"}
+	case reflect.Float32, reflect.Float64:
 		return [2]string{"число", "a number"}
 	case reflect.Slice, reflect.Array:
 		return [2]string{"массив", "an array"}

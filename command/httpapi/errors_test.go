@@ -87,6 +87,21 @@ func TestRequestErrors(t *testing.T) {
 			t.Fatalf("%s", r.body)
 		}
 	})
+	t.Run("a byte order mark is named", func(t *testing.T) {
+		r := s.post("/api/v1/applications", applicant, "\ufeff{\"consent\":true}")
+		wantStatus(t, r, fiber.StatusBadRequest)
+		if p := r.problem(t); p.Code != "malformed_json" || !strings.Contains(p.Detail.EN, "BOM") || !strings.Contains(p.Detail.RU, "BOM") {
+			t.Fatalf("%s", r.body)
+		}
+	})
+	t.Run("a fraction where a whole number goes says so", func(t *testing.T) {
+		r := s.post("/api/v1/applications", applicant, `{"documents":[{"kind":"passport","id":"a","size":67.0}]}`)
+		p := r.problem(t)
+		if len(p.Errors) != 1 || p.Errors[0].Field != "/documents/0/size" || p.Errors[0].Code != "type" ||
+			!strings.Contains(p.Errors[0].Message.EN, "whole number") || !strings.Contains(p.Errors[0].Message.RU, "целое") {
+			t.Fatalf("%s", r.body)
+		}
+	})
 	t.Run("JSON in UTF-8 only, never silently mended", func(t *testing.T) {
 		latin1 := []byte(`{"applicant":{"lastName":"M` + "\xfc" + `ller"}}`) // "Müller" in Latin-1
 		r := s.post("/api/v1/applications", applicant, string(latin1))
