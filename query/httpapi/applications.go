@@ -253,7 +253,9 @@ func (h *handlers) queue(c *fiber.Ctx) error {
 			fmt.Sprintf("region: %q не код субъекта РФ. Укажите двузначный код субъекта, например 77 для Москвы или 50 для Московской области.", q.Region),
 			fmt.Sprintf("region: %q is not the code of a region of Russia. Give a region's two-digit code, e.g. 77 for Moscow or 50 for the Moscow oblast.", q.Region))
 	}
-	if a, ok := c.Queries()["assignee"]; ok {
+	// Empty is anyone's, as an empty status is every status: it silently
+	// meant "unassigned", which is "none".
+	if a := c.Query("assignee"); a != "" {
 		switch a {
 		case "me":
 			a = md.Actor.ID

@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -61,6 +62,19 @@ func TestQueueRefusesFiltersAndCursorsThatMatchNothing(t *testing.T) {
 		page("?region=" + r)
 	}
 	page("?status=submitted&_=1712345678") // a client's cache-buster
+	// Items of two assignees: an empty assignee is anyone's, as an empty
+	// status is every status; "none" is the unassigned.
+	for i, id := range []string{"01900000-0000-7000-8000-000000000003", "01900000-0000-7000-8000-000000000004"} {
+		it := queue.Item{ApplicationID: id, ApplicantID: "bob", Status: appview.StatusInReview, Region: "50", Deadline: deadline.Add(time.Duration(i+2) * time.Hour), Assignee: "rev-" + strconv.Itoa(i+1)}
+		body, _ := json.Marshal(it)
+		e.put(t, queue.Collection, readstore.Doc{ID: id, Body: body,
+			Queue: &readstore.QueueFields{Status: it.Status, Region: it.Region, Deadline: it.Deadline, Assignee: it.Assignee}})
+	}
+	for q, want := range map[string]int{"?assignee=": 4, "?assignee=none": 2, "?assignee=me": 1, "?assignee=rev-2": 1, "?status=&assignee=": 4} {
+		if p := page(q); len(p.Items) != want {
+			t.Errorf("%s: %d items, want %d", q, len(p.Items), want)
+		}
+	}
 
 	cursor := func(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
 	for _, tc := range []struct {

@@ -121,9 +121,9 @@ func Operations() []Operation {
 			params: []param{afterParam, {"query", "applicant", "The applicant an MFC operator looks at (operators only).", "string"}}, status: 200, resp: cabinet.Doc{}, audited: true},
 		Operation{Method: "GET", Path: "/api/v1/reviewer/queue", tag: "queries", sum: "The reviewers' queue, by deadline (staff)",
 			params: []param{afterParam,
-				{"query", "status", "Comma-separated statuses, of: " + strings.Join(queryapi.QueueStatuses, ", ") + ".", "string"},
+				{"query", "status", "Comma-separated statuses, of: " + strings.Join(queryapi.QueueStatuses, ", ") + "; empty or absent: all.", "string"},
 				{"query", "region", "Two-digit region code.", "string"},
-				{"query", "assignee", "me, none, or a reviewer id.", "string"},
+				{"query", "assignee", "me, none (unassigned), or a reviewer id; empty or absent: anyone's.", "string"},
 				{"query", "overdue", "Only overdue (true) or only on time (false).", "boolean"},
 				{"query", "limit", "Page size, 1 to 200 (default 50).", "integer"},
 				{"query", "cursor", "nextCursor of the previous page.", "string"}},
@@ -257,7 +257,8 @@ func Document() map[string]any {
 			o["requestBody"] = map[string]any{"required": true, "content": map[string]any{"multipart/form-data": map[string]any{"schema": map[string]any{
 				"type": "object", "required": []string{"kind", "file"},
 				"properties": map[string]any{
-					"kind": map[string]any{"type": "string", "enum": schema.DocumentKinds},
+					"kind": map[string]any{"type": "string", "enum": schema.DocumentKinds,
+						"description": "The scan's kind. A client that cannot add a form field may give it as ?kind= instead; both, differing, are refused."},
 					"file": map[string]any{"type": "string", "format": "binary"},
 				}}}}}
 		case op.body != nil:
