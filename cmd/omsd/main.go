@@ -39,6 +39,11 @@ func run() error {
 		}
 		return err
 	}
+	if fs.NArg() > 0 {
+		// A stray word is a typo or a misplaced setting ("omsd 8080"),
+		// which running on without it would hide.
+		return fmt.Errorf("omsd takes flags only, not %q: see omsd -h", fs.Arg(0))
+	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(cfg.LogLevel)); err != nil {
 		return fmt.Errorf("log level %q: %w", cfg.LogLevel, err)

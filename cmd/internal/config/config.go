@@ -18,6 +18,9 @@ import (
 
 // Config is the runtime configuration.
 type Config struct {
+	// envErrs are the environment values that did not parse, by flag
+	// name, until the flag is given (see Register).
+	envErrs    map[string]error
 	HTTPAddr   string
 	DataDir    string
 	ESDBURL    string // external event store; empty runs the embedded one
@@ -174,10 +177,18 @@ func Defaults() Config {
 
 // Register binds c's settings to fs, with defaults taken from the
 // environment over c's current values.
+//
+// An environment value that does not parse is reported by Validate, not
+// here, and not at all when the setting's flag is given: the flag wins,
+// and -h must print the usage whatever the environment holds.
 func (c *Config) Register(fs *flag.FlagSet) error {
+	if c.envErrs == nil {
+		c.envErrs = map[string]error{}
+	}
 	for _, s := range c.settings() {
 		v, set := os.LookupEnv(s.env)
 		usage := fmt.Sprintf("%s (env %s)", s.usage, s.env)
+		bad := func(err error) { c.envErrs[s.flag] = fmt.Errorf("config: %s=%q: %w", s.env, v, err) }
 		switch {
 		case s.str != nil:
 			if set {
@@ -186,35 +197,62 @@ func (c *Config) Register(fs *flag.FlagSet) error {
 			fs.StringVar(s.str, s.flag, *s.str, usage)
 		case s.b != nil:
 			if set {
-				b, err := strconv.ParseBool(v)
-				if err != nil {
-					return fmt.Errorf("config: %s=%q: %w", s.env, v, err)
+				if b, err := strconv.ParseBool(v); err != nil {
+					bad(err)
+				} else {
+					*s.b = b
 				}
-				*s.b = b
 			}
 			fs.BoolVar(s.b, s.flag, *s.b, usage)
 		case s.i != nil:
 			if set {
-				n, err := strconv.Atoi(v)
-				if err != nil {
-					return fmt.Errorf("config: %s=%q: %w", s.env, v, err)
+				if n, err := strconv.Atoi(v); err != nil {
+					bad(err)
+				} else {
+					*s.i = n
 				}
-				*s.i = n
 			}
 			fs.IntVar(s.i, s.flag, *s.i, usage)
 		case s.dur != nil:
 			if set {
-				d, err := time.ParseDuration(v)
-				if err != nil {
-					return fmt.Errorf("config: %s=%q: %w", s.env, v, err)
+				if d, err := time.ParseDuration(v); err != nil {
+					bad(err)
+				} else {
+					*s.dur = d
 				}
-				*s.dur = d
 			}
 			fs.DurationVar(s.dur, s.flag, *s.dur, usage)
+		}
+		f := fs.Lookup(s.flag)
+		given := func() { delete(c.envErrs, s.flag) }
+		if s.b != nil {
+			f.Value = givenBool{givenValue{f.Value, given}}
+		} else {
+			f.Value = givenValue{f.Value, given}
 		}
 	}
 	return nil
 }
+
+// givenValue is a flag's value that, once the flag is given, forgets the
+// error of its environment variable.
+type givenValue struct {
+	flag.Value
+	given func()
+}
+
+func (v givenValue) Set(s string) error {
+	if err := v.Value.Set(s); err != nil {
+		return err
+	}
+	v.given()
+	return nil
+}
+
+// givenBool keeps a boolean flag one that takes no argument.
+type givenBool struct{ givenValue }
+
+func (givenBool) IsBoolFlag() bool { return true }
 
 // Validate checks the settings after parsing and makes paths absolute.
 // listenAddr refuses a listen address without an explicit port: an empty
@@ -230,6 +268,14 @@ func listenAddr(name, addr string) error {
 }
 
 func (c *Config) Validate() error {
+	if len(c.envErrs) > 0 {
+		names := make([]string, 0, len(c.envErrs))
+		for n := range c.envErrs {
+			names = append(names, n)
+		}
+		slices.Sort(names)
+		return c.envErrs[names[0]]
+	}
 	if c.DataDir == "" {
 		return fmt.Errorf("config: the data directory is empty")
 	}
