@@ -128,8 +128,17 @@ func Open(opts Options) (*Store, error) {
 	logger := opts.Logger
 	quiet := &clientLogLimit{last: map[string]time.Time{}}
 	cfg.Logger = func(level esdb.LogLevel, format string, args ...any) {
-		if (level == esdb.LogError || level == esdb.LogWarn) && quiet.allow(format, time.Now()) {
-			logger.Warn("eventstore client: " + fmt.Sprintf(format, args...))
+		if level != esdb.LogError && level != esdb.LogWarn {
+			return
+		}
+		msg := fmt.Sprintf(format, args...)
+		if strings.Contains(msg, context.Canceled.Error()) {
+			// A subscription its caller ended, as every shutdown does.
+			logger.Debug("eventstore client: " + msg)
+			return
+		}
+		if quiet.allow(format, time.Now()) {
+			logger.Warn("eventstore client: " + msg)
 		}
 	}
 	c, err := esdb.NewClient(cfg)
