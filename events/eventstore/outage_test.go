@@ -3,7 +3,6 @@ package eventstore_test
 import (
 	"context"
 	"errors"
-	"net"
 	"testing"
 	"time"
 
@@ -76,6 +75,12 @@ func TestServesAgainAfterAnOutage(t *testing.T) {
 	if err != nil || len(recs) != 2 {
 		t.Fatalf("after the outage: %d events, %v", len(recs), err)
 	}
+	closeWithin(t, s, 10*time.Second)
+}
+
+// closeWithin closes s, failing the test if that takes longer than d.
+func closeWithin(t *testing.T, s *eventstore.Store, d time.Duration) {
+	t.Helper()
 	closed := make(chan error, 1)
 	go func() { closed <- s.Close() }()
 	select {
@@ -83,23 +88,16 @@ func TestServesAgainAfterAnOutage(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("Close hung")
+	case <-time.After(d):
+		t.Fatalf("Close took longer than %v", d)
 	}
 }
 
 // Close returns while a call that cannot end (its context never does)
 // waits for an event store that is away, and later calls are refused.
 func TestCloseDuringAnOutage(t *testing.T) {
-	// A port nothing listens on: the client discovers for as long as the
-	// call waits.
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := lis.Addr().String()
-	lis.Close()
-	s, err := eventstore.Open(eventstore.Options{URL: "esdb://" + addr + "?tls=false", CloseWait: 300 * time.Millisecond})
+	// The client discovers for as long as the call waits.
+	s, err := eventstore.Open(eventstore.Options{URL: esdbtest.AbsentURL(t), CloseWait: 300 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,16 +112,7 @@ func TestCloseDuringAnOutage(t *testing.T) {
 		t.Fatalf("the call did not wait for the absent store: %v", err)
 	default:
 	}
-	closed := make(chan error, 1)
-	go func() { closed <- s.Close() }()
-	select {
-	case err := <-closed:
-		if err != nil {
-			t.Fatal(err)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("Close waited for the event store to come back")
-	}
+	closeWithin(t, s, 5*time.Second) // not waiting for the store to come back
 	if _, err := s.Head(context.Background()); !errors.Is(err, eventstore.ErrClosed) {
 		t.Fatalf("a call after Close: %v, want ErrClosed", err)
 	}

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -214,12 +213,7 @@ func TestStartRefusesAnotherMasterKey(t *testing.T) {
 // (without its password), within OMS_ESDB_CONNECT_TIMEOUT: the client now
 // waits for an absent store for as long as a call lets it.
 func TestStartReportsAnAbsentEventStore(t *testing.T) {
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := lis.Addr().String()
-	lis.Close()
+	addr := strings.TrimSuffix(strings.TrimPrefix(esdbtest.AbsentURL(t), "esdb://"), "?tls=false")
 	cfg := config.Defaults()
 	cfg.DataDir = t.TempDir()
 	cfg.HTTPAddr = "127.0.0.1:0"

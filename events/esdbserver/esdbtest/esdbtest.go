@@ -5,6 +5,7 @@ package esdbtest
 
 import (
 	"fmt"
+	"net"
 	"testing"
 
 	"github.com/EventStore/EventStore-Client-Go/v4/esdb"
@@ -28,6 +29,19 @@ func StartIn(t testing.TB, dir string) *esdbserver.Server {
 	}
 	t.Cleanup(func() { srv.Close() })
 	return srv
+}
+
+// AbsentURL is the connection string of a loopback port nothing listens
+// on, for tests of an event store that is away.
+func AbsentURL(t testing.TB) string {
+	t.Helper()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := lis.Addr().String()
+	_ = lis.Close()
+	return fmt.Sprintf("esdb://%s?tls=false", addr)
 }
 
 // URL is the insecure connection string for a server.
