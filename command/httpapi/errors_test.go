@@ -1,6 +1,8 @@
 package httpapi_test
 
 import (
+	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -11,6 +13,8 @@ import (
 
 	"github.com/omsonline/oms/command/application"
 	"github.com/omsonline/oms/command/cmderr"
+	"github.com/omsonline/oms/command/httpapi"
+	"github.com/omsonline/oms/events/eventstore"
 )
 
 func TestRequestErrors(t *testing.T) {
@@ -170,4 +174,25 @@ func TestRequestErrors(t *testing.T) {
 		// Refused means not done: the application can still be claimed.
 		wantStatus(t, s.post(appPath(id, "claim"), reviewer, ``), fiber.StatusOK)
 	})
+}
+
+// An event store that does not answer is a 503 that says to retry, in
+// both languages, not a 500 "something went wrong".
+func TestEventStoreUnavailableIs503(t *testing.T) {
+	app := fiber.New(fiber.Config{ErrorHandler: httpapi.ErrorHandler})
+	app.Get("/x", func(*fiber.Ctx) error {
+		return fmt.Errorf("service: load: %w", fmt.Errorf("%w within 30s", eventstore.ErrUnavailable))
+	})
+	resp, err := app.Test(httptest.NewRequest("GET", "/x", nil), -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var p httpapi.Problem
+	if err := json.NewDecoder(resp.Body).Decode(&p); err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != 503 || p.Code != "event_store_unavailable" || resp.Header.Get("Retry-After") == "" || p.Detail.RU == "" || p.Detail.EN == "" {
+		t.Fatalf("%d %+v %q", resp.StatusCode, p, resp.Header.Get("Retry-After"))
+	}
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/omsonline/oms/command/cmderr"
+	"github.com/omsonline/oms/events/eventstore"
 )
 
 // ContentTypeProblem is RFC 9457's media type.
@@ -92,10 +93,19 @@ func writeProblem(c *fiber.Ctx, log *slog.Logger, err error) error {
 		log.ErrorContext(c.UserContext(), "command API error", "method", c.Method(), "path", c.Path(), "err", err)
 	}
 	c.Set(fiber.HeaderCacheControl, "no-store")
+	if p.Code == "event_store_unavailable" {
+		c.Set(fiber.HeaderRetryAfter, "5")
+	}
 	return c.Status(p.Status).JSON(p, ContentTypeProblem)
 }
 
 func problemOf(err error) Problem {
+	if errors.Is(err, eventstore.ErrUnavailable) {
+		return Problem{Type: "urn:oms:problem:event_store_unavailable", Title: title(fiber.StatusServiceUnavailable), Status: fiber.StatusServiceUnavailable,
+			Code: "event_store_unavailable", Detail: cmderr.T(
+				"Хранилище событий сейчас не отвечает, и запрос мог не выполниться. Повторите его через несколько секунд (с тем же Idempotency-Key, если он был).",
+				"The event store does not answer right now, and the request may not have been carried out. Repeat it in a few seconds (with the same Idempotency-Key, if you sent one).")}
+	}
 	if e, ok := cmderr.As(err); ok {
 		status := statusOf[e.Kind]
 		if status == 0 {

@@ -2,19 +2,44 @@ package eventstore
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/EventStore/EventStore-Client-Go/v4/esdb"
 )
 
-// The v4 client connects on a call's behalf without the call's context: a
-// call waits, uncancellable, on a channel for its connection state
-// machine, which spends a whole discovery (attempts, pauses, dial
-// timeouts) on one caller at a time while the event store is away. A call
-// therefore runs in a goroutine of its own, and the caller stops waiting
-// when its context ends; the goroutine keeps the call's hold on the store
+// The v4 client talks to its connection state machine over an unbuffered
+// channel, without the call's context: while the event store is away, the
+// machine spends whole discoveries (attempts, pauses, dial timeouts) on
+// one caller at a time, and every other call waits on that channel,
+// uncancellable, to connect or to report a broken stream. A call therefore
+// runs in a goroutine of its own, from its first message to the client to
+// its stream's last, and the caller stops waiting when its context ends or
+// after Options.CallWait. The goroutine keeps the call's hold on the store
 // until the client returns, so that Close still never closes the client
-// under it.
+// under it; while too many such calls are left waiting, new ones are
+// refused at once rather than piling up goroutines for the outage.
+
+// ErrUnavailable is a call the event store did not answer in time, or one
+// refused because earlier calls still wait for it.
+var ErrUnavailable = errors.New("eventstore: the event store does not answer")
+
+// Defaults of the call bounds.
+const (
+	// DefaultCloseWait is how long Close waits for calls under way before
+	// it leaves the client to close when they end: during an outage they
+	// end only when the event store is back, and a node shutting down
+	// must not wait for that.
+	DefaultCloseWait = 5 * time.Second
+	// DefaultCallWait bounds a call whose context has no deadline (an
+	// HTTP request's has none).
+	DefaultCallWait = 30 * time.Second
+	// maxLeft is how many calls may be left waiting for an absent event
+	// store before new ones are refused at once.
+	maxLeft = 32
+)
 
 // hold is one admitted call (see Store.calls). Its release is deferred by
 // the caller, and skipped once the hold has passed to the goroutine of a
@@ -38,51 +63,80 @@ func (h *hold) release() {
 	}
 }
 
-// await runs call, one of the client's calls that opens a stream, and
-// returns its result, or ctx's error once ctx ends first. A result that
-// comes after that is dropped (drop closes it) and the hold released. A
-// context that cannot end is waited on in place.
+// Where a call's result goes: to the caller waiting for it, or, once the
+// caller has gone, nowhere (the goroutine then releases the hold).
+const (
+	callWaiting int32 = iota
+	callDelivered
+	callLeft
+)
+
+// await runs call, a whole exchange with the client (open a stream, read
+// it, close it), and returns its result; or ctx's error once ctx ends
+// first, or ErrUnavailable once the store's call wait passes (for a ctx
+// without a deadline). The call itself runs on to its end, with the hold,
+// and a result nobody waits for any more goes to drop (if not nil).
 func await[T any](ctx context.Context, h *hold, call func() (T, error), drop func(T)) (T, error) {
-	if ctx.Done() == nil {
-		return call()
+	var zero T
+	if n := h.s.left.Load(); n >= maxLeft {
+		return zero, fmt.Errorf("%w: %d earlier calls still wait for it", ErrUnavailable, n)
 	}
 	type result struct {
 		v   T
 		err error
 	}
+	var state atomic.Int32
 	ch := make(chan result, 1)
 	go func() {
 		v, err := call()
-		ch <- result{v, err}
+		if state.CompareAndSwap(callWaiting, callDelivered) {
+			ch <- result{v, err}
+			return
+		}
+		if err == nil && drop != nil {
+			drop(v)
+		}
+		h.s.left.Add(-1)
+		h.s.end()
 	}()
+	var bound <-chan time.Time
+	if _, ok := ctx.Deadline(); !ok {
+		t := time.NewTimer(h.s.callWait)
+		defer t.Stop()
+		bound = t.C
+	}
 	select {
 	case r := <-ch:
 		return r.v, r.err
 	case <-ctx.Done():
-		h.handed = true
-		go func() {
-			r := <-ch
-			if r.err == nil && drop != nil {
-				drop(r.v)
-			}
-			h.s.end()
-		}()
-		var zero T
-		return zero, ctx.Err()
+		if h.leave(&state) {
+			return zero, ctx.Err()
+		}
+	case <-bound:
+		if h.leave(&state) {
+			return zero, fmt.Errorf("%w within %v", ErrUnavailable, h.s.callWait)
+		}
 	}
+	// The call delivered as the wait ended: its result is the answer.
+	r := <-ch
+	return r.v, r.err
 }
 
-// DefaultCloseWait is how long Close waits for calls under way before it
-// leaves the client to close when they end: during an outage they end
-// only when the event store is back, and a node shutting down must not
-// wait for that.
-const DefaultCloseWait = 5 * time.Second
-
-func closeStream(rs *esdb.ReadStream) { rs.Close() }
+// leave hands the hold to the call's goroutine, unless the call has just
+// delivered its result.
+func (h *hold) leave(state *atomic.Int32) bool {
+	h.s.left.Add(1)
+	if !state.CompareAndSwap(callWaiting, callLeft) {
+		h.s.left.Add(-1)
+		return false
+	}
+	h.handed = true
+	return true
+}
 
 // subscribe starts a subscription to $all. Only the call that starts it
 // counts as under way (see Store.calls): the context ends the
-// subscription.
+// subscription. One that starts after its caller left is closed.
 func (s *Store) subscribe(ctx context.Context, o esdb.SubscribeToAllOptions) (*esdb.Subscription, error) {
 	h, err := s.hold()
 	if err != nil {

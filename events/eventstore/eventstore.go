@@ -38,6 +38,10 @@ type Store struct {
 	onAppend  func(time.Duration, error)
 	sealer    Sealer
 	closeWait time.Duration
+	callWait  time.Duration
+	// left counts the calls whose callers stopped waiting while they wait
+	// on for the client (see await).
+	left atomic.Int64
 	// calls is held for reading by every client call under way and taken
 	// by Close, which waits for them: the v4 client panics (a send on its
 	// closed channel) when a call it was still making fails as unavailable
@@ -98,6 +102,9 @@ type Options struct {
 	// CloseWait bounds how long Close waits for the calls under way; zero
 	// means DefaultCloseWait.
 	CloseWait time.Duration
+	// CallWait bounds a call whose context has no deadline; zero means
+	// DefaultCallWait.
+	CallWait time.Duration
 }
 
 // Open connects to the event store.
@@ -148,7 +155,11 @@ func Open(opts Options) (*Store, error) {
 	if opts.CloseWait <= 0 {
 		opts.CloseWait = DefaultCloseWait
 	}
-	return &Store{client: c, logger: opts.Logger, now: opts.Now, onAppend: opts.OnAppend, sealer: opts.Sealer, closeWait: opts.CloseWait}, nil
+	if opts.CallWait <= 0 {
+		opts.CallWait = DefaultCallWait
+	}
+	return &Store{client: c, logger: opts.Logger, now: opts.Now, onAppend: opts.OnAppend, sealer: opts.Sealer,
+		closeWait: opts.CloseWait, callWait: opts.CallWait}, nil
 }
 
 // Client exposes the underlying v4 client, for tests that speak the
@@ -378,17 +389,35 @@ func (s *Store) Append(ctx context.Context, stream string, exp Expected, meta ev
 // client only reports it inside an error string.
 func (s *Store) conflict(ctx context.Context, h *hold, stream string) error {
 	ce := &ConflictError{Stream: stream}
-	rs, err := await(ctx, h, func() (*esdb.ReadStream, error) {
-		return s.client.ReadStream(ctx, stream, esdb.ReadStreamOptions{Direction: esdb.Backwards, From: esdb.End{}}, 1)
-	}, closeStream)
-	if err != nil {
-		return ce
-	}
-	defer rs.Close()
-	if e, err := rs.Recv(); err == nil {
-		ce.Current, ce.Exists = e.OriginalEvent().EventNumber, true
+	last, err := await(ctx, h, func() (*esdb.RecordedEvent, error) {
+		return s.readLast(ctx, stream)
+	}, nil)
+	if err == nil && last != nil {
+		ce.Current, ce.Exists = last.EventNumber, true
 	}
 	return ce
+}
+
+// readLast reads a stream's last event (nil when there is none), within
+// an await.
+func (s *Store) readLast(ctx context.Context, stream string) (*esdb.RecordedEvent, error) {
+	rs, err := s.client.ReadStream(ctx, stream, esdb.ReadStreamOptions{Direction: esdb.Backwards, From: esdb.End{}}, 1)
+	if err != nil {
+		return nil, err
+	}
+	defer rs.Close()
+	e, err := rs.Recv()
+	if errors.Is(err, io.EOF) {
+		return nil, nil
+	}
+	if err != nil {
+		var ee *esdb.Error
+		if errors.As(err, &ee) && ee.Code() == esdb.ErrorCodeResourceNotFound {
+			return nil, nil
+		}
+		return nil, err
+	}
+	return e.OriginalEvent(), nil
 }
 
 // Load reads a whole stream. A stream that does not exist is empty, not an
@@ -404,14 +433,38 @@ func (s *Store) LoadFrom(ctx context.Context, stream string, from, count uint64)
 		return nil, err
 	}
 	defer h.release()
-	rs, err := await(ctx, h, func() (*esdb.ReadStream, error) {
-		return s.client.ReadStream(ctx, stream, esdb.ReadStreamOptions{From: esdb.Revision(from)}, count)
-	}, closeStream)
+	raw, err := await(ctx, h, func() ([]*esdb.RecordedEvent, error) {
+		return s.readStream(ctx, stream, from, count)
+	}, nil)
+	if errors.Is(err, ErrDeleted) {
+		return nil, err
+	}
 	if err != nil {
 		return nil, fmt.Errorf("eventstore: read %s: %w", stream, err)
 	}
+	if len(raw) == 0 {
+		return nil, nil
+	}
+	out := make([]Recorded, 0, len(raw))
+	for _, e := range raw {
+		r, err := s.decode(ctx, e)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+// readStream reads up to count events of a stream from revision from,
+// within an await; none for a stream that does not exist.
+func (s *Store) readStream(ctx context.Context, stream string, from, count uint64) ([]*esdb.RecordedEvent, error) {
+	rs, err := s.client.ReadStream(ctx, stream, esdb.ReadStreamOptions{From: esdb.Revision(from)}, count)
+	if err != nil {
+		return nil, err
+	}
 	defer rs.Close()
-	var out []Recorded
+	var out []*esdb.RecordedEvent
 	for {
 		e, err := rs.Recv()
 		if errors.Is(err, io.EOF) {
@@ -427,13 +480,9 @@ func (s *Store) LoadFrom(ctx context.Context, stream string, from, count uint64)
 					return nil, fmt.Errorf("%w: %s", ErrDeleted, stream)
 				}
 			}
-			return nil, fmt.Errorf("eventstore: read %s: %w", stream, err)
-		}
-		r, err := s.decode(ctx, e.OriginalEvent())
-		if err != nil {
 			return nil, err
 		}
-		out = append(out, r)
+		out = append(out, e.OriginalEvent())
 	}
 }
 
@@ -546,30 +595,34 @@ func (s *Store) CountAfter(ctx context.Context, from, head uint64, limit uint64)
 		return 0, err
 	}
 	defer h.release()
-	rs, err := await(ctx, h, func() (*esdb.ReadStream, error) {
-		return s.client.ReadAll(ctx, esdb.ReadAllOptions{From: esdb.Position{Commit: from + 1, Prepare: from + 1}}, limit)
-	}, closeStream)
-	if err != nil {
-		return 0, fmt.Errorf("eventstore: count: %w", err)
-	}
-	defer rs.Close()
-	var n uint64
-	for {
-		e, err := rs.Recv()
-		if errors.Is(err, io.EOF) {
-			return n, nil
-		}
+	n, err := await(ctx, h, func() (uint64, error) {
+		rs, err := s.client.ReadAll(ctx, esdb.ReadAllOptions{From: esdb.Position{Commit: from + 1, Prepare: from + 1}}, limit)
 		if err != nil {
-			return n, fmt.Errorf("eventstore: count: %w", err)
+			return 0, err
 		}
-		o := e.OriginalEvent()
-		if o.Position.Commit > head {
-			return n, nil
+		defer rs.Close()
+		var n uint64
+		for {
+			e, err := rs.Recv()
+			if errors.Is(err, io.EOF) {
+				return n, nil
+			}
+			if err != nil {
+				return n, err
+			}
+			o := e.OriginalEvent()
+			if o.Position.Commit > head {
+				return n, nil
+			}
+			if len(o.EventType) > 0 && o.EventType[0] != '$' {
+				n++
+			}
 		}
-		if len(o.EventType) > 0 && o.EventType[0] != '$' {
-			n++
-		}
+	}, nil)
+	if err != nil {
+		return n, fmt.Errorf("eventstore: count: %w", err)
 	}
+	return n, nil
 }
 
 // HeadTime is the position and write time of the last non-system event in
@@ -580,26 +633,32 @@ func (s *Store) HeadTime(ctx context.Context) (pos uint64, created time.Time, ok
 		return 0, time.Time{}, false, err
 	}
 	defer h.release()
-	rs, err := await(ctx, h, func() (*esdb.ReadStream, error) {
-		return s.client.ReadAll(ctx, esdb.ReadAllOptions{From: esdb.End{}, Direction: esdb.Backwards}, 64)
-	}, closeStream)
+	last, err := await(ctx, h, func() (*esdb.RecordedEvent, error) {
+		rs, err := s.client.ReadAll(ctx, esdb.ReadAllOptions{From: esdb.End{}, Direction: esdb.Backwards}, 64)
+		if err != nil {
+			return nil, err
+		}
+		defer rs.Close()
+		for {
+			e, err := rs.Recv()
+			if errors.Is(err, io.EOF) {
+				return nil, nil
+			}
+			if err != nil {
+				return nil, err
+			}
+			if o := e.OriginalEvent(); len(o.EventType) > 0 && o.EventType[0] != '$' {
+				return o, nil
+			}
+		}
+	}, nil)
 	if err != nil {
 		return 0, time.Time{}, false, fmt.Errorf("eventstore: head: %w", err)
 	}
-	defer rs.Close()
-	for {
-		e, err := rs.Recv()
-		if errors.Is(err, io.EOF) {
-			return 0, time.Time{}, false, nil
-		}
-		if err != nil {
-			return 0, time.Time{}, false, fmt.Errorf("eventstore: head: %w", err)
-		}
-		o := e.OriginalEvent()
-		if len(o.EventType) > 0 && o.EventType[0] != '$' {
-			return o.Position.Commit, o.CreatedDate, true, nil
-		}
+	if last == nil {
+		return 0, time.Time{}, false, nil
 	}
+	return last.Position.Commit, last.CreatedDate, true, nil
 }
 
 // LoadLast reads a stream's last event; nil when the stream does not exist.
@@ -609,25 +668,14 @@ func (s *Store) LoadLast(ctx context.Context, stream string) (*Recorded, error) 
 		return nil, err
 	}
 	defer h.release()
-	rs, err := await(ctx, h, func() (*esdb.ReadStream, error) {
-		return s.client.ReadStream(ctx, stream, esdb.ReadStreamOptions{Direction: esdb.Backwards, From: esdb.End{}}, 1)
-	}, closeStream)
+	last, err := await(ctx, h, func() (*esdb.RecordedEvent, error) { return s.readLast(ctx, stream) }, nil)
 	if err != nil {
 		return nil, fmt.Errorf("eventstore: read %s: %w", stream, err)
 	}
-	defer rs.Close()
-	e, err := rs.Recv()
-	if errors.Is(err, io.EOF) {
+	if last == nil {
 		return nil, nil
 	}
-	if err != nil {
-		var ee *esdb.Error
-		if errors.As(err, &ee) && ee.Code() == esdb.ErrorCodeResourceNotFound {
-			return nil, nil
-		}
-		return nil, fmt.Errorf("eventstore: read %s: %w", stream, err)
-	}
-	r, err := s.decode(ctx, e.OriginalEvent())
+	r, err := s.decode(ctx, last)
 	if err != nil {
 		return nil, err
 	}

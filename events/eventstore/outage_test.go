@@ -3,6 +3,7 @@ package eventstore_test
 import (
 	"context"
 	"errors"
+	"runtime"
 	"testing"
 	"time"
 
@@ -115,5 +116,44 @@ func TestCloseDuringAnOutage(t *testing.T) {
 	closeWithin(t, s, 5*time.Second) // not waiting for the store to come back
 	if _, err := s.Head(context.Background()); !errors.Is(err, eventstore.ErrClosed) {
 		t.Fatalf("a call after Close: %v, want ErrClosed", err)
+	}
+}
+
+// While the event store is away, a call whose context has no deadline
+// gives up after the call wait, and the calls left waiting for the store
+// are bounded: beyond them, new calls are refused at once, instead of each
+// leaving goroutines (and its events) behind for the whole outage.
+func TestCallsDuringAnOutageAreBounded(t *testing.T) {
+	s, err := eventstore.Open(eventstore.Options{URL: esdbtest.AbsentURL(t), CallWait: 200 * time.Millisecond, CloseWait: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	t0 := time.Now()
+	if _, err := s.Head(context.Background()); !errors.Is(err, eventstore.ErrUnavailable) {
+		t.Fatalf("a call without a deadline: %v, want ErrUnavailable", err)
+	}
+	if d := time.Since(t0); d > 3*time.Second {
+		t.Fatalf("it took %v with a call wait of 200ms", d)
+	}
+	base := runtime.NumGoroutine()
+	meta := events.Metadata{Actor: events.Actor{ID: "t", Role: "system"}}
+	refused := 0
+	for range 300 {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Millisecond)
+		_, err := s.Append(ctx, "outage", eventstore.Any, meta, eventstore.NewEvent{Type: "Tick", Data: map[string]int{"i": 1}})
+		cancel()
+		if err == nil {
+			t.Fatal("appended with the store away")
+		}
+		if errors.Is(err, eventstore.ErrUnavailable) {
+			refused++
+		}
+	}
+	if refused < 200 {
+		t.Errorf("%d of 300 calls refused at once, want most once the waiting ones are many", refused)
+	}
+	if n := runtime.NumGoroutine(); n > base+100 {
+		t.Errorf("%d goroutines after 300 calls, %d before", n, base)
 	}
 }

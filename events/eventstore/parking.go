@@ -131,18 +131,14 @@ func (s *Store) storedEvent(ctx context.Context, m *message.Message) (payload, e
 		return nil, nil, false, err
 	}
 	defer h.release()
-	rs, err := await(ctx, h, func() (*esdb.ReadStream, error) {
-		return s.client.ReadStream(ctx, stream, esdb.ReadStreamOptions{From: esdb.Revision(rev)}, 1)
-	}, closeStream)
+	raw, err := await(ctx, h, func() ([]*esdb.RecordedEvent, error) { return s.readStream(ctx, stream, rev, 1) }, nil)
 	if err != nil {
 		return nil, nil, false, fmt.Errorf("read %s@%d: %w", stream, rev, err)
 	}
-	defer rs.Close()
-	e, err := rs.Recv()
-	if err != nil {
-		return nil, nil, false, fmt.Errorf("read %s@%d: %w", stream, rev, err)
+	if len(raw) == 0 {
+		return nil, nil, false, fmt.Errorf("read %s@%d: no such event", stream, rev)
 	}
-	if o := e.OriginalEvent(); o.EventNumber == rev && o.StreamID == stream {
+	if o := raw[0]; o.EventNumber == rev && o.StreamID == stream {
 		return o.Data, o.UserMetadata, true, nil
 	}
 	return nil, nil, false, nil

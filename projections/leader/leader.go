@@ -192,12 +192,12 @@ func (l *Leader) Lag(name string) (runner.Lag, bool) {
 }
 
 // Behind counts the events a projection has yet to apply.
-func (l *Leader) Behind(name string, head uint64) uint64 {
-	p, err := l.Position(context.Background(), name)
+func (l *Leader) Behind(ctx context.Context, name string, head uint64) uint64 {
+	p, err := l.Position(ctx, name)
 	if err != nil || head <= p {
 		return 0
 	}
-	n, err := l.o.Events.CountAfter(context.Background(), p, head, 100000)
+	n, err := l.o.Events.CountAfter(ctx, p, head, 100000)
 	if err != nil {
 		return 0
 	}

@@ -968,7 +968,7 @@ func (r *Runner) Names() []string {
 // the event store's $all index through the projection's last position; it
 // is exact for the embedded store and for EventStoreDB alike because both
 // number records by log position, which only grows.
-func (r *Runner) Behind(name string, head uint64) uint64 {
+func (r *Runner) Behind(ctx context.Context, name string, head uint64) uint64 {
 	st, ok := r.states[name]
 	if !ok {
 		return 0
@@ -979,7 +979,7 @@ func (r *Runner) Behind(name string, head uint64) uint64 {
 	if head <= pos || r.opts.Events == nil {
 		return 0
 	}
-	n, err := r.opts.Events.CountAfter(context.Background(), pos, head, 100000)
+	n, err := r.opts.Events.CountAfter(ctx, pos, head, 100000)
 	if err != nil {
 		return 0
 	}

@@ -31,7 +31,7 @@ import (
 type Projections interface {
 	Names() []string
 	Position(ctx context.Context, name string) (uint64, error)
-	Behind(name string, head uint64) uint64
+	Behind(ctx context.Context, name string, head uint64) uint64
 	Rebuild(ctx context.Context, name string, o runner.RebuildOptions) (runner.Progress, error)
 	ReplayParked(ctx context.Context, name string) (int, error)
 	// Leading reports whether this node runs the projections; Holder
@@ -147,7 +147,7 @@ func (s *server) status(c *fiber.Ctx) error {
 		cp := byName[name]
 		st := ProjectionStatus{Name: name, Position: pos, Head: head, Generation: cp.Generation, Term: cp.Fence, UpdatedAt: cp.UpdatedAt, Holder: holder}
 		if head > pos {
-			st.EventsBehind = s.d.Runner.Behind(name, head)
+			st.EventsBehind = s.d.Runner.Behind(ctx, name, head)
 		}
 		s.mu.Lock()
 		if rb := s.rebuilds[name]; rb != nil {

@@ -45,7 +45,7 @@ func (p *projections) Holder(context.Context) (string, time.Time, bool, error) {
 	return "node-a", time.Date(2026, 11, 28, 9, 30, 0, 0, time.UTC), true, nil
 }
 func (p *projections) Position(context.Context, string) (uint64, error) { return 0, nil }
-func (p *projections) Behind(string, uint64) uint64                     { return 0 }
+func (p *projections) Behind(context.Context, string, uint64) uint64    { return 0 }
 func (p *projections) Rebuild(_ context.Context, name string, _ runner.RebuildOptions) (runner.Progress, error) {
 	if p.gate != nil {
 		<-p.gate

@@ -157,7 +157,7 @@ func (m *Metrics) WatchProjections(r Projections, events *eventstore.Store) {
 type Projections interface {
 	Names() []string
 	Lag(name string) (runner.Lag, bool)
-	Behind(name string, head uint64) uint64
+	Behind(ctx context.Context, name string, head uint64) uint64
 }
 
 type lagCollector struct {
@@ -187,7 +187,7 @@ func (l *lagCollector) Collect(ch chan<- prometheus.Metric) {
 		var behind uint64
 		var secs float64
 		if ok && headPos > lag.Position {
-			behind = l.r.Behind(name, headPos)
+			behind = l.r.Behind(ctx, name, headPos)
 			if !lag.LastCreated.IsZero() {
 				secs = headTime.Sub(lag.LastCreated).Seconds()
 			} else {
