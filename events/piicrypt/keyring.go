@@ -11,6 +11,7 @@
 package piicrypt
 
 import (
+	"cmp"
 	"context"
 	"crypto/aes"
 	"crypto/cipher"
@@ -37,6 +38,9 @@ const Marker = "данные удалены / erased"
 var (
 	// ErrErased is a subject whose key was destroyed.
 	ErrErased = errors.New("piicrypt: the data subject's personal data was erased")
+	// ErrMixedMasters is a vault holding keys wrapped under two master
+	// keys: a node once ran on it with another master key than the rest.
+	ErrMixedMasters = errors.New("piicrypt: the vault holds data keys wrapped under two different master keys")
 	// ErrWrongMaster is a data key the master key does not open: the
 	// master key is not the one the vault's keys were wrapped with.
 	ErrWrongMaster = errors.New("piicrypt: the master key does not open the data keys in the vault (is OMS_MASTER_KEY or OMS_MASTER_KEY_FILE the one they were written with?)")
@@ -204,36 +208,51 @@ func (k *Keyring) unwrap(id string, wrapped []byte) ([]byte, error) {
 	return raw, nil
 }
 
-// LatestKeyer is a Vault that can name the key it created last (the
-// read-model stores can), for Check.
-type LatestKeyer interface {
-	LatestKey(ctx context.Context) (id string, wrapped []byte, found bool, err error)
+// EdgeKeyer is a Vault that can name the keys it created first and last
+// (the read-model stores can), for Check.
+type EdgeKeyer interface {
+	EdgeKey(ctx context.Context, newest bool) (id string, wrapped []byte, found bool, err error)
 }
 
-// Check opens the vault's latest key with the master key, so that a node
-// started with another master key refuses to start instead of serving:
-// it could read no one's data, and would seal new applicants' data under
-// keys the right master key cannot open, leaving the vault unreadable
-// under either. A vault without keys, or one that cannot name its latest,
-// passes.
+// Check opens the vault's oldest and newest keys with the master key, so
+// that a node started with another master key refuses to start instead
+// of serving: it could read no one's data, and would wrap new applicants'
+// keys under the wrong master key, leaving the vault unreadable under
+// either. A vault whose oldest and newest keys need different master
+// keys (left by such a start) is ErrMixedMasters. A vault without keys,
+// or one that cannot name them, passes.
 func (k *Keyring) Check(ctx context.Context) error {
-	v, ok := k.o.Vault.(LatestKeyer)
+	v, ok := k.o.Vault.(EdgeKeyer)
 	if !ok {
 		return nil
 	}
-	id, wrapped, found, err := v.LatestKey(ctx)
-	if err != nil {
-		return fmt.Errorf("piicrypt: check the master key: %w", err)
+	var opened, failed []string
+	var firstErr error
+	for _, newest := range []bool{false, true} {
+		id, wrapped, found, err := v.EdgeKey(ctx, newest)
+		if err != nil {
+			return fmt.Errorf("piicrypt: check the master key: %w", err)
+		}
+		if !found {
+			return nil
+		}
+		raw, err := k.unwrap(id, wrapped)
+		if err != nil {
+			failed = append(failed, id)
+			firstErr = cmp.Or(firstErr, err)
+			continue
+		}
+		clear(raw)
+		opened = append(opened, id)
 	}
-	if !found {
+	switch {
+	case len(failed) == 0:
 		return nil
+	case len(opened) == 0:
+		return firstErr
+	default:
+		return fmt.Errorf("%w: the key of %q opens and the key of %q does not", ErrMixedMasters, opened[0], failed[0])
 	}
-	raw, err := k.unwrap(id, wrapped)
-	if err != nil {
-		return err
-	}
-	clear(raw)
-	return nil
 }
 
 func (k *Keyring) remember(id string, c cached) {

@@ -259,10 +259,10 @@ type Store interface {
 	// stays distinguishable from "never existed" (a misconfigured store
 	// must not read as a mass erasure). Erasing twice is not an error.
 	EraseKey(ctx context.Context, id string) error
-	// LatestKey returns the most recently created key that is not erased,
-	// for a start-up check that the master key opens what the vault holds;
-	// found is false when it holds none.
-	LatestKey(ctx context.Context) (id string, wrapped []byte, found bool, err error)
+	// EdgeKey returns the newest key that is not erased (the oldest when
+	// newest is false), for a start-up check that the master key opens
+	// what the vault holds; found is false when it holds none.
+	EdgeKey(ctx context.Context, newest bool) (id string, wrapped []byte, found bool, err error)
 	// Scrub makes content that was overwritten or deleted unrecoverable
 	// from the store's own files, as far as the adapter can: after an
 	// erasure the old bytes must not linger in free pages or logs.

@@ -60,6 +60,10 @@ func openKeyring(ctx context.Context, cfg config.Config, vault piicrypt.Vault, l
 		return nil, err
 	}
 	if err := keys.Check(ctx); err != nil {
+		if errors.Is(err, piicrypt.ErrMixedMasters) {
+			return nil, fmt.Errorf("в хранилище ключей данных есть ключи под двумя разными мастер-ключами: узел однажды запускали с другим OMS_MASTER_KEY; восстановите хранилище (vault) из копии до того запуска; "+
+				"the vault holds data keys wrapped under two different master keys, left by a node once started with another OMS_MASTER_KEY: restore the vault from a backup taken before that start (%w)", err)
+		}
 		if errors.Is(err, piicrypt.ErrWrongMaster) {
 			return nil, fmt.Errorf("мастер-ключ не открывает ключи данных, уже лежащие в хранилище: задайте OMS_MASTER_KEY или OMS_MASTER_KEY_FILE, которым они записаны; "+
 				"the master key does not open the data keys already in the vault: set the OMS_MASTER_KEY or OMS_MASTER_KEY_FILE they were written with (%w)", err)

@@ -53,18 +53,22 @@ func (s *Store) LoadKey(ctx context.Context, id string) (wrapped []byte, erased,
 	return d.Wrapped, false, true, nil
 }
 
-// LatestKey implements readstore.Store. created_at has no index: the
+// EdgeKey implements readstore.Store. created_at has no index: the
 // check runs once per start, and a full read of the vault then is cheaper
 // than an index every key creation writes to.
-func (s *Store) LatestKey(ctx context.Context) (string, []byte, bool, error) {
+func (s *Store) EdgeKey(ctx context.Context, newest bool) (string, []byte, bool, error) {
+	dir := 1
+	if newest {
+		dir = -1
+	}
 	var d keyDoc
 	err := s.keys().FindOne(ctx, bson.D{{Key: "erased_at", Value: bson.D{{Key: "$exists", Value: false}}}},
-		options.FindOne().SetSort(bson.D{{Key: "created_at", Value: -1}})).Decode(&d)
+		options.FindOne().SetSort(bson.D{{Key: "created_at", Value: dir}, {Key: "_id", Value: dir}})).Decode(&d)
 	if errors.Is(err, mongo.ErrNoDocuments) {
 		return "", nil, false, nil
 	}
 	if err != nil {
-		return "", nil, false, fmt.Errorf("mongostore: latest key: %w", err)
+		return "", nil, false, fmt.Errorf("mongostore: edge key: %w", err)
 	}
 	return d.ID, d.Wrapped, true, nil
 }

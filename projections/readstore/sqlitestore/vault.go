@@ -253,17 +253,21 @@ func (s *Store) LoadKey(ctx context.Context, id string) (wrapped []byte, erased,
 	return wrapped, false, true, nil
 }
 
-// LatestKey implements readstore.Store: the last row inserted, which the
-// table's rowid orders.
-func (s *Store) LatestKey(ctx context.Context) (string, []byte, bool, error) {
+// EdgeKey implements readstore.Store: the first or last row inserted,
+// which the table's rowid orders.
+func (s *Store) EdgeKey(ctx context.Context, newest bool) (string, []byte, bool, error) {
+	order := "ASC"
+	if newest {
+		order = "DESC"
+	}
 	var id string
 	var wrapped []byte
-	err := s.vault.r.QueryRowContext(ctx, `SELECT id, wrapped FROM readstore_keys WHERE erased_at = 0 ORDER BY rowid DESC LIMIT 1`).Scan(&id, &wrapped)
+	err := s.vault.r.QueryRowContext(ctx, `SELECT id, wrapped FROM readstore_keys WHERE erased_at = 0 ORDER BY rowid `+order+` LIMIT 1`).Scan(&id, &wrapped)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", nil, false, nil
 	}
 	if err != nil {
-		return "", nil, false, fmt.Errorf("sqlitestore: latest key: %w", err)
+		return "", nil, false, fmt.Errorf("sqlitestore: edge key: %w", err)
 	}
 	return id, wrapped, true, nil
 }

@@ -14,14 +14,20 @@ import (
 // ones.
 func testKeyVault(t *testing.T, s readstore.Store) {
 	ctx := context.Background()
-	latest := func(wantID string) {
+	// edges checks the oldest and the newest key not erased.
+	edges := func(oldest, newest string) {
 		t.Helper()
-		id, wrapped, found, err := s.LatestKey(ctx)
-		if err != nil || found != (wantID != "") || id != wantID || (found && len(wrapped) == 0) {
-			t.Fatalf("LatestKey = %q %q found %v err %v, want %q", id, wrapped, found, err, wantID)
+		for _, e := range []struct {
+			newest bool
+			want   string
+		}{{false, oldest}, {true, newest}} {
+			id, wrapped, found, err := s.EdgeKey(ctx, e.newest)
+			if err != nil || found != (e.want != "") || id != e.want || (found && len(wrapped) == 0) {
+				t.Fatalf("EdgeKey(newest %t) = %q %q found %v err %v, want %q", e.newest, id, wrapped, found, err, e.want)
+			}
 		}
 	}
-	latest("")
+	edges("", "")
 	_, erased, found, err := s.LoadKey(ctx, "subject-1")
 	if err != nil || found || erased {
 		t.Fatalf("LoadKey(unknown) = found %v erased %v err %v, want not found", found, erased, err)
@@ -39,7 +45,7 @@ func testKeyVault(t *testing.T, s readstore.Store) {
 	if err != nil || !found || erased || !bytes.Equal(got, first) {
 		t.Fatalf("LoadKey = %q found %v erased %v err %v", got, found, erased, err)
 	}
-	latest("subject-1")
+	edges("subject-1", "subject-1")
 	if _, _, err := s.CreateKey(ctx, "", first); err == nil {
 		t.Fatal("CreateKey with an empty id succeeded")
 	}
@@ -65,7 +71,7 @@ func testKeyVault(t *testing.T, s readstore.Store) {
 		}
 	}
 
-	latest("subject-race")
+	edges("subject-1", "subject-race")
 	if err := s.EraseKey(ctx, "subject-1"); err != nil {
 		t.Fatal(err)
 	}
@@ -87,11 +93,11 @@ func testKeyVault(t *testing.T, s readstore.Store) {
 	if _, erased, found, err := s.LoadKey(ctx, "subject-never"); err != nil || !found || !erased {
 		t.Fatalf("tombstone of a never-created key: found %v erased %v err %v", found, erased, err)
 	}
-	latest("subject-race") // erased ones are passed over
+	edges("subject-race", "subject-race") // erased ones are passed over
 	if err := s.EraseKey(ctx, "subject-race"); err != nil {
 		t.Fatal(err)
 	}
-	latest("")
+	edges("", "")
 	if err := s.Scrub(ctx); err != nil {
 		t.Fatalf("Scrub: %v", err)
 	}
