@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"io"
 	"slices"
 	"strings"
@@ -78,9 +77,11 @@ func (s *Service) EraseApplicant(ctx context.Context, req Request, applicantID, 
 	// Erasures of one applicant by two nodes at once remain possible; each
 	// step is idempotent, so nothing is lost, but both may count as theirs
 	// what the other destroyed.
-	mu := s.eraseLock(applicantID)
-	mu.Lock()
-	defer mu.Unlock()
+	unlock, err := s.erasing.lock(ctx, applicantID)
+	if err != nil {
+		return Erasure{}, fmt.Errorf("service: wait for another erasure of %s: %w", applicantID, err)
+	}
+	defer unlock()
 	out := Erasure{ApplicantID: applicantID, Applications: []Result{}}
 	env := application.Env{Now: s.now(), Caller: application.CallerFrom(req.Meta), Config: s.cfg}
 	// A bad basis is wrong whatever the applications; checked in the loop
@@ -216,11 +217,44 @@ func (s *Service) EraseApplicant(ctx context.Context, req Request, applicantID, 
 	return out, nil
 }
 
-// eraseLock is the stripe of s.erasing that applicantID's erasures take.
-func (s *Service) eraseLock(applicantID string) *sync.Mutex {
-	h := fnv.New32a()
-	_, _ = h.Write([]byte(applicantID))
-	return &s.erasing[h.Sum32()%uint32(len(s.erasing))]
+// keyedLocks holds one lock per key while anyone holds or waits for it;
+// waiting ends with the waiter's context.
+type keyedLocks struct {
+	mu sync.Mutex
+	m  map[string]*keyedLock
+}
+
+type keyedLock struct {
+	slot chan struct{} // holds a token while the lock is held
+	refs int           // holders and waiters
+}
+
+func (l *keyedLocks) lock(ctx context.Context, key string) (unlock func(), err error) {
+	l.mu.Lock()
+	if l.m == nil {
+		l.m = map[string]*keyedLock{}
+	}
+	k := l.m[key]
+	if k == nil {
+		k = &keyedLock{slot: make(chan struct{}, 1)}
+		l.m[key] = k
+	}
+	k.refs++
+	l.mu.Unlock()
+	done := func() {
+		l.mu.Lock()
+		if k.refs--; k.refs == 0 {
+			delete(l.m, key)
+		}
+		l.mu.Unlock()
+	}
+	select {
+	case k.slot <- struct{}{}:
+		return func() { <-k.slot; done() }, nil
+	case <-ctx.Done():
+		done()
+		return nil, ctx.Err()
+	}
 }
 
 // scans lists the blob ids of every scan the application's events referred

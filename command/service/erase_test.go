@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -269,5 +270,35 @@ func TestConcurrentErasuresCountOnce(t *testing.T) {
 	}
 	if recorded != 1 || deleted != 1 {
 		t.Fatalf("between them the erasures recorded %d and deleted %d scans; want 1 and 1: %+v", recorded, deleted, outs)
+	}
+}
+
+// One applicant's erasure waits for another's of the same applicant only,
+// and stops waiting when its context ends.
+func TestErasureLocksAreByApplicant(t *testing.T) {
+	var l keyedLocks
+	ctx := context.Background()
+	unlockA, err := l.lock(ctx, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	unlockB, err := l.lock(ctx, "bob") // not behind alice's
+	if err != nil {
+		t.Fatal(err)
+	}
+	short, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
+	defer cancel()
+	if _, err := l.lock(short, "alice"); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("a second alice: %v, want to wait until its context ended", err)
+	}
+	unlockA()
+	unlockB()
+	again, err := l.lock(ctx, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	again()
+	if len(l.m) != 0 {
+		t.Fatalf("%d locks kept after everyone left", len(l.m))
 	}
 }

@@ -15,7 +15,6 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -89,10 +88,10 @@ type Service struct {
 	now   func() time.Time
 	log   *slog.Logger
 	opts  Options
-	// erasing serialises erasures of one applicant on this node, striped
-	// by applicant: two run at once both found the scans present and the
-	// erasure unrecorded, and each answered as if it had done the work.
-	erasing [64]sync.Mutex
+	// erasing serialises erasures of one applicant on this node: two run
+	// at once both found the scans present and the erasure unrecorded,
+	// and each answered as if it had done the work.
+	erasing keyedLocks
 }
 
 // New builds a Service.
