@@ -42,9 +42,32 @@ func TestPagesEscapeEveryFreeTextField(t *testing.T) {
 
 	x := karimov("xss-applicant-x", "X1234567")
 	x.BirthPlace, x.IssuedBy = script("xssBirthPlace"), script("xssIssuedBy")
-	x.City, x.Street = script("xssCity"), script("xssStreet")
-	x.House, x.Building, x.Apartment = `"><b id=xssHouse>`, `<i id=xssBldg>`, `'><u id=xssApt>`
+	// An address takes letters, digits and some punctuation, quotes among
+	// them, which break out of an attribute written unescaped.
+	x.City, x.Street = `Москва "xssCity'`, `ул. «Ленина» "xssStreet' (стр. 1)`
+	x.House, x.Building, x.Apartment = `5"xssHouse`, `'xssBldg`, `"xssApt"`
 	tokX := c.token("applicant", x.Subject)
+
+	// Markup in an address is refused, not stored.
+	for _, field := range []string{"city", "street", "house", "building", "apartment"} {
+		p := x
+		switch field {
+		case "city":
+			p.City = script("xssCity")
+		case "street":
+			p.Street = script("xssStreet")
+		case "house":
+			p.House = `"><b id=xssHouse>`
+		case "building":
+			p.Building = `<i id=xssBldg>`
+		case "apartment":
+			p.Apartment = `'><u id=xssApt>`
+		}
+		res := c.do(req{method: "POST", path: "/api/v1/applications", token: tokX, json: p.form(map[string]string{})})
+		if res.status != 422 || !strings.Contains(res.body, "/address/"+field) {
+			t.Errorf("markup in %s: %d %.300s, want 422 on the field", field, res.status, res.body)
+		}
+	}
 
 	// Names are letters only: markup there is refused, not stored.
 	for _, field := range []string{"lastName", "firstName", "middleName", "latinName"} {
