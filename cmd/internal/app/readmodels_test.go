@@ -162,6 +162,17 @@ func killUnderLoad(t *testing.T, store config.Config, workers int, load time.Dur
 	cmd.Wait()
 	close(stop)
 	wg.Wait()
+	if store.MongoURI != "" && os.Getenv(mongotest.EnvURI) == "" {
+		// FerretDB serves from this process and still carries out the
+		// requests the dead child had sent. A real MongoDB does so too,
+		// and the fencing tokens keep them off what the next node wrote;
+		// but FerretDB loses one of two writes to one document that
+		// overlap (see README), which the next node's first flushes would
+		// risk against them (the live history once came out one entry
+		// short of the rebuild, in one of about thirty runs, under CI's
+		// load). The pause lets those requests end first.
+		time.Sleep(time.Second)
+	}
 
 	cfg.HTTPAddr, cfg.ESDBListen = "127.0.0.1:0", "127.0.0.1:0"
 	b, err := app.Start(context.Background(), cfg, slog.New(slog.DiscardHandler))
