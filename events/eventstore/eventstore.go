@@ -42,6 +42,10 @@ type Store struct {
 	// left counts the calls whose callers stopped waiting while they wait
 	// on for the client (see await).
 	left atomic.Int64
+	// healthy is false until a call reaches the event store, and from a
+	// call that could not (or the client's complaint) until one that could
+	// (see await).
+	healthy atomic.Bool
 	// calls is held for reading by every client call under way and taken
 	// by Close, which waits for them: the v4 client panics (a send on its
 	// closed channel) when a call it was still making fails as unavailable
@@ -134,9 +138,15 @@ func Open(opts Options) (*Store, error) {
 	}
 	logger := opts.Logger
 	quiet := &clientLogLimit{last: map[string]time.Time{}}
+	var target atomic.Pointer[Store] // the store the hook below marks suspect
 	cfg.Logger = func(level esdb.LogLevel, format string, args ...any) {
 		if level != esdb.LogError && level != esdb.LogWarn {
 			return
+		}
+		if st := target.Load(); st != nil {
+			// The client's own complaint (a dropped connection, a failed
+			// discovery) comes before its callers hear of it.
+			st.healthy.Store(false)
 		}
 		msg := fmt.Sprintf(format, args...)
 		if strings.Contains(msg, context.Canceled.Error()) {
@@ -158,8 +168,12 @@ func Open(opts Options) (*Store, error) {
 	if opts.CallWait <= 0 {
 		opts.CallWait = DefaultCallWait
 	}
-	return &Store{client: c, logger: opts.Logger, now: opts.Now, onAppend: opts.OnAppend, sealer: opts.Sealer,
-		closeWait: opts.CloseWait, callWait: opts.CallWait}, nil
+	s := &Store{client: c, logger: opts.Logger, now: opts.Now, onAppend: opts.OnAppend, sealer: opts.Sealer,
+		closeWait: opts.CloseWait, callWait: opts.CallWait}
+	target.Store(s)
+	// Not healthy until a call has reached the store: a first call in
+	// place would wait, unbounded, for a store that is not there.
+	return s, nil
 }
 
 // Client exposes the underlying v4 client, for tests that speak the
