@@ -610,28 +610,17 @@ func (s *Store) CountAfter(ctx context.Context, from, head uint64, limit uint64)
 	}
 	defer h.release()
 	n, err := await(ctx, h, func() (uint64, error) {
-		rs, err := s.client.ReadAll(ctx, esdb.ReadAllOptions{From: esdb.Position{Commit: from + 1, Prepare: from + 1}}, limit)
-		if err != nil {
-			return 0, err
-		}
-		defer rs.Close()
 		var n uint64
-		for {
-			e, err := rs.Recv()
-			if errors.Is(err, io.EOF) {
-				return n, nil
-			}
-			if err != nil {
-				return n, err
-			}
-			o := e.OriginalEvent()
+		err := s.scanAll(ctx, esdb.ReadAllOptions{From: esdb.Position{Commit: from + 1, Prepare: from + 1}}, limit, func(o *esdb.RecordedEvent) bool {
 			if o.Position.Commit > head {
-				return n, nil
+				return false
 			}
 			if len(o.EventType) > 0 && o.EventType[0] != '$' {
 				n++
 			}
-		}
+			return true
+		})
+		return n, err
 	}, nil)
 	if err != nil {
 		return n, fmt.Errorf("eventstore: count: %w", err)
@@ -648,23 +637,15 @@ func (s *Store) HeadTime(ctx context.Context) (pos uint64, created time.Time, ok
 	}
 	defer h.release()
 	last, err := await(ctx, h, func() (*esdb.RecordedEvent, error) {
-		rs, err := s.client.ReadAll(ctx, esdb.ReadAllOptions{From: esdb.End{}, Direction: esdb.Backwards}, 64)
-		if err != nil {
-			return nil, err
-		}
-		defer rs.Close()
-		for {
-			e, err := rs.Recv()
-			if errors.Is(err, io.EOF) {
-				return nil, nil
+		var last *esdb.RecordedEvent
+		err := s.scanAll(ctx, esdb.ReadAllOptions{From: esdb.End{}, Direction: esdb.Backwards}, 64, func(o *esdb.RecordedEvent) bool {
+			if len(o.EventType) > 0 && o.EventType[0] != '$' {
+				last = o
+				return false
 			}
-			if err != nil {
-				return nil, err
-			}
-			if o := e.OriginalEvent(); len(o.EventType) > 0 && o.EventType[0] != '$' {
-				return o, nil
-			}
-		}
+			return true
+		})
+		return last, err
 	}, nil)
 	if err != nil {
 		return 0, time.Time{}, false, fmt.Errorf("eventstore: head: %w", err)
@@ -673,6 +654,28 @@ func (s *Store) HeadTime(ctx context.Context) (pos uint64, created time.Time, ok
 		return 0, time.Time{}, false, nil
 	}
 	return last.Position.Commit, last.CreatedDate, true, nil
+}
+
+// scanAll reads up to count events of $all as o says, handing each to
+// fn until it returns false; within an await.
+func (s *Store) scanAll(ctx context.Context, o esdb.ReadAllOptions, count uint64, fn func(*esdb.RecordedEvent) bool) error {
+	rs, err := s.client.ReadAll(ctx, o, count)
+	if err != nil {
+		return err
+	}
+	defer rs.Close()
+	for {
+		e, err := rs.Recv()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if !fn(e.OriginalEvent()) {
+			return nil
+		}
+	}
 }
 
 // LoadLast reads a stream's last event; nil when the stream does not exist.
