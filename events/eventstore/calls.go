@@ -38,6 +38,9 @@ const (
 	// DefaultCallWait bounds a call whose context has no deadline (an
 	// HTTP request's has none).
 	DefaultCallWait = 30 * time.Second
+	// DefaultSuspectWait bounds such a call while the store is suspect
+	// (see Store.healthy).
+	DefaultSuspectWait = 5 * time.Second
 	// maxLeft is how many calls may be left waiting for an absent event
 	// store before new ones are refused at once.
 	maxLeft = 32
@@ -113,8 +116,14 @@ func await[T any](ctx context.Context, h *hold, call func() (T, error), drop fun
 		h.s.end()
 	}()
 	var bound <-chan time.Time
+	wait := h.s.callWait
+	if !h.s.healthy.Load() {
+		// Known to be away: a client told to retry in a few seconds
+		// should not first wait half a minute to hear it.
+		wait = min(wait, h.s.suspectWait)
+	}
 	if _, ok := ctx.Deadline(); !ok {
-		t := time.NewTimer(h.s.callWait)
+		t := time.NewTimer(wait)
 		defer t.Stop()
 		bound = t.C
 	}
@@ -132,7 +141,7 @@ func await[T any](ctx context.Context, h *hold, call func() (T, error), drop fun
 	case <-bound:
 		if h.leave(&state) {
 			h.s.healthy.Store(false)
-			return zero, fmt.Errorf("%w within %v", ErrUnavailable, h.s.callWait)
+			return zero, fmt.Errorf("%w within %v", ErrUnavailable, wait)
 		}
 	}
 	// The call delivered as the wait ended: its result is the answer.

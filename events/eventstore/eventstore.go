@@ -39,6 +39,8 @@ type Store struct {
 	sealer    Sealer
 	closeWait time.Duration
 	callWait  time.Duration
+	// suspectWait replaces callWait while the store is suspect.
+	suspectWait time.Duration
 	// left counts the calls whose callers stopped waiting while they wait
 	// on for the client (see await).
 	left atomic.Int64
@@ -107,8 +109,9 @@ type Options struct {
 	// means DefaultCloseWait.
 	CloseWait time.Duration
 	// CallWait bounds a call whose context has no deadline; zero means
-	// DefaultCallWait.
-	CallWait time.Duration
+	// DefaultCallWait. SuspectWait does while the store is known to be
+	// away; zero means DefaultSuspectWait.
+	CallWait, SuspectWait time.Duration
 }
 
 // Open connects to the event store.
@@ -168,8 +171,11 @@ func Open(opts Options) (*Store, error) {
 	if opts.CallWait <= 0 {
 		opts.CallWait = DefaultCallWait
 	}
+	if opts.SuspectWait <= 0 {
+		opts.SuspectWait = DefaultSuspectWait
+	}
 	s := &Store{client: c, logger: opts.Logger, now: opts.Now, onAppend: opts.OnAppend, sealer: opts.Sealer,
-		closeWait: opts.CloseWait, callWait: opts.CallWait}
+		closeWait: opts.CloseWait, callWait: opts.CallWait, suspectWait: opts.SuspectWait}
 	target.Store(s)
 	// Not healthy until a call has reached the store: a first call in
 	// place would wait, unbounded, for a store that is not there.
