@@ -11,7 +11,6 @@
 package piicrypt
 
 import (
-	"cmp"
 	"context"
 	"crypto/aes"
 	"crypto/cipher"
@@ -226,9 +225,11 @@ func (k *Keyring) Check(ctx context.Context) error {
 	if !ok {
 		return nil
 	}
+	// The messages name no key: a key's id is an applicant's, and these
+	// go to the start-up error and the logs.
 	var opened, failed []string
-	var firstErr error
 	for _, newest := range []bool{false, true} {
+		which := map[bool]string{false: "oldest", true: "newest"}[newest]
 		id, wrapped, found, err := v.EdgeKey(ctx, newest)
 		if err != nil {
 			return fmt.Errorf("piicrypt: check the master key: %w", err)
@@ -238,20 +239,19 @@ func (k *Keyring) Check(ctx context.Context) error {
 		}
 		raw, err := k.unwrap(id, wrapped)
 		if err != nil {
-			failed = append(failed, id)
-			firstErr = cmp.Or(firstErr, err)
+			failed = append(failed, which)
 			continue
 		}
 		clear(raw)
-		opened = append(opened, id)
+		opened = append(opened, which)
 	}
 	switch {
 	case len(failed) == 0:
 		return nil
 	case len(opened) == 0:
-		return firstErr
+		return ErrWrongMaster
 	default:
-		return fmt.Errorf("%w: the key of %q opens and the key of %q does not", ErrMixedMasters, opened[0], failed[0])
+		return fmt.Errorf("%w: the vault's %s key opens and its %s key does not", ErrMixedMasters, opened[0], failed[0])
 	}
 }
 

@@ -194,6 +194,14 @@ func TestStartRefusesAnotherMasterKey(t *testing.T) {
 	if err := a.Close(); err != nil {
 		t.Fatal(err)
 	}
+	bad := cfg
+	bad.MasterKey = "notbase64!!"
+	if b, err := app.Start(context.Background(), bad, slog.New(slog.DiscardHandler)); err == nil {
+		_ = b.Close()
+		t.Fatal("started with a malformed master key")
+	} else if !strings.Contains(err.Error(), "мастер-ключ") || !strings.Contains(err.Error(), "base64") {
+		t.Fatalf("the malformed key's refusal: %v", err)
+	}
 	if b, err := start(2); err == nil {
 		_ = b.Close()
 		t.Fatal("started with another master key")

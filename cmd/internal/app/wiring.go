@@ -49,7 +49,8 @@ func openKeyring(ctx context.Context, cfg config.Config, vault piicrypt.Vault, l
 	devFile := filepath.Join(cfg.DevKeyDir, "dev-master.key")
 	master, created, err := piicrypt.MasterKey(cfg.MasterKey, cfg.MasterKeyFile, devFile)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("мастер-ключ не прочитан: нужны 32 байта в base64 в OMS_MASTER_KEY или в файле OMS_MASTER_KEY_FILE; "+
+			"the master key could not be read: give 32 bytes in base64 in OMS_MASTER_KEY or in the file OMS_MASTER_KEY_FILE (%w)", err)
 	}
 	if cfg.MasterKey == "" && cfg.MasterKeyFile == "" {
 		log.Warn("DEV MASTER KEY: applicants' personal data are encrypted under a key kept next to the data; set OMS_MASTER_KEY_FILE in production",
