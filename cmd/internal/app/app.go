@@ -361,16 +361,10 @@ func (a *App) Close() error {
 		errs = append(errs, a.store.Close())
 	}
 	if a.events != nil {
-		// The v4 client must not be closed under a call blocked in it
-		// (it panics in the caller, and the race detector sees the
-		// close race the send): a readiness probe stuck while the node
-		// is unreachable gets a few seconds to end, and if it does not,
-		// the client is left to the process's exit.
-		if a.readiness == nil || a.readiness.settle(3*time.Second) {
-			errs = append(errs, a.events.Close())
-		} else {
-			a.log.Warn("event store client left open at shutdown: a readiness probe is still blocked in it")
-		}
+		// A call still blocked in the client (a readiness probe while the
+		// store is away) keeps it open: Close waits for it a few seconds
+		// and leaves the client to close when it ends.
+		errs = append(errs, a.events.Close())
 	}
 	if a.esdb != nil {
 		errs = append(errs, a.esdb.Close())

@@ -78,12 +78,6 @@ func (r *readiness) probe(done chan struct{}) {
 	defer cancel()
 	var err error
 	defer func() {
-		// A probe still blocked inside the v4 client when omsd shuts
-		// down and closes it panics there ("send on closed channel");
-		// that must not take the process down on its way out.
-		if p := recover(); p != nil {
-			err = fmt.Errorf("event store: client closed under the probe: %v", p)
-		}
 		r.mu.Lock()
 		r.err, r.checked, r.probing = err, time.Now(), nil
 		r.mu.Unlock()
@@ -93,25 +87,6 @@ func (r *readiness) probe(done chan struct{}) {
 		err = fmt.Errorf("event store: %w", herr)
 	} else if _, cerr := r.store.Checkpoints(ctx); cerr != nil {
 		err = fmt.Errorf("read store: %w", cerr)
-	}
-}
-
-// settle waits up to d for a probe that is out to end, and reports
-// whether none is left in the event store client.
-func (r *readiness) settle(d time.Duration) bool {
-	r.mu.Lock()
-	done := r.probing
-	r.mu.Unlock()
-	if done == nil {
-		return true
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-done:
-		return true
-	case <-t.C:
-		return false
 	}
 }
 
