@@ -218,11 +218,12 @@ type Store interface {
 	// the checkpoint, and relies on Doc.Position to make the replay after a
 	// crash a no-op.
 	// A Flush refused for its Fence returns ErrFenced and changes neither
-	// the checkpoint nor any document that a flush with a newer Fence wrote;
-	// the embedded adapter writes nothing of it at all, while the MongoDB
-	// adapter, which has no transaction, may have written documents that
-	// no newer term has written yet (and so may bring back one that a newer
-	// term deleted, as a deletion leaves no token behind).
+	// the checkpoint nor any document that a flush with a newer Fence wrote
+	// or deleted; the embedded adapter writes nothing of it at all, while
+	// the MongoDB adapter, which has no transaction, may have written
+	// documents that no newer term has written or deleted yet. (MongoDB
+	// keeps a fenced deletion's token in a tombstone that readers never
+	// see, for mongostore.Options.TombstoneTTL.)
 	// Writes must target existing physical collections (ErrNoCollection
 	// otherwise), have a non-empty ID and a JSON object body, and carry
 	// Doc.Queue exactly for queue collections; cp.Projection must not be

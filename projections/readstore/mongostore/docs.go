@@ -32,6 +32,8 @@ type storedDoc struct {
 	Region   string   `bson:"region,omitempty"`
 	Deadline int64    `bson:"deadline,omitempty"`
 	Waiting  bool     `bson:"waiting,omitempty"`
+	// Gone marks a tombstone (see tombstone); readers never see one.
+	Gone time.Time `bson:"gone,omitempty"`
 }
 
 func (d *storedDoc) doc(kind readstore.Kind) (readstore.Doc, error) {
@@ -90,6 +92,26 @@ func replacement(d readstore.Doc, fence uint64) (bson.D, error) {
 	return doc, nil
 }
 
+// tombstone is what a fenced flush stores in place of deleting a document.
+// A deletion leaves nothing for a token to sit on, so a stale term's late
+// upsert of the document would find no newer token in its way and bring
+// it back; a tombstone carries the deleting term's token and makes that
+// write fail as fenced like any other. Readers skip tombstones, and
+// sweepTombstones removes them once Options.TombstoneTTL has passed.
+func tombstone(d readstore.Doc, fence uint64, at time.Time) bson.D {
+	return bson.D{
+		{Key: "_id", Value: d.ID},
+		{Key: "position", Value: storeutil.PositionToInt(d.Position)},
+		{Key: "fence", Value: storeutil.PositionToInt(fence)},
+		{Key: "gone", Value: at},
+	}
+}
+
+// live narrows a filter to documents that are not tombstones.
+func live(filter bson.D) bson.D {
+	return append(slices.Clip(filter), bson.E{Key: "gone", Value: bson.D{{Key: "$exists", Value: false}}})
+}
+
 // Get reads a document through its alias.
 func (s *Store) Get(ctx context.Context, logical, id string) (readstore.Doc, error) {
 	physical, kind, err := s.resolve(ctx, logical)
@@ -114,7 +136,7 @@ func (s *Store) getDoc(ctx context.Context, physical string, kind readstore.Kind
 	}
 	var sd storedDoc
 	err := s.db.Collection(physical).FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&sd)
-	if errors.Is(err, mongo.ErrNoDocuments) {
+	if errors.Is(err, mongo.ErrNoDocuments) || err == nil && !sd.Gone.IsZero() {
 		return readstore.Doc{}, fmt.Errorf("mongostore: %s/%s: %w", physical, id, readstore.ErrNotFound)
 	}
 	if err != nil {
@@ -219,7 +241,7 @@ func queueFilter(q readstore.QueueQuery) bson.D {
 }
 
 func (s *Store) find(ctx context.Context, physical string, kind readstore.Kind, filter bson.D, opts *options.FindOptions) ([]readstore.Doc, error) {
-	cur, err := s.db.Collection(physical).Find(ctx, filter, opts)
+	cur, err := s.db.Collection(physical).Find(ctx, live(filter), opts)
 	if err != nil {
 		return nil, err
 	}
@@ -248,7 +270,7 @@ func (s *Store) find(ctx context.Context, physical string, kind readstore.Kind, 
 // crash in between leaves documents ahead of the checkpoint; the replay that
 // follows skips them by Doc.Position. An unordered bulk write may apply its
 // operations in any order, hence the reduction to the last write of each
-// document.
+// document. A fenced flush deletes by leaving a tombstone.
 func (s *Store) Flush(ctx context.Context, writes []readstore.Write, cp readstore.Checkpoint) error {
 	// BSON dates keep milliseconds; truncating here keeps what is stored
 	// and what a caller may compare against the same.
@@ -256,7 +278,7 @@ func (s *Store) Flush(ctx context.Context, writes []readstore.Write, cp readstor
 	if err != nil {
 		return err
 	}
-	start := time.Now()
+	start := s.now()
 	if err := s.checkFence(ctx, cp); err != nil {
 		return err
 	}
@@ -281,8 +303,13 @@ func (s *Store) Flush(ctx context.Context, writes []readstore.Write, cp readstor
 			filter = fenced(filter, "fence", cp.Fence)
 		}
 		ids[w.Collection] = append(ids[w.Collection], w.Doc.ID)
-		if w.Delete {
+		if w.Delete && cp.Fence == 0 {
 			models[w.Collection] = append(models[w.Collection], mongo.NewDeleteOneModel().SetFilter(filter))
+			continue
+		}
+		if w.Delete {
+			models[w.Collection] = append(models[w.Collection],
+				mongo.NewReplaceOneModel().SetFilter(filter).SetReplacement(tombstone(w.Doc, cp.Fence, start)).SetUpsert(true))
 			continue
 		}
 		doc, err := replacement(w.Doc, cp.Fence)
@@ -300,8 +327,37 @@ func (s *Store) Flush(ctx context.Context, writes []readstore.Write, cp readstor
 	if err := s.storeCheckpoint(ctx, cp); err != nil {
 		return err
 	}
-	s.log.Debug("flushed", "projection", cp.Projection, "position", cp.Position, "writes", len(writes), "took", time.Since(start))
+	if cp.Fence != 0 {
+		for _, coll := range order {
+			s.sweepTombstones(ctx, coll, start)
+		}
+	}
+	s.log.Debug("flushed", "projection", cp.Projection, "position", cp.Position, "writes", len(writes), "took", s.now().Sub(start))
 	return nil
+}
+
+// sweepTombstones removes a collection's tombstones older than the TTL, at
+// most once a quarter of the TTL per collection and store. Only fenced
+// flushes sweep, so the leaseholder does it; losing a sweep is harmless (the
+// next one takes them), so a failure is only logged.
+func (s *Store) sweepTombstones(ctx context.Context, coll string, now time.Time) {
+	s.sweepMu.Lock()
+	due := now.Sub(s.swept[coll]) >= s.tombTTL/4
+	if due {
+		s.swept[coll] = now
+	}
+	s.sweepMu.Unlock()
+	if !due {
+		return
+	}
+	res, err := s.db.Collection(coll).DeleteMany(ctx, bson.D{{Key: "gone", Value: bson.D{{Key: "$lt", Value: now.Add(-s.tombTTL)}}}})
+	if err != nil {
+		s.log.Warn("tombstone sweep failed", "collection", coll, "err", err)
+		return
+	}
+	if res.DeletedCount > 0 {
+		s.log.Debug("tombstones swept", "collection", coll, "count", res.DeletedCount)
+	}
 }
 
 // upsertRaces bounds the retries of upserts that lost an insert race.

@@ -63,7 +63,16 @@ type Options struct {
 	// Zero means MaxCatalogTTL; longer values are cut to it; a negative
 	// value disables the cache (every read looks the alias up).
 	CatalogTTL time.Duration
+	// TombstoneTTL is how long a fenced deletion's tombstone is kept (see
+	// Flush). A stale term's write that reaches the server later than this
+	// after its successor deleted the document can bring the document back,
+	// so it is far longer than a flush can take. Zero means
+	// DefaultTombstoneTTL.
+	TombstoneTTL time.Duration
 }
+
+// DefaultTombstoneTTL is the default Options.TombstoneTTL.
+const DefaultTombstoneTTL = time.Hour
 
 // Store is the MongoDB readstore adapter. It is safe for concurrent use.
 type Store struct {
@@ -71,6 +80,12 @@ type Store struct {
 	db     *mongo.Database
 	log    *slog.Logger
 	ttl    time.Duration
+	// tombTTL is Options.TombstoneTTL; now is time.Now outside tests.
+	tombTTL time.Duration
+	now     func() time.Time
+
+	sweepMu sync.Mutex
+	swept   map[string]time.Time // per collection, the last tombstone sweep
 
 	catMu sync.Mutex
 	cat   *catalog
@@ -113,7 +128,12 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		_ = client.Disconnect(context.Background())
 		return nil, fmt.Errorf("mongostore: ping: %w", err)
 	}
-	s := &Store{client: client, db: client.Database(opts.Database), log: log, ttl: ttl}
+	tombTTL := opts.TombstoneTTL
+	if tombTTL <= 0 {
+		tombTTL = DefaultTombstoneTTL
+	}
+	s := &Store{client: client, db: client.Database(opts.Database), log: log, ttl: ttl,
+		tombTTL: tombTTL, now: time.Now, swept: map[string]time.Time{}}
 	s.cleanUploads(ctx)
 	log.Info("readstore opened")
 	return s, nil
@@ -233,6 +253,11 @@ var queueIndexes = []mongo.IndexModel{
 	{Keys: bson.D{{Key: "deadline", Value: 1}, {Key: "_id", Value: 1}}, Options: options.Index().SetName("deadline")},
 }
 
+// goneIndex finds the tombstones old enough to sweep without reading the
+// collection. It is sparse, so live documents, which have no "gone", cost
+// it nothing (FerretDB ignores the option and indexes them all).
+var goneIndex = mongo.IndexModel{Keys: bson.D{{Key: "gone", Value: 1}}, Options: options.Index().SetName("gone").SetSparse(true)}
+
 // EnsureCollection creates the collection and its indexes, then registers
 // it; a registered collection is therefore always ready to use.
 func (s *Store) EnsureCollection(ctx context.Context, physical string, kind readstore.Kind) error {
@@ -257,10 +282,12 @@ func (s *Store) EnsureCollection(ctx context.Context, physical string, kind read
 			return fmt.Errorf("mongostore: create collection %q: %w", physical, err)
 		}
 	}
+	want := []mongo.IndexModel{goneIndex}
 	if kind == readstore.KindQueue {
-		if err := s.createIndexes(ctx, physical, queueIndexes); err != nil {
-			return err
-		}
+		want = append(want, queueIndexes...)
+	}
+	if err := s.createIndexes(ctx, physical, want); err != nil {
+		return err
 	}
 	_, err = s.db.Collection(collectionsColl).ReplaceOne(ctx, bson.D{{Key: "_id", Value: physical}},
 		bson.D{{Key: "_id", Value: physical}, {Key: "kind", Value: int(kind)}}, options.Replace().SetUpsert(true))

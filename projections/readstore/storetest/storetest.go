@@ -47,6 +47,7 @@ func Run(t *testing.T, open func(t *testing.T) readstore.Store) {
 		{"QueueKinds", testQueueKinds},
 		{"Checkpoints", testCheckpoints},
 		{"Fence", testFence},
+		{"FencedDeletion", testFencedDeletion},
 		{"Collections", testCollections},
 		{"Aliases", testAliases},
 		{"Blobs", testBlobs},
@@ -916,6 +917,84 @@ func testFence(t *testing.T, s readstore.Store) {
 	}
 	if fences["fenced"] != 9 || fences["other"] != 1 {
 		t.Fatalf("Checkpoints' fences = %v, want fenced 9 and other 1", fences)
+	}
+}
+
+// testFencedDeletion: what a leaseholder deletes is gone for every reader
+// (Get, List and Queue), whatever the adapter keeps behind to fence off a
+// stale term, and the same term can write the document again.
+func testFencedDeletion(t *testing.T, s readstore.Store) {
+	ctx := t.Context()
+	ensure(t, s, "docs_g1", readstore.KindDocs)
+	ensure(t, s, "queue_g1", readstore.KindQueue)
+	setAliases(t, s, map[string]string{"docs": "docs_g1", "queue": "queue_g1"})
+	cp := func(pos uint64) readstore.Checkpoint {
+		return readstore.Checkpoint{Projection: "fenced", Position: pos, Generation: 1, Fence: 7}
+	}
+	due := time.Date(2031, 5, 6, 12, 0, 0, 0, time.UTC)
+	qf := func(d time.Duration) readstore.QueueFields {
+		return readstore.QueueFields{Status: "submitted", Region: "77", Deadline: due.Add(d)}
+	}
+	if err := s.Flush(ctx, []readstore.Write{
+		put("docs_g1", "x/a", 10, `{"n":"a"}`), put("docs_g1", "x/b", 10, `{"n":"b"}`),
+		putQ("queue_g1", "q1", 10, `{}`, qf(0)), putQ("queue_g1", "q2", 10, `{}`, qf(time.Hour)),
+	}, cp(10)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Flush(ctx, []readstore.Write{del("docs_g1", "x/a"), del("queue_g1", "q1"), del("docs_g1", "x/never")}, cp(11)); err != nil {
+		t.Fatalf("fenced deletion: %v", err)
+	}
+	listed := func() []string {
+		t.Helper()
+		docs, err := s.List(ctx, readstore.ListQuery{Collection: "docs", Prefix: "x/"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ids(docs)
+	}
+	for _, id := range []string{"x/a", "x/never"} {
+		if d, err := s.Get(ctx, "docs", id); !errors.Is(err, readstore.ErrNotFound) {
+			t.Fatalf("Get(%s) after a fenced deletion: %+v, %v; want ErrNotFound", id, d, err)
+		}
+	}
+	if got := listed(); !slices.Equal(got, []string{"x/b"}) {
+		t.Fatalf("List after a fenced deletion: %q, want [x/b]", got)
+	}
+	for _, q := range []readstore.QueueQuery{{}, {Status: []string{"submitted"}}, {Region: "77"}} {
+		q.Collection = "queue"
+		page, err := s.Queue(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := ids(page.Docs); !slices.Equal(got, []string{"q2"}) {
+			t.Fatalf("Queue(%+v) after a fenced deletion: %q, want [q2]", q, got)
+		}
+	}
+	if _, err := s.Get(ctx, "queue", "q1"); !errors.Is(err, readstore.ErrNotFound) {
+		t.Fatalf("Get(q1) after a fenced deletion: %v, want ErrNotFound", err)
+	}
+
+	if err := s.Flush(ctx, []readstore.Write{put("docs_g1", "x/a", 12, `{"n":"a2"}`), putQ("queue_g1", "q1", 12, `{}`, qf(2*time.Hour))}, cp(12)); err != nil {
+		t.Fatalf("the same term writes the deleted documents again: %v", err)
+	}
+	wantJSON(t, "x/a written again", get(t, s, "docs", "x/a").Body, `{"n":"a2"}`)
+	if got := listed(); !slices.Equal(got, []string{"x/a", "x/b"}) {
+		t.Fatalf("List after writing x/a again: %q", got)
+	}
+	page, err := s.Queue(ctx, readstore.QueueQuery{Collection: "queue"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := ids(page.Docs); !slices.Equal(got, []string{"q2", "q1"}) {
+		t.Fatalf("Queue after writing q1 again: %q, want [q2 q1]", got)
+	}
+
+	// A stale term is refused, and what the leaseholder deleted stays so.
+	err = s.Flush(ctx, []readstore.Write{put("docs_g1", "x/never", 9, `{"by":"stale"}`)},
+		readstore.Checkpoint{Projection: "fenced", Position: 9, Generation: 1, Fence: 5})
+	wantErrIs(t, "stale write of a deleted document", err, readstore.ErrFenced)
+	if _, err := s.Get(ctx, "docs", "x/never"); !errors.Is(err, readstore.ErrNotFound) {
+		t.Fatalf("the stale write brought x/never back: %v", err)
 	}
 }
 
