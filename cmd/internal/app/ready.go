@@ -21,6 +21,12 @@ const readinessTTL = time.Second
 // not serving the node's requests either.
 const readinessTimeout = 2 * time.Second
 
+// notReadyWait is how long an ask waits for a new probe while the last one
+// said "not ready": a store that is back answers well within it, and one
+// still away should not hold every load balancer's probe for the whole
+// readinessTimeout.
+const notReadyWait = 250 * time.Millisecond
+
 // readiness asks both stores for something small. A node whose event store
 // or read store is unreachable cannot serve commands or queries, so the
 // load balancer should send their callers to another node; "the process is
@@ -30,7 +36,8 @@ const readinessTimeout = 2 * time.Second
 // most readinessTimeout: the v4 client does not honour a context while it
 // reconnects (a call blocks inside the client until the node is back), so
 // a probe can outlive its request. One probe at a time: while a stuck one
-// is out, the answer is "not ready" at once.
+// is out, the answer is "not ready" at once, and after a "not ready" an ask
+// waits for a new probe only notReadyWait before it repeats the last answer.
 type readiness struct {
 	events *eventstore.Store
 	store  readstore.Store
@@ -40,6 +47,9 @@ type readiness struct {
 	err     error
 	probing chan struct{} // closed when the probe out there ends; nil if none
 	started time.Time     // when that probe started
+	// notReady is the last answer logged: "not ready" is logged when it
+	// starts and ends, not on every ask.
+	notReady bool
 }
 
 var errNoAnswer = fmt.Errorf("no answer within %s", readinessTimeout)
@@ -57,9 +67,14 @@ func (r *readiness) check() error {
 		go r.probe(done)
 	}
 	wait := readinessTimeout - time.Since(r.started)
+	last := errNoAnswer
+	if r.err != nil {
+		last = r.err
+		wait = min(wait, notReadyWait)
+	}
 	r.mu.Unlock()
 	if wait <= 0 {
-		return errNoAnswer // a probe stuck past its time: no need to wait on it again
+		return last // a probe stuck past its time: no need to wait on it again
 	}
 	t := time.NewTimer(wait)
 	defer t.Stop()
@@ -69,8 +84,20 @@ func (r *readiness) check() error {
 		defer r.mu.Unlock()
 		return r.err
 	case <-t.C:
-		return errNoAnswer
+		return last
 	}
+}
+
+// changed reports whether err turns the answer from ready to not ready or
+// back, so that an outage is logged when it starts and ends.
+func (r *readiness) changed(err error) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if (err != nil) == r.notReady {
+		return false
+	}
+	r.notReady = err != nil
+	return true
 }
 
 func (r *readiness) probe(done chan struct{}) {
@@ -94,8 +121,15 @@ func (a *App) ready(c *fiber.Ctx) error {
 	if a.httpLis == nil {
 		return c.Status(fiber.StatusServiceUnavailable).SendString("starting")
 	}
-	if err := a.readiness.check(); err != nil {
-		a.log.Warn("not ready", "err", err)
+	err := a.readiness.check()
+	if a.readiness.changed(err) {
+		if err != nil {
+			a.log.Warn("not ready", "err", err)
+		} else {
+			a.log.Info("ready")
+		}
+	}
+	if err != nil {
 		return c.Status(fiber.StatusServiceUnavailable).SendString("not ready: " + err.Error())
 	}
 	if _, ok := a.leader.Runner(); ok {
