@@ -55,6 +55,11 @@ type Metadata struct {
 	CommandID     string
 	Actor         Actor
 	OnBehalfOf    string
+	// At is when the command decided, and becomes the envelopes'
+	// OccurredAt, so that a time the events carry (an application's
+	// submittedAt) is the time the audit history and time travel see for
+	// them. Zero means the time of the append.
+	At time.Time
 }
 
 type metadataKey struct{}

@@ -324,6 +324,7 @@ func (s *Service) upload(ctx context.Context, meta events.Metadata, kind string,
 	if err != nil {
 		return schema.DocumentUploaded{}, nil, err
 	}
+	meta.At = doc.UploadedAt
 	if _, err := s.store.Append(ctx, schema.DocumentStream(doc.DocumentID), eventstore.NoStream, meta,
 		eventstore.NewEvent{Type: typ, SchemaVersion: v, Data: data}); err != nil {
 		// The caller never learns the document's id, so nothing can

@@ -315,7 +315,9 @@ func (s *Service) run(ctx context.Context, req Request, applicationID string, cm
 		if l.exists {
 			exp = eventstore.AtRevision(l.revision)
 		}
-		res, err := s.store.Append(ctx, stream, exp, req.Meta, news...)
+		meta := req.Meta
+		meta.At = env.Now
+		res, err := s.store.Append(ctx, stream, exp, meta, news...)
 		var ce *eventstore.ConflictError
 		if errors.As(err, &ce) {
 			if req.IfMatch != nil {

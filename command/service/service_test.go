@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -367,5 +368,42 @@ func TestReturningToAPersonTakenMeanwhileIsRefused(t *testing.T) {
 	err = correctPassport(s, b.ApplicationID, "N1234567")
 	if e, ok := cmderr.As(err); !ok || e.Code != "document_in_use" {
 		t.Fatalf("back to a passport another application holds: %v", err)
+	}
+}
+
+// The time an event carries and the time its envelope says it occurred
+// are one instant: the auditor's time travel to an application's
+// submittedAt finds the submission, instead of "did not exist yet" (QA:
+// the envelope was stamped a few milliseconds later, at the append).
+func TestEventTimesAreTheDecisionsTime(t *testing.T) {
+	var tick atomic.Int64
+	s, st := newService(t, func(o *Options) {
+		o.Now = func() time.Time { return now.Add(time.Duration(tick.Add(1)) * time.Millisecond) }
+	})
+	ctx := context.Background()
+	res, err := s.Submit(ctx, Request{Meta: applicant}, validForm("N1234567"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Handle(ctx, Request{Meta: reviewer}, res.ApplicationID, application.ClaimForReview{}); err != nil {
+		t.Fatal(err)
+	}
+	recs, err := st.Load(ctx, schema.ApplicationStream(res.ApplicationID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev, err := recs[0].Payload()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub, ok := ev.(schema.ApplicationSubmitted)
+	if !ok {
+		t.Fatalf("first event %T", ev)
+	}
+	if !recs[0].Envelope.OccurredAt.Equal(sub.SubmittedAt) {
+		t.Fatalf("submitted at %s, its envelope says %s", sub.SubmittedAt, recs[0].Envelope.OccurredAt)
+	}
+	if len(recs) < 2 || !recs[1].Envelope.OccurredAt.After(recs[0].Envelope.OccurredAt) || recs[1].Envelope.OccurredAt.After(now.Add(time.Minute)) {
+		t.Fatalf("the claim's envelope time %v, after the submission's %v and on the service's clock", recs[1].Envelope.OccurredAt, recs[0].Envelope.OccurredAt)
 	}
 }

@@ -343,7 +343,10 @@ type AppendResult struct {
 // Append writes events with envelopes built from meta.
 func (s *Store) Append(ctx context.Context, stream string, exp Expected, meta events.Metadata, evs ...NewEvent) (AppendResult, error) {
 	data := make([]esdb.EventData, len(evs))
-	now := s.now().UTC()
+	now := meta.At.UTC()
+	if meta.At.IsZero() {
+		now = s.now().UTC()
+	}
 	for i, e := range evs {
 		id := e.ID
 		if id == uuid.Nil {
