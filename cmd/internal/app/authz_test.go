@@ -476,18 +476,29 @@ func TestOwnershipAcrossApplicants(t *testing.T) {
 	}
 	// An operator who names nobody, or two different people, is refused
 	// before any handler runs.
-	for _, r := range []req{
-		{method: "GET", path: "/api/v1/cabinet", token: m.operator},
-		{method: "GET", path: "/api/v1/applications/" + m.appA, token: m.operator},
-		{method: "GET", path: "/api/v1/cabinet?applicant=" + m.b.Subject, token: m.operator, obo: m.a.Subject},
-		{method: "POST", path: "/api/v1/documents", token: m.operator, multipart: &filePart{kind: "passport", content: []byte("%PDF-1.7\n%%EOF\n")}},
+	// Each refusal says which of these it is.
+	for _, r := range []struct {
+		req
+		code string
+	}{
+		{req{method: "GET", path: "/api/v1/cabinet", token: m.operator}, "on_behalf_required"},
+		{req{method: "GET", path: "/api/v1/applications/" + m.appA, token: m.operator}, "on_behalf_required"},
+		{req{method: "GET", path: "/api/v1/cabinet?applicant=" + m.b.Subject, token: m.operator, obo: m.a.Subject}, "on_behalf_ambiguous"},
+		{req{method: "GET", path: "/api/v1/cabinet?applicant=%D0%B1%D0%BE%D0%B1", token: m.operator}, "on_behalf_invalid"},
+		{req{method: "POST", path: "/api/v1/documents", token: m.operator, multipart: &filePart{kind: "passport", content: []byte("%PDF-1.7\n%%EOF\n")}}, "on_behalf_required"},
 	} {
-		if res := m.c.do(r); res.status != 403 || !strings.Contains(res.body, "on_behalf_required") {
-			t.Errorf("operator without one applicant: %s %s: %d %s", r.method, r.path, res.status, res.body)
+		if res := m.c.do(r.req); res.status != 403 || !strings.Contains(res.body, `"`+r.code+`"`) {
+			t.Errorf("operator without one applicant: %s %s: %d %s, want %s", r.method, r.path, res.status, res.body, r.code)
 		}
 	}
-	if res := m.c.do(req{method: "GET", path: "/cabinet", session: m.sessions["operator"]}); res.status != 303 || res.header.Get("Location") != "/operator" {
-		t.Errorf("operator's cabinet page without an applicant: %d %s", res.status, res.header.Get("Location"))
+	for path, want := range map[string]string{
+		"/cabinet":                              "/operator",
+		"/cabinet?applicant=a&applicant=b":      "/operator",
+		"/cabinet?applicant=%D0%B1%D0%BE%D0%B1": "/operator?who=%D0%B1%D0%BE%D0%B1",
+	} {
+		if res := m.c.do(req{method: "GET", path: path, session: m.sessions["operator"]}); res.status != 303 || res.header.Get("Location") != want {
+			t.Errorf("operator's page %s: %d to %q, want 303 to %q", path, res.status, res.header.Get("Location"), want)
+		}
 	}
 }
 

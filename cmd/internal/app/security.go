@@ -162,7 +162,8 @@ func useAuthz(a *App, v *authn.Verifier) error {
 // pageRefusals answers refusals of pages as the pages themselves would: a
 // person who is not signed in is sent to sign in and back, an МФЦ operator
 // who has not picked an applicant is sent to pick one, anyone else sees
-// the error page.
+// the error page. One who named an applicant wrongly is sent to the picker
+// with what they named, which says what is wrong with it.
 func pageRefusals(a *App, v *authn.Verifier) (func(*fiber.Ctx, authz.Refusal) error, error) {
 	render, err := web.Refusals(web.Deps{Auth: sessions{v}, Store: a.store, Logger: a.log})
 	if err != nil {
@@ -172,7 +173,11 @@ func pageRefusals(a *App, v *authn.Verifier) (func(*fiber.Ctx, authz.Refusal) er
 		switch {
 		case r.Status == fiber.StatusUnauthorized && c.Method() == fiber.MethodGet:
 			return c.Redirect("/signin?next="+url.QueryEscape(c.OriginalURL()), fiber.StatusSeeOther)
-		case r.Code == "on_behalf_required" && c.Method() == fiber.MethodGet:
+		case r.Code == "on_behalf_invalid" && c.Method() == fiber.MethodGet:
+			// The picker says what an applicant's id looks like, and
+			// takes a mistyped one that only needs trimming.
+			return c.Redirect("/operator?who="+url.QueryEscape(c.Query("applicant")), fiber.StatusSeeOther)
+		case strings.HasPrefix(r.Code, "on_behalf_") && r.Code != "on_behalf_of_self" && c.Method() == fiber.MethodGet:
 			return c.Redirect("/operator", fiber.StatusSeeOther)
 		}
 		return render(c, r.Status)

@@ -200,7 +200,8 @@ type Refusal struct {
 	// Status is 401, 403, 405 (a method the path does not take) or 413.
 	Status int
 	// Code is machine-readable: unauthenticated, forbidden,
-	// on_behalf_required, not_owner, method_not_allowed or body_too_large.
+	// on_behalf_required, on_behalf_ambiguous, on_behalf_invalid,
+	// on_behalf_of_self, not_owner, method_not_allowed or body_too_large.
 	Code   string
 	RU, EN string
 	Route  Route
@@ -292,9 +293,21 @@ func Middleware(o Options) fiber.Handler {
 		case OnBehalf:
 			named, err := onBehalfOf(c)
 			if err != nil {
-				ref.Status, ref.Code = fiber.StatusForbidden, "on_behalf_required"
-				ref.RU = "Оператор МФЦ действует только от имени заявителя: укажите одного заявителя в X-On-Behalf-Of или ?applicant=."
-				ref.EN = "An MFC operator acts only on behalf of an applicant: name one applicant in X-On-Behalf-Of or ?applicant=."
+				ref.Status = fiber.StatusForbidden
+				switch {
+				case errors.Is(err, errTwoApplicants):
+					ref.Code = "on_behalf_ambiguous"
+					ref.RU = "Указаны разные заявители (в X-On-Behalf-Of и ?applicant= или дважды): укажите одного."
+					ref.EN = "Different applicants are named (in X-On-Behalf-Of and ?applicant=, or twice): name one."
+				case errors.Is(err, errBadApplicant):
+					ref.Code = "on_behalf_invalid"
+					ref.RU = "Идентификатор заявителя — от 1 до 128 видимых символов ASCII (латинские буквы, цифры, знаки), без пробелов и кириллицы."
+					ref.EN = "An applicant's id is 1 to 128 visible ASCII characters (Latin letters, digits, signs), with no spaces or Cyrillic."
+				default:
+					ref.Code = "on_behalf_required"
+					ref.RU = "Оператор МФЦ действует только от имени заявителя: укажите заявителя в X-On-Behalf-Of или ?applicant=."
+					ref.EN = "An MFC operator acts only on behalf of an applicant: name the applicant in X-On-Behalf-Of or ?applicant=."
+				}
 				return refuse(c, ref)
 			}
 			if named == subject {
@@ -327,7 +340,12 @@ func Middleware(o Options) fiber.Handler {
 	}
 }
 
-var errNoApplicant = errors.New("authz: no applicant named, or two different ones")
+// Why an operator's request names no applicant it may act for.
+var (
+	errNoApplicant   = errors.New("authz: no applicant named")
+	errTwoApplicants = errors.New("authz: two different applicants named")
+	errBadApplicant  = errors.New("authz: the applicant named is not an id")
+)
 
 // onBehalfOf is the applicant an operator names: the header, the query
 // parameter, or both when they agree.
@@ -335,17 +353,20 @@ func onBehalfOf(c *fiber.Ctx) (string, error) {
 	// Fiber reads the first of repeated headers and parameters; with two
 	// different applicants named, which one is meant is anyone's guess.
 	if !oneValue(c.Request().Header.PeekAll(HeaderOnBehalfOf)) || !oneValue(c.Request().URI().QueryArgs().PeekMulti("applicant")) {
-		return "", errNoApplicant
+		return "", errTwoApplicants
 	}
 	h, q := c.Get(HeaderOnBehalfOf), c.Query("applicant")
 	switch {
 	case h != "" && q != "" && h != q:
-		return "", errNoApplicant
+		return "", errTwoApplicants
 	case h == "":
 		h = q
 	}
-	if !ValidSubject(h) {
+	if h == "" {
 		return "", errNoApplicant
+	}
+	if !ValidSubject(h) {
+		return "", errBadApplicant
 	}
 	return strings.Clone(h), nil
 }
