@@ -152,6 +152,7 @@ type AuditorData struct {
 	// more than one does.
 	Matches []string
 	Queue   queryapi.QueuePage
+	Next    string // URL of the list's next page
 }
 
 func (h *handlers) auditorHome(c *fiber.Ctx) error {
@@ -181,8 +182,21 @@ func (h *handlers) auditorHome(c *fiber.Ctx) error {
 			return h.apiFailure(c, err)
 		}
 	}
-	if err := h.get(c, "/api/v1/reviewer/queue?limit=50", &d.Queue); err != nil {
-		return h.apiFailure(c, err)
+	q := url.Values{"limit": {"50"}}
+	if cur := c.Query("cursor"); cur != "" {
+		q.Set("cursor", cur)
+	}
+	if err := h.get(c, "/api/v1/reviewer/queue?"+q.Encode(), &d.Queue); err != nil {
+		var ae *apiError
+		if !errors.As(err, &ae) || ae.Status != fiber.StatusBadRequest {
+			return h.apiFailure(c, err)
+		}
+		// A cursor mangled in the address bar: say so above an empty list.
+		d.Error = h.lang(c).Pick(ae.Problem.Detail.RU, ae.Problem.Detail.EN)
+		return h.render(c, fiber.StatusBadRequest, "auditor", h.page(c, "auditor.title", d))
+	}
+	if d.Queue.NextCursor != "" {
+		d.Next = "/auditor?" + url.Values{"cursor": {d.Queue.NextCursor}}.Encode()
 	}
 	return h.render(c, fiber.StatusOK, "auditor", h.page(c, "auditor.title", d))
 }

@@ -1,0 +1,66 @@
+package app_test
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// The auditor's start page lists the open applications a page of 50 at a
+// time, with a link to the next page, so that none is reachable only by
+// its number (QA: it showed the first 50 and nothing said there were
+// more).
+func TestAuditorPageWalksEveryOpenApplication(t *testing.T) {
+	a, cfg := startApp(t)
+	c := newClient(t, a, cfg)
+	const n = 53
+	want := map[string]bool{}
+	var last uint64
+	for i := range n {
+		p := karimov(fmt.Sprintf("auditor-page-%d", i), fmt.Sprintf("P%07d", i))
+		r, _ := c.submit(p, c.token("applicant", p.Subject), "")
+		want[r.ApplicationID] = true
+		last = r.Position
+	}
+	c.must(req{method: "GET", path: fmt.Sprintf("/api/v1/reviewer/queue?after=%d", last), token: c.token("auditor", "auditor-1")}, 200, nil)
+	auditor := c.session("auditor", "auditor-1")
+	link := regexp.MustCompile(`href="/auditor/applications/([0-9a-f-]{36})"`)
+	next := regexp.MustCompile(`<a class="button" href="(/auditor\?cursor=[^"]+)"`)
+	seen := map[string]bool{}
+	path := "/auditor"
+	for pages := 0; path != ""; pages++ {
+		if pages > 5 {
+			t.Fatalf("more pages than %d applications make", n)
+		}
+		res := c.do(req{method: "GET", path: path, session: auditor})
+		if res.status != 200 {
+			t.Fatalf("GET %s: %d %.300s", path, res.status, res.body)
+		}
+		links := link.FindAllStringSubmatch(res.body, -1)
+		if len(links) > 50 {
+			t.Fatalf("GET %s lists %d applications, more than a page", path, len(links))
+		}
+		for _, m := range links {
+			if seen[m[1]] {
+				t.Fatalf("%s listed twice (at %s)", m[1], path)
+			}
+			seen[m[1]] = true
+		}
+		path = ""
+		if m := next.FindStringSubmatch(res.body); m != nil {
+			path = strings.ReplaceAll(m[1], "&amp;", "&")
+		}
+	}
+	for id := range want {
+		if !seen[id] {
+			t.Fatalf("application %s is on no page (%d of %d seen)", id, len(seen), n)
+		}
+	}
+
+	// A mangled cursor is told on the page, in the reader's language.
+	res := c.do(req{method: "GET", path: "/auditor?cursor=e30", session: auditor})
+	if res.status != 400 || !strings.Contains(res.body, `role="alert"`) {
+		t.Fatalf("a mangled cursor: %d %.500s", res.status, res.body)
+	}
+}
