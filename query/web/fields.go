@@ -173,6 +173,15 @@ func sectionFor(ptr string) string {
 	return ""
 }
 
+// textOnly says whether a question about field (a pointer, or "") that
+// asks for a scan of kind (or "") can be answered only in words: the page
+// then offers no correction or upload for it, so its answer is required,
+// as the command side requires it (application.addressedBy). A reviewer
+// may point a question at any part of the form, /consent for one.
+func textOnly(field, kind string) bool {
+	return kind == "" && sectionFor(field) == ""
+}
+
 // questionFields are the form fields a reviewer can point a question at.
 var questionFields = []string{
 	"/applicant/lastName", "/applicant/firstName", "/applicant/middleName", "/applicant/latinName", "/applicant/birthDate", "/applicant/birthPlace", "/applicant/citizenship",

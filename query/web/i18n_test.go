@@ -492,3 +492,28 @@ func TestExpiredPolicyIsNotToldItEndsSoon(t *testing.T) {
 		}
 	}
 }
+
+// A question the page offers no correction or scan for is answered in
+// words only, so its answer is not marked optional (QA: one about /consent
+// said "optional" and the API then refused the empty answer).
+func TestQuestionsAnsweredOnlyInWords(t *testing.T) {
+	for _, c := range []struct {
+		field, kind string
+		want        bool
+	}{
+		{"", "", true},
+		{"/consent", "", true},
+		{"/consentVersion", "", true},
+		{"/address/street", "", false},
+		{"/address", "", false},
+		{"/applicant/lastName", "", false},
+		{"/contacts", "", false},
+		{"/consent", "consent", false},
+		{"", "passport", false},
+		{"/addressee", "", true},
+	} {
+		if got := textOnly(c.field, c.kind); got != c.want {
+			t.Errorf("textOnly(%q, %q) = %v, want %v", c.field, c.kind, got, c.want)
+		}
+	}
+}

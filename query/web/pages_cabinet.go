@@ -332,7 +332,7 @@ func (h *handlers) applicantApplication(c *fiber.Ctx) error {
 				u := Upload{Index: n, Kind: kind, Label: l.T("scan." + kind), Hint: l.T("scan.hint"), Optional: true}
 				qf.Upload = &u
 			}
-			qf.TextOnly = q.Field == "" && kind == ""
+			qf.TextOnly = textOnly(q.Field, kind)
 			d.Open = append(d.Open, qf)
 			n++
 		}
