@@ -19,8 +19,10 @@ import (
 // Config is the runtime configuration.
 type Config struct {
 	// envErrs are the environment values that did not parse, by flag
-	// name, until the flag is given (see Register).
+	// name; Validate overlooks those whose flag flags says was given (see
+	// Register).
 	envErrs    map[string]error
+	flags      *flag.FlagSet
 	HTTPAddr   string
 	DataDir    string
 	ESDBURL    string // external event store; empty runs the embedded one
@@ -223,38 +225,11 @@ func (c *Config) Register(fs *flag.FlagSet) error {
 			}
 			fs.DurationVar(s.dur, s.flag, *s.dur, usage)
 		}
-		f := fs.Lookup(s.flag)
-		given := func() { delete(c.envErrs, s.flag) }
-		if s.b != nil {
-			f.Value = givenBool{givenValue{f.Value, given}}
-		} else {
-			f.Value = givenValue{f.Value, given}
-		}
 	}
+	c.flags = fs
 	return nil
 }
 
-// givenValue is a flag's value that, once the flag is given, forgets the
-// error of its environment variable.
-type givenValue struct {
-	flag.Value
-	given func()
-}
-
-func (v givenValue) Set(s string) error {
-	if err := v.Value.Set(s); err != nil {
-		return err
-	}
-	v.given()
-	return nil
-}
-
-// givenBool keeps a boolean flag one that takes no argument.
-type givenBool struct{ givenValue }
-
-func (givenBool) IsBoolFlag() bool { return true }
-
-// Validate checks the settings after parsing and makes paths absolute.
 // listenAddr refuses a listen address without an explicit port: an empty
 // one, as an unset variable in an env file gives, made the API listen on
 // every interface at a random port.
@@ -267,7 +242,13 @@ func listenAddr(name, addr string) error {
 	return nil
 }
 
+// Validate checks the settings after parsing and makes paths absolute.
 func (c *Config) Validate() error {
+	if c.flags != nil {
+		// A flag given on the command line wins over its variable,
+		// parsed or not.
+		c.flags.Visit(func(f *flag.Flag) { delete(c.envErrs, f.Name) })
+	}
 	if len(c.envErrs) > 0 {
 		names := make([]string, 0, len(c.envErrs))
 		for n := range c.envErrs {

@@ -43,3 +43,27 @@ func TestBadEnvironmentValueYieldsToItsFlag(t *testing.T) {
 		t.Fatalf("-auto-issue alone: %v %t", err, c.AutoIssue)
 	}
 }
+
+// -h prints every flag with its default and nothing else (QA: the flag
+// package's probe of a zero value of the wrapper panicked, and -h printed
+// a line "panic calling String method" for every flag).
+func TestUsagePrintsCleanly(t *testing.T) {
+	c := config.Defaults()
+	fs := flag.NewFlagSet("omsd", flag.ContinueOnError)
+	var out strings.Builder
+	fs.SetOutput(&out)
+	if err := c.Register(fs); err != nil {
+		t.Fatal(err)
+	}
+	if err := fs.Parse([]string{"-h"}); err != flag.ErrHelp {
+		t.Fatalf("-h: %v", err)
+	}
+	if strings.Contains(out.String(), "panic") {
+		t.Fatalf("usage:\n%s", out.String())
+	}
+	for _, want := range []string{"-sla-days", "(default 10)", "-auto-issue", "-http-addr"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("usage lacks %q:\n%s", want, out.String())
+		}
+	}
+}
