@@ -517,3 +517,34 @@ func TestQuestionsAnsweredOnlyInWords(t *testing.T) {
 		}
 	}
 }
+
+// Every form the page script sends to the API posts to /nojs when the
+// script does not run, never a GET to the page with the fields in the URL
+// (QA: with JavaScript off the application form put the passport number
+// and address into the address bar and sent nothing).
+func TestScriptFormsFallBackToAPost(t *testing.T) {
+	files, err := fs.Glob(templateFS, "templates/*.html")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("templates: %v %v", files, err)
+	}
+	tag := regexp.MustCompile(`<form\b[^>]*>`)
+	n := 0
+	for _, f := range files {
+		b, err := fs.ReadFile(templateFS, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, form := range tag.FindAllString(string(b), -1) {
+			if !strings.Contains(form, "data-api=") {
+				continue
+			}
+			n++
+			if !strings.Contains(form, `method="post"`) || !strings.Contains(form, `action="/nojs"`) {
+				t.Errorf("%s: %s", f, form)
+			}
+		}
+	}
+	if n < 9 {
+		t.Fatalf("%d script forms found; the pattern no longer finds them", n)
+	}
+}

@@ -221,6 +221,18 @@ func (h *handlers) errorPage(c *fiber.Ctx, status int, key string) error {
 	return h.render(c, status, "error", p)
 }
 
+// noScript answers a form of the pages that was sent without its script:
+// the pages' forms go to the JSON API through the script, and a browser
+// without it would otherwise have sent the form as a GET to the page
+// itself, with every field (passport numbers, the address) in the URL, its
+// history and the logs of every proxy, and shown the page again as if
+// nothing had been wrong. The form's fields are not read.
+func (h *handlers) noScript(c *fiber.Ctx) error {
+	l := h.lang(c)
+	p := h.page(c, "nojs.title", ErrorData{Status: fiber.StatusOK, Title: l.T("nojs.title"), Message: l.T("nojs.message")})
+	return h.render(c, fiber.StatusOK, "error", p)
+}
+
 // sortedKeys is for templates that range over maps in a stable order.
 func sortedKeys[V any](m map[string]V) []string {
 	out := make([]string, 0, len(m))

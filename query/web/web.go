@@ -159,6 +159,7 @@ func Register(app *fiber.App, d Deps) error {
 		})
 	}
 	pages.Post("/signout", h.signout)
+	pages.Post("/nojs", h.noScript)
 	pages.Get("/verify/:enp", h.verifyPolicy)
 	pages.Get("/consent", h.consentText)
 

@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"fmt"
+	"net/url"
 	"regexp"
 	"strings"
 	"testing"
@@ -62,5 +63,22 @@ func TestAuditorPageWalksEveryOpenApplication(t *testing.T) {
 	res := c.do(req{method: "GET", path: "/auditor?cursor=e30", session: auditor})
 	if res.status != 400 || !strings.Contains(res.body, `role="alert"`) {
 		t.Fatalf("a mangled cursor: %d %.500s", res.status, res.body)
+	}
+}
+
+// A page's form sent without its script lands on a page that says why
+// nothing happened, in the reader's language, for anyone signed in or
+// not, whatever the form held; nothing of it is recorded.
+func TestFormWithoutScriptIsExplained(t *testing.T) {
+	a, cfg := startApp(t)
+	c := newClient(t, a, cfg)
+	form := url.Values{"/applicant/lastName": {"Каримов"}, "/identityDocument/number": {"FA1234567"}}
+	for _, s := range []*sess{c.session("applicant", "nojs-1"), c.anonymousSession()} {
+		for lang, want := range map[string]string{"ru": "Форма не отправлена", "en": "The form was not sent"} {
+			res := c.do(req{method: "POST", path: "/nojs", session: s, form: form, lang: lang})
+			if res.status != 200 || !strings.Contains(res.body, want) || strings.Contains(res.body, "FA1234567") {
+				t.Fatalf("POST /nojs (%s): %d %.400s", lang, res.status, res.body)
+			}
+		}
 	}
 }

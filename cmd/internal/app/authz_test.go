@@ -236,6 +236,11 @@ func (m *matrix) fixtures() map[string]func(role string, allowed bool) req {
 			r.form = url.Values{}
 			return r
 		},
+		"POST /nojs": func(role string, _ bool) req {
+			r := m.page(role, "POST", "/nojs")
+			r.form = url.Values{"/applicant/lastName": {"Каримов"}}
+			return r
+		},
 		"GET /verify/:enp": pageGet("/verify/" + m.enpA + "?doc=" + m.enpA + "-01"),
 		"GET /consent":     pageGet("/consent"),
 		"GET /cabinet":     pageGet("/cabinet"),

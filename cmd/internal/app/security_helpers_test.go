@@ -76,6 +76,7 @@ type req struct {
 	form         url.Values // an HTML form; the session's CSRF token is added
 	json         string
 	multipart    *filePart
+	lang         string // the pages' language cookie, if set
 }
 
 type filePart struct {
@@ -176,6 +177,9 @@ func (c *client) do(r req) resp {
 	}
 	if r.obo != "" {
 		hr.Header.Set("X-On-Behalf-Of", r.obo)
+	}
+	if r.lang != "" {
+		hr.AddCookie(&http.Cookie{Name: "oms_lang", Value: r.lang})
 	}
 	if s := r.session; s != nil {
 		if s.token != "" {

@@ -102,6 +102,9 @@ func Table() []Route {
 		{"GET", "/signin/code", 0, all, all, all, all, all, all},
 		{"GET", "/signin/verify", 0, all, all, all, all, all, all},
 		{"POST", "/signout", formBody, all, all, all, all, all, all},
+		// Where the pages' forms post when their script did not run: a
+		// page that says so. The body is a whole form, and is dropped.
+		{"POST", "/nojs", jsonBody, all, all, all, all, all, all},
 		{"GET", "/verify/:enp", 0, all, all, all, all, all, all},
 		// The consent text, read before applying.
 		{"GET", "/consent", 0, all, all, all, all, all, all},
