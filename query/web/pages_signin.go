@@ -118,6 +118,13 @@ func (h *handlers) signinVerify(c *fiber.Ctx) error {
 }
 
 func (h *handlers) signout(c *fiber.Ctx) error {
+	if _, ok := h.d.Auth.Session(c); !ok {
+		// The session has ended already (expired, or signed out in
+		// another tab): there is nothing a forged request could end, so
+		// an old page's token need not match.
+		h.d.Auth.ClearSession(c)
+		return c.Redirect("/signin", fiber.StatusSeeOther)
+	}
 	if !h.d.Auth.CheckForm(c) {
 		return h.errorPage(c, fiber.StatusForbidden, "error.csrf")
 	}

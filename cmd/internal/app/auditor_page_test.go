@@ -82,3 +82,25 @@ func TestFormWithoutScriptIsExplained(t *testing.T) {
 		}
 	}
 }
+
+// Signing out of a session that has already ended (expired, or ended in
+// another tab) goes to the sign-in page, whatever token the old page
+// holds, instead of "the form has expired" (QA); a live session still
+// needs its own token to be ended.
+func TestSignOutAfterTheSessionEnded(t *testing.T) {
+	a, cfg := startApp(t)
+	c := newClient(t, a, cfg)
+	old := c.session("applicant", "signout-1")
+	res := c.do(req{method: "POST", path: "/signout", session: &sess{csrf: old.csrf}, form: url.Values{}})
+	if res.status != 303 || res.header.Get("Location") != "/signin" {
+		t.Fatalf("sign-out without a session: %d %s %.300s", res.status, res.header.Get("Location"), res.body)
+	}
+	live := c.session("applicant", "signout-2")
+	forged := &sess{token: live.token, csrf: "not-" + live.csrf}
+	if res := c.do(req{method: "POST", path: "/signout", session: forged, form: url.Values{}}); res.status != 403 {
+		t.Fatalf("sign-out of a live session with another token: %d", res.status)
+	}
+	if res := c.do(req{method: "GET", path: "/cabinet", session: live}); res.status != 200 {
+		t.Fatalf("the live session after the refused sign-out: %d", res.status)
+	}
+}
