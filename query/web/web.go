@@ -232,6 +232,11 @@ func Refusals(d Deps) (func(c *fiber.Ctx, status int) error, error) {
 			key = "error.forbidden"
 		case fiber.StatusNotFound:
 			key = "error.notFound"
+		case fiber.StatusTooManyRequests:
+			// The rate limiter has set Retry-After.
+			p := h.page(c, "error.title", ErrorData{Status: status,
+				Message: h.lang(c).T("error.tooMany", c.GetRespHeader(fiber.HeaderRetryAfter, "1"))})
+			return h.render(c, status, "error", p)
 		}
 		return h.errorPage(c, status, key)
 	}, nil

@@ -2,6 +2,7 @@ package app
 
 import (
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -22,8 +23,9 @@ import (
 const apiCSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 
 // useEdgeGuards goes in front of every route: security headers on every
-// response and the per-IP rate limit.
-func useEdgeGuards(a *App) {
+// response and the per-IP rate limit. page answers refusals of pages.
+func useEdgeGuards(a *App, page func(*fiber.Ctx, authz.Refusal) error) {
+	tooManyRequests := limited(page)
 	a.http.Use(securityHeaders)
 	if a.cfg.RateLimitIP > 0 {
 		a.http.Use(limiter.New(limiter.Config{
@@ -75,6 +77,29 @@ func inProcess(c *fiber.Ctx) bool {
 	return v
 }
 
+// limited answers a request over a rate limit: a person at a page (a
+// sign-in form sent once too often) gets a page in their language, anyone
+// else the problem document.
+func limited(page func(*fiber.Ctx, authz.Refusal) error) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		if wantsPage(c) {
+			return page(c, authz.Refusal{Status: fiber.StatusTooManyRequests, Code: "rate_limited"})
+		}
+		return tooManyRequests(c)
+	}
+}
+
+// wantsPage says whether a request is a person's at the pages rather than
+// a client's of the API or of the operational endpoints.
+func wantsPage(c *fiber.Ctx) bool {
+	p := strings.ToLower(c.Path())
+	if strings.HasPrefix(p, "/api/") || slices.Contains([]string{"/metrics", "/healthz", "/readyz"}, p) {
+		return false
+	}
+	return c.Method() != fiber.MethodGet && c.Method() != fiber.MethodHead ||
+		c.Accepts(fiber.MIMEApplicationJSON, fiber.MIMETextHTML) == fiber.MIMETextHTML
+}
+
 func tooManyRequests(c *fiber.Ctx) error {
 	// The limiter has set Retry-After.
 	c.Set(fiber.HeaderCacheControl, "no-store")
@@ -112,7 +137,7 @@ func callerOf(v *authn.Verifier) func(c *fiber.Ctx) (string, string) {
 
 // useAuthz goes after authentication and before every route: the
 // per-subject rate limit, then the authorization matrix.
-func useAuthz(a *App, v *authn.Verifier) error {
+func useAuthz(a *App, v *authn.Verifier, page func(*fiber.Ctx, authz.Refusal) error) error {
 	who := callerOf(v)
 	if a.cfg.RateLimitSubject > 0 {
 		a.http.Use(limiter.New(limiter.Config{
@@ -128,12 +153,8 @@ func useAuthz(a *App, v *authn.Verifier) error {
 				role, subject := who(c)
 				return "subject:" + role + ":" + subject
 			},
-			LimitReached: tooManyRequests,
+			LimitReached: limited(page),
 		}))
-	}
-	page, err := pageRefusals(a, v)
-	if err != nil {
-		return err
 	}
 	a.http.Use(authz.Middleware(authz.Options{
 		Role: who,
