@@ -115,11 +115,20 @@ func residenceSection(l *Lang, prefix string, d schema.ResidenceDocument) Sectio
 	m := fieldMaker{l, prefix + "/residenceDocument"}
 	return Section{Legend: l.T("section.residence"), Ptr: prefix + "/residenceDocument", Fields: []Field{
 		m.options(m.f("/type", "field.residenceType", "select", true, d.Type), "residence.", residenceTypes...),
-		sized(m.f("/series", "field.residenceSeries", "text", false, d.Series), "s", "off", ""),
+		byType(sized(m.f("/series", "field.residenceSeries", "text", false, d.Series), "s", "off", "")),
 		sized(m.f("/number", "field.residenceNumber", "text", true, d.Number), "m", "off", ""),
 		sized(m.f("/issuedAt", "field.issuedAt", "date", true, d.IssuedAt), "m", "off", ""),
-		sized(m.f("/expiresAt", "field.residenceExpiresAt", "date", false, d.ExpiresAt), "m", "off", ""),
+		byType(sized(m.f("/expiresAt", "field.residenceExpiresAt", "date", false, d.ExpiresAt), "m", "off", "")),
 	}}
+}
+
+// byType is for a field that the document's type makes required or not
+// (a series for an RVP but none for a contract, an expiry for all but a
+// VNZh): it is not marked optional, and its hint says for which types it
+// is needed.
+func byType(f Field) Field {
+	f.Opt = ""
+	return f
 }
 
 func addressSection(l *Lang, prefix string, a schema.Address) Section {

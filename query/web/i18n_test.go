@@ -548,3 +548,22 @@ func TestScriptFormsFallBackToAPost(t *testing.T) {
 		t.Fatalf("%d script forms found; the pattern no longer finds them", n)
 	}
 }
+
+// The residence document's series and expiry are required for some types
+// and not others, so the form does not call them optional; their hints
+// say for which types they are needed (QA: "(optional)" fields were then
+// refused as required for an RVP).
+func TestResidenceFieldsAreNotCalledOptional(t *testing.T) {
+	r := mustRenderer(t)
+	for name, l := range r.langs {
+		sec := residenceSection(l, "", schema.ResidenceDocument{})
+		for _, f := range sec.Fields {
+			switch f.Ptr {
+			case "/residenceDocument/series", "/residenceDocument/expiresAt":
+				if f.Opt != "" || f.Hint == "" {
+					t.Errorf("%s: %s marked %q, hint %q", name, f.Ptr, f.Opt, f.Hint)
+				}
+			}
+		}
+	}
+}

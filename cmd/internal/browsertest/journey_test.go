@@ -360,7 +360,8 @@ func TestSeedJourneyInBrowser(t *testing.T) {
 	// The answer names the one field, beside the field, and the form
 	// returns to the step it is on.
 	s.see("[data-alert]", "Исправьте, пожалуйста, ошибки")
-	s.see("[data-alert]", "Телефон")
+	// Named with its section, as two sections have a "Series".
+	s.see("[data-alert]", "Контакты · Телефон")
 	s.see("#f-contacts-phone-err", "+79161234567")
 	s.do("the phone's step is shown", chromedp.WaitVisible(chromedp.ID("f-contacts-phone")))
 	if inv, _ := chromedp.Run(ctx, chromedp.AttributeValue(chromedp.ID("f-contacts-phone"), "aria-invalid")); inv.Value != "true" {

@@ -152,12 +152,17 @@
     title.focus();
   }
   function labelOf(el) {
+    var fs = el.closest('fieldset'), lg = fs && fs.querySelector('legend');
+    var section = lg ? lg.textContent.trim() : '';
     if (el.id) {
       var l = document.querySelector('label[for="' + esc(el.id) + '"]');
-      if (l) return l.textContent.replace(/\s*\(.*\)\s*$/, '').trim();
+      // Two sections have a "Series": the section tells them apart.
+      if (l) {
+        var name = l.textContent.replace(/\s*\(.*\)\s*$/, '').trim();
+        return section ? section + ' · ' + name : name;
+      }
     }
-    var lg = el.closest('fieldset');
-    return lg && lg.querySelector('legend') ? lg.querySelector('legend').textContent : '';
+    return section;
   }
   function reveal(el) {
     var wiz = el.closest('form.wizard');
