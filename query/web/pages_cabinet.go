@@ -1,8 +1,10 @@
 package web
 
 import (
+	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"net/url"
 	"slices"
 	"strings"
@@ -171,9 +173,8 @@ type FormData struct {
 	Uploads    []Upload
 	Countries  []Option
 	ApplicantQ string
-	// DraftKey names the page script's draft of the form: a digest of who
-	// is signed in and the applicant an operator acts for, so that a draft
-	// is never offered to anyone else on the same browser tab.
+	// DraftKey names the page script's draft of the form (see draftKey),
+	// so that a draft is never offered to anyone else on the same tab.
 	DraftKey string
 }
 
@@ -231,22 +232,50 @@ func (h *handlers) newApplication(c *fiber.Ctx) error {
 		Uploads:    uploads(l, schema.DocumentKinds, false),
 		Countries:  l.countries,
 		ApplicantQ: h.applicantQuery(c),
-		DraftKey:   draftKey(session(c), onBehalfOf(c, session(c))),
+		DraftKey:   h.draftKey(c, ""),
 	}
 	return h.render(c, fiber.StatusOK, "form", h.obo(c, h.page(c, "form.title", d)))
 }
 
-// draftKey is FormData.DraftKey: a digest of who is signed in and of
-// their session's random CSRF token, so that a draft is tied to one
-// sign-in and the ids are not put into the browser's storage. None for an
-// МФЦ operator acting for someone: the computer is the office's, and the
-// form is filled in with the applicant there.
-func draftKey(s Session, onBehalfOf string) string {
-	if onBehalfOf != "" {
+// draftOwner names, in the page script's storage, the person whose drafts
+// a page may keep: a keyed digest of who is signed in, the same for each of
+// their sign-ins (so that a person whose session ended in the middle of a
+// form finds it again after signing in) and never their id itself. "" for
+// a page nobody is signed in to, which drops no draft; draftNone for an
+// МФЦ operator, whose pages keep none: the computer is the office's, and
+// the form is filled in with the applicant there.
+func (h *handlers) draftOwner(s Session) string {
+	switch {
+	case s.ActorID == "":
+		return ""
+	case s.Role == roleOperator:
+		return draftNone
+	}
+	return keyedDigest(h.d.VerifyKey, "draft-owner", s.ActorID)
+}
+
+// draftNone is the draft owner of pages that keep no draft.
+const draftNone = "none"
+
+// draftKey names the draft of one form (scope: "" for the application
+// form, or an application and its action) for the person signed in; ""
+// where no draft is kept.
+func (h *handlers) draftKey(c *fiber.Ctx, scope string) string {
+	owner := h.draftOwner(session(c))
+	if owner == "" || owner == draftNone || onBehalfOf(c, session(c)) != "" {
 		return ""
 	}
-	sum := sha256.Sum256([]byte(s.ActorID + "\x00" + s.CSRF))
-	return hex.EncodeToString(sum[:12])
+	if scope == "" {
+		return owner
+	}
+	return owner + "-" + keyedDigest(h.d.VerifyKey, "draft-scope", scope)
+}
+
+// keyedDigest is a short HMAC of value under key, in a domain of its own.
+func keyedDigest(key []byte, domain, value string) string {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte(domain + "\x00" + value))
+	return hex.EncodeToString(m.Sum(nil)[:12])
 }
 
 // ApplicationData is an application as its applicant sees it.
@@ -268,6 +297,10 @@ type ApplicationData struct {
 	ChangeAddress      *Section
 	Renew              *RenewForm
 	Policy             *PolicyCard
+	// Drafts name the page script's drafts of the answer, address and
+	// renewal forms, by action (see draftKey), so that switching the
+	// language or reloading keeps what was typed in them.
+	Drafts map[string]string
 }
 
 // QuestionForm is an open question with what its answer may carry.
@@ -307,6 +340,15 @@ func (h *handlers) applicantApplication(c *fiber.Ctx) error {
 		slices.Contains([]string{appview.StatusSubmitted, appview.StatusInReview, appview.StatusInfoRequested}, v.Status)
 	d.CanWithdrawConsent = (session(c).Role == roleApplicant || session(c).Role == roleOperator) &&
 		v.Erased == nil && v.Consent != nil && v.Consent.WithdrawnAt.IsZero()
+	d.Drafts = map[string]string{}
+	for _, action := range []string{"provide-info", "change-address", "renew"} {
+		// A draft is for the application as it is now: one typed against
+		// an earlier revision (other questions, another address) is not
+		// offered on this one.
+		if k := h.draftKey(c, fmt.Sprintf("%s/%s@%d", v.ApplicationID, action, v.Revision)); k != "" {
+			d.Drafts[action] = k
+		}
+	}
 	if v.Status == appview.StatusInfoRequested {
 		d.CanAnswer = true
 		sections := map[string]bool{}

@@ -118,8 +118,11 @@ type Page struct {
 	OnBehalfName string
 	// MaxUpload is the largest scan taken, in bytes, for the page script.
 	MaxUpload int64
-	Nav       []NavItem
-	Data      any
+	// DraftOwner is whose drafts the page script keeps (draftOwner):
+	// those of anyone else it drops.
+	DraftOwner string
+	Nav        []NavItem
+	Data       any
 }
 
 // formStart is the page a form posted to path starts from.
@@ -158,6 +161,7 @@ func (h *handlers) page(c *fiber.Ctx, title string, data any) *Page {
 	if s, ok := h.d.Auth.Session(c); ok {
 		p.Session = &s
 		p.CSRF = s.CSRF
+		p.DraftOwner = h.draftOwner(s)
 		p.Nav = navFor(s.Role, c.Path(), l)
 	} else {
 		p.CSRF = h.d.Auth.FormToken(c)

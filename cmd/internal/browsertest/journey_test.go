@@ -354,6 +354,19 @@ func TestSeedJourneyInBrowser(t *testing.T) {
 		s.do("to the scans", chromedp.Click(chromedp.CSS(`[data-goto="scans"]`)), chromedp.WaitVisible(chromedp.ID("step-scans")))
 		s.see(`[data-field="/documents/2"] .upload-status`, lang.uploaded)
 	}
+	// The session ends in the middle of the form (its cookie is gone, as
+	// after eight hours): signing in again as the same person finds the
+	// form as it was (QA: it was lost with the session).
+	if _, err := chromedp.Call(s.ctx, network.DeleteCookies, network.DeleteCookiesParams{Name: "oms_session", URL: s.base}); err != nil {
+		t.Fatalf("end the session: %v", err)
+	}
+	s.signIn("+7 916 123-45-67", "applicant", "Личный кабинет")
+	s.do("open the form again", chromedp.Navigate(s.base+"/cabinet/new"), chromedp.WaitVisible(chromedp.ID("step-personal")))
+	if last, region := s.value("f-applicant-lastName"), s.value("f-address-region"); last != "Каримов" || region != "77" {
+		t.Fatalf("after signing in again the form holds %q and %q", last, region)
+	}
+	s.do("to the scans", chromedp.Click(chromedp.CSS(`[data-goto="scans"]`)), chromedp.WaitVisible(chromedp.ID("step-scans")))
+	s.see(`[data-field="/documents/2"] .upload-status`, "Файл загружен ранее")
 	s.do("to consent", chromedp.Click(chromedp.CSS(`#step-scans [data-next]`)), chromedp.WaitVisible(chromedp.ID("step-consent")))
 	s.do("consent and submit", chromedp.Click(chromedp.ID("f-consent")), chromedp.Click(chromedp.CSS(`#step-consent button[type=submit]`)))
 
@@ -458,8 +471,17 @@ func TestSeedJourneyInBrowser(t *testing.T) {
 	s.see("#questions", "Уточните дату выдачи ВНЖ")
 	s.see("#questions", "Дата выдачи документа о праве проживания")
 	s.shot("applicant-question")
-	s.do("answer", chromedp.SendKeys(chromedp.ID("f-answers-0-text"), "ВНЖ выдан 1 марта 2024 года, скан приложил заново."),
-		chromedp.Click(chromedp.CSS(`#questions button[type=submit]`)))
+	// What is typed into the answer survives switching the language there
+	// and back (QA: only the application form kept it).
+	s.do("type the answer", chromedp.SendKeys(chromedp.ID("f-answers-0-text"), "ВНЖ выдан 1 марта 2024 года, скан приложил заново."))
+	for _, h := range []string{"The reviewer's questions", "Вопросы специалиста"} {
+		s.do("switch the language", chromedp.Click(chromedp.CSS(`a.lang`)), chromedp.WaitVisible(chromedp.ID("questions")))
+		s.see("#q-h", h)
+		if got := s.value("f-answers-0-text"); got != "ВНЖ выдан 1 марта 2024 года, скан приложил заново." {
+			t.Fatalf("after the language switch the answer holds %q", got)
+		}
+	}
+	s.do("answer", chromedp.Click(chromedp.CSS(`#questions button[type=submit]`)))
 	s.see("h1", "На рассмотрении")
 	s.shot("applicant-answered")
 

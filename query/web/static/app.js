@@ -265,26 +265,31 @@
     });
   });
 
-  // --- the application form's draft -------------------------------------------
-  // What is typed into the application form stays in this tab
-  // (sessionStorage, gone with the tab) until it is sent, so switching the
-  // language, reloading or leaving for a moment loses nothing. The key is
-  // the server's digest of who is signed in and for whom an operator acts:
-  // someone else signing in on the same tab never gets it. Signing out
-  // clears every draft.
-  // Any page drops the drafts of other sign-ins (their keys differ): on a
+  // --- drafts ------------------------------------------------------------------
+  // What is typed into the application form, and into the answer, address
+  // and renewal forms, stays in this tab (sessionStorage, gone with the
+  // tab) until it is sent, so switching the language, reloading or leaving
+  // for a moment loses nothing, nor does a session that ends in the middle
+  // (the same person signing in again finds it). A form's key is the
+  // server's keyed digest of who is signed in (never their id) and of the
+  // form; someone else signing in on the same tab never gets it. Signing
+  // out clears every draft.
+  // A page someone is signed in to drops the drafts of anyone else: on a
   // computer people share, one's form is not left in the tab for the next.
-  var keep = document.querySelector('form.wizard[data-draft]');
-  keep = keep ? draftPrefix + keep.dataset.draft : '';
-  try {
-    for (var i = sessionStorage.length - 1; i >= 0; i--) {
-      var k = sessionStorage.key(i);
-      if (k && k.indexOf(draftPrefix) === 0 && k !== keep && k !== keep + ':idem') sessionStorage.removeItem(k);
-    }
-  } catch (e) {}
-  document.querySelectorAll('form.wizard[data-draft]').forEach(function (wiz) {
-    var key = draftPrefix + wiz.dataset.draft;
-    var fields = function () { return wiz.querySelectorAll('[name^="/"]'); };
+  // The sign-in pages drop none, so that a draft outlives a session that
+  // ended while it was typed.
+  var owner = document.body.dataset.draftOwner || '';
+  if (owner) {
+    try {
+      for (var i = sessionStorage.length - 1; i >= 0; i--) {
+        var k = sessionStorage.key(i);
+        if (k && k.indexOf(draftPrefix) === 0 && k.indexOf(draftPrefix + owner) !== 0) sessionStorage.removeItem(k);
+      }
+    } catch (e) {}
+  }
+  document.querySelectorAll('form[data-draft]').forEach(function (form) {
+    var key = draftPrefix + form.dataset.draft;
+    var fields = function () { return form.querySelectorAll('[name^="/"]'); };
     var saved = null;
     try { saved = JSON.parse(sessionStorage.getItem(key) || 'null'); } catch (e) { saved = null; }
     if (saved) {
@@ -292,9 +297,11 @@
         if (!Object.prototype.hasOwnProperty.call(saved, el.name)) return;
         if (el.name === '/consent') return; // given anew, never by a restored tick
         if (el.type === 'checkbox') { el.checked = !!saved[el.name]; return; }
-        if (el.value || !saved[el.name]) return;
+        // Only a field as the page drew it: one the browser has filled
+        // in again by itself is left as it is.
+        if (el.value !== (el.dataset.initial || '') || saved[el.name] === el.value) return;
         el.value = saved[el.name];
-        if (el.hasAttribute('data-upload-id')) {
+        if (el.hasAttribute('data-upload-id') && el.value) {
           var box = el.closest('[data-upload-box]');
           box.classList.add('done');
           box.querySelector('.upload-status').textContent = t('js.uploadedBefore');
@@ -306,9 +313,9 @@
       fields().forEach(function (el) { out[el.name] = el.type === 'checkbox' ? el.checked : el.value; });
       try { sessionStorage.setItem(key, JSON.stringify(out)); } catch (e) { /* full or disabled: no draft */ }
     };
-    wiz.addEventListener('input', save);
-    wiz.addEventListener('change', save);
-    wiz.addEventListener('oms:sent', function () { try { sessionStorage.removeItem(key); sessionStorage.removeItem(key + ':idem'); } catch (e) {} });
+    form.addEventListener('input', save);
+    form.addEventListener('change', save);
+    form.addEventListener('oms:sent', function () { try { sessionStorage.removeItem(key); sessionStorage.removeItem(key + ':idem'); } catch (e) {} });
   });
   document.querySelectorAll('form[action="/signout"]').forEach(function (f) {
     f.addEventListener('submit', function () {
