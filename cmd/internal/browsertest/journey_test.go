@@ -360,6 +360,12 @@ func TestSeedJourneyInBrowser(t *testing.T) {
 	if _, err := chromedp.Call(s.ctx, network.DeleteCookies, network.DeleteCookiesParams{Name: "oms_session", URL: s.base}); err != nil {
 		t.Fatalf("end the session: %v", err)
 	}
+	s.do("send it signed out", chromedp.Click(chromedp.CSS(`#step-scans [data-next]`)), chromedp.WaitVisible(chromedp.ID("step-consent")),
+		chromedp.Click(chromedp.CSS(`#step-consent button[type=submit]`)))
+	s.see("[data-alert]", "Сеанс входа закончился")
+	if href, err := chromedp.Run(s.ctx, chromedp.AttributeValue(chromedp.CSS(`[data-alert-signin] a`), "href")); err != nil || !strings.HasSuffix(href.Value, "/signin?next=%2Fcabinet%2Fnew") {
+		t.Errorf("the sign-in link after the session ended: %+v %v", href, err)
+	}
 	s.signIn("+7 916 123-45-67", "applicant", "Личный кабинет")
 	s.do("open the form again", chromedp.Navigate(s.base+"/cabinet/new"), chromedp.WaitVisible(chromedp.ID("step-personal")))
 	if last, region := s.value("f-applicant-lastName"), s.value("f-address-region"); last != "Каримов" || region != "77" {
@@ -385,7 +391,7 @@ func TestSeedJourneyInBrowser(t *testing.T) {
 	// body goes with the same Idempotency-Key.
 	s.do("send it again unchanged", chromedp.Click(chromedp.CSS(`[data-goto="consent"]`)), chromedp.WaitVisible(chromedp.ID("step-consent")),
 		chromedp.Click(chromedp.CSS(`#step-consent button[type=submit]`)))
-	for deadline := time.Now().Add(10 * time.Second); len(subKeys.all()) < 2; time.Sleep(50 * time.Millisecond) {
+	for deadline := time.Now().Add(10 * time.Second); len(subKeys.all()) < 3; time.Sleep(50 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatal("the second try was not sent")
 		}
@@ -408,10 +414,11 @@ func TestSeedJourneyInBrowser(t *testing.T) {
 	s.shot("cabinet-submitted")
 	// Each try of the submission carried an Idempotency-Key: the same for
 	// the same body, a new one for the corrected body (the server would
-	// refuse a key it holds with another body).
+	// refuse a key it holds with another body). The first try, signed
+	// out, had the consent unticked: another body.
 	keys := subKeys.all()
-	if len(keys) != 3 || keys[0] == "" || keys[1] != keys[0] || keys[2] == "" || keys[2] == keys[0] {
-		t.Errorf("the submissions' Idempotency-Keys: %q, want k, k, another", keys)
+	if len(keys) != 4 || keys[1] == "" || keys[1] == keys[0] || keys[2] != keys[1] || keys[3] == "" || keys[3] == keys[1] {
+		t.Errorf("the submissions' Idempotency-Keys: %q, want signed-out, k, k, another", keys)
 	}
 
 	// A draft left in the tab by an earlier sign-in (a form never sent) is

@@ -113,8 +113,10 @@
     var a = alertOf(scope);
     if (!a) { window.alert(pick(p.detail) || t('js.network')); return; }
     var title = a.querySelector('[data-alert-title]'), list = a.querySelector('[data-alert-list]'),
-      text = a.querySelector('[data-alert-text]'), reload = a.querySelector('[data-alert-reload]');
+      text = a.querySelector('[data-alert-text]'), reload = a.querySelector('[data-alert-reload]'),
+      signin = a.querySelector('[data-alert-signin]');
     list.textContent = ''; text.textContent = ''; reload.hidden = true;
+    if (signin) signin.hidden = true;
     var first = null;
     if (status === 422 && p.errors && p.errors.length) {
       title.textContent = t('js.errorsTitle');
@@ -139,6 +141,13 @@
         }
         list.appendChild(li);
       });
+    } else if (status === 401 && signin) {
+      // The session ended while the page was open: the form's draft is
+      // kept, and signing in again comes back here.
+      title.textContent = t('js.failedTitle');
+      text.textContent = t('js.signedOut');
+      signin.querySelector('a').href = '/signin?next=' + encodeURIComponent(location.pathname + location.search);
+      signin.hidden = false;
     } else if (status === 409 && p.code === 'stale_revision') {
       title.textContent = t('js.failedTitle');
       text.textContent = t('js.stale');
