@@ -4,6 +4,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/omsonline/oms/command/cmderr"
 )
 
 // Pointers count array elements of any kind, nested arrays included, and
@@ -42,5 +44,19 @@ func TestRepeatedMembersAreReportedOnceAndBounded(t *testing.T) {
 	fields = repeatedMembers([]byte(b.String()))
 	if l := fields.List(); len(l) != maxRepeatsReported {
 		t.Fatalf("50 objects with a repeat each: %d errors, want %d", len(l), maxRepeatsReported)
+	}
+}
+
+// A 422 about the form's fields is titled so; one about anything else (a
+// reused Idempotency-Key) is not, or the reader looks for faulty fields
+// that are not there (QA).
+func TestUnprocessableTitles(t *testing.T) {
+	fields := problemOf(cmderr.Invalid([]cmderr.FieldError{{Field: "/applicant/lastName", Code: "required"}}))
+	other := problemOf(cmderr.New(cmderr.Validation, "idempotency_key_reused", cmderr.T("а", "b")))
+	if fields.Status != 422 || fields.Title != "Ошибки в данных / Invalid fields" {
+		t.Errorf("field errors: %d %q", fields.Status, fields.Title)
+	}
+	if other.Status != 422 || other.Title != "Запрос невыполним / Unprocessable request" {
+		t.Errorf("a reused key: %d %q", other.Status, other.Title)
 	}
 }

@@ -111,8 +111,14 @@ func problemOf(err error) Problem {
 		if status == 0 {
 			status = fiber.StatusInternalServerError
 		}
+		t := title(status)
+		if status == fiber.StatusUnprocessableEntity && len(e.Fields) == 0 {
+			// Not a form with faults (a reused Idempotency-Key, say):
+			// "invalid fields" would send the reader looking for them.
+			t = "Запрос невыполним / Unprocessable request"
+		}
 		return Problem{
-			Type: "urn:oms:problem:" + e.Code, Title: title(status), Status: status, Detail: e.Message, Code: e.Code,
+			Type: "urn:oms:problem:" + e.Code, Title: t, Status: status, Detail: e.Message, Code: e.Code,
 			Errors: e.Fields, CurrentRevision: e.CurrentRevision, ExistingApplicationID: e.ExistingApplicationID,
 		}
 	}
