@@ -232,7 +232,9 @@ func (c ProvideInfo) decide(s State, env Env) ([]schema.Event, error) {
 
 	birth := ch.validateApplicant(section("applicant", corr.Applicant != nil), form.Applicant)
 	ch.validateIdentity(section("identityDocument", corr.IdentityDocument != nil), form.IdentityDocument, birth)
+	ch.storedResidence = corr.ResidenceDocument == nil
 	ch.validateResidence(section("residenceDocument", corr.ResidenceDocument != nil), form.ResidenceDocument, birth, form.Applicant.Citizenship)
+	ch.storedResidence = false
 	ch.storedAddress = corr.Address == nil
 	ch.validateAddress(section("address", corr.Address != nil), form.Address)
 	ch.storedAddress = false

@@ -700,3 +700,18 @@ func TestStoredRegionDoesNotBlockAnAnswer(t *testing.T) {
 	_, err := application.Decide(s, application.ProvideInfo{Answers: answer, Corrections: schema.Corrections{Address: &corrected}}, env(asOwner, now))
 	assertFields(t, err, "/corrections/address/region:unknown_region")
 }
+
+// A residence document stored before its term was bounded does not stop
+// an answer about something else; one the applicant corrects is held to
+// the bound.
+func TestStoredResidenceTermDoesNotBlockAnAnswer(t *testing.T) {
+	s := askedWithStored(func(f *schema.Form) { f.ResidenceDocument.ExpiresAt = "2035-01-10" })
+	answer := []schema.Answer{{QuestionID: s.Questions[0].ID, Text: "всё верно"}}
+	if _, err := application.Decide(s, application.ProvideInfo{Answers: answer}, env(asOwner, now)); err != nil {
+		t.Errorf("answering with the stored ten-year RVP: %v", err)
+	}
+	corrected := s.Form.ResidenceDocument
+	corrected.Number = "3456780"
+	_, err := application.Decide(s, application.ProvideInfo{Answers: answer, Corrections: schema.Corrections{ResidenceDocument: &corrected}}, env(asOwner, now))
+	assertFields(t, err, "/corrections/residenceDocument/expiresAt:too_long")
+}

@@ -118,6 +118,9 @@ type checker struct {
 	// stored (the list of region codes) do not apply to it: the applicant
 	// could not fix it there, and could not answer at all.
 	storedAddress bool
+	// storedResidence is the same for the residence document: the bound
+	// on its term (maxTerm) came after forms were stored.
+	storedResidence bool
 }
 
 func (c *checker) add(ptr, code string, msg cmderr.Text) { c.f.Add(ptr, code, msg) }
@@ -467,6 +470,33 @@ func (c *checker) validateResidence(p string, d schema.ResidenceDocument, birth 
 	}
 	c.docNumber(p, d.Type, d.Series, d.Number)
 	c.validity(p, d.IssuedAt, d.ExpiresAt, d.Type != schema.ResidenceVNZh, birth)
+	if !c.storedResidence {
+		c.maxTerm(p, d)
+	}
+}
+
+// maxTerm refuses a residence document said to last longer than any does:
+// an RVP is issued for three years (115-ФЗ, art. 6(4)), and no other
+// document that gives the right to ОМС lasts ten. Such a date is a typo
+// (2205 for 2025), and the policy's term would rest on it. A day's slack
+// covers documents valid "through" their anniversary.
+func (c *checker) maxTerm(p string, d schema.ResidenceDocument) {
+	issued, iok := parseDate(d.IssuedAt)
+	expires, eok := parseDate(d.ExpiresAt)
+	if !iok || !eok || !expires.After(issued) {
+		return
+	}
+	if d.Type == schema.ResidenceRVP && expires.After(issued.AddDate(3, 0, 1)) {
+		c.add(p+"/expiresAt", "too_long", cmderr.T(
+			"РВП выдаётся на 3 года (115-ФЗ, ст. 6): срок действия не может кончаться позже чем через 3 года после выдачи. Проверьте даты.",
+			"An RVP is issued for 3 years (Federal Law 115-FZ, art. 6): it cannot expire later than 3 years after its issue. Check the dates."))
+		return
+	}
+	if expires.After(issued.AddDate(10, 0, 1)) {
+		c.add(p+"/expiresAt", "too_long", cmderr.T(
+			"Срок действия больше 10 лет после выдачи: такого документа нет. Проверьте даты.",
+			"An expiry more than 10 years after the issue: no such document lasts that long. Check the dates."))
+	}
 }
 
 func (c *checker) validateAddress(p string, a schema.Address) {

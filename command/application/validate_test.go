@@ -120,6 +120,15 @@ func TestFieldRules(t *testing.T) {
 		{"expiry before issue", func(f *schema.Form) { f.ResidenceDocument.ExpiresAt = "2025-01-10" }, []string{"/residenceDocument/expiresAt:before_issue"}},
 		{"rvp number", func(f *schema.Form) { f.ResidenceDocument.Series, f.ResidenceDocument.Number = "1", "123" }, []string{"/residenceDocument/series:format", "/residenceDocument/number:format"}},
 		{"rvp needs expiry", func(f *schema.Form) { f.ResidenceDocument.ExpiresAt = "" }, []string{"/residenceDocument/expiresAt:required"}},
+		{"rvp for three years and a day", func(f *schema.Form) { f.ResidenceDocument.ExpiresAt = "2028-01-11" }, nil},
+		{"rvp for ten years", func(f *schema.Form) { f.ResidenceDocument.ExpiresAt = "2035-01-10" }, []string{"/residenceDocument/expiresAt:too_long"}},
+		{"rvp for three years and two days", func(f *schema.Form) { f.ResidenceDocument.ExpiresAt = "2028-01-12" }, []string{"/residenceDocument/expiresAt:too_long"}},
+		{"vnzh until 9999", func(f *schema.Form) {
+			f.ResidenceDocument = schema.ResidenceDocument{Type: "vnzh", Series: "82", Number: "0012345", IssuedAt: "2024-06-01", ExpiresAt: "9999-12-31"}
+		}, []string{"/residenceDocument/expiresAt:too_long"}},
+		{"refugee certificate for ten years", func(f *schema.Form) {
+			f.ResidenceDocument = schema.ResidenceDocument{Type: "refugee", Series: "БЖ", Number: "123456", IssuedAt: "2024-06-01", ExpiresAt: "2034-06-01"}
+		}, nil},
 		{"permanent vnzh", func(f *schema.Form) {
 			f.ResidenceDocument = schema.ResidenceDocument{Type: "vnzh", Series: "82", Number: "0012345", IssuedAt: "2024-06-01"}
 		}, nil},

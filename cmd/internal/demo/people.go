@@ -123,6 +123,10 @@ func residence(r *rand.Rand, cz string, birth, today time.Time, soon bool) schem
 	if soon {
 		exp = today.AddDate(0, 0, 10+r.IntN(15))
 	}
+	if issued.AddDate(3, 0, 0).Before(exp) {
+		// No RVP lasts longer; the others do not either here.
+		issued = exp.AddDate(-3, 0, 0)
+	}
 	switch k := r.IntN(10); {
 	case eaeu[cz] && k < 5 && !soon:
 		return schema.ResidenceDocument{Type: schema.ResidenceEAEUWorker, Number: fmt.Sprintf("ТД-%d/%03d", issued.Year(), r.IntN(1000)),
