@@ -567,3 +567,20 @@ func TestResidenceFieldsAreNotCalledOptional(t *testing.T) {
 		}
 	}
 }
+
+// On a policy's last day the cabinet says so, not "0 days left", which
+// reads as already over (QA).
+func TestPolicyLastDay(t *testing.T) {
+	r := mustRenderer(t)
+	for name, l := range r.langs {
+		cur := appview.Policy{ENP: "9000000000000016", ValidFrom: "2026-11-26", ValidTo: "2027-11-25", Status: "active", Document: schema.PolicyDocument{Number: "9000000000000016-01", Version: 1}}
+		for days, want := range map[int]string{0: l.T("policy.lastDay"), 3: l.T("policy.daysLeft", 3)} {
+			d := CabinetData{Doc: cabinet.Doc{Policy: &cur}, Policy: &PolicyCard{Policy: cur, DaysLeft: days}}
+			other := map[string]string{"ru": "en", "en": "ru"}[name]
+			html := renderPageIn(t, r, name, other, "cabinet", d)
+			if !strings.Contains(html, want) || days == 0 && strings.Contains(html, l.T("policy.daysLeft", 0)) {
+				t.Errorf("%s, %d days left: the cabinet lacks %q", name, days, want)
+			}
+		}
+	}
+}
