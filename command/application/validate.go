@@ -476,11 +476,16 @@ func (c *checker) validateResidence(p string, d schema.ResidenceDocument, birth 
 }
 
 // maxTerm refuses a residence document said to last longer than any does:
-// an RVP is issued for three years (115-ФЗ, art. 6(4)), and no other
-// document that gives the right to ОМС lasts ten. Such a date is a typo
-// (2205 for 2025), and the policy's term would rest on it. A day's slack
-// covers documents valid "through" their anniversary.
+// an RVP is issued for three years (115-ФЗ, art. 6(4)), and no permit or
+// refugee certificate lasts ten. Such a date is a typo (2205 for 2025),
+// and the policy's term would rest on it. A day's slack covers documents
+// valid "through" their anniversary. An EAEU worker's employment contract
+// is not bounded: one without an end date is common, and its holder can
+// only give a far one.
 func (c *checker) maxTerm(p string, d schema.ResidenceDocument) {
+	if d.Type == schema.ResidenceEAEUWorker {
+		return
+	}
 	issued, iok := parseDate(d.IssuedAt)
 	expires, eok := parseDate(d.ExpiresAt)
 	if !iok || !eok || !expires.After(issued) {

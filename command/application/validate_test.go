@@ -126,6 +126,10 @@ func TestFieldRules(t *testing.T) {
 		{"vnzh until 9999", func(f *schema.Form) {
 			f.ResidenceDocument = schema.ResidenceDocument{Type: "vnzh", Series: "82", Number: "0012345", IssuedAt: "2024-06-01", ExpiresAt: "9999-12-31"}
 		}, []string{"/residenceDocument/expiresAt:too_long"}},
+		{"an open-ended EAEU contract given a far end", func(f *schema.Form) {
+			f.Applicant.Citizenship = "KAZ"
+			f.ResidenceDocument = schema.ResidenceDocument{Type: "eaeu_worker", Number: "ТД-15/2025", IssuedAt: "2025-06-01", ExpiresAt: "2099-12-31"}
+		}, nil},
 		{"refugee certificate for ten years", func(f *schema.Form) {
 			f.ResidenceDocument = schema.ResidenceDocument{Type: "refugee", Series: "БЖ", Number: "123456", IssuedAt: "2024-06-01", ExpiresAt: "2034-06-01"}
 		}, nil},
