@@ -185,7 +185,7 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (a *App, er
 	useEdgeGuards(a, page)
 	a.http.Get("/metrics", a.metrics.Handler())
 	a.http.Get("/healthz", func(c *fiber.Ctx) error { return c.SendString("ok") })
-	a.readiness = &readiness{events: a.events, store: a.store}
+	a.readiness = &readiness{events: a.events, store: a.store, log: log}
 	a.http.Get("/readyz", a.ready)
 	a.http.Get(openapi.Path, openapi.Handler()) // public: before the /api auth
 	a.http.Get("/api/v1/consent", commandapi.Consent)

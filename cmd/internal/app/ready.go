@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -41,14 +42,16 @@ const notReadyWait = 250 * time.Millisecond
 type readiness struct {
 	events *eventstore.Store
 	store  readstore.Store
+	log    *slog.Logger
 
 	mu      sync.Mutex
 	checked time.Time
 	err     error
 	probing chan struct{} // closed when the probe out there ends; nil if none
 	started time.Time     // when that probe started
-	// notReady is the last answer logged: "not ready" is logged when it
-	// starts and ends, not on every ask.
+	// notReady is what the last probe found: a probe that finds otherwise
+	// logs it, so that an outage is logged when it starts and when it ends,
+	// not on every ask, and in the order the probes found it.
 	notReady bool
 }
 
@@ -88,27 +91,22 @@ func (r *readiness) check() error {
 	}
 }
 
-// changed reports whether err turns the answer from ready to not ready or
-// back, so that an outage is logged when it starts and ends.
-func (r *readiness) changed(err error) bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if (err != nil) == r.notReady {
-		return false
-	}
-	r.notReady = err != nil
-	return true
-}
-
 func (r *readiness) probe(done chan struct{}) {
 	ctx, cancel := context.WithTimeout(context.Background(), readinessTimeout)
 	defer cancel()
 	var err error
 	defer func() {
 		r.mu.Lock()
-		r.err, r.checked, r.probing = err, time.Now(), nil
+		was := r.notReady
+		r.err, r.checked, r.probing, r.notReady = err, time.Now(), nil, err != nil
 		r.mu.Unlock()
 		close(done)
+		switch {
+		case err != nil && !was:
+			r.log.Warn("not ready", "err", err)
+		case err == nil && was:
+			r.log.Info("ready")
+		}
 	}()
 	if _, herr := r.events.Head(ctx); herr != nil {
 		err = fmt.Errorf("event store: %w", herr)
@@ -121,15 +119,7 @@ func (a *App) ready(c *fiber.Ctx) error {
 	if a.httpLis == nil {
 		return c.Status(fiber.StatusServiceUnavailable).SendString("starting")
 	}
-	err := a.readiness.check()
-	if a.readiness.changed(err) {
-		if err != nil {
-			a.log.Warn("not ready", "err", err)
-		} else {
-			a.log.Info("ready")
-		}
-	}
-	if err != nil {
+	if err := a.readiness.check(); err != nil {
 		return c.Status(fiber.StatusServiceUnavailable).SendString("not ready: " + err.Error())
 	}
 	if _, ok := a.leader.Runner(); ok {
