@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/omsonline/oms/command/cmderr"
 	"github.com/omsonline/oms/command/document"
@@ -294,5 +295,28 @@ func TestContentSHA256(t *testing.T) {
 	}
 	if _, err := f.node(t, 0).ContentSHA256(ctx, doc.DocumentUploaded); err == nil {
 		t.Error("a fresh node answered a digest without the scan")
+	}
+}
+
+// An upload's event occurred when the upload says it did: the envelope's
+// time is the uploadedAt of its payload, on the service's clock.
+func TestUploadEventTimeIsUploadedAt(t *testing.T) {
+	f := newStores(t)
+	at := time.Date(2030, 5, 6, 7, 8, 9, 123456000, time.UTC)
+	s, err := document.New(document.Options{Store: f.events, Blobs: f.blobs, Keys: f.keys, Now: func() time.Time { return at }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	doc, err := s.Upload(ctx, owner, schema.DocumentPassport, strings.NewReader("%PDF-1.7\n%%EOF\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs, err := f.events.Load(ctx, schema.DocumentStream(doc.DocumentID))
+	if err != nil || len(recs) != 1 {
+		t.Fatalf("the upload's stream: %d events, %v", len(recs), err)
+	}
+	if !doc.UploadedAt.Equal(at) || !recs[0].Envelope.OccurredAt.Equal(at) {
+		t.Fatalf("uploaded at %s, the envelope says %s, want both %s", doc.UploadedAt, recs[0].Envelope.OccurredAt, at)
 	}
 }
