@@ -13,11 +13,15 @@
 package web
 
 import (
+	"bytes"
 	"context"
 	"embed"
+	"errors"
+	"fmt"
 	"io/fs"
 	"log/slog"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -208,6 +212,52 @@ func setPageHeaders(c *fiber.Ctx) {
 	c.Set(fiber.HeaderCacheControl, "no-store")
 }
 
+// TooManyRequests answers a person at the pages who is over a rate limit
+// (the limiter has set Retry-After). The page is built once per language
+// here, so that a refusal does no work a flood could multiply: no session
+// check, no form parsing, no template; only the language cookie is read.
+func TooManyRequests() (fiber.Handler, error) {
+	r, err := newRenderer()
+	if err != nil {
+		return nil, err
+	}
+	// The seconds go where this stands, at each refusal.
+	const marker = "OMS-RETRY-SECONDS"
+	halves := map[string][2][]byte{}
+	for code, l := range r.langs {
+		other := r.langs["en"]
+		if code == "en" {
+			other = r.langs["ru"]
+		}
+		p := &Page{L: l, Other: other, SwitchTo: "/?lang=" + other.Code, Title: "error.title", Version: r.version,
+			Data: ErrorData{Status: fiber.StatusTooManyRequests, Message: l.T("error.tooMany", marker)}}
+		var b bytes.Buffer
+		if err := r.pages["error"].ExecuteTemplate(&b, "layout", p); err != nil {
+			return nil, fmt.Errorf("web: render the rate limit page: %w", err)
+		}
+		before, after, ok := bytes.Cut(b.Bytes(), []byte(marker))
+		if !ok {
+			return nil, errors.New("web: the rate limit page lost its seconds")
+		}
+		halves[code] = [2][]byte{before, after}
+	}
+	return func(c *fiber.Ctx) error {
+		setPageHeaders(c)
+		h := halves["ru"]
+		if c.Cookies(langCookie) == "en" {
+			h = halves["en"]
+		}
+		secs := c.GetRespHeader(fiber.HeaderRetryAfter, "1")
+		if _, err := strconv.Atoi(secs); err != nil {
+			secs = "1"
+		}
+		body := make([]byte, 0, len(h[0])+len(secs)+len(h[1]))
+		body = append(append(append(body, h[0]...), secs...), h[1]...)
+		c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
+		return c.Status(fiber.StatusTooManyRequests).Send(body)
+	}, nil
+}
+
 // Refusals renders refusals decided in front of the pages (omsd's
 // authorization middleware runs before any page handler) as the pages' own
 // error page: in the reader's language, with the pages' headers, so a
@@ -232,11 +282,6 @@ func Refusals(d Deps) (func(c *fiber.Ctx, status int) error, error) {
 			key = "error.forbidden"
 		case fiber.StatusNotFound:
 			key = "error.notFound"
-		case fiber.StatusTooManyRequests:
-			// The rate limiter has set Retry-After.
-			p := h.page(c, "error.title", ErrorData{Status: status,
-				Message: h.lang(c).T("error.tooMany", c.GetRespHeader(fiber.HeaderRetryAfter, "1"))})
-			return h.render(c, status, "error", p)
 		}
 		return h.errorPage(c, status, key)
 	}, nil

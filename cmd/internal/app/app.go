@@ -178,11 +178,10 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (a *App, er
 	a.metrics.WatchProjections(a.leader, a.events)
 	// Ahead of every route, probes included: a flood is cut off before
 	// any work, and every answer carries the security headers.
-	page, err := pageRefusals(a, verifier)
+	limitPage, err := useEdgeGuards(a)
 	if err != nil {
 		return nil, err
 	}
-	useEdgeGuards(a, page)
 	a.http.Get("/metrics", a.metrics.Handler())
 	a.http.Get("/healthz", func(c *fiber.Ctx) error { return c.SendString("ok") })
 	a.readiness = &readiness{events: a.events, store: a.store, log: log}
@@ -194,7 +193,7 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (a *App, er
 	a.http.Use("/api", verifier.Middleware())
 	// The authorization matrix (cmd/internal/authz) guards every route
 	// registered below; a route it does not list is refused.
-	if err := useAuthz(a, verifier, page); err != nil {
+	if err := useAuthz(a, verifier, limitPage); err != nil {
 		return nil, err
 	}
 	// Staff reads of scans and policy extracts go into the access log

@@ -23,16 +23,21 @@ import (
 const apiCSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 
 // useEdgeGuards goes in front of every route: security headers on every
-// response and the per-IP rate limit. page answers refusals of pages.
-func useEdgeGuards(a *App, page func(*fiber.Ctx, authz.Refusal) error) {
-	tooManyRequests := limited(page)
+// response and the per-IP rate limit. It returns the page that answers a
+// person at the pages who is over a limit, for the other limits.
+func useEdgeGuards(a *App) (fiber.Handler, error) {
+	page, err := web.TooManyRequests()
+	if err != nil {
+		return nil, err
+	}
+	over := limited(page)
 	a.http.Use(securityHeaders)
 	if a.cfg.RateLimitIP > 0 {
 		a.http.Use(limiter.New(limiter.Config{
 			Max: a.cfg.RateLimitIP, Expiration: a.cfg.RateLimitWindow,
 			Next:         inProcess,
 			KeyGenerator: func(c *fiber.Ctx) string { return "ip:" + c.IP() },
-			LimitReached: tooManyRequests,
+			LimitReached: over,
 		}))
 	}
 	if a.cfg.RateLimitSignIn > 0 {
@@ -43,9 +48,10 @@ func useEdgeGuards(a *App, page func(*fiber.Ctx, authz.Refusal) error) {
 			Max: a.cfg.RateLimitSignIn, Expiration: time.Minute,
 			Next:         func(c *fiber.Ctx) bool { return c.Method() != fiber.MethodPost },
 			KeyGenerator: func(c *fiber.Ctx) string { return "signin:" + c.IP() },
-			LimitReached: tooManyRequests,
+			LimitReached: over,
 		}))
 	}
+	return page, nil
 }
 
 // securityHeaders are set before the handler runs so that refusals and
@@ -78,12 +84,12 @@ func inProcess(c *fiber.Ctx) bool {
 }
 
 // limited answers a request over a rate limit: a person at a page (a
-// sign-in form sent once too often) gets a page in their language, anyone
-// else the problem document.
-func limited(page func(*fiber.Ctx, authz.Refusal) error) fiber.Handler {
+// sign-in form sent once too often) gets page, in their language, anyone
+// else the problem document. Neither does any work a flood could multiply.
+func limited(page fiber.Handler) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		if wantsPage(c) {
-			return page(c, authz.Refusal{Status: fiber.StatusTooManyRequests, Code: "rate_limited"})
+			return page(c)
 		}
 		return tooManyRequests(c)
 	}
@@ -137,7 +143,7 @@ func callerOf(v *authn.Verifier) func(c *fiber.Ctx) (string, string) {
 
 // useAuthz goes after authentication and before every route: the
 // per-subject rate limit, then the authorization matrix.
-func useAuthz(a *App, v *authn.Verifier, page func(*fiber.Ctx, authz.Refusal) error) error {
+func useAuthz(a *App, v *authn.Verifier, limitPage fiber.Handler) error {
 	who := callerOf(v)
 	if a.cfg.RateLimitSubject > 0 {
 		a.http.Use(limiter.New(limiter.Config{
@@ -153,8 +159,12 @@ func useAuthz(a *App, v *authn.Verifier, page func(*fiber.Ctx, authz.Refusal) er
 				role, subject := who(c)
 				return "subject:" + role + ":" + subject
 			},
-			LimitReached: limited(page),
+			LimitReached: limited(limitPage),
 		}))
+	}
+	page, err := pageRefusals(a, v)
+	if err != nil {
+		return err
 	}
 	a.http.Use(authz.Middleware(authz.Options{
 		Role: who,
