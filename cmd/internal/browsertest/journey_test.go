@@ -366,6 +366,16 @@ func TestSeedJourneyInBrowser(t *testing.T) {
 	if href, err := chromedp.Run(s.ctx, chromedp.AttributeValue(chromedp.CSS(`[data-alert-signin] a`), "href")); err != nil || !strings.HasSuffix(href.Value, "/signin?next=%2Fcabinet%2Fnew") {
 		t.Errorf("the sign-in link after the session ended: %+v %v", href, err)
 	}
+	// A page nobody is signed in to keeps this draft, typed a moment ago,
+	// and drops one left for half an hour.
+	if _, err := chromedp.Run(s.ctx, chromedp.Evaluate[any](`sessionStorage.setItem('oms-draft-feedfacefeedfacefeedface', JSON.stringify({_savedAt: Date.now() - 31*60e3, "/applicant/lastName": "Давний"}))`)); err != nil {
+		t.Fatal(err)
+	}
+	s.do("a page nobody is signed in to", chromedp.Navigate(s.base+"/signin"), chromedp.WaitVisible(chromedp.ID("phone")))
+	if got, err := chromedp.Run(s.ctx, chromedp.Evaluate[string](`Object.keys(sessionStorage).filter(function (k) { return k.indexOf('oms-draft-') === 0 && !/:idem$/.test(k); }).sort().join(' ')`)); err != nil ||
+		strings.Contains(got, "feedface") || got == "" {
+		t.Errorf("drafts on a signed-out page: %q (%v), want this one's and not the old one", got, err)
+	}
 	s.signIn("+7 916 123-45-67", "applicant", "Личный кабинет")
 	s.do("open the form again", chromedp.Navigate(s.base+"/cabinet/new"), chromedp.WaitVisible(chromedp.ID("step-personal")))
 	if last, region := s.value("f-applicant-lastName"), s.value("f-address-region"); last != "Каримов" || region != "77" {

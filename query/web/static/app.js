@@ -285,17 +285,27 @@
   // out clears every draft.
   // A page someone is signed in to drops the drafts of anyone else: on a
   // computer people share, one's form is not left in the tab for the next.
-  // The sign-in pages drop none, so that a draft outlives a session that
-  // ended while it was typed.
+  // A page nobody is signed in to keeps a draft saved in the last half
+  // hour, so that it outlives a session that ended while it was typed, and
+  // drops older ones; a person's own drafts go after a day (one typed
+  // against an application that has since changed is never offered again).
   var owner = document.body.dataset.draftOwner || '';
-  if (owner) {
-    try {
-      for (var i = sessionStorage.length - 1; i >= 0; i--) {
-        var k = sessionStorage.key(i);
-        if (k && k.indexOf(draftPrefix) === 0 && k.indexOf(draftPrefix + owner) !== 0) sessionStorage.removeItem(k);
-      }
-    } catch (e) {}
-  }
+  var keepFor = owner ? 24 * 3600e3 : 30 * 60e3;
+  try {
+    var drop = function (k) {
+      if (k.indexOf(draftPrefix) !== 0) return false;
+      if (owner && k.indexOf(draftPrefix + owner) !== 0) return true;
+      var base = k.replace(/:idem$/, ''), d = null;
+      try { d = JSON.parse(sessionStorage.getItem(base) || 'null'); } catch (e) { d = null; }
+      return !d || !(Date.now() - (d._savedAt || 0) < keepFor);
+    };
+    var doomed = [];
+    for (var i = 0; i < sessionStorage.length; i++) {
+      var k = sessionStorage.key(i);
+      if (k && drop(k)) doomed.push(k);
+    }
+    doomed.forEach(function (k) { sessionStorage.removeItem(k); });
+  } catch (e) {}
   document.querySelectorAll('form[data-draft]').forEach(function (form) {
     var key = draftPrefix + form.dataset.draft;
     var fields = function () { return form.querySelectorAll('[name^="/"]'); };
@@ -318,7 +328,7 @@
       });
     }
     var save = function () {
-      var out = {};
+      var out = { _savedAt: Date.now() };
       fields().forEach(function (el) { out[el.name] = el.type === 'checkbox' ? el.checked : el.value; });
       try { sessionStorage.setItem(key, JSON.stringify(out)); } catch (e) { /* full or disabled: no draft */ }
     };
