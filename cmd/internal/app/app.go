@@ -131,6 +131,11 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (a *App, er
 	if err != nil {
 		return nil, err
 	}
+	if cfg.AdvertiseURL != "" {
+		// The lease names its holder to every other node (not_leader,
+		// omsctl's RUNS ON): with the address, an operator can reach it.
+		holder += "@" + cfg.AdvertiseURL
+	}
 	a.leader = leader.New(leader.Options{
 		Lease: lease.New(lease.Options{Store: a.events, Stream: "lease-projections", Holder: holder, TTL: cfg.LeaseTTL, Logger: log}),
 		Build: func(ctx context.Context, term leader.Term) (*runner.Runner, error) {

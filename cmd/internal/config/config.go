@@ -55,6 +55,11 @@ type Config struct {
 	// SMTPURL turns on e-mail notifications (smtp:// or smtps://).
 	SMTPURL  string
 	SMTPFrom string
+	// AdvertiseURL is where this node's own HTTP API is reached (behind
+	// the load balancer, by the node's address): it goes with the node's
+	// id into the projections' lease, so that an operator told the
+	// projections run elsewhere learns where.
+	AdvertiseURL string
 	// PublicURL is the service's external base URL, for links in letters
 	// and the policy extract's QR code; empty means http:// and the listen
 	// address (never a request's Host header, which a client chooses).
@@ -127,6 +132,7 @@ func (c *Config) settings() []setting {
 		{env: "OMS_READMODELS_DIR", flag: "readmodels-dir", usage: "directory of the embedded read models (several omsd on one machine may share it)", str: &c.ReadModelsDir},
 		{env: "OMS_SMTP_URL", flag: "smtp-url", usage: "SMTP server for e-mail notifications, smtp://[user:pass@]host[:port][?starttls=off] or smtps://…; empty sends no e-mail", str: &c.SMTPURL},
 		{env: "OMS_SMTP_FROM", flag: "smtp-from", usage: "sender of e-mail notifications", str: &c.SMTPFrom},
+		{env: "OMS_ADVERTISE_URL", flag: "advertise-url", usage: "this node's own HTTP address as other nodes and operators reach it (e.g. http://10.0.0.5:8080); named where the projections run", str: &c.AdvertiseURL},
 		{env: "OMS_PUBLIC_URL", flag: "public-url", usage: "external base URL of the service (links in e-mails, the policy QR code); empty means http:// and the HTTP listen address, never the request's Host header", str: &c.PublicURL},
 		{env: "OMS_POLICY_ISSUER", flag: "policy-issuer", usage: "insurer named on the policy extract", str: &c.PolicyIssuer},
 		{env: "OMS_RATE_LIMIT_IP", flag: "rate-limit-ip", usage: "requests per window from one client IP; 0 turns the limit off", i: &c.RateLimitIP},
@@ -307,6 +313,12 @@ func (c *Config) Validate() error {
 	}
 	if c.MasterKey != "" && c.MasterKeyFile != "" {
 		return fmt.Errorf("config: set OMS_MASTER_KEY or OMS_MASTER_KEY_FILE, not both")
+	}
+	c.AdvertiseURL = strings.TrimSuffix(c.AdvertiseURL, "/")
+	if c.AdvertiseURL != "" {
+		if u, err := url.Parse(c.AdvertiseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.User != nil {
+			return fmt.Errorf("config: OMS_ADVERTISE_URL must be an http(s) URL such as http://10.0.0.5:8080")
+		}
 	}
 	c.PublicURL = strings.TrimSuffix(c.PublicURL, "/")
 	if c.PublicURL != "" {

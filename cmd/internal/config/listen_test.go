@@ -29,6 +29,9 @@ func TestListenAddressesAndSchedulerInterval(t *testing.T) {
 		{"scheduler every ms", func(c *config.Config) { c.SchedulerInterval = time.Millisecond }, "OMS_SCHEDULER_INTERVAL"},
 		{"scheduler zero", func(c *config.Config) { c.SchedulerInterval = 0 }, "OMS_SCHEDULER_INTERVAL"},
 		{"scheduler every second", func(c *config.Config) { c.SchedulerInterval = time.Second }, ""},
+		{"advertised address", func(c *config.Config) { c.AdvertiseURL = "http://10.0.0.5:8080/" }, ""},
+		{"advertised address without a scheme", func(c *config.Config) { c.AdvertiseURL = "10.0.0.5:8080" }, "OMS_ADVERTISE_URL"},
+		{"advertised address with a password", func(c *config.Config) { c.AdvertiseURL = "http://u:p@10.0.0.5:8080" }, "OMS_ADVERTISE_URL"},
 	} {
 		c := config.Defaults()
 		c.DataDir = t.TempDir()
