@@ -331,6 +331,15 @@ func (h *handlers) applicantApplication(c *fiber.Ctx) error {
 	}
 	l := h.lang(c)
 	d := ApplicationData{View: v, Summary: summarize(l, v, false), ApplicantQ: h.applicantQuery(c), Next: nextStep(v.Status, v.Erased != nil, v.Consent.Withdrawn())}
+	if who := onBehalfOf(c, session(c)); who != "" {
+		// A link sends no X-On-Behalf-Of: an operator's scan links name
+		// the applicant, as the policy's does.
+		for i := range d.Summary.Scans {
+			if d.Summary.Scans[i].URL != "" {
+				d.Summary.Scans[i].URL += "?applicant=" + url.QueryEscape(who)
+			}
+		}
+	}
 	for _, q := range v.Questions {
 		if q.Answered {
 			d.Answered = append(d.Answered, q)

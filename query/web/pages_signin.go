@@ -144,21 +144,25 @@ type OperatorData struct {
 func (h *handlers) operatorHome(c *fiber.Ctx) error {
 	d := OperatorData{Who: strings.TrimSpace(c.Query("who")), Dev: h.d.SignIn != nil}
 	if d.Who != "" {
-		id := d.Who
+		id, msg := d.Who, "operator.err.who"
 		if h.d.SignIn != nil {
+			// Dev mode's applicants are their phones, and their ids are
+			// UUIDs: anything else (a name, a mistyped number) is nobody,
+			// and taken for an id it opened nobody's cabinet, where a
+			// submission then held the real person's passport.
+			msg = "operator.err.whoDev"
 			if s, ok := h.d.SignIn.Subject(d.Who); ok {
 				id = s
-			} else if phoneLike(d.Who) {
-				// A mistyped number is not an applicant id: taken for
-				// one, it opened the empty cabinet of nobody, and a
-				// submission there went to nobody too.
+			} else if u, err := uuid.Parse(d.Who); err == nil {
+				id = u.String()
+			} else {
 				id = ""
 			}
 		}
 		if validSubject(id) {
 			return c.Redirect("/cabinet?applicant="+url.QueryEscape(id), fiber.StatusSeeOther)
 		}
-		d.Error = h.lang(c).T("operator.err.who")
+		d.Error = h.lang(c).T(msg)
 	}
 	return h.render(c, fiber.StatusOK, "operator", h.page(c, "operator.title", d))
 }

@@ -683,8 +683,9 @@ func TestOperatorIsWarnedOfAnEmptyCabinet(t *testing.T) {
 }
 
 // An МФЦ operator finds an applicant by their phone written the way people
-// write it at home; a mistyped number is refused, where it was taken for
-// an applicant id and opened the empty cabinet of nobody.
+// write it at home, or by their id; a mistyped number or a name is refused,
+// where it was taken for an applicant id and opened the empty cabinet of
+// nobody, where a submission then held the real person's passport (QA).
 func TestOperatorFindsApplicantByPhone(t *testing.T) {
 	a, cfg := startApp(t)
 	c := newClient(t, a, cfg)
@@ -696,15 +697,17 @@ func TestOperatorFindsApplicantByPhone(t *testing.T) {
 			t.Errorf("%q: %d to %q, want 303 to %q", typed, r.status, r.header.Get("Location"), want)
 		}
 	}
-	for _, typed := range []string{"+7916", "8916000000", "+7 (916"} {
+	for _, typed := range []string{"+7916", "8916000000", "+7 (916", "Ivanov", "abc"} {
 		r := c.do(req{method: "GET", path: "/operator?who=" + url.QueryEscape(typed), session: op})
 		if r.status != 200 || !strings.Contains(r.body, `role="alert"`) {
 			t.Errorf("%q: %d, want the lookup again with the error", typed, r.status)
 		}
 	}
 	id := authn.DevSubject("applicant", "+79160000005")
-	if r := c.do(req{method: "GET", path: "/operator?who=" + id, session: op}); r.status != 303 || r.header.Get("Location") != "/cabinet?applicant="+id {
-		t.Errorf("by id: %d to %q", r.status, r.header.Get("Location"))
+	for _, typed := range []string{id, strings.ToUpper(id)} {
+		if r := c.do(req{method: "GET", path: "/operator?who=" + typed, session: op}); r.status != 303 || r.header.Get("Location") != "/cabinet?applicant="+id {
+			t.Errorf("by id %s: %d to %q", typed, r.status, r.header.Get("Location"))
+		}
 	}
 }
 
@@ -800,5 +803,24 @@ func TestAuditorFindsAnApplicationByItsNumber(t *testing.T) {
 	}
 	if res := c.must(req{method: "GET", path: "/auditor?id=" + missing, session: page}, 200, nil); !strings.Contains(res.body, "Заявления с номером "+missing+" нет") {
 		t.Errorf("an unknown number is not said to be unknown")
+	}
+}
+
+// The scans on the operator's view of an application open: a link sends
+// no X-On-Behalf-Of, so it names the applicant (QA: each answered a JSON
+// on_behalf_required).
+func TestOperatorScanLinksOpen(t *testing.T) {
+	c, p, r := submittedOne(t, "scan-links", "SL1234567")
+	op := c.session("operator", "op-scans")
+	page := c.must(req{method: "GET", path: fmt.Sprintf("/cabinet/applications/%s?applicant=%s&after=%d", r.ApplicationID, url.QueryEscape(p.Subject), r.Position), session: op}, 200, nil)
+	links := regexp.MustCompile(`href="(/api/v1/documents/[^"]+)"`).FindAllStringSubmatch(page.body, -1)
+	if len(links) != 3 {
+		t.Fatalf("%d scan links on the operator's page", len(links))
+	}
+	for _, l := range links {
+		path := strings.ReplaceAll(l[1], "&amp;", "&")
+		if res := c.do(req{method: "GET", path: path, session: op}); res.status != 200 {
+			t.Errorf("GET %s as the operator: %d %.200s", path, res.status, res.body)
+		}
 	}
 }
