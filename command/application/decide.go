@@ -266,7 +266,7 @@ func (c ProvideInfo) decide(s State, env Env) ([]schema.Event, error) {
 		}
 	}
 	for _, q := range s.Questions {
-		if answered[q.ID] || addressedBy(q, corr, news) {
+		if answered[q.ID] || addressedBy(q, corr, notOnFile(news, s.Form.Documents)) {
 			continue
 		}
 		ch.add("/answers", "unanswered", cmderr.T(
@@ -281,6 +281,19 @@ func (c ProvideInfo) decide(s State, env Env) ([]schema.Event, error) {
 		NewDocuments: news, Documents: mergeDocuments(s.Form.Documents, news),
 		ConsentDocument: reSigned(s.Form.Documents, news, env.Now),
 	}}, nil
+}
+
+// notOnFile are the scans of sent that the application does not already
+// have: one sent again changes nothing, and does not answer a question
+// that asked for a new scan.
+func notOnFile(sent, onFile []schema.DocumentRef) []schema.DocumentRef {
+	var out []schema.DocumentRef
+	for _, d := range sent {
+		if !slices.ContainsFunc(onFile, func(f schema.DocumentRef) bool { return f.ID == d.ID }) {
+			out = append(out, d)
+		}
+	}
+	return out
 }
 
 // addressedBy reports whether a question is answered without text: by
@@ -485,7 +498,17 @@ func (c Renew) decide(s State, env Env) ([]schema.Event, error) {
 		ch.validateResidence("/residenceDocument", residence, birth, s.Form.Applicant.Citizenship)
 		required = []string{schema.DocumentResidence}
 	}
-	news := ch.validateDocuments("/documents", Normalize(schema.Form{Documents: c.Documents}).Documents, env, s.ApplicantID, required)
+	sent := Normalize(schema.Form{Documents: c.Documents}).Documents
+	news := ch.validateDocuments("/documents", sent, env, s.ApplicantID, required)
+	for i, d := range sent {
+		// The new residence document's scan must be new: the one on file
+		// is of the document that is running out.
+		if slices.Contains(required, d.Kind) && len(notOnFile([]schema.DocumentRef{d}, s.Form.Documents)) == 0 {
+			ch.add(fmt.Sprintf("/documents/%d/id", i), "already_attached", cmderr.T(
+				"Этот скан уже приложен к заявлению; загрузите скан нового документа.",
+				"This scan is already attached to the application; upload the scan of the new document."))
+		}
+	}
 	if err := fields.Err(); err != nil {
 		return nil, err
 	}

@@ -431,6 +431,9 @@ func TestRenew(t *testing.T) {
 		vnzh := schema.ResidenceDocument{Type: schema.ResidenceVNZh, Series: "82", Number: "1234567", IssuedAt: "2026-04-20"}
 		_, err = application.Decide(s, application.Renew{ResidenceDocument: &vnzh}, env(asOwner, at))
 		assertFields(t, err, "/documents:missing_scan")
+		// The scan on file is of the document running out (QA).
+		_, err = application.Decide(s, application.Renew{ResidenceDocument: &vnzh, Documents: []schema.DocumentRef{{Kind: schema.DocumentResidence, ID: "doc-residence"}}}, env(asOwner, at))
+		assertFields(t, err, "/documents/0/id:already_attached")
 
 		evs, err := application.Decide(s, application.Renew{ResidenceDocument: &vnzh, Documents: []schema.DocumentRef{{Kind: schema.DocumentResidence, ID: "doc-residence2"}}}, env(asOwner, at))
 		if err != nil {
@@ -500,21 +503,30 @@ func TestRequestAndProvideInfo(t *testing.T) {
 	// Two answers to one question: refused, not one of them dropped.
 	_, err = application.Decide(asked, application.ProvideInfo{
 		Corrections: schema.Corrections{ResidenceDocument: &res},
-		Documents:   []schema.DocumentRef{{Kind: schema.DocumentConsent, ID: "doc-consent"}},
+		Documents:   []schema.DocumentRef{{Kind: schema.DocumentConsent, ID: "doc-consent2"}},
 		Answers:     []schema.Answer{{QuestionID: "1.3", Text: "ООО «Ромашка»"}, {QuestionID: "1.3", Text: "ООО «Лютик»"}},
 	}, env(asOwner, now))
 	assertFields(t, err, "/answers/1/questionId:duplicate")
 
-	evs, err = application.Decide(asked, application.ProvideInfo{
+	// The scan already on file, sent again, is not the new one the
+	// question asked for (QA).
+	_, err = application.Decide(asked, application.ProvideInfo{
 		Corrections: schema.Corrections{ResidenceDocument: &res},
 		Documents:   []schema.DocumentRef{{Kind: schema.DocumentConsent, ID: "doc-consent"}},
+		Answers:     []schema.Answer{{QuestionID: "1.3", Text: "ООО «Ромашка»"}},
+	}, env(asOwner, now))
+	assertFields(t, err, "/answers:unanswered")
+
+	evs, err = application.Decide(asked, application.ProvideInfo{
+		Corrections: schema.Corrections{ResidenceDocument: &res},
+		Documents:   []schema.DocumentRef{{Kind: schema.DocumentConsent, ID: "doc-consent2"}},
 		Answers:     []schema.Answer{{QuestionID: "1.3", Text: "ООО «Ромашка»"}},
 	}, env(asOperator, now))
 	if err != nil {
 		t.Fatal(err)
 	}
 	p := evs[0].(schema.InfoProvided)
-	if len(p.Documents) != 3 || len(p.NewDocuments) != 1 || p.NewDocuments[0].SHA256 != "sha-doc-consent" {
+	if len(p.Documents) != 3 || len(p.NewDocuments) != 1 || p.NewDocuments[0].SHA256 != "sha-doc-consent2" {
 		t.Errorf("documents %+v", p)
 	}
 	after := application.Fold(append(history(application.StatusInReview), evs[0])...)
