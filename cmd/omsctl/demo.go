@@ -34,14 +34,16 @@ func devTokens(cfg *config.Config) (func(role, subject string) (string, error), 
 }
 
 // devKey is the key omsd signs and checks dev tokens with. It lives in
-// omsd's data dir; a dir that does not exist means omsd keeps its key
-// elsewhere (or never ran), and a key made up here would sign tokens omsd
-// refuses.
+// omsd's data dir; no key there means omsd keeps its key elsewhere (or
+// never ran), and a key made up here would sign tokens omsd refuses, so
+// none is made (QA: a mistyped --data-dir got a new key, and a 401).
 func devKey(cfg *config.Config) (ed25519.PrivateKey, error) {
-	if st, err := os.Stat(cfg.DevKeyDir); err != nil || !st.IsDir() {
-		return nil, fmt.Errorf("no directory %s: omsctl signs dev tokens with the key omsd keeps in its data dir; start omsd first, or point OMS_DATA_DIR (or OMS_DEV_KEY_DIR) at the dir it uses", cfg.DevKeyDir)
+	key, err := authn.LoadDevKey(cfg.DevKeyDir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("в %[1]s нет ключа omsd: omsctl подписывает токены ключом, который omsd держит в своём каталоге данных; запустите omsd или укажите OMS_DATA_DIR (или OMS_DEV_KEY_DIR) его каталога / "+
+			"no omsd key in %[1]s: omsctl signs dev tokens with the key omsd keeps in its data dir; start omsd first, or point OMS_DATA_DIR (or OMS_DEV_KEY_DIR) at the dir it uses", cfg.DevKeyDir)
 	}
-	return authn.DevKey(cfg.DevKeyDir)
+	return key, err
 }
 
 func newBar(max int64, desc, unit string) *progressbar.ProgressBar {

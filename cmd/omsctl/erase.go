@@ -30,7 +30,7 @@ The erasure cannot be undone, so the basis is never assumed and --yes
 confirms it.`,
 		Example: `  omsctl erase 7f3c… --basis subject_request --yes
   omsctl erase 7f3c… --basis retention_ended --yes`,
-		Args: cobra.ExactArgs(1),
+		Args: oneArg("id заявителя", "the applicant's id"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if !slices.Contains(schema.EraseBases, basis) {
 				return fmt.Errorf("--basis must be one of %s", strings.Join(schema.EraseBases, ", "))

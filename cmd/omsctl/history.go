@@ -72,8 +72,11 @@ quote (the end of the id).`,
   omsctl history 2de7cb3d
   omsctl history 0193c8a4-… --at 2026-03-01T12:00:00+03:00
   omsctl history 0193c8a4-… --revision 2 --json`,
-		Args: cobra.ExactArgs(1),
+		Args: oneArg("id заявления или его номер из 8 знаков", "the application's id or its 8-character number"),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if cmd.Flags().Changed("at") && cmd.Flags().Changed("revision") {
+				return fmt.Errorf("укажите либо --at, либо --revision, не оба / give --at or --revision, not both")
+			}
 			id := args[0]
 			if strings.ContainsAny(id, "/?#") {
 				return fmt.Errorf("%q is not an application id", id)
@@ -156,7 +159,6 @@ quote (the end of the id).`,
 	c.Flags().Int64Var(&revision, "revision", 0, "replay up to this revision (0 is the submission)")
 	c.Flags().BoolVar(&asJSON, "json", false, "print omsd's JSON answer as it is")
 	c.Flags().IntVar(&paths, "paths", 6, "changed paths shown per row (0: all)")
-	c.MarkFlagsMutuallyExclusive("at", "revision")
 	return c
 }
 

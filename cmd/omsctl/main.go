@@ -49,8 +49,18 @@ func root() *cobra.Command {
 		}
 	})
 	cmd.AddCommand(tokenCmd(&cfg), projectionsCmd(&cfg), historyCmd(&cfg), eraseCmd(&cfg), demoCmd(&cfg), loadCmd(&cfg), benchCmd())
+	cmd.SetFlagErrorFunc(flagError)
+	for _, c := range cmd.Commands() {
+		if c.Args == nil {
+			c.Args = noArgs
+		}
+	}
 	return cmd
 }
+
+// maxTokenTTL bounds a dev token's life: a leaked one stops working within
+// a week, and no test or demo needs longer.
+const maxTokenTTL = 7 * 24 * time.Hour
 
 func tokenCmd(cfg *config.Config) *cobra.Command {
 	var role, subject string
@@ -63,6 +73,12 @@ func tokenCmd(cfg *config.Config) *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := cfg.Validate(); err != nil {
 				return err
+			}
+			if subject == "" {
+				return fmt.Errorf("укажите --subject, id того, кому выдаётся токен / give --subject, the id of whom the token is for")
+			}
+			if ttl <= 0 || ttl > maxTokenTTL {
+				return fmt.Errorf("--ttl должен быть от 1 с до %v / --ttl must be between 1s and %[1]v", maxTokenTTL)
 			}
 			if cfg.OIDCIssuer != "" {
 				// omsd refuses dev tokens when an issuer is configured;
@@ -83,7 +99,6 @@ func tokenCmd(cfg *config.Config) *cobra.Command {
 	}
 	c.Flags().StringVar(&role, "role", "applicant", "applicant, reviewer, auditor, operator or admin")
 	c.Flags().StringVar(&subject, "subject", "", "the caller's id (required)")
-	c.Flags().DurationVar(&ttl, "ttl", 12*time.Hour, "how long the token is valid")
-	_ = c.MarkFlagRequired("subject")
+	c.Flags().DurationVar(&ttl, "ttl", 12*time.Hour, "how long the token is valid, at most 7 days")
 	return c
 }

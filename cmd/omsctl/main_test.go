@@ -1,6 +1,9 @@
 package main
 
 import (
+	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -29,5 +32,45 @@ func TestBarStartsWithoutARateFromOneItem(t *testing.T) {
 	_ = bar.Add(1)
 	if !strings.Contains(b.String(), "0/45000") || strings.Contains(b.String(), "1/45000") {
 		t.Fatalf("first frames: %q", b.String())
+	}
+}
+
+// Mistakes on the command line are refused in both languages, saying what
+// to do; none runs a command as if it were meant (QA: extra arguments were
+// ignored, and cobra's refusals were English only).
+func TestCommandLineRefusals(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "nonexistent")
+	for _, c := range []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"projections", "parked", "extra"}, []string{"лишние аргументы", "unexpected arguments: extra"}},
+		{[]string{"demo", "extra-arg", "-n", "1"}, []string{"лишние аргументы", "unexpected arguments: extra-arg"}},
+		{[]string{"projections", "rebuild"}, []string{"укажите одну проекцию", "name one projection", "cabinet", "history", "queue"}},
+		{[]string{"projections", "replay-parked", "a", "b"}, []string{"name one projection"}},
+		{[]string{"token", "--role", "applicant"}, []string{"укажите --subject", "give --subject"}},
+		{[]string{"token", "--subject", "x", "--ttl", "100000h"}, []string{"--ttl должен", "--ttl must be between 1s and 168h0m0s"}},
+		{[]string{"history", "x", "--at", "2026-01-01T00:00:00Z", "--revision", "1"}, []string{"не оба", "not both"}},
+		{[]string{"history", "x", "--revision", "abc"}, []string{"неверный флаг", "bad flag or value"}},
+		{[]string{"history"}, []string{"нужен ровно один аргумент", "exactly one argument"}},
+		{[]string{"projections", "status", "--data-dir", missing}, []string{"нет ключа omsd", "no omsd key in " + missing}},
+	} {
+		cmd := root()
+		cmd.SetArgs(c.args)
+		cmd.SetOut(io.Discard)
+		cmd.SetErr(io.Discard)
+		err := cmd.Execute()
+		if err == nil {
+			t.Errorf("%q: ran", c.args)
+			continue
+		}
+		for _, w := range c.want {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("%q: %v; want %q in it", c.args, err, w)
+			}
+		}
+	}
+	if _, err := os.Stat(missing); !os.IsNotExist(err) {
+		t.Errorf("a mistyped --data-dir was created: %v", err)
 	}
 }

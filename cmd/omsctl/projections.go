@@ -41,7 +41,7 @@ func newAPIClient(cfg *config.Config, role string) (*apiClient, error) {
 	if cfg.OIDCIssuer != "" {
 		return nil, fmt.Errorf("this deployment authenticates through the OIDC issuer %s: put a %s token from it in %s", cfg.OIDCIssuer, role, TokenEnv)
 	}
-	key, err := authn.DevKey(cfg.DevKeyDir)
+	key, err := devKey(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -90,11 +90,12 @@ func (c *apiClient) do(method, path string, body, out any) error {
 func projectionsCmd(cfg *config.Config) *cobra.Command {
 	cmd := &cobra.Command{Use: "projections", Short: "Inspect and operate the projections of a running omsd",
 		// Without this, a mistyped subcommand printed the help and exited 0.
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() }}
 	cmd.AddCommand(&cobra.Command{
 		Use:   "status",
 		Short: "Position, lag, generation and lease term of every projection",
+		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			c, err := newAPIClient(cfg, "admin")
 			if err != nil {
@@ -126,7 +127,7 @@ queue, renewals, policies (omsctl projections status lists them). The progress
 bar shows the share of the event log read (its positions are bytes, hence the
 share and the time left rather than a count) and the events and events/s so
 far; the line at the end gives the totals.`,
-		Args: cobra.ExactArgs(1),
+		Args: projectionArg,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := newAPIClient(cfg, "admin")
 			if err != nil {
@@ -176,6 +177,7 @@ far; the line at the end gives the totals.`,
 	})
 	cmd.AddCommand(&cobra.Command{
 		Use:   "parked",
+		Args:  noArgs,
 		Short: "List messages the projections parked after their retries ran out",
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			c, err := newAPIClient(cfg, "admin")
@@ -197,7 +199,7 @@ far; the line at the end gives the totals.`,
 	cmd.AddCommand(&cobra.Command{
 		Use:   "replay-parked NAME",
 		Short: "Re-apply a projection's parked messages, after a fix",
-		Args:  cobra.ExactArgs(1),
+		Args:  projectionArg,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := newAPIClient(cfg, "admin")
 			if err != nil {

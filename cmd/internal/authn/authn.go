@@ -44,38 +44,47 @@ var Roles = []string{events.RoleApplicant, events.RoleReviewer, events.RoleAudit
 
 // DevKey loads the dev signing key from dataDir, creating it on first use.
 func DevKey(dataDir string) (ed25519.PrivateKey, error) {
+	priv, err := LoadDevKey(dataDir)
+	if !errors.Is(err, os.ErrNotExist) {
+		return priv, err
+	}
+	_, priv, err = ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return nil, fmt.Errorf("authn: generate dev key: %w", err)
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(priv)
+	if err != nil {
+		return nil, fmt.Errorf("authn: encode dev key: %w", err)
+	}
+	if err := os.MkdirAll(dataDir, 0o750); err != nil {
+		return nil, fmt.Errorf("authn: create data dir: %w", err)
+	}
+	pemBytes := pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
+	// O_EXCL: two processes starting at once must end up with one key.
+	f, err := os.OpenFile(filepath.Join(dataDir, devKeyFile), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, os.ErrExist) {
+		return DevKey(dataDir)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("authn: write dev key: %w", err)
+	}
+	if _, err := f.Write(pemBytes); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("authn: write dev key: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return nil, fmt.Errorf("authn: write dev key: %w", err)
+	}
+	return priv, nil
+}
+
+// LoadDevKey loads the dev signing key omsd keeps in dataDir, and never
+// makes one: a tool signing tokens for an omsd needs that omsd's key, and
+// a key of its own would sign tokens omsd refuses. A missing key is an
+// error that wraps os.ErrNotExist.
+func LoadDevKey(dataDir string) (ed25519.PrivateKey, error) {
 	path := filepath.Join(dataDir, devKeyFile)
 	raw, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
-		_, priv, err := ed25519.GenerateKey(rand.Reader)
-		if err != nil {
-			return nil, fmt.Errorf("authn: generate dev key: %w", err)
-		}
-		der, err := x509.MarshalPKCS8PrivateKey(priv)
-		if err != nil {
-			return nil, fmt.Errorf("authn: encode dev key: %w", err)
-		}
-		if err := os.MkdirAll(dataDir, 0o750); err != nil {
-			return nil, fmt.Errorf("authn: create data dir: %w", err)
-		}
-		pemBytes := pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
-		// O_EXCL: two processes starting at once must end up with one key.
-		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-		if errors.Is(err, os.ErrExist) {
-			return DevKey(dataDir)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("authn: write dev key: %w", err)
-		}
-		if _, err := f.Write(pemBytes); err != nil {
-			f.Close()
-			return nil, fmt.Errorf("authn: write dev key: %w", err)
-		}
-		if err := f.Close(); err != nil {
-			return nil, fmt.Errorf("authn: write dev key: %w", err)
-		}
-		return priv, nil
-	}
 	if err != nil {
 		return nil, fmt.Errorf("authn: read dev key: %w", err)
 	}

@@ -1,0 +1,52 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/omsonline/oms/cmd/internal/app"
+	"github.com/omsonline/oms/cmd/internal/config"
+)
+
+// The argument checks say what is wrong in both languages, as omsd's
+// refusals do; cobra's own say it in English only.
+
+// noArgs refuses arguments a command does not take: ignored, they made a
+// mistyped command look as if it had run as meant.
+func noArgs(_ *cobra.Command, args []string) error {
+	if len(args) > 0 {
+		return fmt.Errorf("лишние аргументы: %s; эта команда их не принимает / unexpected arguments: %[1]s; this command takes none", strings.Join(args, " "))
+	}
+	return nil
+}
+
+// oneArg wants exactly one argument, described by what in each language.
+func oneArg(ru, en string) cobra.PositionalArgs {
+	return func(_ *cobra.Command, args []string) error {
+		if len(args) != 1 {
+			return fmt.Errorf("нужен ровно один аргумент — %s (дано: %d) / exactly one argument is needed, %s (given: %d)", ru, len(args), en, len(args))
+		}
+		return nil
+	}
+}
+
+// projectionArg wants one projection's name and lists them when it is
+// missing.
+func projectionArg(_ *cobra.Command, args []string) error {
+	if len(args) == 1 {
+		return nil
+	}
+	var names []string
+	for _, p := range app.ProjectionsFor(config.Defaults()) {
+		names = append(names, p.Name())
+	}
+	list := strings.Join(names, ", ")
+	return fmt.Errorf("укажите одну проекцию: %s (дано аргументов: %d) / name one projection: %s (arguments given: %d)", list, len(args), list, len(args))
+}
+
+// flagError is cobra's refusal of a flag or its value, in both languages.
+func flagError(_ *cobra.Command, err error) error {
+	return fmt.Errorf("неверный флаг или значение: %v / bad flag or value: %[1]v", err)
+}
