@@ -721,9 +721,13 @@ func TestOperatorBannerNamesTheApplicant(t *testing.T) {
 	if !strings.Contains(page.body, "Вы работаете от имени заявителя: Каримов Бахтиёр, 12.04.1990") {
 		t.Errorf("the operator's banner does not name the applicant: %s", regexp.MustCompile(`(?s)<div class="obo">.*?</div></div>`).FindString(page.body))
 	}
+	// Someone else's cabinet is not called "mine" to the operator (QA).
+	if !strings.Contains(page.body, "<h1>Кабинет заявителя</h1>") || strings.Contains(page.body, "Мои заявления") {
+		t.Errorf("the operator's view is titled as the applicant's own")
+	}
 	own := c.must(req{method: "GET", path: fmt.Sprintf("/cabinet?after=%d", r.Position), session: c.session("applicant", p.Subject)}, 200, nil)
-	if strings.Contains(own.body, "Вы работаете от имени") {
-		t.Errorf("the applicant's own cabinet has the operator's banner")
+	if strings.Contains(own.body, "Вы работаете от имени") || !strings.Contains(own.body, "<h1>Личный кабинет</h1>") {
+		t.Errorf("the applicant's own cabinet has the operator's banner, or lost its title")
 	}
 }
 
