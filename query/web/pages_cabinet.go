@@ -254,8 +254,13 @@ func (h *handlers) draftOwner(s Session) string {
 	return keyedDigest(h.d.VerifyKey, "draft-owner", s.ActorID)
 }
 
-// draftNone is the draft owner of pages that keep no draft.
-const draftNone = "none"
+// draftNone is the draft owner of pages that keep no draft, and
+// draftUnknown of a page built without a request (the rate limit's),
+// whose script must drop none.
+const (
+	draftNone    = "none"
+	draftUnknown = "unknown"
+)
 
 // draftKey names the draft of one form (scope: "" for the application
 // form, or an application and its action) for the person signed in; ""

@@ -229,7 +229,9 @@ func TooManyRequests() (fiber.Handler, error) {
 		if code == "en" {
 			other = r.langs["ru"]
 		}
-		p := &Page{L: l, Other: other, SwitchTo: "/?lang=" + other.Code, Title: "error.title", Version: r.version,
+		// Built for everyone, the page does not know whose drafts the tab
+		// holds: the script must keep them all (see app.js).
+		p := &Page{L: l, Other: other, SwitchTo: "/?lang=" + other.Code, Title: "error.title", Version: r.version, DraftOwner: draftUnknown,
 			Data: ErrorData{Status: fiber.StatusTooManyRequests, Message: l.T("error.tooMany", marker)}}
 		var b bytes.Buffer
 		if err := r.pages["error"].ExecuteTemplate(&b, "layout", p); err != nil {

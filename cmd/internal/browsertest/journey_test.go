@@ -360,6 +360,11 @@ func TestSeedJourneyInBrowser(t *testing.T) {
 	if _, err := chromedp.Call(s.ctx, network.DeleteCookies, network.DeleteCookiesParams{Name: "oms_session", URL: s.base}); err != nil {
 		t.Fatalf("end the session: %v", err)
 	}
+	// The person stepped away two hours before the session ended: the
+	// refusal dates the draft anew, so the sign-in page keeps it (review).
+	if _, err := chromedp.Run(s.ctx, chromedp.Evaluate[any](`Object.keys(sessionStorage).filter(function (k) { return k.indexOf('oms-draft-') === 0 && !/:idem$/.test(k); }).forEach(function (k) { var d = JSON.parse(sessionStorage.getItem(k)); d._savedAt = Date.now() - 2*3600e3; sessionStorage.setItem(k, JSON.stringify(d)); })`)); err != nil {
+		t.Fatal(err)
+	}
 	s.do("send it signed out", chromedp.Click(chromedp.CSS(`#step-scans [data-next]`)), chromedp.WaitVisible(chromedp.ID("step-consent")),
 		chromedp.Click(chromedp.CSS(`#step-consent button[type=submit]`)))
 	s.see("[data-alert]", "Сеанс входа закончился")

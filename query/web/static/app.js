@@ -143,7 +143,10 @@
       });
     } else if (status === 401 && signin) {
       // The session ended while the page was open: the form's draft is
-      // kept, and signing in again comes back here.
+      // kept, and signing in again comes back here. Saved again now, so
+      // that the sign-in pages' half hour counts from this moment, not
+      // from the last keystroke before the person stepped away.
+      scope.dispatchEvent(new Event('change'));
       title.textContent = t('js.failedTitle');
       text.textContent = t('js.signedOut');
       signin.querySelector('a').href = '/signin?next=' + encodeURIComponent(location.pathname + location.search);
@@ -289,15 +292,22 @@
   // hour, so that it outlives a session that ended while it was typed, and
   // drops older ones; a person's own drafts go after a day (one typed
   // against an application that has since changed is never offered again).
+  // A page that does not know who is signed in (the rate limit's, built
+  // once for everyone) says "unknown" and drops nothing.
   var owner = document.body.dataset.draftOwner || '';
   var keepFor = owner ? 24 * 3600e3 : 30 * 60e3;
   try {
     var drop = function (k) {
-      if (k.indexOf(draftPrefix) !== 0) return false;
+      if (owner === 'unknown' || k.indexOf(draftPrefix) !== 0) return false;
       if (owner && k.indexOf(draftPrefix + owner) !== 0) return true;
       var base = k.replace(/:idem$/, ''), d = null;
       try { d = JSON.parse(sessionStorage.getItem(base) || 'null'); } catch (e) { d = null; }
-      return !d || !(Date.now() - (d._savedAt || 0) < keepFor);
+      if (d && !d._savedAt) {
+        // Saved before drafts were dated: from now.
+        d._savedAt = Date.now();
+        sessionStorage.setItem(base, JSON.stringify(d));
+      }
+      return !d || !(Date.now() - d._savedAt < keepFor);
     };
     var doomed = [];
     for (var i = 0; i < sessionStorage.length; i++) {
