@@ -77,6 +77,7 @@ func (r *readiness) check() error {
 	}
 	r.mu.Unlock()
 	if wait <= 0 {
+		r.stuck()
 		return last // a probe stuck past its time: no need to wait on it again
 	}
 	t := time.NewTimer(wait)
@@ -87,7 +88,23 @@ func (r *readiness) check() error {
 		defer r.mu.Unlock()
 		return r.err
 	case <-t.C:
+		r.stuck()
 		return last
+	}
+}
+
+// stuck logs an outage that a probe has not come back from within its
+// time: a probe that never returns would otherwise never log it, and one
+// that returns ready then logs its end.
+func (r *readiness) stuck() {
+	r.mu.Lock()
+	log := r.probing != nil && time.Since(r.started) >= readinessTimeout && !r.notReady
+	if log {
+		r.notReady = true
+	}
+	r.mu.Unlock()
+	if log {
+		r.log.Warn("not ready", "err", errNoAnswer)
 	}
 }
 
