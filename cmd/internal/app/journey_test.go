@@ -709,6 +709,14 @@ func TestOperatorFindsApplicantByPhone(t *testing.T) {
 			t.Errorf("by id %s: %d to %q", typed, r.status, r.header.Get("Location"))
 		}
 	}
+	// An id that is no UUID (omsctl demo's, a token's) is found once it
+	// has applied (review: demo applicants could not be picked).
+	p := karimov("demo-run-1", "DR1234567")
+	sub, _ := c.submit(p, c.token("applicant", p.Subject), "")
+	c.must(req{method: "GET", path: fmt.Sprintf("/api/v1/cabinet?after=%d", sub.Position), token: c.token("applicant", p.Subject)}, 200, nil)
+	if r := c.do(req{method: "GET", path: "/operator?who=demo-run-1", session: op}); r.status != 303 || r.header.Get("Location") != "/cabinet?applicant=demo-run-1" {
+		t.Errorf("by an id that has applied: %d to %q", r.status, r.header.Get("Location"))
+	}
 }
 
 // The operator's banner names the applicant by their newest application
