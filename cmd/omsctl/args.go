@@ -50,3 +50,18 @@ func projectionArg(_ *cobra.Command, args []string) error {
 func flagError(_ *cobra.Command, err error) error {
 	return fmt.Errorf("неверный флаг или значение: %v / bad flag or value: %[1]v", err)
 }
+
+// unknownCommand is omsctl's answer to a command it does not have.
+func unknownCommand(cmd *cobra.Command, args []string) error {
+	if len(args) == 0 {
+		return nil
+	}
+	var names []string
+	for _, c := range cmd.Commands() {
+		if c.IsAvailableCommand() {
+			names = append(names, c.Name())
+		}
+	}
+	list := strings.Join(names, ", ")
+	return fmt.Errorf("нет команды %q; есть: %s / no command %[1]q; there are: %[3]s", args[0], list, list)
+}

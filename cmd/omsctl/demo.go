@@ -43,7 +43,10 @@ func devKey(cfg *config.Config) (ed25519.PrivateKey, error) {
 		return nil, fmt.Errorf("в %[1]s нет ключа omsd: omsctl подписывает токены ключом, который omsd держит в своём каталоге данных; запустите omsd или укажите OMS_DATA_DIR (или OMS_DEV_KEY_DIR) его каталога / "+
 			"no omsd key in %[1]s: omsctl signs dev tokens with the key omsd keeps in its data dir; start omsd first, or point OMS_DATA_DIR (or OMS_DEV_KEY_DIR) at the dir it uses", cfg.DevKeyDir)
 	}
-	return key, err
+	if err != nil {
+		return nil, fmt.Errorf("не удалось прочитать ключ omsd в %[1]s / cannot read omsd's key in %[1]s: %w", cfg.DevKeyDir, err)
+	}
+	return key, nil
 }
 
 func newBar(max int64, desc, unit string) *progressbar.ProgressBar {

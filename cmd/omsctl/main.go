@@ -50,6 +50,10 @@ func root() *cobra.Command {
 	})
 	cmd.AddCommand(tokenCmd(&cfg), projectionsCmd(&cfg), historyCmd(&cfg), eraseCmd(&cfg), demoCmd(&cfg), loadCmd(&cfg), benchCmd())
 	cmd.SetFlagErrorFunc(flagError)
+	cmd.Args = unknownCommand
+	// Runnable, so that cobra checks the arguments (an unknown command)
+	// with unknownCommand; alone, omsctl shows its help.
+	cmd.RunE = func(c *cobra.Command, _ []string) error { return c.Help() }
 	for _, c := range cmd.Commands() {
 		if c.Args == nil {
 			c.Args = noArgs
@@ -77,7 +81,7 @@ func tokenCmd(cfg *config.Config) *cobra.Command {
 			if subject == "" {
 				return fmt.Errorf("укажите --subject, id того, кому выдаётся токен / give --subject, the id of whom the token is for")
 			}
-			if ttl <= 0 || ttl > maxTokenTTL {
+			if ttl < time.Second || ttl > maxTokenTTL {
 				return fmt.Errorf("--ttl должен быть от 1 с до %v / --ttl must be between 1s and %[1]v", maxTokenTTL)
 			}
 			if cfg.OIDCIssuer != "" {

@@ -53,6 +53,9 @@ func TestCommandLineRefusals(t *testing.T) {
 		{[]string{"history", "x", "--at", "2026-01-01T00:00:00Z", "--revision", "1"}, []string{"не оба", "not both"}},
 		{[]string{"history", "x", "--revision", "abc"}, []string{"неверный флаг", "bad flag or value"}},
 		{[]string{"history"}, []string{"нужен ровно один аргумент", "exactly one argument"}},
+		{[]string{"foo"}, []string{"нет команды \"foo\"", "no command \"foo\"", "projections"}},
+		{[]string{"token", "--subject", "x", "--ttl", "500ms"}, []string{"--ttl must be between 1s"}},
+		{[]string{"token", "--subject", "x", "--data-dir", "/etc/hostname"}, []string{"не удалось прочитать ключ omsd", "cannot read omsd's key in /etc/hostname"}},
 		{[]string{"projections", "status", "--data-dir", missing}, []string{"нет ключа omsd", "no omsd key in " + missing}},
 	} {
 		cmd := root()
