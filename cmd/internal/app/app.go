@@ -183,7 +183,7 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (a *App, er
 	a.metrics.WatchProjections(a.leader, a.events)
 	// Ahead of every route, probes included: a flood is cut off before
 	// any work, and every answer carries the security headers.
-	limitPage, err := useEdgeGuards(a)
+	over, err := useEdgeGuards(a)
 	if err != nil {
 		return nil, err
 	}
@@ -198,7 +198,7 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (a *App, er
 	a.http.Use("/api", verifier.Middleware())
 	// The authorization matrix (cmd/internal/authz) guards every route
 	// registered below; a route it does not list is refused.
-	if err := useAuthz(a, verifier, limitPage); err != nil {
+	if err := useAuthz(a, verifier, over); err != nil {
 		return nil, err
 	}
 	// Staff reads of scans and policy extracts go into the access log

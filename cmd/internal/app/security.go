@@ -23,8 +23,8 @@ import (
 const apiCSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 
 // useEdgeGuards goes in front of every route: security headers on every
-// response and the per-IP rate limit. It returns the page that answers a
-// person at the pages who is over a limit, for the other limits.
+// response and the per-IP rate limit. It returns its answer to a request
+// over a limit, for the other limits.
 func useEdgeGuards(a *App) (fiber.Handler, error) {
 	page, err := web.TooManyRequests()
 	if err != nil {
@@ -51,7 +51,7 @@ func useEdgeGuards(a *App) (fiber.Handler, error) {
 			LimitReached: over,
 		}))
 	}
-	return page, nil
+	return over, nil
 }
 
 // securityHeaders are set before the handler runs so that refusals and
@@ -143,7 +143,7 @@ func callerOf(v *authn.Verifier) func(c *fiber.Ctx) (string, string) {
 
 // useAuthz goes after authentication and before every route: the
 // per-subject rate limit, then the authorization matrix.
-func useAuthz(a *App, v *authn.Verifier, limitPage fiber.Handler) error {
+func useAuthz(a *App, v *authn.Verifier, over fiber.Handler) error {
 	who := callerOf(v)
 	if a.cfg.RateLimitSubject > 0 {
 		a.http.Use(limiter.New(limiter.Config{
@@ -159,7 +159,7 @@ func useAuthz(a *App, v *authn.Verifier, limitPage fiber.Handler) error {
 				role, subject := who(c)
 				return "subject:" + role + ":" + subject
 			},
-			LimitReached: limited(limitPage),
+			LimitReached: over,
 		}))
 	}
 	page, err := pageRefusals(a, v)
