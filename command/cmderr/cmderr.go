@@ -87,8 +87,11 @@ type Error struct {
 	// Code is stable and machine-readable, e.g. "wrong_state".
 	Code    string
 	Message Text
-	// Fields are the field errors of a Validation error, all at once.
+	// Fields are the field errors of a Validation error, all at once, up
+	// to MaxFieldErrors of them.
 	Fields []FieldError
+	// OmittedFields counts the field errors found beyond MaxFieldErrors.
+	OmittedFields int
 	// CurrentRevision is the application's revision when a Conflict is about
 	// a stale expected revision (If-Match).
 	CurrentRevision *uint64
@@ -133,21 +136,40 @@ func Is(err error, k Kind) bool {
 	return ok && e.Kind == k
 }
 
+// MaxFieldErrors bounds the field errors one refusal lists. A body can be
+// made of little but wrong values (an array of 127,000 numbers where
+// objects belong fits in 254 KB), and listing every one of them answered
+// such a request with 23 MB and held 130 MB while doing it; the first
+// hundred show the sender what is wrong, and the rest are only counted.
+const MaxFieldErrors = 100
+
 // Fields collects field errors; a nil *Fields is not usable, a zero one is.
 type Fields struct {
-	list []FieldError
+	list    []FieldError
+	omitted int
 }
 
-// Add records one field error.
+// Add records one field error, or only counts it once MaxFieldErrors are
+// recorded.
 func (f *Fields) Add(field, code string, msg Text) {
+	if f.Full() {
+		f.omitted++
+		return
+	}
 	f.list = append(f.list, FieldError{Field: field, Code: code, Message: msg})
 }
+
+// Full reports whether further errors are only counted, so that a caller
+// can spare building their messages.
+func (f *Fields) Full() bool { return len(f.list) >= MaxFieldErrors }
+
+// Omit counts one field error without recording it (see Full).
+func (f *Fields) Omit() { f.omitted++ }
 
 // Merge appends other field errors, with prefix prepended to their pointers.
 func (f *Fields) Merge(prefix string, other []FieldError) {
 	for _, e := range other {
-		e.Field = prefix + e.Field
-		f.list = append(f.list, e)
+		f.Add(prefix+e.Field, e.Code, e.Message)
 	}
 }
 
@@ -169,5 +191,12 @@ func (f *Fields) Err() error {
 	if len(f.list) == 0 {
 		return nil
 	}
-	return Invalid(f.list)
+	e := Invalid(f.list)
+	if f.omitted > 0 {
+		e.OmittedFields = f.omitted
+		e.Message = T(
+			fmt.Sprintf("Проверьте и исправьте указанные поля. Показаны первые %d ошибок, ещё %d не показаны.", len(f.list), f.omitted),
+			fmt.Sprintf("Check and correct the fields listed. The first %d errors are shown; %d more are not.", len(f.list), f.omitted))
+	}
+	return e
 }

@@ -144,6 +144,10 @@ func walkTypes(f *cmderr.Fields, ptr string, val any, t reflect.Type) {
 		return // null fits anything; self-decoding types judge themselves
 	}
 	wrong := func() {
+		if f.Full() {
+			f.Omit() // spares building a message no one will read
+			return
+		}
 		want := jsonType(t)
 		f.Add(ptr, "type", cmderr.T("Неверный тип значения: ожидается "+want[0]+".", "Wrong value type: expected "+want[1]+"."))
 	}

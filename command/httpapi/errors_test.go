@@ -174,6 +174,37 @@ func TestRequestErrors(t *testing.T) {
 		// Refused means not done: the application can still be claimed.
 		wantStatus(t, s.post(appPath(id, "claim"), reviewer, ``), fiber.StatusOK)
 	})
+	t.Run("a body of little but faults gets a bounded answer", func(t *testing.T) {
+		// 127,000 numbers where document objects belong, and 20,000
+		// unknown members: listing each answered 254 KB with 23 MB.
+		for _, tc := range []struct {
+			name string
+			body string
+			n    int
+		}{
+			{"wrong types", `{"documents":[` + strings.Repeat("1,", 126_999) + `1]}`, 127_000},
+			{"unknown members", `{"address":{` + func() string {
+				var b strings.Builder
+				for i := range 20_000 {
+					fmt.Fprintf(&b, `"x%d":0,`, i)
+				}
+				return b.String()
+			}() + `"city":"x"}}`, 20_000},
+		} {
+			r := s.post("/api/v1/applications", applicant, tc.body)
+			wantStatus(t, r, fiber.StatusUnprocessableEntity)
+			p := r.problem(t)
+			if len(p.Errors) != cmderr.MaxFieldErrors || p.OmittedErrors != tc.n-cmderr.MaxFieldErrors {
+				t.Fatalf("%s: %d errors listed, %d omitted; want %d and %d", tc.name, len(p.Errors), p.OmittedErrors, cmderr.MaxFieldErrors, tc.n-cmderr.MaxFieldErrors)
+			}
+			if len(r.body) > 64<<10 {
+				t.Fatalf("%s: an answer of %d bytes", tc.name, len(r.body))
+			}
+			if !strings.Contains(p.Detail.RU, "ещё") || !strings.Contains(p.Detail.EN, "more") {
+				t.Fatalf("%s: the detail does not say errors were left out: %+v", tc.name, p.Detail)
+			}
+		}
+	})
 }
 
 // An event store that does not answer is a 503 that says to retry, in

@@ -28,6 +28,9 @@ type Problem struct {
 	Code string `json:"code"`
 	// Errors lists every field error of a 422.
 	Errors []cmderr.FieldError `json:"errors,omitempty"`
+	// OmittedErrors counts the field errors found beyond those listed
+	// (at most cmderr.MaxFieldErrors are).
+	OmittedErrors int `json:"omittedErrors,omitempty"`
 	// CurrentRevision is the application's revision on a 409 about state.
 	CurrentRevision *uint64 `json:"currentRevision,omitempty"`
 	// ExistingApplicationID is the open application of the same person.
@@ -119,7 +122,7 @@ func problemOf(err error) Problem {
 		}
 		return Problem{
 			Type: "urn:oms:problem:" + e.Code, Title: t, Status: status, Detail: e.Message, Code: e.Code,
-			Errors: e.Fields, CurrentRevision: e.CurrentRevision, ExistingApplicationID: e.ExistingApplicationID,
+			Errors: e.Fields, OmittedErrors: e.OmittedFields, CurrentRevision: e.CurrentRevision, ExistingApplicationID: e.ExistingApplicationID,
 		}
 	}
 	var fe *fiber.Error
