@@ -106,8 +106,17 @@ func TestComposeMatchesConfig(t *testing.T) {
 	if err != nil || host != "eventstore" {
 		t.Errorf("OMS_ESDB_URL points at %q, not the eventstore service", cfg.Address)
 	}
-	if !publishes(c.Services["eventstore"].Ports, esdbPort) {
-		t.Errorf("eventstore does not expose port %s", esdbPort)
+	// The stores run without passwords (EventStoreDB insecure, MongoDB
+	// without users); published on every interface, anyone on the
+	// network could read the personal data and append a forged approval.
+	// omsd reaches them over the compose network, which needs no
+	// publishing; a port published for an operator's tools binds loopback.
+	for _, name := range []string{"eventstore", "mongo"} {
+		for _, p := range c.Services[name].Ports {
+			if !strings.HasPrefix(p, "127.0.0.1:") {
+				t.Errorf("%s publishes %q beyond this machine's loopback", name, p)
+			}
+		}
 	}
 	if port := c.Services["eventstore"].Environment["EVENTSTORE_NODE_PORT"]; port != esdbPort {
 		t.Errorf("event store node port %s vs connection port %s", port, esdbPort)

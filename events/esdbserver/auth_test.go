@@ -68,7 +68,14 @@ func selfSigned(t *testing.T) (certFile, keyFile string) {
 
 func TestTLSAndCredentials(t *testing.T) {
 	cert, key := selfSigned(t)
-	srv, err := esdbserver.Start(esdbserver.Options{Addr: "127.0.0.1:0", Dir: t.TempDir(), TLSCertFile: cert, TLSKeyFile: key})
+	// No default users: a TLS server without any is refused, rather than
+	// opened to EventStoreDB's well-known admin/changeit.
+	if srv, err := esdbserver.Start(esdbserver.Options{Addr: "127.0.0.1:0", Dir: t.TempDir(), TLSCertFile: cert, TLSKeyFile: key}); err == nil {
+		srv.Close()
+		t.Fatal("a TLS server without users started")
+	}
+	users := map[string]string{"admin": "pw-admin", "ops": "pw-ops"}
+	srv, err := esdbserver.Start(esdbserver.Options{Addr: "127.0.0.1:0", Dir: t.TempDir(), TLSCertFile: cert, TLSKeyFile: key, Users: users})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,9 +84,9 @@ func TestTLSAndCredentials(t *testing.T) {
 		return fmt.Sprintf("esdb://%s%s?tls=true&tlsCAFile=%s", userinfo, srv.Addr(), cert)
 	}
 	for _, user := range []string{"admin", "ops"} {
-		c := esdbtest.ClientFor(t, url(user+":changeit@"))
+		c := esdbtest.ClientFor(t, url(user+":"+users[user]+"@"))
 		if _, err := c.AppendToStream(ctx(t), "tls-"+user, esdb.AppendToStreamOptions{}, ev("T", `{}`)); err != nil {
-			t.Fatalf("%s/changeit over TLS: %v", user, err)
+			t.Fatalf("%s over TLS: %v", user, err)
 		}
 		if _, err := readStream(t, c, "tls-"+user, esdb.ReadStreamOptions{}, 1); err != nil {
 			t.Fatalf("%s read: %v", user, err)
@@ -87,6 +94,9 @@ func TestTLSAndCredentials(t *testing.T) {
 	}
 	bad := esdbtest.ClientFor(t, url("admin:wrong@"))
 	_, err = bad.AppendToStream(ctx(t), "tls-bad", esdb.AppendToStreamOptions{}, ev("T", `{}`))
+	wantCode(t, err, esdb.ErrorCodeUnauthenticated)
+	well := esdbtest.ClientFor(t, url("admin:changeit@"))
+	_, err = well.AppendToStream(ctx(t), "tls-changeit", esdb.AppendToStreamOptions{}, ev("T", `{}`))
 	wantCode(t, err, esdb.ErrorCodeUnauthenticated)
 	_, err = readStream(t, bad, "tls-admin", esdb.ReadStreamOptions{}, 1)
 	wantCode(t, err, esdb.ErrorCodeUnauthenticated)
@@ -100,7 +110,7 @@ func TestTLSAndCredentials(t *testing.T) {
 		t.Fatalf("server version without credentials: %v", err)
 	}
 	// Per-call credentials override the connection's.
-	if _, err := bad.AppendToStream(ctx(t), "tls-override", esdb.AppendToStreamOptions{Authenticated: &esdb.Credentials{Login: "admin", Password: "changeit"}}, ev("T", `{}`)); err != nil {
+	if _, err := bad.AppendToStream(ctx(t), "tls-override", esdb.AppendToStreamOptions{Authenticated: &esdb.Credentials{Login: "admin", Password: users["admin"]}}, ev("T", `{}`)); err != nil {
 		t.Fatalf("per-call credentials: %v", err)
 	}
 }
@@ -108,7 +118,11 @@ func TestTLSAndCredentials(t *testing.T) {
 // The v4 client never sends credentials without TLS, so the insecure check is
 // made with a raw gRPC call.
 func TestInsecureRefusesWrongCredentials(t *testing.T) {
-	srv := esdbtest.Start(t)
+	srv, err := esdbserver.Start(esdbserver.Options{Addr: "127.0.0.1:0", Dir: t.TempDir(), Users: map[string]string{"admin": "pw-admin"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
 	conn, err := grpc.NewClient(srv.Addr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatal(err)
@@ -137,8 +151,11 @@ func TestInsecureRefusesWrongCredentials(t *testing.T) {
 	if err := call(""); err != nil {
 		t.Fatalf("anonymous insecure read: %v", err)
 	}
-	if err := call("admin:changeit"); err != nil {
+	if err := call("admin:pw-admin"); err != nil {
 		t.Fatalf("admin insecure read: %v", err)
+	}
+	if err := call("admin:changeit"); status.Code(err) != codes.Unauthenticated {
+		t.Fatalf("the well-known default password: want Unauthenticated, got %v", err)
 	}
 	if err := call("admin:nope"); status.Code(err) != codes.Unauthenticated {
 		t.Fatalf("wrong password: want Unauthenticated, got %v", err)

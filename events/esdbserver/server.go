@@ -44,10 +44,16 @@ type Options struct {
 	Addr string
 	// Dir holds the event log.
 	Dir string
-	// TLSCertFile and TLSKeyFile, both set, switch the listener to TLS.
+	// TLSCertFile and TLSKeyFile, both set, switch the listener to TLS,
+	// and every call must then carry the credentials of one of Users.
+	// Without TLS the server runs as EventStoreDB's insecure mode: anyone
+	// who reaches the port may call it, since the v4 client sends no
+	// credentials over plain text (see LocalTLS).
 	TLSCertFile, TLSKeyFile string
-	// Users maps user name to password for Basic authentication. Nil means
-	// EventStoreDB's defaults, admin and ops with password "changeit".
+	// Users maps user name to password for Basic authentication; a TLS
+	// server needs at least one. There are no default users: EventStoreDB's
+	// well-known "changeit" would open a server to anyone who reads its
+	// documentation.
 	Users map[string]string
 	// NoSync skips fdatasync; benchmarks of the protocol only.
 	NoSync bool
@@ -112,11 +118,16 @@ func Start(opts Options) (*Server, error) {
 	if opts.UnaryTimeout <= 0 {
 		opts.UnaryTimeout = DefaultUnaryTimeout
 	}
-	if opts.Users == nil {
-		opts.Users = map[string]string{"admin": "changeit", "ops": "changeit"}
-	}
 	var creds credentials.TransportCredentials
 	if opts.TLSCertFile != "" || opts.TLSKeyFile != "" {
+		if len(opts.Users) == 0 {
+			return nil, fmt.Errorf("esdbserver: a TLS server needs at least one user")
+		}
+		for u, p := range opts.Users {
+			if u == "" || p == "" {
+				return nil, fmt.Errorf("esdbserver: user %q has an empty name or password", u)
+			}
+		}
 		cert, err := tls.LoadX509KeyPair(opts.TLSCertFile, opts.TLSKeyFile)
 		if err != nil {
 			return nil, fmt.Errorf("esdbserver: load TLS key pair: %w", err)

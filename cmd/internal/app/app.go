@@ -46,6 +46,7 @@ type App struct {
 	cfg        config.Config
 	log        *slog.Logger
 	esdb       *esdbserver.Server // nil with an external store
+	esdbURL    string             // the embedded store's connection string
 	metrics    *metrics.Metrics
 	events     *eventstore.Store
 	store      readstore.Store
@@ -83,17 +84,10 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (a *App, er
 	}
 	url := cfg.ESDBURL
 	if url == "" {
-		a.esdb, err = esdbserver.Start(esdbserver.Options{
-			Addr: cfg.ESDBListen, Dir: cfg.DataDir + "/eventstore",
-			TLSCertFile: cfg.ESDBTLSCert, TLSKeyFile: cfg.ESDBTLSKey, Logger: log,
-		})
-		if err != nil {
-			return nil, fmt.Errorf("app: embedded event store: %w", err)
+		if a.esdb, url, err = startEmbeddedStore(cfg, log); err != nil {
+			return nil, err
 		}
-		url = fmt.Sprintf("esdb://%s?tls=false", a.esdb.Addr())
-		if a.esdb.TLS() {
-			url = fmt.Sprintf("esdb://admin:changeit@%s?tls=true&tlsCAFile=%s", a.esdb.Addr(), cfg.ESDBTLSCert)
-		}
+		a.esdbURL = url
 	}
 	a.metrics = metrics.New()
 	// The read store first: it holds the key vault that every event
@@ -321,13 +315,10 @@ func openReadStore(ctx context.Context, cfg config.Config, log *slog.Logger) (re
 // HTTPAddr is where the API listens.
 func (a *App) HTTPAddr() string { return a.httpLis.Addr().String() }
 
-// ESDBAddr is the embedded event store's gRPC address ("" when external).
-func (a *App) ESDBAddr() string {
-	if a.esdb == nil {
-		return ""
-	}
-	return a.esdb.Addr()
-}
+// EmbeddedStoreURL is the connection string of the embedded event store,
+// with its password, as another node gives it in OMS_ESDB_URL ("" when
+// the event store is external).
+func (a *App) EmbeddedStoreURL() string { return a.esdbURL }
 
 // Events is the event store adapter.
 func (a *App) Events() *eventstore.Store { return a.events }

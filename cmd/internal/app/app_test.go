@@ -287,7 +287,7 @@ func TestOneNodePerDataDir(t *testing.T) {
 	a, cfg := startApp(t)
 	second := cfg
 	second.HTTPAddr = "127.0.0.1:0"
-	second.ESDBURL = "esdb://" + a.ESDBAddr() + "?tls=false"
+	second.ESDBURL = a.EmbeddedStoreURL()
 	b, err := app.Start(context.Background(), second, slog.New(slog.DiscardHandler))
 	if err == nil {
 		_ = b.Close()

@@ -220,12 +220,12 @@ func appends(ctx context.Context, o *Options) (float64, perf.AppendResult, error
 	if err != nil {
 		return 0, perf.AppendResult{}, err
 	}
-	srv, err := esdbserver.Start(esdbserver.Options{Addr: "127.0.0.1:0", Dir: filepath.Join(dir, "eventstore"), Logger: o.Log})
+	srv, url, err := startStore(dir, o.Log)
 	if err != nil {
 		return 0, perf.AppendResult{}, err
 	}
 	defer srv.Close()
-	c, err := perf.Client(fmt.Sprintf("esdb://%s?tls=false", srv.Addr()))
+	c, err := perf.Client(url)
 	if err != nil {
 		return 0, perf.AppendResult{}, err
 	}
@@ -237,6 +237,21 @@ func appends(ctx context.Context, o *Options) (float64, perf.AppendResult, error
 	o.stage(fmt.Sprintf("appends, %d writers", o.AppendWriters), 0)
 	res, err := perf.Appends(ctx, c, o.AppendWriters, o.AppendEvents, srv.DB().Syncs)
 	return fsyncs, res, err
+}
+
+// startStore runs an embedded event store in dir as omsd runs it, behind
+// TLS and a password, and returns it with its client's connection string.
+func startStore(dir string, log *slog.Logger) (*esdbserver.Server, string, error) {
+	local, err := esdbserver.EnsureLocalTLS(filepath.Join(dir, "eventstore-tls"), nil)
+	if err != nil {
+		return nil, "", err
+	}
+	srv, err := esdbserver.Start(esdbserver.Options{Addr: "127.0.0.1:0", Dir: filepath.Join(dir, "eventstore"), Logger: log,
+		TLSCertFile: local.CertFile, TLSKeyFile: local.KeyFile, Users: local.Users()})
+	if err != nil {
+		return nil, "", err
+	}
+	return srv, local.ClientURL(srv.Addr()), nil
 }
 
 // startApp runs a whole omsd on embedded stores in dir. The rate limits
@@ -279,7 +294,7 @@ func readYourWrites(ctx context.Context, o *Options) (loadgen.Stats, error) {
 // same store.
 func rebuild(ctx context.Context, o *Options) (perf.RebuildResult, perf.Latency, error) {
 	dir := filepath.Join(o.Dir, "rebuild")
-	srv, err := esdbserver.Start(esdbserver.Options{Addr: "127.0.0.1:0", Dir: filepath.Join(dir, "eventstore"), Logger: o.Log})
+	srv, url, err := startStore(dir, o.Log)
 	if err != nil {
 		return perf.RebuildResult{}, perf.Latency{}, err
 	}
@@ -291,7 +306,7 @@ func rebuild(ctx context.Context, o *Options) (perf.RebuildResult, perf.Latency,
 		return perf.RebuildResult{}, perf.Latency{}, err
 	}
 	defer store.Close()
-	filler, events, err := perf.SealedStores(fmt.Sprintf("esdb://%s?tls=false", srv.Addr()), store, eventstore.Options{Logger: o.Log})
+	filler, events, err := perf.SealedStores(url, store, eventstore.Options{Logger: o.Log})
 	if err != nil {
 		return perf.RebuildResult{}, perf.Latency{}, err
 	}
