@@ -80,6 +80,7 @@ func init() {
 	register[IdempotencyClaimed](1, nil)
 	register[IdempotencyCompleted](1, nil)
 	register[IdempotencyReleased](1, nil)
+	register[SessionEnded](1, nil)
 }
 
 // Version returns the current schema version of an event type.

@@ -46,6 +46,7 @@ func samples() []schema.Event {
 		schema.IdempotencyClaimed{Fingerprint: "f", Command: "Approve", ApplicationID: "a", CommandID: "c", ClaimedAt: at},
 		schema.IdempotencyCompleted{Fingerprint: "f", Result: schema.CommandResult{ApplicationID: "a", Revision: 3, Position: 99}, CompletedAt: at},
 		schema.IdempotencyReleased{Reason: "validation", ReleasedAt: at},
+		schema.SessionEnded{SessionID: "s", ExpiresAt: at.Add(time.Hour), EndedAt: at},
 		schema.PersonalDataAccessed{ApplicationIDs: []string{"a"}, ApplicantID: "u", DocumentID: "d", What: schema.AccessDocument + schema.DocumentPassport, Route: "GET /api/v1/documents/:id", AccessedAt: at},
 	}
 }

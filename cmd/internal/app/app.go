@@ -160,6 +160,7 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (a *App, er
 		}
 	}
 	verifier.Announce(log)
+	verifier.UseRevocations(signOuts{es: a.events}, log)
 
 	a.http = fiber.New(fiber.Config{
 		AppName:               "omsd",

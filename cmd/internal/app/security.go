@@ -196,7 +196,7 @@ func useAuthz(a *App, v *authn.Verifier, over fiber.Handler) error {
 // the error page. One who named an applicant wrongly is sent to the picker
 // with what they named, which says what is wrong with it.
 func pageRefusals(a *App, v *authn.Verifier) (func(*fiber.Ctx, authz.Refusal) error, error) {
-	render, err := web.Refusals(web.Deps{Auth: sessions{v}, Store: a.store, Logger: a.log})
+	render, err := web.Refusals(web.Deps{Auth: sessions{v: v, log: a.log}, Store: a.store, Logger: a.log})
 	if err != nil {
 		return nil, err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"time"
 
@@ -50,7 +51,7 @@ func registerWeb(a *App, v *authn.Verifier) error {
 	api := &inProcessAPI{}
 	err := web.Register(a.http, web.Deps{
 		API:       api,
-		Auth:      sessions{v},
+		Auth:      sessions{v: v, log: a.log},
 		SignIn:    signIn,
 		IssuerURL: a.cfg.OIDCIssuer,
 		Store:     a.store,
@@ -107,7 +108,10 @@ func startMailer(a *App) error {
 }
 
 // sessions adapts authn's browser sessions to the pages.
-type sessions struct{ v *authn.Verifier }
+type sessions struct {
+	v   *authn.Verifier
+	log *slog.Logger
+}
 
 func (s sessions) Session(c *fiber.Ctx) (web.Session, bool) {
 	se, ok := s.v.Session(c)
@@ -121,7 +125,16 @@ func (s sessions) CheckForm(c *fiber.Ctx) bool   { return s.v.CheckForm(c) }
 func (s sessions) SetSession(c *fiber.Ctx, token, csrf string) {
 	authn.SetSession(c, token, csrf, authn.SessionTTL)
 }
-func (s sessions) ClearSession(c *fiber.Ctx) { authn.ClearSession(c) }
+
+// ClearSession signs the browser out: the session token is withdrawn on
+// every node, not only dropped from this browser, where a copy of it
+// (a shared computer, a proxy's log) kept working until its expiry.
+func (s sessions) ClearSession(c *fiber.Ctx) {
+	if err := s.v.EndSession(c.UserContext(), c.Cookies(authn.SessionCookie)); err != nil {
+		s.log.Error("a sign-out holds on this node only", "err", err)
+	}
+	authn.ClearSession(c)
+}
 
 // devSignIn adapts authn's dev sign-in, turning its refusals into the
 // page's messages.

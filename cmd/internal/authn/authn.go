@@ -15,6 +15,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -144,6 +145,10 @@ type Verifier struct {
 	key  ed25519.PrivateKey
 	oidc *oidcVerifier // nil in dev mode
 	seen verifiedCache
+	// Sign-outs (see revoke.go).
+	revs  Revocations
+	log   *slog.Logger
+	ended endedSet
 }
 
 // verifiedCache remembers tokens omsd signed itself (dev tokens, browser
@@ -158,7 +163,9 @@ type verifiedCache struct {
 
 type verified struct {
 	actor events.Actor
-	until time.Time
+	// csrf and id are a session's (see Claims.CSRF); empty for a dev token.
+	csrf, id string
+	until    time.Time
 }
 
 // VerifiedTTL bounds how long a verified bearer token is trusted without
@@ -168,23 +175,29 @@ const VerifiedTTL = 30 * time.Second
 // maxVerified bounds the cache; past it the cache starts over.
 const maxVerified = 50_000
 
-func (c *verifiedCache) get(token string, now time.Time) (events.Actor, bool) {
+func (c *verifiedCache) get(token string, now time.Time) (verified, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	v, ok := c.m[token]
 	if !ok || !now.Before(v.until) {
-		return events.Actor{}, false
+		return verified{}, false
 	}
-	return v.actor, true
+	return v, true
 }
 
-func (c *verifiedCache) put(token string, a events.Actor, until time.Time) {
+func (c *verifiedCache) put(token string, v verified) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.m == nil || len(c.m) >= maxVerified {
 		c.m = make(map[string]verified, 1024)
 	}
-	c.m[token] = verified{actor: a, until: until}
+	c.m[token] = v
+}
+
+func (c *verifiedCache) drop(token string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.m, token)
 }
 
 // NewDevVerifier verifies tokens signed by IssueDev with key.
@@ -197,31 +210,48 @@ func NewDevVerifier(key ed25519.PrivateKey) *Verifier {
 // omsd's own session tokens (the pages forward the session as a bearer
 // token when they call the API in-process), never dev tokens.
 func (v *Verifier) Verify(token string) (events.Actor, error) {
-	now := time.Now()
-	if a, ok := v.seen.get(token, now); ok {
-		return a, nil
-	}
-	c, err := v.claims(token)
+	e, err := v.own(token)
 	if err == nil {
-		a := events.Actor{ID: c.Subject, Role: c.Role}
-		// omsd's own key never rotates under a running node, so a token
-		// it signed stays good until it expires. An issuer's tokens are
-		// not cached: a key it withdraws must stop working at the next
-		// fetch of its key set.
-		until := now.Add(VerifiedTTL)
-		if c.ExpiresAt != nil && c.ExpiresAt.Time.Before(until) {
-			until = c.ExpiresAt.Time
-		}
-		// A copy: Fiber hands out header strings whose bytes it reuses
-		// for the next request, and a map key must never change under
-		// the map (another caller's token would find this actor).
-		v.seen.put(strings.Clone(token), a, until)
-		return a, nil
+		return e.actor, nil
 	}
-	if v.oidc == nil || errors.Is(err, ErrDevToken) {
+	if v.oidc == nil || errors.Is(err, ErrDevToken) || errors.Is(err, ErrSessionEnded) {
 		return events.Actor{}, err
 	}
 	return v.oidc.verify(token)
+}
+
+// own checks a token omsd signed itself (a dev token or a session), from
+// the cache when it can, and a session against the sign-outs.
+func (v *Verifier) own(token string) (verified, error) {
+	now := time.Now()
+	if e, ok := v.seen.get(token, now); ok {
+		if e.csrf != "" && v.ended.has(e.id, now) {
+			return verified{}, ErrSessionEnded
+		}
+		return e, nil
+	}
+	c, err := v.claims(token)
+	if err != nil {
+		return verified{}, err
+	}
+	if c.CSRF != "" {
+		if err := v.sessionLive(c.ID); err != nil {
+			return verified{}, err
+		}
+	}
+	// omsd's own key never rotates under a running node, so a token it
+	// signed stays good until it expires (or, a session, is signed out).
+	// An issuer's tokens are not cached: a key it withdraws must stop
+	// working at the next fetch of its key set.
+	e := verified{actor: events.Actor{ID: c.Subject, Role: c.Role}, csrf: c.CSRF, id: c.ID, until: now.Add(VerifiedTTL)}
+	if c.ExpiresAt != nil && c.ExpiresAt.Time.Before(e.until) {
+		e.until = c.ExpiresAt.Time
+	}
+	// A copy: Fiber hands out header and cookie strings whose bytes it
+	// reuses for the next request, and a map key must never change under
+	// the map (another caller's token would find this actor).
+	v.seen.put(strings.Clone(token), e)
+	return e, nil
 }
 
 // claims checks a token omsd signed itself.
@@ -276,14 +306,17 @@ func (v *Verifier) Middleware() fiber.Handler {
 				return refuseToken(c, err)
 			}
 		} else if cookie := c.Cookies(SessionCookie); cookie != "" {
-			claims, err := v.claims(cookie)
+			e, err := v.own(cookie)
+			if errors.Is(err, ErrSessionEnded) {
+				return sessionEnded(c)
+			}
 			if err != nil {
 				return unauthorized(c, "session_expired", "Сессия истекла. Войдите снова.", "The session has expired. Sign in again.")
 			}
-			if !SafeMethod(c.Method()) && !csrfMatches(claims.CSRF, c.Get(CSRFHeader)) {
+			if !SafeMethod(c.Method()) && !csrfMatches(e.csrf, c.Get(CSRFHeader)) {
 				return csrfRefused(c)
 			}
-			actor = events.Actor{ID: claims.Subject, Role: claims.Role}
+			actor = e.actor
 		} else {
 			return unauthorized(c, "sign_in_required", "Требуется вход в систему.", "Sign-in required.")
 		}
@@ -339,6 +372,8 @@ func refuseToken(c *fiber.Ctx, err error) error {
 	case errors.Is(err, ErrDevToken):
 		return unauthorized(c, "dev_token_refused", "Тестовые токены (omsctl token) здесь не принимаются: войдите через поставщика учётных записей.",
 			"Dev tokens (omsctl token) are not accepted here: sign in with the identity provider.")
+	case errors.Is(err, ErrSessionEnded):
+		return sessionEnded(c)
 	case errors.Is(err, jwt.ErrTokenExpired):
 		return unauthorized(c, "token_expired", "Срок действия токена истёк. Получите новый.", "The token has expired. Get a new one.")
 	}
@@ -351,6 +386,10 @@ func refuseToken(c *fiber.Ctx, err error) error {
 func forbidden(c *fiber.Ctx, code, ru, en string) error {
 	c.Set(fiber.HeaderCacheControl, "no-store")
 	return commandapi.ErrorHandler(c, cmderr.New(cmderr.Forbidden, code, cmderr.T(ru, en)))
+}
+
+func sessionEnded(c *fiber.Ctx) error {
+	return unauthorized(c, "session_ended", "Вы вышли из этой сессии. Войдите снова.", "This session was signed out. Sign in again.")
 }
 
 func unauthorized(c *fiber.Ctx, code, ru, en string) error {

@@ -105,11 +105,11 @@ func (v *Verifier) Session(c *fiber.Ctx) (Session, bool) {
 	if raw == "" {
 		return Session{}, false
 	}
-	cl, err := v.claims(raw)
+	e, err := v.own(raw)
 	if err != nil {
 		return Session{}, false
 	}
-	return Session{Actor: events.Actor{ID: cl.Subject, Role: cl.Role}, Token: raw, CSRF: cl.CSRF}, true
+	return Session{Actor: e.actor, Token: raw, CSRF: e.csrf}, true
 }
 
 // FormToken is the CSRF token for a page's plain HTML forms: the session's
