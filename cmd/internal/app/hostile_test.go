@@ -172,3 +172,37 @@ func TestRateLimits(t *testing.T) {
 		}
 	}
 }
+
+// Uploads have a limit of their own per subject and hour: each scan takes
+// up to 10 MB of disk for good, and within the request limits 16 parallel
+// uploads of one account took 160 MB in a second-and-a-half (security QA).
+// Other requests of that subject, and other subjects' uploads, go on.
+func TestUploadLimit(t *testing.T) {
+	a, cfg := startWithLog(t, &otpLog{}, func(c *config.Config) { c.RateLimitUploads = 3 })
+	c := newClient(t, a, cfg)
+	alice, bob := c.token("applicant", "alice"), c.token("applicant", "bob")
+	scan := func(tok string) resp {
+		return c.do(req{method: "POST", path: "/api/v1/documents", token: tok,
+			multipart: &filePart{kind: "passport", content: []byte("%PDF-1.7\n% x\n%%EOF\n")}})
+	}
+	for i := range 3 {
+		if res := scan(alice); res.status != 201 {
+			t.Fatalf("alice's upload %d: %d %s", i+1, res.status, res.body)
+		}
+	}
+	res := scan(alice)
+	if secs, err := strconv.Atoi(res.header.Get("Retry-After")); res.status != 429 || err != nil || secs < 60 || !strings.Contains(res.body, "rate_limited") {
+		t.Fatalf("alice's 4th upload: %d Retry-After %q %s", res.status, res.header.Get("Retry-After"), res.body)
+	}
+	// A path spelt otherwise is the same route, and the same limit.
+	if res := c.do(req{method: "POST", path: "/API/v1/documents/", token: alice,
+		multipart: &filePart{kind: "passport", content: []byte("%PDF-1.7\n%%EOF\n")}}); res.status == 201 {
+		t.Fatalf("an upload to another spelling of the route was taken past the limit")
+	}
+	if res := c.do(req{method: "GET", path: "/api/v1/cabinet", token: alice}); res.status != 200 {
+		t.Fatalf("alice's read after the upload limit: %d %s", res.status, res.body)
+	}
+	if res := scan(bob); res.status != 201 {
+		t.Fatalf("bob's upload: %d %s", res.status, res.body)
+	}
+}

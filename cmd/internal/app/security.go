@@ -162,6 +162,23 @@ func useAuthz(a *App, v *authn.Verifier, over fiber.Handler) error {
 			LimitReached: over,
 		}))
 	}
+	if a.cfg.RateLimitUploads > 0 {
+		a.http.Use(limiter.New(limiter.Config{
+			Max: a.cfg.RateLimitUploads, Expiration: time.Hour,
+			Next: func(c *fiber.Ctx) bool {
+				if c.Method() != fiber.MethodPost || !strings.EqualFold(strings.TrimSuffix(c.Path(), "/"), "/api/v1/documents") {
+					return true
+				}
+				_, subject := who(c)
+				return subject == ""
+			},
+			KeyGenerator: func(c *fiber.Ctx) string {
+				role, subject := who(c)
+				return "uploads:" + role + ":" + subject
+			},
+			LimitReached: over,
+		}))
+	}
 	page, err := pageRefusals(a, v)
 	if err != nil {
 		return err

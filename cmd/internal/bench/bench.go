@@ -262,7 +262,7 @@ func startApp(ctx context.Context, o *Options, dir string) (*app.App, func(role,
 	cfg.DataDir = dir
 	cfg.HTTPAddr = "127.0.0.1:0"
 	cfg.ESDBListen = "127.0.0.1:0"
-	cfg.RateLimitIP, cfg.RateLimitSubject = 1<<30, 1<<30
+	cfg.RateLimitIP, cfg.RateLimitSubject, cfg.RateLimitUploads = 1<<30, 1<<30, 1<<30
 	a, err := app.Start(ctx, cfg, o.Log)
 	if err != nil {
 		return nil, nil, err

@@ -73,6 +73,10 @@ type Config struct {
 	RateLimitSubject int
 	RateLimitWindow  time.Duration
 	RateLimitSignIn  int
+	// RateLimitUploads bounds the scans one signed-in subject may upload
+	// per hour: each takes up to 10 MB of disk for good, and the request
+	// limits above would let one account fill a disk in minutes.
+	RateLimitUploads int
 	// DebugAddr turns on the pprof listener; a bare port binds loopback
 	// only, since profiles expose memory contents.
 	DebugAddr string
@@ -138,6 +142,7 @@ func (c *Config) settings() []setting {
 		{env: "OMS_RATE_LIMIT_IP", flag: "rate-limit-ip", usage: "requests per window from one client IP; 0 turns the limit off", i: &c.RateLimitIP},
 		{env: "OMS_RATE_LIMIT_SUBJECT", flag: "rate-limit-subject", usage: "requests per window by one signed-in subject; 0 turns the limit off", i: &c.RateLimitSubject},
 		{env: "OMS_RATE_LIMIT_WINDOW", flag: "rate-limit-window", usage: "window of the per-IP and per-subject rate limits", dur: &c.RateLimitWindow},
+		{env: "OMS_RATE_LIMIT_UPLOADS", flag: "rate-limit-uploads", usage: "scan uploads per hour by one signed-in subject; 0 turns the limit off", i: &c.RateLimitUploads},
 		{env: "OMS_RATE_LIMIT_SIGNIN", flag: "rate-limit-signin", usage: "sign-in form posts per minute from one client IP; 0 turns the limit off", i: &c.RateLimitSignIn},
 		{env: "OMS_OIDC_ISSUER", flag: "oidc-issuer", usage: "OpenID Connect issuer URL whose tokens omsd accepts; empty runs dev-mode authentication (never in production)", str: &c.OIDCIssuer},
 		{env: "OMS_OIDC_AUDIENCE", flag: "oidc-audience", usage: "audience (aud) that OIDC tokens must carry", str: &c.OIDCAudience},
@@ -178,6 +183,9 @@ func Defaults() Config {
 		RateLimitSubject: 15000,
 		RateLimitWindow:  10 * time.Second,
 		RateLimitSignIn:  20,
+		// An application needs three scans, an answer or a renewal a few
+		// more; an МФЦ operator serves a dozen people an hour.
+		RateLimitUploads: 100,
 		OIDCAudience:     "oms",
 		OIDCRolesClaim:   "roles",
 	}
@@ -343,8 +351,8 @@ func (c *Config) Validate() error {
 	if c.PolicyTermMonths <= 0 {
 		return fmt.Errorf("config: OMS_POLICY_TERM_MONTHS must be positive")
 	}
-	if c.RateLimitIP < 0 || c.RateLimitSubject < 0 || c.RateLimitSignIn < 0 {
-		return fmt.Errorf("config: OMS_RATE_LIMIT_IP, OMS_RATE_LIMIT_SUBJECT and OMS_RATE_LIMIT_SIGNIN must be 0 (off) or positive")
+	if c.RateLimitIP < 0 || c.RateLimitSubject < 0 || c.RateLimitSignIn < 0 || c.RateLimitUploads < 0 {
+		return fmt.Errorf("config: OMS_RATE_LIMIT_IP, OMS_RATE_LIMIT_SUBJECT, OMS_RATE_LIMIT_SIGNIN and OMS_RATE_LIMIT_UPLOADS must be 0 (off) or positive")
 	}
 	if (c.RateLimitIP > 0 || c.RateLimitSubject > 0) && c.RateLimitWindow < time.Second {
 		return fmt.Errorf("config: OMS_RATE_LIMIT_WINDOW must be at least 1s")
