@@ -16,6 +16,7 @@ import (
 	"mime"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/gofiber/fiber/v2"
@@ -44,10 +45,27 @@ type Deps struct {
 	Logger *slog.Logger
 	// JSONBodyLimit bounds JSON command bodies; 0 means DefaultJSONBodyLimit.
 	JSONBodyLimit int
+	// MaxUploads bounds the scans processed at once (see uploadSlots); 0
+	// means DefaultMaxUploads. UploadWait bounds how long an upload waits
+	// for its turn before it is refused with 503; 0 means
+	// DefaultUploadWait.
+	MaxUploads int
+	UploadWait time.Duration
 }
+
+// Defaults of Deps.MaxUploads and Deps.UploadWait.
+const (
+	DefaultMaxUploads = 4
+	DefaultUploadWait = 20 * time.Second
+)
 
 type handlers struct {
 	Deps
+	// uploadSlots holds one token per upload being processed. Checking
+	// and sealing a scan keeps four to five copies of it in memory (the
+	// form's file, the bytes read, the sealed copy, the blob store's
+	// buffer): 16 parallel uploads of 10 MB held 1.1 GB (security QA).
+	uploadSlots chan struct{}
 }
 
 // Register mounts the command routes on router:
@@ -71,7 +89,13 @@ func Register(router fiber.Router, deps Deps) error {
 	if deps.JSONBodyLimit <= 0 {
 		deps.JSONBodyLimit = DefaultJSONBodyLimit
 	}
-	h := &handlers{deps}
+	if deps.MaxUploads <= 0 {
+		deps.MaxUploads = DefaultMaxUploads
+	}
+	if deps.UploadWait <= 0 {
+		deps.UploadWait = DefaultUploadWait
+	}
+	h := &handlers{Deps: deps, uploadSlots: make(chan struct{}, deps.MaxUploads)}
 	router.Post("/api/v1/applications", h.submit)
 	for _, action := range Actions {
 		router.Post("/api/v1/applications/:id/"+action, h.action(action))
@@ -313,6 +337,19 @@ func (h *handlers) upload(c *fiber.Ctx) error {
 		var f cmderr.Fields
 		f.Add("/file", "required", cmderr.T("Приложите файл в поле file.", "Attach the file in the field file."))
 		return h.fail(c, f.Err())
+	}
+	wait := time.NewTimer(h.UploadWait)
+	defer wait.Stop()
+	select {
+	case h.uploadSlots <- struct{}{}:
+		defer func() { <-h.uploadSlots }()
+	case <-wait.C:
+		c.Set(fiber.HeaderRetryAfter, "10")
+		return h.fail(c, cmderr.New(cmderr.Unavailable, "uploads_busy", cmderr.T(
+			"Сейчас загружается слишком много файлов. Повторите загрузку через несколько секунд.",
+			"Too many files are being uploaded right now. Upload again in a few seconds.")))
+	case <-c.UserContext().Done():
+		return h.fail(c, c.UserContext().Err())
 	}
 	if fh.Size > document.MaxSize {
 		return h.fail(c, document.TooLargeError())

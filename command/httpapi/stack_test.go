@@ -66,6 +66,7 @@ type stack struct {
 	keys  *piicrypt.Keyring
 	svc   *service.Service
 	docs  *document.Service
+	blobs document.BlobStore
 	app   *fiber.App
 }
 
@@ -84,6 +85,7 @@ func newStack(t *testing.T, cfg application.Config, tune ...func(*service.Option
 		t.Fatal(err)
 	}
 	s.store = s.openStore()
+	s.blobs = blobs
 	s.docs, err = document.New(document.Options{Store: s.store, Blobs: blobs, Keys: s.keys, Now: s.clock.Now})
 	if err != nil {
 		t.Fatal(err)
