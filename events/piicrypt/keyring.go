@@ -256,6 +256,10 @@ func (k *Keyring) Check(ctx context.Context) error {
 }
 
 func (k *Keyring) remember(id string, c cached) {
+	// A copy: a caller's id may be a view of a buffer that is reused
+	// (Fiber's header strings were), and a key that changes under the
+	// cache hands one person's data key to another.
+	id = strings.Clone(id)
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	k.cache.Add(id, c)

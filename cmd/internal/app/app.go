@@ -170,6 +170,13 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (a *App, er
 		WriteTimeout:          30 * time.Second,
 		IdleTimeout:           120 * time.Second,
 		ErrorHandler:          commandapi.ErrorHandler,
+		// Every string a handler gets from the request is its own copy.
+		// Without this they are views of fasthttp's buffers, which the next
+		// request overwrites: an operator's X-On-Behalf-Of kept in the key
+		// cache became another applicant's id, and scans sealed under the
+		// wrong key never opened again. A copy per header read is cheap
+		// beside one such string escaping a handler unnoticed.
+		Immutable: true,
 	})
 	a.http.Hooks().OnShutdown(func() error { verifier.Close(); return nil })
 	a.http.Use(a.metrics.Middleware())

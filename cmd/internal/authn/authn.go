@@ -347,7 +347,10 @@ func (v *Verifier) Middleware() fiber.Handler {
 		}
 		md := events.Metadata{Actor: actor, CorrelationID: corr, CausationID: cause}
 		if actor.Role == events.RoleOperator {
-			md.OnBehalfOf = c.Get("X-On-Behalf-Of")
+			// A copy: the metadata outlives the request (events, the key
+			// cache), and Fiber's string is fasthttp's header buffer, which
+			// the next request overwrites.
+			md.OnBehalfOf = strings.Clone(c.Get("X-On-Behalf-Of"))
 		}
 		c.SetUserContext(events.WithMetadata(c.UserContext(), md))
 		return c.Next()

@@ -320,8 +320,10 @@ func Middleware(o Options) fiber.Handler {
 				return refuse(c, ref)
 			}
 			// Handlers read the applicant from the metadata; make it the
-			// one checked here whichever way it was named.
-			if md, ok := events.MetadataFrom(c.UserContext()); ok && md.OnBehalfOf != named {
+			// one checked here whichever way it was named, and always this
+			// copy: an equal string may still be one over a buffer the
+			// next request reuses.
+			if md, ok := events.MetadataFrom(c.UserContext()); ok {
 				md.OnBehalfOf = named
 				c.SetUserContext(events.WithMetadata(c.UserContext(), md))
 			}
