@@ -141,6 +141,11 @@ func (c RequestInfo) decide(s State, env Env) ([]schema.Event, error) {
 	if err := reviewerGate(c, s, env, StatusInReview); err != nil {
 		return nil, err
 	}
+	if s.InfoRounds >= maxInfoRounds {
+		return nil, conflict("too_many_info_requests",
+			fmt.Sprintf("По заявлению уже было %d запросов сведений — больше нельзя: примите решение (одобрить или отклонить).", maxInfoRounds),
+			fmt.Sprintf("The application has had %d information requests, the most allowed: decide it (approve or reject).", maxInfoRounds))
+	}
 	var fields cmderr.Fields
 	ch := &checker{f: &fields, today: env.today()}
 	switch {

@@ -727,3 +727,34 @@ func TestStoredResidenceTermDoesNotBlockAnAnswer(t *testing.T) {
 	_, err := application.Decide(s, application.ProvideInfo{Answers: answer, Corrections: schema.Corrections{ResidenceDocument: &corrected}}, env(asOwner, now))
 	assertFields(t, err, "/corrections/residenceDocument/expiresAt:too_long")
 }
+
+// Information requests are bounded per application: each round stays in
+// the views for good, and endless rounds took one past MongoDB's 16 MB
+// document limit, stalling every projection (MongoDB QA). After ten the
+// reviewer decides; the refusal says so in both languages.
+func TestInformationRequestsAreBounded(t *testing.T) {
+	evs := history(application.StatusInReview)
+	for round := 1; round <= 10; round++ {
+		s := application.Fold(evs...)
+		asked, err := application.Decide(s, application.RequestInfo{Questions: []application.QuestionInput{{Text: "Уточните адрес"}}}, env(asReviewer, now))
+		if err != nil {
+			t.Fatalf("request %d: %v", round, err)
+		}
+		evs = append(evs, asked...)
+		answered, err := application.Decide(application.Fold(evs...), application.ProvideInfo{
+			Answers: []schema.Answer{{QuestionID: asked[0].(schema.InfoRequested).Questions[0].ID, Text: "Адрес верный"}}}, env(asOwner, now))
+		if err != nil {
+			t.Fatalf("answer %d: %v", round, err)
+		}
+		evs = append(evs, answered...)
+	}
+	s := application.Fold(evs...)
+	_, err := application.Decide(s, application.RequestInfo{Questions: []application.QuestionInput{{Text: "Ещё вопрос"}}}, env(asReviewer, now))
+	e, ok := cmderr.As(err)
+	if !ok || e.Code != "too_many_info_requests" || e.Kind != cmderr.Conflict || !strings.Contains(e.Message.RU, "примите решение") || !strings.Contains(e.Message.EN, "decide") {
+		t.Fatalf("an 11th request: %v", err)
+	}
+	if _, err := application.Decide(s, application.Approve{}, env(asReviewer, now)); err != nil {
+		t.Fatalf("the decision after ten requests: %v", err)
+	}
+}

@@ -19,14 +19,21 @@ import (
 // Limits on free-text fields: generous for real data, small enough that one
 // request cannot bloat every read model.
 const (
-	maxNameLen      = 100
-	maxPlaceLen     = 200
-	maxAddressPart  = 200
-	maxShortPart    = 20
-	maxEmailLen     = 254
-	maxDocuments    = 10
-	maxAgeYears     = 130
-	maxQuestions    = 20
+	maxNameLen     = 100
+	maxPlaceLen    = 200
+	maxAddressPart = 200
+	maxShortPart   = 20
+	maxEmailLen    = 254
+	maxDocuments   = 10
+	maxAgeYears    = 130
+	maxQuestions   = 20
+	// maxInfoRounds bounds the information requests of one application:
+	// each round's questions and answers (up to 20 × 2,000 and 20 × 4,000
+	// characters) stay in the application's views for good, and endless
+	// rounds took a view past MongoDB's 16 MB document limit, which
+	// stalls every projection. Ten rounds leave room for any real case;
+	// after them the reviewer decides.
+	maxInfoRounds   = 10
 	maxQuestionText = 2000
 	maxAnswerText   = 4000
 	maxReasonText   = 2000

@@ -2,6 +2,7 @@ package cabinet
 
 import (
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -207,5 +208,18 @@ func TestRenewalReminderMentionsANewResidenceDocument(t *testing.T) {
 	v.Form.ResidenceDocument.ExpiresAt = piicrypt.Marker
 	if rebuilt, _ := notify(v, recordedOf(t, "RenewalDue"), 0); rebuilt.Body != live.Body {
 		t.Errorf("the reminder depends on the erased residence document:\nlive    %+v\nrebuilt %+v", live.Body, rebuilt.Body)
+	}
+}
+
+// A cabinet keeps the newest MaxInbox notifications: one document per
+// person, it must not grow with every address change until MongoDB
+// refuses it (16 MB) and every projection stalls (MongoDB QA).
+func TestInboxKeepsTheNewest(t *testing.T) {
+	var inbox []Notification
+	for i := range MaxInbox + 50 {
+		inbox = withNotice(inbox, Notification{ID: strconv.Itoa(i)})
+	}
+	if len(inbox) != MaxInbox || inbox[0].ID != "50" || inbox[MaxInbox-1].ID != strconv.Itoa(MaxInbox+49) {
+		t.Fatalf("%d notifications, from %s to %s", len(inbox), inbox[0].ID, inbox[len(inbox)-1].ID)
 	}
 }

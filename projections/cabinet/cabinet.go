@@ -127,13 +127,31 @@ func (p Projection) Apply(_ context.Context, tx *runner.Tx, ev eventstore.Record
 	doc.ApplicantID = v.ApplicantID
 	upsert(&doc, v)
 	if n, ok := notify(v, ev, p.SLADays); ok {
-		doc.Inbox = append(slices.Clip(doc.Inbox), n)
+		doc.Inbox = withNotice(doc.Inbox, n)
 	}
 	currentPolicy(&doc)
 	if doc.Inbox == nil {
 		doc.Inbox = []Notification{}
 	}
 	return tx.Put(Collection, v.ApplicantID, doc, nil)
+}
+
+// MaxInbox is how many notifications a cabinet keeps, the newest. The
+// cabinet is one document per person, rewritten at each of their events;
+// without a bound a person's own address changes (about 500 bytes of
+// notification each) would in time take it past MongoDB's 16 MB document
+// limit, where every projection's flush stalls. The audit history keeps
+// every event.
+const MaxInbox = 200
+
+// withNotice is inbox with n added and, past MaxInbox, the oldest left
+// out; a new slice, as inbox may be shared with the runner's cache.
+func withNotice(inbox []Notification, n Notification) []Notification {
+	out := append(slices.Clip(inbox), n)
+	if len(out) > MaxInbox {
+		out = slices.Clone(out[len(out)-MaxInbox:])
+	}
+	return out
 }
 
 // actionsOf lists the commands the applicant can give the application now.
