@@ -133,9 +133,20 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		}
 		reviewers[i] = tok
 	}
-	operator, err := o.Token("operator", "demo-mfc-operator")
-	if err != nil {
-		return Result{}, err
+	// Several МФЦ operators, each serving at most operatorServes people:
+	// one operator's uploads for all of them would pass omsd's hourly
+	// upload limit per account (OMS_RATE_LIMIT_UPLOADS, 100 by default).
+	const operatorServes = 20
+	operators := make([]string, o.Applications/7/operatorServes+1)
+	for k := range operators {
+		// Of this run, as the applicants are: a second run within the
+		// hour must not find the first one's operators at their limit.
+		subject := fmt.Sprintf("demo-mfc-operator-%s-%d", strings.ToLower(run), k+1)
+		tok, err := o.Token("operator", subject)
+		if err != nil {
+			return Result{}, err
+		}
+		operators[k] = tok
 	}
 	today := time.Now().In(time.FixedZone("MSK", 3*3600))
 	today = time.Date(today.Year(), today.Month(), today.Day(), 0, 0, 0, 0, time.UTC)
@@ -170,7 +181,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 						form: form(r, i, run, today, st.soon)}
 					// Every seventh application comes in through an МФЦ.
 					if i%7 == 3 && st.name != "withdrawn" {
-						a.operator = operator
+						a.operator = operators[i/7/operatorServes]
 					}
 					err = live(ctx, c, a, st)
 					out[i] = Created{ApplicationID: a.id, Story: st.name, Status: st.status, Position: a.pos}
