@@ -10,6 +10,7 @@ import (
 
 	"github.com/omsonline/oms/command/cmderr"
 	"github.com/omsonline/oms/events/eventstore"
+	"github.com/omsonline/oms/projections/readstore"
 )
 
 // ContentTypeProblem is RFC 9457's media type.
@@ -96,7 +97,7 @@ func writeProblem(c *fiber.Ctx, log *slog.Logger, err error) error {
 		log.ErrorContext(c.UserContext(), "command API error", "method", c.Method(), "path", c.Path(), "err", err)
 	}
 	c.Set(fiber.HeaderCacheControl, "no-store")
-	if p.Code == "event_store_unavailable" {
+	if p.Code == "event_store_unavailable" || p.Code == "read_store_unavailable" {
 		c.Set(fiber.HeaderRetryAfter, "5")
 	}
 	return c.Status(p.Status).JSON(p, ContentTypeProblem)
@@ -108,6 +109,12 @@ func problemOf(err error) Problem {
 			Code: "event_store_unavailable", Detail: cmderr.T(
 				"Хранилище событий сейчас не отвечает, и запрос мог не выполниться. Повторите его через несколько секунд (с тем же Idempotency-Key, если он был).",
 				"The event store does not answer right now, and the request may not have been carried out. Repeat it in a few seconds (with the same Idempotency-Key, if you sent one).")}
+	}
+	if errors.Is(err, readstore.ErrUnavailable) {
+		return Problem{Type: "urn:oms:problem:read_store_unavailable", Title: title(fiber.StatusServiceUnavailable), Status: fiber.StatusServiceUnavailable,
+			Code: "read_store_unavailable", Detail: cmderr.T(
+				"Хранилище данных сейчас не отвечает. Повторите запрос через несколько секунд (с тем же Idempotency-Key, если он был).",
+				"The data store does not answer right now. Repeat the request in a few seconds (with the same Idempotency-Key, if you sent one).")}
 	}
 	if e, ok := cmderr.As(err); ok {
 		status := statusOf[e.Kind]

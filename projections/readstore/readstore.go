@@ -26,6 +26,11 @@ import (
 // exist.
 var ErrNotFound = errors.New("readstore: not found")
 
+// ErrUnavailable wraps an error of a store that does not answer (a
+// network store during an outage or an election): the request may
+// succeed when repeated, and is answered 503 rather than 500.
+var ErrUnavailable = errors.New("readstore: the read-model store does not answer")
+
 // ErrNoCollection is returned when a logical name has no alias or a physical
 // collection does not exist (was never ensured, or was dropped). It is kept
 // apart from ErrNotFound so that a query API can tell "no such document"

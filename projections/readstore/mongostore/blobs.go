@@ -84,6 +84,11 @@ func (f blobFile) info(sum string) readstore.BlobInfo {
 // both rename; OpenBlob then reads either (they are equal) and DeleteBlob
 // removes both.
 func (s *Store) PutBlob(ctx context.Context, r io.Reader, contentType string) (readstore.BlobInfo, error) {
+	info, err := s.putBlob(ctx, r, contentType)
+	return info, unavailable(err)
+}
+
+func (s *Store) putBlob(ctx context.Context, r io.Reader, contentType string) (readstore.BlobInfo, error) {
 	if contentType == "" {
 		contentType = DefaultContentType
 	}
@@ -131,6 +136,11 @@ func (s *Store) PutBlob(ctx context.Context, r io.Reader, contentType string) (r
 
 // OpenBlob opens the newest file stored under a hash.
 func (s *Store) OpenBlob(ctx context.Context, sum string) (io.ReadCloser, readstore.BlobInfo, error) {
+	rc, info, err := s.openBlob(ctx, sum)
+	return rc, info, unavailable(err)
+}
+
+func (s *Store) openBlob(ctx context.Context, sum string) (io.ReadCloser, readstore.BlobInfo, error) {
 	if !storeutil.CheckSHA256(sum) {
 		return nil, readstore.BlobInfo{}, fmt.Errorf("mongostore: blob %q: %w", sum, readstore.ErrNotFound)
 	}

@@ -114,6 +114,11 @@ func live(filter bson.D) bson.D {
 
 // Get reads a document through its alias.
 func (s *Store) Get(ctx context.Context, logical, id string) (readstore.Doc, error) {
+	v, err := s.getOp(ctx, logical, id)
+	return v, unavailable(err)
+}
+
+func (s *Store) getOp(ctx context.Context, logical, id string) (readstore.Doc, error) {
 	physical, kind, err := s.resolve(ctx, logical)
 	if err != nil {
 		return readstore.Doc{}, err
@@ -123,6 +128,11 @@ func (s *Store) Get(ctx context.Context, logical, id string) (readstore.Doc, err
 
 // GetPhysical reads a document from a physical collection.
 func (s *Store) GetPhysical(ctx context.Context, physical, id string) (readstore.Doc, error) {
+	v, err := s.getPhysicalOp(ctx, physical, id)
+	return v, unavailable(err)
+}
+
+func (s *Store) getPhysicalOp(ctx context.Context, physical, id string) (readstore.Doc, error) {
 	kind, err := s.kindOf(ctx, physical)
 	if err != nil {
 		return readstore.Doc{}, err
@@ -152,6 +162,11 @@ func (s *Store) getDoc(ctx context.Context, physical string, kind readstore.Kind
 // List is an _id range scan. MongoDB compares strings bytewise (without a
 // collation), the order the port promises.
 func (s *Store) List(ctx context.Context, q readstore.ListQuery) ([]readstore.Doc, error) {
+	v, err := s.listOp(ctx, q)
+	return v, unavailable(err)
+}
+
+func (s *Store) listOp(ctx context.Context, q readstore.ListQuery) ([]readstore.Doc, error) {
 	physical, kind, err := s.resolve(ctx, q.Collection)
 	if err != nil {
 		return nil, err
@@ -183,6 +198,11 @@ func (s *Store) List(ctx context.Context, q readstore.ListQuery) ([]readstore.Do
 // the per-status ranges of a $in itself (SORT_MERGE), so unlike the SQLite
 // adapter this is one query.
 func (s *Store) Queue(ctx context.Context, q readstore.QueueQuery) (readstore.QueuePage, error) {
+	v, err := s.queueOp(ctx, q)
+	return v, unavailable(err)
+}
+
+func (s *Store) queueOp(ctx context.Context, q readstore.QueueQuery) (readstore.QueuePage, error) {
 	physical, kind, err := s.resolve(ctx, q.Collection)
 	if err != nil {
 		return readstore.QueuePage{}, err

@@ -39,6 +39,11 @@ type keyDoc struct {
 
 // LoadKey implements readstore.Store.
 func (s *Store) LoadKey(ctx context.Context, id string) (wrapped []byte, erased, found bool, err error) {
+	wrapped, erased, found, err = s.loadKey(ctx, id)
+	return wrapped, erased, found, unavailable(err)
+}
+
+func (s *Store) loadKey(ctx context.Context, id string) (wrapped []byte, erased, found bool, err error) {
 	var d keyDoc
 	err = s.keys().FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&d)
 	if errors.Is(err, mongo.ErrNoDocuments) {

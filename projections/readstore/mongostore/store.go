@@ -35,6 +35,7 @@ import (
 	"go.mongodb.org/mongo-driver/bson"
 	"go.mongodb.org/mongo-driver/mongo"
 	"go.mongodb.org/mongo-driver/mongo/options"
+	"go.mongodb.org/mongo-driver/x/mongo/driver/topology"
 
 	"github.com/omsonline/oms/projections/readstore"
 	"github.com/omsonline/oms/projections/readstore/internal/storeutil"
@@ -69,6 +70,25 @@ type Options struct {
 	// so it is far longer than a flush can take. Zero means
 	// DefaultTombstoneTTL.
 	TombstoneTTL time.Duration
+	// SelectionTimeout bounds how long an operation waits for a server;
+	// zero means DefaultSelectionTimeout.
+	SelectionTimeout time.Duration
+}
+
+// DefaultSelectionTimeout bounds how long an operation waits for a
+// MongoDB server to send it to.
+const DefaultSelectionTimeout = 5 * time.Second
+
+// unavailable marks an error of a server that does not answer with
+// readstore.ErrUnavailable, so that the API answers 503 and Retry-After.
+func unavailable(err error) error {
+	if err == nil || errors.Is(err, readstore.ErrUnavailable) {
+		return err
+	}
+	if errors.As(err, &topology.ServerSelectionError{}) || mongo.IsNetworkError(err) || (mongo.IsTimeout(err) && !errors.Is(err, context.Canceled)) {
+		return fmt.Errorf("%w: %w", readstore.ErrUnavailable, err)
+	}
+	return err
 }
 
 // DefaultTombstoneTTL is the default Options.TombstoneTTL.
@@ -120,7 +140,18 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		ttl = 0
 	}
 
-	client, err := mongo.Connect(ctx, options.Client().ApplyURI(opts.URI))
+	// The driver waits 30 s for a server by default, and a request could
+	// wait twice (alias, then document): during an outage pages hung for a
+	// minute and then answered 500. A replica set elects a new primary in
+	// about ten seconds; a read waits a bounded while and is then refused
+	// as unavailable (see unavailable). A URI's own serverSelectionTimeoutMS
+	// still wins.
+	sel := opts.SelectionTimeout
+	if sel <= 0 {
+		sel = DefaultSelectionTimeout
+	}
+	copts := options.Client().SetServerSelectionTimeout(sel).ApplyURI(opts.URI)
+	client, err := mongo.Connect(ctx, copts)
 	if err != nil {
 		return nil, fmt.Errorf("mongostore: connect: %w", err)
 	}
@@ -413,6 +444,11 @@ func (s *Store) SetAliases(ctx context.Context, aliases map[string]string) error
 
 // Alias reads one alias from the (cached) catalog.
 func (s *Store) Alias(ctx context.Context, logical string) (string, error) {
+	v, err := s.aliasOp(ctx, logical)
+	return v, unavailable(err)
+}
+
+func (s *Store) aliasOp(ctx context.Context, logical string) (string, error) {
 	if err := storeutil.CheckName(logical); err != nil {
 		return "", err
 	}
@@ -449,6 +485,11 @@ func (d checkpointDoc) checkpoint() readstore.Checkpoint {
 
 // LoadCheckpoint reads one checkpoint.
 func (s *Store) LoadCheckpoint(ctx context.Context, projection string) (readstore.Checkpoint, error) {
+	v, err := s.loadCheckpointOp(ctx, projection)
+	return v, unavailable(err)
+}
+
+func (s *Store) loadCheckpointOp(ctx context.Context, projection string) (readstore.Checkpoint, error) {
 	var d checkpointDoc
 	err := s.db.Collection(checkpointsColl).FindOne(ctx, bson.D{{Key: "_id", Value: projection}}).Decode(&d)
 	if errors.Is(err, mongo.ErrNoDocuments) {
