@@ -138,7 +138,12 @@ var formPointers = func() map[string]bool {
 }()
 
 func (c RequestInfo) decide(s State, env Env) ([]schema.Event, error) {
-	if err := reviewerGate(c, s, env, StatusInReview); err != nil {
+	// Also once approved: the policy cannot be issued after the residence
+	// document (or the passport) has run out, and the reviewer must be
+	// able to ask for the new one; the application then goes back to
+	// review. Without it an approved application whose document expired
+	// before issue was stuck for good (time QA).
+	if err := reviewerGate(c, s, env, StatusInReview, StatusApproved); err != nil {
 		return nil, err
 	}
 	if s.InfoRounds >= maxInfoRounds {
@@ -398,7 +403,8 @@ func (c Approve) decide(s State, env Env) ([]schema.Event, error) {
 }
 
 func (c Reject) decide(s State, env Env) ([]schema.Event, error) {
-	if err := reviewerGate(c, s, env, StatusInReview, StatusInfoRequested); err != nil {
+	// Approved but not issued may still be refused (see RequestInfo).
+	if err := reviewerGate(c, s, env, StatusInReview, StatusInfoRequested, StatusApproved); err != nil {
 		return nil, err
 	}
 	var fields cmderr.Fields
@@ -547,7 +553,7 @@ func (c Renew) decide(s State, env Env) ([]schema.Event, error) {
 func (c Withdraw) decide(s State, env Env) ([]schema.Event, error) {
 	// At an МФЦ the applicant decides in person and the operator records
 	// it, as with the consent (WithdrawConsent).
-	if err := ownerGate(c, s, env, ownerRoles, StatusSubmitted, StatusInReview, StatusInfoRequested); err != nil {
+	if err := ownerGate(c, s, env, ownerRoles, StatusSubmitted, StatusInReview, StatusInfoRequested, StatusApproved); err != nil {
 		return nil, err
 	}
 	var fields cmderr.Fields

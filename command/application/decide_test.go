@@ -103,10 +103,15 @@ var transitions = map[application.Status]map[string]outcome{
 	application.StatusApproved: {
 		"ReleaseClaim":    conflict,
 		"WithdrawConsent": ok(application.StatusWithdrawn, schema.TypeConsentWithdrawn), "EraseApplicantData": conflict,
-		"SubmitApplication": conflict, "ClaimForReview": conflict, "RequestInfo": conflict,
-		"ProvideInfo": conflict, "Approve": conflict, "Reject": conflict,
+		// Approved is not yet insured: the reviewer may still ask (a
+		// document ran out before issue) or refuse, the applicant withdraw.
+		"SubmitApplication": conflict, "ClaimForReview": conflict,
+		"RequestInfo": ok(application.StatusInfoRequested, schema.TypeInfoRequested),
+		"ProvideInfo": conflict, "Approve": conflict,
+		"Reject":        ok(application.StatusRejected, schema.TypeApplicationRejected),
 		"IssuePolicy":   ok(application.StatusPolicyActive, schema.TypePolicyIssued),
-		"ChangeAddress": conflict, "Renew": conflict, "Withdraw": conflict, "ExpirePolicy": conflict,
+		"ChangeAddress": conflict, "Renew": conflict,
+		"Withdraw": ok(application.StatusWithdrawn, schema.TypeApplicationWithdrawn), "ExpirePolicy": conflict,
 		"RemindRenewal": conflict,
 	},
 	application.StatusRejected: {
@@ -644,7 +649,7 @@ func TestWrongStateReadsInBothLanguages(t *testing.T) {
 	if !ok || e.Code != "wrong_state" {
 		t.Fatalf("withdrawing an insured application: %v", err)
 	}
-	for _, want := range []string{"Cannot withdraw the application: the application's status is “policy active”.", "It is possible in the statuses “submitted”, “in review”, “information requested”."} {
+	for _, want := range []string{"Cannot withdraw the application: the application's status is “policy active”.", "It is possible in the statuses “submitted”, “in review”, “information requested”, “approved”."} {
 		if !strings.Contains(e.Message.EN, want) {
 			t.Errorf("%q lacks %q", e.Message.EN, want)
 		}
@@ -756,5 +761,45 @@ func TestInformationRequestsAreBounded(t *testing.T) {
 	}
 	if _, err := application.Decide(s, application.Approve{}, env(asReviewer, now)); err != nil {
 		t.Fatalf("the decision after ten requests: %v", err)
+	}
+}
+
+// A residence document that runs out between approval and issue: the
+// policy is refused, and the application is not stuck. The reviewer asks
+// for the new document, the applicant gives it, and the application is
+// approved and issued again (time QA: nothing accepted "approved" but
+// IssuePolicy, which refused, so it sat there for good).
+func TestApprovedWithAnExpiredResidenceGoesOn(t *testing.T) {
+	evs := history(application.StatusApproved)
+	after := time.Date(2028, 1, 12, 9, 0, 0, 0, time.UTC) // the RVP ended on 10.01.2028
+	_, err := application.Decide(application.Fold(evs...), application.IssuePolicy{ENP: testENP}, env(asReviewer, after))
+	if e, ok := cmderr.As(err); !ok || e.Code != "residence_expired" {
+		t.Fatalf("issue after the residence document ended: %v", err)
+	}
+	asked, err := application.Decide(application.Fold(evs...), application.RequestInfo{Questions: []application.QuestionInput{
+		{Text: "Пришлите действующий документ о праве проживания", Field: "/residenceDocument"}}}, env(asReviewer, after))
+	if err != nil {
+		t.Fatalf("asking for the new document: %v", err)
+	}
+	evs = append(evs, asked...)
+	res := validForm().ResidenceDocument
+	res.Type, res.Number, res.IssuedAt, res.ExpiresAt = schema.ResidenceVNZh, "7654321", "2028-01-05", "2033-01-05"
+	answered, err := application.Decide(application.Fold(evs...), application.ProvideInfo{
+		Corrections: schema.Corrections{ResidenceDocument: &res}}, env(asOwner, after))
+	if err != nil {
+		t.Fatalf("the new document: %v", err)
+	}
+	evs = append(evs, answered...)
+	if s := application.Fold(evs...); s.Status != application.StatusInReview {
+		t.Fatalf("after the answer: %q", s.Status)
+	}
+	approved, err := application.Decide(application.Fold(evs...), application.Approve{}, env(asReviewer, after))
+	if err != nil {
+		t.Fatal(err)
+	}
+	evs = append(evs, approved...)
+	issued, err := application.Decide(application.Fold(evs...), application.IssuePolicy{ENP: testENP}, env(asReviewer, after))
+	if err != nil || len(issued) != 1 {
+		t.Fatalf("issue with the new document: %v %v", types(issued), err)
 	}
 }

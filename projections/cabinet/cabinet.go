@@ -76,7 +76,7 @@ var actions = map[string][]string{
 	appview.StatusSubmitted:     {"withdraw"},
 	appview.StatusInReview:      {"withdraw"},
 	appview.StatusInfoRequested: {"provide-info", "withdraw"},
-	appview.StatusApproved:      {},
+	appview.StatusApproved:      {"withdraw"},
 	appview.StatusRejected:      {},
 	appview.StatusWithdrawn:     {},
 	appview.StatusPolicyActive:  {"change-address", "renew"},

@@ -111,9 +111,9 @@ func (h *handlers) reviewerApplication(c *fiber.Ctx) error {
 	reviews := s.Role == roleReviewer && !d.Own
 	d.Can = map[string]bool{
 		"claim":        reviews && v.Status == appview.StatusSubmitted,
-		"request-info": reviews && d.Mine && v.Status == appview.StatusInReview,
+		"request-info": reviews && d.Mine && (v.Status == appview.StatusInReview || v.Status == appview.StatusApproved),
 		"approve":      reviews && d.Mine && v.Status == appview.StatusInReview,
-		"reject":       reviews && d.Mine && (v.Status == appview.StatusInReview || v.Status == appview.StatusInfoRequested),
+		"reject":       reviews && d.Mine && (v.Status == appview.StatusInReview || v.Status == appview.StatusInfoRequested || v.Status == appview.StatusApproved),
 		"issue-policy": reviews && v.Status == appview.StatusApproved,
 		// The assigned reviewer lets it go; an administrator takes it
 		// from one who cannot go on.
