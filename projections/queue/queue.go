@@ -120,6 +120,13 @@ func (p Projection) Apply(_ context.Context, tx *runner.Tx, ev eventstore.Record
 		// Stop the clock: remember what was left, or by how much it was
 		// overdue already, so that it restarts as late as it stopped.
 		item.RemainingDays = cal.WorkingDaysBetween(at.In(msk), item.Deadline)
+		if at.After(item.Deadline) && item.RemainingDays >= 0 {
+			// Late already, on a day off after the deadline (a Saturday
+			// after a Friday's): no working day lies between them, and 0
+			// would restart the clock with the answer's day as a fresh
+			// deadline. It stays late (time QA).
+			item.RemainingDays = -1
+		}
 	case prev == appview.StatusInfoRequested && v.Status != appview.StatusInfoRequested:
 		// Restart it with what was left, counted from the answer.
 		d, prov := cal.AddWorkingDays(at.In(msk), item.RemainingDays)

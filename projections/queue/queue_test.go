@@ -160,6 +160,26 @@ func TestOverdueStaysOverdueAcrossAPause(t *testing.T) {
 	}
 }
 
+// Late and asked on a day off after the deadline (Saturday after a
+// Friday's): still late after the answer. No working day lies between the
+// two, and the pause kept 0, which made the answer's day a fresh
+// deadline (time QA).
+func TestLateOnAWeekendStaysLate(t *testing.T) {
+	_, step := stepper(t)
+	j := benchload.Journey(step.appID, "alice", 1, time.Date(2026, 3, 5, 10, 0, 0, 0, msk))
+	step.step(time.Date(2026, 3, 5, 10, 0, 0, 0, msk), j[0]) // deadline Friday 20 March
+	step.step(time.Date(2026, 3, 6, 9, 0, 0, 0, msk), j[1])
+	it := step.step(time.Date(2026, 3, 21, 11, 0, 0, 0, msk), j[2]) // asked Saturday 21 March
+	if it.RemainingDays >= 0 {
+		t.Fatalf("paused late on a Saturday with %d working days left", it.RemainingDays)
+	}
+	it = step.step(time.Date(2026, 3, 25, 11, 0, 0, 0, msk), j[3]) // answered Wednesday 25 March
+	at := time.Date(2026, 3, 25, 12, 0, 0, 0, msk)
+	if !queue.Overdue(it, at) || queue.Remaining(calendar.Default(), it, at) >= 0 {
+		t.Fatalf("after the answer: deadline %s, overdue %v, remaining %d", it.DeadlineDate, queue.Overdue(it, at), queue.Remaining(calendar.Default(), it, at))
+	}
+}
+
 // A submission builds its queue item without asking the store, which
 // cannot hold it before the application's first event, but only where the
 // store flushes atomically: on MongoDB a crash can leave the item ahead of
