@@ -352,13 +352,25 @@ func errResidenceExpired() error {
 // capped at the residence document's expiry. ok is false when the document
 // ends before the term would start.
 func term(start time.Time, d schema.ResidenceDocument, cfg Config) (validTo time.Time, ok bool) {
-	validTo = start.AddDate(0, cfg.PolicyTermMonths, -1)
+	validTo = monthsEnd(start, cfg.PolicyTermMonths)
 	if d.ExpiresAt != "" {
 		if exp, ok := parseDate(d.ExpiresAt); ok && exp.Before(validTo) {
 			validTo = exp
 		}
 	}
 	return validTo, !validTo.Before(start)
+}
+
+// monthsEnd is the last day of a term of months that starts on start, as
+// the Civil Code counts it (art. 192 p. 3): the day of the last month that
+// matches the day before start, or that month's last day when it has no
+// such day. Go's AddDate rolls a missing day into the next month, and a
+// six-month term from 31 August ended on 2 March.
+func monthsEnd(start time.Time, months int) time.Time {
+	before := start.AddDate(0, 0, -1)
+	first := time.Date(before.Year(), before.Month()+time.Month(months), 1, 0, 0, 0, 0, before.Location())
+	last := first.AddDate(0, 1, -1).Day()
+	return first.AddDate(0, 0, min(before.Day(), last)-1)
 }
 
 func policyDocument(enp string, version int, day time.Time) schema.PolicyDocument {

@@ -1,0 +1,35 @@
+package application
+
+import (
+	"testing"
+	"time"
+)
+
+// Terms in months end as the Civil Code counts them (art. 192 p. 3), not
+// where Go's AddDate rolls a missing day (time QA: 31.01 + 1 month ended
+// on 02.03).
+func TestMonthsEnd(t *testing.T) {
+	for _, tc := range []struct {
+		start  string
+		months int
+		want   string
+	}{
+		{"2026-03-10", 12, "2027-03-09"},
+		{"2028-02-29", 12, "2029-02-28"},
+		{"2028-03-01", 12, "2029-02-28"},
+		{"2027-01-29", 1, "2027-02-28"},
+		{"2027-01-31", 1, "2027-02-28"},
+		{"2027-02-01", 1, "2027-02-28"}, // 31 January's day, cut to February
+		{"2026-08-29", 6, "2027-02-28"},
+		{"2026-08-30", 6, "2027-02-28"},
+		{"2026-08-31", 6, "2027-02-28"},
+		{"2026-11-30", 3, "2027-02-28"},
+		{"2027-12-01", 3, "2028-02-29"},
+		{"2026-01-01", 12, "2026-12-31"},
+	} {
+		start, _ := time.Parse(time.DateOnly, tc.start)
+		if got := monthsEnd(start, tc.months).Format(time.DateOnly); got != tc.want {
+			t.Errorf("%s + %d months: %s, want %s", tc.start, tc.months, got, tc.want)
+		}
+	}
+}
