@@ -141,43 +141,39 @@ func callerOf(v *authn.Verifier) func(c *fiber.Ctx) (string, string) {
 	}
 }
 
+// perSubject limits the requests of one signed-in caller (role and
+// subject) to max per window, counted under name; requests that skip
+// picks, and anonymous ones, are not counted.
+func perSubject(who func(*fiber.Ctx) (string, string), name string, max int, window time.Duration, over fiber.Handler, skip func(*fiber.Ctx) bool) fiber.Handler {
+	return limiter.New(limiter.Config{
+		Max: max, Expiration: window,
+		Next: func(c *fiber.Ctx) bool {
+			if skip(c) {
+				return true
+			}
+			_, subject := who(c)
+			return subject == ""
+		},
+		KeyGenerator: func(c *fiber.Ctx) string {
+			role, subject := who(c)
+			return name + ":" + role + ":" + subject
+		},
+		LimitReached: over,
+	})
+}
+
 // useAuthz goes after authentication and before every route: the
 // per-subject rate limit, then the authorization matrix.
 func useAuthz(a *App, v *authn.Verifier, over fiber.Handler) error {
 	who := callerOf(v)
 	if a.cfg.RateLimitSubject > 0 {
-		a.http.Use(limiter.New(limiter.Config{
-			Max: a.cfg.RateLimitSubject, Expiration: a.cfg.RateLimitWindow,
-			Next: func(c *fiber.Ctx) bool {
-				if inProcess(c) {
-					return true
-				}
-				_, subject := who(c)
-				return subject == ""
-			},
-			KeyGenerator: func(c *fiber.Ctx) string {
-				role, subject := who(c)
-				return "subject:" + role + ":" + subject
-			},
-			LimitReached: over,
-		}))
+		a.http.Use(perSubject(who, "subject", a.cfg.RateLimitSubject, a.cfg.RateLimitWindow, over, inProcess))
 	}
 	if a.cfg.RateLimitUploads > 0 {
-		a.http.Use(limiter.New(limiter.Config{
-			Max: a.cfg.RateLimitUploads, Expiration: time.Hour,
-			Next: func(c *fiber.Ctx) bool {
-				if c.Method() != fiber.MethodPost || !strings.EqualFold(strings.TrimSuffix(c.Path(), "/"), "/api/v1/documents") {
-					return true
-				}
-				_, subject := who(c)
-				return subject == ""
-			},
-			KeyGenerator: func(c *fiber.Ctx) string {
-				role, subject := who(c)
-				return "uploads:" + role + ":" + subject
-			},
-			LimitReached: over,
-		}))
+		notUpload := func(c *fiber.Ctx) bool {
+			return c.Method() != fiber.MethodPost || !strings.EqualFold(strings.TrimSuffix(c.Path(), "/"), "/api/v1/documents")
+		}
+		a.http.Use(perSubject(who, "uploads", a.cfg.RateLimitUploads, time.Hour, over, notUpload))
 	}
 	page, err := pageRefusals(a, v)
 	if err != nil {
