@@ -342,6 +342,19 @@ func residenceValidOn(d schema.ResidenceDocument, day time.Time) bool {
 	return ok && !exp.Before(day)
 }
 
+// identityValidOn refuses an identity document that has run out by day:
+// a policy is not approved or issued on an expired passport, any more than
+// on an expired residence document (time QA: approval went through a day
+// after the passport ended). One without an expiry date is not judged.
+func identityValidOn(d schema.IdentityDocument, day time.Time) error {
+	if exp, ok := parseDate(d.ExpiresAt); ok && exp.Before(day) {
+		return conflict("identity_expired",
+			"Срок действия документа, удостоверяющего личность, истёк. Запросите у заявителя действующий документ.",
+			"The identity document has expired. Ask the applicant for a valid one.")
+	}
+	return nil
+}
+
 func errResidenceExpired() error {
 	return conflict("residence_expired",
 		"Срок действия документа о праве проживания истёк: полис на него выдать нельзя. Запросите у заявителя действующий документ.",
@@ -387,6 +400,9 @@ func issue(s State, env Env, enp string, automatic bool) (schema.Event, error) {
 	if !ok {
 		return nil, errResidenceExpired()
 	}
+	if err := identityValidOn(s.Form.IdentityDocument, today); err != nil {
+		return nil, err
+	}
 	return schema.PolicyIssued{
 		ApplicationID: s.ID, ApplicantID: s.ApplicantID, ENP: enp,
 		ValidFrom: formatDate(today), ValidTo: formatDate(validTo),
@@ -401,6 +417,9 @@ func (c Approve) decide(s State, env Env) ([]schema.Event, error) {
 	}
 	if !residenceValidOn(s.Form.ResidenceDocument, env.today()) {
 		return nil, errResidenceExpired()
+	}
+	if err := identityValidOn(s.Form.IdentityDocument, env.today()); err != nil {
+		return nil, err
 	}
 	out := []schema.Event{schema.ApplicationApproved{ApplicationID: s.ID, ReviewerID: env.Caller.ID, ApprovedAt: env.Now}}
 	if env.Config.AutoIssue {

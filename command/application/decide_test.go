@@ -803,3 +803,24 @@ func TestApprovedWithAnExpiredResidenceGoesOn(t *testing.T) {
 		t.Fatalf("issue with the new document: %v %v", types(issued), err)
 	}
 }
+
+// An expired passport is not approved nor issued on; the reviewer asks
+// for the new one (time QA: approval went through a day after it ended).
+func TestExpiredPassportIsNotApproved(t *testing.T) {
+	after := time.Date(2030, 1, 15, 9, 0, 0, 0, time.UTC) // the passport ended on 14.01.2030
+	s := application.Fold(history(application.StatusInReview)...)
+	s.Form.ResidenceDocument.ExpiresAt = "2031-01-01"
+	_, err := application.Decide(s, application.Approve{}, env(asReviewer, after))
+	if e, ok := cmderr.As(err); !ok || e.Code != "identity_expired" || e.Message.RU == "" || e.Message.EN == "" {
+		t.Fatalf("approval on an expired passport: %v", err)
+	}
+	if _, err := application.Decide(s, application.Approve{}, env(asReviewer, time.Date(2030, 1, 14, 9, 0, 0, 0, time.UTC))); err != nil {
+		t.Fatalf("approval on the passport's last day: %v", err)
+	}
+	a := application.Fold(history(application.StatusApproved)...)
+	a.Form.ResidenceDocument.ExpiresAt = "2031-01-01"
+	_, err = application.Decide(a, application.IssuePolicy{ENP: testENP}, env(asReviewer, after))
+	if e, ok := cmderr.As(err); !ok || e.Code != "identity_expired" {
+		t.Fatalf("issue on an expired passport: %v", err)
+	}
+}
