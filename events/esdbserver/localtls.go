@@ -91,6 +91,12 @@ func (l LocalTLS) ClientURL(addr string) string {
 // Users is the Options.Users of a server started with l.
 func (l LocalTLS) Users() map[string]string { return map[string]string{LocalUser: l.Password} }
 
+// Secure is o serving TLS with l's certificate and taking l's password.
+func (l LocalTLS) Secure(o Options) Options {
+	o.TLSCertFile, o.TLSKeyFile, o.Users = l.CertFile, l.KeyFile, l.Users()
+	return o
+}
+
 func ensurePassword(path string) (string, error) {
 	if b, err := os.ReadFile(path); err == nil {
 		if p := strings.TrimSpace(string(b)); p != "" {

@@ -44,7 +44,7 @@ func TestLocalTLS(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	srv, err := esdbserver.Start(esdbserver.Options{Addr: "127.0.0.1:0", Dir: t.TempDir(), TLSCertFile: l.CertFile, TLSKeyFile: l.KeyFile, Users: l.Users()})
+	srv, err := esdbserver.Start(l.Secure(esdbserver.Options{Addr: "127.0.0.1:0", Dir: t.TempDir()}))
 	if err != nil {
 		t.Fatal(err)
 	}

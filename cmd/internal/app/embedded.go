@@ -27,10 +27,9 @@ func startEmbeddedStore(cfg config.Config, log *slog.Logger) (*esdbserver.Server
 		// replaces the made one; the password is still the data dir's.
 		local.CertFile, local.KeyFile = cfg.ESDBTLSCert, cfg.ESDBTLSKey
 	}
-	srv, err := esdbserver.Start(esdbserver.Options{
-		Addr: cfg.ESDBListen, Dir: filepath.Join(cfg.DataDir, "eventstore"),
-		TLSCertFile: local.CertFile, TLSKeyFile: local.KeyFile, Users: local.Users(), Logger: log,
-	})
+	srv, err := esdbserver.Start(local.Secure(esdbserver.Options{
+		Addr: cfg.ESDBListen, Dir: filepath.Join(cfg.DataDir, "eventstore"), Logger: log,
+	}))
 	if err != nil {
 		return nil, "", fmt.Errorf("app: embedded event store: %w", err)
 	}

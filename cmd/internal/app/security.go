@@ -142,11 +142,11 @@ func callerOf(v *authn.Verifier) func(c *fiber.Ctx) (string, string) {
 }
 
 // perSubject limits the requests of one signed-in caller (role and
-// subject) to max per window, counted under name; requests that skip
+// subject) to limit per window, counted under name; requests that skip
 // picks, and anonymous ones, are not counted.
-func perSubject(who func(*fiber.Ctx) (string, string), name string, max int, window time.Duration, over fiber.Handler, skip func(*fiber.Ctx) bool) fiber.Handler {
+func perSubject(who func(*fiber.Ctx) (string, string), name string, limit int, window time.Duration, over fiber.Handler, skip func(*fiber.Ctx) bool) fiber.Handler {
 	return limiter.New(limiter.Config{
-		Max: max, Expiration: window,
+		Max: limit, Expiration: window,
 		Next: func(c *fiber.Ctx) bool {
 			if skip(c) {
 				return true

@@ -246,8 +246,7 @@ func startStore(dir string, log *slog.Logger) (*esdbserver.Server, string, error
 	if err != nil {
 		return nil, "", err
 	}
-	srv, err := esdbserver.Start(esdbserver.Options{Addr: "127.0.0.1:0", Dir: filepath.Join(dir, "eventstore"), Logger: log,
-		TLSCertFile: local.CertFile, TLSKeyFile: local.KeyFile, Users: local.Users()})
+	srv, err := esdbserver.Start(local.Secure(esdbserver.Options{Addr: "127.0.0.1:0", Dir: filepath.Join(dir, "eventstore"), Logger: log}))
 	if err != nil {
 		return nil, "", err
 	}
