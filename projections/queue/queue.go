@@ -1,8 +1,11 @@
 // Package queue builds the reviewer queue: one document per open
 // application with the applicant summary, status, assignee and the SLA
 // deadline in working days. The deadline is counted by the Russian
-// production calendar as the Civil Code counts terms, and the clock stops
-// while the application waits on the applicant.
+// production calendar as the Civil Code counts terms. The clock stops
+// while the application waits on the applicant, and once it is approved:
+// the seed's 5-10 working days run until «Одобрено» or «Требуется
+// дополнительная информация», so an approved application waiting for its
+// policy is not late for review.
 package queue
 
 import (
@@ -32,14 +35,17 @@ type Item struct {
 	SubmittedAt   time.Time        `json:"submittedAt"`
 	Assignee      string           `json:"assignee,omitempty"`
 	Waiting       bool             `json:"waitingOnApplicant"`
-	Region        string           `json:"region"`
-	ResidenceType string           `json:"residenceType"`
-	Deadline      time.Time        `json:"deadline"` // end of the deadline day, MSK
-	DeadlineDate  string           `json:"deadlineDate"`
-	Provisional   bool             `json:"deadlineProvisional,omitempty"`
-	SLADays       int              `json:"slaDays"`
-	RemainingDays int              `json:"remainingAtPause,omitempty"` // working days left when the clock stopped, negative if overdue
-	Revision      uint64           `json:"revision"`
+	// Stopped: the clock is not running, because the application waits on
+	// the applicant or has been approved. RemainingDays holds what was left.
+	Stopped       bool      `json:"clockStopped,omitempty"`
+	Region        string    `json:"region"`
+	ResidenceType string    `json:"residenceType"`
+	Deadline      time.Time `json:"deadline"` // end of the deadline day, MSK
+	DeadlineDate  string    `json:"deadlineDate"`
+	Provisional   bool      `json:"deadlineProvisional,omitempty"`
+	SLADays       int       `json:"slaDays"`
+	RemainingDays int       `json:"remainingAtPause,omitempty"` // working days left when the clock stopped, negative if overdue
+	Revision      uint64    `json:"revision"`
 }
 
 // ApplicantSummary is what a reviewer sees in a queue row.
@@ -116,9 +122,11 @@ func (p Projection) Apply(_ context.Context, tx *runner.Tx, ev eventstore.Record
 	case prev == "" && v.Status == appview.StatusSubmitted:
 		d, prov := cal.AddWorkingDays(v.SubmittedAt.In(msk), sla)
 		item.Deadline, item.Provisional, item.SLADays = endOfDay(d), prov, sla
-	case v.Status == appview.StatusInfoRequested && prev != appview.StatusInfoRequested:
+	case stops(v.Status) && !stops(prev):
 		// Stop the clock: remember what was left, or by how much it was
-		// overdue already, so that it restarts as late as it stopped.
+		// overdue already, so that it restarts as late as it stopped. From
+		// approved to info requested it stays stopped with what approval
+		// left (the reviewer reopened a decision that was in time).
 		item.RemainingDays = cal.WorkingDaysBetween(at.In(msk), item.Deadline)
 		if at.After(item.Deadline) && item.RemainingDays >= 0 {
 			// Late already, on a day off after the deadline (a Saturday
@@ -127,7 +135,7 @@ func (p Projection) Apply(_ context.Context, tx *runner.Tx, ev eventstore.Record
 			// deadline. It stays late (time QA).
 			item.RemainingDays = -1
 		}
-	case prev == appview.StatusInfoRequested && v.Status != appview.StatusInfoRequested:
+	case stops(prev) && !stops(v.Status):
 		// Restart it with what was left, counted from the answer.
 		d, prov := cal.AddWorkingDays(at.In(msk), item.RemainingDays)
 		item.Deadline, item.Provisional = endOfDay(d), item.Provisional || prov
@@ -138,18 +146,32 @@ func (p Projection) Apply(_ context.Context, tx *runner.Tx, ev eventstore.Record
 	item.Applicant = ApplicantSummary{LastName: a.LastName, FirstName: a.FirstName, MiddleName: a.MiddleName, BirthDate: a.BirthDate, Citizenship: a.Citizenship}
 	item.SubmittedAt, item.Assignee = v.SubmittedAt, v.Assignee
 	item.Waiting = v.Status == appview.StatusInfoRequested
+	item.Stopped = stops(v.Status)
 	item.Region, item.ResidenceType = v.Form.Address.Region, v.Form.ResidenceDocument.Type
 	item.DeadlineDate = item.Deadline.In(msk).Format(time.DateOnly)
 	item.Revision = v.Revision
 	return tx.Put(Collection, appID, item, &readstore.QueueFields{
-		Status: item.Status, Assignee: item.Assignee, Region: item.Region, Deadline: item.Deadline, Waiting: item.Waiting,
+		Status: item.Status, Assignee: item.Assignee, Region: item.Region, Deadline: item.Deadline, Waiting: item.Stopped,
 	})
 }
 
+// stops reports whether the review clock stands still in status.
+func stops(status string) bool {
+	return status == appview.StatusInfoRequested || status == appview.StatusApproved
+}
+
+// clockStopped also reads items written before Stopped was recorded,
+// which stopped only while waiting.
+func clockStopped(it Item) bool { return it.Stopped || it.Waiting }
+
+// Decided reports whether the review term is over because the
+// application was approved.
+func (it Item) Decided() bool { return it.Stopped && !it.Waiting }
+
 // Remaining is the working days left until the deadline at now (negative
-// when overdue); while waiting on the applicant it is the frozen count.
+// when overdue); while the clock stands it is the frozen count.
 func Remaining(cal *calendar.Calendar, it Item, now time.Time) int {
-	if it.Waiting {
+	if clockStopped(it) {
 		return it.RemainingDays
 	}
 	return cal.WorkingDaysBetween(now.In(msk), it.Deadline)
@@ -157,4 +179,4 @@ func Remaining(cal *calendar.Calendar, it Item, now time.Time) int {
 
 // Overdue reports whether the deadline has passed at now with the clock
 // running.
-func Overdue(it Item, now time.Time) bool { return !it.Waiting && now.After(it.Deadline) }
+func Overdue(it Item, now time.Time) bool { return !clockStopped(it) && now.After(it.Deadline) }

@@ -80,7 +80,7 @@ func (s *steps) step(at time.Time, e schema.Event) queue.Item {
 	if err := json.Unmarshal(d.Body, &it); err != nil {
 		t.Fatal(err)
 	}
-	if d.Queue == nil || !d.Queue.Deadline.Equal(it.Deadline) || d.Queue.Waiting != it.Waiting || d.Queue.Status != it.Status {
+	if d.Queue == nil || !d.Queue.Deadline.Equal(it.Deadline) || d.Queue.Waiting != it.Stopped || d.Queue.Status != it.Status {
 		t.Fatalf("indexed fields %+v disagree with the document %+v", d.Queue, it)
 	}
 	return it
@@ -235,4 +235,56 @@ func TestSubmissionDoesNotLookItsItemUp(t *testing.T) {
 			t.Fatalf("item %+v, want submitted by alice with deadline 2026-03-17", it)
 		}
 	})
+}
+
+// Approval ends the review term: the seed's 5-10 working days run until
+// «Одобрено», so an approved application waiting for its policy is not
+// overdue however long the issue takes, and a decision reopened by a
+// request for information restarts with what approval left.
+func TestApprovalStopsTheClock(t *testing.T) {
+	ctx := context.Background()
+	st, step := stepper(t)
+	j := benchload.Journey(step.appID, "alice", 1, time.Date(2026, 3, 2, 10, 0, 0, 0, msk))
+	step.step(time.Date(2026, 3, 2, 10, 0, 0, 0, msk), j[0]) // deadline Tuesday 17 March
+	step.step(time.Date(2026, 3, 3, 9, 0, 0, 0, msk), j[1])
+	it := step.step(time.Date(2026, 3, 12, 11, 0, 0, 0, msk), j[4]) // approved Thursday 12 March
+	if !it.Stopped || it.Waiting || it.RemainingDays != 3 {
+		t.Fatalf("approved on 12 March: stopped=%v waiting=%v remaining=%d, want stopped with 3 (13,16,17) and not waiting on the applicant", it.Stopped, it.Waiting, it.RemainingDays)
+	}
+	late := time.Date(2026, 4, 20, 12, 0, 0, 0, msk)
+	if queue.Overdue(it, late) || queue.Remaining(calendar.Default(), it, late) != 3 {
+		t.Fatalf("approved, a month on: overdue %v, remaining %d", queue.Overdue(it, late), queue.Remaining(calendar.Default(), it, late))
+	}
+	page, err := st.Queue(ctx, readstore.QueueQuery{Collection: queue.Collection, Overdue: ptr(true), Now: late, Limit: 10})
+	if err != nil || len(page.Docs) != 0 {
+		t.Fatalf("overdue filter lists an approved application: %v %d", err, len(page.Docs))
+	}
+	page, err = st.Queue(ctx, readstore.QueueQuery{Collection: queue.Collection, Overdue: ptr(false), Now: late, Limit: 10})
+	if err != nil || len(page.Docs) != 1 {
+		t.Fatalf("not-overdue filter: %v %d", err, len(page.Docs))
+	}
+	// Reopened on 20 April, answered on 22 April: three working days from
+	// the answer, 23, 24 and 27 April.
+	it = step.step(time.Date(2026, 4, 20, 12, 0, 0, 0, msk), j[2])
+	if !it.Waiting || it.RemainingDays != 3 {
+		t.Fatalf("reopened: waiting=%v remaining=%d, want 3", it.Waiting, it.RemainingDays)
+	}
+	it = step.step(time.Date(2026, 4, 22, 12, 0, 0, 0, msk), j[3])
+	if it.Stopped || it.DeadlineDate != "2026-04-27" {
+		t.Fatalf("answered on 22 April: stopped=%v deadline %s, want 2026-04-27", it.Stopped, it.DeadlineDate)
+	}
+}
+
+// Approved after the deadline: the lateness stays on record as a negative
+// count, but nothing is overdue any more.
+func TestApprovedLateIsNotOverdue(t *testing.T) {
+	_, step := stepper(t)
+	j := benchload.Journey(step.appID, "alice", 1, time.Date(2026, 3, 2, 10, 0, 0, 0, msk))
+	step.step(time.Date(2026, 3, 2, 10, 0, 0, 0, msk), j[0]) // deadline 17 March
+	step.step(time.Date(2026, 3, 3, 9, 0, 0, 0, msk), j[1])
+	it := step.step(time.Date(2026, 3, 20, 11, 0, 0, 0, msk), j[4]) // approved Friday 20 March
+	at := time.Date(2026, 3, 25, 12, 0, 0, 0, msk)
+	if it.RemainingDays >= 0 || queue.Overdue(it, at) || queue.Remaining(calendar.Default(), it, at) != it.RemainingDays {
+		t.Fatalf("approved 3 days late: remaining %d, overdue %v", it.RemainingDays, queue.Overdue(it, at))
+	}
 }

@@ -77,9 +77,9 @@ type QueueFields struct {
 	Status   string
 	Assignee string // "" when unassigned
 	Region   string
-	// Deadline is the SLA deadline. While the application waits on the
-	// applicant the clock is paused, Waiting is true and the document is never
-	// overdue. Adapters keep nanoseconds (cursors compare exactly) for
+	// Deadline is the SLA deadline. While the clock is stopped (the
+	// application waits on the applicant, or has been approved) Waiting is
+	// true and the document is never overdue. Adapters keep nanoseconds (cursors compare exactly) for
 	// deadlines between the years 1678 and 2262 and clamp the others; the
 	// zero time round-trips as the zero time and sorts first.
 	Deadline time.Time

@@ -135,6 +135,9 @@ type Deadline struct {
 	WorkingDaysRemaining int    `json:"workingDaysRemaining"`
 	Overdue              bool   `json:"overdue"`
 	WaitingOnApplicant   bool   `json:"waitingOnApplicant"`
+	// Decided: approved, so the review term is over; WorkingDaysRemaining
+	// is what approval left of it (negative: approved that late).
+	Decided bool `json:"decided,omitempty"`
 	// Provisional: the date falls in, or was counted through, a year the
 	// calendar has no decree for yet (see calendar.Calendar).
 	Provisional bool `json:"provisional,omitempty"`
@@ -156,7 +159,7 @@ func (h *handlers) deadline(c *fiber.Ctx, id string) (*Deadline, error) {
 	}
 	now := h.d.Now()
 	return &Deadline{Date: it.DeadlineDate, WorkingDaysRemaining: queue.Remaining(h.d.Calendar, it, now),
-		Overdue: queue.Overdue(it, now), WaitingOnApplicant: it.Waiting, Provisional: it.Provisional}, nil
+		Overdue: queue.Overdue(it, now), WaitingOnApplicant: it.Waiting, Decided: it.Decided(), Provisional: it.Provisional}, nil
 }
 
 // queueCursor is the opaque page cursor of the reviewer queue.
@@ -208,6 +211,7 @@ type QueueRow struct {
 	queue.Item
 	WorkingDaysRemaining int  `json:"workingDaysRemaining"`
 	Overdue              bool `json:"overdue"`
+	Decided              bool `json:"decided,omitempty"` // as in Deadline
 }
 
 // QueuePage is a page of the reviewer queue.
@@ -291,7 +295,7 @@ func (h *handlers) queue(c *fiber.Ctx) error {
 		if err := json.Unmarshal(d.Body, &it); err != nil {
 			return err
 		}
-		out.Items = append(out.Items, QueueRow{Item: it, WorkingDaysRemaining: queue.Remaining(h.d.Calendar, it, now), Overdue: queue.Overdue(it, now)})
+		out.Items = append(out.Items, QueueRow{Item: it, WorkingDaysRemaining: queue.Remaining(h.d.Calendar, it, now), Overdue: queue.Overdue(it, now), Decided: it.Decided()})
 	}
 	if page.Next != nil {
 		out.NextCursor = encodeCursor(*page.Next)

@@ -591,6 +591,25 @@ func TestReviewerSeesTheDeadline(t *testing.T) {
 	if !strings.Contains(page.body, "Срок рассмотрения") || !strings.Contains(page.body, d.Format("02.01.2006")) {
 		t.Errorf("the reviewer's page does not show the deadline %s", sv.Deadline.Date)
 	}
+	// Approval meets the review term: waiting for the policy, the
+	// application is decided, not counting down.
+	c.act(rev, "", r.ApplicationID, "claim", "")
+	ok := c.act(rev, "", r.ApplicationID, "approve", "")
+	var decided struct {
+		Status   string
+		Deadline *struct {
+			Overdue, Decided     bool
+			WorkingDaysRemaining int
+		}
+	}
+	c.must(req{method: "GET", path: fmt.Sprintf("/api/v1/applications/%s?after=%d", r.ApplicationID, ok.Position), token: rev}, 200, &decided)
+	if decided.Status != "approved" || decided.Deadline == nil || !decided.Deadline.Decided || decided.Deadline.Overdue || decided.Deadline.WorkingDaysRemaining < 9 {
+		t.Fatalf("approved: %+v %+v", decided, decided.Deadline)
+	}
+	page = c.must(req{method: "GET", path: "/reviewer/applications/" + r.ApplicationID, session: c.session("reviewer", "rev-deadline")}, 200, nil)
+	if !strings.Contains(page.body, "решение принято в срок") {
+		t.Errorf("the reviewer's page of an approved application does not say the decision was in time")
+	}
 }
 
 // The auditor's timeline page replays to ?revision= or ?at= as the API
