@@ -634,6 +634,13 @@ func (c RemindRenewal) decide(s State, env Env) ([]schema.Event, error) {
 	if !ok {
 		return nil, conflict("no_term", "У полиса нет срока действия.", "The policy has no term.")
 	}
+	if validTo.Before(env.today()) {
+		// The reminder says the policy is valid until validTo; past it,
+		// the expiry is what is owed.
+		return nil, conflict("term_ended",
+			fmt.Sprintf("Срок действия полиса закончился %s: напоминание о продлении уже не нужно.", s.ValidTo),
+			fmt.Sprintf("The policy's term ended on %s: a renewal reminder is no longer due.", s.ValidTo))
+	}
 	if opens := validTo.AddDate(0, 0, -env.Config.RenewalWindowDays); env.today().Before(opens) {
 		return nil, conflict("renewal_not_due",
 			fmt.Sprintf("Напоминать о продлении рано: окно продления открывается %s.", formatDate(opens)),

@@ -84,7 +84,9 @@ func (s *Scheduler) Tick(ctx context.Context) (int, error) {
 				return sent, fmt.Errorf("scheduler: %s: %w", d.ID, err)
 			}
 			var cmd application.Command = application.ExpirePolicy{}
-			if it.Due == renewals.DueRemind {
+			if it.Due == renewals.DueRemind && !termEnded(it.ValidTo, now) {
+				// A reminder comes only while the policy is still valid:
+				// run late, past the term, the scheduler expires it.
 				cmd = application.RemindRenewal{}
 			}
 			req := service.Request{
@@ -108,4 +110,12 @@ func (s *Scheduler) Tick(ctx context.Context) (int, error) {
 		}
 		q.After = page.Next
 	}
+}
+
+// termEnded reports whether now is past the last day of a term ending on
+// validTo (YYYY-MM-DD, a Moscow date). A date that does not parse is left
+// to the domain, which refuses it in words.
+func termEnded(validTo string, now time.Time) bool {
+	end, err := time.ParseInLocation(time.DateOnly, validTo, renewals.Location)
+	return err == nil && !now.Before(end.AddDate(0, 0, 1))
 }

@@ -28,7 +28,8 @@ const (
 // domain's default.
 const WindowDays = 30
 
-var msk = time.FixedZone("MSK", 3*60*60)
+// Location is where a term's dates are reckoned: Moscow time.
+var Location = time.FixedZone("MSK", 3*60*60)
 
 // Item is one timetable entry.
 type Item struct {
@@ -72,7 +73,7 @@ func (Projection) Apply(_ context.Context, tx *runner.Tx, ev eventstore.Recorded
 	if err := tx.Put("renewals_views", appID, v, nil); err != nil {
 		return err
 	}
-	validTo, err := time.ParseInLocation(time.DateOnly, v.Policy.ValidTo, msk)
+	validTo, err := time.ParseInLocation(time.DateOnly, v.Policy.ValidTo, Location)
 	if err != nil {
 		return err
 	}
