@@ -412,6 +412,16 @@ func TestRenew(t *testing.T) {
 		if r.ValidFrom != "2026-03-20" || r.ValidTo != "2027-03-19" || r.ENP != testENP || r.Document.Version != 2 {
 			t.Errorf("%+v", r)
 		}
+		// Between the renewal and the old term's end the person is
+		// insured from the first term's start: a new address then is
+		// recorded with that whole span, not "valid from" a date to come.
+		moved, err := application.Decide(application.Evolve(active, r), application.ChangeAddress{Address: newAddress}, env(asOwner, time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a := moved[0].(schema.AddressChanged); a.ValidFrom != "2025-03-20" || a.ValidTo != "2027-03-19" || a.Document.Version != 3 {
+			t.Errorf("address changed after an early renewal: %+v", a)
+		}
 	})
 	t.Run("after expiry starts today", func(t *testing.T) {
 		expired := application.Fold(history(application.StatusPolicyExpired)...)
@@ -600,6 +610,16 @@ func TestRemindRenewalOncePerTerm(t *testing.T) {
 	late, _ := time.Parse(time.DateOnly, s3.ValidTo)
 	if _, err := application.Decide(s3, application.RemindRenewal{}, env(asSystem, late.AddDate(0, 0, -10))); err != nil {
 		t.Fatalf("reminder in the new term's window: %v", err)
+	}
+	// On the term's last day it is still due; the day after, the term has
+	// ended and only the expiry is (time QA: a late scheduler reminded
+	// after the end).
+	if _, err := application.Decide(s3, application.RemindRenewal{}, env(asSystem, late.Add(12*time.Hour))); err != nil {
+		t.Fatalf("reminder on the term's last day: %v", err)
+	}
+	_, err = application.Decide(s3, application.RemindRenewal{}, env(asSystem, late.AddDate(0, 0, 1).Add(12*time.Hour)))
+	if !cmderr.Is(err, cmderr.Conflict) || !strings.Contains(err.Error(), "term_ended") {
+		t.Fatalf("reminder the day after the term: %v", err)
 	}
 }
 

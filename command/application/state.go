@@ -65,7 +65,9 @@ type State struct {
 	// InfoRounds counts information requests; question ids use it.
 	InfoRounds int
 	ENP        string
-	// ValidFrom and ValidTo are the current term, "YYYY-MM-DD", inclusive.
+	// ValidFrom and ValidTo are the policy's uninterrupted cover,
+	// "YYYY-MM-DD", inclusive: a renewal before the term ended extends it
+	// and keeps ValidFrom, as the policy's document shows it.
 	ValidFrom, ValidTo string
 	Document           schema.PolicyDocument
 	// RemindedFor is the ValidTo of the term the last renewal reminder was
@@ -137,7 +139,10 @@ func Evolve(s State, e schema.Event) State {
 		s.Form.Address = e.Address
 		s.Document = e.Document
 	case schema.PolicyRenewed:
-		s.ValidFrom, s.ValidTo, s.Document = e.ValidFrom, e.ValidTo, e.Document
+		if !(s.Status == StatusPolicyActive && continuous(s.ValidTo, e.ValidFrom)) {
+			s.ValidFrom = e.ValidFrom
+		}
+		s.ValidTo, s.Document = e.ValidTo, e.Document
 		s.Form.ResidenceDocument = e.ResidenceDocument
 		if e.Documents != nil {
 			s.Form.Documents = append([]schema.DocumentRef(nil), e.Documents...)
@@ -184,4 +189,12 @@ func applyCorrections(f schema.Form, c schema.Corrections) schema.Form {
 		f.Contacts = *c.Contacts
 	}
 	return f
+}
+
+// continuous reports whether a term starting on from follows one ending
+// on until without a day between them.
+func continuous(until, from string) bool {
+	end, ok1 := parseDate(until)
+	start, ok2 := parseDate(from)
+	return ok1 && ok2 && !start.After(end.AddDate(0, 0, 1))
 }
