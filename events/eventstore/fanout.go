@@ -162,16 +162,22 @@ func (f *FanOut) deliverAll(ctx context.Context, t *fanTopic) {
 }
 
 func (f *FanOut) deliver(ctx context.Context, t *fanTopic, r Recorded) error {
-	return handOver(ctx, t.out, f.opts.NackDelay, func() *message.Message {
-		msg := message.NewMessage(r.Envelope.EventID, []byte(r.Data))
-		msg.Metadata.Set(MetaStream, r.Stream)
-		msg.Metadata.Set(MetaRevision, strconv.FormatUint(r.Revision, 10))
-		msg.Metadata.Set(MetaPosition, strconv.FormatUint(r.Position, 10))
-		msg.Metadata.Set(MetaType, r.Envelope.Type)
-		msg.Metadata.Set(MetaCreated, r.Created.UTC().Format(time.RFC3339Nano))
-		msg.SetContext(context.WithValue(ctx, recordedKey{}, r))
-		return msg
-	})
+	return handOver(ctx, t.out, f.opts.NackDelay, func() *message.Message { return NewMessage(ctx, r) })
+}
+
+// NewMessage is the watermill message of an event read and decoded
+// already: what FanOut delivers, and what a rebuild parks. FromMessage
+// gives r back from it without decoding again, and Publisher parks the
+// event as stored.
+func NewMessage(ctx context.Context, r Recorded) *message.Message {
+	msg := message.NewMessage(r.Envelope.EventID, []byte(r.Data))
+	msg.Metadata.Set(MetaStream, r.Stream)
+	msg.Metadata.Set(MetaRevision, strconv.FormatUint(r.Revision, 10))
+	msg.Metadata.Set(MetaPosition, strconv.FormatUint(r.Position, 10))
+	msg.Metadata.Set(MetaType, r.Envelope.Type)
+	msg.Metadata.Set(MetaCreated, r.Created.UTC().Format(time.RFC3339Nano))
+	msg.SetContext(context.WithValue(ctx, recordedKey{}, r))
+	return msg
 }
 
 // Close stops reading and delivering.

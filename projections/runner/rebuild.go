@@ -4,10 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
+	"strconv"
 	"sync"
 	"time"
 
+	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
+
+	"github.com/omsonline/oms/events"
 	"github.com/omsonline/oms/events/eventstore"
 	"github.com/omsonline/oms/projections/readstore"
 )
@@ -73,6 +78,11 @@ type pair struct {
 	name        string
 	live, fresh *state
 	gen         int
+	// parked are the positions of the projection's parked events not yet
+	// replayed, with the parked copies' ids; included are the ids of
+	// those the new generation applied (see applyRebuilding).
+	parked   map[uint64]string
+	included []string
 }
 
 // RebuildAll rebuilds several projections in one pass over $all: each event
@@ -137,6 +147,9 @@ func (r *Runner) RebuildAll(ctx context.Context, names []string, o RebuildOption
 		pairs = append(pairs, &pair{name: name, live: live, fresh: fresh, gen: gen})
 	}
 
+	if err := r.loadParked(ctx, pairs); err != nil {
+		return Progress{}, err
+	}
 	head, err := r.opts.Events.Head(ctx)
 	if err != nil {
 		return Progress{}, err
@@ -191,7 +204,7 @@ func (r *Runner) RebuildAll(ctx context.Context, names []string, o RebuildOption
 		prog.Events++
 		for _, p := range pairs {
 			if ev.Position <= p.live.cp.Position {
-				if err := p.fresh.applyLocked(ctx, ev, false); err != nil {
+				if err := r.applyRebuilding(ctx, p, ev); err != nil {
 					return err
 				}
 			}
@@ -282,6 +295,7 @@ func (r *Runner) RebuildAll(ctx context.Context, names []string, o RebuildOption
 		}
 	}
 	report(last)
+	r.markIncluded(ctx, pairs)
 	go func() {
 		time.Sleep(o.DropDelay)
 		for _, phys := range old {
@@ -309,13 +323,14 @@ func (r *Runner) catchUpAll(ctx context.Context, pairs []*pair, seen func(events
 		// waits for its flush.
 		chans[i] = make(chan eventstore.Recorded, 4096)
 		wg.Add(1)
-		go func(fresh *state, in <-chan eventstore.Recorded) {
+		go func(p *pair, in <-chan eventstore.Recorded) {
 			defer wg.Done()
+			fresh := p.fresh
 			for ev := range in {
 				if ctx.Err() != nil {
 					continue // drain
 				}
-				if err := fresh.applyLocked(ctx, ev, false); err != nil {
+				if err := r.applyRebuilding(ctx, p, ev); err != nil {
 					cancel(err)
 				}
 			}
@@ -329,7 +344,7 @@ func (r *Runner) catchUpAll(ctx context.Context, pairs []*pair, seen func(events
 				cancel(err)
 			}
 			fresh.async = false
-		}(p.fresh, chans[i])
+		}(p, chans[i])
 	}
 	err := r.opts.Events.CatchUp(ctx, nil, func(ev eventstore.Recorded) error {
 		seen(ev)
@@ -353,3 +368,96 @@ func (r *Runner) catchUpAll(ctx context.Context, pairs []*pair, seen func(events
 }
 
 var errStopCatchUp = errors.New("runner: caught up to the live projection")
+
+// loadParked reads which events each rebuilt projection has parked.
+func (r *Runner) loadParked(ctx context.Context, pairs []*pair) error {
+	parked, err := r.opts.Events.ListParked(ctx, eventstore.ParkedStream)
+	if err != nil {
+		return fmt.Errorf("runner: rebuild: parked messages: %w", err)
+	}
+	for _, p := range pairs {
+		p.parked = map[uint64]string{}
+		for _, m := range parked {
+			if m.Handler() != p.name {
+				continue
+			}
+			if pos, err := strconv.ParseUint(m.Message.Metadata[eventstore.MetaPosition], 10, 64); err == nil {
+				p.parked[pos] = m.EventID
+			}
+		}
+	}
+	return nil
+}
+
+// applyRebuilding applies ev to the generation being rebuilt, retrying as
+// the live handler does. An event that still fails is parked, as the live
+// handler parks it, and the rebuild goes on without it: one bad event must
+// not keep a projection from ever being rebuilt. One parked already stays
+// parked, once; one parked that applies now is in the new generation, and
+// is marked replayed after the switch.
+func (r *Runner) applyRebuilding(ctx context.Context, p *pair, ev eventstore.Recorded) error {
+	wait := 50 * time.Millisecond
+	var err error
+	for try := 0; ; try++ {
+		if err = applyRecovering(ctx, p.fresh, ev); err == nil {
+			if id, ok := p.parked[ev.Position]; ok {
+				p.included = append(p.included, id)
+			}
+			return nil
+		}
+		_, parkedBefore := p.parked[ev.Position]
+		if ctx.Err() != nil || errors.Is(err, errAborted) || try >= r.opts.Retries || parkedBefore {
+			// One parked before failed its retries then; once is enough.
+			break
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 2*time.Second)
+	}
+	if ctx.Err() != nil || errors.Is(err, errAborted) {
+		return err
+	}
+	if _, ok := p.parked[ev.Position]; ok {
+		p.fresh.logEvent(ctx, slog.LevelWarn, "rebuild: a parked event still fails and stays parked", ev, slog.String("err", err.Error()))
+		return nil
+	}
+	msg := eventstore.NewMessage(ctx, ev)
+	msg.Metadata.Set(middleware.PoisonedHandlerKey, p.name)
+	msg.Metadata.Set(middleware.PoisonedTopicKey, p.name)
+	msg.Metadata.Set(middleware.ReasonForPoisonedKey, err.Error())
+	if perr := eventstore.NewPublisher(r.opts.Events).Publish(eventstore.ParkedStream, msg); perr != nil {
+		return errors.Join(err, perr)
+	}
+	p.parked[ev.Position] = ""
+	p.fresh.logEvent(ctx, slog.LevelWarn, "rebuild: parked an event the projection cannot apply", ev, slog.String("err", err.Error()))
+	return nil
+}
+
+// applyRecovering is applyLocked with a panic turned into an error, as the
+// live handler's Recoverer does: a rebuild runs outside the router.
+func applyRecovering(ctx context.Context, st *state, ev eventstore.Recorded) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = fmt.Errorf("projection %s panicked at %d: %v", st.p.Name(), ev.Position, v)
+		}
+	}()
+	return st.applyLocked(ctx, ev, false)
+}
+
+// markIncluded marks replayed the parked events a rebuild applied: they
+// are in the projection now, and a replay would apply them twice.
+func (r *Runner) markIncluded(ctx context.Context, pairs []*pair) {
+	md := events.Metadata{Actor: events.Actor{ID: "rebuild", Role: events.RoleSystem}}
+	for _, p := range pairs {
+		for _, id := range p.included {
+			if id == "" {
+				continue
+			}
+			if err := r.opts.Events.MarkReplayed(context.WithoutCancel(ctx), eventstore.ParkedStream, id, md); err != nil {
+				r.opts.Logger.Warn("rebuild: mark a parked event included", "projection", p.name, "parked_event", id, "err", err)
+			}
+		}
+	}
+}

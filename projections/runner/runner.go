@@ -215,6 +215,9 @@ func New(ctx context.Context, opts Options, projections ...Projection) (*Runner,
 	if opts.FlushGap <= 0 || opts.FlushGap > opts.FlushInterval {
 		opts.FlushGap = min(5*time.Millisecond, opts.FlushInterval)
 	}
+	if opts.Retries <= 0 {
+		opts.Retries = 5
+	}
 	router, err := message.NewRouter(message.RouterConfig{CloseTimeout: closeTimeout}, watermill.NewSlogLogger(opts.Logger))
 	if err != nil {
 		return nil, fmt.Errorf("runner: new router: %w", err)
@@ -222,9 +225,6 @@ func New(ctx context.Context, opts Options, projections ...Projection) (*Runner,
 	r := &Runner{opts: opts, router: router, states: map[string]*state{}}
 	r.flushCtx, r.stopFlushes = context.WithCancel(context.Background())
 	router.AddMiddleware(r.track)
-	if opts.Retries <= 0 {
-		opts.Retries = 5
-	}
 	// Order matters: track wraps everything (see Runner.handling); the
 	// poison queue must wrap the retries, so a message
 	// is parked only after its last retry failed; the recoverer sits inside
