@@ -455,6 +455,12 @@ func (h *handlers) state(c *fiber.Ctx) error {
 			return problem(c, cmderr.BadRequest, "bad_at", "at: время в формате RFC 3339, например 2026-01-31T12:00:00Z.", "at: an RFC 3339 time, e.g. 2026-01-31T12:00:00Z.")
 		}
 		at = t
+		if !strings.Contains(rawAt, ".") {
+			// Pages and refusals show times to the second, and people copy
+			// them as shown: a moment without a fraction is that whole
+			// second, so the state at an event's shown time includes it.
+			at = t.Add(time.Second - time.Nanosecond)
+		}
 	}
 	id, ok := appID(c)
 	if !ok {

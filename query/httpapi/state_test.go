@@ -94,3 +94,45 @@ func TestStateRefusesMomentsThatDidNotExist(t *testing.T) {
 		}
 	}
 }
+
+// Times are shown to the second, and an auditor copies them as shown: a
+// moment given without a fraction of a second is that whole second, so
+// the state "at" an event's displayed time includes the event. A moment
+// with a fraction is exact (time QA: the state at an event's own time
+// left it out, or answered that the application did not exist yet).
+func TestStateAtAWholeSecond(t *testing.T) {
+	e := newTestEnv(t)
+	appID := uuid.NewString()
+	e.clock.set(time.Date(2026, 3, 1, 10, 0, 0, 400_000_000, time.UTC))
+	e.appendEvents(t, appID, benchload.Journey(appID, "alice", 1, e.clock.now())[:2]...) // 10:00:00.4 and 10:01:00.4
+	base := "/api/v1/applications/" + appID + "/state"
+	for _, tc := range []struct {
+		at       string
+		status   int
+		revision uint64
+	}{
+		{"2026-03-01T10:00:00Z", 200, 0},
+		{"2026-03-01T13:00:00%2B03:00", 200, 0},
+		{"2026-03-01T10:01:00Z", 200, 1},
+		{"2026-03-01T10:00:59Z", 200, 0},
+		{"2026-03-01T10:01:00.3Z", 200, 0},
+		{"2026-03-01T10:01:00.4Z", 200, 1},
+		{"2026-03-01T10:00:00.3Z", 404, 0},
+		{"2026-03-01T09:59:59Z", 404, 0},
+	} {
+		a := e.get(t, base+"?at="+tc.at, events.RoleAuditor, "aud-1")
+		if a.status != tc.status {
+			t.Errorf("at %s: %d %.300s, want %d", tc.at, a.status, a.body, tc.status)
+			continue
+		}
+		if a.status != 200 {
+			continue
+		}
+		var st struct {
+			Revision uint64 `json:"revision"`
+		}
+		if err := json.Unmarshal(a.body, &st); err != nil || st.Revision != tc.revision {
+			t.Errorf("at %s: revision %d (%v), want %d", tc.at, st.Revision, err, tc.revision)
+		}
+	}
+}

@@ -142,7 +142,7 @@ func Operations() []Operation {
 			status: 200, resp: historyPage{}, audited: true},
 		Operation{Method: "GET", Path: "/api/v1/applications/:id/state", tag: "audit", sum: "Time travel: the application folded from its events up to a revision or a time (auditors)",
 			desc:   "Give revision or at, not both (400). Without either, the application's last state.",
-			params: []param{{"query", "revision", "Fold up to this stream revision.", "integer"}, {"query", "at", "Fold the events that occurred at or before this RFC 3339 time.", "string"}},
+			params: []param{{"query", "revision", "Fold up to this stream revision.", "integer"}, {"query", "at", "Fold the events that occurred at or before this RFC 3339 time; without a fraction of a second, up to the end of that second, as times are shown.", "string"}},
 			status: 200, resp: queryapi.State{}, audited: true,
 			more: []answer{{404, text("Нет заявления, нет такой ревизии (no_such_revision: detail называет существующие) или заявления на этот момент ещё не было (before_first_event).",
 				"No such application, no such revision (no_such_revision: the detail names those that exist), or the application did not exist yet at that time (before_first_event).")}}},
