@@ -12,10 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gofiber/fiber/v2"
-
 	"github.com/omsonline/oms/command/document"
-	"github.com/omsonline/oms/command/httpapi"
 	"github.com/omsonline/oms/command/service"
 	"github.com/omsonline/oms/events/esdbserver/esdbtest"
 	"github.com/omsonline/oms/events/eventstore"
@@ -57,11 +54,7 @@ func FuzzUpload(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	app := fiber.New(fiber.Config{BodyLimit: httpapi.MinAppBodyLimit, ErrorHandler: httpapi.ErrorHandler, DisableStartupMessage: true})
-	app.Use(testAuth)
-	if err := httpapi.Register(app, httpapi.Deps{Commands: svc, Documents: docs, Logger: slog.New(slog.DiscardHandler)}); err != nil {
-		f.Fatal(err)
-	}
+	app := newApp(f, svc, docs)
 
 	// A real listener, not app.Test: bodies fasthttp cannot parse must be
 	// seen answered as a client would see them.

@@ -10,10 +10,13 @@
 package httpapi
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"mime"
+	"mime/multipart"
 	"strconv"
 	"strings"
 	"time"
@@ -24,6 +27,7 @@ import (
 	"github.com/omsonline/oms/command/application"
 	"github.com/omsonline/oms/command/cmderr"
 	"github.com/omsonline/oms/command/document"
+	"github.com/omsonline/oms/command/httpapi/reqbody"
 	"github.com/omsonline/oms/command/service"
 	"github.com/omsonline/oms/events"
 )
@@ -78,7 +82,9 @@ type handlers struct {
 // and Consent serves GET /api/v1/consent, which needs no sign-in.
 //
 // The app should use ErrorHandler and a BodyLimit of at least
-// MinAppBodyLimit.
+// MinAppBodyLimit, and stream request bodies (StreamRequestBody and
+// DisablePreParseMultipartForm, see reqbody): handlers read them under
+// their own bounds, an upload only once it has a slot.
 func Register(router fiber.Router, deps Deps) error {
 	if deps.Commands == nil || deps.Documents == nil {
 		return errors.New("httpapi: Commands and Documents are required")
@@ -187,8 +193,11 @@ func parseRevision(v string) (uint64, error) {
 // jsonBody returns the body of a JSON request after the size, media type
 // and encoding checks.
 func (h *handlers) jsonBody(c *fiber.Ctx) ([]byte, error) {
-	body := c.Body()
-	if len(body) > h.JSONBodyLimit {
+	ok, err := reqbody.Load(c, h.JSONBodyLimit)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
 		return nil, cmderr.New(cmderr.TooLarge, "body_too_large", cmderr.T(
 			fmt.Sprintf("Тело запроса больше %d КБ.", h.JSONBodyLimit>>10),
 			fmt.Sprintf("The request body is larger than %d KB.", h.JSONBodyLimit>>10)))
@@ -196,7 +205,7 @@ func (h *handlers) jsonBody(c *fiber.Ctx) ([]byte, error) {
 	if err := CheckJSONBody(c); err != nil {
 		return nil, err
 	}
-	return body, nil
+	return c.Body(), nil
 }
 
 // CheckJSONBody refuses a request body that is not JSON in UTF-8: another
@@ -309,35 +318,15 @@ func (h *handlers) upload(c *fiber.Ctx) error {
 	if err != nil {
 		return h.fail(c, err)
 	}
-	mt, _, _ := mime.ParseMediaType(c.Get(fiber.HeaderContentType))
-	if mt != fiber.MIMEMultipartForm {
+	mt, params, _ := mime.ParseMediaType(c.Get(fiber.HeaderContentType))
+	if mt != fiber.MIMEMultipartForm || params["boundary"] == "" {
 		return h.fail(c, cmderr.New(cmderr.Unsupported, "multipart_required", cmderr.T(
 			"Загрузите файл как multipart/form-data с полями file и kind.",
 			"Upload the file as multipart/form-data with the fields file and kind.")))
 	}
-	if form, err := c.MultipartForm(); err == nil {
-		// One file of one kind per upload: of two, fasthttp would keep the
-		// first and drop the other without a word.
-		var f cmderr.Fields
-		if len(form.File["file"]) > 1 {
-			f.Add("/file", "repeated_field", cmderr.T("Загрузите один файл за раз: поле file указано несколько раз.",
-				"Upload one file at a time: the field file appears more than once."))
-		}
-		// fasthttp's FormValue prefers ?kind= in the URL to the form's.
-		if kinds := form.Value["kind"]; len(kinds) > 1 || (len(kinds) == 1 && c.Query("kind") != "" && c.Query("kind") != kinds[0]) {
-			f.Add("/kind", "repeated_field", cmderr.T("Поле kind указано несколько раз; укажите один вид документа.",
-				"The field kind appears more than once; give one kind of document."))
-		}
-		if f.Err() != nil {
-			return h.fail(c, f.Err())
-		}
-	}
-	fh, err := c.FormFile("file")
-	if err != nil {
-		var f cmderr.Fields
-		f.Add("/file", "required", cmderr.T("Приложите файл в поле file.", "Attach the file in the field file."))
-		return h.fail(c, f.Err())
-	}
+	// The slot first, then the body: it is read only now, as it arrives
+	// (reqbody), so uploads waiting for a slot hold no memory, and at most
+	// MaxUploads scans are in memory at once.
 	wait := time.NewTimer(h.UploadWait)
 	defer wait.Stop()
 	select {
@@ -351,15 +340,11 @@ func (h *handlers) upload(c *fiber.Ctx) error {
 	case <-c.UserContext().Done():
 		return h.fail(c, c.UserContext().Err())
 	}
-	if fh.Size > document.MaxSize {
-		return h.fail(c, document.TooLargeError())
-	}
-	f, err := fh.Open()
+	form, err := readUpload(reqbody.Reader(c, MinAppBodyLimit), params["boundary"], c.Query("kind"))
 	if err != nil {
-		return h.fail(c, fmt.Errorf("httpapi: open upload: %w", err))
+		return h.fail(c, err)
 	}
-	defer f.Close()
-	doc, err := h.Documents.Upload(c.UserContext(), m, strings.Clone(c.FormValue("kind")), f)
+	doc, err := h.Documents.Upload(c.UserContext(), m, form.kind, bytes.NewReader(form.file))
 	if err != nil {
 		return h.fail(c, err)
 	}
@@ -367,6 +352,86 @@ func (h *handlers) upload(c *fiber.Ctx) error {
 	return c.Status(fiber.StatusCreated).JSON(uploadResponse{
 		ID: doc.DocumentID, Kind: doc.Kind, SHA256: doc.ContentSHA256, Size: doc.Size, ContentType: doc.ContentType,
 	})
+}
+
+// uploadForm is what an upload's multipart body carries.
+type uploadForm struct {
+	kind string
+	file []byte
+}
+
+// maxKindField bounds the kind field: the longest kind is a few letters.
+const maxKindField = 256
+
+// readUpload reads an upload's multipart body: one file in the field file
+// (at most document.MaxSize) and its kind, from the field kind or from
+// ?kind= (queryKind). Every part is read before anything is refused, so
+// that every mistake is named at once.
+func readUpload(body io.Reader, boundary, queryKind string) (uploadForm, error) {
+	var form uploadForm
+	var f cmderr.Fields
+	files, kinds := 0, 0
+	mr := multipart.NewReader(body, boundary)
+	for {
+		part, err := mr.NextPart()
+		if err == io.EOF { //nolint:errorlint // the end itself; a body cut short is an error wrapping io.EOF
+			break
+		}
+		if err != nil {
+			return form, uploadReadError(err)
+		}
+		switch part.FormName() {
+		case "file":
+			files++
+			if files > 1 {
+				// One file of one kind per upload: of two, the first
+				// would be stored and the other dropped without a word.
+				f.Add("/file", "repeated_field", cmderr.T("Загрузите один файл за раз: поле file указано несколько раз.",
+					"Upload one file at a time: the field file appears more than once."))
+				_, err = io.Copy(io.Discard, part)
+				break
+			}
+			var buf bytes.Buffer
+			var n int64
+			n, err = buf.ReadFrom(io.LimitReader(part, document.MaxSize+1))
+			if err == nil && n > document.MaxSize {
+				return form, document.TooLargeError()
+			}
+			form.file = buf.Bytes()
+		case "kind":
+			kinds++
+			var b []byte
+			b, err = io.ReadAll(io.LimitReader(part, maxKindField))
+			if kinds == 1 {
+				form.kind = string(b)
+			}
+		default:
+			_, err = io.Copy(io.Discard, part)
+		}
+		if err != nil {
+			return form, uploadReadError(err)
+		}
+	}
+	if kinds > 1 || (kinds == 1 && queryKind != "" && queryKind != form.kind) {
+		f.Add("/kind", "repeated_field", cmderr.T("Поле kind указано несколько раз; укажите один вид документа.",
+			"The field kind appears more than once; give one kind of document."))
+	}
+	if queryKind != "" {
+		form.kind = queryKind
+	}
+	if files == 0 {
+		f.Add("/file", "required", cmderr.T("Приложите файл в поле file.", "Attach the file in the field file."))
+	}
+	return form, f.Err()
+}
+
+// uploadReadError says why an upload's body could not be read: too long,
+// or not the multipart/form-data its header declared.
+func uploadReadError(err error) error {
+	if errors.Is(err, reqbody.ErrTooLarge) {
+		return document.TooLargeError()
+	}
+	return cmderr.New(cmderr.BadRequest, "malformed_multipart", malformedMultipart)
 }
 
 var extensions = map[string]string{document.TypePDF: "pdf", document.TypeJPEG: "jpg", document.TypePNG: "png"}

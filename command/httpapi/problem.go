@@ -155,8 +155,7 @@ func problemOf(err error) Problem {
 			// multipart/form-data body: multipart: NextPart: EOF").
 			if strings.Contains(fe.Message, "multipart/form-data") {
 				p.Code, p.Type = "malformed_multipart", "urn:oms:problem:malformed_multipart"
-				p.Detail = cmderr.T("Тело запроса multipart/form-data повреждено или оборвано. Загрузите файл заново.",
-					"The multipart/form-data body is malformed or cut short. Upload the file again.")
+				p.Detail = malformedMultipart
 			}
 		}
 		return p
@@ -174,3 +173,8 @@ func problemOf(err error) Problem {
 func ErrorHandler(c *fiber.Ctx, err error) error {
 	return writeProblem(c, slog.Default(), err)
 }
+
+// malformedMultipart is the refusal of an upload's body that does not
+// parse: read by the upload itself (streamed) or by Fiber before it.
+var malformedMultipart = cmderr.T("Тело запроса multipart/form-data повреждено или оборвано. Загрузите файл заново.",
+	"The multipart/form-data body is malformed or cut short. Upload the file again.")

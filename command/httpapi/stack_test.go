@@ -23,6 +23,7 @@ import (
 	"github.com/omsonline/oms/command/application"
 	"github.com/omsonline/oms/command/document"
 	"github.com/omsonline/oms/command/httpapi"
+	"github.com/omsonline/oms/command/httpapi/reqbody"
 	"github.com/omsonline/oms/command/service"
 	"github.com/omsonline/oms/events"
 	"github.com/omsonline/oms/events/esdbserver/esdbtest"
@@ -112,10 +113,13 @@ func (s *stack) openStore() *eventstore.Store {
 	return st
 }
 
-func newApp(t *testing.T, svc *service.Service, docs *document.Service) *fiber.App {
-	app := fiber.New(fiber.Config{BodyLimit: httpapi.MinAppBodyLimit, ErrorHandler: httpapi.ErrorHandler, DisableStartupMessage: true})
+func newApp(t testing.TB, svc *service.Service, docs *document.Service) *fiber.App {
+	// Bodies streamed, as omsd takes them (see Register).
+	app := fiber.New(fiber.Config{BodyLimit: httpapi.MinAppBodyLimit, ErrorHandler: httpapi.ErrorHandler, DisableStartupMessage: true,
+		StreamRequestBody: true, DisablePreParseMultipartForm: true})
+	app.Use(reqbody.Guard(httpapi.MinAppBodyLimit, func(c *fiber.Ctx) error { return fiber.ErrRequestEntityTooLarge }))
 	app.Use(testAuth)
-	if err := httpapi.Register(app, httpapi.Deps{Commands: svc, Documents: docs}); err != nil {
+	if err := httpapi.Register(app, httpapi.Deps{Commands: svc, Documents: docs, Logger: slog.New(slog.DiscardHandler)}); err != nil {
 		t.Fatal(err)
 	}
 	return app

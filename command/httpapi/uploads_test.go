@@ -115,6 +115,48 @@ func TestUploads(t *testing.T) {
 		wantStatus(t, s.upload(anonymous, schema.DocumentPassport, pngFile), fiber.StatusUnauthorized)
 		wantStatus(t, s.upload(operator, schema.DocumentPassport, pngFile), fiber.StatusCreated)
 	})
+	t.Run("the body as it arrives", func(t *testing.T) {
+		// The kind after the file, as some clients order the fields.
+		var buf bytes.Buffer
+		mw := multipart.NewWriter(&buf)
+		fw, _ := mw.CreateFormFile("file", "scan.png")
+		_, _ = fw.Write(pngFile)
+		_ = mw.WriteField("kind", schema.DocumentPassport)
+		_ = mw.Close()
+		whole := buf.Bytes()
+		send := func(body []byte, contentType string) response {
+			req := httptest.NewRequest(http.MethodPost, "/api/v1/documents", bytes.NewReader(body))
+			req.Header.Set("Content-Type", contentType)
+			return s.send(req, applicant)
+		}
+		r := send(whole, mw.FormDataContentType())
+		wantStatus(t, r, fiber.StatusCreated)
+		var doc struct{ Kind string }
+		if r.json(t, &doc); doc.Kind != schema.DocumentPassport {
+			t.Fatalf("kind after the file: %s", r.body)
+		}
+		// Cut short, or with another boundary than declared: refused in
+		// words, not taken for a form without a file.
+		for name, body := range map[string][]byte{"cut short": whole[:len(whole)/2], "another boundary": bytes.ReplaceAll(whole, []byte(mw.Boundary()), []byte("other"))} {
+			r := send(body, mw.FormDataContentType())
+			wantStatus(t, r, fiber.StatusBadRequest)
+			if p := r.problem(t); p.Code != "malformed_multipart" || p.Detail.RU == "" || p.Detail.EN == "" {
+				t.Errorf("%s: %s", name, r.body)
+			}
+		}
+		// No boundary at all.
+		wantStatus(t, send(whole, "multipart/form-data"), fiber.StatusUnsupportedMediaType)
+		// A form without a file names the field.
+		buf.Reset()
+		mw = multipart.NewWriter(&buf)
+		_ = mw.WriteField("kind", schema.DocumentPassport)
+		_ = mw.Close()
+		r = send(buf.Bytes(), mw.FormDataContentType())
+		wantStatus(t, r, fiber.StatusUnprocessableEntity)
+		if p := r.problem(t); len(p.Errors) != 1 || p.Errors[0].Field != "/file" || p.Errors[0].Code != "required" {
+			t.Errorf("no file: %s", r.body)
+		}
+	})
 	t.Run("not multipart", func(t *testing.T) {
 		wantStatus(t, s.post("/api/v1/documents", applicant, `{"file":"x"}`), fiber.StatusUnsupportedMediaType)
 	})

@@ -25,7 +25,9 @@ import (
 	"github.com/omsonline/oms/cmd/internal/memrelease"
 	"github.com/omsonline/oms/cmd/internal/metrics"
 	"github.com/omsonline/oms/cmd/internal/openapi"
+	"github.com/omsonline/oms/command/cmderr"
 	commandapi "github.com/omsonline/oms/command/httpapi"
+	"github.com/omsonline/oms/command/httpapi/reqbody"
 	"github.com/omsonline/oms/command/scheduler"
 	"github.com/omsonline/oms/command/service"
 	"github.com/omsonline/oms/events/esdbserver"
@@ -177,11 +179,23 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (a *App, er
 		// wrong key never opened again. A copy per header read is cheap
 		// beside one such string escaping a handler unnoticed.
 		Immutable: true,
+		// Bodies stay on the wire until someone reads them (reqbody): the
+		// authorization middleware, once the caller may send one, and an
+		// upload only once it has a slot. Read ahead, every request's body
+		// was in memory before its token was looked at, and sixteen
+		// uploads waiting for four slots held sixteen scans.
+		StreamRequestBody:            true,
+		DisablePreParseMultipartForm: true,
 	})
 	a.http.Hooks().OnShutdown(func() error { verifier.Close(); return nil })
 	a.http.Use(a.metrics.Middleware())
 	a.http.Use(logging.Middleware(log))
 	useRecover(a.http, log)
+	a.http.Use(reqbody.Guard(commandapi.MinAppBodyLimit, func(c *fiber.Ctx) error {
+		return commandapi.ErrorHandler(c, cmderr.New(cmderr.TooLarge, "body_too_large", cmderr.T(
+			fmt.Sprintf("Тело запроса больше %d МБ.", commandapi.MinAppBodyLimit>>20),
+			fmt.Sprintf("The request body is larger than %d MB.", commandapi.MinAppBodyLimit>>20))))
+	}))
 	a.metrics.WatchProjections(a.leader, a.events)
 	// Ahead of every route, probes included: a flood is cut off before
 	// any work, and every answer carries the security headers.

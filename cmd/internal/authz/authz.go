@@ -21,6 +21,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/omsonline/oms/command/httpapi/reqbody"
 	"github.com/omsonline/oms/events"
 )
 
@@ -328,7 +329,11 @@ func Middleware(o Options) fiber.Handler {
 				c.SetUserContext(events.WithMetadata(c.UserContext(), md))
 			}
 		}
-		if n := len(c.Request().Body()); n > rt.MaxBody {
+		fits, err := bodyFits(c, rt)
+		if err != nil {
+			return err
+		}
+		if !fits {
 			ref.Status, ref.Code = fiber.StatusRequestEntityTooLarge, "body_too_large"
 			if rt.MaxBody == 0 {
 				ref.RU, ref.EN = "Этот запрос передаётся без тела.", "This request takes no body."
@@ -340,6 +345,25 @@ func Middleware(o Options) fiber.Handler {
 		}
 		return c.Next()
 	}
+}
+
+// MaxBuffered is the longest body the middleware reads into memory for
+// its route; a route that takes more (an upload) gets its body unread, as
+// a stream its handler reads under its own bound once it has room for it,
+// and only its declared length is checked here.
+const MaxBuffered = 1 << 20
+
+// Streams reports whether the route's handler reads the body itself (see
+// MaxBuffered).
+func (r Route) Streams() bool { return r.MaxBody > MaxBuffered }
+
+// bodyFits checks the body against the route's bound. Only now, with the
+// caller known and allowed, is a body read into memory (reqbody).
+func bodyFits(c *fiber.Ctx, rt Route) (bool, error) {
+	if rt.Streams() {
+		return c.Request().Header.ContentLength() <= rt.MaxBody, nil
+	}
+	return reqbody.Load(c, rt.MaxBody)
 }
 
 // Why an operator's request names no applicant it may act for.
