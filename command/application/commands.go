@@ -79,7 +79,10 @@ type ChangeAddress struct {
 // (which then needs its scan in Documents).
 type Renew struct {
 	ResidenceDocument *schema.ResidenceDocument `json:"residenceDocument,omitempty"`
-	Documents         []schema.DocumentRef      `json:"documents,omitempty"`
+	// IdentityDocument is a new passport, given with its scan, when the
+	// one on the policy was replaced.
+	IdentityDocument *schema.IdentityDocument `json:"identityDocument,omitempty"`
+	Documents        []schema.DocumentRef     `json:"documents,omitempty"`
 }
 
 // Withdraw is the applicant taking the application back before a decision.

@@ -515,9 +515,6 @@ func (c Renew) decide(s State, env Env) ([]schema.Event, error) {
 	if err := ownerGate(c, s, env, ownerRoles, StatusPolicyActive, StatusPolicyExpired); err != nil {
 		return nil, err
 	}
-	if s.ConsentWithdrawn {
-		return nil, errConsentWithdrawn()
-	}
 	today := env.today()
 	validTo, _ := parseDate(s.ValidTo)
 	if s.Status == StatusPolicyActive {
@@ -532,19 +529,33 @@ func (c Renew) decide(s State, env Env) ([]schema.Event, error) {
 	}
 	var fields cmderr.Fields
 	ch := &checker{f: &fields, today: today}
-	residence := s.Form.ResidenceDocument
+	birth, _ := parseDate(s.Form.Applicant.BirthDate)
+	residence, identity := s.Form.ResidenceDocument, s.Form.IdentityDocument
 	var required []string
 	if c.ResidenceDocument != nil {
 		residence = normResidence(*c.ResidenceDocument)
-		birth, _ := parseDate(s.Form.Applicant.BirthDate)
 		ch.validateResidence("/residenceDocument", residence, birth, s.Form.Applicant.Citizenship)
-		required = []string{schema.DocumentResidence}
+		required = append(required, schema.DocumentResidence)
+	}
+	if c.IdentityDocument != nil {
+		// A passport replaced since the policy was issued: the renewal is
+		// where the holder gives the new one, with its scan.
+		identity = normIdentity(*c.IdentityDocument)
+		ch.validateIdentity("/identityDocument", identity, birth)
+		required = append(required, schema.DocumentPassport)
 	}
 	sent := Normalize(schema.Form{Documents: c.Documents}).Documents
 	news := ch.validateDocuments("/documents", sent, env, s.ApplicantID, required)
+	if s.ConsentWithdrawn && reSigned(s.Form.Documents, news, env.Now) == nil {
+		// Consent withdrawn, nothing new is processed until it is given
+		// again: a renewal that brings a newly signed consent gives it.
+		return nil, conflict("consent_withdrawn",
+			"Согласие на обработку персональных данных по этому полису отозвано. Чтобы продлить полис, подпишите согласие заново и приложите его скан к продлению.",
+			"The consent to the processing of personal data for this policy was withdrawn. To renew the policy, sign the consent again and attach its scan to the renewal.")
+	}
 	for i, d := range sent {
-		// The new residence document's scan must be new: the one on file
-		// is of the document that is running out.
+		// A new document's scan must be new: the one on file is of the
+		// document being replaced.
 		if slices.Contains(required, d.Kind) && len(notOnFile([]schema.DocumentRef{d}, s.Form.Documents)) == 0 {
 			ch.add(fmt.Sprintf("/documents/%d/id", i), "already_attached", cmderr.T(
 				"Этот скан уже приложен к заявлению; загрузите скан нового документа.",
@@ -553,6 +564,12 @@ func (c Renew) decide(s State, env Env) ([]schema.Event, error) {
 	}
 	if err := fields.Err(); err != nil {
 		return nil, err
+	}
+	if err := identityValidOn(identity, today); err != nil {
+		// Not renewed on an expired passport, as it was not issued on one.
+		return nil, conflict("identity_expired",
+			"Срок действия документа, удостоверяющего личность, который указан в полисе, истёк. Укажите в продлении действующий документ и приложите его скан.",
+			"The identity document on the policy has expired. Give the valid one in the renewal and attach its scan.")
 	}
 	start := today
 	if s.Status == StatusPolicyActive && !validTo.Before(today) {
@@ -576,9 +593,18 @@ func (c Renew) decide(s State, env Env) ([]schema.Event, error) {
 	return []schema.Event{schema.PolicyRenewed{
 		ApplicationID: s.ID, ENP: s.ENP, ValidFrom: formatDate(start), ValidTo: formatDate(end),
 		Document: policyDocument(s.ENP, s.Document.Version+1, today), ResidenceDocument: residence,
-		NewDocuments: news, Documents: mergeDocuments(s.Form.Documents, news), RenewedAt: env.Now,
+		IdentityDocument: changedIdentity(c.IdentityDocument, identity), NewDocuments: news, Documents: mergeDocuments(s.Form.Documents, news), RenewedAt: env.Now,
 		ConsentDocument: reSigned(s.Form.Documents, news, env.Now),
 	}}, nil
+}
+
+// changedIdentity is the identity document a renewal records: the new
+// one when the holder gave one, nil when the one on file goes on.
+func changedIdentity(given *schema.IdentityDocument, normalised schema.IdentityDocument) *schema.IdentityDocument {
+	if given == nil {
+		return nil
+	}
+	return &normalised
 }
 
 func (c Withdraw) decide(s State, env Env) ([]schema.Event, error) {

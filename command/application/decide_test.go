@@ -464,6 +464,74 @@ func TestRenew(t *testing.T) {
 	})
 }
 
+// A policy is not renewed on an expired passport, as it was not issued on
+// one; the renewal is where the holder gives the new passport, with its
+// scan, and the new one is what the policy names from then on (lifecycle
+// QA: a renewal went through on a passport expired for months, and there
+// was no way to give a new one).
+func TestRenewOnANewPassport(t *testing.T) {
+	given := history(application.StatusPolicyActive)
+	sub := given[0].(schema.ApplicationSubmitted)
+	sub.Form.IdentityDocument.ExpiresAt = "2026-03-01"
+	given[0] = sub
+	s := application.Fold(given...)
+	at := time.Date(2026, 3, 10, 9, 0, 0, 0, time.UTC)
+	_, err := application.Decide(s, application.Renew{}, env(asOwner, at))
+	if e, _ := cmderr.As(err); e == nil || e.Code != "identity_expired" || !strings.Contains(e.Message.RU, "скан") || e.Message.EN == "" {
+		t.Fatalf("renewal on an expired passport: %v", err)
+	}
+	passport := schema.IdentityDocument{Type: schema.IdentityForeignPassport, Series: "FA", Number: "7654321", IssuedAt: "2026-02-20", IssuedBy: "MIA of Uzbekistan", ExpiresAt: "2036-02-19"}
+	_, err = application.Decide(s, application.Renew{IdentityDocument: &passport}, env(asOwner, at))
+	assertFields(t, err, "/documents:missing_scan")
+	_, err = application.Decide(s, application.Renew{IdentityDocument: &passport, Documents: []schema.DocumentRef{{Kind: schema.DocumentPassport, ID: "doc-passport"}}}, env(asOwner, at))
+	assertFields(t, err, "/documents/0/id:already_attached")
+	evs, err := application.Decide(s, application.Renew{IdentityDocument: &passport, Documents: []schema.DocumentRef{{Kind: schema.DocumentPassport, ID: "doc-passport2"}}}, env(asOwner, at))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := evs[0].(schema.PolicyRenewed)
+	if r.IdentityDocument == nil || r.IdentityDocument.Number != "7654321" || r.ValidFrom != "2026-03-20" {
+		t.Fatalf("%+v", r)
+	}
+	if st := application.Fold(append(given, r)...); st.Form.IdentityDocument.Number != "7654321" || st.Form.Applicant.LastName != sub.Form.Applicant.LastName {
+		t.Fatalf("state after the renewal: %+v", st.Form.IdentityDocument)
+	}
+	// A renewal that gives none leaves the passport on file in the event
+	// as it was: nil, not a copy.
+	evs, err = application.Decide(application.Fold(history(application.StatusPolicyActive)...), application.Renew{}, env(asOwner, at))
+	if err != nil || evs[0].(schema.PolicyRenewed).IdentityDocument != nil {
+		t.Fatalf("a renewal without a new passport: %v %v", evs, err)
+	}
+}
+
+// Consent withdrawn on an issued policy is given again by a renewal that
+// brings a newly signed consent; without one the refusal says so
+// (lifecycle QA: the holder was locked out for good, told to visit the
+// insurer, whose staff could do nothing either).
+func TestRenewGivesTheConsentAgain(t *testing.T) {
+	given := append(history(application.StatusPolicyActive), schema.ConsentWithdrawn{ApplicationID: appID, WithdrawnAt: now, RetainUntil: "2031-03-19"})
+	s := application.Fold(given...)
+	_, err := application.Decide(s, application.Renew{}, env(asOwner, now))
+	if e, _ := cmderr.As(err); e == nil || e.Code != "consent_withdrawn" || !strings.Contains(e.Message.RU, "подпишите согласие заново") {
+		t.Fatalf("renewal without a new consent: %v", err)
+	}
+	evs, err := application.Decide(s, application.Renew{Documents: []schema.DocumentRef{{Kind: schema.DocumentConsent, ID: "doc-consent2"}}}, env(asOwner, now))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := evs[0].(schema.PolicyRenewed)
+	if r.ConsentDocument == nil || r.ConsentDocument.DocumentID != "doc-consent2" {
+		t.Fatalf("%+v", r)
+	}
+	after := application.Fold(append(given, r)...)
+	if after.ConsentWithdrawn {
+		t.Fatal("consent still withdrawn after it was signed again")
+	}
+	if _, err := application.Decide(after, application.ChangeAddress{Address: newAddress}, env(asOwner, now)); err != nil {
+		t.Fatalf("a new address after the consent was given again: %v", err)
+	}
+}
+
 func TestExpireOnlyAfterValidity(t *testing.T) {
 	s := application.Fold(history(application.StatusPolicyActive)...)
 	_, err := application.Decide(s, application.ExpirePolicy{}, env(asSystem, time.Date(2026, 3, 19, 20, 0, 0, 0, time.UTC)))

@@ -44,6 +44,7 @@ func uploads() map[string]schema.DocumentUploaded {
 		"doc-consent":    up("doc-consent", schema.DocumentConsent, owner),
 		"doc-residence2": up("doc-residence2", schema.DocumentResidence, owner),
 		"doc-consent2":   up("doc-consent2", schema.DocumentConsent, owner),
+		"doc-passport2":  up("doc-passport2", schema.DocumentPassport, owner),
 		"doc-foreign":    up("doc-foreign", schema.DocumentPassport, other),
 	}
 }

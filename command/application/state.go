@@ -139,16 +139,23 @@ func Evolve(s State, e schema.Event) State {
 		s.Form.Address = e.Address
 		s.Document = e.Document
 	case schema.PolicyRenewed:
-		if !(s.Status == StatusPolicyActive && continuous(s.ValidTo, e.ValidFrom)) {
+		// By the dates alone, as the read side shows the policy: a term
+		// renewed the day after it ended leaves no day uninsured, even if
+		// its expiry was recorded in between (lifecycle QA).
+		if !continuous(s.ValidTo, e.ValidFrom) {
 			s.ValidFrom = e.ValidFrom
 		}
 		s.ValidTo, s.Document = e.ValidTo, e.Document
 		s.Form.ResidenceDocument = e.ResidenceDocument
+		if e.IdentityDocument != nil {
+			s.Form.IdentityDocument = *e.IdentityDocument
+		}
 		if e.Documents != nil {
 			s.Form.Documents = append([]schema.DocumentRef(nil), e.Documents...)
 		}
 		if e.ConsentDocument != nil {
-			s.ConsentVersion = e.ConsentDocument.Version
+			// Signed anew: processing goes on under this consent.
+			s.ConsentVersion, s.ConsentWithdrawn = e.ConsentDocument.Version, false
 		}
 		s.Status = StatusPolicyActive
 	case schema.PolicyExpired:

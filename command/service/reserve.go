@@ -98,8 +98,9 @@ func (s *Service) reservePersonFor(ctx context.Context, meta events.Metadata, ap
 				return nil, err
 			}
 			return []slot{doc, acc}, nil
-		case schema.InfoProvided:
-			// A corrected passport or citizenship may name another person.
+		case schema.InfoProvided, schema.PolicyRenewed:
+			// A corrected passport or citizenship, or the new passport a
+			// renewal brings, may name another person.
 			// Its slot needs no giving back: an application that does not
 			// name the person holds nothing (see holds).
 			next := application.Evolve(st, e)

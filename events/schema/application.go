@@ -208,8 +208,11 @@ type PolicyRenewed struct {
 	// ResidenceDocument is the document the new term relies on: the new one
 	// if the applicant supplied one, otherwise the one on file.
 	ResidenceDocument ResidenceDocument `json:"residenceDocument"`
+	// IdentityDocument is the new identity document the holder gave with
+	// the renewal; nil when the one on file goes on.
+	IdentityDocument *IdentityDocument `json:"identityDocument,omitempty"`
 	// NewDocuments are the scans supplied with the renewal (a new residence
-	// document's scan).
+	// document's or passport's scan, a newly signed consent).
 	NewDocuments []DocumentRef `json:"newDocuments,omitempty"`
 	// Documents is the form's complete document list after the renewal.
 	Documents []DocumentRef `json:"documents"`

@@ -20,7 +20,7 @@ func PersonalSections(eventType string) []string {
 	case TypeAddressChanged:
 		return []string{"address"}
 	case TypePolicyRenewed:
-		return []string{"residenceDocument"}
+		return []string{"residenceDocument", "identityDocument"}
 	case TypeApplicationWithdrawn, TypeConsentWithdrawn:
 		return []string{"reason"}
 	}

@@ -75,6 +75,9 @@ type Policy struct {
 	Region    string                `json:"region"`
 	Status    string                `json:"status"` // active or expired
 	IssuedAt  time.Time             `json:"issuedAt"`
+	// TermFrom is where the current term starts, when a renewal without a
+	// gap made ValidFrom the start of the whole uninsured-free span.
+	TermFrom string `json:"termFrom,omitempty"`
 	// RenewalReminded is set once the applicant was reminded to renew
 	// this term.
 	RenewalReminded bool `json:"renewalReminded,omitempty"`
@@ -277,25 +280,37 @@ func Apply(v *View, ev eventstore.Recorded) error {
 			v.Policy.Region = e.Address.Region
 		}
 	case schema.PolicyRenewed:
-		from := e.ValidFrom
+		from, term := e.ValidFrom, ""
 		if v.Policy != nil {
 			old := *v.Policy
-			old.Status = "expired"
 			if continues(old.ValidTo, e.ValidFrom) {
-				// Renewed before the term ended: the new term starts the
-				// day after it, and the person is insured throughout. The
-				// policy shows that whole span, so that it is in force
-				// today rather than "from" a date to come, and the old
-				// document was replaced, not expired.
-				old.Status = "superseded"
-				from = old.ValidFrom
+				// Renewed without a day between the terms: the person is
+				// insured throughout, and the policy shows that whole
+				// span, so that it is in force today rather than "from" a
+				// date to come. The old document was replaced, unless its
+				// term had already been recorded as over.
+				from, term = old.ValidFrom, e.ValidFrom
+				if old.Status != "expired" {
+					old.Status = "superseded"
+				}
+			}
+			if old.Status != "superseded" {
+				old.Status = "expired"
+			}
+			// The past entry is that term alone, not the span it was
+			// shown in, so that past terms do not overlap (lifecycle QA).
+			if old.TermFrom != "" {
+				old.ValidFrom, old.TermFrom = old.TermFrom, ""
 			}
 			v.PastPolicies = append(v.PastPolicies, old)
 		}
 		region := v.Form.Address.Region
 		v.Status = StatusPolicyActive
-		v.Policy = &Policy{ENP: e.ENP, ValidFrom: from, ValidTo: e.ValidTo, Document: e.Document, Region: region, Status: "active", IssuedAt: e.RenewedAt.UTC()}
+		v.Policy = &Policy{ENP: e.ENP, ValidFrom: from, TermFrom: term, ValidTo: e.ValidTo, Document: e.Document, Region: region, Status: "active", IssuedAt: e.RenewedAt.UTC()}
 		v.Form.ResidenceDocument = e.ResidenceDocument
+		if e.IdentityDocument != nil {
+			v.Form.IdentityDocument = *e.IdentityDocument
+		}
 		if e.Documents != nil {
 			v.Form.Documents = e.Documents
 		}

@@ -324,6 +324,13 @@ type QuestionForm struct {
 type RenewForm struct {
 	Residence Section
 	Upload    Upload
+	// Identity and IdentityUpload take a passport replaced since the
+	// policy was issued; both optional.
+	Identity       Section
+	IdentityUpload Upload
+	// Consent asks for the consent signed anew, after it was withdrawn:
+	// the renewal is refused without it.
+	Consent *Upload
 }
 
 func (h *handlers) applicantApplication(c *fiber.Ctx) error {
@@ -401,10 +408,17 @@ func (h *handlers) applicantApplication(c *fiber.Ctx) error {
 			s := addressSection(l, "", v.Form.Address)
 			d.ChangeAddress = &s
 		}
-		if d.Policy.RenewOffered && !v.Consent.Withdrawn() && (v.Status == appview.StatusPolicyActive || v.Status == appview.StatusPolicyExpired) {
+		if d.Policy.RenewOffered && (v.Status == appview.StatusPolicyActive || v.Status == appview.StatusPolicyExpired) {
 			rs := residenceSection(l, "", schema.ResidenceDocument{})
 			rs.Optional = true
-			d.Renew = &RenewForm{Residence: rs, Upload: Upload{Index: 0, Kind: schema.DocumentResidence, Label: l.T("scan." + schema.DocumentResidence), Hint: l.T("scan.hint"), Optional: true}}
+			ids := identitySection(l, "", schema.IdentityDocument{})
+			ids.Optional = true
+			d.Renew = &RenewForm{Residence: rs, Upload: Upload{Index: 0, Kind: schema.DocumentResidence, Label: l.T("scan." + schema.DocumentResidence), Hint: l.T("scan.hint"), Optional: true},
+				Identity: ids, IdentityUpload: Upload{Index: 1, Kind: schema.DocumentPassport, Label: l.T("scan." + schema.DocumentPassport), Hint: l.T("scan.hint"), Optional: true}}
+			if v.Consent.Withdrawn() {
+				// Renewing is how the consent is given again.
+				d.Renew.Consent = &Upload{Index: 2, Kind: schema.DocumentConsent, Label: l.T("scan." + schema.DocumentConsent), Hint: l.T("renew.consentHint")}
+			}
 		}
 	}
 	return h.render(c, fiber.StatusOK, "application", h.obo(c, h.page(c, "application.title", d)))

@@ -476,8 +476,10 @@ func TestMetricLabelsSurviveConnectionReuse(t *testing.T) {
 }
 
 // Once the consent is withdrawn, the pages no longer offer what the
-// commands refuse: no address change, no renewal, on the cabinet or on the
-// application's page.
+// commands refuse: no address change on the cabinet or on the
+// application's page, and no reminder to renew. The application's page
+// still offers the renewal, which asks for the consent signed anew: that
+// is how it is given again.
 func TestPagesOfferNoNewDataAfterConsentIsWithdrawn(t *testing.T) {
 	a, cfg := startApp(t)
 	c := newClient(t, a, cfg)
@@ -507,6 +509,11 @@ func TestPagesOfferNoNewDataAfterConsentIsWithdrawn(t *testing.T) {
 			t.Fatalf("the application page has no %s before the withdrawal; this test tests nothing", want)
 		}
 	}
+	// The id an МФЦ operator asks for is on the cabinet (lifecycle QA: the
+	// operator's page asked for an id no page showed).
+	if !strings.Contains(cab, "<code>"+p.Subject+"</code>") || !strings.Contains(cab, "Ваш идентификатор для МФЦ") {
+		t.Errorf("the cabinet does not show the applicant's id")
+	}
 	// What to do next says so too, as the policy card does.
 	if !strings.Contains(cab, "срок полиса скоро закончится — продлите его") {
 		t.Errorf("the cabinet's next step does not say to renew")
@@ -521,10 +528,11 @@ func TestPagesOfferNoNewDataAfterConsentIsWithdrawn(t *testing.T) {
 			t.Errorf("the cabinet page offers %s after the withdrawal", gone)
 		}
 	}
-	for _, gone := range []string{`id="change-address"`, `id="renew"`} {
-		if strings.Contains(app, gone) {
-			t.Errorf("the application page has %s after the withdrawal", gone)
-		}
+	if strings.Contains(app, `id="change-address"`) {
+		t.Errorf("the application page has the address change after the withdrawal")
+	}
+	if !strings.Contains(app, `id="renew"`) || !strings.Contains(app, `data-upload="consent"`) || !strings.Contains(app, "подпишите его заново") {
+		t.Errorf("the application page does not offer the renewal with the consent signed anew")
 	}
 }
 
