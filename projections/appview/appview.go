@@ -221,7 +221,10 @@ func Apply(v *View, ev eventstore.Recorded) error {
 		v.Status, v.Assignee = StatusSubmitted, ""
 		v.Released = &Release{From: e.ReviewerID, By: e.ReleasedBy, At: e.ReleasedAt.UTC(), Reason: e.Reason}
 	case schema.InfoRequested:
-		v.Status = StatusInfoRequested
+		// Asked after an approval, the question reopens the review: the
+		// approval no longer stands, as the domain needs a new one
+		// (audit QA: every view still said "approved").
+		v.Status, v.Decision = StatusInfoRequested, nil
 		for _, q := range e.Questions {
 			v.Questions = append(v.Questions, Question{Question: q, AskedAt: e.RequestedAt.UTC(), AskedBy: e.ReviewerID})
 		}

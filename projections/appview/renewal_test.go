@@ -96,3 +96,43 @@ func TestPastTermsDoNotOverlap(t *testing.T) {
 		t.Fatalf("policy after the late renewal: %+v", p)
 	}
 }
+
+// A question asked after an approval reopens the review: the approval is
+// gone from the view, and the step's diff says it was removed.
+func TestAQuestionAfterApprovalReopensTheReview(t *testing.T) {
+	t0 := time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)
+	j := benchload.Journey(uuid.NewString(), "alice", 3, t0)
+	// submitted, claimed, approved, then asked and answered.
+	evs := []schema.Event{j[0], j[1], j[4], j[2], j[3]}
+	var v appview.View
+	for i, e := range evs {
+		before := v
+		if err := appview.Apply(&v, recorded(t, i, e, t0)); err != nil {
+			t.Fatal(err)
+		}
+		switch i {
+		case 2:
+			if v.Decision == nil || v.Decision.Outcome != "approved" {
+				t.Fatalf("after the approval: %+v", v.Decision)
+			}
+		case 3:
+			if v.Decision != nil || v.Status != appview.StatusInfoRequested {
+				t.Fatalf("after the question: status %s, decision %+v", v.Status, v.Decision)
+			}
+			diff, err := appview.Diff(&before, &v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			removed := false
+			for _, c := range diff {
+				removed = removed || (c.Path == "/decision" && c.Op == "remove")
+			}
+			if !removed {
+				t.Fatalf("the question's diff does not remove the decision: %+v", diff)
+			}
+		}
+	}
+	if v.Status != appview.StatusInReview || v.Decision != nil {
+		t.Fatalf("answered: status %s, decision %+v", v.Status, v.Decision)
+	}
+}
