@@ -174,7 +174,14 @@ func Remaining(cal *calendar.Calendar, it Item, now time.Time) int {
 	if clockStopped(it) {
 		return it.RemainingDays
 	}
-	return cal.WorkingDaysBetween(now.In(msk), it.Deadline)
+	left := cal.WorkingDaysBetween(now.In(msk), it.Deadline)
+	if left >= 0 && now.After(it.Deadline) {
+		// Late, on days off after the deadline (a weekend, the New Year
+		// holidays): no working day between them, yet late, as a pause
+		// then would count it (audit QA: 0 days left and overdue).
+		return -1
+	}
+	return left
 }
 
 // Overdue reports whether the deadline has passed at now with the clock

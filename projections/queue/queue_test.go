@@ -288,3 +288,22 @@ func TestApprovedLateIsNotOverdue(t *testing.T) {
 		t.Fatalf("approved 3 days late: remaining %d, overdue %v", it.RemainingDays, queue.Overdue(it, at))
 	}
 }
+
+// Overdue over days off: late since a Friday's deadline, the Saturday
+// after counts one day late, not 0 left; over the New Year holidays too.
+func TestLateOverDaysOffCountsLate(t *testing.T) {
+	cal := calendar.Default()
+	for _, tc := range []struct{ deadline, now time.Time }{
+		{time.Date(2026, 12, 4, 23, 59, 59, 0, msk), time.Date(2026, 12, 5, 12, 0, 0, 0, msk)},
+		{time.Date(2026, 12, 30, 23, 59, 59, 0, msk), time.Date(2027, 1, 5, 12, 0, 0, 0, msk)},
+	} {
+		it := queue.Item{Deadline: tc.deadline}
+		if got := queue.Remaining(cal, it, tc.now); got >= 0 || !queue.Overdue(it, tc.now) {
+			t.Errorf("deadline %s, on %s: %d left, overdue %v; want late", tc.deadline.Format(time.DateOnly), tc.now.Format(time.DateOnly), got, queue.Overdue(it, tc.now))
+		}
+		before := tc.deadline.Add(-time.Hour)
+		if got := queue.Remaining(cal, it, before); got != 0 || queue.Overdue(it, before) {
+			t.Errorf("on the deadline day: %d left, overdue %v; want 0 and not overdue", got, queue.Overdue(it, before))
+		}
+	}
+}
