@@ -79,7 +79,23 @@ quote (the end of the id).`,
 			}
 			id := args[0]
 			if strings.ContainsAny(id, "/?#") {
-				return fmt.Errorf("%q is not an application id", id)
+				return fmt.Errorf("%q — не id заявления / is not an application id", id)
+			}
+			// The flags are checked before omsd is asked anything.
+			travel := cmd.Flags().Changed("at") || cmd.Flags().Changed("revision")
+			q := url.Values{}
+			if cmd.Flags().Changed("at") {
+				t, err := time.Parse(time.RFC3339Nano, at)
+				if err != nil {
+					return fmt.Errorf("--at %q — не время в формате RFC 3339, например 2026-03-01T12:00:00Z или 2026-03-01T12:00:00+03:00 / is not an RFC 3339 time: give one such as 2026-03-01T12:00:00Z or 2026-03-01T12:00:00+03:00", at)
+				}
+				q.Set("at", t.Format(time.RFC3339Nano))
+			}
+			if cmd.Flags().Changed("revision") {
+				if revision < 0 {
+					return fmt.Errorf("--revision не может быть отрицательным / must not be negative")
+				}
+				q.Set("revision", strconv.FormatInt(revision, 10))
 			}
 			api, err := newAPIClient(cfg, events.RoleAuditor)
 			if err != nil {
@@ -88,23 +104,8 @@ quote (the end of the id).`,
 			if id, err = resolveNumber(api, id); err != nil {
 				return err
 			}
-			travel := cmd.Flags().Changed("at") || cmd.Flags().Changed("revision")
 			path := "/api/v1/applications/" + url.PathEscape(id) + "/history"
 			if travel {
-				q := url.Values{}
-				if cmd.Flags().Changed("at") {
-					t, err := time.Parse(time.RFC3339Nano, at)
-					if err != nil {
-						return fmt.Errorf("--at %q is not an RFC 3339 time: give one such as 2026-03-01T12:00:00Z or 2026-03-01T12:00:00+03:00", at)
-					}
-					q.Set("at", t.Format(time.RFC3339Nano))
-				}
-				if cmd.Flags().Changed("revision") {
-					if revision < 0 {
-						return fmt.Errorf("--revision must not be negative")
-					}
-					q.Set("revision", strconv.FormatInt(revision, 10))
-				}
 				path = "/api/v1/applications/" + url.PathEscape(id) + "/state?" + q.Encode()
 			}
 			var body []byte
@@ -155,7 +156,7 @@ quote (the end of the id).`,
 			return nil
 		},
 	}
-	c.Flags().StringVar(&at, "at", "", "replay up to this RFC 3339 time")
+	c.Flags().StringVar(&at, "at", "", "replay up to this RFC 3339 time; without a fraction of a second, through the end of that second, as the table shows times")
 	c.Flags().Int64Var(&revision, "revision", 0, "replay up to this revision (0 is the submission)")
 	c.Flags().BoolVar(&asJSON, "json", false, "print omsd's JSON answer as it is")
 	c.Flags().IntVar(&paths, "paths", 6, "changed paths shown per row (0: all)")
@@ -304,9 +305,9 @@ func resolveNumber(api *apiClient, arg string) (string, error) {
 	}
 	switch len(m.Applications) {
 	case 0:
-		return "", fmt.Errorf("no application has the number %s", arg)
+		return "", fmt.Errorf("заявления с номером %s нет / no application has the number %s", arg, arg)
 	case 1:
 		return m.Applications[0], nil
 	}
-	return "", fmt.Errorf("the number %s is shared by %d applications; give the whole id: %s", arg, len(m.Applications), strings.Join(m.Applications, ", "))
+	return "", fmt.Errorf("номер %s у %d заявлений, укажите id целиком / the number %s is shared by %d applications; give the whole id: %s", arg, len(m.Applications), arg, len(m.Applications), strings.Join(m.Applications, ", "))
 }
