@@ -47,3 +47,27 @@ func normDocPart(s string) string {
 		return r
 	}, strings.ToUpper(strings.TrimSpace(s)))
 }
+
+// ResidenceKey identifies a person by their residence document, the second
+// lock of the "one open application per person" rule: a person who got a
+// new passport, or opened another account, still holds the same residence
+// permit, and without this lock got a second policy and a second ЕНП from
+// it (lifecycle QA). Keyed like PersonKey. Only documents the state issues
+// to one person count: a permit (РВП, ВНЖ) or a refugee's certificate. An
+// employment contract's number is the employer's, not unique, so it gives
+// no key (""), and no lock.
+func ResidenceKey(secret []byte, f schema.Form) string {
+	d := f.ResidenceDocument
+	switch d.Type {
+	case schema.ResidenceRVP, schema.ResidenceVNZh, schema.ResidenceRefugee:
+	default:
+		return ""
+	}
+	number := normDocPart(d.Series + d.Number)
+	if number == "" {
+		return ""
+	}
+	m := hmac.New(sha256.New, secret)
+	m.Write([]byte("residence-v1|" + normDocPart(d.Type) + "|" + number))
+	return hex.EncodeToString(m.Sum(nil))
+}

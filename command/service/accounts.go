@@ -24,6 +24,12 @@ const AccountsMigration = "account-reservations"
 // is not checked against those applications' documents.
 const DocumentsMigration = "document-reservations-v2"
 
+// ResidencesMigration names the migration that reserves the residence
+// document (application.ResidenceKey) of every application open when that
+// lock came in. Until it has run, a submission is not checked against
+// those applications' residence documents.
+const ResidencesMigration = "residence-reservations"
+
 // MigrationResult is what a migration did.
 type MigrationResult struct {
 	// Ran is false when the migration had completed before.
@@ -38,7 +44,7 @@ type MigrationResult struct {
 // that the one-application-per-account rule covers what was submitted
 // before it existed.
 func (s *Service) ReserveAccounts(ctx context.Context) (MigrationResult, error) {
-	return s.reserveOpen(ctx, AccountsMigration, false, func(a openApp) slot { return accountSlot(a.applicant) })
+	return s.reserveOpen(ctx, AccountsMigration, keepNothing, func(a openApp) (slot, bool) { return accountSlot(a.applicant), true })
 }
 
 // ReserveDocuments runs DocumentsMigration unless it has completed before:
@@ -48,10 +54,29 @@ func (s *Service) ReserveAccounts(ctx context.Context) (MigrationResult, error) 
 // (the split that the first form missed) are logged for a person to close
 // one.
 func (s *Service) ReserveDocuments(ctx context.Context) (MigrationResult, error) {
-	return s.reserveOpen(ctx, DocumentsMigration, true, func(a openApp) slot {
-		return s.documentSlot(application.PersonKey(s.opts.PersonSecret, schema.Form{IdentityDocument: a.doc}), a.applicant, false)
+	return s.reserveOpen(ctx, DocumentsMigration, keepIdentity, func(a openApp) (slot, bool) {
+		return s.documentSlot(application.PersonKey(s.opts.PersonSecret, schema.Form{IdentityDocument: a.doc}), a.applicant, false), true
 	})
 }
+
+// ReserveResidences runs ResidencesMigration unless it has completed
+// before: every open application's residence document is reserved, so
+// that no second account gets a policy on a permit an older application
+// holds. Two open applications found to share one are logged for a person
+// to close one.
+func (s *Service) ReserveResidences(ctx context.Context) (MigrationResult, error) {
+	return s.reserveOpen(ctx, ResidencesMigration, keepResidence, func(a openApp) (slot, bool) {
+		key := application.ResidenceKey(s.opts.PersonSecret, schema.Form{ResidenceDocument: a.res})
+		return s.residenceSlot(key, a.applicant, false), key != ""
+	})
+}
+
+// What of the form a migration keeps while it reads the event log.
+const (
+	keepNothing = iota
+	keepIdentity
+	keepResidence
+)
 
 // openApp is what a migration keeps of an application while it reads the
 // event log: a million of them must fit in memory, so not the whole state.
@@ -60,15 +85,16 @@ type openApp struct {
 	status    application.Status
 	erased    bool
 	doc       schema.IdentityDocument // kept only when the migration needs it
+	res       schema.ResidenceDocument
 }
 
 // reserveOpen runs the migration name unless it has completed before: it
 // reads $all once, folds every application into an openApp (with its
-// identity document if keepDoc), and reserves slotOf of each open one whose
-// data were not erased. Running it twice, or on two nodes at once, writes
+// identity or residence document, as keep says), and reserves slotOf of
+// each open one whose data were not erased, where slotOf has one. Running it twice, or on two nodes at once, writes
 // nothing twice: a reservation already pointing at its application is left
 // alone.
-func (s *Service) reserveOpen(ctx context.Context, name string, keepDoc bool, slotOf func(openApp) slot) (MigrationResult, error) {
+func (s *Service) reserveOpen(ctx context.Context, name string, keep int, slotOf func(openApp) (slot, bool)) (MigrationResult, error) {
 	stream := schema.MigrationStream(name)
 	if last, err := s.store.LoadLast(ctx, stream); err != nil {
 		return MigrationResult{}, fmt.Errorf("service: %s: %w", name, err)
@@ -94,10 +120,13 @@ func (s *Service) reserveOpen(ctx context.Context, name string, keepDoc bool, sl
 			order = append(order, id)
 		}
 		st := application.Evolve(application.State{ID: id, ApplicantID: a.applicant, Status: a.status, Erased: a.erased,
-			Form: schema.Form{IdentityDocument: a.doc}}, e)
+			Form: schema.Form{IdentityDocument: a.doc, ResidenceDocument: a.res}}, e)
 		a = openApp{applicant: st.ApplicantID, status: st.Status, erased: st.Erased}
-		if keepDoc {
+		switch keep {
+		case keepIdentity:
 			a.doc = st.Form.IdentityDocument
+		case keepResidence:
+			a.res = st.Form.ResidenceDocument
 		}
 		apps[id] = a
 		return nil
@@ -112,7 +141,10 @@ func (s *Service) reserveOpen(ctx context.Context, name string, keepDoc bool, sl
 		if !a.status.Open() || a.applicant == "" || a.erased {
 			continue
 		}
-		sl := slotOf(a)
+		sl, ok := slotOf(a)
+		if !ok {
+			continue
+		}
 		before, err := s.store.LoadLast(ctx, schema.PersonStream(sl.key))
 		if err != nil {
 			return res, fmt.Errorf("service: %s: %w", name, err)

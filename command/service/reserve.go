@@ -85,27 +85,40 @@ func (s *Service) reservePersonFor(ctx context.Context, meta events.Metadata, ap
 		switch e := e.(type) {
 		case schema.ApplicationSubmitted:
 			operator := meta.Actor.Role == events.RoleOperator
-			doc := s.documentSlot(application.PersonKey(s.opts.PersonSecret, e.Form), e.ApplicantID, operator)
-			if err := s.reservePerson(ctx, meta, doc, applicationID, fresh); err != nil {
-				return nil, err
+			slots := []slot{s.documentSlot(application.PersonKey(s.opts.PersonSecret, e.Form), e.ApplicantID, operator)}
+			if key := application.ResidenceKey(s.opts.PersonSecret, e.Form); key != "" {
+				slots = append(slots, s.residenceSlot(key, e.ApplicantID, operator))
 			}
 			acc := accountSlot(e.ApplicantID)
 			if operator {
 				acc = operatorsAccountSlot(e.ApplicantID)
 			}
-			if err := s.reservePerson(ctx, meta, acc, applicationID, fresh); err != nil {
-				s.release(ctx, meta, doc, applicationID)
-				return nil, err
+			slots = append(slots, acc)
+			for i, sl := range slots {
+				if err := s.reservePerson(ctx, meta, sl, applicationID, fresh); err != nil {
+					for _, taken := range slots[:i] {
+						s.release(ctx, meta, taken, applicationID)
+					}
+					return nil, err
+				}
 			}
-			return []slot{doc, acc}, nil
+			return slots, nil
 		case schema.InfoProvided, schema.PolicyRenewed:
-			// A corrected passport or citizenship, or the new passport a
-			// renewal brings, may name another person.
-			// Its slot needs no giving back: an application that does not
-			// name the person holds nothing (see holds).
+			// A corrected passport, citizenship or residence document, or
+			// the new ones a renewal brings, may name another person.
+			// Their slots need no giving back: an application that does
+			// not name the person holds nothing (see holds).
 			next := application.Evolve(st, e)
+			operator := meta.Actor.Role == events.RoleOperator
 			if key := application.PersonKey(s.opts.PersonSecret, next.Form); key != application.PersonKey(s.opts.PersonSecret, st.Form) {
-				return nil, s.reservePerson(ctx, meta, s.documentSlot(key, st.ApplicantID, meta.Actor.Role == events.RoleOperator), applicationID, false)
+				if err := s.reservePerson(ctx, meta, s.documentSlot(key, st.ApplicantID, operator), applicationID, false); err != nil {
+					return nil, err
+				}
+			}
+			if key := application.ResidenceKey(s.opts.PersonSecret, next.Form); key != "" && key != application.ResidenceKey(s.opts.PersonSecret, st.Form) {
+				if err := s.reservePerson(ctx, meta, s.residenceSlot(key, st.ApplicantID, operator), applicationID, false); err != nil {
+					return nil, err
+				}
 			}
 		}
 	}
@@ -154,6 +167,32 @@ func (s *Service) documentSlot(key, applicantID string, operator bool) slot {
 				"There is already an open application for this identity document. Continue it, or withdraw it to submit a new one."))
 		},
 	}
+}
+
+// residenceSlot is the slot of a residence document (key, its keyed hash;
+// see application.ResidenceKey), as documentSlot is of an identity
+// document.
+func (s *Service) residenceSlot(key, applicantID string, operator bool) slot {
+	sl := s.documentSlot(key, applicantID, operator)
+	sl.holds = func(st application.State) bool {
+		return application.ResidenceKey(s.opts.PersonSecret, st.Form) == key
+	}
+	doc := sl.refuse
+	sl.refuse = func(holder application.State) error {
+		if holder.ApplicantID == "" || holder.ApplicantID == applicantID {
+			return doc(holder)
+		}
+		msg := cmderr.T(
+			"По этому документу о праве проживания (РВП, ВНЖ или удостоверению беженца) уже подано заявление или выдан полис из другой учётной записи: у человека может быть только один полис. Если документ ваш, обратитесь в страховую медицинскую организацию или МФЦ с паспортом и этим документом.",
+			"An application or a policy already exists for this residence document (temporary or permanent residence permit, refugee certificate) from another account: a person can hold only one policy. If the document is yours, contact the insurer or an MFC office with your passport and this document.")
+		if operator {
+			msg = cmderr.T(
+				"По этому документу о праве проживания уже подано заявление или выдан полис из другой учётной записи. Сверьте серию и номер с документом заявителя; если они верны, у заявителя уже есть полис или заявление в другой учётной записи, и ему нужно обратиться в страховую медицинскую организацию.",
+				"An application or a policy already exists for this residence document from another account. Check the series and number against the applicant's document; if they are right, the applicant already has a policy or an application under another account and needs to contact the insurer.")
+		}
+		return cmderr.New(cmderr.Conflict, "residence_document_in_use", msg)
+	}
+	return sl
 }
 
 // accountSlot is the slot of an applicant's account. Its key cannot meet a

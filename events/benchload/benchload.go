@@ -27,7 +27,7 @@ func Journey(appID, applicantID string, i int, at time.Time) []schema.Event {
 		Applicant: schema.Applicant{LastName: "Каримов", FirstName: "Бахтиёр", LatinName: "KARIMOV BAKHTIYOR", BirthDate: "1990-04-12",
 			BirthPlace: "Ташкент", Citizenship: "UZB", Sex: "male"},
 		IdentityDocument:  schema.IdentityDocument{Type: schema.IdentityForeignPassport, Series: "FA", Number: fmt.Sprintf("%07d", i), IssuedAt: "2019-05-20", IssuedBy: "MIA", ExpiresAt: "2031-05-19"},
-		ResidenceDocument: schema.ResidenceDocument{Type: schema.ResidenceVNZh, Series: "82", Number: "1234567", IssuedAt: "2024-03-01", ExpiresAt: "2031-03-01"},
+		ResidenceDocument: schema.ResidenceDocument{Type: schema.ResidenceVNZh, Series: "82", Number: fmt.Sprintf("%07d", i%10_000_000), IssuedAt: "2024-03-01", ExpiresAt: "2031-03-01"},
 		Address:           schema.Address{Region: fmt.Sprintf("%02d", 1+i%89), City: "Москва", Street: "ул. Тверская", House: "7", PostalCode: "125009"},
 		Contacts:          schema.Contacts{Phone: "+79161234567", Email: "user@example.org"},
 		Documents: []schema.DocumentRef{{Kind: schema.DocumentPassport, ID: uuid.NewString(), SHA256: "ab", Size: 1000, ContentType: "application/pdf"},

@@ -275,13 +275,19 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (a *App, er
 	// Applications from before the account reservation get theirs, once
 	// per event store; the API serves meanwhile (a submission the
 	// migration has not covered yet is checked by the document alone).
+	// So do those from before the residence document's lock.
 	go func() {
-		res, err := a.commands.ReserveAccounts(runCtx)
-		switch {
-		case err != nil && runCtx.Err() == nil:
-			log.Error("reservation migration failed; it runs again at the next start", "migration", service.AccountsMigration, "err", err)
-		case res.Ran:
-			log.Info("reservation migration done", "migration", service.AccountsMigration, "reserved", res.Changed, "conflicts", res.Conflicts)
+		for _, m := range []struct {
+			name string
+			run  func(context.Context) (service.MigrationResult, error)
+		}{{service.AccountsMigration, a.commands.ReserveAccounts}, {service.ResidencesMigration, a.commands.ReserveResidences}} {
+			res, err := m.run(runCtx)
+			switch {
+			case err != nil && runCtx.Err() == nil:
+				log.Error("reservation migration failed; it runs again at the next start", "migration", m.name, "err", err)
+			case res.Ran:
+				log.Info("reservation migration done", "migration", m.name, "reserved", res.Changed, "conflicts", res.Conflicts)
+			}
 		}
 	}()
 	// A single node takes the lease at once (its own stale lease included,

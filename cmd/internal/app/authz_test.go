@@ -136,7 +136,9 @@ func (m *matrix) fixtures() map[string]func(role string, allowed bool) req {
 			r.token, r.obo = m.actor(role, p, tok)
 			if name == "renew" {
 				scan := m.c.upload(r.token, r.obo, "residence_document", "renewal")
-				r.json = `{"residenceDocument":{"type":"vnzh","series":"82","number":"7654321","issuedAt":"2025-01-10","expiresAt":"2031-01-10"},` +
+				// A permit of this person's own: one permit, one person.
+				series, permit := residenceNumber("renewed " + p.Passport)
+				r.json = `{"residenceDocument":{"type":"vnzh","series":"` + series + `","number":"` + permit + `","issuedAt":"2025-01-10","expiresAt":"2031-01-10"},` +
 					`"documents":[{"kind":"residence_document","id":"` + scan + `"}]}`
 			}
 			return r

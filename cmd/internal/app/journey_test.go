@@ -54,14 +54,15 @@ func upload(t *testing.T, a *app.App, tok, kind string, content []byte) string {
 }
 
 func formJSON(passport string, docs map[string]string) string {
+	series, permit := residenceNumber(passport)
 	return fmt.Sprintf(`{
  "applicant": {"lastName":"Каримов","firstName":"Бахтиёр","latinName":"KARIMOV BAKHTIYOR","birthDate":"1990-04-12","birthPlace":"Ташкент","citizenship":"UZB","sex":"male"},
  "identityDocument": {"type":"foreign_passport","series":"FA","number":"%s","issuedAt":"2019-05-20","issuedBy":"MIA of Uzbekistan","expiresAt":"2031-05-19"},
- "residenceDocument": {"type":"vnzh","series":"82","number":"1234567","issuedAt":"2024-03-01","expiresAt":"2031-03-01"},
+ "residenceDocument": {"type":"vnzh","series":"%s","number":"%s","issuedAt":"2024-03-01","expiresAt":"2031-03-01"},
  "address": {"region":"77","city":"Москва","street":"ул. Тверская","house":"7","apartment":"12","postalCode":"125009"},
  "contacts": {"phone":"+79161234567","email":"karimov@example.org"},
  "documents": [{"kind":"passport","id":"%s"},{"kind":"residence_document","id":"%s"},{"kind":"consent","id":"%s"}],
- "consent": true}`, passport, docs["passport"], docs["residence_document"], docs["consent"])
+ "consent": true}`, passport, series, permit, docs["passport"], docs["residence_document"], docs["consent"])
 }
 
 func submit(t *testing.T, a *app.App, tok, passport string) result {

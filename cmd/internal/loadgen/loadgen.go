@@ -14,6 +14,7 @@ import (
 	crand "crypto/rand"
 	"encoding/json"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"math/rand/v2"
 	"mime/multipart"
@@ -205,7 +206,7 @@ func (r *run) submit(ctx context.Context) {
 		}
 		docs[kind] = id
 	}
-	body := form(fmt.Sprintf("%s%07d", r.tag, n%10_000_000), docs)
+	body := form(fmt.Sprintf("%s%07d", r.tag, n%10_000_000), permitOf(crc32.ChecksumIEEE([]byte(r.tag)), n), docs)
 	start := time.Now()
 	res, err := r.post(ctx, tok, "/api/v1/applications", body)
 	if err != nil {
@@ -340,13 +341,25 @@ func Upload(ctx context.Context, c *http.Client, base, tok, kind string, content
 	return out.ID, nil
 }
 
-func form(passport string, docs map[string]string) []byte {
+func form(passport string, permit permit, docs map[string]string) []byte {
 	return []byte(fmt.Sprintf(`{
  "applicant": {"lastName":"Каримов","firstName":"Бахтиёр","latinName":"KARIMOV BAKHTIYOR","birthDate":"1990-04-12","birthPlace":"Ташкент","citizenship":"UZB","sex":"male"},
  "identityDocument": {"type":"foreign_passport","series":"FA","number":"%s","issuedAt":"2019-05-20","issuedBy":"MIA of Uzbekistan","expiresAt":"2031-05-19"},
- "residenceDocument": {"type":"vnzh","series":"82","number":"1234567","issuedAt":"2024-03-01","expiresAt":"2031-03-01"},
+ "residenceDocument": {"type":"vnzh","series":"%s","number":"%s","issuedAt":"2024-03-01","expiresAt":"2031-03-01"},
  "address": {"region":"77","city":"Москва","street":"ул. Тверская","house":"7","apartment":"12","postalCode":"125009"},
  "contacts": {"phone":"+79161234567","email":"karimov@example.org"},
  "documents": [{"kind":"passport","id":"%s"},{"kind":"residence_document","id":"%s"},{"kind":"consent","id":"%s"}],
- "consent": true}`, passport, docs["passport"], docs["residence_document"], docs["consent"]))
+ "consent": true}`, passport, permit.series, permit.number, docs["passport"], docs["residence_document"], docs["consent"]))
+}
+
+// permit is a residence permit's series and number.
+type permit struct{ series, number string }
+
+// permitOf is the residence permit of the run's n-th person: one permit
+// per person, as one person holds one policy. The run's offset keeps its
+// permits apart from those of earlier runs against the same omsd, and
+// within a run n tells them apart.
+func permitOf(offset uint32, n int64) permit {
+	v := (int64(offset) + n) % 1_000_000_000
+	return permit{series: fmt.Sprintf("%02d", v/10_000_000), number: fmt.Sprintf("%07d", v%10_000_000)}
 }
