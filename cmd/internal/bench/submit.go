@@ -94,7 +94,7 @@ func submit(ctx context.Context, o *Options) (SubmitResult, error) {
 			return 0, errPoolExhausted
 		}
 		ap := apps[n]
-		body := submitBody(fmt.Sprintf("B%09d", n), ap.docs)
+		body := submitBody(fmt.Sprintf("B%09d", n), n, ap.docs)
 		req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/api/v1/applications", bytes.NewReader(body))
 		if err != nil {
 			return 0, err
@@ -200,15 +200,17 @@ func submit(ctx context.Context, o *Options) (SubmitResult, error) {
 	return res, nil
 }
 
-// submitBody is a valid form with the given passport number.
-func submitBody(passport string, docs map[string]string) []byte {
+// submitBody is a valid form with the given passport number, and the
+// n-th residence permit: one permit per person, as one person holds one
+// policy.
+func submitBody(passport string, n int64, docs map[string]string) []byte {
 	return fmt.Appendf(nil, `{"applicant":{"lastName":"Каримов","firstName":"Бахтиёр","latinName":"KARIMOV BAKHTIYOR","birthDate":"1990-04-12","birthPlace":"Ташкент","citizenship":"UZB","sex":"male"},`+
 		`"identityDocument":{"type":"foreign_passport","series":"FA","number":%q,"issuedAt":"2019-05-20","issuedBy":"MIA of Uzbekistan","expiresAt":"2031-05-19"},`+
-		`"residenceDocument":{"type":"vnzh","series":"82","number":"1234567","issuedAt":"2024-03-01","expiresAt":"2031-03-01"},`+
+		`"residenceDocument":{"type":"vnzh","series":"%02d","number":"%07d","issuedAt":"2024-03-01","expiresAt":"2031-03-01"},`+
 		`"address":{"region":"77","city":"Москва","street":"ул. Тверская","house":"7","apartment":"12","postalCode":"125009"},`+
 		`"contacts":{"phone":"+79161234567","email":"karimov@example.org"},`+
 		`"documents":[{"kind":"passport","id":%q},{"kind":"residence_document","id":%q},{"kind":"consent","id":%q}],"consent":true}`,
-		passport, docs[schema.DocumentPassport], docs[schema.DocumentResidence], docs[schema.DocumentConsent])
+		passport, n/10_000_000%100, n%10_000_000, docs[schema.DocumentPassport], docs[schema.DocumentResidence], docs[schema.DocumentConsent])
 }
 
 // parallel runs f(0..n-1) on workers goroutines and returns the first error.
