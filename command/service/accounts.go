@@ -55,7 +55,7 @@ func (s *Service) ReserveAccounts(ctx context.Context) (MigrationResult, error) 
 // one.
 func (s *Service) ReserveDocuments(ctx context.Context) (MigrationResult, error) {
 	return s.reserveOpen(ctx, DocumentsMigration, keepIdentity, func(a openApp) (slot, bool) {
-		return s.documentSlot(application.PersonKey(s.opts.PersonSecret, schema.Form{IdentityDocument: a.doc}), a.applicant, false), true
+		return s.identitySlot(application.PersonKey(s.opts.PersonSecret, schema.Form{IdentityDocument: a.doc}), a.applicant, false), true
 	})
 }
 

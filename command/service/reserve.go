@@ -85,7 +85,7 @@ func (s *Service) reservePersonFor(ctx context.Context, meta events.Metadata, ap
 		switch e := e.(type) {
 		case schema.ApplicationSubmitted:
 			operator := meta.Actor.Role == events.RoleOperator
-			slots := []slot{s.documentSlot(application.PersonKey(s.opts.PersonSecret, e.Form), e.ApplicantID, operator)}
+			slots := []slot{s.identitySlot(application.PersonKey(s.opts.PersonSecret, e.Form), e.ApplicantID, operator)}
 			if key := application.ResidenceKey(s.opts.PersonSecret, e.Form); key != "" {
 				slots = append(slots, s.residenceSlot(key, e.ApplicantID, operator))
 			}
@@ -111,7 +111,7 @@ func (s *Service) reservePersonFor(ctx context.Context, meta events.Metadata, ap
 			next := application.Evolve(st, e)
 			operator := meta.Actor.Role == events.RoleOperator
 			if key := application.PersonKey(s.opts.PersonSecret, next.Form); key != application.PersonKey(s.opts.PersonSecret, st.Form) {
-				if err := s.reservePerson(ctx, meta, s.documentSlot(key, st.ApplicantID, operator), applicationID, false); err != nil {
+				if err := s.reservePerson(ctx, meta, s.identitySlot(key, st.ApplicantID, operator), applicationID, false); err != nil {
 					return nil, err
 				}
 			}
@@ -125,7 +125,8 @@ func (s *Service) reservePersonFor(ctx context.Context, meta events.Metadata, ap
 	return nil, nil
 }
 
-// slot is one of a person's two "one open application" locks.
+// slot is one of a person's "one open application" locks: their identity
+// document, their residence permit, their account.
 type slot struct {
 	// key names the reservation stream (schema.PersonStream); it is the
 	// reservation's PersonKey.
@@ -136,15 +137,23 @@ type slot struct {
 	refuse func(holder application.State) error
 }
 
-// documentSlot is the slot of an identity document (key, its keyed hash)
-// for a submission or correction by applicantID, or by an МФЦ operator for
-// them, to whom a refusal speaks of the applicant.
-func (s *Service) documentSlot(key, applicantID string, operator bool) slot {
+// documentTexts are what a document's slot says when it is held: by
+// another account (to the applicant, or to an МФЦ operator about them),
+// or by an open application of the caller's own.
+type documentTexts struct {
+	code                     string
+	otherAccount, byOperator cmderr.Text
+	own                      cmderr.Text
+}
+
+// documentSlot is the slot of a document that names one person (key, its
+// keyed hash, which keyOf computes from a form) for a submission or
+// correction by applicantID, or by an МФЦ operator for them, to whom a
+// refusal speaks of the applicant.
+func documentSlot(key, applicantID string, operator bool, keyOf func(schema.Form) string, t documentTexts) slot {
 	return slot{
-		key: key,
-		holds: func(st application.State) bool {
-			return application.PersonKey(s.opts.PersonSecret, st.Form) == key
-		},
+		key:   key,
+		holds: func(st application.State) bool { return keyOf(st.Form) == key },
 		refuse: func(holder application.State) error {
 			if holder.ApplicantID == "" {
 				return errContention() // not yet written: whose is unknown
@@ -152,47 +161,48 @@ func (s *Service) documentSlot(key, applicantID string, operator bool) slot {
 			if holder.ApplicantID != applicantID {
 				// Someone else's application: its id and what to do with it
 				// are not this caller's business.
-				msg := cmderr.T(
-					"По этому документу, удостоверяющему личность, уже подано заявление из другой учётной записи. Если документ ваш, обратитесь в страховую медицинскую организацию или МФЦ с паспортом.",
-					"An application for this identity document has already been submitted from another account. If the document is yours, contact the insurer or an MFC office with your passport.")
+				msg := t.otherAccount
 				if operator {
-					msg = cmderr.T(
-						"По этому документу, удостоверяющему личность, уже подано заявление из другой учётной записи. Сверьте серию и номер с паспортом заявителя; если они верны, заявителю нужно обратиться в страховую медицинскую организацию с паспортом.",
-						"An application for this identity document has already been submitted from another account. Check the series and number against the applicant's passport; if they are right, the applicant needs to contact the insurer with the passport.")
+					msg = t.byOperator
 				}
-				return cmderr.New(cmderr.Conflict, "document_in_use", msg)
+				return cmderr.New(cmderr.Conflict, t.code, msg)
 			}
-			return errOpenApplication(holder.ID, cmderr.T(
-				"По этому документу, удостоверяющему личность, уже есть открытое заявление. Продолжите его или отзовите, чтобы подать новое.",
-				"There is already an open application for this identity document. Continue it, or withdraw it to submit a new one."))
+			return errOpenApplication(holder.ID, t.own)
 		},
 	}
 }
 
-// residenceSlot is the slot of a residence document (key, its keyed hash;
-// see application.ResidenceKey), as documentSlot is of an identity
-// document.
+// identitySlot is the slot of an identity document (application.PersonKey).
+func (s *Service) identitySlot(key, applicantID string, operator bool) slot {
+	return documentSlot(key, applicantID, operator, func(f schema.Form) string { return application.PersonKey(s.opts.PersonSecret, f) }, documentTexts{
+		code: "document_in_use",
+		otherAccount: cmderr.T(
+			"По этому документу, удостоверяющему личность, уже подано заявление из другой учётной записи. Если документ ваш, обратитесь в страховую медицинскую организацию или МФЦ с паспортом.",
+			"An application for this identity document has already been submitted from another account. If the document is yours, contact the insurer or an MFC office with your passport."),
+		byOperator: cmderr.T(
+			"По этому документу, удостоверяющему личность, уже подано заявление из другой учётной записи. Сверьте серию и номер с паспортом заявителя; если они верны, заявителю нужно обратиться в страховую медицинскую организацию с паспортом.",
+			"An application for this identity document has already been submitted from another account. Check the series and number against the applicant's passport; if they are right, the applicant needs to contact the insurer with the passport."),
+		own: cmderr.T(
+			"По этому документу, удостоверяющему личность, уже есть открытое заявление. Продолжите его или отзовите, чтобы подать новое.",
+			"There is already an open application for this identity document. Continue it, or withdraw it to submit a new one."),
+	})
+}
+
+// residenceSlot is the slot of a residence permit
+// (application.ResidenceKey).
 func (s *Service) residenceSlot(key, applicantID string, operator bool) slot {
-	sl := s.documentSlot(key, applicantID, operator)
-	sl.holds = func(st application.State) bool {
-		return application.ResidenceKey(s.opts.PersonSecret, st.Form) == key
-	}
-	doc := sl.refuse
-	sl.refuse = func(holder application.State) error {
-		if holder.ApplicantID == "" || holder.ApplicantID == applicantID {
-			return doc(holder)
-		}
-		msg := cmderr.T(
+	return documentSlot(key, applicantID, operator, func(f schema.Form) string { return application.ResidenceKey(s.opts.PersonSecret, f) }, documentTexts{
+		code: "residence_document_in_use",
+		otherAccount: cmderr.T(
 			"По этому документу о праве проживания (РВП, ВНЖ или удостоверению беженца) уже подано заявление или выдан полис из другой учётной записи: у человека может быть только один полис. Если документ ваш, обратитесь в страховую медицинскую организацию или МФЦ с паспортом и этим документом.",
-			"An application or a policy already exists for this residence document (temporary or permanent residence permit, refugee certificate) from another account: a person can hold only one policy. If the document is yours, contact the insurer or an MFC office with your passport and this document.")
-		if operator {
-			msg = cmderr.T(
-				"По этому документу о праве проживания уже подано заявление или выдан полис из другой учётной записи. Сверьте серию и номер с документом заявителя; если они верны, у заявителя уже есть полис или заявление в другой учётной записи, и ему нужно обратиться в страховую медицинскую организацию.",
-				"An application or a policy already exists for this residence document from another account. Check the series and number against the applicant's document; if they are right, the applicant already has a policy or an application under another account and needs to contact the insurer.")
-		}
-		return cmderr.New(cmderr.Conflict, "residence_document_in_use", msg)
-	}
-	return sl
+			"An application or a policy already exists for this residence document (temporary or permanent residence permit, refugee certificate) from another account: a person can hold only one policy. If the document is yours, contact the insurer or an MFC office with your passport and this document."),
+		byOperator: cmderr.T(
+			"По этому документу о праве проживания уже подано заявление или выдан полис из другой учётной записи. Сверьте серию и номер с документом заявителя; если они верны, у заявителя уже есть полис или заявление в другой учётной записи, и ему нужно обратиться в страховую медицинскую организацию.",
+			"An application or a policy already exists for this residence document from another account. Check the series and number against the applicant's document; if they are right, the applicant already has a policy or an application under another account and needs to contact the insurer."),
+		own: cmderr.T(
+			"По этому документу о праве проживания уже есть открытое заявление или действующий полис. Продолжите его или отзовите заявление, чтобы подать новое.",
+			"There is already an open application or a policy for this residence document. Continue it, or withdraw the application to submit a new one."),
+	})
 }
 
 // accountSlot is the slot of an applicant's account. Its key cannot meet a

@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/omsonline/oms/command/application"
@@ -35,6 +36,12 @@ func TestOneOpenApplicationPerResidencePermit(t *testing.T) {
 	}
 	if _, err := s.Submit(ctx, Request{Meta: another}, withPermit(2, "2222222", "82", "7654321")); err != nil {
 		t.Fatalf("another permit: %v", err)
+	}
+	// The same account with a new passport: its own open application,
+	// named, and the permit named as what it is.
+	_, err = s.Submit(ctx, Request{Meta: applicant}, withPermit(1, "1111112", "82", "1234567"))
+	if e, ok := cmderr.As(err); !ok || e.Code != "duplicate_application" || e.ExistingApplicationID != first.ApplicationID || !strings.Contains(e.Message.RU, "праве проживания") {
+		t.Fatalf("the same account, a new passport, its permit: %v", err)
 	}
 	if _, err := s.Handle(ctx, Request{Meta: applicant}, first.ApplicationID, application.Withdraw{}); err != nil {
 		t.Fatal(err)

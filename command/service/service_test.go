@@ -201,7 +201,7 @@ func TestPersonReservationGrace(t *testing.T) {
 	ctx := context.Background()
 	key := application.PersonKey(nil, validForm("N1234567"))
 	ghost := uuid.NewString()
-	if err := s.reservePerson(ctx, applicant, s.documentSlot(key, "user-1", false), ghost, true); err != nil {
+	if err := s.reservePerson(ctx, applicant, s.identitySlot(key, "user-1", false), ghost, true); err != nil {
 		t.Fatal(err)
 	}
 	// Whose the ghost is cannot be known, so the refusal names nothing.
@@ -292,7 +292,7 @@ func TestRepeatedReservationIsOneEvent(t *testing.T) {
 	ctx := context.Background()
 	key := application.PersonKey(nil, validForm("N1234567"))
 	app := uuid.NewString()
-	slot := s.documentSlot(key, "user-1", false)
+	slot := s.identitySlot(key, "user-1", false)
 	for range 3 {
 		if err := s.reservePerson(ctx, applicant, slot, app, true); err != nil {
 			t.Fatal(err)
