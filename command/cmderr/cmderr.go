@@ -35,6 +35,8 @@ const (
 	// Unavailable is a request the service could not finish in time and
 	// may finish when asked again (HTTP 503).
 	Unavailable
+	// LengthRequired is a body sent without a declared length (HTTP 411).
+	LengthRequired
 )
 
 func (k Kind) String() string {
@@ -57,6 +59,8 @@ func (k Kind) String() string {
 		return "bad_request"
 	case Unavailable:
 		return "unavailable"
+	case LengthRequired:
+		return "length_required"
 	}
 	return fmt.Sprintf("kind(%d)", int(k))
 }

@@ -48,6 +48,7 @@ var statusOf = map[cmderr.Kind]int{
 	cmderr.Unsupported:     fiber.StatusUnsupportedMediaType,
 	cmderr.BadRequest:      fiber.StatusBadRequest,
 	cmderr.Unavailable:     fiber.StatusServiceUnavailable,
+	cmderr.LengthRequired:  fiber.StatusLengthRequired,
 }
 
 var titles = map[int]string{
@@ -58,6 +59,7 @@ var titles = map[int]string{
 	fiber.StatusMethodNotAllowed:      "Метод не поддерживается / Method not allowed",
 	fiber.StatusConflict:              "Конфликт состояния / Conflict",
 	fiber.StatusRequestEntityTooLarge: "Слишком большой запрос / Payload too large",
+	fiber.StatusLengthRequired:        "Не указана длина / Length required",
 	fiber.StatusUnsupportedMediaType:  "Неподдерживаемый тип / Unsupported media type",
 	fiber.StatusUnprocessableEntity:   "Ошибки в данных / Invalid fields",
 	fiber.StatusInternalServerError:   "Внутренняя ошибка / Internal error",

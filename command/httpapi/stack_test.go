@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"hash/crc32"
 	"image"
@@ -118,7 +119,12 @@ func newApp(t testing.TB, svc *service.Service, docs *document.Service) *fiber.A
 	// Bodies streamed, as omsd takes them (see Register).
 	app := fiber.New(fiber.Config{BodyLimit: httpapi.MinAppBodyLimit, ErrorHandler: httpapi.ErrorHandler, DisableStartupMessage: true,
 		StreamRequestBody: true, DisablePreParseMultipartForm: true})
-	app.Use(reqbody.Guard(httpapi.MinAppBodyLimit, func(c *fiber.Ctx) error { return fiber.ErrRequestEntityTooLarge }))
+	app.Use(reqbody.Guard(httpapi.MinAppBodyLimit, func(c *fiber.Ctx, why error) error {
+		if errors.Is(why, reqbody.ErrNoLength) {
+			return fiber.ErrLengthRequired
+		}
+		return fiber.ErrRequestEntityTooLarge
+	}))
 	app.Use(testAuth)
 	if err := httpapi.Register(app, httpapi.Deps{Commands: svc, Documents: docs, Logger: slog.New(slog.DiscardHandler)}); err != nil {
 		t.Fatal(err)

@@ -153,8 +153,14 @@ func (h *handlers) page(c *fiber.Ctx, title string, data any) *Page {
 		// own to open in the other language: the link goes to where the
 		// form started.
 		switchPath = formStart(c.Path())
-		if next := c.FormValue("next"); next != "" {
-			q.Set("next", next) // checked again where it is used
+		// Only from a body already read under its route's bound: a page
+		// refusing a request (405, 413, 401) answers before anyone read
+		// the body, and reading the form here read all of it, however
+		// large (review QA: 1 GB from one anonymous request).
+		if !c.Request().IsBodyStream() {
+			if next := c.FormValue("next"); next != "" {
+				q.Set("next", next) // checked again where it is used
+			}
 		}
 	}
 	p := &Page{L: l, Other: other, SwitchTo: switchPath + "?" + q.Encode(), Title: title, Version: h.r.version, Path: c.Path(), Data: data, MaxUpload: h.d.MaxUploadBytes}

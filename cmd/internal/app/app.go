@@ -191,7 +191,12 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (a *App, er
 	a.http.Use(a.metrics.Middleware())
 	a.http.Use(logging.Middleware(log))
 	useRecover(a.http, log)
-	a.http.Use(reqbody.Guard(commandapi.MinAppBodyLimit, func(c *fiber.Ctx) error {
+	a.http.Use(reqbody.Guard(commandapi.MinAppBodyLimit, func(c *fiber.Ctx, why error) error {
+		if errors.Is(why, reqbody.ErrNoLength) {
+			return commandapi.ErrorHandler(c, cmderr.New(cmderr.LengthRequired, "length_required", cmderr.T(
+				"Укажите длину тела запроса (Content-Length): тело без неё не принимается.",
+				"Give the request body's length (Content-Length): a body without one is not accepted.")))
+		}
 		return commandapi.ErrorHandler(c, cmderr.New(cmderr.TooLarge, "body_too_large", cmderr.T(
 			fmt.Sprintf("Тело запроса больше %d МБ.", commandapi.MinAppBodyLimit>>20),
 			fmt.Sprintf("The request body is larger than %d MB.", commandapi.MinAppBodyLimit>>20))))

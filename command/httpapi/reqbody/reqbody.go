@@ -7,7 +7,9 @@
 // Load reads a body into memory under a bound, after which c.Body(),
 // FormValue and MultipartForm read it there as without streaming; Reader
 // hands it to a handler that reads it as it arrives; Guard, first on every
-// route, refuses a body declared too long and reads away what nobody read.
+// route, refuses a body declared too long or not declared at all, and
+// reads away what nobody read. Anything else that reads a body still in
+// the stream (c.Body(), FormValue) reads all of it: check IsBodyStream.
 package reqbody
 
 import (
@@ -78,17 +80,29 @@ func (b *bounded) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// Guard goes ahead of every route. A body declared longer than limit is
-// refused with tooLarge before anything reads it. After the handlers, what
-// of a body nobody read is read and dropped, up to limit, so that a client
-// still sending gets the answer (a refusal of its token, say) rather than a
-// reset connection, and the connection stays in step for its next request;
-// a longer body closes the connection.
-func Guard(limit int, tooLarge fiber.Handler) fiber.Handler {
+// ErrNoLength is a body sent without a declared length (chunked).
+var ErrNoLength = errors.New("reqbody: body without a declared length")
+
+// Guard goes ahead of every route. A body declared longer than limit, or
+// sent without a declared length, is refused with refuse (why is
+// ErrTooLarge or ErrNoLength) before anything reads it: a chunked body has
+// no length to check against, and fasthttp reads one without any bound
+// for whoever asks for the body (review QA: 1 GB from one anonymous
+// request). Browsers and the usual clients declare the length of what
+// they send. After the handlers, what of a body nobody read is read and
+// dropped, up to limit, so that a client still sending gets the answer (a
+// refusal of its token, say) rather than a reset connection, and the
+// connection stays in step for its next request; a longer body closes the
+// connection.
+func Guard(limit int, refuse func(c *fiber.Ctx, why error) error) fiber.Handler {
 	return func(c *fiber.Ctx) error {
-		if c.Request().Header.ContentLength() > limit {
+		switch n := c.Request().Header.ContentLength(); {
+		case n > limit:
 			c.Response().Header.SetConnectionClose()
-			return tooLarge(c)
+			return refuse(c, ErrTooLarge)
+		case n == -1:
+			c.Response().Header.SetConnectionClose()
+			return refuse(c, ErrNoLength)
 		}
 		err := c.Next()
 		if req := c.Request(); req.IsBodyStream() {

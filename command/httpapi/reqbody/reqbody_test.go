@@ -25,7 +25,12 @@ const limit = 11 << 20
 func serve(t *testing.T, routes func(app *fiber.App)) string {
 	t.Helper()
 	app := fiber.New(fiber.Config{DisableStartupMessage: true, StreamRequestBody: true, DisablePreParseMultipartForm: true, BodyLimit: limit})
-	app.Use(reqbody.Guard(limit, func(c *fiber.Ctx) error { return c.Status(fiber.StatusRequestEntityTooLarge).SendString("too large") }))
+	app.Use(reqbody.Guard(limit, func(c *fiber.Ctx, why error) error {
+		if errors.Is(why, reqbody.ErrNoLength) {
+			return c.Status(fiber.StatusLengthRequired).SendString("length required")
+		}
+		return c.Status(fiber.StatusRequestEntityTooLarge).SendString("too large")
+	}))
 	routes(app)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -143,8 +148,8 @@ func TestLoadBounds(t *testing.T) {
 		{"declared, within", "a=1&b=2", 7, 200, "7 1"},
 		{"declared, at the bound", "a=" + strings.Repeat("x", 998), 1000, 200, "1000 " + strings.Repeat("x", 998)},
 		{"declared, over", strings.Repeat("x", 1001), 1001, 413, "too large"},
-		{"chunked, within", "a=9", -1, 200, "3 9"},
-		{"chunked, over", strings.Repeat("x", 5000), -1, 413, "too large"},
+		// Without a declared length, refused before anything reads it.
+		{"chunked", "a=9", -1, 411, "length required"},
 	} {
 		req, _ := http.NewRequest("POST", url+"/load", strings.NewReader(tc.body))
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
@@ -185,8 +190,8 @@ func TestReaderBounds(t *testing.T) {
 	if code, body := post(t, c, url+"/read", zeros(4<<20+1), 4<<20+1); code != 413 || body != fmt.Sprint(4<<20) {
 		t.Errorf("a byte over: %d %s", code, body)
 	}
-	if code, _ := post(t, c, url+"/read", io.MultiReader(zeros(5<<20)), -1); code != 413 {
-		t.Errorf("chunked, over: %d", code)
+	if code, _ := post(t, c, url+"/read", io.MultiReader(zeros(5<<20)), -1); code != 411 {
+		t.Errorf("chunked: %d, want 411", code)
 	}
 }
 
@@ -213,5 +218,35 @@ func TestGuardRefusesADeclaredLengthOverTheLimit(t *testing.T) {
 	b, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode != 413 || string(b) != "too large" || !resp.Close {
 		t.Fatalf("%d %q close=%v, want 413 and the connection closed", resp.StatusCode, b, resp.Close)
+	}
+}
+
+// A chunked body has no length to check against, and fasthttp reads one
+// without any bound for whoever asks for the body: a handler that reads
+// the form of a request it refuses (an error page) read 300 MB of it
+// into memory (review QA). The Guard refuses it before anyone reads it,
+// and closes the connection.
+func TestGuardRefusesABodyWithoutALength(t *testing.T) {
+	url := serve(t, func(app *fiber.App) {
+		app.Post("/form", func(c *fiber.Ctx) error {
+			return c.Status(fiber.StatusMethodNotAllowed).SendString(c.FormValue("next"))
+		})
+	})
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	req, _ := http.NewRequest("POST", url+"/form", zeros(64<<20))
+	req.ContentLength = -1
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, err := (&http.Client{}).Do(req)
+	if err == nil {
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 411 || string(b) != "length required" || !resp.Close {
+			t.Fatalf("%d %q close=%v, want 411 and the connection closed", resp.StatusCode, b, resp.Close)
+		}
+	} // else: the server closed while the client was still sending, which is a refusal too
+	runtime.ReadMemStats(&after)
+	if got := after.TotalAlloc - before.TotalAlloc; got > 16<<20 {
+		t.Errorf("a refused 64 MB chunked body allocated %d MB", got>>20)
 	}
 }
