@@ -2,7 +2,6 @@ package reqbody_test
 
 import (
 	"bufio"
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -196,14 +195,23 @@ func TestGuardRefusesADeclaredLengthOverTheLimit(t *testing.T) {
 	url := serve(t, func(app *fiber.App) {
 		app.Post("/any", func(c *fiber.Ctx) error { return c.SendString(fmt.Sprint(len(c.Body()))) })
 	})
+	// fasthttp reads the first 8 KB of a body before any handler runs.
+	refused(t, url, fmt.Sprintf("POST /any HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n%s", limit+1, strings.Repeat("x", 16<<10)),
+		413, "too large")
+}
+
+// refused sends request as it is, in one write, and checks that the
+// answer is status with body and closes the connection. One write: the
+// refusal, not a reset of a connection still being written, is what the
+// test reads.
+func refused(t *testing.T, url, request string, status int, body string) {
+	t.Helper()
 	conn, err := net.Dial("tcp", strings.TrimPrefix(url, "http://"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	fmt.Fprintf(conn, "POST /any HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n", limit+1)
-	// fasthttp reads the first 8 KB of a body before any handler runs.
-	if _, err := conn.Write(bytes.Repeat([]byte("x"), 16<<10)); err != nil {
+	if _, err := io.WriteString(conn, request); err != nil {
 		t.Fatal(err)
 	}
 	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
@@ -211,8 +219,8 @@ func TestGuardRefusesADeclaredLengthOverTheLimit(t *testing.T) {
 		t.Fatal(err)
 	}
 	b, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != 413 || string(b) != "too large" || !resp.Close {
-		t.Fatalf("%d %q close=%v, want 413 and the connection closed", resp.StatusCode, b, resp.Close)
+	if resp.StatusCode != status || string(b) != body || !resp.Close {
+		t.Fatalf("%d %q close=%v, want %d %q and the connection closed", resp.StatusCode, b, resp.Close, status, body)
 	}
 }
 
@@ -220,30 +228,14 @@ func TestGuardRefusesADeclaredLengthOverTheLimit(t *testing.T) {
 // without any bound for whoever asks for the body: a handler that reads
 // the form of a request it refuses (an error page) read 300 MB of it
 // into memory (review QA). The Guard refuses it before anyone reads it,
-// and closes the connection. The request goes out in one write, so that
-// the refusal, not a reset of a connection still being written, is what
-// the test reads.
+// and closes the connection.
 func TestGuardRefusesABodyWithoutALength(t *testing.T) {
 	url := serve(t, func(app *fiber.App) {
 		app.Post("/form", func(c *fiber.Ctx) error {
 			return c.Status(fiber.StatusMethodNotAllowed).SendString(c.FormValue("next"))
 		})
 	})
-	conn, err := net.Dial("tcp", strings.TrimPrefix(url, "http://"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
 	chunk := strings.Repeat("x", 16<<10)
-	if _, err := fmt.Fprintf(conn, "POST /form HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nTransfer-Encoding: chunked\r\n\r\n%x\r\nnext=%s\r\n0\r\n\r\n", len(chunk)+5, chunk); err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != 411 || string(b) != "length required" || !resp.Close {
-		t.Fatalf("%d %q close=%v, want 411 and the connection closed", resp.StatusCode, b, resp.Close)
-	}
+	refused(t, url, fmt.Sprintf("POST /form HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nTransfer-Encoding: chunked\r\n\r\n%x\r\nnext=%s\r\n0\r\n\r\n", len(chunk)+5, chunk),
+		411, "length required")
 }
