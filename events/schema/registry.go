@@ -81,6 +81,10 @@ func init() {
 	register[IdempotencyCompleted](1, nil)
 	register[IdempotencyReleased](1, nil)
 	register[SessionEnded](1, nil)
+	register[VisitCodeIssued](1, nil)
+	register[VisitCodeRefused](1, nil)
+	register[VisitOpened](1, nil)
+	register[VisitClosed](1, nil)
 }
 
 // Version returns the current schema version of an event type.

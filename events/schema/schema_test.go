@@ -47,6 +47,10 @@ func samples() []schema.Event {
 		schema.IdempotencyCompleted{Fingerprint: "f", Result: schema.CommandResult{ApplicationID: "a", Revision: 3, Position: 99}, CompletedAt: at},
 		schema.IdempotencyReleased{Reason: "validation", ReleasedAt: at},
 		schema.SessionEnded{SessionID: "s", ExpiresAt: at.Add(time.Hour), EndedAt: at},
+		schema.VisitCodeIssued{CodeDigest: "c", IssuedAt: at, ExpiresAt: at.Add(15 * time.Minute)},
+		schema.VisitCodeRefused{OperatorID: "op", RefusedAt: at},
+		schema.VisitOpened{OperatorID: "op", OpenedAt: at, Until: at.Add(4 * time.Hour)},
+		schema.VisitClosed{OperatorID: "op", ClosedAt: at},
 		schema.PersonalDataAccessed{ApplicationIDs: []string{"a"}, ApplicantID: "u", DocumentID: "d", What: schema.AccessDocument + schema.DocumentPassport, Route: "GET /api/v1/documents/:id", AccessedAt: at},
 	}
 }

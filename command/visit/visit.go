@@ -1,0 +1,152 @@
+// Package visit decides who of the МФЦ operators may act for an applicant
+// and until when. An operator acts for an applicant only during a visit:
+// the applicant takes a one-time code from their cabinet and shows it to
+// the operator, the operator types it, and for the next hours that
+// operator, and no other, may act for them. Before this an operator could
+// act for anyone by typing their id.
+//
+// The package holds the decisions (Decide* over a State folded by
+// Evolve) and a thin Service that runs them against the event store.
+package visit
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/omsonline/oms/command/cmderr"
+	"github.com/omsonline/oms/events/schema"
+)
+
+// The bounds of a visit.
+const (
+	// CodeTTL is how long a code stays good: long enough to walk to the
+	// window, short enough that a code seen over a shoulder soon is not.
+	CodeTTL = 15 * time.Minute
+	// Length is the digits of a code: typed by the operator from the
+	// applicant's phone, so short; MaxWrong keeps it unguessable.
+	Length = 6
+	// MaxWrong wrong codes void the code: one in 200,000 to guess it.
+	MaxWrong = 5
+	// VisitTTL bounds a visit: an operator's working session at the
+	// window, after which a new code is asked for.
+	VisitTTL = 4 * time.Hour
+)
+
+// State is one applicant's visits as the stream says at a moment.
+type State struct {
+	// Revision is the stream's last revision; Exists is false for no
+	// stream yet.
+	Revision uint64
+	Exists   bool
+	// The code not yet used, if any.
+	CodeDigest string
+	CodeExpiry time.Time
+	Wrong      int
+	// Visits are the operators' open visits, each with its end.
+	Visits map[string]time.Time
+}
+
+// Evolve folds one event of the stream into the state.
+func Evolve(s State, e schema.Event) State {
+	switch e := e.(type) {
+	case schema.VisitCodeIssued:
+		s.CodeDigest, s.CodeExpiry, s.Wrong = e.CodeDigest, e.ExpiresAt, 0
+	case schema.VisitCodeRefused:
+		s.Wrong++
+	case schema.VisitOpened:
+		s.CodeDigest, s.Wrong = "", 0
+		s.Visits = cloneVisits(s.Visits)
+		s.Visits[e.OperatorID] = e.Until
+	case schema.VisitClosed:
+		s.Visits = cloneVisits(s.Visits)
+		if e.OperatorID == "" {
+			s.CodeDigest, s.Wrong = "", 0
+			clear(s.Visits)
+		} else {
+			delete(s.Visits, e.OperatorID)
+		}
+	}
+	return s
+}
+
+// cloneVisits keeps a State a value: folding on from one state never
+// changes another's map.
+func cloneVisits(m map[string]time.Time) map[string]time.Time {
+	out := make(map[string]time.Time, len(m)+1)
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
+
+// Open reports until when operator may act for the applicant at now.
+func (s State) Open(now time.Time, operator string) (time.Time, bool) {
+	until, ok := s.Visits[operator]
+	return until, ok && now.Before(until)
+}
+
+// codeLive reports whether the state holds a code that may still be used.
+func (s State) codeLive(now time.Time) bool {
+	return s.CodeDigest != "" && now.Before(s.CodeExpiry) && s.Wrong < MaxWrong
+}
+
+// DecideIssue gives the applicant a new code, whose keyed digest is
+// digest. It replaces a code not yet used: the applicant who asks again
+// has lost sight of the first.
+func DecideIssue(now time.Time, digest string) schema.VisitCodeIssued {
+	return schema.VisitCodeIssued{CodeDigest: digest, IssuedAt: now.UTC(), ExpiresAt: now.Add(CodeTTL).UTC()}
+}
+
+// DecideRedeem opens operator's visit when digest is the live code's. A
+// wrong code is recorded (VisitCodeRefused) and refused; a code that is
+// absent, expired or voided is refused with nothing recorded.
+func DecideRedeem(s State, now time.Time, operator, digest string) (schema.Event, error) {
+	if !s.codeLive(now) {
+		if s.CodeDigest != "" && s.Wrong >= MaxWrong {
+			return nil, ErrVoided()
+		}
+		return nil, ErrNoCode()
+	}
+	if digest != s.CodeDigest {
+		left := MaxWrong - s.Wrong - 1
+		return schema.VisitCodeRefused{OperatorID: operator, RefusedAt: now.UTC()}, ErrWrongCode(left)
+	}
+	return schema.VisitOpened{OperatorID: operator, OpenedAt: now.UTC(), Until: now.Add(VisitTTL).UTC()}, nil
+}
+
+// DecideClose ends operator's visit, or, with operator empty, every visit
+// and the unused code. Nothing to close records nothing.
+func DecideClose(s State, now time.Time, operator string) (schema.VisitClosed, bool) {
+	if operator != "" {
+		if _, ok := s.Open(now, operator); !ok {
+			return schema.VisitClosed{}, false
+		}
+	} else if len(s.Visits) == 0 && s.CodeDigest == "" {
+		return schema.VisitClosed{}, false
+	}
+	return schema.VisitClosed{OperatorID: operator, ClosedAt: now.UTC()}, true
+}
+
+// ErrNoCode is an operator's code for an applicant who has no live one.
+func ErrNoCode() error {
+	return cmderr.New(cmderr.Conflict, "visit_code_absent", cmderr.T(
+		"У заявителя нет действующего кода для МФЦ (код действует 15 минут и только один раз): попросите заявителя получить новый код в личном кабинете.",
+		"The applicant has no valid MFC code (a code is good for 15 minutes and once): ask the applicant to get a new code in their account."))
+}
+
+// ErrVoided is a code that too many wrong tries voided.
+func ErrVoided() error {
+	return cmderr.New(cmderr.Conflict, "visit_code_voided", cmderr.T(
+		fmt.Sprintf("Код для МФЦ аннулирован после %d неверных попыток: попросите заявителя получить новый код в личном кабинете.", MaxWrong),
+		fmt.Sprintf("The MFC code was voided after %d wrong tries: ask the applicant to get a new code in their account.", MaxWrong)))
+}
+
+// ErrWrongCode is a code that is not the applicant's; left tries remain.
+func ErrWrongCode(left int) error {
+	if left <= 0 {
+		return ErrVoided()
+	}
+	return cmderr.New(cmderr.Forbidden, "visit_code_wrong", cmderr.T(
+		fmt.Sprintf("Код не совпадает с кодом заявителя. Осталось попыток: %d.", left),
+		fmt.Sprintf("The code is not the applicant's. Tries left: %d.", left)))
+}

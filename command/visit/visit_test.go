@@ -1,0 +1,347 @@
+package visit_test
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/omsonline/oms/command/cmderr"
+	"github.com/omsonline/oms/command/visit"
+	"github.com/omsonline/oms/events"
+	"github.com/omsonline/oms/events/esdbserver/esdbtest"
+	"github.com/omsonline/oms/events/eventstore"
+	"github.com/omsonline/oms/events/schema"
+)
+
+// clock is a business clock the test moves.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) add(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+type fixture struct {
+	store *eventstore.Store
+	clk   *clock
+	// two nodes on one store: what one records, the other must obey.
+	a, b *visit.Service
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	f := &fixture{store: esdbtest.Store(t, eventstore.Options{}), clk: &clock{t: time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)}}
+	for _, s := range []**visit.Service{&f.a, &f.b} {
+		svc, err := visit.NewService(visit.Options{Store: f.store, Secret: []byte("test secret"), Now: f.clk.now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		*s = svc
+	}
+	return f
+}
+
+func applicant(id string) events.Metadata {
+	return events.Metadata{Actor: events.Actor{ID: id, Role: events.RoleApplicant}, CorrelationID: "c-" + id}
+}
+
+func operator(id string) events.Metadata {
+	return events.Metadata{Actor: events.Actor{ID: id, Role: events.RoleOperator}, CorrelationID: "c-" + id}
+}
+
+func code(t *testing.T, err error) string {
+	t.Helper()
+	e, ok := cmderr.As(err)
+	if !ok {
+		t.Fatalf("want a refusal, got %v", err)
+	}
+	if e.Message.RU == "" || e.Message.EN == "" {
+		t.Errorf("%s: a refusal in both languages, got %+v", e.Code, e.Message)
+	}
+	return e.Code
+}
+
+func (f *fixture) open(t *testing.T, s *visit.Service, op, app string) bool {
+	t.Helper()
+	ok, err := s.Open(context.Background(), op, app)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ok
+}
+
+func TestAVisitOpensWithTheApplicantsCodeOnlyForThatOperator(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	if f.open(t, f.a, "op-1", "alice") {
+		t.Fatal("a visit is open before any code")
+	}
+	if _, err := f.a.Redeem(ctx, operator("op-1"), "alice", "123456"); code(t, err) != "visit_code_absent" {
+		t.Fatalf("no code yet: %v", err)
+	}
+	c, err := f.a.IssueCode(ctx, applicant("alice"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Code) != visit.Length || strings.Trim(c.Code, "0123456789") != "" {
+		t.Fatalf("code %q: want %d digits", c.Code, visit.Length)
+	}
+	if want := f.clk.now().Add(visit.CodeTTL); !c.ExpiresAt.Equal(want) {
+		t.Errorf("code expires %v, want %v", c.ExpiresAt, want)
+	}
+	// The code is one person's: bob's visit does not open with it.
+	if _, err := f.a.Redeem(ctx, operator("op-1"), "bob", c.Code); code(t, err) != "visit_code_absent" {
+		t.Fatalf("alice's code for bob: %v", err)
+	}
+	v, err := f.b.Redeem(ctx, operator("op-1"), "alice", c.Code)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := f.clk.now().Add(visit.VisitTTL); !v.Until.Equal(want) || v.Position == 0 {
+		t.Errorf("visit %+v, want until %v and a position", v, want)
+	}
+	// Either node sees it: the stream, not the node's memory, holds it.
+	if !f.open(t, f.a, "op-1", "alice") || !f.open(t, f.b, "op-1", "alice") {
+		t.Fatal("the visit is not open")
+	}
+	if f.open(t, f.a, "op-2", "alice") || f.open(t, f.a, "op-1", "bob") {
+		t.Fatal("the visit opened for another operator or another applicant")
+	}
+	// The code was used up.
+	if _, err := f.a.Redeem(ctx, operator("op-2"), "alice", c.Code); code(t, err) != "visit_code_absent" {
+		t.Fatalf("a used code again: %v", err)
+	}
+	// The visit ends on its own.
+	f.clk.add(visit.VisitTTL)
+	if f.open(t, f.a, "op-1", "alice") || f.open(t, f.b, "op-1", "alice") {
+		t.Fatal("the visit outlived its end")
+	}
+	// The stream records who opened it, for whom.
+	recs, err := f.store.Load(ctx, schema.VisitStream("alice"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var opened *eventstore.Recorded
+	for i := range recs {
+		if recs[i].Envelope.Type == schema.TypeVisitOpened {
+			opened = &recs[i]
+		}
+		if strings.Contains(string(recs[i].Data), c.Code) {
+			t.Errorf("%s holds the code itself: %s", recs[i].Envelope.Type, recs[i].Data)
+		}
+	}
+	if opened == nil || opened.Envelope.Actor.ID != "op-1" || opened.Envelope.OnBehalfOf != "alice" {
+		t.Fatalf("VisitOpened envelope: %+v", opened)
+	}
+}
+
+func TestWrongCodesVoidTheCode(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	c, err := f.a.IssueCode(ctx, applicant("alice"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wrong := "000000"
+	if c.Code == wrong {
+		wrong = "000001"
+	}
+	for i := 1; i < visit.MaxWrong; i++ {
+		// Alternate nodes: the count is the stream's, not a node's.
+		s := []*visit.Service{f.a, f.b}[i%2]
+		_, err := s.Redeem(ctx, operator("op-1"), "alice", wrong)
+		if got := code(t, err); got != "visit_code_wrong" {
+			t.Fatalf("wrong try %d: %s", i, got)
+		}
+		e, _ := cmderr.As(err)
+		if want := "Осталось попыток: " + string(rune('0'+visit.MaxWrong-i)); !strings.Contains(e.Message.RU, want) {
+			t.Errorf("try %d: %q does not say %q", i, e.Message.RU, want)
+		}
+	}
+	if _, err := f.a.Redeem(ctx, operator("op-2"), "alice", wrong); code(t, err) != "visit_code_voided" {
+		t.Fatalf("the last wrong try: %v", err)
+	}
+	// Now even the right code is refused: guessing cannot go on.
+	if _, err := f.b.Redeem(ctx, operator("op-1"), "alice", c.Code); code(t, err) != "visit_code_voided" {
+		t.Fatalf("the right code after it was voided: %v", err)
+	}
+	// A new code starts afresh.
+	c2, err := f.a.IssueCode(ctx, applicant("alice"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.a.Redeem(ctx, operator("op-1"), "alice", c2.Code); err != nil {
+		t.Fatalf("a new code: %v", err)
+	}
+}
+
+func TestCodesExpireAndANewOneReplacesTheOld(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	c1, err := f.a.IssueCode(ctx, applicant("alice"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.clk.add(visit.CodeTTL)
+	if _, err := f.a.Redeem(ctx, operator("op-1"), "alice", c1.Code); code(t, err) != "visit_code_absent" {
+		t.Fatalf("an expired code: %v", err)
+	}
+	c2, err := f.a.IssueCode(ctx, applicant("alice"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c3, err := f.a.IssueCode(ctx, applicant("alice"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c2.Code != c3.Code {
+		if _, err := f.a.Redeem(ctx, operator("op-1"), "alice", c2.Code); code(t, err) != "visit_code_wrong" {
+			t.Fatalf("a replaced code: %v", err)
+		}
+	}
+	if _, err := f.a.Redeem(ctx, operator("op-1"), "alice", c3.Code); err != nil {
+		t.Fatalf("the newest code: %v", err)
+	}
+}
+
+func TestClosingAVisit(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	openFor := func(op string) {
+		t.Helper()
+		c, err := f.a.IssueCode(ctx, applicant("alice"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.a.Redeem(ctx, operator(op), "alice", c.Code); err != nil {
+			t.Fatal(err)
+		}
+	}
+	openFor("op-1")
+	openFor("op-2")
+	// Node b has seen both open: its memory must not outlive a close.
+	if !f.open(t, f.b, "op-1", "alice") || !f.open(t, f.b, "op-2", "alice") {
+		t.Fatal("visits not open")
+	}
+	// An operator ends their own visit only.
+	if closed, err := f.b.Close(ctx, operator("op-1"), "alice"); err != nil || !closed {
+		t.Fatalf("close op-1: %v %v", closed, err)
+	}
+	if f.open(t, f.b, "op-1", "alice") || !f.open(t, f.b, "op-2", "alice") {
+		t.Fatal("op-1's close did not end only op-1's visit")
+	}
+	if closed, err := f.b.Close(ctx, operator("op-1"), "alice"); err != nil || closed {
+		t.Fatalf("closing a closed visit again: %v %v", closed, err)
+	}
+	// The applicant ends every visit, and an unused code with them.
+	c, err := f.a.IssueCode(ctx, applicant("alice"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if closed, err := f.b.Close(ctx, applicant("alice"), "alice"); err != nil || !closed {
+		t.Fatalf("the applicant's close: %v %v", closed, err)
+	}
+	if f.open(t, f.b, "op-2", "alice") {
+		t.Fatal("op-2's visit outlived the applicant's close on the same node")
+	}
+	if _, err := f.a.Redeem(ctx, operator("op-3"), "alice", c.Code); code(t, err) != "visit_code_absent" {
+		t.Fatalf("a code after the applicant closed visits: %v", err)
+	}
+}
+
+// A node that found a visit open takes it for open a little longer
+// without reading the store; a close recorded by another node reaches it
+// within OpenCacheTTL.
+func TestAnotherNodesCloseReachesWithinTheCacheTTL(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	c, err := f.a.IssueCode(ctx, applicant("alice"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.a.Redeem(ctx, operator("op-1"), "alice", c.Code); err != nil {
+		t.Fatal(err)
+	}
+	if !f.open(t, f.b, "op-1", "alice") {
+		t.Fatal("not open")
+	}
+	if _, err := f.a.Close(ctx, applicant("alice"), "alice"); err != nil {
+		t.Fatal(err)
+	}
+	f.clk.add(visit.DefaultOpenCacheTTL)
+	if f.open(t, f.b, "op-1", "alice") {
+		t.Fatal("node b still takes the visit for open past its cache TTL")
+	}
+}
+
+// Two operators typing codes at once: every try that got a verdict is
+// recorded, however they interleave, so no more than MaxWrong verdicts
+// are ever given on one code. A try that lost every round to the others
+// gets a 503 and no verdict, which tells the guesser nothing.
+func TestConcurrentWrongTriesAllCount(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	c, err := f.a.IssueCode(ctx, applicant("alice"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wrong := "999999"
+	if c.Code == wrong {
+		wrong = "999998"
+	}
+	const tries = 2 * visit.MaxWrong
+	codes := make([]string, tries)
+	var wg sync.WaitGroup
+	for i := range tries {
+		wg.Go(func() {
+			s := []*visit.Service{f.a, f.b}[i%2]
+			_, err := s.Redeem(ctx, operator("op"), "alice", wrong)
+			if e, ok := cmderr.As(err); ok {
+				codes[i] = e.Code
+			}
+		})
+	}
+	wg.Wait()
+	verdicts := 0
+	for _, code := range codes {
+		switch code {
+		case "visit_code_wrong", "visit_code_voided":
+			verdicts++
+		case "contention":
+		default:
+			t.Errorf("a wrong try answered %q", code)
+		}
+	}
+	recs, err := f.store.Load(ctx, schema.VisitStream("alice"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	refused := 0
+	for _, r := range recs {
+		if r.Envelope.Type == schema.TypeVisitCodeRefused {
+			refused++
+		}
+	}
+	if refused > visit.MaxWrong {
+		t.Fatalf("%d wrong tries recorded on one code, at most %d may be", refused, visit.MaxWrong)
+	}
+	// Every wrong verdict on a live code was recorded; those after the
+	// code was voided needed no record.
+	if got := min(verdicts, visit.MaxWrong); refused != got {
+		t.Fatalf("%d wrong verdicts given (%v), %d recorded", verdicts, codes, refused)
+	}
+	_, err = f.a.Redeem(ctx, operator("op"), "alice", c.Code)
+	switch {
+	case refused == visit.MaxWrong && code(t, err) != "visit_code_voided":
+		t.Fatalf("after %d recorded wrong tries the right code: %v", refused, err)
+	case refused < visit.MaxWrong && err != nil:
+		t.Fatalf("after %d recorded wrong tries the right code: %v", refused, err)
+	}
+}
