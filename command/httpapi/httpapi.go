@@ -55,6 +55,8 @@ type Deps struct {
 	// DefaultUploadWait.
 	MaxUploads int
 	UploadWait time.Duration
+	// Visits, when set, mounts the МФЦ visit routes (visits.go).
+	Visits Visits
 }
 
 // Defaults of Deps.MaxUploads and Deps.UploadWait.
@@ -78,6 +80,7 @@ type handlers struct {
 //	POST /api/v1/applications/:id/{claim|release|request-info|provide-info|approve|reject|issue-policy|change-address|renew|withdraw|withdraw-consent}
 //	POST /api/v1/documents
 //	GET  /api/v1/documents/:id
+//	POST /api/v1/visits, /api/v1/visits/code, /api/v1/visits/close (with Deps.Visits)
 //
 // and Consent serves GET /api/v1/consent, which needs no sign-in.
 //
@@ -108,6 +111,9 @@ func Register(router fiber.Router, deps Deps) error {
 	}
 	router.Post("/api/v1/documents", h.upload)
 	router.Get("/api/v1/documents/:id", h.download)
+	if deps.Visits != nil {
+		h.registerVisits(router)
+	}
 	return nil
 }
 

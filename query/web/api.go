@@ -17,6 +17,14 @@ type Problem struct {
 		RU string `json:"ru"`
 		EN string `json:"en"`
 	} `json:"detail"`
+	// Errors are a refused command's field errors.
+	Errors []struct {
+		Field   string `json:"field"`
+		Message struct {
+			RU string `json:"ru"`
+			EN string `json:"en"`
+		} `json:"message"`
+	} `json:"errors"`
 }
 
 // apiError is a non-2xx answer of the API.

@@ -2,14 +2,11 @@ package web
 
 import (
 	"errors"
-	"net/url"
 	"slices"
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/google/uuid"
-
-	"github.com/omsonline/oms/projections/cabinet"
 )
 
 // SigninData is the sign-in page's content.
@@ -132,51 +129,6 @@ func (h *handlers) signout(c *fiber.Ctx) error {
 	}
 	h.d.Auth.ClearSession(c)
 	return c.Redirect("/signin", fiber.StatusSeeOther)
-}
-
-// OperatorData is the operator's start page.
-type OperatorData struct {
-	Who   string
-	Error string
-	Dev   bool
-}
-
-// operatorHome lets an МФЦ operator pick the applicant to act for, by the
-// applicant's id or (in dev mode) phone number.
-func (h *handlers) operatorHome(c *fiber.Ctx) error {
-	d := OperatorData{Who: strings.TrimSpace(c.Query("who")), Dev: h.d.SignIn != nil}
-	if d.Who != "" {
-		id, msg := d.Who, "operator.err.who"
-		if h.d.SignIn != nil {
-			// Dev mode's applicants sign in by phone, with UUIDs for ids;
-			// omsctl's demo and tokens make others. Anything else (a name,
-			// a mistyped number) is nobody: taken for an id it opened
-			// nobody's cabinet, where a submission then held the real
-			// person's passport. An id that is no UUID is taken once it
-			// has applications.
-			msg = "operator.err.whoDev"
-			if s, ok := h.d.SignIn.Subject(d.Who); ok {
-				id = s
-			} else if u, err := uuid.Parse(d.Who); err == nil {
-				id = u.String()
-			} else if phoneLike(d.Who) || !validSubject(d.Who) || !h.hasApplications(c, d.Who) {
-				id = ""
-			}
-		}
-		if validSubject(id) {
-			return c.Redirect("/cabinet?applicant="+url.QueryEscape(id), fiber.StatusSeeOther)
-		}
-		d.Error = h.lang(c).T(msg)
-	}
-	return h.render(c, fiber.StatusOK, "operator", h.page(c, "operator.title", d))
-}
-
-// hasApplications says whether applicant has applied, as the operator
-// may read it (a read the access log records).
-func (h *handlers) hasApplications(c *fiber.Ctx, applicant string) bool {
-	var doc cabinet.Doc
-	err := h.get(c, "/api/v1/cabinet?"+url.Values{"applicant": {applicant}}.Encode(), &doc)
-	return err == nil && len(doc.Applications) > 0
 }
 
 // phoneLike says whether s is written as a phone number is: digits with

@@ -19,7 +19,7 @@ import (
 
 // pageNames are the templates that render whole pages; each is parsed with
 // the layout and the partials.
-var pageNames = []string{"signin", "cabinet", "form", "application", "operator", "queue", "review", "auditor", "timeline", "verify", "consent", "error"}
+var pageNames = []string{"signin", "cabinet", "form", "application", "operator", "queue", "review", "auditor", "timeline", "verify", "consent", "error", "visitcode"}
 
 type renderer struct {
 	pages    map[string]*template.Template

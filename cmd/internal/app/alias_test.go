@@ -23,6 +23,9 @@ func TestOperatorUploadsForManyApplicantsEachOpen(t *testing.T) {
 	const applicants, parallel = 120, 8
 	type upload struct{ who, id, tag string }
 	ups := make([]upload, applicants)
+	for i := range applicants {
+		c.openVisit(fmt.Sprintf("alias-%03d-%s", i, strings.Repeat("x", i%7)), "op-alias")
+	}
 	var wg sync.WaitGroup
 	next := make(chan int)
 	for range parallel {

@@ -30,6 +30,7 @@ import (
 	"github.com/omsonline/oms/command/httpapi/reqbody"
 	"github.com/omsonline/oms/command/scheduler"
 	"github.com/omsonline/oms/command/service"
+	"github.com/omsonline/oms/command/visit"
 	"github.com/omsonline/oms/events/esdbserver"
 	"github.com/omsonline/oms/events/eventstore"
 	"github.com/omsonline/oms/events/piicrypt"
@@ -45,16 +46,19 @@ import (
 
 // App is a running omsd.
 type App struct {
-	cfg        config.Config
-	log        *slog.Logger
-	esdb       *esdbserver.Server // nil with an external store
-	esdbURL    string             // the embedded store's connection string
-	metrics    *metrics.Metrics
-	events     *eventstore.Store
-	store      readstore.Store
-	keys       *piicrypt.Keyring
-	leader     *leader.Leader
-	commands   *service.Service
+	cfg      config.Config
+	log      *slog.Logger
+	esdb     *esdbserver.Server // nil with an external store
+	esdbURL  string             // the embedded store's connection string
+	metrics  *metrics.Metrics
+	events   *eventstore.Store
+	store    readstore.Store
+	keys     *piicrypt.Keyring
+	leader   *leader.Leader
+	commands *service.Service
+	// visits are the МФЦ operators' open visits, checked before an
+	// operator acts for an applicant.
+	visits     *visit.Service
 	leaderDone chan struct{}
 	http       *fiber.App
 	httpLis    net.Listener
@@ -163,6 +167,9 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (a *App, er
 	}
 	verifier.Announce(log)
 	verifier.UseRevocations(signOuts{es: a.events}, log)
+	if a.visits, err = visit.NewService(visit.Options{Store: a.events, Secret: a.keys.Secret("visit-code"), Logger: log}); err != nil {
+		return nil, err
+	}
 
 	a.http = fiber.New(fiber.Config{
 		AppName:               "omsd",

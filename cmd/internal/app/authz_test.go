@@ -39,7 +39,17 @@ const (
 func (m *matrix) newPerson() (person, string) {
 	m.fresh++
 	p := karimov(fmt.Sprintf("fresh-%d", m.fresh), fmt.Sprintf("F%07d", m.fresh))
+	// The matrix's operator acts for every person it makes, as for A.
+	m.c.openVisit(p.Subject, opSubject)
 	return p, m.c.token("applicant", p.Subject)
+}
+
+// visitCode is a fresh code of a new person, for opening a visit.
+func (m *matrix) visitCode() (person, string) {
+	p, tok := m.newPerson()
+	var code struct{ Code string }
+	m.c.must(req{method: "POST", path: "/api/v1/visits/code", token: tok, json: "{}"}, 201, &code)
+	return p, code.Code
 }
 
 // freshApp is a new application of a new applicant, moved to state by the
@@ -190,6 +200,28 @@ func (m *matrix) fixtures() map[string]func(role string, allowed bool) req {
 		},
 		"GET /api/v1/documents/:id": simple("/api/v1/documents/" + m.docA),
 
+		"POST /api/v1/visits/code": func(role string, _ bool) req { return m.api(role, "POST", "/api/v1/visits/code", "{}") },
+		"POST /api/v1/visits": func(role string, allowed bool) req {
+			if !allowed {
+				return m.api(role, "POST", "/api/v1/visits", `{"applicantId":"`+m.a.Subject+`","code":"123456"}`)
+			}
+			p, code := m.visitCode()
+			return req{method: "POST", path: "/api/v1/visits", token: m.operator, json: `{"applicantId":"` + p.Subject + `","code":"` + code + `"}`}
+		},
+		// Closing A's visits would end the operator's acting for A in
+		// the cells after: an allowed role closes a fresh person's.
+		"POST /api/v1/visits/close": func(role string, allowed bool) req {
+			if !allowed {
+				return m.api(role, "POST", "/api/v1/visits/close", "{}")
+			}
+			p, tok := m.newPerson()
+			r := req{method: "POST", path: "/api/v1/visits/close", token: tok, json: "{}"}
+			if role == "operator" {
+				r.token, r.obo = m.operator, p.Subject
+			}
+			return r
+		},
+
 		"GET /api/v1/cabinet":                        simple("/api/v1/cabinet"),
 		"GET /api/v1/reviewer/queue":                 simple("/api/v1/reviewer/queue"),
 		"GET /api/v1/applications/:id":               simple("/api/v1/applications/" + m.appA),
@@ -262,8 +294,40 @@ func (m *matrix) fixtures() map[string]func(role string, allowed bool) req {
 			}
 			return r
 		},
-		"GET /cabinet/applications/:id":       pageGet("/cabinet/applications/" + m.appA),
-		"GET /operator":                       pageGet("/operator"),
+		"GET /cabinet/applications/:id": pageGet("/cabinet/applications/" + m.appA),
+		"GET /operator":                 pageGet("/operator"),
+		"POST /cabinet/visit-code": func(role string, _ bool) req {
+			r := m.page(role, "POST", "/cabinet/visit-code")
+			r.form = url.Values{}
+			return r
+		},
+		"POST /cabinet/visits/close": func(role string, allowed bool) req {
+			r := m.page(role, "POST", "/cabinet/visits/close")
+			r.form = url.Values{}
+			if allowed {
+				p, _ := m.newPerson()
+				r.session = m.c.session(role, p.Subject)
+			}
+			return r
+		},
+		"POST /operator": func(role string, allowed bool) req {
+			r := m.page(role, "POST", "/operator")
+			r.form = url.Values{"who": {m.a.Subject}, "code": {"123456"}}
+			if allowed {
+				p, code := m.visitCode()
+				r.form = url.Values{"who": {p.Subject}, "code": {code}}
+			}
+			return r
+		},
+		"POST /operator/end": func(role string, allowed bool) req {
+			r := m.page(role, "POST", "/operator/end?applicant="+url.QueryEscape(m.a.Subject))
+			r.form = url.Values{}
+			if allowed {
+				p, _ := m.newPerson()
+				r.path = "/operator/end?applicant=" + url.QueryEscape(p.Subject)
+			}
+			return r
+		},
 		"GET /reviewer":                       pageGet("/reviewer"),
 		"GET /reviewer/applications/:id":      pageGet("/reviewer/applications/" + m.appA),
 		"GET /auditor":                        pageGet("/auditor"),
@@ -273,7 +337,8 @@ func (m *matrix) fixtures() map[string]func(role string, allowed bool) req {
 }
 
 // redirects are routes whose success is a 303.
-var redirects = map[string]bool{"GET /": true, "POST /signin/verify": true, "POST /signout": true, "GET /signin/code": true, "GET /signin/verify": true}
+var redirects = map[string]bool{"GET /": true, "POST /signin/verify": true, "POST /signout": true, "GET /signin/code": true, "GET /signin/verify": true,
+	"POST /cabinet/visits/close": true, "POST /operator": true, "POST /operator/end": true}
 
 // leaks reports what of B a response to someone else shows, beyond what
 // the request itself named (a page echoes the id in its URL).
@@ -313,6 +378,8 @@ func setupMatrix(t *testing.T) (*matrix, *app.App) {
 		City: "Казань", Street: "ул. Баумана", House: "19", Apartment: "4", ResidenceExpires: "2031-03-01",
 	}
 	m.tokA, m.tokB = c.token("applicant", m.a.Subject), c.token("applicant", m.b.Subject)
+	// The operator acts for A, and never for B, in a visit A opened.
+	c.openVisit(m.a.Subject, opSubject)
 	var last uint64
 	for _, x := range []struct {
 		p        person
@@ -389,6 +456,12 @@ func TestAuthorizationMatrix(t *testing.T) {
 			case access.Allowed():
 				if res.status < 200 || res.status > 299 {
 					t.Errorf("%s: %d %.300s, want 2xx", name, res.status, res.body)
+				}
+			case role == authz.Anonymous && isPage && method != "GET":
+				// A form posted without a session: nothing to come back
+				// to after signing in, so the page says sign-in is needed.
+				if res.status != 401 {
+					t.Errorf("%s: %d, want 401", name, res.status)
 				}
 			case role == authz.Anonymous && isPage:
 				if res.status != 303 || !strings.HasPrefix(res.header.Get("Location"), "/signin?next=") {
@@ -522,6 +595,7 @@ func TestReviewerCannotReviewOwnApplication(t *testing.T) {
 
 	op := "dual-role-operator"
 	forSomeone := karimov("walk-in-1", "D7654321")
+	c.openVisit(forSomeone.Subject, op)
 	r2, _ := c.submit(forSomeone, c.token("operator", op), forSomeone.Subject)
 	opReviewer := c.token("reviewer", op)
 

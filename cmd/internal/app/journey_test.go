@@ -136,6 +136,7 @@ func TestCabinetOffersWhatTheReaderMayDo(t *testing.T) {
 	a, cfg := startApp(t)
 	alice := token(t, cfg, "applicant", "alice")
 	op := token(t, cfg, "operator", "op-1")
+	newClient(t, a, cfg).openVisit("alice", "op-1")
 	r := submit(t, a, alice, "2345678")
 	actions := func(tok, query string) []string {
 		t.Helper()
@@ -691,6 +692,7 @@ func TestOperatorNamesTheApplicantInTheQuery(t *testing.T) {
 	p := karimov("query-named", "QN1234567")
 	r, _ := c.submit(p, c.token("applicant", p.Subject), "")
 	op := c.token("operator", "op-q")
+	c.openVisit(p.Subject, "op-q")
 	c.must(req{method: "GET", path: fmt.Sprintf("/api/v1/applications/%s?after=%d&applicant=%s", r.ApplicationID, r.Position, p.Subject), token: op}, 200, nil)
 }
 
@@ -700,6 +702,7 @@ func TestOperatorNamesTheApplicantInTheQuery(t *testing.T) {
 func TestOperatorIsWarnedOfAnEmptyCabinet(t *testing.T) {
 	a, cfg := startApp(t)
 	c := newClient(t, a, cfg)
+	c.openVisit("nobody-xyz", "op-empty")
 	page := c.must(req{method: "GET", path: "/cabinet?applicant=nobody-xyz", session: c.session("operator", "op-empty")}, 200, nil)
 	if !strings.Contains(page.body, "нет ни одного заявления") || strings.Contains(page.body, "У вас пока нет заявлений") {
 		t.Errorf("the operator's view of an empty cabinet: %.2000s", page.body)
@@ -711,39 +714,81 @@ func TestOperatorIsWarnedOfAnEmptyCabinet(t *testing.T) {
 }
 
 // An МФЦ operator finds an applicant by their phone written the way people
-// write it at home, or by their id; a mistyped number or a name is refused,
-// where it was taken for an applicant id and opened the empty cabinet of
-// nobody, where a submission then held the real person's passport (QA).
+// write it at home, or by their id, and opens the visit with the code the
+// applicant shows; a mistyped number or a name is refused, where it was
+// taken for an applicant id and opened the empty cabinet of nobody, where
+// a submission then held the real person's passport (QA).
 func TestOperatorFindsApplicantByPhone(t *testing.T) {
 	a, cfg := startApp(t)
 	c := newClient(t, a, cfg)
 	op := c.session("operator", "op-phone")
-	want := "/cabinet?applicant=" + authn.DevSubject("applicant", "+79160000004")
+	code := func(subject string) string {
+		t.Helper()
+		var out struct{ Code string }
+		c.must(req{method: "POST", path: "/api/v1/visits/code", token: c.token("applicant", subject), json: "{}"}, 201, &out)
+		return out.Code
+	}
+	open := func(who, code string) resp {
+		t.Helper()
+		return c.do(req{method: "POST", path: "/operator", session: op, form: url.Values{"who": {who}, "code": {code}}})
+	}
+	phoneID := authn.DevSubject("applicant", "+79160000004")
 	for _, typed := range []string{"+7 916 000-00-04", "89160000004", "79160000004", "9160000004"} {
-		r := c.do(req{method: "GET", path: "/operator?who=" + url.QueryEscape(typed), session: op})
-		if r.status != 303 || r.header.Get("Location") != want {
-			t.Errorf("%q: %d to %q, want 303 to %q", typed, r.status, r.header.Get("Location"), want)
+		// Read aloud in halves, typed with a space: taken as well.
+		k := code(phoneID)
+		if r := open(typed, k[:3]+" "+k[3:]); r.status != 303 || r.header.Get("Location") != "/cabinet?applicant="+phoneID {
+			t.Errorf("%q: %d to %q, want 303 to the cabinet of %s", typed, r.status, r.header.Get("Location"), phoneID)
 		}
 	}
-	for _, typed := range []string{"+7916", "8916000000", "+7 (916", "Ivanov", "abc"} {
-		r := c.do(req{method: "GET", path: "/operator?who=" + url.QueryEscape(typed), session: op})
-		if r.status != 200 || !strings.Contains(r.body, `role="alert"`) {
+	for _, typed := range []string{"+7916", "8916000000", "+7 (916", ""} {
+		if r := open(typed, "123456"); r.status != 422 || !strings.Contains(r.body, `role="alert"`) || !strings.Contains(r.body, "Заявителя не нашлось") {
 			t.Errorf("%q: %d, want the lookup again with the error", typed, r.status)
 		}
 	}
 	id := authn.DevSubject("applicant", "+79160000005")
 	for _, typed := range []string{id, strings.ToUpper(id)} {
-		if r := c.do(req{method: "GET", path: "/operator?who=" + typed, session: op}); r.status != 303 || r.header.Get("Location") != "/cabinet?applicant="+id {
+		if r := open(typed, code(id)); r.status != 303 || r.header.Get("Location") != "/cabinet?applicant="+id {
 			t.Errorf("by id %s: %d to %q", typed, r.status, r.header.Get("Location"))
 		}
 	}
-	// An id that is no UUID (omsctl demo's, a token's) is found once it
-	// has applied (review: demo applicants could not be picked).
-	p := karimov("demo-run-1", "DR1234567")
-	sub, _ := c.submit(p, c.token("applicant", p.Subject), "")
-	c.must(req{method: "GET", path: fmt.Sprintf("/api/v1/cabinet?after=%d", sub.Position), token: c.token("applicant", p.Subject)}, 200, nil)
-	if r := c.do(req{method: "GET", path: "/operator?who=demo-run-1", session: op}); r.status != 303 || r.header.Get("Location") != "/cabinet?applicant=demo-run-1" {
-		t.Errorf("by an id that has applied: %d to %q", r.status, r.header.Get("Location"))
+	// An id that is no UUID (omsctl demo's, a token's) is taken: its code
+	// says the person is there. A name may be such an id; without a code
+	// the operator is told to ask for one.
+	for _, typed := range []string{"Ivanov", "abc"} {
+		if r := open(typed, "123456"); r.status != 409 || !strings.Contains(r.body, "нет действующего кода") {
+			t.Errorf("%q: %d, want the lookup again asking for the applicant's code", typed, r.status)
+		}
+	}
+	if r := open("demo-run-1", code("demo-run-1")); r.status != 303 || r.header.Get("Location") != "/cabinet?applicant=demo-run-1" {
+		t.Errorf("by an id that is no UUID: %d to %q", r.status, r.header.Get("Location"))
+	}
+	// Without the applicant's code, or with a wrong one, nothing opens,
+	// and the page says what to do, keeping what was typed.
+	other := authn.DevSubject("applicant", "+79160000006")
+	if r := open("+79160000006", "123456"); r.status != 409 || !strings.Contains(r.body, "нет действующего кода") || !strings.Contains(r.body, `value="&#43;79160000006"`) {
+		t.Errorf("no code: %d %.300s", r.status, r.body)
+	}
+	k := code(other)
+	wrong := "000000"
+	if k == wrong {
+		wrong = "000001"
+	}
+	if r := open("+79160000006", wrong); r.status != 403 || !strings.Contains(r.body, "Осталось попыток: 4") {
+		t.Errorf("a wrong code: %d %.300s", r.status, r.body)
+	}
+	if r := c.do(req{method: "GET", path: "/cabinet?applicant=" + other, session: op}); r.status != 303 || r.header.Get("Location") != "/operator?visit=required&who="+other {
+		t.Errorf("the cabinet without a visit: %d to %q, want the picker asking for the code", r.status, r.header.Get("Location"))
+	}
+	if r := c.do(req{method: "GET", path: "/operator?visit=required&who=" + other, session: op}); !strings.Contains(r.body, "откройте приём") || !strings.Contains(r.body, `value="`+other+`"`) {
+		t.Errorf("the picker sent back to: %.500s", r.body)
+	}
+	// A form without its CSRF token opens nothing, even with the code.
+	r := c.do(req{method: "POST", path: "/operator", session: &sess{token: op.token, csrf: "forged"}, form: url.Values{"who": {other}, "code": {k}}})
+	if r.status != 403 {
+		t.Errorf("a forged form: %d", r.status)
+	}
+	if r := open(other, k); r.status != 303 {
+		t.Errorf("the right code after a wrong one and a forged form: %d %.300s", r.status, r.body)
 	}
 }
 
@@ -753,6 +798,7 @@ func TestOperatorFindsApplicantByPhone(t *testing.T) {
 func TestOperatorBannerNamesTheApplicant(t *testing.T) {
 	c, p, r := submittedOne(t, "banner-applicant", "B1234567")
 	op := c.session("operator", "op-banner")
+	c.openVisit(p.Subject, "op-banner")
 	page := c.must(req{method: "GET", path: fmt.Sprintf("/cabinet?applicant=%s&after=%d", url.QueryEscape(p.Subject), r.Position), session: op}, 200, nil)
 	if !strings.Contains(page.body, "Вы работаете от имени заявителя: Каримов Бахтиёр, 12.04.1990") {
 		t.Errorf("the operator's banner does not name the applicant: %s", regexp.MustCompile(`(?s)<div class="obo">.*?</div></div>`).FindString(page.body))
@@ -852,6 +898,7 @@ func TestAuditorFindsAnApplicationByItsNumber(t *testing.T) {
 func TestOperatorScanLinksOpen(t *testing.T) {
 	c, p, r := submittedOne(t, "scan-links", "SL1234567")
 	op := c.session("operator", "op-scans")
+	c.openVisit(p.Subject, "op-scans")
 	page := c.must(req{method: "GET", path: fmt.Sprintf("/cabinet/applications/%s?applicant=%s&after=%d", r.ApplicationID, url.QueryEscape(p.Subject), r.Position), session: op}, 200, nil)
 	links := regexp.MustCompile(`href="(/api/v1/documents/[^"]+)"`).FindAllStringSubmatch(page.body, -1)
 	if len(links) != 3 {

@@ -145,6 +145,7 @@ func TestJourneyLogsHoldNoPersonalData(t *testing.T) {
 
 	caughtUp(t, a) // most reads below carry no ?after=
 	op := c.token("operator", "mfc-logs")
+	c.openVisit(p.Subject, "mfc-logs")
 	for _, rq := range []req{
 		{method: "GET", path: fmt.Sprintf("/cabinet?after=%d", last.Position), session: page},
 		{method: "GET", path: "/cabinet/applications/" + id, session: page},

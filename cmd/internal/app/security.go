@@ -180,7 +180,7 @@ func useAuthz(a *App, v *authn.Verifier, over fiber.Handler) error {
 		return err
 	}
 	a.http.Use(authz.Middleware(authz.Options{
-		Role: who,
+		Role: who, Visits: a.visits,
 		Refuse: func(c *fiber.Ctx, r authz.Refusal) error {
 			c.Locals(metrics.RouteKey{}, r.Route.Path)
 			if strings.HasPrefix(strings.ToLower(c.Path()), "/api/") {
@@ -205,7 +205,9 @@ func useAuthz(a *App, v *authn.Verifier, over fiber.Handler) error {
 
 // pageRefusals answers refusals of pages as the pages themselves would: a
 // person who is not signed in is sent to sign in and back, an МФЦ operator
-// who has not picked an applicant is sent to pick one, anyone else sees
+// who has not picked an applicant is sent to pick one, and one without a
+// visit with the applicant to open it with the applicant's code; anyone
+// else sees
 // the error page. One who named an applicant wrongly is sent to the picker
 // with what they named, which says what is wrong with it.
 func pageRefusals(a *App, v *authn.Verifier) (func(*fiber.Ctx, authz.Refusal) error, error) {
@@ -221,6 +223,10 @@ func pageRefusals(a *App, v *authn.Verifier) (func(*fiber.Ctx, authz.Refusal) er
 			// The picker says what an applicant's id looks like, and
 			// takes a mistyped one that only needs trimming.
 			return c.Redirect("/operator?who="+url.QueryEscape(c.Query("applicant")), fiber.StatusSeeOther)
+		case r.Code == "visit_required" && c.Method() == fiber.MethodGet:
+			// The picker opens the visit: the id is filled in, the code
+			// is asked for.
+			return c.Redirect("/operator?visit=required&who="+url.QueryEscape(c.Query("applicant")), fiber.StatusSeeOther)
 		case strings.HasPrefix(r.Code, "on_behalf_") && r.Code != "on_behalf_of_self" && c.Method() == fiber.MethodGet:
 			return c.Redirect("/operator", fiber.StatusSeeOther)
 		}

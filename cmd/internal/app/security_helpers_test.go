@@ -282,3 +282,14 @@ func residenceNumber(passport string) (series, number string) {
 	v := crc32.ChecksumIEEE([]byte(passport)) % 1_000_000_000
 	return fmt.Sprintf("%02d", v/10_000_000), fmt.Sprintf("%07d", v%10_000_000)
 }
+
+// openVisit lets operator act for applicant as the service wants it: the
+// applicant takes a code in their cabinet, the operator opens a visit
+// with it.
+func (c *client) openVisit(applicant, operator string) {
+	c.t.Helper()
+	var code struct{ Code string }
+	c.must(req{method: "POST", path: "/api/v1/visits/code", token: c.token("applicant", applicant), json: "{}"}, 201, &code)
+	c.must(req{method: "POST", path: "/api/v1/visits", token: c.token("operator", operator),
+		json: fmt.Sprintf(`{"applicantId":%s,"code":%s}`, jsonString(applicant), jsonString(code.Code))}, 201, nil)
+}

@@ -205,6 +205,11 @@ func TestPolicyPDFAccess(t *testing.T) {
 	doc := cabinetAfter(t, a, alice, last.Position, "")
 	enp := doc["policy"].(map[string]any)["enp"].(string)
 	path := fmt.Sprintf("/api/v1/policies/%s/pdf?after=%d", enp, last.Position)
+	// mfc-1 has visits open with alice and with bob: what refuses bob's
+	// operator is the policy's owner, not the missing visit.
+	visits := newClient(t, a, cfg)
+	visits.openVisit("alice", "mfc-1")
+	visits.openVisit("bob", "mfc-1")
 
 	get := func(tok, obo string) (int, []byte) {
 		req, _ := http.NewRequest("GET", "http://"+a.HTTPAddr()+path, nil)
@@ -234,6 +239,7 @@ func TestPolicyPDFAccess(t *testing.T) {
 		{"auditor", token(t, cfg, "auditor", "aud"), "", 200},
 		{"operator for the owner", token(t, cfg, "operator", "mfc-1"), "alice", 200},
 		{"operator for someone else", token(t, cfg, "operator", "mfc-1"), "bob", 404},
+		{"operator without a visit", token(t, cfg, "operator", "mfc-2"), "alice", 403},
 		{"another applicant", token(t, cfg, "applicant", "mallory"), "", 404},
 		{"nobody", "", "", 401},
 	} {

@@ -40,7 +40,7 @@ func registerCommands(r fiber.Router, a *App) error {
 		return err
 	}
 	a.commands = cmds
-	return commandapi.Register(r, commandapi.Deps{Commands: cmds, Documents: docs, Logger: a.log})
+	return commandapi.Register(r, commandapi.Deps{Commands: cmds, Documents: docs, Logger: a.log, Visits: a.visits})
 }
 
 // openKeyring loads the master key and opens the keyring over the read

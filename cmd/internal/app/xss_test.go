@@ -140,6 +140,7 @@ func TestPagesEscapeEveryFreeTextField(t *testing.T) {
 	// catch up (the application views come from the history projection).
 	caughtUp(t, a)
 
+	c.openVisit(x.Subject, "mfc-xss")
 	sessions := map[string]*sess{
 		"x": c.session("applicant", x.Subject), "y": c.session("applicant", y.Subject), "z": c.session("applicant", z.Subject),
 		"w":        c.session("applicant", w.Subject),

@@ -6,7 +6,8 @@
 // test walks every registered route against every role.
 //
 // The middleware decides what can be decided from the request alone (the
-// role, whether an МФЦ operator names the applicant they act for, the body
+// role, whether an МФЦ operator names the applicant they act for and has
+// a visit open with them (command/visit), the body
 // size); the handlers still check what needs data: that the application,
 // scan or policy belongs to the applicant, and the domain refuses a reviewer
 // their own case.
@@ -14,10 +15,12 @@ package authz
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -198,11 +201,13 @@ func cut(p string) (seg, rest string) {
 
 // Refusal is why the middleware refused a request.
 type Refusal struct {
-	// Status is 401, 403, 405 (a method the path does not take) or 413.
+	// Status is 401, 403, 405 (a method the path does not take), 413 or
+	// 503 (a visit that could not be checked).
 	Status int
 	// Code is machine-readable: unauthenticated, forbidden,
 	// on_behalf_required, on_behalf_ambiguous, on_behalf_invalid,
-	// on_behalf_of_self, not_owner, method_not_allowed or body_too_large.
+	// on_behalf_of_self, visit_required, visit_check_failed (503),
+	// not_owner, method_not_allowed or body_too_large.
 	Code   string
 	RU, EN string
 	Route  Route
@@ -220,7 +225,19 @@ type Options struct {
 	// NotFound answers a request for a path the matrix does not have; nil
 	// returns fiber.ErrNotFound, which the app's error handler answers.
 	NotFound func(c *fiber.Ctx) error
+	// Visits says whether an operator has an open visit with the
+	// applicant they name (command/visit). Nil refuses every request an
+	// operator makes for an applicant: naming an id is not enough.
+	Visits Visits
 }
+
+// Visits knows the МФЦ operators' open visits.
+type Visits interface {
+	Open(ctx context.Context, operator, applicant string) (bool, error)
+}
+
+// visitWait bounds the look-up of a visit inside a request.
+const visitWait = 3 * time.Second
 
 // ValidSubject accepts what subject ids are made of: visible ASCII,
 // bounded. Anything else named as an applicant is refused before it
@@ -320,6 +337,9 @@ func Middleware(o Options) fiber.Handler {
 				ref.EN = "An MFC operator acts on behalf of an applicant, not of themselves: name the applicant in X-On-Behalf-Of or ?applicant=."
 				return refuse(c, ref)
 			}
+			if ref, refused := visitRefusal(c, o.Visits, ref, subject, named); refused {
+				return refuse(c, ref)
+			}
 			// Handlers read the applicant from the metadata; make it the
 			// one checked here whichever way it was named, and always this
 			// copy: an equal string may still be one over a buffer the
@@ -345,6 +365,32 @@ func Middleware(o Options) fiber.Handler {
 		}
 		return c.Next()
 	}
+}
+
+// visitRefusal refuses an operator's request for an applicant who has not
+// opened a visit with them: without one, any operator could act for anyone
+// whose id they typed.
+func visitRefusal(c *fiber.Ctx, v Visits, ref Refusal, operator, applicant string) (Refusal, bool) {
+	ok := false
+	var err error
+	if v != nil {
+		ctx, cancel := context.WithTimeout(c.UserContext(), visitWait)
+		ok, err = v.Open(ctx, operator, applicant)
+		cancel()
+	}
+	switch {
+	case err != nil:
+		ref.Status, ref.Code = fiber.StatusServiceUnavailable, "visit_check_failed"
+		ref.RU = "Не удалось проверить приём в МФЦ: повторите через минуту."
+		ref.EN = "The MFC visit could not be checked: try again in a minute."
+		return ref, true
+	case !ok:
+		ref.Status, ref.Code = fiber.StatusForbidden, "visit_required"
+		ref.RU = "Оператор МФЦ действует от имени заявителя только во время приёма: попросите заявителя получить в личном кабинете код для МФЦ и откройте приём с этим кодом."
+		ref.EN = "An MFC operator acts for an applicant only during a visit: ask the applicant to get an MFC code in their account, and open the visit with it."
+		return ref, true
+	}
+	return ref, false
 }
 
 // MaxBuffered is the longest body the middleware reads into memory for
@@ -429,6 +475,7 @@ func Problem(c *fiber.Ctx, r Refusal) error {
 		fiber.StatusForbidden:             "Доступ запрещён / Forbidden",
 		fiber.StatusMethodNotAllowed:      "Метод не поддерживается / Method not allowed",
 		fiber.StatusRequestEntityTooLarge: "Слишком большой запрос / Payload too large",
+		fiber.StatusServiceUnavailable:    "Сервис временно недоступен / Service unavailable",
 	}[r.Status]
 	return c.Status(r.Status).JSON(fiber.Map{
 		"type": "urn:oms:problem:" + r.Code, "title": title, "status": r.Status, "code": r.Code,

@@ -1,6 +1,8 @@
 package authz_test
 
 import (
+	"context"
+	"errors"
 	"io"
 	"net/http/httptest"
 	"strings"
@@ -56,8 +58,21 @@ func TestTableHasOneRowPerRoute(t *testing.T) {
 	}
 }
 
+// visits are the open visits the middleware is told of: operator u1 with
+// alice. Its look-up of "down" fails, as a store that does not answer.
+type visits map[[2]string]bool
+
+func (v visits) Open(_ context.Context, operator, applicant string) (bool, error) {
+	if applicant == "down" {
+		return false, errors.New("the event store did not answer")
+	}
+	return v[[2]string{operator, applicant}], nil
+}
+
 // app mounts two routes, one of them missing from the table.
-func app(t *testing.T) *fiber.App {
+func app(t *testing.T) *fiber.App { return appWith(t, visits{{"u1", "alice"}: true}) }
+
+func appWith(t *testing.T, v authz.Visits) *fiber.App {
 	table := []authz.Route{
 		{Method: "GET", Path: "/api/items/:id", Applicant: authz.Own, Operator: authz.OnBehalf, Reviewer: authz.Allow},
 		{Method: "POST", Path: "/api/items", MaxBody: 10, Applicant: authz.Own},
@@ -70,7 +85,7 @@ func app(t *testing.T) *fiber.App {
 		}
 		return c.Next()
 	})
-	a.Use(authz.Middleware(authz.Options{Table: table}))
+	a.Use(authz.Middleware(authz.Options{Table: table, Visits: v}))
 	a.Get("/api/items/:id", func(c *fiber.Ctx) error {
 		md, _ := events.MetadataFrom(c.UserContext())
 		return c.SendString("item for " + md.OnBehalfOf)
@@ -96,6 +111,11 @@ func TestMiddleware(t *testing.T) {
 		{"operator naming nobody", "GET", "/api/items/1", "operator", "", "", 403, "on_behalf_required"},
 		{"operator by header", "GET", "/api/items/1", "operator", "alice", "", 200, "item for alice"},
 		{"operator by query", "GET", "/api/items/1?applicant=alice", "operator", "", "", 200, "item for alice"},
+		// Naming an applicant is not enough: the applicant opened a visit
+		// with this operator, not with another one, and not for bob.
+		{"operator without a visit", "GET", "/api/items/1", "operator", "bob", "", 403, "visit_required"},
+		{"another operator", "GET", "/api/items/1?applicant=alice", "operator:u2", "", "", 403, "visit_required"},
+		{"a visit that cannot be checked", "GET", "/api/items/1", "operator", "down", "", 503, "visit_check_failed"},
 		{"operator naming two", "GET", "/api/items/1?applicant=bob", "operator", "alice", "", 403, "on_behalf_ambiguous"},
 		{"operator naming junk", "GET", "/api/items/1", "operator", "a b", "", 403, "on_behalf_invalid"},
 		{"operator naming junk in the query", "GET", "/api/items/1?applicant=%D0%B1%D0%BE%D0%B1", "operator", "", "", 403, "on_behalf_invalid"},
@@ -112,7 +132,10 @@ func TestMiddleware(t *testing.T) {
 		{"a route missing from the table", "GET", "/api/secret", "reviewer", "", "", 404, ""},
 	} {
 		req := httptest.NewRequest(c.method, c.path, strings.NewReader(c.body))
-		if c.role != "" {
+		if role, subject, ok := strings.Cut(c.role, ":"); ok {
+			req.Header.Set("X-Test-Role", role)
+			req.Header.Set("X-Test-Subject", subject)
+		} else if c.role != "" {
 			req.Header.Set("X-Test-Role", c.role)
 		}
 		if c.obo != "" {
@@ -133,5 +156,21 @@ func TestMiddleware(t *testing.T) {
 				t.Errorf("%s: refusal not in both languages: %s", c.name, b)
 			}
 		}
+	}
+}
+
+// Without a way to check visits the middleware lets no operator act for
+// anyone: a deployment that forgot to wire it fails closed.
+func TestWithoutVisitsNoOperatorActs(t *testing.T) {
+	a := appWith(t, nil)
+	req := httptest.NewRequest("GET", "/api/items/1?applicant=alice", nil)
+	req.Header.Set("X-Test-Role", "operator")
+	resp, err := a.Test(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 403 || !strings.Contains(string(b), "visit_required") {
+		t.Fatalf("%d %s, want 403 visit_required", resp.StatusCode, b)
 	}
 }

@@ -66,6 +66,12 @@ func Table() []Route {
 		{"POST", "/api/v1/applications/:id/withdraw-consent", jsonBody, no, own, obo, no, no, no},
 		{"POST", "/api/v1/documents", uploadBody, no, own, obo, no, no, no},
 		{"GET", "/api/v1/documents/:id", 0, no, own, obo, all, all, no},
+		// МФЦ visits (command/visit): the applicant takes a code, the
+		// operator opens a visit with it, and only then acts for them
+		// (obo checks the visit). Either ends it.
+		{"POST", "/api/v1/visits/code", smallBody, no, own, no, no, no, no},
+		{"POST", "/api/v1/visits", smallBody, no, no, all, no, no, no},
+		{"POST", "/api/v1/visits/close", smallBody, no, own, obo, no, no, no},
 
 		// Queries (query/httpapi, query/policypdf).
 		{"GET", "/api/v1/cabinet", 0, no, own, obo, no, no, no},
@@ -112,6 +118,14 @@ func Table() []Route {
 		{"GET", "/cabinet/new", 0, no, own, obo, no, no, no},
 		{"GET", "/cabinet/applications/:id", 0, no, own, obo, no, no, no},
 		{"GET", "/operator", 0, no, no, all, no, no, no},
+		// The visit forms: the applicant's code and closing, the
+		// operator's opening and ending.
+		{"POST", "/cabinet/visit-code", formBody, no, own, no, no, no, no},
+		{"POST", "/cabinet/visits/close", formBody, no, own, no, no, no, no},
+		{"POST", "/operator", formBody, no, no, all, no, no, no},
+		// Ending a visit that has ended already is no error (the page
+		// ends it through the API, which checks the visit).
+		{"POST", "/operator/end", formBody, no, no, all, no, no, no},
 		{"GET", "/reviewer", 0, no, no, no, all, no, all},
 		{"GET", "/reviewer/applications/:id", 0, no, no, no, all, no, all},
 		{"GET", "/auditor", 0, no, no, no, no, all, all},

@@ -223,6 +223,9 @@ func live(ctx context.Context, c *client, a *app, st story) error {
 	behalf := ""
 	if a.operator != "" {
 		owner, behalf = a.operator, a.applicant
+		if err := openVisit(ctx, c, a); err != nil {
+			return err
+		}
 	}
 	docs := make([]schema.DocumentRef, 0, len(schema.DocumentKinds))
 	for _, kind := range schema.DocumentKinds {
@@ -257,6 +260,21 @@ func (a *app) act(ctx context.Context, c *client, tok, behalf, action string, bo
 		return fmt.Errorf("%s: %w", action, err)
 	}
 	a.pos = max(a.pos, res.Position)
+	return nil
+}
+
+// openVisit lets the operator act for the applicant, as at an МФЦ: the
+// applicant takes a code in the cabinet and the operator types it.
+func openVisit(ctx context.Context, c *client, a *app) error {
+	var code struct {
+		Code string `json:"code"`
+	}
+	if err := c.post(ctx, a.tok, "", "/api/v1/visits/code", map[string]any{}, &code); err != nil {
+		return fmt.Errorf("visit code: %w", err)
+	}
+	if err := c.post(ctx, a.operator, "", "/api/v1/visits", map[string]string{"applicantId": a.applicant, "code": code.Code}, nil); err != nil {
+		return fmt.Errorf("open a visit: %w", err)
+	}
 	return nil
 }
 

@@ -21,6 +21,7 @@ import (
 	"github.com/omsonline/oms/command/application"
 	commandapi "github.com/omsonline/oms/command/httpapi"
 	"github.com/omsonline/oms/command/service"
+	"github.com/omsonline/oms/command/visit"
 	"github.com/omsonline/oms/events/schema"
 	"github.com/omsonline/oms/projections/cabinet"
 	"github.com/omsonline/oms/projections/history"
@@ -174,6 +175,18 @@ func Operations() []Operation {
 					"Finding the uploaded scans in the event log took longer than OMS_ERASURE_SCAN_TIMEOUT (upload_scan_timeout); nothing was erased.")},
 				{422, text("Неизвестное основание (basis), значение не того типа или поле, которого нет.", "An unknown basis, a value of the wrong type, or a member the body does not have.")},
 			}},
+		Operation{Method: "POST", Path: "/api/v1/visits/code", tag: "visits", sum: "The applicant takes a one-time code to show an MFC operator (6 digits, 15 minutes)",
+			desc: "A new code replaces the one before it. Only a keyed digest of it is stored.", body: map[string]any{}, status: 201, resp: visit.Code{}},
+		Operation{Method: "POST", Path: "/api/v1/visits", tag: "visits", sum: "An MFC operator opens a visit with the applicant's code; for 4 hours they may act for that applicant",
+			desc: "Every request an operator makes for an applicant (X-On-Behalf-Of or ?applicant=) is refused with 403 visit_required without an open visit.",
+			body: commandapi.OpenVisit{}, status: 201, resp: visit.Visit{},
+			more: []answer{
+				{409, text("У заявителя нет действующего кода (visit_code_absent) или код аннулирован после 5 неверных попыток (visit_code_voided).",
+					"The applicant has no valid code (visit_code_absent), or it was voided after 5 wrong tries (visit_code_voided).")},
+				{422, text("Идентификатор заявителя или код не той формы.", "The applicant's id or the code is malformed.")},
+			}},
+		Operation{Method: "POST", Path: "/api/v1/visits/close", tag: "visits", sum: "End visits: an operator their own (X-On-Behalf-Of), the applicant every operator's and the unused code",
+			body: map[string]any{}, status: 200, resp: commandapi.CloseVisitResult{}},
 		Operation{Method: "GET", Path: "/api/v1/consent", tag: "commands", sum: "The consent text in force (ru/en), its version and hash; no sign-in needed",
 			status: 200, resp: commandapi.ConsentDocument{}},
 	)
@@ -246,7 +259,7 @@ func Document() map[string]any {
 		}
 		if !op.public {
 			params = append(params,
-				map[string]any{"name": "X-On-Behalf-Of", "in": "header", "description": "The applicant an MFC operator acts for (operators only).", "schema": map[string]any{"type": "string"}},
+				map[string]any{"name": "X-On-Behalf-Of", "in": "header", "description": "The applicant an MFC operator acts for (operators only, during a visit the applicant opened: POST /api/v1/visits).", "schema": map[string]any{"type": "string"}},
 				map[string]any{"name": "X-Correlation-ID", "in": "header", "description": "An id tying this request to others of one flow, a UUID or up to 128 of [A-Za-z0-9-_.:]; it goes into the events' envelopes. Generated when absent; anything else is refused with 400 (bad_correlation_id).", "schema": map[string]any{"type": "string", "maxLength": 128}},
 			)
 		}
@@ -283,7 +296,8 @@ func Document() map[string]any {
 		resps := map[string]any{fmt.Sprint(op.status): ok}
 		if !op.public {
 			resps["401"] = problem(text("Требуется вход в систему.", "No or bad credentials."))
-			resps["403"] = problem(text("Роль не позволяет.", "The caller's role may not do this."))
+			resps["403"] = problem(text("Роль не позволяет, или у оператора МФЦ нет открытого приёма с заявителем (visit_required).",
+				"The caller's role may not do this, or an MFC operator has no open visit with the applicant (visit_required)."))
 		}
 		if op.body != nil || op.upload || len(op.params) > 0 {
 			resps["400"] = problem(text("Неверный запрос.", "Malformed request."))
@@ -344,6 +358,7 @@ func Document() map[string]any {
 		"tags": []any{
 			map[string]any{"name": "commands", "description": "Change an application; optimistic concurrency with If-Match."},
 			map[string]any{"name": "documents", "description": "Scans of documents."},
+			map[string]any{"name": "visits", "description": "MFC visits: an operator acts for an applicant only with the applicant's code."},
 			map[string]any{"name": "queries", "description": "Read models, with read-your-writes through ?after=."},
 			map[string]any{"name": "audit", "description": "The audit timeline and time travel."},
 			map[string]any{"name": "admin", "description": "Projection operations (admin role)."},

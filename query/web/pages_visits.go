@@ -1,0 +1,191 @@
+package web
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/google/uuid"
+)
+
+// An МФЦ operator acts for an applicant only during a visit the applicant
+// opened (command/visit): the applicant takes a code in the cabinet and
+// shows it, the operator types it here with the applicant's id. These are
+// the pages of both sides.
+
+// OperatorData is the operator's start page.
+type OperatorData struct {
+	Who   string
+	Error string
+	// Notice says why the operator was sent here (a visit that ended).
+	Notice string
+	Dev    bool
+}
+
+// operatorHome asks for the applicant and their code. An operator sent
+// here from an applicant's page (?who=, the visit over or never opened)
+// finds the id filled in.
+func (h *handlers) operatorHome(c *fiber.Ctx) error {
+	d := OperatorData{Who: strings.TrimSpace(c.Query("who")), Dev: h.d.SignIn != nil}
+	switch c.Query("visit") {
+	case "required":
+		d.Notice = h.lang(c).T("operator.visitRequired")
+	case "ended":
+		d.Notice = h.lang(c).T("operator.visitEnded")
+	}
+	return h.render(c, fiber.StatusOK, "operator", h.page(c, "operator.title", d))
+}
+
+// operatorOpen opens a visit with the applicant's code, then the
+// applicant's cabinet.
+func (h *handlers) operatorOpen(c *fiber.Ctx) error {
+	d := OperatorData{Who: strings.TrimSpace(c.FormValue("who")), Dev: h.d.SignIn != nil}
+	fail := func(status int, msg string) error {
+		d.Error = msg
+		return h.render(c, status, "operator", h.page(c, "operator.title", d))
+	}
+	if !h.d.Auth.CheckForm(c) {
+		return fail(fiber.StatusForbidden, h.lang(c).T("error.csrf"))
+	}
+	id, ok := h.applicantNamed(d.Who)
+	if !ok {
+		key := "operator.err.who"
+		if d.Dev {
+			key = "operator.err.whoDev"
+		}
+		return fail(fiber.StatusUnprocessableEntity, h.lang(c).T(key))
+	}
+	body, err := json.Marshal(map[string]string{"applicantId": id, "code": c.FormValue("code")})
+	if err != nil {
+		return fmt.Errorf("web: encode a visit: %w", err)
+	}
+	if err := h.post(c, "/api/v1/visits", "", body, nil); err != nil {
+		if msg, ok := h.problemText(c, err); ok {
+			return fail(err.(*apiError).Status, msg)
+		}
+		return h.apiFailure(c, err)
+	}
+	return c.Redirect("/cabinet?applicant="+url.QueryEscape(id), fiber.StatusSeeOther)
+}
+
+// applicantNamed is the applicant's id the operator typed: in dev mode
+// also the phone the applicant signs in with. A name or a mistyped phone
+// is nobody: taken for an id, a visit would be asked of no one.
+func (h *handlers) applicantNamed(who string) (string, bool) {
+	if h.d.SignIn != nil {
+		if s, ok := h.d.SignIn.Subject(who); ok {
+			return s, true
+		}
+		if u, err := uuid.Parse(who); err == nil {
+			return u.String(), true
+		}
+		if phoneLike(who) {
+			return "", false
+		}
+	}
+	return who, validSubject(who)
+}
+
+// operatorEnd ends the operator's visit with the applicant of the page.
+func (h *handlers) operatorEnd(c *fiber.Ctx) error {
+	if !h.d.Auth.CheckForm(c) {
+		return h.errorPage(c, fiber.StatusForbidden, "error.csrf")
+	}
+	applicant := c.Query("applicant")
+	if !validSubject(applicant) {
+		return c.Redirect("/operator", fiber.StatusSeeOther)
+	}
+	// A visit that has run out is ended already.
+	if err := h.post(c, "/api/v1/visits/close", applicant, []byte("{}"), nil); err != nil && !isCode(err, "visit_required") {
+		return h.apiFailure(c, err)
+	}
+	return c.Redirect("/operator?visit=ended", fiber.StatusSeeOther)
+}
+
+// VisitCodeData is the code an applicant shows an operator.
+type VisitCodeData struct {
+	Code    string
+	Expires string
+}
+
+// visitCode gives the applicant a code for an МФЦ operator.
+func (h *handlers) visitCode(c *fiber.Ctx) error {
+	if !h.d.Auth.CheckForm(c) {
+		return h.errorPage(c, fiber.StatusForbidden, "error.csrf")
+	}
+	var code struct {
+		Code      string    `json:"code"`
+		ExpiresAt time.Time `json:"expiresAt"`
+	}
+	if err := h.post(c, "/api/v1/visits/code", "", []byte("{}"), &code); err != nil {
+		return h.apiFailure(c, err)
+	}
+	// Read aloud and typed in two halves: "123 456".
+	shown := code.Code
+	if len(shown) == 6 {
+		shown = shown[:3] + " " + shown[3:]
+	}
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	return h.render(c, fiber.StatusOK, "visitcode", h.page(c, "visit.title", VisitCodeData{Code: shown, Expires: h.lang(c).DateTime(code.ExpiresAt)}))
+}
+
+// visitsClose ends every operator's visit and the applicant's unused code.
+func (h *handlers) visitsClose(c *fiber.Ctx) error {
+	if !h.d.Auth.CheckForm(c) {
+		return h.errorPage(c, fiber.StatusForbidden, "error.csrf")
+	}
+	if err := h.post(c, "/api/v1/visits/close", "", []byte("{}"), nil); err != nil {
+		return h.apiFailure(c, err)
+	}
+	return c.Redirect("/cabinet?visits=closed", fiber.StatusSeeOther)
+}
+
+// post sends a command to the API as the page's caller, for obo when an
+// operator acts for an applicant, and reads the answer into v (if not
+// nil).
+func (h *handlers) post(c *fiber.Ctx, path, obo string, body []byte, v any) error {
+	s := session(c)
+	res, err := h.d.API.Do(c.UserContext(), APIRequest{Method: fiber.MethodPost, Path: path, Token: s.Token, OnBehalfOf: obo, Body: body})
+	if err != nil {
+		return fmt.Errorf("web: POST %s: %w", path, err)
+	}
+	if res.Status < 200 || res.Status > 299 {
+		e := &apiError{Status: res.Status}
+		_ = json.Unmarshal(res.Body, &e.Problem)
+		return e
+	}
+	if v == nil {
+		return nil
+	}
+	if err := json.Unmarshal(res.Body, v); err != nil {
+		return fmt.Errorf("web: decode %s: %w", path, err)
+	}
+	return nil
+}
+
+// isCode reports whether err is the API's refusal with code.
+func isCode(err error, code string) bool {
+	e, ok := err.(*apiError)
+	return ok && e.Problem.Code == code
+}
+
+// problemText is what a refused command says, in the reader's language:
+// its first field error's text, or its detail. Server failures are not
+// the reader's to fix, and go to the error page.
+func (h *handlers) problemText(c *fiber.Ctx, err error) (string, bool) {
+	e, ok := err.(*apiError)
+	if !ok || e.Status >= 500 {
+		return "", false
+	}
+	l := h.lang(c)
+	for _, f := range e.Problem.Errors {
+		if msg := l.Pick(f.Message.RU, f.Message.EN); msg != "" {
+			return msg, true
+		}
+	}
+	msg := l.Pick(e.Problem.Detail.RU, e.Problem.Detail.EN)
+	return msg, msg != ""
+}
