@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/omsonline/oms/events"
@@ -101,6 +102,9 @@ func (Projection) Collections() []runner.Collection {
 
 // Apply implements runner.Projection.
 func (p Projection) Apply(_ context.Context, tx *runner.Tx, ev eventstore.Recorded) error {
+	if ev.Envelope.Type == schema.TypeVisitOpened {
+		return visitOpened(tx, ev)
+	}
 	// Each document is checked on its own: after a crash between two
 	// collections' writes one may have this event and the other not.
 	st, ok, err := appview.NextSlim(tx, views, ev)
@@ -135,6 +139,48 @@ func (p Projection) Apply(_ context.Context, tx *runner.Tx, ev eventstore.Record
 	}
 	return tx.Put(Collection, v.ApplicantID, doc, nil)
 }
+
+// visitOpened tells the applicant that an МФЦ operator may now act for
+// them, and until when: a visit they did not open themselves (a code seen
+// over their shoulder) they can close at once.
+func visitOpened(tx *runner.Tx, ev eventstore.Recorded) error {
+	applicant, ok := strings.CutPrefix(ev.Stream, "visit-")
+	if !ok {
+		return nil
+	}
+	pl, err := ev.Payload()
+	if err != nil {
+		return err
+	}
+	opened, ok := pl.(schema.VisitOpened)
+	if !ok {
+		return fmt.Errorf("cabinet: %s holds %T", ev.Envelope.Type, pl)
+	}
+	var doc Doc
+	_, fresh, err := tx.GetJSON(Collection, applicant, &doc)
+	if err != nil || !fresh {
+		return err
+	}
+	doc.ApplicantID = applicant
+	until := opened.Until.In(moscow)
+	n := Notification{ID: ev.Envelope.EventID, Kind: ev.Envelope.Type, At: ev.Envelope.OccurredAt.UTC(),
+		Title: Text{"Оператор МФЦ открыл приём", "An MFC operator opened a visit"},
+		Body: Text{
+			fmt.Sprintf("По вашему коду оператор МФЦ может подавать заявления и отвечать на вопросы от вашего имени до %s (мск). Если вы не показывали код, закройте доступ операторам МФЦ в личном кабинете.", until.Format("15:04 02.01.2006")),
+			fmt.Sprintf("With your code an MFC operator may submit applications and answer questions for you until %s (Moscow time). If you did not show anyone the code, end MFC operators' access in your account.", until.Format("15:04 02.01.2006")),
+		}}
+	doc.Inbox = withNotice(doc.Inbox, n)
+	if doc.Applications == nil {
+		doc.Applications = []Application{}
+	}
+	if doc.PastPolicies == nil {
+		doc.PastPolicies = []appview.Policy{}
+	}
+	return tx.Put(Collection, applicant, doc, nil)
+}
+
+// moscow is the time the notices speak: the service's applicants live by it.
+var moscow = time.FixedZone("MSK", 3*3600)
 
 // MaxInbox is how many notifications a cabinet keeps, the newest. The
 // cabinet is one document per person, rewritten at each of their events;

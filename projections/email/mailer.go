@@ -54,6 +54,7 @@ import (
 
 	"github.com/omsonline/oms/events"
 	"github.com/omsonline/oms/events/eventstore"
+	"github.com/omsonline/oms/events/schema"
 	"github.com/omsonline/oms/projections/appview"
 	"github.com/omsonline/oms/projections/cabinet"
 	"github.com/omsonline/oms/projections/history"
@@ -177,7 +178,7 @@ func New(o Options) (*Mailer, error) {
 			}
 			return cp.Position, cp.Position > 0, nil
 		},
-		StreamPrefixes: []string{"application-"},
+		StreamPrefixes: []string{"application-", "visit-"},
 		NackDelay:      time.Second,
 		Logger:         o.Logger,
 	})
@@ -225,7 +226,8 @@ func (m *Mailer) handle(msg *message.Message) error {
 
 func (m *Mailer) process(ctx context.Context, ev eventstore.Recorded) error {
 	appID, ok := strings.CutPrefix(ev.Stream, "application-")
-	if !ok {
+	applicant, visit := strings.CutPrefix(ev.Stream, "visit-")
+	if !ok && !(visit && ev.Envelope.Type == schema.TypeVisitOpened) {
 		return nil
 	}
 	if m.o.Now().Sub(ev.Envelope.OccurredAt) > m.o.MaxAge {
@@ -241,11 +243,14 @@ func (m *Mailer) process(ctx context.Context, ev eventstore.Recorded) error {
 		}
 	}
 	var v appview.View
-	if err := m.getJSON(ctx, history.Applications, appID, &v); err != nil {
-		return err
+	if !visit {
+		if err := m.getJSON(ctx, history.Applications, appID, &v); err != nil {
+			return err
+		}
+		applicant = v.ApplicantID
 	}
 	var doc cabinet.Doc
-	if err := m.getJSON(ctx, cabinet.Collection, v.ApplicantID, &doc); err != nil {
+	if err := m.getJSON(ctx, cabinet.Collection, applicant, &doc); err != nil {
 		return err
 	}
 	var note *cabinet.Notification
@@ -256,6 +261,24 @@ func (m *Mailer) process(ctx context.Context, ev eventstore.Recorded) error {
 	}
 	if note == nil {
 		return nil // this event notifies nobody
+	}
+	if visit {
+		// A visit is the person's, not an application's: it goes to the
+		// address of their newest application, if they have one.
+		newest := ""
+		var at time.Time
+		for _, a := range doc.Applications {
+			if newest == "" || a.SubmittedAt.After(at) {
+				newest, at = a.ApplicationID, a.SubmittedAt
+			}
+		}
+		if newest == "" {
+			m.log.Info("email: no address for a notification", "notification", note.ID)
+			return nil
+		}
+		if err := m.getJSON(ctx, history.Applications, newest, &v); err != nil {
+			return err
+		}
 	}
 	to := v.Form.Contacts.Email
 	if v.Erased != nil {

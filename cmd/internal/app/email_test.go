@@ -1,6 +1,7 @@
 package app_test
 
 import (
+	"fmt"
 	"io"
 	"log/slog"
 	"mime"
@@ -114,5 +115,57 @@ func TestEmailNotificationsExactlyOnceAcrossRestart(t *testing.T) {
 	}
 	if s, _ := dec.DecodeHeader(msgs[4].Header.Get("Subject")); !strings.Contains(s, "Адрес изменён") {
 		t.Fatalf("fifth letter: %q", s)
+	}
+}
+
+// TestAVisitIsToldToTheApplicant: an operator's visit shows in the
+// applicant's inbox and goes to their e-mail, so that a visit opened with
+// a code seen over their shoulder does not go unnoticed.
+func TestAVisitIsToldToTheApplicant(t *testing.T) {
+	srv := smtptest.Start(t)
+	dir := t.TempDir()
+	a, _ := startWithLog(t, slog.DiscardHandler, func(c *configT) {
+		c.DataDir = dir
+		c.SMTPURL = "smtp://" + srv.Addr + "?starttls=off"
+		c.SMTPFrom = "ОМС онлайн <noreply@oms.example>"
+	})
+	cfg := cfgOf(dir)
+	c := newClient(t, a, cfg)
+	submit(t, a, token(t, cfg, "applicant", "alice"), "7770002")
+	waitMessages(t, srv, 1) // accepted for processing
+	c.openVisit("alice", "op-told")
+	msgs := waitMessages(t, srv, 2)
+	subj, err := new(mime.WordDecoder).DecodeHeader(msgs[1].Header.Get("Subject"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if subj != "Оператор МФЦ открыл приём / An MFC operator opened a visit" || msgs[1].To[0] != "karimov@example.org" {
+		t.Fatalf("the visit's letter: %q to %v", subj, msgs[1].To)
+	}
+	var doc struct {
+		Inbox []struct {
+			Kind string
+			Body struct{ RU, EN string }
+		}
+	}
+	c.must(req{method: "GET", path: "/api/v1/cabinet", token: token(t, cfg, "applicant", "alice")}, 200, &doc)
+	last := doc.Inbox[len(doc.Inbox)-1]
+	if last.Kind != "VisitOpened" || !strings.Contains(last.Body.RU, "закройте доступ") || strings.Contains(last.Body.RU+last.Body.EN, "op-told") {
+		t.Fatalf("the inbox's last notice: %+v", last)
+	}
+	// A person who has not applied yet is told in the inbox; there is no
+	// address to write to.
+	pos := c.openVisit("first-timer", "op-told")
+	var empty struct {
+		Applications []any
+		Inbox        []struct{ Kind string }
+	}
+	c.must(req{method: "GET", path: fmt.Sprintf("/api/v1/cabinet?after=%d", pos), token: token(t, cfg, "applicant", "first-timer")}, 200, &empty)
+	if len(empty.Inbox) != 1 || empty.Inbox[0].Kind != "VisitOpened" || len(empty.Applications) != 0 {
+		t.Fatalf("the first-timer's cabinet: %+v", empty)
+	}
+	time.Sleep(300 * time.Millisecond)
+	if n := len(srv.Messages()); n != 2 {
+		t.Fatalf("%d e-mails, want 2", n)
 	}
 }

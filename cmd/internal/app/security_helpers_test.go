@@ -285,11 +285,13 @@ func residenceNumber(passport string) (series, number string) {
 
 // openVisit lets operator act for applicant as the service wants it: the
 // applicant takes a code in their cabinet, the operator opens a visit
-// with it.
-func (c *client) openVisit(applicant, operator string) {
+// with it. It returns the $all position of the visit's opening.
+func (c *client) openVisit(applicant, operator string) uint64 {
 	c.t.Helper()
 	var code struct{ Code string }
 	c.must(req{method: "POST", path: "/api/v1/visits/code", token: c.token("applicant", applicant), json: "{}"}, 201, &code)
+	var v struct{ Position uint64 }
 	c.must(req{method: "POST", path: "/api/v1/visits", token: c.token("operator", operator),
-		json: fmt.Sprintf(`{"applicantId":%s,"code":%s}`, jsonString(applicant), jsonString(code.Code))}, 201, nil)
+		json: fmt.Sprintf(`{"applicantId":%s,"code":%s}`, jsonString(applicant), jsonString(code.Code))}, 201, &v)
+	return v.Position
 }
