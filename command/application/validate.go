@@ -608,7 +608,7 @@ func (c *checker) validateDocuments(p string, docs []schema.DocumentRef, env Env
 		}
 		up, ok := env.Documents[d.ID]
 		if !ok || up.OwnerID == "" || up.OwnerID != owner {
-			c.add(dp+"/id", "unknown_document", cmderr.T("Документ не найден среди загруженных вами. Загрузите скан ещё раз.", "No such document among your uploads. Upload the scan again."))
+			c.add(dp+"/id", "unknown_document", cmderr.T("Документ не найден среди загруженных вами (скан, не приложенный к заявлению за 30 дней, удаляется). Загрузите скан ещё раз.", "No such document among your uploads (a scan not attached to an application within 30 days is deleted). Upload the scan again."))
 			continue
 		}
 		if kindOK && up.Kind != d.Kind {

@@ -400,18 +400,32 @@ func uploader(meta events.Metadata) (string, error) {
 		"Only the applicant, or an MFC operator on their behalf, may upload documents."))
 }
 
-// Lookup returns the record of an upload; ok is false for an unknown id.
+// UnattachedRetention is how long a scan that no application refers to
+// is kept (command/sweeper discards it then): long enough to finish a
+// form another week, short enough that a passport uploaded and given up
+// on is not kept for nothing.
+const UnattachedRetention = 30 * 24 * time.Hour
+
+// cacheAge bounds the uploads Lookup answers from memory: only those
+// younger than the sweeper ever touches, so that a scan another node
+// marked for deletion is never taken from a node's memory.
+const cacheAge = UnattachedRetention - 24*time.Hour
+
+// Lookup returns the record of an upload; ok is false for an unknown id
+// and for a scan marked for deletion or deleted (command/sweeper).
 func (s *Service) Lookup(ctx context.Context, id string) (schema.DocumentUploaded, bool, error) {
 	u, err := uuid.Parse(id)
 	if err != nil {
 		return schema.DocumentUploaded{}, false, nil
 	}
 	if s.known != nil {
-		if doc, ok := s.known.Get(u.String()); ok {
+		if doc, ok := s.known.Get(u.String()); ok && s.now().Sub(doc.UploadedAt) < cacheAge {
 			return doc, true, nil
 		}
 	}
-	recs, err := s.store.LoadFrom(ctx, schema.DocumentStream(u.String()), 0, 1)
+	// An upload's stream is its upload and, for a scan nobody attached,
+	// the sweeper's mark and what became of it: a handful of events.
+	recs, err := s.store.LoadFrom(ctx, schema.DocumentStream(u.String()), 0, 16)
 	if err != nil {
 		return schema.DocumentUploaded{}, false, fmt.Errorf("document: load %s: %w", id, err)
 	}
@@ -423,10 +437,25 @@ func (s *Service) Lookup(ctx context.Context, id string) (schema.DocumentUploade
 		return schema.DocumentUploaded{}, false, fmt.Errorf("document: %s: %w", id, err)
 	}
 	doc, ok := e.(schema.DocumentUploaded)
-	if ok && s.known != nil {
+	if !ok {
+		return schema.DocumentUploaded{}, false, nil
+	}
+	gone := false
+	for _, r := range recs[1:] {
+		switch r.Envelope.Type {
+		case schema.TypeDocumentDiscarding, schema.TypeDocumentDiscarded:
+			gone = true
+		case schema.TypeDocumentKept:
+			gone = false
+		}
+	}
+	if gone {
+		return schema.DocumentUploaded{}, false, nil
+	}
+	if s.known != nil {
 		s.known.Add(u.String(), doc)
 	}
-	return doc, ok, nil
+	return doc, true, nil
 }
 
 // MayRead reports whether the caller may read an upload: its owner (or an

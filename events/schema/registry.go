@@ -85,6 +85,10 @@ func init() {
 	register[VisitCodeRefused](1, nil)
 	register[VisitOpened](1, nil)
 	register[VisitClosed](1, nil)
+	register[DocumentDiscarding](1, nil)
+	register[DocumentKept](1, nil)
+	register[DocumentDiscarded](1, nil)
+	register[UploadsSwept](1, nil)
 }
 
 // Version returns the current schema version of an event type.

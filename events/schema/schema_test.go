@@ -51,6 +51,10 @@ func samples() []schema.Event {
 		schema.VisitCodeRefused{OperatorID: "op", RefusedAt: at},
 		schema.VisitOpened{OperatorID: "op", OpenedAt: at, Until: at.Add(4 * time.Hour)},
 		schema.VisitClosed{OperatorID: "op", ClosedAt: at},
+		schema.DocumentDiscarding{DocumentID: "d", UploadedAt: at.Add(-30 * 24 * time.Hour), MarkedAt: at},
+		schema.DocumentKept{DocumentID: "d", KeptAt: at},
+		schema.DocumentDiscarded{DocumentID: "d", DiscardedAt: at},
+		schema.UploadsSwept{UploadsThrough: 10, MarksThrough: 5, SweptAt: at},
 		schema.PersonalDataAccessed{ApplicationIDs: []string{"a"}, ApplicantID: "u", DocumentID: "d", What: schema.AccessDocument + schema.DocumentPassport, Route: "GET /api/v1/documents/:id", AccessedAt: at},
 	}
 }

@@ -30,12 +30,14 @@ import (
 	"github.com/omsonline/oms/command/httpapi/reqbody"
 	"github.com/omsonline/oms/command/scheduler"
 	"github.com/omsonline/oms/command/service"
+	"github.com/omsonline/oms/command/sweeper"
 	"github.com/omsonline/oms/command/visit"
 	"github.com/omsonline/oms/events/esdbserver"
 	"github.com/omsonline/oms/events/eventstore"
 	"github.com/omsonline/oms/events/piicrypt"
 	"github.com/omsonline/oms/events/schema"
 	"github.com/omsonline/oms/projections/calendar"
+	"github.com/omsonline/oms/projections/history"
 	"github.com/omsonline/oms/projections/leader"
 	"github.com/omsonline/oms/projections/lease"
 	"github.com/omsonline/oms/projections/readstore"
@@ -259,6 +261,16 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (a *App, er
 		return nil, err
 	}
 
+	sweep, err := sweeper.New(sweeper.Options{Store: a.events, DeleteBlob: a.store.DeleteBlob, Logger: log,
+		Attached: func(ctx context.Context, id string) (bool, error) { return history.Attached(ctx, a.store, id) },
+		WaitHistory: func(ctx context.Context, pos uint64) error {
+			return a.leader.WaitFor(ctx, history.Projection{}.Name(), pos)
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+
 	runCtx, cancel := context.WithCancel(context.Background())
 	a.cancel = cancel
 	a.leaderDone = make(chan struct{})
@@ -284,6 +296,9 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (a *App, er
 	// Every node ticks; idempotency keys make each reminder and expiry
 	// happen once however many nodes see it due.
 	go scheduler.New(scheduler.Options{Commands: a.commands, Store: a.store, Interval: cfg.SchedulerInterval, Logger: log}).Run(runCtx)
+	// Scans nobody attached go after document.UnattachedRetention; every
+	// node sweeps, each step is appended at its stream's revision.
+	go sweep.Run(runCtx)
 	// Applications from before the account reservation get theirs, once
 	// per event store; the API serves meanwhile (a submission the
 	// migration has not covered yet is checked by the document alone).
