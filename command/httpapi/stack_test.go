@@ -16,7 +16,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
@@ -32,39 +31,16 @@ import (
 	"github.com/omsonline/oms/events/eventstore"
 	"github.com/omsonline/oms/events/piicrypt"
 	"github.com/omsonline/oms/events/schema"
+	"github.com/omsonline/oms/events/testclock"
 	"github.com/omsonline/oms/projections/readstore/sqlitestore"
 )
-
-// clock is the injected business clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
-func (c *clock) Set(t time.Time) {
-	c.mu.Lock()
-	c.t = t
-	c.mu.Unlock()
-}
 
 // stack is the real command side: the embedded event store behind the v4
 // client, the SQLite blob store, the services and a Fiber app.
 type stack struct {
 	t     *testing.T
 	url   string
-	clock *clock
+	clock *testclock.Clock
 	store *eventstore.Store
 	keys  *piicrypt.Keyring
 	svc   *service.Service
@@ -76,7 +52,7 @@ type stack struct {
 func newStack(t *testing.T, cfg application.Config, tune ...func(*service.Options)) *stack {
 	t.Helper()
 	srv := esdbtest.Start(t)
-	s := &stack{t: t, url: esdbtest.URL(srv), clock: &clock{t: time.Date(2026, 3, 10, 9, 0, 0, 0, time.UTC)}}
+	s := &stack{t: t, url: esdbtest.URL(srv), clock: testclock.New(time.Date(2026, 3, 10, 9, 0, 0, 0, time.UTC))}
 	blobs, err := sqlitestore.Open(context.Background(), sqlitestore.Options{Dir: t.TempDir(), Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)

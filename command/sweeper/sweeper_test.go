@@ -16,21 +16,9 @@ import (
 	"github.com/omsonline/oms/events/eventstore"
 	"github.com/omsonline/oms/events/piicrypt"
 	"github.com/omsonline/oms/events/schema"
+	"github.com/omsonline/oms/events/testclock"
 	"github.com/omsonline/oms/projections/readstore/sqlitestore"
 )
-
-// clock is the business clock both the uploads and the sweeper read.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
 
 // fixture is a document service and two sweeping nodes on real stores.
 // attached stands for the history projection's scan index: the test
@@ -39,7 +27,7 @@ type fixture struct {
 	events   *eventstore.Store
 	blobs    *sqlitestore.Store
 	docs     *document.Service
-	clk      *clock
+	clk      *testclock.Clock
 	mu       sync.Mutex
 	attached map[string]bool
 	waited   []uint64
@@ -49,7 +37,7 @@ type fixture struct {
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	ctx := context.Background()
-	f := &fixture{events: esdbtest.Store(t, eventstore.Options{}), clk: &clock{t: time.Date(2026, 1, 10, 9, 0, 0, 0, time.UTC)}, attached: map[string]bool{}}
+	f := &fixture{events: esdbtest.Store(t, eventstore.Options{}), clk: testclock.New(time.Date(2026, 1, 10, 9, 0, 0, 0, time.UTC)), attached: map[string]bool{}}
 	var err error
 	if f.blobs, err = sqlitestore.Open(ctx, sqlitestore.Options{Dir: t.TempDir(), Logger: slog.New(slog.DiscardHandler)}); err != nil {
 		t.Fatal(err)
@@ -59,12 +47,12 @@ func newFixture(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if f.docs, err = document.New(document.Options{Store: f.events, Blobs: f.blobs, Keys: keys, Now: f.clk.now}); err != nil {
+	if f.docs, err = document.New(document.Options{Store: f.events, Blobs: f.blobs, Keys: keys, Now: f.clk.Now}); err != nil {
 		t.Fatal(err)
 	}
 	for _, s := range []**sweeper.Sweeper{&f.a, &f.b} {
 		sw, err := sweeper.New(sweeper.Options{
-			Store: f.events, DeleteBlob: f.blobs.DeleteBlob, Now: f.clk.now,
+			Store: f.events, DeleteBlob: f.blobs.DeleteBlob, Now: f.clk.Now,
 			Attached: func(_ context.Context, id string) (bool, error) {
 				f.mu.Lock()
 				defer f.mu.Unlock()
@@ -137,7 +125,7 @@ func TestUnattachedScansGoAfterTheRetentionAttachedOnesStay(t *testing.T) {
 	forgotten := f.upload(t, "alice") // uploaded and given up on
 	late := f.upload(t, "bob")        // attached while it was being marked
 	f.attach(given.DocumentID)
-	f.clk.add(10 * 24 * time.Hour)
+	f.clk.Advance(10 * 24 * time.Hour)
 	young := f.upload(t, "carol") // too young to touch at the first sweep
 
 	// Nothing is old enough yet.
@@ -152,7 +140,7 @@ func TestUnattachedScansGoAfterTheRetentionAttachedOnesStay(t *testing.T) {
 		}
 	}
 
-	f.clk.add(document.UnattachedRetention - 10*24*time.Hour + time.Minute)
+	f.clk.Advance(document.UnattachedRetention - 10*24*time.Hour + time.Minute)
 	if res := f.sweep(t, f.a); res.Marked != 2 || res.Discarded != 0 {
 		t.Fatalf("the first sweep past the retention: %+v, want the two unattached scans marked", res)
 	}
@@ -170,7 +158,7 @@ func TestUnattachedScansGoAfterTheRetentionAttachedOnesStay(t *testing.T) {
 		t.Fatalf("a sweep within the grace: %+v", res)
 	}
 
-	f.clk.add(sweeper.DefaultGrace)
+	f.clk.Advance(sweeper.DefaultGrace)
 	res := f.sweep(t, f.b)
 	if res.Discarded != 1 || res.Kept != 1 {
 		t.Fatalf("the sweep after the grace: %+v, want one discarded and one kept", res)
@@ -199,11 +187,11 @@ func TestUnattachedScansGoAfterTheRetentionAttachedOnesStay(t *testing.T) {
 		}
 	}
 	// The young scan's turn comes in its own time.
-	f.clk.add(10 * 24 * time.Hour)
+	f.clk.Advance(10 * 24 * time.Hour)
 	if res := f.sweep(t, f.b); res.Marked != 1 {
 		t.Fatalf("the young scan's sweep: %+v", res)
 	}
-	f.clk.add(sweeper.DefaultGrace)
+	f.clk.Advance(sweeper.DefaultGrace)
 	if res := f.sweep(t, f.a); res.Discarded != 1 || f.blobExists(t, young.SHA256) {
 		t.Fatalf("the young scan's settlement: %+v", res)
 	}
@@ -228,7 +216,7 @@ func TestConcurrentSweepsActOnce(t *testing.T) {
 	for i := range n {
 		f.upload(t, "p"+string(rune('a'+i)))
 	}
-	f.clk.add(document.UnattachedRetention + time.Minute)
+	f.clk.Advance(document.UnattachedRetention + time.Minute)
 	var wg sync.WaitGroup
 	results := make([]sweeper.Result, 2)
 	sweepBoth := func() {
@@ -247,7 +235,7 @@ func TestConcurrentSweepsActOnce(t *testing.T) {
 	if got := results[0].Marked + results[1].Marked; got != n {
 		t.Fatalf("%d marks by two nodes (%+v), want %d", got, results, n)
 	}
-	f.clk.add(sweeper.DefaultGrace)
+	f.clk.Advance(sweeper.DefaultGrace)
 	sweepBoth()
 	if got := results[0].Discarded + results[1].Discarded; got != n {
 		t.Fatalf("%d settlements by two nodes (%+v), want %d", got, results, n)

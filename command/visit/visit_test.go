@@ -13,33 +13,21 @@ import (
 	"github.com/omsonline/oms/events/esdbserver/esdbtest"
 	"github.com/omsonline/oms/events/eventstore"
 	"github.com/omsonline/oms/events/schema"
+	"github.com/omsonline/oms/events/testclock"
 )
-
-// clock is a business clock the test moves.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
 
 type fixture struct {
 	store *eventstore.Store
-	clk   *clock
+	clk   *testclock.Clock
 	// two nodes on one store: what one records, the other must obey.
 	a, b *visit.Service
 }
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	f := &fixture{store: esdbtest.Store(t, eventstore.Options{}), clk: &clock{t: time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)}}
+	f := &fixture{store: esdbtest.Store(t, eventstore.Options{}), clk: testclock.New(time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC))}
 	for _, s := range []**visit.Service{&f.a, &f.b} {
-		svc, err := visit.NewService(visit.Options{Store: f.store, Secret: []byte("test secret"), Now: f.clk.now})
+		svc, err := visit.NewService(visit.Options{Store: f.store, Secret: []byte("test secret"), Now: f.clk.Now})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -93,7 +81,7 @@ func TestAVisitOpensWithTheApplicantsCodeOnlyForThatOperator(t *testing.T) {
 	if len(c.Code) != visit.Length || strings.Trim(c.Code, "0123456789") != "" {
 		t.Fatalf("code %q: want %d digits", c.Code, visit.Length)
 	}
-	if want := f.clk.now().Add(visit.CodeTTL); !c.ExpiresAt.Equal(want) {
+	if want := f.clk.Now().Add(visit.CodeTTL); !c.ExpiresAt.Equal(want) {
 		t.Errorf("code expires %v, want %v", c.ExpiresAt, want)
 	}
 	// The code is one person's: bob's visit does not open with it.
@@ -104,7 +92,7 @@ func TestAVisitOpensWithTheApplicantsCodeOnlyForThatOperator(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := f.clk.now().Add(visit.VisitTTL); !v.Until.Equal(want) || v.Position == 0 {
+	if want := f.clk.Now().Add(visit.VisitTTL); !v.Until.Equal(want) || v.Position == 0 {
 		t.Errorf("visit %+v, want until %v and a position", v, want)
 	}
 	// Either node sees it: the stream, not the node's memory, holds it.
@@ -119,7 +107,7 @@ func TestAVisitOpensWithTheApplicantsCodeOnlyForThatOperator(t *testing.T) {
 		t.Fatalf("a used code again: %v", err)
 	}
 	// The visit ends on its own.
-	f.clk.add(visit.VisitTTL)
+	f.clk.Advance(visit.VisitTTL)
 	if f.open(t, f.a, "op-1", "alice") || f.open(t, f.b, "op-1", "alice") {
 		t.Fatal("the visit outlived its end")
 	}
@@ -189,7 +177,7 @@ func TestCodesExpireAndANewOneReplacesTheOld(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.clk.add(visit.CodeTTL)
+	f.clk.Advance(visit.CodeTTL)
 	if _, err := f.a.Redeem(ctx, operator("op-1"), "alice", c1.Code); code(t, err) != "visit_code_absent" {
 		t.Fatalf("an expired code: %v", err)
 	}
@@ -275,7 +263,7 @@ func TestAnotherNodesCloseReachesWithinTheCacheTTL(t *testing.T) {
 	if _, err := f.a.Close(ctx, applicant("alice"), "alice"); err != nil {
 		t.Fatal(err)
 	}
-	f.clk.add(visit.DefaultOpenCacheTTL)
+	f.clk.Advance(visit.DefaultOpenCacheTTL)
 	if f.open(t, f.b, "op-1", "alice") {
 		t.Fatal("node b still takes the visit for open past its cache TTL")
 	}

@@ -21,7 +21,7 @@ import (
 func TestAfterPastTheEndOfTheLogIsRefusedAtOnce(t *testing.T) {
 	e := newTestEnv(t)
 	appID := uuid.NewString()
-	e.appendEvents(t, appID, benchload.Journey(appID, "alice", 1, e.clock.now())[:2]...)
+	e.appendEvents(t, appID, benchload.Journey(appID, "alice", 1, e.clock.Now())[:2]...)
 	head, err := e.events.Head(context.Background())
 	if err != nil || head == 0 {
 		t.Fatalf("head %d %v", head, err)

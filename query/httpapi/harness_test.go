@@ -19,6 +19,7 @@ import (
 	"github.com/omsonline/oms/events/esdbserver/esdbtest"
 	"github.com/omsonline/oms/events/eventstore"
 	"github.com/omsonline/oms/events/schema"
+	"github.com/omsonline/oms/events/testclock"
 	"github.com/omsonline/oms/projections/cabinet"
 	"github.com/omsonline/oms/projections/history"
 	"github.com/omsonline/oms/projections/queue"
@@ -35,7 +36,7 @@ type testEnv struct {
 	events *eventstore.Store
 	store  readstore.Store
 	waiter *stubWaiter
-	clock  *testClock
+	clock  *testclock.Clock
 }
 
 // stubWaiter has every projection at pos.
@@ -62,20 +63,11 @@ func (w *stubWaiter) WaitFor(ctx context.Context, _ string, pos uint64) error {
 	}
 }
 
-// testClock stamps the events' occurred-at times.
-type testClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *testClock) now() time.Time  { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *testClock) set(t time.Time) { c.mu.Lock(); c.t = t; c.mu.Unlock() }
-
 func newTestEnv(t *testing.T) *testEnv {
 	t.Helper()
 	ctx := context.Background()
-	clock := &testClock{t: time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)}
-	es := esdbtest.Store(t, eventstore.Options{Now: clock.now})
+	clock := testclock.New(time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC))
+	es := esdbtest.Store(t, eventstore.Options{Now: clock.Now})
 	st, err := sqlitestore.Open(ctx, sqlitestore.Options{Dir: t.TempDir(), Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
@@ -106,7 +98,7 @@ func newTestEnv(t *testing.T) *testEnv {
 		c.SetUserContext(ctx)
 		return c.Next()
 	})
-	httpapi.Register(app, httpapi.Deps{Store: st, Waiter: w, Events: es, Now: clock.now, MaxWait: 300 * time.Millisecond})
+	httpapi.Register(app, httpapi.Deps{Store: st, Waiter: w, Events: es, Now: clock.Now, MaxWait: 300 * time.Millisecond})
 	return &testEnv{app: app, events: es, store: st, waiter: w, clock: clock}
 }
 
@@ -217,7 +209,7 @@ func (e *testEnv) appendEvents(t *testing.T, appID string, payloads ...schema.Ev
 			t.Fatal(err)
 		}
 		pos = res.Position
-		e.clock.set(e.clock.now().Add(time.Minute))
+		e.clock.Advance(time.Minute)
 	}
 	return pos
 }

@@ -23,7 +23,7 @@ import (
 func TestQueryRefusalsAreProblemDocuments(t *testing.T) {
 	e := newTestEnv(t)
 	e.put(t, history.Applications, readstore.Doc{ID: "01900000-0000-7000-8000-000000000001", Body: []byte(`{"applicationId":"01900000-0000-7000-8000-000000000001","applicantId":"alice","status":"submitted"}`)})
-	e.appendEvents(t, "01900000-0000-7000-8000-000000000001", benchload.Journey("01900000-0000-7000-8000-000000000001", "alice", 1, e.clock.now())[0])
+	e.appendEvents(t, "01900000-0000-7000-8000-000000000001", benchload.Journey("01900000-0000-7000-8000-000000000001", "alice", 1, e.clock.Now())[0])
 	head, err := e.events.Head(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -102,7 +102,7 @@ func TestApplicationIDSpellings(t *testing.T) {
 	const id = "01900000-0000-7000-8000-0000000000ab"
 	e.put(t, history.Applications, readstore.Doc{ID: id, Body: []byte(`{"applicationId":"` + id + `","applicantId":"alice","status":"submitted"}`)})
 	e.put(t, history.Entries, readstore.Doc{ID: history.EntryID(id, 0), Position: 1, Body: []byte(`{"applicationId":"` + id + `","revision":0,"type":"ApplicationSubmitted","diff":[]}`)})
-	e.appendEvents(t, id, benchload.Journey(id, "alice", 1, e.clock.now())[0])
+	e.appendEvents(t, id, benchload.Journey(id, "alice", 1, e.clock.Now())[0])
 	for _, spelling := range []string{id, strings.ToUpper(id), "urn:uuid:" + id, strings.ReplaceAll(id, "-", "")} {
 		for _, route := range []string{"", "/history", "/state"} {
 			role := events.RoleReviewer

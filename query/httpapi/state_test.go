@@ -20,7 +20,7 @@ import (
 func TestStateRefusesMomentsThatDidNotExist(t *testing.T) {
 	e := newTestEnv(t)
 	appID := uuid.NewString()
-	first := e.clock.now()
+	first := e.clock.Now()
 	journey := benchload.Journey(appID, "alice", 1, first)
 	e.appendEvents(t, appID, journey...) // revisions 0-5, a minute apart
 	base := "/api/v1/applications/" + appID + "/state"
@@ -103,8 +103,8 @@ func TestStateRefusesMomentsThatDidNotExist(t *testing.T) {
 func TestStateAtAWholeSecond(t *testing.T) {
 	e := newTestEnv(t)
 	appID := uuid.NewString()
-	e.clock.set(time.Date(2026, 3, 1, 10, 0, 0, 400_000_000, time.UTC))
-	e.appendEvents(t, appID, benchload.Journey(appID, "alice", 1, e.clock.now())[:2]...) // 10:00:00.4 and 10:01:00.4
+	e.clock.Set(time.Date(2026, 3, 1, 10, 0, 0, 400_000_000, time.UTC))
+	e.appendEvents(t, appID, benchload.Journey(appID, "alice", 1, e.clock.Now())[:2]...) // 10:00:00.4 and 10:01:00.4
 	base := "/api/v1/applications/" + appID + "/state"
 	for _, tc := range []struct {
 		at       string

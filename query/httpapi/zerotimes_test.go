@@ -143,7 +143,7 @@ func TestZeroTimesAndNullArraysAreNotSent(t *testing.T) {
 
 	// Time travel, folded from the events.
 	appID := uuid.NewString()
-	e.appendEvents(t, appID, benchload.Journey(appID, "alice", 3, e.clock.now())...)
+	e.appendEvents(t, appID, benchload.Journey(appID, "alice", 3, e.clock.Now())...)
 	for _, query := range []string{"?revision=0", "?revision=2", ""} {
 		a := e.get(t, "/api/v1/applications/"+appID+"/state"+query, events.RoleAuditor, "aud-1")
 		if a.status != 200 {
