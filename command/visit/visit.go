@@ -11,6 +11,7 @@ package visit
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/omsonline/oms/command/cmderr"
@@ -32,16 +33,31 @@ const (
 	VisitTTL = 4 * time.Hour
 )
 
+// MaxLive is how many codes, the newest, stay good at once. An applicant
+// who reloads the code page, or presses the button again while the
+// operator is already typing, gets a new code: the one the operator has
+// must not turn into a wrong try.
+const MaxLive = 3
+
+// LiveCode is a code given and not yet used, by its keyed digest.
+type LiveCode struct {
+	Digest string
+	Expiry time.Time
+}
+
 // State is one applicant's visits as the stream says at a moment.
 type State struct {
 	// Revision is the stream's last revision; Exists is false for no
 	// stream yet.
 	Revision uint64
 	Exists   bool
-	// The code not yet used, if any.
-	CodeDigest string
-	CodeExpiry time.Time
-	Wrong      int
+	// Codes are the codes given since the last visit opened or closed,
+	// the newest last, at most MaxLive.
+	Codes []LiveCode
+	// Wrong counts the wrong tries since the last code was given; at
+	// MaxWrong the codes are void (Voided) until a new one is given.
+	Wrong  int
+	Voided bool
 	// Visits are the operators' open visits, each with its end.
 	Visits map[string]time.Time
 }
@@ -50,17 +66,21 @@ type State struct {
 func Evolve(s State, e schema.Event) State {
 	switch e := e.(type) {
 	case schema.VisitCodeIssued:
-		s.CodeDigest, s.CodeExpiry, s.Wrong = e.CodeDigest, e.ExpiresAt, 0
+		codes := append(slices.Clone(s.Codes), LiveCode{Digest: e.CodeDigest, Expiry: e.ExpiresAt})
+		s.Codes, s.Wrong, s.Voided = codes[max(0, len(codes)-MaxLive):], 0, false
 	case schema.VisitCodeRefused:
 		s.Wrong++
+		if s.Wrong >= MaxWrong {
+			s.Codes, s.Voided = nil, true
+		}
 	case schema.VisitOpened:
-		s.CodeDigest, s.Wrong = "", 0
+		s.Codes, s.Wrong = nil, 0
 		s.Visits = cloneVisits(s.Visits)
 		s.Visits[e.OperatorID] = e.Until
 	case schema.VisitClosed:
 		s.Visits = cloneVisits(s.Visits)
 		if e.OperatorID == "" {
-			s.CodeDigest, s.Wrong = "", 0
+			s.Codes, s.Wrong = nil, 0
 			clear(s.Visits)
 		} else {
 			delete(s.Visits, e.OperatorID)
@@ -85,29 +105,36 @@ func (s State) Open(now time.Time, operator string) (time.Time, bool) {
 	return until, ok && now.Before(until)
 }
 
-// codeLive reports whether the state holds a code that may still be used.
-func (s State) codeLive(now time.Time) bool {
-	return s.CodeDigest != "" && now.Before(s.CodeExpiry) && s.Wrong < MaxWrong
+// live is the codes that may still be used at now.
+func (s State) live(now time.Time) []LiveCode {
+	var out []LiveCode
+	for _, c := range s.Codes {
+		if now.Before(c.Expiry) {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 // DecideIssue gives the applicant a new code, whose keyed digest is
-// digest. It replaces a code not yet used: the applicant who asks again
-// has lost sight of the first.
+// digest. The codes given before it stay good (MaxLive).
 func DecideIssue(now time.Time, digest string) schema.VisitCodeIssued {
 	return schema.VisitCodeIssued{CodeDigest: digest, IssuedAt: now.UTC(), ExpiresAt: now.Add(CodeTTL).UTC()}
 }
 
-// DecideRedeem opens operator's visit when digest is the live code's. A
-// wrong code is recorded (VisitCodeRefused) and refused; a code that is
-// absent, expired or voided is refused with nothing recorded.
-func DecideRedeem(s State, now time.Time, operator, digest string) (schema.Event, error) {
-	if !s.codeLive(now) {
-		if s.CodeDigest != "" && s.Wrong >= MaxWrong {
+// DecideRedeem opens operator's visit when the code typed is one of the
+// live codes: matches says whether it is the code of a digest and expiry.
+// A wrong code is recorded (VisitCodeRefused) and refused; with no live
+// code, or void ones, nothing is recorded.
+func DecideRedeem(s State, now time.Time, operator string, matches func(LiveCode) bool) (schema.Event, error) {
+	live := s.live(now)
+	if len(live) == 0 {
+		if s.Voided {
 			return nil, ErrVoided()
 		}
 		return nil, ErrNoCode()
 	}
-	if digest != s.CodeDigest {
+	if !slices.ContainsFunc(live, matches) {
 		left := MaxWrong - s.Wrong - 1
 		return schema.VisitCodeRefused{OperatorID: operator, RefusedAt: now.UTC()}, ErrWrongCode(left)
 	}
@@ -121,7 +148,7 @@ func DecideClose(s State, now time.Time, operator string) (schema.VisitClosed, b
 		if _, ok := s.Open(now, operator); !ok {
 			return schema.VisitClosed{}, false
 		}
-	} else if len(s.Visits) == 0 && s.CodeDigest == "" {
+	} else if len(s.Visits) == 0 && len(s.Codes) == 0 {
 		return schema.VisitClosed{}, false
 	}
 	return schema.VisitClosed{OperatorID: operator, ClosedAt: now.UTC()}, true
@@ -130,8 +157,8 @@ func DecideClose(s State, now time.Time, operator string) (schema.VisitClosed, b
 // ErrNoCode is an operator's code for an applicant who has no live one.
 func ErrNoCode() error {
 	return cmderr.New(cmderr.Conflict, "visit_code_absent", cmderr.T(
-		"У заявителя нет действующего кода для МФЦ (код действует 15 минут и только один раз): попросите заявителя получить новый код в личном кабинете.",
-		"The applicant has no valid MFC code (a code is good for 15 minutes and once): ask the applicant to get a new code in their account."))
+		"Для заявителя с этим идентификатором нет действующего кода для МФЦ. Проверьте идентификатор; если он верен, попросите заявителя получить новый код в личном кабинете (код действует 15 минут и один раз).",
+		"There is no valid MFC code for an applicant with this id. Check the id; if it is right, ask the applicant to get a new code in their account (a code is good for 15 minutes and once)."))
 }
 
 // ErrVoided is a code that too many wrong tries voided.

@@ -166,8 +166,8 @@ func visitOpened(tx *runner.Tx, ev eventstore.Recorded) error {
 	n := Notification{ID: ev.Envelope.EventID, Kind: ev.Envelope.Type, At: ev.Envelope.OccurredAt.UTC(),
 		Title: Text{"Оператор МФЦ открыл приём", "An MFC operator opened a visit"},
 		Body: Text{
-			fmt.Sprintf("По вашему коду оператор МФЦ может подавать заявления и отвечать на вопросы от вашего имени до %s (мск). Если вы не показывали код, закройте доступ операторам МФЦ в личном кабинете.", until.Format("15:04 02.01.2006")),
-			fmt.Sprintf("With your code an MFC operator may submit applications and answer questions for you until %s (Moscow time). If you did not show anyone the code, end MFC operators' access in your account.", until.Format("15:04 02.01.2006")),
+			fmt.Sprintf("По вашему коду оператор МФЦ может действовать от вашего имени до %s (мск): подавать и отзывать заявления, отвечать на вопросы, менять адрес, продлевать полис, видеть сканы и выписку полиса. Если вы не показывали код, закройте доступ операторам МФЦ в личном кабинете.", until.Format("15:04 02.01.2006")),
+			fmt.Sprintf("With your code an MFC operator may act for you until %s (Moscow time): submit and withdraw applications, answer questions, change the address, renew the policy, see the scans and the policy extract. If you did not show anyone the code, end MFC operators' access in your account.", until.Format("15:04 02.01.2006")),
 		}}
 	doc.Inbox = withNotice(doc.Inbox, n)
 	if doc.Applications == nil {

@@ -26,8 +26,9 @@ type CabinetData struct {
 	ApplicantQ   string // "?applicant=…" for an operator's links, else ""
 	CanApplyNew  bool
 	Applications []AppRow
-	// VisitsClosed: the applicant has just ended МФЦ operators' access.
-	VisitsClosed bool
+	// VisitsClosed is the catalog key of what ending МФЦ operators'
+	// access did, when the applicant has just done it.
+	VisitsClosed string
 }
 
 // AppRow is one application in the cabinet list.
@@ -70,7 +71,7 @@ func (h *handlers) cabinet(c *fiber.Ctx) error {
 	if err := h.get(c, withAfter(c, "/api/v1/cabinet", url.Values{"applicant": {onBehalfOf(c, session(c))}}), &doc); err != nil {
 		return h.apiFailure(c, err)
 	}
-	d := CabinetData{Doc: doc, ApplicantQ: h.applicantQuery(c), CanApplyNew: cannotApply(doc) == "", VisitsClosed: c.Query("visits") == "closed"}
+	d := CabinetData{Doc: doc, ApplicantQ: h.applicantQuery(c), CanApplyNew: cannotApply(doc) == "", VisitsClosed: visitsClosedNotice[c.Query("visits")]}
 	for i := len(doc.Inbox) - 1; i >= 0; i-- {
 		d.Inbox = append(d.Inbox, doc.Inbox[i])
 	}

@@ -23,13 +23,16 @@ type OperatorData struct {
 	// Notice says why the operator was sent here (a visit that ended).
 	Notice string
 	Dev    bool
+	// Next is the page to return to once the visit is open: the one the
+	// operator was on when it ran out.
+	Next string
 }
 
 // operatorHome asks for the applicant and their code. An operator sent
 // here from an applicant's page (?who=, the visit over or never opened)
 // finds the id filled in.
 func (h *handlers) operatorHome(c *fiber.Ctx) error {
-	d := OperatorData{Who: strings.TrimSpace(c.Query("who")), Dev: h.d.SignIn != nil}
+	d := OperatorData{Who: strings.TrimSpace(c.Query("who")), Dev: h.d.SignIn != nil, Next: returnTo(c.Query("next"))}
 	switch c.Query("visit") {
 	case "required":
 		d.Notice = h.lang(c).T("operator.visitRequired")
@@ -42,7 +45,7 @@ func (h *handlers) operatorHome(c *fiber.Ctx) error {
 // operatorOpen opens a visit with the applicant's code, then the
 // applicant's cabinet.
 func (h *handlers) operatorOpen(c *fiber.Ctx) error {
-	d := OperatorData{Who: strings.TrimSpace(c.FormValue("who")), Dev: h.d.SignIn != nil}
+	d := OperatorData{Who: strings.TrimSpace(c.FormValue("who")), Dev: h.d.SignIn != nil, Next: returnTo(c.FormValue("next"))}
 	fail := func(status int, msg string) error {
 		d.Error = msg
 		return h.render(c, status, "operator", h.page(c, "operator.title", d))
@@ -68,7 +71,20 @@ func (h *handlers) operatorOpen(c *fiber.Ctx) error {
 		}
 		return h.apiFailure(c, err)
 	}
-	return c.Redirect("/cabinet?applicant="+url.QueryEscape(id), fiber.StatusSeeOther)
+	to := "/cabinet?applicant=" + url.QueryEscape(id)
+	if u, err := url.Parse(d.Next); err == nil && d.Next != "" && u.Query().Get("applicant") == id {
+		to = d.Next // the page the visit ran out on, of this applicant
+	}
+	return c.Redirect(to, fiber.StatusSeeOther)
+}
+
+// returnTo is a page of the operator's to come back to: a local path
+// under /cabinet, else nothing.
+func returnTo(next string) string {
+	if p := safeLocal(next); strings.HasPrefix(p, "/cabinet") {
+		return p
+	}
+	return ""
 }
 
 // applicantNamed is the applicant's id the operator typed: in dev mode
@@ -82,11 +98,10 @@ func (h *handlers) applicantNamed(who string) (string, bool) {
 		if u, err := uuid.Parse(who); err == nil {
 			return u.String(), true
 		}
-		if phoneLike(who) {
-			return "", false
-		}
 	}
-	return who, validSubject(who)
+	// Without the dev sign-in there is no phone book: a phone number is
+	// nobody's id.
+	return who, validSubject(who) && !phoneLike(who)
 }
 
 // operatorEnd ends the operator's visit with the applicant of the page.
@@ -137,11 +152,21 @@ func (h *handlers) visitsClose(c *fiber.Ctx) error {
 	if !h.d.Auth.CheckForm(c) {
 		return h.errorPage(c, fiber.StatusForbidden, "error.csrf")
 	}
-	if err := h.post(c, "/api/v1/visits/close", "", []byte("{}"), nil); err != nil {
+	var res struct {
+		Closed bool `json:"closed"`
+	}
+	if err := h.post(c, "/api/v1/visits/close", "", []byte("{}"), &res); err != nil {
 		return h.apiFailure(c, err)
+	}
+	if !res.Closed {
+		return c.Redirect("/cabinet?visits=none", fiber.StatusSeeOther)
 	}
 	return c.Redirect("/cabinet?visits=closed", fiber.StatusSeeOther)
 }
+
+// visitsClosedNotice is what the cabinet says after the applicant ended
+// МФЦ operators' access, by ?visits=.
+var visitsClosedNotice = map[string]string{"closed": "visit.closed", "none": "visit.closedNone"}
 
 // post sends a command to the API as the page's caller, for obo when an
 // operator acts for an applicant, and reads the answer into v (if not

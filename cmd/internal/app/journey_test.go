@@ -776,10 +776,11 @@ func TestOperatorFindsApplicantByPhone(t *testing.T) {
 	if r := open("+79160000006", wrong); r.status != 403 || !strings.Contains(r.body, "Осталось попыток: 4") {
 		t.Errorf("a wrong code: %d %.300s", r.status, r.body)
 	}
-	if r := c.do(req{method: "GET", path: "/cabinet?applicant=" + other, session: op}); r.status != 303 || r.header.Get("Location") != "/operator?visit=required&who="+other {
+	picker := "/operator?" + url.Values{"next": {"/cabinet?applicant=" + other}, "visit": {"required"}, "who": {other}}.Encode()
+	if r := c.do(req{method: "GET", path: "/cabinet?applicant=" + other, session: op}); r.status != 303 || r.header.Get("Location") != picker {
 		t.Errorf("the cabinet without a visit: %d to %q, want the picker asking for the code", r.status, r.header.Get("Location"))
 	}
-	if r := c.do(req{method: "GET", path: "/operator?visit=required&who=" + other, session: op}); !strings.Contains(r.body, "откройте приём") || !strings.Contains(r.body, `value="`+other+`"`) {
+	if r := c.do(req{method: "GET", path: picker, session: op}); !strings.Contains(r.body, "не открыт или закончился") || !strings.Contains(r.body, `value="`+other+`"`) {
 		t.Errorf("the picker sent back to: %.500s", r.body)
 	}
 	// A form without its CSRF token opens nothing, even with the code.

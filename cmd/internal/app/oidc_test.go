@@ -167,3 +167,21 @@ func TestOIDCUnreachableIssuerStopsStart(t *testing.T) {
 		t.Fatalf("error does not say what failed: %v", err)
 	}
 }
+
+// In production there is no phone book (the dev sign-in's): the operator's
+// picker asks for the applicant's id, and a phone typed there is refused
+// in words, not taken for an id that has no code.
+func TestOperatorPickerInProductionTakesIDsOnly(t *testing.T) {
+	iss := oidctest.New(t)
+	a, cfg := startOIDCApp(t, iss, newCapture())
+	c := newClient(t, a, cfg)
+	op := c.session("operator", "op-prod")
+	page := c.must(req{method: "GET", path: "/operator", session: op}, 200, nil)
+	if !strings.Contains(page.body, "Идентификатор заявителя</label>") || strings.Contains(page.body, "Телефон или идентификатор") {
+		t.Errorf("the production picker's label: %.2000s", page.body)
+	}
+	res := c.do(req{method: "POST", path: "/operator", session: op, form: url.Values{"who": {"+7 916 123-45-67"}, "code": {"123456"}}})
+	if res.status != 422 || !strings.Contains(res.body, "Телефон здесь не подходит") {
+		t.Errorf("a phone in production: %d %.2000s", res.status, res.body)
+	}
+}

@@ -223,10 +223,10 @@ func pageRefusals(a *App, v *authn.Verifier) (func(*fiber.Ctx, authz.Refusal) er
 			// The picker says what an applicant's id looks like, and
 			// takes a mistyped one that only needs trimming.
 			return c.Redirect("/operator?who="+url.QueryEscape(c.Query("applicant")), fiber.StatusSeeOther)
-		case r.Code == "visit_required" && c.Method() == fiber.MethodGet:
+		case r.Code == "visit_required" && (c.Method() == fiber.MethodGet || c.Method() == fiber.MethodHead):
 			// The picker opens the visit: the id is filled in, the code
-			// is asked for.
-			return c.Redirect("/operator?visit=required&who="+url.QueryEscape(c.Query("applicant")), fiber.StatusSeeOther)
+			// is asked for, and then the operator is back on this page.
+			return c.Redirect("/operator?"+url.Values{"visit": {"required"}, "who": {c.Query("applicant")}, "next": {c.OriginalURL()}}.Encode(), fiber.StatusSeeOther)
 		case strings.HasPrefix(r.Code, "on_behalf_") && r.Code != "on_behalf_of_self" && c.Method() == fiber.MethodGet:
 			return c.Redirect("/operator", fiber.StatusSeeOther)
 		}

@@ -23,8 +23,17 @@ func TestAnOperatorActsOnlyDuringAVisitTheApplicantOpened(t *testing.T) {
 	if res := c.do(api); res.status != 403 || !strings.Contains(res.body, `"visit_required"`) {
 		t.Fatalf("the API without a visit: %d %.300s", res.status, res.body)
 	}
-	if res := c.do(req{method: "GET", path: cabinet, session: op}); res.status != 303 || !strings.HasPrefix(res.header.Get("Location"), "/operator?visit=required") {
-		t.Fatalf("the cabinet without a visit: %d to %q", res.status, res.header.Get("Location"))
+	appPage := "/cabinet/applications/" + r.ApplicationID + "?applicant=" + url.QueryEscape(p.Subject)
+	res := c.do(req{method: "GET", path: appPage, session: op})
+	picker, _ := url.Parse(res.header.Get("Location"))
+	if res.status != 303 || picker.Path != "/operator" || picker.Query().Get("visit") != "required" || picker.Query().Get("who") != p.Subject || picker.Query().Get("next") != appPage {
+		t.Fatalf("an applicant's page without a visit: %d to %q", res.status, res.header.Get("Location"))
+	}
+	// The picker says why, keeps the page to come back to, and offers
+	// only the id, not the phone book of dev mode's sign-in.
+	pick := c.must(req{method: "GET", path: picker.RequestURI(), session: op}, 200, nil)
+	if !strings.Contains(pick.body, "не открыт или закончился") || !strings.Contains(pick.body, `name="next" value="`+appPage) {
+		t.Errorf("the picker: %.3000s", pick.body)
 	}
 	// Nor can an operator give themselves a code.
 	if res := c.do(req{method: "POST", path: "/api/v1/visits/code", token: c.token("operator", "op-visit"), json: "{}"}); res.status != 403 {
@@ -36,17 +45,41 @@ func TestAnOperatorActsOnlyDuringAVisitTheApplicantOpened(t *testing.T) {
 	if !strings.Contains(home.body, `action="/cabinet/visit-code"`) {
 		t.Fatal("the applicant's cabinet offers no МФЦ code")
 	}
-	page := c.must(req{method: "POST", path: "/cabinet/visit-code", session: me, form: url.Values{}}, 200, nil)
-	m := regexp.MustCompile(`data-visit-code>(\d{3}) (\d{3})<`).FindStringSubmatch(page.body)
-	if m == nil || !strings.Contains(page.body, p.Subject) || page.header.Get("Cache-Control") != "no-store" {
-		t.Fatalf("the code page: %.3000s", page.body)
+	codeOf := func() string {
+		t.Helper()
+		page := c.must(req{method: "POST", path: "/cabinet/visit-code", session: me, form: url.Values{}}, 200, nil)
+		m := regexp.MustCompile(`data-visit-code>(\d{3}) (\d{3})<`).FindStringSubmatch(page.body)
+		if m == nil || !strings.Contains(page.body, p.Subject) || page.header.Get("Cache-Control") != "no-store" {
+			t.Fatalf("the code page: %.3000s", page.body)
+		}
+		return m[1] + m[2]
 	}
-	code := m[1] + m[2]
+	code := codeOf()
+	// The page reloaded (the form posted again): the first code, which
+	// the operator may be typing already, stays good.
+	codeOf()
 
-	// The operator opens the visit with it and lands in the cabinet.
-	res := c.do(req{method: "POST", path: "/operator", session: op, form: url.Values{"who": {p.Subject}, "code": {code}}})
-	if res.status != 303 || res.header.Get("Location") != cabinet {
+	// The operator opens the visit with it and lands back on the page
+	// the visit was asked for on.
+	form := url.Values{"who": {p.Subject}, "code": {code}, "next": {appPage}}
+	res = c.do(req{method: "POST", path: "/operator", session: op, form: form})
+	if res.status != 303 || res.header.Get("Location") != appPage {
 		t.Fatalf("opening the visit: %d to %q %.300s", res.status, res.header.Get("Location"), res.body)
+	}
+	// The same form sent again (a double click) is the open visit.
+	if res := c.do(req{method: "POST", path: "/operator", session: op, form: form}); res.status != 303 {
+		t.Fatalf("the form sent twice: %d %.300s", res.status, res.body)
+	}
+	// A page to come back to must be one of the applicant's: another's,
+	// or one off the site, is not followed.
+	for _, next := range []string{"/cabinet?applicant=someone-else", "https://evil.example/cabinet?applicant=" + p.Subject, "//evil.example/"} {
+		c.openVisit(p.Subject, "op-next")
+		code := c.must(req{method: "POST", path: "/cabinet/visit-code", session: me, form: url.Values{}}, 200, nil)
+		m := regexp.MustCompile(`data-visit-code>(\d{3}) (\d{3})<`).FindStringSubmatch(code.body)
+		res := c.do(req{method: "POST", path: "/operator", session: c.session("operator", "op-next2"), form: url.Values{"who": {p.Subject}, "code": {m[1] + m[2]}, "next": {next}}})
+		if res.status != 303 || res.header.Get("Location") != cabinet {
+			t.Errorf("next=%q: %d to %q, want the applicant's cabinet", next, res.status, res.header.Get("Location"))
+		}
 	}
 	inside := c.must(req{method: "GET", path: cabinet, session: op}, 200, nil)
 	if !strings.Contains(inside.body, "data-visit-end") {
@@ -76,7 +109,7 @@ func TestAnOperatorActsOnlyDuringAVisitTheApplicantOpened(t *testing.T) {
 	}
 
 	// The applicant closes every operator's access, and the code they
-	// had not used yet.
+	// had not used yet. (op-next's visit from above is closed too.)
 	c.openVisit(p.Subject, "op-visit")
 	c.must(api, 200, nil)
 	var unused struct{ Code string }
@@ -85,8 +118,14 @@ func TestAnOperatorActsOnlyDuringAVisitTheApplicantOpened(t *testing.T) {
 	if res.status != 303 || res.header.Get("Location") != "/cabinet?visits=closed" {
 		t.Fatalf("the applicant's close: %d to %q", res.status, res.header.Get("Location"))
 	}
-	if after := c.must(req{method: "GET", path: "/cabinet?visits=closed", session: me}, 200, nil); !strings.Contains(after.body, "data-visits-closed") {
+	if after := c.must(req{method: "GET", path: "/cabinet?visits=closed", session: me}, 200, nil); !strings.Contains(after.body, "data-visits-closed") || !strings.Contains(after.body, "Доступ операторов МФЦ закрыт") {
 		t.Error("the cabinet does not say the access was closed")
+	}
+	// Again, with nothing open: the page does not claim it closed
+	// anything.
+	res = c.do(req{method: "POST", path: "/cabinet/visits/close", session: me, form: url.Values{}})
+	if res.status != 303 || res.header.Get("Location") != "/cabinet?visits=none" {
+		t.Fatalf("closing with nothing open: %d to %q", res.status, res.header.Get("Location"))
 	}
 	if res := c.do(api); res.status != 403 {
 		t.Fatalf("the API after the applicant closed access: %d", res.status)
