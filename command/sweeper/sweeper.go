@@ -37,6 +37,12 @@ const (
 	// historyWait bounds the wait for the history read model to reach
 	// the log's end before marks are settled.
 	historyWait = time.Minute
+	// MaxPerSweep bounds the scans one sweep marks or settles, and
+	// sweepTimeout its time: the first sweep of a store that has kept
+	// years of uploads works through them an hour at a time, each hour's
+	// progress recorded, rather than in one read no deadline bounds.
+	MaxPerSweep  = 1000
+	sweepTimeout = 15 * time.Minute
 )
 
 // Options configure a Sweeper.
@@ -50,6 +56,11 @@ type Options struct {
 	// WaitHistory waits until the history read model has passed a
 	// position of the log.
 	WaitHistory func(ctx context.Context, position uint64) error
+	// Index is the name of the projection Attached reads ("history").
+	// While it has parked events (ones it could not apply and passed
+	// over), its index may lack a scan an application refers to: nothing
+	// is marked or deleted until they are replayed.
+	Index string
 	// Grace is the time between a mark and its settlement; zero means
 	// DefaultGrace.
 	Grace time.Duration
@@ -66,8 +77,8 @@ type Sweeper struct{ o Options }
 
 // New returns a Sweeper.
 func New(o Options) (*Sweeper, error) {
-	if o.Store == nil || o.DeleteBlob == nil || o.Attached == nil || o.WaitHistory == nil {
-		return nil, errors.New("sweeper: Store, DeleteBlob, Attached and WaitHistory are required")
+	if o.Store == nil || o.DeleteBlob == nil || o.Attached == nil || o.WaitHistory == nil || o.Index == "" {
+		return nil, errors.New("sweeper: Store, DeleteBlob, Attached, WaitHistory and Index are required")
 	}
 	if o.Grace <= 0 {
 		o.Grace = DefaultGrace
@@ -116,39 +127,88 @@ var errStop = errors.New("sweeper: stop")
 // system is the actor of the sweeper's events.
 var system = events.Actor{ID: "sweeper", Role: events.RoleSystem}
 
+// ErrIndexIncomplete is a sweep refused because the projection whose
+// index says which scans are attached has parked events.
+var ErrIndexIncomplete = errors.New("sweeper: the scan index has parked events")
+
+// sweep is one sweep's state.
+type sweep struct {
+	prog schema.UploadsSwept
+	res  Result
+	// read counts the events acted on (marks settled, uploads looked
+	// at): the progress is worth recording when they moved it.
+	read int
+}
+
 // Sweep settles the marks whose grace is over, then marks the unattached
 // uploads older than the retention.
 func (s *Sweeper) Sweep(ctx context.Context) (Result, error) {
-	var res Result
+	ctx, cancel := context.WithTimeout(ctx, sweepTimeout)
+	defer cancel()
 	prog, rev, exists, err := s.progress(ctx)
 	if err != nil {
-		return res, err
+		return Result{}, err
 	}
-	start := prog
-	if err := s.settle(ctx, &prog, &res); err != nil {
-		return res, err
+	w := &sweep{prog: prog}
+	head, err := s.indexComplete(ctx)
+	if err == nil {
+		err = s.settle(ctx, w, head)
 	}
-	if err := s.mark(ctx, &prog, &res); err != nil {
-		return res, err
+	if err == nil {
+		err = s.mark(ctx, w, head)
 	}
-	// A sweep that did nothing records its progress once a day, not at
-	// every tick: its own record would otherwise be all the log's growth
-	// of a quiet day, one event an hour on every node.
-	if prog == start || (res == Result{} && exists && s.o.Now().Sub(start.SweptAt) < 24*time.Hour) {
-		return res, nil
+	// What was done is recorded even when a step failed: the scans'
+	// streams hold it anyway, and the next sweep starts past it. A sweep
+	// that read nothing records once a day, not at every tick: its own
+	// record would otherwise be all the log's growth of a quiet day.
+	if w.prog == prog || (w.read == 0 && exists && s.o.Now().Sub(prog.SweptAt) < 24*time.Hour) {
+		return w.res, err
 	}
-	prog.SweptAt = s.o.Now().UTC()
+	w.prog.SweptAt = s.o.Now().UTC()
 	exp := eventstore.NoStream
 	if exists {
 		exp = eventstore.AtRevision(rev)
 	}
-	err = s.append(ctx, schema.UploadSweepStream, exp, prog)
-	if errors.Is(err, eventstore.ErrConflict) {
+	perr := s.append(context.WithoutCancel(ctx), schema.UploadSweepStream, exp, w.prog)
+	if errors.Is(perr, eventstore.ErrConflict) {
 		// Another node swept meanwhile; what both did is recorded in the
 		// scans' streams, and the next sweep starts from its progress.
-		return res, nil
+		perr = nil
 	}
-	return res, err
+	return w.res, errors.Join(err, perr)
+}
+
+// indexComplete waits for the scan index to reach the log's end and
+// checks that it passed over nothing: only then does "not attached" mean
+// that no application refers to a scan. It returns the end it waited for.
+func (s *Sweeper) indexComplete(ctx context.Context) (uint64, error) {
+	head, err := s.o.Store.Head(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("sweeper: head: %w", err)
+	}
+	wctx, cancel := context.WithTimeout(ctx, historyWait)
+	err = s.o.WaitHistory(wctx, head)
+	cancel()
+	if err != nil {
+		return 0, fmt.Errorf("sweeper: the %s read model did not reach %d: %w", s.o.Index, head, err)
+	}
+	// An event is parked before the projection's checkpoint passes it,
+	// so every one up to head is listed by now.
+	parked, err := s.o.Store.ListParked(ctx, eventstore.ParkedStream)
+	if err != nil {
+		return 0, fmt.Errorf("sweeper: parked events: %w", err)
+	}
+	n := 0
+	for _, p := range parked {
+		if p.Handler() == s.o.Index {
+			n++
+		}
+	}
+	if n > 0 {
+		return 0, fmt.Errorf("%w: %d of %s's events wait to be replayed (omsctl projections replay-parked %s, or a rebuild); no scan is marked or deleted until then",
+			ErrIndexIncomplete, n, s.o.Index, s.o.Index)
+	}
+	return head, nil
 }
 
 // progress reads where the last sweep stopped.
@@ -168,22 +228,15 @@ func (s *Sweeper) progress(ctx context.Context) (schema.UploadsSwept, uint64, bo
 	return p, last.Revision, true, nil
 }
 
-// settle deletes or keeps each marked scan whose grace is over.
-func (s *Sweeper) settle(ctx context.Context, prog *schema.UploadsSwept, res *Result) error {
-	// Every submission begun before the marks below is long written; the
-	// read model must have seen it before "unattached" means anything.
-	head, err := s.o.Store.Head(ctx)
-	if err != nil {
-		return fmt.Errorf("sweeper: head: %w", err)
-	}
-	wctx, cancel := context.WithTimeout(ctx, historyWait)
-	err = s.o.WaitHistory(wctx, head)
-	cancel()
-	if err != nil {
-		return fmt.Errorf("sweeper: the history read model did not reach %d: %w", head, err)
-	}
-	due := s.o.Now().Add(-s.o.Grace)
-	err = s.o.Store.CatchUpTypes(ctx, after(prog.MarksThrough), []string{schema.TypeDocumentDiscarding}, func(r eventstore.Recorded) error {
+// settle deletes or keeps each marked scan whose grace is over, up to
+// head, which the index has reached.
+func (s *Sweeper) settle(ctx context.Context, w *sweep, head uint64) error {
+	// A tenth of the grace is given back, so that the marks of one sweep
+	// settle at the sweep a grace later, not at the one after it: they
+	// were made some seconds into it.
+	due := s.o.Now().Add(-s.o.Grace + s.o.Grace/10)
+	done := 0
+	err := s.o.Store.CatchUpTypes(ctx, after(w.prog.MarksThrough), []string{schema.TypeDocumentDiscarding}, func(r eventstore.Recorded) error {
 		ev, err := r.Payload()
 		if err != nil {
 			return err
@@ -192,13 +245,15 @@ func (s *Sweeper) settle(ctx context.Context, prog *schema.UploadsSwept, res *Re
 		if !ok {
 			return nil
 		}
-		if m.MarkedAt.After(due) || r.Position > head {
+		if m.MarkedAt.After(due) || r.Position > head || done == MaxPerSweep {
 			return errStop
 		}
-		if err := s.settleOne(ctx, m, r.Revision, res); err != nil {
+		if err := s.settleOne(ctx, m, r.Revision, &w.res); err != nil {
 			return err
 		}
-		prog.MarksThrough = r.Position
+		done++
+		w.read++
+		w.prog.MarksThrough = r.Position
 		return nil
 	})
 	switch {
@@ -207,7 +262,7 @@ func (s *Sweeper) settle(ctx context.Context, prog *schema.UploadsSwept, res *Re
 	case err == nil:
 		// Read to the end: no mark up to head waits, and the next sweep
 		// need not read that stretch of the log again.
-		prog.MarksThrough = max(prog.MarksThrough, head)
+		w.prog.MarksThrough = max(w.prog.MarksThrough, head)
 	}
 	return err
 }
@@ -260,14 +315,11 @@ func (s *Sweeper) settleOne(ctx context.Context, m schema.DocumentDiscarding, ma
 }
 
 // mark marks the uploads older than the retention that no application
-// refers to.
-func (s *Sweeper) mark(ctx context.Context, prog *schema.UploadsSwept, res *Result) error {
+// refers to, up to head, which the index has reached.
+func (s *Sweeper) mark(ctx context.Context, w *sweep, head uint64) error {
 	cutoff := s.o.Now().Add(-document.UnattachedRetention)
-	head, err := s.o.Store.Head(ctx)
-	if err != nil {
-		return fmt.Errorf("sweeper: head: %w", err)
-	}
-	err = s.o.Store.CatchUpTypes(ctx, after(prog.UploadsThrough), []string{schema.TypeDocumentUploaded}, func(r eventstore.Recorded) error {
+	done := 0
+	err := s.o.Store.CatchUpTypes(ctx, after(w.prog.UploadsThrough), []string{schema.TypeDocumentUploaded}, func(r eventstore.Recorded) error {
 		ev, err := r.Payload()
 		if err != nil {
 			return err
@@ -276,7 +328,7 @@ func (s *Sweeper) mark(ctx context.Context, prog *schema.UploadsSwept, res *Resu
 		if !ok {
 			return nil
 		}
-		if up.UploadedAt.After(cutoff) {
+		if up.UploadedAt.After(cutoff) || r.Position > head || done == MaxPerSweep {
 			return errStop
 		}
 		attached, err := s.o.Attached(ctx, up.DocumentID)
@@ -290,19 +342,21 @@ func (s *Sweeper) mark(ctx context.Context, prog *schema.UploadsSwept, res *Resu
 				schema.DocumentDiscarding{DocumentID: up.DocumentID, UploadedAt: up.UploadedAt, MarkedAt: s.o.Now().UTC()})
 			switch {
 			case err == nil:
-				res.Marked++
+				w.res.Marked++
+				done++
 			case !errors.Is(err, eventstore.ErrConflict):
 				return err
 			}
 		}
-		prog.UploadsThrough = r.Position
+		w.read++
+		w.prog.UploadsThrough = r.Position
 		return nil
 	})
 	switch {
 	case errors.Is(err, errStop):
 		return nil
 	case err == nil:
-		prog.UploadsThrough = max(prog.UploadsThrough, head)
+		w.prog.UploadsThrough = max(w.prog.UploadsThrough, head)
 	}
 	return err
 }

@@ -30,6 +30,7 @@ type fixture struct {
 	clk      *testclock.Clock
 	mu       sync.Mutex
 	attached map[string]bool
+	lookups  int
 	waited   []uint64
 	a, b     *sweeper.Sweeper
 }
@@ -52,10 +53,11 @@ func newFixture(t *testing.T) *fixture {
 	}
 	for _, s := range []**sweeper.Sweeper{&f.a, &f.b} {
 		sw, err := sweeper.New(sweeper.Options{
-			Store: f.events, DeleteBlob: f.blobs.DeleteBlob, Now: f.clk.Now,
+			Store: f.events, DeleteBlob: f.blobs.DeleteBlob, Now: f.clk.Now, Index: "history",
 			Attached: func(_ context.Context, id string) (bool, error) {
 				f.mu.Lock()
 				defer f.mu.Unlock()
+				f.lookups++
 				return f.attached[id], nil
 			},
 			WaitHistory: func(_ context.Context, pos uint64) error {
@@ -239,5 +241,52 @@ func TestConcurrentSweepsActOnce(t *testing.T) {
 	sweepBoth()
 	if got := results[0].Discarded + results[1].Discarded; got != n {
 		t.Fatalf("%d settlements by two nodes (%+v), want %d", got, results, n)
+	}
+}
+
+// A sweep that looked at uploads records how far it read, even when all
+// of them were attached: the next one does not look at them again (QA:
+// each hourly sweep re-read a day of attached uploads).
+func TestQuietSweepsDoNotLookAgain(t *testing.T) {
+	f := newFixture(t)
+	const n = 5
+	for i := range n {
+		f.attach(f.upload(t, "p"+string(rune('a'+i))).DocumentID)
+	}
+	f.sweep(t, f.a) // the first record of progress
+	// Recorded again an hour before the uploads come of age (a day since
+	// the last record): the one that looks at them is within the day.
+	f.clk.Advance(document.UnattachedRetention - time.Hour)
+	if res := f.sweep(t, f.a); res != (sweeper.Result{}) || f.lookups != 0 {
+		t.Fatalf("a sweep before the retention: %+v, %d look-ups", res, f.lookups)
+	}
+	f.clk.Advance(time.Hour + time.Minute)
+	if res := f.sweep(t, f.a); res != (sweeper.Result{}) || f.lookups != n {
+		t.Fatalf("the sweep past the retention: %+v with %d look-ups, want none marked and %d look-ups", res, f.lookups, n)
+	}
+	for _, s := range []*sweeper.Sweeper{f.b, f.a} {
+		f.clk.Advance(sweeper.DefaultInterval)
+		f.sweep(t, s)
+	}
+	if f.lookups != n {
+		t.Fatalf("%d look-ups after two more sweeps, want still %d", f.lookups, n)
+	}
+}
+
+// A sweep marks at most MaxPerSweep scans; the next goes on from there.
+func TestASweepIsBounded(t *testing.T) {
+	if testing.Short() {
+		t.Skip("uploads MaxPerSweep+1 scans")
+	}
+	f := newFixture(t)
+	for range sweeper.MaxPerSweep + 1 {
+		f.upload(t, "many")
+	}
+	f.clk.Advance(document.UnattachedRetention + time.Minute)
+	if res := f.sweep(t, f.a); res.Marked != sweeper.MaxPerSweep {
+		t.Fatalf("the first sweep marked %d, want %d", res.Marked, sweeper.MaxPerSweep)
+	}
+	if res := f.sweep(t, f.b); res.Marked != 1 {
+		t.Fatalf("the second sweep marked %d, want the one left", res.Marked)
 	}
 }

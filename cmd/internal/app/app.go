@@ -261,7 +261,7 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (a *App, er
 		return nil, err
 	}
 
-	sweep, err := sweeper.New(sweeper.Options{Store: a.events, DeleteBlob: a.store.DeleteBlob, Logger: log,
+	sweep, err := sweeper.New(sweeper.Options{Store: a.events, DeleteBlob: a.store.DeleteBlob, Logger: log, Index: history.Projection{}.Name(),
 		Attached: func(ctx context.Context, id string) (bool, error) { return history.Attached(ctx, a.store, id) },
 		WaitHistory: func(ctx context.Context, pos uint64) error {
 			return a.leader.WaitFor(ctx, history.Projection{}.Name(), pos)
