@@ -193,27 +193,29 @@ func (s *Service) Redeem(ctx context.Context, md events.Metadata, applicant, cod
 	operator := md.Actor.ID
 	md.OnBehalfOf = applicant
 	var opened schema.VisitOpened
+	matches := func(c LiveCode) bool {
+		return hmac.Equal([]byte(s.digest(applicant, code, c.Expiry)), []byte(c.Digest))
+	}
 	var already time.Time
 	pos, err := s.run(ctx, md, applicant, func(st State, now time.Time) (schema.Event, error) {
-		ev, err := DecideRedeem(st, now, operator, func(c LiveCode) bool {
-			return hmac.Equal([]byte(s.digest(applicant, code, c.Expiry)), []byte(c.Digest))
-		})
+		if v, ok := st.Visits[operator]; ok && now.Before(v.Until) && v.Code.Digest != "" && matches(v.Code) {
+			// The same form sent twice (a double click, Back and send
+			// again): the code this operator's open visit was opened
+			// with. Nothing to record, nothing to refuse.
+			already = v.Until
+			return nil, nil
+		}
+		ev, err := DecideRedeem(st, now, operator, matches)
 		if o, ok := ev.(schema.VisitOpened); ok {
 			opened = o
 		}
-		if ev == nil {
-			// The same form sent twice (a double click, Back and send
-			// again): the code was used by this very operator, whose
-			// visit is open. Nothing to refuse.
-			already, _ = st.Open(now, operator)
-		}
 		return ev, err
 	})
-	if err != nil && !already.IsZero() {
-		return Visit{ApplicantID: applicant, Until: already}, nil
-	}
 	if err != nil {
 		return Visit{}, err
+	}
+	if !already.IsZero() {
+		return Visit{ApplicantID: applicant, Until: already}, nil
 	}
 	s.remember(operator, applicant, opened.Until)
 	return Visit{ApplicantID: applicant, Until: opened.Until, Position: pos}, nil

@@ -58,16 +58,28 @@ type State struct {
 	// MaxWrong the codes are void (Voided) until a new one is given.
 	Wrong  int
 	Voided bool
-	// Visits are the operators' open visits, each with its end.
-	Visits map[string]time.Time
+	// Visits are the operators' open visits.
+	Visits map[string]Visiting
+}
+
+// Visiting is one operator's open visit: its end and the code it was
+// opened with.
+type Visiting struct {
+	Until time.Time
+	Code  LiveCode
 }
 
 // Evolve folds one event of the stream into the state.
 func Evolve(s State, e schema.Event) State {
 	switch e := e.(type) {
 	case schema.VisitCodeIssued:
+		// The wrong tries count against the codes live together: a new
+		// code beside live ones does not give the old ones new tries.
+		if len(s.live(e.IssuedAt)) == 0 {
+			s.Wrong = 0
+		}
 		codes := append(slices.Clone(s.Codes), LiveCode{Digest: e.CodeDigest, Expiry: e.ExpiresAt})
-		s.Codes, s.Wrong, s.Voided = codes[max(0, len(codes)-MaxLive):], 0, false
+		s.Codes, s.Voided = codes[max(0, len(codes)-MaxLive):], false
 	case schema.VisitCodeRefused:
 		s.Wrong++
 		if s.Wrong >= MaxWrong {
@@ -76,7 +88,7 @@ func Evolve(s State, e schema.Event) State {
 	case schema.VisitOpened:
 		s.Codes, s.Wrong = nil, 0
 		s.Visits = cloneVisits(s.Visits)
-		s.Visits[e.OperatorID] = e.Until
+		s.Visits[e.OperatorID] = Visiting{Until: e.Until, Code: LiveCode{Digest: e.CodeDigest, Expiry: e.CodeExpiresAt}}
 	case schema.VisitClosed:
 		s.Visits = cloneVisits(s.Visits)
 		if e.OperatorID == "" {
@@ -91,8 +103,8 @@ func Evolve(s State, e schema.Event) State {
 
 // cloneVisits keeps a State a value: folding on from one state never
 // changes another's map.
-func cloneVisits(m map[string]time.Time) map[string]time.Time {
-	out := make(map[string]time.Time, len(m)+1)
+func cloneVisits(m map[string]Visiting) map[string]Visiting {
+	out := make(map[string]Visiting, len(m)+1)
 	for k, v := range m {
 		out[k] = v
 	}
@@ -101,8 +113,8 @@ func cloneVisits(m map[string]time.Time) map[string]time.Time {
 
 // Open reports until when operator may act for the applicant at now.
 func (s State) Open(now time.Time, operator string) (time.Time, bool) {
-	until, ok := s.Visits[operator]
-	return until, ok && now.Before(until)
+	v, ok := s.Visits[operator]
+	return v.Until, ok && now.Before(v.Until)
 }
 
 // live is the codes that may still be used at now.
@@ -134,11 +146,13 @@ func DecideRedeem(s State, now time.Time, operator string, matches func(LiveCode
 		}
 		return nil, ErrNoCode()
 	}
-	if !slices.ContainsFunc(live, matches) {
+	i := slices.IndexFunc(live, matches)
+	if i < 0 {
 		left := MaxWrong - s.Wrong - 1
 		return schema.VisitCodeRefused{OperatorID: operator, RefusedAt: now.UTC()}, ErrWrongCode(left)
 	}
-	return schema.VisitOpened{OperatorID: operator, OpenedAt: now.UTC(), Until: now.Add(VisitTTL).UTC()}, nil
+	return schema.VisitOpened{OperatorID: operator, OpenedAt: now.UTC(), Until: now.Add(VisitTTL).UTC(),
+		CodeDigest: live[i].Digest, CodeExpiresAt: live[i].Expiry}, nil
 }
 
 // DecideClose ends operator's visit, or, with operator empty, every visit

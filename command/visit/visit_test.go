@@ -366,3 +366,77 @@ func TestConcurrentWrongTriesAllCount(t *testing.T) {
 		t.Fatalf("after %d recorded wrong tries the right code: %v", refused, err)
 	}
 }
+
+// The wrong tries count against the codes live together: taking a new
+// code while an older one is live gives the older one no fresh tries
+// (QA: one code took 12 wrong tries over two re-issues).
+func TestANewCodeGivesLiveOnesNoNewTries(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	c1, err := f.a.IssueCode(ctx, applicant("alice"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wrong := "000000"
+	if c1.Code == wrong {
+		wrong = "000001"
+	}
+	for range visit.MaxWrong - 1 {
+		if _, err := f.a.Redeem(ctx, operator("op"), "alice", wrong); code(t, err) != "visit_code_wrong" {
+			t.Fatal(err)
+		}
+	}
+	c2, err := f.a.IssueCode(ctx, applicant("alice"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c2.Code == wrong {
+		t.Skip("the new code drawn is the wrong one typed")
+	}
+	if _, err := f.a.Redeem(ctx, operator("op"), "alice", wrong); code(t, err) != "visit_code_voided" {
+		t.Fatalf("the fifth wrong try with two codes live: %v", err)
+	}
+	if _, err := f.a.Redeem(ctx, operator("op"), "alice", c1.Code); code(t, err) != "visit_code_voided" {
+		t.Fatalf("the first code after five wrong tries: %v", err)
+	}
+}
+
+// Only the code a visit was opened with, sent again by its operator, is
+// taken for the same form sent twice; anything else is judged as usual
+// (QA: any code answered the open visit, and the real re-send after the
+// applicant took a new code cost a try).
+func TestTheReSendShortcutIsTheOpeningCodeOnly(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	c, err := f.a.IssueCode(ctx, applicant("alice"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.a.Redeem(ctx, operator("op-1"), "alice", c.Code); err != nil {
+		t.Fatal(err)
+	}
+	other := "123456"
+	if c.Code == other {
+		other = "654321"
+	}
+	if _, err := f.a.Redeem(ctx, operator("op-1"), "alice", other); code(t, err) != "visit_code_absent" {
+		t.Fatalf("another code while the visit is open: %v", err)
+	}
+	// The applicant takes a new code (for someone else, say); the
+	// operator's form sent again is still the open visit, and no try.
+	if _, err := f.a.IssueCode(ctx, applicant("alice")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.b.Redeem(ctx, operator("op-1"), "alice", c.Code); err != nil {
+		t.Fatalf("the opening code sent again beside a new live code: %v", err)
+	}
+	recs, err := f.store.Load(ctx, schema.VisitStream("alice"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range recs {
+		if r.Envelope.Type == schema.TypeVisitCodeRefused {
+			t.Fatal("the re-sent form was recorded as a wrong try")
+		}
+	}
+}

@@ -49,7 +49,7 @@ func samples() []schema.Event {
 		schema.SessionEnded{SessionID: "s", ExpiresAt: at.Add(time.Hour), EndedAt: at},
 		schema.VisitCodeIssued{CodeDigest: "c", IssuedAt: at, ExpiresAt: at.Add(15 * time.Minute)},
 		schema.VisitCodeRefused{OperatorID: "op", RefusedAt: at},
-		schema.VisitOpened{OperatorID: "op", OpenedAt: at, Until: at.Add(4 * time.Hour)},
+		schema.VisitOpened{OperatorID: "op", OpenedAt: at, Until: at.Add(4 * time.Hour), CodeDigest: "c", CodeExpiresAt: at.Add(10 * time.Minute)},
 		schema.VisitClosed{OperatorID: "op", ClosedAt: at},
 		schema.DocumentDiscarding{DocumentID: "d", UploadedAt: at.Add(-30 * 24 * time.Hour), MarkedAt: at},
 		schema.DocumentKept{DocumentID: "d", KeptAt: at},

@@ -43,11 +43,14 @@ type VisitCodeRefused struct {
 func (VisitCodeRefused) EventType() string { return TypeVisitCodeRefused }
 
 // VisitOpened lets OperatorID act for the applicant until Until. It uses
-// up the code.
+// up the codes given. CodeDigest and CodeExpiresAt are the code it was
+// opened with, so that the same form sent again is known for what it is.
 type VisitOpened struct {
-	OperatorID string    `json:"operatorId"`
-	OpenedAt   time.Time `json:"openedAt"`
-	Until      time.Time `json:"until"`
+	OperatorID    string    `json:"operatorId"`
+	OpenedAt      time.Time `json:"openedAt"`
+	Until         time.Time `json:"until"`
+	CodeDigest    string    `json:"codeDigest,omitempty"`
+	CodeExpiresAt time.Time `json:"codeExpiresAt"`
 }
 
 // EventType implements Event.
