@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/url"
+	"path"
 	"strings"
 	"time"
 
@@ -42,8 +43,8 @@ func (h *handlers) operatorHome(c *fiber.Ctx) error {
 	return h.render(c, fiber.StatusOK, "operator", h.page(c, "operator.title", d))
 }
 
-// operatorOpen opens a visit with the applicant's code, then the
-// applicant's cabinet.
+// operatorOpen opens a visit with the applicant's code, then the page the
+// operator was sent here from (next), or the applicant's cabinet.
 func (h *handlers) operatorOpen(c *fiber.Ctx) error {
 	d := OperatorData{Who: strings.TrimSpace(c.FormValue("who")), Dev: h.d.SignIn != nil, Next: returnTo(c.FormValue("next"))}
 	fail := func(status int, msg string) error {
@@ -81,15 +82,20 @@ func (h *handlers) operatorOpen(c *fiber.Ctx) error {
 // returnTo is a page of the operator's to come back to: a local path
 // under /cabinet, else nothing.
 func returnTo(next string) string {
-	if p := safeLocal(next); strings.HasPrefix(p, "/cabinet") {
-		return p
+	p := safeLocal(next)
+	u, err := url.Parse(p)
+	// Cleaned first: "/cabinet/../auditor" is no page of the cabinet.
+	if err != nil || path.Clean(u.Path) != u.Path || !(u.Path == "/cabinet" || strings.HasPrefix(u.Path, "/cabinet/")) {
+		return ""
 	}
-	return ""
+	return p
 }
 
 // applicantNamed is the applicant's id the operator typed: in dev mode
-// also the phone the applicant signs in with. A name or a mistyped phone
-// is nobody: taken for an id, a visit would be asked of no one.
+// also the phone the applicant signs in with. A phone that is nobody's
+// (mistyped, or in production, where there is no phone book) is refused
+// in words: taken for an id, the visit would be asked of no one. Anything
+// else that is an id is taken; without its code it opens nothing.
 func (h *handlers) applicantNamed(who string) (string, bool) {
 	if h.d.SignIn != nil {
 		if s, ok := h.d.SignIn.Subject(who); ok {
@@ -98,10 +104,17 @@ func (h *handlers) applicantNamed(who string) (string, bool) {
 		if u, err := uuid.Parse(who); err == nil {
 			return u.String(), true
 		}
+		// Here people type phones: digits that are nobody's phone are a
+		// mistyped one.
+		if phoneLike(who) {
+			return "", false
+		}
 	}
-	// Without the dev sign-in there is no phone book: a phone number is
-	// nobody's id.
-	return who, validSubject(who) && !phoneLike(who)
+	// Without the dev sign-in there is no phone book: a phone number as
+	// people write it (with a "+", spaces, dashes, brackets) is nobody's
+	// id. Digits alone may well be an id (issuers' subjects often are),
+	// and without its code an id that is nobody's opens nothing.
+	return who, validSubject(who) && !(phoneLike(who) && strings.Trim(who, "0123456789") != "")
 }
 
 // operatorEnd ends the operator's visit with the applicant of the page.
