@@ -12,7 +12,7 @@ func TestReturnToIsACabinetPageOnly(t *testing.T) {
 		"/auditor":                                 "",
 		"//evil.example/cabinet":                   "",
 		"https://evil.example/cabinet?applicant=a": "",
-		"":                                         "",
+		"": "",
 	} {
 		if got := returnTo(next); got != want {
 			t.Errorf("returnTo(%q) = %q, want %q", next, got, want)
