@@ -263,6 +263,12 @@ func (v *Verifier) claims(token string) (Claims, error) {
 	if err != nil {
 		return Claims{}, fmt.Errorf("authn: %w", err)
 	}
+	// A token "issued" in the future was not made by a node's clock (they
+	// agree within ClockSkew). The check is here, not as the parser's
+	// leeway, which would stretch every expiry by as much.
+	if c.IssuedAt != nil && c.IssuedAt.After(time.Now().Add(ClockSkew)) {
+		return Claims{}, errors.New("authn: token issued in the future")
+	}
 	if !slices.Contains(Roles, c.Role) || !validSubject(c.Subject) {
 		// The same subject rule as an issuer's tokens: one made with the
 		// key by other means must not name an actor the pages and logs
