@@ -184,6 +184,20 @@ func Remaining(cal *calendar.Calendar, it Item, now time.Time) int {
 	return left
 }
 
+// DeadlineAt is the deadline's date (Moscow time) as it stands at now:
+// the item's own, except while the application waits on its applicant
+// with days left, when the date it would be if the answer came now. A
+// stored date would be a day that has nothing to do with the
+// application any more, moving a day later with each working day of
+// waiting.
+func DeadlineAt(cal *calendar.Calendar, it Item, now time.Time) (date string, provisional bool) {
+	if !it.Waiting || it.RemainingDays < 0 {
+		return it.DeadlineDate, it.Provisional
+	}
+	d, prov := cal.AddWorkingDays(now.In(msk), it.RemainingDays)
+	return d.In(msk).Format(time.DateOnly), it.Provisional || prov
+}
+
 // Overdue reports whether the deadline has passed at now with the clock
 // running.
 func Overdue(it Item, now time.Time) bool { return !clockStopped(it) && now.After(it.Deadline) }

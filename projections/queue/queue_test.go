@@ -110,6 +110,17 @@ func TestDeadlinePausesWhileWaiting(t *testing.T) {
 	if queue.Overdue(it, time.Date(2026, 4, 30, 0, 0, 0, 0, msk)) {
 		t.Fatal("a waiting application is never overdue")
 	}
+	// While it waits, the deadline shown is the one an answer now would
+	// give: the same day at the pause, a week later a week on, and the
+	// very day the answer below then does give.
+	for at, want := range map[time.Time]string{
+		time.Date(2026, 3, 5, 15, 0, 0, 0, msk):  "2026-03-17",
+		time.Date(2026, 3, 12, 11, 0, 0, 0, msk): "2026-03-23",
+	} {
+		if got, _ := queue.DeadlineAt(calendar.Default(), it, at); got != want {
+			t.Errorf("waiting, the deadline shown on %s: %s, want %s", at.Format(time.DateOnly), got, want)
+		}
+	}
 	it = step.step(time.Date(2026, 3, 12, 11, 0, 0, 0, msk), j[3]) // answered Thursday 12 March
 	if it.Waiting || it.DeadlineDate != "2026-03-23" {
 		t.Fatalf("resumed on 12 March with 7 left: deadline %s, want 2026-03-23", it.DeadlineDate)

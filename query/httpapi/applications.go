@@ -130,7 +130,9 @@ type StaffView struct {
 // Deadline is an open application's review deadline as the queue counts
 // it: the clock stops while the application waits on its applicant.
 type Deadline struct {
-	// Date is the last day of the review (Moscow time), YYYY-MM-DD.
+	// Date is the last day of the review (Moscow time), YYYY-MM-DD; while
+	// the application waits on its applicant, the last day if the answer
+	// came today (it moves with each working day of waiting).
 	Date                 string `json:"date"`
 	WorkingDaysRemaining int    `json:"workingDaysRemaining"`
 	Overdue              bool   `json:"overdue"`
@@ -158,8 +160,9 @@ func (h *handlers) deadline(c *fiber.Ctx, id string) (*Deadline, error) {
 		return nil, err
 	}
 	now := h.d.Now()
-	return &Deadline{Date: it.DeadlineDate, WorkingDaysRemaining: queue.Remaining(h.d.Calendar, it, now),
-		Overdue: queue.Overdue(it, now), WaitingOnApplicant: it.Waiting, Decided: it.Decided(), Provisional: it.Provisional}, nil
+	date, prov := queue.DeadlineAt(h.d.Calendar, it, now)
+	return &Deadline{Date: date, WorkingDaysRemaining: queue.Remaining(h.d.Calendar, it, now),
+		Overdue: queue.Overdue(it, now), WaitingOnApplicant: it.Waiting, Decided: it.Decided(), Provisional: prov}, nil
 }
 
 // queueCursor is the opaque page cursor of the reviewer queue.
@@ -295,6 +298,7 @@ func (h *handlers) queue(c *fiber.Ctx) error {
 		if err := json.Unmarshal(d.Body, &it); err != nil {
 			return err
 		}
+		it.DeadlineDate, it.Provisional = queue.DeadlineAt(h.d.Calendar, it, now)
 		out.Items = append(out.Items, QueueRow{Item: it, WorkingDaysRemaining: queue.Remaining(h.d.Calendar, it, now), Overdue: queue.Overdue(it, now), Decided: it.Decided()})
 	}
 	if page.Next != nil {
