@@ -57,6 +57,28 @@ func code(t *testing.T, err error) string {
 	return e.Code
 }
 
+// issue gives applicant a code, on node a.
+func (f *fixture) issue(t *testing.T, applicantID string) visit.Code {
+	t.Helper()
+	c, err := f.a.IssueCode(context.Background(), applicant(applicantID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// otherThan is want, or another code when want is code itself: a wrong
+// code for sure.
+func otherThan(code, want string) string {
+	if code != want {
+		return want
+	}
+	if want == "000000" {
+		return "000001"
+	}
+	return "000000"
+}
+
 func (f *fixture) open(t *testing.T, s *visit.Service, op, app string) bool {
 	t.Helper()
 	ok, err := s.Open(context.Background(), op, app)
@@ -75,10 +97,7 @@ func TestAVisitOpensWithTheApplicantsCodeOnlyForThatOperator(t *testing.T) {
 	if _, err := f.a.Redeem(ctx, operator("op-1"), "alice", "123456"); code(t, err) != "visit_code_absent" {
 		t.Fatalf("no code yet: %v", err)
 	}
-	c, err := f.a.IssueCode(ctx, applicant("alice"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := f.issue(t, "alice")
 	if len(c.Code) != visit.Length || strings.Trim(c.Code, "0123456789") != "" {
 		t.Fatalf("code %q: want %d digits", c.Code, visit.Length)
 	}
@@ -134,14 +153,8 @@ func TestAVisitOpensWithTheApplicantsCodeOnlyForThatOperator(t *testing.T) {
 func TestWrongCodesVoidTheCode(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
-	c, err := f.a.IssueCode(ctx, applicant("alice"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	wrong := "000000"
-	if c.Code == wrong {
-		wrong = "000001"
-	}
+	c := f.issue(t, "alice")
+	wrong := otherThan(c.Code, "000000")
 	for i := 1; i < visit.MaxWrong; i++ {
 		// Alternate nodes: the count is the stream's, not a node's.
 		s := []*visit.Service{f.a, f.b}[i%2]
@@ -162,10 +175,7 @@ func TestWrongCodesVoidTheCode(t *testing.T) {
 		t.Fatalf("the right code after it was voided: %v", err)
 	}
 	// A new code starts afresh.
-	c2, err := f.a.IssueCode(ctx, applicant("alice"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	c2 := f.issue(t, "alice")
 	if _, err := f.a.Redeem(ctx, operator("op-1"), "alice", c2.Code); err != nil {
 		t.Fatalf("a new code: %v", err)
 	}
@@ -174,14 +184,7 @@ func TestWrongCodesVoidTheCode(t *testing.T) {
 func TestCodesExpireAndTheNewestFewStayGood(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
-	issue := func() visit.Code {
-		t.Helper()
-		c, err := f.a.IssueCode(ctx, applicant("alice"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return c
-	}
+	issue := func() visit.Code { return f.issue(t, "alice") }
 	c1 := issue()
 	f.clk.Advance(visit.CodeTTL)
 	if _, err := f.a.Redeem(ctx, operator("op-1"), "alice", c1.Code); code(t, err) != "visit_code_absent" {
@@ -213,10 +216,7 @@ func TestCodesExpireAndTheNewestFewStayGood(t *testing.T) {
 func TestRedeemingTwiceIsTheOpenVisit(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
-	c, err := f.a.IssueCode(ctx, applicant("alice"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := f.issue(t, "alice")
 	v1, err := f.a.Redeem(ctx, operator("op-1"), "alice", c.Code)
 	if err != nil {
 		t.Fatal(err)
@@ -237,10 +237,7 @@ func TestClosingAVisit(t *testing.T) {
 	ctx := context.Background()
 	openFor := func(op string) {
 		t.Helper()
-		c, err := f.a.IssueCode(ctx, applicant("alice"))
-		if err != nil {
-			t.Fatal(err)
-		}
+		c := f.issue(t, "alice")
 		if _, err := f.a.Redeem(ctx, operator(op), "alice", c.Code); err != nil {
 			t.Fatal(err)
 		}
@@ -262,10 +259,7 @@ func TestClosingAVisit(t *testing.T) {
 		t.Fatalf("closing a closed visit again: %v %v", closed, err)
 	}
 	// The applicant ends every visit, and an unused code with them.
-	c, err := f.a.IssueCode(ctx, applicant("alice"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := f.issue(t, "alice")
 	if closed, err := f.b.Close(ctx, applicant("alice"), "alice"); err != nil || !closed {
 		t.Fatalf("the applicant's close: %v %v", closed, err)
 	}
@@ -283,10 +277,7 @@ func TestClosingAVisit(t *testing.T) {
 func TestAnotherNodesCloseReachesWithinTheCacheTTL(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
-	c, err := f.a.IssueCode(ctx, applicant("alice"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := f.issue(t, "alice")
 	if _, err := f.a.Redeem(ctx, operator("op-1"), "alice", c.Code); err != nil {
 		t.Fatal(err)
 	}
@@ -309,14 +300,8 @@ func TestAnotherNodesCloseReachesWithinTheCacheTTL(t *testing.T) {
 func TestConcurrentWrongTriesAllCount(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
-	c, err := f.a.IssueCode(ctx, applicant("alice"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	wrong := "999999"
-	if c.Code == wrong {
-		wrong = "999998"
-	}
+	c := f.issue(t, "alice")
+	wrong := otherThan(c.Code, "999999")
 	const tries = 2 * visit.MaxWrong
 	codes := make([]string, tries)
 	var wg sync.WaitGroup
@@ -373,23 +358,14 @@ func TestConcurrentWrongTriesAllCount(t *testing.T) {
 func TestANewCodeGivesLiveOnesNoNewTries(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
-	c1, err := f.a.IssueCode(ctx, applicant("alice"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	wrong := "000000"
-	if c1.Code == wrong {
-		wrong = "000001"
-	}
+	c1 := f.issue(t, "alice")
+	wrong := otherThan(c1.Code, "000000")
 	for range visit.MaxWrong - 1 {
 		if _, err := f.a.Redeem(ctx, operator("op"), "alice", wrong); code(t, err) != "visit_code_wrong" {
 			t.Fatal(err)
 		}
 	}
-	c2, err := f.a.IssueCode(ctx, applicant("alice"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	c2 := f.issue(t, "alice")
 	if c2.Code == wrong {
 		t.Skip("the new code drawn is the wrong one typed")
 	}
@@ -408,25 +384,17 @@ func TestANewCodeGivesLiveOnesNoNewTries(t *testing.T) {
 func TestTheReSendShortcutIsTheOpeningCodeOnly(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
-	c, err := f.a.IssueCode(ctx, applicant("alice"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := f.issue(t, "alice")
 	if _, err := f.a.Redeem(ctx, operator("op-1"), "alice", c.Code); err != nil {
 		t.Fatal(err)
 	}
-	other := "123456"
-	if c.Code == other {
-		other = "654321"
-	}
+	other := otherThan(c.Code, "123456")
 	if _, err := f.a.Redeem(ctx, operator("op-1"), "alice", other); code(t, err) != "visit_code_absent" {
 		t.Fatalf("another code while the visit is open: %v", err)
 	}
 	// The applicant takes a new code (for someone else, say); the
 	// operator's form sent again is still the open visit, and no try.
-	if _, err := f.a.IssueCode(ctx, applicant("alice")); err != nil {
-		t.Fatal(err)
-	}
+	f.issue(t, "alice")
 	if _, err := f.b.Redeem(ctx, operator("op-1"), "alice", c.Code); err != nil {
 		t.Fatalf("the opening code sent again beside a new live code: %v", err)
 	}
