@@ -3,7 +3,6 @@ package sweeper_test
 import (
 	"context"
 	"errors"
-	"log/slog"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -11,16 +10,11 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/omsonline/oms/command/document"
 	"github.com/omsonline/oms/command/sweeper"
 	"github.com/omsonline/oms/events"
-	"github.com/omsonline/oms/events/esdbserver/esdbtest"
 	"github.com/omsonline/oms/events/eventstore"
-	"github.com/omsonline/oms/events/piicrypt"
 	"github.com/omsonline/oms/events/schema"
-	"github.com/omsonline/oms/events/testclock"
 	"github.com/omsonline/oms/projections/history"
-	"github.com/omsonline/oms/projections/readstore/sqlitestore"
 	"github.com/omsonline/oms/projections/runner"
 )
 
@@ -46,21 +40,8 @@ func (o *outage) Apply(ctx context.Context, tx *runner.Tx, ev eventstore.Recorde
 // replayed, the scan is found attached and stays.
 func TestAParkedSubmissionStopsTheSweep(t *testing.T) {
 	ctx := context.Background()
-	es := esdbtest.Store(t, eventstore.Options{})
-	st, err := sqlitestore.Open(ctx, sqlitestore.Options{Dir: t.TempDir(), Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	clk := testclock.New(time.Date(2026, 1, 10, 9, 0, 0, 0, time.UTC))
-	keys, err := piicrypt.NewKeyring(piicrypt.KeyringOptions{Master: make([]byte, 32), Vault: st})
-	if err != nil {
-		t.Fatal(err)
-	}
-	docs, err := document.New(document.Options{Store: es, Blobs: st, Keys: keys, Now: clk.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
+	f := newFixture(t)
+	es, st, clk, docs := f.events, f.blobs, f.clk, f.docs
 	proj := &outage{}
 	sub := eventstore.NewSubscriber(es, eventstore.SubscriberOptions{StartFrom: runner.StartFrom(st), NackDelay: time.Millisecond})
 	r, err := runner.New(ctx, runner.Options{Store: st, Events: es, Subscriber: sub, Retries: 1}, proj)
