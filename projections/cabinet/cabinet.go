@@ -102,8 +102,8 @@ func (Projection) Collections() []runner.Collection {
 
 // Apply implements runner.Projection.
 func (p Projection) Apply(_ context.Context, tx *runner.Tx, ev eventstore.Recorded) error {
-	if ev.Envelope.Type == schema.TypeVisitOpened {
-		return visitOpened(tx, ev)
+	if ev.Envelope.Type == schema.TypeVisitOpened || ev.Envelope.Type == schema.TypeVisitClosed {
+		return visitNotice(tx, ev)
 	}
 	// Each document is checked on its own: after a crash between two
 	// collections' writes one may have this event and the other not.
@@ -140,10 +140,10 @@ func (p Projection) Apply(_ context.Context, tx *runner.Tx, ev eventstore.Record
 	return tx.Put(Collection, v.ApplicantID, doc, nil)
 }
 
-// visitOpened tells the applicant that an МФЦ operator may now act for
-// them, and until when: a visit they did not open themselves (a code seen
-// over their shoulder) they can close at once.
-func visitOpened(tx *runner.Tx, ev eventstore.Recorded) error {
+// visitNotice tells the applicant that an МФЦ operator may now act for
+// them, and until when (a visit they did not open themselves, with a code
+// seen over their shoulder, they can close at once), and when that ends.
+func visitNotice(tx *runner.Tx, ev eventstore.Recorded) error {
 	applicant, ok := strings.CutPrefix(ev.Stream, "visit-")
 	if !ok {
 		return nil
@@ -152,8 +152,27 @@ func visitOpened(tx *runner.Tx, ev eventstore.Recorded) error {
 	if err != nil {
 		return err
 	}
-	opened, ok := pl.(schema.VisitOpened)
-	if !ok {
+	n := Notification{ID: ev.Envelope.EventID, Kind: ev.Envelope.Type, At: ev.Envelope.OccurredAt.UTC()}
+	switch e := pl.(type) {
+	case schema.VisitOpened:
+		until := e.Until.In(moscow)
+		ru, en := until.Format("02.01.2006 15:04"), until.Format("2 Jan 2006 15:04")
+		n.Title = Text{"Оператор МФЦ открыл приём", "An MFC operator opened a visit"}
+		n.Body = Text{
+			"По вашему коду оператор МФЦ может действовать от вашего имени до " + ru + " МСК: подавать и отзывать заявления, отвечать на вопросы, менять адрес, продлевать полис, видеть сканы и выписку полиса. Если вы не показывали код, закройте доступ операторам МФЦ в личном кабинете.",
+			"With your code an MFC operator may act for you until " + en + " Moscow time: submit and withdraw applications, answer questions, change the address, renew the policy, see the scans and the policy extract. If you did not show anyone the code, end MFC operators' access in your account.",
+		}
+	case schema.VisitClosed:
+		if e.OperatorID != "" {
+			n.Title = Text{"Оператор МФЦ завершил приём", "An MFC operator ended the visit"}
+			n.Body = Text{"Этот оператор МФЦ больше не может действовать от вашего имени; для нового приёма нужен новый код.",
+				"That MFC operator may no longer act for you; a new visit takes a new code."}
+		} else {
+			n.Title = Text{"Доступ операторов МФЦ закрыт", "MFC operators' access ended"}
+			n.Body = Text{"Ни один оператор МФЦ больше не может действовать от вашего имени; неиспользованные коды аннулированы.",
+				"No MFC operator may act for you any more; unused codes were voided."}
+		}
+	default:
 		return fmt.Errorf("cabinet: %s holds %T", ev.Envelope.Type, pl)
 	}
 	var doc Doc
@@ -162,13 +181,6 @@ func visitOpened(tx *runner.Tx, ev eventstore.Recorded) error {
 		return err
 	}
 	doc.ApplicantID = applicant
-	until := opened.Until.In(moscow)
-	n := Notification{ID: ev.Envelope.EventID, Kind: ev.Envelope.Type, At: ev.Envelope.OccurredAt.UTC(),
-		Title: Text{"Оператор МФЦ открыл приём", "An MFC operator opened a visit"},
-		Body: Text{
-			fmt.Sprintf("По вашему коду оператор МФЦ может действовать от вашего имени до %s (мск): подавать и отзывать заявления, отвечать на вопросы, менять адрес, продлевать полис, видеть сканы и выписку полиса. Если вы не показывали код, закройте доступ операторам МФЦ в личном кабинете.", until.Format("15:04 02.01.2006")),
-			fmt.Sprintf("With your code an MFC operator may act for you until %s (Moscow time): submit and withdraw applications, answer questions, change the address, renew the policy, see the scans and the policy extract. If you did not show anyone the code, end MFC operators' access in your account.", until.Format("15:04 02.01.2006")),
-		}}
 	doc.Inbox = withNotice(doc.Inbox, n)
 	if doc.Applications == nil {
 		doc.Applications = []Application{}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -133,5 +134,25 @@ func TestAnOperatorActsOnlyDuringAVisitTheApplicantOpened(t *testing.T) {
 	if res := c.do(req{method: "POST", path: "/api/v1/visits", token: c.token("operator", "op-other"),
 		json: `{"applicantId":"` + p.Subject + `","code":"` + unused.Code + `"}`}); res.status != 409 {
 		t.Fatalf("the unused code after the close: %d %.300s", res.status, res.body)
+	}
+	// The applicant's inbox told each step: the openings, the operator's
+	// end of the visit, the applicant's close. (A visit opened now puts a
+	// position past all of them.)
+	pos := c.openVisit(p.Subject, "op-last")
+	var doc struct {
+		Inbox []struct {
+			Kind  string
+			Title struct{ RU, EN string }
+		}
+	}
+	c.must(req{method: "GET", path: fmt.Sprintf("/api/v1/cabinet?after=%d", pos), token: c.token("applicant", p.Subject)}, 200, &doc)
+	var titles []string
+	for _, n := range doc.Inbox {
+		if strings.HasPrefix(n.Kind, "Visit") {
+			titles = append(titles, n.Title.RU)
+		}
+	}
+	if !slices.Contains(titles, "Оператор МФЦ завершил приём") || !slices.Contains(titles, "Доступ операторов МФЦ закрыт") || titles[len(titles)-1] != "Оператор МФЦ открыл приём" {
+		t.Fatalf("the visit notices in the inbox: %q", titles)
 	}
 }
