@@ -171,8 +171,8 @@ func DecideClose(s State, now time.Time, operator string) (schema.VisitClosed, b
 // ErrNoCode is an operator's code for an applicant who has no live one.
 func ErrNoCode() error {
 	return cmderr.New(cmderr.Conflict, "visit_code_absent", cmderr.T(
-		"Для заявителя с этим идентификатором нет действующего кода для МФЦ. Проверьте идентификатор; если он верен, попросите заявителя получить новый код в личном кабинете (код действует 15 минут и один раз).",
-		"There is no valid MFC code for an applicant with this id. Check the id; if it is right, ask the applicant to get a new code in their account (a code is good for 15 minutes and once)."))
+		"Для этого заявителя нет действующего кода для МФЦ. Проверьте идентификатор (полностью, как в личном кабинете заявителя) или телефон; если они верны, попросите заявителя получить новый код (код действует 15 минут и один раз).",
+		"There is no valid MFC code for this applicant. Check the id (in full, as the applicant's account shows it) or the phone; if they are right, ask the applicant to get a new code (a code is good for 15 minutes and once)."))
 }
 
 // ErrVoided is a code that too many wrong tries voided.

@@ -26,6 +26,8 @@ type CabinetData struct {
 	ApplicantQ   string // "?applicant=…" for an operator's links, else ""
 	CanApplyNew  bool
 	Applications []AppRow
+	// VisitOffered: the МФЦ code is offered (not to an erased person).
+	VisitOffered bool
 	// VisitsClosed is the catalog key of what ending МФЦ operators'
 	// access did, when the applicant has just done it.
 	VisitsClosed string
@@ -71,7 +73,11 @@ func (h *handlers) cabinet(c *fiber.Ctx) error {
 	if err := h.get(c, withAfter(c, "/api/v1/cabinet", url.Values{"applicant": {onBehalfOf(c, session(c))}}), &doc); err != nil {
 		return h.apiFailure(c, err)
 	}
-	d := CabinetData{Doc: doc, ApplicantQ: h.applicantQuery(c), CanApplyNew: cannotApply(doc) == "", VisitsClosed: visitsClosedNotice[c.Query("visits")]}
+	why := cannotApply(doc)
+	d := CabinetData{Doc: doc, ApplicantQ: h.applicantQuery(c), CanApplyNew: why == "", VisitsClosed: visitsClosedNotice[c.Query("visits")],
+		// An erased person's data are gone: an operator could do nothing
+		// for them that a code would open.
+		VisitOffered: why != "cabinet.cannotApply.erased"}
 	for i := len(doc.Inbox) - 1; i >= 0; i-- {
 		d.Inbox = append(d.Inbox, doc.Inbox[i])
 	}

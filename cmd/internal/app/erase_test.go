@@ -173,6 +173,11 @@ func runErasure(t *testing.T, c *client, a *app.App, dataDir string, logs *captu
 	if !strings.Contains(page.body, "Персональные данные удалены") || strings.Contains(page.body, "/withdraw-consent") || strings.Contains(page.body, p.LastName) {
 		t.Fatalf("the application page after erasure:\n%s", page.body)
 	}
+	// The cabinet offers no МФЦ code: nothing is left for an operator.
+	page = c.must(req{method: "GET", path: fmt.Sprintf("/cabinet?after=%d", pos), session: c.session("applicant", p.Subject)}, 200, nil)
+	if strings.Contains(page.body, "data-visit-code") || !strings.Contains(page.body, "data-my-id") {
+		t.Fatalf("the cabinet after erasure offers an МФЦ code (or is no cabinet)")
+	}
 	// History and time travel still work, with the marker.
 	hist := c.must(req{method: "GET", path: fmt.Sprintf("/api/v1/applications/%s/history?after=%d", id, pos), token: auditor}, 200, nil)
 	if !strings.Contains(hist.body, "ApplicantDataErased") || !strings.Contains(hist.body, piicrypt.Marker) {

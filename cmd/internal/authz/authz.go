@@ -387,7 +387,7 @@ func visitRefusal(c *fiber.Ctx, v Visits, ref Refusal, operator, applicant strin
 	case !ok:
 		ref.Status, ref.Code = fiber.StatusForbidden, "visit_required"
 		ref.RU = "Приём в МФЦ с этим заявителем не открыт или закончился (приём длится 4 часа): оператор действует от имени заявителя только во время приёма. Попросите заявителя получить в личном кабинете код для МФЦ и откройте приём с ним на странице «Приём заявителя» (/operator)."
-		ref.EN = "No MFC visit with this applicant is open, or it has ended (a visit lasts 4 hours): an operator acts for an applicant only during a visit. Ask the applicant to get an MFC code in their account, and open the visit with it on the “Applicant's visit” page (/operator)."
+		ref.EN = "No MFC visit with this applicant is open, or it has ended (a visit lasts 4 hours): an operator acts for an applicant only during a visit. Ask the applicant to get an MFC code in their account, and open the visit with it on the “Serve an applicant” page (/operator)."
 		return ref, true
 	}
 	return ref, false

@@ -176,7 +176,7 @@ func Operations() []Operation {
 				{422, text("Неизвестное основание (basis), значение не того типа или поле, которого нет.", "An unknown basis, a value of the wrong type, or a member the body does not have.")},
 			}},
 		Operation{Method: "POST", Path: "/api/v1/visits/code", tag: "visits", sum: "The applicant takes a one-time code to show an MFC operator (6 digits, 15 minutes)",
-			desc: "A new code replaces the one before it. Only a keyed digest of it is stored.", body: map[string]any{}, status: 201, resp: visit.Code{}},
+			desc: "The newest 3 codes are good together (a code taken again while the operator types the first one does not void it); 5 wrong tries against the live codes void them all. Only a keyed digest of each is stored.", body: map[string]any{}, status: 201, resp: visit.Code{}},
 		Operation{Method: "POST", Path: "/api/v1/visits", tag: "visits", sum: "An MFC operator opens a visit with the applicant's code; for 4 hours they may act for that applicant",
 			desc: "Every request an operator makes for an applicant (X-On-Behalf-Of or ?applicant=) is refused with 403 visit_required without an open visit.",
 			body: commandapi.OpenVisit{}, status: 201, resp: visit.Visit{},
