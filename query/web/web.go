@@ -315,7 +315,17 @@ func (h *handlers) language(c *fiber.Ctx) error {
 }
 
 func (h *handlers) lang(c *fiber.Ctx) *Lang {
-	if c.Cookies(langCookie) == "en" {
+	switch c.Cookies(langCookie) {
+	case "en":
+		return h.r.langs["en"]
+	case "ru":
+		return h.r.langs["ru"]
+	}
+	// No choice made on the site yet: the browser's, Russian unless it
+	// prefers English (applicants are foreigners; many browsers are set
+	// to English, few to Russian).
+	c.Vary(fiber.HeaderAcceptLanguage)
+	if c.AcceptsLanguages("ru", "en") == "en" {
 		return h.r.langs["en"]
 	}
 	return h.r.langs["ru"]

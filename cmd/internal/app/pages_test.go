@@ -2,6 +2,8 @@ package app_test
 
 import (
 	"fmt"
+	"io"
+	"net/http"
 	"net/url"
 	"regexp"
 	"strings"
@@ -104,5 +106,41 @@ func TestSignOutAfterTheSessionEnded(t *testing.T) {
 	}
 	if res := c.do(req{method: "GET", path: "/cabinet", session: live}); res.status != 200 {
 		t.Fatalf("the live session after the refused sign-out: %d", res.status)
+	}
+}
+
+// A browser that prefers English gets the pages in English until the
+// person picks a language on the site; Russian otherwise (walkthrough QA:
+// an English browser got Russian).
+func TestPagesFollowTheBrowsersLanguage(t *testing.T) {
+	a, _ := startApp(t)
+	for _, tc := range []struct {
+		accept, cookie, want string
+	}{
+		{"en-US,en;q=0.9", "", `<html lang="en">`},
+		{"en", "", `<html lang="en">`},
+		{"de-DE,de;q=0.9,en;q=0.8", "", `<html lang="en">`},
+		{"ru-RU,ru;q=0.9,en;q=0.8", "", `<html lang="ru">`},
+		{"", "", `<html lang="ru">`},
+		{"uz-UZ,uz;q=0.9", "", `<html lang="ru">`},
+		{"en-US,en;q=0.9", "ru", `<html lang="ru">`},
+		{"ru-RU", "en", `<html lang="en">`},
+	} {
+		req, _ := http.NewRequest("GET", "http://"+a.HTTPAddr()+"/signin", nil)
+		if tc.accept != "" {
+			req.Header.Set("Accept-Language", tc.accept)
+		}
+		if tc.cookie != "" {
+			req.AddCookie(&http.Cookie{Name: "oms_lang", Value: tc.cookie})
+		}
+		resp, err := httpClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if !strings.Contains(string(body), tc.want) {
+			t.Errorf("Accept-Language %q, cookie %q: want %s", tc.accept, tc.cookie, tc.want)
+		}
 	}
 }

@@ -261,6 +261,9 @@ func TestSeedJourneyInBrowser(t *testing.T) {
 		chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("disable-sync", true),
 		chromedp.Flag("disable-dev-shm-usage", true),
+		// A browser set to Russian: the pages follow the browser's
+		// language, and the journey reads the Russian texts.
+		chromedp.Flag("accept-lang", "ru-RU,ru"),
 		chromedp.UserDataDir(t.TempDir()),
 		chromedp.WindowSize(1280, 900),
 	)
