@@ -108,9 +108,15 @@ func TestBrowserSessionAndCSRF(t *testing.T) {
 		wrong = "111111"
 	}
 	resp, _ = client.PostForm(base+"/signin/verify", url.Values{"phone": {"+79161234567"}, "role": {"applicant"}, "code": {wrong}, "_csrf": {pre.Value}})
+	wrongPage, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	if resp.StatusCode != 422 || cookieOf(jar, base, "oms_session") != nil {
 		t.Fatalf("a wrong code signs in: %d", resp.StatusCode)
+	}
+	// The code step offers a new code to the same number, so that too
+	// many wrong codes are no dead end (walkthrough QA).
+	if !regexpHas(string(wrongPage), `(?s)<form method="post" action="/signin/code"[^>]*data-resend>.*?name="phone" value="(&#43;|\+)79161234567"`) {
+		t.Errorf("the code step offers no new code to the same number")
 	}
 	resp, _ = client.PostForm(base+"/signin/verify", url.Values{"phone": {"+79161234567"}, "role": {"applicant"}, "code": {otp.code}, "_csrf": {pre.Value}})
 	resp.Body.Close()
