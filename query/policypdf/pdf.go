@@ -193,7 +193,7 @@ func Render(w io.Writer, e Extract) error {
 	pdf.MultiCell(inner, 4.5, e.VerifyURL, "", "L", false)
 	grey()
 	pdf.Ln(2)
-	pdf.MultiCell(inner, 4.5, fmt.Sprintf("Выписка сформирована %s (МСК) сервисом «ОМС онлайн». Полис ОМС действует на всей территории Российской Федерации. / Generated %s UTC.",
+	pdf.MultiCell(inner, 4.5, fmt.Sprintf("Выписка сформирована %s (МСК) сервисом «ОМС онлайн». Полис ОМС действует на всей территории Российской Федерации. / Generated %s UTC by «OMS online». The OMS policy is valid throughout the Russian Federation.",
 		e.GeneratedAt.In(msk).Format("02.01.2006 15:04"), e.GeneratedAt.UTC().Format("2006-01-02 15:04")), "", "L", false)
 
 	if err := pdf.Error(); err != nil {

@@ -57,7 +57,8 @@ func TestRenderOneA4PageWithCyrillic(t *testing.T) {
 		t.Errorf("the extract is %d KB: the font should be subset", buf.Len()>>10)
 	}
 	checkExtract(t, buf.Bytes(), "1234 5678 9012 3452", "Каримов Бахтиёр Рустамович", "12.04.1990", "Узбекистан / Uzbekistan (UZB)", "77 — Москва",
-		"09.03.2027", "1234567890123452-02", "ВЫПИСКА О ПОЛИСЕ", "https://oms.example/verify/1234567890123452")
+		"09.03.2027", "1234567890123452-02", "ВЫПИСКА О ПОЛИСЕ", "https://oms.example/verify/1234567890123452",
+		"valid throughout the Russian Federation")
 }
 
 func TestQRContentCarriesTheNumber(t *testing.T) {
