@@ -479,6 +479,11 @@ func TestConsentPage(t *testing.T) {
 	}
 	jsonUnmarshal([]byte(api.body), &doc)
 	first := strings.SplitN(doc.Text.RU, "\n", 2)[0]
+	// A sheet to sign has room for who signs and when, and names the
+	// form's field the scan goes into (walkthrough QA).
+	if !strings.Contains(ru.body, "data-sign-lines") || !strings.Contains(ru.body, "Подпись") || !strings.Contains(ru.body, "«Скан подписанного согласия на обработку данных»") {
+		t.Errorf("the consent sheet has no lines to sign, or names no field of the form")
+	}
 	if !strings.Contains(ru.body, first) || !strings.Contains(ru.body, doc.Version) || !strings.Contains(ru.body, doc.TextSHA256) {
 		t.Errorf("the consent page lacks the text, its version or its hash: %.500s", ru.body)
 	}
