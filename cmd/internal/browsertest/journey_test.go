@@ -370,7 +370,7 @@ func TestSeedJourneyInBrowser(t *testing.T) {
 	}
 	s.do("send it signed out", chromedp.Click(chromedp.CSS(`#step-scans [data-next]`)), chromedp.WaitVisible(chromedp.ID("step-consent")),
 		chromedp.Click(chromedp.CSS(`#step-consent button[type=submit]`)))
-	s.see("[data-alert]", "Сеанс входа закончился")
+	s.see("[data-alert]", "введённое в форму сохранится")
 	if href, err := chromedp.Run(s.ctx, chromedp.AttributeValue(chromedp.CSS(`[data-alert-signin] a`), "href")); err != nil || !strings.HasSuffix(href.Value, "/signin?next=%2Fcabinet%2Fnew") {
 		t.Errorf("the sign-in link after the session ended: %+v %v", href, err)
 	}
@@ -480,6 +480,18 @@ func TestSeedJourneyInBrowser(t *testing.T) {
 	s.shot("review-stale-409")
 	s.do("reload", chromedp.Click(chromedp.CSS(`[data-alert] [data-reload]`)), chromedp.WaitVisible(chromedp.CSS(`form[data-api$="/request-info"]`)))
 	s.see("h1", "На рассмотрении")
+	// The session ends on a form that keeps no draft (a reviewer's, with
+	// an applicant's data on a shared computer): the page says the text
+	// is not kept, rather than promise it (walkthrough QA).
+	if _, err := chromedp.Call(s.ctx, network.DeleteCookies, network.DeleteCookiesParams{Name: "oms_session", URL: s.base}); err != nil {
+		t.Fatalf("end the session: %v", err)
+	}
+	s.do("ask signed out",
+		chromedp.SendKeys(chromedp.ID("f-questions-0-text"), "Вопрос, который не дойдёт."),
+		chromedp.Click(chromedp.CSS(`form[data-api$="/request-info"] button[type=submit]`)))
+	s.see(`form[data-api$="/request-info"] [data-alert]`, "Эта форма не сохраняется в браузере")
+	s.signIn("+7 999 000-00-01", "reviewer", "Очередь заявлений")
+	s.do("back to the application", chromedp.Navigate(s.base+"/reviewer/applications/"+appID), chromedp.WaitVisible(chromedp.CSS(`form[data-api$="/request-info"]`)))
 	s.do("ask a question",
 		chromedp.SendKeys(chromedp.ID("f-questions-0-text"), "Уточните дату выдачи ВНЖ: на скане она плохо видна."),
 		chromedp.SetValue(chromedp.ID("f-questions-0-field"), "/residenceDocument/issuedAt"),

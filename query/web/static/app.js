@@ -148,7 +148,11 @@
       // from the last keystroke before the person stepped away.
       scope.dispatchEvent(new Event('change'));
       title.textContent = t('js.failedTitle');
-      text.textContent = t('js.signedOut');
+      // Only a form with a draft keeps what was typed: an operator's and
+      // a reviewer's forms keep none, as other people's data must not
+      // stay in a shared browser.
+      var kept = (scope.matches && scope.matches('[data-draft]')) || scope.querySelector('form[data-draft]');
+      text.textContent = t(kept ? 'js.signedOut' : 'js.signedOutLost');
       signin.querySelector('a').href = '/signin?next=' + encodeURIComponent(location.pathname + location.search);
       signin.hidden = false;
     } else if (status === 409 && p.code === 'stale_revision') {
