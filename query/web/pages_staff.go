@@ -29,6 +29,10 @@ type QueueData struct {
 	// Error is why the API refused the filter: the page keeps the form
 	// with what was typed, and says it there.
 	Error string
+	// Find is a number or id typed to find one application; Matches the
+	// applications of a number several share.
+	Find    string
+	Matches []string
 }
 
 // QueueFilter is the queue's filter form.
@@ -51,6 +55,14 @@ func (h *handlers) queue(c *fiber.Ctx) error {
 	}
 	var d QueueData
 	d.Filter = f
+	// A number a person quoted: straight to that application.
+	if d.Find = strings.TrimSpace(c.Query("find")); d.Find != "" {
+		var done bool
+		var err error
+		if d.Matches, d.Error, done, err = h.findApplication(c, d.Find, "/reviewer/applications/"); done || err != nil {
+			return err
+		}
+	}
 	for _, s := range queryapi.QueueStatuses {
 		d.Statuses = append(d.Statuses, Option{Value: s, Label: l.T("status." + s)})
 	}
@@ -155,31 +167,39 @@ type AuditorData struct {
 	Next    string // URL of the list's next page
 }
 
+// findApplication answers what a member of staff typed to find an
+// application: its id, or the number its pages show (what a person
+// quotes). One found redirects to base+id (done); several are listed;
+// none, or a malformed one, is said in errMsg.
+func (h *handlers) findApplication(c *fiber.Ctx, typed, base string) (matches []string, errMsg string, done bool, err error) {
+	if u, perr := uuid.Parse(typed); perr == nil {
+		// As the ids are stored: lower case, with dashes.
+		return nil, "", true, c.Redirect(base+u.String(), fiber.StatusSeeOther)
+	}
+	n := strings.ToLower(strings.TrimSpace(strings.TrimPrefix(typed, "№")))
+	var m queryapi.NumberMatches
+	err = h.get(c, "/api/v1/applications/by-number/"+url.PathEscape(n), &m)
+	var ae *apiError
+	switch {
+	case err == nil && len(m.Applications) == 1:
+		return nil, "", true, c.Redirect(base+m.Applications[0], fiber.StatusSeeOther)
+	case err == nil:
+		return m.Applications, "", false, nil
+	case errors.As(err, &ae) && ae.Status == fiber.StatusNotFound:
+		return nil, h.lang(c).T("auditor.err.none", n), false, nil
+	case errors.As(err, &ae) && ae.Status == fiber.StatusBadRequest:
+		return nil, h.lang(c).T("auditor.err.id"), false, nil
+	}
+	return nil, "", true, h.apiFailure(c, err)
+}
+
 func (h *handlers) auditorHome(c *fiber.Ctx) error {
 	d := AuditorData{ID: strings.TrimSpace(c.Query("id"))}
 	if d.ID != "" {
-		// An application's id is a UUID; the 8 digits a page shows as its
-		// number, which is what a person quotes, are found through the
-		// number index.
-		if u, err := uuid.Parse(d.ID); err == nil {
-			// As the ids are stored: lower case, with dashes.
-			return c.Redirect("/auditor/applications/"+u.String(), fiber.StatusSeeOther)
-		}
-		n := strings.ToLower(strings.TrimPrefix(strings.TrimPrefix(d.ID, "№"), " "))
-		var m queryapi.NumberMatches
-		err := h.get(c, "/api/v1/applications/by-number/"+url.PathEscape(n), &m)
-		var ae *apiError
-		switch {
-		case err == nil && len(m.Applications) == 1:
-			return c.Redirect("/auditor/applications/"+m.Applications[0], fiber.StatusSeeOther)
-		case err == nil:
-			d.Matches = m.Applications
-		case errors.As(err, &ae) && ae.Status == fiber.StatusNotFound:
-			d.Error = h.lang(c).T("auditor.err.none", n)
-		case errors.As(err, &ae) && ae.Status == fiber.StatusBadRequest:
-			d.Error = h.lang(c).T("auditor.err.id")
-		default:
-			return h.apiFailure(c, err)
+		var done bool
+		var err error
+		if d.Matches, d.Error, done, err = h.findApplication(c, d.ID, "/auditor/applications/"); done || err != nil {
+			return err
 		}
 	}
 	q := url.Values{"limit": {"50"}}

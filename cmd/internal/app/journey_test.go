@@ -891,6 +891,15 @@ func TestAuditorFindsAnApplicationByItsNumber(t *testing.T) {
 	if res := c.must(req{method: "GET", path: "/auditor?id=" + missing, session: page}, 200, nil); !strings.Contains(res.body, "Заявления с номером "+missing+" нет") {
 		t.Errorf("an unknown number is not said to be unknown")
 	}
+	// A reviewer finds it from the queue page the same way (walkthrough
+	// QA: the queue had no way to find the number a person quotes).
+	rev := c.session("reviewer", "rev-number")
+	if res := c.do(req{method: "GET", path: "/reviewer?find=" + url.QueryEscape("№ "+strings.ToUpper(number)), session: rev}); res.status != 303 || res.header.Get("Location") != "/reviewer/applications/"+r.ApplicationID {
+		t.Errorf("the reviewer's lookup of № %s: %d to %q", number, res.status, res.header.Get("Location"))
+	}
+	if res := c.must(req{method: "GET", path: "/reviewer?find=" + missing, session: rev}, 200, nil); !strings.Contains(res.body, "Заявления с номером "+missing+" нет") || !strings.Contains(res.body, `value="`+missing+`"`) {
+		t.Errorf("the reviewer's lookup of an unknown number: %.1500s", res.body)
+	}
 }
 
 // The scans on the operator's view of an application open: a link sends
