@@ -80,3 +80,40 @@ confirms it.`,
 	c.Flags().BoolVar(&yes, "yes", false, "confirm the erasure, which cannot be undone")
 	return c
 }
+
+func erasuresCmd(cfg *config.Config) *cobra.Command {
+	return &cobra.Command{
+		Use:   "erasures",
+		Short: "List the applicants whose personal data must be erased, and by when (a withdrawn consent: 30 days)",
+		Long: `erasures asks a running omsd, as an administrator, which applications had
+their consent withdrawn and whose applicant's data are not erased yet: the
+law wants them erased within 30 days, or, when an issued policy's record
+had to be kept, 30 days after that record's term. Each line gives what
+omsctl erase needs: the applicant's id and the basis.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			api, err := newAPIClient(cfg, "admin")
+			if err != nil {
+				return err
+			}
+			var due []admin.DueErasure
+			if err := api.do("GET", "/api/v1/admin/erasures", nil, &due); err != nil {
+				return err
+			}
+			w := cmd.OutOrStdout()
+			if len(due) == 0 {
+				fmt.Fprintln(w, "no erasure is due / удалять сейчас нечего")
+				return nil
+			}
+			fmt.Fprintf(w, "%-10s  %-8s  %-17s  %-36s  %s\n", "ERASE BY", "OVERDUE", "BASIS", "APPLICATION", "APPLICANT")
+			for _, d := range due {
+				late := ""
+				if d.Overdue {
+					late = "yes"
+				}
+				fmt.Fprintf(w, "%-10s  %-8s  %-17s  %-36s  %s\n", d.EraseBy, late, d.Basis, d.ApplicationID, d.ApplicantID)
+			}
+			return nil
+		},
+	}
+}

@@ -48,7 +48,7 @@ func root() *cobra.Command {
 			_ = cmd.PersistentFlags().MarkHidden(f.Name)
 		}
 	})
-	cmd.AddCommand(tokenCmd(&cfg), projectionsCmd(&cfg), historyCmd(&cfg), eraseCmd(&cfg), demoCmd(&cfg), loadCmd(&cfg), benchCmd())
+	cmd.AddCommand(tokenCmd(&cfg), projectionsCmd(&cfg), historyCmd(&cfg), eraseCmd(&cfg), erasuresCmd(&cfg), demoCmd(&cfg), loadCmd(&cfg), benchCmd())
 	cmd.SetFlagErrorFunc(flagError)
 	cmd.Args = unknownCommand
 	// Runnable, so that cobra checks the arguments (an unknown command)

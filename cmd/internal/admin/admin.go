@@ -97,6 +97,7 @@ func Register(r fiber.Router, d Deps) {
 	g.Get("/parked", s.parked)
 	g.Post("/projections/:name/replay-parked", s.replayParked)
 	g.Post("/applicants/:id/erase", s.erase)
+	g.Get("/erasures", s.erasures)
 }
 
 func (s *server) onlyAdmin(c *fiber.Ctx) error {

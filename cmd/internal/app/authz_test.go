@@ -232,6 +232,7 @@ func (m *matrix) fixtures() map[string]func(role string, allowed bool) req {
 		"GET /api/v1/policies/:enp/pdf":              simple("/api/v1/policies/" + m.enpA + "/pdf"),
 
 		"GET /api/v1/admin/projections": simple("/api/v1/admin/projections"),
+		"GET /api/v1/admin/erasures":    simple("/api/v1/admin/erasures"),
 		"POST /api/v1/admin/projections/:name/rebuild": func(role string, allowed bool) req {
 			m.rebuildStarted = m.rebuildStarted || allowed
 			return m.api(role, "POST", "/api/v1/admin/projections/renewals/rebuild", "")

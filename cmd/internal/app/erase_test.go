@@ -471,3 +471,39 @@ func TestErasureRightAfterAWithdrawalErasesItsReason(t *testing.T) {
 		}
 	}
 }
+
+// An administrator finds who must be erased after a withdrawn consent, and
+// by when: the inbox promises 30 days, and the list is how they are kept
+// (walkthrough QA: erasure was manual with no way to find who was due).
+func TestErasuresDueAfterAWithdrawnConsent(t *testing.T) {
+	a, cfg := startApp(t)
+	c := newClient(t, a, cfg)
+	p := karimov("withdrawing-1", "WD1234567")
+	tok := c.token("applicant", p.Subject)
+	r, _ := c.submit(p, tok, "")
+	other := karimov("staying-1", "ST1234567")
+	c.submit(other, c.token("applicant", other.Subject), "")
+	c.act(tok, "", r.ApplicationID, "withdraw-consent", `{"reason":"уезжаю"}`)
+	caughtUp(t, a)
+	adm := c.token("admin", "adm-due")
+	var due []struct {
+		ApplicantID, ApplicationID, EraseBy, Basis string
+		WithdrawnAt                                time.Time
+		Overdue                                    bool
+	}
+	c.must(req{method: "GET", path: "/api/v1/admin/erasures", token: adm}, 200, &due)
+	if len(due) != 1 || due[0].ApplicantID != p.Subject || due[0].ApplicationID != r.ApplicationID || due[0].Basis != "consent_withdrawn" || due[0].Overdue {
+		t.Fatalf("due erasures: %+v", due)
+	}
+	msk := time.FixedZone("MSK", 3*3600)
+	if want := due[0].WithdrawnAt.In(msk).AddDate(0, 0, 30).Format(time.DateOnly); due[0].EraseBy != want {
+		t.Errorf("erase by %s, want %s (30 days after %s)", due[0].EraseBy, want, due[0].WithdrawnAt)
+	}
+	c.must(req{method: "GET", path: "/api/v1/admin/erasures", token: c.token("reviewer", "rev-due")}, 403, nil)
+	// Erased, the applicant leaves the list.
+	c.must(req{method: "POST", path: "/api/v1/admin/applicants/" + p.Subject + "/erase", token: adm, json: `{"basis":"consent_withdrawn"}`}, 200, nil)
+	c.must(req{method: "GET", path: "/api/v1/admin/erasures", token: adm}, 200, &due)
+	if len(due) != 0 {
+		t.Fatalf("due erasures after the erasure: %+v", due)
+	}
+}

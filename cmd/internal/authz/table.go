@@ -90,6 +90,9 @@ func Table() []Route {
 
 		// Erasure of an applicant's personal data (152-ФЗ art. 21).
 		{"POST", "/api/v1/admin/applicants/:id/erase", smallBody, no, no, no, no, no, all},
+		// Who must be erased, and by when: the law's 30 days after a
+		// withdrawn consent, found for the administrator.
+		{"GET", "/api/v1/admin/erasures", 0, no, no, no, no, no, all},
 
 		// Projections (cmd/internal/admin).
 		{"GET", "/api/v1/admin/projections", 0, no, no, no, no, no, all},

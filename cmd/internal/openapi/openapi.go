@@ -163,6 +163,8 @@ func Operations() []Operation {
 		Operation{Method: "POST", Path: "/api/v1/admin/projections/:name/replay-parked", tag: "admin", sum: "Re-apply a projection's parked messages after a fix", status: 200, resp: replayResult{},
 			more: []answer{{409, text("Сообщение снова не применилось (replay_failed; detail говорит, сколько применилось до него) или проекции работают на другом узле (not_leader).",
 				"A message failed again (replay_failed; the detail says how many were replayed before it), or the projections run on another node (not_leader).")}}},
+		Operation{Method: "GET", Path: "/api/v1/admin/erasures", tag: "admin", sum: "Applications whose consent was withdrawn and whose applicant's data are not erased yet, by the day they must be (30 days; after a kept policy record's retention)",
+			desc: "Reads the event log's ConsentWithdrawn events (filtered by the server) and each application's view: seconds for a large log.", status: 200, resp: []admin.DueErasure{}},
 		Operation{Method: "POST", Path: "/api/v1/admin/applicants/:id/erase", tag: "admin",
 			sum:  "EraseApplicantData: destroy the applicant's data key, delete their scans and record the erasure in each application (Federal Law 152-FZ, art. 21)",
 			desc: "Refused (409) while an application is being processed or an issued policy's record must still be kept. 200 once every read model shows the erasure; 202 if the erasure is recorded but the read models have not caught up yet.",
