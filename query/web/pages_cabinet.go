@@ -185,6 +185,20 @@ type FormData struct {
 	// DraftKey names the page script's draft of the form (see draftKey),
 	// so that a draft is never offered to anyone else on the same tab.
 	DraftKey string
+	// Prefilled: the fields hold the applicant's last application's.
+	Prefilled bool
+}
+
+// newestApplication is the id of the cabinet's newest application, or "".
+func newestApplication(doc cabinet.Doc) string {
+	id := ""
+	var at time.Time
+	for _, a := range doc.Applications {
+		if id == "" || a.SubmittedAt.After(at) {
+			id, at = a.ApplicationID, a.SubmittedAt
+		}
+	}
+	return id
 }
 
 // FormStep is one step of the form.
@@ -230,11 +244,32 @@ func (h *handlers) newApplication(c *fiber.Ctx) error {
 		return h.render(c, fiber.StatusConflict, "error", h.obo(c, h.page(c, "cabinet.cannotApply.title", d)))
 	}
 	l := h.lang(c)
+	// One who applies again (rejected, or withdrawn) finds the form as the
+	// last application had it, to correct rather than retype; the scans
+	// are uploaded anew, as a rejection is often about them.
+	var last struct {
+		Form schema.Form `json:"form"`
+	}
+	prefilled := false
+	if id := newestApplication(doc); id != "" {
+		err := h.get(c, withAfter(c, "/api/v1/applications/"+url.PathEscape(id), nil), &last)
+		switch {
+		case isStatus(err, fiber.StatusNotFound):
+			// The view has not caught up with the cabinet: an empty form
+			// is no worse than before.
+		case err != nil:
+			return h.apiFailure(c, err)
+		default:
+			prefilled = true
+		}
+	}
+	f := last.Form
 	d := FormData{
+		Prefilled: prefilled,
 		Steps: []FormStep{
-			{ID: "personal", Title: l.T("step.personal"), Sections: []Section{applicantSection(l, "", schema.Applicant{})}},
-			{ID: "documents", Title: l.T("step.documents"), Sections: []Section{identitySection(l, "", schema.IdentityDocument{}), residenceSection(l, "", schema.ResidenceDocument{})}},
-			{ID: "address", Title: l.T("step.address"), Sections: []Section{addressSection(l, "", schema.Address{}), contactsSection(l, "", schema.Contacts{})}},
+			{ID: "personal", Title: l.T("step.personal"), Sections: []Section{applicantSection(l, "", f.Applicant)}},
+			{ID: "documents", Title: l.T("step.documents"), Sections: []Section{identitySection(l, "", f.IdentityDocument), residenceSection(l, "", f.ResidenceDocument)}},
+			{ID: "address", Title: l.T("step.address"), Sections: []Section{addressSection(l, "", f.Address), contactsSection(l, "", f.Contacts)}},
 			{ID: "scans", Title: l.T("step.scans")},
 			{ID: "consent", Title: l.T("step.consent")},
 		},

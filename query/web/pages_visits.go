@@ -204,6 +204,12 @@ func (h *handlers) post(c *fiber.Ctx, path, obo string, body []byte, v any) erro
 	return nil
 }
 
+// isStatus reports whether err is the API's answer with status.
+func isStatus(err error, status int) bool {
+	e, ok := err.(*apiError)
+	return ok && e.Status == status
+}
+
 // isCode reports whether err is the API's refusal with code.
 func isCode(err error, code string) bool {
 	e, ok := err.(*apiError)

@@ -156,3 +156,23 @@ func TestAnOperatorActsOnlyDuringAVisitTheApplicantOpened(t *testing.T) {
 		t.Fatalf("the visit notices in the inbox: %q", titles)
 	}
 }
+
+// One who applies again after a rejection finds the form filled in from
+// the last application, to correct rather than retype (walkthrough QA);
+// a first application starts empty.
+func TestANewApplicationAfterARejectionIsPrefilled(t *testing.T) {
+	c, p, r := submittedOne(t, "again-1", "AG1234567")
+	rev := c.token("reviewer", "rev-again")
+	c.act(rev, "", r.ApplicationID, "claim", "")
+	res := c.act(rev, "", r.ApplicationID, "reject", `{"reasonCode":"other","reason":"Скан паспорта нечитаем"}`)
+	page := c.must(req{method: "GET", path: fmt.Sprintf("/cabinet/new?after=%d", res.Position), session: c.session("applicant", p.Subject)}, 200, nil)
+	for _, want := range []string{"data-prefilled", `value="` + p.LastName + `"`, `value="` + p.Passport + `"`, `value="` + p.Street + `"`} {
+		if !strings.Contains(page.body, want) {
+			t.Errorf("the form after a rejection lacks %s", want)
+		}
+	}
+	first := c.must(req{method: "GET", path: "/cabinet/new", session: c.session("applicant", "never-applied")}, 200, nil)
+	if strings.Contains(first.body, "data-prefilled") {
+		t.Error("a first application's form says it was filled in")
+	}
+}
