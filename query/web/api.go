@@ -37,6 +37,18 @@ func (e *apiError) Error() string {
 	return fmt.Sprintf("web: API answered %d %s", e.Status, e.Problem.Code)
 }
 
+// isStatus reports whether err is the API's answer with status.
+func isStatus(err error, status int) bool {
+	e, ok := err.(*apiError)
+	return ok && e.Status == status
+}
+
+// isCode reports whether err is the API's refusal with code.
+func isCode(err error, code string) bool {
+	e, ok := err.(*apiError)
+	return ok && e.Problem.Code == code
+}
+
 // get reads path from the query API as the page's caller into v.
 func (h *handlers) get(c *fiber.Ctx, path string, v any) error {
 	s := session(c)

@@ -204,18 +204,6 @@ func (h *handlers) post(c *fiber.Ctx, path, obo string, body []byte, v any) erro
 	return nil
 }
 
-// isStatus reports whether err is the API's answer with status.
-func isStatus(err error, status int) bool {
-	e, ok := err.(*apiError)
-	return ok && e.Status == status
-}
-
-// isCode reports whether err is the API's refusal with code.
-func isCode(err error, code string) bool {
-	e, ok := err.(*apiError)
-	return ok && e.Problem.Code == code
-}
-
 // problemText is what a refused command says, in the reader's language:
 // its first field error's text, or its detail. Server failures are not
 // the reader's to fix, and go to the error page.
