@@ -75,3 +75,22 @@ func MetadataFrom(ctx context.Context) (Metadata, bool) {
 	m, ok := ctx.Value(metadataKey{}).(Metadata)
 	return m, ok
 }
+
+// MaxActorID bounds an actor's id.
+const MaxActorID = 128
+
+// ValidActorID accepts what actor ids (an issuer's subjects, the ids an
+// МФЦ operator types) are made of: 1 to MaxActorID visible ASCII
+// characters. Anything else is refused before it reaches a stream name,
+// a log line or a page.
+func ValidActorID(s string) bool {
+	if s == "" || len(s) > MaxActorID {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] <= ' ' || s[i] > '~' {
+			return false
+		}
+	}
+	return true
+}

@@ -91,7 +91,7 @@ func checkOpenVisit(req *OpenVisit, operator string) (string, error) {
 	switch {
 	case req.ApplicantID == "":
 		f.Add("/applicantId", "required", cmderr.T("Укажите идентификатор заявителя.", "Give the applicant's id."))
-	case !subjectLike(req.ApplicantID):
+	case !events.ValidActorID(req.ApplicantID):
 		f.Add("/applicantId", "invalid", cmderr.T(
 			"Идентификатор заявителя — от 1 до 128 видимых символов ASCII, без пробелов.",
 			"An applicant's id is 1 to 128 visible ASCII characters, with no spaces."))
@@ -112,19 +112,6 @@ func checkOpenVisit(req *OpenVisit, operator string) (string, error) {
 			"The MFC code is the 6 digits shown in the applicant's account."))
 	}
 	return code, f.Err()
-}
-
-// subjectLike is an id as the authorization middleware takes them.
-func subjectLike(s string) bool {
-	if len(s) == 0 || len(s) > 128 {
-		return false
-	}
-	for _, r := range s {
-		if r <= ' ' || r > '~' {
-			return false
-		}
-	}
-	return true
 }
 
 // CloseVisitResult says whether anything was open.

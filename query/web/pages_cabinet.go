@@ -12,6 +12,8 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/omsonline/oms/events"
+
 	"github.com/omsonline/oms/events/piicrypt"
 	"github.com/omsonline/oms/events/schema"
 	"github.com/omsonline/oms/projections/appview"
@@ -62,7 +64,7 @@ func (h *handlers) applicantQuery(c *fiber.Ctx) string {
 // operatorWithoutApplicant sends an operator who has not picked an
 // applicant back to pick one.
 func (h *handlers) operatorWithoutApplicant(c *fiber.Ctx) bool {
-	return session(c).Role == roleOperator && !validSubject(c.Query("applicant"))
+	return session(c).Role == roleOperator && !events.ValidActorID(c.Query("applicant"))
 }
 
 func (h *handlers) cabinet(c *fiber.Ctx) error {

@@ -152,19 +152,6 @@ func phoneLike(s string) bool {
 	return digits > 0
 }
 
-// validSubject accepts the ids subjects have: visible ASCII, bounded.
-func validSubject(s string) bool {
-	if s == "" || len(s) > 128 {
-		return false
-	}
-	for _, r := range s {
-		if r <= ' ' || r > '~' {
-			return false
-		}
-	}
-	return true
-}
-
 // ConsentData is the consent text in force, to read, print and sign.
 type ConsentData struct {
 	Version, TextSHA256 string

@@ -10,6 +10,8 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/google/uuid"
+
+	"github.com/omsonline/oms/events"
 )
 
 // An МФЦ operator acts for an applicant only during a visit the applicant
@@ -114,7 +116,7 @@ func (h *handlers) applicantNamed(who string) (string, bool) {
 	// people write it (with a "+", spaces, dashes, brackets) is nobody's
 	// id. Digits alone may well be an id (issuers' subjects often are),
 	// and without its code an id that is nobody's opens nothing.
-	return who, validSubject(who) && !(phoneLike(who) && strings.Trim(who, "0123456789") != "")
+	return who, events.ValidActorID(who) && !(phoneLike(who) && strings.Trim(who, "0123456789") != "")
 }
 
 // operatorEnd ends the operator's visit with the applicant of the page.
@@ -123,7 +125,7 @@ func (h *handlers) operatorEnd(c *fiber.Ctx) error {
 		return h.errorPage(c, fiber.StatusForbidden, "error.csrf")
 	}
 	applicant := c.Query("applicant")
-	if !validSubject(applicant) {
+	if !events.ValidActorID(applicant) {
 		return c.Redirect("/operator", fiber.StatusSeeOther)
 	}
 	// A visit that has run out is ended already.

@@ -59,7 +59,7 @@ const (
 	fetchTimeout = 10 * time.Second
 	maxDocBytes  = 1 << 20
 	maxTokenLen  = 16 << 10
-	maxSubject   = 128
+	maxSubject   = events.MaxActorID
 )
 
 // Refusals of a verified token that names no usable role. They are 403,
@@ -301,17 +301,7 @@ func (o *oidcVerifier) check(token string) (events.Actor, error) {
 
 // validSubject keeps actor ids to what the pages and logs handle: visible
 // ASCII, bounded. Issuers' subjects are UUIDs, numbers or base64 ids.
-func validSubject(s string) bool {
-	if s == "" || len(s) > maxSubject {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] <= ' ' || s[i] > '~' {
-			return false
-		}
-	}
-	return true
-}
+func validSubject(s string) bool { return events.ValidActorID(s) }
 
 // role finds the one role of the service in the roles claim. Other values
 // are ignored (Keycloak lists "offline_access" and the like beside the

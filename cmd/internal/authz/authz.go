@@ -242,17 +242,7 @@ const visitWait = 3 * time.Second
 // ValidSubject accepts what subject ids are made of: visible ASCII,
 // bounded. Anything else named as an applicant is refused before it
 // reaches a handler, a log line or a query.
-func ValidSubject(s string) bool {
-	if s == "" || len(s) > 128 {
-		return false
-	}
-	for _, r := range s {
-		if r <= ' ' || r > '~' {
-			return false
-		}
-	}
-	return true
-}
+func ValidSubject(s string) bool { return events.ValidActorID(s) }
 
 // HeaderOnBehalfOf names the applicant an МФЦ operator acts for.
 const HeaderOnBehalfOf = "X-On-Behalf-Of"
