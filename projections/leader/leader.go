@@ -151,8 +151,12 @@ func (l *Leader) WaitFor(ctx context.Context, name string, pos uint64) error {
 			// Bound each wait, so a lost lease switches to polling.
 			wctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
 			err := r.WaitFor(wctx, name, pos)
+			bounded := wctx.Err() != nil
 			cancel()
-			if err == nil || ctx.Err() != nil {
+			// Only the bound's end goes round again: any other error (an
+			// unknown projection) would come back at once, and looping on
+			// it held a core until the caller's deadline.
+			if err == nil || ctx.Err() != nil || !bounded {
 				return err
 			}
 			continue

@@ -1,0 +1,56 @@
+package leader_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/omsonline/oms/events/esdbserver/esdbtest"
+	"github.com/omsonline/oms/events/eventstore"
+	"github.com/omsonline/oms/projections/leader"
+	"github.com/omsonline/oms/projections/lease"
+	"github.com/omsonline/oms/projections/readstore/sqlitestore"
+	"github.com/omsonline/oms/projections/runner"
+)
+
+// On the leaseholder a wait for a projection the runner does not have is
+// an error at once. It used to go round its 200 ms bound without waiting,
+// spinning a core until the caller's deadline (found when a node ran with
+// no history projection while its sweeper waited for one).
+func TestWaitForAnUnknownProjectionFailsAtOnceOnTheLeaseholder(t *testing.T) {
+	ctx := context.Background()
+	es := esdbtest.Store(t, eventstore.Options{})
+	st, err := sqlitestore.Open(ctx, sqlitestore.Options{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	l := leader.New(leader.Options{
+		Lease: lease.New(lease.Options{Store: es, Stream: "lease-test", Holder: "node-a", TTL: time.Second}),
+		Build: func(ctx context.Context, term leader.Term) (*runner.Runner, error) {
+			return runner.New(ctx, runner.Options{Store: st, Events: es, FlushInterval: 5 * time.Millisecond,
+				Fence: term.Fence, FenceToken: term.Token, Fenced: term.Fenced,
+				Subscriber: eventstore.NewSubscriber(es, eventstore.SubscriberOptions{StartFrom: runner.StartFrom(st), NackDelay: time.Millisecond})}, counter{})
+		},
+		Names: []string{"counter"}, Store: st, Events: es,
+	})
+	lctx, stop := context.WithCancel(ctx)
+	ran := make(chan struct{})
+	go func() { defer close(ran); l.Run(lctx) }()
+	t.Cleanup(func() { stop(); <-ran })
+	select {
+	case <-l.Started():
+	case <-time.After(10 * time.Second):
+		t.Fatal("the leader never started its projections")
+	}
+	wctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	err = l.WaitFor(wctx, "no-such-projection", 1)
+	if err == nil || !strings.Contains(err.Error(), "unknown projection") {
+		t.Fatalf("WaitFor an unknown projection: %v, want the runner's unknown-projection error", err)
+	}
+	if wctx.Err() != nil {
+		t.Fatal("WaitFor an unknown projection returned only at the caller's deadline")
+	}
+}
