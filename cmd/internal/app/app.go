@@ -274,12 +274,17 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (a *App, er
 	runCtx, cancel := context.WithCancel(context.Background())
 	a.cancel = cancel
 	a.leaderDone = make(chan struct{})
-	go func() {
-		defer close(a.leaderDone)
-		if err := a.leader.Run(runCtx); err != nil {
-			log.Error("projection lease campaign stopped", "err", err)
-		}
-	}()
+	if cfg.RunProjections {
+		go func() {
+			defer close(a.leaderDone)
+			if err := a.leader.Run(runCtx); err != nil {
+				log.Error("projection lease campaign stopped", "err", err)
+			}
+		}()
+	} else {
+		close(a.leaderDone)
+		log.Warn("this node runs no projections (OMS_RUN_PROJECTIONS=false): the cabinets, the queue and the history move only while another node runs them")
+	}
 	// A catch-up or a rebuild leaves its garbage in the heap until a
 	// collection that a quiet process never starts, its data keys
 	// unwrapped in memory, and the projections' caches full of documents
@@ -320,10 +325,12 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (a *App, er
 	// A single node takes the lease at once (its own stale lease included,
 	// as the holder id is kept in the data dir); wait for that briefly, but
 	// a node among several serves queries without it.
-	select {
-	case <-a.leader.Started():
-	case <-time.After(2 * time.Second):
-		log.Info("projections run on another node for now; this node serves the API")
+	if cfg.RunProjections {
+		select {
+		case <-a.leader.Started():
+		case <-time.After(2 * time.Second):
+			log.Info("projections run on another node for now; this node serves the API")
+		}
 	}
 
 	a.httpLis, err = net.Listen("tcp", cfg.HTTPAddr)

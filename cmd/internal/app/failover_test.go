@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"fmt"
+	"log/slog"
 	"strings"
 	"syscall"
 	"testing"
@@ -16,7 +17,9 @@ import (
 // (a third process) and one shared read-model directory, the scale-out
 // picture on one machine. Exactly one runs the projections; when it is
 // killed with SIGKILL the other takes over within the lease time and the
-// read models end up with every acknowledged command.
+// read models end up with every acknowledged command. A third node, started
+// with OMS_RUN_PROJECTIONS=false, serves commands and reads throughout and
+// never takes the lease, not even when it is free.
 func TestFailoverAcrossProcesses(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts omsd processes")
@@ -41,6 +44,9 @@ func TestFailoverAcrossProcesses(t *testing.T) {
 	defer func() { cmdA.Process.Kill(); cmdA.Wait() }()
 	cmdB, addrB := startChild(t, dirB, env(dirB)...)
 	defer func() { cmdB.Process.Kill(); cmdB.Wait() }()
+	dirC := t.TempDir()
+	cmdC, addrC := startChild(t, dirC, append(env(dirC), "OMS_RUN_PROJECTIONS=false")...)
+	defer func() { cmdC.Process.Kill(); cmdC.Wait() }()
 
 	cfg := config.Defaults()
 	cfg.DataDir = shared
@@ -57,10 +63,10 @@ func TestFailoverAcrossProcesses(t *testing.T) {
 		}
 		return sum
 	}
-	a, b := remoteClient{addrA}, remoteClient{addrB}
+	a, b, serving := remoteClient{addrA}, remoteClient{addrB}, remoteClient{addrC}
 
 	leader := func() string {
-		for _, c := range []remoteClient{a, b} {
+		for _, c := range []remoteClient{a, b, serving} {
 			if code, body, err := c.request("", "GET", "/readyz", ""); err == nil && code == 200 && strings.Contains(string(body), "run here") {
 				return c.addr
 			}
@@ -75,9 +81,15 @@ func TestFailoverAcrossProcesses(t *testing.T) {
 	if first == "" {
 		t.Fatal("no node took the projection lease")
 	}
+	if first == addrC {
+		t.Fatal("the node started with OMS_RUN_PROJECTIONS=false took the projection lease")
+	}
 	holder, survivor, holderCmd := a, b, cmdA
 	if first == addrB {
 		holder, survivor, holderCmd = b, a, cmdB
+	}
+	if code, body, err := serving.request("", "GET", "/readyz", ""); err != nil || code != 200 || !strings.Contains(string(body), "runs no projections") {
+		t.Fatalf("/readyz of the node without projections: %d %s %v", code, body, err)
 	}
 
 	// Commands through the node that does not project; reads through both.
@@ -87,6 +99,13 @@ func TestFailoverAcrossProcesses(t *testing.T) {
 		id, pos := submitVia(t, survivor, people[i], fmt.Sprintf("71%05d", i))
 		ids = append(ids, id)
 		last = pos
+	}
+	// And one through the node that runs no projections, read back through
+	// it: it waits for the leaseholder's checkpoint.
+	id, pos := submitVia(t, serving, people[3], "7100003")
+	ids = append(ids, id)
+	if n := shown(serving, 4, pos); n != 4 {
+		t.Fatalf("%s (no projections) shows %d applications, want 4", serving.addr, n)
 	}
 	for _, c := range []remoteClient{holder, survivor} {
 		if n := shown(c, 3, last); n != 3 {
@@ -118,7 +137,7 @@ func TestFailoverAcrossProcesses(t *testing.T) {
 		t.Fatal(err)
 	}
 	killed := time.Now()
-	for i := 3; i < 6; i++ {
+	for i := 4; i < 6; i++ {
 		_, pos := submitVia(t, survivor, people[i], fmt.Sprintf("71%05d", i))
 		last = pos
 	}
@@ -195,4 +214,24 @@ func cabinetCount(t *testing.T, c remoteClient, tok string, after uint64) int {
 		t.Fatal(err)
 	}
 	return len(doc.Applications)
+}
+
+// A node started with OMS_RUN_PROJECTIONS=false takes commands but never
+// campaigns for the projections, even alone on its stores, where a node
+// otherwise takes the lease at once.
+func TestANodeWithoutProjectionsServesCommandsAndTakesNoLease(t *testing.T) {
+	a, cfg := startWithLog(t, slog.DiscardHandler, func(c *config.Config) { c.RunProjections = false })
+	c := newClient(t, a, cfg)
+	r, _ := c.submit(karimov("no-projections-1", "7200001"), c.token("applicant", "no-projections-1"), "")
+	if r.Position == 0 {
+		t.Fatalf("submit answered no position: %+v", r)
+	}
+	time.Sleep(500 * time.Millisecond) // the lease's first campaign is immediate
+	if a.Projections().Leading() {
+		t.Fatal("a node with OMS_RUN_PROJECTIONS=false runs the projections")
+	}
+	code, body := call(t, a, "GET", "/readyz", "", "")
+	if code != 200 || !strings.Contains(string(body), "runs no projections") {
+		t.Fatalf("/readyz: %d %s", code, body)
+	}
 }

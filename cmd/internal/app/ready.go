@@ -142,5 +142,8 @@ func (a *App) ready(c *fiber.Ctx) error {
 	if _, ok := a.leader.Runner(); ok {
 		return c.SendString("ready (projections run here)")
 	}
+	if !a.cfg.RunProjections {
+		return c.SendString("ready (this node runs no projections: OMS_RUN_PROJECTIONS=false)")
+	}
 	return c.SendString("ready (projections run on another node)")
 }

@@ -57,6 +57,10 @@ type Options struct {
 	// SubmitProfile, when set, receives a CPU profile of the timed
 	// submissions only: the uploads before them would otherwise dominate.
 	SubmitProfile io.Writer
+	// SubmitWithoutProjections runs the submitting node with
+	// OMS_RUN_PROJECTIONS=false: the cost of the commands alone, which
+	// bounds what the node could reach if its projections cost nothing.
+	SubmitWithoutProjections bool
 	// RYWRate commands per second are offered for RYWDuration.
 	RYWRate     float64
 	RYWDuration time.Duration
@@ -256,8 +260,11 @@ func startStore(dir string, log *slog.Logger) (*esdbserver.Server, string, error
 // startApp runs a whole omsd on embedded stores in dir. The rate limits
 // stay on (their cost is part of a request's) but high enough that one
 // load generator on one address is not refused.
-func startApp(ctx context.Context, o *Options, dir string) (*app.App, func(role, subject string) (string, error), error) {
+func startApp(ctx context.Context, o *Options, dir string, edit ...func(*config.Config)) (*app.App, func(role, subject string) (string, error), error) {
 	cfg := config.Defaults()
+	for _, e := range edit {
+		e(&cfg)
+	}
 	cfg.DataDir = dir
 	cfg.HTTPAddr = "127.0.0.1:0"
 	cfg.ESDBListen = "127.0.0.1:0"

@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/omsonline/oms/cmd/internal/config"
 	"github.com/omsonline/oms/cmd/internal/loadgen"
 	"github.com/omsonline/oms/cmd/perf"
 	"github.com/omsonline/oms/events/schema"
@@ -55,7 +56,7 @@ type applicant struct {
 // out first, the clients stop there, and the figure is over the shorter
 // time (SubmitResult.PoolExhausted).
 func submit(ctx context.Context, o *Options) (SubmitResult, error) {
-	a, tok, err := startApp(ctx, o, filepath.Join(o.Dir, "submit"))
+	a, tok, err := startApp(ctx, o, filepath.Join(o.Dir, "submit"), func(c *config.Config) { c.RunProjections = !o.SubmitWithoutProjections })
 	if err != nil {
 		return SubmitResult{}, err
 	}

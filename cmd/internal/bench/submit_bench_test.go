@@ -22,6 +22,8 @@ import (
 // people are prepared, each to submit once, and OMS_BENCH_CPUPROFILE=FILE
 // profiles the timed submissions without the uploads before them (instead
 // of -cpuprofile, not with it; one iteration's worth, so with -benchtime 1x).
+// OMS_BENCH_SUBMIT_PROJECTIONS=off runs the node without projections
+// (OMS_RUN_PROJECTIONS=false): the commands' own cost, a bound on the rate.
 func BenchmarkSubmit(b *testing.B) {
 	procs.Tune(os.Getenv) // as omsd runs
 	o := Defaults()
@@ -32,6 +34,13 @@ func BenchmarkSubmit(b *testing.B) {
 			b.Fatalf("OMS_BENCH_SUBMIT_APPLICANTS=%q: want a positive number", s)
 		}
 		o.SubmitApplicants = n
+	}
+	switch v := os.Getenv("OMS_BENCH_SUBMIT_PROJECTIONS"); v {
+	case "", "on":
+	case "off":
+		o.SubmitWithoutProjections = true
+	default:
+		b.Fatalf("OMS_BENCH_SUBMIT_PROJECTIONS=%q: want on or off", v)
 	}
 	if f := os.Getenv("OMS_BENCH_CPUPROFILE"); f != "" {
 		if b.N > 1 {

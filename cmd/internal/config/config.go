@@ -36,6 +36,11 @@ type Config struct {
 	PolicyTermMonths int
 	LogLevel         string
 	LeaseTTL         time.Duration
+	// RunProjections lets this node campaign for the projections' lease.
+	// Off, it serves requests only and waits for the projections another
+	// node runs: nodes that take the commands can be kept apart from the
+	// node whose CPU goes to projecting them.
+	RunProjections bool
 	// ESDBConnectTimeout bounds the start-up's first call to the event
 	// store; later calls wait for it as long as their own deadlines.
 	ESDBConnectTimeout time.Duration
@@ -129,6 +134,7 @@ func (c *Config) settings() []setting {
 		{env: "OMS_LOG_LEVEL", flag: "log-level", usage: "debug, info, warn or error", str: &c.LogLevel},
 		{env: "OMS_SCHEDULER_INTERVAL", flag: "scheduler-interval", usage: "how often renewal reminders and expiries are checked", dur: &c.SchedulerInterval},
 		{env: "OMS_LEASE_TTL", flag: "lease-ttl", usage: "how long the projection lease outlives a silent holder", dur: &c.LeaseTTL},
+		{env: "OMS_RUN_PROJECTIONS", flag: "run-projections", usage: "take part in running the projections; false serves requests only, and another node must run them", b: &c.RunProjections},
 		{env: "OMS_ESDB_CONNECT_TIMEOUT", flag: "esdb-connect-timeout", usage: "how long omsd waits at start for the event store to answer", dur: &c.ESDBConnectTimeout},
 		{env: "OMS_ERASURE_SCAN_TIMEOUT", flag: "erasure-scan-timeout", usage: "how long an erasure may read the event store for the applicant's uploads", dur: &c.ErasureScanTimeout},
 		{env: "OMS_PROJECTION_CACHE_MB", flag: "projection-cache-mb", usage: "megabytes of documents (as JSON) each projection keeps in memory; about twice that in heap", i: &c.ProjectionCacheMB},
@@ -169,6 +175,7 @@ func Defaults() Config {
 		RetentionYears:    5,
 		LogLevel:          "info",
 		LeaseTTL:          10 * time.Second,
+		RunProjections:    true,
 		// service.DefaultUploadScanTimeout; not imported, config stays a
 		// leaf.
 		ErasureScanTimeout: 2 * time.Minute,
