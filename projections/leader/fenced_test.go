@@ -13,10 +13,8 @@ import (
 	"github.com/omsonline/oms/events/esdbserver/esdbtest"
 	"github.com/omsonline/oms/events/eventstore"
 	"github.com/omsonline/oms/projections/leader"
-	"github.com/omsonline/oms/projections/lease"
 	"github.com/omsonline/oms/projections/readstore"
 	"github.com/omsonline/oms/projections/readstore/sqlitestore"
-	"github.com/omsonline/oms/projections/runner"
 )
 
 // refusing refuses the counter's flushes with ErrFenced while they carry
@@ -52,27 +50,11 @@ func TestAFencedOffTermEndsAndTheCampaignGoesOn(t *testing.T) {
 	st := &refusing{Store: base}
 	var mu sync.Mutex
 	var tokens []uint64
-	l := leader.New(leader.Options{
-		Lease: lease.New(lease.Options{Store: es, Stream: "lease-test", Holder: "node-a", TTL: time.Second}),
-		Build: func(ctx context.Context, term leader.Term) (*runner.Runner, error) {
-			mu.Lock()
-			tokens = append(tokens, term.Token)
-			mu.Unlock()
-			return runner.New(ctx, runner.Options{Store: st, Events: es, FlushInterval: 5 * time.Millisecond,
-				Fence: term.Fence, FenceToken: term.Token, Fenced: term.Fenced,
-				Subscriber: eventstore.NewSubscriber(es, eventstore.SubscriberOptions{StartFrom: runner.StartFrom(base), NackDelay: time.Millisecond})}, counter{})
-		},
-		Names: []string{"counter"}, Store: base, Events: es,
+	l := runLeader(t, es, st, base, func(term leader.Term) {
+		mu.Lock()
+		tokens = append(tokens, term.Token)
+		mu.Unlock()
 	})
-	lctx, stop := context.WithCancel(ctx)
-	ran := make(chan struct{})
-	go func() { defer close(ran); l.Run(lctx) }()
-	t.Cleanup(func() { stop(); <-ran })
-	select {
-	case <-l.Started():
-	case <-time.After(10 * time.Second):
-		t.Fatal("the leader never started its projections")
-	}
 	mu.Lock()
 	first := tokens[0]
 	mu.Unlock()

@@ -10,6 +10,7 @@ import (
 	"github.com/omsonline/oms/events/eventstore"
 	"github.com/omsonline/oms/projections/leader"
 	"github.com/omsonline/oms/projections/lease"
+	"github.com/omsonline/oms/projections/readstore"
 	"github.com/omsonline/oms/projections/readstore/sqlitestore"
 	"github.com/omsonline/oms/projections/runner"
 )
@@ -26,24 +27,7 @@ func TestWaitForAnUnknownProjectionFailsAtOnceOnTheLeaseholder(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	l := leader.New(leader.Options{
-		Lease: lease.New(lease.Options{Store: es, Stream: "lease-test", Holder: "node-a", TTL: time.Second}),
-		Build: func(ctx context.Context, term leader.Term) (*runner.Runner, error) {
-			return runner.New(ctx, runner.Options{Store: st, Events: es, FlushInterval: 5 * time.Millisecond,
-				Fence: term.Fence, FenceToken: term.Token, Fenced: term.Fenced,
-				Subscriber: eventstore.NewSubscriber(es, eventstore.SubscriberOptions{StartFrom: runner.StartFrom(st), NackDelay: time.Millisecond})}, counter{})
-		},
-		Names: []string{"counter"}, Store: st, Events: es,
-	})
-	lctx, stop := context.WithCancel(ctx)
-	ran := make(chan struct{})
-	go func() { defer close(ran); l.Run(lctx) }()
-	t.Cleanup(func() { stop(); <-ran })
-	select {
-	case <-l.Started():
-	case <-time.After(10 * time.Second):
-		t.Fatal("the leader never started its projections")
-	}
+	l := runLeader(t, es, st, st, nil)
 	wctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
 	err = l.WaitFor(wctx, "no-such-projection", 1)
@@ -53,4 +37,33 @@ func TestWaitForAnUnknownProjectionFailsAtOnceOnTheLeaseholder(t *testing.T) {
 	if wctx.Err() != nil {
 		t.Fatal("WaitFor an unknown projection returned only at the caller's deadline")
 	}
+}
+
+// runLeader campaigns as node-a for the counter projection, writing
+// through runStore (a wrapper of base, or base itself), and returns once
+// the first term's projections run; onTerm, if not nil, sees each term.
+func runLeader(t *testing.T, es *eventstore.Store, runStore readstore.Store, base *sqlitestore.Store, onTerm func(leader.Term)) *leader.Leader {
+	t.Helper()
+	l := leader.New(leader.Options{
+		Lease: lease.New(lease.Options{Store: es, Stream: "lease-test", Holder: "node-a", TTL: time.Second}),
+		Build: func(ctx context.Context, term leader.Term) (*runner.Runner, error) {
+			if onTerm != nil {
+				onTerm(term)
+			}
+			return runner.New(ctx, runner.Options{Store: runStore, Events: es, FlushInterval: 5 * time.Millisecond,
+				Fence: term.Fence, FenceToken: term.Token, Fenced: term.Fenced,
+				Subscriber: eventstore.NewSubscriber(es, eventstore.SubscriberOptions{StartFrom: runner.StartFrom(base), NackDelay: time.Millisecond})}, counter{})
+		},
+		Names: []string{"counter"}, Store: base, Events: es,
+	})
+	lctx, stop := context.WithCancel(context.Background())
+	ran := make(chan struct{})
+	go func() { defer close(ran); l.Run(lctx) }()
+	t.Cleanup(func() { stop(); <-ran })
+	select {
+	case <-l.Started():
+	case <-time.After(10 * time.Second):
+		t.Fatal("the leader never started its projections")
+	}
+	return l
 }
