@@ -153,6 +153,25 @@ func TestCatalogsHaveNoPrintfVerbs(t *testing.T) {
 	}
 }
 
+// The pages promise only channels the service has: the footer sent
+// people with questions to a support chat, and there is none (help is at
+// an МФЦ, and a reviewer's questions come in the cabinet).
+func TestCatalogsPromiseNoSupportChat(t *testing.T) {
+	cats, err := loadCatalogs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// RE2's \b knows only ASCII letters; a chat in Russian needs \p{L}.
+	chat := regexp.MustCompile(`(?i)(?:^|\P{L})(?:chat|чат(?:е|а|у|ом|ы)?)(?:\P{L}|$)`)
+	for code, l := range cats {
+		for k, m := range l.messages {
+			if chat.MatchString(m) {
+				t.Errorf("%s %s: %q offers a chat the service does not have", code, k, m)
+			}
+		}
+	}
+}
+
 // Erased data read in the page's language, once: not the bilingual
 // marker, not six times over in an address, not as a catalog key.
 func TestSummaryShowsErasedDataOnce(t *testing.T) {
