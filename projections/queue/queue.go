@@ -137,7 +137,7 @@ func (p Projection) Apply(_ context.Context, tx *runner.Tx, ev eventstore.Record
 		}
 	case stops(prev) && !stops(v.Status):
 		// Restart it with what was left, counted from the answer.
-		d, prov := cal.AddWorkingDays(at.In(msk), item.RemainingDays)
+		d, prov := restart(cal, at.In(msk), item.RemainingDays)
 		item.Deadline, item.Provisional = endOfDay(d), item.Provisional || prov
 		item.RemainingDays = 0
 	}
@@ -151,8 +151,45 @@ func (p Projection) Apply(_ context.Context, tx *runner.Tx, ev eventstore.Record
 	item.DeadlineDate = item.Deadline.In(msk).Format(time.DateOnly)
 	item.Revision = v.Revision
 	return tx.Put(Collection, appID, item, &readstore.QueueFields{
-		Status: item.Status, Assignee: item.Assignee, Region: item.Region, Deadline: item.Deadline, Waiting: item.Stopped,
+		Status: item.Status, Assignee: item.Assignee, Region: item.Region, Deadline: SortKey(item), Waiting: item.Stopped,
 	})
+}
+
+// restart is the deadline of a clock restarted at with left working days.
+// Days left count from the answer as a term does (the day itself is not
+// counted, so Friday's answer and Saturday's give the same deadline). Days
+// overdue count back from the last working day on or before the answer:
+// counted back from a day off itself, the working day before it was one of
+// the days late, and an overdue application answered on a Saturday or a
+// holiday came back a day less late than one answered the working day
+// before (queue QA).
+func restart(cal *calendar.Calendar, at time.Time, left int) (time.Time, bool) {
+	if left >= 0 {
+		return cal.AddWorkingDays(at, left)
+	}
+	// The first working day before the next day is the last one on or
+	// before at; |left| more before it is the new deadline.
+	return cal.AddWorkingDays(at.AddDate(0, 0, 1), left-1)
+}
+
+// waitingBase is where the sort keys of applications waiting on their
+// applicants start: after every real deadline, and early enough for the
+// stores' nanosecond deadlines (which end in 2262).
+var waitingBase = time.Date(2200, time.January, 1, 0, 0, 0, 0, time.UTC)
+
+// SortKey is the queue's order, what the store indexes as the deadline. While an application waits on its
+// applicant it has no deadline that stays put: the date an answer would
+// give moves a working day later with each working day of waiting (see
+// DeadlineAt), so the stored one sorted it among running deadlines with a
+// date the row no longer showed (queue QA). Such applications come after
+// every running one instead, the most overdue, then those with the fewest
+// days left, first. An approved application's clock stands too, but its
+// deadline stays what it was, and so does its place.
+func SortKey(it Item) time.Time {
+	if !it.Waiting {
+		return it.Deadline
+	}
+	return waitingBase.AddDate(0, 0, it.RemainingDays)
 }
 
 // stops reports whether the review clock stands still in status.
@@ -196,6 +233,20 @@ func DeadlineAt(cal *calendar.Calendar, it Item, now time.Time) (date string, pr
 	}
 	d, prov := cal.AddWorkingDays(now.In(msk), it.RemainingDays)
 	return d.In(msk).Format(time.DateOnly), it.Provisional || prov
+}
+
+// AsOf is the item as a reader sees it at now: its deadline (the date
+// and the end of that day) is DeadlineAt's, so that the two agree while the
+// application waits on its applicant.
+func AsOf(cal *calendar.Calendar, it Item, now time.Time) Item {
+	date, prov := DeadlineAt(cal, it, now)
+	if date != it.DeadlineDate {
+		if d, err := time.ParseInLocation(time.DateOnly, date, msk); err == nil {
+			it.Deadline = endOfDay(d)
+		}
+	}
+	it.DeadlineDate, it.Provisional = date, prov
+	return it
 }
 
 // Overdue reports whether the deadline has passed at now with the clock

@@ -80,7 +80,13 @@ func (s *steps) step(at time.Time, e schema.Event) queue.Item {
 	if err := json.Unmarshal(d.Body, &it); err != nil {
 		t.Fatal(err)
 	}
-	if d.Queue == nil || !d.Queue.Deadline.Equal(it.Deadline) || d.Queue.Waiting != it.Stopped || d.Queue.Status != it.Status {
+	// The index sorts by the deadline, except that an application waiting
+	// on its applicant comes after every running deadline.
+	want := it.Deadline
+	if it.Waiting {
+		want = time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC).AddDate(0, 0, it.RemainingDays)
+	}
+	if d.Queue == nil || !d.Queue.Deadline.Equal(want) || d.Queue.Waiting != it.Stopped || d.Queue.Status != it.Status {
 		t.Fatalf("indexed fields %+v disagree with the document %+v", d.Queue, it)
 	}
 	return it
@@ -316,5 +322,122 @@ func TestLateOverDaysOffCountsLate(t *testing.T) {
 		if got := queue.Remaining(cal, it, before); got != 0 || queue.Overdue(it, before) {
 			t.Errorf("on the deadline day: %d left, overdue %v; want 0 and not overdue", got, queue.Overdue(it, before))
 		}
+	}
+}
+
+// Overdue and answered on a day off: as late on the next working day as if
+// the answer had come the working day before. Counted back from the
+// Saturday or the holiday itself, the new deadline was a working day later
+// and the application a day less late (queue QA).
+func TestOverdueAnsweredOnADayOffStaysAsLate(t *testing.T) {
+	for _, c := range []struct {
+		name                       string
+		submitted, asked, answered time.Time
+		deadline                   string
+		frozen                     int
+		atAnswer, nextDay          time.Time
+		afterAnswer, onTheNextDay  int
+	}{
+		// Deadline Tue 17 March; asked Thu 19 March (18, 19 late).
+		{name: "answered Friday", submitted: time.Date(2026, 3, 2, 10, 0, 0, 0, msk), asked: time.Date(2026, 3, 19, 10, 0, 0, 0, msk),
+			answered: time.Date(2026, 3, 20, 10, 0, 0, 0, msk), deadline: "2026-03-17", frozen: -2,
+			atAnswer: time.Date(2026, 3, 20, 11, 0, 0, 0, msk), nextDay: time.Date(2026, 3, 23, 9, 0, 0, 0, msk), afterAnswer: -2, onTheNextDay: -3},
+		{name: "answered Saturday", submitted: time.Date(2026, 3, 2, 10, 0, 0, 0, msk), asked: time.Date(2026, 3, 19, 10, 0, 0, 0, msk),
+			answered: time.Date(2026, 3, 21, 10, 0, 0, 0, msk), deadline: "2026-03-17", frozen: -2,
+			atAnswer: time.Date(2026, 3, 21, 11, 0, 0, 0, msk), nextDay: time.Date(2026, 3, 23, 9, 0, 0, 0, msk), afterAnswer: -2, onTheNextDay: -3},
+		// Submitted Mon 16 February: deadline Tue 3 March (23 February
+		// is a holiday); asked Thu 5 March (4, 5 late); answered Monday
+		// 9 March, a day off in place of Sunday 8 March.
+		{name: "answered on a holiday", submitted: time.Date(2026, 2, 16, 10, 0, 0, 0, msk), asked: time.Date(2026, 3, 5, 10, 0, 0, 0, msk),
+			answered: time.Date(2026, 3, 9, 10, 0, 0, 0, msk), deadline: "2026-03-03", frozen: -2,
+			atAnswer: time.Date(2026, 3, 9, 11, 0, 0, 0, msk), nextDay: time.Date(2026, 3, 10, 9, 0, 0, 0, msk), afterAnswer: -2, onTheNextDay: -3},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, step := stepper(t)
+			j := benchload.Journey(step.appID, "alice", 1, c.submitted)
+			if it := step.step(c.submitted, j[0]); it.DeadlineDate != c.deadline {
+				t.Fatalf("deadline %s, want %s", it.DeadlineDate, c.deadline)
+			}
+			step.step(c.submitted.Add(time.Hour), j[1])
+			if it := step.step(c.asked, j[2]); it.RemainingDays != c.frozen {
+				t.Fatalf("asked: frozen at %d, want %d", it.RemainingDays, c.frozen)
+			}
+			it := step.step(c.answered, j[3])
+			cal := calendar.Default()
+			if got := queue.Remaining(cal, it, c.atAnswer); got != c.afterAnswer {
+				t.Errorf("right after the answer %d working days remain, want %d (deadline %s)", got, c.afterAnswer, it.DeadlineDate)
+			}
+			if got := queue.Remaining(cal, it, c.nextDay); got != c.onTheNextDay {
+				t.Errorf("on %s %d working days remain, want %d (deadline %s)", c.nextDay.Format(time.DateOnly), got, c.onTheNextDay, it.DeadlineDate)
+			}
+		})
+	}
+}
+
+// The queue sorts by deadline, and an application waiting on its
+// applicant has none that stays put: the date an answer would give moves
+// on with every working day of waiting. It sorted by the deadline it had
+// when the question was asked, ahead of running ones whose dates came
+// before the date its row showed (queue QA). It now comes after every
+// running application, and its row's deadline agrees with its date.
+func TestWaitingApplicationsComeAfterRunningOnes(t *testing.T) {
+	ctx := context.Background()
+	st, step := stepper(t)
+	a, b, c := step.appID, uuid.NewString(), uuid.NewString()
+	ja := benchload.Journey(a, "alice", 1, time.Date(2026, 3, 2, 10, 0, 0, 0, msk))
+	jb := benchload.Journey(b, "bob", 2, time.Date(2026, 3, 3, 10, 0, 0, 0, msk))
+	jc := benchload.Journey(c, "carol", 3, time.Date(2026, 3, 4, 10, 0, 0, 0, msk))
+	on := func(id string) { step.appID = id }
+	on(a)
+	step.step(time.Date(2026, 3, 2, 10, 0, 0, 0, msk), ja[0]) // deadline 17 March
+	step.step(time.Date(2026, 3, 2, 11, 0, 0, 0, msk), ja[1])
+	on(b)
+	step.step(time.Date(2026, 3, 3, 10, 0, 0, 0, msk), jb[0]) // deadline 18 March
+	step.step(time.Date(2026, 3, 3, 11, 0, 0, 0, msk), jb[1])
+	on(c)
+	step.step(time.Date(2026, 3, 4, 10, 0, 0, 0, msk), jc[0]) // deadline 19 March
+	step.step(time.Date(2026, 3, 4, 11, 0, 0, 0, msk), jc[1])
+	on(a)
+	step.step(time.Date(2026, 3, 3, 12, 0, 0, 0, msk), ja[2]) // A asked on 3 March: 9 days left (9 March is off)
+	on(c)
+	step.step(time.Date(2026, 3, 5, 12, 0, 0, 0, msk), jc[2]) // C asked on 5 March: 9 days left too
+
+	now := time.Date(2026, 3, 16, 12, 0, 0, 0, msk)
+	page, err := st.Queue(ctx, readstore.QueueQuery{Collection: queue.Collection, Now: now, Limit: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var order []string
+	rows := map[string]queue.Item{}
+	for _, d := range page.Docs {
+		var it queue.Item
+		if err := json.Unmarshal(d.Body, &it); err != nil {
+			t.Fatal(err)
+		}
+		order = append(order, d.ID)
+		rows[d.ID] = queue.AsOf(calendar.Default(), it, now)
+	}
+	// B runs; A and C wait with nine days each, tied, so by id.
+	want := []string{b, min(a, c), max(a, c)}
+	if len(order) != 3 || order[0] != want[0] || order[1] != want[1] || order[2] != want[2] {
+		t.Fatalf("queue order %v, want B first, then the two waiting ones %v", order, want)
+	}
+	for id, it := range rows {
+		if got := it.Deadline.In(msk).Format(time.DateOnly); got != it.DeadlineDate {
+			t.Errorf("%s: deadline %s, date %s: they disagree", id, got, it.DeadlineDate)
+		}
+	}
+	if d := rows[a].DeadlineDate; d != "2026-03-27" {
+		t.Errorf("A waiting on 16 March with 9 days left shows %s, want 2026-03-27", d)
+	}
+	// Answered, A runs again and takes its place by its deadline.
+	on(a)
+	step.step(time.Date(2026, 3, 16, 12, 0, 0, 0, msk), ja[3])
+	page, err = st.Queue(ctx, readstore.QueueQuery{Collection: queue.Collection, Now: now, Limit: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(page.Docs) != 3 || page.Docs[0].ID != b || page.Docs[1].ID != a || page.Docs[2].ID != c {
+		t.Fatalf("after A's answer: %v %v %v, want B, A (deadline 27 March), C (waiting)", page.Docs[0].ID, page.Docs[1].ID, page.Docs[2].ID)
 	}
 }

@@ -298,7 +298,7 @@ func (h *handlers) queue(c *fiber.Ctx) error {
 		if err := json.Unmarshal(d.Body, &it); err != nil {
 			return err
 		}
-		it.DeadlineDate, it.Provisional = queue.DeadlineAt(h.d.Calendar, it, now)
+		it = queue.AsOf(h.d.Calendar, it, now)
 		out.Items = append(out.Items, QueueRow{Item: it, WorkingDaysRemaining: queue.Remaining(h.d.Calendar, it, now), Overdue: queue.Overdue(it, now), Decided: it.Decided()})
 	}
 	if page.Next != nil {
