@@ -339,7 +339,7 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (a *App, er
 	}
 	go func() { a.done <- a.http.Listener(a.httpLis) }()
 
-	esdbWhere := cfg.ESDBURL
+	esdbWhere := redactURL(cfg.ESDBURL)
 	if a.esdb != nil {
 		esdbWhere = "embedded, gRPC on " + a.esdb.Addr()
 	}

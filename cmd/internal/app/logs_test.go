@@ -7,12 +7,16 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/url"
 	"regexp"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/omsonline/oms/cmd/internal/config"
 )
 
 // syncBuffer collects log output written from many goroutines.
@@ -210,4 +214,30 @@ func TestCorrelationIDMustBeAUUID(t *testing.T) {
 func permitOf(passport string) string {
 	_, number := residenceNumber(passport)
 	return number
+}
+
+// A node on an external event store names it in its start-up line without
+// the password the connection string carries. With a host name without a
+// dot (localhost, a compose service's name) nothing else hid it (ops QA).
+func TestStartUpLogHidesTheEventStorePassword(t *testing.T) {
+	first, _ := startApp(t)
+	u, err := url.Parse(first.EmbeddedStoreURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	pw, ok := u.User.Password()
+	if !ok || len(pw) < 8 {
+		t.Fatalf("the embedded store's connection string has no password: %s", u.Redacted())
+	}
+	_, port, _ := net.SplitHostPort(u.Host)
+	u.Host = "localhost:" + port
+	logs := newCapture()
+	startWithLog(t, logs, func(c *config.Config) { c.ESDBURL = u.String() })
+	all := logs.all()
+	if !strings.Contains(all, "omsd is up") {
+		t.Fatalf("no start-up line in the logs:\n%s", all)
+	}
+	if strings.Contains(all, pw) {
+		t.Fatalf("the event store's password is in the logs:\n%s", all)
+	}
 }
