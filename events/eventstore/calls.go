@@ -92,7 +92,7 @@ func await[T any](ctx context.Context, h *hold, call func() (T, error), drop fun
 		// the calls after wait from goroutines, bounded.
 		v, err := call()
 		h.s.observe(err)
-		return v, err
+		return v, unanswered(err)
 	}
 	if n := h.s.left.Load(); n >= maxLeft {
 		return zero, fmt.Errorf("%w: %d earlier calls still wait for it", ErrUnavailable, n)
@@ -130,7 +130,7 @@ func await[T any](ctx context.Context, h *hold, call func() (T, error), drop fun
 	select {
 	case r := <-ch:
 		h.s.observe(r.err)
-		return r.v, r.err
+		return r.v, unanswered(r.err)
 	case <-ctx.Done():
 		if h.leave(&state) {
 			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
@@ -147,7 +147,18 @@ func await[T any](ctx context.Context, h *hold, call func() (T, error), drop fun
 	// The call delivered as the wait ended: its result is the answer.
 	r := <-ch
 	h.s.observe(r.err)
-	return r.v, r.err
+	return r.v, unanswered(r.err)
+}
+
+// unanswered marks an error of reaching the event store as ErrUnavailable,
+// keeping the client's error in the chain. A refused connection comes back
+// from the client at once, not after a wait, and went up unmarked: the API
+// answered it with 500 instead of 503 and Retry-After (ops QA).
+func unanswered(err error) error {
+	if !connectionError(err) || errors.Is(err, ErrUnavailable) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", ErrUnavailable, err)
 }
 
 // observe notes whether the event store answered: an error of the
