@@ -176,6 +176,13 @@ func ErrorHandler(c *fiber.Ctx, err error) error {
 	return writeProblem(c, slog.Default(), err)
 }
 
+// NewErrorHandler is ErrorHandler logging the errors it hides to log
+// instead of slog's default, which omsd leaves as Go's plain-text logger:
+// those lines were the only ones not in JSON, without a request id.
+func NewErrorHandler(log *slog.Logger) fiber.ErrorHandler {
+	return func(c *fiber.Ctx, err error) error { return writeProblem(c, log, err) }
+}
+
 // malformedMultipart is the refusal of an upload's body that does not
 // parse: read by the upload itself (streamed) or by Fiber before it.
 var malformedMultipart = cmderr.T("Тело запроса multipart/form-data повреждено или оборвано. Загрузите файл заново.",

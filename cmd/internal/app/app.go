@@ -180,7 +180,7 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (a *App, er
 		ReadTimeout:           30 * time.Second,
 		WriteTimeout:          30 * time.Second,
 		IdleTimeout:           120 * time.Second,
-		ErrorHandler:          commandapi.ErrorHandler,
+		ErrorHandler:          commandapi.NewErrorHandler(logging.Wrap(log)),
 		// Every string a handler gets from the request is its own copy.
 		// Without this they are views of fasthttp's buffers, which the next
 		// request overwrites: an operator's X-On-Behalf-Of kept in the key

@@ -1,6 +1,7 @@
 package logging
 
 import (
+	"errors"
 	"log/slog"
 	"strings"
 	"time"
@@ -39,15 +40,17 @@ func Middleware(log *slog.Logger) fiber.Handler {
 		c.Set(HeaderRequestID, id)
 		c.SetUserContext(WithRequestID(c.UserContext(), id))
 		err := c.Next()
-
-		status := c.Response().StatusCode()
 		if err != nil {
-			if fe, ok := err.(*fiber.Error); ok {
-				status = fe.Code
-			} else if status < 400 {
-				status = fiber.StatusInternalServerError
+			// Answer it here, with the app's error handler, so that this
+			// line and the middlewares outside (the metrics) see the status
+			// the client gets: guessed from the error, a store that did not
+			// answer (503) was logged and counted as 500 (ops QA).
+			if herr := c.App().Config().ErrorHandler(c, err); herr != nil {
+				c.Status(fiber.StatusInternalServerError)
+				err = errors.Join(err, herr)
 			}
 		}
+		status := c.Response().StatusCode()
 		route := c.Route().Path
 		if route == "" || route == "/" && c.Path() != "/" {
 			route = "unmatched"
@@ -61,7 +64,7 @@ func Middleware(log *slog.Logger) fiber.Handler {
 		}
 		ctx := c.UserContext()
 		if !log.Enabled(ctx, level) {
-			return err
+			return nil
 		}
 		attrs := []slog.Attr{
 			slog.String("method", c.Method()),
@@ -76,7 +79,7 @@ func Middleware(log *slog.Logger) fiber.Handler {
 			attrs = append(attrs, slog.String("err", err.Error()))
 		}
 		log.LogAttrs(ctx, level, "http request", attrs...)
-		return err
+		return nil
 	}
 }
 
