@@ -1,12 +1,16 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/omsonline/oms/cmd/internal/authn"
 )
 
 // A replayed state prints what an operator looks for, not the status
@@ -69,5 +73,68 @@ func TestHistoryTakesTheApplicationsNumber(t *testing.T) {
 	}
 	if _, err := resolveNumber(api, "11111111"); err == nil || !strings.Contains(err.Error(), "a-11111111, b-11111111") {
 		t.Errorf("a shared number: %v", err)
+	}
+}
+
+// A rebuild the answering node has no record of (another node behind the
+// load balancer, or omsd restarted) ends with a message, not with polling
+// forever in silence; one whose new generation serves there is reported
+// done (ops QA).
+func TestRebuildOnANodeWithoutItsRecordEnds(t *testing.T) {
+	for _, c := range []struct {
+		name       string
+		generation int // after the request; 1 before it
+		wantErr    string
+		wantOut    string
+	}{
+		{"never seen", 1, "has no record of this rebuild of history", ""},
+		{"switched elsewhere", 2, "", "history rebuilt: generation 2 serves"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			asked := false
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "application/json")
+				switch {
+				case r.Method == "POST" && r.URL.Path == "/api/v1/admin/projections/history/rebuild":
+					asked = true
+					w.WriteHeader(http.StatusAccepted)
+					fmt.Fprint(w, `{}`)
+				case r.Method == "GET" && r.URL.Path == "/api/v1/admin/projections":
+					gen := 1
+					if asked {
+						gen = c.generation
+					}
+					fmt.Fprintf(w, `[{"name":"history","position":10,"head":10,"generation":%d}]`, gen)
+				default:
+					http.NotFound(w, r)
+				}
+			}))
+			defer srv.Close()
+			dir := t.TempDir()
+			if _, err := authn.DevKey(dir); err != nil {
+				t.Fatal(err)
+			}
+			cmd := root()
+			var out, errOut bytes.Buffer
+			cmd.SetOut(&out)
+			cmd.SetErr(&errOut)
+			cmd.SetArgs([]string{"projections", "rebuild", "history", "--data-dir", dir, "--http-addr", strings.TrimPrefix(srv.URL, "http://")})
+			done := make(chan error, 1)
+			go func() { done <- cmd.Execute() }()
+			var err error
+			select {
+			case err = <-done:
+			case <-time.After(20 * time.Second):
+				t.Fatal("omsctl still polls 20 s on")
+			}
+			switch {
+			case c.wantErr != "" && (err == nil || !strings.Contains(err.Error(), c.wantErr)):
+				t.Fatalf("%v, want an error saying %q", err, c.wantErr)
+			case c.wantErr == "" && err != nil:
+				t.Fatal(err)
+			case c.wantOut != "" && !strings.Contains(out.String(), c.wantOut):
+				t.Fatalf("printed %q, want %q", out.String(), c.wantOut)
+			}
+		})
 	}
 }

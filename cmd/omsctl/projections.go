@@ -133,6 +133,18 @@ far; the line at the end gives the totals.`,
 			if err != nil {
 				return err
 			}
+			// The generation before, to tell a rebuild that finished where
+			// this poll cannot see it from one that never ran.
+			before := -1
+			var rows0 []admin.ProjectionStatus
+			if err := c.do("GET", "/api/v1/admin/projections", nil, &rows0); err != nil {
+				return err
+			}
+			for _, r := range rows0 {
+				if r.Name == args[0] {
+					before = r.Generation
+				}
+			}
 			if err := c.do("POST", "/api/v1/admin/projections/"+url.PathEscape(args[0])+"/rebuild", nil, nil); err != nil {
 				return err
 			}
@@ -143,16 +155,37 @@ far; the line at the end gives the totals.`,
 			// The rate is timed here, not from omsd's start time: the two
 			// hosts' clocks need not agree.
 			began := time.Now()
+			// A node other than the one that took the request (behind a
+			// load balancer, or after a restart) has no record of the
+			// rebuild: polled forever, omsctl said nothing (ops QA).
+			unseen := 0
 			for {
 				time.Sleep(250 * time.Millisecond)
 				var rows []admin.ProjectionStatus
 				if err := c.do("GET", "/api/v1/admin/projections", nil, &rows); err != nil {
 					return err
 				}
+				seen := false
 				for _, r := range rows {
-					if r.Name != args[0] || r.Rebuild == nil {
+					if r.Name != args[0] {
 						continue
 					}
+					if r.Rebuild == nil {
+						if unseen++; unseen < rebuildUnseenPolls {
+							seen = true // not yet: the node may still be starting it
+							continue
+						}
+						_ = bar.Finish()
+						fmt.Fprintln(cmd.ErrOrStderr())
+						if before >= 0 && r.Generation > before {
+							fmt.Fprintf(cmd.OutOrStdout(), "%s rebuilt: generation %d serves (the node answering has no record of the rebuild's figures)\n", args[0], r.Generation)
+							return nil
+						}
+						return fmt.Errorf("узел, который отвечает, не знает об этой перестройке %[1]s (другой узел за балансировщиком или omsd перезапущен); проверьте omsctl projections status / "+
+							"the node answering has no record of this rebuild of %[1]s (another node behind the load balancer, or omsd restarted); check omsctl projections status", args[0])
+					}
+					seen = true
+					unseen = 0
 					rb := r.Rebuild
 					if elapsed := time.Since(began).Seconds(); rb.Running && elapsed > 0 {
 						bar.Describe(fmt.Sprintf("rebuilding %s: %d events, %.0f events/s", args[0], rb.Events, float64(rb.Events)/elapsed))
@@ -171,6 +204,9 @@ far; the line at the end gives the totals.`,
 							args[0], rb.Events, rb.FinishedAt.Sub(rb.StartedAt).Round(time.Millisecond), rb.EventsPerS)
 						return nil
 					}
+				}
+				if !seen {
+					return fmt.Errorf("узел, который отвечает, не знает проекции %[1]s / the node answering has no projection %[1]s", args[0])
 				}
 			}
 		},
@@ -218,3 +254,7 @@ far; the line at the end gives the totals.`,
 	})
 	return cmd
 }
+
+// rebuildUnseenPolls is how many polls in a row (a quarter second apart)
+// may find no record of a rebuild just asked for before omsctl says so.
+const rebuildUnseenPolls = 12
