@@ -28,8 +28,24 @@ func oneArg(ru, en string) cobra.PositionalArgs {
 		if len(args) != 1 {
 			return fmt.Errorf("нужен ровно один аргумент — %s (дано: %d) / exactly one argument is needed, %s (given: %d)", ru, len(args), en, len(args))
 		}
+		// An empty one reached omsd as a path without its id and came
+		// back as "no such route".
+		if strings.TrimSpace(args[0]) == "" {
+			return fmt.Errorf("аргумент пуст — нужен %s / the argument is empty; %s is needed", ru, en)
+		}
 		return nil
 	}
+}
+
+// unreachable is a call that got no answer from omsd at base.
+func unreachable(base string, err error) error {
+	return fmt.Errorf("omsd не отвечает по адресу %[1]s — он запущен? / is omsd running at %[1]s? %[2]w", base, err)
+}
+
+// notJSON is an answer that is not the JSON omsd sends: something else
+// answers at base.
+func notJSON(method, path, base string, err error) error {
+	return fmt.Errorf("ответ на %[1]s %[2]s — не JSON omsd; по адресу %[3]s omsd? / the answer to %[1]s %[2]s is not omsd's JSON; is omsd at %[3]s? %[4]w", method, path, base, err)
 }
 
 // projectionArg wants one projection's name and lists them when it is

@@ -33,10 +33,10 @@ confirms it.`,
 		Args: oneArg("id заявителя", "the applicant's id"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if !slices.Contains(schema.EraseBases, basis) {
-				return fmt.Errorf("--basis must be one of %s", strings.Join(schema.EraseBases, ", "))
+				return fmt.Errorf("--basis: одно из %[1]s / --basis must be one of %[1]s", strings.Join(schema.EraseBases, ", "))
 			}
 			if !yes {
-				return fmt.Errorf("the erasure of %s cannot be undone: run it again with --yes to confirm", args[0])
+				return fmt.Errorf("удаление данных %[1]s необратимо: повторите команду с --yes, чтобы подтвердить / the erasure of %[1]s cannot be undone: run it again with --yes to confirm", args[0])
 			}
 			api, err := newAPIClient(cfg, "admin")
 			if err != nil {
@@ -90,7 +90,7 @@ their consent withdrawn and whose applicant's data are not erased yet: the
 law wants them erased within 30 days, or, when an issued policy's record
 had to be kept, 30 days after that record's term. Each line gives what
 omsctl erase needs: the applicant's id and the basis.`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			api, err := newAPIClient(cfg, "admin")
 			if err != nil {

@@ -29,7 +29,7 @@ func (c *apiClient) raw(method, path string) ([]byte, error) {
 	req.Header.Set("Authorization", "Bearer "+c.token)
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("is omsd running at %s? %w", c.base, err)
+		return nil, unreachable(c.base, err)
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(resp.Body)
@@ -136,7 +136,7 @@ quote (the end of the id).`,
 				Entries      []timelineRow `json:"entries"`
 			}
 			if err := json.Unmarshal(body, &state); err != nil {
-				return fmt.Errorf("decode omsd's answer: %w", err)
+				return fmt.Errorf("ответ omsd не разобран / decode omsd's answer: %w", err)
 			}
 			rows = state.Entries
 			if travel {
@@ -217,7 +217,7 @@ func wholeHistory(api *apiClient, path string) ([]byte, error) {
 			NextCursor    string            `json:"nextCursor"`
 		}
 		if err := json.Unmarshal(body, &page); err != nil {
-			return nil, fmt.Errorf("decode omsd's answer: %w", err)
+			return nil, fmt.Errorf("ответ omsd не разобран / decode omsd's answer: %w", err)
 		}
 		all.ApplicationID = page.ApplicationID
 		all.Entries = append(all.Entries, page.Entries...)

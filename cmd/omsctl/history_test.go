@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -136,5 +137,27 @@ func TestRebuildOnANodeWithoutItsRecordEnds(t *testing.T) {
 				t.Fatalf("printed %q, want %q", out.String(), c.wantOut)
 			}
 		})
+	}
+}
+
+// Something other than omsd answering 200 with HTML is said to be so, not
+// reported as JSON's "invalid character '<'" (ops QA).
+func TestAnAnswerThatIsNotOmsdsJSONIsSaidSo(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		fmt.Fprint(w, "<html><body>It works!</body></html>")
+	}))
+	defer srv.Close()
+	dir := t.TempDir()
+	if _, err := authn.DevKey(dir); err != nil {
+		t.Fatal(err)
+	}
+	cmd := root()
+	cmd.SetOut(io.Discard)
+	cmd.SetErr(io.Discard)
+	cmd.SetArgs([]string{"projections", "status", "--data-dir", dir, "--http-addr", strings.TrimPrefix(srv.URL, "http://")})
+	err := cmd.Execute()
+	if err == nil || !strings.Contains(err.Error(), "не JSON omsd") || !strings.Contains(err.Error(), "is not omsd's JSON; is omsd at") {
+		t.Fatalf("%v, want it to say the answer is not omsd's", err)
 	}
 }

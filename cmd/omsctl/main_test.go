@@ -60,6 +60,11 @@ func TestCommandLineRefusals(t *testing.T) {
 		{[]string{"token", "--subject", "x", "--ttl", "500ms"}, []string{"--ttl must be between 1s"}},
 		{[]string{"token", "--subject", "x", "--data-dir", "/etc/hostname"}, []string{"не удалось прочитать ключ omsd", "cannot read omsd's key in /etc/hostname"}},
 		{[]string{"projections", "status", "--data-dir", missing}, []string{"нет ключа omsd", "no omsd key in " + missing}},
+		{[]string{"erasures", "extra"}, []string{"лишние аргументы", "unexpected arguments: extra"}},
+		{[]string{"history", ""}, []string{"аргумент пуст", "the argument is empty"}},
+		{[]string{"erase", " ", "--basis", "subject_request", "--yes"}, []string{"аргумент пуст", "the argument is empty"}},
+		{[]string{"erase", "x", "--basis", "because"}, []string{"--basis: одно из", "--basis must be one of"}},
+		{[]string{"erase", "x", "--basis", "subject_request"}, []string{"повторите команду с --yes", "run it again with --yes"}},
 	} {
 		cmd := root()
 		cmd.SetArgs(c.args)

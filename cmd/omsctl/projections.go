@@ -71,7 +71,7 @@ func (c *apiClient) do(method, path string, body, out any) error {
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return fmt.Errorf("is omsd running at %s? %w", c.base, err)
+		return unreachable(c.base, err)
 	}
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(resp.Body)
@@ -82,7 +82,9 @@ func (c *apiClient) do(method, path string, body, out any) error {
 		return refusal(method, path, resp.Status, raw)
 	}
 	if out != nil {
-		return json.Unmarshal(raw, out)
+		if err := json.Unmarshal(raw, out); err != nil {
+			return notJSON(method, path, c.base, err)
+		}
 	}
 	return nil
 }
