@@ -65,6 +65,9 @@ type Operation struct {
 	// more are answers of this operation alone, beyond those the flags
 	// above imply.
 	more []answer
+	// accepted, when set, says when the operation answers 202 with the
+	// same body instead of its success status.
+	accepted string
 }
 
 // answer is one documented refusal, a problem document.
@@ -171,6 +174,7 @@ func Operations() []Operation {
 			sum:  "EraseApplicantData: destroy the applicant's data key, delete their scans and record the erasure in each application (Federal Law 152-FZ, art. 21)",
 			desc: "Refused (409) while an application is being processed or an issued policy's record must still be kept. 200 once every read model shows the erasure; 202 if the erasure is recorded but the read models have not caught up yet.",
 			body: eraseBody{}, status: 200, resp: admin.ErasureResponse{},
+			accepted: "The erasure is recorded, but the read models have not caught up yet; they will show it.",
 			more: []answer{
 				{409, text("Заявление ещё рассматривается, сведения о полисе ещё надо хранить, или у заявителя есть заявления, которых ещё нет в его кабинете (applications_not_listed).",
 					"An application is being processed, an issued policy's record must still be kept, or the applicant has applications their cabinet does not show yet (applications_not_listed).")},
@@ -298,6 +302,13 @@ func Document() map[string]any {
 			ok["content"] = content
 		}
 		resps := map[string]any{fmt.Sprint(op.status): ok}
+		if op.accepted != "" {
+			acc := map[string]any{"description": op.accepted}
+			if c, ok := ok["content"]; ok {
+				acc["content"] = c
+			}
+			resps["202"] = acc
+		}
 		if !op.public {
 			resps["401"] = problem(text("Требуется вход в систему.", "No or bad credentials."))
 			resps["403"] = problem(text("Роль не позволяет, или у оператора МФЦ нет открытого приёма с заявителем (visit_required).",
@@ -340,7 +351,27 @@ func Document() map[string]any {
 			resps["503"] = problem(desc)
 			o["description"] = strings.TrimSpace(op.desc + " Reads by staff (everyone but the applicant) are recorded in the application's access log before the answer is sent.")
 		}
+		// Everything behind the API reads or writes a store; one that does
+		// not answer is a 503 with Retry-After, whichever call met it.
+		if op.tag != "meta" {
+			away := text("Хранилище событий или хранилище данных не ответило (event_store_unavailable); повторите (Retry-After).",
+				"The event store or the read-model store did not answer (event_store_unavailable); retry (Retry-After).")
+			if prev, ok := resps["503"].(map[string]any); ok {
+				if d, ok := prev["description"].(string); ok {
+					away = d + " " + away
+				}
+			}
+			resps["503"] = problem(away)
+		}
 		for _, m := range op.more {
+			if m.status == 503 {
+				if prev, ok := resps["503"].(map[string]any); ok {
+					if d, ok := prev["description"].(string); ok {
+						resps["503"] = problem(m.desc + " " + d)
+						continue
+					}
+				}
+			}
 			resps[fmt.Sprint(m.status)] = problem(m.desc)
 		}
 		o["responses"] = resps

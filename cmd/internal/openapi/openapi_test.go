@@ -157,3 +157,41 @@ func TestEnumsAndReadiness(t *testing.T) {
 		t.Error("/readyz does not document its 503")
 	}
 }
+
+// Every API operation says it may answer 503 when a store does not answer
+// (the adapter's ErrUnavailable), keeping what its own 503 says, and the
+// erasure documents the 202 it gives before the read models show it (ops
+// QA: both were missing).
+func TestStoresAwayAndTheErasuresAcceptedAreDocumented(t *testing.T) {
+	raw, err := openapi.JSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Paths map[string]map[string]struct {
+			Tags      []string                  `json:"tags"`
+			Responses map[string]map[string]any `json:"responses"`
+		} `json:"paths"`
+	}
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		t.Fatal(err)
+	}
+	for path, item := range doc.Paths {
+		for method, op := range item {
+			if slices.Contains(op.Tags, "meta") {
+				continue
+			}
+			d, _ := op.Responses["503"]["description"].(string)
+			if !strings.Contains(d, "event_store_unavailable") {
+				t.Errorf("%s %s: 503 %q does not say a store may not answer", method, path, d)
+			}
+		}
+	}
+	erase := doc.Paths["/api/v1/admin/applicants/{id}/erase"]["post"]
+	if _, ok := erase.Responses["202"]["content"]; !ok {
+		t.Errorf("the erasure's 202 is not documented with its body: %v", erase.Responses["202"])
+	}
+	if d, _ := erase.Responses["503"]["description"].(string); !strings.Contains(d, "upload_scan_timeout") {
+		t.Errorf("the erasure's own 503 was lost: %q", d)
+	}
+}
