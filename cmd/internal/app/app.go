@@ -225,7 +225,17 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (a *App, er
 	a.http.Get("/api/v1/consent", commandapi.Consent)
 	// Everything under /api needs a caller; routes below are registered with
 	// their full paths and pass through this first.
-	a.http.Use("/api", verifier.Middleware())
+	// A request refused here (401) is counted on its route's template, as
+	// authz's refusals are: under the mount point, every one of them was
+	// counted as "/api".
+	routes := authz.Table()
+	verify := verifier.Middleware()
+	a.http.Use("/api", func(c *fiber.Ctx) error {
+		if r, ok := authz.Lookup(routes, c.Method(), c.Path()); ok {
+			c.Locals(metrics.RouteKey{}, r.Path)
+		}
+		return verify(c)
+	})
 	// The authorization matrix (cmd/internal/authz) guards every route
 	// registered below; a route it does not list is refused.
 	if err := useAuthz(a, verifier, over); err != nil {

@@ -421,6 +421,9 @@ func TestMetrics(t *testing.T) {
 	r := submit(t, a, alice, "5550001")
 	cabinetAfter(t, a, alice, r.Position, "")
 	call(t, a, "POST", "/api/v1/applications/"+r.ApplicationID+"/approve", alice, "")
+	if code, _ := call(t, a, "GET", "/api/v1/cabinet", "", ""); code != 401 {
+		t.Fatalf("the cabinet without a token: %d", code)
+	}
 	scrape := func() string {
 		t.Helper()
 		code, body := call(t, a, "GET", "/metrics", "", "")
@@ -435,6 +438,9 @@ func TestMetrics(t *testing.T) {
 		`oms_commands_total{command="approve",outcome="forbidden"} 1`,
 		`oms_http_request_duration_seconds_count{method="GET",route="/api/v1/cabinet",status="200"} 1`,
 		`oms_eventstore_append_duration_seconds_count{outcome="ok"}`,
+		// A refusal before routing is counted on its route (it was
+		// counted as "/api", the authentication's mount point).
+		`oms_http_request_duration_seconds_count{method="GET",route="/api/v1/cabinet",status="401"} 1`,
 		`go_goroutines`,
 	} {
 		if !strings.Contains(text, want) {
