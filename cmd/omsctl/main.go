@@ -8,6 +8,8 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -81,13 +83,17 @@ func tokenCmd(cfg *config.Config) *cobra.Command {
 			if subject == "" {
 				return fmt.Errorf("укажите --subject, id того, кому выдаётся токен / give --subject, the id of whom the token is for")
 			}
+			if !slices.Contains(authn.Roles, role) {
+				return fmt.Errorf("--role %[1]q: нет такой роли; есть %[2]s / --role %[1]q: no such role; there are %[2]s", role, strings.Join(authn.Roles, ", "))
+			}
 			if ttl < time.Second || ttl > maxTokenTTL {
 				return fmt.Errorf("--ttl должен быть от 1 с до %v / --ttl must be between 1s and %[1]v", maxTokenTTL)
 			}
 			if cfg.OIDCIssuer != "" {
 				// omsd refuses dev tokens when an issuer is configured;
 				// printing one would only send the operator chasing a 401.
-				return fmt.Errorf("omsctl token makes dev-mode tokens, and this deployment authenticates through the OIDC issuer %s (OMS_OIDC_ISSUER): get a token from the issuer instead", cfg.OIDCIssuer)
+				return fmt.Errorf("omsctl token выдаёт токены режима разработки, а здесь вход через OIDC-провайдера %[1]s (OMS_OIDC_ISSUER): получите токен у него / "+
+					"omsctl token makes dev-mode tokens, and this deployment authenticates through the OIDC issuer %[1]s (OMS_OIDC_ISSUER): get a token from the issuer instead", cfg.OIDCIssuer)
 			}
 			key, err := devKey(cfg)
 			if err != nil {

@@ -61,6 +61,7 @@ func TestCommandLineRefusals(t *testing.T) {
 		{[]string{"token", "--subject", "x", "--data-dir", "/etc/hostname"}, []string{"не удалось прочитать ключ omsd", "cannot read omsd's key in /etc/hostname"}},
 		{[]string{"projections", "status", "--data-dir", missing}, []string{"нет ключа omsd", "no omsd key in " + missing}},
 		{[]string{"erasures", "extra"}, []string{"лишние аргументы", "unexpected arguments: extra"}},
+		{[]string{"token", "--role", "god", "--subject", "x"}, []string{"нет такой роли", "no such role; there are applicant"}},
 		{[]string{"history", ""}, []string{"аргумент пуст", "the argument is empty"}},
 		{[]string{"erase", " ", "--basis", "subject_request", "--yes"}, []string{"аргумент пуст", "the argument is empty"}},
 		{[]string{"erase", "x", "--basis", "because"}, []string{"--basis: одно из", "--basis must be one of"}},
