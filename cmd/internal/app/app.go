@@ -231,10 +231,15 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (a *App, er
 	routes := authz.Table()
 	verify := verifier.Middleware()
 	a.http.Use("/api", func(c *fiber.Ctx) error {
-		if r, ok := authz.Lookup(routes, c.Method(), c.Path()); ok {
-			c.Locals(metrics.RouteKey{}, r.Path)
+		err := verify(c)
+		// Only a refusal pays for the look-up: a request let through is
+		// counted on the route that serves it.
+		if c.Response().StatusCode() == fiber.StatusUnauthorized {
+			if r, ok := authz.Lookup(routes, c.Method(), c.Path()); ok {
+				c.Locals(metrics.RouteKey{}, r.Path)
+			}
 		}
-		return verify(c)
+		return err
 	})
 	// The authorization matrix (cmd/internal/authz) guards every route
 	// registered below; a route it does not list is refused.
