@@ -351,26 +351,29 @@ func Document() map[string]any {
 			resps["503"] = problem(desc)
 			o["description"] = strings.TrimSpace(op.desc + " Reads by staff (everyone but the applicant) are recorded in the application's access log before the answer is sent.")
 		}
+		// One status has one description: a 503 for a second reason is
+		// told in the same one, first before the rest.
+		also503 := func(desc string, first bool) {
+			if prev, ok := resps["503"].(map[string]any); ok {
+				if d, ok := prev["description"].(string); ok {
+					if first {
+						desc, d = d, desc
+					}
+					desc = d + " " + desc
+				}
+			}
+			resps["503"] = problem(desc)
+		}
 		// Everything behind the API reads or writes a store; one that does
 		// not answer is a 503 with Retry-After, whichever call met it.
 		if op.tag != "meta" {
-			away := text("Хранилище событий или хранилище данных не ответило (event_store_unavailable); повторите (Retry-After).",
-				"The event store or the read-model store did not answer (event_store_unavailable); retry (Retry-After).")
-			if prev, ok := resps["503"].(map[string]any); ok {
-				if d, ok := prev["description"].(string); ok {
-					away = d + " " + away
-				}
-			}
-			resps["503"] = problem(away)
+			also503(text("Хранилище событий или хранилище данных не ответило (event_store_unavailable); повторите (Retry-After).",
+				"The event store or the read-model store did not answer (event_store_unavailable); retry (Retry-After)."), false)
 		}
 		for _, m := range op.more {
 			if m.status == 503 {
-				if prev, ok := resps["503"].(map[string]any); ok {
-					if d, ok := prev["description"].(string); ok {
-						resps["503"] = problem(m.desc + " " + d)
-						continue
-					}
-				}
+				also503(m.desc, true)
+				continue
 			}
 			resps[fmt.Sprint(m.status)] = problem(m.desc)
 		}
