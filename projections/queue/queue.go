@@ -177,8 +177,9 @@ func restart(cal *calendar.Calendar, at time.Time, left int) (time.Time, bool) {
 // stores' nanosecond deadlines (which end in 2262).
 var waitingBase = time.Date(2200, time.January, 1, 0, 0, 0, 0, time.UTC)
 
-// SortKey is the queue's order, what the store indexes as the deadline. While an application waits on its
-// applicant it has no deadline that stays put: the date an answer would
+// SortKey is the queue's order, what the store indexes as the deadline.
+// While an application waits on its applicant it has no deadline that
+// stays put: the date an answer would
 // give moves a working day later with each working day of waiting (see
 // DeadlineAt), so the stored one sorted it among running deadlines with a
 // date the row no longer showed (queue QA). Such applications come after
@@ -228,24 +229,21 @@ func Remaining(cal *calendar.Calendar, it Item, now time.Time) int {
 // application any more, moving a day later with each working day of
 // waiting.
 func DeadlineAt(cal *calendar.Calendar, it Item, now time.Time) (date string, provisional bool) {
-	if !it.Waiting || it.RemainingDays < 0 {
-		return it.DeadlineDate, it.Provisional
-	}
-	d, prov := cal.AddWorkingDays(now.In(msk), it.RemainingDays)
-	return d.In(msk).Format(time.DateOnly), it.Provisional || prov
+	it = AsOf(cal, it, now)
+	return it.DeadlineDate, it.Provisional
 }
 
-// AsOf is the item as a reader sees it at now: its deadline (the date
-// and the end of that day) is DeadlineAt's, so that the two agree while the
-// application waits on its applicant.
+// AsOf is the item as a reader sees it at now: while the application
+// waits on its applicant with days left, its deadline, as a date and as
+// the end of that day, is the one an answer now would give (see
+// DeadlineAt); the stored one would disagree with the date shown.
 func AsOf(cal *calendar.Calendar, it Item, now time.Time) Item {
-	date, prov := DeadlineAt(cal, it, now)
-	if date != it.DeadlineDate {
-		if d, err := time.ParseInLocation(time.DateOnly, date, msk); err == nil {
-			it.Deadline = endOfDay(d)
-		}
+	if !it.Waiting || it.RemainingDays < 0 {
+		return it
 	}
-	it.DeadlineDate, it.Provisional = date, prov
+	d, prov := cal.AddWorkingDays(now.In(msk), it.RemainingDays)
+	it.Deadline, it.Provisional = endOfDay(d), it.Provisional || prov
+	it.DeadlineDate = it.Deadline.Format(time.DateOnly)
 	return it
 }
 
