@@ -146,6 +146,7 @@ func (s *Service) EraseApplicant(ctx context.Context, req Request, applicantID, 
 	var todo []string
 	var scans []string
 	var done []Result // erased before: a repeat lists them with their erasure
+	withdrawn := false
 	for _, id := range applicationIDs {
 		l, err := s.load(ctx, id)
 		if err != nil {
@@ -158,6 +159,7 @@ func (s *Service) EraseApplicant(ctx context.Context, req Request, applicantID, 
 			return Erasure{}, cmderr.New(cmderr.BadRequest, "not_this_applicant", cmderr.T(
 				"Заявление "+id+" принадлежит другому заявителю.", "Application "+id+" belongs to another applicant."))
 		}
+		withdrawn = withdrawn || l.state.ConsentWithdrawn
 		if l.state.Erased {
 			if r, ok := l.erasure(); ok {
 				done = append(done, Result{ApplicationID: id, Revision: r.Revision, Position: r.Position})
@@ -176,6 +178,16 @@ func (s *Service) EraseApplicant(ctx context.Context, req Request, applicantID, 
 		}
 		todo = append(todo, id)
 		scans = append(scans, l.scans()...)
+	}
+	// The basis goes into every application's record for good: a withdrawn
+	// consent it names must be on record (ops QA: any basis on the list was
+	// recorded, so the audit could say consent_withdrawn of a person who
+	// never withdrew). A withdrawal on one application stands for the
+	// person: the key, and so the erasure, is the person's.
+	if basis == schema.EraseConsentWithdrawn && !withdrawn {
+		return Erasure{}, cmderr.New(cmderr.Conflict, "consent_not_withdrawn", cmderr.T(
+			"Заявитель не отзывал согласие ни по одному заявлению: основание consent_withdrawn не подходит. Если он сам просит удалить данные, основание — subject_request.",
+			"The applicant has not withdrawn consent on any application, so consent_withdrawn is not the basis. If they ask for their data to be erased, the basis is subject_request."))
 	}
 	scans = append(scans, uploads...)
 	if err := s.opts.Keys.Erase(ctx, applicantID); err != nil {

@@ -507,3 +507,26 @@ func TestErasuresDueAfterAWithdrawnConsent(t *testing.T) {
 		t.Fatalf("due erasures after the erasure: %+v", due)
 	}
 }
+
+// The basis an erasure records is checked against the record: consent
+// withdrawn is refused for a person who never withdrew it, and nothing is
+// destroyed; the person's own request is the basis then (ops QA: any basis
+// on the list was recorded as given).
+func TestErasureForAWithdrawnConsentNeedsAWithdrawal(t *testing.T) {
+	a, cfg := startApp(t)
+	c := newClient(t, a, cfg)
+	p := karimov("never-withdrew", "NW1234567")
+	tok := c.token("applicant", p.Subject)
+	r, _ := c.submit(p, tok, "")
+	w := c.act(tok, "", r.ApplicationID, "withdraw", `{"reason":"передумал"}`)
+	c.must(req{method: "GET", path: fmt.Sprintf("/api/v1/cabinet?after=%d", w.Position), token: tok}, 200, nil)
+	adm := c.token("admin", "adm-basis")
+	res := c.do(req{method: "POST", path: "/api/v1/admin/applicants/" + p.Subject + "/erase", token: adm, json: `{"basis":"consent_withdrawn"}`})
+	if res.status != 409 || !strings.Contains(res.body, "consent_not_withdrawn") || !strings.Contains(res.body, "subject_request") {
+		t.Fatalf("consent_withdrawn without a withdrawal: %d %s", res.status, res.body)
+	}
+	if erased, err := a.Keys().Erased(context.Background(), p.Subject); err != nil || erased {
+		t.Fatalf("a refused erasure destroyed the key: %v %v", erased, err)
+	}
+	c.must(req{method: "POST", path: "/api/v1/admin/applicants/" + p.Subject + "/erase", token: adm, json: `{"basis":"subject_request"}`}, 200, nil)
+}

@@ -176,8 +176,8 @@ func Operations() []Operation {
 			body: eraseBody{}, status: 200, resp: admin.ErasureResponse{},
 			accepted: "The erasure is recorded, but the read models have not caught up yet; they will show it.",
 			more: []answer{
-				{409, text("Заявление ещё рассматривается, сведения о полисе ещё надо хранить, или у заявителя есть заявления, которых ещё нет в его кабинете (applications_not_listed).",
-					"An application is being processed, an issued policy's record must still be kept, or the applicant has applications their cabinet does not show yet (applications_not_listed).")},
+				{409, text("Заявление ещё рассматривается, сведения о полисе ещё надо хранить, у заявителя есть заявления, которых ещё нет в его кабинете (applications_not_listed), или основание consent_withdrawn, а согласие не отзывалось (consent_not_withdrawn).",
+					"An application is being processed, an issued policy's record must still be kept, the applicant has applications their cabinet does not show yet (applications_not_listed), or the basis is consent_withdrawn and no consent was withdrawn (consent_not_withdrawn).")},
 				{404, text("Нет ни заявлений, ни загруженных сканов (applicant_not_found).", "Neither applications nor uploaded scans (applicant_not_found).")},
 				{503, text("Поиск загруженных сканов в журнале событий не уложился в OMS_ERASURE_SCAN_TIMEOUT (upload_scan_timeout); ничего не удалено.",
 					"Finding the uploaded scans in the event log took longer than OMS_ERASURE_SCAN_TIMEOUT (upload_scan_timeout); nothing was erased.")},
