@@ -58,7 +58,7 @@ needed or touched. The defaults take a few minutes on two cores.`,
 					defer os.RemoveAll(dir)
 				}
 			} else if entries, err := os.ReadDir(dir); err == nil && len(entries) > 0 {
-				return fmt.Errorf("%s is not empty; bench wants a fresh data dir", dir)
+				return fmt.Errorf("%[1]s не пуст; bench нужен свежий каталог данных / %[1]s is not empty; bench wants a fresh data dir", dir)
 			}
 			if cpuProfile != "" {
 				f, err := os.Create(cpuProfile)

@@ -24,7 +24,8 @@ func devTokens(cfg *config.Config) (func(role, subject string) (string, error), 
 		return nil, err
 	}
 	if cfg.OIDCIssuer != "" {
-		return nil, fmt.Errorf("demo and load sign in as many made-up people with dev tokens; this deployment authenticates through the OIDC issuer %s, so run them against a dev-mode omsd", cfg.OIDCIssuer)
+		return nil, fmt.Errorf("demo и load входят от имени вымышленных людей с токенами режима разработки, а здесь вход через OIDC-провайдера %[1]s: запускайте их на omsd в режиме разработки / "+
+			"demo and load sign in as many made-up people with dev tokens; this deployment authenticates through the OIDC issuer %[1]s, so run them against a dev-mode omsd", cfg.OIDCIssuer)
 	}
 	key, err := devKey(cfg)
 	if err != nil {
@@ -83,10 +84,10 @@ clients do, with dev tokens from the shared data directory.`,
 			// the command line that would create applications nobody asked
 			// for.
 			if n < 1 {
-				return fmt.Errorf("-n must be at least 1, not %d", n)
+				return fmt.Errorf("-n: не меньше 1, а не %[1]d / -n must be at least 1, not %[1]d", n)
 			}
 			if workers < 1 {
-				return fmt.Errorf("--workers must be at least 1, not %d", workers)
+				return fmt.Errorf("--workers: не меньше 1, а не %[1]d / --workers must be at least 1, not %[1]d", workers)
 			}
 			tok, err := devTokens(cfg)
 			if err != nil {
@@ -100,7 +101,7 @@ clients do, with dev tokens from the shared data directory.`,
 			_ = bar.Finish()
 			var r *demo.Refusal
 			if errors.As(err, &r) && r.Code == "duplicate_application" && seed != 0 {
-				return fmt.Errorf("%w\nthe people of --seed %d have applied in this omsd already: run demo with another --seed, or without one", err, seed)
+				return fmt.Errorf("%[1]w\nлюди с --seed %[2]d уже подавали заявления в этот omsd: запустите demo с другим --seed или без него / the people of --seed %[2]d have applied in this omsd already: run demo with another --seed, or without one", err, seed)
 			}
 			if err != nil {
 				return err

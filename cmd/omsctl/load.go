@@ -32,13 +32,13 @@ become visible (read-your-writes). Scan uploads are not counted as commands.`,
 			// !(x > 0) also refuses NaN, which compares false to everything.
 			switch {
 			case !(rate > 0) || math.IsInf(rate, 0):
-				return fmt.Errorf("--rate must be a positive number of commands per second, not %v", rate)
+				return fmt.Errorf("--rate: положительное число команд в секунду, а не %[1]v / --rate must be a positive number of commands per second, not %[1]v", rate)
 			case duration <= 0:
-				return fmt.Errorf("--duration must be positive, not %s", duration)
+				return fmt.Errorf("--duration: больше нуля, а не %[1]s / --duration must be positive, not %[1]s", duration)
 			case workers < 1:
-				return fmt.Errorf("--workers must be at least 1, not %d", workers)
+				return fmt.Errorf("--workers: не меньше 1, а не %[1]d / --workers must be at least 1, not %[1]d", workers)
 			case !(share > 0 && share <= 1):
-				return fmt.Errorf("--submit-share must be above 0 and at most 1, not %v", share)
+				return fmt.Errorf("--submit-share: больше 0 и не больше 1, а не %[1]v / --submit-share must be above 0 and at most 1, not %[1]v", share)
 			}
 			tok, err := devTokens(cfg)
 			if err != nil {
@@ -59,7 +59,7 @@ become visible (read-your-writes). Scan uploads are not counted as commands.`,
 			if st.Errors > 0 {
 				// A run with failures is not a measurement to quote: say so
 				// in the exit status, for scripts and CI.
-				return fmt.Errorf("%d requests failed (the first are listed above)", st.Errors)
+				return fmt.Errorf("%[1]d запросов не удались (первые перечислены выше) / %[1]d requests failed (the first are listed above)", st.Errors)
 			}
 			return nil
 		},
