@@ -72,12 +72,59 @@ func unknownCommand(cmd *cobra.Command, args []string) error {
 	if len(args) == 0 {
 		return nil
 	}
+	list := strings.Join(commandNames(cmd), ", ")
+	return fmt.Errorf("нет команды %q; есть: %s / no command %[1]q; there are: %[3]s", args[0], list, list)
+}
+
+// checkBuiltins makes cobra's own help and completion commands refuse what
+// they do not know, as omsctl's commands do: on their own, "omsctl help
+// bogus" and "omsctl completion foo" printed some help and exited 0, so a
+// script that mistyped the shell got a help text for its completion file.
+func checkBuiltins(root *cobra.Command) {
+	root.InitDefaultHelpCmd()
+	root.InitDefaultCompletionCmd()
+	for _, c := range root.Commands() {
+		switch c.Name() {
+		case "help":
+			c.Args = helpTopic
+		case "completion":
+			c.Args = shellArg
+			// Runnable, so that cobra checks the argument; alone it
+			// lists the shells, as before.
+			c.RunE = func(c *cobra.Command, _ []string) error { return c.Help() }
+		}
+	}
+}
+
+// helpTopic refuses help about a command omsctl does not have.
+func helpTopic(cmd *cobra.Command, args []string) error {
+	if len(args) == 0 {
+		return nil
+	}
+	if found, rest, err := cmd.Root().Find(args); err == nil && found != nil && len(rest) == 0 {
+		return nil
+	}
+	return fmt.Errorf("нет команды %q, справки по ней нет; есть: %s / no command %[1]q to help with; there are: %[2]s",
+		strings.Join(args, " "), strings.Join(commandNames(cmd.Root()), ", "))
+}
+
+// shellArg refuses a shell the completion command has no script for.
+func shellArg(cmd *cobra.Command, args []string) error {
+	if len(args) == 0 {
+		return nil
+	}
+	shells := commandNames(cmd)
+	return fmt.Errorf("нет скрипта дополнения для %q; есть: %s / no completion script for %[1]q; there are: %[2]s",
+		strings.Join(args, " "), strings.Join(shells, ", "))
+}
+
+// commandNames lists the commands a person can run under cmd.
+func commandNames(cmd *cobra.Command) []string {
 	var names []string
 	for _, c := range cmd.Commands() {
 		if c.IsAvailableCommand() {
 			names = append(names, c.Name())
 		}
 	}
-	list := strings.Join(names, ", ")
-	return fmt.Errorf("нет команды %q; есть: %s / no command %[1]q; there are: %[3]s", args[0], list, list)
+	return names
 }

@@ -56,6 +56,7 @@ func root() *cobra.Command {
 	// Runnable, so that cobra checks the arguments (an unknown command)
 	// with unknownCommand; alone, omsctl shows its help.
 	cmd.RunE = func(c *cobra.Command, _ []string) error { return c.Help() }
+	checkBuiltins(cmd)
 	for _, c := range cmd.Commands() {
 		if c.Args == nil {
 			c.Args = noArgs
