@@ -138,7 +138,15 @@ func (p Projection) Apply(_ context.Context, tx *runner.Tx, ev eventstore.Record
 	case stops(prev) && !stops(v.Status):
 		// Restart it with what was left, counted from the answer.
 		d, prov := restart(cal, at.In(msk), item.RemainingDays)
-		item.Deadline, item.Provisional = endOfDay(d), item.Provisional || prov
+		// A pause stops the clock and never winds it back. Asked late on a
+		// day off, before any working day of lateness, the pause keeps -1
+		// to stay late, and an answer in the same days off would count
+		// that day again, a working day before the old deadline.
+		nd := endOfDay(d)
+		if nd.Before(item.Deadline) {
+			nd = item.Deadline
+		}
+		item.Deadline, item.Provisional = nd, item.Provisional || prov
 		item.RemainingDays = 0
 	}
 	item.ApplicationID, item.ApplicantID, item.Status = appID, v.ApplicantID, v.Status

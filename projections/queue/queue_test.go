@@ -374,6 +374,45 @@ func TestOverdueAnsweredOnADayOffStaysAsLate(t *testing.T) {
 	}
 }
 
+// A pause stops the clock and never winds it back. Late already, asked and
+// answered in one run of days off after the deadline, the application came
+// back with a deadline a working day before its own, as if answering
+// sooner had made it later (review: the pause kept -1 for "late", and the
+// restart counted that day again).
+func TestAPauseNeverMovesTheDeadlineEarlier(t *testing.T) {
+	for _, c := range []struct {
+		name                       string
+		submitted, asked, answered time.Time
+		deadline                   string
+		nextDay                    time.Time
+	}{
+		// Deadline Fri 20 March; asked Saturday, answered Sunday.
+		{name: "a weekend", submitted: time.Date(2026, 3, 5, 10, 0, 0, 0, msk), asked: time.Date(2026, 3, 21, 11, 0, 0, 0, msk),
+			answered: time.Date(2026, 3, 22, 11, 0, 0, 0, msk), deadline: "2026-03-20", nextDay: time.Date(2026, 3, 23, 9, 0, 0, 0, msk)},
+		// Deadline Tue 30 December 2025; 31 December and 1-11 January
+		// are days off.
+		{name: "the New Year holidays", submitted: time.Date(2025, 12, 16, 10, 0, 0, 0, msk), asked: time.Date(2026, 1, 3, 11, 0, 0, 0, msk),
+			answered: time.Date(2026, 1, 5, 11, 0, 0, 0, msk), deadline: "2025-12-30", nextDay: time.Date(2026, 1, 12, 9, 0, 0, 0, msk)},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, step := stepper(t)
+			j := benchload.Journey(step.appID, "alice", 1, c.submitted)
+			if it := step.step(c.submitted, j[0]); it.DeadlineDate != c.deadline {
+				t.Fatalf("deadline %s, want %s", it.DeadlineDate, c.deadline)
+			}
+			step.step(c.submitted.Add(time.Hour), j[1])
+			step.step(c.asked, j[2])
+			it := step.step(c.answered, j[3])
+			if it.DeadlineDate != c.deadline {
+				t.Errorf("after the answer the deadline is %s, want %s as before the pause", it.DeadlineDate, c.deadline)
+			}
+			if got := queue.Remaining(calendar.Default(), it, c.nextDay); got != -1 {
+				t.Errorf("on %s %d working days remain, want -1 as without the pause", c.nextDay.Format(time.DateOnly), got)
+			}
+		})
+	}
+}
+
 // The queue sorts by deadline, and an application waiting on its
 // applicant has none that stays put: the date an answer would give moves
 // on with every working day of waiting. It sorted by the deadline it had
