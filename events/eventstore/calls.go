@@ -134,7 +134,11 @@ func await[T any](ctx context.Context, h *hold, call func() (T, error), drop fun
 	case <-ctx.Done():
 		if h.leave(&state) {
 			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+				// The store did not answer within the caller's time: as
+				// unavailable as when the client gives up first, which
+				// of the two comes first being a race.
 				h.s.healthy.Store(false)
+				return zero, fmt.Errorf("%w: %w", ErrUnavailable, ctx.Err())
 			}
 			return zero, ctx.Err()
 		}

@@ -588,7 +588,10 @@ func (s *Store) catchUp(ctx context.Context, o esdb.SubscribeToAllOptions, fn fu
 		ev := sub.Recv()
 		switch {
 		case ev.SubscriptionDropped != nil:
-			return fmt.Errorf("eventstore: catch up: %w", ev.SubscriptionDropped.Error)
+			// A store gone in the middle of a catch-up (an erasure's
+			// scan of the log) is unavailable, as for any other call.
+			s.observe(ev.SubscriptionDropped.Error)
+			return fmt.Errorf("eventstore: catch up: %w", unanswered(ev.SubscriptionDropped.Error))
 		case ev.CaughtUp != nil:
 			return nil
 		case ev.EventAppeared != nil:
