@@ -85,11 +85,15 @@ func TestRebuildOnANodeWithoutItsRecordEnds(t *testing.T) {
 	for _, c := range []struct {
 		name       string
 		generation int // after the request; 1 before it
-		wantErr    string
-		wantOut    string
+		// earlier is the record of an earlier rebuild the polled node
+		// shows, finished.
+		earlier bool
+		wantErr string
+		wantOut string
 	}{
-		{"never seen", 1, "has no record of this rebuild of history", ""},
-		{"switched elsewhere", 2, "", "history rebuilt: generation 2 serves"},
+		{"never seen", 1, false, "has no record of this rebuild of history", ""},
+		{"switched elsewhere", 2, false, "", "history rebuilt: generation 2 serves"},
+		{"an earlier rebuild's record", 1, true, "has no record of this rebuild of history", ""},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			asked := false
@@ -99,13 +103,17 @@ func TestRebuildOnANodeWithoutItsRecordEnds(t *testing.T) {
 				case r.Method == "POST" && r.URL.Path == "/api/v1/admin/projections/history/rebuild":
 					asked = true
 					w.WriteHeader(http.StatusAccepted)
-					fmt.Fprint(w, `{}`)
+					fmt.Fprint(w, `{"running":true,"events":0,"position":0,"head":0,"startedAt":"2026-11-28T10:00:00Z","eventsPerSecond":0}`)
 				case r.Method == "GET" && r.URL.Path == "/api/v1/admin/projections":
 					gen := 1
 					if asked {
 						gen = c.generation
 					}
-					fmt.Fprintf(w, `[{"name":"history","position":10,"head":10,"generation":%d}]`, gen)
+					rb := ""
+					if c.earlier {
+						rb = `,"rebuild":{"running":false,"events":5,"position":10,"head":10,"startedAt":"2026-11-27T10:00:00Z","finishedAt":"2026-11-27T10:00:01Z","eventsPerSecond":5}`
+					}
+					fmt.Fprintf(w, `[{"name":"history","position":10,"head":10,"generation":%d%s}]`, gen, rb)
 				default:
 					http.NotFound(w, r)
 				}

@@ -147,7 +147,12 @@ far; the line at the end gives the totals.`,
 					before = r.Generation
 				}
 			}
-			if err := c.do("POST", "/api/v1/admin/projections/"+url.PathEscape(args[0])+"/rebuild", nil, nil); err != nil {
+			// The answer is this rebuild's record: its start tells it from
+			// the record of an earlier one that another node behind a load
+			// balancer may show, finished, which was reported as this
+			// one's success (review).
+			var started admin.Rebuild
+			if err := c.do("POST", "/api/v1/admin/projections/"+url.PathEscape(args[0])+"/rebuild", nil, &started); err != nil {
 				return err
 			}
 			// Positions are byte offsets: they drive the share done and the
@@ -172,7 +177,11 @@ far; the line at the end gives the totals.`,
 					if r.Name != args[0] {
 						continue
 					}
-					if r.Rebuild == nil {
+					rb := r.Rebuild
+					if rb != nil && !started.StartedAt.IsZero() && !rb.StartedAt.Equal(started.StartedAt) {
+						rb = nil // another rebuild's record
+					}
+					if rb == nil {
 						if unseen++; unseen < rebuildUnseenPolls {
 							seen = true // not yet: the node may still be starting it
 							continue
@@ -188,7 +197,6 @@ far; the line at the end gives the totals.`,
 					}
 					seen = true
 					unseen = 0
-					rb := r.Rebuild
 					if elapsed := time.Since(began).Seconds(); rb.Running && elapsed > 0 {
 						bar.Describe(fmt.Sprintf("rebuilding %s: %d events, %.0f events/s", args[0], rb.Events, float64(rb.Events)/elapsed))
 					}
