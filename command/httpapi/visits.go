@@ -16,7 +16,7 @@ import (
 type Visits interface {
 	IssueCode(ctx context.Context, md events.Metadata) (visit.Code, error)
 	Redeem(ctx context.Context, md events.Metadata, applicant, code string) (visit.Visit, error)
-	Close(ctx context.Context, md events.Metadata, applicant string) (bool, error)
+	Close(ctx context.Context, md events.Metadata, applicant string) (uint64, error)
 }
 
 // registerVisits mounts
@@ -117,6 +117,9 @@ func checkOpenVisit(req *OpenVisit, operator string) (string, error) {
 // CloseVisitResult says whether anything was open.
 type CloseVisitResult struct {
 	Closed bool `json:"closed"`
+	// Position is the closing's, for ?after= (absent when nothing was
+	// open to close).
+	Position uint64 `json:"position,omitempty"`
 }
 
 func (h *handlers) closeVisit(c *fiber.Ctx) error {
@@ -140,12 +143,12 @@ func (h *handlers) closeVisit(c *fiber.Ctx) error {
 	if _, err := h.jsonBody(c); err != nil {
 		return h.fail(c, err)
 	}
-	closed, err := h.Visits.Close(c.UserContext(), md, applicant)
+	pos, err := h.Visits.Close(c.UserContext(), md, applicant)
 	if err != nil {
 		return h.fail(c, err)
 	}
 	c.Set(fiber.HeaderCacheControl, "no-store")
-	return c.JSON(CloseVisitResult{Closed: closed})
+	return c.JSON(CloseVisitResult{Closed: pos > 0, Position: pos})
 }
 
 func errNotApplicant() error {

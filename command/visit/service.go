@@ -222,9 +222,10 @@ func (s *Service) Redeem(ctx context.Context, md events.Metadata, applicant, cod
 }
 
 // Close ends visits with applicant: the operator's own when md names an
-// operator, every one when it names the applicant. It reports whether
-// there was anything to close.
-func (s *Service) Close(ctx context.Context, md events.Metadata, applicant string) (bool, error) {
+// operator, every one when it names the applicant. It returns the
+// closing's position in the log, for reads that must see it, or 0 when
+// there was nothing to close.
+func (s *Service) Close(ctx context.Context, md events.Metadata, applicant string) (uint64, error) {
 	operator := ""
 	if md.Actor.Role == events.RoleOperator {
 		operator = md.Actor.ID
@@ -241,7 +242,7 @@ func (s *Service) Close(ctx context.Context, md events.Metadata, applicant strin
 	// Again after the write: a look-up on this node between the two may
 	// have taken the visit for open.
 	s.forget(operator, applicant)
-	return pos > 0, err
+	return pos, err
 }
 
 // Open reports whether operator may act for applicant now. It is asked on

@@ -249,19 +249,19 @@ func TestClosingAVisit(t *testing.T) {
 		t.Fatal("visits not open")
 	}
 	// An operator ends their own visit only.
-	if closed, err := f.b.Close(ctx, operator("op-1"), "alice"); err != nil || !closed {
-		t.Fatalf("close op-1: %v %v", closed, err)
+	if pos, err := f.b.Close(ctx, operator("op-1"), "alice"); err != nil || pos == 0 {
+		t.Fatalf("close op-1: %v %v", pos, err)
 	}
 	if f.open(t, f.b, "op-1", "alice") || !f.open(t, f.b, "op-2", "alice") {
 		t.Fatal("op-1's close did not end only op-1's visit")
 	}
-	if closed, err := f.b.Close(ctx, operator("op-1"), "alice"); err != nil || closed {
-		t.Fatalf("closing a closed visit again: %v %v", closed, err)
+	if pos, err := f.b.Close(ctx, operator("op-1"), "alice"); err != nil || pos != 0 {
+		t.Fatalf("closing a closed visit again: %v %v", pos, err)
 	}
 	// The applicant ends every visit, and an unused code with them.
 	c := f.issue(t, "alice")
-	if closed, err := f.b.Close(ctx, applicant("alice"), "alice"); err != nil || !closed {
-		t.Fatalf("the applicant's close: %v %v", closed, err)
+	if pos, err := f.b.Close(ctx, applicant("alice"), "alice"); err != nil || pos == 0 {
+		t.Fatalf("the applicant's close: %v %v", pos, err)
 	}
 	if f.open(t, f.b, "op-2", "alice") {
 		t.Fatal("op-2's visit outlived the applicant's close on the same node")

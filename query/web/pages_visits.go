@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/url"
 	"path"
+	"strconv"
 	"strings"
 	"time"
 
@@ -29,6 +30,16 @@ type OperatorData struct {
 	// Next is the page to return to once the visit is open: the one the
 	// operator was on when it ran out.
 	Next string
+	// Open lists the operator's visits open now, the latest first: to go
+	// back to an applicant without the id typed again, and to end a
+	// visit no longer needed rather than leave it open for hours.
+	Open []OpenVisit
+}
+
+// OpenVisit is one of the operator's open visits on their start page.
+type OpenVisit struct {
+	ApplicantID string
+	Until       string // when it ends, Moscow time
 }
 
 // operatorHome asks for the applicant and their code. An operator sent
@@ -42,7 +53,29 @@ func (h *handlers) operatorHome(c *fiber.Ctx) error {
 	case "ended":
 		d.Notice = h.lang(c).T("operator.visitEnded")
 	}
+	if err := h.openVisits(c, &d); err != nil {
+		return h.apiFailure(c, err)
+	}
 	return h.render(c, fiber.StatusOK, "operator", h.page(c, "operator.title", d))
+}
+
+// openVisits fills in the operator's open visits, as of the visit just
+// ended when the page was sent here after one (?after=).
+func (h *handlers) openVisits(c *fiber.Ctx, d *OperatorData) error {
+	var open struct {
+		Visits []struct {
+			ApplicantID string    `json:"applicantId"`
+			Until       time.Time `json:"until"`
+		} `json:"visits"`
+	}
+	if err := h.get(c, withAfter(c, "/api/v1/visits", nil), &open); err != nil {
+		return err
+	}
+	l := h.lang(c)
+	for _, v := range open.Visits {
+		d.Open = append(d.Open, OpenVisit{ApplicantID: v.ApplicantID, Until: l.DateTime(v.Until)})
+	}
+	return nil
 }
 
 // operatorOpen opens a visit with the applicant's code, then the page the
@@ -51,6 +84,9 @@ func (h *handlers) operatorOpen(c *fiber.Ctx) error {
 	d := OperatorData{Who: strings.TrimSpace(c.FormValue("who")), Dev: h.d.SignIn != nil, Next: returnTo(c.FormValue("next"))}
 	fail := func(status int, msg string) error {
 		d.Error = msg
+		if err := h.openVisits(c, &d); err != nil {
+			h.d.Logger.Warn("web: the operator's open visits", "err", err)
+		}
 		return h.render(c, status, "operator", h.page(c, "operator.title", d))
 	}
 	if !h.d.Auth.CheckForm(c) {
@@ -129,10 +165,17 @@ func (h *handlers) operatorEnd(c *fiber.Ctx) error {
 		return c.Redirect("/operator", fiber.StatusSeeOther)
 	}
 	// A visit that has run out is ended already.
-	if err := h.post(c, "/api/v1/visits/close", applicant, []byte("{}"), nil); err != nil && !isCode(err, "visit_required") {
+	var closed struct {
+		Position uint64 `json:"position"`
+	}
+	if err := h.post(c, "/api/v1/visits/close", applicant, []byte("{}"), &closed); err != nil && !isCode(err, "visit_required") {
 		return h.apiFailure(c, err)
 	}
-	return c.Redirect("/operator?visit=ended", fiber.StatusSeeOther)
+	to := "/operator?visit=ended"
+	if closed.Position > 0 {
+		to += "&after=" + strconv.FormatUint(closed.Position, 10) // the list without it
+	}
+	return c.Redirect(to, fiber.StatusSeeOther)
 }
 
 // VisitCodeData is the code an applicant shows an operator.

@@ -222,6 +222,12 @@ func (m *matrix) fixtures() map[string]func(role string, allowed bool) req {
 			return r
 		},
 
+		// An operator's own list: for nobody's behalf.
+		"GET /api/v1/visits": func(role string, _ bool) req {
+			r := m.api(role, "GET", "/api/v1/visits", "")
+			r.obo = ""
+			return r
+		},
 		"GET /api/v1/cabinet":                        simple("/api/v1/cabinet"),
 		"GET /api/v1/reviewer/queue":                 simple("/api/v1/reviewer/queue"),
 		"GET /api/v1/applications/:id":               simple("/api/v1/applications/" + m.appA),

@@ -98,7 +98,7 @@ func TestAnOperatorActsOnlyDuringAVisitTheApplicantOpened(t *testing.T) {
 
 	// The operator ends the visit: from then on nothing.
 	res = c.do(req{method: "POST", path: "/operator/end?applicant=" + url.QueryEscape(p.Subject), session: op, form: url.Values{}})
-	if res.status != 303 || res.header.Get("Location") != "/operator?visit=ended" {
+	if to, _ := url.Parse(res.header.Get("Location")); res.status != 303 || to.Path != "/operator" || to.Query().Get("visit") != "ended" {
 		t.Fatalf("ending the visit: %d to %q", res.status, res.header.Get("Location"))
 	}
 	if res := c.do(api); res.status != 403 {
@@ -174,5 +174,53 @@ func TestANewApplicationAfterARejectionIsPrefilled(t *testing.T) {
 	first := c.must(req{method: "GET", path: "/cabinet/new", session: c.session("applicant", "never-applied")}, 200, nil)
 	if strings.Contains(first.body, "data-prefilled") {
 		t.Error("a first application's form says it was filled in")
+	}
+}
+
+// An operator's start page lists the visits they have open, to go back to
+// an applicant without the id typed again and to end one no longer
+// needed; before, a visit the operator had walked away from stayed open
+// for its four hours, out of sight.
+func TestAnOperatorSeesTheirOpenVisits(t *testing.T) {
+	c, p, _ := submittedOne(t, "visit-list", "VL1234567")
+	op := c.session("operator", "op-list")
+	pos := c.openVisit(p.Subject, "op-list")
+	c.openVisit(p.Subject, "op-list-other")
+	home := c.must(req{method: "GET", path: fmt.Sprintf("/operator?after=%d", pos), session: op}, 200, nil)
+	cabinet := "/cabinet?applicant=" + url.QueryEscape(p.Subject)
+	if !strings.Contains(home.body, `data-open-visit="`+p.Subject+`"`) || !strings.Contains(home.body, `href="`+cabinet+`"`) ||
+		!strings.Contains(home.body, `action="/operator/end?applicant=`+url.QueryEscape(p.Subject)+`"`) {
+		t.Fatalf("the start page does not list the open visit: %.4000s", home.body)
+	}
+	var api struct {
+		OperatorID string
+		Visits     []struct {
+			ApplicantID string
+			Until       string
+		}
+	}
+	c.must(req{method: "GET", path: fmt.Sprintf("/api/v1/visits?after=%d", pos), token: c.token("operator", "op-list")}, 200, &api)
+	if api.OperatorID != "op-list" || len(api.Visits) != 1 || api.Visits[0].ApplicantID != p.Subject || api.Visits[0].Until == "" {
+		t.Fatalf("GET /api/v1/visits: %+v", api)
+	}
+	// Only operators have visits.
+	if res := c.do(req{method: "GET", path: "/api/v1/visits", token: c.token("applicant", p.Subject)}); res.status != 403 {
+		t.Errorf("an applicant's GET /api/v1/visits: %d", res.status)
+	}
+
+	// Ended from the list, it leaves the list at once; the other
+	// operator's visit with the same applicant stays on theirs.
+	res := c.do(req{method: "POST", path: "/operator/end?applicant=" + url.QueryEscape(p.Subject), session: op, form: url.Values{}})
+	to, _ := url.Parse(res.header.Get("Location"))
+	if res.status != 303 || to.Query().Get("after") == "" {
+		t.Fatalf("ending the visit: %d to %q, want the start page as of the end", res.status, res.header.Get("Location"))
+	}
+	after := c.must(req{method: "GET", path: to.RequestURI(), session: op}, 200, nil)
+	if strings.Contains(after.body, `data-open-visit="`) || !strings.Contains(after.body, "Открытых приёмов нет") {
+		t.Errorf("after the end the list still shows it: %.4000s", after.body)
+	}
+	other := c.must(req{method: "GET", path: to.RequestURI(), session: c.session("operator", "op-list-other")}, 200, nil)
+	if !strings.Contains(other.body, `data-open-visit="`+p.Subject+`"`) {
+		t.Error("another operator's visit left their list when this one ended theirs")
 	}
 }

@@ -72,6 +72,8 @@ func Table() []Route {
 		{"POST", "/api/v1/visits/code", smallBody, no, own, no, no, no, no},
 		{"POST", "/api/v1/visits", smallBody, no, no, all, no, no, no},
 		{"POST", "/api/v1/visits/close", smallBody, no, own, obo, no, no, no},
+		// An operator's own open visits, to go back to an applicant.
+		{"GET", "/api/v1/visits", 0, no, no, all, no, no, no},
 
 		// Queries (query/httpapi, query/policypdf).
 		{"GET", "/api/v1/cabinet", 0, no, own, obo, no, no, no},

@@ -195,6 +195,9 @@ func Operations() []Operation {
 			}},
 		Operation{Method: "POST", Path: "/api/v1/visits/close", tag: "visits", sum: "End visits: an operator their own (X-On-Behalf-Of), the applicant every operator's and the unused code",
 			body: map[string]any{}, status: 200, resp: commandapi.CloseVisitResult{}},
+		Operation{Method: "GET", Path: "/api/v1/visits", tag: "visits", sum: "An MFC operator's own visits open now, the latest opened first",
+			desc:   "The applicants' ids and the visits' times, to go back to an applicant or end a visit no longer needed; a visit past its until is not listed.",
+			params: []param{afterParam}, status: 200, resp: queryapi.OpenVisits{}},
 		Operation{Method: "GET", Path: "/api/v1/consent", tag: "commands", sum: "The consent text in force (ru/en), its version and hash; no sign-in needed",
 			status: 200, resp: commandapi.ConsentDocument{}},
 	)
