@@ -442,6 +442,13 @@ func (c Reject) decide(s State, env Env) ([]schema.Event, error) {
 	ch := &checker{f: &fields, today: env.today()}
 	code, reason := strings.TrimSpace(c.ReasonCode), cleanText(c.Reason)
 	ch.oneOf("/reasonCode", code, schema.RejectReasons)
+	if code == schema.RejectNoResponse && s.Status != StatusInfoRequested {
+		// The refusal tells the applicant they did not reply: true only
+		// while a request waits for their answer.
+		fields.Add("/reasonCode", "no_open_request", cmderr.T(
+			"Заявление не ждёт ответа заявителя: вопросов не задавали или на них уже ответили. Причина «Нет ответа на запрос» здесь не подходит.",
+			"The application waits for no answer from the applicant: no request was made, or it was answered. \"No response to the request\" is not the reason here."))
+	}
 	ch.text("/reason", reason, true, maxReasonText)
 	if err := fields.Err(); err != nil {
 		return nil, err

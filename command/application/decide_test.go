@@ -631,6 +631,29 @@ func TestRejectNeedsReason(t *testing.T) {
 	assertFields(t, err, "/reason:invalid_characters")
 }
 
+// "No response to the request" is a fact about an open request: rejecting
+// with it an application whose applicant had answered, or who was never
+// asked, told them they had not replied when they had (QA).
+func TestRejectForNoResponseOnlyWhileARequestIsOpen(t *testing.T) {
+	reject := application.Reject{ReasonCode: schema.RejectNoResponse, Reason: "Вы не ответили на вопросы."}
+	for _, status := range []application.Status{application.StatusInReview, application.StatusApproved} {
+		s := application.Fold(history(status)...)
+		_, err := application.Decide(s, reject, env(asReviewer, now))
+		assertFields(t, err, "/reasonCode:no_open_request")
+		if e, _ := cmderr.As(err); e == nil || !strings.Contains(e.Fields[0].Message.RU, "не ждёт ответа") || !strings.Contains(e.Fields[0].Message.EN, "no request") {
+			t.Errorf("%s: %v", status, err)
+		}
+	}
+	s := application.Fold(history(application.StatusInfoRequested)...)
+	evs, err := application.Decide(s, reject, env(asReviewer, now))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := evs[0].(schema.ApplicationRejected); r.ReasonCode != schema.RejectNoResponse {
+		t.Errorf("rejected with %q", r.ReasonCode)
+	}
+}
+
 func TestClaimTwice(t *testing.T) {
 	s := application.Fold(history(application.StatusInReview)...)
 	for _, c := range []application.Caller{asReviewer, asReviewer2} {

@@ -141,6 +141,9 @@ func (h *handlers) reviewerApplication(c *fiber.Ctx) error {
 	}
 	d.Reasons = []Option{{Value: "", Label: l.T("form.choose")}}
 	for _, r := range schema.RejectReasons {
+		if r == schema.RejectNoResponse && v.Status != appview.StatusInfoRequested {
+			continue // a reason only while a request waits for its answer
+		}
 		d.Reasons = append(d.Reasons, Option{Value: r, Label: l.T("reject." + r)})
 	}
 	for _, q := range v.Questions {
