@@ -958,3 +958,47 @@ func TestOperatorScanLinksOpen(t *testing.T) {
 		}
 	}
 }
+
+// The reviewer's page of a decided application says what was decided,
+// why, by whom and when, and, once issued, which policy: it showed only
+// the status badge, while the API had it all (QA). "No response to the
+// request" is offered, and taken, only while a request waits for its
+// answer.
+func TestTheReviewPageShowsTheDecisionAndThePolicy(t *testing.T) {
+	c, _, r := submittedOne(t, "decided-applicant", "DD1234567")
+	rev := c.token("reviewer", "rev-decide")
+	page := func(id string, after uint64) string {
+		return c.must(req{method: "GET", path: fmt.Sprintf("/reviewer/applications/%s?after=%d", id, after), session: c.session("reviewer", "rev-decide")}, 200, nil).body
+	}
+	claimed := c.act(rev, "", r.ApplicationID, "claim", "{}")
+	if body := page(r.ApplicationID, claimed.Position); strings.Contains(body, `value="no_response"`) {
+		t.Error("no response to a request is offered while none was made")
+	}
+	if res := c.do(req{method: "POST", path: "/api/v1/applications/" + r.ApplicationID + "/reject", token: rev,
+		json: `{"reasonCode":"no_response","reason":"Вы не ответили."}`}); res.status != 422 || !strings.Contains(res.body, "no_open_request") {
+		t.Fatalf("no_response without a request: %d %.300s", res.status, res.body)
+	}
+	asked := c.act(rev, "", r.ApplicationID, "request-info", `{"questions":[{"text":"Уточните дату выдачи ВНЖ."}]}`)
+	if body := page(r.ApplicationID, asked.Position); !strings.Contains(body, `value="no_response"`) {
+		t.Error("no response to the request is not offered while one waits")
+	}
+	done := c.act(rev, "", r.ApplicationID, "reject", `{"reasonCode":"no_response","reason":"Ответа на вопрос о ВНЖ не было."}`)
+	body := page(r.ApplicationID, done.Position)
+	for _, want := range []string{`data-decision="rejected"`, "Нет ответа на запрос", "Ответа на вопрос о ВНЖ не было.", "rev-decide"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the decided application's page lacks %q", want)
+		}
+	}
+
+	// Another person's application, issued: its page names the policy.
+	q := karimov("issued-applicant", "DI1234567")
+	r2, _ := c.submit(q, c.token("applicant", q.Subject), "")
+	c.act(rev, "", r2.ApplicationID, "claim", "{}")
+	c.act(rev, "", r2.ApplicationID, "approve", "{}")
+	issued := c.act(rev, "", r2.ApplicationID, "issue-policy", "")
+	enp := c.enpOf(c.token("applicant", q.Subject), issued.Position)
+	body = page(r2.ApplicationID, issued.Position)
+	if !strings.Contains(body, `data-policy="`+enp+`"`) || !strings.Contains(body, `data-decision="approved"`) {
+		t.Errorf("the issued application's page does not show policy %s: %.3000s", enp, body)
+	}
+}
