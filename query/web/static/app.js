@@ -60,10 +60,35 @@
     }
     cur[parts[parts.length - 1]] = val;
   }
-  function compact(v) {
-    if (Array.isArray(v)) return v.filter(function (x) { return x !== undefined; }).map(compact);
-    if (v && typeof v === 'object') { for (var k in v) v[k] = compact(v[k]); }
+  function escapePtr(s) { return String(s).replace(/~/g, '~0').replace(/\//g, '~1'); }
+  // compact drops the slots of arrays that were left out (optional rows
+  // left empty), so that the body has no holes; moved notes, for each
+  // element that moved, its pointer in the body against the form's, so
+  // that an error about the body's third question lands beside the row
+  // the person filled, not beside the empty one before it (QA).
+  function compact(v, path, orig, moved) {
+    if (Array.isArray(v)) {
+      var out = [];
+      v.forEach(function (x, i) {
+        if (x === undefined) return;
+        var np = path + '/' + out.length, op = orig + '/' + i;
+        if (np !== op) moved[np] = op;
+        out.push(compact(x, np, op, moved));
+      });
+      return out;
+    }
+    if (v && typeof v === 'object') {
+      for (var k in v) v[k] = compact(v[k], path + '/' + escapePtr(k), orig + '/' + escapePtr(k), moved);
+    }
     return v;
+  }
+  // formPtr is the form's pointer for a pointer of the body collect made.
+  function formPtr(scope, ptr) {
+    var moved = scope.movedPtrs || {};
+    for (var p = ptr; p; p = p.replace(/\/[^/]*$/, '')) {
+      if (moved[p]) return moved[p] + ptr.slice(p.length);
+    }
+    return ptr;
   }
   function changed(box) {
     return Array.prototype.some.call(box.querySelectorAll('[name]'), function (el) {
@@ -78,7 +103,14 @@
       if (opt && form.contains(opt) && !changed(opt)) return;
       setPtr(out, el.name, el.type === 'checkbox' ? el.checked : el.value);
     });
-    return compact(out);
+    form.movedPtrs = {};
+    return compact(out, '', '', form.movedPtrs);
+  }
+  // typed reports whether the person typed into scope's text fields.
+  function typed(scope) {
+    return Array.prototype.some.call(scope.querySelectorAll('textarea, input[type=text]'), function (el) {
+      return el.value.trim() !== '' && el.value !== (el.dataset.initial || el.defaultValue || '');
+    });
   }
 
   // --- errors ------------------------------------------------------------
@@ -93,6 +125,7 @@
   // place puts a message beside the field its pointer names, or beside the
   // nearest enclosing section when the pointer is about a whole section.
   function place(scope, ptr, msg) {
+    ptr = formPtr(scope, ptr);
     var p = ptr, box = null;
     while (p) {
       box = scope.querySelector('[data-field="' + esc(p) + '"]');
@@ -157,7 +190,11 @@
       signin.hidden = false;
     } else if (status === 409 && p.code === 'stale_revision') {
       title.textContent = t('js.failedTitle');
-      text.textContent = t('js.stale');
+      // Reloading empties a form that keeps no draft (staff's): said
+      // before the button, not found out after it (QA: a reviewer's
+      // explanation was lost).
+      var draft = (scope.matches && scope.matches('[data-draft]')) || scope.querySelector('form[data-draft]');
+      text.textContent = t(typed(scope) && !draft ? 'js.staleLost' : 'js.stale');
       reload.hidden = false;
     } else {
       title.textContent = t('js.failedTitle');
