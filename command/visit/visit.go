@@ -117,6 +117,16 @@ func (s State) Open(now time.Time, operator string) (time.Time, bool) {
 	return v.Until, ok && now.Before(v.Until)
 }
 
+// anyOpen reports whether some operator may act for the applicant at now.
+func (s State) anyOpen(now time.Time) bool {
+	for _, v := range s.Visits {
+		if now.Before(v.Until) {
+			return true
+		}
+	}
+	return false
+}
+
 // live is the codes that may still be used at now.
 func (s State) live(now time.Time) []LiveCode {
 	var out []LiveCode
@@ -156,13 +166,15 @@ func DecideRedeem(s State, now time.Time, operator string, matches func(LiveCode
 }
 
 // DecideClose ends operator's visit, or, with operator empty, every visit
-// and the unused code. Nothing to close records nothing.
+// and the unused code. Nothing to close records nothing: visits and codes
+// that ran out are closed already (QA: the applicant was told access had
+// been closed, and the inbox said so, when only expired ones were left).
 func DecideClose(s State, now time.Time, operator string) (schema.VisitClosed, bool) {
 	if operator != "" {
 		if _, ok := s.Open(now, operator); !ok {
 			return schema.VisitClosed{}, false
 		}
-	} else if len(s.Visits) == 0 && len(s.Codes) == 0 {
+	} else if len(s.live(now)) == 0 && !s.anyOpen(now) {
 		return schema.VisitClosed{}, false
 	}
 	return schema.VisitClosed{OperatorID: operator, ClosedAt: now.UTC()}, true

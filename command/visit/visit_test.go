@@ -271,6 +271,32 @@ func TestClosingAVisit(t *testing.T) {
 	}
 }
 
+// Codes and visits that ran out are closed already: the applicant's
+// close finds nothing to close and records nothing, rather than telling
+// them (and their inbox) that it closed access (QA).
+func TestClosingWhatRanOutClosesNothing(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	f.issue(t, "alice")
+	f.clk.Advance(visit.CodeTTL)
+	if pos, err := f.a.Close(ctx, applicant("alice"), "alice"); err != nil || pos != 0 {
+		t.Fatalf("closing with only an expired code: %v %v", pos, err)
+	}
+	c := f.issue(t, "alice")
+	if _, err := f.a.Redeem(ctx, operator("op-1"), "alice", c.Code); err != nil {
+		t.Fatal(err)
+	}
+	f.clk.Advance(visit.VisitTTL)
+	if pos, err := f.a.Close(ctx, applicant("alice"), "alice"); err != nil || pos != 0 {
+		t.Fatalf("closing with only an ended visit: %v %v", pos, err)
+	}
+	// A live one still counts.
+	f.issue(t, "alice")
+	if pos, err := f.a.Close(ctx, applicant("alice"), "alice"); err != nil || pos == 0 {
+		t.Fatalf("closing with a live code: %v %v", pos, err)
+	}
+}
+
 // A node that found a visit open takes it for open a little longer
 // without reading the store; a close recorded by another node reaches it
 // within OpenCacheTTL.
