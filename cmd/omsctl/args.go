@@ -101,7 +101,10 @@ func helpTopic(cmd *cobra.Command, args []string) error {
 	if len(args) == 0 {
 		return nil
 	}
-	if found, rest, err := cmd.Root().Find(args); err == nil && found != nil && len(rest) == 0 {
+	// What is left after the command found is its arguments, as in
+	// "help projections rebuild cabinet", unless it has subcommands, which
+	// the leftover then failed to name.
+	if found, rest, err := cmd.Root().Find(args); err == nil && found != nil && found != cmd.Root() && (len(rest) == 0 || !found.HasSubCommands()) {
 		return nil
 	}
 	return fmt.Errorf("нет команды %q, справки по ней нет; есть: %s / no command %[1]q to help with; there are: %[2]s",

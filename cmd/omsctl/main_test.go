@@ -26,6 +26,21 @@ func TestHelpShowsOnlyTheSettingsOmsctlUses(t *testing.T) {
 
 // A progress bar's first frame is drawn before the first item, not at it
 // with that item's rate over microseconds ("1108647 /s").
+// Help about a command takes its arguments as cobra's did: "help
+// projections rebuild cabinet" is rebuild's help (review).
+func TestHelpTakesACommandsArguments(t *testing.T) {
+	for _, args := range [][]string{{"help", "projections", "rebuild", "cabinet"}, {"help", "token"}, {"help"}} {
+		cmd := root()
+		var out strings.Builder
+		cmd.SetArgs(args)
+		cmd.SetOut(&out)
+		cmd.SetErr(io.Discard)
+		if err := cmd.Execute(); err != nil || !strings.Contains(out.String(), "Usage:") {
+			t.Errorf("%q: %v, %q", args, err, out.String())
+		}
+	}
+}
+
 func TestBarStartsWithoutARateFromOneItem(t *testing.T) {
 	var b strings.Builder
 	bar := newBarTo(&b, 45000, "uploading scans", "scans")
