@@ -125,7 +125,7 @@ func projectionsCmd(cfg *config.Config) *cobra.Command {
 		Long: `rebuild builds a projection's collections afresh from the start of the event log
 while the current ones keep serving, then switches to the new ones in one step
 and drops the old. NAME is one of the projections omsd runs: cabinet, history,
-queue, renewals, visits, policies (omsctl projections status lists them). The progress
+queue, renewals, policies (omsctl projections status lists them). The progress
 bar shows the share of the event log read (its positions are bytes, hence the
 share and the time left rather than a count) and the events and events/s so
 far; the line at the end gives the totals.`,

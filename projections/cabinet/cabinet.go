@@ -19,6 +19,7 @@ import (
 	"github.com/omsonline/oms/projections/appview"
 	"github.com/omsonline/oms/projections/readstore"
 	"github.com/omsonline/oms/projections/runner"
+	"github.com/omsonline/oms/projections/visits"
 )
 
 // Collection is the cabinet's logical collection; views is the
@@ -96,13 +97,18 @@ func (Projection) Name() string { return "cabinet" }
 
 // Collections implements runner.Projection.
 func (Projection) Collections() []runner.Collection {
-	// The view is the state the cabinet is derived from: it goes last.
-	return []runner.Collection{{Name: Collection, Kind: readstore.KindDocs}, {Name: views, Kind: readstore.KindDocs}}
+	// The view is the state the cabinet is derived from: it goes after
+	// the cabinet. The operators' visits are an index of their own (see
+	// package visits), written in its order.
+	return append([]runner.Collection{{Name: Collection, Kind: readstore.KindDocs}, {Name: views, Kind: readstore.KindDocs}}, visits.Collections()...)
 }
 
 // Apply implements runner.Projection.
 func (p Projection) Apply(_ context.Context, tx *runner.Tx, ev eventstore.Recorded) error {
-	if ev.Envelope.Type == schema.TypeVisitOpened || ev.Envelope.Type == schema.TypeVisitClosed {
+	if visits.Is(ev) {
+		if err := visits.Apply(tx, ev); err != nil {
+			return err
+		}
 		return visitNotice(tx, ev)
 	}
 	// Each document is checked on its own: after a crash between two

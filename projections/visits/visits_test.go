@@ -12,6 +12,7 @@ import (
 	"github.com/omsonline/oms/events/esdbserver/esdbtest"
 	"github.com/omsonline/oms/events/eventstore"
 	"github.com/omsonline/oms/events/schema"
+	"github.com/omsonline/oms/projections/cabinet"
 	"github.com/omsonline/oms/projections/readstore"
 	"github.com/omsonline/oms/projections/readstore/sqlitestore"
 	"github.com/omsonline/oms/projections/runner"
@@ -36,8 +37,9 @@ func newFixture(t *testing.T) *fixture {
 	}
 	t.Cleanup(func() { st.Close() })
 	f.st = st
+	// The cabinet projection keeps the index, as omsd runs it.
 	f.r, err = runner.New(ctx, runner.Options{Store: st, Events: f.es, Subscriber: eventstore.NewSubscriber(f.es, eventstore.SubscriberOptions{})},
-		visits.Projection{})
+		cabinet.Projection{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,7 +71,7 @@ func (f *fixture) opened(minutes int, operator, applicant string) {
 func (f *fixture) open(operator string) []string {
 	f.t.Helper()
 	ctx := context.Background()
-	if _, err := f.r.Rebuild(ctx, "visits", runner.RebuildOptions{DropDelay: time.Millisecond}); err != nil {
+	if _, err := f.r.Rebuild(ctx, "cabinet", runner.RebuildOptions{DropDelay: time.Millisecond}); err != nil {
 		f.t.Fatal(err)
 	}
 	d, err := f.st.Get(ctx, visits.Collection, operator)

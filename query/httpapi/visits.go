@@ -30,7 +30,8 @@ func (h *handlers) openVisits(c *fiber.Ctx) error {
 	if md.Actor.Role != events.RoleOperator {
 		return problem(c, cmderr.Forbidden, "wrong_role", "Приёмы бывают только у операторов МФЦ.", "Only MFC operators have visits.")
 	}
-	if err := h.waitAfter(c, "visits"); err != nil || c.Response().StatusCode() >= 400 {
+	// The cabinet projection keeps the visits (see package visits).
+	if err := h.waitAfter(c, "cabinet"); err != nil || c.Response().StatusCode() >= 400 {
 		return err
 	}
 	out := OpenVisits{OperatorID: md.Actor.ID, Visits: []visits.Visit{}}
