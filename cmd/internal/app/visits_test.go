@@ -192,6 +192,16 @@ func TestAnOperatorSeesTheirOpenVisits(t *testing.T) {
 		!strings.Contains(home.body, `action="/operator/end?applicant=`+url.QueryEscape(p.Subject)+`"`) {
 		t.Fatalf("the start page does not list the open visit: %.4000s", home.body)
 	}
+	if !strings.Contains(home.body, "открыт ") {
+		t.Error("the list does not say when each visit opened")
+	}
+	// A position the log has not reached (a mangled link): the page that
+	// opens visits still opens, with the list as it stands (review: it
+	// was an error page instead).
+	odd := c.must(req{method: "GET", path: "/operator?visit=ended&after=999999999999", session: op}, 200, nil)
+	if !strings.Contains(odd.body, `action="/operator"`) || !strings.Contains(odd.body, `data-open-visit="`+p.Subject+`"`) {
+		t.Errorf("the start page with an unreachable after: %.3000s", odd.body)
+	}
 	var api struct {
 		OperatorID string
 		Visits     []struct {

@@ -3,11 +3,14 @@ package browsertest
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"image"
 	"image/color"
 	"image/png"
 	"log/slog"
+	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -24,6 +27,7 @@ import (
 	"github.com/chromedp/chromedp/kb"
 
 	"github.com/omsonline/oms/cmd/internal/app"
+	"github.com/omsonline/oms/cmd/internal/authn"
 	"github.com/omsonline/oms/cmd/internal/config"
 	"github.com/omsonline/oms/query/policypdf/pdfcheck"
 )
@@ -619,6 +623,65 @@ func TestSeedJourneyInBrowser(t *testing.T) {
 	s.do("open the address change", chromedp.Click(chromedp.CSS(`a[href$="#change-address"]`)), chromedp.WaitVisible(chromedp.ID("change-address")),
 		chromedp.Click(chromedp.CSS(`#change-address button[type=submit]`)))
 	s.see("#change-address [data-alert-list]", "Адрес проживания в России: Это тот же адрес")
+
+	// An МФЦ operator acts for the applicant during a visit, and the
+	// applicant closes access while the operator is typing a new address:
+	// the refusal says nothing was sent and opens the visit again in
+	// another tab, and what was typed stays to send again (QA: the bare
+	// refusal named a page, and going there lost the form).
+	// The applicant's side goes through the API with their token: the
+	// browser holds the operator's session.
+	applicant := func(path string, out any) {
+		t.Helper()
+		key, err := authn.DevKey(cfg.DataDir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tok, err := authn.IssueDev(key, authn.DevSubject("applicant", "+79161234567"), "applicant", time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := http.NewRequest("POST", s.base+path, strings.NewReader("{}"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Header.Set("Authorization", "Bearer "+tok)
+		r.Header.Set("Content-Type", "application/json")
+		res, err := http.DefaultClient.Do(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		if res.StatusCode/100 != 2 {
+			t.Fatalf("POST %s as the applicant: %s", path, res.Status)
+		}
+		if err := json.NewDecoder(res.Body).Decode(out); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var visitCode struct{ Code string }
+	applicant("/api/v1/visits/code", &visitCode)
+	s.signIn("+79990000003", "operator", "Приём заявителя")
+	s.do("open the visit", chromedp.SendKeys(chromedp.ID("who"), "+79161234567"), chromedp.SendKeys(chromedp.ID("code"), visitCode.Code),
+		chromedp.Click(chromedp.CSS(`form[action="/operator"] button[type=submit]`)), chromedp.WaitVisible(chromedp.CSS(`a[href$="#change-address"]`)))
+	s.do("the operator opens the address change", chromedp.Click(chromedp.CSS(`a[href$="#change-address"]`)), chromedp.WaitVisible(chromedp.ID("change-address")),
+		clear("f-address-street"), chromedp.SendKeys(chromedp.ID("f-address-street"), "ул. Новая"))
+	var closed struct{ Closed bool }
+	applicant("/api/v1/visits/close", &closed)
+	if !closed.Closed {
+		t.Fatal("the applicant's close closed nothing")
+	}
+	s.do("send after the visit ended", chromedp.Click(chromedp.CSS(`#change-address button[type=submit]`)))
+	s.see("#change-address [data-alert]", "Приём с заявителем закончился")
+	href, err := chromedp.Run(s.ctx, chromedp.Evaluate[string](`document.querySelector('#change-address [data-alert-visit] a').href`))
+	if u, perr := url.Parse(href); err != nil || perr != nil || u.Path != "/operator" || u.Query().Get("visit") != "required" || u.Query().Get("who") == "" ||
+		!strings.HasPrefix(u.Query().Get("next"), "/cabinet/applications/") {
+		t.Errorf("the link to open the visit again: %q %v", href, err)
+	}
+	if got := s.value("f-address-street"); got != "ул. Новая" {
+		t.Errorf("the typed street is gone: %q", got)
+	}
+	s.shot("operator-visit-ended")
 
 	// 6. The auditor scrubs the timeline with the keyboard.
 	s.signIn("+79990000002", "auditor", "Аудит заявлений")

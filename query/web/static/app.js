@@ -108,7 +108,8 @@
   }
   // typed reports whether the person typed into scope's text fields.
   function typed(scope) {
-    return Array.prototype.some.call(scope.querySelectorAll('textarea, input[type=text]'), function (el) {
+    var fields = scope.querySelectorAll('textarea, input:not([type=hidden]):not([type=checkbox]):not([type=radio]):not([type=file]):not([type=submit]):not([type=button])');
+    return Array.prototype.some.call(fields, function (el) {
       return el.value.trim() !== '' && el.value !== (el.dataset.initial || el.defaultValue || '');
     });
   }
@@ -147,9 +148,10 @@
     if (!a) { window.alert(pick(p.detail) || t('js.network')); return; }
     var title = a.querySelector('[data-alert-title]'), list = a.querySelector('[data-alert-list]'),
       text = a.querySelector('[data-alert-text]'), reload = a.querySelector('[data-alert-reload]'),
-      signin = a.querySelector('[data-alert-signin]');
+      signin = a.querySelector('[data-alert-signin]'), visit = a.querySelector('[data-alert-visit]');
     list.textContent = ''; text.textContent = ''; reload.hidden = true;
     if (signin) signin.hidden = true;
+    if (visit) visit.hidden = true;
     var first = null;
     if (status === 422 && p.errors && p.errors.length) {
       title.textContent = t('js.errorsTitle');
@@ -163,7 +165,7 @@
           link.href = '#' + target.id;
           // An error about a whole section (an address that is the same
           // as before) is named by the section, not by its first input.
-          var sec = scope.querySelector('fieldset[data-field="' + esc(e.field) + '"] > legend');
+          var sec = scope.querySelector('fieldset[data-field="' + esc(formPtr(scope, e.field)) + '"] > legend');
           var label = sec ? sec.textContent : labelOf(target);
           link.textContent = label ? label + ': ' + msg : msg;
           link.addEventListener('click', function (ev) { ev.preventDefault(); reveal(target); target.focus(); });
@@ -188,6 +190,16 @@
       text.textContent = t(kept ? 'js.signedOut' : 'js.signedOutLost');
       signin.querySelector('a').href = '/signin?next=' + encodeURIComponent(location.pathname + location.search);
       signin.hidden = false;
+    } else if (status === 403 && p.code === 'visit_required' && visit && body.dataset.obo) {
+      // An МФЦ operator's visit ended while the form was open (the
+      // applicant closed access, or its hours ran out). The visit opens
+      // again in another tab, with this page to come back to, while this
+      // one keeps what was typed to send again (QA: the bare refusal
+      // named a page, and going there lost the form).
+      title.textContent = t('js.failedTitle');
+      text.textContent = t('js.visitEnded');
+      visit.querySelector('a').href = '/operator?' + new URLSearchParams({ visit: 'required', who: body.dataset.obo, next: location.pathname + location.search }).toString();
+      visit.hidden = false;
     } else if (status === 409 && p.code === 'stale_revision') {
       title.textContent = t('js.failedTitle');
       // Reloading empties a form that keeps no draft (staff's): said
