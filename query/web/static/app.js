@@ -106,6 +106,12 @@
     form.movedPtrs = {};
     return compact(out, '', '', form.movedPtrs);
   }
+  // keepsDraft reports whether scope's form keeps a draft in the tab: an
+  // operator's and a reviewer's keep none, as other people's data must
+  // not stay in a shared browser.
+  function keepsDraft(scope) {
+    return !!((scope.matches && scope.matches('[data-draft]')) || scope.querySelector('form[data-draft]'));
+  }
   // typed reports whether the person typed into scope's text fields.
   function typed(scope) {
     var fields = scope.querySelectorAll('textarea, input:not([type=hidden]):not([type=checkbox]):not([type=radio]):not([type=file]):not([type=submit]):not([type=button])');
@@ -183,11 +189,8 @@
       // from the last keystroke before the person stepped away.
       scope.dispatchEvent(new Event('change'));
       title.textContent = t('js.failedTitle');
-      // Only a form with a draft keeps what was typed: an operator's and
-      // a reviewer's forms keep none, as other people's data must not
-      // stay in a shared browser.
-      var kept = (scope.matches && scope.matches('[data-draft]')) || scope.querySelector('form[data-draft]');
-      text.textContent = t(kept ? 'js.signedOut' : 'js.signedOutLost');
+      // Only a form with a draft keeps what was typed.
+      text.textContent = t(keepsDraft(scope) ? 'js.signedOut' : 'js.signedOutLost');
       signin.querySelector('a').href = '/signin?next=' + encodeURIComponent(location.pathname + location.search);
       signin.hidden = false;
     } else if (status === 403 && p.code === 'visit_required' && visit && body.dataset.obo) {
@@ -205,8 +208,7 @@
       // Reloading empties a form that keeps no draft (staff's): said
       // before the button, not found out after it (QA: a reviewer's
       // explanation was lost).
-      var draft = (scope.matches && scope.matches('[data-draft]')) || scope.querySelector('form[data-draft]');
-      text.textContent = t(typed(scope) && !draft ? 'js.staleLost' : 'js.stale');
+      text.textContent = t(typed(scope) && !keepsDraft(scope) ? 'js.staleLost' : 'js.stale');
       reload.hidden = false;
     } else {
       title.textContent = t('js.failedTitle');
