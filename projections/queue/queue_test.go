@@ -325,6 +325,22 @@ func TestLateOverDaysOffCountsLate(t *testing.T) {
 	}
 }
 
+// askedAndAnswered takes an application submitted at submitted (its
+// deadline must be deadline) through a claim an hour later, a question at
+// asked and the answer at answered, and returns its item as paused and as
+// restarted.
+func askedAndAnswered(t *testing.T, submitted, asked, answered time.Time, deadline string) (paused, restarted queue.Item) {
+	t.Helper()
+	_, step := stepper(t)
+	j := benchload.Journey(step.appID, "alice", 1, submitted)
+	if it := step.step(submitted, j[0]); it.DeadlineDate != deadline {
+		t.Fatalf("deadline %s, want %s", it.DeadlineDate, deadline)
+	}
+	step.step(submitted.Add(time.Hour), j[1])
+	paused = step.step(asked, j[2])
+	return paused, step.step(answered, j[3])
+}
+
 // Overdue and answered on a day off: as late on the next working day as if
 // the answer had come the working day before. Counted back from the
 // Saturday or the holiday itself, the new deadline was a working day later
@@ -353,16 +369,10 @@ func TestOverdueAnsweredOnADayOffStaysAsLate(t *testing.T) {
 			atAnswer: time.Date(2026, 3, 9, 11, 0, 0, 0, msk), nextDay: time.Date(2026, 3, 10, 9, 0, 0, 0, msk), afterAnswer: -2, onTheNextDay: -3},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			_, step := stepper(t)
-			j := benchload.Journey(step.appID, "alice", 1, c.submitted)
-			if it := step.step(c.submitted, j[0]); it.DeadlineDate != c.deadline {
-				t.Fatalf("deadline %s, want %s", it.DeadlineDate, c.deadline)
+			paused, it := askedAndAnswered(t, c.submitted, c.asked, c.answered, c.deadline)
+			if paused.RemainingDays != c.frozen {
+				t.Fatalf("asked: frozen at %d, want %d", paused.RemainingDays, c.frozen)
 			}
-			step.step(c.submitted.Add(time.Hour), j[1])
-			if it := step.step(c.asked, j[2]); it.RemainingDays != c.frozen {
-				t.Fatalf("asked: frozen at %d, want %d", it.RemainingDays, c.frozen)
-			}
-			it := step.step(c.answered, j[3])
 			cal := calendar.Default()
 			if got := queue.Remaining(cal, it, c.atAnswer); got != c.afterAnswer {
 				t.Errorf("right after the answer %d working days remain, want %d (deadline %s)", got, c.afterAnswer, it.DeadlineDate)
@@ -395,14 +405,7 @@ func TestAPauseNeverMovesTheDeadlineEarlier(t *testing.T) {
 			answered: time.Date(2026, 1, 5, 11, 0, 0, 0, msk), deadline: "2025-12-30", nextDay: time.Date(2026, 1, 12, 9, 0, 0, 0, msk)},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			_, step := stepper(t)
-			j := benchload.Journey(step.appID, "alice", 1, c.submitted)
-			if it := step.step(c.submitted, j[0]); it.DeadlineDate != c.deadline {
-				t.Fatalf("deadline %s, want %s", it.DeadlineDate, c.deadline)
-			}
-			step.step(c.submitted.Add(time.Hour), j[1])
-			step.step(c.asked, j[2])
-			it := step.step(c.answered, j[3])
+			_, it := askedAndAnswered(t, c.submitted, c.asked, c.answered, c.deadline)
 			if it.DeadlineDate != c.deadline {
 				t.Errorf("after the answer the deadline is %s, want %s as before the pause", it.DeadlineDate, c.deadline)
 			}
