@@ -8,7 +8,6 @@ import (
 	"io"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -121,6 +120,20 @@ func (s *Service) EraseApplicant(ctx context.Context, req Request, applicantID, 
 	if err != nil {
 		return Erasure{}, err
 	}
+	// From the checks below until the erasure is recorded, no command of
+	// this applicant's runs on this node (see run): one landing between the
+	// check and the key's destruction (a renewal signing the consent anew,
+	// a new submission the account check missed, a status the retention
+	// rules would keep) got its data destroyed on a basis checked without
+	// it. Taken after the slow scan, so commands wait for the decisive part
+	// only. A command on another node is not held back: as with two
+	// erasures at once, only a single node (the embedded store's only
+	// deployment) is covered.
+	release, err := s.subjects.lock(ctx, applicantID)
+	if err != nil {
+		return Erasure{}, fmt.Errorf("service: wait for the commands of %s: %w", applicantID, err)
+	}
+	defer release()
 	// The list came from the cabinet, a read model: one that lags (a
 	// parked event, a submission racing this erasure) must not leave an
 	// application out, or its data would become unreadable with no
@@ -227,46 +240,6 @@ func (s *Service) EraseApplicant(ctx context.Context, req Request, applicantID, 
 	out.Applications = append(out.Applications, done...)
 	s.log.InfoContext(ctx, "applicant data erased", "applicant", applicantID, "applications", len(out.Applications), "scans", out.ScansDeleted, "basis", basis)
 	return out, nil
-}
-
-// keyedLocks holds one lock per key while anyone holds or waits for it;
-// waiting ends with the waiter's context.
-type keyedLocks struct {
-	mu sync.Mutex
-	m  map[string]*keyedLock
-}
-
-type keyedLock struct {
-	slot chan struct{} // holds a token while the lock is held
-	refs int           // holders and waiters
-}
-
-func (l *keyedLocks) lock(ctx context.Context, key string) (unlock func(), err error) {
-	l.mu.Lock()
-	if l.m == nil {
-		l.m = map[string]*keyedLock{}
-	}
-	k := l.m[key]
-	if k == nil {
-		k = &keyedLock{slot: make(chan struct{}, 1)}
-		l.m[key] = k
-	}
-	k.refs++
-	l.mu.Unlock()
-	done := func() {
-		l.mu.Lock()
-		if k.refs--; k.refs == 0 {
-			delete(l.m, key)
-		}
-		l.mu.Unlock()
-	}
-	select {
-	case k.slot <- struct{}{}:
-		return func() { <-k.slot; done() }, nil
-	case <-ctx.Done():
-		done()
-		return nil, ctx.Err()
-	}
 }
 
 // scans lists the blob ids of every scan the application's events referred

@@ -159,6 +159,12 @@ func TestRepeatedErasureListsItsApplications(t *testing.T) {
 // vault, so that erasing an applicant makes the store refuse their events.
 func sealingService(t *testing.T) *Service {
 	t.Helper()
+	return sealingServiceWith(t, func(k Eraser) Eraser { return k })
+}
+
+// sealingServiceWith is sealingService with the erasure's keyring wrapped.
+func sealingServiceWith(t *testing.T, wrap func(Eraser) Eraser) *Service {
+	t.Helper()
 	ctx := context.Background()
 	vault, err := sqlitestore.Open(ctx, sqlitestore.Options{Dir: t.TempDir(), Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
@@ -171,7 +177,7 @@ func sealingService(t *testing.T) *Service {
 	}
 	sealer := piicrypt.NewSealer(keys, piicrypt.Personal{Sections: schema.PersonalSections, Clear: schema.PersonalClearKeys})
 	st := esdbtest.Store(t, eventstore.Options{Sealer: sealer})
-	s, err := New(Options{Store: st, Documents: uploads{}, Keys: keys, Blobs: vault, Now: func() time.Time { return now },
+	s, err := New(Options{Store: st, Documents: uploads{}, Keys: wrap(keys), Blobs: vault, Now: func() time.Time { return now },
 		Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
@@ -300,5 +306,102 @@ func TestErasureLocksAreByApplicant(t *testing.T) {
 	again()
 	if len(l.m) != 0 {
 		t.Fatalf("%d locks kept after everyone left", len(l.m))
+	}
+}
+
+// beforeErase runs a hook between an erasure's checks and the
+// destruction of the key.
+type beforeErase struct {
+	Eraser
+	hook func()
+}
+
+func (b beforeErase) Erase(ctx context.Context, subject string) error {
+	b.hook()
+	return b.Eraser.Erase(ctx, subject)
+}
+
+// A command of the applicant's sent while their erasure runs waits for it
+// and is then refused: run between the erasure's checks and the key's
+// destruction, a new application (or a renewal signing the consent anew)
+// was written, then made unreadable by an erasure that had not counted it
+// and recorded nothing for it.
+func TestCommandsWaitForAnErasureInProgress(t *testing.T) {
+	ctx := context.Background()
+	var (
+		late    Result
+		lateErr error
+		lateRan = make(chan struct{})
+	)
+	var s *Service
+	s = sealingServiceWith(t, func(k Eraser) Eraser {
+		return beforeErase{Eraser: k, hook: func() {
+			go func() {
+				defer close(lateRan)
+				late, lateErr = s.Submit(ctx, Request{Meta: applicant}, validForm("N7200004"))
+			}()
+			// Long enough for the submission to land, had it not waited.
+			select {
+			case <-lateRan:
+			case <-time.After(time.Second):
+			}
+		}}
+	})
+	res, err := s.Submit(ctx, Request{Meta: applicant}, validForm("N7200003"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Handle(ctx, Request{Meta: applicant}, res.ApplicationID, application.WithdrawConsent{}); err != nil {
+		t.Fatal(err)
+	}
+	admin := Request{Meta: events.Metadata{Actor: events.Actor{ID: "admin-1", Role: events.RoleAdmin}}}
+	out, err := s.EraseApplicant(ctx, admin, applicant.Actor.ID, schema.EraseConsentWithdrawn, []string{res.ApplicationID})
+	if err != nil || out.RecordedNow != 1 {
+		t.Fatalf("erasure: %+v %v", out, err)
+	}
+	<-lateRan
+	if e, ok := cmderr.As(lateErr); !ok || e.Code != "applicant_erased" {
+		t.Fatalf("a submission sent during the erasure: %+v %v; want it to wait and be refused as applicant_erased", late, lateErr)
+	}
+}
+
+// Sharers of a key hold it together; one lock holds it alone, and is
+// waited for by sharers that come after it.
+func TestSharedAndExclusiveLocks(t *testing.T) {
+	var l keyedLocks
+	ctx := context.Background()
+	short := func() context.Context {
+		c, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
+		t.Cleanup(cancel)
+		return c
+	}
+	a, err := l.share(ctx, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := l.share(short(), "alice")
+	if err != nil {
+		t.Fatalf("a second sharer: %v", err)
+	}
+	if _, err := l.lock(short(), "alice"); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("a lock while shared: %v, want to wait", err)
+	}
+	a()
+	b()
+	unlock, err := l.lock(ctx, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.share(short(), "alice"); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("a sharer while locked: %v, want to wait", err)
+	}
+	if c, err := l.share(short(), "bob"); err != nil {
+		t.Fatalf("another key: %v", err)
+	} else {
+		c()
+	}
+	unlock()
+	if len(l.m) != 0 {
+		t.Fatalf("locks left after everyone let go: %v", l.m)
 	}
 }

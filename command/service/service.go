@@ -92,6 +92,9 @@ type Service struct {
 	// at once both found the scans present and the erasure unrecorded,
 	// and each answered as if it had done the work.
 	erasing keyedLocks
+	// subjects keeps an applicant's commands (shared) and the decisive part
+	// of their erasure (exclusive) apart on this node.
+	subjects keyedLocks
 }
 
 // New builds a Service.
@@ -248,7 +251,6 @@ func (s *Service) run(ctx context.Context, req Request, applicationID string, cm
 	if err != nil {
 		return Result{}, err
 	}
-	stream := schema.ApplicationStream(applicationID)
 	if sub, ok := cmd.(application.SubmitApplication); ok {
 		sub.ApplicationID = applicationID
 		cmd = sub
@@ -303,21 +305,14 @@ func (s *Service) run(ctx context.Context, req Request, applicationID string, cm
 		if err != nil {
 			return Result{}, withRevision(err, l)
 		}
-		taken, err := s.reservePersonFor(ctx, req.Meta, applicationID, l.state, evs, fresh)
+		news, subject, err := newEvents(evs, l.state.ApplicantID, req.Meta.CommandID, recover)
 		if err != nil {
 			return Result{}, err
 		}
-		news, err := newEvents(evs, l.state.ApplicantID, req.Meta.CommandID, recover)
-		if err != nil {
-			return Result{}, err
+		res, taken, err, reserveErr := s.reserveAndAppend(ctx, req, applicationID, l, evs, news, subject, fresh, env.Now)
+		if reserveErr != nil {
+			return Result{}, reserveErr
 		}
-		exp := eventstore.NoStream
-		if l.exists {
-			exp = eventstore.AtRevision(l.revision)
-		}
-		meta := req.Meta
-		meta.At = env.Now
-		res, err := s.store.Append(ctx, stream, exp, meta, news...)
 		var ce *eventstore.ConflictError
 		if errors.As(err, &ce) {
 			if req.IfMatch != nil {
@@ -352,6 +347,41 @@ func (s *Service) run(ctx context.Context, req Request, applicationID string, cm
 		return Result{ApplicationID: applicationID, Revision: res.Revision, Position: res.Position}, nil
 	}
 	return Result{}, errContention()
+}
+
+// reserveAndAppend takes the person and account a command's events need
+// and appends them at the revision they were decided on. It answers the
+// append's error apart from any before it: only the former may be a
+// conflict to decide again on. Unless the
+// command is the erasure's own record, whose erasure holds the lock
+// already, it runs under the subject's shared lock: an erasure of the
+// subject in progress on this node finishes first, and the append then
+// meets either the erasure's record (a conflict, decided again) or the
+// destroyed key (refused).
+func (s *Service) reserveAndAppend(ctx context.Context, req Request, applicationID string, l loaded, evs []schema.Event, news []eventstore.NewEvent, subject string, fresh bool, at time.Time) (res eventstore.AppendResult, taken []slot, appendErr, err error) {
+	if !slices.ContainsFunc(evs, isErasure) && subject != "" {
+		unlock, err := s.subjects.share(ctx, subject)
+		if err != nil {
+			return res, nil, nil, fmt.Errorf("service: wait for the erasure of %s: %w", subject, err)
+		}
+		defer unlock()
+	}
+	if taken, err = s.reservePersonFor(ctx, req.Meta, applicationID, l.state, evs, fresh); err != nil {
+		return res, nil, nil, err
+	}
+	exp := eventstore.NoStream
+	if l.exists {
+		exp = eventstore.AtRevision(l.revision)
+	}
+	meta := req.Meta
+	meta.At = at
+	res, appendErr = s.store.Append(ctx, schema.ApplicationStream(applicationID), exp, meta, news...)
+	return res, taken, appendErr, nil
+}
+
+func isErasure(e schema.Event) bool {
+	_, ok := e.(schema.ApplicantDataErased)
+	return ok
 }
 
 // Pauses between load-decide-append rounds after a conflicting write.
@@ -393,14 +423,15 @@ func withRevision(err error, l loaded) error {
 // (two takeovers racing) is absorbed by the store's own idempotency.
 //
 // The applicant is the data subject whose key seals the events' personal
-// data; a submission names its applicant itself.
-func newEvents(evs []schema.Event, applicantID, commandID string, deterministic bool) ([]eventstore.NewEvent, error) {
+// data; a submission names its applicant itself. The subject returned is
+// the last event's.
+func newEvents(evs []schema.Event, applicantID, commandID string, deterministic bool) ([]eventstore.NewEvent, string, error) {
 	out := make([]eventstore.NewEvent, len(evs))
 	base, _ := uuid.Parse(commandID)
 	for i, e := range evs {
 		typ, v, data, err := schema.Encode(e)
 		if err != nil {
-			return nil, err
+			return nil, "", err
 		}
 		if sub, ok := e.(schema.ApplicationSubmitted); ok {
 			applicantID = sub.ApplicantID
@@ -410,7 +441,7 @@ func newEvents(evs []schema.Event, applicantID, commandID string, deterministic 
 			out[i].ID = uuid.NewSHA1(base, []byte(strconv.Itoa(i)))
 		}
 	}
-	return out, nil
+	return out, applicantID, nil
 }
 
 // documentRefs are the scans a command names.
