@@ -223,3 +223,32 @@ func TestInboxKeepsTheNewest(t *testing.T) {
 		t.Fatalf("%d notifications, from %s to %s", len(inbox), inbox[0].ID, inbox[len(inbox)-1].ID)
 	}
 }
+
+// A notice is added once however often its event is applied, and in its
+// place by time; one older than every notice a full inbox keeps is the one
+// that would be left out, so it is not added.
+func TestANoticeIsAddedOnceInItsPlace(t *testing.T) {
+	t0 := time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)
+	at := func(min int) time.Time { return t0.Add(time.Duration(min) * time.Minute) }
+	inbox := withNotice(nil, Notification{ID: "a", At: at(1)})
+	inbox = withNotice(inbox, Notification{ID: "c", At: at(3)})
+	inbox = withNotice(inbox, Notification{ID: "b", At: at(2)}) // replayed
+	inbox = withNotice(inbox, Notification{ID: "c", At: at(3)}) // applied again
+	var ids []string
+	for _, n := range inbox {
+		ids = append(ids, n.ID)
+	}
+	if want := []string{"a", "b", "c"}; !slices.Equal(ids, want) {
+		t.Fatalf("inbox %q, want %q", ids, want)
+	}
+	var full []Notification
+	for i := range MaxInbox {
+		full = withNotice(full, Notification{ID: strconv.Itoa(i), At: at(10 + i)})
+	}
+	if got := withNotice(full, Notification{ID: "old", At: at(0)}); len(got) != MaxInbox || got[0].ID != "0" {
+		t.Fatalf("an old notice into a full inbox: %d notices from %s, want it left out", len(got), got[0].ID)
+	}
+	if got := withNotice(full, Notification{ID: "new", At: at(10 + MaxInbox)}); got[0].ID != "1" || got[MaxInbox-1].ID != "new" {
+		t.Fatalf("a new notice into a full inbox: from %s to %s, want from 1 to new", got[0].ID, got[MaxInbox-1].ID)
+	}
+}

@@ -126,13 +126,16 @@ func (p Projection) Apply(_ context.Context, tx *runner.Tx, ev eventstore.Record
 			return err
 		}
 	}
+	// The cabinet is written by every stream of its applicant's (their
+	// applications and their visits), so its own position cannot say
+	// whether it has this event: one application's parked event, replayed
+	// after a visit moved the cabinet on, was dropped as applied, and the
+	// application never showed (review). What it does is idempotent
+	// instead: the application's entry is its view as it stands, and a
+	// notice already in the inbox is not added again.
 	var doc Doc
-	_, docFresh, err := tx.GetJSON(Collection, v.ApplicantID, &doc)
-	if err != nil {
+	if _, _, err := tx.GetJSON(Collection, v.ApplicantID, &doc); err != nil {
 		return err
-	}
-	if !docFresh {
-		return nil
 	}
 	doc.ApplicantID = v.ApplicantID
 	upsert(&doc, v)
@@ -181,9 +184,10 @@ func visitNotice(tx *runner.Tx, ev eventstore.Recorded) error {
 	default:
 		return fmt.Errorf("cabinet: %s holds %T", ev.Envelope.Type, pl)
 	}
+	// Idempotent, as Apply: the cabinet's position says nothing of this
+	// stream's events.
 	var doc Doc
-	_, fresh, err := tx.GetJSON(Collection, applicant, &doc)
-	if err != nil || !fresh {
+	if _, _, err := tx.GetJSON(Collection, applicant, &doc); err != nil {
 		return err
 	}
 	doc.ApplicantID = applicant
@@ -208,10 +212,23 @@ var moscow = time.FixedZone("MSK", 3*3600)
 // every event.
 const MaxInbox = 200
 
-// withNotice is inbox with n added and, past MaxInbox, the oldest left
-// out; a new slice, as inbox may be shared with the runner's cache.
+// withNotice is inbox with n added in its place by time and, past
+// MaxInbox, the oldest left out; a new slice, as inbox may be shared with
+// the runner's cache. A notice the inbox holds already (its event applied
+// again), or one older than all a full inbox keeps (it would be the one
+// left out), leaves the inbox as it is.
 func withNotice(inbox []Notification, n Notification) []Notification {
-	out := append(slices.Clip(inbox), n)
+	if slices.ContainsFunc(inbox, func(m Notification) bool { return m.ID == n.ID }) ||
+		len(inbox) >= MaxInbox && n.At.Before(inbox[0].At) {
+		return inbox
+	}
+	// After every notice not later than n: live, that is the end; a
+	// replayed event's notice goes among those of its time.
+	i := len(inbox)
+	for i > 0 && n.At.Before(inbox[i-1].At) {
+		i--
+	}
+	out := slices.Insert(slices.Clip(inbox), i, n)
 	if len(out) > MaxInbox {
 		out = slices.Clone(out[len(out)-MaxInbox:])
 	}

@@ -184,6 +184,11 @@ func (tx *Tx) Get(coll, id string) (readstore.Doc, bool, error) {
 
 // GetJSON reads a document into v (a pointer). It reports whether the
 // document exists and whether this event is new to it (false on a replay).
+// fresh compares positions, which is right for a document one stream
+// writes. Of a document several streams write (a person's cabinet) it
+// says nothing: a parked event replayed after another stream's moved the
+// document on is new to it all the same, so such a projection judges by
+// what the document records of each stream, or applies idempotently.
 func (tx *Tx) GetJSON(coll, id string, v any) (exists, fresh bool, err error) {
 	e, err := tx.lookup(coll, id)
 	if err != nil || e == nil || e.val == nil {

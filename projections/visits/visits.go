@@ -36,6 +36,13 @@ const (
 type Doc struct {
 	OperatorID string  `json:"operatorId"`
 	Visits     []Visit `json:"visits"`
+	// Seen is, by applicant, the position of the last event of theirs
+	// applied here, while their visit is listed. The document's own
+	// position cannot tell a replay: every applicant's visit stream
+	// writes it, so one applicant's parked event, replayed after another's
+	// moved the document on, was taken for applied and dropped (review:
+	// a closed visit stayed listed until its end).
+	Seen map[string]uint64 `json:"seen,omitempty"`
 }
 
 // Visit is one open visit. A visit past Until is over without an event,
@@ -101,7 +108,7 @@ func Apply(tx *runner.Tx, ev eventstore.Recorded) error {
 	at := ev.Envelope.OccurredAt
 	switch e := pl.(type) {
 	case schema.VisitOpened:
-		if err := update(tx, e.OperatorID, at, func(vs []Visit) []Visit {
+		if err := update(tx, e.OperatorID, applicant, at, func(vs []Visit) []Visit {
 			return append(without(vs, applicant), Visit{ApplicantID: applicant, OpenedAt: e.OpenedAt.UTC(), Until: e.Until.UTC()})
 		}); err != nil {
 			return err
@@ -115,7 +122,7 @@ func Apply(tx *runner.Tx, ev eventstore.Recorded) error {
 			closed = []string{e.OperatorID} // one operator's; the others stay
 		}
 		for _, op := range closed {
-			if err := update(tx, op, at, func(vs []Visit) []Visit { return without(vs, applicant) }); err != nil {
+			if err := update(tx, op, applicant, at, func(vs []Visit) []Visit { return without(vs, applicant) }); err != nil {
 				return err
 			}
 		}
@@ -129,22 +136,38 @@ func Apply(tx *runner.Tx, ev eventstore.Recorded) error {
 	return tx.Put(byApplicant, applicant, ops, nil)
 }
 
-// update changes one operator's visits, unless the operator's document
-// has this event already (a replay after a crash), and drops the visits
-// that had ended by the event: an operator's list would otherwise grow
-// with every person ever served.
-func update(tx *runner.Tx, operator string, at time.Time, change func([]Visit) []Visit) error {
+// update changes one operator's visits by an event of applicant's, unless
+// the operator's document has it already (a replay after a crash), and
+// drops the visits that had ended by the event: an operator's list would
+// otherwise grow with every person ever served.
+//
+// An applicant whose visit leaves the list leaves Seen too, so that it
+// does not grow either. Their events replayed later find no record here:
+// a close then removes nothing, and an open is stopped by the applicant's
+// own document (Apply), which a later event of theirs has moved on; with
+// none later it is the visit's one event, and its entry is right.
+func update(tx *runner.Tx, operator, applicant string, at time.Time, change func([]Visit) []Visit) error {
 	var doc Doc
-	_, fresh, err := tx.GetJSON(Collection, operator, &doc)
-	if err != nil || !fresh {
+	if _, _, err := tx.GetJSON(Collection, operator, &doc); err != nil {
 		return err
+	}
+	if doc.Seen[applicant] >= tx.Position() {
+		return nil
 	}
 	vs := slices.DeleteFunc(slices.Clone(doc.Visits), func(v Visit) bool { return !at.Before(v.Until) })
 	vs = change(vs)
 	if vs == nil {
 		vs = []Visit{}
 	}
-	return tx.Put(Collection, operator, Doc{OperatorID: operator, Visits: vs}, nil)
+	seen := make(map[string]uint64, len(vs))
+	for _, v := range vs {
+		if v.ApplicantID == applicant {
+			seen[applicant] = tx.Position()
+		} else if p, ok := doc.Seen[v.ApplicantID]; ok {
+			seen[v.ApplicantID] = p
+		}
+	}
+	return tx.Put(Collection, operator, Doc{OperatorID: operator, Visits: vs, Seen: seen}, nil)
 }
 
 // without is vs less the visit with applicant; vs is update's own copy.

@@ -150,9 +150,9 @@ func TestAnOperatorsOpenVisits(t *testing.T) {
 	}
 }
 
-// Closing every visit reaches the operators who had one even when the
-// applicant never had a visit with some of them, and an applicant's code
-// given or refused changes no list.
+// A close of every visit by an applicant who never had one leaves the
+// operators' lists as they were, and an applicant's code given or refused
+// changes no list.
 func TestOnlyOpensAndClosesCount(t *testing.T) {
 	f := newFixture(t)
 	f.append(0, "ann", schema.VisitCodeIssued{CodeDigest: "d", IssuedAt: f.now, ExpiresAt: f.now.Add(15 * time.Minute)})
