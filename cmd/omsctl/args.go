@@ -92,6 +92,11 @@ func checkBuiltins(root *cobra.Command) {
 			// Runnable, so that cobra checks the argument; alone it
 			// lists the shells, as before.
 			c.RunE = func(c *cobra.Command, _ []string) error { return c.Help() }
+			// Each shell's script takes no arguments; cobra's own check
+			// refused extras in English only.
+			for _, shell := range c.Commands() {
+				shell.Args = noArgs
+			}
 		}
 	}
 }
@@ -104,11 +109,18 @@ func helpTopic(cmd *cobra.Command, args []string) error {
 	// What is left after the command found is its arguments, as in
 	// "help projections rebuild cabinet", unless it has subcommands, which
 	// the leftover then failed to name.
-	if found, rest, err := cmd.Root().Find(args); err == nil && found != nil && found != cmd.Root() && (len(rest) == 0 || !found.HasSubCommands()) {
+	found, rest, err := cmd.Root().Find(args)
+	if err == nil && found != nil && found != cmd.Root() && (len(rest) == 0 || !found.HasSubCommands()) {
 		return nil
 	}
+	// The choices are those of the deepest command named: after "help
+	// projections bogus", projections' own (review: the top level's).
+	under := cmd.Root()
+	if err == nil && found != nil && found.HasSubCommands() {
+		under = found
+	}
 	return fmt.Errorf("нет команды %q, справки по ней нет; есть: %s / no command %[1]q to help with; there are: %[2]s",
-		strings.Join(args, " "), strings.Join(commandNames(cmd.Root()), ", "))
+		strings.Join(args, " "), strings.Join(commandNames(under), ", "))
 }
 
 // shellArg refuses a shell the completion command has no script for.

@@ -24,8 +24,6 @@ func TestHelpShowsOnlyTheSettingsOmsctlUses(t *testing.T) {
 	}
 }
 
-// A progress bar's first frame is drawn before the first item, not at it
-// with that item's rate over microseconds ("1108647 /s").
 // Help about a command takes its arguments as cobra's did: "help
 // projections rebuild cabinet" is rebuild's help (review).
 func TestHelpTakesACommandsArguments(t *testing.T) {
@@ -41,6 +39,8 @@ func TestHelpTakesACommandsArguments(t *testing.T) {
 	}
 }
 
+// A progress bar's first frame is drawn before the first item, not at it
+// with that item's rate over microseconds ("1108647 /s").
 func TestBarStartsWithoutARateFromOneItem(t *testing.T) {
 	var b strings.Builder
 	bar := newBarTo(&b, 45000, "uploading scans", "scans")
@@ -73,7 +73,8 @@ func TestCommandLineRefusals(t *testing.T) {
 		{[]string{"history", "x", "--revision", "-1"}, []string{"не может быть отрицательным", "must not be negative"}},
 		{[]string{"foo"}, []string{"нет команды \"foo\"", "no command \"foo\"", "projections"}},
 		{[]string{"help", "bogus"}, []string{"нет команды \"bogus\", справки", "no command \"bogus\" to help with", "projections"}},
-		{[]string{"help", "projections", "bogus"}, []string{"no command \"projections bogus\" to help with"}},
+		{[]string{"help", "projections", "bogus"}, []string{"no command \"projections bogus\" to help with; there are: parked, rebuild, replay-parked, status"}},
+		{[]string{"completion", "bash", "extra"}, []string{"лишние аргументы", "unexpected arguments: extra"}},
 		{[]string{"completion", "foo"}, []string{"нет скрипта дополнения для \"foo\"", "no completion script for \"foo\"; there are: bash, fish, powershell, zsh"}},
 		{[]string{"token", "--subject", "x", "--ttl", "500ms"}, []string{"--ttl must be between 1s"}},
 		{[]string{"token", "--subject", "x", "--data-dir", "/etc/hostname"}, []string{"не удалось прочитать ключ omsd", "cannot read omsd's key in /etc/hostname"}},
