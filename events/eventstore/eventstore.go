@@ -588,6 +588,12 @@ func (s *Store) catchUp(ctx context.Context, o esdb.SubscribeToAllOptions, fn fu
 		ev := sub.Recv()
 		switch {
 		case ev.SubscriptionDropped != nil:
+			if err := ctx.Err(); errors.Is(err, context.Canceled) {
+				// The caller's own end says nothing of the store: taken
+				// for an answer, it marked a store known away healthy
+				// (review), which a call waiting on it never does.
+				return fmt.Errorf("eventstore: catch up: %w", err)
+			}
 			// A store gone in the middle of a catch-up (an erasure's
 			// scan of the log) is unavailable, as for any other call.
 			s.observe(ev.SubscriptionDropped.Error)
