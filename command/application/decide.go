@@ -179,7 +179,8 @@ func (c RequestInfo) decide(s State, env Env) ([]schema.Event, error) {
 	if err := fields.Err(); err != nil {
 		return nil, err
 	}
-	return []schema.Event{schema.InfoRequested{ApplicationID: s.ID, ReviewerID: env.Caller.ID, RequestedAt: env.Now, Questions: qs}}, nil
+	return []schema.Event{schema.InfoRequested{ApplicationID: s.ID, ReviewerID: env.Caller.ID, RequestedAt: env.Now, Questions: qs,
+		AnswerBy: formatDate(env.Config.answerBy(env.Now))}}, nil
 }
 
 // normCorrections normalises the corrected sections as Normalize does.
@@ -442,12 +443,20 @@ func (c Reject) decide(s State, env Env) ([]schema.Event, error) {
 	ch := &checker{f: &fields, today: env.today()}
 	code, reason := strings.TrimSpace(c.ReasonCode), cleanText(c.Reason)
 	ch.oneOf("/reasonCode", code, schema.RejectReasons)
-	if code == schema.RejectNoResponse && s.Status != StatusInfoRequested {
+	switch {
+	case code != schema.RejectNoResponse:
+	case s.Status != StatusInfoRequested:
 		// The refusal tells the applicant they did not reply: true only
 		// while a request waits for their answer.
 		fields.Add("/reasonCode", "no_open_request", cmderr.T(
 			"Заявление не ждёт ответа заявителя: вопросов не задавали или на них уже ответили. Причина «Нет ответа на запрос» здесь не подходит.",
 			"The application waits for no answer from the applicant: no request was made, or it was answered. \"No response to the request\" is not the reason here."))
+	case !env.today().After(s.answerBy(env.Config)):
+		// Nor before the term they were told to answer in has run out.
+		ru, en := spokenDate(s.answerBy(env.Config))
+		fields.Add("/reasonCode", "answer_term_running", cmderr.T(
+			"Срок ответа заявителя ещё идёт — до "+ru+" включительно. Причина «Нет ответа на запрос» возможна после него.",
+			"The applicant has until "+en+" inclusive to answer. \"No response to the request\" is the reason only after that."))
 	}
 	ch.text("/reason", reason, true, maxReasonText)
 	if err := fields.Err(); err != nil {

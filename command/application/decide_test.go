@@ -644,13 +644,60 @@ func TestRejectForNoResponseOnlyWhileARequestIsOpen(t *testing.T) {
 			t.Errorf("%s: %v", status, err)
 		}
 	}
+	// Asked on Monday 2026-03-09 (a day off for 8 March), recorded before
+	// the term existed: ten working days from the next day run to Monday
+	// the 23rd, and only after that is there no response.
 	s := application.Fold(history(application.StatusInfoRequested)...)
-	evs, err := application.Decide(s, reject, env(asReviewer, now))
+	msk := time.FixedZone("MSK", 3*3600)
+	for _, at := range []time.Time{now, time.Date(2026, 3, 23, 23, 59, 0, 0, msk)} {
+		_, err := application.Decide(s, reject, env(asReviewer, at))
+		assertFields(t, err, "/reasonCode:answer_term_running")
+		if e, _ := cmderr.As(err); e == nil || !strings.Contains(e.Fields[0].Message.RU, "до 23.03.2026 включительно") || !strings.Contains(e.Fields[0].Message.EN, "until 23 Mar 2026 inclusive") {
+			t.Errorf("at %v: %v", at, err)
+		}
+	}
+	evs, err := application.Decide(s, reject, env(asReviewer, time.Date(2026, 3, 24, 0, 0, 0, 0, msk)))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if r := evs[0].(schema.ApplicationRejected); r.ReasonCode != schema.RejectNoResponse {
 		t.Errorf("rejected with %q", r.ReasonCode)
+	}
+}
+
+// A request tells the applicant the last day to answer it, counted in
+// working days from the next day (the term is configurable), and a
+// refusal for no response holds to the day it told.
+func TestAnInfoRequestSetsTheAnswerTerm(t *testing.T) {
+	s := application.Fold(history(application.StatusInReview)...)
+	ask := application.RequestInfo{Questions: []application.QuestionInput{{Text: "Уточните город", Field: "/address/city"}}}
+	for _, c := range []struct {
+		days int
+		want string
+	}{
+		{0, "2026-03-24"}, // the default 10, from Tuesday the 10th
+		{3, "2026-03-13"},
+		{5, "2026-03-17"}, // over a weekend
+	} {
+		e := env(asReviewer, now)
+		e.Config.AnswerTermDays = c.days
+		evs, err := application.Decide(s, ask, e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		asked := evs[0].(schema.InfoRequested)
+		if asked.AnswerBy != c.want {
+			t.Errorf("%d days: answer by %q, want %q", c.days, asked.AnswerBy, c.want)
+		}
+		if c.days != 3 {
+			continue
+		}
+		// The term recorded stands, whatever the setting is later.
+		later := application.Evolve(s, asked)
+		_, err = application.Decide(later, application.Reject{ReasonCode: schema.RejectNoResponse, Reason: "Нет ответа."}, env(asReviewer, time.Date(2026, 3, 13, 21, 0, 0, 0, time.UTC)))
+		if err != nil {
+			t.Errorf("on the 14th in Moscow, past a 3-day term: %v", err)
+		}
 	}
 }
 

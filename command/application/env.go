@@ -6,6 +6,7 @@ import (
 
 	"github.com/omsonline/oms/events"
 	"github.com/omsonline/oms/events/schema"
+	"github.com/omsonline/oms/projections/calendar"
 )
 
 // Config holds the product's tunable rules.
@@ -23,6 +24,21 @@ type Config struct {
 	// kept before the applicant's data may be erased; 0 means 5. Set it to
 	// what the insurer's records schedule says.
 	RetentionYears int
+	// AnswerTermDays is how many working days an applicant has to answer
+	// an information request; 0 means 10, the review's own term: a
+	// refusal for no response right after the question was asked gave
+	// the applicant no chance to reply.
+	AnswerTermDays int
+	// Calendar counts working days; nil means the Russian production
+	// calendar (projections/calendar), the one the review's deadline
+	// follows.
+	Calendar WorkingDays
+}
+
+// WorkingDays counts terms in working days by the Civil Code's rules
+// (counting starts the next day; see calendar.Calendar.AddWorkingDays).
+type WorkingDays interface {
+	AddWorkingDays(start time.Time, n int) (time.Time, bool)
 }
 
 // msk is Moscow time without tzdata: Moscow has kept UTC+3 since 2014 and
@@ -43,7 +59,22 @@ func (c Config) WithDefaults() Config {
 	if c.RetentionYears <= 0 {
 		c.RetentionYears = 5
 	}
+	if c.AnswerTermDays <= 0 {
+		c.AnswerTermDays = 10
+	}
+	if c.Calendar == nil {
+		c.Calendar = calendar.Default()
+	}
 	return c
+}
+
+// answerBy is the last day to answer a request made at: AnswerTermDays
+// working days after the day it was made, in the configured location.
+func (c Config) answerBy(at time.Time) time.Time {
+	c = c.WithDefaults()
+	d, _ := c.Calendar.AddWorkingDays(at.In(c.Location), c.AnswerTermDays)
+	y, m, day := d.Date()
+	return time.Date(y, m, day, 0, 0, 0, 0, time.UTC)
 }
 
 // Caller is who issues a command.

@@ -1,6 +1,8 @@
 package application
 
 import (
+	"time"
+
 	"github.com/omsonline/oms/events/schema"
 )
 
@@ -60,8 +62,12 @@ type State struct {
 	Form schema.Form
 	// ReviewerID is the reviewer the application is assigned to.
 	ReviewerID string
-	// Questions are the questions of the open information request.
+	// Questions are the questions of the open information request, and
+	// AskedAt and AnswerBy when it was made and the last day to answer it
+	// (empty in a request recorded before the term existed).
 	Questions []schema.Question
+	AskedAt   time.Time
+	AnswerBy  string
 	// InfoRounds counts information requests; question ids use it.
 	InfoRounds int
 	ENP        string
@@ -112,6 +118,7 @@ func Evolve(s State, e schema.Event) State {
 		s.Status = StatusSubmitted
 	case schema.InfoRequested:
 		s.Questions = append([]schema.Question(nil), e.Questions...)
+		s.AskedAt, s.AnswerBy = e.RequestedAt, e.AnswerBy
 		s.InfoRounds++
 		s.Status = StatusInfoRequested
 	case schema.InfoProvided:
@@ -204,4 +211,14 @@ func continuous(until, from string) bool {
 	end, ok1 := parseDate(until)
 	start, ok2 := parseDate(from)
 	return ok1 && ok2 && !start.After(end.AddDate(0, 0, 1))
+}
+
+// answerBy is the last day to answer the open request: as the applicant
+// was told, or, for a request recorded before the term existed, the term
+// counted from when it was made.
+func (s State) answerBy(cfg Config) time.Time {
+	if d, ok := parseDate(s.AnswerBy); ok {
+		return d
+	}
+	return cfg.answerBy(s.AskedAt)
 }

@@ -83,6 +83,11 @@ type InfoRequested struct {
 	ReviewerID    string     `json:"reviewerId"`
 	RequestedAt   time.Time  `json:"requestedAt"`
 	Questions     []Question `json:"questions"`
+	// AnswerBy is the last day (YYYY-MM-DD, Moscow) the applicant has to
+	// answer, told to them with the questions; only after it may the
+	// application be refused for no response. Empty in requests recorded
+	// before the term existed, whose term counts from RequestedAt.
+	AnswerBy string `json:"answerBy,omitempty"`
 }
 
 // Answer is the applicant's text answer to one question.

@@ -50,8 +50,11 @@ type Release struct {
 // Question is a reviewer's question and, once given, its answer.
 type Question struct {
 	schema.Question
-	AskedAt    time.Time `json:"askedAt"`
-	AskedBy    string    `json:"askedBy,omitempty"` // left out for the owner (ForOwner)
+	AskedAt time.Time `json:"askedAt"`
+	AskedBy string    `json:"askedBy,omitempty"` // left out for the owner (ForOwner)
+	// AnswerBy is the last day to answer (YYYY-MM-DD, Moscow), as the
+	// applicant was told; empty for a question asked before the term.
+	AnswerBy   string    `json:"answerBy,omitempty"`
 	Answered   bool      `json:"answered"`
 	Answer     string    `json:"answer,omitempty"`
 	AnsweredAt time.Time `json:"answeredAt,omitempty"`
@@ -226,7 +229,7 @@ func Apply(v *View, ev eventstore.Recorded) error {
 		// (audit QA: every view still said "approved").
 		v.Status, v.Decision = StatusInfoRequested, nil
 		for _, q := range e.Questions {
-			v.Questions = append(v.Questions, Question{Question: q, AskedAt: e.RequestedAt.UTC(), AskedBy: e.ReviewerID})
+			v.Questions = append(v.Questions, Question{Question: q, AskedAt: e.RequestedAt.UTC(), AskedBy: e.ReviewerID, AnswerBy: e.AnswerBy})
 		}
 	case schema.InfoProvided:
 		v.Status = StatusInReview

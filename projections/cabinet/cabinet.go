@@ -346,6 +346,11 @@ func notify(v *appview.View, ev eventstore.Recorded, slaDays int) (Notification,
 		n.Title = Text{"Нужны дополнительные сведения", "More information is needed"}
 		n.Body = Text{"Специалист задал вопросы по заявлению. Ответьте в личном кабинете.",
 			"The reviewer has asked questions about your application. Please answer them in your cabinet."}
+		if k := len(v.Questions); k > 0 && v.Questions[k-1].AnswerBy != "" {
+			ru, en := dateText(v.Questions[k-1].AnswerBy)
+			n.Body = Text{"Специалист задал вопросы по заявлению. Ответьте в личном кабинете до " + ru + " включительно: без ответа в заявлении могут отказать.",
+				"The reviewer has asked questions about your application. Please answer them in your cabinet by " + en + " inclusive: without an answer the application may be refused."}
+		}
 	case "ApplicationApproved":
 		n.Title = Text{"Заявление одобрено", "Application approved"}
 		n.Body = Text{"Ваше заявление одобрено. Полис будет оформлен в ближайшее время.",

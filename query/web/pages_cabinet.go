@@ -345,9 +345,12 @@ type ApplicationData struct {
 	// applicant and the operator acting for them, while consent stands.
 	CanWithdrawConsent bool
 	CanAnswer          bool
-	ChangeAddress      *Section
-	Renew              *RenewForm
-	Policy             *PolicyCard
+	// AnswerBy is the last day to answer the open questions, as the
+	// applicant was told (empty for questions asked before the term).
+	AnswerBy      string
+	ChangeAddress *Section
+	Renew         *RenewForm
+	Policy        *PolicyCard
 	// Drafts name the page script's drafts of the answer, address and
 	// renewal forms, by action (see draftKey), so that switching the
 	// language or reloading keeps what was typed in them.
@@ -423,6 +426,9 @@ func (h *handlers) applicantApplication(c *fiber.Ctx) error {
 		for _, q := range v.Questions {
 			if q.Answered {
 				continue
+			}
+			if q.AnswerBy > d.AnswerBy {
+				d.AnswerBy = q.AnswerBy
 			}
 			qf := QuestionForm{Index: n, Question: q}
 			if q.Field != "" {

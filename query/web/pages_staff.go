@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/google/uuid"
@@ -141,8 +142,8 @@ func (h *handlers) reviewerApplication(c *fiber.Ctx) error {
 	}
 	d.Reasons = []Option{{Value: "", Label: l.T("form.choose")}}
 	for _, r := range schema.RejectReasons {
-		if r == schema.RejectNoResponse && v.Status != appview.StatusInfoRequested {
-			continue // a reason only while a request waits for its answer
+		if r == schema.RejectNoResponse && !answerTermOver(v, h.d.Now()) {
+			continue // a reason only once a request's term to answer ran out
 		}
 		d.Reasons = append(d.Reasons, Option{Value: r, Label: l.T("reject." + r)})
 	}
@@ -395,4 +396,22 @@ func (h *handlers) verifyPolicy(c *fiber.Ctx) error {
 		status = fiber.StatusNotFound
 	}
 	return h.render(c, status, "verify", h.page(c, "verify.title", d))
+}
+
+// answerTermOver reports whether the application waits for an answer past
+// the last day the applicant was told they had: only then is "no
+// response" a reason the domain takes. Questions asked before the term
+// existed carry no day; the domain counts theirs, and refuses a refusal
+// that comes too early with the day.
+func answerTermOver(v appview.View, now time.Time) bool {
+	if v.Status != appview.StatusInfoRequested {
+		return false
+	}
+	today := now.In(msk).Format(time.DateOnly)
+	for _, q := range v.Questions {
+		if !q.Answered && q.AnswerBy != "" && today <= q.AnswerBy {
+			return false
+		}
+	}
+	return true
 }

@@ -962,8 +962,10 @@ func TestOperatorScanLinksOpen(t *testing.T) {
 // The reviewer's page of a decided application says what was decided,
 // why, by whom and when, and, once issued, which policy: it showed only
 // the status badge, while the API had it all (QA). "No response to the
-// request" is offered, and taken, only while a request waits for its
-// answer.
+// request" is offered, and taken, only once a request's term to answer
+// has run out: not without a request, and not the day it was asked; the
+// term is on the reviewer's page, in the applicant's cabinet and in
+// their notice.
 func TestTheReviewPageShowsTheDecisionAndThePolicy(t *testing.T) {
 	c, _, r := submittedOne(t, "decided-applicant", "DD1234567")
 	rev := c.token("reviewer", "rev-decide")
@@ -979,12 +981,42 @@ func TestTheReviewPageShowsTheDecisionAndThePolicy(t *testing.T) {
 		t.Fatalf("no_response without a request: %d %.300s", res.status, res.body)
 	}
 	asked := c.act(rev, "", r.ApplicationID, "request-info", `{"questions":[{"text":"Уточните дату выдачи ВНЖ."}]}`)
-	if body := page(r.ApplicationID, asked.Position); !strings.Contains(body, `value="no_response"`) {
-		t.Error("no response to the request is not offered while one waits")
+	var view struct {
+		Questions []struct{ AnswerBy string }
 	}
-	done := c.act(rev, "", r.ApplicationID, "reject", `{"reasonCode":"no_response","reason":"Ответа на вопрос о ВНЖ не было."}`)
-	body := page(r.ApplicationID, done.Position)
-	for _, want := range []string{`data-decision="rejected"`, "Нет ответа на запрос", "Ответа на вопрос о ВНЖ не было.", "rev-decide"} {
+	c.must(req{method: "GET", path: fmt.Sprintf("/api/v1/applications/%s?after=%d", r.ApplicationID, asked.Position), token: rev}, 200, &view)
+	if len(view.Questions) != 1 || view.Questions[0].AnswerBy <= time.Now().Format(time.DateOnly) {
+		t.Fatalf("the request's term: %+v, want a day ahead", view.Questions)
+	}
+	answerBy := view.Questions[0].AnswerBy
+	body := page(r.ApplicationID, asked.Position)
+	if strings.Contains(body, `value="no_response"`) {
+		t.Error("no response to the request is offered the day it was asked")
+	}
+	if !strings.Contains(body, `data-answer-by="`+answerBy+`"`) {
+		t.Errorf("the reviewer's page does not show the term %s", answerBy)
+	}
+	if res := c.do(req{method: "POST", path: "/api/v1/applications/" + r.ApplicationID + "/reject", token: rev,
+		json: `{"reasonCode":"no_response","reason":"Вы не ответили."}`}); res.status != 422 || !strings.Contains(res.body, "answer_term_running") {
+		t.Fatalf("no_response within the term: %d %.300s", res.status, res.body)
+	}
+	var cab struct {
+		Inbox []struct {
+			Kind string
+			Body struct{ RU string }
+		}
+	}
+	c.must(req{method: "GET", path: fmt.Sprintf("/api/v1/cabinet?after=%d", asked.Position), token: c.token("applicant", "decided-applicant")}, 200, &cab)
+	if n := cab.Inbox[len(cab.Inbox)-1]; n.Kind != "InfoRequested" || !strings.Contains(n.Body.RU, "включительно") {
+		t.Errorf("the applicant's notice of the request does not give the term: %+v", n)
+	}
+	own := c.must(req{method: "GET", path: fmt.Sprintf("/cabinet/applications/%s?after=%d", r.ApplicationID, asked.Position), session: c.session("applicant", "decided-applicant")}, 200, nil)
+	if !strings.Contains(own.body, `data-answer-by="`+answerBy+`"`) {
+		t.Errorf("the applicant's page does not show the term %s", answerBy)
+	}
+	done := c.act(rev, "", r.ApplicationID, "reject", `{"reasonCode":"invalid_documents","reason":"Срок действия ВНЖ истёк."}`)
+	body = page(r.ApplicationID, done.Position)
+	for _, want := range []string{`data-decision="rejected"`, "Недействительные документы", "Срок действия ВНЖ истёк.", "rev-decide"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("the decided application's page lacks %q", want)
 		}

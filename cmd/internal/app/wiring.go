@@ -34,7 +34,8 @@ func registerCommands(r fiber.Router, a *App) error {
 	cmds, err := service.New(service.Options{
 		Store: a.events, Documents: docs, Logger: a.log, Keys: a.keys, Blobs: a.store, PersonSecret: a.keys.Secret("person-key"),
 		UploadScanTimeout: a.cfg.ErasureScanTimeout,
-		Config:            application.Config{PolicyTermMonths: a.cfg.PolicyTermMonths, AutoIssue: a.cfg.AutoIssue, RetentionYears: a.cfg.RetentionYears},
+		Config: application.Config{PolicyTermMonths: a.cfg.PolicyTermMonths, AutoIssue: a.cfg.AutoIssue, RetentionYears: a.cfg.RetentionYears,
+			AnswerTermDays: a.cfg.AnswerTermDays},
 	})
 	if err != nil {
 		return err

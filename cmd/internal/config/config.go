@@ -29,10 +29,13 @@ type Config struct {
 	ESDBListen string
 	ESDBTLSCert,
 	ESDBTLSKey string
-	MongoURI         string // empty uses the embedded SQLite read store
-	MongoDatabase    string
-	AutoIssue        bool
-	SLADays          int
+	MongoURI      string // empty uses the embedded SQLite read store
+	MongoDatabase string
+	AutoIssue     bool
+	SLADays       int
+	// AnswerTermDays is how many working days an applicant has to answer
+	// a reviewer's request before "no response" may be the refusal.
+	AnswerTermDays   int
 	PolicyTermMonths int
 	LogLevel         string
 	LeaseTTL         time.Duration
@@ -130,6 +133,7 @@ func (c *Config) settings() []setting {
 		{env: "OMS_MONGO_DB", flag: "mongo-db", usage: "MongoDB database name", str: &c.MongoDatabase},
 		{env: "OMS_AUTO_ISSUE", flag: "auto-issue", usage: "issue the policy automatically right after approval", b: &c.AutoIssue},
 		{env: "OMS_SLA_DAYS", flag: "sla-days", usage: "review deadline in working days", i: &c.SLADays},
+		{env: "OMS_ANSWER_TERM_DAYS", flag: "answer-term-days", usage: "working days an applicant has to answer a request for information", i: &c.AnswerTermDays},
 		{env: "OMS_POLICY_TERM_MONTHS", flag: "policy-term-months", usage: "policy validity in months (the seed says a year)", i: &c.PolicyTermMonths},
 		{env: "OMS_LOG_LEVEL", flag: "log-level", usage: "debug, info, warn or error", str: &c.LogLevel},
 		{env: "OMS_SCHEDULER_INTERVAL", flag: "scheduler-interval", usage: "how often renewal reminders and expiries are checked", dur: &c.SchedulerInterval},
@@ -170,6 +174,7 @@ func Defaults() Config {
 		ESDBListen:        "127.0.0.1:2113",
 		MongoDatabase:     "oms",
 		SLADays:           10,
+		AnswerTermDays:    10,
 		ProjectionCacheMB: 4,
 		PolicyTermMonths:  12,
 		RetentionYears:    5,
@@ -319,6 +324,9 @@ func (c *Config) Validate() error {
 	}
 	if c.SLADays <= 0 {
 		return fmt.Errorf("config: OMS_SLA_DAYS must be positive")
+	}
+	if c.AnswerTermDays <= 0 {
+		return fmt.Errorf("config: OMS_ANSWER_TERM_DAYS must be positive")
 	}
 	if c.ProjectionCacheMB < 1 || c.ProjectionCacheMB > 1<<16 {
 		return fmt.Errorf("config: OMS_PROJECTION_CACHE_MB must be between 1 and 65536")
