@@ -535,19 +535,17 @@ type key struct{ coll, id string }
 
 var errAborted = errors.New("runner: aborted")
 
-func (st *state) handle(msg *message.Message) error { return st.apply(msg, false) }
-
-// apply applies one message. A replay of a parked message (force) bypasses
-// the checkpoint, which has moved past it, but not the per-document
-// positions, so documents that moved on are left alone.
-func (st *state) apply(msg *message.Message, force bool) error {
+// handle applies one live message. A replay of a parked one (replayOne)
+// bypasses the checkpoint, which has moved past it, but not the
+// per-document positions, so documents that moved on are left alone.
+func (st *state) handle(msg *message.Message) error {
 	ev, err := eventstore.FromMessage(msg)
 	if err != nil {
 		return err
 	}
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	return st.applyLocked(msg.Context(), ev, force)
+	return st.applyLocked(msg.Context(), ev, false)
 }
 
 func (st *state) applyLocked(ctx context.Context, ev eventstore.Recorded, force bool) error {
@@ -875,15 +873,7 @@ func (r *Runner) ReplayParked(ctx context.Context, name string) (int, error) {
 			continue
 		}
 		stream := p.Message.Metadata[eventstore.MetaStream]
-		later := left[stream]
-		if !later {
-			var err error
-			if later, err = r.supersededBy(ctx, st, p, mine[stream]); err != nil {
-				return n, err
-			}
-		}
-		if later {
-			left[stream] = true
+		if left[stream] {
 			skipped++
 			continue
 		}
@@ -891,12 +881,18 @@ func (r *Runner) ReplayParked(ctx context.Context, name string) (int, error) {
 		if err != nil {
 			return n, err
 		}
-		msg.SetContext(ctx)
-		if err := st.apply(msg, true); err != nil {
-			return n, fmt.Errorf("runner: replay of parked %s failed again: %w", p.EventID, err)
-		}
-		if err := st.flushSync(ctx); err != nil {
+		ev, err := eventstore.FromMessage(msg)
+		if err != nil {
 			return n, err
+		}
+		later, err := r.replayOne(ctx, st, p, ev, mine[stream])
+		if err != nil {
+			return n, err
+		}
+		if later {
+			left[stream] = true
+			skipped++
+			continue
 		}
 		if err := r.opts.Events.MarkReplayed(ctx, eventstore.ParkedStream, p.EventID, events.Metadata{Actor: events.Actor{ID: "omsctl", Role: events.RoleAdmin}}); err != nil {
 			return n, err
@@ -907,6 +903,24 @@ func (r *Runner) ReplayParked(ctx context.Context, name string) (int, error) {
 		return n, &SupersededError{Projection: name, Skipped: skipped}
 	}
 	return n, nil
+}
+
+// replayOne applies a parked event unless a later event of its stream is
+// applied already (later). The check and the apply hold the projection's
+// lock together, and the check counts the events applied but not yet
+// flushed: checked against the checkpoint alone, or with a live event of
+// the stream landing between the two, the replay met documents that had
+// moved on, did nothing, and was counted as replayed (review).
+func (r *Runner) replayOne(ctx context.Context, st *state, p eventstore.Parked, ev eventstore.Recorded, parked map[uint64]bool) (later bool, err error) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if later, err = r.supersededBy(ctx, max(st.cp.Position, st.pending), p, parked); err != nil || later {
+		return later, err
+	}
+	if err := st.applyLocked(ctx, ev, true); err != nil {
+		return false, fmt.Errorf("runner: replay of parked %s failed again: %w", p.EventID, err)
+	}
+	return false, st.flushSyncLocked(ctx)
 }
 
 // SupersededError reports parked messages that ReplayParked left parked
@@ -920,14 +934,14 @@ func (e *SupersededError) Error() string {
 	return fmt.Sprintf("runner: %d parked messages of %s not replayed: later events of their streams are applied already; rebuild the projection to include them", e.Skipped, e.Projection)
 }
 
-// supersededBy says whether the projection has applied an event of the
-// parked message's stream that came after it (one parked too, among
+// supersededBy says whether the projection has applied, through applied,
+// an event of the parked message's stream that came after it (one parked too, among
 // parked, was not applied). Applied now, the message
 // would land behind that event: on a document that event wrote it is a
 // no-op (the document's position is past it), and one that event deleted
 // it would bring back. Only a rebuild, which applies every event in its
 // order, puts it in its place.
-func (r *Runner) supersededBy(ctx context.Context, st *state, p eventstore.Parked, parked map[uint64]bool) (bool, error) {
+func (r *Runner) supersededBy(ctx context.Context, applied uint64, p eventstore.Parked, parked map[uint64]bool) (bool, error) {
 	md := p.Message.Metadata
 	stream := md[eventstore.MetaStream]
 	rev, err1 := strconv.ParseUint(md[eventstore.MetaRevision], 10, 64)
@@ -935,9 +949,6 @@ func (r *Runner) supersededBy(ctx context.Context, st *state, p eventstore.Parke
 	if stream == "" || err1 != nil || err2 != nil {
 		return false, nil // not an event of a stream: nothing to come after it
 	}
-	st.mu.Lock()
-	applied := st.cp.Position
-	st.mu.Unlock()
 	if applied <= pos {
 		return false, nil
 	}

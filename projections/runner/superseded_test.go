@@ -3,11 +3,14 @@ package runner_test
 import (
 	"context"
 	"errors"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/omsonline/oms/events"
 	"github.com/omsonline/oms/events/eventstore"
 	"github.com/omsonline/oms/projections/readstore"
+	"github.com/omsonline/oms/projections/readstore/sqlitestore"
 	"github.com/omsonline/oms/projections/runner"
 )
 
@@ -73,5 +76,53 @@ func TestParkedEventsOfOneStreamReplayInOrder(t *testing.T) {
 	}
 	if n := g.count(t, "s"); n != 3 {
 		t.Fatalf("s counts %d, want 3 as a rebuild would", n)
+	}
+}
+
+// noting is counter noting the position of the last event it applied.
+type noting struct {
+	counter
+	last atomic.Uint64
+}
+
+func (c *noting) Apply(ctx context.Context, tx *runner.Tx, ev eventstore.Recorded) error {
+	if err := c.counter.Apply(ctx, tx, ev); err != nil {
+		return err
+	}
+	c.last.Store(ev.Position)
+	return nil
+}
+
+// A later event of the parked one's stream that is applied but not yet
+// flushed supersedes it as a flushed one does: checked against the
+// checkpoint alone, the replay met the document that event had moved on,
+// did nothing, and counted the message as replayed (review).
+func TestAParkedEventIsSupersededByAnUnflushedLaterOne(t *testing.T) {
+	c := &noting{}
+	c.broken.Store(true)
+	st, err := sqlitestore.Open(context.Background(), sqlitestore.Options{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	g := startOn(t, st, st, runner.Options{Retries: 2, FlushInterval: time.Hour, BatchSize: 1000}, c)
+	g.tick(t, "s", false)
+	g.tick(t, "s", true) // parked
+	third := g.tick(t, "s", false)
+	deadline := time.Now().Add(10 * time.Second)
+	for c.last.Load() < third {
+		if time.Now().After(deadline) {
+			t.Fatal("the third tick was never applied")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	c.broken.Store(false)
+	n, err := g.runner.ReplayParked(context.Background(), "counter")
+	var sup *runner.SupersededError
+	if n != 0 || !errors.As(err, &sup) || sup.Skipped != 1 {
+		t.Fatalf("replay: %d %v, want none replayed and one superseded", n, err)
+	}
+	if left, _ := g.events.ListParked(context.Background(), eventstore.ParkedStream); len(left) != 1 {
+		t.Fatalf("%d parked after the replay, want the superseded one still there", len(left))
 	}
 }
