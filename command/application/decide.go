@@ -250,7 +250,22 @@ func (c ProvideInfo) decide(s State, env Env) ([]schema.Event, error) {
 	ch.validateAddress(section("address", corr.Address != nil), form.Address)
 	ch.storedAddress = false
 	ch.validateContacts(section("contacts", corr.Contacts != nil), form.Contacts)
-	news := ch.validateDocuments("/documents", Normalize(schema.Form{Documents: c.Documents}).Documents, env, s.ApplicantID, nil)
+	sent := Normalize(schema.Form{Documents: c.Documents}).Documents
+	news := ch.validateDocuments("/documents", sent, env, s.ApplicantID, nil)
+	for i, d := range sent {
+		if onFile := slices.ContainsFunc(s.Form.Documents, func(f schema.DocumentRef) bool { return f.ID == d.ID }); !onFile && slices.Contains(s.Held, d.ID) {
+			ch.add(fmt.Sprintf("/documents/%d/id", i), "replaced_scan", cmderr.T(
+				"Этот скан уже был в заявлении и заменён другим; загрузите новый скан.",
+				"This scan was in the application before and has been replaced; upload a new scan."))
+		} else if onFile && slices.ContainsFunc(s.Questions, func(q schema.Question) bool { return q.DocumentKind == d.Kind }) {
+			// Sent again it changes nothing, which is fine, but it does
+			// not answer a question asking for a new one: said at the
+			// scan, not only as the question left unanswered (QA).
+			ch.add(fmt.Sprintf("/documents/%d/id", i), "already_attached", cmderr.T(
+				"Этот скан уже приложен к заявлению; на вопрос отвечает только новый скан — загрузите его.",
+				"This scan is already attached to the application; only a new scan answers the question: upload one."))
+		}
+	}
 
 	answered := map[string]bool{}
 	first := map[string]int{} // question → index of its first answer
@@ -277,7 +292,7 @@ func (c ProvideInfo) decide(s State, env Env) ([]schema.Event, error) {
 		}
 	}
 	for _, q := range s.Questions {
-		if answered[q.ID] || addressedBy(q, corr, notOnFile(news, s.Form.Documents)) {
+		if answered[q.ID] || addressedBy(q, corr, neverHeld(news, s.Held)) {
 			continue
 		}
 		ch.add("/answers", "unanswered", cmderr.T(
@@ -294,13 +309,13 @@ func (c ProvideInfo) decide(s State, env Env) ([]schema.Event, error) {
 	}}, nil
 }
 
-// notOnFile are the scans of sent that the application does not already
-// have: one sent again changes nothing, and does not answer a question
-// that asked for a new scan.
-func notOnFile(sent, onFile []schema.DocumentRef) []schema.DocumentRef {
+// neverHeld are the scans of sent that the application has never had: one
+// on file sent again changes nothing, and neither it nor one replaced
+// before answers a question that asked for a new scan.
+func neverHeld(sent []schema.DocumentRef, held []string) []schema.DocumentRef {
 	var out []schema.DocumentRef
 	for _, d := range sent {
-		if !slices.ContainsFunc(onFile, func(f schema.DocumentRef) bool { return f.ID == d.ID }) {
+		if !slices.Contains(held, d.ID) {
 			out = append(out, d)
 		}
 	}
@@ -572,10 +587,16 @@ func (c Renew) decide(s State, env Env) ([]schema.Event, error) {
 	for i, d := range sent {
 		// A new document's scan must be new: the one on file is of the
 		// document being replaced.
-		if slices.Contains(required, d.Kind) && len(notOnFile([]schema.DocumentRef{d}, s.Form.Documents)) == 0 {
+		switch {
+		case !slices.Contains(required, d.Kind) || !slices.Contains(s.Held, d.ID):
+		case slices.ContainsFunc(s.Form.Documents, func(f schema.DocumentRef) bool { return f.ID == d.ID }):
 			ch.add(fmt.Sprintf("/documents/%d/id", i), "already_attached", cmderr.T(
 				"Этот скан уже приложен к заявлению; загрузите скан нового документа.",
 				"This scan is already attached to the application; upload the scan of the new document."))
+		default:
+			ch.add(fmt.Sprintf("/documents/%d/id", i), "replaced_scan", cmderr.T(
+				"Этот скан уже был в заявлении и заменён другим; загрузите скан нового документа.",
+				"This scan was in the application before and has been replaced; upload the scan of the new document."))
 		}
 	}
 	if err := fields.Err(); err != nil {

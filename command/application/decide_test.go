@@ -592,13 +592,13 @@ func TestRequestAndProvideInfo(t *testing.T) {
 	assertFields(t, err, "/answers/1/questionId:duplicate")
 
 	// The scan already on file, sent again, is not the new one the
-	// question asked for (QA).
+	// question asked for (QA), and the refusal says so at the scan.
 	_, err = application.Decide(asked, application.ProvideInfo{
 		Corrections: schema.Corrections{ResidenceDocument: &res},
 		Documents:   []schema.DocumentRef{{Kind: schema.DocumentConsent, ID: "doc-consent"}},
 		Answers:     []schema.Answer{{QuestionID: "1.3", Text: "ООО «Ромашка»"}},
 	}, env(asOwner, now))
-	assertFields(t, err, "/answers:unanswered")
+	assertFields(t, err, "/answers:unanswered", "/documents/0/id:already_attached")
 
 	evs, err = application.Decide(asked, application.ProvideInfo{
 		Corrections: schema.Corrections{ResidenceDocument: &res},
@@ -981,4 +981,49 @@ func TestExpiredPassportIsNotApproved(t *testing.T) {
 	if e, ok := cmderr.As(err); !ok || e.Code != "identity_expired" {
 		t.Fatalf("issue on an expired passport: %v", err)
 	}
+}
+
+// replacedPassport is history(st) with the passport's scan replaced, in
+// answer to a request, before the approval.
+func replacedPassport(st application.Status) []schema.Event {
+	given := history(st)
+	at := now.AddDate(0, 0, -1)
+	asked := schema.InfoRequested{ApplicationID: appID, ReviewerID: reviewer, RequestedAt: at,
+		Questions: []schema.Question{{ID: "1.1", Text: "Скан паспорта нечитаем", DocumentKind: schema.DocumentPassport}}}
+	sub := given[0].(schema.ApplicationSubmitted)
+	docs := slices.Clone(sub.Documents)
+	for i := range docs {
+		if docs[i].Kind == schema.DocumentPassport {
+			docs[i] = schema.DocumentRef{Kind: schema.DocumentPassport, ID: "doc-passport2", SHA256: "sha-doc-passport2"}
+		}
+	}
+	provided := schema.InfoProvided{ApplicationID: appID, ProvidedAt: at, NewDocuments: []schema.DocumentRef{docs[0]}, Documents: docs}
+	return append([]schema.Event{given[0], given[1], asked, provided}, given[2:]...)
+}
+
+// A scan the application held and has replaced is no new scan: not the
+// new passport's in a renewal (QA: the old passport's scan was recorded as
+// the new one's), and no answer to a request for a new scan (QA: the scan
+// the reviewer had asked to replace answered the next request).
+func TestAReplacedScanIsNoNewScan(t *testing.T) {
+	given := replacedPassport(application.StatusPolicyActive)
+	sub := given[0].(schema.ApplicationSubmitted)
+	sub.Form.IdentityDocument.ExpiresAt = "2026-03-01"
+	given[0] = sub
+	s := application.Fold(given...)
+	if !slices.Equal(s.Held, []string{"doc-passport", "doc-residence", "doc-consent", "doc-passport2"}) {
+		t.Fatalf("held %q", s.Held)
+	}
+	passport := schema.IdentityDocument{Type: schema.IdentityForeignPassport, Series: "FA", Number: "7654321", IssuedAt: "2026-02-20", IssuedBy: "MIA of Uzbekistan", ExpiresAt: "2036-02-19"}
+	renew := func(id string) error {
+		_, err := application.Decide(s, application.Renew{IdentityDocument: &passport, Documents: []schema.DocumentRef{{Kind: schema.DocumentPassport, ID: id}}}, env(asOwner, now))
+		return err
+	}
+	assertFields(t, renew("doc-passport"), "/documents/0/id:replaced_scan")
+	assertFields(t, renew("doc-passport2"), "/documents/0/id:already_attached")
+
+	again := application.Fold(append(replacedPassport(application.StatusInReview), schema.InfoRequested{ApplicationID: appID, ReviewerID: reviewer, RequestedAt: now,
+		Questions: []schema.Question{{ID: "2.1", Text: "И этот нечитаем", DocumentKind: schema.DocumentPassport}}})...)
+	_, err := application.Decide(again, application.ProvideInfo{Documents: []schema.DocumentRef{{Kind: schema.DocumentPassport, ID: "doc-passport"}}}, env(asOwner, now))
+	assertFields(t, err, "/documents/0/id:replaced_scan", "/answers:unanswered")
 }

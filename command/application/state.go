@@ -1,6 +1,7 @@
 package application
 
 import (
+	"slices"
 	"time"
 
 	"github.com/omsonline/oms/events/schema"
@@ -60,6 +61,11 @@ type State struct {
 	SubmittedBy string
 	// Form is the form with every correction applied.
 	Form schema.Form
+	// Held are the ids of every scan the application has had, replaced
+	// ones included: one of them sent again is no new scan (QA: the scan
+	// of the old passport was taken for the new one's in a renewal, and a
+	// scan the reviewer had asked to replace answered the next request).
+	Held []string
 	// ReviewerID is the reviewer the application is assigned to.
 	ReviewerID string
 	// Questions are the questions of the open information request, and
@@ -177,6 +183,11 @@ func Evolve(s State, e schema.Event) State {
 		}
 	case schema.ApplicantDataErased:
 		s.Erased = true
+	}
+	for _, d := range s.Form.Documents {
+		if !slices.Contains(s.Held, d.ID) {
+			s.Held = append(slices.Clip(s.Held), d.ID)
+		}
 	}
 	return s
 }
