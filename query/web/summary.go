@@ -30,6 +30,8 @@ type SummaryRow struct {
 type Scan struct {
 	Kind, Label, URL string
 	Image            bool
+	// Why is the catalog key of why a scan without URL is not linked.
+	Why string
 }
 
 // erasedOnce shows a value that holds erased data (piicrypt.Marker, which
@@ -90,7 +92,7 @@ func summarize(l *Lang, v appview.View, staff bool) Summary {
 		if v.Erased != nil {
 			// The scans went with the data: named, not linked to a
 			// download that can only refuse.
-			s.Scans = append(s.Scans, Scan{Kind: d.Kind, Label: l.T("scan." + d.Kind)})
+			s.Scans = append(s.Scans, Scan{Kind: d.Kind, Label: l.T("scan." + d.Kind), Why: "erased.value"})
 			continue
 		}
 		s.Scans = append(s.Scans, Scan{Kind: d.Kind, Label: l.T("scan." + d.Kind), URL: "/api/v1/documents/" + d.ID,

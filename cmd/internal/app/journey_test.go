@@ -1010,6 +1010,15 @@ func TestTheReviewPageShowsTheDecisionAndThePolicy(t *testing.T) {
 	if n := cab.Inbox[len(cab.Inbox)-1]; n.Kind != "InfoRequested" || !strings.Contains(n.Body.RU, "включительно") {
 		t.Errorf("the applicant's notice of the request does not give the term: %+v", n)
 	}
+	// An administrator sees the page, and the scans named but not linked:
+	// they may not read them (QA: each link answered a raw 403).
+	if body := page(r.ApplicationID, asked.Position); !strings.Contains(body, `href="/api/v1/documents/`) {
+		t.Error("the reviewer's page links no scan")
+	}
+	adminPage := c.must(req{method: "GET", path: fmt.Sprintf("/reviewer/applications/%s?after=%d", r.ApplicationID, asked.Position), session: c.session("admin", "adm-decide")}, 200, nil)
+	if strings.Contains(adminPage.body, "/api/v1/documents/") || !strings.Contains(adminPage.body, "открывают проверяющие и аудиторы") {
+		t.Errorf("the administrator's page links the scans, or does not name them: %.2000s", adminPage.body)
+	}
 	own := c.must(req{method: "GET", path: fmt.Sprintf("/cabinet/applications/%s?after=%d", r.ApplicationID, asked.Position), session: c.session("applicant", "decided-applicant")}, 200, nil)
 	if !strings.Contains(own.body, `data-answer-by="`+answerBy+`"`) {
 		t.Errorf("the applicant's page does not show the term %s", answerBy)
