@@ -45,14 +45,7 @@ func TestReplayedParkedEventDoesNotResurrectADeletedDocument(t *testing.T) {
 		t.Fatalf("before the replay: %v, want the document deleted", err)
 	}
 	c.broken.Store(false)
-	n, err := g.runner.ReplayParked(context.Background(), "counter")
-	var sup *runner.SupersededError
-	if n != 0 || !errors.As(err, &sup) || sup.Skipped != 1 {
-		t.Fatalf("replay: %d %v, want none replayed and one superseded", n, err)
-	}
-	if left, _ := g.events.ListParked(context.Background(), eventstore.ParkedStream); len(left) != 1 {
-		t.Fatalf("%d parked after the replay, want the superseded one still there", len(left))
-	}
+	g.replaySuperseded(t)
 	if d, err := g.store.Get(context.Background(), "counts", "s"); !errors.Is(err, readstore.ErrNotFound) {
 		t.Errorf("after the replay the deleted document is back: %s at %d (err %v)", d.Body, d.Position, err)
 	}
@@ -117,6 +110,13 @@ func TestAParkedEventIsSupersededByAnUnflushedLaterOne(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	c.broken.Store(false)
+	g.replaySuperseded(t)
+}
+
+// replaySuperseded replays the parked messages and wants the one there is
+// left parked as superseded, with nothing replayed.
+func (g *rig) replaySuperseded(t *testing.T) {
+	t.Helper()
 	n, err := g.runner.ReplayParked(context.Background(), "counter")
 	var sup *runner.SupersededError
 	if n != 0 || !errors.As(err, &sup) || sup.Skipped != 1 {
