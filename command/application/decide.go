@@ -252,18 +252,14 @@ func (c ProvideInfo) decide(s State, env Env) ([]schema.Event, error) {
 	ch.validateContacts(section("contacts", corr.Contacts != nil), form.Contacts)
 	sent := Normalize(schema.Form{Documents: c.Documents}).Documents
 	news := ch.validateDocuments("/documents", sent, env, s.ApplicantID, nil)
+	onFile := func(d schema.DocumentRef) bool {
+		return slices.ContainsFunc(s.Form.Documents, func(f schema.DocumentRef) bool { return f.ID == d.ID })
+	}
 	for i, d := range sent {
-		if onFile := slices.ContainsFunc(s.Form.Documents, func(f schema.DocumentRef) bool { return f.ID == d.ID }); !onFile && slices.Contains(s.Held, d.ID) {
+		if !onFile(d) && slices.Contains(s.Held, d.ID) {
 			ch.add(fmt.Sprintf("/documents/%d/id", i), "replaced_scan", cmderr.T(
 				"Этот скан уже был в заявлении и заменён другим; загрузите новый скан.",
 				"This scan was in the application before and has been replaced; upload a new scan."))
-		} else if onFile && slices.ContainsFunc(s.Questions, func(q schema.Question) bool { return q.DocumentKind == d.Kind }) {
-			// Sent again it changes nothing, which is fine, but it does
-			// not answer a question asking for a new one: said at the
-			// scan, not only as the question left unanswered (QA).
-			ch.add(fmt.Sprintf("/documents/%d/id", i), "already_attached", cmderr.T(
-				"Этот скан уже приложен к заявлению; на вопрос отвечает только новый скан — загрузите его.",
-				"This scan is already attached to the application; only a new scan answers the question: upload one."))
 		}
 	}
 
@@ -294,6 +290,16 @@ func (c ProvideInfo) decide(s State, env Env) ([]schema.Event, error) {
 	for _, q := range s.Questions {
 		if answered[q.ID] || addressedBy(q, corr, neverHeld(news, s.Held)) {
 			continue
+		}
+		// The scan on file sent again for a question asking for a new
+		// one changes nothing, which is fine, but answers nothing either:
+		// said at the scan, not only as the question left unanswered (QA).
+		for i, d := range sent {
+			if q.DocumentKind != "" && d.Kind == q.DocumentKind && onFile(d) {
+				ch.add(fmt.Sprintf("/documents/%d/id", i), "already_attached", cmderr.T(
+					"Этот скан уже приложен к заявлению; на вопрос отвечает только новый скан — загрузите его.",
+					"This scan is already attached to the application; only a new scan answers the question: upload one."))
+			}
 		}
 		ch.add("/answers", "unanswered", cmderr.T(
 			fmt.Sprintf("Ответьте на вопрос %s: «%s» — текстом, исправлением поля или новым сканом.", q.ID, q.Text),

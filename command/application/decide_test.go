@@ -1026,4 +1026,10 @@ func TestAReplacedScanIsNoNewScan(t *testing.T) {
 		Questions: []schema.Question{{ID: "2.1", Text: "И этот нечитаем", DocumentKind: schema.DocumentPassport}}})...)
 	_, err := application.Decide(again, application.ProvideInfo{Documents: []schema.DocumentRef{{Kind: schema.DocumentPassport, ID: "doc-passport"}}}, env(asOwner, now))
 	assertFields(t, err, "/documents/0/id:replaced_scan", "/answers:unanswered")
+	// The scan on file sent along with a text answer to the question is
+	// no answer, but no fault either: it changes nothing.
+	if _, err := application.Decide(again, application.ProvideInfo{Answers: []schema.Answer{{QuestionID: "2.1", Text: "Принесу паспорт в МФЦ."}},
+		Documents: []schema.DocumentRef{{Kind: schema.DocumentPassport, ID: "doc-passport2"}}}, env(asOwner, now)); err != nil {
+		t.Errorf("a text answer with the scan on file sent along: %v", err)
+	}
 }
