@@ -418,7 +418,9 @@ func readUpload(body io.Reader, boundary, queryKind string) (uploadForm, error) 
 			return form, uploadReadError(err)
 		}
 	}
-	if kinds > 1 || (kinds == 1 && queryKind != "" && queryKind != form.kind) {
+	// Compared as the kind is read (trimmed): the same kind written with
+	// spaces is not two (QA).
+	if kinds > 1 || (kinds == 1 && queryKind != "" && strings.TrimSpace(queryKind) != strings.TrimSpace(form.kind)) {
 		f.Add("/kind", "repeated_field", cmderr.T("Поле kind указано несколько раз; укажите один вид документа.",
 			"The field kind appears more than once; give one kind of document."))
 	}

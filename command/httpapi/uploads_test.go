@@ -44,6 +44,8 @@ func TestUploads(t *testing.T) {
 			"two of each":           {{"kind", schema.DocumentPassport}, {"kind", schema.DocumentConsent}, {"file", "a"}, {"file", "b"}},
 			"one of each (ok)":      {{"kind", schema.DocumentPassport}, {"file", "a"}},
 			"a kind in the URL too": {{"kind", schema.DocumentPassport}, {"file", "a"}},
+			// The same kind twice, once with spaces, is one kind (QA).
+			"the same kind in the URL, spaced (ok)": {{"kind", " " + schema.DocumentPassport + " "}, {"file", "a"}},
 		} {
 			var buf bytes.Buffer
 			mw := multipart.NewWriter(&buf)
@@ -59,8 +61,11 @@ func TestUploads(t *testing.T) {
 			}
 			_ = mw.Close()
 			target := "/api/v1/documents"
-			if name == "a kind in the URL too" {
+			switch name {
+			case "a kind in the URL too":
 				target += "?kind=" + schema.DocumentConsent
+			case "the same kind in the URL, spaced (ok)":
+				target += "?kind=" + schema.DocumentPassport
 			}
 			req := httptest.NewRequest(http.MethodPost, target, &buf)
 			req.Header.Set("Content-Type", mw.FormDataContentType())
