@@ -470,17 +470,15 @@ func TestRenew(t *testing.T) {
 // QA: a renewal went through on a passport expired for months, and there
 // was no way to give a new one).
 func TestRenewOnANewPassport(t *testing.T) {
-	given := history(application.StatusPolicyActive)
+	given := passportExpired(history(application.StatusPolicyActive))
 	sub := given[0].(schema.ApplicationSubmitted)
-	sub.Form.IdentityDocument.ExpiresAt = "2026-03-01"
-	given[0] = sub
 	s := application.Fold(given...)
 	at := time.Date(2026, 3, 10, 9, 0, 0, 0, time.UTC)
 	_, err := application.Decide(s, application.Renew{}, env(asOwner, at))
 	if e, _ := cmderr.As(err); e == nil || e.Code != "identity_expired" || !strings.Contains(e.Message.RU, "скан") || e.Message.EN == "" {
 		t.Fatalf("renewal on an expired passport: %v", err)
 	}
-	passport := schema.IdentityDocument{Type: schema.IdentityForeignPassport, Series: "FA", Number: "7654321", IssuedAt: "2026-02-20", IssuedBy: "MIA of Uzbekistan", ExpiresAt: "2036-02-19"}
+	passport := newPassport
 	_, err = application.Decide(s, application.Renew{IdentityDocument: &passport}, env(asOwner, at))
 	assertFields(t, err, "/documents:missing_scan")
 	_, err = application.Decide(s, application.Renew{IdentityDocument: &passport, Documents: []schema.DocumentRef{{Kind: schema.DocumentPassport, ID: "doc-passport"}}}, env(asOwner, at))
@@ -983,6 +981,18 @@ func TestExpiredPassportIsNotApproved(t *testing.T) {
 	}
 }
 
+// newPassport is the passport a renewal brings in place of one expired.
+var newPassport = schema.IdentityDocument{Type: schema.IdentityForeignPassport, Series: "FA", Number: "7654321", IssuedAt: "2026-02-20", IssuedBy: "MIA of Uzbekistan", ExpiresAt: "2036-02-19"}
+
+// passportExpired is given with the submitted passport expired on
+// 2026-03-01, ten days before now.
+func passportExpired(given []schema.Event) []schema.Event {
+	sub := given[0].(schema.ApplicationSubmitted)
+	sub.Form.IdentityDocument.ExpiresAt = "2026-03-01"
+	given[0] = sub
+	return given
+}
+
 // replacedPassport is history(st) with the passport's scan replaced, in
 // answer to a request, before the approval.
 func replacedPassport(st application.Status) []schema.Event {
@@ -1006,15 +1016,11 @@ func replacedPassport(st application.Status) []schema.Event {
 // the new one's), and no answer to a request for a new scan (QA: the scan
 // the reviewer had asked to replace answered the next request).
 func TestAReplacedScanIsNoNewScan(t *testing.T) {
-	given := replacedPassport(application.StatusPolicyActive)
-	sub := given[0].(schema.ApplicationSubmitted)
-	sub.Form.IdentityDocument.ExpiresAt = "2026-03-01"
-	given[0] = sub
-	s := application.Fold(given...)
+	s := application.Fold(passportExpired(replacedPassport(application.StatusPolicyActive))...)
 	if !slices.Equal(s.Held, []string{"doc-passport", "doc-residence", "doc-consent", "doc-passport2"}) {
 		t.Fatalf("held %q", s.Held)
 	}
-	passport := schema.IdentityDocument{Type: schema.IdentityForeignPassport, Series: "FA", Number: "7654321", IssuedAt: "2026-02-20", IssuedBy: "MIA of Uzbekistan", ExpiresAt: "2036-02-19"}
+	passport := newPassport
 	renew := func(id string) error {
 		_, err := application.Decide(s, application.Renew{IdentityDocument: &passport, Documents: []schema.DocumentRef{{Kind: schema.DocumentPassport, ID: id}}}, env(asOwner, now))
 		return err
