@@ -484,3 +484,15 @@ func TestRegionNames(t *testing.T) {
 		t.Errorf("77 is %q", n)
 	}
 }
+
+func TestCanonicalLeavesTheCallersCommandAlone(t *testing.T) {
+	answers := []schema.Answer{{QuestionID: " q1 ", Text: " да "}}
+	docs := []schema.DocumentRef{{Kind: schema.DocumentPassport, ID: " ABC "}}
+	got := application.Canonical(application.ProvideInfo{Answers: answers, Documents: docs}).(application.ProvideInfo)
+	if got.Answers[0] != (schema.Answer{QuestionID: "q1", Text: "да"}) || got.Documents[0].ID != "abc" {
+		t.Fatalf("canonical: %+v", got)
+	}
+	if answers[0].Text != " да " || docs[0].ID != " ABC " {
+		t.Fatalf("the caller's command changed: %+v %+v", answers, docs)
+	}
+}

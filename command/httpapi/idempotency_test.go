@@ -2,6 +2,7 @@ package httpapi_test
 
 import (
 	"bytes"
+	"strings"
 	"sync"
 	"testing"
 
@@ -9,6 +10,7 @@ import (
 
 	"github.com/omsonline/oms/command/application"
 	"github.com/omsonline/oms/command/service"
+	"github.com/omsonline/oms/events/schema"
 )
 
 func TestIdempotentReplay(t *testing.T) {
@@ -63,6 +65,38 @@ func TestIdempotentReplay(t *testing.T) {
 	if recs, _ := s.events(id); len(recs) != 2 {
 		t.Fatalf("%d events after a claim replay", len(recs))
 	}
+}
+
+// TestIdempotentReplayOfTheSameRequestSpelledOtherwise: the server keeps
+// scan ids in lower case and text trimmed, so a replay that sends them as
+// the server gave them back, or the other way round, is the same request.
+func TestIdempotentReplayOfTheSameRequestSpelledOtherwise(t *testing.T) {
+	s := newStack(t, application.Config{})
+	scans := s.scans(applicant)
+	shouted := make([]schema.DocumentRef, len(scans))
+	for i, d := range scans {
+		d.ID = " " + strings.ToUpper(d.ID)
+		shouted[i] = d
+	}
+	body := form("1234567", shouted)
+	body.Applicant.LastName = "  Рахимов "
+	body.Applicant.Citizenship = "uzb"
+
+	first := s.post("/api/v1/applications", applicant, body, "Idempotency-Key", "k")
+	wantStatus(t, first, fiber.StatusCreated)
+	id := first.result(t).ApplicationID
+
+	again := s.post("/api/v1/applications", applicant, form("1234567", scans), "Idempotency-Key", "k")
+	if again.status != fiber.StatusCreated || !bytes.Equal(first.body, again.body) {
+		t.Fatalf("replay as stored: %d %s, first %s", again.status, again.body, first.body)
+	}
+	if recs, _ := s.events(id); len(recs) != 1 {
+		t.Fatalf("%d events after a replay", len(recs))
+	}
+	// What the server does not take away still tells two requests apart.
+	other := form("1234567", scans)
+	other.Applicant.FirstName = "Алишерр"
+	wantStatus(t, s.post("/api/v1/applications", applicant, other, "Idempotency-Key", "k"), fiber.StatusUnprocessableEntity)
 }
 
 // TestIdempotencyRefusalFreesTheKey: a refused request wrote nothing, so the

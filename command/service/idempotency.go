@@ -28,10 +28,11 @@ func idempotencyStream(req Request) string {
 	return schema.IdempotencyStream(hex.EncodeToString(h[:]))
 }
 
-// fingerprint identifies a command and its input; a new application's id is
-// not part of it, since it is chosen afresh for every request.
+// fingerprint identifies a command and its input as the domain reads it
+// (application.Canonical); a new application's id is not part of it, since
+// it is chosen afresh for every request.
 func fingerprint(applicationID string, cmd application.Command) (string, error) {
-	body, err := json.Marshal(cmd)
+	body, err := json.Marshal(application.Canonical(cmd))
 	if err != nil {
 		return "", fmt.Errorf("service: fingerprint %s: %w", cmd.Name(), err)
 	}

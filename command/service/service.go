@@ -444,9 +444,10 @@ func newEvents(evs []schema.Event, applicantID, commandID string, deterministic 
 	return out, applicantID, nil
 }
 
-// documentRefs are the scans a command names.
+// documentRefs are the scans a command names, as the domain reads them:
+// an id sent with a space or in upper case names the same scan.
 func documentRefs(cmd application.Command) []schema.DocumentRef {
-	switch c := cmd.(type) {
+	switch c := application.Canonical(cmd).(type) {
 	case application.SubmitApplication:
 		return c.Form.Documents
 	case application.ProvideInfo:
@@ -463,7 +464,7 @@ func documentRefs(cmd application.Command) []schema.DocumentRef {
 // else pays for it: the service's own clients send kind and id alone.
 func (s *Service) contentDigests(ctx context.Context, cmd application.Command, docs map[string]schema.DocumentUploaded, subject string) (map[string]string, error) {
 	var out map[string]string
-	for _, ref := range application.Normalize(schema.Form{Documents: documentRefs(cmd)}).Documents {
+	for _, ref := range documentRefs(cmd) {
 		up, ok := docs[ref.ID]
 		if !ok || up.OwnerID != subject || !application.NeedsContentSHA256(ref, up) {
 			continue

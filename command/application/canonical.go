@@ -1,0 +1,61 @@
+package application
+
+import (
+	"strings"
+
+	"github.com/omsonline/oms/events/schema"
+)
+
+// Canonical is the command as decide reads it: text trimmed, codes and
+// numbers in their stored case, scan ids in lower case. Two requests that
+// differ only in what Canonical takes away decide alike, so the
+// idempotency check must count them one request; a client that replays
+// with the ids the server gave back, not the ones it sent, is not reusing
+// its key for something else.
+func Canonical(c Command) Command {
+	switch c := c.(type) {
+	case SubmitApplication:
+		c.Form = Normalize(c.Form)
+		return c
+	case ProvideInfo:
+		c.Corrections = normCorrections(c.Corrections)
+		c.Documents = normRefs(c.Documents)
+		answers := make([]schema.Answer, len(c.Answers))
+		for i, a := range c.Answers {
+			answers[i] = schema.Answer{QuestionID: strings.TrimSpace(a.QuestionID), Text: cleanText(a.Text)}
+		}
+		if c.Answers == nil {
+			answers = nil
+		}
+		c.Answers = answers
+		return c
+	case Renew:
+		if c.ResidenceDocument != nil {
+			d := normResidence(*c.ResidenceDocument)
+			c.ResidenceDocument = &d
+		}
+		if c.IdentityDocument != nil {
+			d := normIdentity(*c.IdentityDocument)
+			c.IdentityDocument = &d
+		}
+		c.Documents = normRefs(c.Documents)
+		return c
+	case ChangeAddress:
+		c.Address = normAddress(c.Address)
+		return c
+	case Reject:
+		c.ReasonCode, c.Reason = strings.TrimSpace(c.ReasonCode), cleanText(c.Reason)
+		return c
+	case Withdraw:
+		c.Reason = cleanText(c.Reason)
+		return c
+	case ReleaseClaim:
+		c.Reason = cleanText(c.Reason)
+		return c
+	}
+	return c
+}
+
+func normRefs(docs []schema.DocumentRef) []schema.DocumentRef {
+	return Normalize(schema.Form{Documents: docs}).Documents
+}
