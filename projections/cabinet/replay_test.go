@@ -3,9 +3,7 @@ package cabinet_test
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,36 +14,9 @@ import (
 	"github.com/omsonline/oms/projections/cabinet"
 	"github.com/omsonline/oms/projections/readstore/sqlitestore"
 	"github.com/omsonline/oms/projections/runner"
+	"github.com/omsonline/oms/projections/runner/runnertest"
 	"github.com/omsonline/oms/projections/visits"
 )
-
-// failing is the cabinet projection while the read store fails every
-// write for some streams: their events are parked, and the projection
-// goes on past them.
-type failing struct {
-	cabinet.Projection
-	mu   sync.Mutex
-	down map[string]bool
-}
-
-func (p *failing) Apply(ctx context.Context, tx *runner.Tx, ev eventstore.Recorded) error {
-	p.mu.Lock()
-	down := p.down[ev.Stream]
-	p.mu.Unlock()
-	if down {
-		return errors.New("the read store did not answer")
-	}
-	return p.Projection.Apply(ctx, tx, ev)
-}
-
-func (p *failing) fail(streams ...string) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.down = map[string]bool{}
-	for _, s := range streams {
-		p.down[s] = true
-	}
-}
 
 // live is the cabinet projection running on a live subscription, parking
 // what it fails.
@@ -54,13 +25,13 @@ type live struct {
 	now time.Time
 	es  *eventstore.Store
 	st  *sqlitestore.Store
-	p   *failing
+	p   *runnertest.Failing
 	r   *runner.Runner
 }
 
 func newLive(t *testing.T) *live {
 	ctx := context.Background()
-	l := &live{t: t, now: time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC), p: &failing{}}
+	l := &live{t: t, now: time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC), p: &runnertest.Failing{Projection: cabinet.Projection{}}}
 	l.es = esdbtest.Store(t, eventstore.Options{Now: func() time.Time { return l.now }})
 	st, err := sqlitestore.Open(ctx, sqlitestore.Options{Dir: t.TempDir()})
 	if err != nil {
@@ -144,10 +115,10 @@ func (l *live) replay(want int) {
 func TestParkedVisitEventsReplayIntoTheList(t *testing.T) {
 	l := newLive(t)
 	l.opened("op-1", "ann")
-	l.p.fail(schema.VisitStream("ann"), schema.VisitStream("cat"))
+	l.p.Fail(schema.VisitStream("ann"), schema.VisitStream("cat"))
 	l.record(schema.VisitStream("ann"), schema.VisitClosed{OperatorID: "op-1", ClosedAt: l.now})
 	l.opened("op-1", "cat")
-	l.p.fail()
+	l.p.Fail()
 	l.opened("op-1", "bob")
 	if got, want := l.listed("op-1"), []string{"bob", "ann"}; !slices.Equal(got, want) {
 		t.Fatalf("with ann's close and cat's open parked: %q, want %q", got, want)
@@ -173,9 +144,9 @@ func TestAParkedSubmissionReplayedAfterAVisitShows(t *testing.T) {
 	l := newLive(t)
 	const id = "0193b7a2-0000-7000-8000-000000000001"
 	l.opened("op-1", "ann")
-	l.p.fail(schema.ApplicationStream(id))
+	l.p.Fail(schema.ApplicationStream(id))
 	l.record(schema.ApplicationStream(id), schema.ApplicationSubmitted{ApplicationID: id, ApplicantID: "ann", SubmittedAt: l.now})
-	l.p.fail()
+	l.p.Fail()
 	l.record(schema.VisitStream("ann"), schema.VisitClosed{OperatorID: "op-1", ClosedAt: l.now})
 	var doc cabinet.Doc
 	l.get(cabinet.Collection, "ann", &doc)
