@@ -9,6 +9,7 @@ package history
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -34,7 +35,8 @@ const (
 	// read) pages on its own.
 	Access = "history_access"
 	// Documents maps a scan to the applications whose forms have referred
-	// to it, so that a read of a scan lands in their access logs.
+	// to it, and to the staff reads of it, so that every read of a scan
+	// lands in the access log of every application that ever held it.
 	Documents = "history_documents"
 	// Numbers maps an application's number (Number) to the applications
 	// that have it, for staff to find one by the number a person quotes.
@@ -104,20 +106,40 @@ func AccessEntryID(appID string, position uint64) string {
 }
 
 // documentApps is a Documents entry: the applications that referred to a
-// scan, each with the position from which on it did.
+// scan, each with the position from which on it did, and the positions of
+// the staff reads of the scan.
+//
+// A read lands in the log of every application that ever held the scan,
+// whether it came before the application took the scan in or after: the
+// scan is the applicant's data either way (an МФЦ operator reads it before
+// the applicant submits), and only a rule blind to the order of the two
+// gives the same log live, after a crash replay and after a parked event
+// is replayed out of order as a rebuild does. Each pair of a read and an
+// application is written by whichever of the read and the application's
+// taking the scan in comes later in $all, so that a replay after a crash
+// writes every entry at the position a rebuild does; an event parked and
+// replayed out of order writes the same entries, at its own position.
 type documentApps struct {
 	Applications []documentApp `json:"applications"`
+	// Reads are the $all positions of the reads, in the order applied;
+	// the read itself is kept under ScanAccessKey.
+	Reads []uint64 `json:"reads,omitempty"`
 }
 
 type documentApp struct {
 	ApplicationID string `json:"applicationId"`
 	// Since is the position of the event that first put the scan into the
-	// application's form. An access event reads only the applications
-	// referring to the scan before it, so that replaying it after a crash
-	// (when this entry may already hold later events) resolves the same
-	// applications as the first time and as a rebuild.
+	// application's form: reads before it get into the application's log
+	// with that event, reads after it with themselves.
 	Since uint64 `json:"since"`
 }
+
+// ScanAccessKey is the key under which the Access collection keeps the
+// reads of a scan (as AccessEntryID(ScanAccessKey(id), position), with no
+// application id), to copy them into the log of an application that takes
+// the scan in later. It cannot be an application's id, so no application's
+// log lists them.
+func ScanAccessKey(documentID string) string { return "document-" + documentID }
 
 // Projection builds the history and the application views.
 type Projection struct{}
@@ -213,23 +235,27 @@ func (Projection) Apply(_ context.Context, tx *runner.Tx, ev eventstore.Recorded
 }
 
 // Attached reports whether an application's form refers, or referred, to
-// a scan: whether the scan index has an entry for it (one is written only
-// with an application in it).
+// a scan: whether the scan index names an application for it (a staff read
+// of a loose scan writes an entry with none).
 func Attached(ctx context.Context, store readstore.Store, documentID string) (bool, error) {
-	_, err := store.Get(ctx, Documents, documentID)
+	d, err := store.Get(ctx, Documents, documentID)
 	switch {
 	case errors.Is(err, readstore.ErrNotFound):
 		return false, nil
 	case err != nil:
 		return false, fmt.Errorf("history: scan index: %w", err)
 	}
-	return true, nil
+	var idx documentApps
+	if err := json.Unmarshal(d.Body, &idx); err != nil {
+		return false, fmt.Errorf("history: scan index %s: %w", documentID, err)
+	}
+	return len(idx.Applications) > 0, nil
 }
 
 // indexDocuments adds the application to the index entry of every scan its
-// form gained. A scan that leaves the form (replaced by a newer one) stays
-// indexed: it was part of the application's data, and reading it still is
-// reading that.
+// form gained, and the scan's reads known so far to its access log. A scan
+// that leaves the form (replaced by a newer one) stays indexed: it was part
+// of the application's data, and reading it still is reading that.
 func indexDocuments(tx *runner.Tx, appID string, before, after []schema.DocumentRef) error {
 	for _, d := range after {
 		if d.ID == "" || slices.ContainsFunc(before, func(b schema.DocumentRef) bool { return b.ID == d.ID }) {
@@ -239,13 +265,32 @@ func indexDocuments(tx *runner.Tx, appID string, before, after []schema.Document
 		if _, _, err := tx.GetJSON(Documents, d.ID, &idx); err != nil {
 			return err
 		}
-		if slices.ContainsFunc(idx.Applications, func(a documentApp) bool { return a.ApplicationID == appID }) {
-			continue // written before a crash, with this very event
+		if !slices.ContainsFunc(idx.Applications, func(a documentApp) bool { return a.ApplicationID == appID }) {
+			// Else written before a crash, with this very event; its reads
+			// are copied again, for the copies may not have been flushed.
+			// A new slice: the value read may be shared with the runner's cache.
+			idx.Applications = append(slices.Clip(idx.Applications), documentApp{ApplicationID: appID, Since: tx.Position()})
+			if err := tx.Put(Documents, d.ID, idx, nil); err != nil {
+				return err
+			}
 		}
-		// A new slice: the value read may be shared with the runner's cache.
-		idx.Applications = append(slices.Clip(idx.Applications), documentApp{ApplicationID: appID, Since: tx.Position()})
-		if err := tx.Put(Documents, d.ID, idx, nil); err != nil {
-			return err
+		// Every read known, the later ones too: they are known ahead of
+		// this event only after a crash, when they are applied again
+		// next, or after this event was parked, when they were applied
+		// without this application in the index.
+		for _, pos := range idx.Reads {
+			var read AccessEntry
+			exists, _, err := tx.GetJSON(Access, AccessEntryID(ScanAccessKey(d.ID), pos), &read)
+			if err != nil {
+				return err
+			}
+			if !exists {
+				return fmt.Errorf("history: scan %s: the read at %d is indexed but not kept", d.ID, pos)
+			}
+			read.ApplicationID = appID
+			if err := tx.Put(Access, AccessEntryID(appID, pos), read, nil); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
@@ -278,6 +323,16 @@ func applyAccess(tx *runner.Tx, ev eventstore.Recorded) error {
 	if !ok {
 		return fmt.Errorf("history: %s@%d: %T is not an access record", ev.Stream, ev.Revision, p)
 	}
+	e := ev.Envelope
+	at := a.AccessedAt.UTC()
+	if a.AccessedAt.IsZero() {
+		at = e.OccurredAt.UTC()
+	}
+	entry := AccessEntry{
+		Position: ev.Position, EventID: e.EventID, AccessedAt: at,
+		Actor: e.Actor, OnBehalfOf: e.OnBehalfOf, What: a.What, Route: a.Route, DocumentID: a.DocumentID,
+		CorrelationID: e.CorrelationID, CausationID: e.CausationID,
+	}
 	apps := slices.Clone(a.ApplicationIDs)
 	if a.DocumentID != "" {
 		var idx documentApps
@@ -289,23 +344,26 @@ func applyAccess(tx *runner.Tx, ev eventstore.Recorded) error {
 				apps = append(apps, x.ApplicationID)
 			}
 		}
+		// Kept for an application that takes the scan in later (see
+		// documentApps). It is written again on a replay after a crash,
+		// which may have flushed the index but not the log.
+		if err := tx.Put(Access, AccessEntryID(ScanAccessKey(a.DocumentID), ev.Position), entry, nil); err != nil {
+			return err
+		}
+		if !slices.Contains(idx.Reads, ev.Position) {
+			idx.Reads = append(slices.Clip(idx.Reads), ev.Position)
+			if err := tx.Put(Documents, a.DocumentID, idx, nil); err != nil {
+				return err
+			}
+		}
 	}
 	slices.Sort(apps)
 	apps = slices.Compact(apps)
-	e := ev.Envelope
-	at := a.AccessedAt.UTC()
-	if a.AccessedAt.IsZero() {
-		at = e.OccurredAt.UTC()
-	}
 	for _, id := range apps {
 		if id == "" {
 			continue
 		}
-		entry := AccessEntry{
-			ApplicationID: id, Position: ev.Position, EventID: e.EventID, AccessedAt: at,
-			Actor: e.Actor, OnBehalfOf: e.OnBehalfOf, What: a.What, Route: a.Route, DocumentID: a.DocumentID,
-			CorrelationID: e.CorrelationID, CausationID: e.CausationID,
-		}
+		entry.ApplicationID = id
 		if err := tx.Put(Access, AccessEntryID(id, ev.Position), entry, nil); err != nil {
 			return err
 		}

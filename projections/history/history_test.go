@@ -41,10 +41,19 @@ func newRig(t *testing.T) *rig {
 }
 
 // start runs the history projection from its checkpoint.
-func (g *rig) start() {
+func (g *rig) start() { g.t.Helper(); g.startAs(history.Projection{}, false) }
+
+// startAs runs p (the history projection, perhaps wrapped) from its
+// checkpoint; parking gives up on a failing event at once, to park it.
+func (g *rig) startAs(p runner.Projection, parking bool) {
 	g.t.Helper()
-	sub := eventstore.NewSubscriber(g.events, eventstore.SubscriberOptions{StartFrom: runner.StartFrom(g.store)})
-	r, err := runner.New(context.Background(), runner.Options{Store: g.store, Subscriber: sub, Events: g.events}, history.Projection{})
+	subOpts := eventstore.SubscriberOptions{StartFrom: runner.StartFrom(g.store)}
+	opts := runner.Options{Store: g.store, Events: g.events}
+	if parking {
+		subOpts.NackDelay, opts.Retries = time.Millisecond, 1
+	}
+	opts.Subscriber = eventstore.NewSubscriber(g.events, subOpts)
+	r, err := runner.New(context.Background(), opts, p)
 	if err != nil {
 		g.t.Fatal(err)
 	}
@@ -154,8 +163,9 @@ func describe(log []history.AccessEntry) []string {
 // restart after a crash between a flush's documents and its checkpoint
 // does) and rebuilds from scratch: the same entries, each once, with the
 // same positions. The scan is read once before the second application
-// refers to it and once after, so a replay that resolved scans by the
-// index as it stands at the end would attribute the first read to both.
+// refers to it and once after: both reads are in both logs (the scan is
+// the applicant's data either way), the first written by the second
+// submission and the second by the read, whichever is replayed first.
 func TestAccessLogExactlyOnce(t *testing.T) {
 	g := newRig(t)
 	a, b := uuid.NewString(), uuid.NewString()
@@ -184,7 +194,7 @@ func TestAccessLogExactlyOnce(t *testing.T) {
 	want := map[string][]string{
 		a: {"reviewer:rev-1:application", "reviewer:rev-1:document:passport", "reviewer:rev-1:queue", "auditor:aud-1:document:passport",
 			"reviewer:rev-1:queue", "operator:op-1:document:passport", "operator:op-1:document:passport"},
-		b: {"auditor:aud-1:document:passport", "reviewer:rev-1:queue", "operator:op-1:document:passport"},
+		b: {"reviewer:rev-1:document:passport", "auditor:aud-1:document:passport", "reviewer:rev-1:queue", "operator:op-1:document:passport"},
 	}
 	for _, id := range []string{a, b} {
 		got := describe(g.accessLog(id))
