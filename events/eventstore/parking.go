@@ -166,13 +166,39 @@ func (s *Store) ListParked(ctx context.Context, stream string) ([]Parked, error)
 		if e.Envelope.Type != TypeMessageParked || replayed[e.Envelope.EventID] {
 			continue
 		}
-		var m ParkedMessage
-		if err := json.Unmarshal(e.Data, &m); err != nil {
-			return nil, fmt.Errorf("eventstore: %s@%d: %w", stream, e.Revision, err)
+		p, err := parkedOf(stream, e)
+		if err != nil {
+			return nil, err
 		}
-		out = append(out, Parked{EventID: e.Envelope.EventID, Revision: e.Revision, Message: m})
+		out = append(out, p)
 	}
 	return out, nil
+}
+
+// FindParked returns the parked message recorded as event eventID of
+// stream, replayed or not: what a follower of the replay markers needs to
+// see which event a marker brought back.
+func (s *Store) FindParked(ctx context.Context, stream, eventID string) (Parked, bool, error) {
+	evs, err := s.Load(ctx, stream)
+	if err != nil {
+		return Parked{}, false, err
+	}
+	for _, e := range evs {
+		if e.Envelope.Type != TypeMessageParked || e.Envelope.EventID != eventID {
+			continue
+		}
+		p, err := parkedOf(stream, e)
+		return p, err == nil, err
+	}
+	return Parked{}, false, nil
+}
+
+func parkedOf(stream string, e Recorded) (Parked, error) {
+	var m ParkedMessage
+	if err := json.Unmarshal(e.Data, &m); err != nil {
+		return Parked{}, fmt.Errorf("eventstore: %s@%d: %w", stream, e.Revision, err)
+	}
+	return Parked{EventID: e.Envelope.EventID, Revision: e.Revision, Message: m}, nil
 }
 
 // MarkReplayed records that a parked message was re-applied. The marker's

@@ -36,6 +36,15 @@
 // duplicate costs nothing, so this package chooses at-least-once in that one
 // window and exactly once everywhere else. A clean restart (Close waits for
 // the handler) never sends twice.
+//
+// # Parked events
+//
+// A letter is made from the cabinet's notice and the application's
+// address. When the cabinet or the history parked the event (or an
+// earlier one of its stream), one of them is missing: the event is held,
+// that is skipped with a warning, so that the letters behind it still go.
+// The projection's replay of the parked event appends a marker to the
+// parked stream, which the mailer follows too, and mails the notice then.
 package email
 
 import (
@@ -178,7 +187,9 @@ func New(o Options) (*Mailer, error) {
 			}
 			return cp.Position, cp.Position > 0, nil
 		},
-		StreamPrefixes: []string{"application-", "visit-"},
+		// The parked stream's replay markers bring back the notices of
+		// events the cabinet or the history could not apply at first.
+		StreamPrefixes: []string{"application-", "visit-", eventstore.ParkedStream},
 		NackDelay:      time.Second,
 		Logger:         o.Logger,
 	})
@@ -225,12 +236,65 @@ func (m *Mailer) handle(msg *message.Message) error {
 }
 
 func (m *Mailer) process(ctx context.Context, ev eventstore.Recorded) error {
+	if ev.Stream == eventstore.ParkedStream {
+		return m.replayed(ctx, ev)
+	}
+	return m.mail(ctx, ev, ev.Envelope.OccurredAt)
+}
+
+// replayed mails the notice of a parked event that a projection the
+// letter is made from has now applied. When the event first came by, the
+// notice or the address was missing and the mailer held it (see mail);
+// the ledger keeps a notice mailed already from going out twice.
+func (m *Mailer) replayed(ctx context.Context, marker eventstore.Recorded) error {
+	if marker.Envelope.Type != eventstore.TypeParkedReplayed {
+		return nil
+	}
+	var r eventstore.ParkedReplayed
+	if err := json.Unmarshal(marker.Data, &r); err != nil {
+		m.log.Error("email: unreadable replay marker", "stream", marker.Stream, "revision", marker.Revision, "err", err)
+		return nil
+	}
+	p, ok, err := m.o.Events.FindParked(ctx, marker.Stream, r.ParkedEventID)
+	if err != nil {
+		return fmt.Errorf("email: parked event %s: %w", r.ParkedEventID, err)
+	}
+	if !ok {
+		m.log.Warn("email: a replay marker names no parked event", "parked", r.ParkedEventID)
+		return nil
+	}
+	if h := p.Handler(); h != "cabinet" && h != "history" {
+		return nil
+	}
+	msg, err := m.o.Events.ToMessage(ctx, p)
+	if err != nil {
+		return fmt.Errorf("email: parked event %s: %w", r.ParkedEventID, err)
+	}
+	ev, err := eventstore.FromMessage(msg)
+	if err != nil {
+		return fmt.Errorf("email: parked event %s: %w", r.ParkedEventID, err)
+	}
+	// Its age counts from the replay: MaxAge is there to keep a mailer
+	// turned on late from mailing the past, and a notice held back by a
+	// fault is news to its applicant when the fault is mended.
+	return m.mail(ctx, ev, marker.Envelope.OccurredAt)
+}
+
+// mail sends the notice ev put in its applicant's inbox, if any. at is
+// when the notice became news, for MaxAge.
+//
+// A projection that could not apply ev (or an earlier event of its
+// stream) parked it and went on, so the notice or the address may not be
+// there. Such an event is held: skipped, with a log line, since retrying
+// it would stop every letter behind it until someone replays the parked
+// event, and that replay's marker brings it back here (see replayed).
+func (m *Mailer) mail(ctx context.Context, ev eventstore.Recorded, at time.Time) error {
 	appID, ok := strings.CutPrefix(ev.Stream, "application-")
 	applicant, visit := strings.CutPrefix(ev.Stream, "visit-")
 	if !ok && !(visit && ev.Envelope.Type == schema.TypeVisitOpened) {
 		return nil
 	}
-	if m.o.Now().Sub(ev.Envelope.OccurredAt) > m.o.MaxAge {
+	if m.o.Now().Sub(at) > m.o.MaxAge {
 		return nil
 	}
 	// The inbox and the application view must include this event before
@@ -244,14 +308,14 @@ func (m *Mailer) process(ctx context.Context, ev eventstore.Recorded) error {
 	}
 	var v appview.View
 	if !visit {
-		if err := m.getJSON(ctx, history.Applications, appID, &v); err != nil {
-			return err
+		if found, err := m.getJSON(ctx, history.Applications, appID, &v); err != nil || !found {
+			return m.held(ev, "history", err)
 		}
 		applicant = v.ApplicantID
 	}
 	var doc cabinet.Doc
-	if err := m.getJSON(ctx, cabinet.Collection, applicant, &doc); err != nil {
-		return err
+	if found, err := m.getJSON(ctx, cabinet.Collection, applicant, &doc); err != nil || !found {
+		return m.held(ev, "cabinet", err)
 	}
 	var note *cabinet.Notification
 	for i := range doc.Inbox {
@@ -260,7 +324,13 @@ func (m *Mailer) process(ctx context.Context, ev eventstore.Recorded) error {
 		}
 	}
 	if note == nil {
-		return nil // this event notifies nobody
+		// A visit's opening always notifies; an application's event
+		// notifies nobody if the cabinet has the application at its
+		// revision or later and no notice of it.
+		if visit || !cabinetHas(doc, appID, ev.Revision) {
+			return m.held(ev, "cabinet", nil)
+		}
+		return nil
 	}
 	if visit {
 		// A visit is the person's, not an application's: it goes to the
@@ -276,8 +346,8 @@ func (m *Mailer) process(ctx context.Context, ev eventstore.Recorded) error {
 			m.log.Info("email: no address for a notification", "notification", note.ID)
 			return nil
 		}
-		if err := m.getJSON(ctx, history.Applications, newest, &v); err != nil {
-			return err
+		if found, err := m.getJSON(ctx, history.Applications, newest, &v); err != nil || !found {
+			return m.held(ev, "history", err)
 		}
 	}
 	to := v.Form.Contacts.Email
@@ -293,15 +363,41 @@ func (m *Mailer) process(ctx context.Context, ev eventstore.Recorded) error {
 	return m.deliver(ctx, *note, to)
 }
 
-func (m *Mailer) getJSON(ctx context.Context, coll, id string, v any) error {
-	d, err := m.o.Store.Get(ctx, coll, id)
+// held skips an event whose notice or address a projection does not have
+// yet (see mail); an error reading them is retried instead.
+func (m *Mailer) held(ev eventstore.Recorded, projection string, err error) error {
 	if err != nil {
-		return fmt.Errorf("email: read %s/%s: %w", coll, id, err)
+		return err
+	}
+	m.log.Warn("email: held until the projection's parked event is replayed", "projection", projection,
+		"stream", ev.Stream, "revision", ev.Revision, "event", ev.Envelope.EventID)
+	return nil
+}
+
+// cabinetHas says whether the cabinet has applied an application's event
+// of revision rev (or a later one).
+func cabinetHas(doc cabinet.Doc, appID string, rev uint64) bool {
+	for _, a := range doc.Applications {
+		if a.ApplicationID == appID {
+			return a.Revision >= rev
+		}
+	}
+	return false
+}
+
+// getJSON reads a document; found is false if there is none.
+func (m *Mailer) getJSON(ctx context.Context, coll, id string, v any) (found bool, err error) {
+	d, err := m.o.Store.Get(ctx, coll, id)
+	if errors.Is(err, readstore.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("email: read %s/%s: %w", coll, id, err)
 	}
 	if err := json.Unmarshal(d.Body, v); err != nil {
-		return fmt.Errorf("email: decode %s/%s: %w", coll, id, err)
+		return false, fmt.Errorf("email: decode %s/%s: %w", coll, id, err)
 	}
-	return nil
+	return true, nil
 }
 
 // ledgerState is what the ledger says about a notification.
