@@ -30,23 +30,9 @@ type live struct {
 }
 
 func newLive(t *testing.T) *live {
-	ctx := context.Background()
 	l := &live{t: t, now: time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC), p: &runnertest.Failing{Projection: cabinet.Projection{}}}
 	l.es = esdbtest.Store(t, eventstore.Options{Now: func() time.Time { return l.now }})
-	st, err := sqlitestore.Open(ctx, sqlitestore.Options{Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	l.st = st
-	sub := eventstore.NewSubscriber(l.es, eventstore.SubscriberOptions{StartFrom: runner.StartFrom(st), NackDelay: time.Millisecond})
-	if l.r, err = runner.New(ctx, runner.Options{Store: st, Events: l.es, Subscriber: sub, Retries: 1}, l.p); err != nil {
-		t.Fatal(err)
-	}
-	rctx, cancel := context.WithCancel(ctx)
-	go l.r.Run(rctx)
-	<-l.r.Running()
-	t.Cleanup(func() { cancel(); l.r.Close() })
+	l.r, l.st = runnertest.Parking(t, l.es, l.p)
 	return l
 }
 

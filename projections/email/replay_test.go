@@ -19,8 +19,6 @@ import (
 	"github.com/omsonline/oms/projections/email/smtptest"
 	"github.com/omsonline/oms/projections/history"
 	"github.com/omsonline/oms/projections/readstore"
-	"github.com/omsonline/oms/projections/readstore/sqlitestore"
-	"github.com/omsonline/oms/projections/runner"
 	"github.com/omsonline/oms/projections/runner/runnertest"
 )
 
@@ -32,22 +30,9 @@ import (
 func TestNoticesOfParkedEventsAreMailedAfterTheReplay(t *testing.T) {
 	ctx := context.Background()
 	es := esdbtest.Store(t, eventstore.Options{})
-	st, err := sqlitestore.Open(ctx, sqlitestore.Options{Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
 	cab := &runnertest.Failing{Projection: cabinet.Projection{}}
 	hist := &runnertest.Failing{Projection: history.Projection{}}
-	sub := eventstore.NewSubscriber(es, eventstore.SubscriberOptions{StartFrom: runner.StartFrom(st), NackDelay: time.Millisecond})
-	r, err := runner.New(ctx, runner.Options{Store: st, Events: es, Subscriber: sub, Retries: 1}, cab, hist)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rctx, stop := context.WithCancel(ctx)
-	t.Cleanup(func() { stop(); r.Close() })
-	go r.Run(rctx)
-	<-r.Running()
+	r, st := runnertest.Parking(t, es, cab, hist)
 
 	srv := smtptest.Start(t)
 	smtp, err := email.ParseURL("smtp://" + srv.Addr + "?starttls=off")
