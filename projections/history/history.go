@@ -340,7 +340,9 @@ func applyAccess(tx *runner.Tx, ev eventstore.Recorded) error {
 			return err
 		}
 		for _, x := range idx.Applications {
-			if x.Since < tx.Position() {
+			// An application that took the scan in later copied the reads
+			// known then; a parked read replayed now was not among them.
+			if x.Since < tx.Position() || tx.ParkedReplay() {
 				apps = append(apps, x.ApplicationID)
 			}
 		}

@@ -87,3 +87,42 @@ func TestAParkedSubmissionGetsTheReadsOfItsScans(t *testing.T) {
 		}
 	}
 }
+
+// A parked read of a scan, replayed after another application took the
+// scan in, is in that application's log too, as a rebuild puts it: the
+// application copied the reads known when it took the scan in, and the
+// parked one was not among them.
+func TestAParkedReadReachesAnApplicationThatTookTheScanInSince(t *testing.T) {
+	g := newRig(t)
+	p := &runnertest.Failing{Projection: history.Projection{}}
+	g.startAs(p, true)
+	alice := events.Actor{ID: "alice", Role: events.RoleApplicant}
+	op := events.Actor{ID: "op-1", Role: events.RoleOperator}
+	a, b, scan := uuid.NewString(), uuid.NewString(), uuid.NewString()
+
+	g.append(schema.ApplicationStream(a), alice, submitted(a, "alice", scan))
+	p.Fail(schema.AccessStream(op.ID))
+	g.read(op, schema.AccessDocument+"passport", scan)
+	g.catchUp()
+	p.Fail()
+	g.append(schema.ApplicationStream(b), alice, submitted(b, "alice", scan))
+	g.catchUp()
+	if n, err := g.runner.ReplayParked(context.Background(), "history"); err != nil || n != 1 {
+		t.Fatalf("replay: %d %v, want 1 replayed", n, err)
+	}
+	want := []string{"operator:op-1:document:passport"}
+	live := map[string][]history.AccessEntry{a: g.accessLog(a), b: g.accessLog(b)}
+	for id, log := range live {
+		if got := describe(log); fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("log of %s after the replay: %v, want %v", id, got, want)
+		}
+	}
+	if _, err := g.runner.Rebuild(context.Background(), "history", runner.RebuildOptions{DropDelay: time.Millisecond}); err != nil {
+		t.Fatal(err)
+	}
+	for id, want := range live {
+		if got := g.accessLog(id); fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("log of %s after a rebuild:\n got %+v\nwant %+v", id, got, want)
+		}
+	}
+}

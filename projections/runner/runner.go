@@ -556,7 +556,7 @@ func (st *state) applyLocked(ctx context.Context, ev eventstore.Recorded, force 
 		return nil // already applied
 	}
 	first := !force && st.r.atomicFlush
-	tx := &Tx{st: st, ctx: ctx, pos: ev.Position, first: first, starts: first && ev.Revision == 0}
+	tx := &Tx{st: st, ctx: ctx, pos: ev.Position, first: first, starts: first && ev.Revision == 0, parked: force}
 	if err := st.p.Apply(ctx, tx, ev); err != nil {
 		// Nothing of a failed apply may stay in the batch.
 		tx.rollback()

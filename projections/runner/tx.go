@@ -44,6 +44,8 @@ type Tx struct {
 	// that flushes atomically (see FirstApply); starts adds that it is
 	// its stream's first event (see StartsStream).
 	first, starts bool
+	// parked is set for the replay of a parked message (see ParkedReplay).
+	parked bool
 	undo          []undo
 	added         []key
 }
@@ -66,6 +68,11 @@ func (tx *Tx) Position() uint64 { return tx.pos }
 // without asking the store: on a live system every new application would
 // otherwise cost each projection a read that finds nothing.
 func (tx *Tx) StartsStream() bool { return tx.starts }
+
+// ParkedReplay reports that the event is a parked message replayed
+// (Runner.ReplayParked): it lands after events that came later in $all,
+// which a projection that orders its writes by position must allow for.
+func (tx *Tx) ParkedReplay() bool { return tx.parked }
 
 // FirstApply reports that no earlier apply of this event can have reached
 // a document: it lies past the checkpoint, it is not a replay of a parked
