@@ -46,8 +46,8 @@ type Tx struct {
 	first, starts bool
 	// parked is set for the replay of a parked message (see ParkedReplay).
 	parked bool
-	undo          []undo
-	added         []key
+	undo   []undo
+	added  []key
 }
 
 type undo struct {
