@@ -121,7 +121,7 @@ func AccessEntryID(appID string, position uint64) string {
 // replayed out of order writes the same entries, at its own position.
 type documentApps struct {
 	Applications []documentApp `json:"applications"`
-	// Reads are the $all positions of the reads, in the order applied;
+	// Reads are the $all positions of the reads, in order;
 	// the read itself is kept under ScanAccessKey.
 	Reads []uint64 `json:"reads,omitempty"`
 }
@@ -285,7 +285,10 @@ func indexDocuments(tx *runner.Tx, appID string, before, after []schema.Document
 				return err
 			}
 			if !exists {
-				return fmt.Errorf("history: scan %s: the read at %d is indexed but not kept", d.ID, pos)
+				// A crash flushed the index but not the log: the read is
+				// applied again after a crash before this event if it came
+				// before, and writes this entry itself if it came after.
+				continue
 			}
 			read.ApplicationID = appID
 			if err := tx.Put(Access, AccessEntryID(appID, pos), read, nil); err != nil {
@@ -352,8 +355,10 @@ func applyAccess(tx *runner.Tx, ev eventstore.Recorded) error {
 		if err := tx.Put(Access, AccessEntryID(ScanAccessKey(a.DocumentID), ev.Position), entry, nil); err != nil {
 			return err
 		}
-		if !slices.Contains(idx.Reads, ev.Position) {
-			idx.Reads = append(slices.Clip(idx.Reads), ev.Position)
+		if i, known := slices.BinarySearch(idx.Reads, ev.Position); !known {
+			// In order, a parked read replayed late too, as a rebuild
+			// lists them.
+			idx.Reads = slices.Insert(slices.Clip(idx.Reads), i, ev.Position)
 			if err := tx.Put(Documents, a.DocumentID, idx, nil); err != nil {
 				return err
 			}

@@ -9,8 +9,10 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/omsonline/oms/events"
+	"github.com/omsonline/oms/events/eventstore"
 	"github.com/omsonline/oms/events/schema"
 	"github.com/omsonline/oms/projections/history"
+	"github.com/omsonline/oms/projections/readstore"
 	"github.com/omsonline/oms/projections/runner"
 	"github.com/omsonline/oms/projections/runner/runnertest"
 )
@@ -106,12 +108,22 @@ func TestAParkedReadReachesAnApplicationThatTookTheScanInSince(t *testing.T) {
 	g.catchUp()
 	p.Fail()
 	g.append(schema.ApplicationStream(b), alice, submitted(b, "alice", scan))
+	g.read(events.Actor{ID: "rev-9", Role: events.RoleReviewer}, schema.AccessDocument+"passport", scan)
 	g.catchUp()
 	if n, err := g.runner.ReplayParked(context.Background(), "history"); err != nil || n != 1 {
 		t.Fatalf("replay: %d %v, want 1 replayed", n, err)
 	}
-	want := []string{"operator:op-1:document:passport"}
+	want := []string{"operator:op-1:document:passport", "reviewer:rev-9:document:passport"}
 	live := map[string][]history.AccessEntry{a: g.accessLog(a), b: g.accessLog(b)}
+	index := func() string {
+		t.Helper()
+		d, err := g.store.Get(context.Background(), history.Documents, scan)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(d.Body)
+	}
+	liveIndex := index()
 	for id, log := range live {
 		if got := describe(log); fmt.Sprint(got) != fmt.Sprint(want) {
 			t.Errorf("log of %s after the replay: %v, want %v", id, got, want)
@@ -124,5 +136,64 @@ func TestAParkedReadReachesAnApplicationThatTookTheScanInSince(t *testing.T) {
 		if got := g.accessLog(id); fmt.Sprint(got) != fmt.Sprint(want) {
 			t.Errorf("log of %s after a rebuild:\n got %+v\nwant %+v", id, got, want)
 		}
+	}
+	// The scan's index lists its reads in order, the late one too.
+	if got := index(); got != liveIndex {
+		t.Errorf("scan index after a rebuild:\n%s\nlive:\n%s", got, liveIndex)
+	}
+}
+
+// A crash that flushed the scan index but not the access log (MongoDB
+// writes one collection after another) leaves the index naming a read
+// whose entry is not there. The replay of a submission before that read
+// took it for corruption and parked the submission, and with it every
+// later event of the application (review).
+func TestACrashBetweenTheScanIndexAndTheLogLosesNothing(t *testing.T) {
+	g := newRig(t)
+	a, scan := uuid.NewString(), uuid.NewString()
+	g.append(schema.ApplicationStream(a), events.Actor{ID: "alice", Role: events.RoleApplicant}, submitted(a, "alice", scan))
+	g.read(events.Actor{ID: "rev-1", Role: events.RoleReviewer}, schema.AccessDocument+"passport", scan)
+	g.startAs(history.Projection{}, true)
+	g.catchUp()
+	want := g.snapshot()
+	g.stop()
+
+	// What such a crash leaves: the index flushed, the log and the views
+	// (flushed after it) not, the checkpoint before both events.
+	ctx := context.Background()
+	var undo []readstore.Write
+	for _, coll := range []string{history.Access, history.Applications} {
+		phys, err := g.store.Alias(ctx, coll)
+		if err != nil {
+			t.Fatal(err)
+		}
+		docs, err := g.store.List(ctx, readstore.ListQuery{Collection: coll, Limit: readstore.MaxLimit})
+		if err != nil || len(docs) == 0 {
+			t.Fatalf("%s: %d documents, %v", coll, len(docs), err)
+		}
+		for _, d := range docs {
+			undo = append(undo, readstore.Write{Collection: phys, Doc: readstore.Doc{ID: d.ID}, Delete: true})
+		}
+	}
+	cp, err := g.store.LoadCheckpoint(ctx, "history")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cp.Position = 0
+	if err := g.store.Flush(ctx, undo, cp); err != nil {
+		t.Fatal(err)
+	}
+
+	g.startAs(history.Projection{}, true)
+	g.catchUp()
+	parked, err := g.events.ListParked(ctx, eventstore.ParkedStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range parked {
+		t.Errorf("parked by the replay: %s: %s", p.Message.Metadata[eventstore.MetaStream], p.Reason())
+	}
+	if diff := compare(want, g.snapshot()); diff != "" {
+		t.Errorf("after the replay: %s", diff)
 	}
 }
