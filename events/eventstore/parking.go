@@ -175,22 +175,29 @@ func (s *Store) ListParked(ctx context.Context, stream string) ([]Parked, error)
 	return out, nil
 }
 
-// FindParked returns the parked message recorded as event eventID of
-// stream, replayed or not: what a follower of the replay markers needs to
-// see which event a marker brought back.
-func (s *Store) FindParked(ctx context.Context, stream, eventID string) (Parked, bool, error) {
-	evs, err := s.Load(ctx, stream)
+// ParkedFrom returns the messages parked in stream from revision from on,
+// replayed or not, and the revision to read from next: for a follower of
+// the replay markers, which reads each parked message once however many
+// markers come.
+func (s *Store) ParkedFrom(ctx context.Context, stream string, from uint64) ([]Parked, uint64, error) {
+	evs, err := s.LoadFrom(ctx, stream, from, ^uint64(0))
 	if err != nil {
-		return Parked{}, false, err
+		return nil, from, err
 	}
+	var out []Parked
+	next := from
 	for _, e := range evs {
-		if e.Envelope.Type != TypeMessageParked || e.Envelope.EventID != eventID {
+		next = e.Revision + 1
+		if e.Envelope.Type != TypeMessageParked {
 			continue
 		}
 		p, err := parkedOf(stream, e)
-		return p, err == nil, err
+		if err != nil {
+			return nil, from, err
+		}
+		out = append(out, p)
 	}
-	return Parked{}, false, nil
+	return out, next, nil
 }
 
 func parkedOf(stream string, e Recorded) (Parked, error) {

@@ -53,7 +53,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
@@ -137,7 +139,11 @@ type Options struct {
 	// MaxAge skips notifications older than this, so turning e-mail on
 	// for an existing service does not mail its whole history.
 	MaxAge time.Duration
-	Now    func() time.Time
+	// MaxReplayAge skips a notice whose event is older than this when a
+	// replay of the parked event brings it back (default 7 days): by then
+	// the application has moved on, and the cabinet shows it anyway.
+	MaxReplayAge time.Duration
+	Now          func() time.Time
 }
 
 // Mailer is the running e-mail handler.
@@ -147,6 +153,14 @@ type Mailer struct {
 	sub      *eventstore.Subscriber
 	instance string
 	log      *slog.Logger
+
+	// parked are the cabinet's and the history's parked messages read so
+	// far and not yet brought back by a marker, by event id; parkedNext is
+	// the parked stream's revision to read from next. Each message is read
+	// once, however many markers a replay or a rebuild appends.
+	parkedMu   sync.Mutex
+	parked     map[string]eventstore.Parked
+	parkedNext uint64
 }
 
 // New prepares a Mailer; Run starts it.
@@ -169,13 +183,16 @@ func New(o Options) (*Mailer, error) {
 	if o.MaxAge <= 0 {
 		o.MaxAge = 24 * time.Hour
 	}
+	if o.MaxReplayAge <= 0 {
+		o.MaxReplayAge = 7 * 24 * time.Hour
+	}
 	if o.Now == nil {
 		o.Now = time.Now
 	}
 	if o.From == "" {
 		o.From = "ОМС онлайн <noreply@oms.local>"
 	}
-	m := &Mailer{o: o, instance: uuid.NewString(), log: o.Logger.With("component", "email")}
+	m := &Mailer{o: o, instance: uuid.NewString(), log: o.Logger.With("component", "email"), parked: map[string]eventstore.Parked{}}
 	m.sub = eventstore.NewSubscriber(o.Events, eventstore.SubscriberOptions{
 		StartFrom: func(ctx context.Context, _ string) (uint64, bool, error) {
 			cp, err := o.Store.LoadCheckpoint(ctx, checkpointName)
@@ -255,16 +272,9 @@ func (m *Mailer) replayed(ctx context.Context, marker eventstore.Recorded) error
 		m.log.Error("email: unreadable replay marker", "stream", marker.Stream, "revision", marker.Revision, "err", err)
 		return nil
 	}
-	p, ok, err := m.o.Events.FindParked(ctx, marker.Stream, r.ParkedEventID)
-	if err != nil {
-		return fmt.Errorf("email: parked event %s: %w", r.ParkedEventID, err)
-	}
-	if !ok {
-		m.log.Warn("email: a replay marker names no parked event", "parked", r.ParkedEventID)
-		return nil
-	}
-	if h := p.Handler(); h != "cabinet" && h != "history" {
-		return nil
+	p, ok, err := m.takeParked(ctx, marker.Stream, r.ParkedEventID)
+	if err != nil || !ok {
+		return err // not ok: another projection's, or a second marker
 	}
 	msg, err := m.o.Events.ToMessage(ctx, p)
 	if err != nil {
@@ -274,10 +284,38 @@ func (m *Mailer) replayed(ctx context.Context, marker eventstore.Recorded) error
 	if err != nil {
 		return fmt.Errorf("email: parked event %s: %w", r.ParkedEventID, err)
 	}
-	// Its age counts from the replay: MaxAge is there to keep a mailer
-	// turned on late from mailing the past, and a notice held back by a
-	// fault is news to its applicant when the fault is mended.
+	if m.o.Now().Sub(ev.Envelope.OccurredAt) > m.o.MaxReplayAge {
+		m.log.Info("email: a parked event brought back too late to mail", "stream", ev.Stream, "revision", ev.Revision)
+		return nil
+	}
+	// MaxAge counts from the replay: it is there to keep a mailer turned
+	// on late from mailing the past, and a notice held back by a fault is
+	// news to its applicant when the fault is mended.
 	return m.mail(ctx, ev, marker.Envelope.OccurredAt)
+}
+
+// takeParked finds the cabinet's or the history's parked message id,
+// reading the parked stream on from where it last stopped, and forgets
+// it: a marker comes once per message (its id is derived from the
+// message's), or again only for one mailed already.
+func (m *Mailer) takeParked(ctx context.Context, stream, id string) (eventstore.Parked, bool, error) {
+	m.parkedMu.Lock()
+	defer m.parkedMu.Unlock()
+	if _, ok := m.parked[id]; !ok {
+		ps, next, err := m.o.Events.ParkedFrom(ctx, stream, m.parkedNext)
+		if err != nil {
+			return eventstore.Parked{}, false, fmt.Errorf("email: read %s: %w", stream, err)
+		}
+		for _, p := range ps {
+			if h := p.Handler(); h == "cabinet" || h == "history" {
+				m.parked[p.EventID] = p
+			}
+		}
+		m.parkedNext = next
+	}
+	p, ok := m.parked[id]
+	delete(m.parked, id)
+	return p, ok, nil
 }
 
 // mail sends the notice ev put in its applicant's inbox, if any. at is
@@ -334,20 +372,25 @@ func (m *Mailer) mail(ctx context.Context, ev eventstore.Recorded, at time.Time)
 	}
 	if visit {
 		// A visit is the person's, not an application's: it goes to the
-		// address of their newest application, if they have one.
-		newest := ""
-		var at time.Time
-		for _, a := range doc.Applications {
-			if newest == "" || a.SubmittedAt.After(at) {
-				newest, at = a.ApplicationID, a.SubmittedAt
+		// address of their newest application, if they have one. One the
+		// history parked has no address there yet; the replay brings back
+		// the application's event, not this one, so the next newest
+		// serves.
+		apps := slices.Clone(doc.Applications)
+		slices.SortStableFunc(apps, func(a, b cabinet.Application) int { return b.SubmittedAt.Compare(a.SubmittedAt) })
+		found := false
+		for _, a := range apps {
+			var err error
+			if found, err = m.getJSON(ctx, history.Applications, a.ApplicationID, &v); err != nil {
+				return err
+			}
+			if found {
+				break
 			}
 		}
-		if newest == "" {
+		if !found {
 			m.log.Info("email: no address for a notification", "notification", note.ID)
 			return nil
-		}
-		if found, err := m.getJSON(ctx, history.Applications, newest, &v); err != nil || !found {
-			return m.held(ev, "history", err)
 		}
 	}
 	to := v.Form.Contacts.Email

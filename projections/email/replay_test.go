@@ -19,6 +19,7 @@ import (
 	"github.com/omsonline/oms/projections/email/smtptest"
 	"github.com/omsonline/oms/projections/history"
 	"github.com/omsonline/oms/projections/readstore"
+	"github.com/omsonline/oms/projections/runner"
 	"github.com/omsonline/oms/projections/runner/runnertest"
 )
 
@@ -27,79 +28,105 @@ import (
 // meanwhile (review, session 23): the mailer skipped the notice it did
 // not find in the inbox for good, and retried an application the history
 // did not have, without end, mailing nobody behind it.
-func TestNoticesOfParkedEventsAreMailedAfterTheReplay(t *testing.T) {
-	ctx := context.Background()
-	es := esdbtest.Store(t, eventstore.Options{})
-	cab := &runnertest.Failing{Projection: cabinet.Projection{}}
-	hist := &runnertest.Failing{Projection: history.Projection{}}
-	r, st := runnertest.Parking(t, es, cab, hist)
+// mailRig runs the cabinet and the history, each able to park a stream's
+// events, and the mailer behind them, on a live event store.
+type mailRig struct {
+	t         *testing.T
+	es        *eventstore.Store
+	r         *runner.Runner
+	st        readstore.Store
+	srv       *smtptest.Server
+	cab, hist *runnertest.Failing
+}
 
-	srv := smtptest.Start(t)
-	smtp, err := email.ParseURL("smtp://" + srv.Addr + "?starttls=off")
+func newMailRig(t *testing.T) *mailRig {
+	g := &mailRig{t: t, es: esdbtest.Store(t, eventstore.Options{}),
+		cab: &runnertest.Failing{Projection: cabinet.Projection{}}, hist: &runnertest.Failing{Projection: history.Projection{}}}
+	g.r, g.st = runnertest.Parking(t, g.es, g.cab, g.hist)
+	g.srv = smtptest.Start(t)
+	smtp, err := email.ParseURL("smtp://" + g.srv.Addr + "?starttls=off")
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := email.New(email.Options{Events: es, Store: st, Waiter: r, Sender: smtp, From: "ОМС <noreply@oms.example>",
+	m, err := email.New(email.Options{Events: g.es, Store: g.st, Waiter: g.r, Sender: smtp, From: "ОМС <noreply@oms.example>",
 		Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	mctx, mstop := context.WithCancel(ctx)
+	mctx, mstop := context.WithCancel(context.Background())
 	t.Cleanup(func() { mstop(); m.Close() })
 	go m.Run(mctx)
 	<-m.Running()
+	return g
+}
 
-	submit := func(applicant, id string) uint64 {
-		t.Helper()
-		typ, v, data, err := schema.Encode(schema.ApplicationSubmitted{ApplicationID: id, ApplicantID: applicant, SubmittedAt: time.Now(),
-			Form: schema.Form{Contacts: schema.Contacts{Email: applicant + "@example.org"}}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		res, err := es.Append(ctx, schema.ApplicationStream(id), eventstore.NoStream, events.Metadata{Actor: events.Actor{ID: applicant, Role: events.RoleApplicant}},
-			eventstore.NewEvent{Type: typ, SchemaVersion: v, Data: data})
-		if err != nil {
-			t.Fatal(err)
-		}
-		wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		defer cancel()
-		for _, p := range []string{"cabinet", "history"} {
-			if err := r.WaitFor(wctx, p, res.Position); err != nil {
-				t.Fatalf("%s did not pass %d: %v", p, res.Position, err)
-			}
-		}
-		return res.Position
+// record appends e to stream as actor and waits until both projections
+// have applied or parked it.
+func (g *mailRig) record(stream, actor string, e schema.Event) uint64 {
+	g.t.Helper()
+	ctx := context.Background()
+	typ, v, data, err := schema.Encode(e)
+	if err != nil {
+		g.t.Fatal(err)
 	}
-	// mailed waits until the mailer has passed pos and returns who got
-	// letters so far.
-	mailed := func(pos uint64) []string {
-		t.Helper()
-		for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-			cp, err := st.LoadCheckpoint(ctx, "mailer")
-			if err != nil && !errors.Is(err, readstore.ErrNotFound) {
-				t.Fatal(err)
-			}
-			if cp.Position >= pos {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("the mailer stopped at %d, before %d; mailed %v", cp.Position, pos, recipients(srv))
-			}
-		}
-		return recipients(srv)
+	res, err := g.es.Append(ctx, stream, eventstore.Any, events.Metadata{Actor: events.Actor{ID: actor, Role: events.RoleApplicant}},
+		eventstore.NewEvent{Type: typ, SchemaVersion: v, Data: data})
+	if err != nil {
+		g.t.Fatal(err)
 	}
+	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	for _, p := range []string{"cabinet", "history"} {
+		if err := g.r.WaitFor(wctx, p, res.Position); err != nil {
+			g.t.Fatalf("%s did not pass %d: %v", p, res.Position, err)
+		}
+	}
+	return res.Position
+}
+
+// submit records applicant's application id, with the address
+// <email>@example.org.
+func (g *mailRig) submit(applicant, id, email string) uint64 {
+	g.t.Helper()
+	return g.record(schema.ApplicationStream(id), applicant, schema.ApplicationSubmitted{ApplicationID: id, ApplicantID: applicant, SubmittedAt: time.Now(),
+		Form: schema.Form{Contacts: schema.Contacts{Email: email + "@example.org"}}})
+}
+
+// mailed waits until the mailer has passed pos and returns who got
+// letters so far.
+func (g *mailRig) mailed(pos uint64) []string {
+	g.t.Helper()
+	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		cp, err := g.st.LoadCheckpoint(context.Background(), "mailer")
+		if err != nil && !errors.Is(err, readstore.ErrNotFound) {
+			g.t.Fatal(err)
+		}
+		if cp.Position >= pos {
+			break
+		}
+		if time.Now().After(deadline) {
+			g.t.Fatalf("the mailer stopped at %d, before %d; mailed %v", cp.Position, pos, recipients(g.srv))
+		}
+	}
+	return recipients(g.srv)
+}
+
+func TestNoticesOfParkedEventsAreMailedAfterTheReplay(t *testing.T) {
+	ctx := context.Background()
+	g := newMailRig(t)
+	cab, hist, r, es, srv := g.cab, g.hist, g.r, g.es, g.srv
 
 	// alice's submission is parked by the cabinet, carol's by the
 	// history; bob's goes through.
 	alice, carol := uuid.NewString(), uuid.NewString()
 	cab.Fail(schema.ApplicationStream(alice))
 	hist.Fail(schema.ApplicationStream(carol))
-	submit("alice", alice)
-	submit("carol", carol)
+	g.submit("alice", alice, "alice")
+	g.submit("carol", carol, "carol")
 	cab.Fail()
 	hist.Fail()
-	bobAt := submit("bob", uuid.NewString())
-	if got := mailed(bobAt); !slices.Equal(got, []string{"bob@example.org"}) {
+	bobAt := g.submit("bob", uuid.NewString(), "bob")
+	if got := g.mailed(bobAt); !slices.Equal(got, []string{"bob@example.org"}) {
 		t.Fatalf("with alice's and carol's submissions parked, mailed %v, want bob only", got)
 	}
 
@@ -119,7 +146,7 @@ func TestNoticesOfParkedEventsAreMailedAfterTheReplay(t *testing.T) {
 	for deadline := time.Now().Add(15 * time.Second); len(recipients(srv)) < len(want) && time.Now().Before(deadline); {
 		time.Sleep(10 * time.Millisecond)
 	}
-	if got := mailed(lastMarker); !slices.Equal(got, want) {
+	if got := g.mailed(lastMarker); !slices.Equal(got, want) {
 		t.Fatalf("after the replays, mailed %v, want %v", got, want)
 	}
 }
@@ -131,4 +158,22 @@ func recipients(srv *smtptest.Server) []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// A visit's letter goes to the address of the person's newest application
+// the history has: the newest one parked there has none yet, and its
+// replay brings back its own event, not the visit's.
+func TestAVisitIsMailedPastAnApplicationTheHistoryParked(t *testing.T) {
+	g := newMailRig(t)
+	g.submit("dan", uuid.NewString(), "dan-old")
+	newest := uuid.NewString()
+	g.hist.Fail(schema.ApplicationStream(newest))
+	g.submit("dan", newest, "dan-new")
+	g.hist.Fail()
+	now := time.Now()
+	at := g.record(schema.VisitStream("dan"), "dan", schema.VisitOpened{OperatorID: "op-1", OpenedAt: now, Until: now.Add(time.Hour)})
+	// The old application's letter, then the visit's to the same address.
+	if got, want := g.mailed(at), []string{"dan-old@example.org", "dan-old@example.org"}; !slices.Equal(got, want) {
+		t.Fatalf("mailed %v, want %v", got, want)
+	}
 }
