@@ -39,7 +39,8 @@ type mailRig struct {
 	cab, hist *runnertest.Failing
 }
 
-func newMailRig(t *testing.T) *mailRig {
+// newMailRig starts the rig; opts, if any, change the mailer's options.
+func newMailRig(t *testing.T, opts ...func(*email.Options)) *mailRig {
 	g := &mailRig{t: t, es: esdbtest.Store(t, eventstore.Options{}),
 		cab: &runnertest.Failing{Projection: cabinet.Projection{}}, hist: &runnertest.Failing{Projection: history.Projection{}}}
 	g.r, g.st = runnertest.Parking(t, g.es, g.cab, g.hist)
@@ -48,8 +49,12 @@ func newMailRig(t *testing.T) *mailRig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := email.New(email.Options{Events: g.es, Store: g.st, Waiter: g.r, Sender: smtp, From: "ОМС <noreply@oms.example>",
-		Logger: slog.New(slog.DiscardHandler)})
+	o := email.Options{Events: g.es, Store: g.st, Waiter: g.r, Sender: smtp, From: "ОМС <noreply@oms.example>",
+		Logger: slog.New(slog.DiscardHandler)}
+	for _, f := range opts {
+		f(&o)
+	}
+	m, err := email.New(o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -174,6 +179,30 @@ func TestAVisitIsMailedPastAnApplicationTheHistoryParked(t *testing.T) {
 	at := g.record(schema.VisitStream("dan"), "dan", schema.VisitOpened{OperatorID: "op-1", OpenedAt: now, Until: now.Add(time.Hour)})
 	// The old application's letter, then the visit's to the same address.
 	if got, want := g.mailed(at), []string{"dan-old@example.org", "dan-old@example.org"}; !slices.Equal(got, want) {
+		t.Fatalf("mailed %v, want %v", got, want)
+	}
+}
+
+// A notice brought back more than MaxReplayAge after its event is not
+// mailed: the application has moved on by then.
+func TestANoticeReplayedTooLateIsNotMailed(t *testing.T) {
+	late := time.Now().Add(8 * 24 * time.Hour)
+	g := newMailRig(t, func(o *email.Options) {
+		o.Now = func() time.Time { return late }
+		o.MaxAge = 30 * 24 * time.Hour // the events themselves are news
+	})
+	eve := uuid.NewString()
+	g.cab.Fail(schema.ApplicationStream(eve))
+	eveAt := g.submit("eve", eve, "eve")
+	g.cab.Fail()
+	if got := g.mailed(eveAt); len(got) != 0 {
+		t.Fatalf("with eve's submission parked, mailed %v", got)
+	}
+	if n, err := g.r.ReplayParked(context.Background(), "cabinet"); err != nil || n != 1 {
+		t.Fatalf("replay: %d %v", n, err)
+	}
+	at := g.submit("fay", uuid.NewString(), "fay")
+	if got, want := g.mailed(at), []string{"fay@example.org"}; !slices.Equal(got, want) {
 		t.Fatalf("mailed %v, want %v", got, want)
 	}
 }
