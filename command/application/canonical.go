@@ -40,6 +40,16 @@ func Canonical(c Command) Command {
 		}
 		c.Documents = normRefs(c.Documents)
 		return c
+	case RequestInfo:
+		qs := make([]QuestionInput, len(c.Questions))
+		for i, q := range c.Questions {
+			qs[i] = QuestionInput{Text: cleanText(q.Text), Field: strings.TrimSpace(q.Field), DocumentKind: strings.TrimSpace(q.DocumentKind)}
+		}
+		if c.Questions == nil {
+			qs = nil
+		}
+		c.Questions = qs
+		return c
 	case ChangeAddress:
 		c.Address = normAddress(c.Address)
 		return c

@@ -496,3 +496,14 @@ func TestCanonicalLeavesTheCallersCommandAlone(t *testing.T) {
 		t.Fatalf("the caller's command changed: %+v %+v", answers, docs)
 	}
 }
+
+func TestCanonicalQuestionsAreTrimmedOnACopy(t *testing.T) {
+	qs := []application.QuestionInput{{Text: " Уточните дату ", Field: " /address "}}
+	got := application.Canonical(application.RequestInfo{Questions: qs}).(application.RequestInfo)
+	if got.Questions[0] != (application.QuestionInput{Text: "Уточните дату", Field: "/address"}) {
+		t.Fatalf("canonical: %+v", got.Questions)
+	}
+	if qs[0].Text != " Уточните дату " {
+		t.Fatalf("the caller's command changed: %+v", qs)
+	}
+}

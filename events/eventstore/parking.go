@@ -175,29 +175,43 @@ func (s *Store) ListParked(ctx context.Context, stream string) ([]Parked, error)
 	return out, nil
 }
 
+// Marker is a replay marker as ParkedFrom reads it: which parked message
+// was brought back, and where in $all the marker is.
+type Marker struct {
+	ParkedEventID string
+	Position      uint64
+}
+
 // ParkedFrom returns the messages parked in stream from revision from on,
-// replayed or not, and the revision to read from next: for a follower of
-// the replay markers, which reads each parked message once however many
-// markers come.
-func (s *Store) ParkedFrom(ctx context.Context, stream string, from uint64) ([]Parked, uint64, error) {
+// replayed or not, the replay markers among them, and the revision to read
+// from next: for a follower of the markers, which reads each record once
+// however many markers come.
+func (s *Store) ParkedFrom(ctx context.Context, stream string, from uint64) ([]Parked, []Marker, uint64, error) {
 	evs, err := s.LoadFrom(ctx, stream, from, ^uint64(0))
 	if err != nil {
-		return nil, from, err
+		return nil, nil, from, err
 	}
-	var out []Parked
+	var parked []Parked
+	var markers []Marker
 	next := from
 	for _, e := range evs {
 		next = e.Revision + 1
-		if e.Envelope.Type != TypeMessageParked {
-			continue
+		switch e.Envelope.Type {
+		case TypeMessageParked:
+			p, err := parkedOf(stream, e)
+			if err != nil {
+				return nil, nil, from, err
+			}
+			parked = append(parked, p)
+		case TypeParkedReplayed:
+			var r ParkedReplayed
+			if err := json.Unmarshal(e.Data, &r); err != nil {
+				return nil, nil, from, fmt.Errorf("eventstore: %s@%d: %w", stream, e.Revision, err)
+			}
+			markers = append(markers, Marker{ParkedEventID: r.ParkedEventID, Position: e.Position})
 		}
-		p, err := parkedOf(stream, e)
-		if err != nil {
-			return nil, from, err
-		}
-		out = append(out, p)
 	}
-	return out, next, nil
+	return parked, markers, next, nil
 }
 
 func parkedOf(stream string, e Recorded) (Parked, error) {

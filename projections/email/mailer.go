@@ -155,8 +155,8 @@ type Mailer struct {
 	log      *slog.Logger
 
 	// parked are the cabinet's and the history's parked messages read so
-	// far and not yet brought back by a marker, by event id; parkedNext is
-	// the parked stream's revision to read from next. Each message is read
+	// far whose marker is not handled yet, by event id; parkedNext is the
+	// parked stream's revision to read from next. Each message is read
 	// once, however many markers a replay or a rebuild appends.
 	parkedMu   sync.Mutex
 	parked     map[string]eventstore.Parked
@@ -272,17 +272,28 @@ func (m *Mailer) replayed(ctx context.Context, marker eventstore.Recorded) error
 		m.log.Error("email: unreadable replay marker", "stream", marker.Stream, "revision", marker.Revision, "err", err)
 		return nil
 	}
-	p, ok, err := m.takeParked(ctx, marker.Stream, r.ParkedEventID)
+	p, ok, err := m.findParked(ctx, marker, r.ParkedEventID)
 	if err != nil || !ok {
 		return err // not ok: another projection's, or a second marker
 	}
+	if err := m.mailParked(ctx, marker, p); err != nil {
+		return err // retried, the message still known
+	}
+	m.parkedMu.Lock()
+	delete(m.parked, p.EventID)
+	m.parkedMu.Unlock()
+	return nil
+}
+
+// mailParked mails the notice of parked message p brought back by marker.
+func (m *Mailer) mailParked(ctx context.Context, marker eventstore.Recorded, p eventstore.Parked) error {
 	msg, err := m.o.Events.ToMessage(ctx, p)
 	if err != nil {
-		return fmt.Errorf("email: parked event %s: %w", r.ParkedEventID, err)
+		return fmt.Errorf("email: parked event %s: %w", p.EventID, err)
 	}
 	ev, err := eventstore.FromMessage(msg)
 	if err != nil {
-		return fmt.Errorf("email: parked event %s: %w", r.ParkedEventID, err)
+		return fmt.Errorf("email: parked event %s: %w", p.EventID, err)
 	}
 	if m.o.Now().Sub(ev.Envelope.OccurredAt) > m.o.MaxReplayAge {
 		m.log.Info("email: a parked event brought back too late to mail", "stream", ev.Stream, "revision", ev.Revision)
@@ -294,27 +305,33 @@ func (m *Mailer) replayed(ctx context.Context, marker eventstore.Recorded) error
 	return m.mail(ctx, ev, marker.Envelope.OccurredAt)
 }
 
-// takeParked finds the cabinet's or the history's parked message id,
-// reading the parked stream on from where it last stopped, and forgets
-// it: a marker comes once per message (its id is derived from the
-// message's), or again only for one mailed already.
-func (m *Mailer) takeParked(ctx context.Context, stream, id string) (eventstore.Parked, bool, error) {
+// findParked finds the cabinet's or the history's parked message id,
+// brought back by marker, reading the parked stream on from where it last
+// stopped. It keeps what it reads until the message's marker is handled
+// (mailParked succeeded), and drops a message whose marker it has passed
+// already: after a restart, reading from the start, it meets every
+// message ever parked.
+func (m *Mailer) findParked(ctx context.Context, marker eventstore.Recorded, id string) (eventstore.Parked, bool, error) {
 	m.parkedMu.Lock()
 	defer m.parkedMu.Unlock()
 	if _, ok := m.parked[id]; !ok {
-		ps, next, err := m.o.Events.ParkedFrom(ctx, stream, m.parkedNext)
+		ps, markers, next, err := m.o.Events.ParkedFrom(ctx, marker.Stream, m.parkedNext)
 		if err != nil {
-			return eventstore.Parked{}, false, fmt.Errorf("email: read %s: %w", stream, err)
+			return eventstore.Parked{}, false, fmt.Errorf("email: read %s: %w", marker.Stream, err)
 		}
 		for _, p := range ps {
 			if h := p.Handler(); h == "cabinet" || h == "history" {
 				m.parked[p.EventID] = p
 			}
 		}
+		for _, mk := range markers {
+			if mk.Position < marker.Position {
+				delete(m.parked, mk.ParkedEventID)
+			}
+		}
 		m.parkedNext = next
 	}
 	p, ok := m.parked[id]
-	delete(m.parked, id)
 	return p, ok, nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -203,6 +204,48 @@ func TestANoticeReplayedTooLateIsNotMailed(t *testing.T) {
 	}
 	at := g.submit("fay", uuid.NewString(), "fay")
 	if got, want := g.mailed(at), []string{"fay@example.org"}; !slices.Equal(got, want) {
+		t.Fatalf("mailed %v, want %v", got, want)
+	}
+}
+
+// failingOnce fails the first send to each address in fail, as a server
+// that says "try again later" does, then sends.
+type failingOnce struct {
+	email.Sender
+	mu   sync.Mutex
+	fail map[string]bool
+}
+
+func (f *failingOnce) Send(ctx context.Context, from, to string, msg []byte) error {
+	f.mu.Lock()
+	fail := f.fail[to]
+	delete(f.fail, to)
+	f.mu.Unlock()
+	if fail {
+		return errors.New("421 try again later")
+	}
+	return f.Sender.Send(ctx, from, to, msg)
+}
+
+// A replayed notice whose first send fails is sent on the retry, as a
+// live one is: the mailer forgot the parked message before sending, and
+// the retry found nothing to send (review).
+func TestAReplayedNoticeSurvivesATransientSendFailure(t *testing.T) {
+	g := newMailRig(t, func(o *email.Options) {
+		o.Sender = &failingOnce{Sender: o.Sender, fail: map[string]bool{"alice@example.org": true, "bob@example.org": true}}
+	})
+	alice := uuid.NewString()
+	g.cab.Fail(schema.ApplicationStream(alice))
+	aliceAt := g.submit("alice", alice, "alice")
+	g.cab.Fail()
+	if got := g.mailed(aliceAt); len(got) != 0 {
+		t.Fatalf("with alice's submission parked, mailed %v", got)
+	}
+	if n, err := g.r.ReplayParked(context.Background(), "cabinet"); err != nil || n != 1 {
+		t.Fatalf("replay: %d %v", n, err)
+	}
+	bobAt := g.submit("bob", uuid.NewString(), "bob")
+	if got, want := g.mailed(bobAt), []string{"alice@example.org", "bob@example.org"}; !slices.Equal(got, want) {
 		t.Fatalf("mailed %v, want %v", got, want)
 	}
 }
