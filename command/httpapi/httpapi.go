@@ -319,6 +319,26 @@ type uploadResponse struct {
 	ContentType string `json:"contentType"`
 }
 
+// afterBodyKey holds the check SetAfterBody gives a request.
+type afterBodyKey struct{}
+
+// SetAfterBody gives a request whose body its handler streams a check to
+// run once the body is read, before anything is stored: the access
+// middleware checks an МФЦ operator's visit again there, since a slow
+// upload can outlast it. refused means the check answered the request.
+func SetAfterBody(c *fiber.Ctx, check func(*fiber.Ctx) (refused bool, err error)) {
+	c.Locals(afterBodyKey{}, check)
+}
+
+// AfterBody runs the check SetAfterBody gave the request, if any; refused
+// means it answered the request.
+func AfterBody(c *fiber.Ctx) (bool, error) {
+	if check, ok := c.Locals(afterBodyKey{}).(func(*fiber.Ctx) (bool, error)); ok {
+		return check(c)
+	}
+	return false, nil
+}
+
 func (h *handlers) upload(c *fiber.Ctx) error {
 	m, err := caller(c)
 	if err != nil {
@@ -349,6 +369,9 @@ func (h *handlers) upload(c *fiber.Ctx) error {
 	form, err := readUpload(reqbody.Reader(c, MinAppBodyLimit), params["boundary"], c.Query("kind"))
 	if err != nil {
 		return h.fail(c, err)
+	}
+	if refused, err := AfterBody(c); refused || err != nil {
+		return err
 	}
 	doc, err := h.Documents.Upload(c.UserContext(), m, form.kind, bytes.NewReader(form.file))
 	if err != nil {

@@ -24,6 +24,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	commandapi "github.com/omsonline/oms/command/httpapi"
 	"github.com/omsonline/oms/command/httpapi/reqbody"
 	"github.com/omsonline/oms/events"
 )
@@ -282,6 +283,7 @@ func Middleware(o Options) fiber.Handler {
 		}
 		role, subject := o.Role(c)
 		ref := Refusal{Route: rt, Role: role}
+		var recheck func(*fiber.Ctx) (bool, error) // an operator's visit, once more
 		switch rt.Access(role) {
 		case Deny:
 			if role == Anonymous {
@@ -330,6 +332,17 @@ func Middleware(o Options) fiber.Handler {
 			if ref, refused := visitRefusal(c, o.Visits, ref, subject, named); refused {
 				return refuse(c, ref)
 			}
+			// The visit was open when the headers came; a body that comes
+			// slowly (a scan on a poor line) can outlast it. So it is
+			// looked up again once the body is read: below for a body
+			// read here, by the handler for one it streams (QA: a
+			// submission and an upload landed after the visit closed).
+			recheck = func(c *fiber.Ctx) (bool, error) {
+				if ref, refused := visitRefusal(c, o.Visits, ref, subject, named); refused {
+					return true, refuse(c, ref)
+				}
+				return false, nil
+			}
 			// Handlers read the applicant from the metadata; make it the
 			// one checked here whichever way it was named, and always this
 			// copy: an equal string may still be one over a buffer the
@@ -342,6 +355,13 @@ func Middleware(o Options) fiber.Handler {
 		fits, err := bodyFits(c, rt)
 		if err != nil {
 			return err
+		}
+		if recheck != nil && fits && hasBody(c) {
+			if rt.Streams() {
+				commandapi.SetAfterBody(c, recheck)
+			} else if refused, err := recheck(c); refused || err != nil {
+				return err
+			}
 		}
 		if !fits {
 			ref.Status, ref.Code = fiber.StatusRequestEntityTooLarge, "body_too_large"
@@ -392,6 +412,11 @@ const MaxBuffered = 1 << 20
 // Streams reports whether the route's handler reads the body itself (see
 // MaxBuffered).
 func (r Route) Streams() bool { return r.MaxBody > MaxBuffered }
+
+// hasBody reports whether the request carries a body to wait for.
+func hasBody(c *fiber.Ctx) bool {
+	return c.Request().Header.ContentLength() != 0
+}
 
 // bodyFits checks the body against the route's bound. Only now, with the
 // caller known and allowed, is a body read into memory (reqbody).

@@ -6,11 +6,13 @@ import (
 	"io"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/omsonline/oms/cmd/internal/authz"
+	commandapi "github.com/omsonline/oms/command/httpapi"
 	"github.com/omsonline/oms/events"
 )
 
@@ -172,5 +174,71 @@ func TestWithoutVisitsNoOperatorActs(t *testing.T) {
 	b, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode != 403 || !strings.Contains(string(b), "visit_required") {
 		t.Fatalf("%d %s, want 403 visit_required", resp.StatusCode, b)
+	}
+}
+
+// closing is a visit that is open when the request's headers are checked
+// and closed by the time it is asked again: the applicant closed it while
+// the body was arriving.
+type closing struct {
+	mu    sync.Mutex
+	asked int
+}
+
+func (v *closing) Open(context.Context, string, string) (bool, error) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.asked++
+	return v.asked == 1, nil
+}
+
+// An operator's request whose visit closes while its body arrives is
+// refused, whether the middleware reads the body or the handler streams
+// it; a read without a body is not asked twice (QA: a slow submission and
+// a slow upload landed after the visit was closed).
+func TestAVisitClosedWhileTheBodyArrivesRefusesTheRequest(t *testing.T) {
+	for _, c := range []struct {
+		name, method, path, body string
+		want                     int
+	}{
+		{"a body the middleware reads", "POST", "/api/items", `{"x":1}`, 403},
+		{"a body the handler streams", "POST", "/api/uploads", "scan bytes", 403},
+		{"no body", "GET", "/api/items/1", "", 200},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			v := &closing{}
+			table := []authz.Route{
+				{Method: "GET", Path: "/api/items/:id", Operator: authz.OnBehalf},
+				{Method: "POST", Path: "/api/items", MaxBody: 100, Operator: authz.OnBehalf},
+				{Method: "POST", Path: "/api/uploads", MaxBody: 2 * authz.MaxBuffered, Operator: authz.OnBehalf},
+			}
+			a := fiber.New()
+			a.Use(func(c *fiber.Ctx) error {
+				c.SetUserContext(events.WithMetadata(c.UserContext(), events.Metadata{Actor: events.Actor{ID: "u1", Role: "operator"}}))
+				return c.Next()
+			})
+			a.Use(authz.Middleware(authz.Options{Table: table, Visits: v}))
+			stored := false
+			a.Get("/api/items/:id", func(c *fiber.Ctx) error { return c.SendString("item") })
+			a.Post("/api/items", func(c *fiber.Ctx) error { stored = true; return c.SendString("created") })
+			a.Post("/api/uploads", func(c *fiber.Ctx) error {
+				_ = c.Body() // the stream, read
+				if refused, err := commandapi.AfterBody(c); refused || err != nil {
+					return err
+				}
+				stored = true
+				return c.SendString("uploaded")
+			})
+			req := httptest.NewRequest(c.method, c.path, strings.NewReader(c.body))
+			req.Header.Set("X-On-Behalf-Of", "alice")
+			resp, err := a.Test(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode != c.want || (c.want == 403 && (!strings.Contains(string(b), "visit_required") || stored)) {
+				t.Fatalf("%d %s (stored: %v), want %d", resp.StatusCode, b, stored, c.want)
+			}
+		})
 	}
 }
