@@ -44,7 +44,7 @@ func (h *handlers) visitCode(c *fiber.Ctx) error {
 	if md.Actor.Role != events.RoleApplicant {
 		return h.fail(c, errNotApplicant())
 	}
-	if _, err := h.jsonBody(c); err != nil {
+	if err := h.emptyBody(c); err != nil {
 		return h.fail(c, err)
 	}
 	code, err := h.Visits.IssueCode(c.UserContext(), md)
@@ -140,7 +140,7 @@ func (h *handlers) closeVisit(c *fiber.Ctx) error {
 		return h.fail(c, cmderr.New(cmderr.Forbidden, "on_behalf_required", cmderr.T(
 			"Укажите заявителя, приём которого завершается.", "Name the applicant whose visit ends.")))
 	}
-	if _, err := h.jsonBody(c); err != nil {
+	if err := h.emptyBody(c); err != nil {
 		return h.fail(c, err)
 	}
 	pos, err := h.Visits.Close(c.UserContext(), md, applicant)
@@ -149,6 +149,19 @@ func (h *handlers) closeVisit(c *fiber.Ctx) error {
 	}
 	c.Set(fiber.HeaderCacheControl, "no-store")
 	return c.JSON(CloseVisitResult{Closed: pos > 0, Position: pos})
+}
+
+// emptyBody refuses a body that is not JSON, or not an empty object, in
+// the words of every command: a member these commands do not have (say an
+// "operator" sent to end one operator's visit) would otherwise be dropped
+// while the answer said all was well (QA: the applicant's close ended
+// every operator's visit).
+func (h *handlers) emptyBody(c *fiber.Ctx) error {
+	body, err := h.jsonBody(c)
+	if err != nil {
+		return err
+	}
+	return decodeBody(body, &struct{}{})
 }
 
 func errNotApplicant() error {

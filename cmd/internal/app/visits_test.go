@@ -234,3 +234,33 @@ func TestAnOperatorSeesTheirOpenVisits(t *testing.T) {
 		t.Error("another operator's visit left their list when this one ended theirs")
 	}
 }
+
+// The code and close endpoints take no members, and refuse a body that is
+// not JSON or names one, as every command does: a close sent with
+// {"operator": …} to end one operator's visit ended every operator's and
+// answered 200 (QA).
+func TestVisitBodiesAreRefusedLikeCommands(t *testing.T) {
+	a, cfg := startApp(t)
+	c := newClient(t, a, cfg)
+	const applicant, operator = "vb-alice", "op-vb"
+	c.openVisit(applicant, operator)
+	me := c.token("applicant", applicant)
+	for _, x := range []struct{ path, body, code string }{
+		{"/api/v1/visits/code", `{bad`, "malformed_json"},
+		{"/api/v1/visits/code", `{"x":1}`, "unknown_field"},
+		{"/api/v1/visits/close", `[1,2`, "malformed_json"},
+		{"/api/v1/visits/close", `{"operator":"` + operator + `"}`, "unknown_field"},
+	} {
+		res := c.do(req{method: "POST", path: x.path, token: me, json: x.body})
+		if res.status < 400 || res.status >= 500 || !strings.Contains(res.body, `"`+x.code+`"`) || !strings.Contains(res.body, `"ru"`) {
+			t.Errorf("POST %s %s: %d %.300s, want %s", x.path, x.body, res.status, res.body, x.code)
+		}
+	}
+	// Nothing was closed: the operator still acts for the applicant.
+	c.must(req{method: "GET", path: "/api/v1/cabinet?applicant=" + applicant, token: c.token("operator", operator)}, 200, nil)
+	var closed struct{ Closed bool }
+	c.must(req{method: "POST", path: "/api/v1/visits/close", token: me, json: "{}"}, 200, &closed)
+	if !closed.Closed {
+		t.Fatal("the applicant's close with an empty object closed nothing")
+	}
+}
