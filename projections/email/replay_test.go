@@ -98,6 +98,23 @@ func (g *mailRig) submit(applicant, id, email string) uint64 {
 		Form: schema.Form{Contacts: schema.Contacts{Email: email + "@example.org"}}})
 }
 
+// parkedThenReplayed submits an application of applicant's (address
+// <applicant>@example.org) while the cabinet parks its events, checks that
+// nothing is mailed meanwhile, and replays it.
+func (g *mailRig) parkedThenReplayed(applicant string) {
+	g.t.Helper()
+	id := uuid.NewString()
+	g.cab.Fail(schema.ApplicationStream(id))
+	at := g.submit(applicant, id, applicant)
+	g.cab.Fail()
+	if got := g.mailed(at); len(got) != 0 {
+		g.t.Fatalf("with %s's submission parked, mailed %v", applicant, got)
+	}
+	if n, err := g.r.ReplayParked(context.Background(), "cabinet"); err != nil || n != 1 {
+		g.t.Fatalf("replay: %d %v, want 1", n, err)
+	}
+}
+
 // mailed waits until the mailer has passed pos and returns who got
 // letters so far.
 func (g *mailRig) mailed(pos uint64) []string {
@@ -192,16 +209,7 @@ func TestANoticeReplayedTooLateIsNotMailed(t *testing.T) {
 		o.Now = func() time.Time { return late }
 		o.MaxAge = 30 * 24 * time.Hour // the events themselves are news
 	})
-	eve := uuid.NewString()
-	g.cab.Fail(schema.ApplicationStream(eve))
-	eveAt := g.submit("eve", eve, "eve")
-	g.cab.Fail()
-	if got := g.mailed(eveAt); len(got) != 0 {
-		t.Fatalf("with eve's submission parked, mailed %v", got)
-	}
-	if n, err := g.r.ReplayParked(context.Background(), "cabinet"); err != nil || n != 1 {
-		t.Fatalf("replay: %d %v", n, err)
-	}
+	g.parkedThenReplayed("eve")
 	at := g.submit("fay", uuid.NewString(), "fay")
 	if got, want := g.mailed(at), []string{"fay@example.org"}; !slices.Equal(got, want) {
 		t.Fatalf("mailed %v, want %v", got, want)
@@ -234,16 +242,7 @@ func TestAReplayedNoticeSurvivesATransientSendFailure(t *testing.T) {
 	g := newMailRig(t, func(o *email.Options) {
 		o.Sender = &failingOnce{Sender: o.Sender, fail: map[string]bool{"alice@example.org": true, "bob@example.org": true}}
 	})
-	alice := uuid.NewString()
-	g.cab.Fail(schema.ApplicationStream(alice))
-	aliceAt := g.submit("alice", alice, "alice")
-	g.cab.Fail()
-	if got := g.mailed(aliceAt); len(got) != 0 {
-		t.Fatalf("with alice's submission parked, mailed %v", got)
-	}
-	if n, err := g.r.ReplayParked(context.Background(), "cabinet"); err != nil || n != 1 {
-		t.Fatalf("replay: %d %v", n, err)
-	}
+	g.parkedThenReplayed("alice")
 	bobAt := g.submit("bob", uuid.NewString(), "bob")
 	if got, want := g.mailed(bobAt), []string{"alice@example.org", "bob@example.org"}; !slices.Equal(got, want) {
 		t.Fatalf("mailed %v, want %v", got, want)

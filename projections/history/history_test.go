@@ -18,6 +18,7 @@ import (
 	"github.com/omsonline/oms/projections/readstore"
 	"github.com/omsonline/oms/projections/readstore/sqlitestore"
 	"github.com/omsonline/oms/projections/runner"
+	"github.com/omsonline/oms/projections/runner/runnertest"
 )
 
 type rig struct {
@@ -42,6 +43,15 @@ func newRig(t *testing.T) *rig {
 
 // start runs the history projection from its checkpoint.
 func (g *rig) start() { g.t.Helper(); g.startAs(history.Projection{}, false) }
+
+// startParking runs the history projection behind a wrapper that can
+// fail its streams, parking their events at the first failure.
+func (g *rig) startParking() *runnertest.Failing {
+	g.t.Helper()
+	p := &runnertest.Failing{Projection: history.Projection{}}
+	g.startAs(p, true)
+	return p
+}
 
 // startAs runs p (the history projection, perhaps wrapped) from its
 // checkpoint; parking gives up on a failing event at once, to park it.

@@ -14,7 +14,6 @@ import (
 	"github.com/omsonline/oms/projections/history"
 	"github.com/omsonline/oms/projections/readstore"
 	"github.com/omsonline/oms/projections/runner"
-	"github.com/omsonline/oms/projections/runner/runnertest"
 )
 
 // A submission parked and replayed after a staff read of a scan it shares
@@ -25,8 +24,7 @@ import (
 // log of the application that takes the scan in.
 func TestAParkedSubmissionGetsTheReadsOfItsScans(t *testing.T) {
 	g := newRig(t)
-	p := &runnertest.Failing{Projection: history.Projection{}}
-	g.startAs(p, true)
+	p := g.startParking()
 	alice := events.Actor{ID: "alice", Role: events.RoleApplicant}
 	rev := events.Actor{ID: "rev-1", Role: events.RoleReviewer}
 	op := events.Actor{ID: "op-1", Role: events.RoleOperator}
@@ -96,8 +94,7 @@ func TestAParkedSubmissionGetsTheReadsOfItsScans(t *testing.T) {
 // parked one was not among them.
 func TestAParkedReadReachesAnApplicationThatTookTheScanInSince(t *testing.T) {
 	g := newRig(t)
-	p := &runnertest.Failing{Projection: history.Projection{}}
-	g.startAs(p, true)
+	p := g.startParking()
 	alice := events.Actor{ID: "alice", Role: events.RoleApplicant}
 	op := events.Actor{ID: "op-1", Role: events.RoleOperator}
 	a, b, scan := uuid.NewString(), uuid.NewString(), uuid.NewString()
