@@ -98,7 +98,7 @@ func (s *Service) load(ctx context.Context, applicant string) (State, error) {
 			return State{}, fmt.Errorf("visit: decode %s at %d: %w", r.Envelope.Type, r.Revision, err)
 		}
 		st = Evolve(st, ev)
-		st.Revision, st.Exists = r.Revision, true
+		st.Revision, st.Position, st.Exists = r.Revision, r.Position, true
 	}
 	return st, nil
 }
@@ -196,13 +196,15 @@ func (s *Service) Redeem(ctx context.Context, md events.Metadata, applicant, cod
 	matches := func(c LiveCode) bool {
 		return hmac.Equal([]byte(s.digest(applicant, code, c.Expiry)), []byte(c.Digest))
 	}
-	var already time.Time
+	var already Visit
 	pos, err := s.run(ctx, md, applicant, func(st State, now time.Time) (schema.Event, error) {
 		if v, ok := st.Visits[operator]; ok && now.Before(v.Until) && v.Code.Digest != "" && matches(v.Code) {
 			// The same form sent twice (a double click, Back and send
 			// again): the code this operator's open visit was opened
-			// with. Nothing to record, nothing to refuse.
-			already = v.Until
+			// with. Nothing to record, nothing to refuse; the position
+			// is the stream's, at or after the opening, so that a read
+			// with ?after= sees the visit (it was 0: no wait at all).
+			already = Visit{ApplicantID: applicant, Until: v.Until, Position: st.Position}
 			return nil, nil
 		}
 		ev, err := DecideRedeem(st, now, operator, matches)
@@ -214,8 +216,8 @@ func (s *Service) Redeem(ctx context.Context, md events.Metadata, applicant, cod
 	if err != nil {
 		return Visit{}, err
 	}
-	if !already.IsZero() {
-		return Visit{ApplicantID: applicant, Until: already}, nil
+	if !already.Until.IsZero() {
+		return already, nil
 	}
 	s.remember(operator, applicant, opened.Until)
 	return Visit{ApplicantID: applicant, Until: opened.Until, Position: pos}, nil

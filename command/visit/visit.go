@@ -51,6 +51,9 @@ type State struct {
 	// stream yet.
 	Revision uint64
 	Exists   bool
+	// Position is the $all position of the stream's last event: what a
+	// reader passes as ?after= to see the state.
+	Position uint64
 	// Codes are the codes given since the last visit opened or closed,
 	// the newest last, at most MaxLive.
 	Codes []LiveCode

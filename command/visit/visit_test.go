@@ -226,6 +226,11 @@ func TestRedeemingTwiceIsTheOpenVisit(t *testing.T) {
 	if err != nil || !v2.Until.Equal(v1.Until) {
 		t.Fatalf("the same code again by the same operator: %+v %v, want the visit until %v", v2, err, v1.Until)
 	}
+	// Its position is one a read can wait for: the opening's (QA: 0,
+	// which waits for nothing).
+	if v2.Position != v1.Position || v1.Position == 0 {
+		t.Fatalf("the repeat answered position %d, the opening %d", v2.Position, v1.Position)
+	}
 	// Another operator gets no such answer.
 	if _, err := f.b.Redeem(ctx, operator("op-2"), "alice", c.Code); code(t, err) != "visit_code_absent" {
 		t.Fatalf("the used code by another operator: %v", err)
