@@ -49,6 +49,8 @@ type Deps struct {
 	// Erasure and Waiter serve the erasure endpoint.
 	Erasure Eraser
 	Waiter  Waiter
+	// Visits ends an erased applicant's МФЦ visits; nil leaves them be.
+	Visits VisitCloser
 }
 
 // ProjectionStatus is one row of GET /api/v1/admin/projections.

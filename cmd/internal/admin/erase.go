@@ -22,6 +22,11 @@ type Eraser interface {
 	EraseApplicant(ctx context.Context, req service.Request, applicantID, basis string, applicationIDs []string) (service.Erasure, error)
 }
 
+// VisitCloser ends every МФЦ visit of an applicant; *visit.Service does.
+type VisitCloser interface {
+	Close(ctx context.Context, md events.Metadata, applicant string) (uint64, error)
+}
+
 // Waiter waits until a projection has passed a position; the leader
 // package provides it on every node.
 type Waiter interface {
@@ -38,6 +43,9 @@ type ErasureResponse struct {
 	// ReadModelsErased is true once every projection has applied the
 	// erasure and the read store dropped the old bytes (Scrub).
 	ReadModelsErased bool `json:"readModelsErased"`
+	// VisitsEnded is true when МФЦ visits or codes of the applicant were
+	// open and the erasure ended them.
+	VisitsEnded bool `json:"visitsEnded"`
 }
 
 // refuse answers a refusal (a *cmderr.Error) here, with the command API's
@@ -114,6 +122,18 @@ func (s *server) erase(c *fiber.Ctx) error {
 	var last uint64
 	for _, r := range res.Applications {
 		last = max(last, r.Position)
+	}
+	// The person's visits end with their data. Left open, an operator
+	// still had them on the start page for hours, and could read what the
+	// erasure leaves (QA). Ended after the erasure, so that a failure here
+	// leaves a repeat to do it: every step before is idempotent.
+	if s.d.Visits != nil {
+		pos, err := s.d.Visits.Close(wctx, md, applicantID)
+		if err != nil {
+			return fmt.Errorf("admin: end the МФЦ visits of %s after erasing their data: %w", applicantID, err)
+		}
+		out.VisitsEnded = pos > 0
+		last = max(last, pos)
 	}
 	if last > 0 {
 		for _, name := range s.d.Runner.Names() {

@@ -254,7 +254,7 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (a *App, er
 	}
 	queryapi.Register(a.http, queryapi.Deps{Store: a.store, Waiter: a.leader, Events: a.events, Calendar: calendar.Default(), Logger: log,
 		MayAct: authz.ApplicationAction})
-	admin.Register(a.http, admin.Deps{Runner: a.leader, Events: a.events, Store: a.store, Logger: log, Erasure: a.commands, Waiter: a.leader})
+	admin.Register(a.http, admin.Deps{Runner: a.leader, Events: a.events, Store: a.store, Logger: log, Erasure: a.commands, Waiter: a.leader, Visits: a.visits})
 	if err := registerWeb(a, verifier); err != nil {
 		return nil, err
 	}

@@ -264,3 +264,39 @@ func TestVisitBodiesAreRefusedLikeCommands(t *testing.T) {
 		t.Fatal("the applicant's close with an empty object closed nothing")
 	}
 }
+
+// An erasure ends the person's МФЦ visits: the operator's list no longer
+// shows them and the operator no longer reads for them (QA: the visit
+// stayed listed, and open, for its four hours).
+func TestAnErasureEndsTheApplicantsVisits(t *testing.T) {
+	a, cfg := startApp(t)
+	c := newClient(t, a, cfg)
+	const applicant, operator, bystander = "erase-visit", "op-erase", "erase-visit-neighbour"
+	owner := c.token("applicant", applicant)
+	upload(t, a, owner, "passport", []byte("%PDF-1.7\nerase-visit passport\n%%EOF\n"))
+	c.openVisit(applicant, operator)
+	pos := c.openVisit(bystander, operator)
+	op := c.token("operator", operator)
+	c.must(req{method: "GET", path: "/api/v1/cabinet?applicant=" + applicant, token: op}, 200, nil)
+
+	var erased struct {
+		VisitsEnded      bool `json:"visitsEnded"`
+		ReadModelsErased bool `json:"readModelsErased"`
+	}
+	c.must(req{method: "POST", path: "/api/v1/admin/applicants/" + applicant + "/erase", token: c.token("admin", "adm-visit"),
+		json: `{"basis":"subject_request"}`}, 200, &erased)
+	if !erased.VisitsEnded {
+		t.Errorf("the erasure answered %+v, want visitsEnded", erased)
+	}
+	var list struct {
+		Visits []struct{ ApplicantID string }
+	}
+	c.must(req{method: "GET", path: fmt.Sprintf("/api/v1/visits?after=%d", pos), token: op}, 200, &list)
+	if len(list.Visits) != 1 || list.Visits[0].ApplicantID != bystander {
+		t.Errorf("the operator's visits after the erasure: %+v, want only %s's", list.Visits, bystander)
+	}
+	if res := c.do(req{method: "GET", path: "/api/v1/cabinet?applicant=" + applicant, token: op}); res.status != 403 || !strings.Contains(res.body, "visit_required") {
+		t.Errorf("the operator's read for the erased applicant: %d %.300s, want 403 visit_required", res.status, res.body)
+	}
+	c.must(req{method: "GET", path: "/api/v1/cabinet?applicant=" + bystander, token: op}, 200, nil)
+}
