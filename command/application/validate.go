@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/go-playground/validator/v10"
+	"github.com/google/uuid"
 	"golang.org/x/text/unicode/norm"
 
 	"github.com/omsonline/oms/command/cmderr"
@@ -666,7 +667,7 @@ func Normalize(f schema.Form) schema.Form {
 	for i, d := range f.Documents {
 		// What the sender says of the file stays, for validateDocuments
 		// to hold to the upload; what is stored comes from the upload.
-		docs[i] = schema.DocumentRef{Kind: cleanText(d.Kind), ID: strings.ToLower(cleanText(d.ID)),
+		docs[i] = schema.DocumentRef{Kind: cleanText(d.Kind), ID: scanID(d.ID),
 			SHA256: cleanText(d.SHA256), Size: d.Size, ContentType: cleanText(d.ContentType)}
 	}
 	if f.Documents == nil {
@@ -674,6 +675,19 @@ func Normalize(f schema.Form) schema.Form {
 	}
 	f.Documents = docs
 	return f
+}
+
+// scanID is a scan's id as the server writes it: a UUID in any of the
+// spellings RFC 9562 readers take (upper case, urn:uuid:, braces, no
+// dashes) names the same scan, and was looked up as one but then not
+// matched, so the form answered unknown_document for a scan that was
+// there. Anything else is left for validation to refuse.
+func scanID(s string) string {
+	s = strings.ToLower(cleanText(s))
+	if id, err := uuid.Parse(s); err == nil {
+		return id.String()
+	}
+	return s
 }
 
 func normIdentity(d schema.IdentityDocument) schema.IdentityDocument {

@@ -2,6 +2,7 @@ package httpapi_test
 
 import (
 	"bytes"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -97,6 +98,31 @@ func TestIdempotentReplayOfTheSameRequestSpelledOtherwise(t *testing.T) {
 	other := form("1234567", scans)
 	other.Applicant.FirstName = "Алишерр"
 	wantStatus(t, s.post("/api/v1/applications", applicant, other, "Idempotency-Key", "k"), fiber.StatusUnprocessableEntity)
+}
+
+// A scan id in another spelling of the same UUID (urn:uuid:, braces, no
+// dashes, upper case) names the scan: it was looked up as that scan and
+// then not matched, so the form answered unknown_document (QA). The event
+// keeps the id as the server wrote it.
+func TestScanIDsInOtherUUIDSpellingsNameTheScan(t *testing.T) {
+	s := newStack(t, application.Config{})
+	scans := s.scans(applicant)
+	spelled := slices.Clone(scans)
+	spelled[0].ID = "urn:uuid:" + strings.ToUpper(scans[0].ID)
+	spelled[1].ID = "{" + scans[1].ID + "}"
+	spelled[2].ID = strings.ReplaceAll(scans[2].ID, "-", "")
+	r := s.post("/api/v1/applications", applicant, form("7654321", spelled))
+	wantStatus(t, r, fiber.StatusCreated)
+	_, evs := s.events(r.result(t).ApplicationID)
+	sub, ok := evs[0].(schema.ApplicationSubmitted)
+	if !ok {
+		t.Fatalf("first event %T", evs[0])
+	}
+	for i, d := range sub.Documents {
+		if d.ID != scans[i].ID {
+			t.Errorf("document %d stored as %q, want %q", i, d.ID, scans[i].ID)
+		}
+	}
 }
 
 // TestIdempotencyRefusalFreesTheKey: a refused request wrote nothing, so the
