@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -95,6 +96,11 @@ type AccessEntry struct {
 	// the logs.
 	CorrelationID string `json:"correlationId,omitempty"`
 	CausationID   string `json:"causationId,omitempty"`
+	// ApplicantID and ApplicationIDs are set in a person's log (see
+	// ApplicantAccessKey), where ApplicationID is empty: whose data, and
+	// which of their applications the read served.
+	ApplicantID    string   `json:"applicantId,omitempty"`
+	ApplicationIDs []string `json:"applicationIds,omitempty"`
 }
 
 // AccessEntryID orders the access log of one application by $all
@@ -140,6 +146,15 @@ type documentApp struct {
 // the scan in later. It cannot be an application's id, so no application's
 // log lists them.
 func ScanAccessKey(documentID string) string { return "document-" + documentID }
+
+// ApplicantAccessKey is the key under which the Access collection keeps
+// the reads of one person's data (as AccessEntryID(ApplicantAccessKey(id),
+// position)): of their applications, cabinet, scans and policies, scans
+// never put into a form included, which no application's log lists. The
+// id is escaped, so that no person's prefix is another's ("a" and "a/b").
+func ApplicantAccessKey(applicantID string) string {
+	return "applicant-" + url.PathEscape(applicantID)
+}
 
 // Projection builds the history and the application views.
 type Projection struct{}
@@ -366,12 +381,32 @@ func applyAccess(tx *runner.Tx, ev eventstore.Recorded) error {
 	}
 	slices.Sort(apps)
 	apps = slices.Compact(apps)
+	people := map[string][]string{}
+	if a.ApplicantID != "" {
+		people[a.ApplicantID] = nil
+	}
 	for _, id := range apps {
 		if id == "" {
 			continue
 		}
 		entry.ApplicationID = id
 		if err := tx.Put(Access, AccessEntryID(id, ev.Position), entry, nil); err != nil {
+			return err
+		}
+		// A queue page or a history names applications only: whose they
+		// are, the view says.
+		var v *appview.View
+		if exists, _, err := tx.GetJSON(Applications, id, &v); err != nil {
+			return err
+		} else if exists && v != nil && v.ApplicantID != "" {
+			people[v.ApplicantID] = append(people[v.ApplicantID], id)
+		}
+	}
+	entry.ApplicationID = ""
+	for person, ids := range people {
+		e := entry
+		e.ApplicantID, e.ApplicationIDs = person, ids
+		if err := tx.Put(Access, AccessEntryID(ApplicantAccessKey(person), ev.Position), e, nil); err != nil {
 			return err
 		}
 	}

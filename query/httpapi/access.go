@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"strconv"
 	"time"
 
@@ -117,6 +118,16 @@ type AccessPage struct {
 	NextCursor string `json:"nextCursor,omitempty"`
 }
 
+// ApplicantAccessPage is a page of a person's access log, oldest first:
+// every staff read of their data, whichever application, cabinet, scan or
+// policy it was.
+type ApplicantAccessPage struct {
+	ApplicantID string                `json:"applicantId"`
+	Entries     []history.AccessEntry `json:"entries"`
+	// NextCursor, when set, fetches the next page (?cursor=).
+	NextCursor string `json:"nextCursor,omitempty"`
+}
+
 // Access log page sizes.
 const (
 	defaultAccessLimit = 100
@@ -127,54 +138,101 @@ const (
 // the application's personal data, what and when. The log names staff, not
 // the applicant's data, so reading it is not itself recorded.
 func (h *handlers) access(c *fiber.Ctx) error {
-	md, ok, err := caller(c)
-	if !ok {
-		return err
-	}
-	if md.Actor.Role != events.RoleAuditor && md.Actor.Role != events.RoleAdmin {
-		return problem(c, cmderr.Forbidden, "wrong_role", "Журнал доступа к персональным данным доступен аудиторам.", "The personal data access log is for auditors.")
-	}
-	limit, ok, err := pageLimit(c, defaultAccessLimit, maxAccessLimit)
-	if !ok {
+	if ok, err := h.auditorOnly(c); !ok {
 		return err
 	}
 	id, ok := appID(c)
 	if !ok {
 		return notFound(c)
 	}
-	q := readstore.ListQuery{Collection: history.Access, Prefix: id + "/", Limit: limit}
+	entries, next, ok, err := h.accessEntries(c, id, func() (bool, error) {
+		_, ok, err := h.loadView(c, id)
+		return ok, err
+	})
+	if !ok {
+		return err
+	}
+	return c.JSON(AccessPage{ApplicationID: id, Entries: entries, NextCursor: next})
+}
+
+// applicantAccess serves GET /api/v1/applicants/:id/access: every staff
+// read of one person's data, their scans never submitted included (an МФЦ
+// operator's look at a scan the person then dropped is in no
+// application's log). A person nobody read has an empty log, as one never
+// seen does: the log says who read, not who exists.
+func (h *handlers) applicantAccess(c *fiber.Ctx) error {
+	if ok, err := h.auditorOnly(c); !ok {
+		return err
+	}
+	// Fiber leaves the path escaped: an id with a slash comes as %2F.
+	id, err := url.PathUnescape(c.Params("id"))
+	if err != nil || !events.ValidActorID(id) {
+		return problem(c, cmderr.BadRequest, "bad_applicant", "Неверный идентификатор заявителя.", "Invalid applicant id.")
+	}
+	entries, next, ok, err := h.accessEntries(c, history.ApplicantAccessKey(id), nil)
+	if !ok {
+		return err
+	}
+	return c.JSON(ApplicantAccessPage{ApplicantID: id, Entries: entries, NextCursor: next})
+}
+
+// auditorOnly refuses everyone but auditors and administrators, who
+// answer for the log.
+func (h *handlers) auditorOnly(c *fiber.Ctx) (bool, error) {
+	md, ok, err := caller(c)
+	if !ok {
+		return false, err
+	}
+	if md.Actor.Role != events.RoleAuditor && md.Actor.Role != events.RoleAdmin {
+		return false, problem(c, cmderr.Forbidden, "wrong_role", "Журнал доступа к персональным данным доступен аудиторам.", "The personal data access log is for auditors.")
+	}
+	return true, nil
+}
+
+// accessEntries reads one page of the log kept under key (an application
+// id or ApplicantAccessKey), once the history has caught up with ?after=;
+// exists, when given, answers 404 for a log whose subject is unknown. ok
+// is false when an answer was written (or err is to be returned).
+func (h *handlers) accessEntries(c *fiber.Ctx, key string, exists func() (bool, error)) (entries []history.AccessEntry, next string, ok bool, err error) {
+	limit, ok, err := pageLimit(c, defaultAccessLimit, maxAccessLimit)
+	if !ok {
+		return nil, "", false, err
+	}
+	q := readstore.ListQuery{Collection: history.Access, Prefix: key + "/", Limit: limit}
 	if cur := c.Query("cursor"); cur != "" {
 		pos, err := strconv.ParseUint(cur, 10, 64)
 		if err != nil {
-			return problem(c, cmderr.BadRequest, "bad_cursor", "Неверный курсор страницы.", "Invalid page cursor.")
+			return nil, "", false, problem(c, cmderr.BadRequest, "bad_cursor", "Неверный курсор страницы.", "Invalid page cursor.")
 		}
-		q.AfterID = history.AccessEntryID(id, pos)
+		q.AfterID = history.AccessEntryID(key, pos)
 	}
 	if err := h.waitAfter(c, "history"); err != nil || c.Response().StatusCode() >= 400 {
-		return err
+		return nil, "", false, err
 	}
-	if _, ok, err := h.loadView(c, id); err != nil {
-		return err
-	} else if !ok {
-		return notFound(c)
+	if exists != nil {
+		if found, err := exists(); err != nil {
+			return nil, "", false, err
+		} else if !found {
+			return nil, "", false, notFound(c)
+		}
 	}
 	docs, err := h.d.Store.List(c.UserContext(), q)
 	if errors.Is(err, readstore.ErrNoCollection) {
 		docs, err = nil, nil // a store built before the log existed: nothing recorded yet
 	}
 	if err != nil {
-		return err
+		return nil, "", false, err
 	}
-	out := AccessPage{ApplicationID: id, Entries: make([]history.AccessEntry, 0, len(docs))}
+	entries = make([]history.AccessEntry, 0, len(docs))
 	for _, d := range docs {
 		var e history.AccessEntry
 		if err := json.Unmarshal(d.Body, &e); err != nil {
-			return fmt.Errorf("httpapi: access entry %s: %w", d.ID, err)
+			return nil, "", false, fmt.Errorf("httpapi: access entry %s: %w", d.ID, err)
 		}
-		out.Entries = append(out.Entries, e)
+		entries = append(entries, e)
 	}
 	if len(docs) == limit {
-		out.NextCursor = strconv.FormatUint(out.Entries[len(out.Entries)-1].Position, 10)
+		next = strconv.FormatUint(entries[len(entries)-1].Position, 10)
 	}
-	return c.JSON(out)
+	return entries, next, true, nil
 }

@@ -95,6 +95,7 @@ func Register(r fiber.Router, d Deps) {
 	r.Get("/api/v1/applications/:id/history", only("after", "limit", "cursor", "revision", "at"), h.history)
 	r.Get("/api/v1/applications/:id/state", only("revision", "at"), h.state)
 	r.Get("/api/v1/applications/:id/access", only("after", "limit", "cursor"), h.access)
+	r.Get("/api/v1/applicants/:id/access", only("after", "limit", "cursor"), h.applicantAccess)
 	r.Get("/api/v1/visits", only("after"), h.openVisits)
 }
 

@@ -244,6 +244,9 @@ type TimelineData struct {
 	// is the URL of the next page.
 	Access     []AccessRow
 	AccessNext string
+	// Applicant is the application's applicant, whose own access log
+	// (every application and scan of theirs) the page links to.
+	Applicant string
 }
 
 // AccessRow is one read of the application's personal data by staff.
@@ -326,25 +329,60 @@ func (h *handlers) timeline(c *fiber.Ctx) error {
 	if err != nil {
 		return h.apiFailure(c, err)
 	}
-	d := TimelineData{ID: id, Entries: entries, State: st, Last: st.State.LastRevision}
-	q := url.Values{"limit": {strconv.Itoa(accessPageSize)}}
-	if cur := c.Query("access"); cur != "" {
-		if _, err := strconv.ParseUint(cur, 10, 64); err == nil {
-			q.Set("cursor", cur)
-		}
-	}
+	d := TimelineData{ID: id, Entries: entries, State: st, Last: st.State.LastRevision, Applicant: st.State.State.ApplicantID}
 	var acc queryapi.AccessPage
-	if err := h.get(c, "/api/v1/applications/"+url.PathEscape(id)+"/access?"+q.Encode(), &acc); err != nil {
+	if err := h.get(c, accessPath("/api/v1/applications/"+url.PathEscape(id)+"/access", c.Query("access")), &acc); err != nil {
 		return h.apiFailure(c, err)
 	}
-	l := h.lang(c)
-	for _, e := range acc.Entries {
-		d.Access = append(d.Access, AccessRow{AccessEntry: e, WhatLabel: accessLabel(l, e.What)})
-	}
+	d.Access = accessRows(h.lang(c), acc.Entries)
 	if acc.NextCursor != "" {
 		d.AccessNext = "/auditor/applications/" + url.PathEscape(id) + "?" + url.Values{"access": {acc.NextCursor}}.Encode() + "#acc-h"
 	}
 	return h.render(c, fiber.StatusOK, "timeline", h.page(c, "timeline.title", d))
+}
+
+// accessPath asks for a page of an access log, from the page's cursor if
+// it is one (a mangled one shows the first page).
+func accessPath(path, cursor string) string {
+	q := url.Values{"limit": {strconv.Itoa(accessPageSize)}}
+	if _, err := strconv.ParseUint(cursor, 10, 64); err == nil {
+		q.Set("cursor", cursor)
+	}
+	return path + "?" + q.Encode()
+}
+
+func accessRows(l *Lang, entries []history.AccessEntry) []AccessRow {
+	rows := make([]AccessRow, 0, len(entries))
+	for _, e := range entries {
+		rows = append(rows, AccessRow{AccessEntry: e, WhatLabel: accessLabel(l, e.What)})
+	}
+	return rows
+}
+
+// PersonAccessData is one person's access log.
+type PersonAccessData struct {
+	ApplicantID string
+	Access      []AccessRow
+	AccessNext  string
+}
+
+// personAccess shows every staff read of one person's data: what no
+// application's log shows (a scan never submitted) included.
+func (h *handlers) personAccess(c *fiber.Ctx) error {
+	id, err := url.PathUnescape(c.Params("id"))
+	if err != nil {
+		return h.errorPage(c, fiber.StatusNotFound, "error.notFound")
+	}
+	self := "/auditor/applicants/" + url.PathEscape(id) + "/access"
+	var acc queryapi.ApplicantAccessPage
+	if err := h.get(c, accessPath("/api/v1/applicants/"+url.PathEscape(id)+"/access", c.Query("access")), &acc); err != nil {
+		return h.apiFailure(c, err)
+	}
+	d := PersonAccessData{ApplicantID: id, Access: accessRows(h.lang(c), acc.Entries)}
+	if acc.NextCursor != "" {
+		d.AccessNext = self + "?" + url.Values{"access": {acc.NextCursor}}.Encode()
+	}
+	return h.render(c, fiber.StatusOK, "personaccess", h.page(c, "personAccess.title", d))
 }
 
 // stateFragment is the time-travel panel alone, which the timeline's

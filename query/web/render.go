@@ -19,7 +19,7 @@ import (
 
 // pageNames are the templates that render whole pages; each is parsed with
 // the layout and the partials.
-var pageNames = []string{"signin", "cabinet", "form", "application", "operator", "queue", "review", "auditor", "timeline", "verify", "consent", "error", "visitcode"}
+var pageNames = []string{"signin", "cabinet", "form", "application", "operator", "queue", "review", "auditor", "timeline", "personaccess", "verify", "consent", "error", "visitcode"}
 
 type renderer struct {
 	pages    map[string]*template.Template
@@ -36,9 +36,10 @@ var funcs = template.FuncMap{
 		b, err := json.Marshal(v)
 		return string(b), err
 	},
-	"fieldID": fieldID,
-	"add":     func(a, b int) int { return a + b },
-	"neg":     func(a int) int { return -a },
+	"fieldID":    fieldID,
+	"add":        func(a, b int) int { return a + b },
+	"neg":        func(a int) int { return -a },
+	"pathEscape": url.PathEscape,
 	"dict": func(kv ...any) (map[string]any, error) {
 		if len(kv)%2 != 0 {
 			return nil, fmt.Errorf("dict: odd number of arguments")

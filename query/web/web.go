@@ -180,6 +180,7 @@ func Register(app *fiber.App, d Deps) error {
 	pages.Get("/auditor", h.need(roleAuditor, roleAdmin), h.auditorHome)
 	pages.Get("/auditor/applications/:id", h.need(roleAuditor, roleAdmin), h.timeline)
 	pages.Get("/auditor/applications/:id/state", h.need(roleAuditor, roleAdmin), h.stateFragment)
+	pages.Get("/auditor/applicants/:id/access", h.need(roleAuditor, roleAdmin), h.personAccess)
 	return nil
 }
 

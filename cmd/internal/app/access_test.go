@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/url"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -356,4 +358,125 @@ func submitAt(c remoteClient, tok, passport string) (string, uint64, bool) {
 		return "", 0, false
 	}
 	return r.ApplicationID, r.Position, true
+}
+
+// A person's access log gathers every staff read of their data: of their
+// applications (a queue page names applications only), their cabinet, and
+// a scan they uploaded and never submitted, which no application's log
+// lists (review: recorded, but shown on no auditor's page). One person's
+// log holds no other's, even where one id is a prefix of the other's.
+func TestAPersonsAccessLog(t *testing.T) {
+	a, cfg := startApp(t)
+	c := newClient(t, a, cfg)
+	carol, dora := karimov("carol-access", "CA1234567"), karimov("carol-access/2", "CA7654321")
+	carolTok := c.token("applicant", carol.Subject)
+	rc, _ := c.submit(carol, carolTok, "")
+	rd, _ := c.submit(dora, c.token("applicant", dora.Subject), "")
+	loose := c.upload(carolTok, "", "passport", carol.Subject+" re-scan")
+	c.openVisit(carol.Subject, "op-9")
+	caughtUp(t, a)
+
+	op, rev, aud := c.token("operator", "op-9"), c.token("reviewer", "rev-9"), c.token("auditor", "aud-9")
+	c.must(req{method: "GET", path: "/api/v1/documents/" + loose, token: op, obo: carol.Subject}, 200, nil)
+	c.must(req{method: "GET", path: "/api/v1/cabinet?applicant=" + carol.Subject, token: op}, 200, nil)
+	c.must(req{method: "GET", path: "/api/v1/reviewer/queue", token: rev}, 200, nil)
+	c.must(req{method: "GET", path: "/api/v1/applications/" + rc.ApplicationID, token: rev}, 200, nil)
+	c.must(req{method: "GET", path: "/api/v1/applications/" + rd.ApplicationID, token: rev}, 200, nil)
+	head := caughtUp(t, a)
+
+	personLog := func(id string) []history.AccessEntry {
+		t.Helper()
+		var out []history.AccessEntry
+		cursor := ""
+		for page := 0; ; page++ {
+			if page == 10 {
+				t.Fatalf("the log of %s does not end: %d entries so far", id, len(out))
+			}
+			path := fmt.Sprintf("/api/v1/applicants/%s/access?after=%d&limit=2", url.PathEscape(id), head)
+			if cursor != "" {
+				path += "&cursor=" + cursor
+			}
+			var p struct {
+				ApplicantID string                `json:"applicantId"`
+				Entries     []history.AccessEntry `json:"entries"`
+				NextCursor  string                `json:"nextCursor"`
+			}
+			c.must(req{method: "GET", path: path, token: aud}, 200, &p)
+			if p.ApplicantID != id {
+				t.Fatalf("the log of %q answered for %q", id, p.ApplicantID)
+			}
+			out = append(out, p.Entries...)
+			if p.NextCursor == "" {
+				return out
+			}
+			cursor = p.NextCursor
+		}
+	}
+	type want struct {
+		actor, what, document string
+		apps                  []string
+	}
+	check := func(id string, got []history.AccessEntry, ws []want) {
+		t.Helper()
+		if len(got) != len(ws) {
+			t.Fatalf("the log of %s has %d entries, want %d: %+v", id, len(got), len(ws), got)
+		}
+		for i, w := range ws {
+			e := got[i]
+			if e.ApplicantID != id || e.ApplicationID != "" || e.Actor.ID != w.actor || e.What != w.what || e.DocumentID != w.document ||
+				!slices.Equal(e.ApplicationIDs, w.apps) || (i > 0 && e.Position <= got[i-1].Position) {
+				t.Errorf("entry %d of %s: %+v, want %+v", i, id, e, w)
+			}
+		}
+	}
+	check(carol.Subject, personLog(carol.Subject), []want{
+		{actor: "op-9", what: "document:passport", document: loose},
+		{actor: "op-9", what: "cabinet", apps: []string{rc.ApplicationID}},
+		{actor: "rev-9", what: "queue", apps: []string{rc.ApplicationID}},
+		{actor: "rev-9", what: "application", apps: []string{rc.ApplicationID}},
+	})
+	check(dora.Subject, personLog(dora.Subject), []want{
+		{actor: "rev-9", what: "queue", apps: []string{rd.ApplicationID}},
+		{actor: "rev-9", what: "application", apps: []string{rd.ApplicationID}},
+	})
+	if got := personLog("nobody-read-me"); len(got) != 0 {
+		t.Errorf("a person nobody read: %+v", got)
+	}
+	// The application's own log has no read of the loose scan.
+	for _, e := range accessLog(c, aud, rc.ApplicationID, head) {
+		if e.DocumentID == loose {
+			t.Errorf("the application's log lists the read of a scan it never held: %+v", e)
+		}
+	}
+	// Auditors and administrators only; an id no applicant can have is a 400.
+	for _, tok := range []string{rev, carolTok} {
+		c.must(req{method: "GET", path: "/api/v1/applicants/" + carol.Subject + "/access", token: tok}, 403, nil)
+	}
+	c.must(req{method: "GET", path: "/api/v1/applicants/" + carol.Subject + "/access", token: op, obo: carol.Subject}, 403, nil)
+	c.must(req{method: "GET", path: "/api/v1/applicants/" + carol.Subject + "/access", token: c.token("admin", "adm-9")}, 200, nil)
+	if res := c.do(req{method: "GET", path: "/api/v1/applicants/two%20words/access", token: aud}); res.status != 400 || !strings.Contains(res.body, `"bad_applicant"`) || !strings.Contains(res.body, `"ru"`) {
+		t.Errorf("an id with a space: %d %.300s", res.status, res.body)
+	}
+	// The auditor's pages: the timeline links to the person's log, whose
+	// page shows the read of the loose scan.
+	auditor := c.session("auditor", "aud-page-9")
+	timeline := c.must(req{method: "GET", path: "/auditor/applications/" + rc.ApplicationID, session: auditor}, 200, nil)
+	personPage := "/auditor/applicants/" + url.PathEscape(carol.Subject) + "/access"
+	if !strings.Contains(timeline.body, `href="`+personPage+`"`) {
+		t.Errorf("the timeline does not link to the person's log %s", personPage)
+	}
+	page := c.must(req{method: "GET", path: personPage, session: auditor}, 200, nil)
+	for _, want := range []string{"Обращения к персональным данным заявителя", "op-9", "Скан: ", "Кабинет заявителя", `href="/auditor/applications/` + rc.ApplicationID + `"`} {
+		if !strings.Contains(page.body, want) {
+			t.Errorf("the person's page lacks %q", want)
+		}
+	}
+	other := c.must(req{method: "GET", path: "/auditor/applicants/" + url.PathEscape(dora.Subject) + "/access", session: auditor}, 200, nil)
+	if strings.Contains(other.body, "op-9") || !strings.Contains(other.body, "rev-9") {
+		t.Errorf("the page of %s shows another person's reads, or not theirs", dora.Subject)
+	}
+	c.must(req{method: "GET", path: personPage, session: c.session("reviewer", "rev-page-9")}, 403, nil)
+	// A rebuild gives the same logs.
+	caughtUp(t, a)
+	rebuildEqual(t, a, []string{"history"}, []string{history.Access})
 }

@@ -88,6 +88,7 @@ func Table() []Route {
 		// application: auditors answer for it. Reviewers, whose reads it
 		// records, do not read it.
 		{"GET", "/api/v1/applications/:id/access", 0, no, no, no, no, all, all},
+		{"GET", "/api/v1/applicants/:id/access", 0, no, no, no, no, all, all},
 		{"GET", "/api/v1/policies/:enp/pdf", 0, no, own, obo, all, all, all},
 
 		// Erasure of an applicant's personal data (152-ФЗ art. 21).
@@ -136,5 +137,6 @@ func Table() []Route {
 		{"GET", "/auditor", 0, no, no, no, no, all, all},
 		{"GET", "/auditor/applications/:id", 0, no, no, no, no, all, all},
 		{"GET", "/auditor/applications/:id/state", 0, no, no, no, no, all, all},
+		{"GET", "/auditor/applicants/:id/access", 0, no, no, no, no, all, all},
 	}
 }

@@ -158,6 +158,13 @@ func Operations() []Operation {
 				{"query", "limit", "Page size, 1 to 1000 (default 100).", "integer"},
 				{"query", "cursor", "nextCursor of the previous page.", "string"}},
 			status: 200, resp: queryapi.AccessPage{}},
+		Operation{Method: "GET", Path: "/api/v1/applicants/:id/access", tag: "audit", sum: "A person's access log: every staff read of their data, any application, cabinet, scan or policy, oldest first (auditors)",
+			desc: "The entries of the applications' logs, once per read, with applicantId and the person's applicationIds it served; scans never put into a form are here too. A person nobody of the staff read has an empty log. An id with a slash is sent as %2F.",
+			params: []param{afterParam,
+				{"query", "limit", "Page size, 1 to 1000 (default 100).", "integer"},
+				{"query", "cursor", "nextCursor of the previous page.", "string"}},
+			status: 200, resp: queryapi.ApplicantAccessPage{},
+			more: []answer{{400, text("Неверный идентификатор заявителя (bad_applicant).", "Invalid applicant id (bad_applicant).")}}},
 		Operation{Method: "GET", Path: "/api/v1/policies/:enp/pdf", tag: "queries", sum: "The policy extract as PDF with a verification QR code",
 			params: []param{afterParam}, status: 200, media: []string{"application/pdf"}, audited: true},
 
