@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"slices"
 	"strconv"
 	"strings"
@@ -169,10 +170,15 @@ func (h *handlers) deadline(c *fiber.Ctx, id string) (*Deadline, error) {
 type queueCursor struct {
 	Deadline time.Time `json:"d"`
 	ID       string    `json:"i"`
+	// Filters is filterKey of the query the cursor continues: a cursor
+	// reused under other filters continued from a place in another list,
+	// and silently skipped rows (queue QA). Cursors handed out before it
+	// have none and are taken as they were.
+	Filters string `json:"f,omitempty"`
 }
 
-func encodeCursor(c readstore.QueueCursor) string {
-	raw, _ := json.Marshal(queueCursor{Deadline: c.Deadline, ID: c.ID})
+func encodeCursor(c readstore.QueueCursor, filters string) string {
+	raw, _ := json.Marshal(queueCursor{Deadline: c.Deadline, ID: c.ID, Filters: filters})
 	return base64.RawURLEncoding.EncodeToString(raw)
 }
 
@@ -184,19 +190,41 @@ var errEmptyCursor = errors.New("httpapi: cursor: no deadline or no id")
 // but not trusted: anything may arrive. One without a deadline or an id
 // ({} or null) is refused rather than read as "from the start", which
 // would silently serve page 1 again.
-func decodeCursor(s string) (readstore.QueueCursor, error) {
+func decodeCursor(s string) (readstore.QueueCursor, string, error) {
 	raw, err := base64.RawURLEncoding.DecodeString(s)
 	if err != nil {
-		return readstore.QueueCursor{}, fmt.Errorf("httpapi: cursor: %w", err)
+		return readstore.QueueCursor{}, "", fmt.Errorf("httpapi: cursor: %w", err)
 	}
 	var qc queueCursor
 	if err := json.Unmarshal(raw, &qc); err != nil {
-		return readstore.QueueCursor{}, fmt.Errorf("httpapi: cursor: %w", err)
+		return readstore.QueueCursor{}, "", fmt.Errorf("httpapi: cursor: %w", err)
 	}
 	if qc.Deadline.IsZero() || qc.ID == "" {
-		return readstore.QueueCursor{}, errEmptyCursor
+		return readstore.QueueCursor{}, "", errEmptyCursor
 	}
-	return readstore.QueueCursor{Deadline: qc.Deadline, ID: qc.ID}, nil
+	return readstore.QueueCursor{Deadline: qc.Deadline, ID: qc.ID}, qc.Filters, nil
+}
+
+// filterKey names what a queue query selects, whatever order or spelling
+// its parameters came in: statuses sorted, "me" as the caller it stands
+// for. Hashed, so that a cursor stays short and names no reviewer.
+func filterKey(q readstore.QueueQuery) string {
+	st := slices.Clone(q.Status)
+	slices.Sort(st)
+	st = slices.Compact(st)
+	assignee, overdue := "*", "*"
+	if q.Assignee != nil {
+		assignee = "=" + *q.Assignee
+	}
+	if q.Overdue != nil {
+		overdue = strconv.FormatBool(*q.Overdue)
+	}
+	h := fnv.New64a()
+	for _, part := range []string{strings.Join(st, ","), q.Region, assignee, overdue} {
+		h.Write([]byte(part))
+		h.Write([]byte{0})
+	}
+	return strconv.FormatUint(h.Sum64(), 36)
 }
 
 // QueueStatuses are the statuses an application can have while it is in
@@ -281,10 +309,16 @@ func (h *handlers) queue(c *fiber.Ctx) error {
 	if q.Limit, ok, err = pageLimit(c, q.Limit, 200); !ok {
 		return err
 	}
+	filters := filterKey(q)
 	if cur := c.Query("cursor"); cur != "" {
-		after, err := decodeCursor(cur)
+		after, from, err := decodeCursor(cur)
 		if err != nil {
 			return problem(c, cmderr.BadRequest, "bad_cursor", "Неверный курсор страницы.", "Invalid page cursor.")
+		}
+		if from != "" && from != filters {
+			return problem(c, cmderr.BadRequest, "cursor_filters",
+				"Курсор страницы получен с другими фильтрами (status, region, assignee, overdue): с ним часть заявлений была бы пропущена. Откройте очередь с первой страницы с нужными фильтрами или передайте курсор с теми же фильтрами.",
+				"The page cursor came with other filters (status, region, assignee, overdue): with it some applications would be skipped. Open the queue from its first page with the filters you want, or send the cursor with the same filters.")
 		}
 		q.After = &after
 	}
@@ -302,7 +336,7 @@ func (h *handlers) queue(c *fiber.Ctx) error {
 		out.Items = append(out.Items, QueueRow{Item: it, WorkingDaysRemaining: queue.Remaining(h.d.Calendar, it, now), Overdue: queue.Overdue(it, now), Decided: it.Decided()})
 	}
 	if page.Next != nil {
-		out.NextCursor = encodeCursor(*page.Next)
+		out.NextCursor = encodeCursor(*page.Next, filters)
 	}
 	// Queue rows carry names and birth dates: the page is one read of every
 	// application on it, recorded as one event.
