@@ -84,7 +84,8 @@ func Register(r fiber.Router, d Deps) {
 	if log == nil {
 		log = slog.Default()
 	}
-	h := &handlers{d: d, log: log, accessLog: NewAccessLog(d.Events, d.Logger, d.Now)}
+	h := &handlers{d: d, log: log, accessLog: NewAccessLog(d.Events, d.Logger, d.Now),
+		after: ReadAfter{Waiter: d.Waiter, Events: d.Events, MaxWait: d.MaxWait, Logger: log}}
 	r.Get("/api/v1/cabinet", only("after", "applicant"), h.cabinet)
 	r.Get("/api/v1/reviewer/queue", only("after", "status", "region", "assignee", "overdue", "limit", "cursor"), h.queue)
 	r.Get("/api/v1/applications/by-number/:number", only("after"), h.byNumber)
@@ -99,9 +100,11 @@ func Register(r fiber.Router, d Deps) {
 	r.Get("/api/v1/visits", only("after"), h.openVisits)
 }
 
-// only refuses a query parameter the route does not take, and one given
+// Only refuses a query parameter the route does not take, and one given
 // more than once (see onceEach): ignored, ?sort=-deadline or a mistyped
 // ?asignee=me answered as if nothing had been asked.
+func Only(params ...string) fiber.Handler { return only(params...) }
+
 func only(params ...string) fiber.Handler {
 	known := map[string]bool{}
 	for _, p := range params {
@@ -157,18 +160,37 @@ type handlers struct {
 	d         Deps
 	log       *slog.Logger
 	accessLog *AccessLog
+	after     ReadAfter
 }
 
 func problem(c *fiber.Ctx, kind cmderr.Kind, code, ru, en string) error {
 	return Refuse(c, kind, code, ru, en)
 }
 
-// waitAfter honours ?after=<position>. When the projection does not get
-// there in time the answer is 503 with Retry-After, not stale data
-// presented as fresh. A position past the end of the event log is a 400
-// without the full wait: no command returned it, so no wait or retry would
-// reach it.
 func (h *handlers) waitAfter(c *fiber.Ctx, projection string) error {
+	return h.after.Wait(c, projection)
+}
+
+// ReadAfter honours ?after=<position> for a read served from one
+// projection. When the projection does not get there in time the answer
+// is 503 with Retry-After, not stale data presented as fresh. A position
+// past the end of the event log is a 400 without the full wait: no command
+// returned it, so no wait or retry would reach it. Every read model's
+// route uses it, the policy extract's too (QA: that one waited 5 s and
+// answered 503 for a position past the end).
+type ReadAfter struct {
+	Waiter Waiter
+	// Events tells where the log ends; without it a position past the end
+	// waits the whole MaxWait.
+	Events *eventstore.Store
+	// MaxWait bounds the wait; zero means 5 s, the bound.
+	MaxWait time.Duration
+	Logger  *slog.Logger
+}
+
+// Wait waits for ?after=, if given. A refusal is written to c, and the
+// answer's status is then 400 or more (err is nil unless writing failed).
+func (r ReadAfter) Wait(c *fiber.Ctx, projection string) error {
 	raw := c.Query("after")
 	if raw == "" {
 		return nil
@@ -179,23 +201,30 @@ func (h *handlers) waitAfter(c *fiber.Ctx, projection string) error {
 			"Параметр after должен быть неотрицательным целым числом (позиция, которую вернула команда).",
 			"The after parameter must be a non-negative integer (the position a command returned).")
 	}
-	ctx, cancel := context.WithTimeout(c.UserContext(), h.d.MaxWait)
+	if r.Waiter == nil {
+		return nil
+	}
+	maxWait := r.MaxWait
+	if maxWait <= 0 {
+		maxWait = 5 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(c.UserContext(), maxWait)
 	defer cancel()
 	// Where the log ends is asked only of a read still waiting after
 	// headCheckAfter: nearly every read-your-writes query is answered
 	// sooner, and asking each of them (a read of $all through the v4
 	// client) took read-your-writes at 500 commands/s from p50 12 ms to
 	// 76-95 ms.
-	first, cancelFirst := context.WithTimeout(ctx, min(headCheckAfter, h.d.MaxWait/2))
-	err = h.d.Waiter.WaitFor(first, projection, pos)
+	first, cancelFirst := context.WithTimeout(ctx, min(headCheckAfter, maxWait/2))
+	err = r.Waiter.WaitFor(first, projection, pos)
 	cancelFirst()
 	if err != nil && ctx.Err() == nil {
-		if h.pastTheEnd(ctx, projection, pos) {
+		if r.pastTheEnd(ctx, projection, pos) {
 			return problem(c, cmderr.BadRequest, "after_past_end",
 				fmt.Sprintf("Позиции after=%d в журнале событий ещё нет: она дальше его конца. Передайте позицию, которую вернула команда.", pos),
 				fmt.Sprintf("Position after=%d is past the end of the event log. Pass the position a command returned.", pos))
 		}
-		err = h.d.Waiter.WaitFor(ctx, projection, pos)
+		err = r.Waiter.WaitFor(ctx, projection, pos)
 	}
 	if err != nil {
 		return Unavailable(c, "not_caught_up", 1,
@@ -215,11 +244,11 @@ const headCheckAfter = 100 * time.Millisecond
 // so a client's legitimate ?after= never is. When the end cannot be read,
 // the position is given the benefit of the doubt (the wait then answers
 // 503).
-func (h *handlers) pastTheEnd(ctx context.Context, projection string, pos uint64) bool {
-	if h.d.Events == nil {
+func (r ReadAfter) pastTheEnd(ctx context.Context, projection string, pos uint64) bool {
+	if r.Events == nil {
 		return false
 	}
-	if p, ok := h.d.Waiter.(positioner); ok {
+	if p, ok := r.Waiter.(positioner); ok {
 		if at, err := p.Position(ctx, projection); err == nil && at >= pos {
 			return false
 		}
@@ -227,9 +256,11 @@ func (h *handlers) pastTheEnd(ctx context.Context, projection string, pos uint64
 	// HeadTime, not Head: its ok is false when no ordinary event is found
 	// among the last ones read (only system events, or none), and an end
 	// that is not known must not turn a legitimate position into a 400.
-	head, _, ok, err := h.d.Events.HeadTime(ctx)
+	head, _, ok, err := r.Events.HeadTime(ctx)
 	if err != nil {
-		h.log.WarnContext(ctx, "read-your-writes: the end of the event log could not be read", "err", err)
+		if r.Logger != nil {
+			r.Logger.WarnContext(ctx, "read-your-writes: the end of the event log could not be read", "err", err)
+		}
 		return false
 	}
 	return ok && pos > head

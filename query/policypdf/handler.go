@@ -2,14 +2,12 @@ package policypdf
 
 import (
 	"bytes"
-	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"net/url"
-	"strconv"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -21,15 +19,10 @@ import (
 	"github.com/omsonline/oms/query/httpapi"
 )
 
-// Waiter waits until a projection has caught up with a position.
-type Waiter interface {
-	WaitFor(ctx context.Context, projection string, pos uint64) error
-}
-
-// Deps are what the PDF route needs.
 type Deps struct {
-	Store  readstore.Store
-	Waiter Waiter
+	Store readstore.Store
+	// After waits for ?after= (the read model is the policies projection).
+	After httpapi.ReadAfter
 	// Issuer is the insurer named on the extract.
 	Issuer string
 	// PublicURL is the service's external base URL for the verification
@@ -51,7 +44,7 @@ func Register(r fiber.Router, d Deps) {
 		d.Issuer = DefaultIssuer
 	}
 	h := &handler{d}
-	r.Get("/api/v1/policies/:enp/pdf", h.pdf)
+	r.Get("/api/v1/policies/:enp/pdf", httpapi.Only("after", "applicant"), h.pdf)
 }
 
 // DefaultIssuer names the insurer when none is configured.
@@ -109,17 +102,8 @@ func (h *handler) pdf(c *fiber.Ctx) error {
 	if !validNumber(enp) {
 		return notFound(c)
 	}
-	if raw := c.Query("after"); raw != "" && h.d.Waiter != nil {
-		pos, err := strconv.ParseUint(raw, 10, 64)
-		if err != nil {
-			return httpapi.Refuse(c, cmderr.BadRequest, "bad_after", "Параметр after — неотрицательное целое.", "after: a non-negative integer.")
-		}
-		ctx, cancel := context.WithTimeout(c.UserContext(), 5*time.Second)
-		err = h.d.Waiter.WaitFor(ctx, "policies", pos)
-		cancel()
-		if err != nil {
-			return httpapi.Unavailable(c, "not_caught_up", 1, "Данные ещё обновляются. Повторите через секунду.", "The data is still being updated. Retry in a second.")
-		}
+	if err := h.d.After.Wait(c, "policies"); err != nil || c.Response().StatusCode() >= 400 {
+		return err
 	}
 	raw, err := h.d.Store.Get(c.UserContext(), policies.Collection, enp)
 	if errors.Is(err, readstore.ErrNotFound) || errors.Is(err, readstore.ErrNoCollection) {

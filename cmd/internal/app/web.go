@@ -17,6 +17,7 @@ import (
 	"github.com/omsonline/oms/projections/email"
 	"github.com/omsonline/oms/projections/policies"
 	"github.com/omsonline/oms/projections/runner"
+	queryapi "github.com/omsonline/oms/query/httpapi"
 	"github.com/omsonline/oms/query/policypdf"
 	"github.com/omsonline/oms/query/web"
 )
@@ -31,7 +32,7 @@ func webProjections(cfg config.Config) []runner.Projection {
 // starts the e-mail sender when OMS_SMTP_URL is set.
 func registerWeb(a *App, v *authn.Verifier) error {
 	policypdf.Register(a.http, policypdf.Deps{
-		Store: a.store, Waiter: a.leader, Issuer: a.cfg.PolicyIssuer, PublicURL: publicURL(a.cfg), VerifyKey: a.keys.Secret("policy-verify-code"),
+		Store: a.store, After: queryapi.ReadAfter{Waiter: a.leader, Events: a.events, Logger: a.log}, Issuer: a.cfg.PolicyIssuer, PublicURL: publicURL(a.cfg), VerifyKey: a.keys.Secret("policy-verify-code"),
 	})
 	// With an OIDC issuer, SignIn stays nil: the phone + code posts answer
 	// 404 and the sign-in page sends people to the issuer. A front end

@@ -257,6 +257,22 @@ func TestPolicyPDFAccess(t *testing.T) {
 			t.Errorf("%s: a refusal leaks the holder: %s", c.name, body)
 		}
 	}
+	// Its query is held to what the other reads are: a position past the
+	// end of the log is a 400 at once (QA: 503 after 5 s, which invites
+	// retries for ever), a parameter it does not take or one given twice
+	// a 400.
+	for q, code := range map[string]string{
+		fmt.Sprintf("?after=%d", last.Position+1_000_000): "after_past_end",
+		"?after=-1":            "bad_after",
+		"?foo=1":               "unknown_parameter",
+		"?after=1&after=2":     "repeated_parameter",
+		"?applicant=alice&x=1": "unknown_parameter",
+	} {
+		res := newClient(t, a, cfg).do(req{method: "GET", path: "/api/v1/policies/" + enp + "/pdf" + q, token: alice})
+		if res.status != 400 || !strings.Contains(res.body, `"`+code+`"`) || !strings.Contains(res.body, `"ru"`) {
+			t.Errorf("the PDF with %s: %d %.300s, want 400 %s", q, res.status, res.body, code)
+		}
+	}
 	// The cabinet page an МФЦ operator sees for alice links the PDF for
 	// her; a link without the applicant is refused (on_behalf_required).
 	c := newClient(t, a, cfg)
