@@ -33,9 +33,11 @@ func TestActionsOf(t *testing.T) {
 		"active, window not open": {active(false), []string{"change-address", "withdraw-consent"}},
 		"active, reminded":        {active(true), []string{"change-address", "renew", "withdraw-consent"}},
 		"expired":                 {&appview.View{Status: appview.StatusPolicyExpired}, []string{"renew"}},
-		"consent withdrawn":       {withdrawn, []string{}}, // no new personal data after it
-		"erased":                  {erased, []string{}},
-		"in review":               {&appview.View{Status: appview.StatusInReview}, []string{"withdraw"}},
+		// No new personal data after it, but a renewal that brings a new
+		// consent (QA: the command took it while the cabinet hid it).
+		"consent withdrawn": {withdrawn, []string{"renew"}},
+		"erased":            {erased, []string{}},
+		"in review":         {&appview.View{Status: appview.StatusInReview}, []string{"withdraw"}},
 	} {
 		if got := actionsOf(tc.v); !slices.Equal(got, tc.want) {
 			t.Errorf("%s: %q, want %q", name, got, tc.want)
@@ -106,8 +108,9 @@ func TestAcceptedNoticeUsesTheDeadline(t *testing.T) {
 	}
 }
 
-// After the consent's withdrawal the inbox neither reminds to renew (the
-// command would refuse it) nor tells an expired policy to be renewed here.
+// After the consent's withdrawal the inbox does not remind to renew (a
+// person who withdrew is not written to unasked), and the expiry notice
+// says a renewal takes a newly signed consent.
 func TestNoRenewalNoticesAfterTheConsentIsWithdrawn(t *testing.T) {
 	policy := &appview.Policy{ENP: "1", ValidTo: "2026-12-26", Status: "active"}
 	given := &appview.View{Status: appview.StatusPolicyActive, Policy: policy, Consent: &appview.Consent{}}
@@ -120,8 +123,11 @@ func TestNoRenewalNoticesAfterTheConsentIsWithdrawn(t *testing.T) {
 	}
 	before, _ := notify(given, recordedOf(t, "PolicyExpired"), 0)
 	after, ok := notify(withdrawn, recordedOf(t, "PolicyExpired"), 0)
-	if !ok || !strings.Contains(before.Body.RU, "личном кабинете") || strings.Contains(after.Body.RU, "личном кабинете") ||
-		strings.Contains(after.Body.EN, "in your cabinet") || !strings.Contains(after.Body.RU, "лично") {
+	// It says how renewing works now: with a newly signed consent's scan
+	// (QA: it said renewing here was impossible, which it is not).
+	if !ok || !strings.Contains(before.Body.RU, "личном кабинете") || !strings.Contains(after.Body.RU, "скан") ||
+		!strings.Contains(after.Body.RU, "согласие заново") || !strings.Contains(after.Body.EN, "sign the consent again") ||
+		strings.Contains(after.Body.RU, "нельзя") || strings.Contains(after.Body.EN, "cannot") {
 		t.Errorf("the expiry notice after the withdrawal: %+v (before: %+v)", after.Body, before.Body)
 	}
 }

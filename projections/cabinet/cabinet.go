@@ -248,7 +248,9 @@ func actionsOf(v *appview.View) []string {
 	}
 	switch {
 	case v.Consent.Withdrawn():
-		out = slices.DeleteFunc(out, func(s string) bool { return s == "change-address" || s == "renew" })
+		// No new personal data after it, except a renewal that brings a
+		// newly signed consent and so gives it again.
+		out = slices.DeleteFunc(out, func(s string) bool { return s == "change-address" })
 	case v.Consent != nil:
 		out = append(out, "withdraw-consent")
 	}
@@ -375,8 +377,10 @@ func notify(v *appview.View, ev eventstore.Recorded, slaDays int) (Notification,
 		n.Title = Text{"Срок действия полиса истёк", "Your policy has expired"}
 		n.Body = Text{"Продлите полис в личном кабинете.", "Renew the policy in your cabinet."}
 		if v.Consent.Withdrawn() {
-			n.Body = Text{"Согласие на обработку данных отозвано, поэтому продлить полис здесь нельзя; это можно сделать лично в страховой медицинской организации.",
-				"As the consent to data processing was withdrawn, the policy cannot be renewed here; it can be renewed in person at the medical insurer."}
+			// Renewing with a newly signed consent gives it again (since
+			// session 19); the notice said it could not be done here (QA).
+			n.Body = Text{"Согласие на обработку данных отозвано. Чтобы продлить полис в личном кабинете, подпишите согласие заново и приложите его скан к продлению; продлить полис можно и лично в страховой медицинской организации.",
+				"The consent to data processing was withdrawn. To renew the policy in your cabinet, sign the consent again and attach its scan to the renewal; you can also renew it in person at the medical insurer."}
 		}
 	case "RenewalDue":
 		if v.Consent.Withdrawn() {

@@ -159,8 +159,10 @@ func (h *handlers) policyCard(c *fiber.Ctx, p appview.Policy, apps []cabinet.App
 			withdrawn = a.Consent.Withdrawn()
 		}
 	}
+	// After the consent's withdrawal the address is changed in person, but
+	// a renewal is still offered: it takes a newly signed consent's scan
+	// (the application's page asks for it), which gives the consent again.
 	card.DaysLeft, card.RenewOffered = renewal(p, h.d.Now(), h.d.RenewalWindowDays)
-	card.RenewOffered = card.RenewOffered && !withdrawn
 	card.AddressChangeOffered = p.Status == "active" && !withdrawn
 	return card
 }
