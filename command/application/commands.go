@@ -127,9 +127,12 @@ func Decide(s State, c Command, env Env) ([]schema.Event, error) {
 		}
 	}
 	if _, erase := c.(EraseData); s.Erased && !erase {
+		// Not "submit a new application": the erasure destroyed the
+		// applicant's key, and the account takes no new personal data
+		// (applicant_erased), so the advice led nowhere (QA).
 		return nil, conflict("erased",
-			"Персональные данные по этому заявлению удалены; действия с ним невозможны. Подайте новое заявление.",
-			"The personal data of this application were erased; it takes no more actions. Submit a new application.")
+			"Персональные данные по этому заявлению удалены; действия с ним невозможны, и эта учётная запись новых сведений не принимает.",
+			"The personal data of this application were erased; it takes no more actions, and this account takes no new personal data.")
 	}
 	return c.decide(s, env)
 }

@@ -99,6 +99,11 @@ func TestErasedApplicationTakesNoMoreCommands(t *testing.T) {
 		if !cmderr.Is(err, cmderr.Conflict) {
 			t.Errorf("%s on an erased application: %v, want a conflict", w.cmd.Name(), err)
 		}
+		// It advises nothing the erased account would refuse (QA: it
+		// said to submit a new application).
+		if e, ok := cmderr.As(err); ok && (strings.Contains(e.Message.RU, "Подайте") || strings.Contains(e.Message.EN, "Submit")) {
+			t.Errorf("%s on an erased application advises %q", w.cmd.Name(), e.Message.EN)
+		}
 	}
 }
 
