@@ -234,6 +234,7 @@ func (m *matrix) fixtures() map[string]func(role string, allowed bool) req {
 		"GET /api/v1/applications/:id/history":       simple("/api/v1/applications/" + m.appA + "/history"),
 		"GET /api/v1/applications/:id/state":         simple("/api/v1/applications/" + m.appA + "/state?revision=0"),
 		"GET /api/v1/applications/:id/access":        simple("/api/v1/applications/" + m.appA + "/access"),
+		"GET /api/v1/applicants/:id/access":          simple("/api/v1/applicants/" + url.PathEscape(m.a.Subject) + "/access"),
 		"GET /api/v1/applications/by-number/:number": simple("/api/v1/applications/by-number/" + m.appA[len(m.appA)-8:]),
 		"GET /api/v1/policies/:enp/pdf":              simple("/api/v1/policies/" + m.enpA + "/pdf"),
 
@@ -340,6 +341,7 @@ func (m *matrix) fixtures() map[string]func(role string, allowed bool) req {
 		"GET /auditor":                        pageGet("/auditor"),
 		"GET /auditor/applications/:id":       pageGet("/auditor/applications/" + m.appA),
 		"GET /auditor/applications/:id/state": pageGet("/auditor/applications/" + m.appA + "/state?revision=0"),
+		"GET /auditor/applicants/:id/access":  pageGet("/auditor/applicants/" + url.PathEscape(m.a.Subject) + "/access"),
 	}
 }
 
