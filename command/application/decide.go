@@ -620,11 +620,19 @@ func (c Renew) decide(s State, env Env) ([]schema.Event, error) {
 	}
 	end, ok := term(start, residence, env.Config)
 	if !ok || !residenceValidOn(residence, today.AddDate(0, 0, 1)) {
+		// The refusal names the first expiry date that would do: the
+		// term's first day, and never today (QA: it said "beyond" the
+		// first day, while a document ending on it was taken).
+		least := start
+		if tomorrow := today.AddDate(0, 0, 1); least.Before(tomorrow) {
+			least = tomorrow
+		}
+		leastRU, leastEN := spokenDate(least)
 		startRU, startEN := spokenDate(start)
 		if c.ResidenceDocument != nil {
 			ch.add("/residenceDocument/expiresAt", "expires_too_soon", cmderr.T(
-				fmt.Sprintf("Документ должен действовать и после %s, когда начнётся новый срок полиса.", startRU),
-				fmt.Sprintf("The document must be valid beyond %s, when the new policy term starts.", startEN)))
+				fmt.Sprintf("Документ должен действовать по меньшей мере по %s включительно; новый срок полиса начнётся %s.", leastRU, startRU),
+				fmt.Sprintf("The document must be valid at least through %s; the new policy term starts on %s.", leastEN, startEN)))
 		} else {
 			expRU, expEN := spokenDay(residence.ExpiresAt)
 			ch.add("/residenceDocument", "required", cmderr.T(

@@ -462,6 +462,38 @@ func TestRenew(t *testing.T) {
 			t.Errorf("state %+v", st)
 		}
 	})
+	// A refused expiry names the first date that would do, and that
+	// date does (QA: "beyond 21 Dec" while one ending on 21 Dec was taken).
+	t.Run("the refusal names the least expiry taken", func(t *testing.T) {
+		scan := []schema.DocumentRef{{Kind: schema.DocumentResidence, ID: "doc-residence2"}}
+		rvp := func(exp string) *schema.ResidenceDocument {
+			return &schema.ResidenceDocument{Type: schema.ResidenceRVP, Series: "82", Number: "7654321", IssuedAt: "2026-01-20", ExpiresAt: exp}
+		}
+		expired := application.Fold(history(application.StatusPolicyExpired)...)
+		for name, tc := range map[string]struct {
+			s             application.State
+			at            time.Time
+			before, least string
+			ru, en        string
+		}{
+			// The running term ends 19 Mar: the new one starts on the 20th.
+			"active":  {active, time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC), "2026-03-19", "2026-03-20", "по 20.03.2026 включительно", "through 20 Mar 2026"},
+			"expired": {expired, time.Date(2026, 5, 1, 9, 0, 0, 0, time.UTC), "2026-05-01", "2026-05-02", "по 02.05.2026 включительно", "through 2 May 2026"},
+		} {
+			_, err := application.Decide(tc.s, application.Renew{ResidenceDocument: rvp(tc.before), Documents: scan}, env(asOwner, tc.at))
+			e, _ := cmderr.As(err)
+			if e == nil || len(e.Fields) != 1 || e.Fields[0].Code != "expires_too_soon" || !strings.Contains(e.Fields[0].Message.RU, tc.ru) || !strings.Contains(e.Fields[0].Message.EN, tc.en) {
+				t.Errorf("%s, expiring %s: %v, want expires_too_soon naming %s", name, tc.before, err, tc.least)
+				continue
+			}
+			evs, err := application.Decide(tc.s, application.Renew{ResidenceDocument: rvp(tc.least), Documents: scan}, env(asOwner, tc.at))
+			if err != nil {
+				t.Errorf("%s, expiring %s, the date the refusal named: %v", name, tc.least, err)
+			} else if r := evs[0].(schema.PolicyRenewed); r.ValidTo != tc.least {
+				t.Errorf("%s: the term ends %s, want %s (the document's end)", name, r.ValidTo, tc.least)
+			}
+		}
+	})
 }
 
 // A policy is not renewed on an expired passport, as it was not issued on
