@@ -56,17 +56,8 @@ func (s *server) erasures(c *fiber.Ctx) error {
 		if !ok {
 			return nil
 		}
-		d := DueErasure{ApplicationID: w.ApplicationID, WithdrawnAt: w.WithdrawnAt.UTC(), Basis: schema.EraseConsentWithdrawn,
-			EraseBy: w.WithdrawnAt.In(msk).Add(ErasureTerm).Format(time.DateOnly)}
-		if w.RetainUntil != "" {
-			last, err := time.ParseInLocation(time.DateOnly, w.RetainUntil, msk)
-			if err != nil {
-				return fmt.Errorf("admin: %s retains until %q: %w", w.ApplicationID, w.RetainUntil, err)
-			}
-			d.Basis, d.EraseBy = schema.EraseRetentionEnded, last.Add(ErasureTerm).Format(time.DateOnly)
-			if now.Before(last.AddDate(0, 0, 1)) {
-				return nil // the record is still to be kept
-			}
+		if kept, err := retained(w, now); err != nil || kept {
+			return err // the record is still to be kept
 		}
 		raw, err := s.d.Store.Get(ctx, history.Applications, w.ApplicationID)
 		if errors.Is(err, readstore.ErrNotFound) {
@@ -79,12 +70,9 @@ func (s *server) erasures(c *fiber.Ctx) error {
 		if err := json.Unmarshal(raw.Body, &v); err != nil {
 			return fmt.Errorf("admin: view of %s: %w", w.ApplicationID, err)
 		}
-		if v.Erased != nil {
-			return nil
+		if d, due := dueErasure(w, &v, now); due {
+			out = append(out, d)
 		}
-		end, _ := time.ParseInLocation(time.DateOnly, d.EraseBy, msk)
-		d.ApplicantID, d.Overdue = v.ApplicantID, !now.Before(end.AddDate(0, 0, 1))
-		out = append(out, d)
 		return nil
 	})
 	if err != nil {
@@ -98,4 +86,39 @@ func (s *server) erasures(c *fiber.Ctx) error {
 	}
 	c.Set(fiber.HeaderCacheControl, "no-store")
 	return c.JSON(out)
+}
+
+// retained reports whether a withdrawal's record must still be kept at now
+// (an issued policy's, until RetainUntil).
+func retained(w schema.ConsentWithdrawn, now time.Time) (bool, error) {
+	if w.RetainUntil == "" {
+		return false, nil
+	}
+	last, err := time.ParseInLocation(time.DateOnly, w.RetainUntil, msk)
+	if err != nil {
+		return false, fmt.Errorf("admin: %s retains until %q: %w", w.ApplicationID, w.RetainUntil, err)
+	}
+	return now.Before(last.AddDate(0, 0, 1)), nil
+}
+
+// dueErasure is what a withdrawal asks of the application v is now, at
+// now: nothing once the data are erased, or once the consent was given
+// again (a renewal with a newly signed consent) or withdrawn again later,
+// whose own event is then the one that counts. Listed regardless, a
+// person who had given the consent again was shown as due for erasure
+// (QA), and one who withdrew twice twice.
+func dueErasure(w schema.ConsentWithdrawn, v *appview.View, now time.Time) (DueErasure, bool) {
+	if v.Erased != nil || !v.Consent.Withdrawn() || !v.Consent.WithdrawnAt.Equal(w.WithdrawnAt) {
+		return DueErasure{}, false
+	}
+	d := DueErasure{ApplicantID: v.ApplicantID, ApplicationID: w.ApplicationID, WithdrawnAt: w.WithdrawnAt.UTC(), Basis: schema.EraseConsentWithdrawn,
+		EraseBy: w.WithdrawnAt.In(msk).Add(ErasureTerm).Format(time.DateOnly)}
+	if w.RetainUntil != "" {
+		if last, err := time.ParseInLocation(time.DateOnly, w.RetainUntil, msk); err == nil {
+			d.Basis, d.EraseBy = schema.EraseRetentionEnded, last.Add(ErasureTerm).Format(time.DateOnly)
+		}
+	}
+	end, _ := time.ParseInLocation(time.DateOnly, d.EraseBy, msk)
+	d.Overdue = !now.Before(end.AddDate(0, 0, 1))
+	return d, true
 }
