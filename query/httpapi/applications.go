@@ -300,10 +300,12 @@ func (h *handlers) queue(c *fiber.Ctx) error {
 		q.Assignee = &a
 	}
 	if o := c.Query("overdue"); o != "" {
-		b, err := strconv.ParseBool(o)
-		if err != nil {
+		// Only the two words the message names: Go's ParseBool also took
+		// 1, t and TRUE, which the documentation never said (queue QA).
+		if o != "true" && o != "false" {
 			return problem(c, cmderr.BadRequest, "bad_overdue", "overdue: true или false.", "overdue: true or false.")
 		}
+		b := o == "true"
 		q.Overdue = &b
 	}
 	if q.Limit, ok, err = pageLimit(c, q.Limit, 200); !ok {

@@ -115,6 +115,8 @@ func TestQueueRefusesFiltersAndCursorsThatMatchNothing(t *testing.T) {
 		{"?limit=1&limit=2", []string{"limit"}},
 		{"?assignee=me&assignee=none", []string{"assignee"}},
 		{"?after=1&after=2", []string{"after"}},
+		{"?overdue=1", []string{"true"}},
+		{"?overdue=TRUE", []string{"true"}},
 	} {
 		a := get(tc.query)
 		if a.status != 400 {
