@@ -130,7 +130,14 @@ type QueueQuery struct {
 	Now     time.Time
 	// After is the cursor: the last (Deadline, ID) of the previous page.
 	After *QueueCursor
-	Limit int // see DefaultLimit and MaxLimit
+	// Through keeps only documents at or before it in the queue's order,
+	// (Deadline, ID) <= Through: the side of a cursor After leaves out.
+	Through *QueueCursor
+	// ChangedAfter, when not zero, keeps only documents whose Position is
+	// greater. With Through it finds what moved behind a reader's cursor,
+	// or changed there, since the read at that position.
+	ChangedAfter uint64
+	Limit        int // see DefaultLimit and MaxLimit
 }
 
 // QueueCursor is a keyset cursor over (Deadline, ID).

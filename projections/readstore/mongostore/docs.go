@@ -254,6 +254,16 @@ func queueFilter(q readstore.QueueQuery) bson.D {
 			bson.D{{Key: "deadline", Value: d}, {Key: "_id", Value: bson.D{{Key: "$gt", Value: q.After.ID}}}},
 		}}})
 	}
+	if q.Through != nil {
+		d := storeutil.DeadlineNanos(q.Through.Deadline)
+		and = append(and, bson.D{{Key: "$or", Value: bson.A{
+			bson.D{{Key: "deadline", Value: bson.D{{Key: "$lt", Value: d}}}},
+			bson.D{{Key: "deadline", Value: d}, {Key: "_id", Value: bson.D{{Key: "$lte", Value: q.Through.ID}}}},
+		}}})
+	}
+	if q.ChangedAfter > 0 {
+		f = append(f, bson.E{Key: "position", Value: bson.D{{Key: "$gt", Value: storeutil.PositionToInt(q.ChangedAfter)}}})
+	}
 	if len(and) > 0 {
 		f = append(f, bson.E{Key: "$and", Value: and})
 	}

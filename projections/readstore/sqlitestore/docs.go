@@ -313,6 +313,14 @@ func queueSQL(physical string, q readstore.QueueQuery, status *string, limit int
 		conds = append(conds, `(deadline, id) > (?, ?)`)
 		args = append(args, storeutil.DeadlineNanos(q.After.Deadline), q.After.ID)
 	}
+	if q.Through != nil {
+		conds = append(conds, `(deadline, id) <= (?, ?)`)
+		args = append(args, storeutil.DeadlineNanos(q.Through.Deadline), q.Through.ID)
+	}
+	if q.ChangedAfter > 0 {
+		conds = append(conds, `position > ?`)
+		args = append(args, storeutil.PositionToInt(q.ChangedAfter))
+	}
 	var b strings.Builder
 	b.WriteString(`SELECT ` + queueColumns + ` FROM ` + tableName(physical))
 	if len(conds) > 0 {

@@ -554,8 +554,9 @@ func testList(t *testing.T, s readstore.Store) {
 // --- Queue -----------------------------------------------------------------
 
 type queueDoc struct {
-	id string
-	q  readstore.QueueFields
+	id  string
+	pos uint64
+	q   readstore.QueueFields
 }
 
 // queueFixture builds 30 queue documents around now with many equal
@@ -577,7 +578,7 @@ func queueFixture(t *testing.T, s readstore.Store, physical string, now time.Tim
 			Deadline: now.Add(time.Duration(i%7-3) * time.Hour),
 			Waiting:  i%4 == 0,
 		}
-		docs = append(docs, queueDoc{id, q})
+		docs = append(docs, queueDoc{id, uint64(i + 1), q})
 		writes = append(writes, putQ(physical, id, uint64(i+1), fmt.Sprintf(`{"id":%q,"i":%d}`, id, i), q))
 	}
 	flush(t, s, writes...)
@@ -601,6 +602,14 @@ func expectQueue(docs []queueDoc, q readstore.QueueQuery) []string {
 			if overdue != *q.Overdue {
 				continue
 			}
+		}
+		if q.Through != nil {
+			if c := d.q.Deadline.Compare(q.Through.Deadline); c > 0 || (c == 0 && d.id > q.Through.ID) {
+				continue
+			}
+		}
+		if q.ChangedAfter > 0 && d.pos <= q.ChangedAfter {
+			continue
 		}
 		keep = append(keep, d)
 	}
@@ -638,6 +647,17 @@ func queueCases(now time.Time) map[string]readstore.QueueQuery {
 		"not overdue, assignee":       {Overdue: &no, Now: now, Assignee: &alice},
 		"overdue later":               {Overdue: &yes, Now: now.Add(2*time.Hour + time.Nanosecond)},
 		"overdue, unassigned, status": {Overdue: &yes, Now: now, Assignee: &nobody, Status: []string{"done"}},
+		// Through ends at a place among equal deadlines (due at now are
+		// app-10, app-18, app-21 and app-29), inclusive of a document
+		// there, or between two; ChangedAfter counts the fixture's
+		// positions, 1 to 30.
+		"through a document":               {Through: &readstore.QueueCursor{Deadline: now, ID: "app-18"}},
+		"through a place":                  {Through: &readstore.QueueCursor{Deadline: now, ID: "app-14"}},
+		"changed after":                    {ChangedAfter: 20},
+		"through, changed after":           {Through: &readstore.QueueCursor{Deadline: now.Add(time.Hour), ID: "app-10"}, ChangedAfter: 9},
+		"through, changed after, statuses": {Through: &readstore.QueueCursor{Deadline: now.Add(time.Hour), ID: "app-99"}, ChangedAfter: 5, Status: []string{"new", "done"}},
+		"through, changed after, assignee": {Through: &readstore.QueueCursor{Deadline: now, ID: "app-00"}, ChangedAfter: 3, Assignee: &alice},
+		"changed after the last, all":      {ChangedAfter: 30},
 	}
 }
 
