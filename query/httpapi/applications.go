@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -175,10 +176,14 @@ type queueCursor struct {
 	// and silently skipped rows (queue QA). Cursors handed out before it
 	// have none and are taken as they were.
 	Filters string `json:"f,omitempty"`
+	// Seen is the queue projection's position when the previous page was
+	// read: what changed after it behind the cursor is the next page's
+	// Earlier. Zero: none looked for.
+	Seen uint64 `json:"p,omitempty"`
 }
 
-func encodeCursor(c readstore.QueueCursor, filters string) string {
-	raw, _ := json.Marshal(queueCursor{Deadline: c.Deadline, ID: c.ID, Filters: filters})
+func encodeCursor(c queueCursor) string {
+	raw, _ := json.Marshal(c)
 	return base64.RawURLEncoding.EncodeToString(raw)
 }
 
@@ -190,19 +195,23 @@ var errEmptyCursor = errors.New("httpapi: cursor: no deadline or no id")
 // but not trusted: anything may arrive. One without a deadline or an id
 // ({} or null) is refused rather than read as "from the start", which
 // would silently serve page 1 again.
-func decodeCursor(s string) (readstore.QueueCursor, string, error) {
+func decodeCursor(s string) (queueCursor, error) {
 	raw, err := base64.RawURLEncoding.DecodeString(s)
 	if err != nil {
-		return readstore.QueueCursor{}, "", fmt.Errorf("httpapi: cursor: %w", err)
+		return queueCursor{}, fmt.Errorf("httpapi: cursor: %w", err)
 	}
 	var qc queueCursor
 	if err := json.Unmarshal(raw, &qc); err != nil {
-		return readstore.QueueCursor{}, "", fmt.Errorf("httpapi: cursor: %w", err)
+		return queueCursor{}, fmt.Errorf("httpapi: cursor: %w", err)
 	}
 	if qc.Deadline.IsZero() || qc.ID == "" {
-		return readstore.QueueCursor{}, "", errEmptyCursor
+		return queueCursor{}, errEmptyCursor
 	}
-	return readstore.QueueCursor{Deadline: qc.Deadline, ID: qc.ID}, qc.Filters, nil
+	return qc, nil
+}
+
+func (qc queueCursor) place() readstore.QueueCursor {
+	return readstore.QueueCursor{Deadline: qc.Deadline, ID: qc.ID}
 }
 
 // filterKey names what a queue query selects, whatever order or spelling
@@ -247,7 +256,13 @@ type QueueRow struct {
 
 // QueuePage is a page of the reviewer queue.
 type QueuePage struct {
-	Items      []QueueRow `json:"items"`
+	Items []QueueRow `json:"items"`
+	// Earlier, on a page after the first, are the applications that came
+	// to a place before this page's since the previous page was read, or
+	// changed there: an applicant's answer takes an application from the
+	// waiting tail back to its deadline, which a pass had gone past, and
+	// the cursor alone never showed it again (queue QA). By deadline.
+	Earlier    []QueueRow `json:"earlier,omitempty"`
 	NextCursor string     `json:"nextCursor,omitempty"`
 }
 
@@ -312,46 +327,93 @@ func (h *handlers) queue(c *fiber.Ctx) error {
 		return err
 	}
 	filters := filterKey(q)
+	var cursor *queueCursor
 	if cur := c.Query("cursor"); cur != "" {
-		after, from, err := decodeCursor(cur)
+		qc, err := decodeCursor(cur)
 		if err != nil {
 			return problem(c, cmderr.BadRequest, "bad_cursor", "Неверный курсор страницы.", "Invalid page cursor.")
 		}
-		if from != "" && from != filters {
+		if qc.Filters != "" && qc.Filters != filters {
 			return problem(c, cmderr.BadRequest, "cursor_filters",
 				"Курсор страницы получен с другими фильтрами (status, region, assignee, overdue): с ним часть заявлений была бы пропущена. Откройте очередь с первой страницы с нужными фильтрами или передайте курсор с теми же фильтрами.",
 				"The page cursor came with other filters (status, region, assignee, overdue): with it some applications would be skipped. Open the queue from its first page with the filters you want, or send the cursor with the same filters.")
 		}
-		q.After = &after
+		place := qc.place()
+		q.After, cursor = &place, &qc
+	}
+	// Taken before the reads, so that whatever they do not show yet
+	// changed after it, and the next page's Earlier finds it (at worst a
+	// row shows twice). A flushed checkpoint: every document at or before
+	// it is in the store.
+	seen, err := h.queueSeen(c.UserContext())
+	if err != nil {
+		return err
 	}
 	page, err := h.d.Store.Queue(c.UserContext(), q)
 	if err != nil {
 		return err
 	}
 	out := QueuePage{Items: []QueueRow{}}
-	for _, d := range page.Docs {
-		var it queue.Item
-		if err := json.Unmarshal(d.Body, &it); err != nil {
+	if out.Items, err = h.queueRows(page.Docs, now, out.Items); err != nil {
+		return err
+	}
+	if cursor != nil && cursor.Seen > 0 {
+		behind := q
+		behind.After, behind.Through, behind.ChangedAfter, behind.Limit = nil, q.After, cursor.Seen, readstore.MaxLimit
+		moved, err := h.d.Store.Queue(c.UserContext(), behind)
+		if err != nil {
 			return err
 		}
-		it = queue.AsOf(h.d.Calendar, it, now)
-		out.Items = append(out.Items, QueueRow{Item: it, WorkingDaysRemaining: queue.Remaining(h.d.Calendar, it, now), Overdue: queue.Overdue(it, now), Decided: it.Decided()})
+		if out.Earlier, err = h.queueRows(moved.Docs, now, nil); err != nil {
+			return err
+		}
 	}
 	if page.Next != nil {
-		out.NextCursor = encodeCursor(*page.Next, filters)
+		next := queueCursor{Deadline: page.Next.Deadline, ID: page.Next.ID, Filters: filters, Seen: seen}
+		if cursor != nil {
+			next.Seen = max(seen, cursor.Seen)
+		}
+		out.NextCursor = encodeCursor(next)
 	}
 	// Queue rows carry names and birth dates: the page is one read of every
 	// application on it, recorded as one event.
-	if len(out.Items) > 0 {
-		ids := make([]string, len(out.Items))
-		for i, it := range out.Items {
-			ids[i] = it.ApplicationID
+	if len(out.Items)+len(out.Earlier) > 0 {
+		ids := make([]string, 0, len(out.Items)+len(out.Earlier))
+		for _, it := range append(slices.Clip(out.Earlier), out.Items...) {
+			ids = append(ids, it.ApplicationID)
 		}
 		if ok, err := h.audit(c, md, schema.AccessQueue, "", ids...); !ok {
 			return err
 		}
 	}
 	return c.JSON(out)
+}
+
+// queueRows decodes queue documents into rows as of now.
+func (h *handlers) queueRows(docs []readstore.Doc, now time.Time, out []QueueRow) ([]QueueRow, error) {
+	for _, d := range docs {
+		var it queue.Item
+		if err := json.Unmarshal(d.Body, &it); err != nil {
+			return nil, err
+		}
+		it = queue.AsOf(h.d.Calendar, it, now)
+		out = append(out, QueueRow{Item: it, WorkingDaysRemaining: queue.Remaining(h.d.Calendar, it, now), Overdue: queue.Overdue(it, now), Decided: it.Decided()})
+	}
+	return out, nil
+}
+
+// queueSeen is the queue projection's flushed position, 0 when the
+// waiter cannot tell (then no page looks for what moved behind it).
+func (h *handlers) queueSeen(ctx context.Context) (uint64, error) {
+	p, ok := h.d.Waiter.(positioner)
+	if !ok {
+		return 0, nil
+	}
+	pos, err := p.Position(ctx, "queue")
+	if err != nil {
+		return 0, fmt.Errorf("httpapi: the queue's position: %w", err)
+	}
+	return pos, nil
 }
 
 func (h *handlers) history(c *fiber.Ctx) error {

@@ -125,7 +125,7 @@ func Operations() []Operation {
 			params: []param{afterParam, {"query", "applicant", "The applicant an MFC operator looks at (operators only).", "string"}}, status: 200, resp: cabinet.Doc{}, audited: true},
 		Operation{Method: "GET", Path: "/api/v1/reviewer/queue", tag: "queries", sum: "The reviewers' queue, by deadline (staff)",
 			desc: "Running applications by deadline, then those waiting on their applicants (no deadline runs while they wait), most overdue and then fewest working days left first. " +
-				"Each page shows the queue as it is when the page is read: the cursor continues after the last row's place, under the filters it came with only (400 cursor_filters under others). An application whose place moved later since can show again on a later page; one whose place moved earlier (an applicant's answer takes it from the waiting tail back to its deadline) is seen again from the first page only.",
+				"Each page shows the queue as it is when the page is read: the cursor continues after the last row's place, under the filters it came with only (400 cursor_filters under others). An application whose place moved later since can show again on a later page; one that moved to a place before the cursor since the previous page (an applicant's answer takes it from the waiting tail back to its deadline), or changed there, is listed under earlier on the next page.",
 			params: []param{afterParam,
 				{"query", "status", "Comma-separated statuses, of: " + strings.Join(queryapi.QueueStatuses, ", ") + "; empty or absent: all.", "string"},
 				{"query", "region", "Two-digit region code.", "string"},
