@@ -430,7 +430,16 @@ func readUpload(body io.Reader, boundary, queryKind string) (uploadForm, error) 
 		case "kind":
 			kinds++
 			var b []byte
-			b, err = io.ReadAll(io.LimitReader(part, maxKindField))
+			b, err = io.ReadAll(io.LimitReader(part, maxKindField+1))
+			if err == nil && len(b) > maxKindField {
+				// Refused, not cut: a kind cut at the bound and then
+				// trimmed was taken as the kind it began with (QA).
+				_, err = io.Copy(io.Discard, part)
+				f.Add("/kind", "too_long", cmderr.T(
+					fmt.Sprintf("Поле kind длиннее %d байт: укажите вид документа (passport, residence_document, consent).", maxKindField),
+					fmt.Sprintf("The field kind is longer than %d bytes: give the kind of document (passport, residence_document, consent).", maxKindField)))
+				b = nil
+			}
 			if kinds == 1 {
 				form.kind = string(b)
 			}
@@ -452,6 +461,11 @@ func readUpload(body io.Reader, boundary, queryKind string) (uploadForm, error) 
 	}
 	if files == 0 {
 		f.Add("/file", "required", cmderr.T("Приложите файл в поле file.", "Attach the file in the field file."))
+	}
+	if kinds == 0 && strings.TrimSpace(queryKind) == "" {
+		// Said with the file's mistakes, not after them (QA).
+		f.Add("/kind", "required", cmderr.T("Укажите вид документа в поле kind: passport, residence_document или consent.",
+			"Give the kind of document in the field kind: passport, residence_document or consent."))
 	}
 	return form, f.Err()
 }

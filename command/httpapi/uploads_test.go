@@ -82,6 +82,43 @@ func TestUploads(t *testing.T) {
 		}
 	})
 
+	// A kind too long is refused, not cut to its first 256 bytes (QA: a
+	// passport padded with spaces and then "consent" went in as a
+	// passport); a missing one is said with the file's mistakes.
+	t.Run("the kind is refused, not cut, and named with the rest", func(t *testing.T) {
+		for name, tc := range map[string]struct {
+			parts [][2]string
+			want  []string
+		}{
+			"too long":          {[][2]string{{"kind", schema.DocumentPassport + strings.Repeat(" ", 248) + "consent"}, {"file", "a"}}, []string{"/kind:too_long"}},
+			"none, and no file": {[][2]string{{"note", "x"}}, []string{"/file:required", "/kind:required"}},
+			"none, two files":   {[][2]string{{"file", "a"}, {"file", "b"}}, []string{"/file:repeated_field", "/kind:required"}},
+		} {
+			var buf bytes.Buffer
+			mw := multipart.NewWriter(&buf)
+			for _, p := range tc.parts {
+				if p[0] != "file" {
+					_ = mw.WriteField(p[0], p[1])
+					continue
+				}
+				fw, _ := mw.CreateFormFile("file", p[1]+".pdf")
+				_, _ = fw.Write(pdfFile)
+			}
+			_ = mw.Close()
+			req := httptest.NewRequest(http.MethodPost, "/api/v1/documents", &buf)
+			req.Header.Set("Content-Type", mw.FormDataContentType())
+			r := s.send(req, applicant)
+			wantStatus(t, r, fiber.StatusUnprocessableEntity)
+			var got []string
+			for _, e := range r.problem(t).Errors {
+				got = append(got, e.Field+":"+e.Code)
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("%s: %q, want %q: %s", name, got, tc.want, r.body)
+			}
+		}
+	})
+
 	t.Run("type by magic bytes, not by name or header", func(t *testing.T) {
 		r := s.upload(applicant, schema.DocumentPassport, []byte("<html><script>alert(1)</script></html>"))
 		wantStatus(t, r, fiber.StatusUnsupportedMediaType)
