@@ -299,7 +299,32 @@ func (r *Runner) prepare(ctx context.Context, p Projection) (*state, error) {
 			return nil, fmt.Errorf("runner: set aliases of %s: %w", p.Name(), err)
 		}
 	}
+	if err := r.dropLeftovers(ctx, p, cp.Generation); err != nil {
+		return nil, err
+	}
 	return st, nil
+}
+
+// dropLeftovers drops the generations of p's collections that no alias
+// points at: the old one a rebuild drops DropDelay after its switch, and a
+// rebuild's half-built new one. A process that ended in between (a
+// restart, kill -9, a lost lease) left them for good, holding personal
+// data that erasures, which rewrite the live generation, never reached
+// (ops QA). A runner is built at the start of a lease term, when no other
+// node runs these projections or their rebuilds, so nothing drops a
+// generation in use. Dropping one that is not there costs nothing.
+func (r *Runner) dropLeftovers(ctx context.Context, p Projection, live int) error {
+	for _, c := range p.Collections() {
+		for gen := 1; gen <= live+1; gen++ {
+			if gen == live {
+				continue
+			}
+			if err := r.opts.Store.DropCollection(ctx, physical(c.Name, gen)); err != nil {
+				return fmt.Errorf("runner: drop the leftover %s: %w", physical(c.Name, gen), err)
+			}
+		}
+	}
+	return nil
 }
 
 // Run runs the router until ctx ends.

@@ -2,6 +2,7 @@ package runner_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -120,5 +121,43 @@ func (g *rig) restarted(t *testing.T, es *eventstore.Store, base *sqlitestore.St
 		if c := g.count(t, s); c != n {
 			t.Errorf("after the restart %s counts %d, want %d", s, c, n)
 		}
+	}
+}
+
+// A restart drops what a rebuild left behind when the process ended: the
+// old generation, whose drop waits DropDelay after the switch, and the
+// half-built one of a rebuild that died (ops QA: both stayed for good,
+// with personal data no erasure reached).
+func TestARestartDropsTheGenerationsARebuildLeft(t *testing.T) {
+	ctx := context.Background()
+	es, base := stores(t)
+	r, stop := runOn(t, es, base, base)
+	g := &rig{events: es, store: base, runner: r}
+	g.ticks(t, 9)
+	if _, err := r.Rebuild(ctx, "counter", runner.RebuildOptions{BatchSize: 4, DropDelay: time.Hour}); err != nil {
+		t.Fatal(err)
+	}
+	stop()
+	// A rebuild that died half-way through generation 3.
+	if err := base.EnsureCollection(ctx, "counts_g3", readstore.KindDocs); err != nil {
+		t.Fatal(err)
+	}
+	if err := base.Flush(ctx, []readstore.Write{{Collection: "counts_g3", Doc: readstore.Doc{ID: "s-0", Position: 1, Body: []byte(`{"n":1}`)}}},
+		readstore.Checkpoint{Projection: "counter~rebuild", Generation: 3, Position: 1}); err != nil {
+		t.Fatal(err)
+	}
+	for _, phys := range []string{"counts_g1", "counts_g3"} {
+		if _, err := base.GetPhysical(ctx, phys, "s-0"); err != nil {
+			t.Fatalf("before the restart %s: %v; this test tests nothing", phys, err)
+		}
+	}
+	g.restarted(t, es, base, map[string]int{"s-0": 3, "s-1": 4, "s-2": 3})
+	for _, phys := range []string{"counts_g1", "counts_g3"} {
+		if _, err := base.GetPhysical(ctx, phys, "s-0"); !errors.Is(err, readstore.ErrNoCollection) {
+			t.Errorf("after the restart %s: %v, want it dropped", phys, err)
+		}
+	}
+	if _, err := base.GetPhysical(ctx, "counts_g2", "s-0"); err != nil {
+		t.Errorf("the live generation after the restart: %v", err)
 	}
 }
