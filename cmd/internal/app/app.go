@@ -235,9 +235,10 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (a *App, er
 		// Only a refusal pays for the look-up: a request let through is
 		// counted on the route that serves it.
 		if c.Response().StatusCode() == fiber.StatusUnauthorized {
-			if r, ok := authz.Lookup(routes, c.Method(), c.Path()); ok {
-				c.Locals(metrics.RouteKey{}, r.Path)
-			}
+			// No route of ours (a method none takes): "unmatched", not
+			// the mount point (ops QA).
+			r, _ := authz.Lookup(routes, c.Method(), c.Path())
+			c.Locals(metrics.RouteKey{}, r.Path)
 		}
 		return err
 	})

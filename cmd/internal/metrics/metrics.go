@@ -81,7 +81,10 @@ func (m *Metrics) Middleware() fiber.Handler {
 		route := c.Route().Path
 		if r, ok := c.Locals(RouteKey{}).(string); ok {
 			route = r
-		} else if route == "" || route == "/" && c.Path() != "/" {
+		}
+		if route == "" || route == "/" && c.Path() != "/" {
+			// A method no route takes (405) or no route at all: one
+			// label, never "" (ops QA) nor a mount point.
 			route = "unmatched"
 		}
 		// Fiber's method and path strings point into the request buffer,
