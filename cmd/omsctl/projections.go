@@ -159,9 +159,6 @@ far; the line at the end gives the totals.`,
 			// time left, while the description counts events.
 			bar := progressbar.NewOptions64(-1, progressbar.OptionSetWriter(os.Stderr), progressbar.OptionSetDescription("rebuilding "+args[0]),
 				progressbar.OptionSetPredictTime(true), progressbar.OptionThrottle(200*time.Millisecond))
-			// The rate is timed here, not from omsd's start time: the two
-			// hosts' clocks need not agree.
-			began := time.Now()
 			// A node other than the one that took the request (behind a
 			// load balancer, or after a restart) has no record of the
 			// rebuild: polled forever, omsctl said nothing (ops QA).
@@ -197,8 +194,12 @@ far; the line at the end gives the totals.`,
 					}
 					seen = true
 					unseen = 0
-					if elapsed := time.Since(began).Seconds(); rb.Running && elapsed > 0 {
-						bar.Describe(fmt.Sprintf("rebuilding %s: %d events, %.0f events/s", args[0], rb.Events, float64(rb.Events)/elapsed))
+					if rb.Running {
+						// The rate as of the node's last report, timed by the
+						// node itself (so the two hosts' clocks need not
+						// agree): divided by the time since it, the rate fell
+						// between two reports.
+						bar.Describe(fmt.Sprintf("rebuilding %s: %d events, %.0f events/s", args[0], rb.Events, rb.EventsPerS))
 					}
 					if rb.Head > 0 {
 						bar.ChangeMax64(int64(rb.Head))

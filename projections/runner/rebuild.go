@@ -31,7 +31,8 @@ type RebuildOptions struct {
 	// BatchSize is how many events go into one flush; a rebuild writes
 	// into fresh collections nobody reads yet, so large batches are safe.
 	BatchSize int
-	// OnProgress is called after every flush.
+	// OnProgress is called every 10,000 events, at least every
+	// progressEvery while events come, and once at the switch.
 	OnProgress func(Progress)
 	// DropDelay is how long the old collections outlive the switch, so
 	// that readers holding a cached alias (MongoDB) finish their reads.
@@ -166,13 +167,19 @@ func (r *Runner) RebuildAll(ctx context.Context, names []string, o RebuildOption
 		}
 	}
 
-	// Catch up without blocking the live projections.
+	// Catch up without blocking the live projections. Progress goes out
+	// every 10,000 events, and at least every progressEvery in between:
+	// by count alone a slow rebuild (the history at 3.5k events/s) showed
+	// its first figure after 3 s and then stood still, its events/s
+	// falling and its ETA reaching 0 at 56% (ops QA).
+	lastReport := start
 	if err := r.catchUpAll(ctx, pairs, func(ev eventstore.Recorded) {
 		progMu.Lock()
 		prog.Events++
 		n := prog.Events
 		progMu.Unlock()
-		if n%10000 == 0 {
+		if n%10000 == 0 || (n%500 == 0 && time.Since(lastReport) >= progressEvery) {
+			lastReport = time.Now()
 			report(ev.Position)
 		}
 	}); err != nil {
@@ -461,3 +468,7 @@ func (r *Runner) markIncluded(ctx context.Context, pairs []*pair) {
 		}
 	}
 }
+
+// progressEvery is the longest a rebuild goes without reporting progress
+// while events come.
+const progressEvery = 250 * time.Millisecond

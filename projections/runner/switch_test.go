@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/omsonline/oms/events"
 	"github.com/omsonline/oms/events/esdbserver/esdbtest"
 	"github.com/omsonline/oms/events/eventstore"
 	"github.com/omsonline/oms/projections/readstore"
@@ -159,5 +160,51 @@ func TestARestartDropsTheGenerationsARebuildLeft(t *testing.T) {
 	}
 	if _, err := base.GetPhysical(ctx, "counts_g2", "s-0"); err != nil {
 		t.Errorf("the live generation after the restart: %v", err)
+	}
+}
+
+// slowCounter is the counter at about a tenth of a millisecond an event.
+type slowCounter struct{ counter }
+
+func (c *slowCounter) Apply(ctx context.Context, tx *runner.Tx, ev eventstore.Recorded) error {
+	time.Sleep(100 * time.Microsecond)
+	return c.counter.Apply(ctx, tx, ev)
+}
+
+// A slow rebuild reports progress while it runs, not only every 10,000
+// events (ops QA: the history at 3.5k events/s showed nothing for 3 s,
+// then one figure, its rate falling and its ETA at 0 by 56%).
+func TestASlowRebuildReportsProgressAsItGoes(t *testing.T) {
+	ctx := context.Background()
+	es, base := stores(t)
+	r, _ := runOn(t, es, base, base, &slowCounter{})
+	// More than the 4096 events the reader runs ahead of the projection,
+	// and fewer than 10,000.
+	const n = 6000
+	batch := make([]eventstore.NewEvent, 500)
+	for i := range batch {
+		batch[i] = eventstore.NewEvent{Type: "Tick", Data: map[string]bool{"poison": false}}
+	}
+	for i := range n / len(batch) {
+		if _, err := es.Append(ctx, fmt.Sprintf("s-%d", i%3), eventstore.Any, events.Metadata{Actor: events.Actor{ID: "t", Role: "system"}}, batch...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var during []runner.Progress
+	prog, err := r.Rebuild(ctx, "counter", runner.RebuildOptions{DropDelay: time.Millisecond, OnProgress: func(p runner.Progress) {
+		if p.Events < n {
+			during = append(during, p)
+		}
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(during) < 2 || prog.Events != n {
+		t.Fatalf("%d progress reports before the end of %d events (%s), want at least 2", len(during), prog.Events, prog.Elapsed)
+	}
+	for i := 1; i < len(during); i++ {
+		if during[i].Events <= during[i-1].Events || during[i].Position <= during[i-1].Position {
+			t.Errorf("progress went back: %+v after %+v", during[i], during[i-1])
+		}
 	}
 }
