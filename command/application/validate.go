@@ -50,6 +50,8 @@ var (
 	msgDateFormat = cmderr.T("Укажите дату в формате ГГГГ-ММ-ДД.", "Use the date format YYYY-MM-DD.")
 	msgControl    = cmderr.T("Поле содержит недопустимые символы: управляющие или невидимые (например, смену направления текста) — или только их.",
 		"The field contains characters that are not allowed: control or invisible ones (such as a text direction override), or nothing else.")
+	msgReplacement = cmderr.T("Поле содержит знак «�» (U+FFFD): так выглядит символ, потерянный при кодировании, например половина суррогатной пары (\\ud800) в JSON. Введите текст заново.",
+		"The field contains \"�\" (U+FFFD), which stands for a character lost in encoding, such as half a surrogate pair (\\ud800) in JSON. Type the text again.")
 	msgNoSuchDate = cmderr.T("Такой даты нет в календаре.", "There is no such date in the calendar.")
 )
 
@@ -144,6 +146,14 @@ func (c *checker) text(ptr, v string, required bool, max int) bool {
 	}
 	if !utf8.ValidString(v) || strings.IndexFunc(v, disallowed) >= 0 {
 		c.add(ptr, "invalid_characters", msgControl)
+		return false
+	}
+	if strings.ContainsRune(v, utf8.RuneError) {
+		// U+FFFD is what JSON's decoder makes of an escaped half of a
+		// surrogate pair ("\ud800"): the character sent was lost before
+		// this check, and would have been stored as "�" (QA). Bytes that
+		// are not UTF-8 are refused before decoding, for the same reason.
+		c.add(ptr, "invalid_characters", msgReplacement)
 		return false
 	}
 	if blank(v) {

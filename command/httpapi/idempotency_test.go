@@ -2,6 +2,8 @@ package httpapi_test
 
 import (
 	"bytes"
+	"encoding/json"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -156,5 +158,36 @@ func TestIdempotentRace(t *testing.T) {
 	}
 	if recs, _ := s.events(answers[0].result(t).ApplicationID); len(recs) != 1 {
 		t.Fatalf("%d events", len(recs))
+	}
+}
+
+// An escaped half of a surrogate pair ("\ud800") is decoded by JSON into
+// U+FFFD, which was then stored as "�" in place of what was sent (QA):
+// refused, naming the field, as bytes that are not UTF-8 are.
+func TestLoneSurrogatesAreRefusedNotReplaced(t *testing.T) {
+	s := newStack(t, application.Config{})
+	raw, err := json.Marshal(form("7654322", s.scans(applicant)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for field, bad := range map[string]string{
+		"/applicant/birthPlace": `"birthPlace":"\ud800\udfff\udc00 Ташкент"`,
+		"/applicant/lastName":   `"lastName":"Рахимов\ud83d"`,
+		"/address/street":       `"street":"\udc00ул. Тверская"`,
+	} {
+		key, _, _ := strings.Cut(bad, ":")
+		body := regexp.MustCompile(key+`:"[^"]*"`).ReplaceAllLiteralString(string(raw), bad)
+		if body == string(raw) {
+			t.Fatalf("%s: the body did not change", field)
+		}
+		r := s.post("/api/v1/applications", applicant, body)
+		if r.status != fiber.StatusUnprocessableEntity {
+			t.Errorf("%s: %d %s", field, r.status, r.body)
+			continue
+		}
+		// A name is held to its letters before its characters.
+		if p := r.problem(t); len(p.Errors) != 1 || p.Errors[0].Field != field || (p.Errors[0].Code != "invalid_characters" && p.Errors[0].Code != "format") {
+			t.Errorf("%s: %s", field, r.body)
+		}
 	}
 }
