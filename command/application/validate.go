@@ -582,6 +582,12 @@ func (c *checker) validateContacts(p string, ct schema.Contacts) {
 		// only unambiguous with it (8 916… is a domestic Russian number).
 		c.add(p+"/phone", "format", cmderr.T("Телефон в международном формате, например +79161234567, или российский номер как 8 916 123-45-67.",
 			"The phone number in the international format, e.g. +79161234567, or a Russian number as 8 916 123-45-67."))
+	} else if strings.HasPrefix(ct.Phone, "+7") && len(ct.Phone) != len("+7")+10 {
+		// Country code 7 (Russia, Kazakhstan) is followed by exactly ten
+		// digits; E.164's 8 to 15 let a digit too few or too many through,
+		// and no SMS would ever reach it (QA).
+		c.add(p+"/phone", "format", cmderr.T("Номер с кодом +7 — это +7 и ещё 10 цифр, например +79161234567.",
+			"A number with the code +7 is +7 and 10 more digits, e.g. +79161234567."))
 	}
 	if ct.Email == "" {
 		c.add(p+"/email", "required", msgRequired)

@@ -163,6 +163,11 @@ func TestFieldRules(t *testing.T) {
 		{"a Russian phone written as at home", func(f *schema.Form) { f.Contacts.Phone = "8 (916) 123-45-67" }, nil},
 		{"ten digits, which may be a foreign mobile", func(f *schema.Form) { f.Contacts.Phone = "9876543210" }, []string{"/contacts/phone:format"}},
 		{"phone with separators is normalised", func(f *schema.Form) { f.Contacts.Phone = "+7 (916) 123-45-67" }, nil},
+		// +7 and ten digits, no fewer, no more (QA: E.164's 8 to 15 let both through).
+		{"+7 and nine digits", func(f *schema.Form) { f.Contacts.Phone = "+7 916 12-34-56" }, []string{"/contacts/phone:format"}},
+		{"+7 and twelve digits", func(f *schema.Form) { f.Contacts.Phone = "+7916123456789" }, []string{"/contacts/phone:format"}},
+		{"a Kazakh mobile", func(f *schema.Form) { f.Contacts.Phone = "+77012345678" }, nil},
+		{"an Uzbek mobile", func(f *schema.Form) { f.Contacts.Phone = "+998901234567" }, nil},
 		{"email", func(f *schema.Form) { f.Contacts.Email = "alisher@" }, []string{"/contacts/email:format"}},
 		{"missing scan", func(f *schema.Form) { f.Documents = f.Documents[:2] }, []string{"/documents:missing_scan"}},
 		{"unknown kind", func(f *schema.Form) { f.Documents[2].Kind = "selfie" }, []string{"/documents/2/kind:not_allowed", "/documents:missing_scan"}},
