@@ -248,6 +248,11 @@ func nameScript(s string) (script, string) {
 			}
 			prevSep = true
 			continue
+		case r >= '\uff00' && r <= '\uffef':
+			// Fullwidth letters (Ｋ) are Latin to Unicode, but no passport
+			// prints them, its machine-readable zone least of all, and a
+			// search for the name typed plainly misses them (QA).
+			return sc, "fullwidth"
 		case unicode.IsLetter(r) && unicode.Is(unicode.Latin, r):
 			if sc == scriptCyrillic {
 				return sc, "mixed_script"
@@ -285,6 +290,8 @@ var (
 		"Only Cyrillic or Latin letters, with a space, hyphen or apostrophe between letters, as in the document.")
 	msgMixedScript = cmderr.T("Не смешивайте кириллицу и латиницу: пишите ФИО одним алфавитом, как в документе.",
 		"Do not mix Cyrillic and Latin letters: write the whole name in one alphabet, as in the document.")
+	msgFullwidth = cmderr.T("Полноширинные знаки (например, Ｋ вместо K): наберите имя в обычной раскладке, как в документе.",
+		"Fullwidth characters (such as Ｋ for K): type the name on an ordinary keyboard layout, as in the document.")
 	msgLatinOnly = cmderr.T("Только латинские буквы, как в машиночитаемой зоне паспорта.",
 		"Latin letters only, as in the passport's machine-readable zone.")
 )
@@ -300,6 +307,8 @@ func (c *checker) name(ptr, v string, required bool) script {
 		return sc
 	case "mixed_script":
 		c.add(ptr, code, msgMixedScript)
+	case "fullwidth":
+		c.add(ptr, code, msgFullwidth)
 	default:
 		c.add(ptr, code, msgNameFormat)
 	}
