@@ -66,22 +66,25 @@ var titles = map[int]string{
 	fiber.StatusServiceUnavailable:    "Сервис недоступен / Service unavailable",
 }
 
-// fiberRU is the Russian for an error Fiber or fasthttp raised with an
-// English message.
-func fiberRU(status int) string {
+// fiberText is what to say, in both languages, of an error Fiber or
+// fasthttp raised: their messages are English only, and often a Go error
+// ("unexpected EOF" for a body cut short) that tells a person nothing
+// (QA). Their own message is kept only for a status not listed here.
+func fiberText(status int, message string) cmderr.Text {
 	switch status {
 	case fiber.StatusBadRequest:
-		return "Запрос составлен неверно, его не удалось прочитать."
+		return cmderr.T("Запрос составлен неверно или пришёл не целиком, его не удалось прочитать.",
+			"The request is malformed, or did not arrive whole, and could not be read.")
 	case fiber.StatusMethodNotAllowed:
-		return "Этот метод по этому адресу не поддерживается."
+		return cmderr.T("Этот метод по этому адресу не поддерживается.", "This method is not supported at this address.")
 	case fiber.StatusRequestTimeout:
-		return "Запрос не пришёл целиком вовремя. Повторите его."
+		return cmderr.T("Запрос не пришёл целиком вовремя. Повторите его.", "The request did not arrive whole in time. Send it again.")
 	case fiber.StatusRequestHeaderFieldsTooLarge:
-		return "Заголовки запроса слишком длинные."
+		return cmderr.T("Заголовки запроса слишком длинные.", "The request headers are too long.")
 	case fiber.StatusBadGateway:
-		return "Соединение прервалось. Повторите запрос."
+		return cmderr.T("Соединение прервалось. Повторите запрос.", "The connection broke. Send the request again.")
 	}
-	return fmt.Sprintf("Запрос не выполнен (код HTTP %d).", status)
+	return cmderr.T(fmt.Sprintf("Запрос не выполнен (код HTTP %d).", status), message)
 }
 
 func title(status int) string {
@@ -136,9 +139,8 @@ func problemOf(err error) Problem {
 	}
 	var fe *fiber.Error
 	if errors.As(err, &fe) {
-		// Fiber's and fasthttp's messages are English only, so they are
-		// only ever the "en" half; the Russian comes from fiberRU.
-		p := Problem{Type: "about:blank", Title: title(fe.Code), Status: fe.Code, Code: "http_error", Detail: cmderr.T(fiberRU(fe.Code), fe.Message)}
+		// Fiber's and fasthttp's messages are English only: see fiberText.
+		p := Problem{Type: "about:blank", Title: title(fe.Code), Status: fe.Code, Code: "http_error", Detail: fiberText(fe.Code, fe.Message)}
 		switch fe.Code {
 		case fiber.StatusRequestEntityTooLarge:
 			p.Code, p.Type = "body_too_large", "urn:oms:problem:body_too_large"
