@@ -338,6 +338,12 @@ func Document() map[string]any {
 		if op.tag != "meta" {
 			resps["413"] = problem(text("Тело запроса больше предела маршрута (у запросов на чтение тела нет).", "The body is over the route's limit (reads take none)."))
 		}
+		if op.body != nil || op.upload || op.command {
+			// A body must say its length: chunked ones are refused before
+			// any route (QA: the document did not list it).
+			resps["411"] = problem(text("Тело без Content-Length (например, chunked) не принимается (length_required).",
+				"A body without a Content-Length (chunked, say) is not accepted (length_required)."))
+		}
 		resps["429"] = problem(text("Слишком много запросов; повторите через Retry-After секунд.", "Too many requests; retry after Retry-After seconds."))
 		if op.command {
 			resps["404"] = problem(text("Заявление не найдено.", "No such application."))

@@ -187,6 +187,13 @@ func TestStoresAwayAndTheErasuresAcceptedAreDocumented(t *testing.T) {
 			}
 		}
 	}
+	// A body without its length is refused before any route (QA: not
+	// listed for the upload and the submission).
+	for _, path := range []string{"/api/v1/documents", "/api/v1/applications", "/api/v1/applications/{id}/approve"} {
+		if d, _ := doc.Paths[path]["post"].Responses["411"]["description"].(string); !strings.Contains(d, "length_required") {
+			t.Errorf("POST %s: no 411 length_required (%q)", path, d)
+		}
+	}
 	erase := doc.Paths["/api/v1/admin/applicants/{id}/erase"]["post"]
 	if _, ok := erase.Responses["202"]["content"]; !ok {
 		t.Errorf("the erasure's 202 is not documented with its body: %v", erase.Responses["202"])
