@@ -27,7 +27,8 @@ type Problem struct {
 	Detail cmderr.Text `json:"detail"`
 	// Code is the machine-readable reason, e.g. "wrong_state".
 	Code string `json:"code"`
-	// Errors lists every field error of a 422.
+	// Errors lists every field error of a 422, and the field a 409 is
+	// about when it is one (a document in use by another application).
 	Errors []cmderr.FieldError `json:"errors,omitempty"`
 	// OmittedErrors counts the field errors found beyond those listed
 	// (at most cmderr.MaxFieldErrors are).

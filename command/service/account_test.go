@@ -70,6 +70,10 @@ func TestDocumentOfAnotherAccountNamesNothing(t *testing.T) {
 	if e.Message.RU == "" || e.Message.EN == "" {
 		t.Fatalf("message %+v", e.Message)
 	}
+	// It names the field it is about, as a 422 does (QA).
+	if len(e.Fields) != 1 || e.Fields[0].Field != "/identityDocument/number" || e.Fields[0].Code != "document_in_use" {
+		t.Fatalf("fields %+v", e.Fields)
+	}
 }
 
 // Applications written before the account reservation existed get it from

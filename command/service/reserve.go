@@ -86,20 +86,23 @@ func (s *Service) reservePersonFor(ctx context.Context, meta events.Metadata, ap
 		case schema.ApplicationSubmitted:
 			operator := meta.Actor.Role == events.RoleOperator
 			slots := []slot{s.identitySlot(application.PersonKey(s.opts.PersonSecret, e.Form), e.ApplicantID, operator)}
+			fields := []string{"/identityDocument/number"}
 			if key := application.ResidenceKey(s.opts.PersonSecret, e.Form); key != "" {
 				slots = append(slots, s.residenceSlot(key, e.ApplicantID, operator))
+				fields = append(fields, "/residenceDocument/number")
 			}
 			acc := accountSlot(e.ApplicantID)
 			if operator {
 				acc = operatorsAccountSlot(e.ApplicantID)
 			}
 			slots = append(slots, acc)
+			fields = append(fields, "") // the account is no field of the form
 			for i, sl := range slots {
 				if err := s.reservePerson(ctx, meta, sl, applicationID, fresh); err != nil {
 					for _, taken := range slots[:i] {
 						s.release(ctx, meta, taken, applicationID)
 					}
-					return nil, err
+					return nil, onField(err, fields[i])
 				}
 			}
 			return slots, nil
@@ -110,19 +113,42 @@ func (s *Service) reservePersonFor(ctx context.Context, meta events.Metadata, ap
 			// not name the person holds nothing (see holds).
 			next := application.Evolve(st, e)
 			operator := meta.Actor.Role == events.RoleOperator
+			prefix := "" // a renewal gives the documents at the top
+			if _, answer := e.(schema.InfoProvided); answer {
+				prefix = "/corrections"
+			}
 			if key := application.PersonKey(s.opts.PersonSecret, next.Form); key != application.PersonKey(s.opts.PersonSecret, st.Form) {
 				if err := s.reservePerson(ctx, meta, s.identitySlot(key, st.ApplicantID, operator), applicationID, false); err != nil {
-					return nil, err
+					return nil, onField(err, prefix+"/identityDocument/number")
 				}
 			}
 			if key := application.ResidenceKey(s.opts.PersonSecret, next.Form); key != "" && key != application.ResidenceKey(s.opts.PersonSecret, st.Form) {
 				if err := s.reservePerson(ctx, meta, s.residenceSlot(key, st.ApplicantID, operator), applicationID, false); err != nil {
-					return nil, err
+					return nil, onField(err, prefix+"/residenceDocument/number")
 				}
 			}
 		}
 	}
 	return nil, nil
+}
+
+// onField names the form's field a slot's refusal is about (a document
+// in use, an open application of the same document), so that a client can
+// point at it as it does at a 422's fields: the refusal named none (QA).
+// Other errors, and a refusal about no field (ptr ""), pass as they are.
+func onField(err error, ptr string) error {
+	e, ok := cmderr.As(err)
+	if !ok || ptr == "" || len(e.Fields) > 0 {
+		return err
+	}
+	switch e.Code {
+	case "document_in_use", "residence_document_in_use", "duplicate_application":
+	default:
+		return err // contention, a failed write: no field's doing
+	}
+	c := *e
+	c.Fields = []cmderr.FieldError{{Field: ptr, Code: e.Code, Message: e.Message}}
+	return &c
 }
 
 // slot is one of a person's "one open application" locks: their identity

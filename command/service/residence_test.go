@@ -31,7 +31,8 @@ func TestOneOpenApplicationPerResidencePermit(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = s.Submit(ctx, Request{Meta: another}, withPermit(2, "2222222", "8 2", "123-4567"))
-	if e, ok := cmderr.As(err); !ok || e.Code != "residence_document_in_use" || e.ExistingApplicationID != "" || e.Message.EN == "" {
+	if e, ok := cmderr.As(err); !ok || e.Code != "residence_document_in_use" || e.ExistingApplicationID != "" || e.Message.EN == "" ||
+		len(e.Fields) != 1 || e.Fields[0].Field != "/residenceDocument/number" {
 		t.Fatalf("another account, another passport, the same permit: %v", err)
 	}
 	if _, err := s.Submit(ctx, Request{Meta: another}, withPermit(2, "2222222", "82", "7654321")); err != nil {

@@ -159,7 +159,8 @@
     if (signin) signin.hidden = true;
     if (visit) visit.hidden = true;
     var first = null;
-    if (status === 422 && p.errors && p.errors.length) {
+    // A 409 about a document in use names its field too: shown there.
+    if ((status === 422 || status === 409) && p.errors && p.errors.length) {
       title.textContent = t('js.errorsTitle');
       p.errors.forEach(function (e) {
         var msg = pick(e.message);
