@@ -26,7 +26,16 @@ type apiClient struct {
 	base  string
 	token string
 	http  *http.Client
+	// resign, for a token omsctl signs itself, signs a fresh one once
+	// expires is near: a rebuild polled past the token's life got 401s
+	// (ops QA). Nil for a token given in OMS_TOKEN.
+	resign  func() (string, error)
+	expires time.Time
 }
+
+// devTokenTTL is the life of a token omsctl signs; it signs another when
+// one has less than a minute left.
+const devTokenTTL = 10 * time.Minute
 
 // TokenEnv names the variable that carries a bearer token for omsctl.
 const TokenEnv = "OMS_TOKEN"
@@ -45,11 +54,25 @@ func newAPIClient(cfg *config.Config, role string) (*apiClient, error) {
 	if err != nil {
 		return nil, err
 	}
-	tok, err := authn.IssueDev(key, "omsctl", role, 10*time.Minute)
-	if err != nil {
+	c := &apiClient{base: "http://" + cfg.HTTPAddr, http: &http.Client{Timeout: 60 * time.Second},
+		resign: func() (string, error) { return authn.IssueDev(key, "omsctl", role, devTokenTTL) }}
+	if err := c.fresh(); err != nil {
 		return nil, err
 	}
-	return &apiClient{base: "http://" + cfg.HTTPAddr, token: tok, http: &http.Client{Timeout: 60 * time.Second}}, nil
+	return c, nil
+}
+
+// fresh signs a new token when the one held is near its end.
+func (c *apiClient) fresh() error {
+	if c.resign == nil || time.Until(c.expires) > time.Minute {
+		return nil
+	}
+	tok, err := c.resign()
+	if err != nil {
+		return err
+	}
+	c.token, c.expires = tok, time.Now().Add(devTokenTTL)
+	return nil
 }
 
 func (c *apiClient) do(method, path string, body, out any) error {
@@ -63,6 +86,9 @@ func (c *apiClient) do(method, path string, body, out any) error {
 	}
 	req, err := http.NewRequest(method, c.base+path, rd)
 	if err != nil {
+		return err
+	}
+	if err := c.fresh(); err != nil {
 		return err
 	}
 	req.Header.Set("Authorization", "Bearer "+c.token)
