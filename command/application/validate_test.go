@@ -106,6 +106,7 @@ func TestFieldRules(t *testing.T) {
 		{"russian citizen", func(f *schema.Form) { f.Applicant.Citizenship = "RUS" }, []string{"/applicant/citizenship:russian_citizen"}},
 		{"unknown country", func(f *schema.Form) { f.Applicant.Citizenship = "XYZ" }, []string{"/applicant/citizenship:unknown_country"}},
 		{"alpha-2 country", func(f *schema.Form) { f.Applicant.Citizenship = "UZ" }, []string{"/applicant/citizenship:unknown_country"}},
+		{"a territory nobody is a citizen of", func(f *schema.Form) { f.Applicant.Citizenship = "ATA" }, []string{"/applicant/citizenship:unknown_country"}},
 		{"lower-case country is normalised", func(f *schema.Form) { f.Applicant.Citizenship = " tjk " }, nil},
 		{"stateless", func(f *schema.Form) { f.Applicant.Citizenship = "XXA" }, nil},
 		{"sex", func(f *schema.Form) { f.Applicant.Sex = "m" }, []string{"/applicant/sex:not_allowed"}},

@@ -3,6 +3,7 @@ package web
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/omsonline/oms/command/application"
 	"io/fs"
 	"sort"
 	"strconv"
@@ -40,6 +41,9 @@ func loadCatalogs() (map[string]*Lang, error) {
 		}
 		l := &Lang{Code: code, Name: m["lang.name"], messages: m}
 		for _, c := range countrynames.Codes(citizenships, code) {
+			if !application.KnownCitizenship(c) {
+				continue // a territory nobody is a citizen of: the form would be refused
+			}
 			l.countries = append(l.countries, Option{Value: c, Label: countrynames.Name(c, code)})
 		}
 		out[code] = l
