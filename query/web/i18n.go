@@ -3,13 +3,13 @@ package web
 import (
 	"encoding/json"
 	"fmt"
-	"github.com/omsonline/oms/command/application"
 	"io/fs"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/omsonline/oms/command/application"
 	"github.com/omsonline/oms/events/piicrypt"
 	"github.com/omsonline/oms/query/countrynames"
 )
