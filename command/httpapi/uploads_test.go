@@ -91,8 +91,10 @@ func TestUploads(t *testing.T) {
 			want  []string
 		}{
 			"too long":          {[][2]string{{"kind", schema.DocumentPassport + strings.Repeat(" ", 248) + "consent"}, {"file", "a"}}, []string{"/kind:too_long"}},
-			"none, and no file": {[][2]string{{"note", "x"}}, []string{"/file:required", "/kind:required"}},
-			"none, two files":   {[][2]string{{"file", "a"}, {"file", "b"}}, []string{"/file:repeated_field", "/kind:required"}},
+			"none, and no file": {[][2]string{{"note", "x"}}, []string{"/note:unknown_field", "/file:required", "/kind:required"}},
+			// A field the upload does not take is refused, not dropped.
+			"a field it does not take": {[][2]string{{"kind", schema.DocumentPassport}, {"file", "a"}, {"comment", "back side"}}, []string{"/comment:unknown_field"}},
+			"none, two files":          {[][2]string{{"file", "a"}, {"file", "b"}}, []string{"/file:repeated_field", "/kind:required"}},
 		} {
 			var buf bytes.Buffer
 			mw := multipart.NewWriter(&buf)
