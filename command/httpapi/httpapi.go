@@ -389,10 +389,6 @@ type uploadForm struct {
 	file []byte
 }
 
-// pointerEscaper writes a name as a JSON pointer's reference token
-// (RFC 6901).
-var pointerEscaper = strings.NewReplacer("~", "~0", "/", "~1")
-
 // maxKindField bounds the kind field: the longest kind is a few letters.
 const maxKindField = 256
 
@@ -450,7 +446,7 @@ func readUpload(body io.Reader, boundary, queryKind string) (uploadForm, error) 
 		default:
 			// Refused as a JSON body's unknown member is: dropped, a
 			// field the sender meant something by went nowhere (QA).
-			f.Add("/"+pointerEscaper.Replace(part.FormName()), "unknown_field", cmderr.T(
+			f.Add("/"+escapePointer(part.FormName()), "unknown_field", cmderr.T(
 				"Загрузка принимает только поля file и kind.", "An upload takes the fields file and kind only."))
 			_, err = io.Copy(io.Discard, part)
 		}
