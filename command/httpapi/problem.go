@@ -100,7 +100,14 @@ func title(status int) string {
 func writeProblem(c *fiber.Ctx, log *slog.Logger, err error) error {
 	p := problemOf(err)
 	if p.Status >= 500 {
-		log.ErrorContext(c.UserContext(), "command API error", "method", c.Method(), "path", c.Path(), "err", err)
+		if _, refusal := cmderr.As(err); refusal {
+			// Said on purpose (contention after the retries): the caller
+			// is told to retry, and an ERROR per busy moment cried wolf
+			// (visits QA: one among 30 parallel tries).
+			log.WarnContext(c.UserContext(), "command refused for now", "method", c.Method(), "path", c.Path(), "code", p.Code)
+		} else {
+			log.ErrorContext(c.UserContext(), "command API error", "method", c.Method(), "path", c.Path(), "err", err)
+		}
 	}
 	c.Set(fiber.HeaderCacheControl, "no-store")
 	if p.Code == "event_store_unavailable" || p.Code == "read_store_unavailable" {
