@@ -205,4 +205,26 @@ func TestUploadLimit(t *testing.T) {
 	if res := scan(bob); res.status != 201 {
 		t.Fatalf("bob's upload: %d %s", res.status, res.body)
 	}
+
+	// An МФЦ operator's uploads count for each applicant they serve: the
+	// hour's budget of one person's scans, not one for everyone they
+	// serve (visits QA: it ran out after some 33 people).
+	c.openVisit("carol", "op-up")
+	c.openVisit("dave", "op-up")
+	op := c.token("operator", "op-up")
+	scanFor := func(applicant string) resp {
+		return c.do(req{method: "POST", path: "/api/v1/documents", token: op, obo: applicant,
+			multipart: &filePart{kind: "passport", content: []byte("%PDF-1.7\n% " + applicant + "\n%%EOF\n")}})
+	}
+	for i := range 3 {
+		if res := scanFor("carol"); res.status != 201 {
+			t.Fatalf("the operator's upload %d for carol: %d %s", i+1, res.status, res.body)
+		}
+	}
+	if res := scanFor("carol"); res.status != 429 {
+		t.Fatalf("the operator's 4th upload for carol: %d %s", res.status, res.body)
+	}
+	if res := scanFor("dave"); res.status != 201 {
+		t.Fatalf("the operator's upload for dave after carol's ran out: %d %s", res.status, res.body)
+	}
 }
