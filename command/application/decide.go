@@ -396,16 +396,21 @@ func term(start time.Time, d schema.ResidenceDocument, cfg Config) (validTo time
 	return validTo, !validTo.Before(start)
 }
 
-// monthsEnd is the last day of a term of months that starts on start, as
-// the Civil Code counts it (art. 192 p. 3): the day of the last month that
-// matches the day before start, or that month's last day when it has no
-// such day. Go's AddDate rolls a missing day into the next month, and a
-// six-month term from 31 August ended on 2 March.
+// monthsEnd is the last day of a term of months that starts on start: the
+// day before the date that matches start in the term's last month, or
+// that month's last day when it has no such date (Civil Code art. 192
+// p. 3). Go's AddDate rolls a missing day into the next month, and a
+// six-month term from 31 August ended on 2 March. Counting instead from
+// the day before start (as until session 25) lost days whenever that day
+// was a month's last: a year from 1 March 2027 ended on 28 February 2028,
+// not the 29th, and six months from 1 May on 30 October (decisions QA).
 func monthsEnd(start time.Time, months int) time.Time {
-	before := start.AddDate(0, 0, -1)
-	first := time.Date(before.Year(), before.Month()+time.Month(months), 1, 0, 0, 0, 0, before.Location())
-	last := first.AddDate(0, 1, -1).Day()
-	return first.AddDate(0, 0, min(before.Day(), last)-1)
+	first := time.Date(start.Year(), start.Month()+time.Month(months), 1, 0, 0, 0, 0, start.Location())
+	last := first.AddDate(0, 1, -1)
+	if start.Day() > last.Day() {
+		return last
+	}
+	return first.AddDate(0, 0, start.Day()-2)
 }
 
 func policyDocument(enp string, version int, day time.Time) schema.PolicyDocument {

@@ -26,6 +26,14 @@ func TestMonthsEnd(t *testing.T) {
 		{"2026-11-30", 3, "2027-02-28"},
 		{"2027-12-01", 3, "2028-02-29"},
 		{"2026-01-01", 12, "2026-12-31"},
+		// The day before the matching date, also when the day before start
+		// was a month's last (decisions QA: these lost 1 to 3 days).
+		{"2027-03-01", 12, "2028-02-29"},
+		{"2031-03-01", 12, "2032-02-29"},
+		{"2027-03-01", 6, "2027-08-31"},
+		{"2026-05-01", 6, "2026-10-31"},
+		{"2026-12-01", 12, "2027-11-30"},
+		{"2026-11-29", 12, "2027-11-28"},
 	} {
 		start, _ := time.Parse(time.DateOnly, tc.start)
 		if got := monthsEnd(start, tc.months).Format(time.DateOnly); got != tc.want {
