@@ -258,3 +258,21 @@ func TestANoticeIsAddedOnceInItsPlace(t *testing.T) {
 		t.Fatalf("a new notice into a full inbox: from %s to %s, want from 1 to new", got[0].ID, got[MaxInbox-1].ID)
 	}
 }
+
+// Questions are open only while the application waits for the answers: a
+// rejected or withdrawn one offered to answer them (decisions QA).
+func TestQuestionsCloseWithTheApplication(t *testing.T) {
+	q := appview.Question{Question: schema.Question{ID: "1.1", Text: "Скан паспорта нечитаем"}}
+	for status, want := range map[string]int{
+		appview.StatusInfoRequested: 1,
+		appview.StatusRejected:      0,
+		appview.StatusWithdrawn:     0,
+		appview.StatusInReview:      0,
+	} {
+		var doc Doc
+		upsert(&doc, &appview.View{ApplicationID: "a-1", Status: status, Questions: []appview.Question{q}})
+		if got := len(doc.Applications[0].OpenQuestions); got != want {
+			t.Errorf("%s: %d open questions, want %d", status, got, want)
+		}
+	}
+}

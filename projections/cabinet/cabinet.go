@@ -267,8 +267,11 @@ func upsert(doc *Doc, v *appview.View) {
 		Region: v.Form.Address.Region, OpenQuestions: []appview.Question{}, PastPolicies: v.PastPolicies,
 		Consent: v.Consent, Erased: v.Erased,
 	}
+	// Open only while the application waits for the answers: a rejection
+	// or a withdrawal leaves its questions unanswered for good, and the
+	// cabinet went on offering to answer them (decisions QA).
 	for _, q := range v.Questions {
-		if !q.Answered {
+		if !q.Answered && v.Status == appview.StatusInfoRequested {
 			a.OpenQuestions = append(a.OpenQuestions, q)
 		}
 	}
