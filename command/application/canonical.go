@@ -22,7 +22,7 @@ func Canonical(c Command) Command {
 		c.Documents = normRefs(c.Documents)
 		answers := make([]schema.Answer, len(c.Answers))
 		for i, a := range c.Answers {
-			answers[i] = schema.Answer{QuestionID: strings.TrimSpace(a.QuestionID), Text: cleanText(a.Text)}
+			answers[i] = schema.Answer{QuestionID: strings.TrimSpace(a.QuestionID), Text: cleanParagraphs(a.Text)}
 		}
 		if c.Answers == nil {
 			answers = nil
@@ -43,7 +43,7 @@ func Canonical(c Command) Command {
 	case RequestInfo:
 		qs := make([]QuestionInput, len(c.Questions))
 		for i, q := range c.Questions {
-			qs[i] = QuestionInput{Text: cleanText(q.Text), Field: strings.TrimSpace(q.Field), DocumentKind: strings.TrimSpace(q.DocumentKind)}
+			qs[i] = QuestionInput{Text: cleanParagraphs(q.Text), Field: strings.TrimSpace(q.Field), DocumentKind: strings.TrimSpace(q.DocumentKind)}
 		}
 		if c.Questions == nil {
 			qs = nil
@@ -54,13 +54,13 @@ func Canonical(c Command) Command {
 		c.Address = normAddress(c.Address)
 		return c
 	case Reject:
-		c.ReasonCode, c.Reason = strings.TrimSpace(c.ReasonCode), cleanText(c.Reason)
+		c.ReasonCode, c.Reason = strings.TrimSpace(c.ReasonCode), cleanParagraphs(c.Reason)
 		return c
 	case Withdraw:
-		c.Reason = cleanText(c.Reason)
+		c.Reason = cleanParagraphs(c.Reason)
 		return c
 	case ReleaseClaim:
-		c.Reason = cleanText(c.Reason)
+		c.Reason = cleanParagraphs(c.Reason)
 		return c
 	}
 	return c

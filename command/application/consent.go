@@ -114,8 +114,8 @@ func (c WithdrawConsent) decide(s State, env Env) ([]schema.Event, error) {
 	}
 	var fields cmderr.Fields
 	ch := &checker{f: &fields, today: env.today()}
-	reason := cleanText(c.Reason)
-	ch.text("/reason", reason, false, maxReasonText)
+	reason := cleanParagraphs(c.Reason)
+	ch.paragraphs("/reason", reason, false, maxReasonText)
 	if err := fields.Err(); err != nil {
 		return nil, err
 	}

@@ -67,10 +67,10 @@ func (c ReleaseClaim) decide(s State, env Env) ([]schema.Event, error) {
 	}
 	var fields cmderr.Fields
 	ch := &checker{f: &fields, today: env.today()}
-	reason := cleanText(c.Reason)
+	reason := cleanParagraphs(c.Reason)
 	// Taking an application from someone else needs a word why; letting
 	// one's own go does not.
-	ch.text("/reason", reason, admin, maxReasonText)
+	ch.paragraphs("/reason", reason, admin, maxReasonText)
 	if err := fields.Err(); err != nil {
 		return nil, err
 	}
@@ -166,8 +166,8 @@ func (c RequestInfo) decide(s State, env Env) ([]schema.Event, error) {
 			break
 		}
 		p := fmt.Sprintf("/questions/%d", i)
-		q.Text, q.Field, q.DocumentKind = cleanText(q.Text), strings.TrimSpace(q.Field), strings.TrimSpace(q.DocumentKind)
-		ch.text(p+"/text", q.Text, true, maxQuestionText)
+		q.Text, q.Field, q.DocumentKind = cleanParagraphs(q.Text), strings.TrimSpace(q.Field), strings.TrimSpace(q.DocumentKind)
+		ch.paragraphs(p+"/text", q.Text, true, maxQuestionText)
 		if q.Field != "" && !formPointers[q.Field] {
 			ch.add(p+"/field", "unknown_field", cmderr.T("Такого поля в форме нет; укажите JSON-указатель, например /residenceDocument/issuedAt.", "The form has no such field; give a JSON pointer such as /residenceDocument/issuedAt."))
 		}
@@ -268,7 +268,7 @@ func (c ProvideInfo) decide(s State, env Env) ([]schema.Event, error) {
 	answers := make([]schema.Answer, 0, len(c.Answers))
 	for i, a := range c.Answers {
 		p := fmt.Sprintf("/answers/%d", i)
-		a.QuestionID, a.Text = strings.TrimSpace(a.QuestionID), cleanText(a.Text)
+		a.QuestionID, a.Text = strings.TrimSpace(a.QuestionID), cleanParagraphs(a.Text)
 		if !slices.ContainsFunc(s.Questions, func(q schema.Question) bool { return q.ID == a.QuestionID }) {
 			ch.add(p+"/questionId", "unknown_question", cmderr.T("Такого вопроса нет в запросе.", "The request has no such question."))
 			continue
@@ -282,7 +282,7 @@ func (c ProvideInfo) decide(s State, env Env) ([]schema.Event, error) {
 			continue
 		}
 		first[a.QuestionID] = i
-		if ch.text(p+"/text", a.Text, true, maxAnswerText) {
+		if ch.paragraphs(p+"/text", a.Text, true, maxAnswerText) {
 			answered[a.QuestionID] = true
 			answers = append(answers, a)
 		}
@@ -467,7 +467,7 @@ func (c Reject) decide(s State, env Env) ([]schema.Event, error) {
 	}
 	var fields cmderr.Fields
 	ch := &checker{f: &fields, today: env.today()}
-	code, reason := strings.TrimSpace(c.ReasonCode), cleanText(c.Reason)
+	code, reason := strings.TrimSpace(c.ReasonCode), cleanParagraphs(c.Reason)
 	ch.oneOf("/reasonCode", code, schema.RejectReasons)
 	switch {
 	case code != schema.RejectNoResponse:
@@ -484,7 +484,7 @@ func (c Reject) decide(s State, env Env) ([]schema.Event, error) {
 			"Срок ответа заявителя ещё идёт — до "+ru+" включительно. Причина «Нет ответа на запрос» возможна после него.",
 			"The applicant has until "+en+" inclusive to answer. \"No response to the request\" is the reason only after that."))
 	}
-	ch.text("/reason", reason, true, maxReasonText)
+	ch.paragraphs("/reason", reason, true, maxReasonText)
 	if err := fields.Err(); err != nil {
 		return nil, err
 	}
@@ -671,8 +671,8 @@ func (c Withdraw) decide(s State, env Env) ([]schema.Event, error) {
 	}
 	var fields cmderr.Fields
 	ch := &checker{f: &fields, today: env.today()}
-	reason := cleanText(c.Reason)
-	ch.text("/reason", reason, false, maxReasonText)
+	reason := cleanParagraphs(c.Reason)
+	ch.paragraphs("/reason", reason, false, maxReasonText)
 	if err := fields.Err(); err != nil {
 		return nil, err
 	}

@@ -1071,3 +1071,29 @@ func TestAReplacedScanIsNoNewScan(t *testing.T) {
 		t.Errorf("a text answer with the scan on file sent along: %v", err)
 	}
 }
+
+// What is written in a text box may run over several lines: a rejection
+// reason, a question, an answer (decisions QA: Enter in the reviewer's
+// box made the reason "control characters"). A browser's "\r\n" is kept as
+// "\n"; a form field of one line still refuses a line break.
+func TestTextBoxesTakeLineBreaks(t *testing.T) {
+	inReview := application.Fold(history(application.StatusInReview)...)
+	evs, err := application.Decide(inReview, application.Reject{ReasonCode: schema.RejectInvalidDocuments, Reason: "Скан нечитаем:\r\n1) паспорт\r\n2) РВП"}, env(asReviewer, now))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := evs[0].(schema.ApplicationRejected); r.Reason != "Скан нечитаем:\n1) паспорт\n2) РВП" {
+		t.Errorf("reason stored as %q", r.Reason)
+	}
+	asked, err := application.Decide(inReview, application.RequestInfo{Questions: []application.QuestionInput{{Text: "Пришлите:\n1) паспорт\n2) РВП"}}}, env(asReviewer, now))
+	if err != nil {
+		t.Fatal(err)
+	}
+	waiting := application.Fold(append(history(application.StatusInReview), asked...)...)
+	if _, err := application.Decide(waiting, application.ProvideInfo{Answers: []schema.Answer{{QuestionID: "1.1", Text: "Отправляю:\nпаспорт\nРВП"}}}, env(asOwner, now)); err != nil {
+		t.Errorf("a two-line answer: %v", err)
+	}
+	if _, err := application.Decide(inReview, application.Reject{ReasonCode: schema.RejectInvalidDocuments, Reason: "Скан\x01нечитаем"}, env(asReviewer, now)); err == nil {
+		t.Error("a control character other than a line break was taken")
+	}
+}

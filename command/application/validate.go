@@ -135,16 +135,38 @@ type checker struct {
 
 func (c *checker) add(ptr, code string, msg cmderr.Text) { c.f.Add(ptr, code, msg) }
 
+// paragraphs is text for the fields written in a text box, where a
+// person presses Enter: a reason, a question, an answer. Line breaks are
+// allowed there, and nothing else text refuses (decisions QA: a reviewer's
+// two-line rejection reason was refused as holding control characters).
+func (c *checker) paragraphs(ptr, v string, required bool, max int) bool {
+	return c.check(ptr, v, required, max, true)
+}
+
+// cleanParagraphs is cleanText for paragraphs, line breaks brought to
+// "\n" (a browser's text box sends "\r\n").
+func cleanParagraphs(s string) string {
+	return cleanText(strings.ReplaceAll(strings.ReplaceAll(s, "\r\n", "\n"), "\r", "\n"))
+}
+
 // text checks a free-text field: presence (something visible), length
 // and no control or invisible characters. It reports whether the value is present and acceptable.
 func (c *checker) text(ptr, v string, required bool, max int) bool {
+	return c.check(ptr, v, required, max, false)
+}
+
+func (c *checker) check(ptr, v string, required bool, max int, lines bool) bool {
 	if v == "" {
 		if required {
 			c.add(ptr, "required", msgRequired)
 		}
 		return false
 	}
-	if !utf8.ValidString(v) || strings.IndexFunc(v, disallowed) >= 0 {
+	bad := disallowed
+	if lines {
+		bad = func(r rune) bool { return r != '\n' && disallowed(r) }
+	}
+	if !utf8.ValidString(v) || strings.IndexFunc(v, bad) >= 0 {
 		c.add(ptr, "invalid_characters", msgControl)
 		return false
 	}

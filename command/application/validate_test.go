@@ -165,6 +165,7 @@ func TestFieldRules(t *testing.T) {
 		{"ten digits, which may be a foreign mobile", func(f *schema.Form) { f.Contacts.Phone = "9876543210" }, []string{"/contacts/phone:format"}},
 		{"phone with separators is normalised", func(f *schema.Form) { f.Contacts.Phone = "+7 (916) 123-45-67" }, nil},
 		// +7 and ten digits, no fewer, no more (QA: E.164's 8 to 15 let both through).
+		{"a line break in a one-line field", func(f *schema.Form) { f.Applicant.BirthPlace = "Ташкент\nУзбекистан" }, []string{"/applicant/birthPlace:invalid_characters"}},
 		{"fullwidth Latin in the Latin name", func(f *schema.Form) { f.Applicant.LatinName = "ＫＡＲＩＭＯＶ BAKHTIYOR" }, []string{"/applicant/latinName:fullwidth"}},
 		{"fullwidth Latin in a name", func(f *schema.Form) { f.Applicant.LastName = "Ｋａｒｉｍｏｖ" }, []string{"/applicant/lastName:fullwidth"}},
 		{"+7 and nine digits", func(f *schema.Form) { f.Contacts.Phone = "+7 916 12-34-56" }, []string{"/contacts/phone:format"}},

@@ -472,8 +472,8 @@ func TestRejectionNamesItsReasonInTheReadersLanguage(t *testing.T) {
 	v := appview.View{ApplicationID: "a-1", Status: appview.StatusRejected,
 		Decision: &appview.Decision{Outcome: "rejected", ReasonCode: schema.RejectInvalidDocuments, Reason: "Скан паспорта нечитаемый"}}
 	for lang, want := range map[string][]string{
-		"en": {"Invalid documents.", "The reviewer&#39;s note: «Скан паспорта нечитаемый»"},
-		"ru": {"Недействительные документы.", "Комментарий специалиста: «Скан паспорта нечитаемый»"},
+		"en": {"Invalid documents.", `The reviewer&#39;s note: «<span class="said">Скан паспорта нечитаемый</span>»`},
+		"ru": {"Недействительные документы.", `Комментарий специалиста: «<span class="said">Скан паспорта нечитаемый</span>»`},
 	} {
 		other := map[string]string{"en": "ru", "ru": "en"}[lang]
 		html := renderPageIn(t, r, lang, other, "application", ApplicationData{View: v})
@@ -494,7 +494,7 @@ func TestAnsweredQuestionsStayOnThePage(t *testing.T) {
 		{Question: schema.Question{ID: "1.2", Text: "Приложите скан паспорта", DocumentKind: "passport"}, Answered: true, AnsweredAt: at},
 	}}
 	html := renderPage(t, r, "application", d)
-	for _, want := range []string{"Вопросы специалиста и ваши ответы", "Где вы работаете?", "«В ООО «Ромашка»»", "Приложите скан паспорта", "отвечено исправлением или сканом"} {
+	for _, want := range []string{"Вопросы специалиста и ваши ответы", "Где вы работаете?", `«<span class="said">В ООО «Ромашка»</span>»`, "Приложите скан паспорта", "отвечено исправлением или сканом"} {
 		if !strings.Contains(html, want) {
 			t.Errorf("the page lacks %q", want)
 		}
