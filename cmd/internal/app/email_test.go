@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"mime"
 	"mime/quotedprintable"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -167,5 +168,31 @@ func TestAVisitIsToldToTheApplicant(t *testing.T) {
 	time.Sleep(300 * time.Millisecond)
 	if n := len(srv.Messages()); n != 2 {
 		t.Fatalf("%d e-mails, want 2", n)
+	}
+}
+
+// Without OMS_PUBLIC_URL the letters link the cabinet at the listen
+// address, the setting's documented default, as the extract's link does
+// (decisions QA: they had no link at all).
+func TestLettersLinkTheCabinetWithoutAPublicURL(t *testing.T) {
+	srv := smtptest.Start(t)
+	// A port of its own: the default is built from the configured address,
+	// which in the other tests is port 0.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	a, cfg := startWithLog(t, slog.DiscardHandler, func(c *configT) {
+		c.HTTPAddr = addr
+		c.SMTPURL = "smtp://" + srv.Addr + "?starttls=off"
+		c.SMTPFrom = "ОМС онлайн <noreply@oms.example>"
+	})
+	submit(t, a, token(t, cfg, "applicant", "alice"), "7770002")
+	m := waitMessages(t, srv, 1)[0]
+	body, _ := io.ReadAll(quotedprintable.NewReader(strings.NewReader(string(m.Body))))
+	if want := "http://" + a.HTTPAddr() + "/cabinet"; !strings.Contains(string(body), want) {
+		t.Errorf("the letter does not link %s:\n%s", want, body)
 	}
 }

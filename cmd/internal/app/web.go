@@ -81,10 +81,14 @@ func startMailer(a *App) error {
 	if err != nil {
 		return err
 	}
-	cabinetURL := a.cfg.PublicURL
-	if cabinetURL != "" {
-		cabinetURL += "/cabinet"
+	// The same base as the extract's link, OMS_PUBLIC_URL's documented
+	// default included: read raw, the letters of a node without it had
+	// no link at all while telling people to answer in the cabinet
+	// (decisions QA).
+	if a.cfg.PublicURL == "" {
+		a.log.Warn("e-mail links point at the HTTP listen address: set OMS_PUBLIC_URL to the address people reach", "url", publicURL(a.cfg))
 	}
+	cabinetURL := publicURL(a.cfg) + "/cabinet"
 	m, err := email.New(email.Options{
 		Events: a.events, Store: a.store, Waiter: a.leader, Sender: smtp,
 		From: a.cfg.SMTPFrom, CabinetURL: cabinetURL, Logger: a.log,
