@@ -448,7 +448,7 @@ func (c Approve) decide(s State, env Env) ([]schema.Event, error) {
 	if err := identityValidOn(s.Form.IdentityDocument, env.today()); err != nil {
 		return nil, err
 	}
-	out := []schema.Event{schema.ApplicationApproved{ApplicationID: s.ID, ReviewerID: env.Caller.ID, ApprovedAt: env.Now}}
+	out := []schema.Event{schema.ApplicationApproved{ApplicationID: s.ID, ReviewerID: env.Caller.ID, ApprovedAt: env.Now, WithPolicy: env.Config.AutoIssue}}
 	if env.Config.AutoIssue {
 		s.Status = StatusApproved
 		p, err := issue(s, env, c.ENP, true)

@@ -294,6 +294,9 @@ func TestAutoIssueApprovesAndIssuesInOneDecision(t *testing.T) {
 	if !slices.Equal(types(evs), []string{schema.TypeApplicationApproved, schema.TypePolicyIssued}) {
 		t.Fatalf("events %v", types(evs))
 	}
+	if a := evs[0].(schema.ApplicationApproved); !a.WithPolicy {
+		t.Errorf("the approval does not say the policy comes with it: %+v", a)
+	}
 	p := evs[1].(schema.PolicyIssued)
 	if !p.Automatic || p.ENP != testENP || p.ValidFrom != "2026-03-10" || p.ValidTo != "2027-03-09" || p.Region != "77" {
 		t.Errorf("policy %+v", p)

@@ -129,6 +129,10 @@ type ApplicationApproved struct {
 	ApplicationID string    `json:"applicationId"`
 	ReviewerID    string    `json:"reviewerId"`
 	ApprovedAt    time.Time `json:"approvedAt"`
+	// WithPolicy is true when the policy is issued in the same write
+	// (automatic issue): the approval is then no news of its own, and
+	// "the policy will be issued shortly" was told of one issued already.
+	WithPolicy bool `json:"withPolicy,omitempty"`
 }
 
 // Rejection reason codes.

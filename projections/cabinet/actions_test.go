@@ -1,6 +1,7 @@
 package cabinet
 
 import (
+	"encoding/json"
 	"slices"
 	"strconv"
 	"strings"
@@ -273,6 +274,24 @@ func TestQuestionsCloseWithTheApplication(t *testing.T) {
 		upsert(&doc, &appview.View{ApplicationID: "a-1", Status: status, Questions: []appview.Question{q}})
 		if got := len(doc.Applications[0].OpenQuestions); got != want {
 			t.Errorf("%s: %d open questions, want %d", status, got, want)
+		}
+	}
+}
+
+// An approval with the policy issued in the same write is no news of its
+// own: the issue's notice follows (decisions QA: "the policy will be
+// issued shortly" was told of one issued already).
+func TestAnApprovalWithThePolicyIssuedIsNotAnnouncedTwice(t *testing.T) {
+	v := &appview.View{ApplicationID: "a-1", Status: appview.StatusPolicyActive}
+	for withPolicy, want := range map[bool]bool{false: true, true: false} {
+		rec := recordedOf(t, schema.TypeApplicationApproved)
+		rec.Envelope.SchemaVersion = 1
+		var err error
+		if rec.Data, err = json.Marshal(schema.ApplicationApproved{ApplicationID: "a-1", ReviewerID: "r1", ApprovedAt: time.Now(), WithPolicy: withPolicy}); err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := notify(v, rec, 0); ok != want {
+			t.Errorf("approval with the policy %t: notice %t, want %t", withPolicy, ok, want)
 		}
 	}
 }

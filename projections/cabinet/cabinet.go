@@ -357,6 +357,14 @@ func notify(v *appview.View, ev eventstore.Recorded, slaDays int) (Notification,
 				"The reviewer has asked questions about your application. Please answer them in your cabinet by " + en + " inclusive: without an answer the application may be refused."}
 		}
 	case "ApplicationApproved":
+		if p, err := ev.Payload(); err == nil {
+			if a, ok := p.(schema.ApplicationApproved); ok && a.WithPolicy {
+				// The notice, in the same write, says it all
+				// (decisions QA: two notices, the first promising what
+				// the second said was done).
+				return Notification{}, false
+			}
+		}
 		n.Title = Text{"Заявление одобрено", "Application approved"}
 		n.Body = Text{"Ваше заявление одобрено. Полис будет оформлен в ближайшее время.",
 			"Your application has been approved. The policy will be issued shortly."}
