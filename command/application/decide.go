@@ -40,17 +40,26 @@ func (c ClaimForReview) decide(s State, env Env) ([]schema.Event, error) {
 	if err := reviewerCase(c, s, env); err != nil {
 		return nil, err
 	}
-	if s.Status == StatusInReview {
+	if s.ReviewerID != "" {
 		if s.ReviewerID == env.Caller.ID {
 			return nil, conflict("already_claimed", "Вы уже рассматриваете это заявление.", "You are already reviewing this application.")
 		}
 		return nil, conflict("already_claimed", "Заявление уже рассматривает другой специалист.", "Another reviewer is already reviewing this application.")
 	}
-	if err := requireState(c, s.Status, StatusSubmitted); err != nil {
+	// A new one, or one an administrator took from a reviewer who could
+	// not go on, whatever step it had reached (see ReleaseClaim).
+	if err := requireState(c, s.Status, claimable...); err != nil {
 		return nil, err
 	}
 	return []schema.Event{schema.ApplicationClaimed{ApplicationID: s.ID, ReviewerID: env.Caller.ID, ClaimedAt: env.Now}}, nil
 }
+
+// claimable are the statuses an application may be claimed in when no
+// reviewer holds it; held are those in which one may hold it.
+var (
+	claimable = []Status{StatusSubmitted, StatusInReview, StatusInfoRequested, StatusApproved}
+	held      = []Status{StatusInReview, StatusInfoRequested, StatusApproved}
+)
 
 func (c ReleaseClaim) decide(s State, env Env) ([]schema.Event, error) {
 	if !s.Exists() {
@@ -58,11 +67,17 @@ func (c ReleaseClaim) decide(s State, env Env) ([]schema.Event, error) {
 	}
 	admin := env.Caller.Role == events.RoleAdmin
 	if admin {
-		// Managing the queue decides nothing about the application.
-		if err := requireState(c, s.Status, StatusInReview); err != nil {
+		// Managing the queue decides nothing about the application. Any
+		// step a reviewer holds it at: one who left with it waiting on
+		// the applicant or approved held it for good, as only they could
+		// reject it (decisions QA).
+		if err := requireState(c, s.Status, held...); err != nil {
 			return nil, err
 		}
-	} else if err := reviewerGate(c, s, env, StatusInReview); err != nil {
+		if s.ReviewerID == "" {
+			return nil, conflict("not_claimed", "Это заявление сейчас никто не рассматривает.", "No reviewer holds this application now.")
+		}
+	} else if err := reviewerGate(c, s, env, held...); err != nil {
 		return nil, err
 	}
 	var fields cmderr.Fields
@@ -97,7 +112,15 @@ func reviewerGate(c Command, s State, env Env, allowed ...Status) error {
 	if err := requireAssignee(s, env.Caller); err != nil {
 		return err
 	}
-	return requireState(c, s.Status, allowed...)
+	if err := requireState(c, s.Status, allowed...); err != nil {
+		return err
+	}
+	if s.ReviewerID == "" {
+		// Released by an administrator: whoever goes on claims it first.
+		return conflict("not_claimed", "Сначала возьмите заявление в работу: сейчас его никто не рассматривает.",
+			"Claim the application first: no reviewer holds it now.")
+	}
+	return nil
 }
 
 // ownerGate is the common gate of the owner's commands.

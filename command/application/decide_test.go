@@ -90,7 +90,8 @@ var transitions = map[application.Status]map[string]outcome{
 		"ExpirePolicy": conflict, "RemindRenewal": conflict,
 	},
 	application.StatusInfoRequested: {
-		"ReleaseClaim":    conflict,
+		// A reviewer lets go at any step they hold it at (decisions QA).
+		"ReleaseClaim":    ok(application.StatusInfoRequested, schema.TypeClaimReleased),
 		"WithdrawConsent": ok(application.StatusWithdrawn, schema.TypeConsentWithdrawn), "EraseApplicantData": conflict,
 		"SubmitApplication": conflict, "ClaimForReview": conflict, "RequestInfo": conflict,
 		"ProvideInfo": ok(application.StatusInReview, schema.TypeInfoProvided),
@@ -101,7 +102,7 @@ var transitions = map[application.Status]map[string]outcome{
 		"ExpirePolicy": conflict, "RemindRenewal": conflict,
 	},
 	application.StatusApproved: {
-		"ReleaseClaim":    conflict,
+		"ReleaseClaim":    ok(application.StatusApproved, schema.TypeClaimReleased),
 		"WithdrawConsent": ok(application.StatusWithdrawn, schema.TypeConsentWithdrawn), "EraseApplicantData": conflict,
 		// Approved is not yet insured: the reviewer may still ask (a
 		// document ran out before issue) or refuse, the applicant withdraw.

@@ -9,8 +9,8 @@
 //
 //	Command          Who                                  From state                  To state
 //	SubmitApplication applicant, operator for one          (none)                      submitted
-//	ClaimForReview   reviewer                             submitted                   in_review
-//	ReleaseClaim     the assigned reviewer, or an admin   in_review                   submitted
+//	ClaimForReview   reviewer                             submitted; or unheld in_review, info_requested, approved   in_review; or the same
+//	ReleaseClaim     the assigned reviewer, or an admin   in_review; info_requested, approved   submitted; the same, unheld
 //	RequestInfo      the assigned reviewer                in_review                   info_requested
 //	ProvideInfo      the owner (applicant or operator)    info_requested              in_review
 //	Approve          the assigned reviewer                in_review                   approved (policy_active with AutoIssue)

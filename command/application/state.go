@@ -117,11 +117,17 @@ func Evolve(s State, e schema.Event) State {
 		}
 		s.Status = StatusSubmitted
 	case schema.ApplicationClaimed:
+		// A claim starts the review of a new application; one released
+		// at a later step goes on from there.
 		s.ReviewerID = e.ReviewerID
-		s.Status = StatusInReview
+		if s.Status == StatusSubmitted {
+			s.Status = StatusInReview
+		}
 	case schema.ClaimReleased:
 		s.ReviewerID = ""
-		s.Status = StatusSubmitted
+		if s.Status == StatusInReview {
+			s.Status = StatusSubmitted
+		}
 	case schema.InfoRequested:
 		s.Questions = append([]schema.Question(nil), e.Questions...)
 		s.AskedAt, s.AnswerBy = e.RequestedAt, e.AnswerBy

@@ -219,9 +219,16 @@ func Apply(v *View, ev eventstore.Recorded) error {
 		}
 		v.Consent = consentOf(e.ConsentDocument)
 	case schema.ApplicationClaimed:
-		v.Status, v.Assignee = StatusInReview, e.ReviewerID
+		// As the domain: only a new application's review starts here.
+		v.Assignee = e.ReviewerID
+		if v.Status == StatusSubmitted {
+			v.Status = StatusInReview
+		}
 	case schema.ClaimReleased:
-		v.Status, v.Assignee = StatusSubmitted, ""
+		v.Assignee = ""
+		if v.Status == StatusInReview {
+			v.Status = StatusSubmitted
+		}
 		v.Released = &Release{From: e.ReviewerID, By: e.ReleasedBy, At: e.ReleasedAt.UTC(), Reason: e.Reason}
 	case schema.InfoRequested:
 		// Asked after an approval, the question reopens the review: the

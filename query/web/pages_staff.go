@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -85,6 +86,14 @@ func (h *handlers) queue(c *fiber.Ctx) error {
 	return h.render(c, fiber.StatusOK, "queue", h.page(c, "queue.title", d))
 }
 
+// claimable are the statuses a reviewer may claim an application in when
+// nobody holds it; held those a reviewer may hold it, and let it go, in
+// (the domain's rule, command/application ClaimForReview and ReleaseClaim).
+var (
+	claimable = []string{appview.StatusSubmitted, appview.StatusInReview, appview.StatusInfoRequested, appview.StatusApproved}
+	held      = []string{appview.StatusInReview, appview.StatusInfoRequested, appview.StatusApproved}
+)
+
 // ReviewData is the reviewer's application view.
 type ReviewData struct {
 	View appview.View
@@ -132,14 +141,16 @@ func (h *handlers) reviewerApplication(c *fiber.Ctx) error {
 	d.Own = s.ActorID != "" && (v.ApplicantID == s.ActorID || v.SubmittedBy.ID == s.ActorID)
 	reviews := s.Role == roleReviewer && !d.Own
 	d.Can = map[string]bool{
-		"claim":        reviews && v.Status == appview.StatusSubmitted,
+		// A new application, or one an administrator released at a
+		// later step (see application.ReleaseClaim).
+		"claim":        reviews && v.Assignee == "" && slices.Contains(claimable, v.Status),
 		"request-info": reviews && d.Mine && (v.Status == appview.StatusInReview || v.Status == appview.StatusApproved),
 		"approve":      reviews && d.Mine && v.Status == appview.StatusInReview,
 		"reject":       reviews && d.Mine && (v.Status == appview.StatusInReview || v.Status == appview.StatusInfoRequested || v.Status == appview.StatusApproved),
 		"issue-policy": reviews && v.Status == appview.StatusApproved,
 		// The assigned reviewer lets it go; an administrator takes it
 		// from one who cannot go on.
-		"release": v.Status == appview.StatusInReview && (d.Mine || s.Role == roleAdmin),
+		"release": v.Assignee != "" && slices.Contains(held, v.Status) && (d.Mine || s.Role == roleAdmin),
 	}
 	d.Fields = []Option{{Value: "", Label: l.T("review.noField")}}
 	for _, p := range questionFields {

@@ -69,3 +69,40 @@ func TestAPassThroughTheQueueSeesAnAnsweredApplication(t *testing.T) {
 		t.Fatalf("page 3 after the answer: %+v, want %s under earlier and no more", page, ids[0])
 	}
 }
+
+// An application whose reviewer is gone does not stay theirs for good:
+// an administrator takes it from them at any step they held it at, and
+// another reviewer claims it and decides (decisions QA: waiting on the
+// applicant or approved, only the absent reviewer could ever reject it).
+func TestAnAdministratorTakesAnApplicationFromAReviewerWhoLeft(t *testing.T) {
+	a, cfg := startApp(t)
+	c := newClient(t, a, cfg)
+	r1, r2, adm := c.token("reviewer", "rev-left"), c.token("reviewer", "rev-next"), c.token("admin", "adm-queue")
+	for i, step := range [][]string{
+		{"request-info", `{"questions":[{"text":"Уточните дату"}]}`},
+		{"approve", ""},
+	} {
+		p := karimov(fmt.Sprintf("left-%d", i), fmt.Sprintf("LF%07d", i))
+		r, _ := c.submit(p, c.token("applicant", p.Subject), "")
+		c.act(r1, "", r.ApplicationID, "claim", "")
+		held := c.act(r1, "", r.ApplicationID, step[0], step[1])
+		var before struct{ Status string }
+		c.must(req{method: "GET", path: fmt.Sprintf("/api/v1/applications/%s?after=%d", r.ApplicationID, held.Position), token: r2}, 200, &before)
+		// The next reviewer may not decide it while it is the other's.
+		if res := c.do(req{method: "POST", path: "/api/v1/applications/" + r.ApplicationID + "/reject", token: r2, json: `{"reasonCode":"other","reason":"Проверка"}`}); res.status != 403 {
+			t.Fatalf("%s: another's reject before the release: %d %s", before.Status, res.status, res.body)
+		}
+		c.act(adm, "", r.ApplicationID, "release", `{"reason":"Специалист уволился"}`)
+		// Unclaimed, it is nobody's to decide until claimed.
+		if res := c.do(req{method: "POST", path: "/api/v1/applications/" + r.ApplicationID + "/reject", token: r2, json: `{"reasonCode":"other","reason":"Проверка"}`}); res.status != 409 || !strings.Contains(res.body, "not_claimed") {
+			t.Fatalf("%s: a reject of the released application before a claim: %d %s", before.Status, res.status, res.body)
+		}
+		claimed := c.act(r2, "", r.ApplicationID, "claim", "")
+		var view struct{ Status, Assignee string }
+		c.must(req{method: "GET", path: fmt.Sprintf("/api/v1/applications/%s?after=%d", r.ApplicationID, claimed.Position), token: r2}, 200, &view)
+		if view.Status != before.Status || view.Assignee != "rev-next" {
+			t.Fatalf("after the release and the claim: %+v, want %s held by rev-next", view, before.Status)
+		}
+		c.act(r2, "", r.ApplicationID, "reject", `{"reasonCode":"other","reason":"Проверка"}`)
+	}
+}

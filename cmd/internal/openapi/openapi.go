@@ -101,7 +101,7 @@ func Operations() []Operation {
 		sum  string
 	}{
 		"claim":            {application.ClaimForReview{}, "ClaimForReview: the calling reviewer takes the application"},
-		"release":          {application.ReleaseClaim{}, "ReleaseClaim: the assigned reviewer, or an administrator (with a reason), returns the application to the queue"},
+		"release":          {application.ReleaseClaim{}, "ReleaseClaim: the assigned reviewer, or an administrator (with a reason), lets the application go: one in review back to the queue, one waiting on the applicant or approved stays so until another reviewer claims it"},
 		"request-info":     {application.RequestInfo{}, "RequestInfo: the assigned reviewer asks the applicant questions"},
 		"provide-info":     {application.ProvideInfo{}, "ProvideInfo: the applicant answers, corrects the form, adds scans"},
 		"approve":          {application.Approve{}, "Approve: the assigned reviewer's positive decision"},
