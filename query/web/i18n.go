@@ -215,6 +215,11 @@ func (l *Lang) Value(path string, v any) string {
 		case strings.HasSuffix(path, "/status") && l.Has("status."+x):
 			return l.T("status." + x)
 		}
+		if strings.HasPrefix(path, "/questions/") && strings.HasSuffix(path, "/field") && strings.HasPrefix(x, "/") {
+			// The field a question is about, by its label, not its
+			// pointer (web QA: "About the field: /applicant/birthPlace").
+			return fieldLabel(l, x)
+		}
 		if strings.HasSuffix(path, "/citizenship") {
 			if name := countrynames.Name(x, l.Code); name != "" {
 				return name

@@ -384,6 +384,13 @@ func TestCountryNames(t *testing.T) {
 	if got := cats["en"].Value("/form/applicant/citizenship", "KOR"); got != "South Korea" {
 		t.Errorf("Value(citizenship KOR) = %q", got)
 	}
+	// A question's field by its label, not its pointer (web QA).
+	for lang, c := range cats {
+		got := c.Value("/questions/0/field", "/applicant/birthPlace")
+		if got == "" || strings.Contains(got, "/") || got != fieldLabel(c, "/applicant/birthPlace") {
+			t.Errorf("%s: Value(question field) = %q", lang, got)
+		}
+	}
 }
 
 // The form offers every citizenship: its first choices in their order,
