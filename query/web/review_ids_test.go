@@ -56,3 +56,20 @@ func renderPageIn(t *testing.T, r *renderer, lang, other, name string, data any)
 	}
 	return b.String()
 }
+
+// The buttons that send a command straight from the page need the script;
+// without it the page says so, as every form does (web QA: Claim, Approve
+// and Issue did nothing with no word why).
+func TestReviewButtonsSayTheyNeedTheScript(t *testing.T) {
+	r := mustRenderer(t)
+	ru := r.langs["ru"]
+	v := appview.View{ApplicationID: "a-1", Status: appview.StatusSubmitted, Revision: 0}
+	for _, action := range []string{"claim", "approve", "issue-policy"} {
+		d := ReviewData{View: v, Summary: summarize(ru, v, true), Can: map[string]bool{action: true}}
+		html := renderPage(t, r, "review", d)
+		start, button := strings.Index(html, "data-actions"), strings.Index(html, "data-command=")
+		if start < 0 || button < start || !strings.Contains(html[start:button], "<noscript>") {
+			t.Errorf("%s: no notice for a browser without the script before the button:\n%s", action, html)
+		}
+	}
+}
