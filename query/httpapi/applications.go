@@ -588,12 +588,13 @@ func (h *handlers) state(c *fiber.Ctx) error {
 	if rawAt != "" && first.Envelope.OccurredAt.After(at) {
 		// For a person in Moscow time, as every page shows times; exact, for
 		// the next request's ?at=.
-		firstAt := first.Envelope.OccurredAt
-		msk := firstAt.In(moscow).Format("02.01.2006 15:04:05") + " МСК"
+		// Each language writes the date its own way, as the pages do
+		// (web QA: the English read "29.11.2026").
+		firstAt := first.Envelope.OccurredAt.In(moscow)
 		exact := firstAt.UTC().Format(time.RFC3339Nano)
 		return problem(c, cmderr.NotFound, "before_first_event",
-			fmt.Sprintf("Заявления на этот момент ещё не существовало: его первое событие записано %s (%s).", msk, exact),
-			fmt.Sprintf("The application did not exist yet at that time: its first event was recorded at %s (%s).", strings.Replace(msk, "МСК", "Moscow time", 1), exact))
+			fmt.Sprintf("Заявления на этот момент ещё не существовало: его первое событие записано %s МСК (%s).", firstAt.Format("02.01.2006 15:04:05"), exact),
+			fmt.Sprintf("The application did not exist yet at that time: its first event was recorded at %s Moscow time (%s).", firstAt.Format("2 Jan 2006 15:04:05"), exact))
 	}
 	out, err := Replay(id, evs, upTo, at)
 	if err != nil {
