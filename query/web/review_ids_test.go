@@ -73,3 +73,13 @@ func TestReviewButtonsSayTheyNeedTheScript(t *testing.T) {
 		}
 	}
 }
+
+// "Another number" on the code step keeps the page to return to (web QA:
+// it led to a bare /signin, and the sign-in then landed on the start page).
+func TestAnotherNumberKeepsThePageToReturnTo(t *testing.T) {
+	r := mustRenderer(t)
+	html := renderPage(t, r, "signin", SigninData{Dev: true, Step: "code", Phone: "+79161234567", Next: "/auditor/applications/a-1?revision=2"})
+	if !strings.Contains(html, `href="/signin?next=%2fauditor%2fapplications%2fa-1%3frevision%3d2"`) {
+		t.Errorf("the link to another number drops next:\n%s", html)
+	}
+}
