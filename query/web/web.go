@@ -282,6 +282,13 @@ func Refusals(d Deps) (func(c *fiber.Ctx, status int) error, error) {
 	}
 	h := &handlers{d: d, r: r}
 	return func(c *fiber.Ctx, status int) error {
+		if c.Query("lang") != "" && c.Method() == fiber.MethodGet {
+			// The page's language link, followed on a refusal: the
+			// pages' own switch never ran in front of it, and the link
+			// changed nothing (web QA). Switched here, the address is
+			// refused again, now in the chosen language.
+			return h.language(c)
+		}
 		setPageHeaders(c)
 		key := "error.generic"
 		switch status {

@@ -144,3 +144,34 @@ func TestPagesFollowTheBrowsersLanguage(t *testing.T) {
 		}
 	}
 }
+
+// The language link on a refused page switches the language: the pages'
+// switch never ran in front of a refusal, and the link changed nothing
+// (web QA: a reviewer's /cabinet?lang=en stayed a Russian 403; so did an
+// unknown address's 404).
+func TestTheLanguageLinkWorksOnARefusal(t *testing.T) {
+	a, cfg := startApp(t)
+	c := newClient(t, a, cfg)
+	reviewer := c.session("reviewer", "rev-lang")
+	res := c.do(req{method: "GET", path: "/cabinet?lang=en", session: reviewer})
+	if res.status != 303 || res.header.Get("Location") != "/cabinet" || !strings.Contains(res.header.Get("Set-Cookie"), "oms_lang=en") {
+		t.Errorf("/cabinet?lang=en: %d to %q, cookie %q", res.status, res.header.Get("Location"), res.header.Get("Set-Cookie"))
+	}
+	again := c.do(req{method: "GET", path: "/cabinet", session: reviewer, lang: "en"})
+	if again.status != 403 || !strings.Contains(again.body, `lang="en"`) || !strings.Contains(again.body, "You do not have access to this page") {
+		t.Errorf("/cabinet in English: %d %.400s", again.status, again.body)
+	}
+	// A browser at an unknown address (the English 404 itself is
+	// TestUnknownAddressAnswersInTheCallersFormat's).
+	r, _ := http.NewRequest("GET", "http://"+a.HTTPAddr()+"/no-such-page?lang=en", nil)
+	r.Header.Set("Accept", "text/html,application/xhtml+xml,*/*;q=0.8")
+	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := noRedirect.Do(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 303 || resp.Header.Get("Location") != "/no-such-page" || !strings.Contains(resp.Header.Get("Set-Cookie"), "oms_lang=en") {
+		t.Errorf("/no-such-page?lang=en: %d to %q, cookie %q", resp.StatusCode, resp.Header.Get("Location"), resp.Header.Get("Set-Cookie"))
+	}
+}
