@@ -703,6 +703,17 @@ func TestSeedJourneyInBrowser(t *testing.T) {
 	s.see("#state-panel", "Нужны сведения")
 	s.see("#state-panel", "ждёт ответа")
 	s.shot("timeline-revision-4")
+	// The session ends (signed out in another tab): the next step sends
+	// the page to sign in, to come back to it (web QA: the slider moved,
+	// the panel did not, and nothing said why).
+	if _, err := chromedp.Call(s.ctx, network.DeleteCookies, network.DeleteCookiesParams{Name: "oms_session", URL: s.base}); err != nil {
+		t.Fatalf("end the session: %v", err)
+	}
+	s.do("one more step, signed out", chromedp.KeyEvent(kb.ArrowRight), chromedp.WaitVisible(chromedp.ID("phone")))
+	if at, err := chromedp.Run(s.ctx, chromedp.Evaluate[string](`location.pathname + location.search`)); err != nil || !strings.HasPrefix(at, "/signin?next=") ||
+		!strings.Contains(at, url.QueryEscape("/auditor/applications/"+appID+"?revision=5")) {
+		t.Errorf("after the session ended the slider led to %q (%v)", at, err)
+	}
 	t.Logf("browser journey took %s", time.Since(started).Round(time.Millisecond))
 }
 

@@ -448,13 +448,27 @@
       var panel = document.getElementById('state-panel');
       panel.setAttribute('aria-busy', 'true');
       fetch(scrub.dataset.scrub + '?revision=' + encodeURIComponent(rev), { credentials: 'same-origin' })
-        .then(function (r) { return r.text().then(function (html) { return { ok: r.ok, html: html }; }); })
+        .then(function (r) { return r.text().then(function (html) { return { ok: r.ok, html: html, redirected: r.redirected }; }); })
         .then(function (res) {
           var cur = document.getElementById('state-panel');
           if (!res.ok) { cur.removeAttribute('aria-busy'); cur.textContent = res.html; return; }
           var doc = new DOMParser().parseFromString(res.html, 'text/html');
           var fresh = doc.getElementById('state-panel');
-          if (fresh) cur.replaceWith(document.importNode(fresh, true));
+          if (!fresh) {
+            // Not the panel: the session ended and the request was sent
+            // to sign in. The page goes there, to come back to this
+            // revision (web QA: the slider moved and nothing said why the
+            // panel did not).
+            cur.removeAttribute('aria-busy');
+            if (res.redirected) {
+              var back = new URL(location.href); back.searchParams.set('revision', rev); back.searchParams.delete('after');
+              location.assign('/signin?next=' + encodeURIComponent(back.pathname + back.search));
+            } else {
+              cur.textContent = t('js.network');
+            }
+            return;
+          }
+          cur.replaceWith(document.importNode(fresh, true));
           var u = new URL(location.href); u.searchParams.set('revision', rev); u.searchParams.delete('after');
           history.replaceState(null, '', u.toString());
           mark(rev);
