@@ -24,6 +24,9 @@ import (
 type OperatorData struct {
 	Who   string
 	Error string
+	// ErrorField is the input the error is about ("who" or "code"), for
+	// the page to mark it and put the cursor there.
+	ErrorField string
 	// Notice says why the operator was sent here (a visit that ended).
 	Notice string
 	Dev    bool
@@ -95,13 +98,13 @@ func (h *handlers) openVisits(c *fiber.Ctx, d *OperatorData) {
 // operator was sent here from (next), or the applicant's cabinet.
 func (h *handlers) operatorOpen(c *fiber.Ctx) error {
 	d := OperatorData{Who: strings.TrimSpace(c.FormValue("who")), Dev: h.d.SignIn != nil, Next: returnTo(c.FormValue("next"))}
-	fail := func(status int, msg string) error {
-		d.Error = msg
+	fail := func(status int, field, msg string) error {
+		d.Error, d.ErrorField = msg, field
 		h.openVisits(c, &d)
 		return h.render(c, status, "operator", h.page(c, "operator.title", d))
 	}
 	if !h.d.Auth.CheckForm(c) {
-		return fail(fiber.StatusForbidden, h.lang(c).T("error.csrf"))
+		return fail(fiber.StatusForbidden, "", h.lang(c).T("error.csrf"))
 	}
 	id, ok := h.applicantNamed(d.Who)
 	if !ok {
@@ -109,7 +112,7 @@ func (h *handlers) operatorOpen(c *fiber.Ctx) error {
 		if d.Dev {
 			key = "operator.err.whoDev"
 		}
-		return fail(fiber.StatusUnprocessableEntity, h.lang(c).T(key))
+		return fail(fiber.StatusUnprocessableEntity, "who", h.lang(c).T(key))
 	}
 	body, err := json.Marshal(map[string]string{"applicantId": id, "code": c.FormValue("code")})
 	if err != nil {
@@ -117,7 +120,7 @@ func (h *handlers) operatorOpen(c *fiber.Ctx) error {
 	}
 	if err := h.post(c, "/api/v1/visits", "", body, nil); err != nil {
 		if msg, ok := h.problemText(c, err); ok {
-			return fail(err.(*apiError).Status, msg)
+			return fail(err.(*apiError).Status, visitField(err.(*apiError).Problem), msg)
 		}
 		return h.apiFailure(c, err)
 	}
@@ -126,6 +129,20 @@ func (h *handlers) operatorOpen(c *fiber.Ctx) error {
 		to = d.Next // the page the visit ran out on, of this applicant
 	}
 	return c.Redirect(to, fiber.StatusSeeOther)
+}
+
+// visitField is the input a refused opening is about: the applicant's id
+// when the API names it, else the code (a wrong, used or voided one).
+func visitField(p Problem) string {
+	for _, e := range p.Errors {
+		if e.Field == "/applicantId" {
+			return "who"
+		}
+	}
+	if len(p.Errors) > 0 || strings.HasPrefix(p.Code, "visit_code") {
+		return "code"
+	}
+	return ""
 }
 
 // returnTo is a page of the operator's to come back to: a local path

@@ -83,3 +83,35 @@ func TestAnotherNumberKeepsThePageToReturnTo(t *testing.T) {
 		t.Errorf("the link to another number drops next:\n%s", html)
 	}
 }
+
+// A refusal on the pages that post without the script marks the input it
+// is about, ties the message to it and puts the cursor there, as the
+// script's forms do (web QA: only an alert at the top of the page).
+func TestServerFormErrorsMarkTheirInput(t *testing.T) {
+	r := mustRenderer(t)
+	for name, tc := range map[string]struct {
+		page      string
+		data      any
+		input, id string
+	}{
+		"phone":         {"signin", SigninData{Dev: true, Step: "phone", Error: "Неверный номер"}, `id="phone"`, "signin-error"},
+		"sign-in code":  {"signin", SigninData{Dev: true, Step: "code", Phone: "+79161234567", Error: "Неверный код"}, `id="code"`, "signin-error"},
+		"operator who":  {"operator", OperatorData{Error: "Нет такого заявителя", ErrorField: "who"}, `id="who"`, "operator-error"},
+		"operator code": {"operator", OperatorData{Error: "Неверный код", ErrorField: "code"}, `id="code"`, "operator-error"},
+	} {
+		html := renderPage(t, r, tc.page, tc.data)
+		i := strings.Index(html, tc.input)
+		if i < 0 {
+			t.Fatalf("%s: no %s", name, tc.input)
+		}
+		tag := html[strings.LastIndex(html[:i], "<"):]
+		tag = tag[:strings.Index(tag, ">")]
+		if !strings.Contains(tag, `aria-invalid="true"`) || !strings.Contains(tag, tc.id) || !strings.Contains(tag, "autofocus") || !strings.Contains(html, `id="`+tc.id+`"`) {
+			t.Errorf("%s: the input is not marked: %s", name, tag)
+		}
+	}
+	// Without an error nothing is marked.
+	if html := renderPage(t, r, "operator", OperatorData{}); strings.Contains(html, "aria-invalid") {
+		t.Error("the operator's page marks an input with no error")
+	}
+}

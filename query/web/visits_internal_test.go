@@ -1,6 +1,9 @@
 package web
 
-import "testing"
+import (
+	"encoding/json"
+	"testing"
+)
 
 func TestReturnToIsACabinetPageOnly(t *testing.T) {
 	for next, want := range map[string]string{
@@ -35,6 +38,25 @@ func TestProductionPickerTakesNumericIDs(t *testing.T) {
 	} {
 		if _, ok := h.applicantNamed(who); ok != want {
 			t.Errorf("applicantNamed(%q) = %v, want %v", who, ok, want)
+		}
+	}
+}
+
+// A refused opening marks the input it is about.
+func TestVisitFieldNamesTheInput(t *testing.T) {
+	for raw, want := range map[string]string{
+		`{"code":"visit_code_wrong"}`:                                   "code",
+		`{"code":"visit_code_voided"}`:                                  "code",
+		`{"code":"invalid_fields","errors":[{"field":"/applicantId"}]}`: "who",
+		`{"code":"invalid_fields","errors":[{"field":"/code"}]}`:        "code",
+		`{"code":"contention"}`:                                         "",
+	} {
+		var p Problem
+		if err := json.Unmarshal([]byte(raw), &p); err != nil {
+			t.Fatal(err)
+		}
+		if got := visitField(p); got != want {
+			t.Errorf("%s: %q, want %q", raw, got, want)
 		}
 	}
 }
