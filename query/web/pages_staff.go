@@ -29,8 +29,10 @@ type QueueData struct {
 	Statuses []Option
 	Next     string // URL of the next page
 	// Error is why the API refused the filter: the page keeps the form
-	// with what was typed, and says it there.
-	Error string
+	// with what was typed, and says it there; ErrorField is the filter's
+	// input it is about ("region", "status"), marked and focused.
+	Error      string
+	ErrorField string
 	// Find is a number or id typed to find one application; Matches the
 	// applications of a number several share.
 	Find    string
@@ -74,6 +76,16 @@ func (h *handlers) queue(c *fiber.Ctx) error {
 			return h.apiFailure(c, err)
 		}
 		d.Error = l.Pick(ae.Problem.Detail.RU, ae.Problem.Detail.EN)
+		// The API's words name its parameters ("region: …"); the page
+		// names its own inputs (web QA).
+		switch ae.Problem.Code {
+		case "bad_region":
+			d.Error, d.ErrorField = l.T("queue.err.region", f.Region), "region"
+		case "bad_status":
+			d.Error, d.ErrorField = l.T("queue.err.status"), "status"
+		case "bad_cursor", "cursor_filters":
+			d.Error = l.T("queue.err.cursor")
+		}
 		return h.render(c, fiber.StatusBadRequest, "queue", h.page(c, "queue.title", d))
 	}
 	if d.Page.NextCursor != "" {

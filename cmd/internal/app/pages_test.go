@@ -175,3 +175,28 @@ func TestTheLanguageLinkWorksOnARefusal(t *testing.T) {
 		t.Errorf("/no-such-page?lang=en: %d to %q, cookie %q", resp.StatusCode, resp.Header.Get("Location"), resp.Header.Get("Set-Cookie"))
 	}
 }
+
+// A filter the queue refuses is said in the page's words, on its input,
+// not in the API's ("region: …", the status codes) (web QA).
+func TestQueueFilterRefusalsNameThePagesInputs(t *testing.T) {
+	a, cfg := startApp(t)
+	c := newClient(t, a, cfg)
+	rev := c.session("reviewer", "rev-filter")
+	for _, tc := range []struct{ path, says, input string }{
+		{"/reviewer?region=7", "Регион «7»", `id="fl-region"`},
+		{"/reviewer?status=bogus", "Выберите статус из списка", `id="fl-status"`},
+	} {
+		res := c.do(req{method: "GET", path: tc.path, session: rev})
+		i, e := strings.Index(res.body, tc.input), strings.Index(res.body, `id="queue-error">`)
+		if res.status != 400 || i < 0 || e < 0 {
+			t.Fatalf("%s: %d %.3000s", tc.path, res.status, res.body)
+		}
+		said := res.body[e : e+strings.Index(res.body[e:], "</p>")]
+		if !strings.Contains(said, tc.says) || strings.Contains(said, "region:") || strings.Contains(said, "in_review") {
+			t.Errorf("%s: the page says %q", tc.path, said)
+		}
+		if tag := res.body[i : i+strings.Index(res.body[i:], ">")]; !strings.Contains(tag, `aria-invalid="true"`) {
+			t.Errorf("%s: the input is not marked: %s", tc.path, tag)
+		}
+	}
+}
