@@ -157,6 +157,9 @@ var formPointers = func() map[string]bool {
 		}
 	}
 	walk(reflect.TypeOf(schema.Form{}), "")
+	// Set by the service, not typed by the applicant: a question about it
+	// could only be answered in words (decisions QA).
+	delete(m, "/consentVersion")
 	return m
 }()
 

@@ -585,6 +585,10 @@ func TestRequestAndProvideInfo(t *testing.T) {
 	assertFields(t, err, "/questions:required")
 	_, err = application.Decide(s, application.RequestInfo{Questions: []application.QuestionInput{{Text: "", Field: "/nope", DocumentKind: "selfie"}}}, env(asReviewer, now))
 	assertFields(t, err, "/questions/0/text:required", "/questions/0/field:unknown_field", "/questions/0/documentKind:not_allowed")
+	// The consent's version is the service's to set, not the applicant's
+	// to correct (decisions QA).
+	_, err = application.Decide(s, application.RequestInfo{Questions: []application.QuestionInput{{Text: "Какая версия?", Field: "/consentVersion"}}}, env(asReviewer, now))
+	assertFields(t, err, "/questions/0/field:unknown_field")
 
 	evs, err := application.Decide(s, application.RequestInfo{Questions: []application.QuestionInput{
 		{Text: "Уточните дату выдачи РВП", Field: "/residenceDocument/issuedAt"},
