@@ -295,3 +295,18 @@ func TestAnApprovalWithThePolicyIssuedIsNotAnnouncedTwice(t *testing.T) {
 		}
 	}
 }
+
+// A rejection says what can be done next: apply again, unless the person
+// has an application or a policy already (decisions QA).
+func TestARejectionSaysWhatToDoNext(t *testing.T) {
+	for code, again := range map[string]bool{schema.RejectInvalidDocuments: true, schema.RejectNoResponse: true, schema.RejectOther: true, schema.RejectDuplicate: false} {
+		v := &appview.View{ApplicationID: "a-1", Status: appview.StatusRejected, Decision: &appview.Decision{Outcome: "rejected", ReasonCode: code}}
+		n, ok := notify(v, recordedOf(t, "ApplicationRejected"), 0)
+		if !ok {
+			t.Fatalf("%s: no notice", code)
+		}
+		if got := strings.Contains(n.Body.RU, "подать новое заявление") && strings.Contains(n.Body.EN, "submit a new application"); got != again {
+			t.Errorf("%s: says to apply again %t, want %t: %+v", code, got, again, n.Body)
+		}
+	}
+}

@@ -490,5 +490,12 @@ func rejectionText(d *appview.Decision) Text {
 		t.RU += ". Комментарий специалиста: «" + d.Reason + "»"
 		t.EN += ". The reviewer's note: «" + d.Reason + "»"
 	}
+	// What to do next (decisions QA: the notice stopped at the reason).
+	// Not for a duplicate: another application or policy is the person's
+	// already.
+	if d.ReasonCode != schema.RejectDuplicate {
+		t.RU += ". Вы можете подать новое заявление в личном кабинете."
+		t.EN += ". You can submit a new application in your cabinet."
+	}
 	return t
 }
