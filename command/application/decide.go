@@ -173,9 +173,15 @@ func (c RequestInfo) decide(s State, env Env) ([]schema.Event, error) {
 		return nil, err
 	}
 	if s.InfoRounds >= maxInfoRounds {
+		// What is left to do depends on the step: an approved one is
+		// issued or rejected, not approved again (decisions QA).
+		ru, en := "примите решение (одобрить или отклонить)", "decide it (approve or reject)"
+		if s.Status == StatusApproved {
+			ru, en = "оформите полис или откажите", "issue the policy or reject the application"
+		}
 		return nil, conflict("too_many_info_requests",
-			fmt.Sprintf("По заявлению уже было %d запросов сведений — больше нельзя: примите решение (одобрить или отклонить).", maxInfoRounds),
-			fmt.Sprintf("The application has had %d information requests, the most allowed: decide it (approve or reject).", maxInfoRounds))
+			fmt.Sprintf("По заявлению уже было %d запросов сведений — больше нельзя: %s.", maxInfoRounds, ru),
+			fmt.Sprintf("The application has had %d information requests, the most allowed: %s.", maxInfoRounds, en))
 	}
 	var fields cmderr.Fields
 	ch := &checker{f: &fields, today: env.today()}

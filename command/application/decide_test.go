@@ -955,8 +955,15 @@ func TestInformationRequestsAreBounded(t *testing.T) {
 	if !ok || e.Code != "too_many_info_requests" || e.Kind != cmderr.Conflict || !strings.Contains(e.Message.RU, "примите решение") || !strings.Contains(e.Message.EN, "decide") {
 		t.Fatalf("an 11th request: %v", err)
 	}
-	if _, err := application.Decide(s, application.Approve{}, env(asReviewer, now)); err != nil {
+	approved, err := application.Decide(s, application.Approve{}, env(asReviewer, now))
+	if err != nil {
 		t.Fatalf("the decision after ten requests: %v", err)
+	}
+	// Once approved, what is left is to issue or reject (decisions QA: it
+	// said to approve).
+	_, err = application.Decide(application.Fold(append(evs, approved...)...), application.RequestInfo{Questions: []application.QuestionInput{{Text: "Ещё вопрос"}}}, env(asReviewer, now))
+	if e, ok := cmderr.As(err); !ok || e.Code != "too_many_info_requests" || strings.Contains(e.Message.EN, "approve") || !strings.Contains(e.Message.EN, "issue the policy") || !strings.Contains(e.Message.RU, "оформите полис") {
+		t.Fatalf("an 11th request once approved: %v", err)
 	}
 }
 
