@@ -1,6 +1,7 @@
 package web
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/omsonline/oms/events/schema"
@@ -39,6 +40,19 @@ type Section struct {
 	// Optional sections are sent only when the person changed something in
 	// them (a correction, a new document).
 	Optional bool
+}
+
+// optional makes s an optional section: sent only when changed, and none
+// of its fields announced as required to a screen reader, since the whole
+// section may be left as it is (web QA: the renewal's optional passport
+// said "required" for its number).
+func (s Section) optional() Section {
+	s.Optional = true
+	s.Fields = slices.Clone(s.Fields)
+	for i := range s.Fields {
+		s.Fields[i].Required = false
+	}
+	return s
 }
 
 type fieldMaker struct {

@@ -463,10 +463,8 @@ func (h *handlers) applicantApplication(c *fiber.Ctx) error {
 			d.ChangeAddress = &s
 		}
 		if d.Policy.RenewOffered && (v.Status == appview.StatusPolicyActive || v.Status == appview.StatusPolicyExpired) {
-			rs := residenceSection(l, "", schema.ResidenceDocument{})
-			rs.Optional = true
-			ids := identitySection(l, "", schema.IdentityDocument{})
-			ids.Optional = true
+			rs := residenceSection(l, "", schema.ResidenceDocument{}).optional()
+			ids := identitySection(l, "", schema.IdentityDocument{}).optional()
 			d.Renew = &RenewForm{Residence: rs, Upload: Upload{Index: 0, Kind: schema.DocumentResidence, Label: l.T("scan." + schema.DocumentResidence), Hint: l.T("scan.hint"), Optional: true},
 				Identity: ids, IdentityUpload: Upload{Index: 1, Kind: schema.DocumentPassport, Label: l.T("scan." + schema.DocumentPassport), Hint: l.T("scan.hint"), Optional: true}}
 			if v.Consent.Withdrawn() {
@@ -494,6 +492,5 @@ func correctionSection(l *Lang, sec string, f schema.Form) Section {
 	case "contacts":
 		s = contactsSection(l, "/corrections", f.Contacts)
 	}
-	s.Optional = true
-	return s
+	return s.optional()
 }

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/omsonline/oms/events/schema"
 	"github.com/omsonline/oms/projections/appview"
 )
 
@@ -113,5 +114,38 @@ func TestServerFormErrorsMarkTheirInput(t *testing.T) {
 	// Without an error nothing is marked.
 	if html := renderPage(t, r, "operator", OperatorData{}); strings.Contains(html, "aria-invalid") {
 		t.Error("the operator's page marks an input with no error")
+	}
+}
+
+// An optional section (a renewal's new passport, a correction) announces
+// none of its fields as required: the whole section may be left as it is
+// (web QA: the renewal's passport number said "required").
+func TestOptionalSectionsRequireNothing(t *testing.T) {
+	r := mustRenderer(t)
+	l := r.langs["ru"]
+	plain := identitySection(l, "", schema.IdentityDocument{})
+	required := 0
+	for _, f := range plain.Fields {
+		if f.Required {
+			required++
+		}
+	}
+	if required == 0 {
+		t.Fatal("the identity section requires nothing; this test tests nothing")
+	}
+	for name, sec := range map[string]Section{"renewal's passport": plain.optional(), "a correction": correctionSection(l, "identityDocument", schema.Form{})} {
+		for _, f := range sec.Fields {
+			if f.Required || !sec.Optional {
+				t.Errorf("%s: %s required %t, section optional %t", name, f.Ptr, f.Required, sec.Optional)
+			}
+		}
+	}
+	for _, f := range plain.Fields {
+		if f.Required {
+			required--
+		}
+	}
+	if required != 0 {
+		t.Error("optional() changed the section it was made from")
 	}
 }
