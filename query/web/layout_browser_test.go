@@ -5,8 +5,6 @@ import (
 	"io/fs"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -17,6 +15,7 @@ import (
 	"github.com/omsonline/oms/projections/appview"
 	"github.com/omsonline/oms/projections/queue"
 	queryapi "github.com/omsonline/oms/query/httpapi"
+	"github.com/omsonline/oms/query/web/webtest"
 )
 
 // Long values wrap instead of widening the page: a 100-letter name (the
@@ -24,18 +23,9 @@ import (
 // px at a 1280 px window, the review page to 1781 px, the application
 // page past a phone's 500 px).
 func TestLongValuesDoNotWidenThePage(t *testing.T) {
-	exe := ""
-	for _, p := range []string{"chromium", "/usr/bin/chromium", "chromium-browser"} {
-		if path, err := exec.LookPath(p); err == nil {
-			exe = path
-			break
-		}
-	}
+	exe := webtest.Chromium(t)
 	if exe == "" {
-		if os.Getenv("CI") != "" {
-			t.Fatal("Chromium is not installed: .ci/run installs it with apt-get install -y chromium")
-		}
-		t.Skip("Chromium is not installed")
+		t.Skip("Chromium is not installed (apt-get install -y chromium)")
 	}
 	r := mustRenderer(t)
 	long := strings.Repeat("Длинноимённый", 8)[:len("Длинноимённый")*7]

@@ -12,7 +12,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -30,6 +29,7 @@ import (
 	"github.com/omsonline/oms/cmd/internal/authn"
 	"github.com/omsonline/oms/cmd/internal/config"
 	"github.com/omsonline/oms/query/policypdf/pdfcheck"
+	"github.com/omsonline/oms/query/web/webtest"
 )
 
 // codes catches the one-time codes omsd logs in dev mode: in this test the
@@ -69,16 +69,11 @@ func (c *codes) take() string {
 }
 
 func chromium(t *testing.T) string {
-	for _, p := range []string{"chromium", "/usr/bin/chromium", "chromium-browser"} {
-		if path, err := exec.LookPath(p); err == nil {
-			return path
-		}
+	exe := webtest.Chromium(t)
+	if exe == "" {
+		t.Skip("Chromium is not installed (apt-get install -y chromium); skipping the browser tests locally")
 	}
-	if os.Getenv("CI") != "" {
-		t.Fatal("Chromium is not installed: the browser tests need /usr/bin/chromium (.ci/run installs it with apt-get install -y chromium)")
-	}
-	t.Skip("Chromium is not installed (apt-get install -y chromium); skipping the browser tests locally")
-	return ""
+	return exe
 }
 
 // scan makes a small PNG that stands in for a scanned document.
