@@ -180,6 +180,11 @@ type queueCursor struct {
 	// read: what changed after it behind the cursor is the next page's
 	// Earlier. Zero: none looked for.
 	Seen uint64 `json:"p,omitempty"`
+	// EarlierAfter, when set, is the place of the last row Earlier showed
+	// of a list too long for one page: the next page goes on from it, at
+	// the same Seen, instead of dropping the rest (review: cut at 1000).
+	EarlierDeadline time.Time `json:"ed,omitzero"`
+	EarlierID       string    `json:"ei,omitempty"`
 }
 
 func encodeCursor(c queueCursor) string {
@@ -357,9 +362,13 @@ func (h *handlers) queue(c *fiber.Ctx) error {
 	if out.Items, err = h.queueRows(page.Docs, now, out.Items); err != nil {
 		return err
 	}
+	var more *readstore.QueueCursor // Earlier goes on past this page
 	if cursor != nil && cursor.Seen > 0 {
 		behind := q
 		behind.After, behind.Through, behind.ChangedAfter, behind.Limit = nil, q.After, cursor.Seen, readstore.MaxLimit
+		if cursor.EarlierID != "" {
+			behind.After = &readstore.QueueCursor{Deadline: cursor.EarlierDeadline, ID: cursor.EarlierID}
+		}
 		moved, err := h.d.Store.Queue(c.UserContext(), behind)
 		if err != nil {
 			return err
@@ -367,11 +376,28 @@ func (h *handlers) queue(c *fiber.Ctx) error {
 		if out.Earlier, err = h.queueRows(moved.Docs, now, nil); err != nil {
 			return err
 		}
+		more = moved.Next
 	}
-	if page.Next != nil {
-		next := queueCursor{Deadline: page.Next.Deadline, ID: page.Next.ID, Filters: filters, Seen: seen}
-		if cursor != nil {
-			next.Seen = max(seen, cursor.Seen)
+	if page.Next != nil || more != nil {
+		// Seen is this read's, taken before it: a position lower than the
+		// last page's can only show a row twice, a higher one could skip
+		// one (review: it took the higher of the two).
+		next := queueCursor{Filters: filters, Seen: seen}
+		switch {
+		case page.Next != nil:
+			next.Deadline, next.ID = page.Next.Deadline, page.Next.ID
+		case len(page.Docs) > 0:
+			last := page.Docs[len(page.Docs)-1]
+			next.Deadline, next.ID = last.Queue.Deadline, last.ID
+		default:
+			next.Deadline, next.ID = q.After.Deadline, q.After.ID
+		}
+		if seen == 0 && cursor != nil {
+			next.Seen = cursor.Seen // this node cannot tell; keep the last
+		}
+		if more != nil {
+			// The rest of Earlier first, at the Seen it was listed against.
+			next.Seen, next.EarlierDeadline, next.EarlierID = cursor.Seen, more.Deadline, more.ID
 		}
 		out.NextCursor = encodeCursor(next)
 	}

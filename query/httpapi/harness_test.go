@@ -47,6 +47,14 @@ type stubWaiter struct {
 
 func (w *stubWaiter) set(pos uint64) { w.mu.Lock(); w.pos = pos; w.mu.Unlock() }
 
+// Position tells where the projection is, as the leader does: the queue's
+// pages then look for what moved behind their cursor.
+func (w *stubWaiter) Position(context.Context, string) (uint64, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.pos, nil
+}
+
 func (w *stubWaiter) WaitFor(ctx context.Context, _ string, pos uint64) error {
 	for {
 		w.mu.Lock()

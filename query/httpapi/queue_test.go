@@ -152,3 +152,64 @@ func TestQueueStatusesAreTheOpenOnes(t *testing.T) {
 		t.Fatalf("QueueStatuses %v, the open statuses %v", httpapi.QueueStatuses, open)
 	}
 }
+
+// More rows moved behind a reader's cursor than one page lists under
+// earlier: the next pages go on with the rest instead of dropping it
+// (review: earlier was cut at 1000 and the cursor moved past the others).
+func TestEarlierGoesOnPastOnePage(t *testing.T) {
+	e := newTestEnv(t)
+	base := time.Date(2026, 3, 13, 20, 59, 59, 0, time.UTC)
+	put := func(id string, deadline time.Time, pos uint64) {
+		it := queue.Item{ApplicationID: id, ApplicantID: "alice", Status: appview.StatusSubmitted, Region: "77", Deadline: deadline}
+		body, _ := json.Marshal(it)
+		e.put(t, queue.Collection, readstore.Doc{ID: id, Body: body, Position: pos,
+			Queue: &readstore.QueueFields{Status: it.Status, Region: it.Region, Deadline: deadline}})
+	}
+	for i, id := range []string{"a", "b", "c"} {
+		put(id, base.Add(time.Duration(i)*time.Hour), 10)
+	}
+	const n = readstore.MaxLimit + 5
+	for i := range n {
+		put(fmt.Sprintf("m%05d", i), base.Add(1000*time.Hour), 10) // at the back
+	}
+	e.waiter.set(10)
+	page := func(cursor string) httpapi.QueuePage {
+		t.Helper()
+		a := e.get(t, "/api/v1/reviewer/queue?limit=1&cursor="+cursor, events.RoleReviewer, "rev-1")
+		if a.status != 200 {
+			t.Fatalf("%d %s", a.status, a.body)
+		}
+		var p httpapi.QueuePage
+		if err := json.Unmarshal(a.body, &p); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	a := e.get(t, "/api/v1/reviewer/queue?limit=1", events.RoleReviewer, "rev-1")
+	var first httpapi.QueuePage
+	if err := json.Unmarshal(a.body, &first); err != nil || len(first.Items) != 1 || first.Items[0].ApplicationID != "a" {
+		t.Fatalf("page 1: %s", a.body)
+	}
+	// All of them move to the front (answered from the waiting tail).
+	for i := range n {
+		put(fmt.Sprintf("m%05d", i), base.Add(-time.Duration(n-i)*time.Minute), 20)
+	}
+	e.waiter.set(20)
+	seen := map[string]int{}
+	cursor := first.NextCursor
+	for pages := 0; cursor != "" && pages < 10; pages++ {
+		p := page(cursor)
+		for _, r := range p.Earlier {
+			seen[r.ApplicationID]++
+		}
+		cursor = p.NextCursor
+	}
+	if cursor != "" {
+		t.Fatal("the pages do not end")
+	}
+	for i := range n {
+		if id := fmt.Sprintf("m%05d", i); seen[id] != 1 {
+			t.Fatalf("%s listed under earlier %d times, want once (%d listed in all)", id, seen[id], len(seen))
+		}
+	}
+}
