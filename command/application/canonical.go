@@ -62,6 +62,11 @@ func Canonical(c Command) Command {
 	case ReleaseClaim:
 		c.Reason = cleanParagraphs(c.Reason)
 		return c
+	case WithdrawConsent:
+		// As decide reads it (review: missing, so a retry sending the
+		// reason with CRLF or spaces was another request).
+		c.Reason = cleanParagraphs(c.Reason)
+		return c
 	}
 	return c
 }

@@ -516,3 +516,18 @@ func TestCanonicalQuestionsAreTrimmedOnACopy(t *testing.T) {
 		t.Fatalf("the caller's command changed: %+v", qs)
 	}
 }
+
+// Every command with free text is compared as decide reads it: the same
+// reason with a browser's CRLF, or spaces around it, is the same request.
+func TestCanonicalReasonsAreReadAsDecideReadsThem(t *testing.T) {
+	for _, tc := range []struct{ sent, same application.Command }{
+		{application.WithdrawConsent{Reason: " Передумал\r\nсовсем "}, application.WithdrawConsent{Reason: "Передумал\nсовсем"}},
+		{application.Withdraw{Reason: "Уезжаю\r\n"}, application.Withdraw{Reason: "Уезжаю"}},
+		{application.ReleaseClaim{Reason: " В отпуске\r\nдо марта"}, application.ReleaseClaim{Reason: "В отпуске\nдо марта"}},
+		{application.Reject{ReasonCode: " other ", Reason: "Нет\r\nскана"}, application.Reject{ReasonCode: "other", Reason: "Нет\nскана"}},
+	} {
+		if got := application.Canonical(tc.sent); got != tc.same {
+			t.Errorf("%T: %+v, want %+v", tc.sent, got, tc.same)
+		}
+	}
+}
