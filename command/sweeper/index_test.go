@@ -16,6 +16,7 @@ import (
 	"github.com/omsonline/oms/events/schema"
 	"github.com/omsonline/oms/projections/history"
 	"github.com/omsonline/oms/projections/runner"
+	"github.com/omsonline/oms/projections/runner/runnertest"
 )
 
 // outage is the history projection while its read store is down longer
@@ -43,15 +44,7 @@ func TestAParkedSubmissionStopsTheSweep(t *testing.T) {
 	f := newFixture(t)
 	es, st, clk, docs := f.events, f.blobs, f.clk, f.docs
 	proj := &outage{}
-	sub := eventstore.NewSubscriber(es, eventstore.SubscriberOptions{StartFrom: runner.StartFrom(st), NackDelay: time.Millisecond})
-	r, err := runner.New(ctx, runner.Options{Store: st, Events: es, Subscriber: sub, Retries: 1}, proj)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rctx, cancel := context.WithCancel(ctx)
-	go r.Run(rctx)
-	<-r.Running()
-	t.Cleanup(func() { cancel(); r.Close() })
+	r := runnertest.Start(t, es, st, runner.Options{Retries: 1}, proj)
 
 	alice := events.Metadata{Actor: events.Actor{ID: "alice", Role: events.RoleApplicant}}
 	sc, err := docs.Upload(ctx, alice, schema.DocumentPassport, strings.NewReader("%PDF-1.7\n% alice\n%%EOF\n"))

@@ -16,6 +16,7 @@ import (
 	"github.com/omsonline/oms/projections/readstore/mongostore"
 	"github.com/omsonline/oms/projections/readstore/mongostore/mongotest"
 	"github.com/omsonline/oms/projections/runner"
+	"github.com/omsonline/oms/projections/runner/runnertest"
 )
 
 func TestMain(m *testing.M) { mongotest.Main(m) }
@@ -67,15 +68,7 @@ func TestFollowerReadAfterWaitSeesTheWriteAcrossASwitch(t *testing.T) {
 	t.Cleanup(func() { mongotest.DropDatabase(t, uri, db) })
 	leaderStore, followerStore := open(), open()
 	es := esdbtest.Store(t, eventstore.Options{})
-	r, err := runner.New(ctx, runner.Options{Store: leaderStore, Events: es, FlushInterval: 5 * time.Millisecond,
-		Subscriber: eventstore.NewSubscriber(es, eventstore.SubscriberOptions{StartFrom: runner.StartFrom(leaderStore), NackDelay: time.Millisecond})}, counter{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	rctx, cancel := context.WithCancel(ctx)
-	go r.Run(rctx)
-	<-r.Running()
-	t.Cleanup(func() { cancel(); r.Close() })
+	r := runnertest.Start(t, es, leaderStore, runner.Options{FlushInterval: 5 * time.Millisecond}, counter{})
 	follower := leader.New(leader.Options{Store: followerStore, Events: es}) // holds no lease
 
 	tick := func() uint64 {

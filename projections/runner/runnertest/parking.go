@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/omsonline/oms/events/eventstore"
+	"github.com/omsonline/oms/projections/readstore"
 	"github.com/omsonline/oms/projections/readstore/sqlitestore"
 	"github.com/omsonline/oms/projections/runner"
 )
@@ -15,20 +16,29 @@ import (
 // them when the test ends. It returns once they run.
 func Parking(t testing.TB, es *eventstore.Store, projections ...runner.Projection) (*runner.Runner, *sqlitestore.Store) {
 	t.Helper()
-	ctx := context.Background()
-	st, err := sqlitestore.Open(ctx, sqlitestore.Options{Dir: t.TempDir()})
+	st, err := sqlitestore.Open(context.Background(), sqlitestore.Options{Dir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	sub := eventstore.NewSubscriber(es, eventstore.SubscriberOptions{StartFrom: runner.StartFrom(st), NackDelay: time.Millisecond})
-	r, err := runner.New(ctx, runner.Options{Store: st, Events: es, Subscriber: sub, Retries: 1}, projections...)
+	return Start(t, es, st, runner.Options{Retries: 1}, projections...), st
+}
+
+// Start runs projections over es into st as omsd does, with o's other
+// settings (Store, Events and the live Subscriber are filled in), and
+// stops them when the test ends. It returns once they run.
+func Start(t testing.TB, es *eventstore.Store, st readstore.Store, o runner.Options, projections ...runner.Projection) *runner.Runner {
+	t.Helper()
+	o.Store, o.Events = st, es
+	o.Subscriber = eventstore.NewSubscriber(es, eventstore.SubscriberOptions{StartFrom: runner.StartFrom(st), NackDelay: time.Millisecond})
+	ctx, cancel := context.WithCancel(context.Background())
+	r, err := runner.New(ctx, o, projections...)
 	if err != nil {
+		cancel()
 		t.Fatal(err)
 	}
-	rctx, cancel := context.WithCancel(ctx)
-	go r.Run(rctx)
+	go r.Run(ctx)
 	<-r.Running()
 	t.Cleanup(func() { cancel(); r.Close() })
-	return r, st
+	return r
 }
